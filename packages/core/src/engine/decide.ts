@@ -1,0 +1,58 @@
+import type { Plan, PlanAction } from '../plan/actions.ts';
+import { currentAction, type EngineEvent } from './reducer.ts';
+import { type RolloutState, TERMINAL_PHASES } from './state.ts';
+
+/** What the runner should do next. */
+export type Decision =
+  | { kind: 'stop' }
+  /** Nothing to do until `until` (or a control, when undefined). */
+  | { kind: 'hold'; until?: number; reason: string }
+  /** A transition that needs no port: apply it. */
+  | { kind: 'event'; event: EngineEvent }
+  /** Run this action through its port. */
+  | { kind: 'run'; action: PlanAction };
+
+/**
+ * Pure: given the plan, the state and the time, says what comes next. Timers are decided from
+ * persisted timestamps, so a resumed process reaches the same decision as the one that died.
+ */
+export function decide(plan: Plan, state: RolloutState, now: number): Decision {
+  if (TERMINAL_PHASES.has(state.phase) || state.phase === 'failed') return { kind: 'stop' };
+  if (state.phase === 'pending') return { kind: 'event', event: { type: 'start', at: now } };
+  const action = currentAction(plan, state);
+  if (!action) return { kind: 'stop' };
+
+  // Abort and promotion sections are never held: once started they run to the end.
+  const holdable = state.cursor.section === 'prelude' || state.cursor.section === 'steps';
+  if (holdable && state.userPause) return { kind: 'hold', reason: 'held by pause()' };
+  if (holdable && state.inconclusive)
+    return { kind: 'hold', reason: `analysis ${state.inconclusive.key} inconclusive` };
+
+  if (!state.action) {
+    const timed = action.type === 'pause' || action.type === 'delay' ? action.duration : undefined;
+    return {
+      kind: 'event',
+      event: { type: 'actionStarted', at: now, ...(timed !== undefined ? { until: now + timed } : {}) },
+    };
+  }
+  if (action.type === 'pause' || action.type === 'delay') {
+    if (state.action.until === undefined) return { kind: 'hold', reason: 'paused until promote()' };
+    if (now >= state.action.until) return { kind: 'event', event: { type: 'actionCompleted', at: now } };
+    return {
+      kind: 'hold',
+      until: state.action.until,
+      reason: action.type === 'pause' ? 'pause' : 'scale-down delay',
+    };
+  }
+  if (action.type === 'analysis') {
+    const nextAt = state.analysis?.key === action.key ? state.analysis.nextAt : undefined;
+    if (nextAt !== undefined && nextAt > now)
+      return { kind: 'hold', until: nextAt, reason: 'analysis interval' };
+    return { kind: 'run', action };
+  }
+  // A probe that is not done yet (readiness, rolling) waits for its next attempt.
+  if (state.action.until !== undefined && state.action.until > now) {
+    return { kind: 'hold', until: state.action.until, reason: state.action.message ?? 'waiting' };
+  }
+  return { kind: 'run', action };
+}

@@ -1,0 +1,28 @@
+import type { KanaryError } from '../errors/kanary-error.ts';
+import type { PlanAction, PlanStep } from '../plan/actions.ts';
+import type { Measurement } from '../ports/gate.ts';
+import type { HookName } from '../spec/hooks.ts';
+import type { AbortCause, AnalysisRun, Phase, RolloutState } from './state.ts';
+
+/** Typed events, one per kind of transition; every payload carries the state after it. */
+export interface RolloutEvents {
+  /** Every persisted change. */
+  state: [state: RolloutState];
+  phase: [event: { from: Phase; to: Phase; state: RolloutState }];
+  step: [event: { index: number; step: PlanStep; state: RolloutState }];
+  weight: [
+    event: { canary: number; stable: number; verified: boolean; effective?: number; state: RolloutState },
+  ];
+  action: [
+    event: { action: PlanAction; status: 'started' | 'completed' | 'waiting' | 'failed'; message?: string },
+  ];
+  analysis: [
+    event: { key: string; phase: AnalysisRun['phase']; measurements: Measurement[]; message?: string },
+  ];
+  measurement: [event: { key: string; measurement: Measurement }];
+  hook: [event: { hook: HookName; name: string; outcome: 'passed' | 'rejected' | 'error'; message?: string }];
+  abort: [event: { reason: string; cause: AbortCause; state: RolloutState }];
+  done: [state: RolloutState];
+  /** Something went wrong that did not stop the rollout (a retried fault, a lost race on the store). */
+  warning: [event: { message: string; error?: KanaryError }];
+}

@@ -1,0 +1,377 @@
+import { actionsAt, type Plan, type PlanAction, type Section } from '../plan/actions.ts';
+import type { WorkloadRef } from '../ports/refs.ts';
+import type { RouterStatus } from '../ports/router.ts';
+import type { RolloutSpec } from '../spec/rollout-spec.ts';
+import type { Control } from './controls.ts';
+import {
+  type AbortCause,
+  type AnalysisRun,
+  type Cursor,
+  HISTORY_LIMIT,
+  type Phase,
+  type RolloutState,
+  TERMINAL_PHASES,
+} from './state.ts';
+
+/** What an action produced, applied to the state when it completes. */
+export interface ActionResult {
+  router?: RouterStatus;
+  canary?: WorkloadRef;
+  stable?: WorkloadRef;
+}
+
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+/** Everything that can happen to a rollout. The reducer turns each into the next state. */
+export type EngineEvent =
+  | { type: 'start'; at: number; stable?: WorkloadRef }
+  | { type: 'actionStarted'; at: number; until?: number }
+  | { type: 'actionCompleted'; at: number; result?: ActionResult; note?: string }
+  | { type: 'actionWaiting'; at: number; retryAt: number; message?: string }
+  | { type: 'actionFailed'; at: number; error: ErrorInfo; cause: Exclude<AbortCause, 'user' | 'analysis'> }
+  | { type: 'analysisUpdated'; at: number; run: AnalysisRun }
+  | { type: 'control'; at: number; control: Control };
+
+export interface ReduceContext {
+  plan: Plan;
+  spec: RolloutSpec;
+}
+
+export function currentAction(plan: Plan, state: RolloutState): PlanAction | undefined {
+  const { section, step, action } = state.cursor;
+  if (section === 'done') return undefined;
+  return actionsAt(plan, section, step)[action];
+}
+
+function sectionLength(plan: Plan, section: Section): number {
+  return section === 'steps' ? plan.steps.length : 1;
+}
+
+/** The first cursor at or after `from` that points at an action, following section order. */
+function settle(plan: Plan, from: Cursor, promoteFull: boolean): Cursor {
+  let { section, step, action } = from;
+  for (;;) {
+    if (section === 'done') return { section, step: 0, action: 0 };
+    if (section === 'steps' && promoteFull) {
+      section = 'promotion';
+      step = 0;
+      action = 0;
+      continue;
+    }
+    if (step >= sectionLength(plan, section)) {
+      if (section === 'prelude') section = 'steps';
+      else if (section === 'steps') section = 'promotion';
+      else section = 'done';
+      step = 0;
+      action = 0;
+      continue;
+    }
+    if (action < actionsAt(plan, section, step).length) return { section, step, action };
+    step += 1;
+    action = 0;
+  }
+}
+
+function advance(plan: Plan, state: RolloutState): RolloutState {
+  const { section, step, action } = state.cursor;
+  const cursor = settle(plan, { section, step, action: action + 1 }, state.promoteFull);
+  const next: RolloutState = { ...state, cursor, action: undefined };
+  if (cursor.section === 'done') {
+    next.outcome = section === 'abort' ? 'rolledBack' : 'promoted';
+  }
+  return next;
+}
+
+/** Derives the phase from the cursor and flags: the phase is never stored independently of them. */
+export function derivePhase(plan: Plan, state: RolloutState): Phase {
+  if (state.cursor.section === 'done') return state.outcome === 'promoted' ? 'succeeded' : 'aborted';
+  if (state.error) return 'failed';
+  if (state.startedAt === undefined) return 'pending';
+  if (state.cursor.section === 'abort') return 'aborting';
+  if (state.cursor.section === 'promotion') return 'promoting';
+  if (state.userPause || state.inconclusive) return 'paused';
+  const action = currentAction(plan, state);
+  if (action?.type === 'pause') return 'paused';
+  if (action?.type === 'analysis') return 'analyzing';
+  return 'progressing';
+}
+
+function note(state: RolloutState, at: number, event: string, detail?: string): RolloutState {
+  const entry = { at, seq: state.seq + 1, event, ...(detail ? { detail } : {}) };
+  const history = [...state.history, entry];
+  if (history.length > HISTORY_LIMIT) history.splice(0, history.length - HISTORY_LIMIT);
+  return { ...state, history };
+}
+
+function beginAbort(
+  plan: Plan,
+  state: RolloutState,
+  at: number,
+  cause: AbortCause,
+  reason: string,
+): RolloutState {
+  const aborting: RolloutState = {
+    ...state,
+    abort: { reason, cause, at, from: state.cursor },
+    cursor: settle(plan, { section: 'abort', step: 0, action: 0 }, false),
+    action: undefined,
+    analysis: undefined,
+    inconclusive: undefined,
+    userPause: undefined,
+    promoteFull: false,
+    error: undefined,
+  };
+  if (aborting.cursor.section === 'done') aborting.outcome = 'rolledBack';
+  return note(aborting, at, 'abort', `${cause}: ${reason}`);
+}
+
+function applyResult(
+  state: RolloutState,
+  action: PlanAction | undefined,
+  result: ActionResult | undefined,
+): RolloutState {
+  let next = state;
+  if (result?.router) {
+    const r = result.router;
+    next = {
+      ...next,
+      weights: {
+        canary: r.canaryWeight,
+        verified: r.verified,
+        ...(r.effectiveWeight !== undefined ? { effective: r.effectiveWeight } : {}),
+      },
+    };
+  }
+  if (result?.canary) next = { ...next, targets: { ...next.targets, canary: result.canary } };
+  if (result?.stable) next = { ...next, targets: { ...next.targets, stable: result.stable } };
+  if (!action) return next;
+  switch (action.type) {
+    case 'router.setHeaderRoute':
+      return { ...next, headerRoutes: { ...next.headerRoutes, [action.route.name]: action.route } };
+    case 'router.removeHeaderRoute': {
+      const { [action.name]: _, ...rest } = next.headerRoutes;
+      return { ...next, headerRoutes: rest };
+    }
+    case 'router.setMirror':
+      return { ...next, mirrors: { ...next.mirrors, [action.mirror.name]: action.mirror } };
+    case 'router.removeMirror': {
+      const { [action.name]: _, ...rest } = next.mirrors;
+      return { ...next, mirrors: rest };
+    }
+    case 'router.reset':
+    case 'router.finalize':
+      return { ...next, headerRoutes: {}, mirrors: {} };
+    default:
+      return next;
+  }
+}
+
+function describeCursor(c: Cursor): string {
+  return c.section === 'steps' ? `step ${c.step + 1}` : c.section;
+}
+
+/**
+ * The rollout's state machine: a pure function from (state, event) to the next state.
+ * Controls must have been checked with `checkControl` first; the reducer trusts them.
+ */
+export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceContext): RolloutState {
+  const { plan, spec } = ctx;
+  let next: RolloutState;
+  switch (event.type) {
+    case 'start': {
+      next = {
+        ...state,
+        startedAt: state.startedAt ?? event.at,
+        cursor: settle(plan, state.cursor, state.promoteFull),
+        ...(event.stable ? { targets: { ...state.targets, stable: event.stable } } : {}),
+      };
+      if (next.cursor.section === 'done') next.outcome = 'promoted';
+      next = note(next, event.at, 'start');
+      break;
+    }
+    case 'actionStarted':
+      next = {
+        ...state,
+        action: state.action ?? {
+          startedAt: event.at,
+          attempts: 0,
+          ...(event.until !== undefined ? { until: event.until } : {}),
+        },
+      };
+      break;
+    case 'actionWaiting':
+      next = {
+        ...state,
+        action: {
+          ...(state.action ?? { startedAt: event.at, attempts: 0 }),
+          attempts: (state.action?.attempts ?? 0) + 1,
+          until: event.retryAt,
+          ...(event.message ? { message: event.message } : {}),
+        },
+      };
+      break;
+    case 'actionCompleted': {
+      const action = currentAction(plan, state);
+      next = advance(plan, applyResult(state, action, event.result));
+      if (next.cursor.step !== state.cursor.step || next.cursor.section !== state.cursor.section) {
+        next = note(next, event.at, 'advance', `to ${describeCursor(next.cursor)}`);
+      }
+      if (event.note) next = note(next, event.at, 'note', event.note);
+      break;
+    }
+    case 'actionFailed': {
+      const action = currentAction(plan, state);
+      const what = action ? action.type : 'action';
+      const inAbort = state.cursor.section === 'abort';
+      const keepGoingForward = event.cause === 'deadline' && !spec.progressDeadlineAbort;
+      if (inAbort || keepGoingForward) {
+        next = note(
+          { ...state, error: { ...event.error, at: event.at, action: what } },
+          event.at,
+          'failed',
+          `${what}: ${event.error.message}`,
+        );
+      } else {
+        next = beginAbort(plan, state, event.at, event.cause, `${what} failed: ${event.error.message}`);
+        next = { ...next, error: undefined };
+      }
+      break;
+    }
+    case 'analysisUpdated': {
+      const run = event.run;
+      const done = { phase: run.phase, at: event.at, ...(run.message ? { message: run.message } : {}) };
+      if (run.phase === 'running') {
+        next = { ...state, analysis: run };
+      } else if (run.phase === 'successful') {
+        next = advance(plan, {
+          ...state,
+          analysis: undefined,
+          analyses: { ...state.analyses, [run.key]: done },
+        });
+        next = note(next, event.at, 'analysis', `${run.key} successful`);
+      } else if (run.phase === 'inconclusive') {
+        next = note(
+          {
+            ...state,
+            analysis: run,
+            inconclusive: { at: event.at, key: run.key },
+            analyses: { ...state.analyses, [run.key]: done },
+          },
+          event.at,
+          'analysis',
+          `${run.key} inconclusive: paused for a human`,
+        );
+      } else {
+        next = beginAbort(
+          plan,
+          { ...state, analyses: { ...state.analyses, [run.key]: done } },
+          event.at,
+          'analysis',
+          `analysis ${run.key} ${run.phase}${run.message ? `: ${run.message}` : ''}`,
+        );
+      }
+      break;
+    }
+    case 'control':
+      next = applyControl(state, event.control, event.at, plan);
+      break;
+  }
+  next = { ...next, seq: state.seq + 1, updatedAt: event.at };
+  next.phase = derivePhase(plan, next);
+  if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(state.phase)) next.finishedAt = event.at;
+  return next;
+}
+
+function applyControl(state: RolloutState, control: Control, at: number, plan: Plan): RolloutState {
+  switch (control.type) {
+    case 'promote': {
+      if (state.inconclusive) {
+        return note(
+          advance(plan, { ...state, inconclusive: undefined, analysis: undefined }),
+          at,
+          'promote',
+          `past inconclusive ${state.inconclusive.key}`,
+        );
+      }
+      return note(advance(plan, state), at, 'promote', 'past pause');
+    }
+    case 'promoteFull': {
+      const flagged: RolloutState = {
+        ...state,
+        promoteFull: true,
+        inconclusive: undefined,
+        analysis: undefined,
+      };
+      if (state.cursor.section !== 'steps') return note(flagged, at, 'promoteFull');
+      return note(
+        {
+          ...flagged,
+          action: undefined,
+          cursor: settle(plan, { section: 'promotion', step: 0, action: 0 }, false),
+        },
+        at,
+        'promoteFull',
+      );
+    }
+    case 'abort': {
+      if (state.startedAt === undefined) {
+        // Nothing was written yet: there is nothing to roll back.
+        return note(
+          {
+            ...state,
+            abort: { reason: control.reason, cause: 'user', at, from: state.cursor },
+            cursor: { section: 'done', step: 0, action: 0 },
+            outcome: 'rolledBack',
+          },
+          at,
+          'abort',
+          `user: ${control.reason}`,
+        );
+      }
+      return beginAbort(plan, state, at, 'user', control.reason);
+    }
+    case 'retry': {
+      if (state.cursor.section === 'done') {
+        // Argo's retry: start the steps again from the beginning (the canary was cleaned up).
+        const { abort: _a, error: _e, outcome: _o, finishedAt: _f, ...rest } = state;
+        return note(
+          {
+            ...rest,
+            cursor: settle(plan, { section: 'prelude', step: 0, action: 0 }, false),
+            action: undefined,
+            analysis: undefined,
+            analyses: {},
+            promoteFull: false,
+            startedAt: undefined,
+          },
+          at,
+          'retry',
+          'from the beginning',
+        );
+      }
+      // Failed mid-way: try the failed action again.
+      const { error: _e, ...rest } = state;
+      return note({ ...rest, action: undefined }, at, 'retry', `from ${describeCursor(state.cursor)}`);
+    }
+    case 'pause':
+      return note({ ...state, userPause: { at } }, at, 'pause');
+    case 'resume':
+      return note({ ...state, userPause: undefined }, at, 'resume');
+    case 'skipStep': {
+      const cursor = settle(
+        plan,
+        { section: 'steps', step: state.cursor.step + 1, action: 0 },
+        state.promoteFull,
+      );
+      return note(
+        { ...state, cursor, action: undefined, analysis: undefined, inconclusive: undefined },
+        at,
+        'skipStep',
+        `skipped step ${state.cursor.step + 1}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import type { Section } from '../plan/actions.ts';
+import type { GateState, Measurement } from '../ports/gate.ts';
+import type { RolloutKey, WorkloadRef } from '../ports/refs.ts';
+import type { HeaderRoute, MirrorRoute } from '../spec/match.ts';
+
+export type Phase =
+  | 'pending'
+  | 'progressing'
+  | 'paused'
+  | 'analyzing'
+  | 'promoting'
+  | 'succeeded'
+  | 'aborting'
+  | 'aborted'
+  | 'failed';
+
+export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['succeeded', 'aborted', 'failed']);
+
+export type AbortCause = 'user' | 'analysis' | 'deadline' | 'error' | 'hook';
+
+/** Where the rollout is in its plan. `section: 'done'` once the promotion or abort section ended. */
+export interface Cursor {
+  section: Section | 'done';
+  step: number;
+  action: number;
+}
+
+/** Progress of the action under the cursor, persisted so timers and deadlines survive restarts. */
+export interface ActionProgress {
+  startedAt: number;
+  attempts: number;
+  /** For pauses and delays: when the wait ends. */
+  until?: number;
+  /** For probes (readiness, rolling): the last message from the port. */
+  message?: string;
+}
+
+export interface AnalysisRun {
+  key: string;
+  startedAt: number;
+  gateState?: GateState;
+  nextAt?: number;
+  phase: 'running' | 'successful' | 'failed' | 'inconclusive' | 'error';
+  /** The latest measurements (bounded), so hosts can show why a rollout stopped. */
+  measurements: Measurement[];
+  message?: string;
+}
+
+export interface HistoryEntry {
+  at: number;
+  seq: number;
+  event: string;
+  detail?: string;
+}
+
+/**
+ * Everything a rollout knows. JSON-serialisable and self-sufficient: a process that loads it
+ * continues exactly where the last one stopped.
+ */
+export interface RolloutState {
+  schemaVersion: 1;
+  key: RolloutKey;
+  /** Digest of the spec this state belongs to; resuming with another spec is refused. */
+  specDigest: string;
+  phase: Phase;
+  cursor: Cursor;
+  action?: ActionProgress;
+  /** Set by `pause()`; the rollout holds after its current action until `resume()`. */
+  userPause?: { at: number };
+  /** Set when an analysis was inconclusive: holds until `promote()` (go on) or `abort()`. */
+  inconclusive?: { at: number; key: string };
+  /** Set by `promoteFull()`: skip the remaining steps once the current action is done. */
+  promoteFull: boolean;
+  weights: { canary: number; verified: boolean; effective?: number };
+  headerRoutes: Record<string, HeaderRoute>;
+  mirrors: Record<string, MirrorRoute>;
+  targets: { stable?: WorkloadRef; canary?: WorkloadRef };
+  analysis?: AnalysisRun;
+  /** Analyses that finished, by key (latest result only). */
+  analyses: Record<string, { phase: AnalysisRun['phase']; at: number; message?: string }>;
+  abort?: { reason: string; cause: AbortCause; at: number; from: Cursor };
+  error?: { code: string; message: string; at: number; action?: string };
+  outcome?: 'promoted' | 'rolledBack';
+  startedAt?: number;
+  finishedAt?: number;
+  updatedAt: number;
+  /** Increments on every change: the order of events across processes. */
+  seq: number;
+  history: HistoryEntry[];
+}
+
+export const HISTORY_LIMIT = 200;
+
+export function initialState(key: RolloutKey, specDigest: string, now: number): RolloutState {
+  return {
+    schemaVersion: 1,
+    key,
+    specDigest,
+    phase: 'pending',
+    cursor: { section: 'prelude', step: 0, action: 0 },
+    promoteFull: false,
+    weights: { canary: 0, verified: false },
+    headerRoutes: {},
+    mirrors: {},
+    targets: {},
+    analyses: {},
+    updatedAt: now,
+    seq: 0,
+    history: [],
+  };
+}

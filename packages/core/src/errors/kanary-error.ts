@@ -1,0 +1,94 @@
+/** Every failure Kanary reports has one of these codes; hosts switch on `code`, never on the message. */
+export type KanaryErrorCode =
+  | 'INVALID_SPEC'
+  | 'UNSUPPORTED_CAPABILITY'
+  | 'INVALID_CONTROL'
+  | 'INVALID_STATE'
+  | 'CONFLICT'
+  | 'NOT_FOUND'
+  | 'LOCKED'
+  | 'TIMEOUT'
+  | 'PROGRESS_DEADLINE'
+  | 'HOOK_REJECTED'
+  | 'KUBERNETES'
+  | 'ROUTER'
+  | 'WORKLOAD'
+  | 'ANALYSIS'
+  | 'ABORTED'
+  | 'INTERNAL';
+
+/** One problem found in user input: where it is, what is wrong, and how to fix it. */
+export interface KanaryIssue {
+  /** Dotted path into the input, e.g. `steps[2].setWeight`. Empty for the root. */
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+export interface KanaryErrorOptions {
+  cause?: unknown;
+  issues?: KanaryIssue[];
+  /** Machine-readable extra detail (a Kubernetes Status body, the refused control, ...). */
+  details?: Record<string, unknown>;
+  /** Whether retrying the same operation may succeed (network faults, 429, 5xx, conflicts). */
+  retryable?: boolean;
+}
+
+const BRAND = Symbol.for('kanary.error');
+
+export class KanaryError extends Error {
+  override readonly name = 'KanaryError';
+  readonly code: KanaryErrorCode;
+  readonly issues: readonly KanaryIssue[];
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly retryable: boolean;
+  readonly [BRAND] = true;
+
+  constructor(code: KanaryErrorCode, message: string, options: KanaryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.issues = options.issues ?? [];
+    this.details = options.details ?? {};
+    this.retryable = options.retryable ?? false;
+  }
+
+  /** A plain JSON form, safe to persist in rollout state or send to a chat. */
+  toJSON(): {
+    code: KanaryErrorCode;
+    message: string;
+    issues?: KanaryIssue[];
+    details?: Record<string, unknown>;
+  } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.issues.length > 0 ? { issues: [...this.issues] } : {}),
+      ...(Object.keys(this.details).length > 0 ? { details: { ...this.details } } : {}),
+    };
+  }
+}
+
+/**
+ * True for a KanaryError from any copy of this package (a host may end up with two copies in
+ * node_modules, so `instanceof` alone is not enough).
+ */
+export function isKanaryError(value: unknown, code?: KanaryErrorCode): value is KanaryError {
+  if (typeof value !== 'object' || value === null) return false;
+  const branded = (value as Record<symbol, unknown>)[BRAND] === true;
+  if (!branded && !(value instanceof KanaryError)) return false;
+  return code === undefined || (value as KanaryError).code === code;
+}
+
+/** Wraps anything thrown into a KanaryError, keeping the original as `cause`. */
+export function toKanaryError(error: unknown, fallback: KanaryErrorCode = 'INTERNAL'): KanaryError {
+  if (isKanaryError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new KanaryError(fallback, message, { cause: error });
+}
+
+/** Renders issues as an indented list for error messages. */
+export function formatIssues(issues: readonly KanaryIssue[]): string {
+  return issues
+    .map((i) => `  - ${i.path || '(root)'}: ${i.message}${i.hint ? ` (fix: ${i.hint})` : ''}`)
+    .join('\n');
+}

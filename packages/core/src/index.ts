@@ -1,0 +1,76 @@
+// @kanary/core — the rollout engine, its spec and its ports. Adapters import only from here.
+
+export { checkCapabilities } from './engine/capabilities.ts';
+export type { Control, ControlType } from './engine/controls.ts';
+export { checkControl } from './engine/controls.ts';
+export type { Decision } from './engine/decide.ts';
+export { decide } from './engine/decide.ts';
+export { canonicalJson, digest } from './engine/digest.ts';
+export type { RolloutEvents } from './engine/events.ts';
+export type { ActionResult, EngineEvent, ReduceContext } from './engine/reducer.ts';
+export { currentAction, derivePhase, reduce } from './engine/reducer.ts';
+export type { CreateRolloutOptions, Rollout } from './engine/rollout.ts';
+export { createRollout } from './engine/rollout.ts';
+export type {
+  AbortCause,
+  ActionProgress,
+  AnalysisRun,
+  Cursor,
+  HistoryEntry,
+  Phase,
+  RolloutState,
+} from './engine/state.ts';
+export { initialState, TERMINAL_PHASES } from './engine/state.ts';
+export type { KanaryErrorCode, KanaryErrorOptions, KanaryIssue } from './errors/kanary-error.ts';
+export { formatIssues, isKanaryError, KanaryError, toKanaryError } from './errors/kanary-error.ts';
+export type { ScriptedGateOptions, ScriptedVerdict } from './memory/gate.ts';
+export { createScriptedGate } from './memory/gate.ts';
+export type { FaultFn, Journal, JournalEntry } from './memory/journal.ts';
+export { createMemoryLock } from './memory/lock.ts';
+export type { MemoryRouter, MemoryRouterOptions } from './memory/router.ts';
+export { createMemoryRouter, FULL_CAPABILITIES } from './memory/router.ts';
+export type { MemoryStateStore } from './memory/store.ts';
+export { createMemoryStateStore } from './memory/store.ts';
+export type { MemoryWorkload, MemoryWorkloadOptions } from './memory/workload.ts';
+export { createMemoryWorkload } from './memory/workload.ts';
+export type { ActionType, Plan, PlanAction, PlanStep, RouterRequirements, Section } from './plan/actions.ts';
+export { describeAction, formatPlan } from './plan/describe.ts';
+export type { Clock, VirtualClock } from './ports/clock.ts';
+export { createVirtualClock, flushAsync, systemClock } from './ports/clock.ts';
+export type { PortContext } from './ports/context.ts';
+export type {
+  AnalysisPhase,
+  GateInput,
+  GateResult,
+  GateState,
+  Measurement,
+  MetricGate,
+} from './ports/gate.ts';
+export type { HookContext, HookFn, HookHandlers } from './ports/hooks.ts';
+export type { Lock, LockLease, LockOptions } from './ports/lock.ts';
+export type { RolloutKey, Side, WorkloadRef } from './ports/refs.ts';
+export type { RouterCapabilities, RouterStatus, TrafficRouter, WeightMode } from './ports/router.ts';
+export { NO_CAPABILITIES } from './ports/router.ts';
+export type { StateStore, StoredState } from './ports/store.ts';
+export type { Readiness, RollProgress, WorkloadDriver } from './ports/workload.ts';
+export type { AnalysisMetric, AnalysisSpec } from './spec/analysis.ts';
+export type { DurationInput } from './spec/duration.ts';
+export { formatDuration, parseDuration, tryParseDuration } from './spec/duration.ts';
+export type { HookName, WebhookSpec } from './spec/hooks.ts';
+export { HOOK_NAMES } from './spec/hooks.ts';
+export type { CookieMatch, HeaderMatch, HeaderRoute, MatchRule, MirrorRoute } from './spec/match.ts';
+export {
+  formatPath,
+  parseRolloutSpec,
+  rolloutSpecJsonSchema,
+  toKanaryIssues,
+  validateRolloutSpec,
+} from './spec/parse.ts';
+export { regexProblem } from './spec/primitives.ts';
+export type { RolloutSpec, RolloutSpecInput } from './spec/rollout-spec.ts';
+export type { Step, StepInput, StepKind } from './spec/steps.ts';
+export { stepKind } from './spec/steps.ts';
+export type { StrategySpec, StrategyType } from './spec/strategy.ts';
+export { STRATEGY_TYPES } from './spec/strategy.ts';
+export type { PlanOptions, Strategy } from './strategies/index.ts';
+export { strategies } from './strategies/index.ts';

@@ -1,0 +1,83 @@
+import type { Side } from '../ports/refs.ts';
+import type { RouterCapabilities, WeightMode } from '../ports/router.ts';
+import type { AnalysisSpec } from '../spec/analysis.ts';
+import type { HookName } from '../spec/hooks.ts';
+import type { HeaderRoute, MirrorRoute } from '../spec/match.ts';
+import type { Step } from '../spec/steps.ts';
+import type { StrategyType } from '../spec/strategy.ts';
+
+/**
+ * One thing the engine does through a port. Every action is idempotent or, for hooks and
+ * waits, safe to repeat, so a resumed rollout can redo the action it was in when it stopped.
+ */
+export type PlanAction =
+  | { type: 'hook'; hook: HookName }
+  | { type: 'workload.ensureCanary'; replicas?: number }
+  | { type: 'workload.waitReady'; side: Side }
+  | { type: 'workload.scale'; side: Side; replicas?: number; percentOfStable?: number }
+  | { type: 'workload.promote' }
+  | { type: 'workload.restoreStable' }
+  | { type: 'workload.cleanup' }
+  | { type: 'workload.rollTo'; percent: number }
+  | { type: 'workload.undo' }
+  | { type: 'workload.isolate' }
+  | { type: 'workload.unisolate' }
+  | { type: 'router.prepare' }
+  | { type: 'router.setWeight'; weight: number }
+  | { type: 'router.setHeaderRoute'; route: HeaderRoute }
+  | { type: 'router.removeHeaderRoute'; name: string }
+  | { type: 'router.setMirror'; mirror: MirrorRoute }
+  | { type: 'router.removeMirror'; name: string }
+  | { type: 'router.reset' }
+  | { type: 'router.finalize' }
+  /** A pause: timed (`duration`) or until `promote()`. */
+  | { type: 'pause'; duration?: number; reason: 'step' | 'autoPromotion' | 'awaitPromotion' }
+  /** A wait that is not a pause: scale-down delays. Controls do not skip it. */
+  | { type: 'delay'; duration: number; reason: 'scaleDown' | 'abortScaleDown' }
+  | { type: 'analysis'; key: string; analysis: AnalysisSpec };
+
+export type ActionType = PlanAction['type'];
+
+export interface PlanStep {
+  index: number;
+  /** The user's step, or undefined for a step the strategy adds (blue-green's switch). */
+  step?: Step;
+  title: string;
+  actions: PlanAction[];
+}
+
+/** What the strategy needs from the router, checked against its capabilities before anything runs. */
+export interface RouterRequirements {
+  weights: WeightMode[];
+  headerMatch: Array<'exact' | 'prefix' | 'regex'>;
+  cookieMatch: Array<'exact' | 'regex'>;
+  matchedWeight: boolean;
+  headerRoutes: number;
+  mirror: boolean;
+  mirrorPercentage: boolean;
+  stickySessions: boolean;
+  /** Finest weight asked for, in percent. */
+  finestWeight: number;
+}
+
+export type WorkloadFeature = 'rollTo' | 'undo' | 'isolate' | 'unisolate';
+
+/** A dry run: everything the rollout will do, in order, without touching anything. */
+export interface Plan {
+  strategy: StrategyType;
+  prelude: PlanAction[];
+  steps: PlanStep[];
+  promotion: PlanAction[];
+  abort: PlanAction[];
+  requires: { router: RouterRequirements | null; workload: WorkloadFeature[] };
+}
+
+export type Section = 'prelude' | 'steps' | 'promotion' | 'abort';
+
+/** The actions of one section/step, flattening `steps` by index. */
+export function actionsAt(plan: Plan, section: Section, stepIndex: number): PlanAction[] {
+  if (section === 'steps') return plan.steps[stepIndex]?.actions ?? [];
+  return stepIndex === 0 ? plan[section] : [];
+}
+
+export type { RouterCapabilities };

@@ -1,0 +1,131 @@
+/** Time as the engine sees it. Inject a virtual clock to run hours of rollout in milliseconds. */
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or early (without error) when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, Math.max(0, ms));
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+};
+
+interface Timer {
+  at: number;
+  seq: number;
+  resolve: () => void;
+}
+
+/** A clock that moves only when told to, so time-dependent behaviour is deterministic. */
+export interface VirtualClock extends Clock {
+  /** Moves time forward by `ms`, firing due timers in order and letting their reactions run. */
+  advance(ms: number): Promise<void>;
+  /** Moves to the next timer, if any; returns whether one fired. */
+  advanceToNext(): Promise<boolean>;
+  /** Number of sleeps waiting. */
+  pending(): number;
+  /**
+   * Runs `work` to completion, jumping time to the next timer whenever everything is idle
+   * (no timer due and nothing left to do but wait). Bounded by `maxMs` of virtual time.
+   */
+  run<T>(work: Promise<T>, options?: { maxMs?: number }): Promise<T>;
+}
+
+/** Lets pending promise reactions and I/O callbacks run before time moves again. */
+export async function flushAsync(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+export function createVirtualClock(start = 0): VirtualClock {
+  let now = start;
+  let seq = 0;
+  let timers: Timer[] = [];
+
+  const fireDue = async (until: number): Promise<boolean> => {
+    let fired = false;
+    for (;;) {
+      timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = timers[0];
+      if (!next || next.at > until) break;
+      timers.shift();
+      now = Math.max(now, next.at);
+      next.resolve();
+      fired = true;
+      await flushAsync();
+    }
+    return fired;
+  };
+
+  const clock: VirtualClock = {
+    now: () => now,
+    sleep(ms, signal) {
+      return new Promise<void>((resolve) => {
+        if (signal?.aborted) return resolve();
+        const timer: Timer = { at: now + Math.max(0, ms), seq: seq++, resolve: () => finish() };
+        function finish() {
+          timers = timers.filter((t) => t !== timer);
+          signal?.removeEventListener('abort', finish);
+          resolve();
+        }
+        timers.push(timer);
+        signal?.addEventListener('abort', finish, { once: true });
+      });
+    },
+    async advance(ms) {
+      await flushAsync();
+      const target = now + ms;
+      await fireDue(target);
+      now = target;
+      await flushAsync();
+    },
+    async advanceToNext() {
+      await flushAsync();
+      timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = timers[0];
+      if (!next) return false;
+      return fireDue(next.at);
+    },
+    pending: () => timers.length,
+    async run<T>(work: Promise<T>, options: { maxMs?: number } = {}): Promise<T> {
+      const limit = now + (options.maxMs ?? 30 * 24 * 3_600_000);
+      let settled = false;
+      let outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+      work.then(
+        (value) => {
+          settled = true;
+          outcome = { ok: true, value };
+        },
+        (error: unknown) => {
+          settled = true;
+          outcome = { ok: false, error };
+        },
+      );
+      while (!settled) {
+        await flushAsync(10);
+        if (settled) break;
+        if (timers.length === 0) {
+          // Nothing scheduled: the work waits on real I/O; give it a moment.
+          await new Promise((r) => setTimeout(r, 1));
+          continue;
+        }
+        timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+        if ((timers[0] as Timer).at > limit) throw new Error(`virtual clock: work still running after maxMs`);
+        await fireDue((timers[0] as Timer).at);
+      }
+      const result = outcome as NonNullable<typeof outcome>;
+      if (!result.ok) throw result.error;
+      return result.value;
+    },
+  };
+  return clock;
+}

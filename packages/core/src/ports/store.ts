@@ -1,0 +1,19 @@
+import type { RolloutState } from '../engine/state.ts';
+import type { RolloutKey } from './refs.ts';
+
+export interface StoredState {
+  state: RolloutState;
+  /** Opaque version for compare-and-swap (a resourceVersion in the cluster store). */
+  revision: string;
+}
+
+/**
+ * Keeps rollout state. `save` is compare-and-swap: it writes only if the stored revision is still
+ * `expectedRevision` (undefined = must not exist yet) and throws KanaryError `CONFLICT` otherwise,
+ * so two processes can never overwrite each other's progress.
+ */
+export interface StateStore {
+  load(key: RolloutKey): Promise<StoredState | undefined>;
+  save(key: RolloutKey, state: RolloutState, expectedRevision: string | undefined): Promise<string>;
+  delete?(key: RolloutKey): Promise<void>;
+}

@@ -1,0 +1,54 @@
+import type { KanaryIssue } from '../errors/kanary-error.ts';
+import type { PortContext } from './context.ts';
+import type { Side, WorkloadRef } from './refs.ts';
+
+export interface Readiness {
+  ready: boolean;
+  desired: number;
+  readyReplicas: number;
+  updated?: number;
+  message?: string;
+}
+
+/** Progress of a rolling update towards a share of updated pods. */
+export interface RollProgress {
+  done: boolean;
+  updated: number;
+  total: number;
+  message?: string;
+}
+
+/**
+ * Runs the versions. Like routers, every method is idempotent, so a resumed rollout can repeat
+ * the call it was making when its process died.
+ */
+export interface WorkloadDriver {
+  readonly name: string;
+  /** Preflight: checks workloads exist and look safe to roll (probes, graceful shutdown, requests). */
+  validate?(ctx: PortContext): Promise<KanaryIssue[]>;
+  /** Describes the stable workload (and the canary when it exists) without changing anything. */
+  describe(ctx: PortContext): Promise<{ stable: WorkloadRef; canary?: WorkloadRef }>;
+  /** Creates (or adopts) the canary from the stable template plus the spec's update. */
+  ensureCanary(ctx: PortContext, options: { replicas?: number }): Promise<WorkloadRef>;
+  /** Sets a side's replicas; `percentOfStable` sizes the canary relative to the stable's replicas. */
+  scale(
+    ctx: PortContext,
+    side: Side,
+    size: { replicas: number } | { percentOfStable: number },
+  ): Promise<void>;
+  readiness(ctx: PortContext, side: Side): Promise<Readiness>;
+  /** Makes the stable workload run the new version. */
+  promote(ctx: PortContext): Promise<void>;
+  /** Puts the stable workload back on the template it had when the rollout began. */
+  restoreStable(ctx: PortContext): Promise<void>;
+  /** Removes what Kanary created for the canary; leaves everything else alone. */
+  cleanup(ctx: PortContext): Promise<void>;
+  /** Rolling strategy: updates the Deployment in place until `percent` of pods are new, then holds. */
+  rollTo?(ctx: PortContext, percent: number): Promise<RollProgress>;
+  /** Rolling strategy: back to the previous template. */
+  undo?(ctx: PortContext): Promise<void>;
+  /** Rolling strategy: expose the new pods on their own Service (and pin the stable one to the old). */
+  isolate?(ctx: PortContext): Promise<void>;
+  /** Rolling strategy: undo `isolate`. */
+  unisolate?(ctx: PortContext): Promise<void>;
+}

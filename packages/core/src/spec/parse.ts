@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { formatIssues, KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
+import { type RolloutSpec, RolloutSpecInputSchema, RolloutSpecSchema } from './rollout-spec.ts';
+import { STRATEGY_TYPES } from './strategy.ts';
+
+/** Renders a zod path the way users write it: `steps[2].setWeight`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+function hintFor(issue: z.core.$ZodIssue): string | undefined {
+  const params = (issue as { params?: { hint?: unknown } }).params;
+  if (params && typeof params.hint === 'string') return params.hint;
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return 'remove it or check its spelling against the JSON Schema (rolloutSpecJsonSchema)';
+    case 'invalid_type':
+      return issue.input === undefined ? 'add this field' : `give a value of type ${issue.expected}`;
+    case 'invalid_union':
+      return 'discriminator' in issue && issue.discriminator === 'type'
+        ? `use one of: ${STRATEGY_TYPES.join(', ')}`
+        : 'check the value against the allowed shapes in the JSON Schema';
+    case 'invalid_value':
+      return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+      return `the minimum is ${String(issue.minimum)}`;
+    case 'too_big':
+      return `the maximum is ${String(issue.maximum)}`;
+    default:
+      return undefined;
+  }
+}
+
+function messageFor(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
+    return `has an unknown ${issue.discriminator}`;
+  }
+  return issue.message;
+}
+
+/** Turns zod issues into Kanary issues, each with a path and, where we know one, a fix. */
+export function toKanaryIssues(error: z.ZodError): KanaryIssue[] {
+  return error.issues.map((issue) => {
+    const hint = hintFor(issue);
+    return { path: formatPath(issue.path), message: messageFor(issue), ...(hint ? { hint } : {}) };
+  });
+}
+
+/**
+ * Validates a rollout spec and returns it typed, with defaults filled in and durations in ms.
+ * Throws a KanaryError `INVALID_SPEC` listing every problem, each with its path and a hint.
+ */
+export function parseRolloutSpec(input: unknown): RolloutSpec {
+  const result = RolloutSpecSchema.safeParse(input);
+  if (result.success) return result.data as RolloutSpec;
+  const issues = toKanaryIssues(result.error);
+  throw new KanaryError(
+    'INVALID_SPEC',
+    `The rollout spec has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${formatIssues(issues)}`,
+    { issues },
+  );
+}
+
+/** Like parseRolloutSpec, but returns the issues instead of throwing. */
+export function validateRolloutSpec(
+  input: unknown,
+): { ok: true; spec: RolloutSpec } | { ok: false; issues: KanaryIssue[] } {
+  const result = RolloutSpecSchema.safeParse(input);
+  return result.success
+    ? { ok: true, spec: result.data as RolloutSpec }
+    : { ok: false, issues: toKanaryIssues(result.error) };
+}
+
+/** JSON Schema (draft 2020-12) of what users write, for editors validating YAML specs. */
+export function rolloutSpecJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(RolloutSpecInputSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    ...schema,
+    $id: 'https://kanary.dev/schema/rollout-spec.json',
+    title: 'Kanary RolloutSpec',
+    description: 'A progressive-delivery rollout driven by the Kanary SDK.',
+  };
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { tryParseDuration } from './duration.ts';
+
+/** A refinement whose failure carries a hint, read back by `parseRolloutSpec`. */
+export function hinted(message: string, hint: string): { message: string; params: { hint: string } } {
+  return { message, params: { hint } };
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A Kubernetes object name (DNS-1123 subdomain, as Deployments and Services require). */
+export const ObjectName = z
+  .string()
+  .min(1)
+  .refine(
+    (v) => v.length <= 253 && DNS1123_SUBDOMAIN.test(v),
+    hinted(
+      'is not a valid Kubernetes name',
+      'use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+    ),
+  );
+
+/** A DNS-1123 label: namespaces, Service names, and our own names that become object names. */
+export const LabelName = z
+  .string()
+  .min(1)
+  .refine(
+    (v) => v.length <= 63 && DNS1123_LABEL.test(v),
+    hinted(
+      'is not a valid DNS-1123 label',
+      'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit',
+    ),
+  );
+
+/** Durations: "30s", "5m", "1h30m", "250ms" or milliseconds. Parsed to milliseconds. */
+export const Duration = z
+  .union([z.string(), z.number()])
+  .refine(
+    (v) => tryParseDuration(v) !== undefined,
+    hinted('is not a duration', 'write e.g. "30s", "5m", "1h" or a whole number of milliseconds'),
+  )
+  .transform((v) => tryParseDuration(v) as number);
+
+export const Percent = z
+  .number()
+  .refine(
+    (v) => v >= 0 && v <= 100,
+    hinted('must be between 0 and 100', 'a percentage of traffic, 0 to 100'),
+  );
+
+/** An int or a percentage string, as Kubernetes' maxSurge/maxUnavailable. */
+export const IntOrPercent = z
+  .union([z.number().int().nonnegative(), z.string()])
+  .refine(
+    (v) => typeof v === 'number' || /^\d+%$/.test(v),
+    hinted('must be a whole number or a percentage', 'write e.g. 1 or "25%"'),
+  );
+
+// RFC 9110 token characters: what a header or cookie name may contain.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export const HeaderName = z
+  .string()
+  .min(1)
+  .refine(
+    (v) => TOKEN.test(v),
+    hinted('is not a valid HTTP header name', 'use letters, digits and "-" (no spaces, colons or quotes)'),
+  );
+
+export const CookieName = z
+  .string()
+  .min(1)
+  .refine(
+    (v) => TOKEN.test(v),
+    hinted('is not a valid cookie name', 'use letters, digits, "-" and "_" (no spaces, "=", ";" or quotes)'),
+  );
+
+/**
+ * Istio and Envoy evaluate regexes with RE2, which has no lookaround or backreferences; a pattern
+ * using them is refused by the data plane. We refuse it here, before anything is written.
+ */
+export function regexProblem(pattern: string): string | undefined {
+  try {
+    new RegExp(pattern);
+  } catch (error) {
+    return `is not a valid regular expression (${(error as Error).message})`;
+  }
+  if (/\(\?<?[=!]/.test(pattern)) return 'uses lookaround, which RE2 (Istio/Envoy) does not support';
+  if (/\\[1-9]/.test(pattern)) return 'uses a backreference, which RE2 (Istio/Envoy) does not support';
+  return undefined;
+}
+
+export const Regex = z.string().superRefine((v, ctx) => {
+  const problem = regexProblem(v);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: problem, params: { hint: 'write an RE2-compatible pattern' } });
+  }
+});

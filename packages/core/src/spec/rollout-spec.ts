@@ -1,0 +1,226 @@
+import { z } from 'zod';
+import { WebhookSchema } from './hooks.ts';
+import { Duration, hinted, LabelName, ObjectName } from './primitives.ts';
+import { type Step, type StepKind, StepSchema, StepUnionSchema, stepKind } from './steps.ts';
+import { StrategySchema, type StrategySpec, type StrategyType } from './strategy.ts';
+
+/** Which step kinds each strategy can carry out, and why not where it cannot. */
+const ALLOWED_STEPS: Record<StrategyType, Partial<Record<StepKind, true>>> = {
+  weighted: {
+    setWeight: true,
+    pause: true,
+    analysis: true,
+    setCanaryScale: true,
+    setHeaderRoute: true,
+    setMirror: true,
+  },
+  headerMatch: {
+    setWeight: true,
+    pause: true,
+    analysis: true,
+    setCanaryScale: true,
+    setHeaderRoute: true,
+    setMirror: true,
+  },
+  rolling: { setWeight: true, pause: true, analysis: true },
+  replicaRatio: { setWeight: true, pause: true, analysis: true },
+  blueGreen: {},
+};
+
+const WHY_NOT: Record<StrategyType, string> = {
+  weighted: '',
+  headerMatch: '',
+  rolling:
+    'a rolling update has no router: use setWeight (share of pods updated), pause and analysis, or the weighted strategy',
+  replicaRatio:
+    'replica ratio splits by pod counts only: use setWeight, pause and analysis, or the weighted strategy with a router',
+  blueGreen:
+    'blue-green has no steps: use prePromotionAnalysis, autoPromotionSeconds and postPromotionAnalysis in the strategy',
+};
+
+const Target = z.strictObject({
+  kind: z.literal('Deployment').default('Deployment'),
+  /** The stable workload. */
+  name: ObjectName,
+  /** The stable Service in front of it. */
+  service: LabelName.optional(),
+});
+
+/** What changes in the new version: an image, or a partial pod template merged over the stable one. */
+const Update = z
+  .strictObject({
+    image: z.string().min(1).optional(),
+    /** Which container gets `image`; defaults to the first container. */
+    container: z.string().min(1).optional(),
+    /** A partial pod template (`metadata`, `spec`), merged over the stable template. */
+    template: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((u, ctx) => {
+    if (u.image === undefined && u.template === undefined) {
+      ctx.addIssue({ code: 'custom', ...hinted('changes nothing', 'set image, template, or both') });
+    }
+    if (u.image !== undefined && /\s/.test(u.image)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['image'],
+        ...hinted('contains white space', 'write an image reference such as "nginx:1.20.1"'),
+      });
+    }
+  });
+
+function buildSpecSchema<S extends z.ZodType>(step: S) {
+  return z.strictObject({
+    apiVersion: z.literal('kanary.dev/v1alpha1').optional(),
+    kind: z.literal('Rollout').optional(),
+    /** Identifies the rollout: its state, lock and owned objects are named after it. */
+    name: LabelName,
+    namespace: LabelName.default('default'),
+    target: Target,
+    update: Update.optional(),
+    strategy: StrategySchema,
+    steps: z.array(step).max(100, { message: 'has more than 100 steps' }).default([]),
+    hooks: z.array(WebhookSchema).default([]),
+    /** Abort (or fail) if a wait for readiness takes longer than this. */
+    progressDeadline: Duration.prefault('10m'),
+    progressDeadlineAbort: z.boolean().default(true),
+    /** Keep the old side up this long after promotion, so in-flight traffic drains (Argo #587). */
+    scaleDownDelay: Duration.prefault('30s'),
+    /** Keep the canary up this long after an abort, for debugging; 0 scales it down at once. */
+    abortScaleDownDelay: Duration.prefault('30s'),
+  });
+}
+
+const BaseSpec = buildSpecSchema(StepSchema);
+/** The same shape with a plain step union, for the JSON Schema users load into their editors. */
+export const RolloutSpecInputSchema: ReturnType<typeof buildSpecSchema<typeof StepUnionSchema>> =
+  buildSpecSchema(StepUnionSchema);
+
+type BaseOutput = z.output<typeof BaseSpec>;
+
+/** Checks that need the whole spec: which steps fit the strategy, and references between steps. */
+function checkCoherence(spec: BaseOutput, ctx: z.RefinementCtx): void {
+  const strategy = spec.strategy as StrategySpec;
+  const type = strategy.type;
+  const steps = spec.steps as Step[];
+  const usesCanaryWorkload = type !== 'rolling';
+  const adopt =
+    'canary' in strategy ? strategy.canary.adopt : type === 'blueGreen' ? strategy.green.adopt : false;
+  if (spec.update === undefined && !(usesCanaryWorkload && adopt)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['update'],
+      ...hinted(
+        'is required: nothing says what the new version is',
+        usesCanaryWorkload
+          ? 'set update.image, or strategy canary.adopt: true to use an existing Deployment'
+          : 'set update.image or update.template',
+      ),
+    });
+  }
+  if ((type === 'weighted' || type === 'headerMatch') && spec.target.service === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target', 'service'],
+      ...hinted(
+        'is required for traffic routing',
+        'name the stable Service, e.g. target.service: shop-frontend',
+      ),
+    });
+  }
+  if (type === 'replicaRatio' && spec.target.service === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['target', 'service'],
+      ...hinted(
+        'is required: replica ratio needs the Service that selects both Deployments',
+        'name that Service',
+      ),
+    });
+  }
+
+  const maxWeight = 'maxWeight' in strategy ? strategy.maxWeight : 100;
+  const headerRoutes = new Set<string>();
+  const mirrors = new Set<string>();
+  steps.forEach((step, i) => {
+    const kind = stepKind(step);
+    if (!ALLOWED_STEPS[type][kind]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, kind],
+        message: `is not a step the ${type} strategy can carry out`,
+        params: { hint: WHY_NOT[type] },
+      });
+      return;
+    }
+    if ('setWeight' in step && step.setWeight > maxWeight) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'setWeight'],
+        ...hinted(
+          `is above strategy.maxWeight (${maxWeight})`,
+          `lower it to ${maxWeight} or raise maxWeight`,
+        ),
+      });
+    }
+    if ('setWeight' in step && type === 'rolling' && step.setWeight === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['steps', i, 'setWeight'],
+        ...hinted(
+          'cannot be 0 in a rolling update: updated pods are never rolled back by a step',
+          'use 1 or more',
+        ),
+      });
+    }
+    if ('setHeaderRoute' in step) {
+      const { name, match } = step.setHeaderRoute;
+      if (match === undefined && !headerRoutes.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'setHeaderRoute', 'match'],
+          ...hinted(
+            `is missing, which removes route "${name}", but no earlier step sets it`,
+            'add match rules, or fix the name',
+          ),
+        });
+      }
+      if (match === undefined) headerRoutes.delete(name);
+      else headerRoutes.add(name);
+    }
+    if ('setMirror' in step) {
+      const { name, remove } = step.setMirror;
+      if (remove && !mirrors.has(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'setMirror', 'remove'],
+          ...hinted(`removes mirror "${name}", but no earlier step sets it`, 'fix the name or drop the step'),
+        });
+      }
+      if (remove) mirrors.delete(name);
+      else mirrors.add(name);
+    }
+  });
+
+  const hookNames = new Set<string>();
+  spec.hooks.forEach((hook, i) => {
+    const key = hook.name ?? hook.url;
+    if (hookNames.has(`${hook.on}/${key}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hooks', i],
+        ...hinted('repeats an earlier hook', 'remove the duplicate, or give each a distinct name'),
+      });
+    }
+    hookNames.add(`${hook.on}/${key}`);
+  });
+}
+
+export const RolloutSpecSchema: z.ZodType<
+  BaseOutput & { steps: Step[] },
+  z.input<typeof RolloutSpecInputSchema>
+> = BaseSpec.superRefine(checkCoherence) as never;
+
+/** A validated rollout spec: durations in milliseconds, defaults filled in. */
+export type RolloutSpec = z.output<typeof BaseSpec> & { steps: Step[]; strategy: StrategySpec };
+/** What users write (YAML/JSON/object literal): durations as text, defaults optional. */
+export type RolloutSpecInput = z.input<typeof RolloutSpecInputSchema>;

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { AnalysisSchema } from './analysis.ts';
+import { HeaderRouteSchema, MirrorSchema } from './match.ts';
+import { Duration, hinted, Percent } from './primitives.ts';
+
+/** Each step is an object with exactly one key, as in Argo Rollouts' `steps`. */
+export const SetWeightStep = z.strictObject({ setWeight: Percent });
+export const PauseStep = z.strictObject({ pause: z.strictObject({ duration: Duration.optional() }) });
+export const AnalysisStep = z.strictObject({ analysis: AnalysisSchema });
+export const SetCanaryScaleStep = z.strictObject({
+  setCanaryScale: z
+    .strictObject({
+      replicas: z.number().int().nonnegative().optional(),
+      weight: Percent.optional(),
+      matchTrafficWeight: z.literal(true).optional(),
+    })
+    .superRefine((s, ctx) => {
+      const set = [s.replicas, s.weight, s.matchTrafficWeight].filter((v) => v !== undefined).length;
+      if (set !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          ...hinted(
+            'must set exactly one of replicas, weight or matchTrafficWeight',
+            'keep one of the three',
+          ),
+        });
+      }
+    }),
+});
+export const SetHeaderRouteStep = z.strictObject({ setHeaderRoute: HeaderRouteSchema });
+export const SetMirrorStep = z.strictObject({ setMirror: MirrorSchema });
+
+const STEP_KEYS = [
+  'setWeight',
+  'pause',
+  'analysis',
+  'setCanaryScale',
+  'setHeaderRoute',
+  'setMirror',
+] as const;
+export type StepKind = (typeof STEP_KEYS)[number];
+
+const stepUnion = z.union([
+  SetWeightStep,
+  PauseStep,
+  AnalysisStep,
+  SetCanaryScaleStep,
+  SetHeaderRouteStep,
+  SetMirrorStep,
+]);
+
+/**
+ * A step. The union is chosen by the step's key before zod runs, so an error points into the one
+ * step kind the user meant instead of listing six failed alternatives.
+ */
+export const StepSchema: z.ZodType<z.output<typeof stepUnion>, z.input<typeof stepUnion>> = z
+  .unknown()
+  .transform((raw, ctx) => {
+    const keys = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? Object.keys(raw) : [];
+    const kind = keys.length === 1 ? STEP_KEYS.find((k) => k === keys[0]) : undefined;
+    if (!kind) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          keys.length === 0
+            ? 'is not a step'
+            : `has key(s) ${keys.map((k) => `"${k}"`).join(', ')}, not one step`,
+        params: { hint: `write an object with exactly one of: ${STEP_KEYS.join(', ')}` },
+      });
+      return z.NEVER;
+    }
+    const schema = {
+      setWeight: SetWeightStep,
+      pause: PauseStep,
+      analysis: AnalysisStep,
+      setCanaryScale: SetCanaryScaleStep,
+      setHeaderRoute: SetHeaderRouteStep,
+      setMirror: SetMirrorStep,
+    }[kind] as z.ZodType<z.output<typeof stepUnion>>;
+    const result = schema.safeParse(raw);
+    if (!result.success) {
+      for (const issue of result.error.issues) {
+        ctx.addIssue({ ...(issue as z.core.$ZodRawIssue), path: issue.path });
+      }
+      return z.NEVER;
+    }
+    return result.data;
+  }) as unknown as z.ZodType<z.output<typeof stepUnion>, z.input<typeof stepUnion>>;
+
+/** For the JSON Schema: the plain union, which editors understand. */
+export const StepUnionSchema: typeof stepUnion = stepUnion;
+
+export type Step = z.output<typeof stepUnion>;
+export type StepInput = z.input<typeof stepUnion>;
+
+export function stepKind(step: Step): StepKind {
+  return Object.keys(step)[0] as StepKind;
+}

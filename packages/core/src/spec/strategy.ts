@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { AnalysisSchema } from './analysis.ts';
+import { MatchListSchema } from './match.ts';
+import { CookieName, Duration, hinted, IntOrPercent, LabelName, ObjectName, Percent } from './primitives.ts';
+
+/** Where the new version runs when a strategy needs a second workload. */
+const CanaryWorkload = z
+  .strictObject({
+    /** Name of the canary Deployment; defaults to `<target>-canary`. */
+    name: ObjectName.optional(),
+    /** Use a Deployment the user already made instead of creating one. */
+    adopt: z.boolean().default(false),
+    /** Replicas of the canary; defaults to the stable replica count. */
+    replicas: z.number().int().positive().optional(),
+  })
+  .default({ adopt: false });
+
+const StickySession = z.strictObject({
+  cookieName: CookieName,
+  maxAge: Duration.prefault('24h'),
+});
+
+export const WeightedStrategy = z.strictObject({
+  type: z.literal('weighted'),
+  canary: CanaryWorkload,
+  /** The largest weight a step may set before promotion (Flagger's maxWeight). */
+  maxWeight: Percent.default(100),
+  stickySession: StickySession.optional(),
+});
+
+export const HeaderMatchStrategy = z.strictObject({
+  type: z.literal('headerMatch'),
+  canary: CanaryWorkload,
+  /** Who is routed: any rule matching sends the request to the matched split (seed 003). */
+  match: MatchListSchema,
+  /** Share of matched users sent to the canary: 100 = all of them, 50 = seed 003's 50/50. */
+  weight: Percent.default(100),
+  maxWeight: Percent.default(100),
+  stickySession: StickySession.optional(),
+});
+
+export const RollingStrategy = z
+  .strictObject({
+    type: z.literal('rolling'),
+    maxSurge: IntOrPercent.default('25%'),
+    maxUnavailable: IntOrPercent.default('25%'),
+    /** While paused, expose only the new pods through their own Service (seed 000's isolation). */
+    canaryService: z
+      .strictObject({
+        name: LabelName,
+        /** Also pin the stable Service to the old pods' pod-template-hash while the rollout is paused. */
+        isolateStable: z.boolean().default(true),
+      })
+      .optional(),
+  })
+  .superRefine((s, ctx) => {
+    const zero = (v: number | string) => v === 0 || v === '0%';
+    if (zero(s.maxSurge) && zero(s.maxUnavailable)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxUnavailable'],
+        ...hinted(
+          'and maxSurge are both 0, so the Deployment can never progress',
+          'make one of them positive',
+        ),
+      });
+    }
+  });
+
+export const BlueGreenStrategy = z
+  .strictObject({
+    type: z.literal('blueGreen'),
+    /** The Service users reach; its selector switch is the cut-over. */
+    activeService: LabelName,
+    /** A Service selecting only the new (green) pods before the switch, for smoke tests. */
+    previewService: LabelName.optional(),
+    green: CanaryWorkload,
+    autoPromotionEnabled: z.boolean().default(true),
+    /** Promote automatically this long after green is ready (and pre-promotion checks pass). */
+    autoPromotionSeconds: z.number().int().nonnegative().optional(),
+    /** Keep blue up this long after the switch, so a rollback is one selector write. */
+    scaleDownDelaySeconds: z.number().int().nonnegative().default(30),
+    previewReplicaCount: z.number().int().positive().optional(),
+    prePromotionAnalysis: AnalysisSchema.optional(),
+    postPromotionAnalysis: AnalysisSchema.optional(),
+    /** Label that tells blue from green pods; its values are the workloads' names. */
+    colorLabel: z.string().min(1).default('kanary.dev/color'),
+  })
+  .superRefine((s, ctx) => {
+    if (s.previewService !== undefined && s.previewService === s.activeService) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['previewService'],
+        ...hinted('is the same Service as activeService', 'use a separate preview Service, or leave it out'),
+      });
+    }
+    if (!s.autoPromotionEnabled && s.autoPromotionSeconds !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autoPromotionSeconds'],
+        ...hinted('has no effect when autoPromotionEnabled is false', 'remove one of the two'),
+      });
+    }
+  });
+
+export const ReplicaRatioStrategy = z.strictObject({
+  type: z.literal('replicaRatio'),
+  canary: CanaryWorkload,
+  /** Pods across both Deployments; defaults to the stable Deployment's replicas when the rollout starts. */
+  totalReplicas: z.number().int().positive().optional(),
+  /** Extra pods allowed above the total while shifting (int or percentage of the total). */
+  maxSurge: IntOrPercent.default(0),
+  /** Never run fewer pods than this on a side that has any weight (an HA floor, Argo #1738). */
+  minPodsPerSide: z.number().int().nonnegative().default(1),
+});
+
+export const StrategySchema = z.discriminatedUnion('type', [
+  WeightedStrategy,
+  HeaderMatchStrategy,
+  RollingStrategy,
+  BlueGreenStrategy,
+  ReplicaRatioStrategy,
+]);
+
+export type StrategySpec = z.output<typeof StrategySchema>;
+export type StrategyType = StrategySpec['type'];
+export const STRATEGY_TYPES: readonly StrategyType[] = [
+  'weighted',
+  'headerMatch',
+  'rolling',
+  'blueGreen',
+  'replicaRatio',
+];

@@ -1,0 +1,80 @@
+import type { Plan, PlanStep } from '../plan/actions.ts';
+import type { RolloutSpec } from '../spec/rollout-spec.ts';
+import { compileRouterSteps, emptyRequirements, hook, requireMatch, requireWeight } from './common.ts';
+import type { PlanOptions, Strategy } from './strategy.ts';
+
+/**
+ * Shared by weighted, headerMatch and replicaRatio: a canary workload next to the stable one,
+ * traffic moved by the router, promotion by updating stable then draining the canary.
+ */
+export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
+  const strategy = spec.strategy;
+  if (strategy.type !== 'weighted' && strategy.type !== 'headerMatch' && strategy.type !== 'replicaRatio') {
+    throw new TypeError(`planCanary cannot plan ${strategy.type}`);
+  }
+  const req = emptyRequirements();
+  req.weights = [strategy.type === 'replicaRatio' ? 'replicas' : 'exact'];
+  if (strategy.type !== 'replicaRatio' && strategy.stickySession) req.stickySessions = true;
+
+  const initialSteps: PlanStep[] = [];
+  if (strategy.type === 'headerMatch') {
+    requireMatch(req, strategy.match);
+    requireWeight(req, strategy.weight);
+    if (strategy.weight < 100) req.matchedWeight = true;
+    req.headerRoutes = 1;
+    initialSteps.push({
+      index: 0,
+      title: `route matched users ${strategy.weight}% to canary`,
+      actions: [
+        ...hook(options, 'step'),
+        ...hook(options, 'confirm-traffic-increase'),
+        {
+          type: 'router.setHeaderRoute',
+          route: { name: 'match', match: strategy.match, weight: strategy.weight },
+        },
+      ],
+    });
+  }
+  // Replica ratio starts the canary at zero pods; its router sizes both sides from the weight.
+  const canaryReplicas = strategy.type === 'replicaRatio' ? 0 : strategy.canary.replicas;
+  const steps = compileRouterSteps(spec, options, req, { steps: initialSteps, weight: 0 });
+
+  return {
+    strategy: strategy.type,
+    prelude: [
+      ...hook(options, 'confirm-rollout'),
+      {
+        type: 'workload.ensureCanary',
+        ...(canaryReplicas === undefined ? {} : { replicas: canaryReplicas }),
+      },
+      { type: 'workload.waitReady', side: 'canary' },
+      { type: 'router.prepare' },
+      ...hook(options, 'pre-rollout'),
+    ],
+    steps,
+    promotion: [
+      ...hook(options, 'confirm-promotion'),
+      { type: 'workload.promote' },
+      { type: 'workload.waitReady', side: 'stable' },
+      { type: 'router.finalize' },
+      ...hook(options, 'post-rollout'),
+      { type: 'delay', duration: spec.scaleDownDelay, reason: 'scaleDown' },
+      { type: 'workload.cleanup' },
+    ],
+    abort: [
+      // One write moves every request back to stable first: stopping a bad canary comes before tidying.
+      { type: 'router.reset' },
+      { type: 'workload.restoreStable' },
+      { type: 'workload.waitReady', side: 'stable' },
+      ...hook(options, 'rollback'),
+      ...hook(options, 'post-rollout'),
+      { type: 'delay', duration: spec.abortScaleDownDelay, reason: 'abortScaleDown' },
+      { type: 'workload.cleanup' },
+    ],
+    requires: { router: req, workload: [] },
+  };
+}
+
+export const weightedStrategy: Strategy = { type: 'weighted', plan: planCanary };
+export const headerMatchStrategy: Strategy = { type: 'headerMatch', plan: planCanary };
+export const replicaRatioStrategy: Strategy = { type: 'replicaRatio', plan: planCanary };

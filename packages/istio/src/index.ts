@@ -1,0 +1,2 @@
+// @kanary/istio: implemented in its own issue; nothing here pretends to work yet.
+export {};
