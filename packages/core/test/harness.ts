@@ -25,7 +25,7 @@ export const analysis = (name: string) => ({
 });
 
 /** One spec per strategy, each using every step kind that strategy supports. */
-export const SPECS: Record<string, RolloutSpecInput> = {
+export const SPECS = {
   weighted: {
     name: 'shop',
     namespace: 'shop',
@@ -117,7 +117,7 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
-  spec?: RolloutSpecInput;
+  spec?: unknown;
   gate?: ScriptedGateOptions;
   hooks?: HookHandlers;
   store?: StateStore;
@@ -182,8 +182,13 @@ export function harness(strategy: keyof typeof SPECS, options: HarnessOptions = 
     });
   const rollout = make();
   const runToEnd = async (r: Rollout = rollout) => {
+    // Approve only what waits for a human: an untimed pause or an inconclusive analysis.
     const approve = (s: RolloutState) => {
-      if (s.phase === 'paused' && !s.userPause) queueMicrotask(() => r.promote().catch(() => undefined));
+      const waitsForHuman =
+        s.inconclusive !== undefined || (s.action !== undefined && s.action.until === undefined);
+      if (s.phase === 'paused' && !s.userPause && waitsForHuman) {
+        queueMicrotask(() => r.promote().catch(() => undefined));
+      }
     };
     r.on('state', approve);
     try {

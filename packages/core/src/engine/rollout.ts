@@ -81,6 +81,11 @@ export interface Rollout {
   off: EventEmitter<RolloutEvents>['off'];
 }
 
+type PerformOutcome =
+  | { kind: 'done'; result?: ActionResult }
+  | { kind: 'waiting'; message?: string }
+  | { kind: 'analysis'; event: EngineEvent | undefined };
+
 interface QueuedControl {
   control: Control;
   resolve: (state: RolloutState) => void;
@@ -331,7 +336,8 @@ class RolloutDriver implements Rollout {
           }
         }
       })();
-      await this.load();
+      // Tell hosts where this driver starts from (a resumed rollout may already wait for a human).
+      this.#emitter.emit('state', await this.load());
       for (;;) {
         if (lockLost) throw toKanaryError(lockLost, 'LOCKED');
         await this.#drainControls();
@@ -415,86 +421,83 @@ class RolloutDriver implements Rollout {
   async #execute(action: PlanAction): Promise<void> {
     const controller = new AbortController();
     this.#interrupt = { controller, action };
-    const ctx = this.#context(controller.signal);
     const state = this.#state as RolloutState;
-    const now = this.#clock.now();
     this.#emitter.emit('action', { action, status: 'started' });
+    let outcome: PerformOutcome | undefined;
+    let failure: unknown;
     try {
-      const outcome = await this.#perform(action, ctx);
-      if (controller.signal.aborted && this.#queue.length > 0) return;
-      if (outcome.kind === 'done') {
-        this.#emitter.emit('action', { action, status: 'completed' });
-        await this.#dispatch({
-          type: 'actionCompleted',
-          at: this.#clock.now(),
-          ...(outcome.result ? { result: outcome.result } : {}),
-        });
-      } else if (outcome.kind === 'waiting') {
-        const startedAt = state.action?.startedAt ?? now;
-        if (this.#clock.now() - startedAt > this.spec.progressDeadline) {
-          this.#emitter.emit('action', { action, status: 'failed', message: 'progress deadline exceeded' });
-          await this.#dispatch({
-            type: 'actionFailed',
-            at: this.#clock.now(),
-            cause: 'deadline',
-            error: {
-              code: 'PROGRESS_DEADLINE',
-              message: `no progress within ${this.spec.progressDeadline}ms${outcome.message ? ` (${outcome.message})` : ''}`,
-            },
-          });
-          return;
-        }
-        this.#emitter.emit('action', {
-          action,
-          status: 'waiting',
-          ...(outcome.message ? { message: outcome.message } : {}),
-        });
-        await this.#dispatch({
-          type: 'actionWaiting',
-          at: this.#clock.now(),
-          retryAt: this.#clock.now() + this.#pollMs,
-          ...(outcome.message ? { message: outcome.message } : {}),
-        });
-      }
-      // 'analysis' outcomes dispatch their own event inside #perform.
-    } catch (raw) {
-      if (controller.signal.aborted && this.#queue.length > 0) return;
-      const error = toKanaryError(raw);
-      const startedAt = state.action?.startedAt ?? now;
-      const attempts = state.action?.attempts ?? 0;
-      if (error.retryable && this.#clock.now() - startedAt <= this.spec.progressDeadline) {
-        // A transient fault (network, 429, 5xx, conflict): try again with backoff, within the deadline.
-        this.#emitter.emit('warning', {
-          message: `${action.type} failed and will be retried: ${error.message}`,
-          error,
-        });
-        const backoff = Math.min(this.#pollMs * 2 ** Math.min(attempts, 5), 30_000);
-        await this.#dispatch({
-          type: 'actionWaiting',
-          at: this.#clock.now(),
-          retryAt: this.#clock.now() + backoff,
-          message: error.message,
-        });
-        return;
-      }
-      this.#emitter.emit('action', { action, status: 'failed', message: error.message });
-      await this.#dispatch({
-        type: 'actionFailed',
-        at: this.#clock.now(),
-        cause: error.code === 'HOOK_REJECTED' ? 'hook' : 'error',
-        error: { code: error.code, message: error.message },
-      });
+      outcome = await this.#perform(action, this.#context(controller.signal));
+    } catch (error) {
+      failure = error;
     } finally {
       this.#interrupt = undefined;
     }
+    // Interrupted by a control (abort, skip): drop the result; the control decides what comes next.
+    if (controller.signal.aborted && this.#queue.length > 0) return;
+    // Only the port call is guarded above: a failing store must stop the driver, not abort the rollout.
+    const event = this.#outcomeEvent(action, state, outcome, failure);
+    if (event) await this.#dispatch(event);
   }
 
-  async #perform(
+  #outcomeEvent(
     action: PlanAction,
-    ctx: PortContext,
-  ): Promise<
-    { kind: 'done'; result?: ActionResult } | { kind: 'waiting'; message?: string } | { kind: 'analysis' }
-  > {
+    state: RolloutState,
+    outcome: PerformOutcome | undefined,
+    failure: unknown,
+  ): EngineEvent | undefined {
+    const now = this.#clock.now();
+    const startedAt = state.action?.startedAt ?? now;
+    if (failure === undefined && outcome) {
+      if (outcome.kind === 'analysis') return outcome.event;
+      if (outcome.kind === 'done') {
+        this.#emitter.emit('action', { action, status: 'completed' });
+        return { type: 'actionCompleted', at: now, ...(outcome.result ? { result: outcome.result } : {}) };
+      }
+      if (now - startedAt > this.spec.progressDeadline) {
+        this.#emitter.emit('action', { action, status: 'failed', message: 'progress deadline exceeded' });
+        return {
+          type: 'actionFailed',
+          at: now,
+          cause: 'deadline',
+          error: {
+            code: 'PROGRESS_DEADLINE',
+            message: `no progress within ${this.spec.progressDeadline}ms${outcome.message ? ` (${outcome.message})` : ''}`,
+          },
+        };
+      }
+      this.#emitter.emit('action', {
+        action,
+        status: 'waiting',
+        ...(outcome.message ? { message: outcome.message } : {}),
+      });
+      return {
+        type: 'actionWaiting',
+        at: now,
+        retryAt: now + this.#pollMs,
+        ...(outcome.message ? { message: outcome.message } : {}),
+      };
+    }
+    const error = toKanaryError(failure);
+    const attempts = state.action?.attempts ?? 0;
+    if (error.retryable && now - startedAt <= this.spec.progressDeadline) {
+      // A transient fault (network, 429, 5xx, conflict): try again with backoff, within the deadline.
+      this.#emitter.emit('warning', {
+        message: `${action.type} failed and will be retried: ${error.message}`,
+        error,
+      });
+      const backoff = Math.min(this.#pollMs * 2 ** Math.min(attempts, 5), 30_000);
+      return { type: 'actionWaiting', at: now, retryAt: now + backoff, message: error.message };
+    }
+    this.#emitter.emit('action', { action, status: 'failed', message: error.message });
+    return {
+      type: 'actionFailed',
+      at: now,
+      cause: error.code === 'HOOK_REJECTED' ? 'hook' : 'error',
+      error: { code: error.code, message: error.message },
+    };
+  }
+
+  async #perform(action: PlanAction, ctx: PortContext): Promise<PerformOutcome> {
     const { workload, router } = this.#options;
     const needRouter = (): TrafficRouter => {
       if (!router) throw new KanaryError('INTERNAL', `${action.type} needs a router`);
@@ -583,8 +586,7 @@ class RolloutDriver implements Rollout {
         return { kind: 'done', result: { router: status } };
       }
       case 'analysis':
-        await this.#runAnalysis(action, ctx);
-        return { kind: 'analysis' };
+        return { kind: 'analysis', event: await this.#runAnalysis(action, ctx) };
       case 'pause':
       case 'delay':
         throw new KanaryError('INTERNAL', `${action.type} is decided by the clock, not executed`);
@@ -603,7 +605,10 @@ class RolloutDriver implements Rollout {
     }
   }
 
-  async #runAnalysis(action: Extract<PlanAction, { type: 'analysis' }>, ctx: PortContext): Promise<void> {
+  async #runAnalysis(
+    action: Extract<PlanAction, { type: 'analysis' }>,
+    ctx: PortContext,
+  ): Promise<EngineEvent | undefined> {
     const gate = this.#options.gate as MetricGate;
     const state = this.#state as RolloutState;
     const previous = state.analysis?.key === action.key ? state.analysis : undefined;
@@ -616,11 +621,18 @@ class RolloutDriver implements Rollout {
       now: this.#clock.now(),
       ctx,
     });
-    if (ctx.signal.aborted && this.#queue.length > 0) return;
-    for (const measurement of result.measurements)
+    if (ctx.signal.aborted && this.#queue.length > 0) return undefined;
+    for (const measurement of result.measurements) {
       this.#emitter.emit('measurement', { key: action.key, measurement });
+    }
+    this.#emitter.emit('analysis', {
+      key: action.key,
+      phase: result.phase,
+      measurements: result.measurements,
+      ...(result.message ? { message: result.message } : {}),
+    });
     const measurements = [...(previous?.measurements ?? []), ...result.measurements].slice(-20);
-    await this.#dispatch({
+    return {
       type: 'analysisUpdated',
       at: this.#clock.now(),
       run: {
@@ -632,12 +644,11 @@ class RolloutDriver implements Rollout {
         ...(result.nextEvaluationAt !== undefined ? { nextAt: result.nextEvaluationAt } : {}),
         ...(result.message ? { message: result.message } : {}),
       },
-    });
+    };
   }
 
   async #runHooks(hook: HookName, ctx: PortContext): Promise<void> {
     const state = this.#state as RolloutState;
-    const action = currentAction(this.#plan, state);
     const stepIndex = state.cursor.section === 'steps' ? state.cursor.step : undefined;
     const nextAction =
       stepIndex === undefined
@@ -668,7 +679,6 @@ class RolloutDriver implements Rollout {
         fn: (c) => callWebhook(webhook, c, this.#options.fetch ?? fetch),
       });
     }
-    void action;
     for (const { name, fn } of fns) {
       try {
         await fn(hookCtx);
@@ -730,24 +740,6 @@ class RolloutDriver implements Rollout {
         ...(w.effective !== undefined ? { effective: w.effective } : {}),
         state: next,
       });
-    }
-    if (next.analysis && next.analysis !== prev?.analysis) {
-      const a = next.analysis;
-      e.emit('analysis', {
-        key: a.key,
-        phase: a.phase,
-        measurements: a.measurements,
-        ...(a.message ? { message: a.message } : {}),
-      });
-    } else if (prev?.analysis && !next.analysis) {
-      const done = next.analyses[prev.analysis.key];
-      if (done)
-        e.emit('analysis', {
-          key: prev.analysis.key,
-          phase: done.phase,
-          measurements: prev.analysis.measurements,
-          ...(done.message ? { message: done.message } : {}),
-        });
     }
     if (next.abort && next.abort !== prev?.abort)
       e.emit('abort', { reason: next.abort.reason, cause: next.abort.cause, state: next });

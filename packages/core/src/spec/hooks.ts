@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration } from './primitives.ts';
+import { Duration, withHint } from './primitives.ts';
 
 /**
  * Where a rollout stops to ask. The names and meanings follow Flagger's webhook types so that
@@ -20,7 +20,10 @@ export type HookName = (typeof HOOK_NAMES)[number];
 export const WebhookSchema = z.strictObject({
   on: z.enum(HOOK_NAMES),
   name: z.string().min(1).max(63).optional(),
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  url: z.url({
+    protocol: /^https?$/,
+    error: withHint('must be an http(s) URL', 'write e.g. "http://gate.ci:8080/approve"'),
+  }),
   timeout: Duration.prefault('10s'),
   retries: z.number().int().min(0).max(10).default(0),
   metadata: z.record(z.string(), z.string()).optional(),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CookieName, HeaderName, Percent, Regex } from './primitives.ts';
+import { CookieName, HeaderName, Percent, Regex, withHint } from './primitives.ts';
 
 /** Matches one request header: exactly one of exact, prefix or regex. */
 export const HeaderMatchSchema = z
@@ -70,11 +70,13 @@ export const MatchListSchema = z
   .min(1, { message: 'needs at least one rule' })
   .max(16, { message: 'has more than 16 rules' });
 
+const ROUTE_NAME = withHint('must be lowercase letters, digits and "-"', 'rename it, e.g. "qa-testers"');
+
 /** A request route: users matching `match` get `weight`% canary. */
 export const HeaderRouteSchema = z.strictObject({
   name: z
     .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be lowercase letters, digits and "-"' })
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: ROUTE_NAME })
     .max(40),
   match: MatchListSchema.optional(),
   weight: Percent.default(100),
@@ -83,7 +85,7 @@ export const HeaderRouteSchema = z.strictObject({
 export const MirrorSchema = z.strictObject({
   name: z
     .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: 'must be lowercase letters, digits and "-"' })
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: ROUTE_NAME })
     .max(40),
   percentage: Percent.default(100),
   match: MatchListSchema.optional(),

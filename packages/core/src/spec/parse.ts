@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatIssues, KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
+import { CHECK_HINTS } from './primitives.ts';
 import { type RolloutSpec, RolloutSpecInputSchema, RolloutSpecSchema } from './rollout-spec.ts';
 import { STRATEGY_TYPES } from './strategy.ts';
 
@@ -16,6 +17,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 function hintFor(issue: z.core.$ZodIssue): string | undefined {
   const params = (issue as { params?: { hint?: unknown } }).params;
   if (params && typeof params.hint === 'string') return params.hint;
+  const registered = CHECK_HINTS.get(issue.message);
+  if (registered) return registered;
   switch (issue.code) {
     case 'unrecognized_keys':
       return 'remove it or check its spelling against the JSON Schema (rolloutSpecJsonSchema)';
@@ -31,8 +34,10 @@ function hintFor(issue: z.core.$ZodIssue): string | undefined {
       return `the minimum is ${String(issue.minimum)}`;
     case 'too_big':
       return `the maximum is ${String(issue.maximum)}`;
+    case 'invalid_format':
+      return `write a valid ${issue.format}`;
     default:
-      return undefined;
+      return 'see the JSON Schema (rolloutSpecJsonSchema) for what is allowed here';
   }
 }
 

@@ -6,32 +6,40 @@ export function hinted(message: string, hint: string): { message: string; params
   return { message, params: { hint } };
 }
 
+/**
+ * Hints for built-in checks (regex, min, max), which cannot carry params: keyed by their message.
+ * Built-in checks are used where possible because they also appear in the JSON Schema.
+ */
+export const CHECK_HINTS: Map<string, string> = new Map();
+export function withHint(message: string, hint: string): string {
+  CHECK_HINTS.set(message, hint);
+  return message;
+}
+
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A Kubernetes object name (DNS-1123 subdomain, as Deployments and Services require). */
+const NAME_MESSAGE = withHint(
+  'is not a valid Kubernetes name',
+  'use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+);
 export const ObjectName = z
   .string()
-  .min(1)
-  .refine(
-    (v) => v.length <= 253 && DNS1123_SUBDOMAIN.test(v),
-    hinted(
-      'is not a valid Kubernetes name',
-      'use lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
-    ),
-  );
+  .min(1, { message: NAME_MESSAGE })
+  .max(253, { message: NAME_MESSAGE })
+  .regex(DNS1123_SUBDOMAIN, { message: NAME_MESSAGE });
 
 /** A DNS-1123 label: namespaces, Service names, and our own names that become object names. */
+const LABEL_MESSAGE = withHint(
+  'is not a valid DNS-1123 label',
+  'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit',
+);
 export const LabelName = z
   .string()
-  .min(1)
-  .refine(
-    (v) => v.length <= 63 && DNS1123_LABEL.test(v),
-    hinted(
-      'is not a valid DNS-1123 label',
-      'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit',
-    ),
-  );
+  .min(1, { message: LABEL_MESSAGE })
+  .max(63, { message: LABEL_MESSAGE })
+  .regex(DNS1123_LABEL, { message: LABEL_MESSAGE });
 
 /** Durations: "30s", "5m", "1h30m", "250ms" or milliseconds. Parsed to milliseconds. */
 export const Duration = z
@@ -42,39 +50,32 @@ export const Duration = z
   )
   .transform((v) => tryParseDuration(v) as number);
 
-export const Percent = z
-  .number()
-  .refine(
-    (v) => v >= 0 && v <= 100,
-    hinted('must be between 0 and 100', 'a percentage of traffic, 0 to 100'),
-  );
+const PERCENT_MESSAGE = withHint('must be between 0 and 100', 'write a percentage from 0 to 100');
+export const Percent = z.number().min(0, { message: PERCENT_MESSAGE }).max(100, { message: PERCENT_MESSAGE });
 
 /** An int or a percentage string, as Kubernetes' maxSurge/maxUnavailable. */
-export const IntOrPercent = z
-  .union([z.number().int().nonnegative(), z.string()])
-  .refine(
-    (v) => typeof v === 'number' || /^\d+%$/.test(v),
-    hinted('must be a whole number or a percentage', 'write e.g. 1 or "25%"'),
-  );
+const INT_OR_PERCENT = withHint('must be a whole number or a percentage', 'write e.g. 1 or "25%"');
+export const IntOrPercent = z.union(
+  [z.number().int().nonnegative(), z.string().regex(/^\d+%$/, { message: INT_OR_PERCENT })],
+  { message: INT_OR_PERCENT },
+);
 
 // RFC 9110 token characters: what a header or cookie name may contain.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export const HeaderName = z
-  .string()
-  .min(1)
-  .refine(
-    (v) => TOKEN.test(v),
-    hinted('is not a valid HTTP header name', 'use letters, digits and "-" (no spaces, colons or quotes)'),
-  );
+export const HeaderName = z.string().regex(TOKEN, {
+  message: withHint(
+    'is not a valid HTTP header name',
+    'use letters, digits and "-" (no spaces, colons or quotes)',
+  ),
+});
 
-export const CookieName = z
-  .string()
-  .min(1)
-  .refine(
-    (v) => TOKEN.test(v),
-    hinted('is not a valid cookie name', 'use letters, digits, "-" and "_" (no spaces, "=", ";" or quotes)'),
-  );
+export const CookieName = z.string().regex(TOKEN, {
+  message: withHint(
+    'is not a valid cookie name',
+    'use letters, digits, "-" and "_" (no spaces, "=", ";" or quotes)',
+  ),
+});
 
 /**
  * Istio and Envoy evaluate regexes with RE2, which has no lookaround or backreferences; a pattern

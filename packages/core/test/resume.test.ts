@@ -1,0 +1,153 @@
+import {
+  createMemoryStateStore,
+  type JournalEntry,
+  type MemoryStateStore,
+  type RolloutState,
+  type StateStore,
+} from '@kanary/core';
+import { describe, expect, it } from 'vitest';
+import { harness, SPECS } from './harness.ts';
+
+const STRATEGIES = Object.keys(SPECS) as Array<keyof typeof SPECS>;
+const CRASH = 'simulated crash';
+
+/** A store that lets the n-th save land and then "kills the process" by throwing. */
+function crashAfter(inner: MemoryStateStore, n: number): StateStore {
+  let saves = 0;
+  return {
+    load: (key) => inner.load(key),
+    async save(key, state, expected) {
+      const revision = await inner.save(key, state, expected);
+      saves += 1;
+      if (saves === n) throw new Error(CRASH);
+      return revision;
+    },
+  };
+}
+
+const describeJournal = (j: JournalEntry[]) =>
+  j.map((e) => `${e.port}.${e.method}(${JSON.stringify(e.args)})`);
+
+/** Methods that may run twice when a process dies between doing them and recording it. */
+const IDEMPOTENT = /^(router|workload)\.|^gate\.evaluate/;
+
+async function uninterrupted(strategy: keyof typeof SPECS) {
+  const h = harness(strategy, {
+    gate: { script: { quick: ['running', 'successful'], half: ['running', 'running', 'successful'] } },
+  });
+  const final = await h.runToEnd();
+  return { final, journal: describeJournal(h.journal), saves: h.store.history.map((e) => e.state) };
+}
+
+async function crashAndResume(strategy: keyof typeof SPECS, crashAt: number) {
+  const inner = createMemoryStateStore();
+  const h = harness(strategy, {
+    store: crashAfter(inner, crashAt),
+    gate: { script: { quick: ['running', 'successful'], half: ['running', 'running', 'successful'] } },
+  });
+  const firstRun = await h.runToEnd().then(
+    () => 'finished',
+    (e: Error) => e.message,
+  );
+  expect(firstRun).toBe(CRASH);
+  // A new process: new Rollout object, the same cluster (world) and the same stored state.
+  const resumed = h.restart({ store: inner });
+  const final = await h.runToEnd(resumed);
+  return { final, journal: describeJournal(h.journal) };
+}
+
+describe('resume after the driving process dies', () => {
+  for (const strategy of STRATEGIES) {
+    it(`${strategy}: resuming from every step boundary repeats nothing and ends the same`, async () => {
+      const reference = await uninterrupted(strategy);
+      expect(reference.final.phase).toBe('succeeded');
+      // Saves where a step (or section) begins: the state persisted at each step boundary.
+      const boundaries = reference.saves
+        .map((s, i) => ({ s, n: i + 1 }))
+        .filter(({ s }, i) => {
+          const prev = reference.saves[i - 1];
+          return (
+            s.cursor.action === 0 &&
+            (!prev || prev.cursor.step !== s.cursor.step || prev.cursor.section !== s.cursor.section)
+          );
+        });
+      expect(boundaries.length).toBeGreaterThanOrEqual(3);
+      for (const { n } of boundaries) {
+        const resumed = await crashAndResume(strategy, n);
+        expect(resumed.final, `crash after save ${n}`).toEqual(reference.final);
+        expect(resumed.journal, `crash after save ${n}`).toEqual(reference.journal);
+      }
+    });
+
+    it(`${strategy}: resuming from any save repeats at most the idempotent action in flight`, async () => {
+      const reference = await uninterrupted(strategy);
+      for (let n = 1; n <= reference.saves.length; n++) {
+        const resumed = await crashAndResume(strategy, n);
+        expect(resumed.final.phase, `crash after save ${n}`).toBe('succeeded');
+        expect(resumed.final.cursor).toEqual(reference.final.cursor);
+        expect(resumed.final.weights).toEqual(reference.final.weights);
+        // The resumed journal is the reference one with, at most, repeated idempotent calls.
+        const extra = [...resumed.journal];
+        for (const call of reference.journal) {
+          const at = extra.indexOf(call);
+          expect(at, `crash after save ${n}: ${call} missing`).toBeGreaterThanOrEqual(0);
+          for (const skipped of extra.splice(0, at + 1).slice(0, -1)) {
+            expect(skipped, `crash after save ${n}: unexpected ${skipped}`).toMatch(IDEMPOTENT);
+          }
+        }
+        expect(extra).toEqual([]);
+      }
+    });
+  }
+
+  it('pause timers resume from the persisted start, not from the restart', async () => {
+    const inner = createMemoryStateStore();
+    const h = harness('weighted', {
+      store: inner,
+      spec: {
+        ...SPECS.weighted,
+        steps: [{ setWeight: 10 }, { pause: { duration: '10m' } }, { setWeight: 50 }],
+      },
+    });
+    let pausedAt = 0;
+    h.rollout.on('phase', ({ to }) => {
+      if (to === 'paused') pausedAt = h.clock.now();
+    });
+    // Let it reach the pause, then "die" 4 minutes in.
+    const first = h.rollout.run();
+    while (pausedAt === 0) await h.clock.advanceToNext();
+    await h.clock.advance(4 * 60_000);
+    const resumedAfter = h.clock.now();
+    const second = h.restart({
+      lock: {
+        acquire: async (_k, o) => ({ holder: o.holder, renew: async () => {}, release: async () => {} }),
+      },
+    });
+    let weight50At = 0;
+    second.on('weight', ({ canary }) => {
+      if (canary === 50) weight50At = h.clock.now();
+    });
+    const final = await h.clock.run(second.run());
+    void first;
+    expect(final.phase).toBe('succeeded');
+    // 10 minutes after the pause began, not 10 minutes after the restart.
+    expect(weight50At - pausedAt).toBe(10 * 60_000);
+    expect(weight50At).toBeLessThan(resumedAfter + 10 * 60_000);
+  });
+
+  it('refuses to resume a state saved for a different spec', async () => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', { store });
+    await h.runToEnd();
+    const other = harness('weighted', { store, spec: { ...SPECS.weighted, steps: [{ setWeight: 30 }] } });
+    await expect(other.rollout.run()).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+
+  it('keeps the state JSON-serialisable at every save', async () => {
+    const h = harness('blueGreen');
+    await h.runToEnd();
+    for (const { state } of h.store.history) {
+      expect(JSON.parse(JSON.stringify(state)) as RolloutState).toEqual(state);
+    }
+  });
+});

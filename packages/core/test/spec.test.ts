@@ -1,0 +1,309 @@
+import {
+  isKanaryError,
+  type KanaryError,
+  parseDuration,
+  parseRolloutSpec,
+  rolloutSpecJsonSchema,
+  tryParseDuration,
+  validateRolloutSpec,
+} from '@kanary/core';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { describe, expect, it } from 'vitest';
+import { SPECS } from './harness.ts';
+
+const base = {
+  name: 'shop',
+  target: { name: 'shop', service: 'shop' },
+  update: { image: 'shop:2' },
+  strategy: { type: 'weighted' },
+  steps: [{ setWeight: 10 }],
+};
+const withSteps = (steps: unknown[], strategy: unknown = base.strategy) => ({ ...base, strategy, steps });
+const header = (h: Record<string, unknown>) => [
+  { setHeaderRoute: { name: 'qa', match: [{ headers: [h] }] } },
+];
+
+/** Each case: an invalid spec and the path its error must name. */
+const INVALID: Array<[string, unknown, string]> = [
+  ['not an object', 'rollout', ''],
+  ['missing name', { ...base, name: undefined }, 'name'],
+  ['upper-case name', { ...base, name: 'Shop' }, 'name'],
+  ['name too long', { ...base, name: 'a'.repeat(64) }, 'name'],
+  ['bad namespace', { ...base, namespace: 'my_ns' }, 'namespace'],
+  ['missing target', { ...base, target: undefined }, 'target'],
+  [
+    'target kind not Deployment',
+    { ...base, target: { kind: 'StatefulSet', name: 'shop', service: 'shop' } },
+    'target.kind',
+  ],
+  ['bad target name', { ...base, target: { name: 'Shop!', service: 'shop' } }, 'target.name'],
+  ['weighted without service', { ...base, target: { name: 'shop' } }, 'target.service'],
+  ['no update', { ...base, update: undefined }, 'update'],
+  ['empty update', { ...base, update: {} }, 'update'],
+  ['image with spaces', { ...base, update: { image: 'shop 2' } }, 'update.image'],
+  ['unknown top-level field', { ...base, stratgy: {} }, ''],
+  ['unknown strategy type', { ...base, strategy: { type: 'canary' } }, 'strategy.type'],
+  ['unknown strategy field', { ...base, strategy: { type: 'weighted', weight: 5 } }, 'strategy'],
+  ['maxWeight above 100', { ...base, strategy: { type: 'weighted', maxWeight: 120 } }, 'strategy.maxWeight'],
+  ['setWeight above 100', withSteps([{ setWeight: 101 }]), 'steps[0].setWeight'],
+  ['setWeight negative', withSteps([{ setWeight: -1 }]), 'steps[0].setWeight'],
+  ['setWeight as text', withSteps([{ setWeight: '10' }]), 'steps[0].setWeight'],
+  [
+    'setWeight above maxWeight',
+    withSteps([{ setWeight: 60 }], { type: 'weighted', maxWeight: 50 }),
+    'steps[0].setWeight',
+  ],
+  ['step with two keys', withSteps([{ setWeight: 10, pause: {} }]), 'steps[0]'],
+  ['unknown step', withSteps([{ wait: '5m' }]), 'steps[0]'],
+  ['empty step', withSteps([{}]), 'steps[0]'],
+  ['bad pause duration', withSteps([{ pause: { duration: '5 minutes' } }]), 'steps[0].pause.duration'],
+  ['negative pause duration', withSteps([{ pause: { duration: -5 } }]), 'steps[0].pause.duration'],
+  ['pause with unknown field', withSteps([{ pause: { seconds: 5 } }]), 'steps[0].pause'],
+  ['analysis without metrics', withSteps([{ analysis: { metrics: [] } }]), 'steps[0].analysis.metrics'],
+  [
+    'analysis count>1 without interval',
+    withSteps([{ analysis: { metrics: [{ name: 'm', count: 3 }] } }]),
+    'steps[0].analysis.metrics[0].interval',
+  ],
+  [
+    'analysis duplicate metric names',
+    withSteps([{ analysis: { metrics: [{ name: 'm' }, { name: 'm' }] } }]),
+    'steps[0].analysis.metrics[1].name',
+  ],
+  [
+    'failureLimit -1 without consecutiveSuccessLimit',
+    withSteps([{ analysis: { metrics: [{ name: 'm', failureLimit: -1 }] } }]),
+    'steps[0].analysis.metrics[0].consecutiveSuccessLimit',
+  ],
+  [
+    'count below limits',
+    withSteps([{ analysis: { metrics: [{ name: 'm', interval: '1m', count: 2, failureLimit: 3 }] } }]),
+    'steps[0].analysis.metrics[0].count',
+  ],
+  [
+    'setCanaryScale with two modes',
+    withSteps([{ setCanaryScale: { replicas: 2, weight: 20 } }]),
+    'steps[0].setCanaryScale',
+  ],
+  [
+    'setCanaryScale negative',
+    withSteps([{ setCanaryScale: { replicas: -1 } }]),
+    'steps[0].setCanaryScale.replicas',
+  ],
+  [
+    'header route removes unknown',
+    withSteps([{ setHeaderRoute: { name: 'qa' } }]),
+    'steps[0].setHeaderRoute.match',
+  ],
+  [
+    'header name with space',
+    withSteps(header({ name: 'x qa', exact: '1' })),
+    'steps[0].setHeaderRoute.match[0].headers[0].name',
+  ],
+  [
+    'header with two matchers',
+    withSteps(header({ name: 'x-qa', exact: '1', prefix: '1' })),
+    'steps[0].setHeaderRoute.match[0].headers[0]',
+  ],
+  [
+    'header with no matcher',
+    withSteps(header({ name: 'x-qa' })),
+    'steps[0].setHeaderRoute.match[0].headers[0]',
+  ],
+  [
+    'invalid regex',
+    withSteps(header({ name: 'x-qa', regex: '([a-z' })),
+    'steps[0].setHeaderRoute.match[0].headers[0].regex',
+  ],
+  [
+    'RE2-incompatible lookahead',
+    withSteps(header({ name: 'x-qa', regex: '^(?=a)' })),
+    'steps[0].setHeaderRoute.match[0].headers[0].regex',
+  ],
+  [
+    'RE2-incompatible backreference',
+    withSteps(header({ name: 'x-qa', regex: '(a)\\1' })),
+    'steps[0].setHeaderRoute.match[0].headers[0].regex',
+  ],
+  [
+    'empty match rule',
+    withSteps([{ setHeaderRoute: { name: 'qa', match: [{}] } }]),
+    'steps[0].setHeaderRoute.match[0]',
+  ],
+  [
+    'cookie value with semicolon',
+    withSteps([{ setHeaderRoute: { name: 'qa', match: [{ cookie: { name: 'beta', exact: 'a;b' } }] } }]),
+    'steps[0].setHeaderRoute.match[0].cookie.exact',
+  ],
+  [
+    'route name upper case',
+    withSteps([{ setHeaderRoute: { name: 'QA', match: [{ cookie: { name: 'b', exact: 'x' } }] } }]),
+    'steps[0].setHeaderRoute.name',
+  ],
+  [
+    'mirror percentage above 100',
+    withSteps([{ setMirror: { name: 'm', percentage: 150 } }]),
+    'steps[0].setMirror.percentage',
+  ],
+  [
+    'mirror removes unknown',
+    withSteps([{ setMirror: { name: 'm', remove: true } }]),
+    'steps[0].setMirror.remove',
+  ],
+  [
+    'rolling with setHeaderRoute',
+    withSteps(header({ name: 'x', exact: '1' }), { type: 'rolling' }),
+    'steps[0].setHeaderRoute',
+  ],
+  ['rolling with setWeight 0', withSteps([{ setWeight: 0 }], { type: 'rolling' }), 'steps[0].setWeight'],
+  [
+    'rolling with zero surge and unavailable',
+    withSteps([], { type: 'rolling', maxSurge: 0, maxUnavailable: '0%' }),
+    'strategy.maxUnavailable',
+  ],
+  [
+    'rolling with bad maxSurge',
+    withSteps([], { type: 'rolling', maxSurge: '25 percent' }),
+    'strategy.maxSurge',
+  ],
+  [
+    'blue-green with steps',
+    withSteps([{ setWeight: 10 }], { type: 'blueGreen', activeService: 'shop' }),
+    'steps[0].setWeight',
+  ],
+  ['blue-green without activeService', withSteps([], { type: 'blueGreen' }), 'strategy.activeService'],
+  [
+    'blue-green preview equals active',
+    withSteps([], { type: 'blueGreen', activeService: 'shop', previewService: 'shop' }),
+    'strategy.previewService',
+  ],
+  [
+    'blue-green auto seconds while disabled',
+    withSteps([], {
+      type: 'blueGreen',
+      activeService: 'shop',
+      autoPromotionEnabled: false,
+      autoPromotionSeconds: 30,
+    }),
+    'strategy.autoPromotionSeconds',
+  ],
+  [
+    'replica ratio with setMirror',
+    withSteps([{ setMirror: { name: 'm' } }], { type: 'replicaRatio' }),
+    'steps[0].setMirror',
+  ],
+  [
+    'replica ratio negative minPodsPerSide',
+    withSteps([], { type: 'replicaRatio', minPodsPerSide: -1 }),
+    'strategy.minPodsPerSide',
+  ],
+  ['headerMatch without match', withSteps([], { type: 'headerMatch' }), 'strategy.match'],
+  [
+    'headerMatch weight above 100',
+    withSteps([], { type: 'headerMatch', match: [{ cookie: { name: 'b', exact: 'x' } }], weight: 200 }),
+    'strategy.weight',
+  ],
+  ['hook with bad url', { ...base, hooks: [{ on: 'pre-rollout', url: 'ftp://x' }] }, 'hooks[0].url'],
+  ['hook with unknown type', { ...base, hooks: [{ on: 'before', url: 'http://x' }] }, 'hooks[0].on'],
+  [
+    'duplicate hooks',
+    {
+      ...base,
+      hooks: [
+        { on: 'pre-rollout', url: 'http://x' },
+        { on: 'pre-rollout', url: 'http://x' },
+      ],
+    },
+    'hooks[1]',
+  ],
+  ['bad progressDeadline', { ...base, progressDeadline: 'soon' }, 'progressDeadline'],
+  ['bad abortScaleDownDelay', { ...base, abortScaleDownDelay: '1d' }, 'abortScaleDownDelay'],
+  [
+    'more than 100 steps',
+    withSteps(Array.from({ length: 101 }, () => ({ pause: { duration: 1 } }))),
+    'steps',
+  ],
+];
+
+describe('parseRolloutSpec', () => {
+  it('accepts a spec for every strategy and fills defaults', () => {
+    for (const [type, input] of Object.entries(SPECS)) {
+      const spec = parseRolloutSpec(input);
+      expect(spec.strategy.type).toBe(type);
+      expect(spec.progressDeadline).toBe(600_000);
+      expect(spec.scaleDownDelay).toBe(30_000);
+    }
+  });
+
+  it('turns durations into milliseconds', () => {
+    const spec = parseRolloutSpec(
+      withSteps([{ pause: { duration: '1h30m' } }, { pause: { duration: 250 } }]),
+    );
+    expect(spec.steps).toEqual([{ pause: { duration: 5_400_000 } }, { pause: { duration: 250 } }]);
+    expect(tryParseDuration('5m')).toBe(300_000);
+    expect(tryParseDuration('2h')).toBe(7_200_000);
+    expect(tryParseDuration('100ms')).toBe(100);
+    expect(tryParseDuration('1.5s')).toBe(1500);
+    expect(tryParseDuration('5 m')).toBeUndefined();
+    expect(() => parseDuration('later', 'timeout')).toThrow(/timeout: "later" is not a duration/);
+  });
+
+  it(`rejects ${INVALID.length} invalid specs, each naming the path and a fix`, () => {
+    expect(INVALID.length).toBeGreaterThanOrEqual(30);
+    for (const [label, input, path] of INVALID) {
+      let error: unknown;
+      try {
+        parseRolloutSpec(input);
+      } catch (e) {
+        error = e;
+      }
+      expect(isKanaryError(error, 'INVALID_SPEC'), label).toBe(true);
+      const issues = (error as KanaryError).issues;
+      const paths = issues.map((i) => i.path);
+      expect(paths, `${label}: ${JSON.stringify(issues)}`).toContain(path);
+      const issue = issues.find((i) => i.path === path);
+      expect(issue?.message, label).toBeTruthy();
+      expect(issue?.hint, `${label} has no hint`).toBeTruthy();
+      expect((error as Error).message).toContain(path || '(root)');
+    }
+  });
+
+  it('lists every problem, not just the first', () => {
+    const result = validateRolloutSpec({
+      ...base,
+      name: 'Bad',
+      steps: [{ setWeight: 500 }, { pause: { duration: 'x' } }],
+    });
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.issues.map((i) => i.path)).toEqual([
+        'name',
+        'steps[0].setWeight',
+        'steps[1].pause.duration',
+      ]);
+  });
+});
+
+describe('rolloutSpecJsonSchema', () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  const validate = ajv.compile(rolloutSpecJsonSchema());
+
+  it('accepts the spec of every strategy', () => {
+    for (const input of Object.values(SPECS)) {
+      expect(validate(input), JSON.stringify(validate.errors)).toBe(true);
+    }
+  });
+
+  it('rejects shape errors an editor should flag', () => {
+    expect(validate({ ...base, stratgy: {} })).toBe(false);
+    expect(validate({ ...base, strategy: { type: 'canary' } })).toBe(false);
+    expect(validate(withSteps([{ setWeight: 101 }]))).toBe(false);
+    expect(validate(withSteps([{ wait: 1 }]))).toBe(false);
+  });
+
+  it('is written to packages/core/rollout-spec.schema.json and up to date', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const file = JSON.parse(await readFile(new URL('../rollout-spec.schema.json', import.meta.url), 'utf8'));
+    expect(file).toEqual(rolloutSpecJsonSchema());
+  });
+});
