@@ -12,7 +12,6 @@ import {
   type MemoryStateStore,
   type MemoryWorkload,
   type Rollout,
-  type RolloutSpecInput,
   type RolloutState,
   type ScriptedGateOptions,
   type StateStore,

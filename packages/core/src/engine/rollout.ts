@@ -28,7 +28,7 @@ import { type Control, checkControl } from './controls.ts';
 import { type Decision, decide } from './decide.ts';
 import { digest } from './digest.ts';
 import type { RolloutEvents } from './events.ts';
-import { type ActionResult, currentAction, type EngineEvent, reduce } from './reducer.ts';
+import { type ActionResult, type EngineEvent, reduce } from './reducer.ts';
 import { initialState, type RolloutState } from './state.ts';
 import { callWebhook } from './webhook.ts';
 
@@ -717,15 +717,7 @@ class RolloutDriver implements Rollout {
   #emitChanges(prev: RolloutState | undefined, next: RolloutState): void {
     const e = this.#emitter;
     e.emit('state', next);
-    if (prev?.phase !== next.phase)
-      e.emit('phase', { from: prev?.phase ?? 'pending', to: next.phase, state: next });
-    if (
-      next.cursor.section === 'steps' &&
-      (prev?.cursor.section !== 'steps' || prev.cursor.step !== next.cursor.step)
-    ) {
-      const step = this.#plan.steps[next.cursor.step];
-      if (step) e.emit('step', { index: step.index, step, state: next });
-    }
+    // The weight first: it is the effect of the action that just completed, before the next step begins.
     const w = next.weights;
     if (
       !prev ||
@@ -740,6 +732,15 @@ class RolloutDriver implements Rollout {
         ...(w.effective !== undefined ? { effective: w.effective } : {}),
         state: next,
       });
+    }
+    if (prev?.phase !== next.phase)
+      e.emit('phase', { from: prev?.phase ?? 'pending', to: next.phase, state: next });
+    if (
+      next.cursor.section === 'steps' &&
+      (prev?.cursor.section !== 'steps' || prev.cursor.step !== next.cursor.step)
+    ) {
+      const step = this.#plan.steps[next.cursor.step];
+      if (step) e.emit('step', { index: step.index, step, state: next });
     }
     if (next.abort && next.abort !== prev?.abort)
       e.emit('abort', { reason: next.abort.reason, cause: next.abort.cause, state: next });

@@ -1,0 +1,163 @@
+import {
+  createMemoryLock,
+  createMemoryStateStore,
+  isKanaryError,
+  KanaryError,
+  type RolloutState,
+} from '@kanary/core';
+import { describe, expect, it } from 'vitest';
+import { harness, SPECS } from './harness.ts';
+
+describe('one driver per rollout', () => {
+  it('a second driver gets LOCKED with the holder named, or waits when asked', async () => {
+    const store = createMemoryStateStore();
+    const a = harness('weighted', { store });
+    const lock = createMemoryLock({ clock: a.clock });
+    const first = a.restart({ lock, holder: 'bot-a' });
+    const second = a.restart({ lock, holder: 'bot-b' });
+    const running = a.clock.run(first.run());
+    await a.clock.advanceToNext();
+    const refused = await second.run().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isKanaryError(refused, 'LOCKED')).toBe(true);
+    expect((refused as Error).message).toMatch(/driven by bot-a/);
+    // bot-b chooses to wait, and takes over after bot-a finishes.
+    const waiter = a.restart({ lock, holder: 'bot-b', waitForLock: true });
+    first.on('state', (s) => {
+      if (s.phase === 'paused' && s.action && s.action.until === undefined)
+        queueMicrotask(() => first.promote());
+    });
+    const waited = a.clock.run(waiter.run());
+    expect((await running).phase).toBe('succeeded');
+    expect((await waited).phase).toBe('succeeded');
+  });
+
+  it('a lease that is not renewed expires, and another driver takes over', async () => {
+    const h = harness('weighted');
+    const lock = createMemoryLock({ clock: h.clock });
+    await lock.acquire({ namespace: 'shop', name: 'shop' }, { holder: 'crashed', ttlMs: 30_000 });
+    const r = h.restart({ lock, holder: 'new', waitForLock: true });
+    const t0 = h.clock.now();
+    let startedAt = 0;
+    r.once('phase', () => {
+      startedAt = h.clock.now();
+    });
+    await h.runToEnd(r);
+    expect(startedAt - t0).toBeGreaterThanOrEqual(30_000);
+  });
+});
+
+describe('controls from another process', () => {
+  it('abort() from a process that does not drive reaches the driver through the store', async () => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', { store });
+    const driver = h.restart();
+    const run = h.clock.run(driver.run());
+    while (driver.state?.phase !== 'paused') await h.clock.advanceToNext();
+    // The chat bot's process: same spec and store, no run().
+    const bot = h.restart();
+    const written = await bot.abort('/canary abort shop by @li');
+    expect(written.phase).toBe('aborting');
+    const final = await run;
+    expect(final.phase).toBe('aborted');
+    expect(final.abort?.reason).toBe('/canary abort shop by @li');
+    expect(h.router?.current.weight).toBe(0);
+  });
+
+  it('refuses a control that the current phase does not allow, writing nothing', async () => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', { store });
+    await h.runToEnd();
+    const saves = store.history.length;
+    await expect(h.restart().abort('late')).rejects.toThrow(
+      /abort\(\) refused: the rollout already succeeded/,
+    );
+    expect(store.history.length).toBe(saves);
+  });
+});
+
+describe('transient faults', () => {
+  it('retries 409/429/5xx-style failures of any port with backoff and still completes', async () => {
+    let n = 0;
+    const h = harness('weighted', {
+      faults: (method) => {
+        n += 1;
+        return n % 3 === 0 && method !== 'reset'
+          ? new KanaryError('KUBERNETES', `injected 503 on ${method}`, { retryable: true })
+          : undefined;
+      },
+    });
+    const warnings: string[] = [];
+    h.rollout.on('warning', (w) => warnings.push(w.message));
+    const final = await h.runToEnd();
+    expect(final.phase).toBe('succeeded');
+    expect(warnings.length).toBeGreaterThan(3);
+    expect(h.workload.world.stable.image).toBe('shop:2');
+  });
+
+  it('a fault that will not go away aborts once the progress deadline passes', async () => {
+    const h = harness('weighted', {
+      spec: { ...SPECS.weighted, progressDeadline: '1m' },
+      faults: (method) =>
+        method === 'setWeight'
+          ? new KanaryError('KUBERNETES', 'apiserver unavailable', { retryable: true })
+          : undefined,
+    });
+    const final = await h.runToEnd();
+    expect(final.phase).toBe('aborted');
+    expect(final.abort?.reason).toMatch(/router.setWeight failed: apiserver unavailable/);
+  });
+
+  it('a router that reads back a different weight is retried, not trusted', async () => {
+    const h = harness('weighted', { spec: { ...SPECS.weighted, steps: [{ setWeight: 10 }] } });
+    const router = h.router!;
+    let lie = 2;
+    const original = router.setWeight.bind(router);
+    const liar = {
+      ...router,
+      setWeight: async (ctx: Parameters<typeof router.setWeight>[0], w: number) => {
+        const status = await original(ctx, w);
+        return lie-- > 0 ? { ...status, canaryWeight: w + 5 } : status;
+      },
+    };
+    const r = h.restart({ router: liar });
+    const weights: number[] = [];
+    r.on('weight', (e) => weights.push(e.canary));
+    const final = await h.runToEnd(r);
+    expect(final.phase).toBe('succeeded');
+    expect(weights[0]).toBe(10);
+    expect(lie).toBe(-1);
+  });
+});
+
+describe('events', () => {
+  it('emits weight, step, measurement and done events with the values hosts show', async () => {
+    const h = harness('replicaRatio', { gate: { script: { gray: ['running', 'successful'] } } });
+    const weights: Array<[number, number | undefined]> = [];
+    const steps: string[] = [];
+    const measurements: string[] = [];
+    let done: RolloutState | undefined;
+    h.rollout.on('weight', (w) => weights.push([w.canary, w.effective]));
+    h.rollout.on('step', (s) => steps.push(s.step.title));
+    h.rollout.on('measurement', (m) =>
+      measurements.push(`${m.key}:${m.measurement.metric}:${m.measurement.phase}`),
+    );
+    h.rollout.on('done', (s) => {
+      done = s;
+    });
+    await h.runToEnd();
+    expect(steps).toEqual([
+      'set weight 10%',
+      'pause 120000ms',
+      'set weight 50%',
+      'analysis gray',
+      'pause until promoted',
+    ]);
+    expect(weights).toContainEqual([10, 10]);
+    expect(weights).toContainEqual([50, 50]);
+    expect(measurements).toEqual(['steps[3]:success-rate:successful', 'steps[3]:success-rate:successful']);
+    expect(done?.phase).toBe('succeeded');
+  });
+});
