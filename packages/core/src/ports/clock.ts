@@ -57,9 +57,12 @@ export function createVirtualClock(start = 0): VirtualClock {
       timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
       const next = timers[0];
       if (!next || next.at > until) break;
-      timers.shift();
-      now = Math.max(now, next.at);
-      next.resolve();
+      // Everything due at this instant fires together, then reactions run once.
+      const at = next.at;
+      const due = timers.filter((t) => t.at === at);
+      timers = timers.filter((t) => t.at !== at);
+      now = Math.max(now, at);
+      for (const t of due) t.resolve();
       fired = true;
       await flushAsync();
     }
