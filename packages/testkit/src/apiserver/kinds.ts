@@ -1,0 +1,225 @@
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { DestinationRule as DestinationRuleV1 } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
+import { VirtualService as VirtualServiceV1 } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
+import { DestinationRule as DestinationRuleV1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule';
+import { VirtualService as VirtualServiceV1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
+import { Lease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Endpoints } from 'kubernetes-models/v1/Endpoints';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Pod } from 'kubernetes-models/v1/Pod';
+import { Service } from 'kubernetes-models/v1/Service';
+import type { KubeObject } from './object.ts';
+import { semanticChecks } from './semantics.ts';
+import type { StatusCause } from './status.ts';
+
+interface Validatable {
+  validate(): void;
+}
+type ModelClass = new (data: never) => Validatable;
+
+export interface KindInfo {
+  group: string;
+  /** Versions served; the first is the storage version. */
+  versions: string[];
+  kind: string;
+  plural: string;
+  singular: string;
+  namespaced: boolean;
+  /** Built-in kinds accept strategic merge patch; custom resources answer 415 as the real server does. */
+  builtin: boolean;
+  subresources: { status: boolean; scale: boolean };
+  shortNames?: string[];
+  models: Record<string, ModelClass>;
+}
+
+const k = (info: Omit<KindInfo, 'singular'>): KindInfo => ({ ...info, singular: info.kind.toLowerCase() });
+
+export const KINDS: KindInfo[] = [
+  k({
+    group: '',
+    versions: ['v1'],
+    kind: 'Namespace',
+    plural: 'namespaces',
+    namespaced: false,
+    builtin: true,
+    subresources: { status: true, scale: false },
+    models: { v1: Namespace as never },
+  }),
+  k({
+    group: '',
+    versions: ['v1'],
+    kind: 'Service',
+    plural: 'services',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: true, scale: false },
+    shortNames: ['svc'],
+    models: { v1: Service as never },
+  }),
+  k({
+    group: '',
+    versions: ['v1'],
+    kind: 'Pod',
+    plural: 'pods',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: true, scale: false },
+    shortNames: ['po'],
+    models: { v1: Pod as never },
+  }),
+  k({
+    group: '',
+    versions: ['v1'],
+    kind: 'ConfigMap',
+    plural: 'configmaps',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: false, scale: false },
+    shortNames: ['cm'],
+    models: { v1: ConfigMap as never },
+  }),
+  k({
+    group: '',
+    versions: ['v1'],
+    kind: 'Endpoints',
+    plural: 'endpoints',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: false, scale: false },
+    shortNames: ['ep'],
+    models: { v1: Endpoints as never },
+  }),
+  k({
+    group: 'apps',
+    versions: ['v1'],
+    kind: 'Deployment',
+    plural: 'deployments',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: true, scale: true },
+    shortNames: ['deploy'],
+    models: { v1: Deployment as never },
+  }),
+  k({
+    group: 'apps',
+    versions: ['v1'],
+    kind: 'ReplicaSet',
+    plural: 'replicasets',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: true, scale: true },
+    shortNames: ['rs'],
+    models: { v1: ReplicaSet as never },
+  }),
+  k({
+    group: 'networking.k8s.io',
+    versions: ['v1'],
+    kind: 'Ingress',
+    plural: 'ingresses',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: true, scale: false },
+    shortNames: ['ing'],
+    models: { v1: Ingress as never },
+  }),
+  k({
+    group: 'coordination.k8s.io',
+    versions: ['v1'],
+    kind: 'Lease',
+    plural: 'leases',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: false, scale: false },
+    models: { v1: Lease as never },
+  }),
+  k({
+    group: 'networking.istio.io',
+    versions: ['v1', 'v1beta1'],
+    kind: 'VirtualService',
+    plural: 'virtualservices',
+    namespaced: true,
+    builtin: false,
+    subresources: { status: true, scale: false },
+    shortNames: ['vs'],
+    models: { v1: VirtualServiceV1 as never, v1beta1: VirtualServiceV1beta1 as never },
+  }),
+  k({
+    group: 'networking.istio.io',
+    versions: ['v1', 'v1beta1'],
+    kind: 'DestinationRule',
+    plural: 'destinationrules',
+    namespaced: true,
+    builtin: false,
+    subresources: { status: true, scale: false },
+    shortNames: ['dr'],
+    models: { v1: DestinationRuleV1 as never, v1beta1: DestinationRuleV1beta1 as never },
+  }),
+  k({
+    group: 'gateway.networking.k8s.io',
+    versions: ['v1'],
+    kind: 'HTTPRoute',
+    plural: 'httproutes',
+    namespaced: true,
+    builtin: false,
+    subresources: { status: true, scale: false },
+    models: { v1: HTTPRoute as never },
+  }),
+];
+
+export function findKind(group: string, version: string, plural: string): KindInfo | undefined {
+  return KINDS.find((k) => k.group === group && k.plural === plural && k.versions.includes(version));
+}
+
+export function kindByName(kind: string, group?: string): KindInfo | undefined {
+  return KINDS.find((k) => k.kind === kind && (group === undefined || k.group === group));
+}
+
+/** `instancePath` "/spec/replicas" → "spec.replicas"; array indexes as `[0]`. */
+function fieldOf(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`))
+    .join('')
+    .replace(/\.\[/g, '[');
+}
+
+interface AjvError {
+  instancePath: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Validates an object against its kind's real schema, then the server's semantic rules. */
+export function validateObject(
+  info: KindInfo,
+  version: string,
+  obj: KubeObject,
+  old: KubeObject | undefined,
+): StatusCause[] {
+  const causes: StatusCause[] = [];
+  const Model = info.models[version] ?? info.models[info.versions[0] as string];
+  try {
+    new (Model as ModelClass)({
+      ...obj,
+      apiVersion: info.group ? `${info.group}/${version}` : version,
+    } as never).validate();
+  } catch (error) {
+    const list = (error as { errors?: AjvError[] }).errors ?? [];
+    for (const e of list) {
+      const extra = e.params?.additionalProperty ? ` "${String(e.params.additionalProperty)}"` : '';
+      causes.push({
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: ${e.message ?? 'invalid'}${extra}`,
+        field: fieldOf(e.instancePath) || '<root>',
+      });
+    }
+    if (list.length === 0) causes.push({ reason: 'FieldValueInvalid', message: (error as Error).message });
+  }
+  if (causes.length > 0) return causes;
+  return semanticChecks(info, obj, old);
+}

@@ -1,0 +1,513 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import type { FaultInjector } from './faults.ts';
+import { findKind, KINDS, type KindInfo } from './kinds.ts';
+import { clone, type KubeObject } from './object.ts';
+import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
+import { matchesRequirements, parseLabelSelector, type Requirement } from './selectors.ts';
+import { ApiError, errors } from './status.ts';
+import type { ObjectStore, StoreEvent } from './store.ts';
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
+
+/** One request as the server saw it: for fault rules, benchmarks and assertions. */
+export interface RequestRecord {
+  verb: Verb | 'discovery';
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  code: number;
+  contentType?: string;
+  userAgent?: string;
+}
+
+interface Target {
+  info: KindInfo;
+  version: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+const PATCH_TYPES = {
+  json: 'application/json-patch+json',
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return text;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw errors.badRequest(`the request body could not be decoded: ${(e as Error).message}`);
+  }
+}
+
+function resourceList(group: string, version: string) {
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: group ? `${group}/${version}` : version,
+    resources: KINDS.filter((k) => k.group === group && k.versions.includes(version)).flatMap((k) => {
+      const verbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+      const main = {
+        name: k.plural,
+        singularName: k.singular,
+        namespaced: k.namespaced,
+        kind: k.kind,
+        verbs,
+        ...(k.shortNames ? { shortNames: k.shortNames } : {}),
+      };
+      const subs = [];
+      if (k.subresources.status)
+        subs.push({
+          name: `${k.plural}/status`,
+          singularName: '',
+          namespaced: k.namespaced,
+          kind: k.kind,
+          verbs: ['get', 'patch', 'update'],
+        });
+      if (k.subresources.scale)
+        subs.push({
+          name: `${k.plural}/scale`,
+          singularName: '',
+          namespaced: k.namespaced,
+          group: 'autoscaling',
+          version: 'v1',
+          kind: 'Scale',
+          verbs: ['get', 'patch', 'update'],
+        });
+      return [main, ...subs];
+    }),
+  };
+}
+
+function groupList() {
+  const groups = new Map<string, string[]>();
+  for (const k of KINDS)
+    if (k.group) groups.set(k.group, [...new Set([...(groups.get(k.group) ?? []), ...k.versions])]);
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: [...groups].map(([name, versions]) => ({
+      name,
+      versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
+      preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+    })),
+  };
+}
+
+/** Parses `/api/v1/...` and `/apis/<g>/<v>/...` into the resource it names. */
+function parseTarget(segments: string[]): Target | 'discovery' | undefined {
+  let group = '';
+  let version: string;
+  let rest: string[];
+  if (segments[0] === 'api') {
+    version = segments[1] ?? '';
+    rest = segments.slice(2);
+  } else if (segments[0] === 'apis') {
+    group = segments[1] ?? '';
+    version = segments[2] ?? '';
+    rest = segments.slice(3);
+  } else return undefined;
+  if (rest.length === 0) return 'discovery';
+  let namespace: string | undefined;
+  if (
+    rest[0] === 'namespaces' &&
+    rest.length >= 3 &&
+    findKind(group, version, rest[2] as string)?.namespaced
+  ) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const info = findKind(group, version, rest[0] as string);
+  if (!info) return undefined;
+  return {
+    info,
+    version,
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(rest[1] ? { name: rest[1] } : {}),
+    ...(rest[2] ? { subresource: rest[2] } : {}),
+  };
+}
+
+function managerOf(url: URL, req: IncomingMessage): string {
+  const explicit = url.searchParams.get('fieldManager');
+  if (explicit) return explicit;
+  const ua = req.headers['user-agent'] ?? '';
+  return ua.split('/')[0] || 'unknown';
+}
+
+function selectorOf(url: URL, param: string): Requirement[] {
+  const text = url.searchParams.get(param);
+  if (!text) return [];
+  try {
+    return parseLabelSelector(text);
+  } catch (e) {
+    throw errors.badRequest(`unable to parse requirement: ${(e as Error).message}`);
+  }
+}
+
+function scaleOf(obj: KubeObject): KubeObject {
+  const spec = obj.spec as { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
+  const status = obj.status as { replicas?: number } | undefined;
+  const selector = Object.entries(spec.selector?.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return {
+    kind: 'Scale',
+    apiVersion: 'autoscaling/v1',
+    metadata: {
+      name: obj.metadata.name as string,
+      namespace: obj.metadata.namespace as string,
+      uid: obj.metadata.uid as string,
+      resourceVersion: obj.metadata.resourceVersion as string,
+      creationTimestamp: obj.metadata.creationTimestamp as string,
+    },
+    spec: { replicas: spec.replicas ?? 0 },
+    status: { replicas: status?.replicas ?? 0, selector },
+  };
+}
+
+export interface ApiServer {
+  url: string;
+  server: Server;
+  requests: RequestRecord[];
+  close(): Promise<void>;
+}
+
+export async function startApiServer(store: ObjectStore, faults: FaultInjector): Promise<ApiServer> {
+  const requests: RequestRecord[] = [];
+  const watches = new Set<ServerResponse>();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const record: RequestRecord = {
+      verb: 'get',
+      resource: '',
+      code: 200,
+      ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
+    };
+    try {
+      if (url.pathname === '/version')
+        return send(res, 200, {
+          major: '1',
+          minor: '34',
+          gitVersion: 'v1.34.0-kanary-testkit',
+          platform: 'linux/amd64',
+        });
+      if (url.pathname === '/healthz' || url.pathname === '/readyz' || url.pathname === '/livez') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        return void res.end('ok');
+      }
+      if (url.pathname === '/api')
+        return send(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
+      if (url.pathname === '/apis') return send(res, 200, groupList());
+      if (segments[0] === 'apis' && segments.length === 2) {
+        const g = groupList().groups.find((x) => x.name === segments[1]);
+        if (!g)
+          throw errors.notFound({ group: '', plural: 'groups', kind: 'APIGroup' }, segments[1] as string);
+        return send(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...g });
+      }
+      const target = parseTarget(segments);
+      if (target === 'discovery') {
+        record.verb = 'discovery';
+        const group = segments[0] === 'api' ? '' : (segments[1] as string);
+        const version = segments[0] === 'api' ? (segments[1] as string) : (segments[2] as string);
+        const list = resourceList(group, version);
+        if (list.resources.length === 0)
+          throw errors.notFound(
+            { group: '', plural: 'versions', kind: 'APIResourceList' },
+            `${group}/${version}`,
+          );
+        return send(res, 200, list);
+      }
+      if (!target) throw errors.notFound({ group: '', plural: 'resources', kind: '' }, url.pathname);
+      const { info, version, namespace, name, subresource } = target;
+      const method = req.method ?? 'GET';
+      const verb: Verb =
+        method === 'GET'
+          ? name
+            ? 'get'
+            : url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1'
+              ? 'watch'
+              : 'list'
+          : method === 'POST'
+            ? 'create'
+            : method === 'PUT'
+              ? 'update'
+              : method === 'PATCH'
+                ? 'patch'
+                : name
+                  ? 'delete'
+                  : 'deletecollection';
+      Object.assign(record, {
+        verb,
+        resource: info.plural,
+        ...(subresource ? { subresource } : {}),
+        ...(namespace ? { namespace } : {}),
+        ...(name ? { name } : {}),
+      });
+      if (req.headers['content-type']) record.contentType = req.headers['content-type'];
+      await faults.before(verb, info.plural, req, res);
+      if (res.destroyed) return;
+      if (
+        subresource &&
+        !(subresource === 'status' && info.subresources.status) &&
+        !(subresource === 'scale' && info.subresources.scale)
+      ) {
+        throw errors.notFound(info, `${name}/${subresource}`);
+      }
+      const dryRun = url.searchParams.get('dryRun') === 'All';
+      const manager = managerOf(url, req);
+      const opts = { manager, version, dryRun };
+
+      switch (verb) {
+        case 'get': {
+          const obj = store.mustGet(info, namespace, name as string, version);
+          return send(res, 200, subresource === 'scale' ? scaleOf(obj) : obj);
+        }
+        case 'list': {
+          const items = store.list(
+            info,
+            namespace,
+            selectorOf(url, 'labelSelector'),
+            version,
+            selectorOf(url, 'fieldSelector'),
+          );
+          return send(res, 200, {
+            kind: `${info.kind}List`,
+            apiVersion: info.group ? `${info.group}/${version}` : version,
+            metadata: { resourceVersion: String(store.resourceVersion) },
+            items,
+          });
+        }
+        case 'watch':
+          return startWatch(url, res, target, store, watches);
+        case 'create': {
+          if (name) throw errors.methodNotAllowed('POST is not allowed on a named resource');
+          const body = parseJson(await readBody(req)) as KubeObject;
+          return send(res, 201, store.create(info, namespace, body, opts));
+        }
+        case 'update': {
+          const body = parseJson(await readBody(req)) as KubeObject;
+          if (subresource === 'scale') return send(res, 200, updateScale(store, target, body, opts));
+          if (body.metadata?.name && body.metadata.name !== name)
+            throw errors.badRequest('the name of the object does not match the name on the URL');
+          const sub = subresource === 'status' ? { subresource: 'status' as const } : {};
+          return send(
+            res,
+            200,
+            store.update(
+              info,
+              namespace,
+              { ...body, metadata: { ...body.metadata, name: name as string } },
+              { ...opts, ...sub },
+            ),
+          );
+        }
+        case 'patch':
+          return send(res, 200, await patch(req, url, store, target, opts));
+        case 'delete': {
+          const orphan = url.searchParams.get('propagationPolicy') === 'Orphan';
+          return send(res, 200, store.delete(info, namespace, name as string, { dryRun, orphan }));
+        }
+        case 'deletecollection': {
+          const items = store.list(info, namespace, selectorOf(url, 'labelSelector'), version);
+          for (const item of items) store.delete(info, namespace, item.metadata.name as string, { dryRun });
+          return send(res, 200, {
+            kind: `${info.kind}List`,
+            apiVersion: info.group ? `${info.group}/${version}` : version,
+            metadata: {},
+            items,
+          });
+        }
+      }
+    } catch (error) {
+      const apiError = error instanceof ApiError ? error : errors.internal((error as Error).message);
+      record.code = apiError.code;
+      if (!res.headersSent) send(res, apiError.code, apiError.body, apiError.headers);
+    } finally {
+      if (record.resource || record.verb === 'discovery') {
+        if (record.code === 200 && res.statusCode) record.code = res.statusCode;
+        requests.push(record);
+      }
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) send(res, 500, errors.internal(String(e)).body);
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    requests,
+    async close() {
+      for (const w of watches) w.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function updateScale(
+  store: ObjectStore,
+  t: Target,
+  body: KubeObject,
+  opts: { manager: string; version: string; dryRun: boolean },
+): KubeObject {
+  const current = store.mustGet(t.info, t.namespace, t.name as string, t.version);
+  const rv = body.metadata?.resourceVersion;
+  if (rv && rv !== current.metadata.resourceVersion) throw errors.conflict(t.info, t.name as string);
+  const replicas = (body.spec as { replicas?: number } | undefined)?.replicas;
+  if (typeof replicas !== 'number' || replicas < 0 || !Number.isInteger(replicas)) {
+    throw errors.invalid({ group: 'autoscaling', plural: 'scale', kind: 'Scale' }, t.name as string, [
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.replicas',
+        message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0`,
+      },
+    ]);
+  }
+  const next = clone(current);
+  (next.spec as { replicas: number }).replicas = replicas;
+  return scaleOf(store.update(t.info, t.namespace, next, opts));
+}
+
+async function patch(
+  req: IncomingMessage,
+  url: URL,
+  store: ObjectStore,
+  t: Target,
+  opts: { manager: string; version: string; dryRun: boolean },
+): Promise<KubeObject> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+  const accepted = t.info.builtin
+    ? Object.values(PATCH_TYPES)
+    : [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.apply];
+  if (!accepted.includes(type)) throw errors.unsupportedMediaType(type, accepted);
+  const text = await readBody(req);
+  const name = t.name as string;
+  if (type === PATCH_TYPES.apply) {
+    let config: KubeObject;
+    try {
+      config = parseYaml(text) as KubeObject;
+    } catch (e) {
+      throw errors.badRequest(`error decoding YAML: ${(e as Error).message}`);
+    }
+    if (!url.searchParams.get('fieldManager'))
+      throw errors.badRequest('PATCH, fieldManager is required for apply requests');
+    if (t.subresource) throw errors.badRequest('apply to subresources is not supported by this server');
+    return store.apply(t.info, t.namespace, name, config, {
+      ...opts,
+      force: url.searchParams.get('force') === 'true',
+    });
+  }
+  const body = parseJson(text);
+  const current =
+    t.subresource === 'scale'
+      ? scaleOf(store.mustGet(t.info, t.namespace, name, t.version))
+      : store.mustGet(t.info, t.namespace, name, t.version);
+  let patched: KubeObject;
+  try {
+    if (type === PATCH_TYPES.json) patched = jsonPatch(current, body) as KubeObject;
+    else if (type === PATCH_TYPES.merge) patched = mergePatch(current, body) as KubeObject;
+    else patched = strategicMergePatch(current, body) as KubeObject;
+  } catch (e) {
+    if (e instanceof PatchError) {
+      throw errors.invalid(t.info, name, [
+        { reason: 'FieldValueInvalid', field: 'patch', message: e.message },
+      ]);
+    }
+    throw e;
+  }
+  if (t.subresource === 'scale') return updateScale(store, t, patched, opts);
+  // A patch applies to the version read: a resourceVersion it sets is a precondition.
+  const sentRv = (body as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
+  const withRv: KubeObject = {
+    ...patched,
+    metadata: { ...patched.metadata, resourceVersion: sentRv ?? current.metadata.resourceVersion },
+  };
+  return store.update(t.info, t.namespace, withRv, {
+    ...opts,
+    ...(t.subresource === 'status' ? { subresource: 'status' as const } : {}),
+  });
+}
+
+function startWatch(
+  url: URL,
+  res: ServerResponse,
+  t: Target,
+  store: ObjectStore,
+  watches: Set<ServerResponse>,
+): void {
+  const labels = selectorOf(url, 'labelSelector');
+  const fields = selectorOf(url, 'fieldSelector');
+  const rvParam = url.searchParams.get('resourceVersion');
+  const matches = (e: StoreEvent) => {
+    if (e.info !== t.info) return false;
+    if (t.info.namespaced && t.namespace !== undefined && e.object.metadata.namespace !== t.namespace)
+      return false;
+    const fieldValues = {
+      'metadata.name': e.object.metadata.name ?? '',
+      'metadata.namespace': e.object.metadata.namespace ?? '',
+    };
+    return matchesRequirements(e.object.metadata.labels, labels) && matchesRequirements(fieldValues, fields);
+  };
+  const toLine = (type: string, object: unknown) => `${JSON.stringify({ type, object })}\n`;
+  const withVersion = (o: KubeObject): KubeObject => ({
+    ...o,
+    apiVersion: t.info.group ? `${t.info.group}/${t.version}` : t.version,
+  });
+  res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+  watches.add(res);
+  if (rvParam && rvParam !== '0') {
+    const rv = Number(rvParam);
+    if (rv < store.oldestWatchable - 1) {
+      res.end(
+        toLine('ERROR', errors.gone(`too old resource version: ${rvParam} (${store.oldestWatchable})`).body),
+      );
+      watches.delete(res);
+      return;
+    }
+    for (const e of store.eventsSince(rv)) if (matches(e)) res.write(toLine(e.type, withVersion(e.object)));
+  } else {
+    for (const obj of store.list(t.info, t.namespace, labels, t.version, fields))
+      res.write(toLine('ADDED', obj));
+  }
+  const unsubscribe = store.subscribe((e) => {
+    if (matches(e) && !res.writableEnded) res.write(toLine(e.type, withVersion(e.object)));
+  });
+  const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
+  const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+  res.on('close', () => {
+    unsubscribe();
+    if (timer) clearTimeout(timer);
+    watches.delete(res);
+  });
+}

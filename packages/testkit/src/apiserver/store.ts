@@ -1,0 +1,319 @@
+import { applyDefaults } from './defaults.ts';
+import { KINDS, type KindInfo, validateObject } from './kinds.ts';
+import { clone, jsonEqual, type KubeObject } from './object.ts';
+import { matchesRequirements, type Requirement } from './selectors.ts';
+import { recordUpdate, serverSideApply } from './ssa.ts';
+import { ApiError, errors } from './status.ts';
+
+export type WatchType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface StoreEvent {
+  type: WatchType;
+  info: KindInfo;
+  object: KubeObject;
+  resourceVersion: number;
+}
+
+export interface WriteOptions {
+  /** Field manager recorded in managedFields. */
+  manager: string;
+  /** Which version the client used (for apiVersion in answers and managedFields). */
+  version?: string;
+  /** Validate and default, but do not persist. */
+  dryRun?: boolean;
+}
+
+const WATCH_LOG_LIMIT = 20_000;
+
+/** Deterministic UIDs (reproducible runs): a counter formatted like a UUID. */
+function uidFor(n: number): string {
+  const hex = n.toString(16).padStart(12, '0');
+  return `00000000-0000-4000-8000-${hex}`;
+}
+
+/**
+ * The API server's storage: every object of every kind, a global resourceVersion counter, and
+ * the log watches replay from. Controllers write through it too, so every write is validated.
+ */
+export class ObjectStore {
+  #objects = new Map<string, KubeObject>();
+  #rv = 1;
+  #uid = 0;
+  #log: StoreEvent[] = [];
+  #listeners = new Set<(e: StoreEvent) => void>();
+  readonly now: () => number;
+
+  constructor(now: () => number) {
+    this.now = now;
+  }
+
+  get resourceVersion(): number {
+    return this.#rv;
+  }
+
+  /** The oldest resourceVersion a watch can start from. */
+  get oldestWatchable(): number {
+    return this.#log[0]?.resourceVersion ?? this.#rv;
+  }
+
+  eventsSince(rv: number): StoreEvent[] {
+    return this.#log.filter((e) => e.resourceVersion > rv);
+  }
+
+  subscribe(fn: (e: StoreEvent) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #key(info: KindInfo, ns: string | undefined, name: string): string {
+    return `${info.plural}.${info.group}/${info.namespaced ? (ns ?? '') : ''}/${name}`;
+  }
+
+  #emit(type: WatchType, info: KindInfo, object: KubeObject): void {
+    const event: StoreEvent = {
+      type,
+      info,
+      object: clone(object),
+      resourceVersion: Number(object.metadata.resourceVersion),
+    };
+    this.#log.push(event);
+    if (this.#log.length > WATCH_LOG_LIMIT) this.#log.splice(0, this.#log.length - WATCH_LOG_LIMIT);
+    for (const fn of this.#listeners) fn(event);
+  }
+
+  #iso(): string {
+    return new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  #withApiVersion(info: KindInfo, obj: KubeObject, version?: string): KubeObject {
+    const v = version ?? (info.versions[0] as string);
+    return { ...obj, apiVersion: info.group ? `${info.group}/${v}` : v, kind: info.kind };
+  }
+
+  get(info: KindInfo, ns: string | undefined, name: string, version?: string): KubeObject | undefined {
+    const obj = this.#objects.get(this.#key(info, ns, name));
+    return obj ? this.#withApiVersion(info, clone(obj), version) : undefined;
+  }
+
+  mustGet(info: KindInfo, ns: string | undefined, name: string, version?: string): KubeObject {
+    const obj = this.get(info, ns, name, version);
+    if (!obj) throw errors.notFound(info, name);
+    return obj;
+  }
+
+  list(
+    info: KindInfo,
+    ns?: string,
+    selector: Requirement[] = [],
+    version?: string,
+    fields: Requirement[] = [],
+  ): KubeObject[] {
+    const out: KubeObject[] = [];
+    for (const obj of this.#objects.values()) {
+      if (obj.kind !== info.kind || (info.group && !obj.apiVersion?.startsWith(`${info.group}/`))) continue;
+      if (info.namespaced && ns !== undefined && obj.metadata.namespace !== ns) continue;
+      if (!matchesRequirements(obj.metadata.labels, selector)) continue;
+      const fieldValues = {
+        'metadata.name': obj.metadata.name ?? '',
+        'metadata.namespace': obj.metadata.namespace ?? '',
+      };
+      if (!matchesRequirements(fieldValues, fields)) continue;
+      out.push(this.#withApiVersion(info, clone(obj), version));
+    }
+    return out.sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(
+        `${b.metadata.namespace}/${b.metadata.name}`,
+      ),
+    );
+  }
+
+  #requireNamespace(info: KindInfo, ns: string | undefined): void {
+    if (!info.namespaced) return;
+    const nsInfo = KINDS.find((k) => k.kind === 'Namespace') as KindInfo;
+    if (!ns || !this.#objects.has(this.#key(nsInfo, undefined, ns))) throw errors.notFound(nsInfo, ns ?? '');
+  }
+
+  #validate(info: KindInfo, version: string, obj: KubeObject, old?: KubeObject): void {
+    const causes = validateObject(info, version, obj, old);
+    if (causes.length > 0) throw errors.invalid(info, obj.metadata.name ?? '', causes);
+  }
+
+  create(info: KindInfo, ns: string | undefined, input: KubeObject, opts: WriteOptions): KubeObject {
+    const version = opts.version ?? (info.versions[0] as string);
+    const obj = clone(input);
+    obj.metadata ??= {};
+    if (!obj.metadata.name && obj.metadata.generateName) {
+      obj.metadata.name = `${obj.metadata.generateName}${(this.#uid + 1).toString(36).padStart(5, 'x').slice(-5)}`;
+    }
+    if (info.namespaced) {
+      if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns) {
+        throw errors.badRequest(
+          'the namespace of the provided object does not match the namespace sent on the request',
+        );
+      }
+      obj.metadata.namespace = ns;
+    } else delete obj.metadata.namespace;
+    this.#requireNamespace(info, ns);
+    const name = obj.metadata.name ?? '';
+    if (this.#objects.has(this.#key(info, ns, name))) throw errors.alreadyExists(info, name);
+    const stored = this.#withApiVersion(info, obj, version);
+    if (info.subresources.status && info.kind !== 'Pod' && info.kind !== 'Namespace') delete stored.status;
+    applyDefaults(info, stored, undefined, this);
+    this.#validate(info, version, stored);
+    stored.metadata.uid = uidFor(++this.#uid);
+    stored.metadata.creationTimestamp = this.#iso();
+    stored.metadata.generation = 1;
+    recordUpdate(undefined, stored, opts.manager, {
+      builtin: info.builtin,
+      apiVersion: stored.apiVersion as string,
+      now: this.#iso(),
+    });
+    if (opts.dryRun) return stored;
+    stored.metadata.resourceVersion = String(++this.#rv);
+    this.#objects.set(this.#key(info, ns, name), clone(stored));
+    this.#emit('ADDED', info, stored);
+    return this.#withApiVersion(info, clone(stored), version);
+  }
+
+  /**
+   * Replaces an object. A resourceVersion in the body must match the stored one (409 Conflict
+   * otherwise). With a status subresource, the main resource cannot change status and
+   * `/status` can change nothing else.
+   */
+  update(
+    info: KindInfo,
+    ns: string | undefined,
+    input: KubeObject,
+    opts: WriteOptions & { subresource?: 'status' },
+  ): KubeObject {
+    const version = opts.version ?? (info.versions[0] as string);
+    const name = input.metadata?.name ?? '';
+    const current = this.#objects.get(this.#key(info, ns, name));
+    if (!current) throw errors.notFound(info, name);
+    const sentRv = input.metadata?.resourceVersion;
+    if (sentRv !== undefined && sentRv !== '' && sentRv !== current.metadata.resourceVersion)
+      throw errors.conflict(info, name);
+    let next = clone(input);
+    next.metadata = { ...next.metadata };
+    if (info.subresources.status) {
+      if (opts.subresource === 'status') next = { ...clone(current), status: next.status };
+      else next.status = clone(current.status);
+    }
+    for (const f of ['uid', 'creationTimestamp', 'namespace', 'generation', 'resourceVersion'] as const) {
+      next.metadata[f] = current.metadata[f] as never;
+    }
+    if (info.kind === 'Namespace') delete next.metadata.namespace;
+    next = this.#withApiVersion(info, next, version);
+    applyDefaults(info, next, current, this);
+    this.#validate(info, version, next, current);
+    const specChanged = !jsonEqual(strip(current), strip(next));
+    if (specChanged) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
+    next.metadata.managedFields = current.metadata.managedFields;
+    recordUpdate(current, next, opts.manager, {
+      builtin: info.builtin,
+      apiVersion: next.apiVersion as string,
+      now: this.#iso(),
+      ...(opts.subresource ? { subresource: opts.subresource } : {}),
+    });
+    if (
+      jsonEqual(
+        { ...current, metadata: { ...current.metadata, managedFields: undefined } },
+        { ...next, metadata: { ...next.metadata, managedFields: undefined } },
+      )
+    ) {
+      // A no-op write does not bump the resourceVersion, as on the real server.
+      return this.#withApiVersion(info, clone(current), version);
+    }
+    if (opts.dryRun) return next;
+    next.metadata.resourceVersion = String(++this.#rv);
+    this.#objects.set(this.#key(info, ns, name), clone(next));
+    this.#emit('MODIFIED', info, next);
+    return this.#withApiVersion(info, clone(next), version);
+  }
+
+  apply(
+    info: KindInfo,
+    ns: string | undefined,
+    name: string,
+    config: KubeObject,
+    opts: WriteOptions & { force: boolean },
+  ): KubeObject {
+    const version = opts.version ?? (info.versions[0] as string);
+    if (config.metadata?.name && config.metadata.name !== name)
+      throw errors.badRequest('the name of the object does not match the name on the URL');
+    const current = this.#objects.get(this.#key(info, ns, name));
+    const result = serverSideApply(
+      current,
+      { ...config, metadata: { ...config.metadata, name } },
+      opts.manager,
+      {
+        force: opts.force,
+        builtin: info.builtin,
+        apiVersion: info.group ? `${info.group}/${version}` : version,
+        now: this.#iso(),
+      },
+    );
+    if (result.conflicts.length > 0) throw errors.applyConflict(info, name, result.conflicts);
+    const object = result.object;
+    if (!current) {
+      const managed = object.metadata.managedFields;
+      const created = this.create(info, ns, object, { ...opts, manager: opts.manager });
+      if (opts.dryRun) return created;
+      const stored = this.#objects.get(this.#key(info, ns, name)) as KubeObject;
+      stored.metadata.managedFields = managed;
+      return this.#withApiVersion(info, clone(stored), version);
+    }
+    object.metadata.resourceVersion = current.metadata.resourceVersion;
+    return this.#replaceKeepingManagedFields(info, ns, object, opts);
+  }
+
+  #replaceKeepingManagedFields(
+    info: KindInfo,
+    ns: string | undefined,
+    object: KubeObject,
+    opts: WriteOptions,
+  ): KubeObject {
+    const managed = object.metadata.managedFields;
+    const updated = this.update(info, ns, object, opts);
+    if (opts.dryRun) return updated;
+    const stored = this.#objects.get(this.#key(info, ns, object.metadata.name ?? '')) as KubeObject;
+    stored.metadata.managedFields = managed;
+    return this.#withApiVersion(info, clone(stored), opts.version);
+  }
+
+  delete(
+    info: KindInfo,
+    ns: string | undefined,
+    name: string,
+    opts: { dryRun?: boolean; orphan?: boolean } = {},
+  ): KubeObject {
+    const key = this.#key(info, ns, name);
+    const current = this.#objects.get(key);
+    if (!current) throw errors.notFound(info, name);
+    if (opts.dryRun) return clone(current);
+    this.#objects.delete(key);
+    const gone = clone(current);
+    gone.metadata.resourceVersion = String(++this.#rv);
+    this.#emit('DELETED', info, gone);
+    // Garbage collection: dependents go with their owner (background propagation).
+    if (!opts.orphan) {
+      const uid = current.metadata.uid;
+      for (const [, obj] of [...this.#objects]) {
+        if (obj.metadata.ownerReferences?.some((o) => o.uid === uid)) {
+          const depInfo = KINDS.find((k) => k.kind === obj.kind) as KindInfo;
+          try {
+            this.delete(depInfo, obj.metadata.namespace, obj.metadata.name ?? '');
+          } catch (e) {
+            if (!(e instanceof ApiError)) throw e;
+          }
+        }
+      }
+    }
+    return gone;
+  }
+}
+
+function strip(obj: KubeObject): unknown {
+  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = obj;
+  return rest;
+}

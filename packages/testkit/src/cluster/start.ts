@@ -1,0 +1,145 @@
+import { type Clock, createVirtualClock, systemClock, type VirtualClock } from '@kanary/core';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createFaultInjector, type FaultInjector, type FaultRule } from '../apiserver/faults.ts';
+import { KINDS, type KindInfo, kindByName } from '../apiserver/kinds.ts';
+import type { KubeObject } from '../apiserver/object.ts';
+import { type RequestRecord, startApiServer } from '../apiserver/server.ts';
+import { ApiError } from '../apiserver/status.ts';
+import { ObjectStore } from '../apiserver/store.ts';
+import { ControllerManager, type PodBehaviorRule } from '../controllers/manager.ts';
+import { startMetricsServer } from '../traffic/metrics-server.ts';
+import { type TrafficOptions, TrafficSimulator } from '../traffic/simulator.ts';
+
+export interface ClusterOptions {
+  /** `virtual` (default): time moves only when the caller advances it. `real`: the wall clock. Or a clock to share. */
+  time?: 'virtual' | 'real' | VirtualClock;
+  /** Start of virtual time (default 2026-01-01T00:00:00Z). */
+  startTime?: number;
+  /** Default delay from pod creation to Ready (default 2s). */
+  podReadyAfterMs?: number;
+  /** Namespaces that exist from the start (always `default` and `kube-system`). */
+  namespaces?: string[];
+  /** Seed of every random choice (faults, traffic), so runs replay. */
+  seed?: number;
+  faults?: FaultRule[];
+  traffic?: TrafficOptions;
+}
+
+export interface Cluster {
+  /** A KubeConfig pointing at the emulator, for `@kubernetes/client-node` and Kanary. */
+  kubeConfig: KubeConfig;
+  url: string;
+  /** Prometheus text exposition of the simulated traffic. */
+  metricsUrl: string;
+  clock: Clock;
+  /** Set when time is virtual. */
+  virtualClock: VirtualClock | undefined;
+  faults: FaultInjector;
+  /** Every API request served, in order. */
+  requests: RequestRecord[];
+  traffic: TrafficSimulator;
+  /** Sets how pods of matching images/labels start (never ready, crash-looping, slow). */
+  setPodBehavior(rule: PodBehaviorRule): void;
+  /** Creates or replaces objects directly (test setup, no HTTP); namespaces are created as needed. */
+  apply(...objects: KubeObject[]): KubeObject[];
+  get(kind: string, namespace: string | undefined, name: string, group?: string): KubeObject | undefined;
+  list(kind: string, namespace?: string, group?: string): KubeObject[];
+  close(): Promise<void>;
+}
+
+function infoOf(obj: KubeObject): KindInfo {
+  const group = obj.apiVersion?.includes('/') ? obj.apiVersion.split('/')[0] : '';
+  const info = KINDS.find((k) => k.kind === obj.kind && k.group === group);
+  if (!info) throw new Error(`the emulator does not serve ${obj.apiVersion} ${obj.kind}`);
+  return info;
+}
+
+/** Starts the emulator on an ephemeral loopback port. */
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const virtualClock =
+    options.time === 'real'
+      ? undefined
+      : typeof options.time === 'object'
+        ? options.time
+        : createVirtualClock(options.startTime ?? Date.UTC(2026, 0, 1));
+  const clock: Clock = virtualClock ?? systemClock;
+  const store = new ObjectStore(() => clock.now());
+  const faults = createFaultInjector(() => clock.now(), options.seed ?? 1);
+  if (options.faults) faults.set(options.faults);
+  const controllers = new ControllerManager(store, clock, {
+    ...(options.podReadyAfterMs !== undefined ? { podReadyAfterMs: options.podReadyAfterMs } : {}),
+  });
+  const nsInfo = kindByName('Namespace') as KindInfo;
+  const ensureNamespace = (name: string) => {
+    if (!store.get(nsInfo, undefined, name))
+      store.create(
+        nsInfo,
+        undefined,
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
+        { manager: 'testkit' },
+      );
+  };
+  for (const ns of ['default', 'kube-system', ...(options.namespaces ?? [])]) ensureNamespace(ns);
+  const api = await startApiServer(store, faults);
+  const traffic = new TrafficSimulator(store, clock, { seed: options.seed ?? 1, ...options.traffic });
+  const metrics = await startMetricsServer(() => traffic.exposition());
+
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'kanary-testkit', server: api.url, skipTLSVerify: true }],
+    users: [{ name: 'kanary-testkit', token: 'testkit' }],
+    contexts: [
+      { name: 'kanary-testkit', cluster: 'kanary-testkit', user: 'kanary-testkit', namespace: 'default' },
+    ],
+    currentContext: 'kanary-testkit',
+  });
+
+  return {
+    kubeConfig,
+    url: api.url,
+    metricsUrl: metrics.url,
+    clock,
+    virtualClock,
+    faults,
+    requests: api.requests,
+    traffic,
+    setPodBehavior: (rule) => controllers.setPodBehavior(rule),
+    apply(...objects) {
+      return objects.map((obj) => {
+        const info = infoOf(obj);
+        const ns = info.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
+        if (ns) ensureNamespace(ns);
+        const existing = store.get(info, ns, obj.metadata.name as string);
+        try {
+          return existing
+            ? store.update(
+                info,
+                ns,
+                { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata.resourceVersion } },
+                { manager: 'testkit' },
+              )
+            : store.create(info, ns, obj, { manager: 'testkit' });
+        } catch (error) {
+          if (error instanceof ApiError)
+            throw new Error(`apply ${obj.kind} ${obj.metadata.name}: ${error.message}`);
+          throw error;
+        }
+      });
+    },
+    get(kind, namespace, name, group) {
+      const info = kindByName(kind, group);
+      if (!info) throw new Error(`unknown kind ${kind}`);
+      return store.get(info, info.namespaced ? namespace : undefined, name);
+    },
+    list(kind, namespace, group) {
+      const info = kindByName(kind, group);
+      if (!info) throw new Error(`unknown kind ${kind}`);
+      return store.list(info, namespace);
+    },
+    async close() {
+      traffic.stop();
+      controllers.stop();
+      await Promise.all([api.close(), metrics.close()]);
+    },
+  };
+}

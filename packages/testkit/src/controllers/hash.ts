@@ -1,0 +1,27 @@
+import { canonicalJson } from '@kanary/core';
+
+const ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
+
+/**
+ * pod-template-hash as kube-controller-manager makes it: FNV-32a of the template (and the
+ * collision count), its decimal digits mapped through SafeEncodeString's alphabet — which is
+ * why real hashes look like `695cdcd7c8`.
+ */
+export function podTemplateHash(template: unknown, collisionCount = 0): string {
+  const text = canonicalJson(template) + (collisionCount ? `#${collisionCount}` : '');
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return [...String(h)].map((c) => ALPHANUMS[c.charCodeAt(0) % ALPHANUMS.length]).join('');
+}
+
+/** The template without the pod-template-hash label: what "same template" means to the controller. */
+export function templateWithoutHash(template: unknown): unknown {
+  const t = structuredClone(template) as { metadata?: { labels?: Record<string, string> } };
+  if (t?.metadata?.labels) {
+    delete t.metadata.labels['pod-template-hash'];
+  }
+  return t;
+}

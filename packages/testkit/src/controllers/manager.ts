@@ -1,0 +1,696 @@
+import type { Clock } from '@kanary/core';
+import { type KindInfo, kindByName } from '../apiserver/kinds.ts';
+import { clone, jsonEqual, type KubeObject } from '../apiserver/object.ts';
+import { matchesSelector, selectsService } from '../apiserver/selectors.ts';
+import { ApiError } from '../apiserver/status.ts';
+import type { ObjectStore, StoreEvent } from '../apiserver/store.ts';
+import {
+  newRSNewReplicas,
+  proportionalScale,
+  type RsNumbers,
+  reconcileOldReplicaSets,
+  resolveFenceposts,
+} from './deployment-math.ts';
+import { podTemplateHash, templateWithoutHash } from './hash.ts';
+
+/** How pods of a version behave while starting. Matched by image or by labels. */
+export interface PodBehavior {
+  /** Time from creation to Ready (default: the cluster's `podReadyAfterMs`). */
+  readyAfterMs?: number;
+  /** Running but never Ready (a failing readiness probe). */
+  neverReady?: boolean;
+  /** Crash-looping: never Ready, restartCount grows. */
+  crashLoop?: boolean;
+}
+
+export interface PodBehaviorRule {
+  image?: string | RegExp;
+  labels?: Record<string, string>;
+  behavior: PodBehavior;
+}
+
+const MANAGER = 'kube-controller-manager';
+const REVISION = 'deployment.kubernetes.io/revision';
+type Obj = Record<string, unknown>;
+
+const K = {
+  deployment: kindByName('Deployment') as KindInfo,
+  replicaSet: kindByName('ReplicaSet') as KindInfo,
+  pod: kindByName('Pod') as KindInfo,
+  service: kindByName('Service') as KindInfo,
+  endpoints: kindByName('Endpoints') as KindInfo,
+};
+
+interface DeploymentSpec {
+  replicas: number;
+  paused?: boolean;
+  selector: { matchLabels?: Record<string, string> };
+  template: {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec: Obj;
+  };
+  strategy: {
+    type: 'RollingUpdate' | 'Recreate';
+    rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string };
+  };
+  revisionHistoryLimit?: number;
+  progressDeadlineSeconds?: number;
+  minReadySeconds?: number;
+}
+
+interface RsStatus {
+  replicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+}
+
+const specOf = <T>(o: KubeObject) => o.spec as T;
+const statusOf = <T>(o: KubeObject) => (o.status ?? {}) as T;
+const ownedBy = (o: KubeObject, owner: KubeObject) =>
+  o.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid && r.controller) ?? false;
+const createdAt = (o: KubeObject) =>
+  Date.parse(o.metadata.creationTimestamp ?? '') * 1000 + Number(o.metadata.resourceVersion ?? 0) / 1e6;
+
+/**
+ * kube-controller-manager and kubelet, reduced to what rollouts depend on: Deployments make
+ * ReplicaSets, ReplicaSets make Pods, Pods become Ready, Endpoints follow Services.
+ * Reconciliation runs synchronously after each write, so the emulator is deterministic.
+ */
+export class ControllerManager {
+  readonly #store: ObjectStore;
+  readonly #clock: Clock;
+  readonly #readyAfterMs: number;
+  readonly #behaviors: PodBehaviorRule[] = [];
+  readonly #queue = new Set<string>();
+  #scheduled = false;
+  #podIp = 0;
+  #podSeq = 0;
+  #stopped = false;
+  readonly #unsubscribe: () => void;
+  readonly #timers = new AbortController();
+
+  constructor(store: ObjectStore, clock: Clock, options: { podReadyAfterMs?: number } = {}) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#readyAfterMs = options.podReadyAfterMs ?? 2_000;
+    this.#unsubscribe = store.subscribe((e) => this.#onEvent(e));
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#unsubscribe();
+    this.#timers.abort();
+  }
+
+  setPodBehavior(rule: PodBehaviorRule): void {
+    this.#behaviors.unshift(rule);
+  }
+
+  behaviorOf(pod: KubeObject): PodBehavior {
+    const containers = (specOf<Obj>(pod).containers as Obj[] | undefined) ?? [];
+    for (const rule of this.#behaviors) {
+      const imageOk =
+        rule.image === undefined ||
+        containers.some((c) =>
+          typeof rule.image === 'string'
+            ? c.image === rule.image
+            : (rule.image as RegExp).test(String(c.image)),
+        );
+      const labelsOk =
+        rule.labels === undefined ||
+        Object.entries(rule.labels).every(([k, v]) => pod.metadata.labels?.[k] === v);
+      if (imageOk && labelsOk) return rule.behavior;
+    }
+    return {};
+  }
+
+  #onEvent(e: StoreEvent): void {
+    const o = e.object;
+    const ns = o.metadata.namespace ?? '';
+    switch (e.info.kind) {
+      case 'Deployment':
+        this.#enqueue(`deploy/${ns}/${o.metadata.name}`);
+        break;
+      case 'ReplicaSet':
+        this.#enqueue(`rs/${ns}/${o.metadata.name}`);
+        for (const ref of o.metadata.ownerReferences ?? [])
+          if (ref.kind === 'Deployment') this.#enqueue(`deploy/${ns}/${ref.name}`);
+        break;
+      case 'Pod':
+        for (const ref of o.metadata.ownerReferences ?? [])
+          if (ref.kind === 'ReplicaSet') this.#enqueue(`rs/${ns}/${ref.name}`);
+        this.#enqueue(`endpoints-ns/${ns}`);
+        if (e.type === 'ADDED') this.#startPod(o);
+        break;
+      case 'Service':
+        this.#enqueue(`endpoints/${ns}/${o.metadata.name}`);
+        break;
+    }
+  }
+
+  #enqueue(key: string): void {
+    if (this.#stopped) return;
+    this.#queue.add(key);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.#drain());
+    }
+  }
+
+  #drain(): void {
+    let rounds = 0;
+    while (this.#queue.size > 0 && !this.#stopped) {
+      const [key] = this.#queue;
+      this.#queue.delete(key as string);
+      if (++rounds > 10_000) throw new Error('controller manager: reconcile loop did not settle');
+      try {
+        this.#reconcile(key as string);
+      } catch (error) {
+        // A conflict with a concurrent client write: try again with fresh state.
+        if (error instanceof ApiError && error.code === 409) this.#queue.add(key as string);
+        else if (!(error instanceof ApiError && error.code === 404)) throw error;
+      }
+    }
+    this.#scheduled = false;
+  }
+
+  #reconcile(key: string): void {
+    const [type, ns, name] = key.split('/') as [string, string, string];
+    if (type === 'deploy') {
+      const d = this.#store.get(K.deployment, ns, name);
+      if (d) this.#syncDeployment(d);
+    } else if (type === 'rs') {
+      const rs = this.#store.get(K.replicaSet, ns, name);
+      if (rs) this.#syncReplicaSet(rs);
+    } else if (type === 'endpoints') {
+      const svc = this.#store.get(K.service, ns, name);
+      if (svc) this.#syncEndpoints(svc);
+    } else if (type === 'endpoints-ns') {
+      for (const svc of this.#store.list(K.service, ns)) this.#syncEndpoints(svc);
+    }
+  }
+
+  // ---------------------------------------------------------------- Deployments
+
+  #setRsReplicas(rs: KubeObject, replicas: number, d: KubeObject, surge: number): void {
+    const next = clone(rs);
+    (next.spec as { replicas: number }).replicas = replicas;
+    const dReplicas = specOf<DeploymentSpec>(d).replicas;
+    next.metadata.annotations = {
+      ...next.metadata.annotations,
+      'deployment.kubernetes.io/desired-replicas': String(dReplicas),
+      'deployment.kubernetes.io/max-replicas': String(dReplicas + surge),
+    };
+    this.#store.update(K.replicaSet, rs.metadata.namespace, next, { manager: MANAGER });
+  }
+
+  #numbers(rs: KubeObject): RsNumbers {
+    const max = Number(rs.metadata.annotations?.['deployment.kubernetes.io/max-replicas']);
+    return {
+      name: rs.metadata.name as string,
+      replicas: specOf<{ replicas: number }>(rs).replicas,
+      available: statusOf<RsStatus>(rs).availableReplicas ?? 0,
+      created: createdAt(rs),
+      ...(Number.isFinite(max) ? { maxReplicasAnnotation: max } : {}),
+    };
+  }
+
+  #syncDeployment(d: KubeObject): void {
+    const spec = specOf<DeploymentSpec>(d);
+    const ns = d.metadata.namespace as string;
+    const all = this.#store.list(K.replicaSet, ns).filter((rs) => ownedBy(rs, d));
+    const wanted = templateWithoutHash(spec.template);
+    let newRs = all.find((rs) => jsonEqual(templateWithoutHash(specOf<DeploymentSpec>(rs).template), wanted));
+    const olds = all.filter((rs) => rs !== newRs);
+    const maxRevision = Math.max(0, ...olds.map((rs) => Number(rs.metadata.annotations?.[REVISION] ?? 0)));
+    const { surge, unavailable } =
+      spec.strategy.type === 'Recreate'
+        ? { surge: 0, unavailable: spec.replicas }
+        : resolveFenceposts(
+            spec.strategy.rollingUpdate?.maxSurge,
+            spec.strategy.rollingUpdate?.maxUnavailable,
+            spec.replicas,
+          );
+
+    if (spec.paused) {
+      // A paused Deployment only scales: no new ReplicaSet, no rollout progress.
+      if (this.#applyScale(d, newRs, olds, surge)) return;
+      this.#updateDeploymentStatus(d, newRs, all, unavailable);
+      return;
+    }
+
+    if (!newRs) {
+      const created = this.#createReplicaSet(
+        d,
+        maxRevision + 1,
+        spec.strategy.type === 'Recreate' ? 0 : undefined,
+        surge,
+        all,
+      );
+      newRs = created;
+      return;
+    }
+    const newRevision = Number(newRs.metadata.annotations?.[REVISION] ?? 0);
+    if (newRevision <= maxRevision) {
+      // Rolling back to an earlier template: that ReplicaSet becomes the newest revision.
+      const next = clone(newRs);
+      next.metadata.annotations = { ...next.metadata.annotations, [REVISION]: String(maxRevision + 1) };
+      this.#store.update(K.replicaSet, ns, next, { manager: MANAGER });
+      return;
+    }
+    if (d.metadata.annotations?.[REVISION] !== String(newRevision)) {
+      const next = clone(d);
+      next.metadata.annotations = { ...next.metadata.annotations, [REVISION]: String(newRevision) };
+      this.#store.update(K.deployment, ns, next, { manager: MANAGER });
+      return;
+    }
+
+    if (spec.strategy.type === 'Recreate') {
+      const oldActive = olds.filter((rs) => specOf<{ replicas: number }>(rs).replicas > 0);
+      for (const rs of oldActive) this.#setRsReplicas(rs, 0, d, 0);
+      if (oldActive.length > 0) return;
+      const oldPods = olds.some((rs) => (statusOf<RsStatus>(rs).replicas ?? 0) > 0);
+      if (oldPods) return this.#updateDeploymentStatus(d, newRs, all, unavailable);
+      if (specOf<{ replicas: number }>(newRs).replicas !== spec.replicas)
+        return this.#setRsReplicas(newRs, spec.replicas, d, 0);
+    } else {
+      // isScalingEvent: an active set sized for another replica count means the Deployment was scaled.
+      const scaling = all.some((rs) => {
+        const desired = rs.metadata.annotations?.['deployment.kubernetes.io/desired-replicas'];
+        return (
+          specOf<{ replicas: number }>(rs).replicas > 0 &&
+          desired !== undefined &&
+          Number(desired) !== spec.replicas
+        );
+      });
+      if (scaling && this.#applyScale(d, newRs, olds, surge)) return;
+      const nums = all.map((rs) => this.#numbers(rs));
+      const newNums = this.#numbers(newRs);
+      const grow = newRSNewReplicas(spec.replicas, surge, nums, newNums);
+      if (grow !== newNums.replicas) return this.#setRsReplicas(newRs, grow, d, surge);
+      const downs = reconcileOldReplicaSets(
+        spec.replicas,
+        unavailable,
+        olds.map((rs) => this.#numbers(rs)),
+        newNums,
+      );
+      let changed = false;
+      for (const [rsName, replicas] of downs) {
+        const rs = olds.find((r) => r.metadata.name === rsName) as KubeObject;
+        if (specOf<{ replicas: number }>(rs).replicas !== replicas) {
+          this.#setRsReplicas(rs, replicas, d, surge);
+          changed = true;
+        }
+      }
+      if (changed) return;
+    }
+    this.#cleanupHistory(d, olds);
+    this.#updateDeploymentStatus(
+      d,
+      newRs,
+      this.#store.list(K.replicaSet, ns).filter((rs) => ownedBy(rs, d)),
+      unavailable,
+    );
+  }
+
+  /** Returns true when it wrote something. */
+  #applyScale(d: KubeObject, newRs: KubeObject | undefined, olds: KubeObject[], surge: number): boolean {
+    const spec = specOf<DeploymentSpec>(d);
+    const changes = proportionalScale(
+      spec.replicas,
+      surge,
+      newRs ? this.#numbers(newRs) : undefined,
+      olds.map((rs) => this.#numbers(rs)),
+      statusOf<{ replicas?: number }>(d).replicas ?? 0,
+    );
+    for (const [name, replicas] of changes) {
+      const rs = [newRs, ...olds].find((r) => r?.metadata.name === name) as KubeObject;
+      this.#setRsReplicas(rs, replicas, d, surge);
+    }
+    return changes.size > 0;
+  }
+
+  #createReplicaSet(
+    d: KubeObject,
+    revision: number,
+    replicasOverride: number | undefined,
+    surge: number,
+    all: KubeObject[],
+  ): KubeObject {
+    const spec = specOf<DeploymentSpec>(d);
+    let collision = 0;
+    let hash = podTemplateHash(spec.template, collision);
+    while (this.#store.get(K.replicaSet, d.metadata.namespace, `${d.metadata.name}-${hash}`))
+      hash = podTemplateHash(spec.template, ++collision);
+    const labels = { ...(spec.template.metadata?.labels ?? {}), 'pod-template-hash': hash };
+    const nums = all.map((rs) => this.#numbers(rs));
+    const replicas =
+      replicasOverride ??
+      newRSNewReplicas(spec.replicas, surge, nums, { name: '', replicas: 0, available: 0, created: 0 });
+    const rs: KubeObject = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name: `${d.metadata.name}-${hash}`,
+        namespace: d.metadata.namespace,
+        labels,
+        annotations: {
+          [REVISION]: String(revision),
+          'deployment.kubernetes.io/desired-replicas': String(spec.replicas),
+          'deployment.kubernetes.io/max-replicas': String(spec.replicas + surge),
+        },
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            name: d.metadata.name as string,
+            uid: d.metadata.uid as string,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ],
+      },
+      spec: {
+        replicas,
+        minReadySeconds: spec.minReadySeconds ?? 0,
+        selector: {
+          ...spec.selector,
+          matchLabels: { ...(spec.selector.matchLabels ?? {}), 'pod-template-hash': hash },
+        },
+        template: { ...clone(spec.template), metadata: { ...clone(spec.template.metadata ?? {}), labels } },
+      },
+    };
+    return this.#store.create(K.replicaSet, d.metadata.namespace, rs, { manager: MANAGER });
+  }
+
+  #cleanupHistory(d: KubeObject, olds: KubeObject[]): void {
+    const limit = specOf<DeploymentSpec>(d).revisionHistoryLimit ?? 10;
+    const idle = olds
+      .filter(
+        (rs) =>
+          specOf<{ replicas: number }>(rs).replicas === 0 && (statusOf<RsStatus>(rs).replicas ?? 0) === 0,
+      )
+      .sort(
+        (a, b) =>
+          Number(a.metadata.annotations?.[REVISION] ?? 0) - Number(b.metadata.annotations?.[REVISION] ?? 0),
+      );
+    for (const rs of idle.slice(0, Math.max(0, idle.length - limit))) {
+      this.#store.delete(K.replicaSet, rs.metadata.namespace, rs.metadata.name as string);
+    }
+  }
+
+  #updateDeploymentStatus(
+    d: KubeObject,
+    newRs: KubeObject | undefined,
+    all: KubeObject[],
+    unavailable: number,
+  ): void {
+    const spec = specOf<DeploymentSpec>(d);
+    const sum = (f: keyof RsStatus) => all.reduce((s, rs) => s + (statusOf<RsStatus>(rs)[f] ?? 0), 0);
+    const available = sum('availableReplicas');
+    const total = sum('replicas');
+    const updated = newRs ? (statusOf<RsStatus>(newRs).replicas ?? 0) : 0;
+    const oldPods = all
+      .filter((rs) => rs !== newRs)
+      .reduce((s, rs) => s + (statusOf<RsStatus>(rs).replicas ?? 0), 0);
+    const complete =
+      newRs !== undefined &&
+      updated === spec.replicas &&
+      (statusOf<RsStatus>(newRs).availableReplicas ?? 0) === spec.replicas &&
+      oldPods === 0;
+    const prev = statusOf<{ conditions?: Array<Obj> }>(d).conditions ?? [];
+    const now = new Date(this.#clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const condition = (type: string, status: string, reason: string, message: string): Obj => {
+      const old = prev.find((c) => c.type === type);
+      const same = old && old.status === status && old.reason === reason;
+      return {
+        type,
+        status,
+        lastUpdateTime: same && old.message === message ? old.lastUpdateTime : now,
+        lastTransitionTime: old && old.status === status ? old.lastTransitionTime : now,
+        reason,
+        message,
+      };
+    };
+    const rsName = newRs?.metadata.name ?? d.metadata.name;
+    const progressing = (() => {
+      if (spec.paused) return condition('Progressing', 'Unknown', 'DeploymentPaused', 'Deployment is paused');
+      if (complete)
+        return condition(
+          'Progressing',
+          'True',
+          'NewReplicaSetAvailable',
+          `ReplicaSet "${rsName}" has successfully progressed.`,
+        );
+      const old = prev.find((c) => c.type === 'Progressing');
+      const message = `ReplicaSet "${rsName}" is progressing.`;
+      const deadline = (spec.progressDeadlineSeconds ?? 600) * 1000;
+      const since = Date.parse(String(old?.lastUpdateTime ?? now));
+      const progressed =
+        statusOf<Obj>(d).updatedReplicas !== updated ||
+        statusOf<Obj>(d).availableReplicas !== available ||
+        old?.message !== message;
+      if (!progressed && old?.reason !== 'DeploymentPaused' && this.#clock.now() - since > deadline) {
+        return condition(
+          'Progressing',
+          'False',
+          'ProgressDeadlineExceeded',
+          `ReplicaSet "${rsName}" has timed out progressing.`,
+        );
+      }
+      return progressed || old?.reason !== 'ReplicaSetUpdated'
+        ? { ...condition('Progressing', 'True', 'ReplicaSetUpdated', message), lastUpdateTime: now }
+        : condition('Progressing', 'True', 'ReplicaSetUpdated', message);
+    })();
+    const availableCondition =
+      available >= spec.replicas - unavailable
+        ? condition('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.')
+        : condition(
+            'Available',
+            'False',
+            'MinimumReplicasUnavailable',
+            'Deployment does not have minimum availability.',
+          );
+    const status: Obj = {
+      observedGeneration: d.metadata.generation,
+      replicas: total,
+      updatedReplicas: updated,
+      readyReplicas: sum('readyReplicas'),
+      availableReplicas: available,
+      ...(spec.replicas - available > 0 ? { unavailableReplicas: spec.replicas - available } : {}),
+      conditions: [availableCondition, progressing],
+    };
+    for (const k of ['readyReplicas', 'availableReplicas', 'updatedReplicas', 'replicas'] as const)
+      if (status[k] === 0) delete status[k];
+    const current = statusOf<Obj>(d);
+    const comparable = (s: Obj) => ({
+      ...s,
+      conditions: (s.conditions as Obj[] | undefined)?.map(
+        ({ lastUpdateTime: _u, lastTransitionTime: _t, ...c }) => c,
+      ),
+    });
+    if (jsonEqual(comparable(current), comparable(status))) return;
+    this.#store.update(
+      K.deployment,
+      d.metadata.namespace,
+      { ...clone(d), status },
+      { manager: MANAGER, subresource: 'status' },
+    );
+  }
+
+  // ---------------------------------------------------------------- ReplicaSets
+
+  #syncReplicaSet(rs: KubeObject): void {
+    const ns = rs.metadata.namespace as string;
+    const spec = specOf<{
+      replicas: number;
+      selector: Obj;
+      template: { metadata?: { labels?: Record<string, string> }; spec: Obj };
+    }>(rs);
+    const pods = this.#store.list(K.pod, ns).filter((p) => ownedBy(p, rs));
+    const diff = pods.length - spec.replicas;
+    if (diff < 0) {
+      for (let i = 0; i < -diff; i++) {
+        const suffix = (++this.#podSeq)
+          .toString(36)
+          .padStart(5, '0')
+          .replace(/[0-9]/g, (c) => 'bcdfghjklm'[Number(c)] as string);
+        this.#store.create(
+          K.pod,
+          ns,
+          {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: {
+              name: `${rs.metadata.name}-${suffix}`,
+              namespace: ns,
+              labels: { ...(spec.template.metadata?.labels ?? {}) },
+              ownerReferences: [
+                {
+                  apiVersion: 'apps/v1',
+                  kind: 'ReplicaSet',
+                  name: rs.metadata.name as string,
+                  uid: rs.metadata.uid as string,
+                  controller: true,
+                  blockOwnerDeletion: true,
+                },
+              ],
+            },
+            spec: clone(spec.template.spec),
+          },
+          { manager: MANAGER },
+        );
+      }
+      return;
+    }
+    if (diff > 0) {
+      // Delete the least useful pods first: not ready, then the most recently created.
+      const ranked = [...pods].sort(
+        (a, b) => Number(isReady(a)) - Number(isReady(b)) || createdAt(b) - createdAt(a),
+      );
+      for (const p of ranked.slice(0, diff)) this.#store.delete(K.pod, ns, p.metadata.name as string);
+      return;
+    }
+    const ready = pods.filter(isReady).length;
+    const status: Obj = {
+      replicas: pods.length,
+      fullyLabeledReplicas: pods.filter((p) => matchesSelector(p.metadata.labels, spec.selector as never))
+        .length,
+      readyReplicas: ready,
+      availableReplicas: ready,
+      observedGeneration: rs.metadata.generation,
+    };
+    for (const k of ['readyReplicas', 'availableReplicas', 'fullyLabeledReplicas'] as const)
+      if (status[k] === 0) delete status[k];
+    if (jsonEqual(statusOf<Obj>(rs), status)) return;
+    this.#store.update(
+      K.replicaSet,
+      ns,
+      { ...clone(rs), status },
+      { manager: MANAGER, subresource: 'status' },
+    );
+  }
+
+  // ---------------------------------------------------------------- kubelet
+
+  #startPod(pod: KubeObject): void {
+    const ns = pod.metadata.namespace as string;
+    const name = pod.metadata.name as string;
+    const n = ++this.#podIp;
+    const ip = `10.244.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+    const behavior = this.behaviorOf(pod);
+    const containers = (specOf<Obj>(pod).containers as Obj[]).map((c) => c.name as string);
+    const setStatus = (ready: boolean, restarts = 0) => {
+      const current = this.#store.get(K.pod, ns, name);
+      if (!current) return;
+      const now = new Date(this.#clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const status: Obj = {
+        phase: 'Running',
+        podIP: ip,
+        podIPs: [{ ip }],
+        hostIP: '172.18.0.2',
+        startTime: (statusOf<Obj>(current).startTime as string | undefined) ?? now,
+        conditions: [
+          { type: 'PodScheduled', status: 'True' },
+          { type: 'Initialized', status: 'True' },
+          { type: 'ContainersReady', status: ready ? 'True' : 'False' },
+          { type: 'Ready', status: ready ? 'True' : 'False' },
+        ],
+        containerStatuses: containers.map((c) => ({
+          name: c,
+          ready,
+          started: !behavior.crashLoop,
+          restartCount: restarts,
+          image:
+            ((specOf<Obj>(current).containers as Obj[]).find((x) => x.name === c)?.image as string) ?? '',
+          imageID: `docker-pullable://${String((specOf<Obj>(current).containers as Obj[]).find((x) => x.name === c)?.image)}@sha256:${'0'.repeat(64)}`,
+          state: behavior.crashLoop
+            ? { waiting: { reason: 'CrashLoopBackOff' } }
+            : { running: { startedAt: now } },
+        })),
+      };
+      this.#store.update(K.pod, ns, { ...current, status }, { manager: 'kubelet', subresource: 'status' });
+    };
+    queueMicrotask(() => {
+      if (this.#stopped) return;
+      setStatus(false);
+      const signal = this.#timers.signal;
+      if (behavior.crashLoop) {
+        let restarts = 0;
+        const loop = async () => {
+          while (!signal.aborted && this.#store.get(K.pod, ns, name)) {
+            await this.#clock.sleep(10_000 * Math.min(2 ** restarts, 30), signal);
+            if (!signal.aborted) setStatus(false, ++restarts);
+          }
+        };
+        void loop();
+        return;
+      }
+      if (behavior.neverReady) return;
+      const delay = behavior.readyAfterMs ?? this.#readyAfterMs;
+      void this.#clock.sleep(delay, signal).then(() => {
+        if (!signal.aborted) setStatus(true);
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- Endpoints
+
+  #syncEndpoints(svc: KubeObject): void {
+    const ns = svc.metadata.namespace as string;
+    const spec = specOf<{ selector?: Record<string, string>; ports?: Obj[] }>(svc);
+    if (!spec.selector || Object.keys(spec.selector).length === 0) return;
+    const pods = this.#store
+      .list(K.pod, ns)
+      .filter((p) => selectsService(spec.selector, p.metadata.labels) && statusOf<Obj>(p).podIP);
+    const address = (p: KubeObject) => ({
+      ip: statusOf<Obj>(p).podIP as string,
+      nodeName: 'kanary-node',
+      targetRef: {
+        kind: 'Pod',
+        namespace: ns,
+        name: p.metadata.name as string,
+        uid: p.metadata.uid as string,
+      },
+    });
+    const ready = pods.filter(isReady).map(address);
+    const notReady = pods.filter((p) => !isReady(p)).map(address);
+    const ports = (spec.ports ?? []).map((p) => ({
+      ...(p.name ? { name: p.name } : {}),
+      port: typeof p.targetPort === 'number' ? p.targetPort : (p.port as number),
+      protocol: p.protocol ?? 'TCP',
+    }));
+    const subsets =
+      ready.length + notReady.length > 0
+        ? [
+            {
+              ...(ready.length ? { addresses: ready } : {}),
+              ...(notReady.length ? { notReadyAddresses: notReady } : {}),
+              ports,
+            },
+          ]
+        : [];
+    const name = svc.metadata.name as string;
+    const current = this.#store.get(K.endpoints, ns, name);
+    const body: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name, namespace: ns, labels: { ...(svc.metadata.labels ?? {}) } },
+      ...(subsets.length ? { subsets } : {}),
+    };
+    if (!current) this.#store.create(K.endpoints, ns, body, { manager: 'endpoint-controller' });
+    else if (!jsonEqual(current.subsets, body.subsets)) {
+      this.#store.update(
+        K.endpoints,
+        ns,
+        { ...current, ...(subsets.length ? { subsets } : { subsets: undefined }) },
+        { manager: 'endpoint-controller' },
+      );
+    }
+  }
+}
+
+export function isReady(pod: KubeObject): boolean {
+  const conditions = statusOf<{ conditions?: Array<{ type: string; status: string }> }>(pod).conditions ?? [];
+  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+}

@@ -1,0 +1,29 @@
+// @kanary/testkit — a local Kubernetes API emulator with controllers and a traffic simulator,
+// so routers and strategies are proven through the real @kubernetes/client-node over HTTP.
+
+export type { FaultInjector, FaultRule } from './apiserver/faults.ts';
+export type { KubeObject, ManagedFieldsEntry, ObjectMeta } from './apiserver/object.ts';
+export type { RequestRecord, Verb } from './apiserver/server.ts';
+export type { Cluster, ClusterOptions } from './cluster/start.ts';
+export { startCluster } from './cluster/start.ts';
+export {
+  newRSNewReplicas,
+  proportionalScale,
+  type RsNumbers,
+  reconcileOldReplicaSets,
+  resolveFenceposts,
+  scaledValue,
+} from './controllers/deployment-math.ts';
+export { podTemplateHash } from './controllers/hash.ts';
+export type { PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
+export type { Backend, RouteOutcome } from './traffic/routing.ts';
+export type {
+  BehaviorRule,
+  Entry,
+  Load,
+  SimResult,
+  TrafficOptions,
+  UserClass,
+  VersionBehavior,
+} from './traffic/simulator.ts';
+export { TrafficSimulator } from './traffic/simulator.ts';

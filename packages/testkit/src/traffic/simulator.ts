@@ -1,0 +1,373 @@
+import type { Clock } from '@kanary/core';
+import type { KubeObject } from '../apiserver/object.ts';
+import type { ObjectStore } from '../apiserver/store.ts';
+import { MetricsRegistry } from './metrics.ts';
+import { createRandom, type Random } from './random.ts';
+import {
+  type Backend,
+  ClusterView,
+  type RouteOutcome,
+  routeGateway,
+  routeIstio,
+  routeNginx,
+  routeService,
+  type SimRequest,
+} from './routing.ts';
+
+/** How a version answers: error probability and a log-normal latency. */
+export interface VersionBehavior {
+  errorRate?: number;
+  latency?: { medianMs: number; sigma?: number };
+}
+
+export interface BehaviorRule {
+  image?: string | RegExp;
+  labels?: Record<string, string>;
+  /** A fixed behaviour, or one that changes with (virtual) time. */
+  behavior: VersionBehavior | ((now: number) => VersionBehavior);
+}
+
+/** Where requests enter. A list of hops is a call chain carrying the same headers (seed 002). */
+export type Entry =
+  | { kind: 'service'; namespace: string; service: string }
+  | { kind: 'istio'; host: string; namespace?: string }
+  | { kind: 'ingress'; host: string; path?: string; ingressClass?: string }
+  | { kind: 'gateway'; host: string; path?: string };
+
+export interface UserClass {
+  share: number;
+  headers?: Record<string, string>;
+  cookies?: Record<string, string>;
+}
+
+export interface Load {
+  name: string;
+  rps: number;
+  entry: Entry | Entry[];
+  users?: UserClass[];
+  path?: string;
+  method?: string;
+}
+
+export interface TrafficOptions {
+  seed?: number;
+  /** Generation interval in ms of clock time (default 1000). */
+  tickMs?: number;
+  /** Default behaviour of versions no rule matches. */
+  defaultBehavior?: VersionBehavior;
+}
+
+/** What happened to one request, for tests of routing semantics. */
+export interface SimResult {
+  status: number;
+  latencyMs: number;
+  hops: Array<{ outcome: RouteOutcome; status: number }>;
+  /** Workload that served the last hop (or undefined when the data plane answered itself). */
+  workload: string | undefined;
+}
+
+const ISTIO_BUCKETS = [
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
+  3600000,
+];
+const NGINX_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Sends simulated requests through the cluster's routing objects and records what the real
+ * data planes would export. Requests are generated every tick of the cluster clock.
+ */
+export class TrafficSimulator {
+  readonly metrics = new MetricsRegistry();
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #view: ClusterView;
+  readonly #tickMs: number;
+  readonly #rules: BehaviorRule[] = [];
+  readonly #loads = new Map<string, Load>();
+  readonly #default: VersionBehavior;
+  #running: AbortController | undefined;
+  #unsubscribe: () => void;
+  /** Requests served per workload, for quick split assertions. */
+  readonly served = new Map<string, { requests: number; errors: number }>();
+
+  constructor(store: ObjectStore, clock: Clock, options: TrafficOptions = {}) {
+    this.#clock = clock;
+    this.#random = createRandom(options.seed ?? 1);
+    this.#view = new ClusterView(store);
+    this.#tickMs = options.tickMs ?? 1000;
+    this.#default = options.defaultBehavior ?? { errorRate: 0, latency: { medianMs: 50, sigma: 0.5 } };
+    this.#unsubscribe = store.subscribe(() => this.#view.invalidate());
+    this.metrics.counter('istio_requests_total', 'Requests reported by the destination sidecar (simulated).');
+    this.metrics.histogram(
+      'istio_request_duration_milliseconds',
+      'Request duration in ms (simulated).',
+      ISTIO_BUCKETS,
+    );
+    this.metrics.counter('nginx_ingress_controller_requests', 'Requests through ingress-nginx (simulated).');
+    this.metrics.histogram(
+      'nginx_ingress_controller_response_duration_seconds',
+      'Upstream response time (simulated).',
+      NGINX_BUCKETS,
+    );
+    this.metrics.histogram(
+      'nginx_ingress_controller_request_duration_seconds',
+      'Request processing time (simulated).',
+      NGINX_BUCKETS,
+    );
+    this.metrics.counter(
+      'http_requests_total',
+      'Requests by serving workload, for every entry kind incl. Gateway API routes (simulated).',
+    );
+    this.metrics.histogram(
+      'http_request_duration_seconds',
+      'Request duration by serving workload (simulated).',
+      NGINX_BUCKETS,
+    );
+  }
+
+  /** Sets the behaviour of versions matched by image or labels; later rules take precedence. */
+  setBehavior(rule: BehaviorRule): void {
+    this.#rules.unshift(rule);
+  }
+
+  behaviorOf(pod: KubeObject): VersionBehavior {
+    const images = ((pod.spec as { containers?: Array<{ image?: string }> }).containers ?? []).map(
+      (c) => c.image ?? '',
+    );
+    for (const rule of this.#rules) {
+      const imageOk =
+        rule.image === undefined ||
+        images.some((i) =>
+          typeof rule.image === 'string' ? i === rule.image : (rule.image as RegExp).test(i),
+        );
+      const labelsOk =
+        rule.labels === undefined ||
+        Object.entries(rule.labels).every(([k, v]) => pod.metadata.labels?.[k] === v);
+      if (imageOk && labelsOk)
+        return typeof rule.behavior === 'function' ? rule.behavior(this.#clock.now()) : rule.behavior;
+    }
+    return this.#default;
+  }
+
+  /** Adds (or replaces) a load and starts generating it. */
+  addLoad(load: Load): void {
+    this.#loads.set(load.name, load);
+    this.#start();
+  }
+
+  removeLoad(name: string): void {
+    this.#loads.delete(name);
+  }
+
+  stop(): void {
+    this.#running?.abort();
+    this.#running = undefined;
+    this.#unsubscribe();
+  }
+
+  #start(): void {
+    if (this.#running) return;
+    const controller = new AbortController();
+    this.#running = controller;
+    void (async () => {
+      while (!controller.signal.aborted) {
+        await this.#clock.sleep(this.#tickMs, controller.signal);
+        if (controller.signal.aborted) return;
+        this.tick(this.#tickMs);
+      }
+    })();
+  }
+
+  /** Generates one interval of every load now. */
+  tick(ms: number = this.#tickMs): void {
+    for (const load of this.#loads.values()) {
+      const n = this.#random.poisson((load.rps * ms) / 1000);
+      for (let i = 0; i < n; i++) this.send(load, this.#pickUser(load.users));
+    }
+  }
+
+  #pickUser(users: UserClass[] | undefined): UserClass {
+    if (!users || users.length === 0) return { share: 1 };
+    const total = users.reduce((s, u) => s + u.share, 0);
+    let x = this.#random.next() * total;
+    for (const u of users) {
+      x -= u.share;
+      if (x < 0) return u;
+    }
+    return users[users.length - 1] as UserClass;
+  }
+
+  #request(load: Pick<Load, 'path' | 'method'>, entry: Entry, user: UserClass): SimRequest {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(user.headers ?? {})) headers[k.toLowerCase()] = v;
+    const cookies = Object.entries(user.cookies ?? {});
+    if (cookies.length > 0) headers.cookie = cookies.map(([k, v]) => `${k}=${v}`).join('; ');
+    const host =
+      entry.kind === 'service' ? `${entry.service}.${entry.namespace}.svc.cluster.local` : entry.host;
+    const path = ('path' in entry ? entry.path : undefined) ?? load.path ?? '/';
+    return { host, path, method: load.method ?? 'GET', headers };
+  }
+
+  #route(entry: Entry, req: SimRequest): RouteOutcome {
+    switch (entry.kind) {
+      case 'service':
+        return routeService(this.#view, this.#random, entry.namespace, entry.service);
+      case 'istio':
+        return routeIstio(this.#view, this.#random, req, entry.namespace ?? 'default');
+      case 'ingress':
+        return routeNginx(this.#view, this.#random, req, entry.ingressClass);
+      case 'gateway':
+        return routeGateway(this.#view, this.#random, req);
+    }
+  }
+
+  #serve(backend: Backend): { status: number; latencyMs: number } {
+    const b = this.behaviorOf(backend.pod);
+    const latency = b.latency ?? this.#default.latency ?? { medianMs: 50 };
+    const latencyMs = this.#random.lognormal(latency.medianMs, latency.sigma ?? 0.5);
+    const status = this.#random.next() < (b.errorRate ?? 0) ? 500 : 200;
+    return { status, latencyMs };
+  }
+
+  /** Sends one request through the entry (or chain) and records its metrics. */
+  send(load: Pick<Load, 'name' | 'entry' | 'path' | 'method'>, user: UserClass = { share: 1 }): SimResult {
+    const entries = Array.isArray(load.entry) ? load.entry : [load.entry];
+    const hops: SimResult['hops'] = [];
+    let total = 0;
+    let status = 200;
+    let workload: string | undefined;
+    let source = { workload: load.name, namespace: 'default' };
+    for (const entry of entries) {
+      const req = this.#request(load, entry, user);
+      const outcome = this.#route(entry, req);
+      if (outcome.kind === 'local') {
+        hops.push({ outcome, status: outcome.status });
+        status = outcome.status;
+        workload = undefined;
+        this.#record(entry, req, outcome, undefined, outcome.status, 0, source, false);
+        break;
+      }
+      const served = this.#serve(outcome.backend);
+      this.#record(entry, req, outcome, outcome.backend, served.status, served.latencyMs, source, false);
+      for (const m of outcome.mirrors) {
+        const shadow = this.#serve(m);
+        this.#record(entry, req, outcome, m, shadow.status, shadow.latencyMs, source, true);
+      }
+      hops.push({ outcome, status: served.status });
+      total += served.latencyMs;
+      workload = outcome.backend.workload;
+      source = { workload: outcome.backend.workload, namespace: outcome.backend.namespace };
+      if (served.status >= 500) {
+        status = served.status;
+        break;
+      }
+    }
+    return { status, latencyMs: total, hops, workload };
+  }
+
+  /** Routes `n` requests (recording metrics) and counts which workload served each. */
+  sample(
+    entry: Entry | Entry[],
+    n: number,
+    user: UserClass = { share: 1 },
+    path?: string,
+  ): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const r = this.send({ name: 'sample', entry, ...(path ? { path } : {}) }, user);
+      const key = r.workload ?? `status-${r.status}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  #record(
+    entry: Entry,
+    req: SimRequest,
+    outcome: RouteOutcome,
+    backend: Backend | undefined,
+    status: number,
+    latencyMs: number,
+    source: { workload: string; namespace: string },
+    mirrored: boolean,
+  ): void {
+    const code = String(status);
+    if (backend) {
+      const key = backend.workload;
+      const s = this.served.get(key) ?? { requests: 0, errors: 0 };
+      if (!mirrored) {
+        s.requests += 1;
+        if (status >= 500) s.errors += 1;
+        this.served.set(key, s);
+      }
+      const labels = backend.pod.metadata.labels ?? {};
+      if (entry.kind === 'istio' || entry.kind === 'service') {
+        const destination = {
+          reporter: 'destination',
+          source_workload: source.workload,
+          source_workload_namespace: source.namespace,
+          destination_workload: backend.workload,
+          destination_workload_namespace: backend.namespace,
+          destination_service: `${backend.service}.${backend.namespace}.svc.cluster.local`,
+          destination_service_name: backend.service,
+          destination_service_namespace: backend.namespace,
+          destination_version: labels.version ?? 'unknown',
+          destination_canonical_service:
+            labels['service.istio.io/canonical-name'] ?? labels.app ?? backend.workload,
+          destination_canonical_revision:
+            labels['service.istio.io/canonical-revision'] ?? labels.version ?? 'latest',
+          request_protocol: 'http',
+          response_code: code,
+          response_flags: '-',
+          connection_security_policy: 'mutual_tls',
+        };
+        this.metrics.inc('istio_requests_total', destination);
+        this.metrics.observe('istio_request_duration_milliseconds', destination, latencyMs);
+      }
+      if (!mirrored) {
+        const generic = {
+          namespace: backend.namespace,
+          service: backend.service,
+          workload: backend.workload,
+          entry: entry.kind,
+          route: outcome.meta.route ?? outcome.meta.ingress ?? outcome.meta.virtualService ?? '',
+          code,
+        };
+        this.metrics.inc('http_requests_total', generic);
+        this.metrics.observe('http_request_duration_seconds', generic, latencyMs / 1000);
+      }
+    }
+    if (entry.kind === 'ingress' && !mirrored && outcome.meta.ingress) {
+      const ns = backend?.namespace ?? '';
+      const labels = {
+        controller_class: 'k8s.io/ingress-nginx',
+        controller_namespace: 'ingress-nginx',
+        controller_pod: 'ingress-nginx-controller-0',
+        host: req.host,
+        ingress: outcome.meta.ingress,
+        method: req.method,
+        namespace: ns,
+        path: req.path,
+        service: outcome.meta.primaryService ?? '',
+        canary: outcome.meta.canary ?? '',
+        status: code,
+      };
+      this.metrics.inc('nginx_ingress_controller_requests', labels);
+      const { status: _s, method: _m, ...durationLabels } = labels;
+      this.metrics.observe(
+        'nginx_ingress_controller_response_duration_seconds',
+        durationLabels,
+        latencyMs / 1000,
+      );
+      this.metrics.observe(
+        'nginx_ingress_controller_request_duration_seconds',
+        durationLabels,
+        latencyMs / 1000 + 0.001,
+      );
+    }
+  }
+
+  exposition(): string {
+    return this.metrics.exposition();
+  }
+}

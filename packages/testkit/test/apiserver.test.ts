@@ -1,0 +1,467 @@
+import { type Cluster, startCluster } from '@kanary/testkit';
+import {
+  ApiException,
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+} from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployment, service } from './fixtures.ts';
+
+/** The parsed Status body of a failed client-node call. */
+async function failure(p: Promise<unknown>): Promise<{ code: number; body: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof ApiException)
+      return { code: e.code, body: JSON.parse(e.body as string) as Record<string, unknown> };
+    throw e;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('API server through @kubernetes/client-node', () => {
+  let cluster: Cluster;
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+  let custom: CustomObjectsApi;
+  let objects: KubernetesObjectApi;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    core = cluster.kubeConfig.makeApiClient(CoreV1Api);
+    apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
+    custom = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
+    objects = KubernetesObjectApi.makeApiClient(cluster.kubeConfig);
+    await core.createNamespace({ body: { metadata: { name: 'shop' } } });
+  });
+  afterAll(() => cluster.close());
+
+  it('creates, reads, lists by label selector, replaces and deletes', async () => {
+    const created = await core.createNamespacedService({
+      namespace: 'shop',
+      body: service('web', 'shop', { app: 'web' }) as never,
+    });
+    expect(created.metadata?.uid).toBeTruthy();
+    expect(created.metadata?.resourceVersion).toMatch(/^\d+$/);
+    expect(created.spec?.clusterIP).toMatch(/^10\.96\./);
+    expect(created.spec?.ports?.[0]?.protocol).toBe('TCP');
+    await core.createNamespacedService({
+      namespace: 'shop',
+      body: {
+        ...(service('api', 'shop', { app: 'api' }) as never),
+        metadata: { name: 'api', labels: { tier: 'back' } },
+      },
+    });
+    const back = await core.listNamespacedService({ namespace: 'shop', labelSelector: 'tier=back' });
+    expect(back.items.map((s) => s.metadata?.name)).toEqual(['api']);
+    const notBack = await core.listNamespacedService({
+      namespace: 'shop',
+      labelSelector: 'tier!=back,app in (web, x)',
+    });
+    expect(notBack.items.map((s) => s.metadata?.name)).toEqual(['web']);
+    const read = await core.readNamespacedService({ name: 'web', namespace: 'shop' });
+    read.metadata = { ...read.metadata, labels: { app: 'web', edited: 'yes' } };
+    const replaced = await core.replaceNamespacedService({ name: 'web', namespace: 'shop', body: read });
+    expect(replaced.metadata?.labels?.edited).toBe('yes');
+    expect(Number(replaced.metadata?.resourceVersion)).toBeGreaterThan(Number(read.metadata.resourceVersion));
+    await core.deleteNamespacedService({ name: 'api', namespace: 'shop' });
+    const gone = await failure(core.readNamespacedService({ name: 'api', namespace: 'shop' }));
+    expect(gone.code).toBe(404);
+    expect(gone.body).toMatchObject({
+      kind: 'Status',
+      status: 'Failure',
+      reason: 'NotFound',
+      message: 'services "api" not found',
+      code: 404,
+    });
+  });
+
+  it('answers 409 AlreadyExists, 409 Conflict on a stale resourceVersion, and 404 for a missing namespace', async () => {
+    await apps.createNamespacedDeployment({
+      namespace: 'shop',
+      body: deployment('front', 'shop', 'front:1', 2) as never,
+    });
+    const again = await failure(
+      apps.createNamespacedDeployment({
+        namespace: 'shop',
+        body: deployment('front', 'shop', 'front:1', 2) as never,
+      }),
+    );
+    expect(again).toMatchObject({
+      code: 409,
+      body: { reason: 'AlreadyExists', message: 'deployments.apps "front" already exists' },
+    });
+    const stale = await apps.readNamespacedDeployment({ name: 'front', namespace: 'shop' });
+    await apps.patchNamespacedDeployment(
+      { name: 'front', namespace: 'shop', body: { metadata: { labels: { touched: 'x' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    const conflict = await failure(
+      apps.replaceNamespacedDeployment({ name: 'front', namespace: 'shop', body: stale }),
+    );
+    expect(conflict.code).toBe(409);
+    expect(conflict.body.reason).toBe('Conflict');
+    expect(String(conflict.body.message)).toContain('the object has been modified');
+    const noNs = await failure(
+      core.createNamespacedConfigMap({ namespace: 'nowhere', body: { metadata: { name: 'x' } } }),
+    );
+    expect(noNs).toMatchObject({ code: 404, body: { message: 'namespaces "nowhere" not found' } });
+  });
+
+  it('applies every patch type with the right content type, and refuses strategic merge on custom resources (415)', async () => {
+    const ns = 'shop';
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: deployment('patchme', ns, 'p:1', 1) as never,
+    });
+    // Strategic merge: containers merge by name instead of replacing the list.
+    const smp = await apps.patchNamespacedDeployment(
+      {
+        name: 'patchme',
+        namespace: ns,
+        body: { spec: { template: { spec: { containers: [{ name: 'patchme', image: 'p:2' }] } } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    expect(smp.spec?.template.spec?.containers[0]).toMatchObject({
+      name: 'patchme',
+      image: 'p:2',
+      ports: [{ containerPort: 80 }],
+    });
+    expect(smp.metadata?.generation).toBe(2);
+    // JSON patch with a passing and a failing test.
+    // (Not /metadata/resourceVersion: the controllers update status between our two requests, as on a real cluster.)
+    const jp = await apps.patchNamespacedDeployment(
+      {
+        name: 'patchme',
+        namespace: ns,
+        body: [
+          { op: 'test', path: '/spec/replicas', value: 1 },
+          { op: 'replace', path: '/spec/replicas', value: 3 },
+        ],
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+    );
+    expect(jp.spec?.replicas).toBe(3);
+    const failed = await failure(
+      apps.patchNamespacedDeployment(
+        {
+          name: 'patchme',
+          namespace: ns,
+          body: [
+            { op: 'test', path: '/spec/replicas', value: 1 },
+            { op: 'replace', path: '/spec/replicas', value: 9 },
+          ],
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      ),
+    );
+    expect(failed.code).toBe(422);
+    expect(String(failed.body.message)).toContain('test operation does not apply');
+    // Custom resources: merge and JSON patch work, strategic merge is 415.
+    await custom.createNamespacedCustomObject({
+      group: 'networking.istio.io',
+      version: 'v1',
+      namespace: ns,
+      plural: 'virtualservices',
+      body: {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name: 'vs' },
+        spec: { hosts: ['vs'], http: [{ route: [{ destination: { host: 'vs' } }] }] },
+      },
+    });
+    const merged = (await custom.patchNamespacedCustomObject(
+      {
+        group: 'networking.istio.io',
+        version: 'v1',
+        namespace: ns,
+        plural: 'virtualservices',
+        name: 'vs',
+        body: { metadata: { labels: { a: 'b' } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as { metadata: { labels: Record<string, string> } };
+    expect(merged.metadata.labels).toEqual({ a: 'b' });
+    const unsupported = await failure(
+      custom.patchNamespacedCustomObject(
+        {
+          group: 'networking.istio.io',
+          version: 'v1',
+          namespace: ns,
+          plural: 'virtualservices',
+          name: 'vs',
+          body: { metadata: { labels: { a: 'c' } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      ),
+    );
+    expect(unsupported.code).toBe(415);
+    expect(unsupported.body.reason).toBe('UnsupportedMediaType');
+  });
+
+  it('server-side apply: field managers own fields, conflicts answer 409 unless forced', async () => {
+    const cm = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'owned', namespace: 'shop' },
+      data: { a: '1', b: '2' },
+    };
+    await objects.patch(cm, undefined, undefined, 'gitops', false, PatchStrategy.ServerSideApply);
+    const mine = await objects.patch(
+      { ...cm, data: { c: '3' } },
+      undefined,
+      undefined,
+      'kanary',
+      false,
+      PatchStrategy.ServerSideApply,
+    );
+    expect((mine as { data: Record<string, string> }).data).toEqual({ a: '1', b: '2', c: '3' });
+    const conflict = await failure(
+      objects.patch(
+        { ...cm, data: { a: 'changed' } },
+        undefined,
+        undefined,
+        'kanary',
+        false,
+        PatchStrategy.ServerSideApply,
+      ),
+    );
+    expect(conflict.code).toBe(409);
+    expect(String(conflict.body.message)).toContain('conflict with "gitops"');
+    expect(JSON.stringify(conflict.body.details)).toContain('.data.a');
+    const forced = (await objects.patch(
+      { ...cm, data: { a: 'changed', c: '3' } },
+      undefined,
+      undefined,
+      'kanary',
+      true,
+      PatchStrategy.ServerSideApply,
+    )) as {
+      data: Record<string, string>;
+      metadata: { managedFields: Array<{ manager: string; fieldsV1: Record<string, unknown> }> };
+    };
+    expect(forced.data.a).toBe('changed');
+    const managers = Object.fromEntries(
+      forced.metadata.managedFields.map((m) => [m.manager, JSON.stringify(m.fieldsV1)]),
+    );
+    expect(managers.kanary).toContain('f:a');
+    expect(managers.gitops).not.toContain('f:a');
+    expect(managers.gitops).toContain('f:b');
+    // Dropping a field from the applied config removes it (when nobody else owns it).
+    const dropped = (await objects.patch(
+      { ...cm, data: { a: 'changed' } },
+      undefined,
+      undefined,
+      'kanary',
+      false,
+      PatchStrategy.ServerSideApply,
+    )) as { data: Record<string, string> };
+    expect(dropped.data).toEqual({ a: 'changed', b: '2' });
+  });
+
+  it('refuses invalid objects with 422 and the field path, writing nothing', async () => {
+    const vs = await failure(
+      custom.createNamespacedCustomObject({
+        group: 'networking.istio.io',
+        version: 'v1',
+        namespace: 'shop',
+        plural: 'virtualservices',
+        body: {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'VirtualService',
+          metadata: { name: 'bad' },
+          spec: { hosts: ['a'], http: [{ route: [{ destination: { host: 'a' }, weight: 'ninety' }] }] },
+        },
+      }),
+    );
+    expect(vs.code).toBe(422);
+    expect(vs.body.reason).toBe('Invalid');
+    expect((vs.body.details as { causes: Array<{ field: string }> }).causes[0]?.field).toBe(
+      'spec.http[0].route[0].weight',
+    );
+    const zero = await failure(
+      custom.createNamespacedCustomObject({
+        group: 'networking.istio.io',
+        version: 'v1beta1',
+        namespace: 'shop',
+        plural: 'virtualservices',
+        body: {
+          apiVersion: 'networking.istio.io/v1beta1',
+          kind: 'VirtualService',
+          metadata: { name: 'zero' },
+          spec: {
+            hosts: ['a'],
+            http: [
+              {
+                route: [
+                  { destination: { host: 'a', subset: 'v1' }, weight: 0 },
+                  { destination: { host: 'a', subset: 'v2' }, weight: 0 },
+                ],
+              },
+            ],
+          },
+        },
+      }),
+    );
+    expect(String(zero.body.message)).toContain('total destination weight = 0');
+    const ingress = await failure(
+      cluster.kubeConfig.makeApiClient(NetworkingV1Api).createNamespacedIngress({
+        namespace: 'shop',
+        body: {
+          metadata: { name: 'bad-ing' },
+          spec: {
+            rules: [
+              {
+                host: 'shop.example',
+                http: {
+                  paths: [
+                    {
+                      path: '/',
+                      pathType: 'Sometimes' as never,
+                      backend: { service: { name: 'web', port: { number: 80 } } },
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      }),
+    );
+    expect(ingress.code).toBe(422);
+    expect((ingress.body.details as { causes: Array<{ field: string }> }).causes[0]?.field).toBe(
+      'spec.rules[0].http.paths[0].pathType',
+    );
+    const route = await failure(
+      custom.createNamespacedCustomObject({
+        group: 'gateway.networking.k8s.io',
+        version: 'v1',
+        namespace: 'shop',
+        plural: 'httproutes',
+        body: {
+          apiVersion: 'gateway.networking.k8s.io/v1',
+          kind: 'HTTPRoute',
+          metadata: { name: 'bad-route' },
+          spec: { rules: [{ backendRefs: [{ name: 'web', port: 80, weight: -5 }] }] },
+        },
+      }),
+    );
+    expect(route.code).toBe(422);
+    expect((route.body.details as { causes: Array<{ field: string }> }).causes[0]?.field).toBe(
+      'spec.rules[0].backendRefs[0].weight',
+    );
+    const selector = await failure(
+      apps.createNamespacedDeployment({
+        namespace: 'shop',
+        body: {
+          ...(deployment('mismatch', 'shop', 'm:1') as never),
+          spec: {
+            ...(deployment('mismatch', 'shop', 'm:1').spec as object),
+            selector: { matchLabels: { app: 'other' } },
+          } as never,
+        },
+      }),
+    );
+    expect(String(selector.body.message)).toContain('`selector` does not match template `labels`');
+    expect(cluster.get('VirtualService', 'shop', 'bad', 'networking.istio.io')).toBeUndefined();
+    expect(cluster.get('Deployment', 'shop', 'mismatch')).toBeUndefined();
+  });
+
+  it('serves discovery for the generic object client and v1/v1beta1 of Istio kinds', async () => {
+    const dr = await objects.create({
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'DestinationRule',
+      metadata: { name: 'dr', namespace: 'shop' },
+      spec: { host: 'web', subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
+    });
+    expect(dr.apiVersion).toBe('networking.istio.io/v1beta1');
+    const asV1 = await objects.read({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'dr', namespace: 'shop' },
+    });
+    expect(asV1.apiVersion).toBe('networking.istio.io/v1');
+    const lease = await cluster.kubeConfig
+      .makeApiClient(CoordinationV1Api)
+      .createNamespacedLease({
+        namespace: 'shop',
+        body: { metadata: { name: 'lock' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15 } },
+      });
+    expect(lease.spec?.holderIdentity).toBe('a');
+  });
+
+  it('keeps status and spec apart, bumps generation on spec changes, and serves /scale', async () => {
+    const ns = 'shop';
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: { ...(deployment('scaled', ns, 's:1', 2) as never), status: { replicas: 99 } } as never,
+    });
+    const d = await apps.readNamespacedDeployment({ name: 'scaled', namespace: ns });
+    expect(d.status?.replicas).not.toBe(99);
+    expect(d.metadata?.generation).toBe(1);
+    const scale = await apps.readNamespacedDeploymentScale({ name: 'scaled', namespace: ns });
+    expect(scale).toMatchObject({ kind: 'Scale', spec: { replicas: 2 }, status: { selector: 'app=scaled' } });
+    await apps.replaceNamespacedDeploymentScale({
+      name: 'scaled',
+      namespace: ns,
+      body: { metadata: { name: 'scaled', namespace: ns }, spec: { replicas: 5 } },
+    });
+    const after = await apps.readNamespacedDeployment({ name: 'scaled', namespace: ns });
+    expect(after.spec?.replicas).toBe(5);
+    expect(after.metadata?.generation).toBe(2);
+    await apps.patchNamespacedDeployment(
+      { name: 'scaled', namespace: ns, body: { metadata: { annotations: { note: 'x' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    expect(
+      (await apps.readNamespacedDeployment({ name: 'scaled', namespace: ns })).metadata?.generation,
+    ).toBe(2);
+  });
+
+  it('streams watch events in order from a resourceVersion', async () => {
+    const list = await core.listNamespacedConfigMap({ namespace: 'shop' });
+    const events: string[] = [];
+    const watch = new Watch(cluster.kubeConfig);
+    const done = new Promise<void>((resolve) => {
+      void watch
+        .watch(
+          '/api/v1/namespaces/shop/configmaps',
+          { resourceVersion: list.metadata?.resourceVersion, labelSelector: 'watched=yes' },
+          (type, obj: { metadata: { name: string } }) => {
+            events.push(`${type} ${obj.metadata.name}`);
+            if (events.length === 4) resolve();
+          },
+          () => resolve(),
+        )
+        .then((req) => done.then(() => req.abort()));
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    await core.createNamespacedConfigMap({
+      namespace: 'shop',
+      body: { metadata: { name: 'w1', labels: { watched: 'yes' } }, data: { v: '1' } },
+    });
+    await core.createNamespacedConfigMap({
+      namespace: 'shop',
+      body: { metadata: { name: 'ignored', labels: { watched: 'no' } } },
+    });
+    await core.patchNamespacedConfigMap(
+      { name: 'w1', namespace: 'shop', body: { data: { v: '2' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await core.createNamespacedConfigMap({
+      namespace: 'shop',
+      body: { metadata: { name: 'w2', labels: { watched: 'yes' } } },
+    });
+    await core.deleteNamespacedConfigMap({ name: 'w1', namespace: 'shop' });
+    await done;
+    expect(events).toEqual(['ADDED w1', 'MODIFIED w1', 'ADDED w2', 'DELETED w1']);
+  });
+});
