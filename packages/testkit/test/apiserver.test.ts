@@ -55,7 +55,7 @@ describe('API server through @kubernetes/client-node', () => {
     await core.createNamespacedService({
       namespace: 'shop',
       body: {
-        ...(service('api', 'shop', { app: 'api' }) as never),
+        ...(service('api', 'shop', { app: 'api' }) as object),
         metadata: { name: 'api', labels: { tier: 'back' } },
       },
     });
@@ -244,7 +244,7 @@ describe('API server through @kubernetes/client-node', () => {
       'kanary',
       true,
       PatchStrategy.ServerSideApply,
-    )) as {
+    )) as unknown as {
       data: Record<string, string>;
       metadata: { managedFields: Array<{ manager: string; fieldsV1: Record<string, unknown> }> };
     };
@@ -362,7 +362,7 @@ describe('API server through @kubernetes/client-node', () => {
       apps.createNamespacedDeployment({
         namespace: 'shop',
         body: {
-          ...(deployment('mismatch', 'shop', 'm:1') as never),
+          ...(deployment('mismatch', 'shop', 'm:1') as object),
           spec: {
             ...(deployment('mismatch', 'shop', 'm:1').spec as object),
             selector: { matchLabels: { app: 'other' } },
@@ -389,12 +389,10 @@ describe('API server through @kubernetes/client-node', () => {
       metadata: { name: 'dr', namespace: 'shop' },
     });
     expect(asV1.apiVersion).toBe('networking.istio.io/v1');
-    const lease = await cluster.kubeConfig
-      .makeApiClient(CoordinationV1Api)
-      .createNamespacedLease({
-        namespace: 'shop',
-        body: { metadata: { name: 'lock' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15 } },
-      });
+    const lease = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).createNamespacedLease({
+      namespace: 'shop',
+      body: { metadata: { name: 'lock' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15 } },
+    });
     expect(lease.spec?.holderIdentity).toBe('a');
   });
 
@@ -402,7 +400,7 @@ describe('API server through @kubernetes/client-node', () => {
     const ns = 'shop';
     await apps.createNamespacedDeployment({
       namespace: ns,
-      body: { ...(deployment('scaled', ns, 's:1', 2) as never), status: { replicas: 99 } } as never,
+      body: { ...(deployment('scaled', ns, 's:1', 2) as object), status: { replicas: 99 } } as never,
     });
     const d = await apps.readNamespacedDeployment({ name: 'scaled', namespace: ns });
     expect(d.status?.replicas).not.toBe(99);

@@ -42,10 +42,12 @@ export function applyDefaults(
       spec.replicas ??= 1;
       spec.revisionHistoryLimit ??= 10;
       spec.progressDeadlineSeconds ??= 600;
-      const strategy = (spec.strategy ??= {}) as Obj;
+      spec.strategy ??= {};
+      const strategy = spec.strategy as Obj;
       strategy.type ??= 'RollingUpdate';
       if (strategy.type === 'RollingUpdate') {
-        const ru = (strategy.rollingUpdate ??= {}) as Obj;
+        strategy.rollingUpdate ??= {};
+        const ru = strategy.rollingUpdate as Obj;
         ru.maxSurge ??= '25%';
         ru.maxUnavailable ??= '25%';
       }

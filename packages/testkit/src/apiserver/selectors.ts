@@ -24,27 +24,22 @@ export function parseLabelSelector(text: string): Requirement[] {
   if (cur.trim()) parts.push(cur);
   for (const raw of parts) {
     const p = raw.trim();
-    let m: RegExpMatchArray | null;
-    if ((m = p.match(/^([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)$/))) {
-      out.push({
-        key: m[1] as string,
-        op: m[2] as 'in' | 'notin',
-        values: (m[3] as string)
-          .split(',')
-          .map((v) => v.trim())
-          .filter(Boolean),
-      });
-    } else if ((m = p.match(/^([^\s!=]+)\s*!=\s*(.*)$/))) {
-      out.push({ key: m[1] as string, op: 'neq', value: (m[2] as string).trim() });
-    } else if ((m = p.match(/^([^\s!=]+)\s*==?\s*(.*)$/))) {
-      out.push({ key: m[1] as string, op: 'eq', value: (m[2] as string).trim() });
-    } else if ((m = p.match(/^!\s*([^\s!=]+)$/))) {
-      out.push({ key: m[1] as string, op: 'notexists' });
-    } else if ((m = p.match(/^([^\s!=()]+)$/))) {
-      out.push({ key: m[1] as string, op: 'exists' });
-    } else {
-      throw new Error(`unable to parse requirement: ${p}`);
-    }
+    const set = p.match(/^([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)$/);
+    const neq = p.match(/^([^\s!=]+)\s*!=\s*(.*)$/);
+    const eq = p.match(/^([^\s!=]+)\s*==?\s*(.*)$/);
+    const absent = p.match(/^!\s*([^\s!=]+)$/);
+    const present = p.match(/^([^\s!=()]+)$/);
+    if (set) {
+      const values = (set[3] as string)
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean);
+      out.push({ key: set[1] as string, op: set[2] as 'in' | 'notin', values });
+    } else if (neq) out.push({ key: neq[1] as string, op: 'neq', value: (neq[2] as string).trim() });
+    else if (eq) out.push({ key: eq[1] as string, op: 'eq', value: (eq[2] as string).trim() });
+    else if (absent) out.push({ key: absent[1] as string, op: 'notexists' });
+    else if (present) out.push({ key: present[1] as string, op: 'exists' });
+    else throw new Error(`unable to parse requirement: ${p}`);
   }
   return out;
 }
@@ -54,23 +49,15 @@ export function matchesRequirements(
   reqs: Requirement[],
 ): boolean {
   const l = labels ?? {};
-  return reqs.every((r) => {
+  const holds = (r: Requirement): boolean => {
     const has = Object.hasOwn(l, r.key);
-    switch (r.op) {
-      case 'eq':
-        return has && l[r.key] === r.value;
-      case 'neq':
-        return !has || l[r.key] !== r.value;
-      case 'in':
-        return has && r.values.includes(l[r.key] as string);
-      case 'notin':
-        return !has || !r.values.includes(l[r.key] as string);
-      case 'exists':
-        return has;
-      case 'notexists':
-        return !has;
-    }
-  });
+    if (r.op === 'eq') return has && l[r.key] === r.value;
+    if (r.op === 'neq') return !has || l[r.key] !== r.value;
+    if (r.op === 'in') return has && r.values.includes(l[r.key] as string);
+    if (r.op === 'notin') return !has || !r.values.includes(l[r.key] as string);
+    return r.op === 'exists' ? has : !has;
+  };
+  return reqs.every(holds);
 }
 
 /** A `metav1.LabelSelector` (matchLabels + matchExpressions) applied to labels. */
@@ -96,8 +83,7 @@ export function matchesSelector(
   for (const e of selector.matchExpressions ?? []) {
     if (e.operator === 'In') reqs.push({ key: e.key, op: 'in', values: e.values ?? [] });
     else if (e.operator === 'NotIn') reqs.push({ key: e.key, op: 'notin', values: e.values ?? [] });
-    else if (e.operator === 'Exists') reqs.push({ key: e.key, op: 'exists' });
-    else reqs.push({ key: e.key, op: 'notexists' });
+    else reqs.push({ key: e.key, op: e.operator === 'Exists' ? 'exists' : 'notexists' });
   }
   // An empty selector selects everything for a Deployment; Services use `selectsService` instead.
   return matchesRequirements(labels, reqs);

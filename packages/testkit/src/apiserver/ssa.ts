@@ -182,7 +182,7 @@ export function serverSideApply(
           conflicts.push({
             reason: 'FieldManagerConflict',
             field: display(owned),
-            message: `conflict with "${e.manager}"${e.operation === 'Update' ? ' using ' + e.apiVersion : ''}: ${display(owned)}`,
+            message: `conflict with "${e.manager}"${e.operation === 'Update' ? ` using ${e.apiVersion}` : ''}: ${display(owned)}`,
           });
       }
     }

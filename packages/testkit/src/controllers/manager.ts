@@ -270,9 +270,14 @@ export class ControllerManager {
       for (const rs of oldActive) this.#setRsReplicas(rs, 0, d, 0);
       if (oldActive.length > 0) return;
       const oldPods = olds.some((rs) => (statusOf<RsStatus>(rs).replicas ?? 0) > 0);
-      if (oldPods) return this.#updateDeploymentStatus(d, newRs, all, unavailable);
-      if (specOf<{ replicas: number }>(newRs).replicas !== spec.replicas)
-        return this.#setRsReplicas(newRs, spec.replicas, d, 0);
+      if (oldPods) {
+        this.#updateDeploymentStatus(d, newRs, all, unavailable);
+        return;
+      }
+      if (specOf<{ replicas: number }>(newRs).replicas !== spec.replicas) {
+        this.#setRsReplicas(newRs, spec.replicas, d, 0);
+        return;
+      }
     } else {
       // isScalingEvent: an active set sized for another replica count means the Deployment was scaled.
       const scaling = all.some((rs) => {
@@ -287,7 +292,10 @@ export class ControllerManager {
       const nums = all.map((rs) => this.#numbers(rs));
       const newNums = this.#numbers(newRs);
       const grow = newRSNewReplicas(spec.replicas, surge, nums, newNums);
-      if (grow !== newNums.replicas) return this.#setRsReplicas(newRs, grow, d, surge);
+      if (grow !== newNums.replicas) {
+        this.#setRsReplicas(newRs, grow, d, surge);
+        return;
+      }
       const downs = reconcileOldReplicaSets(
         spec.replicas,
         unavailable,

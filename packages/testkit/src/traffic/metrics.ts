@@ -8,10 +8,10 @@ interface Family {
   series: Map<string, { labels: Labels; value: number; counts?: number[]; sum?: number }>;
 }
 
-const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+const escapeValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 const labelText = (l: Labels) =>
   Object.entries(l)
-    .map(([k, v]) => `${k}="${escape(v)}"`)
+    .map(([k, v]) => `${k}="${escapeValue(v)}"`)
     .join(',');
 const formatNumber = (n: number) => (Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(12))));
 
@@ -75,9 +75,9 @@ export class MetricsRegistry {
         if (f.type === 'counter') lines.push(`${name}{${base}} ${formatNumber(s.value)}`);
         else {
           const buckets = f.buckets as number[];
-          buckets.forEach((b, i) =>
-            lines.push(`${name}_bucket{${base},le="${formatNumber(b)}"} ${s.counts?.[i] ?? 0}`),
-          );
+          for (const [i, b] of buckets.entries()) {
+            lines.push(`${name}_bucket{${base},le="${formatNumber(b)}"} ${s.counts?.[i] ?? 0}`);
+          }
           lines.push(`${name}_bucket{${base},le="+Inf"} ${s.value}`);
           lines.push(`${name}_sum{${base}} ${formatNumber(s.sum ?? 0)}`);
           lines.push(`${name}_count{${base}} ${s.value}`);
