@@ -485,6 +485,8 @@ function startWatch(
     apiVersion: t.info.group ? `${t.info.group}/${t.version}` : t.version,
   });
   res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+  // Clients wait for the headers before they consider the watch open.
+  res.flushHeaders();
   watches.add(res);
   if (rvParam && rvParam !== '0') {
     const rv = Number(rvParam);

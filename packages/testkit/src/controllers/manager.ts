@@ -157,6 +157,19 @@ export class ControllerManager {
     }
   }
 
+  readonly #delayed = new Map<string, number>();
+
+  /** Re-reconciles `key` at clock time `at` (one pending timer per key, the earliest wins). */
+  #enqueueAfter(key: string, at: number): void {
+    const pending = this.#delayed.get(key);
+    if (pending !== undefined && pending <= at) return;
+    this.#delayed.set(key, at);
+    void this.#clock.sleep(Math.max(0, at - this.#clock.now()), this.#timers.signal).then(() => {
+      if (this.#delayed.get(key) === at) this.#delayed.delete(key);
+      if (!this.#timers.signal.aborted) this.#enqueue(key);
+    });
+  }
+
   #drain(): void {
     let rounds = 0;
     while (this.#queue.size > 0 && !this.#stopped) {
@@ -419,7 +432,7 @@ export class ControllerManager {
     const total = sum('replicas');
     const updated = newRs ? (statusOf<RsStatus>(newRs).replicas ?? 0) : 0;
     const oldPods = all
-      .filter((rs) => rs !== newRs)
+      .filter((rs) => rs.metadata.name !== newRs?.metadata.name)
       .reduce((s, rs) => s + (statusOf<RsStatus>(rs).replicas ?? 0), 0);
     const complete =
       newRs !== undefined &&
@@ -454,10 +467,14 @@ export class ControllerManager {
       const message = `ReplicaSet "${rsName}" is progressing.`;
       const deadline = (spec.progressDeadlineSeconds ?? 600) * 1000;
       const since = Date.parse(String(old?.lastUpdateTime ?? now));
+      // Progress means pods moved or a new ReplicaSet took over; a message change is not progress.
+      const oldRs = /ReplicaSet "([^"]+)"/.exec(String(old?.message ?? ''))?.[1];
       const progressed =
         statusOf<Obj>(d).updatedReplicas !== updated ||
         statusOf<Obj>(d).availableReplicas !== available ||
-        old?.message !== message;
+        oldRs !== rsName;
+      if (!progressed && old?.reason === 'ProgressDeadlineExceeded')
+        return condition('Progressing', 'False', 'ProgressDeadlineExceeded', String(old.message));
       if (!progressed && old?.reason !== 'DeploymentPaused' && this.#clock.now() - since > deadline) {
         return condition(
           'Progressing',
@@ -479,6 +496,14 @@ export class ControllerManager {
             'MinimumReplicasUnavailable',
             'Deployment does not have minimum availability.',
           );
+    if (!complete && !spec.paused && progressing.reason !== 'ProgressDeadlineExceeded') {
+      // requeueStuckDeployment: look again when the deadline would pass.
+      const since = Date.parse(String(progressing.lastUpdateTime));
+      this.#enqueueAfter(
+        `deploy/${d.metadata.namespace}/${d.metadata.name}`,
+        since + (spec.progressDeadlineSeconds ?? 600) * 1000 + 1000,
+      );
+    }
     const status: Obj = {
       observedGeneration: d.metadata.generation,
       replicas: total,

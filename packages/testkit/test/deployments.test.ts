@@ -1,0 +1,320 @@
+import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deployment, service } from './fixtures.ts';
+
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+async function setup(replicas: number, strategy?: Record<string, unknown>) {
+  cluster = await startCluster({ podReadyAfterMs: 5_000, namespaces: ['wyq'] });
+  const clock = cluster.virtualClock!;
+  const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
+  const body = deployment('nginx01', 'wyq', 'nginx:1.14', replicas, strategy ? { strategy } : {});
+  await apps.createNamespacedDeployment({ namespace: 'wyq', body: body as never });
+  await clock.advance(5_000);
+  return { cluster, clock, apps };
+}
+
+/** Records (old, new) ReplicaSet replicas after every change, through a real watch. */
+async function recordRollout(c: Cluster, apps: AppsV1Api, image: string, options: { pause?: boolean } = {}) {
+  const clock = c.virtualClock!;
+  const replicas = new Map<string, number>();
+  let newName = '';
+  const sequence: Array<[number, number]> = [];
+  const list = await apps.listNamespacedReplicaSet({ namespace: 'wyq' });
+  for (const rs of list.items) replicas.set(rs.metadata!.name!, rs.spec!.replicas!);
+  const watch = new Watch(c.kubeConfig);
+  const req = await watch.watch(
+    '/apis/apps/v1/namespaces/wyq/replicasets',
+    { resourceVersion: list.metadata!.resourceVersion },
+    (_type, rs: KubeObject) => {
+      const name = rs.metadata.name as string;
+      const r = (rs.spec as { replicas: number }).replicas;
+      if (rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === '2') newName = name;
+      if (replicas.get(name) === r) return;
+      replicas.set(name, r);
+      const fresh = replicas.get(newName) ?? 0;
+      const old = [...replicas].filter(([n]) => n !== newName).reduce((s, [, v]) => s + v, 0);
+      const last = sequence.at(-1);
+      if (!last || last[0] !== old || last[1] !== fresh) sequence.push([old, fresh]);
+    },
+    () => {},
+  );
+  const body = {
+    spec: {
+      ...(options.pause ? { paused: true } : {}),
+      template: { spec: { containers: [{ name: 'nginx01', image }] } },
+    },
+  };
+  await apps.patchNamespacedDeployment({ name: 'nginx01', namespace: 'wyq', body }, strategic);
+  const settle = async () => {
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      const d = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+      const done =
+        d.status?.conditions?.find((x) => x.type === 'Progressing')?.reason === 'NewReplicaSetAvailable';
+      if (done || options.pause) return d;
+      await clock.advance(5_000);
+    }
+    throw new Error('rollout did not finish');
+  };
+  const final = await settle();
+  await new Promise((r) => setTimeout(r, 20));
+  req.abort();
+  return { sequence, final };
+}
+
+describe('Deployment controller (kube-controller-manager arithmetic)', () => {
+  // Sequences of (old pods, new pods) as kube-controller-manager produces them, worked from
+  // NewRSNewReplicas and reconcileOldReplicaSets with pods ready one interval after creation.
+  const CASES: Array<{
+    name: string;
+    replicas: number;
+    strategy?: Record<string, unknown>;
+    expected: Array<[number, number]>;
+  }> = [
+    {
+      name: '4 replicas, 25%/25% (defaults)',
+      replicas: 4,
+      expected: [
+        [4, 1],
+        [3, 1],
+        [3, 2],
+        [1, 2],
+        [1, 4],
+        [0, 4],
+      ],
+    },
+    {
+      name: '10 replicas, surge 3, unavailable 0',
+      replicas: 10,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 3, maxUnavailable: 0 } },
+      expected: [
+        [10, 3],
+        [7, 3],
+        [7, 6],
+        [4, 6],
+        [4, 9],
+        [1, 9],
+        [1, 10],
+        [0, 10],
+      ],
+    },
+    {
+      name: '3 replicas, surge 0, unavailable 1',
+      replicas: 3,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
+      expected: [
+        [3, 0],
+        [2, 0],
+        [2, 1],
+        [1, 1],
+        [1, 2],
+        [0, 2],
+        [0, 3],
+      ],
+    },
+    {
+      name: '5 replicas, 30%/30% (surge rounds up to 2, unavailable down to 1)',
+      replicas: 5,
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '30%', maxUnavailable: '30%' } },
+      expected: [
+        [5, 2],
+        [4, 2],
+        [4, 3],
+        [1, 3],
+        [1, 5],
+        [0, 5],
+      ],
+    },
+  ];
+
+  for (const c of CASES) {
+    it(`rolls ${c.name} with the upstream numbers, never above surge nor below availability`, async () => {
+      const { apps } = await setup(c.replicas, c.strategy);
+      const { sequence, final } = await recordRollout(cluster!, apps, 'nginx:1.20.1');
+      expect(sequence).toEqual(c.expected);
+      expect(final.status).toMatchObject({
+        replicas: c.replicas,
+        updatedReplicas: c.replicas,
+        availableReplicas: c.replicas,
+        observedGeneration: 2,
+      });
+      expect(final.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('2');
+    });
+  }
+
+  it('Recreate scales the old ReplicaSet to zero before the new one starts', async () => {
+    const { apps } = await setup(3, { type: 'Recreate' });
+    const { sequence } = await recordRollout(cluster!, apps, 'nginx:1.20.1');
+    expect(sequence).toEqual([
+      [3, 0],
+      [0, 0],
+      [0, 3],
+    ]);
+  });
+
+  it('seed 000: set image + pause holds the rollout; pods are isolated by pod-template-hash; resume completes', async () => {
+    const { apps, clock } = await setup(4);
+    const core = cluster!.kubeConfig.makeApiClient(CoreV1Api);
+    // kubectl set image … && kubectl rollout pause …: the controller acts on the image before the pause lands.
+    await apps.patchNamespacedDeployment(
+      {
+        name: 'nginx01',
+        namespace: 'wyq',
+        body: { spec: { template: { spec: { containers: [{ name: 'nginx01', image: 'nginx:1.20.1' }] } } } },
+      },
+      strategic,
+    );
+    await apps.patchNamespacedDeployment(
+      { name: 'nginx01', namespace: 'wyq', body: { spec: { paused: true } } },
+      merge,
+    );
+    await clock.advance(60_000);
+    const held = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+    expect(held.status?.conditions?.find((c) => c.type === 'Progressing')?.reason).toBe('DeploymentPaused');
+    const rss = (await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items;
+    expect(rss).toHaveLength(2);
+    const byRevision = Object.fromEntries(
+      rss.map((rs) => [rs.metadata!.annotations!['deployment.kubernetes.io/revision']!, rs]),
+    );
+    const oldHash = byRevision['1']!.metadata!.labels!['pod-template-hash']!;
+    const newHash = byRevision['2']!.metadata!.labels!['pod-template-hash']!;
+    expect(oldHash).toMatch(/^[bcdfghjklmnpqrstvwxz2456789]{6,10}$/);
+    expect(byRevision['1']!.spec!.replicas! + byRevision['2']!.spec!.replicas!).toBe(5);
+    const pods = (await core.listNamespacedPod({ namespace: 'wyq' })).items;
+    expect(new Set(pods.map((p) => p.metadata!.labels!['pod-template-hash']))).toEqual(
+      new Set([oldHash, newHash]),
+    );
+    // Time passes and pods get ready, but a paused Deployment makes no progress.
+    await clock.advance(120_000);
+    const still = (await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items
+      .map((rs) => rs.spec!.replicas)
+      .sort();
+    expect(still).toEqual([2, 3]);
+    // Isolation: one Service per pod-template-hash; traffic to each reaches only its version.
+    await core.createNamespacedService({
+      namespace: 'wyq',
+      body: service('nginx01', 'wyq', { 'pod-template-hash': oldHash }) as never,
+    });
+    await core.createNamespacedService({
+      namespace: 'wyq',
+      body: service('nginx02', 'wyq', { 'pod-template-hash': newHash }) as never,
+    });
+    const traffic = cluster!.traffic;
+    const toOld = traffic.sample({ kind: 'service', namespace: 'wyq', service: 'nginx01' }, 200);
+    const toNew = traffic.sample({ kind: 'service', namespace: 'wyq', service: 'nginx02' }, 200);
+    const images = (svc: string) => {
+      const ep = cluster!.get('Endpoints', 'wyq', svc) as {
+        subsets?: Array<{ addresses?: Array<{ targetRef: { name: string } }> }>;
+      };
+      return new Set(
+        ep.subsets?.[0]?.addresses?.map(
+          (a) =>
+            (cluster!.get('Pod', 'wyq', a.targetRef.name)?.spec as { containers: Array<{ image: string }> })
+              .containers[0]!.image,
+        ),
+      );
+    };
+    expect(images('nginx01')).toEqual(new Set(['nginx:1.14']));
+    expect(images('nginx02')).toEqual(new Set(['nginx:1.20.1']));
+    expect([...toOld.keys()]).toEqual(['nginx01']);
+    expect(toNew.get('nginx01')).toBe(200);
+    // kubectl rollout resume: the rollout completes.
+    await apps.patchNamespacedDeployment(
+      { name: 'nginx01', namespace: 'wyq', body: { spec: { paused: false } } },
+      merge,
+    );
+    for (let i = 0; i < 10; i++) await clock.advance(5_000);
+    const done = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+    expect(done.status?.conditions?.find((c) => c.type === 'Progressing')?.reason).toBe(
+      'NewReplicaSetAvailable',
+    );
+    expect(images('nginx02').size).toBe(1);
+    expect(
+      (cluster!.get('Endpoints', 'wyq', 'nginx02') as { subsets: Array<{ addresses: unknown[] }> })
+        .subsets[0]!.addresses,
+    ).toHaveLength(4);
+    expect(cluster!.get('Endpoints', 'wyq', 'nginx01')?.subsets).toBeUndefined();
+  });
+
+  it('a Deployment paused before the template changes creates no new ReplicaSet', async () => {
+    const { apps, clock } = await setup(4);
+    await apps.patchNamespacedDeployment(
+      { name: 'nginx01', namespace: 'wyq', body: { spec: { paused: true } } },
+      merge,
+    );
+    await apps.patchNamespacedDeployment(
+      {
+        name: 'nginx01',
+        namespace: 'wyq',
+        body: { spec: { template: { spec: { containers: [{ name: 'nginx01', image: 'nginx:2' }] } } } },
+      },
+      strategic,
+    );
+    await clock.advance(30_000);
+    expect((await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items).toHaveLength(1);
+  });
+
+  it('rollback to an earlier template reuses its ReplicaSet under a new revision', async () => {
+    const { apps } = await setup(2);
+    await recordRollout(cluster!, apps, 'nginx:1.20.1');
+    const back = await recordRollout(cluster!, apps, 'nginx:1.14');
+    const rss = (await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items;
+    expect(rss).toHaveLength(2);
+    const active = rss.find((rs) => rs.spec!.replicas! > 0)!;
+    expect(active.spec!.template!.spec!.containers[0]!.image).toBe('nginx:1.14');
+    expect(active.metadata!.annotations!['deployment.kubernetes.io/revision']).toBe('3');
+    expect(back.final.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('3');
+  });
+
+  it('pods that never get ready stall the rollout until the progress deadline is exceeded', async () => {
+    const { apps, clock } = await setup(2, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    cluster!.setPodBehavior({ image: 'nginx:broken', behavior: { neverReady: true } });
+    await apps.patchNamespacedDeployment(
+      {
+        name: 'nginx01',
+        namespace: 'wyq',
+        body: {
+          spec: {
+            progressDeadlineSeconds: 60,
+            template: { spec: { containers: [{ name: 'nginx01', image: 'nginx:broken' }] } },
+          },
+        },
+      },
+      strategic,
+    );
+    for (let i = 0; i < 20; i++) await clock.advance(5_000);
+    const d = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+    expect(d.status?.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+    });
+    expect(d.status?.availableReplicas).toBe(2);
+    expect(d.status?.updatedReplicas).toBe(1);
+  });
+
+  it('crash-looping pods restart with back-off and never become ready', async () => {
+    const { clock } = await setup(1);
+    cluster!.setPodBehavior({ labels: { app: 'crash' }, behavior: { crashLoop: true } });
+    cluster!.apply(deployment('crash', 'wyq', 'crash:1', 1));
+    for (let i = 0; i < 12; i++) await clock.advance(10_000);
+    const pod = cluster!.list('Pod', 'wyq').find((p) => p.metadata.labels?.app === 'crash')!;
+    const status = pod.status as {
+      containerStatuses: Array<{ restartCount: number; ready: boolean; state: Record<string, unknown> }>;
+    };
+    expect(status.containerStatuses[0]!.ready).toBe(false);
+    expect(status.containerStatuses[0]!.restartCount).toBeGreaterThanOrEqual(2);
+    expect(status.containerStatuses[0]!.state).toEqual({ waiting: { reason: 'CrashLoopBackOff' } });
+  });
+});
