@@ -239,7 +239,7 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
     );
     expect(images('nginx02').size).toBe(1);
     expect(
-      (cluster!.get('Endpoints', 'wyq', 'nginx02') as { subsets: Array<{ addresses: unknown[] }> })
+      (cluster!.get('Endpoints', 'wyq', 'nginx02') as unknown as { subsets: Array<{ addresses: unknown[] }> })
         .subsets[0]!.addresses,
     ).toHaveLength(4);
     expect(cluster!.get('Endpoints', 'wyq', 'nginx01')?.subsets).toBeUndefined();
