@@ -16,6 +16,8 @@ export {
 } from './controllers/deployment-math.ts';
 export { podTemplateHash } from './controllers/hash.ts';
 export type { PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
+export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
+export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
 export type { Backend, RouteOutcome } from './traffic/routing.ts';
 export type {
   BehaviorRule,
