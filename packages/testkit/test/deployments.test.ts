@@ -218,7 +218,7 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
       return new Set(
         ep.subsets?.[0]?.addresses?.map(
           (a) =>
-            (cluster!.get('Pod', 'wyq', a.targetRef.name)?.spec as { containers: Array<{ image: string }> })
+            (cluster!.get('Pod', 'wyq', a.targetRef.name)!.spec as { containers: Array<{ image: string }> })
               .containers[0]!.image,
         ),
       );
