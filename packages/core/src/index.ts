@@ -23,6 +23,18 @@ export type {
 export { initialState, TERMINAL_PHASES } from './engine/state.ts';
 export type { KanaryErrorCode, KanaryErrorOptions, KanaryIssue } from './errors/kanary-error.ts';
 export { formatIssues, isKanaryError, KanaryError, toKanaryError } from './errors/kanary-error.ts';
+export type {
+  JsonPatchOp,
+  KubeClient,
+  KubeClientOptions,
+  KubeObject,
+  ObjectRef,
+} from './kubernetes/client.ts';
+export { createKubeClient, refOf } from './kubernetes/client.ts';
+export type { KubeStatus } from './kubernetes/errors.ts';
+export { fromKubeError } from './kubernetes/errors.ts';
+export type { KubernetesRolloutOptions } from './kubernetes/rollout.ts';
+export { createKubernetesRollout } from './kubernetes/rollout.ts';
 export type { ScriptedGateOptions, ScriptedVerdict } from './memory/gate.ts';
 export { createScriptedGate } from './memory/gate.ts';
 export type { FaultFn, Journal, JournalEntry } from './memory/journal.ts';
@@ -53,6 +65,10 @@ export type { RouterCapabilities, RouterStatus, TrafficRouter, WeightMode } from
 export { NO_CAPABILITIES } from './ports/router.ts';
 export type { StateStore, StoredState } from './ports/store.ts';
 export type { Readiness, RollProgress, WorkloadDriver } from './ports/workload.ts';
+export type { ReplicaRatioRouterOptions, ReplicaSplit } from './routers/replica-ratio.ts';
+export { createReplicaRatioRouter, replicaSplit } from './routers/replica-ratio.ts';
+export type { ServiceSelectorRouterOptions } from './routers/service-selector.ts';
+export { createServiceSelectorRouter } from './routers/service-selector.ts';
 export type { AnalysisMetric, AnalysisSpec } from './spec/analysis.ts';
 export type { DurationInput } from './spec/duration.ts';
 export { formatDuration, parseDuration, tryParseDuration } from './spec/duration.ts';
@@ -72,5 +88,20 @@ export type { Step, StepInput, StepKind } from './spec/steps.ts';
 export { stepKind } from './spec/steps.ts';
 export type { StrategySpec, StrategyType } from './spec/strategy.ts';
 export { STRATEGY_TYPES } from './spec/strategy.ts';
+export type { ConfigMapStateStoreOptions } from './state/configmap-store.ts';
+export { createConfigMapStateStore } from './state/configmap-store.ts';
+export type { LeaseLockOptions } from './state/lease-lock.ts';
+export { createLeaseLock } from './state/lease-lock.ts';
 export type { PlanOptions, Strategy } from './strategies/index.ts';
 export { strategies } from './strategies/index.ts';
+export type { DeploymentDriverOptions, PreflightSeverity } from './workloads/deployment-driver.ts';
+export {
+  ANNOTATION_ORIGINAL_SELECTOR,
+  canaryNameOf,
+  createDeploymentDriver,
+  LABEL_REVISION,
+  LABEL_ROLE,
+  LABEL_ROLLOUT,
+  originalSelector,
+} from './workloads/deployment-driver.ts';
+export { mergeTemplate, templatesEqual } from './workloads/template.ts';

@@ -14,7 +14,13 @@ describe('plan()', () => {
   it('weighted: canary first, traffic by steps, promotion updates stable then drains the canary', () => {
     const h = harness('weighted');
     const plan = h.rollout.plan();
-    expect(types(plan.prelude)).toEqual(['workload.ensureCanary', 'workload.waitReady', 'router.prepare']);
+    // The router is prepared before the canary exists (stable pinned) and again once it is ready.
+    expect(types(plan.prelude)).toEqual([
+      'router.prepare',
+      'workload.ensureCanary',
+      'workload.waitReady',
+      'router.prepare',
+    ]);
     expect(plan.steps.map((s) => s.title)).toEqual([
       'set weight 10%',
       'pause 300000ms',
@@ -27,13 +33,18 @@ describe('plan()', () => {
       'set weight 100%',
     ]);
     expect(plan.steps[0]?.actions).toEqual([{ type: 'router.setWeight', weight: 10 }]);
+    // Stable is never changed while it serves traffic: all traffic to the canary (at full size) first.
     expect(types(plan.promotion)).toEqual([
+      'workload.scale',
+      'workload.waitReady',
+      'router.setWeight',
       'workload.promote',
       'workload.waitReady',
       'router.finalize',
       'delay',
       'workload.cleanup',
     ]);
+    expect(plan.promotion[2]).toEqual({ type: 'router.setWeight', weight: 100 });
     // Abort moves traffic first, in one router write, before anything else.
     expect(types(plan.abort)).toEqual([
       'router.reset',
@@ -117,7 +128,15 @@ describe('plan()', () => {
 
   it('replicaRatio: the canary starts at zero pods and the router sizes both sides', () => {
     const plan = harness('replicaRatio').rollout.plan();
-    expect(plan.prelude[0]).toEqual({ type: 'workload.ensureCanary', replicas: 0 });
+    expect(plan.prelude[1]).toEqual({ type: 'workload.ensureCanary', replicas: 0 });
+    expect(types(plan.promotion)).toEqual([
+      'router.setWeight',
+      'workload.promote',
+      'workload.waitReady',
+      'router.finalize',
+      'delay',
+      'workload.cleanup',
+    ]);
     expect(plan.steps.map((s) => s.title)).toEqual([
       'set weight 10%',
       'pause 120000ms',

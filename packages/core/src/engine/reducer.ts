@@ -146,7 +146,14 @@ function applyResult(
     };
   }
   if (result?.canary) next = { ...next, targets: { ...next.targets, canary: result.canary } };
-  if (result?.stable) next = { ...next, targets: { ...next.targets, stable: result.stable } };
+  if (result?.stable) {
+    // A refreshed description never replaces what the stable workload looked like at the start.
+    const original = next.targets.stable?.original ?? result.stable.original;
+    next = {
+      ...next,
+      targets: { ...next.targets, stable: { ...result.stable, ...(original ? { original } : {}) } },
+    };
+  }
   if (!action) return next;
   switch (action.type) {
     case 'router.setHeaderRoute':
@@ -186,7 +193,19 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
         ...state,
         startedAt: state.startedAt ?? event.at,
         cursor: settle(plan, state.cursor, state.promoteFull),
-        ...(event.stable ? { targets: { ...state.targets, stable: event.stable } } : {}),
+        ...(event.stable
+          ? {
+              targets: {
+                ...state.targets,
+                stable: {
+                  ...event.stable,
+                  ...((state.targets.stable?.original ?? event.stable.original)
+                    ? { original: state.targets.stable?.original ?? event.stable.original }
+                    : {}),
+                },
+              },
+            }
+          : {}),
       };
       if (next.cursor.section === 'done') next.outcome = 'promoted';
       next = note(next, event.at, 'start');

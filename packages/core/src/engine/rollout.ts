@@ -379,9 +379,9 @@ class RolloutDriver implements Rollout {
       case 'event': {
         let event = decision.event;
         if (event.type === 'start') {
-          const described = await this.#options.workload.describe(
-            this.#context(new AbortController().signal),
-          );
+          const signal = new AbortController().signal;
+          await this.#preflight(signal);
+          const described = await this.#options.workload.describe(this.#context(signal));
           event = { ...event, stable: described.stable };
         }
         await this.#dispatch(event);
@@ -393,6 +393,33 @@ class RolloutDriver implements Rollout {
       case 'run':
         await this.#execute(decision.action);
         return;
+    }
+  }
+
+  /**
+   * Before the first write: the workload driver's and router's own checks. Errors stop the run
+   * with nothing written; warnings become events.
+   */
+  async #preflight(signal: AbortSignal): Promise<void> {
+    if ((this.#state as RolloutState).startedAt !== undefined || (this.#state as RolloutState).seq > 0)
+      return;
+    const ctx = this.#context(signal);
+    const issues = [
+      ...((await this.#options.workload.validate?.(ctx)) ?? []),
+      ...((await this.#options.router?.validate?.(ctx)) ?? []),
+    ];
+    const errors = issues.filter((i) => i.severity !== 'warning');
+    for (const w of issues.filter((i) => i.severity === 'warning')) {
+      this.#emitter.emit('warning', {
+        message: `preflight: ${w.message}${w.hint ? ` (fix: ${w.hint})` : ''}`,
+      });
+    }
+    if (errors.length > 0) {
+      throw new KanaryError(
+        'PREFLIGHT',
+        `Preflight checks failed; nothing was changed:\n${formatIssues(errors)}`,
+        { issues: errors },
+      );
     }
   }
 
@@ -481,11 +508,19 @@ class RolloutDriver implements Rollout {
     const attempts = state.action?.attempts ?? 0;
     if (error.retryable && now - startedAt <= this.spec.progressDeadline) {
       // A transient fault (network, 429, 5xx, conflict): try again with backoff, within the deadline.
-      this.#emitter.emit('warning', {
-        message: `${action.type} failed and will be retried: ${error.message}`,
-        error,
-      });
-      const backoff = Math.min(this.#pollMs * 2 ** Math.min(attempts, 5), 30_000);
+      if (error.details.progress === true) {
+        this.#emitter.emit('action', { action, status: 'waiting', message: error.message });
+      } else {
+        this.#emitter.emit('warning', {
+          message: `${action.type} failed and will be retried: ${error.message}`,
+          error,
+        });
+      }
+      // A port still making progress (pods moving) polls; a fault backs off exponentially.
+      const backoff =
+        error.details.progress === true
+          ? this.#pollMs
+          : Math.min(this.#pollMs * 2 ** Math.min(attempts, 5), 30_000);
       return { type: 'actionWaiting', at: now, retryAt: now + backoff, message: error.message };
     }
     this.#emitter.emit('action', { action, status: 'failed', message: error.message });
@@ -519,9 +554,17 @@ class RolloutDriver implements Rollout {
         };
       case 'workload.waitReady': {
         const r = await workload.readiness(ctx, action.side);
-        return r.ready
-          ? { kind: 'done' }
-          : { kind: 'waiting', message: r.message ?? `${action.side} ${r.readyReplicas}/${r.desired} ready` };
+        if (!r.ready)
+          return {
+            kind: 'waiting',
+            message: r.message ?? `${action.side} ${r.readyReplicas}/${r.desired} ready`,
+          };
+        // Ready: refresh what routers need to know (a new pod-template-hash, for one).
+        const described = await workload.describe(ctx);
+        return {
+          kind: 'done',
+          result: { stable: described.stable, ...(described.canary ? { canary: described.canary } : {}) },
+        };
       }
       case 'workload.scale':
         await workload.scale(

@@ -1,6 +1,7 @@
 /** Every failure Kanary reports has one of these codes; hosts switch on `code`, never on the message. */
 export type KanaryErrorCode =
   | 'INVALID_SPEC'
+  | 'PREFLIGHT'
   | 'UNSUPPORTED_CAPABILITY'
   | 'INVALID_CONTROL'
   | 'INVALID_STATE'
@@ -23,6 +24,8 @@ export interface KanaryIssue {
   path: string;
   message: string;
   hint?: string;
+  /** Preflight findings may be warnings; everything else is an error. */
+  severity?: 'error' | 'warning';
 }
 
 export interface KanaryErrorOptions {

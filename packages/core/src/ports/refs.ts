@@ -16,4 +16,6 @@ export interface WorkloadRef {
   podTemplateHash?: string;
   /** A Service that selects only this workload's pods, when one exists. */
   service?: string;
+  /** The stable workload as it was when the rollout began: what abort restores. */
+  original?: { replicas: number; template: unknown };
 }

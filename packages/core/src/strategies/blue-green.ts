@@ -46,6 +46,7 @@ function planBlueGreen(spec: RolloutSpec, options: PlanOptions): Plan {
     strategy: 'blueGreen',
     prelude: [
       ...hook(options, 'confirm-rollout'),
+      { type: 'router.prepare' },
       { type: 'workload.ensureCanary', ...(green === undefined ? {} : { replicas: green }) },
       { type: 'workload.waitReady', side: 'canary' },
       { type: 'router.prepare' },

@@ -41,8 +41,11 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
 
   return {
     strategy: strategy.type,
+    // The router is prepared before the canary exists (pinning stable selectors so new pods get
+    // no traffic by accident), and again once it is ready (canary subsets, owned routes at 0%).
     prelude: [
       ...hook(options, 'confirm-rollout'),
+      { type: 'router.prepare' },
       {
         type: 'workload.ensureCanary',
         ...(canaryReplicas === undefined ? {} : { replicas: canaryReplicas }),
@@ -52,8 +55,17 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
       ...hook(options, 'pre-rollout'),
     ],
     steps,
+    // Stable is never changed while it serves: traffic moves to the validated canary (at full
+    // size), stable takes the new template, then traffic returns to it (Flagger's promotion).
     promotion: [
       ...hook(options, 'confirm-promotion'),
+      ...(strategy.type === 'replicaRatio'
+        ? []
+        : [
+            { type: 'workload.scale', side: 'canary', percentOfStable: 100 } as const,
+            { type: 'workload.waitReady', side: 'canary' } as const,
+          ]),
+      { type: 'router.setWeight', weight: 100 },
       { type: 'workload.promote' },
       { type: 'workload.waitReady', side: 'stable' },
       { type: 'router.finalize' },

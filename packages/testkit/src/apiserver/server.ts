@@ -192,12 +192,15 @@ export interface ApiServer {
   url: string;
   server: Server;
   requests: RequestRecord[];
+  /** Requests being served now (watches excluded), and when the last one started or ended (ms, real). */
+  activity: { inflight: number; lastAt: number };
   close(): Promise<void>;
 }
 
 export async function startApiServer(store: ObjectStore, faults: FaultInjector): Promise<ApiServer> {
   const requests: RequestRecord[] = [];
   const watches = new Set<ServerResponse>();
+  const activity = { inflight: 0, lastAt: 0 };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -356,6 +359,15 @@ export async function startApiServer(store: ObjectStore, faults: FaultInjector):
   };
 
   const server = createServer((req, res) => {
+    const isWatch = /[?&]watch=(true|1)/.test(req.url ?? '');
+    if (!isWatch) {
+      activity.inflight += 1;
+      activity.lastAt = performance.now();
+      res.on('close', () => {
+        activity.inflight -= 1;
+        activity.lastAt = performance.now();
+      });
+    }
     handle(req, res).catch((e: unknown) => {
       if (!res.headersSent) send(res, 500, errors.internal(String(e)).body);
     });
@@ -367,6 +379,7 @@ export async function startApiServer(store: ObjectStore, faults: FaultInjector):
     url: `http://127.0.0.1:${port}`,
     server,
     requests,
+    activity,
     async close() {
       for (const w of watches) w.end();
       server.closeAllConnections();

@@ -1,4 +1,4 @@
-import { type Clock, createVirtualClock, systemClock, type VirtualClock } from '@kanary/core';
+import { type Clock, createVirtualClock, flushAsync, systemClock, type VirtualClock } from '@kanary/core';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createFaultInjector, type FaultInjector, type FaultRule } from '../apiserver/faults.ts';
 import { KINDS, type KindInfo, kindByName } from '../apiserver/kinds.ts';
@@ -43,6 +43,12 @@ export interface Cluster {
   /** Creates or replaces objects directly (test setup, no HTTP); namespaces are created as needed. */
   apply(...objects: KubeObject[]): KubeObject[];
   get(kind: string, namespace: string | undefined, name: string, group?: string): KubeObject | undefined;
+  /**
+   * Virtual time: runs `work` to completion, moving time to the next timer only when the API
+   * server is idle (no request in flight, none for `quietMs` of real time), so time never jumps
+   * while a client waits for an answer. Real time: just awaits `work`.
+   */
+  run<T>(work: Promise<T>, options?: { maxMs?: number; quietMs?: number }): Promise<T>;
   list(kind: string, namespace?: string, group?: string): KubeObject[];
   close(): Promise<void>;
 }
@@ -135,6 +141,34 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       const info = kindByName(kind, group);
       if (!info) throw new Error(`unknown kind ${kind}`);
       return store.list(info, namespace);
+    },
+    async run(work, runOptions = {}) {
+      if (!virtualClock) return work;
+      const quiet = runOptions.quietMs ?? 3;
+      const limit = clock.now() + (runOptions.maxMs ?? 7 * 24 * 3_600_000);
+      let settled = false;
+      work.then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      );
+      const realSleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      while (!settled) {
+        await flushAsync(10);
+        if (settled) break;
+        const busy = api.activity.inflight > 0 || performance.now() - api.activity.lastAt < quiet;
+        if (busy || virtualClock.pending() === 0) {
+          await realSleep(1);
+          continue;
+        }
+        if (clock.now() > limit)
+          throw new Error('cluster.run: work still running after maxMs of virtual time');
+        await virtualClock.advanceToNext();
+      }
+      return work;
     },
     async close() {
       traffic.stop();

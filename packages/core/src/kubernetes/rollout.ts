@@ -1,0 +1,68 @@
+import { type CreateRolloutOptions, createRollout, type Rollout } from '../engine/rollout.ts';
+import { KanaryError } from '../errors/kanary-error.ts';
+import type { Lock } from '../ports/lock.ts';
+import type { TrafficRouter } from '../ports/router.ts';
+import type { StateStore } from '../ports/store.ts';
+import type { WorkloadDriver } from '../ports/workload.ts';
+import { createReplicaRatioRouter } from '../routers/replica-ratio.ts';
+import { createServiceSelectorRouter } from '../routers/service-selector.ts';
+import { parseRolloutSpec } from '../spec/parse.ts';
+import { createConfigMapStateStore } from '../state/configmap-store.ts';
+import { createLeaseLock } from '../state/lease-lock.ts';
+import { createDeploymentDriver, type DeploymentDriverOptions } from '../workloads/deployment-driver.ts';
+import { createKubeClient, type KubeClient, type KubeClientOptions } from './client.ts';
+
+export interface KubernetesRolloutOptions
+  extends Omit<CreateRolloutOptions, 'workload' | 'router' | 'store' | 'lock'> {
+  /** The host's KubeConfig (or `client`); defaults to `loadFromDefault()`. */
+  kubeConfig?: KubeClientOptions['kubeConfig'];
+  client?: KubeClient;
+  /** Required for weighted and headerMatch; blue-green and replica ratio default to their mesh-free routers. */
+  router?: TrafficRouter;
+  workload?: WorkloadDriver;
+  store?: StateStore;
+  lock?: Lock;
+  preflight?: DeploymentDriverOptions['preflight'];
+}
+
+/**
+ * A rollout wired to a cluster: Deployments as workloads, state in a ConfigMap, a Lease per
+ * rollout, and — when the strategy needs no mesh — its router (Service selector for
+ * blue-green, replica ratio for replicaRatio). Everything can be overridden.
+ */
+export function createKubernetesRollout(options: KubernetesRolloutOptions): Rollout {
+  const spec = parseRolloutSpec(options.spec);
+  const client =
+    options.client ??
+    createKubeClient({
+      ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  const router =
+    options.router ??
+    (spec.strategy.type === 'blueGreen'
+      ? createServiceSelectorRouter({ client })
+      : spec.strategy.type === 'replicaRatio'
+        ? createReplicaRatioRouter({ client })
+        : undefined);
+  if (!router && (spec.strategy.type === 'weighted' || spec.strategy.type === 'headerMatch')) {
+    throw new KanaryError('UNSUPPORTED_CAPABILITY', `the ${spec.strategy.type} strategy needs a router`, {
+      issues: [
+        {
+          path: 'router',
+          message: 'no router was given',
+          hint: 'pass router: createIstioRouter(...), createNginxRouter(...) or createGatewayApiRouter(...)',
+        },
+      ],
+    });
+  }
+  const { kubeConfig: _k, client: _c, preflight, ...rest } = options;
+  return createRollout({
+    ...rest,
+    spec,
+    workload: options.workload ?? createDeploymentDriver({ client, ...(preflight ? { preflight } : {}) }),
+    ...(router ? { router } : {}),
+    store: options.store ?? createConfigMapStateStore({ client }),
+    lock: options.lock ?? createLeaseLock({ client, ...(options.clock ? { clock: options.clock } : {}) }),
+  });
+}

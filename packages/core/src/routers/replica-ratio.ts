@@ -1,0 +1,191 @@
+import { KanaryError } from '../errors/kanary-error.ts';
+import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
+import type { PortContext } from '../ports/context.ts';
+import { NO_CAPABILITIES, type RouterStatus, type TrafficRouter } from '../ports/router.ts';
+import { canaryNameOf } from '../workloads/deployment-driver.ts';
+
+type Deployment = KubeObject & {
+  spec: { replicas?: number };
+  status?: {
+    readyReplicas?: number;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    observedGeneration?: number;
+  };
+};
+
+export interface ReplicaSplit {
+  stable: number;
+  canary: number;
+}
+
+/**
+ * The rounding rule: canary pods = round(total × weight / 100), half up; then, for a weight
+ * strictly between 0 and 100, each side keeps at least `minPodsPerSide` pods (when the total
+ * allows both floors). 0% and 100% put every pod on one side.
+ */
+export function replicaSplit(total: number, weight: number, minPodsPerSide: number): ReplicaSplit {
+  let canary = Math.floor((total * weight) / 100 + 0.5);
+  if (weight > 0 && weight < 100 && total >= 2 * minPodsPerSide) {
+    canary = Math.min(Math.max(canary, minPodsPerSide), total - minPodsPerSide);
+  }
+  if (weight <= 0) canary = 0;
+  if (weight >= 100) canary = total;
+  return { stable: total - canary, canary };
+}
+
+export interface ReplicaRatioRouterOptions {
+  client: KubeClient;
+}
+
+/**
+ * Seed 001's gray release without a mesh: one Service selects both Deployments, so the split
+ * is the ratio of ready pods. A weight becomes replica counts; pods are added on the growing
+ * side first and removed from the shrinking side only once the new ones are ready, never
+ * exceeding total + maxSurge pods.
+ */
+export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): TrafficRouter {
+  const { client } = options;
+  const ref = (ctx: PortContext, name: string): ObjectRef => ({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: ctx.spec.namespace,
+    name,
+  });
+  const settings = (ctx: PortContext) => {
+    const s = ctx.spec.strategy;
+    const total =
+      (s.type === 'replicaRatio' ? s.totalReplicas : undefined) ??
+      ctx.targets.stable?.original?.replicas ??
+      1;
+    const surgeSpec = s.type === 'replicaRatio' ? s.maxSurge : 0;
+    const surge =
+      typeof surgeSpec === 'number' ? surgeSpec : Math.ceil((total * Number.parseInt(surgeSpec, 10)) / 100);
+    const minPods = s.type === 'replicaRatio' ? s.minPodsPerSide : 1;
+    return { total, surge, minPods };
+  };
+  const read = async (ctx: PortContext) => {
+    const stable = await client.get<Deployment>(ref(ctx, ctx.spec.target.name));
+    const canary = await client.get<Deployment>(ref(ctx, canaryNameOf(ctx)));
+    if (!stable) throw new KanaryError('NOT_FOUND', `Deployment ${ctx.spec.target.name} does not exist`);
+    const info = (d: Deployment | undefined) => ({
+      replicas: d?.spec.replicas ?? 0,
+      // Ready pods of the current template only: what the Service really sends traffic to.
+      ready:
+        d && (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 0)
+          ? Math.min(d.status?.availableReplicas ?? 0, d.status?.updatedReplicas ?? 0)
+          : 0,
+      exists: d !== undefined,
+    });
+    return { stable: info(stable), canary: info(canary) };
+  };
+  const effective = (s: { ready: number }, c: { ready: number }) =>
+    s.ready + c.ready === 0 ? 0 : (100 * c.ready) / (s.ready + c.ready);
+  const scaleTo = (ctx: PortContext, name: string, replicas: number) =>
+    client.mergePatch(ref(ctx, name), { spec: { replicas } });
+
+  /** One move towards the split; throws a retryable "waiting" error until it is reached. */
+  const moveTo = async (ctx: PortContext, weight: number): Promise<RouterStatus> => {
+    const { total, surge, minPods } = settings(ctx);
+    const want = replicaSplit(total, weight, minPods);
+    const canaryName = canaryNameOf(ctx);
+    const now = await read(ctx);
+    if (!now.canary.exists) {
+      if (want.canary === 0)
+        return { canaryWeight: weight, verified: true, effectiveWeight: 0, headerRoutes: [], mirrors: [] };
+      throw new KanaryError('ROUTER', `canary Deployment ${canaryName} does not exist`, {
+        retryable: true,
+        details: { progress: true },
+      });
+    }
+    const budget = total + surge;
+    const sides = [
+      { name: ctx.spec.target.name, have: now.stable, want: want.stable },
+      { name: canaryName, have: now.canary, want: want.canary },
+    ];
+    const growing = sides.find((s) => s.have.replicas < s.want);
+    const shrinking = sides.find((s) => s.have.replicas > s.want);
+    if (growing) {
+      const room = budget - sides.reduce((sum, s) => sum + s.have.replicas, 0);
+      const step = Math.min(growing.want, growing.have.replicas + Math.max(room, 0));
+      if (step > growing.have.replicas) {
+        await scaleTo(ctx, growing.name, step);
+        throw new KanaryError('ROUTER', `scaling ${growing.name} to ${step} pods`, {
+          retryable: true,
+          details: { progress: true },
+        });
+      }
+    }
+    if (shrinking) {
+      // Keep serving capacity: ready pods never drop below the total (below it by one pod when
+      // there is no surge, or nothing could ever move).
+      const other = sides.find((x) => x !== shrinking) as (typeof sides)[number];
+      const slack = surge === 0 ? 1 : 0;
+      const next = Math.max(shrinking.want, total - slack - other.have.ready);
+      if (next < shrinking.have.replicas) await scaleTo(ctx, shrinking.name, next);
+      throw new KanaryError(
+        'ROUTER',
+        `moving pods: ${ctx.spec.target.name} ${now.stable.replicas}, ${canaryName} ${now.canary.replicas} → ${want.stable}/${want.canary}`,
+        { retryable: true, details: { progress: true } },
+      );
+    }
+    if (growing)
+      throw new KanaryError('ROUTER', `waiting for room to add pods to ${growing.name}`, {
+        retryable: true,
+        details: { progress: true },
+      });
+    if (now.stable.ready < want.stable || now.canary.ready < want.canary) {
+      throw new KanaryError(
+        'ROUTER',
+        `waiting for pods to be ready (${now.stable.ready}/${want.stable} stable, ${now.canary.ready}/${want.canary} canary)`,
+        { retryable: true, details: { progress: true } },
+      );
+    }
+    return {
+      canaryWeight: weight,
+      verified: true,
+      effectiveWeight: Math.round(effective(now.stable, now.canary) * 100) / 100,
+      headerRoutes: [],
+      mirrors: [],
+    };
+  };
+
+  return {
+    name: 'replica-ratio',
+    capabilities: { ...NO_CAPABILITIES, weights: 'replicas', weightResolution: 1 },
+    async validate(ctx) {
+      if (ctx.spec.strategy.type !== 'replicaRatio')
+        return [
+          {
+            path: 'strategy.type',
+            message: 'the replica-ratio router serves the replicaRatio strategy',
+            hint: 'use strategy.type: replicaRatio',
+            severity: 'error',
+          },
+        ];
+      return [];
+    },
+    setWeight: moveTo,
+    setHeaderRoute: async () => {
+      throw new KanaryError('UNSUPPORTED_CAPABILITY', 'the replica-ratio router cannot route by header');
+    },
+    removeHeaderRoute: async () => undefined,
+    setMirror: async () => {
+      throw new KanaryError('UNSUPPORTED_CAPABILITY', 'the replica-ratio router cannot mirror traffic');
+    },
+    removeMirror: async () => undefined,
+    reset: (ctx) => moveTo(ctx, 0),
+    finalize: (ctx) => moveTo(ctx, 0),
+    async status(ctx) {
+      const now = await read(ctx);
+      const total = now.stable.replicas + now.canary.replicas;
+      return {
+        canaryWeight: total === 0 ? 0 : Math.round((100 * now.canary.replicas) / total),
+        verified: true,
+        effectiveWeight: effective(now.stable, now.canary),
+        headerRoutes: [],
+        mirrors: [],
+      };
+    },
+  };
+}

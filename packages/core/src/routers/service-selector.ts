@@ -1,0 +1,117 @@
+import { KanaryError } from '../errors/kanary-error.ts';
+import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
+import type { PortContext } from '../ports/context.ts';
+import { NO_CAPABILITIES, type RouterStatus, type TrafficRouter } from '../ports/router.ts';
+import { ANNOTATION_ORIGINAL_SELECTOR, originalSelector } from '../workloads/deployment-driver.ts';
+
+type Service = KubeObject & { spec: { selector?: Record<string, string> } };
+
+export interface ServiceSelectorRouterOptions {
+  client: KubeClient;
+  /** The Service users reach; default: the blue-green strategy's activeService, else target.service. */
+  activeService?: string;
+  /** A Service that always selects the new version (blue-green preview); default from the strategy. */
+  previewService?: string;
+}
+
+/**
+ * Seed 001's blue-green switch: the active Service's selector is the router. Each side is picked
+ * by its pod-template-hash on top of the user's selector (which is kept in an annotation), so
+ * the switch is one selector write, and switching back is another.
+ */
+export function createServiceSelectorRouter(options: ServiceSelectorRouterOptions): TrafficRouter {
+  const { client } = options;
+  const names = (ctx: PortContext) => {
+    const s = ctx.spec.strategy;
+    return {
+      active: options.activeService ?? (s.type === 'blueGreen' ? s.activeService : ctx.spec.target.service),
+      preview: options.previewService ?? (s.type === 'blueGreen' ? s.previewService : undefined),
+    };
+  };
+  const ref = (ctx: PortContext, name: string): ObjectRef => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    namespace: ctx.spec.namespace,
+    name,
+  });
+  const hashOf = (ctx: PortContext, side: 'stable' | 'canary'): string => {
+    const h = ctx.targets[side]?.podTemplateHash;
+    if (!h) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
+    return h;
+  };
+  /** Points a Service at one side, keeping the user's selector in an annotation. Verified by reading back. */
+  const point = async (ctx: PortContext, name: string, hash: string): Promise<void> => {
+    const svc = await client.get<Service>(ref(ctx, name));
+    if (!svc) throw new KanaryError('NOT_FOUND', `Service ${ctx.spec.namespace}/${name} does not exist`);
+    if (
+      svc.spec.selector?.['pod-template-hash'] === hash &&
+      svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR]
+    )
+      return;
+    const updated = await client.update<Service>(ref(ctx, name), (s) => ({
+      ...s,
+      metadata: {
+        ...s.metadata,
+        annotations: {
+          ...(s.metadata.annotations ?? {}),
+          [ANNOTATION_ORIGINAL_SELECTOR]: JSON.stringify(originalSelector(s)),
+        },
+      },
+      spec: { ...s.spec, selector: { ...originalSelector(s), 'pod-template-hash': hash } },
+    }));
+    if (updated.spec.selector?.['pod-template-hash'] !== hash)
+      throw new KanaryError('ROUTER', `Service ${name} did not take the new selector`, { retryable: true });
+  };
+  const status = async (ctx: PortContext): Promise<RouterStatus> => {
+    const svc = await client.get<Service>(ref(ctx, names(ctx).active as string));
+    const hash = svc?.spec.selector?.['pod-template-hash'];
+    const onCanary = hash !== undefined && hash === ctx.targets.canary?.podTemplateHash;
+    return { canaryWeight: onCanary ? 100 : 0, verified: true, headerRoutes: [], mirrors: [] };
+  };
+  const unsupported = (what: string) => {
+    throw new KanaryError('UNSUPPORTED_CAPABILITY', `the Service-selector router cannot ${what}`);
+  };
+
+  return {
+    name: 'service-selector',
+    capabilities: NO_CAPABILITIES,
+    async validate(ctx) {
+      const { active } = names(ctx);
+      if (!active)
+        return [
+          {
+            path: 'strategy.activeService',
+            message: 'no Service to switch',
+            hint: 'set activeService or target.service',
+            severity: 'error',
+          },
+        ];
+      return [];
+    },
+    async prepare(ctx) {
+      const { active, preview } = names(ctx);
+      // Pin the active Service to the stable pods before any new pod exists.
+      await point(ctx, active as string, hashOf(ctx, 'stable'));
+      if (preview && ctx.targets.canary?.podTemplateHash)
+        await point(ctx, preview, ctx.targets.canary.podTemplateHash);
+    },
+    async setWeight(ctx, weight) {
+      if (weight !== 0 && weight !== 100) unsupported(`send ${weight}% (only 0 or 100)`);
+      await point(ctx, names(ctx).active as string, hashOf(ctx, weight === 100 ? 'canary' : 'stable'));
+      return status(ctx);
+    },
+    setHeaderRoute: async () => unsupported('route by header'),
+    removeHeaderRoute: async () => undefined,
+    setMirror: async () => unsupported('mirror traffic'),
+    removeMirror: async () => undefined,
+    async reset(ctx) {
+      await point(ctx, names(ctx).active as string, hashOf(ctx, 'stable'));
+      return status(ctx);
+    },
+    async finalize(ctx) {
+      await point(ctx, names(ctx).active as string, hashOf(ctx, 'stable'));
+      return status(ctx);
+    },
+    status,
+  };
+}

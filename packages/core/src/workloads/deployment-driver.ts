@@ -1,0 +1,490 @@
+import { KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
+import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
+import type { PortContext } from '../ports/context.ts';
+import type { Side, WorkloadRef } from '../ports/refs.ts';
+import type { Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
+import { mergeTemplate, templatesEqual } from './template.ts';
+
+export type PreflightSeverity = 'error' | 'warning' | 'off';
+
+export interface DeploymentDriverOptions {
+  client: KubeClient;
+  /** What to check before a rollout starts (seed 001/002 practice), each an error, a warning or off. */
+  preflight?: {
+    readinessProbe?: PreflightSeverity;
+    gracefulShutdown?: PreflightSeverity;
+    resourceRequests?: PreflightSeverity;
+  };
+}
+
+type Obj = Record<string, unknown>;
+interface DeploymentSpec {
+  replicas?: number;
+  paused?: boolean;
+  selector: { matchLabels?: Record<string, string> };
+  template: {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec: Obj;
+  };
+  strategy?: { rollingUpdate?: { maxSurge?: number | string } };
+}
+interface DeploymentStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  updatedReplicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+}
+type Deployment = KubeObject & { spec: DeploymentSpec; status?: DeploymentStatus };
+type Service = KubeObject & { spec: { selector?: Record<string, string>; ports?: Obj[] } };
+
+export const LABEL_ROLLOUT = 'kanary.dev/rollout';
+export const LABEL_ROLE = 'kanary.dev/role';
+/** Marks pods of a version Kanary made, so its template (and pod-template-hash) differs from stable's. */
+export const LABEL_REVISION = 'kanary.dev/revision';
+export const ANNOTATION_ORIGINAL_SELECTOR = 'kanary.dev/original-selector';
+
+const deploymentRef = (ns: string, name: string): ObjectRef => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  namespace: ns,
+  name,
+});
+const serviceRef = (ns: string, name: string): ObjectRef => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  namespace: ns,
+  name,
+});
+
+/** The canary's (or green's) Deployment name for a spec. */
+export function canaryNameOf(ctx: Pick<PortContext, 'spec'>): string {
+  const s = ctx.spec.strategy;
+  const target = ctx.spec.target.name;
+  if (s.type === 'blueGreen') {
+    if (s.green.name) return s.green.name;
+    if (target.endsWith('-blue')) return `${target.slice(0, -5)}-green`;
+    if (target.endsWith('-green')) return `${target.slice(0, -6)}-blue`;
+    return `${target}-green`;
+  }
+  if ('canary' in s && s.canary.name) return s.canary.name;
+  return `${target}-canary`;
+}
+
+/** The pod-template-hash of a Deployment's newest ReplicaSet, if it has one yet. */
+async function currentHash(client: KubeClient, d: Deployment): Promise<string | undefined> {
+  const ns = d.metadata.namespace as string;
+  const selector = Object.entries(d.spec.selector.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const rss = await client.list<KubeObject & { spec: { template: unknown } }>(
+    'apps/v1',
+    'ReplicaSet',
+    ns,
+    selector,
+  );
+  const owned = rss.filter((rs) => rs.metadata.ownerReferences?.some((o) => o.uid === d.metadata.uid));
+  const match = owned.find((rs) => templatesEqual(rs.spec.template, d.spec.template));
+  return match?.metadata.labels?.['pod-template-hash'];
+}
+
+async function refOf(client: KubeClient, d: Deployment, service?: string): Promise<WorkloadRef> {
+  const hash = await currentHash(client, d);
+  return {
+    name: d.metadata.name,
+    podLabels: { ...(d.spec.template.metadata?.labels ?? {}) },
+    ...(hash ? { podTemplateHash: hash } : {}),
+    ...(service ? { service } : {}),
+  };
+}
+
+function readinessOf(d: Deployment | undefined, side: Side): Readiness {
+  if (!d) return { ready: false, desired: 0, readyReplicas: 0, message: `${side} Deployment does not exist` };
+  const desired = d.spec.replicas ?? 1;
+  const s = d.status ?? {};
+  const observed = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+  const progressing = s.conditions?.find((c) => c.type === 'Progressing');
+  const available = s.availableReplicas ?? 0;
+  const ready =
+    observed &&
+    (s.updatedReplicas ?? 0) === desired &&
+    available === desired &&
+    (s.replicas ?? 0) === desired &&
+    !d.spec.paused;
+  const message = !observed
+    ? `${d.metadata.name}: waiting for the controller to observe generation ${d.metadata.generation}`
+    : progressing?.reason === 'ProgressDeadlineExceeded'
+      ? `${d.metadata.name}: ${progressing.message ?? 'progress deadline exceeded'}`
+      : `${d.metadata.name}: ${available}/${desired} available, ${s.updatedReplicas ?? 0} updated`;
+  return { ready, desired, readyReplicas: s.readyReplicas ?? 0, updated: s.updatedReplicas ?? 0, message };
+}
+
+/** Drives apps/v1 Deployments for every strategy. Every method is idempotent. */
+export function createDeploymentDriver(options: DeploymentDriverOptions): WorkloadDriver {
+  const { client } = options;
+  const preflight = {
+    readinessProbe: 'warning',
+    gracefulShutdown: 'warning',
+    resourceRequests: 'warning',
+    ...options.preflight,
+  } as const;
+  const ns = (ctx: PortContext) => ctx.spec.namespace;
+  const getStable = async (ctx: PortContext): Promise<Deployment> => {
+    const d = await client.get<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name));
+    if (!d)
+      throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${ctx.spec.target.name} does not exist`);
+    return d;
+  };
+  const getCanary = (ctx: PortContext) => client.get<Deployment>(deploymentRef(ns(ctx), canaryNameOf(ctx)));
+  const adopted = (ctx: PortContext) => {
+    const s = ctx.spec.strategy;
+    return s.type === 'blueGreen' ? s.green.adopt : 'canary' in s ? s.canary.adopt : false;
+  };
+  /** The new version's pod template: the stable one as it was, plus the spec's update. */
+  const desiredTemplate = (ctx: PortContext, stableTemplate: DeploymentSpec['template']) => {
+    const template = mergeTemplate(stableTemplate, ctx.spec.update);
+    template.metadata = {
+      ...template.metadata,
+      labels: { ...(template.metadata?.labels ?? {}), [LABEL_REVISION]: ctx.state.specDigest.slice(0, 10) },
+    };
+    return template;
+  };
+  const originalTemplate = (ctx: PortContext, d: Deployment) =>
+    (ctx.targets.stable?.original?.template as DeploymentSpec['template'] | undefined) ?? d.spec.template;
+
+  return {
+    name: 'kubernetes-deployments',
+
+    async validate(ctx) {
+      const issues: KanaryIssue[] = [];
+      const d = await client.get<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name));
+      if (!d) {
+        return [
+          {
+            path: 'target.name',
+            message: `Deployment ${ns(ctx)}/${ctx.spec.target.name} does not exist`,
+            hint: 'create it first, or fix the name',
+            severity: 'error',
+          },
+        ];
+      }
+      const containers = (d.spec.template.spec.containers as Obj[] | undefined) ?? [];
+      const container = ctx.spec.update?.container;
+      if (container && !containers.some((c) => c.name === container)) {
+        issues.push({
+          path: 'update.container',
+          message: `Deployment ${d.metadata.name} has no container "${container}"`,
+          hint: `use one of: ${containers.map((c) => c.name).join(', ')}`,
+          severity: 'error',
+        });
+      }
+      if (ctx.spec.target.service || ctx.spec.strategy.type === 'blueGreen') {
+        const names = [
+          ctx.spec.target.service,
+          ctx.spec.strategy.type === 'blueGreen' ? ctx.spec.strategy.activeService : undefined,
+        ].filter(Boolean) as string[];
+        for (const name of names) {
+          if (!(await client.get(serviceRef(ns(ctx), name)))) {
+            issues.push({
+              path: ctx.spec.strategy.type === 'blueGreen' ? 'strategy.activeService' : 'target.service',
+              message: `Service ${ns(ctx)}/${name} does not exist`,
+              hint: 'create the Service first',
+              severity: 'error',
+            });
+          }
+        }
+      }
+      if (
+        ctx.spec.strategy.type === 'rolling' &&
+        ctx.spec.strategy.canaryService &&
+        !ctx.spec.target.service
+      ) {
+        issues.push({
+          path: 'target.service',
+          message: 'isolating new pods needs the stable Service',
+          hint: 'set target.service',
+          severity: 'error',
+        });
+      }
+      const check = (key: keyof typeof preflight, ok: boolean, issue: Omit<KanaryIssue, 'severity'>) => {
+        if (ok || preflight[key] === 'off') return;
+        issues.push({ ...issue, severity: preflight[key] });
+      };
+      for (const c of containers) {
+        check('readinessProbe', c.readinessProbe !== undefined, {
+          path: 'target',
+          message: `container "${String(c.name)}" has no readinessProbe: new pods get traffic before they can serve it`,
+          hint: 'add a readinessProbe to the container',
+        });
+        check('resourceRequests', (c.resources as Obj | undefined)?.requests !== undefined, {
+          path: 'target',
+          message: `container "${String(c.name)}" has no resource requests: canary pods may not be schedulable next to stable ones`,
+          hint: 'set resources.requests for cpu and memory',
+        });
+        check('gracefulShutdown', (c.lifecycle as Obj | undefined)?.preStop !== undefined, {
+          path: 'target',
+          message: `container "${String(c.name)}" has no preStop hook: requests in flight fail while endpoints update (5xx on every scale-down)`,
+          hint: 'add lifecycle.preStop (e.g. sleep 5) and keep terminationGracePeriodSeconds above it',
+        });
+      }
+      return issues;
+    },
+
+    async describe(ctx) {
+      const stable = await getStable(ctx);
+      const canary = await getCanary(ctx);
+      const stableRef = await refOf(client, stable, ctx.spec.target.service);
+      stableRef.original = ctx.targets.stable?.original ?? {
+        replicas: stable.spec.replicas ?? 1,
+        template: stable.spec.template,
+      };
+      return { stable: stableRef, ...(canary ? { canary: await refOf(client, canary) } : {}) };
+    },
+
+    async ensureCanary(ctx, { replicas }) {
+      const name = canaryNameOf(ctx);
+      const existing = await getCanary(ctx);
+      if (adopted(ctx)) {
+        if (!existing)
+          throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${name} to adopt does not exist`);
+        if (replicas !== undefined && existing.spec.replicas !== replicas) {
+          await client.mergePatch(deploymentRef(ns(ctx), name), { spec: { replicas } });
+        }
+        return refOf(client, existing);
+      }
+      if (existing && existing.metadata.labels?.[LABEL_ROLLOUT] !== ctx.spec.name) {
+        throw new KanaryError(
+          'WORKLOAD',
+          `Deployment ${ns(ctx)}/${name} exists and was not created by this rollout`,
+          {
+            details: { hint: 'set adopt: true to use it, or name the canary differently' },
+          },
+        );
+      }
+      const stable = await getStable(ctx);
+      const template = desiredTemplate(ctx, originalTemplate(ctx, stable));
+      const size = replicas ?? ctx.targets.stable?.original?.replicas ?? stable.spec.replicas ?? 1;
+      if (!existing) {
+        const created = await client.create<Deployment>({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: {
+            name,
+            namespace: ns(ctx),
+            labels: {
+              ...(stable.metadata.labels ?? {}),
+              [LABEL_ROLLOUT]: ctx.spec.name,
+              [LABEL_ROLE]: 'canary',
+            },
+            annotations: { 'kanary.dev/stable': stable.metadata.name },
+          },
+          spec: { ...stable.spec, replicas: size, paused: false, template } as DeploymentSpec,
+        });
+        return refOf(client, created);
+      }
+      if (!templatesEqual(existing.spec.template, template)) {
+        await client.update<Deployment>(deploymentRef(ns(ctx), name), (d) => ({
+          ...d,
+          spec: { ...d.spec, template },
+        }));
+      }
+      return refOf(client, (await getCanary(ctx)) as Deployment);
+    },
+
+    async scale(ctx, side, size) {
+      const name = side === 'stable' ? ctx.spec.target.name : canaryNameOf(ctx);
+      const base = ctx.targets.stable?.original?.replicas ?? (await getStable(ctx)).spec.replicas ?? 1;
+      const replicas = 'replicas' in size ? size.replicas : Math.ceil((base * size.percentOfStable) / 100);
+      const d = await client.get<Deployment>(deploymentRef(ns(ctx), name));
+      if (!d) throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${name} does not exist`);
+      if (d.spec.replicas !== replicas)
+        await client.mergePatch(deploymentRef(ns(ctx), name), { spec: { replicas } });
+    },
+
+    async readiness(ctx, side) {
+      const d = side === 'stable' ? await getStable(ctx) : await getCanary(ctx);
+      return readinessOf(d, side);
+    },
+
+    async promote(ctx) {
+      const canary = await getCanary(ctx);
+      const stable = await getStable(ctx);
+      const template = canary?.spec.template ?? desiredTemplate(ctx, originalTemplate(ctx, stable));
+      if (templatesEqual(stable.spec.template, template)) return;
+      await client.update<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name), (d) => ({
+        ...d,
+        spec: { ...d.spec, template, paused: false },
+      }));
+    },
+
+    async restoreStable(ctx) {
+      const original = ctx.targets.stable?.original;
+      if (!original) return;
+      const stable = await getStable(ctx);
+      const template = original.template as DeploymentSpec['template'];
+      if (
+        templatesEqual(stable.spec.template, template) &&
+        stable.spec.replicas === original.replicas &&
+        !stable.spec.paused
+      )
+        return;
+      await client.update<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name), (d) => ({
+        ...d,
+        spec: { ...d.spec, template, replicas: original.replicas, paused: false },
+      }));
+    },
+
+    async cleanup(ctx) {
+      const canary = await getCanary(ctx);
+      if (!canary) return;
+      if (adopted(ctx)) {
+        if (canary.spec.replicas !== 0)
+          await client.mergePatch(deploymentRef(ns(ctx), canary.metadata.name), { spec: { replicas: 0 } });
+        return;
+      }
+      // Only what this rollout created.
+      if (canary.metadata.labels?.[LABEL_ROLLOUT] === ctx.spec.name)
+        await client.delete(deploymentRef(ns(ctx), canary.metadata.name));
+    },
+
+    async rollTo(ctx, percent): Promise<RollProgress> {
+      const d = await getStable(ctx);
+      const total = d.spec.replicas ?? 1;
+      const target = Math.ceil((total * percent) / 100);
+      const template = desiredTemplate(ctx, originalTemplate(ctx, d));
+      if (!templatesEqual(d.spec.template, template)) {
+        // kubectl set image: the controller starts at once; the pause below lands as soon as enough pods are new.
+        await client.update<Deployment>(deploymentRef(ns(ctx), d.metadata.name), (x) => ({
+          ...x,
+          spec: { ...x.spec, template, paused: false },
+        }));
+        return { done: false, updated: 0, total, message: 'template updated' };
+      }
+      const s = d.status ?? {};
+      const observed = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+      const updated = s.updatedReplicas ?? 0;
+      if (percent >= 100) {
+        if (d.spec.paused)
+          await client.mergePatch(deploymentRef(ns(ctx), d.metadata.name), { spec: { paused: false } });
+        const r = readinessOf(d, 'stable');
+        return {
+          done: r.ready && !d.spec.paused,
+          updated,
+          total,
+          ...(r.message ? { message: r.message } : {}),
+        };
+      }
+      if (observed && updated >= target) {
+        if (!d.spec.paused)
+          await client.mergePatch(deploymentRef(ns(ctx), d.metadata.name), { spec: { paused: true } });
+        // Held: wait until the new pods are ready so the step's share really serves.
+        const hash = await currentHash(client, d);
+        const rs = hash
+          ? (
+              await client.list<
+                KubeObject & { spec: { replicas: number }; status?: { readyReplicas?: number } }
+              >('apps/v1', 'ReplicaSet', ns(ctx), `pod-template-hash=${hash}`)
+            )[0]
+          : undefined;
+        const ready = (rs?.status?.readyReplicas ?? 0) >= (rs?.spec.replicas ?? Number.POSITIVE_INFINITY);
+        return {
+          done: ready,
+          updated,
+          total,
+          message: `${updated}/${total} pods updated${ready ? '' : ', waiting for them to be ready'}`,
+        };
+      }
+      if (d.spec.paused)
+        await client.mergePatch(deploymentRef(ns(ctx), d.metadata.name), { spec: { paused: false } });
+      return { done: false, updated, total, message: `${updated}/${target} pods updated` };
+    },
+
+    async undo(ctx) {
+      const d = await getStable(ctx);
+      const template = originalTemplate(ctx, d);
+      if (templatesEqual(d.spec.template, template) && !d.spec.paused) return;
+      await client.update<Deployment>(deploymentRef(ns(ctx), d.metadata.name), (x) => ({
+        ...x,
+        spec: { ...x.spec, template, paused: false },
+      }));
+    },
+
+    async isolate(ctx) {
+      const s = ctx.spec.strategy;
+      if (s.type !== 'rolling' || !s.canaryService || !ctx.spec.target.service) return;
+      const d = await getStable(ctx);
+      const newHash = await currentHash(client, d);
+      const oldHash = ctx.targets.stable?.podTemplateHash;
+      if (!newHash || !oldHash)
+        throw new KanaryError('WORKLOAD', 'the ReplicaSets to isolate are not known yet', {
+          retryable: true,
+        });
+      const stableSvc = await client.get<Service>(serviceRef(ns(ctx), ctx.spec.target.service));
+      if (!stableSvc)
+        throw new KanaryError('NOT_FOUND', `Service ${ns(ctx)}/${ctx.spec.target.service} does not exist`);
+      const baseSelector = originalSelector(stableSvc);
+      const canarySvc: Service = {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: {
+          name: s.canaryService.name,
+          namespace: ns(ctx),
+          labels: { [LABEL_ROLLOUT]: ctx.spec.name, [LABEL_ROLE]: 'canary' },
+        },
+        spec: {
+          selector: { ...baseSelector, 'pod-template-hash': newHash },
+          ports: (stableSvc.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p),
+        },
+      };
+      const existing = await client.get<Service>(serviceRef(ns(ctx), s.canaryService.name));
+      if (!existing) await client.create(canarySvc);
+      else if (existing.spec.selector?.['pod-template-hash'] !== newHash) {
+        await client.mergePatch(serviceRef(ns(ctx), s.canaryService.name), {
+          spec: { selector: canarySvc.spec.selector },
+        });
+      }
+      if (s.canaryService.isolateStable && stableSvc.spec.selector?.['pod-template-hash'] !== oldHash) {
+        await client.update<Service>(serviceRef(ns(ctx), ctx.spec.target.service), (svc) => ({
+          ...svc,
+          metadata: {
+            ...svc.metadata,
+            annotations: {
+              ...(svc.metadata.annotations ?? {}),
+              [ANNOTATION_ORIGINAL_SELECTOR]: JSON.stringify(originalSelector(svc)),
+            },
+          },
+          spec: { ...svc.spec, selector: { ...originalSelector(svc), 'pod-template-hash': oldHash } },
+        }));
+      }
+    },
+
+    async unisolate(ctx) {
+      const s = ctx.spec.strategy;
+      if (s.type !== 'rolling' || !s.canaryService || !ctx.spec.target.service) return;
+      const svc = await client.get<Service>(serviceRef(ns(ctx), ctx.spec.target.service));
+      if (svc?.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR]) {
+        await client.update<Service>(serviceRef(ns(ctx), ctx.spec.target.service), (x) => {
+          const { [ANNOTATION_ORIGINAL_SELECTOR]: saved, ...annotations } = x.metadata.annotations ?? {};
+          return {
+            ...x,
+            metadata: { ...x.metadata, annotations },
+            spec: { ...x.spec, selector: JSON.parse(saved ?? '{}') as Record<string, string> },
+          };
+        });
+      }
+      const canarySvc = await client.get(serviceRef(ns(ctx), s.canaryService.name));
+      if (canarySvc?.metadata.labels?.[LABEL_ROLLOUT] === ctx.spec.name)
+        await client.delete(serviceRef(ns(ctx), s.canaryService.name));
+    },
+  };
+}
+
+/** A Service's selector as the user wrote it, before Kanary pinned a pod-template-hash. */
+export function originalSelector(svc: {
+  metadata: { annotations?: Record<string, string> };
+  spec: { selector?: Record<string, string> };
+}): Record<string, string> {
+  const saved = svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR];
+  return saved ? (JSON.parse(saved) as Record<string, string>) : { ...(svc.spec.selector ?? {}) };
+}

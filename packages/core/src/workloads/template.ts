@@ -1,0 +1,69 @@
+import { canonicalJson } from '../engine/digest.ts';
+import type { RolloutSpec } from '../spec/rollout-spec.ts';
+
+type Obj = Record<string, unknown>;
+type Template = {
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: Obj;
+};
+
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Deep merge where arrays of named items (containers, env, volumes) merge by name. */
+function deepMerge(base: unknown, patch: unknown): unknown {
+  if (
+    Array.isArray(patch) &&
+    Array.isArray(base) &&
+    patch.every((p) => isObj(p) && typeof p.name === 'string')
+  ) {
+    const out = base.map((b) => structuredClone(b));
+    for (const p of patch as Obj[]) {
+      const i = out.findIndex((b) => isObj(b) && b.name === p.name);
+      if (i >= 0) out[i] = deepMerge(out[i], p);
+      else out.push(structuredClone(p));
+    }
+    return out;
+  }
+  if (!isObj(patch) || !isObj(base)) return structuredClone(patch);
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(patch)) out[k] = v === null ? undefined : deepMerge(base[k], v);
+  return out;
+}
+
+/** The stable pod template with the spec's `update` applied: a partial template merged, then the image. */
+export function mergeTemplate(stable: Template, update: RolloutSpec['update']): Template {
+  let template = structuredClone(stable);
+  if (update?.template) template = deepMerge(template, update.template) as Template;
+  if (update?.image) {
+    const containers = (template.spec.containers as Obj[] | undefined) ?? [];
+    const index = update.container ? containers.findIndex((c) => c.name === update.container) : 0;
+    const container = containers[index];
+    if (container) container.image = update.image;
+  }
+  return template;
+}
+
+function withoutHash(t: unknown): unknown {
+  const c = structuredClone(t) as Template | undefined;
+  if (c?.metadata?.labels) delete c.metadata.labels['pod-template-hash'];
+  return c;
+}
+
+/** Every field `want` sets holds the same value in `have` (which may carry server defaults). */
+function covers(have: unknown, want: unknown): boolean {
+  if (want === undefined) return true;
+  if (Array.isArray(want))
+    return Array.isArray(have) && have.length === want.length && want.every((w, i) => covers(have[i], w));
+  if (isObj(want)) return isObj(have) && Object.entries(want).every(([k, v]) => covers(have[k], v));
+  return have === want;
+}
+
+/**
+ * Whether the object's template (`actual`, as the server returns it, defaults filled in) is the
+ * template we want. Ignores pod-template-hash; extra defaulted fields on `actual` do not count.
+ */
+export function templatesEqual(actual: unknown, wanted: unknown): boolean {
+  const a = withoutHash(actual);
+  const w = withoutHash(wanted);
+  return canonicalJson(a) === canonicalJson(w) || covers(a, w);
+}
