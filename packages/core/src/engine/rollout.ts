@@ -323,12 +323,22 @@ class RolloutDriver implements Rollout {
       });
       const held = lease;
       void (async () => {
+        let renewedAt = this.#clock.now();
         while (!stopRenewal.signal.aborted) {
           await this.#clock.sleep(this.#lockTtlMs / 3, stopRenewal.signal);
           if (stopRenewal.signal.aborted) return;
           try {
             await held.renew();
+            renewedAt = this.#clock.now();
           } catch (error) {
+            // Another holder: stop at once. A passing fault: keep trying until our lease would expire.
+            const lost = isKanaryError(error, 'LOCKED') || this.#clock.now() - renewedAt >= this.#lockTtlMs;
+            if (!lost) {
+              this.#emitter.emit('warning', {
+                message: `renewing the lock failed and will be retried: ${(error as Error).message}`,
+              });
+              continue;
+            }
             lockLost = error;
             this.#wake?.abort();
             this.#interrupt?.controller.abort();
@@ -743,7 +753,7 @@ class RolloutDriver implements Rollout {
     const prev = this.#state as RolloutState;
     const next = reduce(prev, event, { plan: this.#plan, spec: this.spec });
     try {
-      this.#revision = await this.#store.save(this.key, next, this.#revision);
+      this.#revision = await this.#saveWithRetries(next);
     } catch (error) {
       if (!isKanaryError(error, 'CONFLICT') || options.throwOnConflict) throw error;
       // Another process wrote a control: adopt its state and decide again from there.
@@ -755,6 +765,25 @@ class RolloutDriver implements Rollout {
     }
     this.#state = next;
     this.#emitChanges(prev, next);
+  }
+
+  /**
+   * Saves, retrying transient store faults for a while: giving up stops the driver (the next one
+   * resumes from the last saved state), so it should only happen when the cluster is really gone.
+   */
+  async #saveWithRetries(next: RolloutState): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#store.save(this.key, next, this.#revision);
+      } catch (error) {
+        const transient = isKanaryError(error) && error.retryable && error.code !== 'CONFLICT';
+        if (!transient || attempt >= 8) throw error;
+        this.#emitter.emit('warning', {
+          message: `saving state failed and will be retried: ${(error as Error).message}`,
+        });
+        await this.#clock.sleep(Math.min(250 * 2 ** attempt, 15_000));
+      }
+    }
   }
 
   #emitChanges(prev: RolloutState | undefined, next: RolloutState): void {

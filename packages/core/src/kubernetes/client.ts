@@ -120,13 +120,19 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       },
       {
         retries,
-        minTimeout: 50,
-        maxTimeout: 2_000,
-        factor: 2,
-        randomize: true,
-        onFailedAttempt: async ({ error }) => {
+        // p-retry runs the loop; the waiting happens on the injected clock (virtual in tests),
+        // so a backoff never lets simulated time run ahead of a client that is waiting.
+        minTimeout: 0,
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          if (retriesLeft <= 0 || error instanceof AbortError) return;
           const after = (error as KanaryError).details?.retryAfterSeconds;
-          if (typeof after === 'number' && after > 0) await clock.sleep(after * 1000);
+          const backoff = Math.min(50 * 2 ** (attemptNumber - 1), 2_000);
+          // Full jitter, so many clients retrying after one fault do not come back in step.
+          const delay =
+            typeof after === 'number' && after > 0
+              ? after * 1000
+              : backoff / 2 + Math.random() * (backoff / 2);
+          await clock.sleep(delay);
         },
       },
     ).catch((e: unknown) => {

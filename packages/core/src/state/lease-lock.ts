@@ -100,22 +100,25 @@ export function createLeaseLock(options: LeaseLockOptions): Lock {
       return {
         holder,
         async renew() {
-          const current = await client.get<Lease>(ref);
-          if (!current || (current.spec?.holderIdentity !== holder && !expired(current))) {
-            throw new KanaryError(
-              'LOCKED',
-              `lost the lock on ${key.namespace}/${key.name} to ${current?.spec?.holderIdentity ?? 'nobody'}`,
-            );
+          // A conflict means the Lease changed under us: look again. It is lost only if someone else holds it.
+          for (let attempt = 0; attempt < 5; attempt++) {
+            const current = await client.get<Lease>(ref);
+            if (!current || (current.spec?.holderIdentity !== holder && !expired(current))) {
+              throw new KanaryError(
+                'LOCKED',
+                `lost the lock on ${key.namespace}/${key.name} to ${current?.spec?.holderIdentity ?? 'nobody'}`,
+              );
+            }
+            try {
+              await write(current);
+              return;
+            } catch (error) {
+              if (!(error instanceof KanaryError && error.code === 'CONFLICT')) throw error;
+            }
           }
-          try {
-            await write(current);
-          } catch (error) {
-            if (error instanceof KanaryError && error.code === 'CONFLICT')
-              throw new KanaryError('LOCKED', `lost the lock on ${key.namespace}/${key.name} in a race`, {
-                cause: error,
-              });
-            throw error;
-          }
+          throw new KanaryError('KUBERNETES', `could not renew the lock on ${key.namespace}/${key.name}`, {
+            retryable: true,
+          });
         },
         async release() {
           const current = await client.get<Lease>(ref);

@@ -1,0 +1,125 @@
+import { createKubernetesRollout, isKanaryError, type RolloutSpecInput } from '@kanary/core';
+import { type Cluster, startCluster } from '@kanary/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deployment, imagesBehind, service } from './fixtures.ts';
+
+let cluster: Cluster;
+afterEach(() => cluster?.close());
+
+const SPECS: Record<string, RolloutSpecInput> = {
+  rolling: {
+    name: 'web',
+    target: { name: 'web', service: 'web' },
+    update: { image: 'web:2' },
+    strategy: { type: 'rolling', canaryService: { name: 'web-canary' } },
+    steps: [
+      { setWeight: 25 },
+      { pause: { duration: '30s' } },
+      { setWeight: 75 },
+      { pause: { duration: '30s' } },
+    ],
+  },
+  blueGreen: {
+    name: 'web',
+    target: { name: 'web', service: 'web' },
+    update: { image: 'web:2' },
+    strategy: {
+      type: 'blueGreen',
+      activeService: 'web',
+      autoPromotionSeconds: 30,
+      scaleDownDelaySeconds: 10,
+    },
+  },
+  replicaRatio: {
+    name: 'web',
+    target: { name: 'web', service: 'web' },
+    update: { image: 'web:2' },
+    strategy: { type: 'replicaRatio', maxSurge: '25%' },
+    steps: [{ setWeight: 25 }, { pause: { duration: '30s' } }, { setWeight: 50 }],
+  },
+};
+
+async function setup(seed = 1) {
+  cluster = await startCluster({ podReadyAfterMs: 2_000, seed });
+  cluster.apply(deployment('web', 'default', 'web:1', 4), service('web', 'default', { app: 'web' }));
+  await cluster.virtualClock!.advance(2_000);
+}
+
+describe('two drivers on one rollout', () => {
+  it('exactly one drives: the other is told who holds the Lease, or waits and finds the work done', async () => {
+    await setup();
+    const make = (holder: string, waitForLock = false) =>
+      createKubernetesRollout({
+        spec: SPECS.replicaRatio,
+        kubeConfig: cluster.kubeConfig,
+        clock: cluster.clock,
+        holder,
+        waitForLock,
+        pollInterval: '1s',
+        lockTtl: '15s',
+      });
+    const a = make('bot-a');
+    const b = make('bot-b');
+    const first = cluster.run(a.run());
+    await new Promise((r) => setTimeout(r, 30));
+    const refused = await b.run().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isKanaryError(refused, 'LOCKED')).toBe(true);
+    expect(String((refused as Error).message)).toMatch(/driven by bot-a/);
+    const lease = cluster.get('Lease', 'default', 'kanary-web');
+    expect((lease!.spec as { holderIdentity: string }).holderIdentity).toBe('bot-a');
+    const waiter = make('bot-c', true);
+    const second = cluster.run(waiter.run());
+    const [fa, fc] = await Promise.all([first, second]);
+    expect(fa.phase).toBe('succeeded');
+    expect(fc.phase).toBe('succeeded');
+    expect(fc.seq).toBe(fa.seq);
+    expect(
+      (cluster.get('Lease', 'default', 'kanary-web')!.spec as { holderIdentity: string | null })
+        .holderIdentity,
+    ).toBeNull();
+  });
+});
+
+describe('injected API faults', () => {
+  for (const strategy of Object.keys(SPECS)) {
+    it(`${strategy}: completes correctly with over 20% of writes failing (409/429/500/503) and added latency`, async () => {
+      await setup(17);
+      cluster.faults.set([
+        { verbs: ['create', 'update', 'patch', 'delete'], rate: 0.08, status: 409 },
+        { verbs: ['create', 'update', 'patch', 'delete'], rate: 0.08, status: 429 },
+        { verbs: ['create', 'update', 'patch', 'delete'], rate: 0.08, status: 500 },
+        { verbs: ['create', 'update', 'patch', 'delete'], rate: 0.08, status: 503 },
+        { verbs: ['get', 'list'], rate: 0.05, status: 503 },
+        { rate: 0.2, latencyMs: 3 },
+      ]);
+      const rollout = createKubernetesRollout({
+        spec: SPECS[strategy],
+        kubeConfig: cluster.kubeConfig,
+        clock: cluster.clock,
+        pollInterval: '1s',
+      });
+      const final = await cluster.run(rollout.run());
+      const writes = cluster.requests.filter((r) => ['create', 'update', 'patch', 'delete'].includes(r.verb));
+      const failed = writes.filter((r) => r.code >= 409);
+      cluster.faults.clear();
+      expect(final.abort?.reason).toBeUndefined();
+      expect(final.phase).toBe('succeeded');
+      expect(failed.length / writes.length).toBeGreaterThanOrEqual(0.2);
+      for (let i = 0; i < 5; i++) await cluster.virtualClock!.advance(2_000);
+      expect(imagesBehind(cluster, 'default', 'web')).toEqual(Array(4).fill('web:2'));
+      expect(
+        cluster
+          .list('Pod', 'default')
+          .every(
+            (p) =>
+              (p.spec as { containers: Array<{ image: string }> }).containers[0]!.image === 'web:2' ||
+              (cluster.get('Deployment', 'default', 'web-green')?.spec as { replicas?: number })?.replicas !==
+                0,
+          ),
+      ).toBe(true);
+    });
+  }
+});

@@ -1,0 +1,167 @@
+import { createKubernetesRollout, type RolloutState, replicaSplit } from '@kanary/core';
+import { type Cluster, startCluster } from '@kanary/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expectShare } from '../../../testkit/test/tolerance.ts';
+import { deployment, imagesBehind, service } from './fixtures.ts';
+
+let cluster: Cluster;
+afterEach(() => cluster?.close());
+
+const selectorOf = (name: string) =>
+  (cluster.get('Service', 'default', name)!.spec as { selector: Record<string, string> }).selector;
+
+describe('seed 001: blue-green by switching the Service selector', () => {
+  const spec = {
+    name: 'py-hello',
+    target: { name: 'py-hello-blue', service: 'py-hello-service' },
+    update: { image: 'localhost:5001/py-http:2' },
+    strategy: {
+      type: 'blueGreen',
+      activeService: 'py-hello-service',
+      previewService: 'py-hello-preview',
+      autoPromotionSeconds: 30,
+      scaleDownDelaySeconds: 60,
+    },
+  };
+  const setup = async () => {
+    cluster = await startCluster({ podReadyAfterMs: 2_000 });
+    cluster.apply(
+      deployment('py-hello-blue', 'default', 'localhost:5001/py-http:1', 2, { app: 'hello', color: 'blue' }),
+      service('py-hello-service', 'default', { app: 'hello' }),
+      service('py-hello-preview', 'default', { app: 'hello' }),
+    );
+    await cluster.virtualClock!.advance(2_000);
+    return createKubernetesRollout({
+      spec,
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+      pollInterval: '1s',
+    });
+  };
+
+  it('previews green, switches the active Service in one write, keeps blue for the delay, then retires it', async () => {
+    const rollout = await setup();
+    const seen: string[] = [];
+    rollout.on('state', (s: RolloutState) => {
+      const active = imagesBehind(cluster, 'default', 'py-hello-service');
+      const label = `${s.phase}:${[...new Set(active)].join('+')}`;
+      if (seen.at(-1) !== label) seen.push(label);
+      if (s.cursor.section === 'steps' && s.cursor.step === 0) {
+        // While waiting for auto-promotion: users see blue only, the preview shows green only.
+        expect(new Set(active)).toEqual(new Set(['localhost:5001/py-http:1']));
+        expect(imagesBehind(cluster, 'default', 'py-hello-preview')).toEqual([
+          'localhost:5001/py-http:2',
+          'localhost:5001/py-http:2',
+        ]);
+      }
+    });
+    const final = await cluster.run(rollout.run());
+    expect(final.phase).toBe('succeeded');
+    expect(imagesBehind(cluster, 'default', 'py-hello-service')).toEqual([
+      'localhost:5001/py-http:2',
+      'localhost:5001/py-http:2',
+    ]);
+    expect(selectorOf('py-hello-service')).toMatchObject({
+      app: 'hello',
+      'pod-template-hash': final.targets.canary?.podTemplateHash,
+    });
+    expect(
+      (cluster.get('Deployment', 'default', 'py-hello-blue')!.spec as { replicas: number }).replicas,
+    ).toBe(0);
+    expect(seen).toContain('paused:localhost:5001/py-http:1');
+    expect(seen.some((x) => x.endsWith(':localhost:5001/py-http:2'))).toBe(true);
+  });
+
+  it('rolls back by switching the selector back while blue is still up', async () => {
+    const rollout = await setup();
+    rollout.on('phase', ({ to }) => {
+      if (to === 'promoting') queueMicrotask(() => rollout.abort('errors after the switch'));
+    });
+    const final = await cluster.run(rollout.run());
+    expect(final.phase).toBe('aborted');
+    expect(imagesBehind(cluster, 'default', 'py-hello-service')).toEqual([
+      'localhost:5001/py-http:1',
+      'localhost:5001/py-http:1',
+    ]);
+    expect(cluster.get('Deployment', 'default', 'py-hello-green')).toBeUndefined();
+    expect(
+      (cluster.get('Deployment', 'default', 'py-hello-blue')!.spec as { replicas: number }).replicas,
+    ).toBe(2);
+  });
+});
+
+describe('seed 001: gray release by replica ratio behind one Service', () => {
+  it('documents the rounding rule', () => {
+    expect(replicaSplit(10, 10, 1)).toEqual({ stable: 9, canary: 1 });
+    expect(replicaSplit(10, 25, 1)).toEqual({ stable: 7, canary: 3 }); // 2.5 rounds half up
+    expect(replicaSplit(4, 10, 1)).toEqual({ stable: 3, canary: 1 }); // 0.4 → 0, floor of 1 pod
+    expect(replicaSplit(4, 95, 1)).toEqual({ stable: 1, canary: 3 }); // 3.8 → 4, stable keeps 1
+    expect(replicaSplit(2, 50, 1)).toEqual({ stable: 1, canary: 1 });
+    expect(replicaSplit(10, 0, 1)).toEqual({ stable: 10, canary: 0 });
+    expect(replicaSplit(10, 100, 1)).toEqual({ stable: 0, canary: 10 });
+  });
+
+  it('turns each weight into replica counts, never above total + maxSurge, and the observed split follows them', async () => {
+    cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
+    cluster.apply(
+      deployment('py-hello-blue', 'default', 'py-http:1', 10, { app: 'hello', color: 'blue' }),
+      service('py-hello-service', 'default', { app: 'hello' }),
+    );
+    await cluster.virtualClock!.advance(2_000);
+    const rollout = createKubernetesRollout({
+      spec: {
+        name: 'py-hello',
+        target: { name: 'py-hello-blue', service: 'py-hello-service' },
+        update: { image: 'py-http:2' },
+        strategy: {
+          type: 'replicaRatio',
+          totalReplicas: 10,
+          maxSurge: 1,
+          canary: { name: 'py-hello-green' },
+        },
+        steps: [
+          { setWeight: 10 },
+          { pause: { duration: '1m' } },
+          { setWeight: 50 },
+          { pause: { duration: '1m' } },
+        ],
+      },
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+      pollInterval: '1s',
+    });
+    let maxPods = 0;
+    const splits: Array<{ requested: number; effective: number | undefined; observed: number }> = [];
+    const podCount = () => cluster.list('Pod', 'default').length;
+    rollout.on('state', () => {
+      const specReplicas = ['py-hello-blue', 'py-hello-green'].reduce(
+        (s, n) =>
+          s +
+          ((cluster.get('Deployment', 'default', n)?.spec as { replicas?: number } | undefined)?.replicas ??
+            0),
+        0,
+      );
+      maxPods = Math.max(maxPods, specReplicas);
+    });
+    rollout.on('weight', ({ canary, effective }) => {
+      if (canary === 0 || canary === 100) return;
+      const counts = cluster.traffic.sample(
+        { kind: 'service', namespace: 'default', service: 'py-hello-service' },
+        4000,
+      );
+      splits.push({ requested: canary, effective, observed: counts.get('py-hello-green') ?? 0 });
+    });
+    const final = await cluster.run(rollout.run());
+    expect(final.phase).toBe('succeeded');
+    expect(maxPods).toBeLessThanOrEqual(11);
+    expect(splits.map((s) => [s.requested, s.effective])).toEqual([
+      [10, 10],
+      [50, 50],
+    ]);
+    for (const s of splits) expectShare(s.observed, 4000, s.requested / 100, `${s.requested}%`);
+    // Promoted: the stable Deployment runs the new version with every pod; the canary is gone.
+    expect(imagesBehind(cluster, 'default', 'py-hello-service')).toEqual(Array(10).fill('py-http:2'));
+    expect(cluster.get('Deployment', 'default', 'py-hello-green')).toBeUndefined();
+    expect(podCount()).toBe(10);
+  });
+});
