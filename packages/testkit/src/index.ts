@@ -3,9 +3,11 @@
 
 export type { FaultInjector, FaultRule } from './apiserver/faults.ts';
 export type { KubeObject, ManagedFieldsEntry, ObjectMeta } from './apiserver/object.ts';
-export type { RequestRecord, Verb } from './apiserver/server.ts';
+export type { RaceHook, RequestRecord, Verb } from './apiserver/server.ts';
 export type { Cluster, ClusterOptions } from './cluster/start.ts';
 export { startCluster } from './cluster/start.ts';
+export type { ConformanceSetup, ObjectId, RouterConformanceOptions } from './conformance/router.ts';
+export { describeRouterConformance } from './conformance/router.ts';
 export {
   newRSNewReplicas,
   proportionalScale,

@@ -14,6 +14,8 @@ export interface FaultRule {
   latencyMs?: number;
   /** Drop the connection without an answer. */
   drop?: boolean;
+  /** Stop after injecting this many times (e.g. rate 1, times 2: the next two matching requests fail). */
+  times?: number;
 }
 
 export interface FaultInjector {
@@ -44,6 +46,7 @@ export function createFaultInjector(now: () => number, seed = 1): FaultInjector 
   let outage: { until: number; drop: boolean } | undefined;
   const random = seededRandom(seed);
   const injected: Record<string, number> = {};
+  const used = new WeakMap<FaultRule, number>();
   const count = (k: string) => {
     injected[k] = (injected[k] ?? 0) + 1;
   };
@@ -72,7 +75,9 @@ export function createFaultInjector(now: () => number, seed = 1): FaultInjector 
       for (const rule of rules) {
         if (rule.verbs && !rule.verbs.includes(verb)) continue;
         if (rule.resources && !rule.resources.includes(resource)) continue;
+        if (rule.times !== undefined && (used.get(rule) ?? 0) >= rule.times) continue;
         if (random() >= rule.rate) continue;
+        used.set(rule, (used.get(rule) ?? 0) + 1);
         if (rule.latencyMs) {
           count('latency');
           await new Promise((r) => setTimeout(r, rule.latencyMs));

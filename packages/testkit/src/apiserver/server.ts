@@ -101,10 +101,13 @@ function resourceList(group: string, version: string) {
   };
 }
 
-function groupList() {
+function groupList(served: (group: string, version: string) => boolean = () => true) {
   const groups = new Map<string, string[]>();
-  for (const k of KINDS)
-    if (k.group) groups.set(k.group, [...new Set([...(groups.get(k.group) ?? []), ...k.versions])]);
+  for (const k of KINDS) {
+    const versions = k.versions.filter((v) => served(k.group, v));
+    if (k.group && versions.length > 0)
+      groups.set(k.group, [...new Set([...(groups.get(k.group) ?? []), ...versions])]);
+  }
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
@@ -197,7 +200,27 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApiServer(store: ObjectStore, faults: FaultInjector): Promise<ApiServer> {
+export interface ServerOptions {
+  /** Restrict the versions served per group (e.g. `{ 'networking.istio.io': ['v1beta1'] }` for an older Istio). */
+  servedVersions?: Record<string, string[]>;
+}
+
+/** A write that lands first: runs just before the next write to the object (a concurrent writer). */
+export type RaceHook = {
+  plural: string;
+  namespace?: string;
+  name: string;
+  edit: (store: ObjectStore) => void;
+};
+
+export async function startApiServer(
+  store: ObjectStore,
+  faults: FaultInjector,
+  options: ServerOptions = {},
+  races: RaceHook[] = [],
+): Promise<ApiServer> {
+  const served = (group: string, version: string) =>
+    !options.servedVersions?.[group] || (options.servedVersions[group] as string[]).includes(version);
   const requests: RequestRecord[] = [];
   const watches = new Set<ServerResponse>();
   const activity = { inflight: 0, lastAt: 0 };
@@ -225,9 +248,9 @@ export async function startApiServer(store: ObjectStore, faults: FaultInjector):
       }
       if (url.pathname === '/api')
         return send(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
-      if (url.pathname === '/apis') return send(res, 200, groupList());
+      if (url.pathname === '/apis') return send(res, 200, groupList(served));
       if (segments[0] === 'apis' && segments.length === 2) {
-        const g = groupList().groups.find((x) => x.name === segments[1]);
+        const g = groupList(served).groups.find((x) => x.name === segments[1]);
         if (!g)
           throw errors.notFound({ group: '', plural: 'groups', kind: 'APIGroup' }, segments[1] as string);
         return send(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...g });
@@ -237,7 +260,7 @@ export async function startApiServer(store: ObjectStore, faults: FaultInjector):
         record.verb = 'discovery';
         const group = segments[0] === 'api' ? '' : (segments[1] as string);
         const version = segments[0] === 'api' ? (segments[1] as string) : (segments[2] as string);
-        const list = resourceList(group, version);
+        const list = served(group, version) ? resourceList(group, version) : { resources: [] };
         if (list.resources.length === 0)
           throw errors.notFound(
             { group: '', plural: 'versions', kind: 'APIResourceList' },
@@ -245,7 +268,13 @@ export async function startApiServer(store: ObjectStore, faults: FaultInjector):
           );
         return send(res, 200, list);
       }
-      if (!target) throw errors.notFound({ group: '', plural: 'resources', kind: '' }, url.pathname);
+      if (!target || !served(target.info.group, target.version)) {
+        throw new ApiError({
+          code: 404,
+          reason: 'NotFound',
+          message: 'the server could not find the requested resource',
+        });
+      }
       const { info, version, namespace, name, subresource } = target;
       const method = req.method ?? 'GET';
       const verb: Verb =
@@ -283,6 +312,12 @@ export async function startApiServer(store: ObjectStore, faults: FaultInjector):
       }
       const dryRun = url.searchParams.get('dryRun') === 'All';
       const manager = managerOf(url, req);
+      if (verb === 'update' || verb === 'patch') {
+        const i = races.findIndex(
+          (r) => r.plural === info.plural && r.name === name && (r.namespace ?? namespace) === namespace,
+        );
+        if (i >= 0) (races.splice(i, 1)[0] as RaceHook).edit(store);
+      }
       const opts = { manager, version, dryRun };
 
       switch (verb) {

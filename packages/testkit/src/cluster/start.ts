@@ -3,7 +3,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createFaultInjector, type FaultInjector, type FaultRule } from '../apiserver/faults.ts';
 import { KINDS, type KindInfo, kindByName } from '../apiserver/kinds.ts';
 import type { KubeObject } from '../apiserver/object.ts';
-import { type RequestRecord, startApiServer } from '../apiserver/server.ts';
+import { type RaceHook, type RequestRecord, startApiServer } from '../apiserver/server.ts';
 import { ApiError } from '../apiserver/status.ts';
 import { ObjectStore } from '../apiserver/store.ts';
 import { ControllerManager, type PodBehaviorRule } from '../controllers/manager.ts';
@@ -23,6 +23,8 @@ export interface ClusterOptions {
   seed?: number;
   faults?: FaultRule[];
   traffic?: TrafficOptions;
+  /** Serve only these versions of a group, e.g. `{ 'networking.istio.io': ['v1beta1'] }` (an Istio before 1.22). */
+  servedVersions?: Record<string, string[]>;
 }
 
 export interface Cluster {
@@ -49,6 +51,17 @@ export interface Cluster {
    * while a client waits for an answer. Real time: just awaits `work`.
    */
   run<T>(work: Promise<T>, options?: { maxMs?: number; quietMs?: number }): Promise<T>;
+  /**
+   * A concurrent writer: `edit` runs (as field manager `user`) just before the next update or
+   * patch of the object is processed, so that write meets a newer resourceVersion.
+   */
+  raceNextWrite(
+    kind: string,
+    namespace: string,
+    name: string,
+    edit: (obj: KubeObject) => KubeObject,
+    group?: string,
+  ): void;
   list(kind: string, namespace?: string, group?: string): KubeObject[];
   close(): Promise<void>;
 }
@@ -86,7 +99,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       );
   };
   for (const ns of ['default', 'kube-system', ...(options.namespaces ?? [])]) ensureNamespace(ns);
-  const api = await startApiServer(store, faults);
+  const races: RaceHook[] = [];
+  const api = await startApiServer(
+    store,
+    faults,
+    { ...(options.servedVersions ? { servedVersions: options.servedVersions } : {}) },
+    races,
+  );
   const traffic = new TrafficSimulator(store, clock, { seed: options.seed ?? 1, ...options.traffic });
   const metrics = await startMetricsServer(() => traffic.exposition());
 
@@ -141,6 +160,19 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       const info = kindByName(kind, group);
       if (!info) throw new Error(`unknown kind ${kind}`);
       return store.list(info, namespace);
+    },
+    raceNextWrite(kind, namespace, name, edit, group) {
+      const info = kindByName(kind, group);
+      if (!info) throw new Error(`unknown kind ${kind}`);
+      races.push({
+        plural: info.plural,
+        namespace,
+        name,
+        edit: (s) => {
+          const current = s.get(info, namespace, name);
+          if (current) s.update(info, namespace, edit(current), { manager: 'user' });
+        },
+      });
     },
     async run(work, runOptions = {}) {
       if (!virtualClock) return work;

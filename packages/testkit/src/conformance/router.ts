@@ -1,0 +1,248 @@
+import {
+  createDeploymentDriver,
+  createKubeClient,
+  createRollout,
+  digest,
+  initialState,
+  isKanaryError,
+  type PortContext,
+  parseRolloutSpec,
+  type RolloutSpecInput,
+  type TrafficRouter,
+} from '@kanary/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../apiserver/object.ts';
+import { type Cluster, startCluster } from '../cluster/start.ts';
+import type { Entry } from '../traffic/simulator.ts';
+
+export interface ObjectId {
+  kind: string;
+  namespace: string;
+  name: string;
+  group?: string;
+}
+
+export interface ConformanceSetup {
+  router: TrafficRouter;
+  /** A spec the router serves (its strategy decides which steps are tried). */
+  spec: RolloutSpecInput;
+  /** Where simulated users enter. */
+  entry: Entry;
+  stableWorkload: string;
+  canaryWorkload: string;
+  /** Objects the router writes, whose spec must be exactly as before once it finishes or aborts. */
+  restored?: ObjectId[];
+  /** The object a concurrent user edit should hit. */
+  raceTarget: ObjectId;
+}
+
+export interface RouterConformanceOptions {
+  name: string;
+  /** Creates workloads, Services and routing objects in a fresh cluster, and the router. */
+  setup(cluster: Cluster): ConformanceSetup | Promise<ConformanceSetup>;
+}
+
+const N = 2000;
+const WRITES = new Set(['create', 'update', 'patch', 'delete']);
+
+/** Binomial tolerance: 5 standard deviations (plus one request). */
+function expectShare(hits: number, n: number, p: number, label: string): void {
+  const bound = 5 * Math.sqrt(n * p * (1 - p)) + 1;
+  expect(Math.abs(hits - n * p), `${label}: ${hits}/${n} vs ${p}`).toBeLessThanOrEqual(bound);
+}
+
+/**
+ * The router conformance suite. Every TrafficRouter — Istio, ingress-nginx, Gateway API, and
+ * core's Service-selector and replica-ratio routers — runs the same checks against the emulator
+ * with simulated traffic: weights observed in traffic, idempotent repeats, read-back, exact
+ * restoration, refusal of an unsupported capability before any write, a concurrent edit between
+ * read and write, and the API server failing mid-write.
+ */
+export function describeRouterConformance(options: RouterConformanceOptions): void {
+  describe(`router conformance: ${options.name}`, () => {
+    let cluster: Cluster;
+    let s: ConformanceSetup;
+    let ctx: PortContext;
+
+    /** Runs a router call until it stops asking to be retried, as the engine would. */
+    const settle = async <T>(call: () => Promise<T>): Promise<T> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await cluster.run(call());
+        } catch (error) {
+          if (!isKanaryError(error) || !error.retryable || attempt > 300) throw error;
+          await cluster.virtualClock?.advance(1_000);
+        }
+      }
+    };
+    const refresh = async () => {
+      const driver = createDeploymentDriver({
+        client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+      });
+      const described = await cluster.run(driver.describe(ctx));
+      ctx = {
+        ...ctx,
+        targets: {
+          stable: {
+            ...described.stable,
+            original: ctx.targets.stable?.original ?? described.stable.original,
+          },
+          ...(described.canary ? { canary: described.canary } : {}),
+        },
+      };
+      return ctx;
+    };
+    const canaryShare = (n = N) => (cluster.traffic.sample(s.entry, n).get(s.canaryWorkload) ?? 0) / n;
+    const writes = () => cluster.requests.filter((r) => WRITES.has(r.verb)).length;
+    const snapshot = () =>
+      (s.restored ?? []).map((o) => {
+        const obj = cluster.get(o.kind, o.namespace, o.name, o.group) as KubeObject;
+        return JSON.stringify({
+          spec: obj.spec,
+          labels: obj.metadata.labels ?? null,
+          annotations: obj.metadata.annotations ?? null,
+        });
+      });
+
+    beforeEach(async () => {
+      cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 42 });
+      s = await options.setup(cluster);
+      await cluster.virtualClock?.advance(2_000);
+      const spec = parseRolloutSpec(s.spec);
+      const state = initialState(
+        { namespace: spec.namespace, name: spec.name },
+        digest(spec),
+        cluster.clock.now(),
+      );
+      ctx = { key: state.key, spec, state, targets: {}, signal: new AbortController().signal };
+      await refresh();
+      await settle(() => s.router.prepare?.(ctx) ?? Promise.resolve());
+      await refresh();
+      await settle(() => s.router.prepare?.(ctx) ?? Promise.resolve());
+    });
+    afterEach(() => cluster.close());
+
+    const weights = () =>
+      s.router.capabilities.weights === 'binary'
+        ? [0, 100, 0]
+        : s.router.capabilities.weights === 'replicas'
+          ? [25, 50, 100, 0]
+          : [0, 10, 25, 50, 100, 0];
+
+    it('sets each weight, and simulated traffic follows it', async () => {
+      for (const w of weights()) {
+        const status = await settle(() => s.router.setWeight(ctx, w));
+        await refresh();
+        const expected =
+          s.router.capabilities.weights === 'replicas' ? (status.effectiveWeight ?? w) / 100 : w / 100;
+        expectShare(Math.round(canaryShare() * N), N, expected, `weight ${w}`);
+      }
+    });
+
+    it('repeating a weight writes nothing', async () => {
+      const w = s.router.capabilities.weights === 'binary' ? 100 : 50;
+      await settle(() => s.router.setWeight(ctx, w));
+      await refresh();
+      const before = writes();
+      const again = await settle(() => s.router.setWeight(ctx, w));
+      expect(again.canaryWeight).toBe(w);
+      expect(writes()).toBe(before);
+    });
+
+    it('reads back what it wrote', async () => {
+      // A weight every router can express exactly (replica routers: half of an even pod count).
+      const w =
+        s.router.capabilities.weights === 'binary'
+          ? 100
+          : s.router.capabilities.weights === 'replicas'
+            ? 50
+            : 30;
+      const status = await settle(() => s.router.setWeight(ctx, w));
+      expect(status).toMatchObject({ canaryWeight: w, verified: true });
+      expect((await settle(() => s.router.status(ctx))).canaryWeight).toBe(w);
+    });
+
+    for (const ending of ['finalize', 'reset'] as const) {
+      it(`${ending === 'finalize' ? 'finishing' : 'aborting'} sends all traffic to stable and restores what the user had`, async () => {
+        const before = snapshot();
+        const w = s.router.capabilities.weights === 'binary' ? 100 : 50;
+        await settle(() => s.router.setWeight(ctx, w));
+        if (s.router.capabilities.headerMatch.exact) {
+          await settle(() =>
+            s.router.setHeaderRoute(ctx, {
+              name: 'qa',
+              match: [{ headers: [{ name: 'x-canary', exact: 'yes' }] }],
+              weight: 100,
+            }),
+          );
+        }
+        if (s.router.capabilities.mirror)
+          await settle(() => s.router.setMirror(ctx, { name: 'shadow', percentage: 100 }));
+        await refresh();
+        const status = await settle(() => s.router[ending](ctx));
+        expect(status.canaryWeight).toBe(0);
+        await refresh();
+        expect(canaryShare(500)).toBe(0);
+        if (s.restored) expect(snapshot()).toEqual(before);
+      });
+    }
+
+    it('refuses an unsupported capability before writing anything', async () => {
+      const before = writes();
+      const caps = s.router.capabilities;
+      // A weighted rollout with a weight finer than the router resolves (binary and replica routers
+      // cannot do exact weights at all).
+      const strategy = { type: 'weighted' as const };
+      const steps =
+        caps.weights === 'exact' ? [{ setWeight: caps.weightResolution / 2 }] : [{ setWeight: 10 }];
+      const attempt = () =>
+        createRollout({
+          spec: { ...s.spec, strategy, steps, target: { name: 'x', service: 'x' }, update: { image: 'x:2' } },
+          workload: createDeploymentDriver({ client: createKubeClient({ kubeConfig: cluster.kubeConfig }) }),
+          router: s.router,
+        });
+      expect(attempt).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_CAPABILITY' }));
+      expect(writes()).toBe(before);
+    });
+
+    it("keeps a user's concurrent edit made between its read and its write", async () => {
+      const t = s.raceTarget;
+      const w = s.router.capabilities.weights === 'binary' ? 100 : 40;
+      cluster.raceNextWrite(
+        t.kind,
+        t.namespace,
+        t.name,
+        (obj) => ({
+          ...obj,
+          metadata: {
+            ...obj.metadata,
+            annotations: { ...(obj.metadata.annotations ?? {}), 'example.com/edited-by': 'user' },
+          },
+        }),
+        t.group,
+      );
+      const status = await settle(() => s.router.setWeight(ctx, w));
+      expect(status.canaryWeight).toBe(w);
+      expect(
+        cluster.get(t.kind, t.namespace, t.name, t.group)?.metadata.annotations?.['example.com/edited-by'],
+      ).toBe('user');
+    });
+
+    it('gets there although the API server fails half of the writes', async () => {
+      const w = s.router.capabilities.weights === 'binary' ? 100 : 60;
+      // The first two writes fail for certain, then half of them.
+      cluster.faults.set([
+        { verbs: ['create', 'update', 'patch'], rate: 1, times: 2, status: 503 },
+        { verbs: ['create', 'update', 'patch'], rate: 0.5, status: 503 },
+      ]);
+      const status = await settle(() => s.router.setWeight(ctx, w));
+      cluster.faults.clear();
+      expect(status.canaryWeight).toBe(w);
+      expect(cluster.faults.injected['503'] ?? 0).toBeGreaterThanOrEqual(2);
+      await refresh();
+      const expected =
+        s.router.capabilities.weights === 'replicas' ? (status.effectiveWeight ?? w) / 100 : w / 100;
+      expectShare(Math.round(canaryShare() * N), N, expected, `weight ${w} after faults`);
+    });
+  });
+}
