@@ -50,8 +50,10 @@ describe('plan()', () => {
       'router.reset',
       'workload.restoreStable',
       'workload.waitReady',
+      'router.reset',
       'delay',
       'workload.cleanup',
+      'router.finalize',
     ]);
     expect(plan.requires.router).toMatchObject({
       weights: ['exact'],

@@ -156,10 +156,11 @@ const INVALID: Array<[string, unknown, string]> = [
     'steps[0].setHeaderRoute',
   ],
   ['rolling with setWeight 0', withSteps([{ setWeight: 0 }], { type: 'rolling' }), 'steps[0].setWeight'],
+  ['rolling with zero surge', withSteps([], { type: 'rolling', maxSurge: '0%' }), 'strategy.maxSurge'],
   [
-    'rolling with zero surge and unavailable',
-    withSteps([], { type: 'rolling', maxSurge: 0, maxUnavailable: '0%' }),
-    'strategy.maxUnavailable',
+    'rolling with maxUnavailable (steps never remove pods)',
+    withSteps([], { type: 'rolling', maxUnavailable: 1 }),
+    'strategy',
   ],
   [
     'rolling with bad maxSurge',

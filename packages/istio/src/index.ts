@@ -1,2 +1,5 @@
-// @kanary/istio: implemented in its own issue; nothing here pretends to work yet.
-export {};
+// @kanary/istio — a TrafficRouter for Istio VirtualService / DestinationRule.
+
+export { cookieRegex, escapeRegex, type StringMatch, toIstioMatch } from './match.ts';
+export type { HttpRoute, IstioDestination, IstioRoute, IstioRouterOptions } from './router.ts';
+export { createIstioRouter } from './router.ts';

@@ -42,8 +42,12 @@ export const HeaderMatchStrategy = z.strictObject({
 export const RollingStrategy = z
   .strictObject({
     type: z.literal('rolling'),
+    /**
+     * Most new pods added in one batch while a step rolls (int or percentage of replicas).
+     * Steps add pods without removing old ones (maxUnavailable 0), so capacity never drops;
+     * the Deployment's own rolling parameters apply again at promotion.
+     */
     maxSurge: IntOrPercent.default('25%'),
-    maxUnavailable: IntOrPercent.default('25%'),
     /** While paused, expose only the new pods through their own Service (seed 000's isolation). */
     canaryService: z
       .strictObject({
@@ -54,15 +58,11 @@ export const RollingStrategy = z
       .optional(),
   })
   .superRefine((s, ctx) => {
-    const zero = (v: number | string) => v === 0 || v === '0%';
-    if (zero(s.maxSurge) && zero(s.maxUnavailable)) {
+    if (s.maxSurge === 0 || s.maxSurge === '0%') {
       ctx.addIssue({
         code: 'custom',
-        path: ['maxUnavailable'],
-        ...hinted(
-          'and maxSurge are both 0, so the Deployment can never progress',
-          'make one of them positive',
-        ),
+        path: ['maxSurge'],
+        ...hinted('is 0, so a step could never add a pod', 'use 1 or more, or a percentage such as "25%"'),
       });
     }
   });

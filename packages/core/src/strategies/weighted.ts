@@ -78,10 +78,14 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
       { type: 'router.reset' },
       { type: 'workload.restoreStable' },
       { type: 'workload.waitReady', side: 'stable' },
+      // Again, now that stable is as it was: the router follows its current pods.
+      { type: 'router.reset' },
       ...hook(options, 'rollback'),
       ...hook(options, 'post-rollout'),
       { type: 'delay', duration: spec.abortScaleDownDelay, reason: 'abortScaleDown' },
       { type: 'workload.cleanup' },
+      // Only once the canary's pods are gone may the user's selectors and subsets be restored.
+      { type: 'router.finalize' },
     ],
     requires: { router: req, workload: [] },
   };

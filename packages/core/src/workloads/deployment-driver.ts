@@ -44,6 +44,8 @@ export const LABEL_ROLE = 'kanary.dev/role';
 /** Marks pods of a version Kanary made, so its template (and pod-template-hash) differs from stable's. */
 export const LABEL_REVISION = 'kanary.dev/revision';
 export const ANNOTATION_ORIGINAL_SELECTOR = 'kanary.dev/original-selector';
+/** The Deployment's own rolling parameters, while Kanary sizes each step's batch. */
+export const ANNOTATION_ORIGINAL_STRATEGY = 'kanary.dev/original-strategy';
 
 const deploymentRef = (ns: string, name: string): ObjectRef => ({
   apiVersion: 'apps/v1',
@@ -57,6 +59,15 @@ const serviceRef = (ns: string, name: string): ObjectRef => ({
   namespace: ns,
   name,
 });
+
+/** The rolling strategy's batch cap in pods: maxSurge as a number or a percentage of the replicas (rounded up). */
+function rollingBatch(ctx: PortContext, total: number): number {
+  const s = ctx.spec.strategy;
+  const surge = s.type === 'rolling' ? s.maxSurge : '25%';
+  return typeof surge === 'number'
+    ? surge
+    : Math.max(1, Math.ceil((total * Number.parseInt(surge, 10)) / 100));
+}
 
 /** The canary's (or green's) Deployment name for a spec. */
 export function canaryNameOf(ctx: Pick<PortContext, 'spec'>): string {
@@ -350,34 +361,52 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
 
     async rollTo(ctx, percent): Promise<RollProgress> {
       const d = await getStable(ctx);
+      const ref = deploymentRef(ns(ctx), d.metadata.name);
       const total = d.spec.replicas ?? 1;
       const target = Math.ceil((total * percent) / 100);
       const template = desiredTemplate(ctx, originalTemplate(ctx, d));
       if (!templatesEqual(d.spec.template, template)) {
-        // kubectl set image: the controller starts at once; the pause below lands as soon as enough pods are new.
-        await client.update<Deployment>(deploymentRef(ns(ctx), d.metadata.name), (x) => ({
+        // The new template goes in paused, so nothing moves until a step asks for it; the
+        // user's rolling parameters are kept to be put back at the end.
+        await client.update<Deployment>(ref, (x) => ({
           ...x,
-          spec: { ...x.spec, template, paused: false },
+          metadata: {
+            ...x.metadata,
+            annotations: {
+              ...(x.metadata.annotations ?? {}),
+              [ANNOTATION_ORIGINAL_STRATEGY]:
+                x.metadata.annotations?.[ANNOTATION_ORIGINAL_STRATEGY] ??
+                JSON.stringify(x.spec.strategy ?? {}),
+            },
+          },
+          spec: { ...x.spec, template, paused: true },
         }));
-        return { done: false, updated: 0, total, message: 'template updated' };
+        return { done: false, updated: 0, total, message: 'new template in place, paused' };
       }
       const s = d.status ?? {};
       const observed = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
       const updated = s.updatedReplicas ?? 0;
       if (percent >= 100) {
-        if (d.spec.paused)
-          await client.mergePatch(deploymentRef(ns(ctx), d.metadata.name), { spec: { paused: false } });
-        const r = readinessOf(d, 'stable');
-        return {
-          done: r.ready && !d.spec.paused,
-          updated,
-          total,
-          ...(r.message ? { message: r.message } : {}),
-        };
+        const saved = d.metadata.annotations?.[ANNOTATION_ORIGINAL_STRATEGY];
+        if (d.spec.paused || saved) {
+          await client.update<Deployment>(ref, (x) => {
+            const { [ANNOTATION_ORIGINAL_STRATEGY]: original, ...annotations } = x.metadata.annotations ?? {};
+            return {
+              ...x,
+              metadata: { ...x.metadata, annotations },
+              spec: {
+                ...x.spec,
+                paused: false,
+                ...(original ? { strategy: JSON.parse(original) as DeploymentSpec['strategy'] } : {}),
+              },
+            };
+          });
+        }
+        const r = readinessOf(await getStable(ctx), 'stable');
+        return { done: r.ready, updated, total, ...(r.message ? { message: r.message } : {}) };
       }
       if (observed && updated >= target) {
-        if (!d.spec.paused)
-          await client.mergePatch(deploymentRef(ns(ctx), d.metadata.name), { spec: { paused: true } });
+        if (!d.spec.paused) await client.mergePatch(ref, { spec: { paused: true } });
         // Held: wait until the new pods are ready so the step's share really serves.
         const hash = await currentHash(client, d);
         const rs = hash
@@ -395,9 +424,31 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
           message: `${updated}/${total} pods updated${ready ? '' : ', waiting for them to be ready'}`,
         };
       }
-      if (d.spec.paused)
-        await client.mergePatch(deploymentRef(ns(ctx), d.metadata.name), { spec: { paused: false } });
-      return { done: false, updated, total, message: `${updated}/${target} pods updated` };
+      if (!d.spec.paused || !observed)
+        return { done: false, updated, total, message: `${updated}/${target} pods updated` };
+      // One burst to the target: with maxSurge = the pods still needed and maxUnavailable 0, the
+      // controller's first move adds exactly those pods and can go further only once they are
+      // ready — by then this driver (or the next) has paused it again.
+      const cap = rollingBatch(ctx, total);
+      const batch = Math.max(1, Math.min(target - updated, cap));
+      await client.mergePatch(ref, {
+        spec: {
+          paused: false,
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: batch, maxUnavailable: 0 } },
+        },
+      });
+      for (let i = 0; i < 40; i++) {
+        const now = await getStable(ctx);
+        if (
+          (now.status?.observedGeneration ?? 0) >= (now.metadata.generation ?? 0) &&
+          (now.status?.updatedReplicas ?? 0) >= updated + batch
+        ) {
+          await client.mergePatch(ref, { spec: { paused: true } });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return { done: false, updated, total, message: `rolling ${batch} more pod(s) towards ${target}` };
     },
 
     async undo(ctx) {

@@ -15,12 +15,32 @@ kubeConfig.loadFromOptions({
 const rollout = createKubernetesRollout({
   spec,
   kubeConfig,
-  holder: `driver-${process.pid}`,
+  // A restarted bot usually keeps its identity (its pod name), so it may re-take its own Lease at once.
+  holder: process.env.KANARY_HOLDER ?? `driver-${process.pid}`,
   waitForLock: true,
   lockTtl: '1s',
   pollInterval: '50ms',
   syncInterval: '200ms',
 });
+if (process.env.KANARY_TRACE) {
+  const { appendFileSync } = await import('node:fs');
+  rollout.on('state', (st) =>
+    appendFileSync(
+      process.env.KANARY_TRACE as string,
+      `${process.pid} ${st.seq} ${JSON.stringify(st.cursor)} ${JSON.stringify(st.action ?? null)} ${st.phase}\n`,
+    ),
+  );
+  rollout.on('action', (a) =>
+    appendFileSync(
+      process.env.KANARY_TRACE as string,
+      `${process.pid} action ${a.action.type} ${a.status}\n`,
+    ),
+  );
+}
+// Tell the parent the imports are done, and start driving when it says so: the kill delay then
+// measures time spent driving, not Node's start-up.
+process.stdout.write('ready\n');
+await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 const final = await rollout.run();
 process.stdout.write(`${JSON.stringify({ phase: final.phase, seq: final.seq })}\n`);
 process.exit(final.phase === 'succeeded' ? 0 : 1);

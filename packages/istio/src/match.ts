@@ -1,0 +1,46 @@
+import { KanaryError, type MatchRule } from '@kanary/core';
+
+/** An Istio StringMatch. */
+export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
+
+/** Escapes text for use inside an RE2 pattern. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A cookie match as a regex on the `cookie` header. Browsers send `a=1; b=2` — with a space
+ * after each `;` — so unlike the pattern in seed 003 (`^(.*?;)?(email=…)(;.*)?$`, which only
+ * matches the first cookie), this one allows white space before the cookie's name.
+ */
+export function cookieRegex(name: string, value: { exact: string } | { regex: string }): string {
+  const v = 'exact' in value ? escapeRegex(value.exact) : value.regex.replace(/^\^/, '').replace(/\$$/, '');
+  return `^(.*?;\\s*)?(${escapeRegex(name)}=(${v}))(;.*)?$`;
+}
+
+/** Kanary match rules (OR of ANDs) as Istio `HTTPMatchRequest`s. Header names are lower-cased, as Istio requires. */
+export function toIstioMatch(rules: MatchRule[]): Array<{ headers: Record<string, StringMatch> }> {
+  return rules.map((rule) => {
+    const headers: Record<string, StringMatch> = {};
+    for (const h of rule.headers ?? []) {
+      const name = h.name.toLowerCase();
+      if (headers[name])
+        throw new KanaryError('INVALID_SPEC', `header "${name}" is matched twice in one rule`);
+      headers[name] =
+        h.exact !== undefined
+          ? { exact: h.exact }
+          : h.prefix !== undefined
+            ? { prefix: h.prefix }
+            : { regex: h.regex as string };
+    }
+    if (rule.cookie) {
+      if (headers.cookie)
+        throw new KanaryError('INVALID_SPEC', 'a rule cannot match the cookie header and a cookie at once');
+      const c = rule.cookie;
+      headers.cookie = {
+        regex: cookieRegex(c.name, c.exact !== undefined ? { exact: c.exact } : { regex: c.regex as string }),
+      };
+    }
+    return { headers };
+  });
+}

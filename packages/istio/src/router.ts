@@ -1,0 +1,680 @@
+import {
+  createKubeClient,
+  type HeaderRoute,
+  KanaryError,
+  type KanaryIssue,
+  type KubeClient,
+  type KubeClientOptions,
+  type KubeObject,
+  type MirrorRoute,
+  type ObjectRef,
+  type PortContext,
+  type RouterCapabilities,
+  type RouterStatus,
+  type TrafficRouter,
+} from '@kanary/core';
+import { cookieRegex, toIstioMatch } from './match.ts';
+
+type Obj = Record<string, unknown>;
+
+export interface IstioDestination {
+  host: string;
+  subset?: string;
+  port?: { number?: number };
+}
+export interface IstioRoute {
+  destination: IstioDestination;
+  weight?: number;
+  headers?: Obj;
+}
+export interface HttpRoute {
+  name?: string;
+  match?: Obj[];
+  route?: IstioRoute[];
+  mirror?: IstioDestination;
+  mirrorPercentage?: { value: number };
+  mirrors?: Obj[];
+  [key: string]: unknown;
+}
+type VirtualService = KubeObject & { spec: { hosts?: string[]; http?: HttpRoute[] } };
+type DestinationRule = KubeObject & {
+  spec: {
+    host: string;
+    subsets?: Array<{ name: string; labels?: Record<string, string>; [k: string]: unknown }>;
+  };
+};
+type Service = KubeObject & { spec: { selector?: Record<string, string>; ports?: Obj[] } };
+
+export interface IstioRouterOptions {
+  /** A KubeClient from @kanary/core, or a KubeConfig to make one. */
+  client?: KubeClient;
+  kubeConfig?: KubeClientOptions['kubeConfig'];
+  /** The VirtualService (in the rollout's namespace unless given). */
+  virtualService: string | { name: string; namespace?: string };
+  /** The `http` routes (by name) whose weights Kanary shifts; default: the one route without a match. */
+  routes?: string[];
+  /** Subset-level split: a DestinationRule with a stable and a canary subset. */
+  destinationRule?: { name: string; namespace?: string; stableSubset?: string; canarySubset?: string };
+  /** Host-level split (no destinationRule): the canary Service; default `<target.service>-canary`, created if missing. */
+  canaryService?: string;
+  /** Default: networking.istio.io/v1, falling back to v1beta1 on older Istio. */
+  apiVersion?: 'networking.istio.io/v1' | 'networking.istio.io/v1beta1';
+}
+
+const CAPABILITIES: RouterCapabilities = {
+  weights: 'exact',
+  weightResolution: 1,
+  headerMatch: { exact: true, prefix: true, regex: true },
+  cookieMatch: { exact: true, regex: true },
+  matchedWeight: true,
+  maxHeaderRoutes: 16,
+  mirror: true,
+  mirrorPercentage: true,
+  stickySessions: true,
+};
+
+const ANNOTATION = 'kanary.dev/original';
+const HASH = 'pod-template-hash';
+
+/** What a router needs to put things back exactly: the managed routes' traffic fields, and the subsets. */
+interface Snapshot {
+  routes: Record<string, Pick<HttpRoute, 'route' | 'mirror' | 'mirrorPercentage' | 'mirrors'>>;
+  hadAnnotations: boolean;
+}
+interface DrSnapshot {
+  subsets: DestinationRule['spec']['subsets'] | null;
+  hadAnnotations: boolean;
+}
+interface SvcSnapshot {
+  selector: Record<string, string>;
+  hadAnnotations: boolean;
+  createdCanary?: boolean;
+}
+
+const isOwned = (rollout: string) => (r: HttpRoute) =>
+  typeof r.name === 'string' && r.name.startsWith(`kanary-${rollout}-`);
+const shortHost = (host: string) => host.split('.')[0] as string;
+
+function withAnnotation<T extends KubeObject>(
+  obj: T,
+  key: string,
+  value: string | undefined,
+  hadAnnotations: boolean,
+): T {
+  const annotations = { ...(obj.metadata.annotations ?? {}) };
+  if (value === undefined) delete annotations[key];
+  else annotations[key] = value;
+  const metadata = { ...obj.metadata, annotations };
+  if (value === undefined && Object.keys(annotations).length === 0 && !hadAnnotations)
+    delete (metadata as { annotations?: unknown }).annotations;
+  return { ...obj, metadata };
+}
+
+/**
+ * Istio router: weights between DestinationRule subsets (subset-level) or two Services
+ * (host-level) in the named `http` routes of a VirtualService, header/cookie routes as
+ * Kanary-owned rules right before them, mirroring with a percentage, and sticky sessions by cookie.
+ */
+export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
+  const client =
+    options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
+  let apiVersion = options.apiVersion;
+  const vsName =
+    typeof options.virtualService === 'string' ? options.virtualService : options.virtualService.name;
+  const vsNs = (ctx: PortContext) =>
+    (typeof options.virtualService === 'object' && options.virtualService.namespace) || ctx.spec.namespace;
+  const stableSubset = options.destinationRule?.stableSubset ?? 'stable';
+  const canarySubset = options.destinationRule?.canarySubset ?? 'canary';
+  const annotationKey = (ctx: PortContext) => `${ANNOTATION}.${ctx.spec.name}`;
+
+  /** networking.istio.io/v1 where served (Istio ≥ 1.22), else v1beta1. */
+  const version = async (ctx: PortContext): Promise<string> => {
+    if (apiVersion) return apiVersion;
+    try {
+      await client.list('networking.istio.io/v1', 'VirtualService', vsNs(ctx));
+      apiVersion = 'networking.istio.io/v1';
+    } catch {
+      apiVersion = 'networking.istio.io/v1beta1';
+    }
+    return apiVersion;
+  };
+  const vsRef = async (ctx: PortContext): Promise<ObjectRef> => ({
+    apiVersion: await version(ctx),
+    kind: 'VirtualService',
+    namespace: vsNs(ctx),
+    name: vsName,
+  });
+  const drRef = async (ctx: PortContext): Promise<ObjectRef | undefined> =>
+    options.destinationRule
+      ? {
+          apiVersion: await version(ctx),
+          kind: 'DestinationRule',
+          namespace: options.destinationRule.namespace ?? ctx.spec.namespace,
+          name: options.destinationRule.name,
+        }
+      : undefined;
+  const stableServiceName = (ctx: PortContext) => ctx.spec.target.service as string;
+  const canaryServiceName = (ctx: PortContext) => options.canaryService ?? `${stableServiceName(ctx)}-canary`;
+  const svcRef = (ctx: PortContext, name: string): ObjectRef => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    namespace: ctx.spec.namespace,
+    name,
+  });
+
+  const managedNames = (vs: VirtualService): string[] => {
+    if (options.routes) return options.routes;
+    const candidates = (vs.spec.http ?? []).filter((r) => !r.match || r.match.length === 0);
+    return candidates.length === 1 && candidates[0]?.name
+      ? [candidates[0].name]
+      : candidates.length === 1
+        ? ['<default>']
+        : [];
+  };
+  const isManaged = (vs: VirtualService, r: HttpRoute, i: number) => {
+    const names = managedNames(vs);
+    return (
+      names.includes(r.name ?? '') ||
+      (names[0] === '<default>' && !r.name && (!r.match || r.match.length === 0) && i >= 0)
+    );
+  };
+  const routeKey = (r: HttpRoute, i: number) => r.name ?? `#${i}`;
+  const isStableDest = (ctx: PortContext, d: IstioDestination, drHost?: string) =>
+    options.destinationRule
+      ? d.subset === stableSubset && shortHost(d.host) === shortHost(drHost ?? d.host)
+      : shortHost(d.host) === stableServiceName(ctx) && !d.subset;
+
+  const readAll = async (ctx: PortContext) => {
+    const vs = await client.get<VirtualService>(await vsRef(ctx));
+    if (!vs) throw new KanaryError('NOT_FOUND', `VirtualService ${vsNs(ctx)}/${vsName} does not exist`);
+    const dr = (await drRef(ctx))
+      ? await client.get<DestinationRule>((await drRef(ctx)) as ObjectRef)
+      : undefined;
+    return { vs, dr };
+  };
+
+  /** The destinations for stable and canary, keeping the user's host spelling and port. */
+  const destinations = (ctx: PortContext, route: HttpRoute, drHost: string | undefined) => {
+    const stable = (route.route ?? []).find((d) => isStableDest(ctx, d.destination, drHost))?.destination;
+    if (!stable)
+      throw new KanaryError(
+        'ROUTER',
+        `route ${route.name ?? '(unnamed)'} has no destination for the stable version`,
+      );
+    const canary: IstioDestination = options.destinationRule
+      ? { ...stable, subset: canarySubset }
+      : {
+          host: stable.host.replace(stableServiceName(ctx), canaryServiceName(ctx)),
+          ...(stable.port ? { port: stable.port } : {}),
+        };
+    return { stable, canary };
+  };
+
+  const stickyHeaders = (ctx: PortContext): Obj | undefined => {
+    const s = ctx.spec.strategy;
+    if ((s.type !== 'weighted' && s.type !== 'headerMatch') || !s.stickySession) return undefined;
+    return {
+      response: {
+        add: {
+          'Set-Cookie': `${s.stickySession.cookieName}=${ctx.spec.name}; Max-Age=${Math.round(s.stickySession.maxAge / 1000)}; Path=/`,
+        },
+      },
+    };
+  };
+  const split = (
+    ctx: PortContext,
+    d: { stable: IstioDestination; canary: IstioDestination },
+    weight: number,
+  ): IstioRoute[] => {
+    const sticky = stickyHeaders(ctx);
+    // Both destinations always, weights summing to 100: what Istio before 1.15 requires.
+    return [
+      { destination: d.stable, weight: 100 - weight },
+      { destination: d.canary, weight, ...(sticky && weight > 0 ? { headers: sticky } : {}) },
+    ];
+  };
+
+  /** Read-modify-write of the VirtualService with resourceVersion; returns it as written. */
+  const writeVs = async (ctx: PortContext, mutate: (vs: VirtualService) => VirtualService | undefined) =>
+    client.update<VirtualService>(await vsRef(ctx), mutate);
+
+  /** Subsets (or Services) first, so no weight ever points at a subset that is not there. */
+  const ensureSides = async (ctx: PortContext, withCanary: boolean) => {
+    const stableHash = ctx.targets.stable?.podTemplateHash;
+    const canaryHash = ctx.targets.canary?.podTemplateHash;
+    if (!stableHash)
+      throw new KanaryError('ROUTER', 'the stable ReplicaSet is not known yet', { retryable: true });
+    if (withCanary && !canaryHash)
+      throw new KanaryError('ROUTER', 'the canary ReplicaSet is not known yet', { retryable: true });
+    const ref = await drRef(ctx);
+    if (ref) {
+      const key = annotationKey(ctx);
+      const dr = await client.get<DestinationRule>(ref);
+      if (!dr)
+        throw new KanaryError('NOT_FOUND', `DestinationRule ${ref.namespace}/${ref.name} does not exist`);
+      const wanted = (subsets: DestinationRule['spec']['subsets']) => {
+        const list = [...(subsets ?? [])];
+        const put = (name: string, hash: string) => {
+          const i = list.findIndex((s) => s.name === name);
+          const subset = { ...(list[i] ?? { name }), labels: { [HASH]: hash } };
+          if (i >= 0) list[i] = subset;
+          else list.push(subset);
+        };
+        put(stableSubset, stableHash);
+        if (withCanary && canaryHash) put(canarySubset, canaryHash);
+        return list;
+      };
+      const current = dr.spec.subsets ?? [];
+      if (dr.metadata.annotations?.[key] && JSON.stringify(wanted(current)) === JSON.stringify(current))
+        return;
+      await client.update<DestinationRule>(ref, (d) => {
+        const saved = d.metadata.annotations?.[key];
+        const snapshot: DrSnapshot = saved
+          ? (JSON.parse(saved) as DrSnapshot)
+          : { subsets: d.spec.subsets ?? null, hadAnnotations: d.metadata.annotations !== undefined };
+        return withAnnotation(
+          { ...d, spec: { ...d.spec, subsets: wanted(d.spec.subsets) } },
+          key,
+          JSON.stringify(snapshot),
+          snapshot.hadAnnotations,
+        );
+      });
+      return;
+    }
+    // Host-level: pin the stable Service to stable pods, and a canary Service for canary pods.
+    const key = annotationKey(ctx);
+    const stable = await client.get<Service>(svcRef(ctx, stableServiceName(ctx)));
+    if (!stable)
+      throw new KanaryError(
+        'NOT_FOUND',
+        `Service ${ctx.spec.namespace}/${stableServiceName(ctx)} does not exist`,
+      );
+    const savedSvc = stable.metadata.annotations?.[key];
+    const base: Record<string, string> = savedSvc
+      ? (JSON.parse(savedSvc) as SvcSnapshot).selector
+      : { ...(stable.spec.selector ?? {}) };
+    if (stable.spec.selector?.[HASH] !== stableHash || !savedSvc) {
+      await client.update<Service>(svcRef(ctx, stableServiceName(ctx)), (s) => {
+        const saved = s.metadata.annotations?.[key];
+        const snap: SvcSnapshot = saved
+          ? (JSON.parse(saved) as SvcSnapshot)
+          : {
+              selector: { ...(s.spec.selector ?? {}) },
+              hadAnnotations: s.metadata.annotations !== undefined,
+            };
+        return withAnnotation(
+          { ...s, spec: { ...s.spec, selector: { ...snap.selector, [HASH]: stableHash } } },
+          key,
+          JSON.stringify(snap),
+          snap.hadAnnotations,
+        );
+      });
+    }
+    if (withCanary && canaryHash) {
+      const name = canaryServiceName(ctx);
+      const existing = await client.get<Service>(svcRef(ctx, name));
+      const selector = { ...base, [HASH]: canaryHash };
+      if (!existing) {
+        await client.create<Service>({
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name, namespace: ctx.spec.namespace, labels: { 'kanary.dev/rollout': ctx.spec.name } },
+          spec: { selector, ports: (stable.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p) },
+        });
+      } else if (existing.spec.selector?.[HASH] !== canaryHash) {
+        await client.update<Service>(svcRef(ctx, name), (s) => ({ ...s, spec: { ...s.spec, selector } }));
+      }
+    }
+  };
+
+  /** Saves the managed routes' traffic fields once, the first time the router touches the VirtualService. */
+  const snapshotOf = (ctx: PortContext, vs: VirtualService): Snapshot => {
+    const saved = vs.metadata.annotations?.[annotationKey(ctx)];
+    if (saved) return JSON.parse(saved) as Snapshot;
+    const routes: Snapshot['routes'] = {};
+    (vs.spec.http ?? []).forEach((r, i) => {
+      if (isManaged(vs, r, i))
+        routes[routeKey(r, i)] = {
+          route: r.route,
+          mirror: r.mirror,
+          mirrorPercentage: r.mirrorPercentage,
+          mirrors: r.mirrors,
+        };
+    });
+    return { routes, hadAnnotations: vs.metadata.annotations !== undefined };
+  };
+  const markSnapshot = (ctx: PortContext, vs: VirtualService): VirtualService => {
+    const snap = snapshotOf(ctx, vs);
+    return withAnnotation(vs, annotationKey(ctx), JSON.stringify(snap), snap.hadAnnotations);
+  };
+
+  /** Inserts or replaces an owned rule, right before the first managed route. */
+  const putOwned = (vs: VirtualService, rule: HttpRoute): HttpRoute[] => {
+    const http = (vs.spec.http ?? []).filter((r) => r.name !== rule.name);
+    const first = http.findIndex((r, i) => isManaged(vs, r, i));
+    http.splice(first < 0 ? http.length : first, 0, rule);
+    return http;
+  };
+
+  const status = async (ctx: PortContext): Promise<RouterStatus> => {
+    const { vs, dr } = await readAll(ctx);
+    const managed = (vs.spec.http ?? []).find((r, i) => isManaged(vs, r, i));
+    const canary = (managed?.route ?? []).find((d) => !isStableDest(ctx, d.destination, dr?.spec.host));
+    const owned = (vs.spec.http ?? []).filter(isOwned(ctx.spec.name));
+    const prefix = `kanary-${ctx.spec.name}-`;
+    return {
+      canaryWeight: canary ? (canary.weight ?? 0) : 0,
+      verified: true,
+      headerRoutes: owned
+        .filter(
+          (r) =>
+            r.route?.some((d) => (d.weight ?? 100) > 0 && !isStableDest(ctx, d.destination, dr?.spec.host)) &&
+            !(r.name ?? '').startsWith(`${prefix}mirror-`) &&
+            r.name !== `${prefix}sticky`,
+        )
+        .map((r) => (r.name as string).slice(prefix.length)),
+      mirrors: [
+        ...owned
+          .filter((r) => (r.name ?? '').startsWith(`${prefix}mirror-`))
+          .map((r) => (r.name as string).slice(`${prefix}mirror-`.length)),
+        ...(managed?.mirror ? ['(all)'] : []),
+      ],
+    };
+  };
+
+  /** All traffic to stable, Kanary's rules gone, the managed routes as the user had them. */
+  const restoreRoutes = async (ctx: PortContext): Promise<void> => {
+    const key = annotationKey(ctx);
+    await writeVs(ctx, (vs) => {
+      const saved = vs.metadata.annotations?.[key];
+      const owned = isOwned(ctx.spec.name);
+      if (!saved && !(vs.spec.http ?? []).some(owned)) return undefined;
+      const snap = saved ? (JSON.parse(saved) as Snapshot) : { routes: {}, hadAnnotations: true };
+      const http = (vs.spec.http ?? [])
+        .filter((r) => !owned(r))
+        .map((r, i) => {
+          const original = snap.routes[routeKey(r, i)];
+          if (!original) return r;
+          const { route: _r, mirror: _m, mirrorPercentage: _p, mirrors: _s, ...rest } = r;
+          return {
+            ...rest,
+            ...(original.route !== undefined ? { route: original.route } : {}),
+            ...(original.mirror !== undefined ? { mirror: original.mirror } : {}),
+            ...(original.mirrorPercentage !== undefined
+              ? { mirrorPercentage: original.mirrorPercentage }
+              : {}),
+            ...(original.mirrors !== undefined ? { mirrors: original.mirrors } : {}),
+          };
+        });
+      return withAnnotation({ ...vs, spec: { ...vs.spec, http } }, key, undefined, snap.hadAnnotations);
+    });
+  };
+
+  /** The user's subsets or Service selectors back, the canary Service gone: only when no canary pod is left to leak to. */
+  const unpin = async (ctx: PortContext): Promise<void> => {
+    const key = annotationKey(ctx);
+    const ref = await drRef(ctx);
+    if (ref) {
+      const dr = await client.get<DestinationRule>(ref);
+      if (dr?.metadata.annotations?.[key]) {
+        await client.update<DestinationRule>(ref, (d) => {
+          const saved = d.metadata.annotations?.[key];
+          if (!saved) return undefined;
+          const snap = JSON.parse(saved) as DrSnapshot;
+          const { subsets: _s, ...spec } = d.spec;
+          return withAnnotation(
+            {
+              ...d,
+              spec: {
+                ...spec,
+                ...(snap.subsets !== null ? { subsets: snap.subsets } : {}),
+              } as DestinationRule['spec'],
+            },
+            key,
+            undefined,
+            snap.hadAnnotations,
+          );
+        });
+      }
+    } else {
+      const stable = await client.get<Service>(svcRef(ctx, stableServiceName(ctx)));
+      const saved = stable?.metadata.annotations?.[key];
+      if (stable && saved) {
+        await client.update<Service>(svcRef(ctx, stableServiceName(ctx)), (s) => {
+          const snap = JSON.parse(s.metadata.annotations?.[key] ?? saved) as SvcSnapshot;
+          return withAnnotation(
+            { ...s, spec: { ...s.spec, selector: snap.selector } },
+            key,
+            undefined,
+            snap.hadAnnotations,
+          );
+        });
+      }
+      const canary = await client.get<Service>(svcRef(ctx, canaryServiceName(ctx)));
+      if (canary?.metadata.labels?.['kanary.dev/rollout'] === ctx.spec.name)
+        await client.delete(svcRef(ctx, canaryServiceName(ctx)));
+    }
+  };
+
+  const router: TrafficRouter = {
+    name: 'istio',
+    capabilities: CAPABILITIES,
+
+    async validate(ctx) {
+      const issues: KanaryIssue[] = [];
+      if (!ctx.spec.target.service)
+        issues.push({
+          path: 'target.service',
+          message: 'the Istio router needs the stable Service',
+          hint: 'set target.service',
+          severity: 'error',
+        });
+      const vs = await client.get<VirtualService>(await vsRef(ctx)).catch(() => undefined);
+      if (!vs) {
+        issues.push({
+          path: 'router.virtualService',
+          message: `VirtualService ${vsNs(ctx)}/${vsName} does not exist`,
+          hint: 'create it, or fix the name',
+          severity: 'error',
+        });
+        return issues;
+      }
+      const names = managedNames(vs);
+      if (names.length === 0) {
+        issues.push({
+          path: 'router.routes',
+          message: `VirtualService ${vsName} has no single route without a match to manage`,
+          hint: 'name the routes Kanary manages (routes: [...])',
+          severity: 'error',
+        });
+      }
+      const dr = (await drRef(ctx))
+        ? await client.get<DestinationRule>((await drRef(ctx)) as ObjectRef)
+        : undefined;
+      if (options.destinationRule && !dr) {
+        issues.push({
+          path: 'router.destinationRule',
+          message: `DestinationRule ${options.destinationRule.name} does not exist`,
+          hint: 'create it with a host matching the VirtualService destination',
+          severity: 'error',
+        });
+      }
+      (vs.spec.http ?? []).forEach((r, i) => {
+        if (!isManaged(vs, r, i)) return;
+        const dests = r.route ?? [];
+        if (!dests.some((d) => isStableDest(ctx, d.destination, dr?.spec.host))) {
+          issues.push({
+            path: 'router.routes',
+            message: `route ${r.name ?? i} does not send traffic to the stable ${options.destinationRule ? `subset "${stableSubset}"` : `Service "${stableServiceName(ctx)}"`}`,
+            hint: 'point the managed route at the stable version',
+            severity: 'error',
+          });
+        }
+        const others = dests.filter(
+          (d) =>
+            !isStableDest(ctx, d.destination, dr?.spec.host) &&
+            (options.destinationRule
+              ? d.destination.subset !== canarySubset
+              : shortHost(d.destination.host) !== canaryServiceName(ctx)),
+        );
+        if (others.length > 0) {
+          issues.push({
+            path: 'router.routes',
+            message: `route ${r.name ?? i} also sends traffic to ${others.map((o) => o.destination.subset ?? o.destination.host).join(', ')}`,
+            hint: 'Kanary manages routes between stable and canary only',
+            severity: 'error',
+          });
+        }
+      });
+      for (const n of options.routes ?? []) {
+        if (!(vs.spec.http ?? []).some((r) => r.name === n))
+          issues.push({
+            path: 'router.routes',
+            message: `VirtualService ${vsName} has no http route named "${n}"`,
+            severity: 'error',
+          });
+      }
+      return issues;
+    },
+
+    async prepare(ctx) {
+      const withCanary = ctx.targets.canary?.podTemplateHash !== undefined;
+      await ensureSides(ctx, withCanary);
+      const vs = await client.get<VirtualService>(await vsRef(ctx));
+      if (vs && !vs.metadata.annotations?.[annotationKey(ctx)])
+        await writeVs(ctx, (v) => markSnapshot(ctx, v));
+    },
+
+    async setWeight(ctx, weight) {
+      if (!Number.isInteger(weight) || weight < 0 || weight > 100)
+        throw new KanaryError('ROUTER', `Istio weights are whole percentages; ${weight} is not one`);
+      await ensureSides(ctx, true);
+      const { dr } = await readAll(ctx);
+      const sticky =
+        ctx.spec.strategy.type !== 'rolling' && 'stickySession' in ctx.spec.strategy
+          ? ctx.spec.strategy.stickySession
+          : undefined;
+      await writeVs(ctx, (vs0) => {
+        const vs = markSnapshot(ctx, vs0);
+        let http = (vs.spec.http ?? []).map((r, i) =>
+          isManaged(vs, r, i) ? { ...r, route: split(ctx, destinations(ctx, r, dr?.spec.host), weight) } : r,
+        );
+        const stickyName = `kanary-${ctx.spec.name}-sticky`;
+        if (sticky && weight > 0) {
+          const managed = http.find((r, i) => isManaged(vs, r, i)) as HttpRoute;
+          const d = destinations(ctx, managed, dr?.spec.host);
+          http = putOwned(
+            { ...vs, spec: { ...vs.spec, http } },
+            {
+              name: stickyName,
+              match: [
+                { headers: { cookie: { regex: cookieRegex(sticky.cookieName, { exact: ctx.spec.name }) } } },
+              ],
+              route: [{ destination: d.canary, weight: 100 }],
+            },
+          );
+        } else http = http.filter((r) => r.name !== stickyName);
+        const next = { ...vs, spec: { ...vs.spec, http } };
+        return JSON.stringify(next) === JSON.stringify(vs0) ? undefined : next;
+      });
+      const read = await status(ctx);
+      return { ...read, verified: read.canaryWeight === weight };
+    },
+
+    async setHeaderRoute(ctx, route: HeaderRoute) {
+      if (!route.match) return router.removeHeaderRoute(ctx, route.name);
+      await ensureSides(ctx, true);
+      const { dr } = await readAll(ctx);
+      await writeVs(ctx, (vs0) => {
+        const vs = markSnapshot(ctx, vs0);
+        const managed = (vs.spec.http ?? []).find((r, i) => isManaged(vs, r, i));
+        if (!managed) throw new KanaryError('ROUTER', `VirtualService ${vsName} has no managed route`);
+        const d = destinations(ctx, managed, dr?.spec.host);
+        const rule: HttpRoute = {
+          name: `kanary-${ctx.spec.name}-${route.name}`,
+          match: toIstioMatch(route.match as NonNullable<HeaderRoute['match']>),
+          route: route.weight >= 100 ? [{ destination: d.canary, weight: 100 }] : split(ctx, d, route.weight),
+        };
+        const next = { ...vs, spec: { ...vs.spec, http: putOwned(vs, rule) } };
+        return JSON.stringify(next) === JSON.stringify(vs0) ? undefined : next;
+      });
+    },
+
+    async removeHeaderRoute(ctx, name) {
+      await writeVs(ctx, (vs) => {
+        const http = (vs.spec.http ?? []).filter((r) => r.name !== `kanary-${ctx.spec.name}-${name}`);
+        return http.length === (vs.spec.http ?? []).length
+          ? undefined
+          : { ...vs, spec: { ...vs.spec, http } };
+      });
+    },
+
+    async setMirror(ctx, mirror: MirrorRoute) {
+      if (mirror.remove) return router.removeMirror(ctx, mirror.name);
+      await ensureSides(ctx, true);
+      const { dr } = await readAll(ctx);
+      await writeVs(ctx, (vs0) => {
+        const vs = markSnapshot(ctx, vs0);
+        const http = vs.spec.http ?? [];
+        let next: HttpRoute[];
+        if (mirror.match) {
+          const managed = http.find((r, i) => isManaged(vs, r, i)) as HttpRoute;
+          const d = destinations(ctx, managed, dr?.spec.host);
+          // Matched requests are served by stable and copied to canary (responses ignored).
+          next = putOwned(vs, {
+            name: `kanary-${ctx.spec.name}-mirror-${mirror.name}`,
+            match: toIstioMatch(mirror.match),
+            route: [{ destination: d.stable, weight: 100 }],
+            mirror: d.canary,
+            mirrorPercentage: { value: mirror.percentage },
+          });
+        } else {
+          next = http.map((r, i) => {
+            if (!isManaged(vs, r, i)) return r;
+            const d = destinations(ctx, r, dr?.spec.host);
+            return { ...r, mirror: d.canary, mirrorPercentage: { value: mirror.percentage } };
+          });
+        }
+        const result = { ...vs, spec: { ...vs.spec, http: next } };
+        return JSON.stringify(result) === JSON.stringify(vs0) ? undefined : result;
+      });
+    },
+
+    async removeMirror(ctx, name) {
+      await writeVs(ctx, (vs) => {
+        const key = annotationKey(ctx);
+        const snap = vs.metadata.annotations?.[key]
+          ? (JSON.parse(vs.metadata.annotations[key] as string) as Snapshot)
+          : undefined;
+        const http = (vs.spec.http ?? [])
+          .filter((r) => r.name !== `kanary-${ctx.spec.name}-mirror-${name}`)
+          .map((r, i) => {
+            if (!isManaged(vs, r, i)) return r;
+            const original = snap?.routes[routeKey(r, i)];
+            const { mirror: _m, mirrorPercentage: _p, ...rest } = r;
+            return {
+              ...rest,
+              ...(original?.mirror ? { mirror: original.mirror } : {}),
+              ...(original?.mirrorPercentage ? { mirrorPercentage: original.mirrorPercentage } : {}),
+            };
+          });
+        const next = { ...vs, spec: { ...vs.spec, http } };
+        return JSON.stringify(next) === JSON.stringify(vs) ? undefined : next;
+      });
+    },
+
+    // Abort: one VirtualService write sends everything to stable; stable stays pinned to its pods.
+    async reset(ctx) {
+      await restoreRoutes(ctx);
+      if (ctx.targets.stable?.podTemplateHash) await ensureSides(ctx, false);
+      return status(ctx);
+    },
+    async finalize(ctx) {
+      await restoreRoutes(ctx);
+      await unpin(ctx);
+      return status(ctx);
+    },
+    status,
+  };
+  return router;
+}
