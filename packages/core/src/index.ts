@@ -24,6 +24,13 @@ export { initialState, TERMINAL_PHASES } from './engine/state.ts';
 export type { KanaryErrorCode, KanaryErrorOptions, KanaryIssue } from './errors/kanary-error.ts';
 export { formatIssues, isKanaryError, KanaryError, toKanaryError } from './errors/kanary-error.ts';
 export type {
+  RolloutGroup,
+  RolloutGroupEvents,
+  RolloutGroupMember,
+  RolloutGroupOptions,
+} from './group/rollout-group.ts';
+export { createRolloutGroup } from './group/rollout-group.ts';
+export type {
   JsonPatchOp,
   KubeClient,
   KubeClientOptions,
