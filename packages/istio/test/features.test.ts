@@ -1,0 +1,139 @@
+import {
+  createDeploymentDriver,
+  createKubeClient,
+  digest,
+  initialState,
+  type PortContext,
+  parseRolloutSpec,
+} from '@kanary/core';
+import { cookieRegex, createIstioRouter } from '@kanary/istio';
+import { type Cluster, startCluster } from '@kanary/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
+import { expectShare } from '../../testkit/test/tolerance.ts';
+
+let cluster: Cluster;
+afterEach(() => cluster?.close());
+
+async function setup(
+  strategy: Record<string, unknown> = { type: 'weighted', canary: { name: 'web-canary', adopt: true } },
+) {
+  cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 12 });
+  cluster.apply(
+    deployment('web', 'default', 'web:1', 2),
+    deployment('web-canary', 'default', 'web:2', 2, { app: 'web' }),
+    service('web', 'default', { app: 'web' }),
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { host: 'web', subsets: [{ name: 'stable', labels: { app: 'web' } }] },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        hosts: ['web'],
+        http: [{ name: 'primary', route: [{ destination: { host: 'web', subset: 'stable' } }] }],
+      },
+    },
+  );
+  await cluster.virtualClock!.advance(1_000);
+  const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
+  const router = createIstioRouter({ client, virtualService: 'web', destinationRule: { name: 'web' } });
+  const spec = parseRolloutSpec({ name: 'web', target: { name: 'web', service: 'web' }, strategy });
+  const state = initialState({ namespace: 'default', name: 'web' }, digest(spec), cluster.clock.now());
+  const described = await cluster.run(
+    createDeploymentDriver({ client }).describe({
+      key: state.key,
+      spec,
+      state,
+      targets: {},
+      signal: new AbortController().signal,
+    }),
+  );
+  const ctx: PortContext = {
+    key: state.key,
+    spec,
+    state,
+    targets: described,
+    signal: new AbortController().signal,
+  };
+  return { router, ctx };
+}
+const entry = { kind: 'istio' as const, host: 'web', namespace: 'default' };
+
+describe('Istio router features', () => {
+  it('writes the canary subset before any weight points at it, and every write passes validation', async () => {
+    const { router, ctx } = await setup();
+    const before = cluster.requests.length;
+    await cluster.run(router.setWeight(ctx, 30));
+    const writes = cluster.requests
+      .slice(before)
+      .filter((r) => ['update', 'patch', 'create'].includes(r.verb));
+    expect(writes.map((w) => w.resource)).toEqual(['destinationrules', 'virtualservices']);
+    expect(cluster.requests.filter((r) => r.code === 422)).toEqual([]);
+    expectShare(cluster.traffic.sample(entry, 4000).get('web-canary') ?? 0, 4000, 0.3, '30%');
+  });
+
+  it('mirrors a percentage of all requests to the canary, whose responses are ignored', async () => {
+    const { router, ctx } = await setup();
+    await cluster.run(router.setMirror(ctx, { name: 'shadow', percentage: 25 }));
+    cluster.traffic.metrics.reset();
+    const served = cluster.traffic.sample(entry, 4000);
+    expect(served.get('web')).toBe(4000);
+    expectShare(
+      cluster.traffic.metrics.total('istio_requests_total', { destination_workload: 'web-canary' }),
+      4000,
+      0.25,
+      'mirrored',
+    );
+    await cluster.run(router.removeMirror(ctx, 'shadow'));
+    cluster.traffic.metrics.reset();
+    cluster.traffic.sample(entry, 500);
+    expect(
+      cluster.traffic.metrics.total('istio_requests_total', { destination_workload: 'web-canary' }),
+    ).toBe(0);
+  });
+
+  it('keeps a user on the canary once routed there (sticky session by cookie)', async () => {
+    const { router, ctx } = await setup({
+      type: 'weighted',
+      canary: { name: 'web-canary', adopt: true },
+      stickySession: { cookieName: 'kanary-web', maxAge: '1h' },
+    });
+    await cluster.run(router.setWeight(ctx, 10));
+    const vs = cluster.get('VirtualService', 'default', 'web', 'networking.istio.io') as {
+      spec: { http: Array<{ name: string; route: Array<{ headers?: unknown }> }> };
+    };
+    // Responses from the canary set the cookie; requests carrying it go to the canary.
+    expect(vs.spec.http[0]?.name).toBe('kanary-web-sticky');
+    expect(vs.spec.http[1]?.route[1]?.headers).toEqual({
+      response: { add: { 'Set-Cookie': 'kanary-web=web; Max-Age=3600; Path=/' } },
+    });
+    expect(
+      cluster.traffic
+        .sample(entry, 500, { share: 1, cookies: { theme: 'dark', 'kanary-web': 'web' } })
+        .get('web-canary'),
+    ).toBe(500);
+    expectShare(cluster.traffic.sample(entry, 4000).get('web-canary') ?? 0, 4000, 0.1, 'others');
+    await cluster.run(router.reset(ctx));
+    expect(
+      (
+        cluster.get('VirtualService', 'default', 'web', 'networking.istio.io') as {
+          spec: { http: unknown[] };
+        }
+      ).spec.http,
+    ).toHaveLength(1);
+  });
+
+  it('matches a cookie wherever it sits in the header', () => {
+    const re = new RegExp(cookieRegex('email', { regex: '^[^;]*@corp\\.com$' }));
+    expect(re.test('email=a@corp.com')).toBe(true);
+    expect(re.test('sid=1; email=a@corp.com; theme=x')).toBe(true);
+    expect(re.test('sid=1;email=a@corp.com')).toBe(true);
+    expect(re.test('myemail=a@corp.com')).toBe(false);
+    expect(re.test('email=a@corp.com.evil.org')).toBe(false);
+  });
+});
