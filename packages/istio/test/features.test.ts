@@ -7,10 +7,9 @@ import {
   parseRolloutSpec,
 } from '@kanary/core';
 import { cookieRegex, createIstioRouter } from '@kanary/istio';
-import { type Cluster, startCluster } from '@kanary/testkit';
+import { type Cluster, expectShare, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
-import { expectShare } from '../../testkit/test/tolerance.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.close());

@@ -6,10 +6,9 @@ import {
   type RolloutState,
 } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
-import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import { type Cluster, expectShare, type KubeObject, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
-import { expectShare } from '../../testkit/test/tolerance.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.close());

@@ -2,6 +2,7 @@
 // so routers and strategies are proven through the real @kubernetes/client-node over HTTP.
 
 export type { FaultInjector, FaultRule } from './apiserver/faults.ts';
+export { seededRandom } from './apiserver/faults.ts';
 export type { KubeObject, ManagedFieldsEntry, ObjectMeta } from './apiserver/object.ts';
 export type { RaceHook, RequestRecord, Verb } from './apiserver/server.ts';
 export type { Cluster, ClusterOptions } from './cluster/start.ts';
@@ -20,6 +21,7 @@ export { podTemplateHash } from './controllers/hash.ts';
 export type { PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
+export { expectShare } from './testing/tolerance.ts';
 export type { Backend, RouteOutcome } from './traffic/routing.ts';
 export type {
   BehaviorRule,

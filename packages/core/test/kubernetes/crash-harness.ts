@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type RolloutSpecInput, type RolloutState, replicaSplit } from '@kanary/core';
-import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import { type Cluster, type KubeObject, seededRandom, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, imagesBehind, service } from './fixtures.ts';
 
@@ -11,15 +11,7 @@ const SEED = Number(process.env.KANARY_CRASH_SEED ?? Date.now() % 100_000);
 const DRIVER = fileURLToPath(new URL('./crash-driver.ts', import.meta.url));
 const NODE = process.execPath;
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const SPECS: Record<string, RolloutSpecInput> = {
   rolling: {

@@ -1,7 +1,6 @@
 import { createKubernetesRollout, type RolloutState, replicaSplit } from '@kanary/core';
-import { type Cluster, startCluster } from '@kanary/testkit';
+import { type Cluster, expectShare, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectShare } from '../../../testkit/test/tolerance.ts';
 import { deployment, imagesBehind, service } from './fixtures.ts';
 
 let cluster: Cluster;

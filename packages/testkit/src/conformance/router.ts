@@ -14,6 +14,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../apiserver/object.ts';
 import { type Cluster, type ClusterOptions, startCluster } from '../cluster/start.ts';
+import { expectShare } from '../testing/tolerance.ts';
 import type { Entry } from '../traffic/simulator.ts';
 
 export interface ObjectId {
@@ -47,12 +48,6 @@ export interface RouterConformanceOptions {
 
 const N = 2000;
 const WRITES = new Set(['create', 'update', 'patch', 'delete']);
-
-/** Binomial tolerance: 5 standard deviations (plus one request). */
-function expectShare(hits: number, n: number, p: number, label: string): void {
-  const bound = 5 * Math.sqrt(n * p * (1 - p)) + 1;
-  expect(Math.abs(hits - n * p), `${label}: ${hits}/${n} vs ${p}`).toBeLessThanOrEqual(bound);
-}
 
 /**
  * The router conformance suite. Every TrafficRouter — Istio, ingress-nginx, Gateway API, and
