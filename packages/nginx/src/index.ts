@@ -1,2 +1,3 @@
-// @kanary/nginx: implemented in its own issue; nothing here pretends to work yet.
-export {};
+// @kanary/nginx — a TrafficRouter for ingress-nginx canary Ingresses.
+export type { NginxRouterOptions } from './router.ts';
+export { createNginxRouter, nginxRouteProblems } from './router.ts';
