@@ -1,0 +1,418 @@
+import {
+  createKubeClient,
+  type HeaderRoute,
+  KanaryError,
+  type KanaryIssue,
+  type KubeClient,
+  type KubeClientOptions,
+  type KubeObject,
+  type MatchRule,
+  type MirrorRoute,
+  type ObjectRef,
+  type PortContext,
+  type RouterCapabilities,
+  type RouterStatus,
+  type TrafficRouter,
+} from '@kanary/core';
+
+type Obj = Record<string, unknown>;
+interface BackendRef {
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+  [k: string]: unknown;
+}
+export interface HttpRouteRule {
+  matches?: Obj[];
+  filters?: Obj[];
+  backendRefs?: BackendRef[];
+  [k: string]: unknown;
+}
+type HTTPRoute = KubeObject & { spec: { hostnames?: string[]; parentRefs?: Obj[]; rules?: HttpRouteRule[] } };
+type Service = KubeObject & { spec: { selector?: Record<string, string>; ports?: Obj[] } };
+
+export interface GatewayApiRouterOptions {
+  client?: KubeClient;
+  kubeConfig?: KubeClientOptions['kubeConfig'];
+  /** The HTTPRoute (gateway.networking.k8s.io/v1) users reach the stable Service through. */
+  httpRoute: string;
+  /** The canary Service Kanary creates (default `<target.service>-canary`). */
+  canaryService?: string;
+}
+
+const CAPABILITIES: RouterCapabilities = {
+  weights: 'exact',
+  weightResolution: 1,
+  // Gateway API header matches are Exact (core) or RegularExpression; there is no prefix match.
+  headerMatch: { exact: true, prefix: false, regex: true },
+  cookieMatch: { exact: true, regex: true },
+  matchedWeight: true,
+  maxHeaderRoutes: 8,
+  mirror: true,
+  mirrorPercentage: true,
+  // sessionPersistence is still experimental in Gateway API; not offered here.
+  stickySessions: false,
+};
+
+const HASH = 'pod-template-hash';
+const MARK = 'x-kanary-route';
+const SNAPSHOT = 'kanary.dev/original';
+
+const escapeRegex = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Cookie as a regex on the Cookie header, allowing the space browsers put after ';'. */
+export function cookieHeaderRegex(name: string, value: { exact: string } | { regex: string }): string {
+  const v = 'exact' in value ? escapeRegex(value.exact) : value.regex.replace(/^\^/, '').replace(/\$$/, '');
+  return `^(.*?;\\s*)?${escapeRegex(name)}=(${v})(;.*)?$`;
+}
+
+function headerMatches(rule: MatchRule): Obj[] {
+  const out: Obj[] = [];
+  for (const h of rule.headers ?? []) {
+    if (h.prefix !== undefined)
+      throw new KanaryError('UNSUPPORTED_CAPABILITY', 'Gateway API has no header prefix match');
+    out.push(
+      h.exact !== undefined
+        ? { type: 'Exact', name: h.name, value: h.exact }
+        : { type: 'RegularExpression', name: h.name, value: h.regex },
+    );
+  }
+  if (rule.cookie) {
+    const c = rule.cookie;
+    out.push({
+      type: 'RegularExpression',
+      name: 'Cookie',
+      value: cookieHeaderRegex(
+        c.name,
+        c.exact !== undefined ? { exact: c.exact } : { regex: c.regex as string },
+      ),
+    });
+  }
+  return out;
+}
+
+/**
+ * Gateway API router: backendRef weights in the rules that send to the stable Service, header
+ * and cookie routes as Kanary-owned rules (more specific than the rule they copy, so they win),
+ * RequestMirror with a percentage. Only Kanary's rules and weights change, and finishing puts
+ * the route back exactly as it was.
+ */
+export function createGatewayApiRouter(options: GatewayApiRouterOptions): TrafficRouter {
+  const client =
+    options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
+  const routeRef = (ctx: PortContext): ObjectRef => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    namespace: ctx.spec.namespace,
+    name: options.httpRoute,
+  });
+  const svcRef = (ctx: PortContext, name: string): ObjectRef => ({
+    apiVersion: 'v1',
+    kind: 'Service',
+    namespace: ctx.spec.namespace,
+    name,
+  });
+  const stableName = (ctx: PortContext) => ctx.spec.target.service as string;
+  const canaryName = (ctx: PortContext) => options.canaryService ?? `${stableName(ctx)}-canary`;
+  const key = (ctx: PortContext) => `${SNAPSHOT}.${ctx.spec.name}`;
+  const mark = (ctx: PortContext, name: string) => `${ctx.spec.name}.${name}`;
+  const isOwned = (ctx: PortContext) => (r: HttpRouteRule) =>
+    (r.filters ?? []).some((f) =>
+      ((f.requestHeaderModifier as Obj | undefined)?.set as Obj[] | undefined)?.some(
+        (h) => h.name === MARK && String(h.value).startsWith(`${ctx.spec.name}.`),
+      ),
+    );
+  const sendsToStable = (ctx: PortContext) => (r: HttpRouteRule) =>
+    (r.backendRefs ?? []).some((b) => b.name === stableName(ctx));
+  const hashOf = (ctx: PortContext, side: 'stable' | 'canary') => {
+    const h = ctx.targets[side]?.podTemplateHash;
+    if (!h) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
+    return h;
+  };
+
+  const snapshotOf = (
+    ctx: PortContext,
+    route: HTTPRoute,
+  ): { rules: HttpRouteRule[]; hadAnnotations: boolean } => {
+    const saved = route.metadata.annotations?.[key(ctx)];
+    return saved
+      ? JSON.parse(saved)
+      : { rules: route.spec.rules ?? [], hadAnnotations: route.metadata.annotations !== undefined };
+  };
+  const write = (
+    ctx: PortContext,
+    mutate: (rules: HttpRouteRule[], route: HTTPRoute) => HttpRouteRule[] | undefined,
+    keepSnapshot = true,
+  ) =>
+    client.update<HTTPRoute>(routeRef(ctx), (route) => {
+      const snap = snapshotOf(ctx, route);
+      const rules = mutate(structuredClone(route.spec.rules ?? []), route);
+      if (!rules) return undefined;
+      const annotations = { ...(route.metadata.annotations ?? {}) };
+      if (keepSnapshot) annotations[key(ctx)] = JSON.stringify(snap);
+      else delete annotations[key(ctx)];
+      const metadata = { ...route.metadata, annotations };
+      if (!keepSnapshot && Object.keys(annotations).length === 0 && !snap.hadAnnotations)
+        delete (metadata as { annotations?: unknown }).annotations;
+      const next = { ...route, metadata, spec: { ...route.spec, rules } };
+      return JSON.stringify(next) === JSON.stringify(route) ? undefined : next;
+    });
+
+  const pinStable = async (ctx: PortContext) => {
+    const hash = hashOf(ctx, 'stable');
+    const svc = await client.get<Service>(svcRef(ctx, stableName(ctx)));
+    if (!svc) throw new KanaryError('NOT_FOUND', `Service ${stableName(ctx)} does not exist`);
+    if (svc.spec.selector?.[HASH] === hash && svc.metadata.annotations?.[key(ctx)]) return;
+    await client.update<Service>(svcRef(ctx, stableName(ctx)), (s) => {
+      const saved =
+        s.metadata.annotations?.[key(ctx)] ??
+        JSON.stringify({
+          selector: s.spec.selector ?? {},
+          hadAnnotations: s.metadata.annotations !== undefined,
+        });
+      const base = (JSON.parse(saved) as { selector: Record<string, string> }).selector;
+      return {
+        ...s,
+        metadata: { ...s.metadata, annotations: { ...(s.metadata.annotations ?? {}), [key(ctx)]: saved } },
+        spec: { ...s.spec, selector: { ...base, [HASH]: hash } },
+      };
+    });
+  };
+  const ensureCanaryService = async (ctx: PortContext) => {
+    const canaryHash = hashOf(ctx, 'canary');
+    const stable = await client.get<Service>(svcRef(ctx, stableName(ctx)));
+    if (!stable) throw new KanaryError('NOT_FOUND', `Service ${stableName(ctx)} does not exist`);
+    const saved = stable.metadata.annotations?.[key(ctx)];
+    const base = saved
+      ? (JSON.parse(saved) as { selector: Record<string, string> }).selector
+      : { ...(stable.spec.selector ?? {}) };
+    const existing = await client.get<Service>(svcRef(ctx, canaryName(ctx)));
+    if (!existing) {
+      await client.create<Service>({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: {
+          name: canaryName(ctx),
+          namespace: ctx.spec.namespace,
+          labels: { 'kanary.dev/rollout': ctx.spec.name },
+        },
+        spec: {
+          selector: { ...base, [HASH]: canaryHash },
+          ports: (stable.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p),
+        },
+      });
+    } else if (existing.spec.selector?.[HASH] !== canaryHash) {
+      await client.update<Service>(svcRef(ctx, canaryName(ctx)), (s) => ({
+        ...s,
+        spec: { ...s.spec, selector: { ...base, [HASH]: canaryHash } },
+      }));
+    }
+  };
+
+  /** The stable and canary backendRefs for a rule, keeping the user's port and fields. */
+  const split = (ctx: PortContext, rule: HttpRouteRule, weight: number): BackendRef[] => {
+    const stable = (rule.backendRefs ?? []).find((b) => b.name === stableName(ctx)) as BackendRef;
+    return [
+      { ...stable, weight: 100 - weight },
+      { ...stable, name: canaryName(ctx), weight },
+    ];
+  };
+
+  const status = async (ctx: PortContext): Promise<RouterStatus> => {
+    const route = await client.get<HTTPRoute>(routeRef(ctx));
+    const rules = route?.spec.rules ?? [];
+    const managed = rules.find((r) => sendsToStable(ctx)(r) && !isOwned(ctx)(r));
+    const canary = managed?.backendRefs?.find((b) => b.name === canaryName(ctx));
+    const owned = rules.filter(isOwned(ctx));
+    return {
+      canaryWeight: canary?.weight ?? 0,
+      verified: true,
+      headerRoutes: owned.map((r) => {
+        const set =
+          ((r.filters?.[0]?.requestHeaderModifier as Obj | undefined)?.set as Obj[] | undefined) ?? [];
+        return String(set[0]?.value ?? '').slice(ctx.spec.name.length + 1);
+      }),
+      mirrors: managed?.filters?.some((f) => f.type === 'RequestMirror') ? ['(all)'] : [],
+    };
+  };
+
+  const restoreRules = (ctx: PortContext, keepSnapshot: boolean) =>
+    write(ctx, (_rules, route) => structuredClone(snapshotOf(ctx, route).rules), keepSnapshot);
+
+  const router: TrafficRouter = {
+    name: 'gateway-api',
+    capabilities: CAPABILITIES,
+    async validate(ctx) {
+      const issues: KanaryIssue[] = [];
+      const route = await client.get<HTTPRoute>(routeRef(ctx));
+      if (!route)
+        return [
+          {
+            path: 'router.httpRoute',
+            message: `HTTPRoute ${ctx.spec.namespace}/${options.httpRoute} does not exist`,
+            hint: 'create it, or fix the name',
+            severity: 'error',
+          },
+        ];
+      if (!ctx.spec.target.service)
+        issues.push({
+          path: 'target.service',
+          message: 'the Gateway API router needs the stable Service',
+          severity: 'error',
+        });
+      if (!(route.spec.rules ?? []).some(sendsToStable(ctx))) {
+        issues.push({
+          path: 'router.httpRoute',
+          message: `no rule of HTTPRoute ${options.httpRoute} sends traffic to Service ${stableName(ctx)}`,
+          hint: 'point a rule at the stable Service',
+          severity: 'error',
+        });
+      }
+      return issues;
+    },
+    async prepare(ctx) {
+      await pinStable(ctx);
+      if (ctx.targets.canary?.podTemplateHash) await ensureCanaryService(ctx);
+      await write(ctx, (rules) => rules);
+    },
+    async setWeight(ctx, weight) {
+      if (!Number.isInteger(weight) || weight < 0 || weight > 100)
+        throw new KanaryError('ROUTER', `weight ${weight} must be a whole percentage`);
+      await ensureCanaryService(ctx);
+      await write(ctx, (rules) =>
+        rules.map((r) =>
+          sendsToStable(ctx)(r) && !isOwned(ctx)(r) ? { ...r, backendRefs: split(ctx, r, weight) } : r,
+        ),
+      );
+      const read = await status(ctx);
+      return { ...read, verified: read.canaryWeight === weight };
+    },
+    async setHeaderRoute(ctx, route: HeaderRoute) {
+      if (!route.match) return router.removeHeaderRoute(ctx, route.name);
+      await ensureCanaryService(ctx);
+      await write(ctx, (rules) => {
+        const kept = rules.filter(
+          (r) => !(isOwned(ctx)(r) && JSON.stringify(r).includes(`"${mark(ctx, route.name)}"`)),
+        );
+        const base = kept.find((r) => sendsToStable(ctx)(r) && !isOwned(ctx)(r));
+        if (!base)
+          throw new KanaryError(
+            'ROUTER',
+            `HTTPRoute ${options.httpRoute} has no rule for the stable Service`,
+          );
+        const baseMatches =
+          base.matches && base.matches.length > 0
+            ? base.matches
+            : [{ path: { type: 'PathPrefix', value: '/' } }];
+        // Each of the user's matches, with the route's header conditions added: strictly more specific.
+        const matches = (route.match as MatchRule[]).flatMap((m) =>
+          baseMatches.map((b) => ({
+            ...b,
+            headers: [...((b.headers as Obj[] | undefined) ?? []), ...headerMatches(m)],
+          })),
+        );
+        const owned: HttpRouteRule = {
+          matches,
+          filters: [
+            {
+              type: 'RequestHeaderModifier',
+              requestHeaderModifier: { set: [{ name: MARK, value: mark(ctx, route.name) }] },
+            },
+          ],
+          backendRefs:
+            route.weight >= 100
+              ? [{ ...split(ctx, base, 100)[1], weight: 1 } as BackendRef]
+              : split(ctx, base, route.weight),
+        };
+        return [...kept, owned];
+      });
+    },
+    async removeHeaderRoute(ctx, name) {
+      await write(ctx, (rules) =>
+        rules.filter((r) => !(isOwned(ctx)(r) && JSON.stringify(r).includes(`"${mark(ctx, name)}"`))),
+      );
+    },
+    async setMirror(ctx, mirror: MirrorRoute) {
+      if (mirror.remove) return router.removeMirror(ctx, mirror.name);
+      if (mirror.match)
+        throw new KanaryError(
+          'UNSUPPORTED_CAPABILITY',
+          'the Gateway API router mirrors all of a rule, not matched requests',
+        );
+      await ensureCanaryService(ctx);
+      await write(ctx, (rules) =>
+        rules.map((r) => {
+          if (!sendsToStable(ctx)(r) || isOwned(ctx)(r)) return r;
+          const stable = (r.backendRefs ?? []).find((b) => b.name === stableName(ctx)) as BackendRef;
+          const filters = (r.filters ?? []).filter(
+            (f) =>
+              !(
+                f.type === 'RequestMirror' &&
+                (f.requestMirror as Obj).backendRef &&
+                ((f.requestMirror as Obj).backendRef as Obj).name === canaryName(ctx)
+              ),
+          );
+          return {
+            ...r,
+            filters: [
+              ...filters,
+              {
+                type: 'RequestMirror',
+                requestMirror: {
+                  backendRef: { name: canaryName(ctx), ...(stable.port ? { port: stable.port } : {}) },
+                  percent: mirror.percentage,
+                },
+              },
+            ],
+          };
+        }),
+      );
+    },
+    async removeMirror(ctx) {
+      await write(ctx, (rules) =>
+        rules.map((r) => {
+          const filters = (r.filters ?? []).filter(
+            (f) =>
+              !(
+                f.type === 'RequestMirror' &&
+                ((f.requestMirror as Obj).backendRef as Obj).name === canaryName(ctx)
+              ),
+          );
+          if (filters.length === (r.filters ?? []).length) return r;
+          const { filters: _f, ...rest } = r;
+          return filters.length > 0 ? { ...rest, filters } : rest;
+        }),
+      );
+    },
+    // Abort: the rules as the user had them (all to stable) in one write; stable stays pinned.
+    async reset(ctx) {
+      await restoreRules(ctx, true);
+      if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
+      return status(ctx);
+    },
+    async finalize(ctx) {
+      if (await client.get(routeRef(ctx))) await restoreRules(ctx, false);
+      const canary = await client.get(svcRef(ctx, canaryName(ctx)));
+      if (canary?.metadata.labels?.['kanary.dev/rollout'] === ctx.spec.name)
+        await client.delete(svcRef(ctx, canaryName(ctx)));
+      const svc = await client.get<Service>(svcRef(ctx, stableName(ctx)));
+      const saved = svc?.metadata.annotations?.[key(ctx)];
+      if (svc && saved) {
+        await client.update<Service>(svcRef(ctx, stableName(ctx)), (s) => {
+          const snap = JSON.parse(s.metadata.annotations?.[key(ctx)] ?? saved) as {
+            selector: Record<string, string>;
+            hadAnnotations: boolean;
+          };
+          const { [key(ctx)]: _k, ...annotations } = s.metadata.annotations ?? {};
+          const metadata = { ...s.metadata, annotations };
+          if (Object.keys(annotations).length === 0 && !snap.hadAnnotations)
+            delete (metadata as { annotations?: unknown }).annotations;
+          return { ...s, metadata, spec: { ...s.spec, selector: snap.selector } };
+        });
+      }
+      return status(ctx);
+    },
+    status,
+  };
+  return router;
+}

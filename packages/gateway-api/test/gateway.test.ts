@@ -1,0 +1,143 @@
+import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
+import { createGatewayApiRouter } from '@kanary/gateway-api';
+import {
+  type Cluster,
+  describeRouterConformance,
+  expectShare,
+  type KubeObject,
+  startCluster,
+} from '@kanary/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
+
+const httpRoute = (): KubeObject => ({
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'HTTPRoute',
+  metadata: { name: 'shop', namespace: 'default' },
+  spec: {
+    parentRefs: [{ name: 'public-gateway' }],
+    hostnames: ['shop.example.com'],
+    rules: [
+      {
+        matches: [{ path: { type: 'PathPrefix', value: '/static' } }],
+        backendRefs: [{ name: 'cdn-cache', port: 80 }],
+      },
+      { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'shop', port: 80 }] },
+    ],
+  },
+});
+const entry = { kind: 'gateway' as const, host: 'shop.example.com', path: '/cart' };
+
+describeRouterConformance({
+  name: 'Gateway API HTTPRoute',
+  setup(cluster) {
+    cluster.apply(
+      deployment('shop', 'default', 'shop:1', 2),
+      deployment('shop-canary', 'default', 'shop:2', 2, { app: 'shop' }),
+      service('shop', 'default', { app: 'shop' }),
+      httpRoute(),
+    );
+    return {
+      router: createGatewayApiRouter({
+        client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+        httpRoute: 'shop',
+      }),
+      spec: {
+        name: 'shop',
+        target: { name: 'shop', service: 'shop' },
+        strategy: { type: 'weighted', canary: { name: 'shop-canary', adopt: true } },
+      },
+      entry,
+      stableWorkload: 'shop',
+      canaryWorkload: 'shop-canary',
+      restored: [
+        { kind: 'HTTPRoute', namespace: 'default', name: 'shop', group: 'gateway.networking.k8s.io' },
+        { kind: 'Service', namespace: 'default', name: 'shop' },
+      ],
+      raceTarget: {
+        kind: 'HTTPRoute',
+        namespace: 'default',
+        name: 'shop',
+        group: 'gateway.networking.k8s.io',
+      },
+    };
+  },
+});
+
+let cluster: Cluster;
+afterEach(() => cluster?.close());
+
+describe('a weighted and header-routed canary through Gateway API', () => {
+  it('splits by weight, routes marked and cookie users to the canary, and restores the route exactly', async () => {
+    cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 31 });
+    cluster.apply(
+      deployment('shop', 'default', 'shop:1', 2),
+      service('shop', 'default', { app: 'shop' }),
+      httpRoute(),
+    );
+    await cluster.virtualClock!.advance(1_000);
+    const original = JSON.stringify(
+      cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec,
+    );
+    const rollout = createKubernetesRollout({
+      spec: {
+        name: 'shop',
+        target: { name: 'shop', service: 'shop' },
+        update: { image: 'shop:2' },
+        strategy: { type: 'weighted' },
+        steps: [
+          {
+            setHeaderRoute: {
+              name: 'testers',
+              match: [
+                { headers: [{ name: 'X-Canary', exact: 'true' }] },
+                { cookie: { name: 'beta', exact: 'yes' } },
+              ],
+            },
+          },
+          { setWeight: 20 },
+          { setMirror: { name: 'shadow', percentage: 50 } },
+          { pause: {} },
+        ],
+      },
+      router: createGatewayApiRouter({
+        client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+        httpRoute: 'shop',
+      }),
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+      pollInterval: '1s',
+    });
+    const share = (user = {}) =>
+      cluster.traffic.sample(entry, 4000, { share: 1, ...user }).get('shop-canary') ?? 0;
+    let checked = false;
+    rollout.on('state', (s: RolloutState) => {
+      if (s.phase !== 'paused' || !s.action || s.action.until !== undefined || checked) return;
+      expectShare(share(), 4000, 0.2, '20% by weight');
+      expect(share({ headers: { 'x-canary': 'true' } })).toBe(4000);
+      expect(share({ cookies: { session: 'a', beta: 'yes' } })).toBe(4000);
+      expect(cluster.traffic.sample({ ...entry, path: '/static/app.js' }, 100).get('shop-canary') ?? 0).toBe(
+        0,
+      );
+      const results = Array.from({ length: 2000 }, () => cluster.traffic.send({ name: 'u', entry }));
+      const mirrored = results.filter(
+        (r) => r.hops[0]?.outcome.kind === 'backend' && r.hops[0].outcome.mirrors.length > 0,
+      ).length;
+      expectShare(mirrored, 2000, 0.5, 'mirrored');
+      checked = true;
+      queueMicrotask(() => rollout.promote().catch(() => undefined));
+    });
+    const final = await cluster.run(rollout.run());
+    expect(checked).toBe(true);
+    expect(final.phase).toBe('succeeded');
+    expect(
+      JSON.stringify(cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec),
+    ).toBe(original);
+    expect(
+      cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.metadata.annotations,
+    ).toBeUndefined();
+    expect(cluster.get('Service', 'default', 'shop-canary')).toBeUndefined();
+    expect(cluster.traffic.sample(entry, 200).get('shop')).toBe(200);
+    expect(cluster.requests.filter((r) => r.code === 422)).toEqual([]);
+  });
+});
