@@ -76,6 +76,8 @@ export type { ReplicaRatioRouterOptions, ReplicaSplit } from './routers/replica-
 export { createReplicaRatioRouter, replicaSplit } from './routers/replica-ratio.ts';
 export type { ServiceSelectorRouterOptions } from './routers/service-selector.ts';
 export { createServiceSelectorRouter } from './routers/service-selector.ts';
+export type { ServiceSides } from './routers/service-sides.ts';
+export { createServiceSides } from './routers/service-sides.ts';
 export type { AnalysisMetric, AnalysisSpec } from './spec/analysis.ts';
 export type { DurationInput } from './spec/duration.ts';
 export { formatDuration, parseDuration, tryParseDuration } from './spec/duration.ts';

@@ -1,5 +1,6 @@
 import {
   createKubeClient,
+  createServiceSides,
   type HeaderRoute,
   KanaryError,
   type KanaryIssue,
@@ -30,7 +31,6 @@ export interface HttpRouteRule {
   [k: string]: unknown;
 }
 type HTTPRoute = KubeObject & { spec: { hostnames?: string[]; parentRefs?: Obj[]; rules?: HttpRouteRule[] } };
-type Service = KubeObject & { spec: { selector?: Record<string, string>; ports?: Obj[] } };
 
 export interface GatewayApiRouterOptions {
   client?: KubeClient;
@@ -55,7 +55,6 @@ const CAPABILITIES: RouterCapabilities = {
   stickySessions: false,
 };
 
-const HASH = 'pod-template-hash';
 const MARK = 'x-kanary-route';
 const SNAPSHOT = 'kanary.dev/original';
 
@@ -100,17 +99,12 @@ function headerMatches(rule: MatchRule): Obj[] {
 export function createGatewayApiRouter(options: GatewayApiRouterOptions): TrafficRouter {
   const client =
     options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
+  const sides = createServiceSides(client);
   const routeRef = (ctx: PortContext): ObjectRef => ({
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
     namespace: ctx.spec.namespace,
     name: options.httpRoute,
-  });
-  const svcRef = (ctx: PortContext, name: string): ObjectRef => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    namespace: ctx.spec.namespace,
-    name,
   });
   const stableName = (ctx: PortContext) => ctx.spec.target.service as string;
   const canaryName = (ctx: PortContext) => options.canaryService ?? `${stableName(ctx)}-canary`;
@@ -124,7 +118,7 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     );
   const sendsToStable = (ctx: PortContext) => (r: HttpRouteRule) =>
     (r.backendRefs ?? []).some((b) => b.name === stableName(ctx));
-  const hashOf = (ctx: PortContext, side: 'stable' | 'canary') => {
+  const _hashOf = (ctx: PortContext, side: 'stable' | 'canary') => {
     const h = ctx.targets[side]?.podTemplateHash;
     if (!h) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
     return h;
@@ -158,56 +152,8 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
       return JSON.stringify(next) === JSON.stringify(route) ? undefined : next;
     });
 
-  const pinStable = async (ctx: PortContext) => {
-    const hash = hashOf(ctx, 'stable');
-    const svc = await client.get<Service>(svcRef(ctx, stableName(ctx)));
-    if (!svc) throw new KanaryError('NOT_FOUND', `Service ${stableName(ctx)} does not exist`);
-    if (svc.spec.selector?.[HASH] === hash && svc.metadata.annotations?.[key(ctx)]) return;
-    await client.update<Service>(svcRef(ctx, stableName(ctx)), (s) => {
-      const saved =
-        s.metadata.annotations?.[key(ctx)] ??
-        JSON.stringify({
-          selector: s.spec.selector ?? {},
-          hadAnnotations: s.metadata.annotations !== undefined,
-        });
-      const base = (JSON.parse(saved) as { selector: Record<string, string> }).selector;
-      return {
-        ...s,
-        metadata: { ...s.metadata, annotations: { ...(s.metadata.annotations ?? {}), [key(ctx)]: saved } },
-        spec: { ...s.spec, selector: { ...base, [HASH]: hash } },
-      };
-    });
-  };
-  const ensureCanaryService = async (ctx: PortContext) => {
-    const canaryHash = hashOf(ctx, 'canary');
-    const stable = await client.get<Service>(svcRef(ctx, stableName(ctx)));
-    if (!stable) throw new KanaryError('NOT_FOUND', `Service ${stableName(ctx)} does not exist`);
-    const saved = stable.metadata.annotations?.[key(ctx)];
-    const base = saved
-      ? (JSON.parse(saved) as { selector: Record<string, string> }).selector
-      : { ...(stable.spec.selector ?? {}) };
-    const existing = await client.get<Service>(svcRef(ctx, canaryName(ctx)));
-    if (!existing) {
-      await client.create<Service>({
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: {
-          name: canaryName(ctx),
-          namespace: ctx.spec.namespace,
-          labels: { 'kanary.dev/rollout': ctx.spec.name },
-        },
-        spec: {
-          selector: { ...base, [HASH]: canaryHash },
-          ports: (stable.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p),
-        },
-      });
-    } else if (existing.spec.selector?.[HASH] !== canaryHash) {
-      await client.update<Service>(svcRef(ctx, canaryName(ctx)), (s) => ({
-        ...s,
-        spec: { ...s.spec, selector: { ...base, [HASH]: canaryHash } },
-      }));
-    }
-  };
+  const pinStable = (ctx: PortContext) => sides.pinStable(ctx, stableName(ctx));
+  const ensureCanaryService = (ctx: PortContext) => sides.ensureCanary(ctx, stableName(ctx), canaryName(ctx));
 
   /** The stable and canary backendRefs for a rule, keeping the user's port and fields. */
   const split = (ctx: PortContext, rule: HttpRouteRule, weight: number): BackendRef[] => {
@@ -392,24 +338,7 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     },
     async finalize(ctx) {
       if (await client.get(routeRef(ctx))) await restoreRules(ctx, false);
-      const canary = await client.get(svcRef(ctx, canaryName(ctx)));
-      if (canary?.metadata.labels?.['kanary.dev/rollout'] === ctx.spec.name)
-        await client.delete(svcRef(ctx, canaryName(ctx)));
-      const svc = await client.get<Service>(svcRef(ctx, stableName(ctx)));
-      const saved = svc?.metadata.annotations?.[key(ctx)];
-      if (svc && saved) {
-        await client.update<Service>(svcRef(ctx, stableName(ctx)), (s) => {
-          const snap = JSON.parse(s.metadata.annotations?.[key(ctx)] ?? saved) as {
-            selector: Record<string, string>;
-            hadAnnotations: boolean;
-          };
-          const { [key(ctx)]: _k, ...annotations } = s.metadata.annotations ?? {};
-          const metadata = { ...s.metadata, annotations };
-          if (Object.keys(annotations).length === 0 && !snap.hadAnnotations)
-            delete (metadata as { annotations?: unknown }).annotations;
-          return { ...s, metadata, spec: { ...s.spec, selector: snap.selector } };
-        });
-      }
+      await sides.release(ctx, stableName(ctx), canaryName(ctx));
       return status(ctx);
     },
     status,

@@ -1,5 +1,6 @@
 import {
   createKubeClient,
+  createServiceSides,
   type HeaderRoute,
   KanaryError,
   type KanaryIssue,
@@ -43,7 +44,6 @@ type DestinationRule = KubeObject & {
     subsets?: Array<{ name: string; labels?: Record<string, string>; [k: string]: unknown }>;
   };
 };
-type Service = KubeObject & { spec: { selector?: Record<string, string>; ports?: Obj[] } };
 
 export interface IstioRouterOptions {
   /** A KubeClient from @kanary/core, or a KubeConfig to make one. */
@@ -85,11 +85,6 @@ interface DrSnapshot {
   subsets: DestinationRule['spec']['subsets'] | null;
   hadAnnotations: boolean;
 }
-interface SvcSnapshot {
-  selector: Record<string, string>;
-  hadAnnotations: boolean;
-  createdCanary?: boolean;
-}
 
 const isOwned = (rollout: string) => (r: HttpRoute) =>
   typeof r.name === 'string' && r.name.startsWith(`kanary-${rollout}-`);
@@ -118,6 +113,7 @@ function withAnnotation<T extends KubeObject>(
 export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
   const client =
     options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
+  const sides = createServiceSides(client);
   let apiVersion = options.apiVersion;
   const vsName =
     typeof options.virtualService === 'string' ? options.virtualService : options.virtualService.name;
@@ -155,12 +151,6 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
       : undefined;
   const stableServiceName = (ctx: PortContext) => ctx.spec.target.service as string;
   const canaryServiceName = (ctx: PortContext) => options.canaryService ?? `${stableServiceName(ctx)}-canary`;
-  const svcRef = (ctx: PortContext, name: string): ObjectRef => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    namespace: ctx.spec.namespace,
-    name,
-  });
 
   const managedNames = (vs: VirtualService): string[] => {
     if (options.routes) return options.routes;
@@ -281,50 +271,10 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
       });
       return;
     }
-    // Host-level: pin the stable Service to stable pods, and a canary Service for canary pods.
-    const key = annotationKey(ctx);
-    const stable = await client.get<Service>(svcRef(ctx, stableServiceName(ctx)));
-    if (!stable)
-      throw new KanaryError(
-        'NOT_FOUND',
-        `Service ${ctx.spec.namespace}/${stableServiceName(ctx)} does not exist`,
-      );
-    const savedSvc = stable.metadata.annotations?.[key];
-    const base: Record<string, string> = savedSvc
-      ? (JSON.parse(savedSvc) as SvcSnapshot).selector
-      : { ...(stable.spec.selector ?? {}) };
-    if (stable.spec.selector?.[HASH] !== stableHash || !savedSvc) {
-      await client.update<Service>(svcRef(ctx, stableServiceName(ctx)), (s) => {
-        const saved = s.metadata.annotations?.[key];
-        const snap: SvcSnapshot = saved
-          ? (JSON.parse(saved) as SvcSnapshot)
-          : {
-              selector: { ...(s.spec.selector ?? {}) },
-              hadAnnotations: s.metadata.annotations !== undefined,
-            };
-        return withAnnotation(
-          { ...s, spec: { ...s.spec, selector: { ...snap.selector, [HASH]: stableHash } } },
-          key,
-          JSON.stringify(snap),
-          snap.hadAnnotations,
-        );
-      });
-    }
-    if (withCanary && canaryHash) {
-      const name = canaryServiceName(ctx);
-      const existing = await client.get<Service>(svcRef(ctx, name));
-      const selector = { ...base, [HASH]: canaryHash };
-      if (!existing) {
-        await client.create<Service>({
-          apiVersion: 'v1',
-          kind: 'Service',
-          metadata: { name, namespace: ctx.spec.namespace, labels: { 'kanary.dev/rollout': ctx.spec.name } },
-          spec: { selector, ports: (stable.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p) },
-        });
-      } else if (existing.spec.selector?.[HASH] !== canaryHash) {
-        await client.update<Service>(svcRef(ctx, name), (s) => ({ ...s, spec: { ...s.spec, selector } }));
-      }
-    }
+    // Host-level: the stable Service pinned to stable pods, and a canary Service for canary pods.
+    await sides.pinStable(ctx, stableServiceName(ctx));
+    if (withCanary && canaryHash)
+      await sides.ensureCanary(ctx, stableServiceName(ctx), canaryServiceName(ctx));
   };
 
   /** Saves the managed routes' traffic fields once, the first time the router touches the VirtualService. */
@@ -436,24 +386,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
           );
         });
       }
-    } else {
-      const stable = await client.get<Service>(svcRef(ctx, stableServiceName(ctx)));
-      const saved = stable?.metadata.annotations?.[key];
-      if (stable && saved) {
-        await client.update<Service>(svcRef(ctx, stableServiceName(ctx)), (s) => {
-          const snap = JSON.parse(s.metadata.annotations?.[key] ?? saved) as SvcSnapshot;
-          return withAnnotation(
-            { ...s, spec: { ...s.spec, selector: snap.selector } },
-            key,
-            undefined,
-            snap.hadAnnotations,
-          );
-        });
-      }
-      const canary = await client.get<Service>(svcRef(ctx, canaryServiceName(ctx)));
-      if (canary?.metadata.labels?.['kanary.dev/rollout'] === ctx.spec.name)
-        await client.delete(svcRef(ctx, canaryServiceName(ctx)));
-    }
+    } else await sides.release(ctx, stableServiceName(ctx), canaryServiceName(ctx));
   };
 
   const router: TrafficRouter = {

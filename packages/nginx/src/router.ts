@@ -1,5 +1,6 @@
 import {
   createKubeClient,
+  createServiceSides,
   type HeaderRoute,
   KanaryError,
   type KanaryIssue,
@@ -26,7 +27,6 @@ type Ingress = KubeObject & {
     }>;
   };
 };
-type Service = KubeObject & { spec: { selector?: Record<string, string>; ports?: Obj[] } };
 
 export interface NginxRouterOptions {
   client?: KubeClient;
@@ -45,8 +45,6 @@ export interface NginxRouterOptions {
 
 /** What ingress-nginx accepts in canary-by-header, -value and -cookie (internal/ingress/annotations/canary). */
 const CANARY_VALUE = /^[/\-._~a-zA-Z0-9/:]*$/;
-const HASH = 'pod-template-hash';
-const SAVED = 'kanary.dev/original-selector';
 
 /** Checks a header/cookie route against what one canary Ingress can express, and ingress-nginx's traps. */
 export function nginxRouteProblems(route: Pick<HeaderRoute, 'match' | 'weight'>): string[] {
@@ -121,6 +119,7 @@ const CAPABILITIES = (weightTotal: number): RouterCapabilities => ({
 export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
   const client =
     options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
+  const sides = createServiceSides(client);
   const prefix = `${options.annotationPrefix ?? 'nginx.ingress.kubernetes.io'}/`;
   const total = options.weightTotal ?? 100;
   const canaryIngressName = options.canaryIngress ?? `${options.stableIngress}-canary`;
@@ -132,12 +131,6 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
     namespace: ctx.spec.namespace,
     name,
   });
-  const svcRef = (ctx: PortContext, name: string): ObjectRef => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    namespace: ctx.spec.namespace,
-    name,
-  });
   const ROUTE_KEYS = [
     'canary-by-header',
     'canary-by-header-value',
@@ -146,58 +139,18 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
   ].map((k) => `${prefix}${k}`);
 
   const stableService = (ctx: PortContext) => ctx.spec.target.service as string;
-  const hashOf = (ctx: PortContext, side: 'stable' | 'canary') => {
+  const _hashOf = (ctx: PortContext, side: 'stable' | 'canary') => {
     const h = ctx.targets[side]?.podTemplateHash;
     if (!h) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
     return h;
   };
 
-  /** Pins the stable Service to stable pods (the canary copies its labels), keeping the user's selector. */
-  const pinStable = async (ctx: PortContext) => {
-    const hash = hashOf(ctx, 'stable');
-    const svc = await client.get<Service>(svcRef(ctx, stableService(ctx)));
-    if (!svc)
-      throw new KanaryError(
-        'NOT_FOUND',
-        `Service ${ctx.spec.namespace}/${stableService(ctx)} does not exist`,
-      );
-    if (svc.spec.selector?.[HASH] === hash && svc.metadata.annotations?.[SAVED]) return;
-    await client.update<Service>(svcRef(ctx, stableService(ctx)), (s) => {
-      const original = s.metadata.annotations?.[SAVED] ?? JSON.stringify(s.spec.selector ?? {});
-      return {
-        ...s,
-        metadata: { ...s.metadata, annotations: { ...(s.metadata.annotations ?? {}), [SAVED]: original } },
-        spec: { ...s.spec, selector: { ...(JSON.parse(original) as Record<string, string>), [HASH]: hash } },
-      };
-    });
-  };
+  const pinStable = (ctx: PortContext) => sides.pinStable(ctx, stableService(ctx));
 
   /** The canary Service and the canary Ingress (at weight 0): what ingress-nginx merges into the primary location. */
   const ensureCanary = async (ctx: PortContext): Promise<Ingress> => {
-    const canaryHash = hashOf(ctx, 'canary');
-    const stable = await client.get<Service>(svcRef(ctx, stableService(ctx)));
-    if (!stable) throw new KanaryError('NOT_FOUND', `Service ${stableService(ctx)} does not exist`);
-    const base = stable.metadata.annotations?.[SAVED]
-      ? (JSON.parse(stable.metadata.annotations[SAVED] as string) as Record<string, string>)
-      : { ...(stable.spec.selector ?? {}) };
+    await sides.ensureCanary(ctx, stableService(ctx), canaryServiceName(ctx));
     const name = canaryServiceName(ctx);
-    const existing = await client.get<Service>(svcRef(ctx, name));
-    if (!existing) {
-      await client.create<Service>({
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name, namespace: ctx.spec.namespace, labels: { 'kanary.dev/rollout': ctx.spec.name } },
-        spec: {
-          selector: { ...base, [HASH]: canaryHash },
-          ports: (stable.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p),
-        },
-      });
-    } else if (existing.spec.selector?.[HASH] !== canaryHash) {
-      await client.update<Service>(svcRef(ctx, name), (s) => ({
-        ...s,
-        spec: { ...s.spec, selector: { ...base, [HASH]: canaryHash } },
-      }));
-    }
     const current = await client.get<Ingress>(ingressRef(ctx, canaryIngressName));
     if (current) return current;
     const primary = await client.get<Ingress>(ingressRef(ctx, options.stableIngress));
@@ -418,23 +371,7 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
     // Stable runs the new version (or the canary is gone): remove what Kanary made, restore the selector.
     async finalize(ctx) {
       await client.delete(ingressRef(ctx, canaryIngressName));
-      const canarySvc = await client.get(svcRef(ctx, canaryServiceName(ctx)));
-      if (canarySvc?.metadata.labels?.['kanary.dev/rollout'] === ctx.spec.name)
-        await client.delete(svcRef(ctx, canaryServiceName(ctx)));
-      const svc = await client.get<Service>(svcRef(ctx, stableService(ctx)));
-      if (svc?.metadata.annotations?.[SAVED]) {
-        await client.update<Service>(svcRef(ctx, stableService(ctx)), (s) => {
-          const { [SAVED]: saved, ...annotations } = s.metadata.annotations ?? {};
-          const metadata = { ...s.metadata, annotations };
-          if (Object.keys(annotations).length === 0)
-            delete (metadata as { annotations?: unknown }).annotations;
-          return {
-            ...s,
-            metadata,
-            spec: { ...s.spec, selector: JSON.parse(saved ?? '{}') as Record<string, string> },
-          };
-        });
-      }
+      await sides.release(ctx, stableService(ctx), canaryServiceName(ctx));
       return status(ctx);
     },
     status,
