@@ -1,6 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type RolloutSpecInput, type RolloutState, replicaSplit } from '@kanary/core';
+import {
+  parseRolloutSpec,
+  type RolloutSpecInput,
+  type RolloutState,
+  replicaSplit,
+  strategies,
+} from '@kanary/core';
 import { type Cluster, type KubeObject, seededRandom, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, imagesBehind, service } from './fixtures.ts';
@@ -149,8 +155,18 @@ function check(strategy: string, state: RolloutState | undefined, violations: st
   }
 }
 
-/** How many states the rollout saves when nobody interrupts it: kill points are drawn from this range. */
-const TRANSITIONS: Record<string, number> = { rolling: 40, blueGreen: 20, replicaRatio: 40 };
+/** Every action of the plan, in order: kill points are drawn from these positions. */
+function planPositions(spec: RolloutSpecInput): string[] {
+  const parsed = parseRolloutSpec(spec);
+  const plan = strategies[parsed.strategy.type].plan(parsed, { hooks: new Set() });
+  return [
+    ...plan.prelude.map((_, a) => `prelude:0.${a}`),
+    ...plan.steps.flatMap((st) => st.actions.map((_, a) => `steps:${st.index}.${a}`)),
+    ...plan.promotion.map((_, a) => `promotion:0.${a}`),
+  ];
+}
+const positionOf = (positions: string[], s: RolloutState | undefined) =>
+  s ? positions.indexOf(`${s.cursor.section}:${s.cursor.step}.${s.cursor.action}`) : -1;
 
 /** Defines the crash-safety test for one strategy (one file per strategy, so they run in parallel). */
 export function crashSuite(strategy: 'rolling' | 'blueGreen' | 'replicaRatio'): void {
@@ -175,24 +191,28 @@ export function crashSuite(strategy: 'rolling' | 'blueGreen' | 'replicaRatio'): 
         const violations: string[] = [];
         const monitor = setInterval(() => check(strategy, savedState(), violations), 15);
         try {
-          // One or two kills in this trial, each after a random number of saved transitions and a
-          // random slice of time, so kills land anywhere: taking the lock, mid-action, mid-pause, mid-promotion.
+          // Two or three kills in this trial, each once the rollout reaches a random position of its
+          // plan, after a random slice of time: taking the lock, mid-action, mid-pause, mid-promotion.
           const kills = rand() < 0.25 ? 2 : 3;
-          const trialStart = savedState()?.seq ?? 0;
+          const positions = planPositions(SPECS[strategy] as RolloutSpecInput);
+          const targets = Array.from({ length: kills }, () => Math.floor(rand() * positions.length)).sort(
+            (a, b) => a - b,
+          );
           for (let k = 0; k < kills; k++) {
-            const from = savedState()?.seq ?? 0;
-            // Spread this trial's kills over what is left of its plan.
-            const used = (savedState()?.seq ?? 0) - trialStart;
-            const left = Math.max(1, (TRANSITIONS[strategy] as number) - used);
-            const after = Math.floor(rand() * Math.max(1, left / (kills - k)));
+            const target = targets[k] as number;
             const slice = Math.floor(rand() * 60);
             const { child, done, ready } = startDriver(SPECS[strategy] as RolloutSpecInput);
             await Promise.race([ready, done]);
             const reached = await Promise.race([
               done.then(() => false),
               (async () => {
-                while ((savedState()?.seq ?? 0) < from + after && child.exitCode === null)
+                while (
+                  positionOf(positions, savedState()) < target &&
+                  savedState()?.phase !== 'succeeded' &&
+                  child.exitCode === null
+                ) {
                   await new Promise((r) => setTimeout(r, 8));
+                }
                 await new Promise((r) => setTimeout(r, slice));
                 return child.exitCode === null;
               })(),
