@@ -79,6 +79,7 @@ export { createServiceSelectorRouter } from './routers/service-selector.ts';
 export type { ServiceSides } from './routers/service-sides.ts';
 export { createServiceSides } from './routers/service-sides.ts';
 export type { AnalysisMetric, AnalysisSpec } from './spec/analysis.ts';
+export { cookieHeaderRegex, escapeRegex } from './spec/cookie.ts';
 export type { DurationInput } from './spec/duration.ts';
 export { formatDuration, parseDuration, tryParseDuration } from './spec/duration.ts';
 export type { HookName, WebhookSpec } from './spec/hooks.ts';

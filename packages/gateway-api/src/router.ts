@@ -1,4 +1,5 @@
 import {
+  cookieHeaderRegex,
   createKubeClient,
   createServiceSides,
   type HeaderRoute,
@@ -57,13 +58,6 @@ const CAPABILITIES: RouterCapabilities = {
 
 const MARK = 'x-kanary-route';
 const SNAPSHOT = 'kanary.dev/original';
-
-const escapeRegex = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** Cookie as a regex on the Cookie header, allowing the space browsers put after ';'. */
-export function cookieHeaderRegex(name: string, value: { exact: string } | { regex: string }): string {
-  const v = 'exact' in value ? escapeRegex(value.exact) : value.regex.replace(/^\^/, '').replace(/\$$/, '');
-  return `^(.*?;\\s*)?${escapeRegex(name)}=(${v})(;.*)?$`;
-}
 
 function headerMatches(rule: MatchRule): Obj[] {
   const out: Obj[] = [];

@@ -1,22 +1,10 @@
-import { KanaryError, type MatchRule } from '@kanary/core';
+import { cookieHeaderRegex, KanaryError, type MatchRule } from '@kanary/core';
 
 /** An Istio StringMatch. */
 export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
 
-/** Escapes text for use inside an RE2 pattern. */
-export function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/**
- * A cookie match as a regex on the `cookie` header. Browsers send `a=1; b=2` — with a space
- * after each `;` — so unlike the pattern in seed 003 (`^(.*?;)?(email=…)(;.*)?$`, which only
- * matches the first cookie), this one allows white space before the cookie's name.
- */
-export function cookieRegex(name: string, value: { exact: string } | { regex: string }): string {
-  const v = 'exact' in value ? escapeRegex(value.exact) : value.regex.replace(/^\^/, '').replace(/\$$/, '');
-  return `^(.*?;\\s*)?(${escapeRegex(name)}=(${v}))(;.*)?$`;
-}
+/** The cookie regex Istio matches on the `cookie` header (space-tolerant; see @kanary/core). */
+export const cookieRegex: typeof cookieHeaderRegex = cookieHeaderRegex;
 
 /** Kanary match rules (OR of ANDs) as Istio `HTTPMatchRequest`s. Header names are lower-cased, as Istio requires. */
 export function toIstioMatch(rules: MatchRule[]): Array<{ headers: Record<string, StringMatch> }> {
