@@ -42,6 +42,15 @@ export type { KubeStatus } from './kubernetes/errors.ts';
 export { fromKubeError } from './kubernetes/errors.ts';
 export type { KubernetesRolloutOptions } from './kubernetes/rollout.ts';
 export { createKubernetesRollout } from './kubernetes/rollout.ts';
+export {
+  ANNOTATION_ORIGINAL_SELECTOR,
+  deleteOwnedService,
+  ensureHashService,
+  originalSelector,
+  pinService,
+  type Service,
+  unpinService,
+} from './kubernetes/service-pin.ts';
 export type { ScriptedGateOptions, ScriptedVerdict } from './memory/gate.ts';
 export { createScriptedGate } from './memory/gate.ts';
 export type { FaultFn, Journal, JournalEntry } from './memory/journal.ts';
@@ -106,12 +115,10 @@ export type { PlanOptions, Strategy } from './strategies/index.ts';
 export { strategies } from './strategies/index.ts';
 export type { DeploymentDriverOptions, PreflightSeverity } from './workloads/deployment-driver.ts';
 export {
-  ANNOTATION_ORIGINAL_SELECTOR,
   canaryNameOf,
   createDeploymentDriver,
   LABEL_REVISION,
   LABEL_ROLE,
   LABEL_ROLLOUT,
-  originalSelector,
 } from './workloads/deployment-driver.ts';
 export { mergeTemplate, templatesEqual } from './workloads/template.ts';

@@ -1,10 +1,8 @@
 import { KanaryError } from '../errors/kanary-error.ts';
-import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
+import type { KubeClient, ObjectRef } from '../kubernetes/client.ts';
+import { pinService, type Service } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
 import { NO_CAPABILITIES, type RouterStatus, type TrafficRouter } from '../ports/router.ts';
-import { ANNOTATION_ORIGINAL_SELECTOR, originalSelector } from '../workloads/deployment-driver.ts';
-
-type Service = KubeObject & { spec: { selector?: Record<string, string> } };
 
 export interface ServiceSelectorRouterOptions {
   client: KubeClient;
@@ -41,27 +39,9 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
   };
   /** Points a Service at one side, keeping the user's selector in an annotation. Verified by reading back. */
   const point = async (ctx: PortContext, name: string, hash: string): Promise<void> => {
-    const svc = await client.get<Service>(ref(ctx, name));
-    if (!svc) throw new KanaryError('NOT_FOUND', `Service ${ctx.spec.namespace}/${name} does not exist`);
-    if (
-      svc.spec.selector?.['pod-template-hash'] === hash &&
-      svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR]
-    )
-      return;
-    const updated = await client.update<Service>(ref(ctx, name), (s) => ({
-      ...s,
-      metadata: {
-        ...s.metadata,
-        annotations: {
-          ...(s.metadata.annotations ?? {}),
-          [ANNOTATION_ORIGINAL_SELECTOR]: JSON.stringify(originalSelector(s)),
-        },
-      },
-      spec: { ...s.spec, selector: { ...originalSelector(s), 'pod-template-hash': hash } },
-    }));
-    if (updated.spec.selector?.['pod-template-hash'] !== hash)
-      throw new KanaryError('ROUTER', `Service ${name} did not take the new selector`, { retryable: true });
+    await pinService(client, ref(ctx, name), hash);
   };
+
   const status = async (ctx: PortContext): Promise<RouterStatus> => {
     const svc = await client.get<Service>(ref(ctx, names(ctx).active as string));
     const hash = svc?.spec.selector?.['pod-template-hash'];

@@ -1,5 +1,12 @@
 import { KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
+import {
+  deleteOwnedService,
+  ensureHashService,
+  pinService,
+  type Service,
+  unpinService,
+} from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
 import type { Side, WorkloadRef } from '../ports/refs.ts';
 import type { Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
@@ -37,13 +44,11 @@ interface DeploymentStatus {
   conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
 }
 type Deployment = KubeObject & { spec: DeploymentSpec; status?: DeploymentStatus };
-type Service = KubeObject & { spec: { selector?: Record<string, string>; ports?: Obj[] } };
 
 export const LABEL_ROLLOUT = 'kanary.dev/rollout';
 export const LABEL_ROLE = 'kanary.dev/role';
 /** Marks pods of a version Kanary made, so its template (and pod-template-hash) differs from stable's. */
 export const LABEL_REVISION = 'kanary.dev/revision';
-export const ANNOTATION_ORIGINAL_SELECTOR = 'kanary.dev/original-selector';
 /** The Deployment's own rolling parameters, while Kanary sizes each step's batch. */
 export const ANNOTATION_ORIGINAL_STRATEGY = 'kanary.dev/original-strategy';
 
@@ -464,78 +469,28 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     async isolate(ctx) {
       const s = ctx.spec.strategy;
       if (s.type !== 'rolling' || !s.canaryService || !ctx.spec.target.service) return;
-      const d = await getStable(ctx);
-      const newHash = await currentHash(client, d);
+      const newHash = await currentHash(client, await getStable(ctx));
       const oldHash = ctx.targets.stable?.podTemplateHash;
       if (!newHash || !oldHash)
         throw new KanaryError('WORKLOAD', 'the ReplicaSets to isolate are not known yet', {
           retryable: true,
         });
-      const stableSvc = await client.get<Service>(serviceRef(ns(ctx), ctx.spec.target.service));
+      const stableRef = serviceRef(ns(ctx), ctx.spec.target.service);
+      const stableSvc = await client.get<Service>(stableRef);
       if (!stableSvc)
         throw new KanaryError('NOT_FOUND', `Service ${ns(ctx)}/${ctx.spec.target.service} does not exist`);
-      const baseSelector = originalSelector(stableSvc);
-      const canarySvc: Service = {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: {
-          name: s.canaryService.name,
-          namespace: ns(ctx),
-          labels: { [LABEL_ROLLOUT]: ctx.spec.name, [LABEL_ROLE]: 'canary' },
-        },
-        spec: {
-          selector: { ...baseSelector, 'pod-template-hash': newHash },
-          ports: (stableSvc.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p),
-        },
-      };
-      const existing = await client.get<Service>(serviceRef(ns(ctx), s.canaryService.name));
-      if (!existing) await client.create(canarySvc);
-      else if (existing.spec.selector?.['pod-template-hash'] !== newHash) {
-        await client.mergePatch(serviceRef(ns(ctx), s.canaryService.name), {
-          spec: { selector: canarySvc.spec.selector },
-        });
-      }
-      if (s.canaryService.isolateStable && stableSvc.spec.selector?.['pod-template-hash'] !== oldHash) {
-        await client.update<Service>(serviceRef(ns(ctx), ctx.spec.target.service), (svc) => ({
-          ...svc,
-          metadata: {
-            ...svc.metadata,
-            annotations: {
-              ...(svc.metadata.annotations ?? {}),
-              [ANNOTATION_ORIGINAL_SELECTOR]: JSON.stringify(originalSelector(svc)),
-            },
-          },
-          spec: { ...svc.spec, selector: { ...originalSelector(svc), 'pod-template-hash': oldHash } },
-        }));
-      }
+      await ensureHashService(client, serviceRef(ns(ctx), s.canaryService.name), stableSvc, newHash, {
+        [LABEL_ROLLOUT]: ctx.spec.name,
+        [LABEL_ROLE]: 'canary',
+      });
+      if (s.canaryService.isolateStable) await pinService(client, stableRef, oldHash);
     },
 
     async unisolate(ctx) {
       const s = ctx.spec.strategy;
       if (s.type !== 'rolling' || !s.canaryService || !ctx.spec.target.service) return;
-      const svc = await client.get<Service>(serviceRef(ns(ctx), ctx.spec.target.service));
-      if (svc?.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR]) {
-        await client.update<Service>(serviceRef(ns(ctx), ctx.spec.target.service), (x) => {
-          const { [ANNOTATION_ORIGINAL_SELECTOR]: saved, ...annotations } = x.metadata.annotations ?? {};
-          return {
-            ...x,
-            metadata: { ...x.metadata, annotations },
-            spec: { ...x.spec, selector: JSON.parse(saved ?? '{}') as Record<string, string> },
-          };
-        });
-      }
-      const canarySvc = await client.get(serviceRef(ns(ctx), s.canaryService.name));
-      if (canarySvc?.metadata.labels?.[LABEL_ROLLOUT] === ctx.spec.name)
-        await client.delete(serviceRef(ns(ctx), s.canaryService.name));
+      await unpinService(client, serviceRef(ns(ctx), ctx.spec.target.service));
+      await deleteOwnedService(client, serviceRef(ns(ctx), s.canaryService.name), ctx.spec.name);
     },
   };
-}
-
-/** A Service's selector as the user wrote it, before Kanary pinned a pod-template-hash. */
-export function originalSelector(svc: {
-  metadata: { annotations?: Record<string, string> };
-  spec: { selector?: Record<string, string> };
-}): Record<string, string> {
-  const saved = svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR];
-  return saved ? (JSON.parse(saved) as Record<string, string>) : { ...(svc.spec.selector ?? {}) };
 }

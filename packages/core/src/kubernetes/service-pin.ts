@@ -1,0 +1,89 @@
+import { KanaryError } from '../errors/kanary-error.ts';
+import type { KubeClient, KubeObject, ObjectRef } from './client.ts';
+
+// Selecting one side of a rollout with a Service: the user's selector plus a pod-template-hash.
+// A canary made from the stable template carries its labels, so only the hash tells them apart;
+// the user's own selector is kept in an annotation so it can be put back exactly.
+
+export const ANNOTATION_ORIGINAL_SELECTOR = 'kanary.dev/original-selector';
+const HASH = 'pod-template-hash';
+
+export type Service = KubeObject & {
+  spec: { selector?: Record<string, string>; ports?: Array<Record<string, unknown>> };
+};
+
+/** A Service's selector as the user wrote it, before Kanary pinned a pod-template-hash. */
+export function originalSelector(svc: {
+  metadata: { annotations?: Record<string, string> };
+  spec: { selector?: Record<string, string> };
+}): Record<string, string> {
+  const saved = svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR];
+  return saved ? (JSON.parse(saved) as Record<string, string>) : { ...(svc.spec.selector ?? {}) };
+}
+
+/** Points a Service at the pods of one ReplicaSet; idempotent, read back. Returns the Service as written. */
+export async function pinService(client: KubeClient, ref: ObjectRef, hash: string): Promise<Service> {
+  const svc = await client.get<Service>(ref);
+  if (!svc) throw new KanaryError('NOT_FOUND', `Service ${ref.namespace}/${ref.name} does not exist`);
+  if (svc.spec.selector?.[HASH] === hash && svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR])
+    return svc;
+  const updated = await client.update<Service>(ref, (s) => ({
+    ...s,
+    metadata: {
+      ...s.metadata,
+      annotations: {
+        ...(s.metadata.annotations ?? {}),
+        [ANNOTATION_ORIGINAL_SELECTOR]: JSON.stringify(originalSelector(s)),
+      },
+    },
+    spec: { ...s.spec, selector: { ...originalSelector(s), [HASH]: hash } },
+  }));
+  if (updated.spec.selector?.[HASH] !== hash) {
+    throw new KanaryError('ROUTER', `Service ${ref.name} did not take the new selector`, { retryable: true });
+  }
+  return updated;
+}
+
+/** Gives a pinned Service the user's selector back; an annotation map that held only ours goes too. */
+export async function unpinService(client: KubeClient, ref: ObjectRef): Promise<void> {
+  const svc = await client.get<Service>(ref);
+  if (!svc?.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR]) return;
+  await client.update<Service>(ref, (s) => {
+    const { [ANNOTATION_ORIGINAL_SELECTOR]: saved, ...annotations } = s.metadata.annotations ?? {};
+    if (saved === undefined) return undefined;
+    const metadata = { ...s.metadata, annotations };
+    if (Object.keys(annotations).length === 0) delete (metadata as { annotations?: unknown }).annotations;
+    return { ...s, metadata, spec: { ...s.spec, selector: JSON.parse(saved) as Record<string, string> } };
+  });
+}
+
+/**
+ * A Kanary-owned Service selecting `from`'s (original) selector plus `hash`, with `from`'s ports:
+ * created, or re-pointed when the hash changed.
+ */
+export async function ensureHashService(
+  client: KubeClient,
+  ref: ObjectRef,
+  from: Service,
+  hash: string,
+  labels: Record<string, string>,
+): Promise<void> {
+  const selector = { ...originalSelector(from), [HASH]: hash };
+  const existing = await client.get<Service>(ref);
+  if (!existing) {
+    await client.create<Service>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: ref.name, namespace: ref.namespace as string, labels },
+      spec: { selector, ports: (from.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p) },
+    });
+  } else if (existing.spec.selector?.[HASH] !== hash) {
+    await client.update<Service>(ref, (s) => ({ ...s, spec: { ...s.spec, selector } }));
+  }
+}
+
+/** Deletes a Service only if this rollout made it. */
+export async function deleteOwnedService(client: KubeClient, ref: ObjectRef, rollout: string): Promise<void> {
+  const svc = await client.get(ref);
+  if (svc?.metadata.labels?.['kanary.dev/rollout'] === rollout) await client.delete(ref);
+}
