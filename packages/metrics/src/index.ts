@@ -1,2 +1,61 @@
-// @kanary/metrics: implemented in its own issue; nothing here pretends to work yet.
-export {};
+// @kanary/metrics — metric providers, judges and the metric gate for Kanary's analyses.
+
+export type { BuiltinRouter } from './builtins/queries.ts';
+export { builtinSource } from './builtins/queries.ts';
+export type { MetricPhase, Tally } from './gate/counting.ts';
+export { assess, effectiveCount } from './gate/counting.ts';
+export type { MetricGateOptions } from './gate/metric-gate.ts';
+export { createMetricGate } from './gate/metric-gate.ts';
+export type { JudgeSpec, MetricSource, PrometheusSource, ProviderSpec } from './gate/metric-spec.ts';
+export { JudgeSchema, MetricSourceSchema, ProviderSchema } from './gate/metric-spec.ts';
+export type { Condition } from './judges/expression.ts';
+export { compileCondition, ExpressionError } from './judges/expression.ts';
+export type { Judge, Look } from './judges/judge.ts';
+export { judgeFor } from './judges/judge.ts';
+export type { MannWhitneyJudgeOptions } from './judges/kayenta.ts';
+export { createMannWhitneyJudge } from './judges/kayenta.ts';
+export type {
+  CanaryScore,
+  Classification,
+  Direction,
+  MannWhitneyOptions,
+  MetricClassification,
+  ScoredMetric,
+} from './judges/mann-whitney.ts';
+export { classifyMetric, scoreCanary } from './judges/mann-whitney.ts';
+export type { SequentialLatencyOptions } from './judges/sequential-latency.ts';
+export { createSequentialLatencyJudge } from './judges/sequential-latency.ts';
+export type { SequentialRateOptions } from './judges/sequential-rate.ts';
+export { createSequentialRateJudge } from './judges/sequential-rate.ts';
+export type { ThresholdOptions } from './judges/threshold.ts';
+export { createThresholdJudge } from './judges/threshold.ts';
+export type {
+  CountsData,
+  DataKind,
+  FunctionData,
+  HistogramData,
+  MetricData,
+  SamplesData,
+  ScalarData,
+} from './providers/data.ts';
+export type { HttpOptions } from './providers/http.ts';
+export { HttpError } from './providers/http.ts';
+export { selectJsonPath } from './providers/json-path.ts';
+export type {
+  InstantResult,
+  PrometheusClient,
+  PrometheusClientOptions,
+  RangeSeries,
+} from './providers/prometheus.ts';
+export { createPrometheusClient } from './providers/prometheus.ts';
+export type { MeasureRequest, MetricFunction } from './providers/sources.ts';
+export { MeasureError } from './providers/sources.ts';
+export type { TemplateVars } from './providers/template.ts';
+export { renderPromQL, renderUrl, TemplateError } from './providers/template.ts';
+export type { CounterMemory, SeriesValue } from './stats/counters.ts';
+export { counterDelta } from './stats/counters.ts';
+export { normalCdf, normalQuantile } from './stats/normal.ts';
+export type { RankSumResult } from './stats/rank-sum.ts';
+export { rankSumTest } from './stats/rank-sum.ts';
+export type { RateTestState, WindowCounts } from './stats/rate-e-process.ts';
+export { initialRateTest, RATE_GRID, rateLogEValue, updateRateTest } from './stats/rate-e-process.ts';

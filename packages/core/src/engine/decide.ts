@@ -10,7 +10,9 @@ export type Decision =
   /** A transition that needs no port: apply it. */
   | { kind: 'event'; event: EngineEvent }
   /** Run this action through its port. */
-  | { kind: 'run'; action: PlanAction };
+  | { kind: 'run'; action: PlanAction }
+  /** Take the background analysis' next look. */
+  | { kind: 'background' };
 
 /**
  * Pure: given the plan, the state and the time, says what comes next. Timers are decided from
@@ -19,6 +21,24 @@ export type Decision =
 export function decide(plan: Plan, state: RolloutState, now: number): Decision {
   if (TERMINAL_PHASES.has(state.phase) || state.phase === 'failed') return { kind: 'stop' };
   if (state.phase === 'pending') return { kind: 'event', event: { type: 'start', at: now } };
+  const decision = decideSteps(plan, state, now);
+  // Background analysis looks on its own schedule, through pauses and waits, until the steps end.
+  const bg = plan.background;
+  const active =
+    bg !== undefined &&
+    state.cursor.section === 'steps' &&
+    state.cursor.step >= bg.startingStep &&
+    (state.background === undefined || state.background.phase === 'running');
+  if (!active || decision.kind === 'stop') return decision;
+  const due = state.background?.nextAt ?? now;
+  if (due <= now) return { kind: 'background' };
+  if (decision.kind !== 'hold') return decision;
+  return decision.until === undefined || due < decision.until
+    ? { ...decision, until: due, reason: `${decision.reason}; background analysis next at ${due}` }
+    : decision;
+}
+
+function decideSteps(plan: Plan, state: RolloutState, now: number): Decision {
   const action = currentAction(plan, state);
   if (!action) return { kind: 'stop' };
 

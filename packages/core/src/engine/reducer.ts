@@ -33,6 +33,7 @@ export type EngineEvent =
   | { type: 'actionWaiting'; at: number; retryAt: number; message?: string }
   | { type: 'actionFailed'; at: number; error: ErrorInfo; cause: Exclude<AbortCause, 'user' | 'analysis'> }
   | { type: 'analysisUpdated'; at: number; run: AnalysisRun }
+  | { type: 'backgroundUpdated'; at: number; run: AnalysisRun }
   | { type: 'control'; at: number; control: Control };
 
 export interface ReduceContext {
@@ -294,6 +295,41 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
       }
       break;
     }
+    case 'backgroundUpdated': {
+      const run = event.run;
+      const done = { phase: run.phase, at: event.at, ...(run.message ? { message: run.message } : {}) };
+      if (run.phase === 'running') {
+        next = { ...state, background: run };
+      } else if (run.phase === 'successful') {
+        next = note(
+          { ...state, background: run, analyses: { ...state.analyses, [run.key]: done } },
+          event.at,
+          'analysis',
+          `${run.key} successful`,
+        );
+      } else if (run.phase === 'inconclusive') {
+        next = note(
+          {
+            ...state,
+            background: run,
+            inconclusive: { at: event.at, key: run.key },
+            analyses: { ...state.analyses, [run.key]: done },
+          },
+          event.at,
+          'analysis',
+          `${run.key} inconclusive: paused for a human`,
+        );
+      } else {
+        next = beginAbort(
+          plan,
+          { ...state, background: run, analyses: { ...state.analyses, [run.key]: done } },
+          event.at,
+          'analysis',
+          `analysis ${run.key} ${run.phase}${run.message ? `: ${run.message}` : ''}`,
+        );
+      }
+      break;
+    }
     case 'control':
       next = applyControl(state, event.control, event.at, plan);
       break;
@@ -307,6 +343,15 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
 function applyControl(state: RolloutState, control: Control, at: number, plan: Plan): RolloutState {
   switch (control.type) {
     case 'promote': {
+      if (state.inconclusive?.key === 'background') {
+        // The background verdict stands (no more looks); the steps go on from where they were.
+        return note(
+          { ...state, inconclusive: undefined },
+          at,
+          'promote',
+          'past inconclusive background analysis',
+        );
+      }
       if (state.inconclusive) {
         return note(
           advance(plan, { ...state, inconclusive: undefined, analysis: undefined }),

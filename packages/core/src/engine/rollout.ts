@@ -117,12 +117,29 @@ function hookNamesOf(spec: RolloutSpec, hooks: HookHandlers | undefined): Set<Ho
   return names;
 }
 
+/** The strategy's plan plus the background analysis, which runs beside any strategy's steps. */
+function compilePlan(spec: RolloutSpec, hooks: Set<HookName>): Plan {
+  const plan = strategies[spec.strategy.type].plan(spec, { hooks });
+  if (!spec.analysis) return plan;
+  const { startingStep, ...analysis } = spec.analysis;
+  return { ...plan, background: { key: 'background', analysis, startingStep } };
+}
+
 function validateAnalyses(plan: Plan, gate: MetricGate | undefined): KanaryIssue[] {
   const issues: KanaryIssue[] = [];
-  const all = [...plan.prelude, ...plan.steps.flatMap((s) => s.actions), ...plan.promotion];
+  const all = [
+    ...plan.prelude,
+    ...plan.steps.flatMap((s) => s.actions),
+    ...plan.promotion,
+    ...(plan.background ? [{ type: 'analysis' as const, ...plan.background }] : []),
+  ];
   for (const action of all) {
     if (action.type !== 'analysis') continue;
-    const path = action.key.startsWith('steps') ? `${action.key}.analysis` : `strategy.${action.key}`;
+    const path = action.key.startsWith('steps')
+      ? `${action.key}.analysis`
+      : action.key === 'background'
+        ? 'analysis'
+        : `strategy.${action.key}`;
     if (!gate) {
       issues.push({
         path,
@@ -143,7 +160,7 @@ function validateAnalyses(plan: Plan, gate: MetricGate | undefined): KanaryIssue
 export function createRollout(options: CreateRolloutOptions): Rollout {
   const spec = parseRolloutSpec(options.spec);
   const hookNames = hookNamesOf(spec, options.hooks);
-  const plan = strategies[spec.strategy.type].plan(spec, { hooks: hookNames });
+  const plan = compilePlan(spec, hookNames);
   const capabilityIssues = checkCapabilities(plan, options.router, options.workload);
   if (capabilityIssues.length > 0) {
     throw new KanaryError(
@@ -403,6 +420,17 @@ class RolloutDriver implements Rollout {
       case 'run':
         await this.#execute(decision.action);
         return;
+      case 'background': {
+        const background = (this.#plan as Plan).background as NonNullable<Plan['background']>;
+        const controller = new AbortController();
+        const event = await this.#runAnalysis(
+          { type: 'analysis', key: background.key, analysis: background.analysis },
+          this.#context(controller.signal),
+          'background',
+        );
+        if (event) await this.#dispatch(event);
+        return;
+      }
     }
   }
 
@@ -661,11 +689,14 @@ class RolloutDriver implements Rollout {
   async #runAnalysis(
     action: Extract<PlanAction, { type: 'analysis' }>,
     ctx: PortContext,
+    slot: 'analysis' | 'background' = 'analysis',
   ): Promise<EngineEvent | undefined> {
     const gate = this.#options.gate as MetricGate;
     const state = this.#state as RolloutState;
-    const previous = state.analysis?.key === action.key ? state.analysis : undefined;
-    const startedAt = previous?.startedAt ?? state.action?.startedAt ?? this.#clock.now();
+    const run = slot === 'background' ? state.background : state.analysis;
+    const previous = run?.key === action.key ? run : undefined;
+    const startedAt =
+      previous?.startedAt ?? (slot === 'analysis' ? state.action?.startedAt : undefined) ?? this.#clock.now();
     const result = await gate.evaluate({
       key: action.key,
       analysis: action.analysis,
@@ -686,7 +717,7 @@ class RolloutDriver implements Rollout {
     });
     const measurements = [...(previous?.measurements ?? []), ...result.measurements].slice(-20);
     return {
-      type: 'analysisUpdated',
+      type: slot === 'background' ? 'backgroundUpdated' : 'analysisUpdated',
       at: this.#clock.now(),
       run: {
         key: action.key,

@@ -76,6 +76,8 @@ export interface RolloutState {
   mirrors: Record<string, MirrorRoute>;
   targets: { stable?: WorkloadRef; canary?: WorkloadRef };
   analysis?: AnalysisRun;
+  /** The background analysis (spec `analysis`), measured across steps. */
+  background?: AnalysisRun;
   /** Analyses that finished, by key (latest result only). */
   analyses: Record<string, { phase: AnalysisRun['phase']; at: number; message?: string }>;
   abort?: { reason: string; cause: AbortCause; at: number; from: Cursor };

@@ -69,6 +69,8 @@ export interface Plan {
   steps: PlanStep[];
   promotion: PlanAction[];
   abort: PlanAction[];
+  /** Analysis measured alongside the steps from `startingStep` until they end. */
+  background?: { key: 'background'; analysis: AnalysisSpec; startingStep: number };
   requires: { router: RouterRequirements | null; workload: WorkloadFeature[] };
 }
 

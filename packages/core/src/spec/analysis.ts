@@ -71,5 +71,33 @@ export const AnalysisSchema = z
     });
   });
 
+/**
+ * Analysis that runs alongside the steps (Argo's background analysis): measured from
+ * `startingStep` until the steps end, it aborts the rollout the moment it fails, whatever step
+ * or pause the rollout is in.
+ */
+export const BackgroundAnalysisSchema = z
+  .strictObject({
+    name: z.string().min(1).max(63).optional(),
+    metrics: z.array(AnalysisMetricSchema).min(1, { message: 'needs at least one metric' }),
+    args: z.record(z.string(), z.string()).optional(),
+    /** Index of the step where measuring begins (default 0: from the first step). */
+    startingStep: z.number().int().nonnegative().default(0),
+  })
+  .superRefine((a, ctx) => {
+    const seen = new Set<string>();
+    a.metrics.forEach((m, i) => {
+      if (seen.has(m.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metrics', i, 'name'],
+          ...hinted(`"${m.name}" is used by two metrics`, 'give every metric a unique name'),
+        });
+      }
+      seen.add(m.name);
+    });
+  });
+
+export type BackgroundAnalysisSpec = z.output<typeof BackgroundAnalysisSchema>;
 export type AnalysisMetric = z.output<typeof AnalysisMetricSchema>;
 export type AnalysisSpec = z.output<typeof AnalysisSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackgroundAnalysisSchema } from './analysis.ts';
 import { WebhookSchema } from './hooks.ts';
 import { Duration, hinted, LabelName, ObjectName } from './primitives.ts';
 import { type Step, type StepKind, StepSchema, StepUnionSchema, stepKind } from './steps.ts';
@@ -80,6 +81,8 @@ function buildSpecSchema<S extends z.ZodType>(step: S) {
     strategy: StrategySchema,
     steps: z.array(step).max(100, { message: 'has more than 100 steps' }).default([]),
     hooks: z.array(WebhookSchema).default([]),
+    /** Background analysis across the steps; blue-green uses pre/post-promotion analysis instead. */
+    analysis: BackgroundAnalysisSchema.optional(),
     /** Abort (or fail) if a wait for readiness takes longer than this. */
     progressDeadline: Duration.prefault('10m'),
     progressDeadlineAbort: z.boolean().default(true),
@@ -134,6 +137,27 @@ function checkCoherence(spec: BaseOutput, ctx: z.RefinementCtx): void {
       ...hinted(
         'is required: replica ratio needs the Service that selects both Deployments',
         'name that Service',
+      ),
+    });
+  }
+
+  if (spec.analysis && type === 'blueGreen') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['analysis'],
+      ...hinted(
+        'is background analysis across steps, and blue-green has no steps',
+        'use strategy.prePromotionAnalysis and strategy.postPromotionAnalysis',
+      ),
+    });
+  }
+  if (spec.analysis && spec.analysis.startingStep >= Math.max(steps.length, 1)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['analysis', 'startingStep'],
+      ...hinted(
+        `is ${spec.analysis.startingStep}, and there are ${steps.length} steps`,
+        `use a step index from 0 to ${Math.max(steps.length - 1, 0)}`,
       ),
     });
   }

@@ -1,0 +1,295 @@
+import {
+  type AnalysisMetric,
+  type AnalysisSpec,
+  type Clock,
+  type GateInput,
+  type GateResult,
+  type KanaryIssue,
+  type Measurement,
+  type MetricGate,
+  systemClock,
+  toKanaryIssues,
+} from '@kanary/core';
+import { compileCondition, ExpressionError } from '../judges/expression.ts';
+import { judgeFor, type Look } from '../judges/judge.ts';
+import type { HttpOptions } from '../providers/http.ts';
+import type { PrometheusClient, PrometheusClientOptions } from '../providers/prometheus.ts';
+import { createSources, type MetricFunction } from '../providers/sources.ts';
+import { placeholders, type TemplateVars } from '../providers/template.ts';
+import { addLook, assess, emptyTally, type MetricPhase, type Tally, worst } from './counting.ts';
+import { type MetricSource, MetricSourceSchema } from './metric-spec.ts';
+
+export interface MetricGateOptions {
+  /** The Prometheus server for `prometheus` and built-in metrics: address, auth, TLS, timeouts. */
+  prometheus?: PrometheusClientOptions | PrometheusClient;
+  /** Defaults for `web` metrics. */
+  web?: HttpOptions;
+  /** Host-provided data, referenced as `provider: { function: name }`. */
+  functions?: Record<string, MetricFunction>;
+  /** Extra template variables, e.g. `{ cluster: 'eu-1' }` for `{{cluster}}`. */
+  vars?: Record<string, string>;
+  /** Wait before retrying a look that errored (Argo: 10s). */
+  errorRetryMs?: number;
+  /** Only for backoff inside providers; the engine passes the time of each evaluation. */
+  clock?: Clock;
+}
+
+interface MetricState {
+  phase: MetricPhase;
+  message?: string;
+  nextAt: number;
+  tally: Tally;
+  judge?: unknown;
+}
+
+interface State {
+  metrics: Record<string, MetricState>;
+}
+
+const BUILTIN_VARS = ['namespace', 'canary', 'stable', 'service', 'ingress', 'route', 'interval'];
+
+/**
+ * The gate behind `analysis` steps, background analysis and blue-green pre/post-promotion checks.
+ * Argo's counting (count, interval, initialDelay, failureLimit, inconclusiveLimit,
+ * consecutiveErrorLimit, consecutiveSuccessLimit, dryRun) around pluggable judges, with all that
+ * a run remembers in the returned state, so a resumed rollout continues the same tests.
+ */
+export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
+  const clock = options.clock ?? systemClock;
+  const sources = createSources({
+    clock,
+    ...(options.prometheus ? { prometheus: options.prometheus } : {}),
+    ...(options.web ? { web: options.web } : {}),
+    ...(options.functions ? { functions: options.functions } : {}),
+  });
+  const errorRetryMs = options.errorRetryMs ?? 10_000;
+
+  const parse = (m: AnalysisMetric): MetricSource => MetricSourceSchema.parse(m);
+
+  return {
+    name: 'metrics',
+    validate(analysis: AnalysisSpec, path: string): KanaryIssue[] {
+      const issues: KanaryIssue[] = [];
+      const known = new Set([
+        ...BUILTIN_VARS,
+        ...Object.keys(analysis.args ?? {}).map((k) => `args.${k}`),
+        ...Object.keys(options.vars ?? {}),
+      ]);
+      analysis.metrics.forEach((metric, i) => {
+        const at = `${path}.metrics[${i}]`;
+        const parsed = MetricSourceSchema.safeParse(metric);
+        if (!parsed.success) {
+          issues.push(
+            ...toKanaryIssues(parsed.error).map((x) => ({ ...x, path: x.path ? `${at}.${x.path}` : at })),
+          );
+          return;
+        }
+        const m = parsed.data;
+        const hasConditions = Boolean(m.successCondition || m.failureCondition || m.thresholdRange);
+        if (m.judge && hasConditions) {
+          issues.push({
+            path: `${at}.judge`,
+            message: 'is set together with conditions or a thresholdRange',
+            hint: 'use either a judge or successCondition/failureCondition/thresholdRange, not both',
+          });
+        }
+        for (const key of ['successCondition', 'failureCondition'] as const) {
+          const source = m[key];
+          if (!source) continue;
+          try {
+            compileCondition(source);
+          } catch (error) {
+            if (!(error instanceof ExpressionError)) throw error;
+            issues.push({
+              path: `${at}.${key}`,
+              message: `cannot be read: ${error.message}`,
+              hint: 'write e.g. "result[0] >= 0.99" or "result < baseline * 1.1"',
+            });
+          }
+        }
+        const judge = judgeFor(m);
+        const p = m.provider;
+        if ('web' in p && judge.needs !== 'scalar') {
+          issues.push({
+            path: `${at}.provider.web`,
+            message: `gives one value, and the ${judge.kind} judge compares two sides`,
+            hint: 'use a prometheus or function provider for this judge, or a threshold condition',
+          });
+        }
+        if ('function' in p && !options.functions?.[p.function]) {
+          issues.push({
+            path: `${at}.provider.function`,
+            message: `names "${p.function}", which was not given to the gate`,
+            hint: `pass createMetricGate({ functions: { ${JSON.stringify(p.function)}: async (req) => ... } })`,
+          });
+        }
+        const prometheusAddress =
+          'prometheus' in p
+            ? p.prometheus.address
+            : 'istio' in p
+              ? p.istio.address
+              : 'nginx' in p
+                ? p.nginx.address
+                : 'gatewayApi' in p
+                  ? p.gatewayApi.address
+                  : '';
+        if (prometheusAddress === undefined && !options.prometheus) {
+          issues.push({
+            path: `${at}.provider`,
+            message: 'reads Prometheus, and no server is configured',
+            hint: 'pass createMetricGate({ prometheus: { address: "http://prometheus:9090" } }) or set provider.prometheus.address',
+          });
+        }
+        if ('prometheus' in p) {
+          const q = p.prometheus;
+          const shape = judge.needs === 'counts' ? 'object' : 'string';
+          const missing =
+            judge.needs === 'scalar'
+              ? q.query === undefined && ['query']
+              : [
+                  q.canary === undefined || typeof q.canary !== shape ? 'canary' : '',
+                  q.baseline === undefined || typeof q.baseline !== shape ? 'baseline' : '',
+                ].filter(Boolean);
+          if (missing && missing.length > 0) {
+            issues.push({
+              path: `${at}.provider.prometheus`,
+              message: `needs ${missing.join(' and ')} for the ${judge.kind} judge`,
+              hint:
+                judge.needs === 'counts'
+                  ? 'give canary: { total, bad } and baseline: { total, bad } counter selectors'
+                  : judge.needs === 'histogram'
+                    ? 'give canary and baseline _bucket selectors'
+                    : judge.needs === 'samples'
+                      ? 'give canary and baseline queries (evaluated as range queries)'
+                      : 'give query: a PromQL expression whose value is `result`',
+            });
+          }
+          const templates = [q.query, q.canary, q.baseline].flatMap((t) =>
+            t === undefined ? [] : typeof t === 'string' ? [t] : [t.total, t.bad],
+          );
+          for (const name of new Set(templates.flatMap(placeholders))) {
+            if (!known.has(name)) {
+              issues.push({
+                path: `${at}.provider.prometheus`,
+                message: `uses {{${name}}}, which has no value`,
+                hint: `use one of ${[...known].map((k) => `{{${k}}}`).join(', ')}, or add it to the analysis args`,
+              });
+            }
+          }
+        }
+        if (judge.needs !== 'scalar' && metric.interval === undefined) {
+          issues.push({
+            path: `${at}.interval`,
+            message: `is required by the ${judge.kind} judge, which compares looks over time`,
+            hint: 'set interval, e.g. "30s" (about one scrape interval or two)',
+          });
+        }
+      });
+      return issues;
+    },
+
+    async evaluate(input: GateInput): Promise<GateResult> {
+      const { analysis, now, startedAt, ctx } = input;
+      const prev = (input.state as State | undefined)?.metrics ?? {};
+      const vars: TemplateVars = {
+        namespace: ctx.spec.namespace,
+        canary: ctx.targets.canary?.name,
+        stable: ctx.targets.stable?.name ?? ctx.spec.target.name,
+        service: ctx.spec.target.service,
+        ingress: analysis.args?.ingress ?? ctx.spec.target.service ?? ctx.spec.target.name,
+        route: analysis.args?.route ?? ctx.spec.name,
+        ...Object.fromEntries(Object.entries(analysis.args ?? {}).map(([k, v]) => [`args.${k}`, v])),
+        ...options.vars,
+      };
+      const metrics: Record<string, MetricState> = {};
+      const measurements: Measurement[] = [];
+      const terminating = () =>
+        analysis.metrics.some(
+          (m) =>
+            !m.dryRun &&
+            ['failed', 'error', 'inconclusive'].includes(
+              metrics[m.name]?.phase ?? prev[m.name]?.phase ?? 'running',
+            ),
+        );
+      for (const m of analysis.metrics) {
+        const before: MetricState = prev[m.name] ?? {
+          phase: 'running',
+          nextAt: startedAt + (m.initialDelay ?? 0),
+          tally: emptyTally(),
+        };
+        metrics[m.name] = before;
+        if (before.phase !== 'running' || before.nextAt > now || terminating()) continue;
+        const source = parse(m);
+        const judge = judgeFor(source);
+        let look: { state: unknown; look: Look };
+        try {
+          const data = await sources.measure({
+            metric: m.name,
+            provider: source.provider,
+            needs: judge.needs,
+            vars,
+            window: { start: startedAt, end: now },
+            intervalMs: m.interval,
+            signal: ctx.signal,
+          });
+          look = judge.look(before.judge, data, { at: now });
+        } catch (error) {
+          look = { state: before.judge, look: { phase: 'error', message: (error as Error).message } };
+        }
+        const tally = addLook(before.tally, look.look.phase);
+        const verdict = assess(m, tally, source.noDataLimit ?? 10);
+        const retry =
+          look.look.phase === 'error' || (look.look.phase === 'nodata' && m.interval === undefined);
+        metrics[m.name] = {
+          phase: verdict.phase,
+          ...(verdict.message ? { message: verdict.message } : {}),
+          nextAt: now + (retry ? Math.min(errorRetryMs, m.interval ?? errorRetryMs) : (m.interval ?? 0)),
+          tally,
+          ...(look.state !== undefined ? { judge: look.state } : {}),
+        };
+        measurements.push({
+          metric: m.name,
+          at: now,
+          phase: look.look.phase,
+          ...(look.look.value !== undefined ? { value: look.look.value } : {}),
+          detail: { judge: judge.kind, metricPhase: verdict.phase, ...look.look.detail },
+          ...(look.look.message ? { message: look.look.message } : {}),
+          ...(m.dryRun ? { dryRun: true } : {}),
+        });
+      }
+      const deciding = analysis.metrics.filter((m) => !m.dryRun);
+      const phaseOf = (m: AnalysisMetric) => (metrics[m.name] as MetricState).phase;
+      const bad = deciding.filter((m) => ['failed', 'error', 'inconclusive'].includes(phaseOf(m)));
+      const allDone = analysis.metrics.every((m) => phaseOf(m) !== 'running');
+      const why = (list: AnalysisMetric[]) =>
+        list
+          .map(
+            (m) =>
+              `${m.name} ${phaseOf(m)}${metrics[m.name]?.message ? ` (${metrics[m.name]?.message})` : ''}`,
+          )
+          .join('; ');
+      const state: State = { metrics };
+      if (bad.length > 0 || allDone) {
+        // Early abort stops metrics still running; they count as successful, as in Argo.
+        const phase = worst(deciding.map((m) => (phaseOf(m) === 'running' ? 'successful' : phaseOf(m))));
+        return {
+          state: state as unknown as GateResult['state'],
+          phase,
+          measurements,
+          message: why(bad.length ? bad : deciding),
+        };
+      }
+      const nextAt = Math.min(
+        ...analysis.metrics
+          .filter((m) => phaseOf(m) === 'running')
+          .map((m) => (metrics[m.name] as MetricState).nextAt),
+      );
+      return {
+        state: state as unknown as GateResult['state'],
+        phase: 'running',
+        nextEvaluationAt: Math.max(nextAt, now),
+        measurements,
+      };
+    },
+  };
+}

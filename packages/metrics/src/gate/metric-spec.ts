@@ -1,0 +1,127 @@
+import { z } from 'zod';
+
+/**
+ * What `@kanary/metrics` reads from a metric in a rollout spec, on top of the counting fields
+ * core validates (count, interval, failureLimit, ...): where the data comes from (`provider`)
+ * and who judges it (`successCondition`/`failureCondition`/`thresholdRange` or `judge`).
+ */
+
+const SideCounts = z.strictObject({ total: z.string().min(1), bad: z.string().min(1) });
+
+export const PrometheusSourceSchema = z.strictObject({
+  /** Overrides the gate's Prometheus address for this metric (another server). */
+  address: z.url().optional(),
+  /** For threshold judges: a scalar or instant-vector query; `result` in conditions. */
+  query: z.string().min(1).optional(),
+  /**
+   * Per side: counters `{ total, bad }` (sequentialRate), a `_bucket` selector (sequentialLatency),
+   * a range query (mannWhitney) or, for thresholds, a query whose value is `baseline`.
+   */
+  canary: z.union([z.string().min(1), SideCounts]).optional(),
+  baseline: z.union([z.string().min(1), SideCounts]).optional(),
+  /** Range-query resolution for mannWhitney (default: the metric's interval, or 60s). */
+  step: z.union([z.string(), z.number()]).optional(),
+});
+
+const BuiltinSchema = z.strictObject({
+  /** `errors`: 5xx share (success rate % for thresholds); `latency`: request duration. */
+  metric: z.enum(['errors', 'latency']),
+  /** For threshold judges on latency: the quantile in ms (default 0.99) or the mean. */
+  statistic: z.union([z.literal('mean'), z.number().gt(0).lt(1)]).optional(),
+  address: z.url().optional(),
+  step: z.union([z.string(), z.number()]).optional(),
+});
+
+export const ProviderSchema = z.union(
+  [
+    z.strictObject({ prometheus: PrometheusSourceSchema }),
+    z.strictObject({
+      web: z.strictObject({
+        url: z.string().min(1),
+        method: z.enum(['GET', 'POST']).optional(),
+        headers: z.record(z.string(), z.string()).optional(),
+        body: z.string().optional(),
+        /** Where the number is in the JSON answer, e.g. `$.data.ok_ratio` or `$.series[0].value`. */
+        jsonPath: z.string().min(1),
+        timeout: z.union([z.string(), z.number()]).optional(),
+      }),
+    }),
+    z.strictObject({ function: z.string().min(1) }),
+    z.strictObject({ istio: BuiltinSchema }),
+    z.strictObject({ nginx: BuiltinSchema.extend({ ingress: z.string().min(1).optional() }) }),
+    z.strictObject({ gatewayApi: BuiltinSchema.extend({ route: z.string().min(1).optional() }) }),
+  ],
+  { message: 'must have exactly one of prometheus, web, function, istio, nginx or gatewayApi' },
+);
+
+const Probability = z.number().gt(0).lt(1);
+
+export const JudgeSchema = z.union(
+  [
+    z.strictObject({
+      sequentialRate: z.strictObject({
+        /** Chance of rolling back a canary that is no worse than the baseline (default 0.01). */
+        alpha: Probability.optional(),
+        /** Relative increase still counted as good: 0.1 tolerates +10% (default 0.1). */
+        tolerance: z.number().min(0).optional(),
+      }),
+    }),
+    z.strictObject({
+      sequentialLatency: z.strictObject({
+        alpha: Probability.optional(),
+        tolerance: z.number().min(0).optional(),
+        /** Baseline quantiles that fix the thresholds before the canary starts (default .5, .95, .99). */
+        quantiles: z.array(Probability).min(1).optional(),
+        /** Or fixed thresholds (bucket bounds in the histogram's unit), e.g. an SLO of 0.3 s. */
+        thresholds: z.array(z.number().positive()).min(1).optional(),
+        /** Weights of the thresholds' e-values (default ½, ¼, ¼ for the default quantiles, else equal). */
+        weights: z.array(z.number().positive()).min(1).optional(),
+      }),
+    }),
+    z.strictObject({
+      mannWhitney: z.strictObject({
+        direction: z.enum(['increase', 'decrease', 'either']).optional(),
+        tolerance: z.number().min(0).optional(),
+        confidence: Probability.optional(),
+        nanStrategy: z.enum(['remove', 'replace']).optional(),
+        outliers: z.enum(['keep', 'remove']).optional(),
+        critical: z.boolean().optional(),
+        mustHaveData: z.boolean().optional(),
+        effectSize: z
+          .strictObject({
+            measure: z.enum(['meanRatio', 'cles']).optional(),
+            allowedIncrease: z.number().optional(),
+            allowedDecrease: z.number().optional(),
+            criticalIncrease: z.number().optional(),
+            criticalDecrease: z.number().optional(),
+          })
+          .optional(),
+        pass: z.number().min(0).max(100).optional(),
+        marginal: z.number().min(0).max(100).optional(),
+        /** Compare only the last stretch instead of everything since the analysis began. */
+        lookback: z.union([z.string(), z.number()]).optional(),
+      }),
+    }),
+  ],
+  { message: 'must have exactly one of sequentialRate, sequentialLatency or mannWhitney' },
+);
+
+/** The fields of a metric this package owns (the rest are core's counting fields). */
+export const MetricSourceSchema = z.object({
+  provider: ProviderSchema,
+  successCondition: z.string().min(1).optional(),
+  failureCondition: z.string().min(1).optional(),
+  /** Flagger's range: fails when the value is below `min` or above `max`. */
+  thresholdRange: z
+    .strictObject({ min: z.number().optional(), max: z.number().optional() })
+    .refine((r) => r.min !== undefined || r.max !== undefined, { message: 'needs min or max' })
+    .optional(),
+  judge: JudgeSchema.optional(),
+  /** Consecutive looks without data before the metric turns inconclusive (default 10). */
+  noDataLimit: z.number().int().min(0).optional(),
+});
+
+export type ProviderSpec = z.output<typeof ProviderSchema>;
+export type JudgeSpec = z.output<typeof JudgeSchema>;
+export type MetricSource = z.output<typeof MetricSourceSchema>;
+export type PrometheusSource = z.output<typeof PrometheusSourceSchema>;

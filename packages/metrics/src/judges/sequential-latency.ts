@@ -1,0 +1,191 @@
+import type { MetricData } from '../providers/data.ts';
+import { type CounterMemory, counterDelta, type SeriesValue } from '../stats/counters.ts';
+import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
+import {
+  initialRateTest,
+  type RateTestState,
+  rateLogEValue,
+  updateRateTest,
+} from '../stats/rate-e-process.ts';
+import type { Judge } from './judge.ts';
+
+export interface SequentialLatencyOptions {
+  alpha?: number;
+  tolerance?: number;
+  quantiles?: number[];
+  thresholds?: number[];
+  weights?: number[];
+}
+
+interface State {
+  memory?: { c: CounterMemory; b: CounterMemory };
+  /** Bucket bounds fixed from the baseline before any canary data is used. */
+  thresholds?: number[];
+  weights?: number[];
+  logL?: RateTestState[];
+  canary: { total: number; slow: number[] };
+  baseline: { total: number; slow: number[] };
+  windows: number;
+}
+
+const leOf = (s: SeriesValue) => (s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le));
+
+/** Per-`le` deltas of a side's buckets since the last look (per series, so restarts are handled). */
+function bucketDeltas(memory: CounterMemory | undefined, series: readonly SeriesValue[]) {
+  const groups = new Map<number, SeriesValue[]>();
+  for (const s of series) {
+    const le = leOf(s);
+    if (Number.isNaN(le)) continue;
+    groups.set(le, [...(groups.get(le) ?? []), s]);
+  }
+  const deltas = new Map<number, number>();
+  const cumulative = new Map<number, number>();
+  // Thread one memory through the groups; on the first look each group starts its own.
+  let next: CounterMemory | undefined = memory;
+  let first: CounterMemory = {};
+  for (const [le, list] of groups) {
+    const r = counterDelta(memory === undefined ? undefined : next, list);
+    deltas.set(le, r.delta);
+    cumulative.set(
+      le,
+      list.reduce((sum, s) => sum + s.value, 0),
+    );
+    if (memory === undefined) first = { ...first, ...r.memory };
+    else next = r.memory;
+  }
+  return { deltas, cumulative, memory: (memory === undefined ? first : next) as CounterMemory };
+}
+
+/** The largest bucket bound at or below quantile q (so at least 1 − q of requests exceed it). */
+function snapToBucket(cumulative: Map<number, number>, q: number): number | undefined {
+  const total = cumulative.get(Number.POSITIVE_INFINITY) ?? 0;
+  if (total <= 0) return undefined;
+  const bounds = [...cumulative.keys()].filter(Number.isFinite).sort((a, b) => a - b);
+  let pick: number | undefined;
+  for (const le of bounds) if ((cumulative.get(le) as number) / total <= q) pick = le;
+  return pick ?? bounds.find((le) => (cumulative.get(le) as number) < total);
+}
+
+/**
+ * Latency as exceedances: for each threshold τ fixed before the canary starts (bucket bounds at
+ * the baseline's quantiles, or given), "slower than τ" is a bad event and the rate test runs on
+ * it. The thresholds' e-values are averaged with fixed weights — still an e-process — so one
+ * alpha covers the median, the tail and everything between.
+ */
+export function createSequentialLatencyJudge(options: SequentialLatencyOptions = {}): Judge {
+  const alpha = options.alpha ?? 0.01;
+  const tolerance = options.tolerance ?? 0.1;
+  const quantiles = options.quantiles ?? [0.5, 0.95, 0.99];
+  const defaultWeights =
+    options.quantiles === undefined && options.thresholds === undefined ? [0.5, 0.25, 0.25] : undefined;
+  const bound = Math.log(1 / alpha);
+  return {
+    kind: 'sequentialLatency',
+    needs: 'histogram',
+    look(raw, data: MetricData) {
+      if (data.kind !== 'histogram') throw new TypeError('sequentialLatency needs histogram buckets');
+      const prev = (raw as State | undefined) ?? {
+        canary: { total: 0, slow: [] },
+        baseline: { total: 0, slow: [] },
+        windows: 0,
+      };
+      if (data.canary.length === 0 || data.baseline.length === 0) {
+        const side = data.canary.length === 0 ? 'canary' : 'baseline';
+        return { state: prev, look: { phase: 'nodata', message: `no latency buckets for the ${side} yet` } };
+      }
+      const c = bucketDeltas(prev.memory?.c, data.canary);
+      const b = bucketDeltas(prev.memory?.b, data.baseline);
+      const memory = { c: c.memory, b: b.memory };
+      if (!prev.thresholds) {
+        // Fix the thresholds from baseline data that the test will never use: its history up to
+        // now on the first look, or this window's baseline when there was no history.
+        const source = prev.memory ? b.deltas : b.cumulative;
+        const picked = options.thresholds ?? quantiles.map((q) => snapToBucket(source, q));
+        const weights = options.weights ?? defaultWeights ?? picked.map(() => 1);
+        const merged = new Map<number, number>();
+        picked.forEach((t, i) => {
+          if (t !== undefined) merged.set(t, (merged.get(t) ?? 0) + (weights[i] ?? 1));
+        });
+        if (merged.size === 0) {
+          return {
+            state: { ...prev, memory },
+            look: { phase: 'nodata', message: 'waiting for baseline latency to fix thresholds' },
+          };
+        }
+        const thresholds = [...merged.keys()];
+        const sum = [...merged.values()].reduce((s, w) => s + w, 0);
+        return {
+          state: {
+            ...prev,
+            memory,
+            thresholds,
+            weights: thresholds.map((t) => (merged.get(t) as number) / sum),
+            logL: thresholds.map(() => initialRateTest()),
+            canary: { total: 0, slow: thresholds.map(() => 0) },
+            baseline: { total: 0, slow: thresholds.map(() => 0) },
+          },
+          look: {
+            phase: 'nodata',
+            detail: { thresholds },
+            message: `thresholds fixed at ${thresholds.join(', ')}`,
+          },
+        };
+      }
+      const inf = Number.POSITIVE_INFINITY;
+      const cTotal = c.deltas.get(inf) ?? 0;
+      const bTotal = b.deltas.get(inf) ?? 0;
+      const slow = (deltas: Map<number, number>, total: number, t: number) =>
+        Math.max(0, total - (deltas.get(t) ?? total));
+      const logL = (prev.logL as RateTestState[]).map((s, j) => {
+        const t = (prev.thresholds as number[])[j] as number;
+        return updateRateTest(
+          s,
+          {
+            canaryTotal: cTotal,
+            canaryBad: slow(c.deltas, cTotal, t),
+            baselineTotal: bTotal,
+            baselineBad: slow(b.deltas, bTotal, t),
+          },
+          tolerance,
+        );
+      });
+      const thresholds = prev.thresholds;
+      const state: State = {
+        ...prev,
+        memory,
+        logL,
+        canary: {
+          total: prev.canary.total + cTotal,
+          slow: thresholds.map((t, j) => (prev.canary.slow[j] ?? 0) + slow(c.deltas, cTotal, t)),
+        },
+        baseline: {
+          total: prev.baseline.total + bTotal,
+          slow: thresholds.map((t, j) => (prev.baseline.slow[j] ?? 0) + slow(b.deltas, bTotal, t)),
+        },
+        windows: prev.windows + 1,
+      };
+      const logE = logWeightedSumExp(logL.map(rateLogEValue), state.weights as number[]);
+      const share = (side: State['canary']) => side.slow.map((s) => (side.total ? s / side.total : 0));
+      const detail = {
+        eValue: Math.exp(logE),
+        threshold: 1 / alpha,
+        thresholds,
+        canary: { total: state.canary.total, slowShare: share(state.canary) },
+        baseline: { total: state.baseline.total, slowShare: share(state.baseline) },
+      };
+      if (cTotal + bTotal === 0)
+        return { state, look: { phase: 'nodata', detail, message: 'no requests since the last look' } };
+      const pct = (v: number[]) => v.map((x) => `${(x * 100).toFixed(1)}%`).join('/');
+      const summary = `slower than ${thresholds.join('/')}: canary ${pct(detail.canary.slowShare)}, baseline ${pct(detail.baseline.slowShare)}, e-value ${detail.eValue.toPrecision(3)}`;
+      return {
+        state,
+        look: {
+          phase: logE >= bound ? 'failed' : 'successful',
+          value: detail.canary.slowShare,
+          detail,
+          message: logE >= bound ? `latency regression: ${summary} ≥ ${1 / alpha}` : summary,
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,246 @@
+import { type Clock, formatDuration, parseDuration } from '@kanary/core';
+import { builtinSource } from '../builtins/queries.ts';
+import type { PrometheusSource, ProviderSpec } from '../gate/metric-spec.ts';
+import type { SeriesValue } from '../stats/counters.ts';
+import { type DataKind, type FunctionData, type MetricData, normaliseFunctionData } from './data.ts';
+import { type HttpOptions, httpCall } from './http.ts';
+import { selectJsonPath } from './json-path.ts';
+import { createPrometheusClient, type PrometheusClient, type PrometheusClientOptions } from './prometheus.ts';
+import { renderPromQL, renderUrl, type TemplateVars } from './template.ts';
+
+/** Hosts' own data: called with what the judge needs, returns it. */
+export type MetricFunction = (request: {
+  metric: string;
+  needs: DataKind;
+  vars: TemplateVars;
+  window: { start: number; end: number };
+  signal: AbortSignal;
+}) => Promise<FunctionData> | FunctionData;
+
+export interface SourceOptions {
+  /** The Prometheus server (options or a ready client) used by `prometheus` and built-in metrics. */
+  prometheus?: PrometheusClientOptions | PrometheusClient;
+  /** Defaults for `web` metrics (auth, TLS, timeout, retries). */
+  web?: HttpOptions;
+  functions?: Record<string, MetricFunction>;
+  clock: Clock;
+}
+
+export interface MeasureRequest {
+  metric: string;
+  provider: ProviderSpec;
+  needs: DataKind;
+  vars: TemplateVars;
+  /** Analysis start and now: range queries for samples cover this window. */
+  window: { start: number; end: number };
+  intervalMs: number | undefined;
+  signal: AbortSignal;
+}
+
+/** A provider was asked something it cannot answer, or answered with nothing usable. */
+export class MeasureError extends Error {
+  override name = 'MeasureError';
+}
+
+const isClient = (p: PrometheusClientOptions | PrometheusClient): p is PrometheusClient =>
+  typeof (p as PrometheusClient).instant === 'function';
+
+export function createSources(options: SourceOptions) {
+  const clients = new Map<string, PrometheusClient>();
+  const prometheus = (address: string | undefined): PrometheusClient => {
+    const base = options.prometheus;
+    if (!address) {
+      if (!base)
+        throw new MeasureError(
+          'no Prometheus is configured: pass prometheus: { address } to createMetricGate',
+        );
+      if (isClient(base)) return base;
+      address = base.address;
+    }
+    let client = clients.get(address);
+    if (!client) {
+      const defaults = base && !isClient(base) ? base : {};
+      client = createPrometheusClient({ clock: options.clock, ...defaults, address });
+      clients.set(address, client);
+    }
+    return client;
+  };
+
+  const scalar = async (client: PrometheusClient, query: string, signal: AbortSignal) => {
+    const r = await client.instant(query, { signal });
+    return r.type === 'scalar' ? r.value : r.series.map((s) => s.value);
+  };
+  const vector = async (
+    client: PrometheusClient,
+    query: string,
+    signal: AbortSignal,
+  ): Promise<SeriesValue[]> => {
+    const r = await client.instant(query, { signal });
+    if (r.type === 'scalar')
+      throw new MeasureError(`"${query}" gave a scalar; counters need a vector of series`);
+    return r.series;
+  };
+
+  async function fromPrometheus(
+    source: PrometheusSource,
+    req: MeasureRequest,
+    unwrap: boolean,
+  ): Promise<MetricData> {
+    const client = prometheus(source.address);
+    const render = (q: string) => renderPromQL(q, req.vars);
+    const { signal } = req;
+    const need = <T>(v: T | undefined, what: string): T => {
+      if (v === undefined)
+        throw new MeasureError(`metric ${req.metric}: prometheus needs ${what} for this judge`);
+      return v;
+    };
+    switch (req.needs) {
+      case 'scalar': {
+        const first = (v: number | number[]) =>
+          unwrap && Array.isArray(v) && v.length === 1 ? (v[0] as number) : v;
+        const result = first(await scalar(client, render(need(source.query, 'query')), signal));
+        const b =
+          typeof source.baseline === 'string'
+            ? first(await scalar(client, render(source.baseline), signal))
+            : undefined;
+        return { kind: 'scalar', result, ...(b !== undefined ? { baseline: b } : {}) };
+      }
+      case 'counts': {
+        const c = need(
+          typeof source.canary === 'object' ? source.canary : undefined,
+          'canary: { total, bad }',
+        );
+        const b = need(
+          typeof source.baseline === 'object' ? source.baseline : undefined,
+          'baseline: { total, bad }',
+        );
+        const [ct, cb, bt, bb] = await Promise.all(
+          [c.total, c.bad, b.total, b.bad].map((q) => vector(client, render(q), signal)),
+        );
+        return {
+          kind: 'counts',
+          canary: { total: ct as SeriesValue[], bad: cb as SeriesValue[] },
+          baseline: { total: bt as SeriesValue[], bad: bb as SeriesValue[] },
+        };
+      }
+      case 'histogram': {
+        const c = need(
+          typeof source.canary === 'string' ? source.canary : undefined,
+          'canary: a _bucket selector',
+        );
+        const b = need(
+          typeof source.baseline === 'string' ? source.baseline : undefined,
+          'baseline: a _bucket selector',
+        );
+        const [cs, bs] = await Promise.all([
+          vector(client, render(c), signal),
+          vector(client, render(b), signal),
+        ]);
+        return { kind: 'histogram', canary: cs, baseline: bs };
+      }
+      case 'samples': {
+        const c = need(typeof source.canary === 'string' ? source.canary : undefined, 'canary: a query');
+        const b = need(
+          typeof source.baseline === 'string' ? source.baseline : undefined,
+          'baseline: a query',
+        );
+        const stepMs =
+          source.step !== undefined ? parseDuration(source.step, 'step') : (req.intervalMs ?? 60_000);
+        const start = Math.min(req.window.start, req.window.end - stepMs);
+        const points = async (q: string) =>
+          (await client.range(render(q), { start, end: req.window.end, stepMs, signal }))
+            .flatMap((s) => s.points.map(([, v]) => v))
+            .filter((v) => Number.isFinite(v));
+        const [cs, bs] = await Promise.all([points(c), points(b)]);
+        return { kind: 'samples', canary: cs, baseline: bs };
+      }
+    }
+  }
+
+  return {
+    async measure(req: MeasureRequest): Promise<MetricData> {
+      const p = req.provider;
+      const intervalVar = formatDuration(Math.max(req.intervalMs ?? 60_000, 10_000)).replace(/\s/g, '');
+      const vars: TemplateVars = { interval: intervalVar, ...req.vars };
+      const withVars = { ...req, vars };
+      if ('prometheus' in p) return fromPrometheus(p.prometheus, withVars, false);
+      if ('istio' in p || 'nginx' in p || 'gatewayApi' in p) {
+        const [router, b] = Object.entries(p)[0] as [
+          'istio' | 'nginx' | 'gatewayApi',
+          {
+            metric: 'errors' | 'latency';
+            statistic?: number | 'mean';
+            address?: string;
+            step?: string | number;
+            ingress?: string;
+            route?: string;
+          },
+        ];
+        if (router !== 'nginx' && vars.canary !== undefined && vars.canary === vars.stable) {
+          throw new MeasureError(
+            `the built-in ${router} metrics tell the sides apart by workload, and canary and stable are both ${vars.canary}; give provider.prometheus queries that separate them`,
+          );
+        }
+        const source = builtinSource(router, b.metric, req.needs, b.statistic);
+        const extra: TemplateVars = {
+          ...(b.ingress ? { ingress: b.ingress } : {}),
+          ...(b.route ? { route: b.route } : {}),
+        };
+        return fromPrometheus(
+          {
+            ...source,
+            ...(b.address ? { address: b.address } : {}),
+            ...(b.step !== undefined ? { step: b.step } : {}),
+          },
+          { ...withVars, vars: { ...vars, ...extra } },
+          true,
+        );
+      }
+      if ('web' in p) {
+        if (req.needs !== 'scalar')
+          throw new MeasureError(
+            `metric ${req.metric}: a web provider gives one value; use it with a threshold judge`,
+          );
+        const w = p.web;
+        const http: HttpOptions = {
+          ...options.web,
+          ...(w.headers ? { headers: { ...options.web?.headers, ...w.headers } } : {}),
+          ...(w.timeout !== undefined ? { timeoutMs: parseDuration(w.timeout, 'timeout') } : {}),
+        };
+        const res = await httpCall(
+          http,
+          {
+            url: renderUrl(w.url, vars),
+            method: w.method ?? 'GET',
+            ...(w.body !== undefined
+              ? { body: w.body, headers: { 'content-type': 'application/json' } }
+              : {}),
+            signal: req.signal,
+          },
+          options.clock,
+        );
+        if (res.status >= 400) throw new MeasureError(`${w.url} answered ${res.status}`);
+        const value = selectJsonPath(JSON.parse(res.body), w.jsonPath);
+        const toNumber = (v: unknown) =>
+          typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+        return {
+          kind: 'scalar',
+          result: Array.isArray(value) ? value.map(toNumber) : value === undefined ? [] : toNumber(value),
+        };
+      }
+      const fn = options.functions?.[p.function];
+      if (!fn)
+        throw new MeasureError(`no function "${p.function}" was given to createMetricGate({ functions })`);
+      const data = normaliseFunctionData(
+        await fn({ metric: req.metric, needs: req.needs, vars, window: req.window, signal: req.signal }),
+      );
+      if (data.kind !== req.needs)
+        throw new MeasureError(
+          `function ${p.function} returned ${data.kind} data; this judge needs ${req.needs}`,
+        );
+      return data;
+    },
+  };
+}
+
+export type Sources = ReturnType<typeof createSources>;

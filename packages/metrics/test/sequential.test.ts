@@ -1,0 +1,92 @@
+import { createSequentialLatencyJudge, createSequentialRateJudge, type Judge } from '@kanary/metrics';
+import { describe, expect, it } from 'vitest';
+import { runCanary, type Scenario, stepShare } from './support/simulate.ts';
+
+/**
+ * Statistical properties in virtual time. Every scenario is seeded, so each count below is
+ * reproducible; the bounds are the properties the judges promise, not tuned numbers.
+ */
+const RUNS = 2_000;
+const ALPHA = 0.01;
+
+function falseRollbacks(make: () => Judge, scenario: Scenario): number {
+  let n = 0;
+  for (let seed = 1; seed <= RUNS; seed++) if (runCanary(make(), scenario, seed).rolledBack) n++;
+  return n / RUNS;
+}
+
+const good = { errorRate: 0.005, medianMs: 100, sigma: 0.6 };
+const base = (over: Partial<Scenario>): Scenario => ({
+  rps: 100,
+  share: stepShare,
+  baseline: good,
+  canary: () => good,
+  durationS: 600,
+  lookEveryS: 15,
+  ...over,
+});
+
+const goodScenarios: Array<[string, Scenario]> = [
+  ['100 rps, weights 10→50%', base({})],
+  ['10 rps (low traffic), 10% canary', base({ rps: 10, share: () => 0.1, durationS: 1_200 })],
+  [
+    'warm-up: weight ramps 1→5→10% over the first minute, then steps; a canary pod restarts',
+    base({
+      share: (t) => (t < 20 ? 0.01 : t < 40 ? 0.05 : t < 60 ? 0.1 : stepShare(t)),
+      resetsAt: [95, 301],
+    }),
+  ],
+  [
+    '1000 rps, 5% canary, state persisted as JSON at every look',
+    base({ rps: 1_000, share: () => 0.05, persist: true, durationS: 300 }),
+  ],
+];
+
+describe('sequentialRate', () => {
+  const make = () => createSequentialRateJudge({ alpha: ALPHA, tolerance: 0 });
+
+  it.each(goodScenarios)(`rolls back at most alpha (1%%) of ${RUNS} good canaries: %s`, (_, scenario) => {
+    expect(falseRollbacks(make, scenario)).toBeLessThanOrEqual(ALPHA);
+  });
+
+  it('with the default tolerance (+10%) a canary 10% worse is not a regression either', () => {
+    const slightlyWorse = base({ canary: () => ({ ...good, errorRate: good.errorRate * 1.1 }) });
+    expect(
+      falseRollbacks(() => createSequentialRateJudge({ alpha: ALPHA }), slightlyWorse),
+    ).toBeLessThanOrEqual(ALPHA);
+  });
+
+  it('detects a doubled error rate, and a ×10 one sooner and after fewer bad requests', () => {
+    const detect = (factor: number) => {
+      const scenario = base({ canary: () => ({ ...good, errorRate: good.errorRate * factor }) });
+      const runs = Array.from({ length: 500 }, (_, i) => runCanary(make(), scenario, 10_000 + i));
+      const caught = runs.filter((r) => r.rolledBack);
+      const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
+      return {
+        power: caught.length / runs.length,
+        medianTime: median(caught.map((r) => r.atS as number)),
+        medianBad: median(caught.map((r) => r.canaryBad)),
+      };
+    };
+    const x2 = detect(2);
+    const x10 = detect(10);
+    expect(x2.power).toBeGreaterThanOrEqual(0.9);
+    expect(x10.power).toBe(1);
+    expect(x10.medianTime).toBeLessThan(x2.medianTime);
+    expect(x10.medianBad).toBeLessThan(x2.medianBad);
+  });
+});
+
+describe('sequentialLatency', () => {
+  const make = () => createSequentialLatencyJudge({ alpha: ALPHA, tolerance: 0 });
+
+  it.each(goodScenarios)(`rolls back at most alpha (1%%) of ${RUNS} good canaries: %s`, (_, scenario) => {
+    expect(falseRollbacks(make, scenario)).toBeLessThanOrEqual(ALPHA);
+  });
+
+  it('detects a 25% slower canary at 100 rps', () => {
+    const slower = base({ canary: () => ({ ...good, medianMs: 125 }) });
+    const runs = Array.from({ length: 300 }, (_, i) => runCanary(make(), slower, 20_000 + i));
+    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.9);
+  });
+});
