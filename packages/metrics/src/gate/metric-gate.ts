@@ -107,7 +107,12 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
             });
           }
         }
-        const judge = judgeFor(m);
+        let judge: ReturnType<typeof judgeFor>;
+        try {
+          judge = judgeFor(m);
+        } catch {
+          return; // the condition that does not parse is reported above
+        }
         const p = m.provider;
         if ('web' in p && judge.needs !== 'scalar') {
           issues.push({
@@ -203,14 +208,10 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
       };
       const metrics: Record<string, MetricState> = {};
       const measurements: Measurement[] = [];
-      const terminating = () =>
-        analysis.metrics.some(
-          (m) =>
-            !m.dryRun &&
-            ['failed', 'error', 'inconclusive'].includes(
-              metrics[m.name]?.phase ?? prev[m.name]?.phase ?? 'running',
-            ),
-        );
+      // A run already ending (a deciding metric failed, errored or was inconclusive) looks no more.
+      const terminating = analysis.metrics.some(
+        (m) => !m.dryRun && ['failed', 'error', 'inconclusive'].includes(prev[m.name]?.phase ?? 'running'),
+      );
       for (const m of analysis.metrics) {
         const before: MetricState = prev[m.name] ?? {
           phase: 'running',
@@ -218,7 +219,7 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
           tally: emptyTally(),
         };
         metrics[m.name] = before;
-        if (before.phase !== 'running' || before.nextAt > now || terminating()) continue;
+        if (before.phase !== 'running' || before.nextAt > now || terminating) continue;
         const source = parse(m);
         const judge = judgeFor(source);
         let look: { state: unknown; look: Look };

@@ -1,0 +1,472 @@
+import {
+  type AnalysisSpec,
+  createMemoryRouter,
+  createMemoryWorkload,
+  createRollout,
+  createVirtualClock,
+  type GateResult,
+  type Measurement,
+  type MetricGate,
+  type PortContext,
+  parseRolloutSpec,
+  type RolloutState,
+} from '@kanary/core';
+import { createMetricGate, type FunctionData, type MetricFunction } from '@kanary/metrics';
+import { seededRandom } from '@kanary/testkit';
+import { describe, expect, it } from 'vitest';
+import { poissonSampler } from './support/simulate.ts';
+
+const spec = parseRolloutSpec({
+  name: 'shop',
+  namespace: 'shop',
+  target: { name: 'shop', service: 'shop' },
+  update: { image: 'shop:2' },
+  strategy: { type: 'weighted' },
+  steps: [{ setWeight: 10 }],
+});
+const ctx = (): PortContext =>
+  ({
+    key: { namespace: 'shop', name: 'shop' },
+    spec,
+    targets: { stable: { name: 'shop', podLabels: {} }, canary: { name: 'shop-canary', podLabels: {} } },
+    state: {} as RolloutState,
+    signal: new AbortController().signal,
+  }) as PortContext;
+
+/** A function provider that answers from a script, one entry per look. */
+function scripted(values: Array<number | number[] | Error>): MetricFunction {
+  let i = 0;
+  return () => {
+    const v = values[Math.min(i++, values.length - 1)] as number | number[] | Error;
+    if (v instanceof Error) throw v;
+    return { kind: 'scalar', result: v };
+  };
+}
+
+const analysisOf = (metrics: Array<Record<string, unknown>>): AnalysisSpec =>
+  (
+    parseRolloutSpec({ ...spec, steps: [{ analysis: { metrics } }] }).steps[0] as unknown as {
+      analysis: AnalysisSpec;
+    }
+  ).analysis;
+
+/** Drives a gate alone, look after look, until it decides; returns the phase and every measurement. */
+async function drive(
+  gate: MetricGate,
+  analysis: AnalysisSpec,
+  options: { roundTrip?: boolean; maxLooks?: number } = {},
+) {
+  const measurements: Measurement[] = [];
+  let state: GateResult['state'] | undefined;
+  let now = 1_000_000;
+  for (let i = 0; i < (options.maxLooks ?? 100); i++) {
+    const r = await gate.evaluate({
+      key: 'steps[0]',
+      analysis,
+      state,
+      startedAt: 1_000_000,
+      now,
+      ctx: ctx(),
+    });
+    measurements.push(...r.measurements);
+    state = options.roundTrip ? JSON.parse(JSON.stringify(r.state)) : r.state;
+    if (r.phase !== 'running') return { phase: r.phase, measurements, message: r.message, state };
+    now = r.nextEvaluationAt ?? now + 1_000;
+  }
+  return { phase: 'running' as const, measurements, state };
+}
+
+const metric = (over: Record<string, unknown>) => ({
+  name: 'm',
+  interval: '10s',
+  provider: { function: 'f' },
+  ...over,
+});
+
+describe("the metric gate: Argo's counting around the judges", () => {
+  const gateWith = (f: MetricFunction) => createMetricGate({ functions: { f } });
+
+  it('a metric is successful after `count` looks, each one an event carrying the value', async () => {
+    const r = await drive(
+      gateWith(scripted([0.999, 0.998, 0.997])),
+      analysisOf([metric({ count: 3, successCondition: 'result >= 0.99' })]),
+    );
+    expect(r.phase).toBe('successful');
+    expect(r.measurements.map((m) => [m.phase, m.value])).toEqual([
+      ['successful', 0.999],
+      ['successful', 0.998],
+      ['successful', 0.997],
+    ]);
+    expect(r.measurements.map((m) => m.at)).toEqual([1_000_000, 1_010_000, 1_020_000]);
+  });
+
+  it('fails once failures exceed failureLimit', async () => {
+    const r = await drive(
+      gateWith(scripted([0.5, 1, 0.5, 0.5, 1])),
+      analysisOf([metric({ count: 5, failureLimit: 2, successCondition: 'result >= 0.99' })]),
+    );
+    expect(r.phase).toBe('failed');
+    expect(r.measurements).toHaveLength(4);
+    expect(r.message).toMatch(/3 failed looks \(limit 2\)/);
+  });
+
+  it('with both conditions and neither true, a look is inconclusive, and the run pauses for a human', async () => {
+    const r = await drive(
+      gateWith(scripted([0.95])),
+      analysisOf([
+        metric({ count: 3, successCondition: 'result >= 0.99', failureCondition: 'result < 0.9' }),
+      ]),
+    );
+    expect(r.phase).toBe('inconclusive');
+    expect(r.measurements[0]?.phase).toBe('inconclusive');
+  });
+
+  it('errors count toward consecutiveErrorLimit (default 4), retried after 10s; a good look resets them', async () => {
+    const boom = new Error('prometheus: bad_data: parse error');
+    const r = await drive(
+      gateWith(scripted([boom, boom, boom, boom, 1, boom, boom, boom, boom, boom])),
+      analysisOf([metric({ interval: '1m', successCondition: 'result > 0' })]),
+    );
+    expect(r.phase).toBe('error');
+    const phases = r.measurements.map((m) => m.phase);
+    expect(phases).toEqual([
+      'error',
+      'error',
+      'error',
+      'error',
+      'successful',
+      'error',
+      'error',
+      'error',
+      'error',
+      'error',
+    ]);
+    expect((r.measurements[1]?.at ?? 0) - (r.measurements[0]?.at ?? 0)).toBe(10_000);
+    expect(r.measurements[0]?.message).toMatch(/parse error/);
+  });
+
+  it('no data waits without counting, and turns inconclusive after noDataLimit looks in a row', async () => {
+    const waits = await drive(
+      gateWith(scripted([[], [], Number.NaN, 1, 1])),
+      analysisOf([metric({ count: 2, successCondition: 'result > 0' })]),
+    );
+    expect(waits.phase).toBe('successful');
+    expect(waits.measurements.map((m) => m.phase)).toEqual([
+      'nodata',
+      'nodata',
+      'nodata',
+      'successful',
+      'successful',
+    ]);
+    const gives = await drive(
+      gateWith(scripted([[]])),
+      analysisOf([metric({ count: 2, noDataLimit: 3, successCondition: 'result > 0' })]),
+    );
+    expect(gives.phase).toBe('inconclusive');
+    expect(gives.measurements).toHaveLength(4);
+    expect(gives.message).toMatch(/no data for 4 looks in a row/);
+  });
+
+  it('consecutiveSuccessLimit ends early; reaching count without it is inconclusive (failureLimit set) or failed (-1)', async () => {
+    const early = await drive(
+      gateWith(scripted([0, 1, 1])),
+      analysisOf([
+        metric({ count: 10, failureLimit: 3, consecutiveSuccessLimit: 2, successCondition: 'result > 0' }),
+      ]),
+    );
+    expect(early.phase).toBe('successful');
+    expect(early.measurements).toHaveLength(3);
+    const undecided = await drive(
+      gateWith(scripted([0, 1, 0, 1])),
+      analysisOf([
+        metric({ count: 4, failureLimit: 2, consecutiveSuccessLimit: 2, successCondition: 'result > 0' }),
+      ]),
+    );
+    expect(undecided.phase).toBe('inconclusive');
+    const failed = await drive(
+      gateWith(scripted([0, 1, 0, 1])),
+      analysisOf([
+        metric({ count: 4, failureLimit: -1, consecutiveSuccessLimit: 2, successCondition: 'result > 0' }),
+      ]),
+    );
+    expect(failed.phase).toBe('failed');
+  });
+
+  it('initialDelay holds the first look; the worst metric decides; dryRun metrics are measured but never decide', async () => {
+    const gate = createMetricGate({
+      functions: { ok: scripted([1]), bad: scripted([0]), meh: scripted([0.5]) },
+    });
+    const r = await drive(
+      gate,
+      analysisOf([
+        {
+          name: 'ok',
+          interval: '10s',
+          count: 2,
+          initialDelay: '1m',
+          provider: { function: 'ok' },
+          successCondition: 'result > 0.9',
+        },
+        {
+          name: 'shadow',
+          interval: '10s',
+          count: 2,
+          dryRun: true,
+          provider: { function: 'bad' },
+          successCondition: 'result > 0.9',
+        },
+      ]),
+    );
+    expect(r.phase).toBe('successful');
+    expect(r.measurements.find((m) => m.metric === 'ok')?.at).toBe(1_060_000);
+    expect(
+      r.measurements.filter((m) => m.metric === 'shadow').every((m) => m.dryRun && m.phase === 'failed'),
+    ).toBe(true);
+    const worst = await drive(
+      gate,
+      analysisOf([
+        {
+          name: 'a',
+          count: 1,
+          provider: { function: 'meh' },
+          successCondition: 'result > 0.9',
+          failureCondition: 'result < 0.1',
+        },
+        { name: 'b', count: 1, provider: { function: 'bad' }, successCondition: 'result > 0.9' },
+      ]),
+    );
+    expect(worst.phase).toBe('failed');
+  });
+
+  it("Flagger's thresholdRange: outside [min, max] fails", async () => {
+    const r = await drive(
+      gateWith(scripted([99.5, 98])),
+      analysisOf([metric({ count: 2, thresholdRange: { min: 99 } })]),
+    );
+    expect(r.phase).toBe('failed');
+    expect(r.measurements.map((m) => m.phase)).toEqual(['successful', 'failed']);
+  });
+
+  it('validates provider and judge settings, naming the field and the fix, before anything runs', () => {
+    const gate = createMetricGate({ functions: { f: scripted([1]) } });
+    const issues = gate.validate?.(
+      analysisOf([
+        metric({ successCondition: 'result >= ' }),
+        {
+          name: 'x',
+          interval: '10s',
+          provider: { prometheus: { query: 'up' } },
+          judge: { sequentialRate: {} },
+        },
+        { name: 'y', provider: { function: 'nope' } },
+        {
+          name: 'z',
+          interval: '10s',
+          provider: { web: { url: 'http://m', jsonPath: '$.v' } },
+          judge: { sequentialRate: {} },
+        },
+        { name: 'w', provider: { carrier: {} } },
+      ]),
+      'steps[0].analysis',
+    );
+    const paths = (issues ?? []).map((i) => `${i.path}: ${i.message}`);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^steps\[0\]\.analysis\.metrics\[0\]\.successCondition: cannot be read/),
+        expect.stringMatching(
+          /^steps\[0\]\.analysis\.metrics\[1\]\.provider: reads Prometheus, and no server is configured/,
+        ),
+        expect.stringMatching(
+          /^steps\[0\]\.analysis\.metrics\[1\]\.provider\.prometheus: needs canary and baseline/,
+        ),
+        expect.stringMatching(/^steps\[0\]\.analysis\.metrics\[2\]\.provider\.function: names "nope"/),
+        expect.stringMatching(/^steps\[0\]\.analysis\.metrics\[3\]\.provider\.web: gives one value/),
+        expect.stringMatching(/^steps\[0\]\.analysis\.metrics\[4\]\.provider/),
+      ]),
+    );
+    expect((issues ?? []).every((i) => i.hint)).toBe(true);
+  });
+
+  it('a gate state saved as JSON and loaded by a new gate continues the same sequential test', async () => {
+    // Canary errors 1.5× the baseline's: counts grow by the same script for both runs.
+    const counts = (): MetricFunction => {
+      const u = seededRandom(7);
+      const poisson = poissonSampler(u);
+      const c = { total: 0, bad: 0 };
+      const b = { total: 0, bad: 0 };
+      return (): FunctionData => {
+        const cb = poisson(500 * 0.015);
+        const bb = poisson(4500 * 0.01);
+        c.total += 500;
+        c.bad += cb;
+        b.total += 4500;
+        b.bad += bb;
+        return { kind: 'counts', canary: { ...c }, baseline: { ...b } };
+      };
+    };
+    const analysis = analysisOf([metric({ judge: { sequentialRate: { alpha: 0.01 } } })]);
+    const straight = await drive(createMetricGate({ functions: { f: counts() } }), analysis);
+    // Same data, but every look by a fresh gate from the JSON state (a new process each time).
+    const f = counts();
+    const measurements: Measurement[] = [];
+    let state: GateResult['state'] | undefined;
+    let now = 1_000_000;
+    let phase = 'running';
+    while (phase === 'running') {
+      const r = await createMetricGate({ functions: { f } }).evaluate({
+        key: 'steps[0]',
+        analysis,
+        state,
+        startedAt: 1_000_000,
+        now,
+        ctx: ctx(),
+      });
+      measurements.push(...r.measurements);
+      state = JSON.parse(JSON.stringify(r.state));
+      phase = r.phase;
+      now = r.nextEvaluationAt ?? now;
+    }
+    expect(straight.phase).toBe('failed');
+    expect(phase).toBe('failed');
+    expect(measurements.map((m) => m.detail?.eValue)).toEqual(
+      straight.measurements.map((m) => m.detail?.eValue),
+    );
+    expect(measurements.length).toBeGreaterThan(3);
+  });
+});
+
+/** Traffic in virtual time whose split follows the memory router's weight: the gate reads counters. */
+function trafficModel(
+  router: ReturnType<typeof createMemoryRouter>,
+  canaryErrorRate: number,
+  clock: { now(): number },
+) {
+  const u = seededRandom(11);
+  const poisson = poissonSampler(u);
+  const c = { total: 0, bad: 0 };
+  const b = { total: 0, bad: 0 };
+  let last = clock.now();
+  const advance = () => {
+    const now = clock.now();
+    const seconds = (now - last) / 1000;
+    last = now;
+    const w = router.current.weight / 100;
+    const rps = 200;
+    const cb = poisson(rps * seconds * w * canaryErrorRate);
+    const cg = poisson(rps * seconds * w * (1 - canaryErrorRate));
+    const bb = poisson(rps * seconds * (1 - w) * 0.01);
+    const bg = poisson(rps * seconds * (1 - w) * 0.99);
+    c.total += cb + cg;
+    c.bad += cb;
+    b.total += bb + bg;
+    b.bad += bb;
+  };
+  const fn: MetricFunction = () => {
+    advance();
+    return { kind: 'counts', canary: { ...c }, baseline: { ...b } };
+  };
+  return fn;
+}
+
+describe('gates in the engine', () => {
+  const rolloutSpec = (steps: unknown[], background?: unknown) => ({
+    name: 'shop',
+    namespace: 'shop',
+    target: { name: 'shop', service: 'shop' },
+    update: { image: 'shop:2' },
+    strategy: { type: 'weighted' },
+    steps,
+    ...(background ? { analysis: background } : {}),
+  });
+  const errors = {
+    name: 'errors',
+    interval: '15s',
+    provider: { function: 'counts' },
+    judge: { sequentialRate: { alpha: 0.01 } },
+  };
+
+  const setup = (canaryErrorRate: number, spec: unknown) => {
+    const clock = createVirtualClock(1_000_000);
+    const router = createMemoryRouter();
+    const gate = createMetricGate({ functions: { counts: trafficModel(router, canaryErrorRate, clock) } });
+    const rollout = createRollout({ spec, workload: createMemoryWorkload({ clock }), router, gate, clock });
+    const measurements: Measurement[] = [];
+    rollout.on('measurement', (e) => measurements.push(e.measurement));
+    return { rollout, clock, measurements, router };
+  };
+
+  it('background analysis across steps promotes a good canary after looking through every pause', async () => {
+    const { rollout, clock, measurements } = setup(
+      0.01,
+      rolloutSpec(
+        [{ setWeight: 10 }, { pause: { duration: '5m' } }, { setWeight: 50 }, { pause: { duration: '5m' } }],
+        { metrics: [errors] },
+      ),
+    );
+    const final = await clock.run(rollout.run());
+    expect(final.phase).toBe('succeeded');
+    expect(measurements.length).toBeGreaterThanOrEqual(35);
+    expect(measurements.every((m) => m.phase !== 'failed')).toBe(true);
+  });
+
+  it('background analysis aborts a canary with 3× the errors in the middle of a pause, and rolls back', async () => {
+    const { rollout, clock, measurements, router } = setup(
+      0.03,
+      rolloutSpec([{ setWeight: 10 }, { pause: { duration: '30m' } }, { setWeight: 50 }], {
+        metrics: [errors],
+      }),
+    );
+    const final = await clock.run(rollout.run());
+    expect(final.phase).toBe('aborted');
+    expect(final.abort?.cause).toBe('analysis');
+    expect(final.abort?.reason).toMatch(/analysis background failed/);
+    expect(final.abort?.from.step).toBe(1); // in the pause
+    expect(router.current.weight).toBe(0);
+    const last = measurements.at(-1);
+    expect(last?.phase).toBe('failed');
+    expect(last?.detail?.eValue as number).toBeGreaterThanOrEqual(100);
+    expect((final.finishedAt ?? 0) - (final.startedAt ?? 0)).toBeLessThan(30 * 60_000);
+  });
+
+  it('an inline analysis step gates the next weight', async () => {
+    const { rollout, clock } = setup(
+      0.03,
+      rolloutSpec([
+        { setWeight: 20 },
+        { analysis: { metrics: [{ ...errors, count: 40 }] } },
+        { setWeight: 50 },
+      ]),
+    );
+    const final = await clock.run(rollout.run());
+    expect(final.phase).toBe('aborted');
+    expect(final.abort?.from.step).toBe(1);
+  });
+
+  it('blue-green pre-promotion analysis keeps a bad green from ever taking traffic', async () => {
+    const clock = createVirtualClock(1_000_000);
+    const router = createMemoryRouter();
+    const gate = createMetricGate({ functions: { rate: scripted([0.9]) } });
+    const rollout = createRollout({
+      spec: {
+        name: 'py-hello',
+        target: { name: 'py-hello-blue', service: 'py-hello-service' },
+        update: { image: 'py:2' },
+        strategy: {
+          type: 'blueGreen',
+          activeService: 'py-hello-service',
+          prePromotionAnalysis: {
+            metrics: [{ name: 'smoke', provider: { function: 'rate' }, successCondition: 'result >= 0.99' }],
+          },
+        },
+      },
+      workload: createMemoryWorkload({ clock }),
+      router,
+      gate,
+      clock,
+    });
+    const final = await clock.run(rollout.run());
+    expect(final.phase).toBe('aborted');
+    expect(final.abort?.reason).toMatch(/prePromotionAnalysis failed/);
+    expect(router.current.weight).toBe(0);
+  });
+});
