@@ -14,12 +14,12 @@ echo "setup: installing packages"
 pnpm install --frozen-lockfile --reporter=silent 2>&1 | grep -v "Unsupported engine" || true
 test -x node_modules/.bin/node || { echo "setup: pnpm install failed" >&2; exit 1; }
 
-if [ "${1:-}" = "--with-prometheus" ] && ! command -v prometheus >/dev/null 2>&1; then
+if [ "${1:-}" = "--with-prometheus" ] && { ! command -v prometheus || ! command -v openssl; } >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Prometheus (Debian package)"
+    echo "setup: installing Prometheus and openssl (Debian packages; openssl makes the TLS test's certificate)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    apt-get install -y -qq --no-install-recommends prometheus openssl >/dev/null
     # The package starts a system service; the tests run their own server on loopback.
     (systemctl stop prometheus || service prometheus stop || pkill -x prometheus) >/dev/null 2>&1 || true
   else

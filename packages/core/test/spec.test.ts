@@ -26,6 +26,22 @@ const header = (h: Record<string, unknown>) => [
 /** Each case: an invalid spec and the path its error must name. */
 const INVALID: Array<[string, unknown, string]> = [
   ['not an object', 'rollout', ''],
+  [
+    'background analysis on blue-green',
+    {
+      ...base,
+      steps: [],
+      strategy: { type: 'blueGreen', activeService: 'shop' },
+      analysis: { metrics: [{ name: 'errors', interval: '30s' }] },
+    },
+    'analysis',
+  ],
+  [
+    'background analysis starting after the last step',
+    { ...base, analysis: { startingStep: 3, metrics: [{ name: 'errors', interval: '30s' }] } },
+    'analysis.startingStep',
+  ],
+  ['background analysis without metrics', { ...base, analysis: { metrics: [] } }, 'analysis.metrics'],
   ['missing name', { ...base, name: undefined }, 'name'],
   ['upper-case name', { ...base, name: 'Shop' }, 'name'],
   ['name too long', { ...base, name: 'a'.repeat(64) }, 'name'],

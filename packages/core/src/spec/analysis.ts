@@ -51,25 +51,27 @@ export const AnalysisMetricSchema = z
     }
   });
 
+function uniqueMetricNames(a: { metrics: Array<{ name: string }> }, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  a.metrics.forEach((m, i) => {
+    if (seen.has(m.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metrics', i, 'name'],
+        ...hinted(`"${m.name}" is used by two metrics`, 'give every metric a unique name'),
+      });
+    }
+    seen.add(m.name);
+  });
+}
+
 export const AnalysisSchema = z
   .strictObject({
     name: z.string().min(1).max(63).optional(),
     metrics: z.array(AnalysisMetricSchema).min(1, { message: 'needs at least one metric' }),
     args: z.record(z.string(), z.string()).optional(),
   })
-  .superRefine((a, ctx) => {
-    const seen = new Set<string>();
-    a.metrics.forEach((m, i) => {
-      if (seen.has(m.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['metrics', i, 'name'],
-          ...hinted(`"${m.name}" is used by two metrics`, 'give every metric a unique name'),
-        });
-      }
-      seen.add(m.name);
-    });
-  });
+  .superRefine(uniqueMetricNames);
 
 /**
  * Analysis that runs alongside the steps (Argo's background analysis): measured from
@@ -84,19 +86,7 @@ export const BackgroundAnalysisSchema = z
     /** Index of the step where measuring begins (default 0: from the first step). */
     startingStep: z.number().int().nonnegative().default(0),
   })
-  .superRefine((a, ctx) => {
-    const seen = new Set<string>();
-    a.metrics.forEach((m, i) => {
-      if (seen.has(m.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['metrics', i, 'name'],
-          ...hinted(`"${m.name}" is used by two metrics`, 'give every metric a unique name'),
-        });
-      }
-      seen.add(m.name);
-    });
-  });
+  .superRefine(uniqueMetricNames);
 
 export type BackgroundAnalysisSpec = z.output<typeof BackgroundAnalysisSchema>;
 export type AnalysisMetric = z.output<typeof AnalysisMetricSchema>;
