@@ -260,76 +260,12 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
       }
       break;
     }
-    case 'analysisUpdated': {
-      const run = event.run;
-      const done = { phase: run.phase, at: event.at, ...(run.message ? { message: run.message } : {}) };
-      if (run.phase === 'running') {
-        next = { ...state, analysis: run };
-      } else if (run.phase === 'successful') {
-        next = advance(plan, {
-          ...state,
-          analysis: undefined,
-          analyses: { ...state.analyses, [run.key]: done },
-        });
-        next = note(next, event.at, 'analysis', `${run.key} successful`);
-      } else if (run.phase === 'inconclusive') {
-        next = note(
-          {
-            ...state,
-            analysis: run,
-            inconclusive: { at: event.at, key: run.key },
-            analyses: { ...state.analyses, [run.key]: done },
-          },
-          event.at,
-          'analysis',
-          `${run.key} inconclusive: paused for a human`,
-        );
-      } else {
-        next = beginAbort(
-          plan,
-          { ...state, analyses: { ...state.analyses, [run.key]: done } },
-          event.at,
-          'analysis',
-          `analysis ${run.key} ${run.phase}${run.message ? `: ${run.message}` : ''}`,
-        );
-      }
+    case 'analysisUpdated':
+      next = applyAnalysis(plan, state, event.run, event.at, 'analysis');
       break;
-    }
-    case 'backgroundUpdated': {
-      const run = event.run;
-      const done = { phase: run.phase, at: event.at, ...(run.message ? { message: run.message } : {}) };
-      if (run.phase === 'running') {
-        next = { ...state, background: run };
-      } else if (run.phase === 'successful') {
-        next = note(
-          { ...state, background: run, analyses: { ...state.analyses, [run.key]: done } },
-          event.at,
-          'analysis',
-          `${run.key} successful`,
-        );
-      } else if (run.phase === 'inconclusive') {
-        next = note(
-          {
-            ...state,
-            background: run,
-            inconclusive: { at: event.at, key: run.key },
-            analyses: { ...state.analyses, [run.key]: done },
-          },
-          event.at,
-          'analysis',
-          `${run.key} inconclusive: paused for a human`,
-        );
-      } else {
-        next = beginAbort(
-          plan,
-          { ...state, background: run, analyses: { ...state.analyses, [run.key]: done } },
-          event.at,
-          'analysis',
-          `analysis ${run.key} ${run.phase}${run.message ? `: ${run.message}` : ''}`,
-        );
-      }
+    case 'backgroundUpdated':
+      next = applyAnalysis(plan, state, event.run, event.at, 'background');
       break;
-    }
     case 'control':
       next = applyControl(state, event.control, event.at, plan);
       break;
@@ -338,6 +274,46 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
   next.phase = derivePhase(plan, next);
   if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(state.phase)) next.finishedAt = event.at;
   return next;
+}
+
+/**
+ * One look's verdict for the inline analysis under the cursor or the background one. Both record
+ * finished runs, pause on inconclusive and abort on failed/error; only an inline success moves the
+ * cursor, and the background run is kept (it says why looks stopped).
+ */
+function applyAnalysis(
+  plan: Plan,
+  state: RolloutState,
+  run: AnalysisRun,
+  at: number,
+  slot: 'analysis' | 'background',
+): RolloutState {
+  if (run.phase === 'running') return { ...state, [slot]: run };
+  const done = { phase: run.phase, at, ...(run.message ? { message: run.message } : {}) };
+  const recorded: RolloutState = {
+    ...state,
+    [slot]: slot === 'background' || run.phase === 'inconclusive' ? run : undefined,
+    analyses: { ...state.analyses, [run.key]: done },
+  };
+  if (run.phase === 'successful') {
+    const next = slot === 'analysis' ? advance(plan, recorded) : recorded;
+    return note(next, at, 'analysis', `${run.key} successful`);
+  }
+  if (run.phase === 'inconclusive') {
+    return note(
+      { ...recorded, inconclusive: { at, key: run.key } },
+      at,
+      'analysis',
+      `${run.key} inconclusive: paused for a human`,
+    );
+  }
+  return beginAbort(
+    plan,
+    recorded,
+    at,
+    'analysis',
+    `analysis ${run.key} ${run.phase}${run.message ? `: ${run.message}` : ''}`,
+  );
 }
 
 function applyControl(state: RolloutState, control: Control, at: number, plan: Plan): RolloutState {

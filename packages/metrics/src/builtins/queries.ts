@@ -1,4 +1,4 @@
-import type { PrometheusSource } from '../gate/metric-spec.ts';
+import type { PrometheusSource, ProviderSpec } from '../gate/metric-spec.ts';
 import type { DataKind } from '../providers/data.ts';
 
 /**
@@ -7,6 +7,23 @@ import type { DataKind } from '../providers/data.ts';
  */
 
 export type BuiltinRouter = 'istio' | 'nginx' | 'gatewayApi';
+
+export interface BuiltinConfig {
+  metric: 'errors' | 'latency';
+  statistic?: number | 'mean';
+  address?: string;
+  step?: string | number;
+  ingress?: string;
+  route?: string;
+}
+
+/** The built-in a provider names (`istio`, `nginx` or `gatewayApi`), or undefined for the others. */
+export function builtinOf(p: ProviderSpec): { router: BuiltinRouter; config: BuiltinConfig } | undefined {
+  if ('istio' in p) return { router: 'istio', config: p.istio };
+  if ('nginx' in p) return { router: 'nginx', config: p.nginx };
+  if ('gatewayApi' in p) return { router: 'gatewayApi', config: p.gatewayApi };
+  return undefined;
+}
 
 interface Family {
   /** Label matchers selecting one side's requests. */

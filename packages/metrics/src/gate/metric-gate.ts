@@ -10,6 +10,7 @@ import {
   systemClock,
   toKanaryIssues,
 } from '@kanary/core';
+import { builtinOf } from '../builtins/queries.ts';
 import { compileCondition, ExpressionError } from '../judges/expression.ts';
 import { judgeFor, type Look } from '../judges/judge.ts';
 import type { HttpOptions } from '../providers/http.ts';
@@ -128,17 +129,10 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
             hint: `pass createMetricGate({ functions: { ${JSON.stringify(p.function)}: async (req) => ... } })`,
           });
         }
-        const prometheusAddress =
-          'prometheus' in p
-            ? p.prometheus.address
-            : 'istio' in p
-              ? p.istio.address
-              : 'nginx' in p
-                ? p.nginx.address
-                : 'gatewayApi' in p
-                  ? p.gatewayApi.address
-                  : '';
-        if (prometheusAddress === undefined && !options.prometheus) {
+        const builtin = builtinOf(p);
+        const readsPrometheus = 'prometheus' in p || builtin !== undefined;
+        const prometheusAddress = 'prometheus' in p ? p.prometheus.address : builtin?.config.address;
+        if (readsPrometheus && prometheusAddress === undefined && !options.prometheus) {
           issues.push({
             path: `${at}.provider`,
             message: 'reads Prometheus, and no server is configured',

@@ -1,5 +1,5 @@
 import { type Clock, formatDuration, parseDuration } from '@kanary/core';
-import { builtinSource } from '../builtins/queries.ts';
+import { builtinOf, builtinSource } from '../builtins/queries.ts';
 import type { PrometheusSource, ProviderSpec } from '../gate/metric-spec.ts';
 import type { SeriesValue } from '../stats/counters.ts';
 import { type DataKind, type FunctionData, type MetricData, normaliseFunctionData } from './data.ts';
@@ -164,18 +164,9 @@ export function createSources(options: SourceOptions) {
       const vars: TemplateVars = { interval: intervalVar, ...req.vars };
       const withVars = { ...req, vars };
       if ('prometheus' in p) return fromPrometheus(p.prometheus, withVars, false);
-      if ('istio' in p || 'nginx' in p || 'gatewayApi' in p) {
-        const [router, b] = Object.entries(p)[0] as [
-          'istio' | 'nginx' | 'gatewayApi',
-          {
-            metric: 'errors' | 'latency';
-            statistic?: number | 'mean';
-            address?: string;
-            step?: string | number;
-            ingress?: string;
-            route?: string;
-          },
-        ];
+      const builtin = builtinOf(p);
+      if (builtin) {
+        const { router, config: b } = builtin;
         if (router !== 'nginx' && vars.canary !== undefined && vars.canary === vars.stable) {
           throw new MeasureError(
             `the built-in ${router} metrics tell the sides apart by workload, and canary and stable are both ${vars.canary}; give provider.prometheus queries that separate them`,
@@ -228,6 +219,7 @@ export function createSources(options: SourceOptions) {
           result: Array.isArray(value) ? value.map(toNumber) : value === undefined ? [] : toNumber(value),
         };
       }
+      if (!('function' in p)) throw new MeasureError(`metric ${req.metric}: unknown provider`);
       const fn = options.functions?.[p.function];
       if (!fn)
         throw new MeasureError(`no function "${p.function}" was given to createMetricGate({ functions })`);
