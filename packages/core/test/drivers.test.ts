@@ -153,7 +153,7 @@ describe('events', () => {
     await h.runToEnd();
     expect(steps).toEqual([
       'set weight 10%',
-      'pause 120000ms',
+      'pause 2m',
       'set weight 50%',
       'analysis gray',
       'pause until promoted',

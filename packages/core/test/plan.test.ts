@@ -23,7 +23,7 @@ describe('plan()', () => {
     ]);
     expect(plan.steps.map((s) => s.title)).toEqual([
       'set weight 10%',
-      'pause 300000ms',
+      'pause 5m',
       'header route qa',
       'analysis quick',
       'set weight 50%',
@@ -84,7 +84,7 @@ describe('plan()', () => {
       headerRoutes: 1,
     });
     expect(plan.steps.slice(1).map((s) => s.title)).toEqual([
-      'pause 600000ms',
+      'pause 10m',
       'analysis matched',
       'set weight 20%',
       'pause until promoted',
@@ -141,7 +141,7 @@ describe('plan()', () => {
     ]);
     expect(plan.steps.map((s) => s.title)).toEqual([
       'set weight 10%',
-      'pause 120000ms',
+      'pause 2m',
       'set weight 50%',
       'analysis gray',
       'pause until promoted',

@@ -135,12 +135,56 @@ describe('resume after the driving process dies', () => {
     expect(weight50At).toBeLessThan(resumedAfter + 10 * 60_000);
   });
 
-  it('refuses to resume a state saved for a different spec', async () => {
+  it('refuses another spec while a rollout is in progress, and writes nothing', async () => {
     const store = createMemoryStateStore();
     const h = harness('weighted', { store });
-    await h.runToEnd();
-    const other = harness('weighted', { store, spec: { ...SPECS.weighted, steps: [{ setWeight: 30 }] } });
-    await expect(other.rollout.run()).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    const waiting = new Promise<void>((resolve) =>
+      h.rollout.on('state', (s) => {
+        if (s.phase === 'paused' && s.action !== undefined && s.action.until === undefined) resolve();
+      }),
+    );
+    const running = h.rollout.run();
+    await h.clock.run(waiting);
+    const before = await store.load(h.rollout.key);
+    const other = harness('weighted', {
+      store,
+      clock: h.clock,
+      world: { workload: h.workload, router: h.router },
+      spec: { ...SPECS.weighted, update: { image: 'shop:3' } },
+    });
+    // Another process (its lock aside) loading the state finds it belongs to the release in flight.
+    await expect(other.rollout.load()).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      issues: [{ message: 'the spec changed while a rollout was paused' }],
+    });
+    expect((await store.load(h.rollout.key))?.revision).toBe(before?.revision);
+    await h.rollout.abort('cleanup');
+    expect((await h.clock.run(running)).phase).toBe('aborted');
+  });
+
+  it.each([
+    ['promoted', 'succeeded'],
+    ['rolled back', 'aborted'],
+  ] as const)('starts the next release once the last one was %s', async (_how, phase) => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', {
+      store,
+      ...(phase === 'aborted' ? { gate: { script: { quick: ['failed'] } } } : {}),
+    });
+    const last = await h.runToEnd();
+    expect(last.phase).toBe(phase);
+    const next = harness('weighted', {
+      store,
+      clock: h.clock,
+      world: { workload: h.workload, router: h.router },
+      spec: { ...SPECS.weighted, update: { image: 'shop:3' } },
+    });
+    const final = await next.runToEnd();
+    expect(final.phase).toBe('succeeded');
+    expect(final.specDigest).not.toBe(last.specDigest);
+    expect(final.history[0]?.at).toBeGreaterThanOrEqual(last.finishedAt ?? Number.POSITIVE_INFINITY);
+    expect(h.workload.world.stable.image).toBe('shop:3');
+    expect((await store.load(h.rollout.key))?.state.specDigest).toBe(final.specDigest);
   });
 
   it('keeps the state JSON-serialisable at every save', async () => {

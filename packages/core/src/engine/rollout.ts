@@ -240,6 +240,14 @@ class RolloutDriver implements Rollout {
   async load(): Promise<RolloutState> {
     const stored = await this.#store.load(this.key);
     if (stored) {
+      const finished = stored.state.phase === 'succeeded' || stored.state.phase === 'aborted';
+      if (stored.state.specDigest !== this.#digest && finished) {
+        // The last release ended (promoted, or rolled back to stable): this spec is the next release.
+        // The stored revision is kept so the first save replaces that state compare-and-swap.
+        this.#state = initialState(this.key, this.#digest, this.#clock.now());
+        this.#revision = stored.revision;
+        return this.#state;
+      }
       if (stored.state.specDigest !== this.#digest) {
         throw new KanaryError(
           'INVALID_STATE',
@@ -249,8 +257,8 @@ class RolloutDriver implements Rollout {
             issues: [
               {
                 path: '',
-                message: 'the spec changed while a rollout was in progress',
-                hint: 'resume with the original spec, or abort the rollout and start a new one',
+                message: `the spec changed while a rollout was ${stored.state.phase}`,
+                hint: 'resume with the original spec, or abort() the rollout (or retry() then abort() a failed one); a new spec starts once it has ended',
               },
             ],
           },

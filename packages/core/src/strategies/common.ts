@@ -1,4 +1,5 @@
 import type { PlanAction, PlanStep, RouterRequirements } from '../plan/actions.ts';
+import { formatDuration } from '../spec/duration.ts';
 import type { HookName } from '../spec/hooks.ts';
 import type { MatchRule } from '../spec/match.ts';
 import type { RolloutSpec } from '../spec/rollout-spec.ts';
@@ -80,7 +81,7 @@ export function compileRouterSteps(
       weight = next;
     } else if ('pause' in step) {
       const d = step.pause.duration;
-      title = d === undefined ? 'pause until promoted' : `pause ${d}ms`;
+      title = d === undefined ? 'pause until promoted' : `pause ${formatDuration(d)}`;
       actions.push({ type: 'pause', reason: 'step', ...(d === undefined ? {} : { duration: d }) });
     } else if ('analysis' in step) {
       const key = `steps[${out.length - initial.steps.length}]`;

@@ -33,6 +33,12 @@ export interface Cluster {
   url: string;
   /** Prometheus text exposition of the simulated traffic. */
   metricsUrl: string;
+  /**
+   * A Prometheus HTTP API address answering instant queries that are plain selectors (the built-in
+   * counter and histogram queries of the sequential judges) from the simulated traffic, at the
+   * cluster's clock. Use a real Prometheus (`startPrometheus`) for anything else.
+   */
+  prometheusUrl: string;
   clock: Clock;
   /** Set when time is virtual. */
   virtualClock: VirtualClock | undefined;
@@ -48,9 +54,10 @@ export interface Cluster {
   /**
    * Virtual time: runs `work` to completion, moving time to the next timer only when the API
    * server is idle (no request in flight, none for `quietMs` of real time), so time never jumps
-   * while a client waits for an answer. Real time: just awaits `work`.
+   * while a client waits for an answer. `pace` slows virtual time to that many times the wall
+   * clock (for demos people watch). Real time: just awaits `work`.
    */
-  run<T>(work: Promise<T>, options?: { maxMs?: number; quietMs?: number }): Promise<T>;
+  run<T>(work: Promise<T>, options?: { maxMs?: number; quietMs?: number; pace?: number }): Promise<T>;
   /**
    * A concurrent writer: `edit` runs (as field manager `user`) just before the next update or
    * patch of the object is processed, so that write meets a newer resourceVersion.
@@ -107,7 +114,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     races,
   );
   const traffic = new TrafficSimulator(store, clock, { seed: options.seed ?? 1, ...options.traffic });
-  const metrics = await startMetricsServer(() => traffic.exposition());
+  const metrics = await startMetricsServer(traffic.metrics, () => clock.now(), api.activity);
 
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
@@ -123,6 +130,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     kubeConfig,
     url: api.url,
     metricsUrl: metrics.url,
+    prometheusUrl: metrics.queryUrl,
     clock,
     virtualClock,
     faults,
@@ -188,6 +196,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         },
       );
       const realSleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const v0 = clock.now();
+      const r0 = performance.now();
       while (!settled) {
         await flushAsync(10);
         if (settled) break;
@@ -199,6 +209,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         if (clock.now() > limit)
           throw new Error('cluster.run: work still running after maxMs of virtual time');
         await virtualClock.advanceToNext();
+        if (runOptions.pace) {
+          const behind = (clock.now() - v0) / runOptions.pace - (performance.now() - r0);
+          if (behind > 0) await realSleep(behind);
+        }
       }
       return work;
     },

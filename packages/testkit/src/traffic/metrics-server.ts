@@ -1,26 +1,69 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { MetricsRegistry } from './metrics.ts';
+import { parseSelector, SelectorError } from './selector.ts';
 
-/** Serves `/metrics` in Prometheus text format on an ephemeral loopback port. */
+/**
+ * Serves the simulated data planes' metrics: `/metrics` (text exposition, for a real Prometheus to
+ * scrape) and `/api/v1/query` (Prometheus' instant-query API for plain selectors, answered from the
+ * registry at the emulator's clock, so gates run in virtual time without a Prometheus).
+ */
 export async function startMetricsServer(
-  render: () => string,
-): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    if ((req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    const body = render();
-    res.writeHead(200, {
-      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    });
+  registry: MetricsRegistry,
+  now: () => number,
+  activity: { inflight: number; lastAt: number },
+): Promise<{ url: string; queryUrl: string; close(): Promise<void> }> {
+  const reply = (res: ServerResponse, status: number, body: string, type: string) => {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);
+  };
+  const json = (res: ServerResponse, status: number, value: unknown) =>
+    reply(res, status, JSON.stringify(value), 'application/json');
+  const readBody = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+
+  const server = createServer((req, res) => {
+    activity.inflight += 1;
+    activity.lastAt = performance.now();
+    res.on('close', () => {
+      activity.inflight -= 1;
+      activity.lastAt = performance.now();
+    });
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname === '/metrics') {
+        reply(res, 200, registry.exposition(), 'text/plain; version=0.0.4; charset=utf-8');
+        return;
+      }
+      if (url.pathname !== '/api/v1/query') {
+        json(res, 404, { status: 'error', errorType: 'not_found', error: `${url.pathname}: not served` });
+        return;
+      }
+      const params = req.method === 'POST' ? new URLSearchParams(await readBody(req)) : url.searchParams;
+      const query = params.get('query') ?? '';
+      try {
+        const { name, matchers } = parseSelector(query);
+        const t = now() / 1000;
+        const result = registry
+          .select(name, matchers)
+          .map((s) => ({ metric: s.labels, value: [t, String(s.value)] }));
+        json(res, 200, { status: 'success', data: { resultType: 'vector', result } });
+      } catch (error) {
+        if (!(error instanceof SelectorError)) throw error;
+        json(res, 400, { status: 'error', errorType: 'bad_data', error: error.message });
+      }
+    })().catch((e: unknown) => {
+      if (!res.headersSent) json(res, 500, { status: 'error', errorType: 'internal', error: String(e) });
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/metrics`,
+    queryUrl: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

@@ -1,3 +1,5 @@
+import { type Matcher, matches } from './selector.ts';
+
 /** A small Prometheus registry: counters and histograms with label sets, rendered as text. */
 type Labels = Record<string, string>;
 
@@ -60,6 +62,34 @@ export class MetricsRegistry {
       if (Object.entries(match).every(([k, v]) => s.labels[k] === v)) sum += s.value;
     }
     return sum;
+  }
+
+  /** The current samples of every series a selector picks, as an instant query would return them. */
+  select(name: string, matchers: Matcher[]): Array<{ labels: Labels; value: number }> {
+    const out: Array<{ labels: Labels; value: number }> = [];
+    const pick = (labels: Labels, value: number) => {
+      if (matches(labels, matchers)) out.push({ labels, value });
+    };
+    for (const [family, f] of this.#families) {
+      if (f.type === 'counter') {
+        if (family !== name) continue;
+        for (const s of f.series.values()) pick({ __name__: name, ...s.labels }, s.value);
+        continue;
+      }
+      const part = name.startsWith(family) ? name.slice(family.length) : undefined;
+      if (part !== '_bucket' && part !== '_sum' && part !== '_count') continue;
+      for (const s of f.series.values()) {
+        const labels = { __name__: name, ...s.labels };
+        if (part === '_sum') pick(labels, s.sum ?? 0);
+        else if (part === '_count') pick(labels, s.value);
+        else {
+          for (const [i, b] of (f.buckets as number[]).entries())
+            pick({ ...labels, le: formatNumber(b) }, s.counts?.[i] ?? 0);
+          pick({ ...labels, le: '+Inf' }, s.value);
+        }
+      }
+    }
+    return out;
   }
 
   reset(): void {

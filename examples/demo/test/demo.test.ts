@@ -1,0 +1,93 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runDemo } from '../src/main.ts';
+import type { Frame } from '../src/observer.ts';
+import { createTerminalView } from '../src/view.ts';
+
+describe('pnpm demo', () => {
+  it('promotes the good release, rolls back the bad one on its error rate, and writes the report', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'kanary-demo-')), 'report.html');
+    let text = '';
+    const { releases, reportPath } = await runDemo({ out, write: (t) => (text += t) });
+    const [good, bad] = releases;
+
+    expect(good?.final.phase).toBe('succeeded');
+    expect(good?.verdicts.map((m) => m.phase)).toEqual(['successful', 'successful']);
+    // Every weight of the plan was requested and, from the sidecars' counts, observed.
+    for (const w of [10, 25, 50]) {
+      const frames = good?.frames.filter((f) => f.requested === w && f.observed !== undefined) ?? [];
+      expect(frames.length).toBeGreaterThan(3);
+      const last = frames.at(-1) as Frame;
+      expect(Math.abs((last.observed as number) * 100 - w)).toBeLessThan(4);
+    }
+
+    expect(bad?.final.phase).toBe('aborted');
+    expect(bad?.final.abort?.cause).toBe('analysis');
+    expect(bad?.final.abort?.reason).toMatch(/errors failed/);
+    expect(bad?.final.weights.canary).toBe(0);
+    // Caught at the first weight, long before the 10% pause (2 minutes) ended.
+    expect(bad?.marks.find((m) => m.kind === 'verdict')?.label).toBe('errors failed');
+    expect(bad?.final.abort?.from.step).toBeLessThanOrEqual(1);
+    expect(bad?.canaryServed.requests).toBeLessThan(good?.canaryServed.requests ?? 0);
+    expect(bad?.verdicts.find((m) => m.metric === 'latency')?.phase).not.toBe('failed');
+
+    // Readable in CI logs: no escape codes; steps, verdicts and outcomes on their own lines.
+    expect(text).not.toContain('\u001b[');
+    expect(text).toMatch(/step 1\/8: set weight 10%/);
+    expect(text).toMatch(/judges: errors ok \(e [\d.<]+ of 100\) · latency ok/);
+    expect(text).toMatch(/judges: errors FAILED: error rate regression/);
+    expect(text).toMatch(/PROMOTED: .*1\.5\.0/);
+    expect(text).toMatch(/ROLLBACK: analysis background failed/);
+    expect(text).toContain(`Report: ${reportPath}`);
+
+    const html = readFileSync(reportPath, 'utf8');
+    expect(html.match(/<svg /g)).toHaveLength(6);
+    expect(html).toContain('Promoted after');
+    expect(html).toContain('Rolled back after');
+    // Decision points drawn on the charts: the failed verdict and the rollback.
+    expect(html).toMatch(/<title>errors failed at \+/);
+    expect(html).toMatch(/<title>rollback at \+/);
+    expect(html).toMatch(/<title>promoted at \+/);
+  }, 120_000);
+});
+
+describe('the terminal view', () => {
+  const frame = (at: number, requested: number): Frame => ({
+    at,
+    step: 'step 2/8: pause 2m',
+    phase: 'paused',
+    requested,
+    observed: requested / 100,
+    canary: { requests: 600, errorRate: 0.015, meanMs: 62 },
+    stable: { requests: 5400, errorRate: 0.005, meanMs: 61 },
+    evidence: { errors: { phase: 'successful', eValue: 12.5, threshold: 100 } },
+  });
+
+  it('on a terminal, redraws one status block in place under the event log', () => {
+    let text = '';
+    const view = createTerminalView({ live: true, color: false, write: (t) => (text += t) });
+    view.start('Release', 'img:2', 8);
+    view.frame(frame(0, 10));
+    view.event(1_000, 'step 3/8: set weight 25%');
+    view.frame(frame(10_000, 25));
+    view.end();
+    // Each redraw first moves up over the previous block (6 lines) and clears it.
+    expect(text.split('\u001b[6F\u001b[J')).toHaveLength(3);
+    expect(text).toContain('requested  25%  observed  25.0%');
+    expect(text).toContain('canary     600 req/30s   errors  1.50%');
+    expect(text).toContain('errors ok (e 12.5 of 100)');
+  });
+
+  it('in a log, prints one summary line per minute of rollout time, plus every event', () => {
+    let text = '';
+    const view = createTerminalView({ live: false, color: false, write: (t) => (text += t) });
+    view.start('Release', 'img:2', 8);
+    for (let t = 0; t <= 180_000; t += 10_000) view.frame(frame(t, 10));
+    view.event(50_000, 'judges: errors ok');
+    const lines = text.trim().split('\n');
+    expect(lines.filter((l) => l.includes('requested'))).toHaveLength(4);
+    expect(lines.filter((l) => l.includes('judges: errors ok'))).toHaveLength(1);
+  });
+});
