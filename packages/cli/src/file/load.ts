@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  KanaryError,
+  type KanaryIssue,
+  parseRolloutSpec,
+  type RolloutSpec,
+  validateRolloutSpec,
+} from '@kanary/core';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { parseDocument } from 'yaml';
+import { type KanaryFile, KanaryFileSchema } from './schema.ts';
+
+export interface LoadedFile {
+  path: string;
+  file: KanaryFile;
+  spec: RolloutSpec;
+}
+
+let compiled: ReturnType<Ajv2020['compile']> | undefined;
+/** Core's exported JSON Schema: the same one editors use on these files. */
+function schemaValidator() {
+  if (!compiled) {
+    const url = import.meta.resolve('@kanary/core/rollout-spec.schema.json');
+    const schema = JSON.parse(readFileSync(fileURLToPath(url), 'utf8')) as Record<string, unknown>;
+    compiled = new Ajv2020({
+      strict: false,
+      allErrors: true,
+      formats: { uri: (v: string) => URL.canParse(v) },
+    }).compile(schema);
+  }
+  return compiled;
+}
+
+const pointerToPath = (prefix: string, pointer: string) =>
+  pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), prefix);
+
+/**
+ * With `allErrors`, a failed `anyOf`/`oneOf` reports every branch's errors. Keep the branch the input
+ * meant: not one whose discriminator (a `const`) mismatched, and of those the one with fewest errors.
+ * When every branch's discriminator mismatched, say which values are allowed.
+ */
+function pickBranches(errors: ErrorObject[]): ErrorObject[] {
+  let rest = errors;
+  const unions = errors
+    .filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')
+    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  for (const union of unions) {
+    if (!rest.includes(union)) continue;
+    const base = `${union.schemaPath}/`;
+    const branches = new Map<string, ErrorObject[]>();
+    for (const e of rest) {
+      if (!e.schemaPath.startsWith(base)) continue;
+      const index = e.schemaPath.slice(base.length).split('/')[0] as string;
+      branches.set(index, [...(branches.get(index) ?? []), e]);
+    }
+    const candidates = [...branches.values()].filter((b) => !b.some((e) => e.keyword === 'const'));
+    const keep = candidates.sort((a, b) => a.length - b.length)[0];
+    const dropped = new Set([...branches.values()].flat().filter((e) => !keep?.includes(e)));
+    rest = rest.filter((e) => !dropped.has(e));
+    if (!keep) {
+      const consts = [...dropped].filter((e) => e.keyword === 'const');
+      const allowed = [
+        ...new Set(consts.map((e) => JSON.stringify((e.params as { allowedValue: unknown }).allowedValue))),
+      ];
+      const at = consts[0]?.instancePath ?? union.instancePath;
+      rest = rest.map((e) =>
+        e === union
+          ? {
+              ...e,
+              keyword: 'enum',
+              instancePath: at,
+              message: 'is not one of the allowed values',
+              params: { allowedValues: allowed.map((v) => JSON.parse(v)) },
+            }
+          : e,
+      );
+    }
+  }
+  return rest;
+}
+
+/** Turns JSON Schema errors into issues with a fix, dropping the noise `anyOf` branches make. */
+function schemaIssues(errors: ErrorObject[], prefix: string): KanaryIssue[] {
+  const issues = new Map<string, KanaryIssue>();
+  for (const e of pickBranches(errors)) {
+    if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') continue;
+    const path = pointerToPath(prefix, e.instancePath);
+    const p = e.params as Record<string, unknown>;
+    let message = e.message ?? 'is invalid';
+    let hint: string | undefined;
+    switch (e.keyword) {
+      case 'additionalProperties':
+        message = `unknown field "${p.additionalProperty}"`;
+        hint = `remove "${p.additionalProperty}" or check its spelling`;
+        break;
+      case 'required':
+        message = `"${p.missingProperty}" is required`;
+        hint = `add ${path ? `${path}.` : ''}${p.missingProperty}`;
+        break;
+      case 'enum':
+        hint = `use one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+        break;
+      case 'type':
+        hint = `give a ${p.type}`;
+        break;
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
+        hint = `give a number ${p.comparison} ${p.limit}`;
+        break;
+      case 'pattern':
+        hint = `match ${p.pattern}`;
+        break;
+    }
+    const key = `${path}|${message}`;
+    if (!issues.has(key)) issues.set(key, { path, message, ...(hint ? { hint } : {}) });
+  }
+  return [...issues.values()];
+}
+
+const invalid = (path: string, issues: KanaryIssue[]) =>
+  new KanaryError('INVALID_SPEC', `${path} has ${issues.length} problem${issues.length === 1 ? '' : 's'}`, {
+    issues,
+  });
+
+/** Parses YAML or JSON text into a kanary file: `{ rollout, router?, prometheus?, ... }` or a bare spec. */
+export function parseKanaryFile(text: string, path: string): LoadedFile {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw invalid(
+      path,
+      doc.errors.map((e) => ({
+        path: '',
+        message: `${e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : ''}${e.message.split('\n')[0]}`,
+        hint: 'fix the YAML/JSON syntax',
+      })),
+    );
+  }
+  const raw = doc.toJS() as unknown;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw invalid(path, [
+      { path: '', message: 'is not a mapping', hint: 'write a rollout spec, or { rollout, router }' },
+    ]);
+  }
+  const wrapped = 'rollout' in raw ? raw : { rollout: raw };
+  const file = KanaryFileSchema.safeParse(wrapped);
+  if (!file.success) {
+    const issues = file.error.issues.map((i) => ({
+      path: i.path.map(String).join('.'),
+      message: i.message,
+      hint: 'see `kanary --help` for the file format',
+    }));
+    throw invalid(path, issues);
+  }
+  const prefix = 'rollout' in raw ? 'rollout' : '';
+  const validate = schemaValidator();
+  if (!validate(file.data.rollout)) throw invalid(path, schemaIssues(validate.errors ?? [], prefix));
+  // The schema holds the shapes; the parser also checks what JSON Schema cannot (cross-field rules).
+  const checked = validateRolloutSpec(file.data.rollout);
+  if (!checked.ok) {
+    throw invalid(
+      path,
+      checked.issues.map((i) => ({ ...i, path: [prefix, i.path].filter(Boolean).join('.') })),
+    );
+  }
+  return { path, file: file.data, spec: parseRolloutSpec(file.data.rollout) };
+}
+
+export function loadKanaryFile(path: string): LoadedFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new KanaryError('NOT_FOUND', `cannot read ${path}: ${(error as Error).message}`, {
+      issues: [{ path: '', message: 'the file cannot be read', hint: 'check the path given to -f' }],
+    });
+  }
+  return parseKanaryFile(text, path);
+}

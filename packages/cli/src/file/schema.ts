@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+/**
+ * What a kanary file holds besides the rollout spec: which router shifts the traffic and where
+ * the metrics are. The rollout itself is checked against core's exported JSON Schema.
+ */
+
+const Name = z.string().min(1);
+
+export const RouterSchema = z.union(
+  [
+    z.strictObject({
+      istio: z.strictObject({
+        virtualService: Name,
+        routes: z.array(Name).optional(),
+        destinationRule: z
+          .strictObject({
+            name: Name,
+            stableSubset: Name.optional(),
+            canarySubset: Name.optional(),
+          })
+          .optional(),
+        canaryService: Name.optional(),
+      }),
+    }),
+    z.strictObject({
+      nginx: z.strictObject({
+        stableIngress: Name,
+        canaryIngress: Name.optional(),
+        canaryService: Name.optional(),
+        weightTotal: z.number().int().min(100).optional(),
+        annotationPrefix: Name.optional(),
+      }),
+    }),
+    z.strictObject({
+      gatewayApi: z.strictObject({ httpRoute: Name, canaryService: Name.optional() }),
+    }),
+  ],
+  { message: 'must have exactly one of istio, nginx or gatewayApi' },
+);
+
+const Http = z.strictObject({
+  /** A token, or `@/path/to/file` to read it (e.g. a mounted service-account token). */
+  bearerToken: z.string().min(1).optional(),
+  basicAuth: z.strictObject({ username: z.string(), password: z.string() }).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Paths to PEM files. */
+  tls: z
+    .strictObject({
+      ca: z.string().optional(),
+      cert: z.string().optional(),
+      key: z.string().optional(),
+      insecureSkipVerify: z.boolean().optional(),
+    })
+    .optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+});
+
+export const KanaryFileSchema = z.strictObject({
+  rollout: z.record(z.string(), z.unknown()),
+  router: RouterSchema.optional(),
+  prometheus: Http.extend({ address: z.url() }).optional(),
+  web: Http.optional(),
+  vars: z.record(z.string(), z.string()).optional(),
+});
+
+export type KanaryFile = z.infer<typeof KanaryFileSchema>;
+export type RouterConfig = z.infer<typeof RouterSchema>;
+export type HttpConfig = z.infer<typeof Http>;

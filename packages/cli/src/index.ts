@@ -1,0 +1,12 @@
+// @kanary/cli — the `kanary` command, also callable in-process (`main`) by tools that embed it.
+export type { ExitCode } from './exit-codes.ts';
+export { EXIT, exitCodeFor } from './exit-codes.ts';
+export type { LoadedFile } from './file/load.ts';
+export { loadKanaryFile, parseKanaryFile } from './file/load.ts';
+export type { HttpConfig, KanaryFile, RouterConfig } from './file/schema.ts';
+export { KanaryFileSchema, RouterSchema } from './file/schema.ts';
+export type { CliIo } from './main.ts';
+export { main, USAGE } from './main.ts';
+export { formatStatus } from './output/status.ts';
+export type { ClusterOptions, WireOptions } from './wiring.ts';
+export { loadKubeConfig, wireRollout } from './wiring.ts';

@@ -1,0 +1,58 @@
+import { formatDuration, type Rollout, type RolloutState } from '@kanary/core';
+
+export interface Printer {
+  out(text: string): void;
+  err(text: string): void;
+  color: boolean;
+}
+
+export const paint = (p: Printer, code: number, text: string) =>
+  p.color ? `\u001b[${code}m${text}\u001b[0m` : text;
+
+/** Prints a line per transition of a driven rollout: steps, weights, verdicts, hooks, the end. */
+export function printProgress(rollout: Rollout, p: Printer, now: () => number): void {
+  let t0: number | undefined;
+  const line = (text: string) => {
+    t0 ??= now();
+    p.out(`${paint(p, 90, `[+${formatDuration(now() - t0).padStart(6)}]`)} ${text}\n`);
+  };
+  const steps = rollout.plan().steps.length;
+  rollout.on('phase', ({ to }) => line(`phase ${paint(p, 36, to)}`));
+  rollout.on('step', ({ index, step }) => line(`step ${index + 1}/${steps}: ${step.title}`));
+  rollout.on('weight', ({ canary, verified }) =>
+    line(`weight canary ${canary}%${verified ? '' : ' (not yet read back)'}`),
+  );
+  rollout.on('analysis', ({ key, phase, measurements, message }) => {
+    const detail = measurements
+      .map((m) => `${m.metric} ${m.phase}${m.message ? `: ${m.message}` : ''}`)
+      .join('; ');
+    const tone = phase === 'failed' || phase === 'error' ? 31 : phase === 'successful' ? 32 : 0;
+    line(
+      `analysis ${key} ${tone ? paint(p, tone, phase) : phase}${detail ? ` — ${detail}` : message ? ` — ${message}` : ''}`,
+    );
+  });
+  rollout.on('hook', ({ hook, name, outcome, message }) =>
+    line(`hook ${hook}/${name}: ${outcome}${message ? ` — ${message}` : ''}`),
+  );
+  rollout.on('abort', ({ reason, cause }) => line(`${paint(p, 31, 'ABORT')} (${cause}) ${reason}`));
+  rollout.on('warning', ({ message }) => line(`${paint(p, 33, 'warning')} ${message}`));
+  rollout.on('state', (s) => {
+    if (s.phase === 'paused' && s.action && s.action.until === undefined && !s.userPause)
+      line(`waiting for a human: \`kanary promote\` to go on, \`kanary abort\` to roll back`);
+    if (s.inconclusive)
+      line(`analysis inconclusive: \`kanary promote\` to go on, \`kanary abort\` to roll back`);
+  });
+}
+
+export function outcomeLine(s: RolloutState): string {
+  switch (s.phase) {
+    case 'succeeded':
+      return 'promoted: the new version is stable and takes all traffic';
+    case 'aborted':
+      return `rolled back (${s.abort?.cause ?? 'abort'}): ${s.abort?.reason ?? ''}`;
+    case 'failed':
+      return `failed: ${s.error?.message ?? 'unknown error'} — \`kanary retry\` or \`kanary abort\``;
+    default:
+      return s.phase;
+  }
+}

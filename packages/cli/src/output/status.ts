@@ -1,0 +1,41 @@
+import { formatDuration, type Plan, type RolloutState } from '@kanary/core';
+
+/** A human summary of a rollout's saved state (with step titles when the plan is known). */
+export function formatStatus(s: RolloutState, plan: Plan | undefined, now: number): string {
+  const rows: Array<[string, string]> = [];
+  const { section, step } = s.cursor;
+  const title = plan?.steps[step]?.title;
+  const where =
+    section === 'steps'
+      ? `step ${step + 1}${plan ? `/${plan.steps.length}` : ''}${title ? ` (${title})` : ''}`
+      : section;
+  rows.push(['phase', `${s.phase}${section === 'done' ? '' : ` at ${where}`}`]);
+  if (s.action?.until !== undefined)
+    rows.push([
+      'waits',
+      `until ${new Date(s.action.until).toISOString()} (${formatDuration(Math.max(0, s.action.until - now))} from now)`,
+    ]);
+  if (s.userPause) rows.push(['paused', 'by a user: `kanary resume` to continue']);
+  if (s.inconclusive) rows.push(['held', `analysis ${s.inconclusive.key} inconclusive: promote or abort`]);
+  rows.push([
+    'weight',
+    `canary ${s.weights.canary}%${s.weights.verified ? '' : ' (not read back)'}${s.weights.effective !== undefined && s.weights.effective !== s.weights.canary ? `, effective ${s.weights.effective}%` : ''}`,
+  ]);
+  const t = s.targets;
+  if (t.stable || t.canary)
+    rows.push(['targets', `stable ${t.stable?.name ?? '–'} · canary ${t.canary?.name ?? '–'}`]);
+  for (const run of [s.analysis, s.background]) {
+    if (!run) continue;
+    const last = new Map(run.measurements.map((m) => [m.metric, m]));
+    const detail = [...last.values()].map((m) => `${m.metric} ${m.phase}`).join(', ');
+    rows.push(['analysis', `${run.key} ${run.phase}${detail ? ` (${detail})` : ''}`]);
+  }
+  for (const [key, a] of Object.entries(s.analyses))
+    rows.push(['analysed', `${key} ${a.phase}${a.message ? `: ${a.message}` : ''}`]);
+  if (s.abort) rows.push(['abort', `${s.abort.cause}: ${s.abort.reason}`]);
+  if (s.error) rows.push(['error', `${s.error.code}: ${s.error.message}`]);
+  if (s.startedAt) rows.push(['started', new Date(s.startedAt).toISOString()]);
+  rows.push(['updated', new Date(s.updatedAt).toISOString()]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return `${s.key.namespace}/${s.key.name}\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`;
+}

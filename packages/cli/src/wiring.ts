@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import {
+  type Clock,
+  createKubeClient,
+  createKubernetesRollout,
+  type KubeClient,
+  type MetricGate,
+  type Rollout,
+  type TrafficRouter,
+} from '@kanary/core';
+import { createGatewayApiRouter } from '@kanary/gateway-api';
+import { createIstioRouter } from '@kanary/istio';
+import { createMetricGate } from '@kanary/metrics';
+import { createNginxRouter } from '@kanary/nginx';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { LoadedFile } from './file/load.ts';
+import type { HttpConfig, RouterConfig } from './file/schema.ts';
+
+export interface ClusterOptions {
+  /** A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, or in-cluster. */
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** The standard kubeconfig resolution, as kubectl does it. */
+export function loadKubeConfig(options: ClusterOptions): KubeConfig {
+  const kc = new KubeConfig();
+  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+  else kc.loadFromDefault();
+  if (options.context) kc.setCurrentContext(options.context);
+  return kc;
+}
+
+function routerFor(config: RouterConfig, client: KubeClient): TrafficRouter {
+  if ('istio' in config) return createIstioRouter({ client, ...config.istio });
+  if ('nginx' in config) return createNginxRouter({ client, ...config.nginx });
+  return createGatewayApiRouter({ client, ...config.gatewayApi });
+}
+
+const readSecret = (v: string | undefined) =>
+  v?.startsWith('@') ? readFileSync(v.slice(1), 'utf8').trim() : v;
+
+function http(config: HttpConfig | undefined) {
+  if (!config) return {};
+  const { tls, bearerToken, ...rest } = config;
+  const file = (p: string | undefined) => (p ? readFileSync(p) : undefined);
+  return {
+    ...rest,
+    ...(bearerToken ? { bearerToken: readSecret(bearerToken) as string } : {}),
+    ...(tls
+      ? {
+          tls: {
+            ...(tls.ca ? { ca: file(tls.ca) } : {}),
+            ...(tls.cert ? { cert: file(tls.cert) } : {}),
+            ...(tls.key ? { key: file(tls.key) } : {}),
+            ...(tls.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+export interface WireOptions {
+  kubeConfig: KubeConfig;
+  clock?: Clock;
+  pollInterval?: string;
+}
+
+/** The rollout a kanary file describes, on the cluster the kubeconfig points at. */
+export function wireRollout(loaded: LoadedFile, options: WireOptions): Rollout {
+  const { file } = loaded;
+  const client = createKubeClient({
+    kubeConfig: options.kubeConfig,
+    fieldManager: 'kanary-cli',
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const gate: MetricGate = createMetricGate({
+    ...(file.prometheus
+      ? { prometheus: { ...http(file.prometheus), address: file.prometheus.address } }
+      : {}),
+    ...(file.web ? { web: http(file.web) } : {}),
+    ...(file.vars ? { vars: file.vars } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  return createKubernetesRollout({
+    spec: file.rollout,
+    client,
+    gate,
+    ...(file.router ? { router: routerFor(file.router, client) } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.pollInterval ? { pollInterval: options.pollInterval } : {}),
+  });
+}

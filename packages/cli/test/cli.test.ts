@@ -1,0 +1,248 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT, main } from '@kanary/cli';
+import { type Cluster, startCluster } from '@kanary/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
+
+/**
+ * `kanary` against the emulator over HTTP on the wall clock, with the kubeconfig as a file, the
+ * way users run it. Pauses are short or wait for `kanary promote`.
+ */
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'kanary-cli-'));
+const write = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+async function start(): Promise<{ cluster: Cluster; kubeconfig: string }> {
+  cluster = await startCluster({ time: 'real', podReadyAfterMs: 50, namespaces: ['shop'] });
+  cluster.apply(deployment('web', 'shop', 'web:1', 2), service('web', 'shop', { app: 'web' }), {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: {
+      hosts: ['web.example.com'],
+      http: [{ name: 'primary', route: [{ destination: { host: 'web.shop.svc.cluster.local' } }] }],
+    },
+  });
+  return { cluster, kubeconfig: write(`kubeconfig-${Date.now()}`, cluster.kubeConfig.exportConfig()) };
+}
+
+const file = (steps: unknown[], extra: Record<string, unknown> = {}) => ({
+  rollout: {
+    name: 'web',
+    namespace: 'shop',
+    target: { name: 'web', service: 'web' },
+    update: { image: 'web:2' },
+    strategy: { type: 'weighted' },
+    steps,
+    scaleDownDelay: '0s',
+    abortScaleDownDelay: '0s',
+    ...extra,
+  },
+  router: { istio: { virtualService: 'web', routes: ['primary'] } },
+});
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+async function kanary(argv: string[], signal?: AbortSignal): Promise<Run> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, {
+    stdout: (t) => (out += t),
+    stderr: (t) => (err += t),
+    env: {},
+    ...(signal ? { signal } : {}),
+  });
+  return { code, out, err };
+}
+
+const writes = (c: Cluster) => c.requests.filter((r) => !['get', 'list', 'watch'].includes(r.verb));
+
+describe('kanary plan', () => {
+  it('validates a YAML file and prints every action without a cluster', async () => {
+    const path = write(
+      'plan.yaml',
+      stringify(file([{ setWeight: 20 }, { pause: { duration: '1m' } }, { setWeight: 100 }])),
+    );
+    const r = await kanary(['plan', '-f', path]);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toMatch(/set weight 20%/);
+    expect(r.out).toMatch(/pause 1m/);
+    const json = await kanary(['plan', '-f', path, '-o', 'json']);
+    expect(JSON.parse(json.out).steps).toHaveLength(3);
+  });
+
+  it('accepts a bare rollout spec in JSON', async () => {
+    const { rollout } = file([]);
+    const blueGreen = { ...rollout, strategy: { type: 'blueGreen', activeService: 'web' }, steps: undefined };
+    const r = await kanary(['plan', '-f', write('bare.json', JSON.stringify(blueGreen))]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toMatch(/switch/i);
+  });
+
+  it('in a union (the strategy), reports the branch the file meant, or the allowed discriminators', async () => {
+    const { rollout } = file([]);
+    const missing = { ...rollout, strategy: { type: 'blueGreen' }, steps: undefined };
+    const r = await kanary(['plan', '-f', write('bg.json', JSON.stringify(missing))]);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toMatch(/strategy: "activeService" is required \(fix: add strategy\.activeService\)/);
+    expect(r.err).not.toMatch(/must be equal to constant/);
+    const unknown = { ...rollout, strategy: { type: 'canary' } };
+    const u = await kanary(['plan', '-f', write('unknown.json', JSON.stringify(unknown))]);
+    expect(u.err).toMatch(
+      /strategy\.type: is not one of the allowed values \(fix: use one of "weighted", "headerMatch", "rolling", "blueGreen", "replicaRatio"\)/,
+    );
+  });
+
+  it('names each bad field with its fix (JSON Schema first), exits 2 and writes nothing', async () => {
+    const { cluster: c, kubeconfig } = await start();
+    const bad = file([{ setWeight: 150 }]);
+    (bad.rollout as Record<string, unknown>).stratgey = 'typo';
+    const path = write('bad.yaml', stringify(bad));
+    for (const cmd of ['plan', 'run']) {
+      const r = await kanary([cmd, '-f', path, '--kubeconfig', kubeconfig]);
+      expect(r.code).toBe(EXIT.invalid);
+      expect(r.err).toMatch(/rollout\.steps\[0\]\.setWeight: must be <= 100/);
+      expect(r.err).toMatch(/give a number <= 100/);
+      expect(r.err).toMatch(/unknown field "stratgey"/);
+      expect(r.err).toMatch(/Nothing was written to the cluster/);
+    }
+    expect(writes(c)).toEqual([]);
+  });
+
+  it('reports YAML syntax errors with their line, and unknown routers', async () => {
+    const syntax = await kanary(['plan', '-f', write('syntax.yaml', 'rollout:\n  name: web\n   bad: [\n')]);
+    expect(syntax.code).toBe(EXIT.invalid);
+    expect(syntax.err).toMatch(/line \d+, column \d+/);
+    const router = await kanary([
+      'plan',
+      '-f',
+      write('router.yaml', stringify({ ...file([{ setWeight: 10 }]), router: { linkerd: {} } })),
+    ]);
+    expect(router.code).toBe(EXIT.invalid);
+    expect(router.err).toMatch(/router: must have exactly one of istio, nginx or gatewayApi/);
+  });
+
+  it('refuses a weighted rollout with no router, naming the fix', async () => {
+    const { router: _r, ...noRouter } = file([{ setWeight: 10 }]);
+    const r = await kanary(['plan', '-f', write('norouter.yaml', stringify(noRouter))]);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toMatch(/router: no router was given/);
+  });
+
+  it('rejects unknown commands and options with usage help', async () => {
+    expect((await kanary(['deploy'])).code).toBe(EXIT.invalid);
+    expect((await kanary(['run', '--bogus'])).err).toMatch(/Unknown option '--bogus'/);
+    expect((await kanary(['run'])).err).toMatch(/run needs -f FILE/);
+    const help = await kanary(['--help']);
+    expect(help.code).toBe(EXIT.ok);
+    expect(help.out).toMatch(/Exit codes: 0 done/);
+  });
+});
+
+describe('kanary run, status and controls against a cluster', () => {
+  it('drives to a human pause; status shows it; promote from another process finishes it (exit 0)', async () => {
+    const { cluster: c, kubeconfig } = await start();
+    const path = write(
+      'promote.yaml',
+      stringify(file([{ setWeight: 30 }, { pause: {} }, { setWeight: 100 }])),
+    );
+    const k = ['-f', path, '--kubeconfig', kubeconfig];
+    expect((await kanary(['status', ...k])).code).toBe(EXIT.notFound);
+    expect((await kanary(['promote', ...k])).code).toBe(EXIT.notFound);
+
+    const running = kanary(['run', ...k]);
+    let status: Run | undefined;
+    for (let i = 0; i < 200; i++) {
+      status = await kanary(['status', ...k]);
+      if (status.out.includes('paused at step 2/3')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status?.out).toMatch(/phase\s+paused at step 2\/3 \(pause until promoted\)/);
+    expect(status?.out).toMatch(/weight\s+canary 30%/);
+    const byName = await kanary(['status', 'web', '-n', 'shop', '--kubeconfig', kubeconfig]);
+    expect(byName.out).toMatch(/shop\/web\n\s+phase\s+paused at step 2/);
+    const json = await kanary(['status', 'web', '-n', 'shop', '--kubeconfig', kubeconfig, '-o', 'json']);
+    expect(JSON.parse(json.out).weights.canary).toBe(30);
+
+    const promoted = await kanary(['promote', ...k]);
+    expect(promoted.code).toBe(EXIT.ok);
+    expect(promoted.out).toMatch(/promote sent to shop\/web/);
+    const r = await running;
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toMatch(/step 1\/3: set weight 30%/);
+    expect(r.out).toMatch(/waiting for a human: `kanary promote`/);
+    expect(r.out).toMatch(/promoted: the new version is stable/);
+    const image = (
+      c.get('Deployment', 'shop', 'web')!.spec as {
+        template: { spec: { containers: Array<{ image: string }> } };
+      }
+    ).template.spec.containers[0]?.image;
+    expect(image).toBe('web:2');
+    // A finished rollout refuses further controls: exit 4 with the reason.
+    const again = await kanary(['abort', ...k]);
+    expect(again.code).toBe(EXIT.refused);
+    expect(again.err).toMatch(/abort\(\) refused/);
+  }, 30_000);
+
+  it('abort from another process rolls back and the run exits 1; retry starts it again', async () => {
+    const { cluster: c, kubeconfig } = await start();
+    const path = write('abort.yaml', stringify(file([{ setWeight: 40 }, { pause: {} }])));
+    const k = ['-f', path, '--kubeconfig', kubeconfig];
+    const running = kanary(['run', ...k]);
+    for (let i = 0; i < 200; i++) {
+      if ((await kanary(['status', ...k])).out.includes('paused')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const aborted = await kanary(['abort', ...k, '--reason', 'checkout errors in the canary']);
+    expect(aborted.code).toBe(EXIT.ok);
+    const r = await running;
+    expect(r.code).toBe(EXIT.rolledBack);
+    expect(r.out).toMatch(/rolled back \(user\): checkout errors in the canary/);
+    const vs = c.get('VirtualService', 'shop', 'web', 'networking.istio.io') as {
+      spec: { http: Array<{ route: Array<{ weight?: number }> }> };
+    };
+    expect(vs.spec.http[0]?.route.length).toBe(1);
+    expect((await kanary(['retry', ...k])).code).toBe(EXIT.ok);
+    expect((await kanary(['status', ...k])).out).toMatch(/phase\s+(pending|progressing)/);
+  }, 30_000);
+
+  it('the installed bin: exit codes from a real process, and Ctrl-C stops driving with the state saved', async () => {
+    const { kubeconfig } = await start();
+    const path = write('bin.yaml', stringify(file([{ setWeight: 10 }, { pause: {} }])));
+    const bin = join(import.meta.dirname, '../dist/bin.js');
+    const proc = spawn(process.execPath, [bin, 'run', '-f', path, '--kubeconfig', kubeconfig], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('waiting for a human')) proc.kill('SIGINT');
+    });
+    proc.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
+    expect(code).toBe(EXIT.interrupted);
+    expect(err).toMatch(/stopped driving\. The state is saved/);
+    const status = await kanary(['status', '-f', path, '--kubeconfig', kubeconfig]);
+    expect(status.out).toMatch(/paused at step 2\/2/);
+    const invalid = spawn(process.execPath, [bin, 'plan', '-f', join(dir, 'missing.yaml')]);
+    expect(await new Promise((resolve) => invalid.on('exit', resolve))).toBe(EXIT.notFound);
+  }, 30_000);
+});
