@@ -1,0 +1,72 @@
+// Gateway API: an HTTPRoute's backendRefs weighted 80/20 between the stable and a canary Service
+// Kanary creates, with testers (`X-Canary: true`) always on the canary. The route is restored
+// exactly when the release is promoted.
+import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
+import { createGatewayApiRouter } from '@kanary/gateway-api';
+import { deployment, service, startCluster } from '@kanary/testkit';
+
+export async function main(log: (line: string) => void = console.log) {
+  const cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 31 });
+  try {
+    cluster.apply(deployment('shop', 'default', 'shop:1', 2), service('shop', 'default', { app: 'shop' }), {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'shop', namespace: 'default' },
+      spec: {
+        parentRefs: [{ name: 'public-gateway' }],
+        hostnames: ['shop.example.com'],
+        rules: [
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+            backendRefs: [{ name: 'shop', port: 80 }],
+          },
+        ],
+      },
+    });
+    const routeBefore = JSON.stringify(
+      cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')?.spec,
+    );
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
+    const rollout = createKubernetesRollout({
+      spec: {
+        name: 'shop',
+        target: { name: 'shop', service: 'shop' },
+        update: { image: 'shop:2' },
+        strategy: { type: 'weighted' },
+        steps: [
+          {
+            setHeaderRoute: { name: 'testers', match: [{ headers: [{ name: 'X-Canary', exact: 'true' }] }] },
+          },
+          { setWeight: 20 },
+          { pause: {} },
+        ],
+      },
+      router: createGatewayApiRouter({ client, httpRoute: 'shop' }),
+      client,
+      clock: cluster.clock,
+    });
+    const entry = { kind: 'gateway' as const, host: 'shop.example.com', path: '/cart' };
+    const share = (headers?: Record<string, string>) =>
+      (cluster.traffic
+        .sample(entry, 4_000, { share: 1, ...(headers ? { headers } : {}) })
+        .get('shop-canary') ?? 0) / 4_000;
+    const checks: Record<string, number> = {};
+    rollout.on('state', (s: RolloutState) => {
+      if (s.phase !== 'paused' || s.action?.until !== undefined) return;
+      checks.everyone = share();
+      checks.testers = share({ 'X-Canary': 'true' });
+      log(`at 20%: everyone ${checks.everyone}, testers ${checks.testers}; promoting`);
+      void rollout.promote();
+    });
+    const final = await cluster.run(rollout.run());
+    const restored =
+      JSON.stringify(cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')?.spec) ===
+      routeBefore;
+    log(`${final.phase}; route restored: ${restored}`);
+    return { final, checks, restored };
+  } finally {
+    await cluster.close();
+  }
+}
+
+if (import.meta.main) await main();
