@@ -12,9 +12,8 @@ import {
   type RolloutState,
 } from '@kanary/core';
 import { createMetricGate, type FunctionData, type MetricFunction } from '@kanary/metrics';
-import { seededRandom } from '@kanary/testkit';
+import { poissonSampler, seededRandom } from '@kanary/testkit';
 import { describe, expect, it } from 'vitest';
-import { poissonSampler } from './support/simulate.ts';
 
 const spec = parseRolloutSpec({
   name: 'shop',

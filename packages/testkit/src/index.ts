@@ -22,6 +22,7 @@ export type { PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
 export { deployment, readinessProbe, service } from './fixtures/objects.ts';
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
+export { poissonSampler } from './testing/poisson.ts';
 export { expectShare } from './testing/tolerance.ts';
 export type { Backend, RouteOutcome } from './traffic/routing.ts';
 export type {

@@ -1,61 +1,11 @@
 import { type Judge, type MetricData, normalCdf } from '@kanary/metrics';
-import { seededRandom } from '@kanary/testkit';
+import { poissonSampler, seededRandom } from '@kanary/testkit';
 
 /**
  * A canary in virtual time, fed to a judge the way a gate would: cumulative Prometheus-style
  * counters and histograms per side, scraped every `lookEveryS` seconds. Requests are Poisson
  * per side; their outcomes are split by Poisson thinning, which is exact (no normal approximation).
  */
-
-function logGamma(x: number): number {
-  // Lanczos (g = 7, n = 9), ample for the Poisson sampler's acceptance test.
-  const c = [
-    0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406,
-    12.507343278686905, -0.13857109526572012, 9.984369578019572e-6, 1.5056327351493116e-7,
-  ];
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  const z = x - 1;
-  let a = c[0] as number;
-  const t = z + 7.5;
-  for (let i = 1; i < 9; i++) a += (c[i] as number) / (z + i);
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** Exact Poisson draws: multiplication for small means, Hörmann's PTRS rejection for large ones. */
-export function poissonSampler(u: () => number): (lambda: number) => number {
-  return (lambda) => {
-    if (lambda <= 0) return 0;
-    if (lambda < 10) {
-      const l = Math.exp(-lambda);
-      let k = 0;
-      let p = u();
-      while (p > l) {
-        k++;
-        p *= u();
-      }
-      return k;
-    }
-    const slam = Math.sqrt(lambda);
-    const loglam = Math.log(lambda);
-    const b = 0.931 + 2.53 * slam;
-    const a = -0.059 + 0.02483 * b;
-    const invalpha = 1.1239 + 1.1328 / (b - 3.4);
-    const vr = 0.9277 - 3.6224 / (b - 2);
-    for (;;) {
-      const U = u() - 0.5;
-      const V = u();
-      const us = 0.5 - Math.abs(U);
-      const k = Math.floor(((2 * a) / us + b) * U + lambda + 0.43);
-      if (us >= 0.07 && V <= vr) return k;
-      if (k < 0 || (us < 0.013 && V > us)) continue;
-      if (
-        Math.log(V) + Math.log(invalpha) - Math.log(a / (us * us) + b) <=
-        -lambda + k * loglam - logGamma(k + 1)
-      )
-        return k;
-    }
-  };
-}
 
 export interface SideBehaviour {
   errorRate: number;

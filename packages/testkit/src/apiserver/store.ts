@@ -35,8 +35,58 @@ function uidFor(n: number): string {
  * The API server's storage: every object of every kind, a global resourceVersion counter, and
  * the log watches replay from. Controllers write through it too, so every write is validated.
  */
+/** Objects keyed `<plural>.<group>/<ns>/<name>`, bucketed by kind so listing one kind skips the rest. */
+class KindIndex {
+  #byKind = new Map<string, Map<string, KubeObject>>();
+  /** Owner uid → keys of the objects whose ownerReferences name it (for GC and controllers). */
+  #owned = new Map<string, Set<string>>();
+  #link(key: string, obj: KubeObject | undefined, add: boolean) {
+    for (const ref of obj?.metadata.ownerReferences ?? []) {
+      let keys = this.#owned.get(ref.uid);
+      if (add) {
+        if (!keys) {
+          keys = new Set();
+          this.#owned.set(ref.uid, keys);
+        }
+        keys.add(key);
+      } else {
+        keys?.delete(key);
+        if (keys?.size === 0) this.#owned.delete(ref.uid);
+      }
+    }
+  }
+  #bucket(key: string, create = false) {
+    const kind = key.slice(0, key.indexOf('/'));
+    let m = this.#byKind.get(kind);
+    if (!m && create) {
+      m = new Map();
+      this.#byKind.set(kind, m);
+    }
+    return m;
+  }
+  get = (key: string) => this.#bucket(key)?.get(key);
+  has = (key: string) => this.#bucket(key)?.has(key) ?? false;
+  set = (key: string, obj: KubeObject) => {
+    this.#link(key, this.get(key), false);
+    this.#link(key, obj, true);
+    this.#bucket(key, true)?.set(key, obj);
+  };
+  delete = (key: string) => {
+    this.#link(key, this.get(key), false);
+    this.#bucket(key)?.delete(key);
+  };
+  /** Objects that name `uid` as an owner. */
+  ownedBy = (uid: string): KubeObject[] =>
+    [...(this.#owned.get(uid) ?? [])].map((k) => this.get(k)).filter((o): o is KubeObject => o !== undefined);
+  ofKind = (info: KindInfo): Iterable<KubeObject> =>
+    this.#byKind.get(`${info.plural}.${info.group}`)?.values() ?? [];
+  *[Symbol.iterator](): IterableIterator<[string, KubeObject]> {
+    for (const m of this.#byKind.values()) yield* m;
+  }
+}
+
 export class ObjectStore {
-  #objects = new Map<string, KubeObject>();
+  #objects = new KindIndex();
   #rv = 1;
   #uid = 0;
   #log: StoreEvent[] = [];
@@ -101,6 +151,33 @@ export class ObjectStore {
     return obj;
   }
 
+  /**
+   * Objects of a kind in a namespace that `keep` accepts, cloned: `keep` sees the stored object
+   * (read-only), so controllers filter thousands of pods without copying each one.
+   */
+  select(info: KindInfo, ns: string | undefined, keep: (obj: Readonly<KubeObject>) => boolean): KubeObject[] {
+    const out: KubeObject[] = [];
+    for (const obj of this.#objects.ofKind(info)) {
+      if (info.namespaced && ns !== undefined && obj.metadata.namespace !== ns) continue;
+      if (keep(obj)) out.push(this.#withApiVersion(info, clone(obj)));
+    }
+    return out.sort((a, b) =>
+      `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(
+        `${b.metadata.namespace}/${b.metadata.name}`,
+      ),
+    );
+  }
+
+  /** Objects of a kind whose ownerReferences name `ownerUid` (from an index: no scan), cloned. */
+  owned(info: KindInfo, ownerUid: string | undefined): KubeObject[] {
+    if (!ownerUid) return [];
+    return this.#objects
+      .ownedBy(ownerUid)
+      .filter((o) => o.kind === info.kind)
+      .map((o) => this.#withApiVersion(info, clone(o)))
+      .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  }
+
   list(
     info: KindInfo,
     ns?: string,
@@ -109,8 +186,7 @@ export class ObjectStore {
     fields: Requirement[] = [],
   ): KubeObject[] {
     const out: KubeObject[] = [];
-    for (const obj of this.#objects.values()) {
-      if (obj.kind !== info.kind || (info.group && !obj.apiVersion?.startsWith(`${info.group}/`))) continue;
+    for (const obj of this.#objects.ofKind(info)) {
       if (info.namespaced && ns !== undefined && obj.metadata.namespace !== ns) continue;
       if (!matchesRequirements(obj.metadata.labels, selector)) continue;
       const fieldValues = {
@@ -298,14 +374,12 @@ export class ObjectStore {
     // Garbage collection: dependents go with their owner (background propagation).
     if (!opts.orphan) {
       const uid = current.metadata.uid;
-      for (const [, obj] of [...this.#objects]) {
-        if (obj.metadata.ownerReferences?.some((o) => o.uid === uid)) {
-          const depInfo = KINDS.find((k) => k.kind === obj.kind) as KindInfo;
-          try {
-            this.delete(depInfo, obj.metadata.namespace, obj.metadata.name ?? '');
-          } catch (e) {
-            if (!(e instanceof ApiError)) throw e;
-          }
+      for (const obj of uid ? this.#objects.ownedBy(uid) : []) {
+        const depInfo = KINDS.find((k) => k.kind === obj.kind) as KindInfo;
+        try {
+          this.delete(depInfo, obj.metadata.namespace, obj.metadata.name ?? '');
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
         }
       }
     }

@@ -139,7 +139,8 @@ export class ControllerManager {
       case 'Pod':
         for (const ref of o.metadata.ownerReferences ?? [])
           if (ref.kind === 'ReplicaSet') this.#enqueue(`rs/${ns}/${ref.name}`);
-        this.#enqueue(`endpoints-ns/${ns}`);
+        // Only the Services that select this pod now, or list it in their Endpoints still.
+        for (const svc of this.#servicesOf(o)) this.#enqueue(`endpoints/${ns}/${svc}`);
         if (e.type === 'ADDED') this.#startPod(o);
         break;
       case 'Service':
@@ -187,6 +188,27 @@ export class ControllerManager {
     this.#scheduled = false;
   }
 
+  #servicesOf(pod: KubeObject): Set<string> {
+    const ns = pod.metadata.namespace;
+    const names = new Set<string>();
+    for (const svc of this.#store.select(K.service, ns, (s) =>
+      selectsService(
+        specOf<{ selector?: Record<string, string> }>(s as KubeObject).selector,
+        pod.metadata.labels,
+      ),
+    ))
+      names.add(svc.metadata.name as string);
+    const listed = (ep: Readonly<KubeObject>) =>
+      ((ep as { subsets?: Array<{ addresses?: Obj[]; notReadyAddresses?: Obj[] }> }).subsets ?? []).some(
+        (sub) =>
+          [...(sub.addresses ?? []), ...(sub.notReadyAddresses ?? [])].some(
+            (a) => (a.targetRef as { name?: string } | undefined)?.name === pod.metadata.name,
+          ),
+      );
+    for (const ep of this.#store.select(K.endpoints, ns, listed)) names.add(ep.metadata.name as string);
+    return names;
+  }
+
   #reconcile(key: string): void {
     const [type, ns, name] = key.split('/') as [string, string, string];
     if (type === 'deploy') {
@@ -198,8 +220,6 @@ export class ControllerManager {
     } else if (type === 'endpoints') {
       const svc = this.#store.get(K.service, ns, name);
       if (svc) this.#syncEndpoints(svc);
-    } else if (type === 'endpoints-ns') {
-      for (const svc of this.#store.list(K.service, ns)) this.#syncEndpoints(svc);
     }
   }
 
@@ -231,7 +251,7 @@ export class ControllerManager {
   #syncDeployment(d: KubeObject): void {
     const spec = specOf<DeploymentSpec>(d);
     const ns = d.metadata.namespace as string;
-    const all = this.#store.list(K.replicaSet, ns).filter((rs) => ownedBy(rs, d));
+    const all = this.#store.owned(K.replicaSet, d.metadata.uid).filter((rs) => ownedBy(rs, d));
     const wanted = templateWithoutHash(spec.template);
     let newRs = all.find((rs) => jsonEqual(templateWithoutHash(specOf<DeploymentSpec>(rs).template), wanted));
     const olds = all.filter((rs) => rs !== newRs);
@@ -329,7 +349,7 @@ export class ControllerManager {
     this.#updateDeploymentStatus(
       d,
       newRs,
-      this.#store.list(K.replicaSet, ns).filter((rs) => ownedBy(rs, d)),
+      this.#store.owned(K.replicaSet, d.metadata.uid).filter((rs) => ownedBy(rs, d)),
       unavailable,
     );
   }
@@ -540,7 +560,7 @@ export class ControllerManager {
       selector: Obj;
       template: { metadata?: { labels?: Record<string, string> }; spec: Obj };
     }>(rs);
-    const pods = this.#store.list(K.pod, ns).filter((p) => ownedBy(p, rs));
+    const pods = this.#store.owned(K.pod, rs.metadata.uid).filter((p) => ownedBy(p, rs));
     const diff = pods.length - spec.replicas;
     if (diff < 0) {
       for (let i = 0; i < -diff; i++) {
@@ -673,9 +693,11 @@ export class ControllerManager {
     const ns = svc.metadata.namespace as string;
     const spec = specOf<{ selector?: Record<string, string>; ports?: Obj[] }>(svc);
     if (!spec.selector || Object.keys(spec.selector).length === 0) return;
-    const pods = this.#store
-      .list(K.pod, ns)
-      .filter((p) => selectsService(spec.selector, p.metadata.labels) && statusOf<Obj>(p).podIP);
+    const pods = this.#store.select(
+      K.pod,
+      ns,
+      (p) => selectsService(spec.selector, p.metadata.labels) && Boolean(statusOf<Obj>(p).podIP),
+    );
     const address = (p: KubeObject) => ({
       ip: statusOf<Obj>(p).podIP as string,
       nodeName: 'kanary-node',
