@@ -5,18 +5,13 @@ import {
   createScriptedGate,
   createVirtualClock,
   type Plan,
-  type RolloutSpecInput,
   type RolloutState,
   reduce,
 } from '@kanary/core';
+import { benchSpec } from './spec.ts';
 
-const spec = (name: string): RolloutSpecInput => ({
-  name,
-  namespace: 'bench',
-  target: { name, service: name },
-  update: { image: `${name}:2` },
-  strategy: { type: 'weighted' },
-  steps: [
+const spec = (name: string) =>
+  benchSpec(name, [
     { setWeight: 10 },
     { analysis: { metrics: [{ name: 'errors', interval: '30s', count: 3 }] } },
     { setWeight: 25 },
@@ -24,8 +19,7 @@ const spec = (name: string): RolloutSpecInput => ({
     { setWeight: 50 },
     { pause: { duration: '1m' } },
     { setWeight: 100 },
-  ],
-});
+  ]);
 
 function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -109,6 +103,5 @@ export async function engineBenchmarks(): Promise<string> {
         `(~${((heap * 1024) / n).toFixed(0)} KiB per rollout incl. its store history), p99 gap between steps ${quantile(steps, 0.99).toFixed(1)} ms.`,
     );
   }
-  lines.push('', 'Reproduce: `bash scripts/setup.sh && pnpm build && pnpm bench`.', '');
   return lines.join('\n');
 }

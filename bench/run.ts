@@ -1,21 +1,68 @@
 // Benchmarks (not tests): measured on this machine, written to BENCHMARKS.md by `pnpm bench`.
-
-import { writeFile } from 'node:fs/promises';
+// `pnpm bench -- --only detection` (or engine, kubernetes) runs one section; BENCH_RUNS sets
+// the canaries per detection cell (default 1,000).
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { detectionBenchmarks } from './detection/run.ts';
 import { engineBenchmarks } from './engine.ts';
+import { kubernetesBenchmarks } from './kubernetes.ts';
+
+const SECTIONS = {
+  engine: { title: '## Engine overhead', run: () => engineBenchmarks() },
+  kubernetes: { title: '## Kubernetes API overhead and scale', run: () => kubernetesBenchmarks() },
+  detection: {
+    title: '## Detection',
+    run: () =>
+      detectionBenchmarks({ runs: Number(process.env.BENCH_RUNS ?? 1_000), log: (l) => console.log(l) }),
+  },
+} as const;
+type Section = keyof typeof SECTIONS;
+
+const { values } = parseArgs({
+  options: { only: { type: 'string', multiple: true } },
+  allowPositionals: true,
+});
+const chosen = (values.only ?? Object.keys(SECTIONS)) as Section[];
+for (const s of chosen)
+  if (!(s in SECTIONS)) throw new Error(`--only ${s}: use ${Object.keys(SECTIONS).join(', ')}`);
+
+const target = new URL('../BENCHMARKS.md', import.meta.url);
+// Sections not run this time keep their last recorded text.
+const previous = await readFile(target, 'utf8').catch(() => '');
+const kept = (title: string) => {
+  const i = previous.indexOf(`\n${title}`);
+  if (i === -1) return undefined;
+  const next = previous.indexOf('\n## ', i + 1);
+  return previous.slice(i + 1, next === -1 ? undefined : next).trimEnd();
+};
 
 const started = Date.now();
-const sections: string[] = [];
-console.log('bench: engine overhead (in-memory ports, virtual time)…');
-sections.push(await engineBenchmarks());
+const parts: string[] = [];
+for (const [name, section] of Object.entries(SECTIONS) as Array<[Section, (typeof SECTIONS)[Section]]>) {
+  if (!chosen.includes(name)) {
+    const old = kept(section.title);
+    if (old) parts.push(old, '');
+    continue;
+  }
+  console.log(`bench: ${name}…`);
+  const t = Date.now();
+  parts.push(
+    (await section.run()).trimEnd(),
+    '',
+    `_${name}: measured ${new Date().toISOString()} in ${((Date.now() - t) / 1000).toFixed(0)} s._`,
+    '',
+  );
+}
 
 const header = [
   '# Benchmarks',
   '',
-  'Produced by `pnpm bench` (after `bash scripts/setup.sh && pnpm build`); numbers are from the run recorded here.',
+  'Produced by `pnpm bench` (after `bash scripts/setup.sh && pnpm build`); each section notes when it was measured.',
   `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}.`,
-  `Run: ${new Date().toISOString()} (${((Date.now() - started) / 1000).toFixed(1)} s).`,
+  '',
+  'Reproduce: `bash scripts/setup.sh && pnpm build && pnpm bench` (all, ~15 min), or `pnpm bench -- --only detection`.',
   '',
 ];
-await writeFile(new URL('../BENCHMARKS.md', import.meta.url), `${[...header, ...sections].join('\n')}\n`);
-console.log('bench: wrote BENCHMARKS.md');
+await writeFile(target, `${[...header, ...parts].join('\n').trimEnd()}\n`);
+console.log(`bench: wrote BENCHMARKS.md in ${((Date.now() - started) / 1000).toFixed(0)} s`);

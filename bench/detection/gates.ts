@@ -1,0 +1,153 @@
+// The gates compared, each seeing the same canary the way its real counterpart would.
+import { createSequentialLatencyJudge, createSequentialRateJudge, type MetricData } from '@kanary/metrics';
+import { BUCKETS_MS, histogramQuantile, TICK_S, type Tick, window } from './traffic.ts';
+
+export type Verdict = 'continue' | 'rollback' | 'promote';
+export type Metric = 'errors' | 'latency';
+
+export interface Gate {
+  label: string;
+  /** Canary share during the tick that ends at t (gates that hold the weight on failure differ). */
+  share(t: number): number;
+  /** Called after every tick with everything so far. */
+  step(ticks: Tick[]): Verdict;
+}
+
+/** Argo-style steps: 10% more every 60 s up to 50%, promoted at 360 s, whatever the analysis says meanwhile. */
+export const SCHEDULE_END_S = 360;
+export const scheduledShare = (t: number) => Math.min(0.5, 0.1 * (1 + Math.floor((t - TICK_S) / 60)));
+
+/** Kanary: a sequential judge, one look per scrape (every 10 s), through @kanary/metrics' public API. */
+export function kanaryGate(metric: Metric): Gate {
+  const judge = metric === 'errors' ? createSequentialRateJudge() : createSequentialLatencyJudge();
+  let state: unknown;
+  const cum = {
+    canary: { total: 0, bad: 0, b: BUCKETS_MS.map(() => 0).concat(0) },
+    baseline: { total: 0, bad: 0, b: BUCKETS_MS.map(() => 0).concat(0) },
+  };
+  return {
+    label: 'Kanary',
+    share: scheduledShare,
+    step(ticks) {
+      const k = ticks.at(-1) as Tick;
+      for (const side of ['canary', 'baseline'] as const) {
+        cum[side].total += k[side].total;
+        cum[side].bad += k[side].bad;
+        k[side].buckets.forEach((n, i) => {
+          cum[side].b[i] = (cum[side].b[i] as number) + n;
+        });
+      }
+      const data: MetricData =
+        metric === 'errors'
+          ? {
+              kind: 'counts',
+              canary: {
+                total: [{ labels: {}, value: cum.canary.total }],
+                bad: [{ labels: {}, value: cum.canary.bad }],
+              },
+              baseline: {
+                total: [{ labels: {}, value: cum.baseline.total }],
+                bad: [{ labels: {}, value: cum.baseline.bad }],
+              },
+            }
+          : { kind: 'histogram', canary: series(cum.canary.b), baseline: series(cum.baseline.b) };
+      const out = judge.look(state, data, { at: k.t * 1000 });
+      state = out.state;
+      if (out.look.phase === 'failed') return 'rollback';
+      return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
+    },
+  };
+}
+
+const LES = [...BUCKETS_MS.map(String), '+Inf'];
+function series(buckets: number[]) {
+  let acc = 0;
+  return LES.map((le, i) => {
+    acc += buckets[i] as number;
+    return { labels: { le }, value: acc };
+  });
+}
+
+/** The canary's value over a window: success rate (0–1) for errors, P99 (ms) for latency. */
+function value(metric: Metric, ticks: Tick[], t: number, windowS: number): number {
+  const w = window(ticks, t, windowS);
+  if (w.total === 0) return Number.NaN;
+  return metric === 'errors' ? 1 - w.bad / w.total : histogramQuantile(0.99, w.buckets);
+}
+const passes = (metric: Metric, v: number, limit: number) => (metric === 'errors' ? v >= limit : v <= limit);
+
+/**
+ * Flagger: every 60 s, the canary's success rate (or P99) over the last 1m against a fixed bound;
+ * a failed check holds the weight and counts toward `threshold` (cumulative); no data is a failed
+ * check; each passed check adds 10% up to 50%, and a passed check at 50% promotes.
+ */
+export function flaggerGate(metric: Metric, limit: number, threshold = 5): Gate {
+  let weight = 0.1;
+  let failed = 0;
+  return {
+    label: `Flagger ${metric === 'errors' ? `≥${(limit * 100).toFixed(1)}%` : `P99≤${limit}ms`}`,
+    share: () => weight,
+    step(ticks) {
+      const t = (ticks.at(-1) as Tick).t;
+      if (t % 60 !== 0) return 'continue';
+      const v = value(metric, ticks, t, 60);
+      if (Number.isNaN(v) || !passes(metric, v, limit)) {
+        failed++;
+        return failed >= threshold ? 'rollback' : 'continue';
+      }
+      if (weight >= 0.5) return 'promote';
+      weight = Math.min(0.5, weight + 0.1);
+      return 'continue';
+    },
+  };
+}
+
+/**
+ * Argo Rollouts, as its docs' success-rate template is typically used: background analysis every
+ * 30 s over the last 30 s (the template's irate reads the last two scrapes); Failed when
+ * failed > failureLimit; an empty result is an Error, and more than 4 in a row abort too.
+ * Steps advance on the clock (Argo does not hold weights on a failed measurement).
+ */
+export function argoGate(metric: Metric, limit: number, failureLimit = 2): Gate {
+  let failed = 0;
+  let errors = 0;
+  return {
+    label: `Argo ${metric === 'errors' ? `≥${(limit * 100).toFixed(1)}%` : `P99≤${limit}ms`}`,
+    share: scheduledShare,
+    step(ticks) {
+      const t = (ticks.at(-1) as Tick).t;
+      if (t % 30 === 0) {
+        const v = value(metric, ticks, t, 30);
+        if (Number.isNaN(v)) errors++;
+        else {
+          errors = 0;
+          if (!passes(metric, v, limit)) failed++;
+        }
+        if (failed > failureLimit || errors > 4) return 'rollback';
+      }
+      return t >= SCHEDULE_END_S ? 'promote' : 'continue';
+    },
+  };
+}
+
+/**
+ * Wald's SPRT with the true parameters known in advance (an oracle no real gate has): the
+ * canary's bad-request probability p0 (the baseline's) against p1 (the regression's), rejecting
+ * at log(1/α). It bounds how few bad requests any test at this α can get away with.
+ */
+export function sprtGate(p0: number, p1: number, alpha = 0.01): Gate {
+  const up = Math.log(p1 / p0);
+  const down = Math.log((1 - p1) / (1 - p0));
+  const bound = Math.log(1 / alpha);
+  let llr = 0;
+  return {
+    label: 'SPRT (oracle)',
+    share: scheduledShare,
+    step(ticks) {
+      const k = ticks.at(-1) as Tick;
+      llr += k.canary.bad * up + (k.canary.total - k.canary.bad) * down;
+      if (llr >= bound) return 'rollback';
+      return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
+    },
+  };
+}

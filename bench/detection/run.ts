@@ -1,0 +1,206 @@
+// Detection benchmark: bad requests a bad canary serves before each gate rolls it back, and how
+// often each gate rolls back a good canary, in virtual time over thousands of seeded canaries.
+import { argoGate, flaggerGate, type Gate, kanaryGate, type Metric, sprtGate } from './gates.ts';
+import { BASELINE, type Behaviour, createTraffic, slowProbability, TICK_S, type Tick } from './traffic.ts';
+
+interface Outcome {
+  rolledBack: boolean;
+  atS: number;
+  bad: number;
+  requests: number;
+}
+
+interface Cell {
+  metric: Metric;
+  factor: number;
+  rps: number;
+}
+
+const canaryOf = (c: Cell): Behaviour =>
+  c.metric === 'errors'
+    ? { ...BASELINE, errorRate: BASELINE.errorRate * c.factor }
+    : { ...BASELINE, medianMs: BASELINE.medianMs * c.factor };
+
+/** Runs gates over one canary. Gates on the same schedule share one trajectory (common random numbers). */
+function simulate(cell: Cell, gates: Gate[], seed: number): Outcome[] {
+  const next = createTraffic(seed, cell.metric === 'latency');
+  const canary = canaryOf(cell);
+  const outcomes: Array<Outcome | undefined> = gates.map(() => undefined);
+  const served = gates.map(() => ({ bad: 0, requests: 0 }));
+  const histories: Tick[][] = gates.map(() => []);
+  const shared = gates.every((g) => g.share === gates[0]?.share);
+  for (let t = TICK_S; t <= 1_200 && outcomes.some((o) => o === undefined); t += TICK_S) {
+    const common = shared ? next(t, cell.rps, (gates[0] as Gate).share(t), canary) : undefined;
+    gates.forEach((g, i) => {
+      if (outcomes[i]) return;
+      const tick = common ?? next(t, cell.rps, g.share(t), canary);
+      const h = histories[i] as Tick[];
+      h.push(tick);
+      if (h.length > 40) h.shift();
+      const s = served[i] as { bad: number; requests: number };
+      s.bad += tick.canary.bad;
+      s.requests += tick.canary.total;
+      const v = g.step(h);
+      if (v !== 'continue') outcomes[i] = { rolledBack: v === 'rollback', atS: t, ...s };
+    });
+  }
+  return outcomes.map(
+    (o, i) => o ?? { rolledBack: false, atS: 1_200, ...(served[i] as { bad: number; requests: number }) },
+  );
+}
+
+interface Summary {
+  runs: number;
+  rollbackRate: number;
+  meanBad: number;
+  medianRollbackS: number | undefined;
+}
+
+function summarise(outcomes: Outcome[]): Summary {
+  const back = outcomes
+    .filter((o) => o.rolledBack)
+    .map((o) => o.atS)
+    .sort((a, b) => a - b);
+  return {
+    runs: outcomes.length,
+    rollbackRate: back.length / outcomes.length,
+    meanBad: outcomes.reduce((s, o) => s + o.bad, 0) / outcomes.length,
+    medianRollbackS: back.length ? back[Math.floor(back.length / 2)] : undefined,
+  };
+}
+
+/** Runs `runs` seeded canaries of a cell through gates made fresh for each run. */
+function runCell(cell: Cell, make: () => Gate[], runs: number, seed0: number): Summary[] {
+  const per: Outcome[][] = [];
+  for (let r = 0; r < runs; r++) {
+    simulate(cell, make(), seed0 + r * 7919).forEach((o, i) => {
+      const list = per[i] ?? [];
+      list.push(o);
+      per[i] = list;
+    });
+  }
+  return per.map(summarise);
+}
+
+const ERROR_LIMITS = [0.998, 0.996, 0.995, 0.994, 0.993, 0.992, 0.99, 0.985, 0.98, 0.97, 0.95, 0.9, 0.8];
+const LATENCY_LIMITS = [260, 280, 300, 325, 350, 375, 400, 450, 500, 600, 750, 1000];
+const FACTORS: Record<Metric, number[]> = { errors: [1, 1.5, 2, 10], latency: [1, 1.1, 1.25] };
+
+export interface DetectionOptions {
+  runs?: number;
+  rps?: number[];
+  targetFalseRollback?: number;
+  log?: (line: string) => void;
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 2 : 1)}%`;
+const cellText = (s: Summary) =>
+  `${pct(s.rollbackRate)} · ${s.meanBad < 10 ? s.meanBad.toFixed(1) : Math.round(s.meanBad)}${s.medianRollbackS !== undefined ? ` · ${s.medianRollbackS}s` : ''}`;
+
+/** Wilson upper bound: how high the true rate may be given what we saw (95%). */
+const wilsonUpper = (p: number, n: number) => {
+  const z = 1.96;
+  const d = 1 + (z * z) / n;
+  return (p + (z * z) / (2 * n) + z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+};
+
+export async function detectionBenchmarks(options: DetectionOptions = {}): Promise<string> {
+  const runs = options.runs ?? 1_000;
+  const target = options.targetFalseRollback ?? 0.01;
+  const log = options.log ?? (() => {});
+  const out: string[] = [
+    '## Detection (virtual time, seeded; `bench/detection/`)',
+    '',
+    `${runs.toLocaleString('en')} canaries per cell. Baseline: 0.5% errors, latency log-normal (median 100 ms, σ 0.6; P99 ≈ 404 ms). ` +
+      'Canary weight 10% → 50% in steps of 10% a minute, promoted at 360 s (Flagger holds the weight after a failed check, as it does). ' +
+      'Requests are exact Poisson draws per 10 s, split into errors and Istio latency buckets.',
+    '',
+    'Each cell: **P(rollback) · mean bad requests the canary served before the verdict · median time to rollback**. ' +
+      'Bad requests are 5xx answers (error cells) or answers slower than 500 ms (latency cells). The ×1 row is a good canary: its P(rollback) is the false-rollback rate.',
+    '',
+    '- **Kanary**: `sequentialRate` / `sequentialLatency` with defaults (α = 0.01, tolerance 0.1), a look every 10 s.',
+    '- **Flagger default**: success rate ≥ 99% (latency: P99 ≤ 500 ms) over 1m, interval 1m, threshold 5.',
+    '- **Argo typical**: `result[0] >= 0.99` (latency: P99 ≤ 500 ms) every 30 s over the last 30 s, failureLimit 2.',
+    `- **matched**: the same gate with its bound swept (${ERROR_LIMITS.length} success-rate bounds, ${LATENCY_LIMITS.length} P99 bounds) and set to the most sensitive one whose false-rollback rate at that traffic is ≤ ${pct(target)}, the rate Kanary is built to (α).`,
+    "- **SPRT (oracle)**: Wald's test told the true baseline and regressed bad-request rates — the lower bound on bad requests at α = 0.01; no real gate knows these. On good canaries it tests against ×2.",
+    '',
+  ];
+  for (const metric of ['errors', 'latency'] as const) {
+    const limits = metric === 'errors' ? ERROR_LIMITS : LATENCY_LIMITS;
+    const defaultLimit = metric === 'errors' ? 0.99 : 500;
+    const p0 = metric === 'errors' ? BASELINE.errorRate : slowProbability(BASELINE);
+    out.push(`### ${metric === 'errors' ? 'Error-rate regressions' : 'Latency regressions'}`, '');
+    for (const rps of options.rps ?? [10, 100, 1_000]) {
+      const started = performance.now();
+      const results = new Map<number, { fixed: Summary[]; flagger: Summary[] }>();
+      for (const factor of FACTORS[metric]) {
+        const cell = { metric, factor, rps };
+        const p1 =
+          metric === 'errors'
+            ? BASELINE.errorRate * (factor === 1 ? 2 : factor)
+            : slowProbability(canaryOf({ ...cell, factor: factor === 1 ? 1.25 : factor }));
+        const fixed = runCell(
+          cell,
+          () => [kanaryGate(metric), sprtGate(p0, p1), ...limits.map((l) => argoGate(metric, l))],
+          runs,
+          1 + factor * 1_000 + rps,
+        );
+        const flagger = limits.flatMap((l) =>
+          runCell(cell, () => [flaggerGate(metric, l)], runs, 2 + factor * 1_000 + rps),
+        );
+        results.set(factor, { fixed, flagger });
+      }
+      const good = results.get(1) as { fixed: Summary[]; flagger: Summary[] };
+      const pick = (frr: (i: number) => number) => {
+        // Limits run from most to least sensitive; take the first within the target.
+        const i = limits.findIndex((_, j) => frr(j) <= target);
+        return i === -1 ? limits.length - 1 : i;
+      };
+      const argoI = pick((j) => (good.fixed[2 + j] as Summary).rollbackRate);
+      const flaggerI = pick((j) => (good.flagger[j] as Summary).rollbackRate);
+      const defI = limits.indexOf(defaultLimit);
+      const fmtLimit = (l: number) => (metric === 'errors' ? `≥${(l * 100).toFixed(1)}%` : `≤${l}ms`);
+      out.push(
+        `**${rps.toLocaleString('en')} requests/s** (matched bounds: Flagger ${fmtLimit(limits[flaggerI] as number)}, Argo ${fmtLimit(limits[argoI] as number)})`,
+        '',
+        '| canary | Kanary | Flagger default | Flagger matched | Argo typical | Argo matched | SPRT (oracle) |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+      );
+      for (const [factor, r] of results) {
+        const row = [
+          r.fixed[0],
+          r.flagger[defI],
+          r.flagger[flaggerI],
+          r.fixed[2 + defI],
+          r.fixed[2 + argoI],
+          r.fixed[1],
+        ].map((s) => cellText(s as Summary));
+        out.push(`| ×${factor}${factor === 1 ? ' (good)' : ''} | ${row.join(' | ')} |`);
+      }
+      const k = good.fixed[0] as Summary;
+      out.push(
+        '',
+        `Kanary's false-rollback rate here: ${pct(k.rollbackRate)} (95% upper bound ${pct(wilsonUpper(k.rollbackRate, runs))}).`,
+        '',
+      );
+      log(
+        `bench: detection ${metric} @ ${rps} rps in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    }
+  }
+  out.push(
+    '### Reading',
+    '',
+    '- Kanary runs with the same defaults at every traffic level and keeps false rollbacks under α = 1% in every cell; the threshold gates need a different bound per traffic level (the matched bounds above) and per service baseline, and the defaults either miss regressions (Flagger at ≥ 99%) or roll back good canaries (Argo at 10 requests/s: ~40%).',
+    '- Where a threshold gate does better: with a bound tuned in hindsight to the exact baseline rate (0.5%), Flagger and Argo catch a ×1.5 error rate at 100 requests/s more often. They are told the baseline; Kanary learns it from the stable side and by default counts up to +10% as no regression. Flagger also holds the weight after a failed check, so its analysis of a bad canary runs longer than the 360 s schedule.',
+    "- The SPRT row knows the true rates in advance; for errors no gate can beat it at α = 0.01 on average. For latency it sees only whether each request took over 500 ms, while Kanary's latency judge also watches the median and P95, so Kanary can beat it there.",
+    "- Simplifications: no scrape lag, no warm-up effects (those are in `packages/metrics/test/sequential.test.ts`), one schedule shape, Argo's window is the last 30 s (its documented template uses `irate`, i.e. the last two scrapes).",
+    '',
+  );
+  return out.join('\n');
+}
+
+if (import.meta.main) {
+  const runs = Number(process.env.BENCH_RUNS ?? 1_000);
+  console.log(await detectionBenchmarks({ runs, log: (l) => console.error(l) }));
+}

@@ -1,0 +1,105 @@
+// Canary traffic in virtual time, 10 s at a time: Poisson requests per side, split exactly into
+// errors and Istio latency buckets (Poisson thinning), as Prometheus counters would record them.
+import { normalCdf } from '@kanary/metrics';
+import { poissonSampler, seededRandom } from '@kanary/testkit';
+
+export const TICK_S = 10;
+/** Istio's standard `istio_request_duration_milliseconds` bounds (ms); a last bucket for +Inf. */
+export const BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+/** A request slower than this counts as a bad one in latency cells (Flagger's default P99 bound). */
+export const SLOW_MS = 500;
+
+export interface Behaviour {
+  errorRate: number;
+  medianMs: number;
+  sigma: number;
+}
+
+export const BASELINE: Behaviour = { errorRate: 0.005, medianMs: 100, sigma: 0.6 };
+
+export interface Counts {
+  total: number;
+  bad: number;
+  /** Requests per bucket (not cumulative); only filled in latency cells. */
+  buckets: number[];
+}
+
+export interface Tick {
+  t: number;
+  share: number;
+  canary: Counts;
+  baseline: Counts;
+}
+
+export function bucketProbabilities(b: Behaviour): number[] {
+  const cdf = BUCKETS_MS.map((le) => normalCdf(Math.log(le / b.medianMs) / b.sigma));
+  return [...cdf.map((c, i) => c - (i === 0 ? 0 : (cdf[i - 1] as number))), 1 - (cdf.at(-1) as number)];
+}
+
+export const slowProbability = (b: Behaviour) => 1 - normalCdf(Math.log(SLOW_MS / b.medianMs) / b.sigma);
+const SLOW_FROM = BUCKETS_MS.indexOf(SLOW_MS) + 1;
+
+/** Draws one tick of traffic for both sides. */
+export function createTraffic(seed: number, latency: boolean) {
+  const poisson = poissonSampler(seededRandom(seed));
+  const probabilities = new Map<Behaviour, number[]>();
+  const draw = (b: Behaviour, lambda: number): Counts => {
+    if (!latency) {
+      const bad = poisson(lambda * b.errorRate);
+      return { total: bad + poisson(lambda * (1 - b.errorRate)), bad, buckets: [] };
+    }
+    let p = probabilities.get(b);
+    if (!p) {
+      p = bucketProbabilities(b);
+      probabilities.set(b, p);
+    }
+    const buckets = p.map((q) => poisson(lambda * q));
+    let total = 0;
+    let slow = 0;
+    for (let i = 0; i < buckets.length; i++) {
+      total += buckets[i] as number;
+      if (i >= SLOW_FROM) slow += buckets[i] as number;
+    }
+    return { total, bad: slow, buckets };
+  };
+  return (t: number, rps: number, share: number, canary: Behaviour): Tick => ({
+    t,
+    share,
+    canary: draw(canary, rps * TICK_S * share),
+    baseline: draw(BASELINE, rps * TICK_S * (1 - share)),
+  });
+}
+
+/** Sum of the canary's counts over the ticks in (t - windowS, t]. */
+export function window(ticks: Tick[], t: number, windowS: number): Counts {
+  const sum: Counts = { total: 0, bad: 0, buckets: [] };
+  for (let i = ticks.length - 1; i >= 0; i--) {
+    const k = ticks[i] as Tick;
+    if (k.t <= t - windowS) break;
+    sum.total += k.canary.total;
+    sum.bad += k.canary.bad;
+    k.canary.buckets.forEach((n, j) => {
+      sum.buckets[j] = (sum.buckets[j] ?? 0) + n;
+    });
+  }
+  return sum;
+}
+
+/** Prometheus' histogram_quantile over non-cumulative bucket counts (linear within a bucket). */
+export function histogramQuantile(q: number, buckets: number[]): number {
+  const total = buckets.reduce((a, b) => a + b, 0);
+  if (total === 0) return Number.NaN;
+  const rank = q * total;
+  let below = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    const n = buckets[i] as number;
+    if (below + n >= rank) {
+      if (i >= BUCKETS_MS.length) return BUCKETS_MS.at(-1) as number;
+      const lower = i === 0 ? 0 : (BUCKETS_MS[i - 1] as number);
+      const upper = BUCKETS_MS[i] as number;
+      return lower + (upper - lower) * ((rank - below) / n);
+    }
+    below += n;
+  }
+  return BUCKETS_MS.at(-1) as number;
+}

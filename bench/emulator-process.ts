@@ -1,0 +1,35 @@
+// The emulator in its own process, so a scale benchmark measures Kanary's process alone (its
+// memory, its event loop) the way a platform talks to a separate API server. Driven over IPC.
+import { deployment, service, startCluster } from '@kanary/testkit';
+
+const cluster = await startCluster({ time: 'real', namespaces: ['bench'], podReadyAfterMs: 500 });
+process.on('message', async (m: { type: 'apps'; n: number } | { type: 'requests' } | { type: 'close' }) => {
+  if (m.type === 'apps') {
+    for (let i = 0; i < m.n; i++) {
+      const name = `svc-${i}`;
+      const host = `${name}.bench.svc.cluster.local`;
+      cluster.apply(deployment(name, 'bench', `${name}:1`, 2), service(name, 'bench', { app: name }), {
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        metadata: { name, namespace: 'bench' },
+        spec: { hosts: [host], http: [{ name: 'primary', route: [{ destination: { host } }] }] },
+      });
+    }
+    // Let the controllers bring every pod up before the benchmark starts its clock.
+    const ready = (p: { status?: unknown }) =>
+      ((p.status as { conditions?: Array<{ type: string; status: string }> })?.conditions ?? []).some(
+        (c) => c.type === 'Ready' && c.status === 'True',
+      );
+    while (cluster.list('Pod', 'bench').filter(ready).length < m.n * 2)
+      await new Promise((r) => setTimeout(r, 200));
+    process.send?.({ type: 'ready', kubeconfig: cluster.kubeConfig.exportConfig() });
+  } else if (m.type === 'requests') {
+    process.send?.({ type: 'requests', count: cluster.requests.length });
+  } else {
+    await cluster.close();
+    process.exit(0);
+  }
+});
+// Never outlive the benchmark that started it.
+process.on('disconnect', () => process.exit(0));
+process.send?.({ type: 'started' });

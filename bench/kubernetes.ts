@@ -1,0 +1,254 @@
+// Engine overhead and scale against the emulator: the real @kubernetes/client-node over HTTP,
+// Deployments, an Istio VirtualService per app, state in ConfigMaps and a Lease per rollout.
+
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  createKubeClient,
+  createKubernetesRollout,
+  type KubeClient,
+  type Rollout,
+  type RolloutState,
+} from '@kanary/core';
+import { createIstioRouter } from '@kanary/istio';
+import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
+import { KubeConfig } from '@kubernetes/client-node';
+import { benchSpec } from './spec.ts';
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+};
+
+function app(cluster: Cluster, name: string, ns = 'bench') {
+  const host = `${name}.${ns}.svc.cluster.local`;
+  cluster.apply(deployment(name, ns, `${name}:1`, 2), service(name, ns, { app: name }), {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'VirtualService',
+    metadata: { name, namespace: ns },
+    spec: { hosts: [host], http: [{ name: 'primary', route: [{ destination: { host } }] }] },
+  });
+}
+
+interface RolloutOptions {
+  client?: KubeClient;
+  pollInterval?: string;
+}
+
+function rolloutOf(cluster: Cluster, name: string, steps: unknown[], options: RolloutOptions = {}): Rollout {
+  const client = options.client ?? createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
+  return createKubernetesRollout({
+    spec: benchSpec(name, steps, { scaleDownDelay: '0s', abortScaleDownDelay: '0s' }),
+    client,
+    router: createIstioRouter({ client, virtualService: name, routes: ['primary'] }),
+    clock: cluster.clock,
+    pollInterval: options.pollInterval ?? '2s',
+  });
+}
+
+const STEPS = [
+  { setWeight: 10 },
+  { pause: { duration: '1m' } },
+  { setWeight: 25 },
+  { pause: { duration: '1m' } },
+  { setWeight: 50 },
+  { pause: { duration: '1m' } },
+  { setWeight: 100 },
+];
+
+/** Wall time from each setWeight step's start to its weight being read back from the cluster. */
+function timeSteps(rollout: Rollout, into: number[]) {
+  let started = 0;
+  rollout.on('step', ({ step }) => {
+    if (step.title.startsWith('set weight')) started = performance.now();
+  });
+  rollout.on('weight', ({ verified }) => {
+    if (verified && started) {
+      into.push(performance.now() - started);
+      started = 0;
+    }
+  });
+}
+
+async function overhead(lines: string[]) {
+  // 1. API requests of one whole rollout, by verb and resource.
+  const cluster = await startCluster({ namespaces: ['bench'], podReadyAfterMs: 2_000 });
+  app(cluster, 'shop');
+  const before = cluster.requests.length;
+  const steps: number[] = [];
+  const rollout = rolloutOf(cluster, 'shop', STEPS);
+  timeSteps(rollout, steps);
+  const t = performance.now();
+  const final = await cluster.run(rollout.run());
+  const wall = performance.now() - t;
+  const requests = cluster.requests.slice(before);
+  await cluster.close();
+  const byVerb = new Map<string, number>();
+  const byResource = new Map<string, number>();
+  for (const r of requests) {
+    byVerb.set(r.verb, (byVerb.get(r.verb) ?? 0) + 1);
+    const key =
+      r.verb === 'discovery' ? 'discovery' : `${r.resource}${r.subresource ? `/${r.subresource}` : ''}`;
+    byResource.set(key, (byResource.get(key) ?? 0) + 1);
+  }
+  const list = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+  lines.push(
+    `- One Istio rollout (10 → 25 → 50 → 100%, three 1-minute pauses, ${final.phase}): **${requests.length} API requests** — by verb: ${list(byVerb)}; by resource: ${list(byResource)}. ` +
+      `${(wall / 1000).toFixed(2)} s of wall time for ~${(((final.finishedAt ?? 0) - (final.startedAt ?? 0)) / 60_000).toFixed(1)} min of rollout; each setWeight step took ${steps.map((s) => s.toFixed(1)).join(', ')} ms from start to weight read back.`,
+  );
+
+  // 2. abort() → 100% on stable, on the wall clock (real HTTP round trips, no virtual time).
+  const times: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const c = await startCluster({ time: 'real', namespaces: ['bench'], podReadyAfterMs: 20 });
+    app(c, 'shop');
+    const r = rolloutOf(c, 'shop', [{ setWeight: 50 }, { pause: {} }], { pollInterval: '20ms' });
+    const paused = new Promise<void>((resolve) => r.on('state', (s) => s.phase === 'paused' && resolve()));
+    const running = r.run();
+    await paused;
+    const stableAll = () => {
+      const vs = c.get('VirtualService', 'bench', 'shop', 'networking.istio.io') as {
+        spec: { http: Array<{ route: Array<{ weight?: number; destination: { host: string } }> }> };
+      };
+      const routes = vs.spec.http.find((h) => (h as { name?: string }).name === 'primary')?.route ?? [];
+      return routes.every((d) => !d.destination.host.includes('canary') || (d.weight ?? 0) === 0);
+    };
+    const t0 = performance.now();
+    void r.abort('bench');
+    while (!stableAll()) await new Promise((res) => setImmediate(res));
+    times.push(performance.now() - t0);
+    await running;
+    await c.close();
+  }
+  lines.push(
+    `- \`abort()\` at 50% → VirtualService back to 100% stable: median ${quantile(times, 0.5).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms over ${times.length} runs (wall clock, real HTTP to the emulator; the canary is scaled down after that).`,
+  );
+}
+
+/** Starts the emulator in a child process with `n` apps; resolves to its kubeconfig and controls. */
+async function emulatorProcess(n: number) {
+  const child = fork(fileURLToPath(new URL('./emulator-process.ts', import.meta.url)), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: process.env.EMULATOR_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/eprof'] : [],
+  });
+  const next = <T>(type: string) =>
+    new Promise<T>((resolve) => {
+      const on = (m: { type: string }) => {
+        if (m.type !== type) return;
+        child.off('message', on);
+        resolve(m as T);
+      };
+      child.on('message', on);
+    });
+  await next('started');
+  child.send({ type: 'apps', n });
+  const { kubeconfig } = await next<{ kubeconfig: string }>('ready');
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(kubeconfig);
+  return {
+    kubeConfig,
+    requests: async () => {
+      child.send({ type: 'requests' });
+      return (await next<{ count: number }>('requests')).count;
+    },
+    close: async () => {
+      child.send({ type: 'close' });
+      await new Promise((r) => child.on('exit', r));
+    },
+  };
+}
+
+/**
+ * Many rollouts in one process on the wall clock (virtual time would measure the harness), against
+ * the emulator in its own process, with one shared client, as a platform would run them.
+ */
+async function scale(lines: string[], n: number) {
+  const emulator = await emulatorProcess(n);
+  const client = createKubeClient({ kubeConfig: emulator.kubeConfig });
+  globalThis.gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  let peak = heap0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+  }, 100);
+  const steps: number[] = [];
+  // Started `rate` a second (50/s, 10/s from 500 on: the emulator must also start every canary's
+  // pods), with pauses long enough that all are in flight at once.
+  const rate = n >= 500 ? 10 : 50;
+  const pause = `${Math.max(5, Math.ceil((n / rate) * 1.2))}s`;
+  const rollouts = Array.from({ length: n }, (_, i) => {
+    const name = `svc-${i}`;
+    const r = createKubernetesRollout({
+      spec: benchSpec(
+        name,
+        [
+          { setWeight: 20 },
+          { pause: { duration: pause } },
+          { setWeight: 50 },
+          { pause: { duration: pause } },
+        ],
+        {
+          scaleDownDelay: '0s',
+        },
+      ),
+      client,
+      router: createIstioRouter({ client, virtualService: name, routes: ['primary'] }),
+      // Relaxed intervals: with the defaults (2s/5s/10s) 1,000 rollouts ask ~500 requests/s,
+      // more than the emulator sharing two cores with them can serve.
+      pollInterval: '5s',
+      syncInterval: '15s',
+      lockTtl: '60s',
+    });
+    timeSteps(r, steps);
+    return r;
+  });
+  const before = await emulator.requests();
+  const t = performance.now();
+  // Once all are started and mid-pause: what they hold, garbage collected.
+  let retained = 0;
+  const midway = setTimeout(
+    () => {
+      globalThis.gc?.();
+      retained = process.memoryUsage().heapUsed - heap0;
+    },
+    (n * 1000) / rate + parseInt(pause, 10) * 500,
+  );
+  const finals: RolloutState[] = await Promise.all(
+    rollouts.map(async (r, i) => {
+      await new Promise((res) => setTimeout(res, (i * 1000) / rate));
+      return r.run();
+    }),
+  );
+  const wall = (performance.now() - t) / 1000;
+  clearInterval(sampler);
+  clearTimeout(midway);
+  const requests = (await emulator.requests()) - before;
+  await emulator.close();
+  const ok = finals.filter((f) => f.phase === 'succeeded').length;
+  lines.push(
+    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, polls every 5 s, store sync 15 s, lease TTL 60 s, one shared client; emulator in another process): ${ok}/${n} promoted in ${wall.toFixed(1)} s; ` +
+      `Kanary's heap with all in flight +${(retained / 2 ** 20).toFixed(0)} MiB after GC (~${(retained / 2 ** 10 / n).toFixed(0)} KiB per rollout), peak +${((peak - heap0) / 2 ** 20).toFixed(0)} MiB; ` +
+      `setWeight step (start → weight read back) p50 ${quantile(steps, 0.5).toFixed(0)} ms, p99 ${quantile(steps, 0.99).toFixed(0)} ms; ` +
+      `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout), ${Math.round(requests / wall).toLocaleString('en')} requests/s.`,
+  );
+}
+
+export async function kubernetesBenchmarks(
+  options: { scale?: number[]; skipOverhead?: boolean } = {},
+): Promise<string> {
+  const lines = ['## Kubernetes API overhead and scale (the emulator, client-node over HTTP)', ''];
+  if (!options.skipOverhead) await overhead(lines);
+  for (const n of options.scale ?? [100, 1_000]) await scale(lines, n);
+  lines.push(
+    '',
+    "The emulator shares the machine's two cores with Kanary, so its time serving requests is in these numbers too.",
+    '',
+  );
+  return lines.join('\n');
+}
+
+if (import.meta.main) console.log(await kubernetesBenchmarks({ scale: [100] }));
