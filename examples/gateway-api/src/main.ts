@@ -47,9 +47,7 @@ export async function main(log: (line: string) => void = console.log) {
     });
     const entry = { kind: 'gateway' as const, host: 'shop.example.com', path: '/cart' };
     const share = (headers?: Record<string, string>) =>
-      (cluster.traffic
-        .sample(entry, 4_000, { share: 1, ...(headers ? { headers } : {}) })
-        .get('shop-canary') ?? 0) / 4_000;
+      cluster.traffic.shareServed(entry, 'shop-canary', headers ? { headers } : {});
     const checks: Record<string, number> = {};
     rollout.on('state', (s: RolloutState) => {
       if (s.phase !== 'paused' || s.action?.until !== undefined) return;

@@ -67,9 +67,7 @@ export async function main(log: (line: string) => void = console.log) {
     });
     const entry = { kind: 'istio' as const, host: 'demo4.a.com', namespace: 'test1' };
     const share = (cookies?: Record<string, string>) =>
-      (cluster.traffic
-        .sample(entry, 4_000, { share: 1, ...(cookies ? { cookies } : {}) })
-        .get('demo4-canary') ?? 0) / 4_000;
+      cluster.traffic.shareServed(entry, 'demo4-canary', cookies ? { cookies } : {});
     const checks: Record<string, number> = {};
     rollout.on('state', (s: RolloutState) => {
       if (s.phase !== 'paused' || s.action?.until !== undefined) return;

@@ -51,9 +51,7 @@ export async function main(log: (line: string) => void = console.log) {
     });
     const entry = { kind: 'ingress' as const, host: 'shop.example.com' };
     const share = (headers?: Record<string, string>) =>
-      (cluster.traffic
-        .sample(entry, 4_000, { share: 1, ...(headers ? { headers } : {}) })
-        .get('shop-canary') ?? 0) / 4_000;
+      cluster.traffic.shareServed(entry, 'shop-canary', headers ? { headers } : {});
     const checks: Array<{ weight: number; qa: number; everyone: number }> = [];
     rollout.on('state', (s: RolloutState) => {
       if (s.phase !== 'paused' || s.action?.until !== undefined) return;

@@ -29,12 +29,12 @@ export async function main(log: (line: string) => void = console.log) {
     const observed: Array<{ weight: number; canaryShare: number }> = [];
     rollout.on('state', (s) => {
       if (s.phase !== 'paused' || observed.some((o) => o.weight === s.weights.canary)) return;
-      const n = 5_000;
-      const sample = cluster.traffic.sample(
+      const canaryShare = cluster.traffic.shareServed(
         { kind: 'service', namespace: 'default', service: 'py-hello-service' },
-        n,
+        s.targets.canary?.name ?? '',
+        {},
+        5_000,
       );
-      const canaryShare = (sample.get(s.targets.canary?.name ?? '') ?? 0) / n;
       observed.push({ weight: s.weights.canary, canaryShare });
       log(`weight ${s.weights.canary}%: ${(canaryShare * 100).toFixed(1)}% of requests reached the new pods`);
     });

@@ -106,7 +106,7 @@ describe("the metric gate: Argo's counting around the judges", () => {
     );
     expect(r.phase).toBe('failed');
     expect(r.measurements).toHaveLength(4);
-    expect(r.message).toMatch(/3 failed looks \(limit 2\)/);
+    expect(r.message).toMatch(/3 failed looks > failureLimit 2/);
   });
 
   it('with both conditions and neither true, a look is inconclusive, and the run pauses for a human', async () => {

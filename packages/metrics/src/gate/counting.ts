@@ -54,6 +54,8 @@ export function effectiveCount(m: AnalysisMetric): number {
   return m.interval === undefined ? 1 : Number.POSITIVE_INFINITY;
 }
 
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 /**
  * The metric's phase after a look, in Argo's order (a later match overwrites an earlier one:
  * failed, then inconclusive, then error), then early success, then what reaching `count`
@@ -67,25 +69,28 @@ export function assess(
 ): { phase: MetricPhase; message?: string } {
   let verdict: { phase: MetricPhase; message?: string } | undefined;
   if (m.failureLimit >= 0 && t.failed > m.failureLimit) {
-    verdict = { phase: 'failed', message: `${t.failed} failed looks (limit ${m.failureLimit})` };
+    verdict = {
+      phase: 'failed',
+      message: `${plural(t.failed, 'failed look')} > failureLimit ${m.failureLimit}`,
+    };
   }
   if (t.inconclusive > m.inconclusiveLimit) {
     verdict = {
       phase: 'inconclusive',
-      message: `${t.inconclusive} inconclusive looks (limit ${m.inconclusiveLimit})`,
+      message: `${plural(t.inconclusive, 'inconclusive look')} > inconclusiveLimit ${m.inconclusiveLimit}`,
     };
   }
   if (t.consecutiveError > m.consecutiveErrorLimit) {
     verdict = {
       phase: 'error',
-      message: `${t.consecutiveError} consecutive errors (limit ${m.consecutiveErrorLimit})`,
+      message: `${plural(t.consecutiveError, 'error')} in a row > consecutiveErrorLimit ${m.consecutiveErrorLimit}`,
     };
   }
   if (verdict) return verdict;
   if (t.consecutiveNoData > noDataLimit) {
     return {
       phase: 'inconclusive',
-      message: `no data for ${t.consecutiveNoData} looks in a row (limit ${noDataLimit})`,
+      message: `no data for ${plural(t.consecutiveNoData, 'look')} in a row > noDataLimit ${noDataLimit}`,
     };
   }
   if (m.consecutiveSuccessLimit > 0 && t.consecutiveSuccess >= m.consecutiveSuccessLimit) {

@@ -281,6 +281,19 @@ export class TrafficSimulator {
     return counts;
   }
 
+  /**
+   * The share (0–1) of `n` requests through `entry` that `workload` served, for a user with these
+   * headers and cookies: what a tester sees behind a route right now.
+   */
+  shareServed(
+    entry: Entry | Entry[],
+    workload: string,
+    user: Omit<UserClass, 'share'> = {},
+    n = 4_000,
+  ): number {
+    return (this.sample(entry, n, { share: 1, ...user }).get(workload) ?? 0) / n;
+  }
+
   #record(
     entry: Entry,
     req: SimRequest,
