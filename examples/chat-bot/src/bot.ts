@@ -2,6 +2,7 @@
 // plain HTTP, with the rollout's events posted back to the channel's webhook.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
+  awaitingDecision,
   createKubeClient,
   createKubernetesRollout,
   formatDuration,
@@ -52,7 +53,7 @@ export function createBot(options: BotOptions) {
     const steps = rollout.plan().steps.length;
     rollout.on('step', ({ index, step }) => say(`${app}: step ${index + 1}/${steps} — ${step.title}`));
     rollout.on('state', (s) => {
-      if (s.phase === 'paused' && s.action && s.action.until === undefined && !s.userPause)
+      if (awaitingDecision(s))
         void say(
           `${app}: paused at ${s.weights.canary}% — reply \`/canary promote ${app}\` or \`/canary abort ${app}\``,
         );

@@ -1,7 +1,7 @@
 // Gateway API: an HTTPRoute's backendRefs weighted 80/20 between the stable and a canary Service
 // Kanary creates, with testers (`X-Canary: true`) always on the canary. The route is restored
 // exactly when the release is promoted.
-import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
+import { awaitingDecision, createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
 import { createGatewayApiRouter } from '@kanary/gateway-api';
 import { deployment, service, startCluster } from '@kanary/testkit';
 
@@ -50,7 +50,7 @@ export async function main(log: (line: string) => void = console.log) {
       cluster.traffic.shareServed(entry, 'shop-canary', headers ? { headers } : {});
     const checks: Record<string, number> = {};
     rollout.on('state', (s: RolloutState) => {
-      if (s.phase !== 'paused' || s.action?.until !== undefined) return;
+      if (!awaitingDecision(s)) return;
       checks.everyone = share();
       checks.testers = share({ 'X-Canary': 'true' });
       log(`at 20%: everyone ${checks.everyone}, testers ${checks.testers}; promoting`);

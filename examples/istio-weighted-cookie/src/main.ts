@@ -1,7 +1,7 @@
 // Seed 003 on Istio: 10% of all users by weight; then the general weight back to 0 and half of
 // the company's own users (an `email` cookie at the company domain) on the new version. Kanary
 // edits only its own rules in the VirtualService and restores it byte for byte at the end.
-import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
+import { awaitingDecision, createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
 import { deployment, service, startCluster } from '@kanary/testkit';
 
@@ -70,7 +70,7 @@ export async function main(log: (line: string) => void = console.log) {
       cluster.traffic.shareServed(entry, 'demo4-canary', cookies ? { cookies } : {});
     const checks: Record<string, number> = {};
     rollout.on('state', (s: RolloutState) => {
-      if (s.phase !== 'paused' || s.action?.until !== undefined) return;
+      if (!awaitingDecision(s)) return;
       if (s.cursor.step === 1) checks.everyone = share();
       else {
         checks.company = share({ email: 'li@some-company-name.com' });

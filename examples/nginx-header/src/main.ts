@@ -1,7 +1,7 @@
 // Seed 002 on ingress-nginx: QA reaches the new version with `X-QA: always` while nobody else
 // does (weight 0); then 10% of everyone. Kanary writes a canary Ingress with the annotations
 // and refuses combinations ingress-nginx would silently get wrong.
-import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
+import { awaitingDecision, createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
 import { createNginxRouter } from '@kanary/nginx';
 import { deployment, service, startCluster } from '@kanary/testkit';
 
@@ -54,7 +54,7 @@ export async function main(log: (line: string) => void = console.log) {
       cluster.traffic.shareServed(entry, 'shop-canary', headers ? { headers } : {});
     const checks: Array<{ weight: number; qa: number; everyone: number }> = [];
     rollout.on('state', (s: RolloutState) => {
-      if (s.phase !== 'paused' || s.action?.until !== undefined) return;
+      if (!awaitingDecision(s)) return;
       checks.push({ weight: s.weights.canary, qa: share({ 'X-QA': 'always' }), everyone: share() });
       log(
         `weight ${s.weights.canary}%: QA ${checks.at(-1)?.qa}, everyone ${checks.at(-1)?.everyone}; promoting`,

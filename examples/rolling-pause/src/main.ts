@@ -1,7 +1,7 @@
 // Seed 000: `kubectl set image` + `kubectl rollout pause`, done safely. The Deployment rolls half
 // its pods to the new image and holds; the new pods are isolated behind their own Service
 // (nginx02) for checking; then promote() finishes the rolling update (or abort() undoes it).
-import { createKubernetesRollout, type RolloutState } from '@kanary/core';
+import { awaitingDecision, createKubernetesRollout, type RolloutState } from '@kanary/core';
 import { deployment, service, startCluster } from '@kanary/testkit';
 
 export async function main(log: (line: string) => void = console.log) {
@@ -27,7 +27,7 @@ export async function main(log: (line: string) => void = console.log) {
     const checks: Record<string, number> = {};
     rollout.on('step', ({ step }) => log(`step: ${step.title}`));
     rollout.on('state', (s: RolloutState) => {
-      if (s.phase !== 'paused' || s.action?.until !== undefined || checks.newPods !== undefined) return;
+      if (!awaitingDecision(s) || checks.newPods !== undefined) return;
       // Your checks go here: the new pods answer on nginx02, users still reach nginx01.
       const sample = cluster.traffic.sample({ kind: 'service', namespace: 'wyq', service: 'nginx02' }, 100);
       checks.newPods = [...sample.values()].reduce((a, b) => a + b, 0);

@@ -20,7 +20,7 @@ export type {
   Phase,
   RolloutState,
 } from './engine/state.ts';
-export { initialState, TERMINAL_PHASES } from './engine/state.ts';
+export { awaitingDecision, initialState, TERMINAL_PHASES } from './engine/state.ts';
 export type { KanaryErrorCode, KanaryErrorOptions, KanaryIssue } from './errors/kanary-error.ts';
 export { formatIssues, isKanaryError, KanaryError, toKanaryError } from './errors/kanary-error.ts';
 export type {

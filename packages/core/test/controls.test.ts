@@ -1,7 +1,9 @@
 import {
+  awaitingDecision,
   type ControlType,
   createMemoryStateStore,
   createMemoryWorkload,
+  initialState,
   isKanaryError,
   KanaryError,
   type Phase,
@@ -282,5 +284,35 @@ describe('phase transitions', () => {
     expect(aborted.phase).toBe('aborting');
     expect((await h.clock.run(r.run())).phase).toBe('aborted');
     expect(w.world.canary).toBeUndefined();
+  });
+});
+
+describe('awaitingDecision', () => {
+  const base = { ...initialState({ namespace: 'shop', name: 'shop' }, 'x', 0), startedAt: 0 };
+  it.each([
+    ['an untimed pause', { phase: 'paused', action: { startedAt: 0, attempts: 0 } }, 'pause'],
+    [
+      'an inconclusive analysis',
+      { phase: 'paused', inconclusive: { at: 0, key: 'steps[1]' } },
+      'inconclusive',
+    ],
+    ['a timed pause', { phase: 'paused', action: { startedAt: 0, attempts: 0, until: 60_000 } }, undefined],
+    [
+      'a pause() by a user',
+      { phase: 'paused', userPause: { at: 0 }, action: { startedAt: 0, attempts: 0 } },
+      undefined,
+    ],
+    ['a running step', { phase: 'progressing', action: { startedAt: 0, attempts: 0 } }, undefined],
+  ] as const)('%s → %s', (_what, fields, expected) => {
+    expect(awaitingDecision({ ...base, ...fields } as RolloutState)).toBe(expected);
+  });
+
+  it('holds at the plan’s untimed pause of a real run, and promote() releases it', async () => {
+    const h = harness('weighted');
+    const seen: Array<string | undefined> = [];
+    h.rollout.on('state', (s) => seen.push(awaitingDecision(s)));
+    expect((await h.runToEnd()).phase).toBe('succeeded');
+    expect(seen).toContain('pause');
+    expect(seen.at(-1)).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import {
+  awaitingDecision,
   type CreateRolloutOptions,
   createMemoryRouter,
   createMemoryStateStore,
@@ -183,11 +184,7 @@ export function harness(strategy: keyof typeof SPECS, options: HarnessOptions = 
   const runToEnd = async (r: Rollout = rollout) => {
     // Approve only what waits for a human: an untimed pause or an inconclusive analysis.
     const approve = (s: RolloutState) => {
-      const waitsForHuman =
-        s.inconclusive !== undefined || (s.action !== undefined && s.action.until === undefined);
-      if (s.phase === 'paused' && !s.userPause && waitsForHuman) {
-        queueMicrotask(() => r.promote().catch(() => undefined));
-      }
+      if (awaitingDecision(s)) queueMicrotask(() => r.promote().catch(() => undefined));
     };
     r.on('state', approve);
     try {

@@ -1,4 +1,4 @@
-import { formatDuration, type Rollout, type RolloutState } from '@kanary/core';
+import { awaitingDecision, formatDuration, type Rollout, type RolloutState } from '@kanary/core';
 
 export interface Printer {
   out(text: string): void;
@@ -37,10 +37,11 @@ export function printProgress(rollout: Rollout, p: Printer, now: () => number): 
   rollout.on('abort', ({ reason, cause }) => line(`${paint(p, 31, 'ABORT')} (${cause}) ${reason}`));
   rollout.on('warning', ({ message }) => line(`${paint(p, 33, 'warning')} ${message}`));
   rollout.on('state', (s) => {
-    if (s.phase === 'paused' && s.action && s.action.until === undefined && !s.userPause)
-      line(`waiting for a human: \`kanary promote\` to go on, \`kanary abort\` to roll back`);
-    if (s.inconclusive)
-      line(`analysis inconclusive: \`kanary promote\` to go on, \`kanary abort\` to roll back`);
+    const why = awaitingDecision(s);
+    if (why)
+      line(
+        `${why === 'pause' ? 'waiting for a human' : 'analysis inconclusive'}: \`kanary promote\` to go on, \`kanary abort\` to roll back`,
+      );
   });
 }
 

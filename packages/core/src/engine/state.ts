@@ -111,3 +111,15 @@ export function initialState(key: RolloutKey, specDigest: string, now: number): 
     history: [],
   };
 }
+
+/**
+ * Whether the rollout holds until a person decides — `promote()` to go on, `abort()` to roll
+ * back — and why: an untimed pause step (or blue-green's wait for promotion) or an inconclusive
+ * analysis. A `pause()` by a user is not such a hold (`resume()` releases it); timed pauses end
+ * on their own.
+ */
+export function awaitingDecision(state: RolloutState): 'pause' | 'inconclusive' | undefined {
+  if (state.phase !== 'paused' || state.userPause) return undefined;
+  if (state.inconclusive) return 'inconclusive';
+  return state.action && state.action.until === undefined ? 'pause' : undefined;
+}
