@@ -8,7 +8,7 @@ import {
   type RolloutState,
   reduce,
 } from '@kanary/core';
-import { benchSpec } from './spec.ts';
+import { benchSpec, quantile } from './shared.ts';
 
 const spec = (name: string) =>
   benchSpec(name, [
@@ -20,11 +20,6 @@ const spec = (name: string) =>
     { pause: { duration: '1m' } },
     { setWeight: 100 },
   ]);
-
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-}
 
 async function oneRollout(name: string, clock = createVirtualClock(0)) {
   const workload = createMemoryWorkload({ clock, stable: { name } });

@@ -13,12 +13,7 @@ import {
 import { createIstioRouter } from '@kanary/istio';
 import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
 import { KubeConfig } from '@kubernetes/client-node';
-import { benchSpec } from './spec.ts';
-
-const quantile = (values: number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
-};
+import { benchSpec, quantile } from './shared.ts';
 
 function app(cluster: Cluster, name: string, ns = 'bench') {
   const host = `${name}.${ns}.svc.cluster.local`;

@@ -14,3 +14,9 @@ export const benchSpec = (
   steps: steps as RolloutSpecInput['steps'],
   ...extra,
 });
+
+/** The q-quantile (nearest rank) of measured times. */
+export function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
