@@ -1,7 +1,7 @@
 // @kanary/testkit — a local Kubernetes API emulator with controllers and a traffic simulator,
 // so routers and strategies are proven through the real @kubernetes/client-node over HTTP.
 
-export type { FaultInjector, FaultRule } from './apiserver/faults.ts';
+export type { FaultInjector, FaultRule, Stall, StallMatch } from './apiserver/faults.ts';
 export { seededRandom } from './apiserver/faults.ts';
 export type { KubeObject, ManagedFieldsEntry, ObjectMeta } from './apiserver/object.ts';
 export type { RaceHook, RequestRecord, Verb } from './apiserver/server.ts';

@@ -18,7 +18,30 @@ export interface FaultRule {
   times?: number;
 }
 
+/** Which requests a stall holds. */
+export interface StallMatch {
+  /** The bearer token the client sends (see `cluster.kubeConfigFor(user)`): one process's requests. */
+  user?: string;
+  /**
+   * Start holding at the first request matching this (e.g. the driver's write to a VirtualService);
+   * from then on every request of `user` is held too, as from a process that froze. Default: at once.
+   */
+  from?: { verbs?: Verb[]; resources?: string[] };
+}
+
+/** Requests held as if the process sending them had frozen (a GC pause, a stopped VM, a slow network). */
+export interface Stall {
+  /** Whether the stall has started holding requests. */
+  readonly started: boolean;
+  /** How many requests are held now. */
+  readonly held: number;
+  /** Lets the held requests through, in the order they arrived, and stops holding. */
+  release(): void;
+}
+
 export interface FaultInjector {
+  /** Holds matching requests until released. Held requests do not count as API activity. */
+  stall(match: StallMatch): Stall;
   /** Replaces the active rules. */
   set(rules: FaultRule[]): void;
   clear(): void;
@@ -26,8 +49,16 @@ export interface FaultInjector {
   outage(ms: number, options?: { drop?: boolean }): void;
   /** How many faults were injected, by kind. */
   readonly injected: Record<string, number>;
-  before(verb: Verb, resource: string, req: IncomingMessage, res: ServerResponse): Promise<void>;
+  before(
+    verb: Verb,
+    resource: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    activity?: { inflight: number; lastAt: number },
+  ): Promise<void>;
 }
+
+const userOf = (req: IncomingMessage) => /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
 
 /** Deterministic PRNG (mulberry32) so a failing run can be replayed from its seed. */
 export function seededRandom(seed: number): () => number {
@@ -47,6 +78,13 @@ export function createFaultInjector(now: () => number, seed = 1): FaultInjector 
   const random = seededRandom(seed);
   const injected: Record<string, number> = {};
   const used = new WeakMap<FaultRule, number>();
+  interface StallState {
+    match: StallMatch;
+    started: boolean;
+    released: boolean;
+    queue: Array<() => void>;
+  }
+  const stalls: StallState[] = [];
   const count = (k: string) => {
     injected[k] = (injected[k] ?? 0) + 1;
   };
@@ -62,7 +100,44 @@ export function createFaultInjector(now: () => number, seed = 1): FaultInjector 
     outage(ms, options = {}) {
       outage = { until: now() + ms, drop: options.drop ?? false };
     },
-    async before(verb, resource, req, res) {
+    stall(match) {
+      const st: StallState = { match, started: false, released: false, queue: [] };
+      stalls.push(st);
+      return {
+        get started() {
+          return st.started;
+        },
+        get held() {
+          return st.queue.length;
+        },
+        release() {
+          st.released = true;
+          stalls.splice(stalls.indexOf(st), 1);
+          for (const go of st.queue.splice(0)) go();
+        },
+      };
+    },
+    async before(verb, resource, req, res, activity) {
+      for (const st of stalls) {
+        if (st.released || (st.match.user !== undefined && st.match.user !== userOf(req))) continue;
+        const from = st.match.from;
+        if (
+          !st.started &&
+          (!from ||
+            ((!from.verbs || from.verbs.includes(verb)) &&
+              (!from.resources || from.resources.includes(resource))))
+        )
+          st.started = true;
+        if (!st.started) continue;
+        count('stall');
+        // A held request is not activity: virtual time goes on while the process is frozen.
+        if (activity) activity.inflight -= 1;
+        await new Promise<void>((go) => st.queue.push(go));
+        if (activity) {
+          activity.inflight += 1;
+          activity.lastAt = performance.now();
+        }
+      }
       if (outage && now() < outage.until) {
         count('outage');
         if (outage.drop) {

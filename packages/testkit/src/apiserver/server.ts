@@ -21,6 +21,8 @@ export interface RequestRecord {
   code: number;
   contentType?: string;
   userAgent?: string;
+  /** The bearer token the request carried (`cluster.kubeConfigFor(user)`). */
+  user?: string;
 }
 
 interface Target {
@@ -234,6 +236,8 @@ export async function startApiServer(
       code: 200,
       ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}),
     };
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (bearer) record.user = bearer;
     try {
       if (url.pathname === '/version')
         return send(res, 200, {
@@ -301,7 +305,7 @@ export async function startApiServer(
         ...(name ? { name } : {}),
       });
       if (req.headers['content-type']) record.contentType = req.headers['content-type'];
-      await faults.before(verb, info.plural, req, res);
+      await faults.before(verb, info.plural, req, res, activity);
       if (res.destroyed) return;
       if (
         subresource &&
@@ -367,6 +371,25 @@ export async function startApiServer(
         case 'patch':
           return send(res, 200, await patch(req, url, store, target, opts));
         case 'delete': {
+          // DeleteOptions may carry preconditions: the object must still be that uid/version (else 409).
+          const text = await readBody(req);
+          const options = (text.trim() ? parseJson(text) : {}) as {
+            preconditions?: { uid?: string; resourceVersion?: string };
+          };
+          const pre = options.preconditions;
+          if (pre && (pre.uid !== undefined || pre.resourceVersion !== undefined)) {
+            const current = store.mustGet(info, namespace, name as string, version);
+            if (
+              (pre.uid !== undefined && pre.uid !== current.metadata.uid) ||
+              (pre.resourceVersion !== undefined && pre.resourceVersion !== current.metadata.resourceVersion)
+            ) {
+              throw errors.conflict(
+                info,
+                name as string,
+                `Precondition failed: UID in precondition: ${pre.uid ?? ''}, ResourceVersion in precondition: ${pre.resourceVersion ?? ''}`,
+              );
+            }
+          }
           const orphan = url.searchParams.get('propagationPolicy') === 'Orphan';
           return send(res, 200, store.delete(info, namespace, name as string, { dryRun, orphan }));
         }

@@ -318,6 +318,10 @@ export class ObjectStore {
     if (config.metadata?.name && config.metadata.name !== name)
       throw errors.badRequest('the name of the object does not match the name on the URL');
     const current = this.#objects.get(this.#key(info, ns, name));
+    // A resourceVersion in the applied config is a precondition, as on a real API server.
+    const wanted = config.metadata?.resourceVersion;
+    if (wanted !== undefined && wanted !== current?.metadata.resourceVersion)
+      throw current ? errors.conflict(info, name) : errors.notFound(info, name);
     const result = serverSideApply(
       current,
       { ...config, metadata: { ...config.metadata, name } },

@@ -30,6 +30,8 @@ export interface ClusterOptions {
 export interface Cluster {
   /** A KubeConfig pointing at the emulator, for `@kubernetes/client-node` and Kanary. */
   kubeConfig: KubeConfig;
+  /** A KubeConfig whose requests carry `user` as their bearer token: one process, for stalls and records. */
+  kubeConfigFor(user: string): KubeConfig;
   url: string;
   /** Prometheus text exposition of the simulated traffic. */
   metricsUrl: string;
@@ -116,18 +118,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const traffic = new TrafficSimulator(store, clock, { seed: options.seed ?? 1, ...options.traffic });
   const metrics = await startMetricsServer(traffic.metrics, () => clock.now(), api.activity);
 
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'kanary-testkit', server: api.url, skipTLSVerify: true }],
-    users: [{ name: 'kanary-testkit', token: 'testkit' }],
-    contexts: [
-      { name: 'kanary-testkit', cluster: 'kanary-testkit', user: 'kanary-testkit', namespace: 'default' },
-    ],
-    currentContext: 'kanary-testkit',
-  });
+  const kubeConfigFor = (user: string) => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'kanary-testkit', server: api.url, skipTLSVerify: true }],
+      users: [{ name: user, token: user }],
+      contexts: [{ name: 'kanary-testkit', cluster: 'kanary-testkit', user, namespace: 'default' }],
+      currentContext: 'kanary-testkit',
+    });
+    return kc;
+  };
+  const kubeConfig = kubeConfigFor('testkit');
 
   return {
     kubeConfig,
+    kubeConfigFor,
     url: api.url,
     metricsUrl: metrics.url,
     prometheusUrl: metrics.queryUrl,
