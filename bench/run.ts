@@ -7,10 +7,12 @@ import { parseArgs } from 'node:util';
 import { detectionBenchmarks } from './detection/run.ts';
 import { engineBenchmarks } from './engine.ts';
 import { kubernetesBenchmarks } from './kubernetes.ts';
+import { leadershipBenchmarks } from './leadership.ts';
 
 const SECTIONS = {
   engine: { title: '## Engine overhead', run: () => engineBenchmarks() },
   kubernetes: { title: '## Kubernetes API overhead and scale', run: () => kubernetesBenchmarks() },
+  leadership: { title: '## Leadership', run: () => leadershipBenchmarks() },
   detection: {
     title: '## Detection',
     run: () =>

@@ -14,6 +14,8 @@ export const EXIT = {
   refused: 4,
   /** No saved rollout by that name. */
   notFound: 5,
+  /** A control was recorded but had not taken effect within --timeout (the message says who holds the rollout). */
+  timeout: 6,
   /** Interrupted (Ctrl-C): the state is saved; `kanary run` resumes. */
   interrupted: 130,
 } as const;
@@ -31,9 +33,12 @@ export function exitCodeFor(error: unknown): ExitCode {
     case 'INVALID_STATE':
     case 'LOCKED':
     case 'CONFLICT':
+    case 'STATE_CORRUPT':
       return EXIT.refused;
     case 'NOT_FOUND':
       return EXIT.notFound;
+    case 'TIMEOUT':
+      return EXIT.timeout;
     default:
       return EXIT.cluster;
   }

@@ -1,4 +1,9 @@
 // @kanary/cli — the `kanary` command, also callable in-process (`main`) by tools that embed it.
+
+export type { Agent, AgentEvents, AgentOptions, OrphanPolicy } from './agent/agent.ts';
+export { createAgent } from './agent/agent.ts';
+export type { Credentials, RebuildOptions } from './agent/rebuild.ts';
+export { rebuildRollout, routerFromWiring } from './agent/rebuild.ts';
 export type { ExitCode } from './exit-codes.ts';
 export { EXIT, exitCodeFor } from './exit-codes.ts';
 export type { LoadedFile } from './file/load.ts';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   type Clock,
@@ -11,6 +12,7 @@ import {
   systemClock,
 } from '@kanary/core';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createAgent } from './agent/agent.ts';
 import { EXIT, type ExitCode, exitCodeFor } from './exit-codes.ts';
 import { type LoadedFile, loadKanaryFile } from './file/load.ts';
 import { outcomeLine, type Printer, paint, printProgress } from './output/progress.ts';
@@ -24,9 +26,15 @@ Usage:
   kanary run     -f FILE                 drive the rollout to its end (resumes a saved one)
   kanary status  -f FILE | NAME -n NS    where a rollout is (--output json for the saved state)
   kanary promote -f FILE [--full]        go on past a pause or an inconclusive analysis (--full: skip the rest)
-  kanary abort   -f FILE [--reason TEXT] roll back to stable now
+  kanary abort   -f FILE [--reason TEXT] roll back to stable now; returns once traffic is on stable
+                 [--force]               without trusting the saved state: from the routing objects' snapshots
   kanary retry   -f FILE                 start an aborted or failed rollout again
+                 (abort and retry hand the control to the live driver, or carry it out here when
+                  none is alive; --timeout DURATION bounds the wait)
   kanary pause | resume -f FILE          hold / release a driven rollout
+  kanary agent   [-n NS]                 the safety net: drive every rollout whose driver is gone
+                 (all namespaces it may list unless -n; --interval D between looks, default 10s;
+                  --prometheus-token FILE for adopted analyses; runs until Ctrl-C / SIGTERM)
 
 The file is a rollout spec, or { rollout, router, prometheus, web, vars }:
   rollout:    the RolloutSpec (checked against @kanary/core/rollout-spec.schema.json)
@@ -41,9 +49,13 @@ Options:
       --context NAME     kubeconfig context
   -o, --output FORMAT    text (default) or json
       --no-color         plain output (also when NO_COLOR is set or not a terminal)
+      --timeout DURATION abort/retry: give up waiting after this long (exit 6; the control stays recorded)
+      --lease-duration D how long a silent driver holds the rollout before another may take over
+                         (default 30s; every process driving one rollout must use the same)
 
 Exit codes: 0 done · 1 rolled back/aborted/failed · 2 invalid input (nothing written) ·
-            3 cluster error · 4 refused by the rollout's state · 5 not found · 130 interrupted
+            3 cluster error · 4 refused by the rollout's state · 5 not found ·
+            6 control recorded but not yet in effect after --timeout · 130 interrupted
 `;
 
 export interface CliIo {
@@ -58,7 +70,7 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
-const COMMANDS = ['plan', 'run', 'status', 'promote', 'abort', 'retry', 'pause', 'resume'] as const;
+const COMMANDS = ['plan', 'run', 'status', 'promote', 'abort', 'retry', 'pause', 'resume', 'agent'] as const;
 type Command = (typeof COMMANDS)[number];
 
 class UsageError extends Error {}
@@ -97,6 +109,11 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
         output: { type: 'string', short: 'o', default: 'text' },
         full: { type: 'boolean' },
         reason: { type: 'string' },
+        timeout: { type: 'string' },
+        force: { type: 'boolean' },
+        interval: { type: 'string' },
+        'prometheus-token': { type: 'string' },
+        'lease-duration': { type: 'string' },
         'no-color': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -129,12 +146,17 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
       return await statusByName(name, values.namespace, values, io, p);
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+    if (cmd === 'agent') return await runAgent(values, io, p);
     if (!values.file) throw new UsageError(`${cmd} needs -f FILE`);
     const loaded = loadKanaryFile(values.file);
     if (cmd === 'plan') return plan(loaded, values.output, io, p);
     const clock = io.clock ?? systemClock;
     const kubeConfig = io.kubeConfig ?? loadKubeConfig(values);
-    const rollout = wireRollout(loaded, { kubeConfig, clock });
+    const rollout = wireRollout(loaded, {
+      kubeConfig,
+      clock,
+      ...(values['lease-duration'] ? { leaseDuration: values['lease-duration'] } : {}),
+    });
     switch (cmd) {
       case 'run':
         return await run(rollout, clock, io, p);
@@ -154,7 +176,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
         return EXIT.ok;
       }
       default:
-        return await control(cmd, rollout, values, p);
+        return await control(cmd, rollout, values, io, clock, p);
     }
   } catch (error) {
     return reportError(error, p);
@@ -183,16 +205,10 @@ function offlineKubeConfig(): KubeConfig {
 
 async function run(rollout: Rollout, clock: Clock, io: CliIo, p: Printer): Promise<ExitCode> {
   printProgress(rollout, p, () => clock.now());
-  const driving = rollout.run();
-  const interrupted = new Promise<'interrupted'>((resolve) => {
-    if (io.signal?.aborted) resolve('interrupted');
-    io.signal?.addEventListener('abort', () => resolve('interrupted'), { once: true });
-  });
-  const outcome = await Promise.race([driving, interrupted]);
+  const outcome = await untilInterrupted(rollout, rollout.run(), io);
   if (outcome === 'interrupted') {
-    driving.catch(() => undefined);
     p.err(
-      'kanary: stopped driving. The state is saved: `kanary run` resumes once the lock lease lapses (30s); `kanary abort` rolls back.\n',
+      'kanary: stopped driving and released the lease. The state is saved: `kanary run` resumes at once; `kanary abort` rolls back.\n',
     );
     return EXIT.interrupted;
   }
@@ -202,30 +218,144 @@ async function run(rollout: Rollout, clock: Clock, io: CliIo, p: Printer): Promi
   return final.phase === 'succeeded' ? EXIT.ok : EXIT.rolledBack;
 }
 
+/** Awaits `work`; on Ctrl-C closes the rollout (interrupting, never failing, and releasing the lease). */
+async function untilInterrupted<T>(
+  rollout: Rollout,
+  work: Promise<T>,
+  io: CliIo,
+): Promise<T | 'interrupted'> {
+  const interrupted = new Promise<'interrupted'>((resolve) => {
+    if (io.signal?.aborted) resolve('interrupted');
+    io.signal?.addEventListener('abort', () => resolve('interrupted'), { once: true });
+  });
+  const outcome = await Promise.race([work, interrupted]);
+  if (outcome === 'interrupted') {
+    work.catch(() => undefined);
+    await rollout.close();
+  }
+  return outcome;
+}
+
 async function control(
   cmd: Exclude<Command, 'plan' | 'run' | 'status'>,
   rollout: Rollout,
-  values: { full?: boolean | undefined; reason?: string | undefined },
+  values: {
+    full?: boolean | undefined;
+    reason?: string | undefined;
+    timeout?: string | undefined;
+    force?: boolean | undefined;
+  },
+  io: CliIo,
+  clock: Clock,
   p: Printer,
 ): Promise<ExitCode> {
-  const state = await rollout.load();
-  if (state.seq === 0) {
-    p.err(`kanary: ${state.key.namespace}/${state.key.name} has not started; there is nothing to ${cmd}\n`);
-    return EXIT.notFound;
+  const name = `${rollout.key.namespace}/${rollout.key.name}`;
+  // An abort needs no trusted state: without one it restores the routing objects from their snapshots.
+  if (cmd !== 'abort') {
+    const state = await rollout.load();
+    if (state.seq === 0) {
+      p.err(`kanary: ${name} has not started; there is nothing to ${cmd}\n`);
+      return EXIT.notFound;
+    }
+  }
+  if (cmd === 'abort' || cmd === 'retry') {
+    // Carried out: by the live driver if there is one, else here. Say which, and what happened.
+    rollout.on('leadership', (e) => {
+      if (e.status === 'acquired')
+        p.err(`kanary: no live driver holds ${name}; carrying the ${cmd} out here (epoch ${e.epoch})\n`);
+    });
+    if (cmd === 'retry') printProgress(rollout, p, () => clock.now());
+    const options = {
+      ...(values.timeout ? { timeout: values.timeout } : {}),
+      ...(cmd === 'abort' && values.force ? { force: true } : {}),
+    };
+    const work =
+      cmd === 'abort'
+        ? rollout.abort(values.reason ?? 'aborted with kanary abort', options)
+        : rollout.retry(options);
+    const after = await untilInterrupted(rollout, work, io);
+    if (after === 'interrupted') {
+      p.err(
+        `kanary: interrupted; the ${cmd} is recorded in ${name}'s state and the next driver carries it out\n`,
+      );
+      return EXIT.interrupted;
+    }
+    if (cmd === 'abort') {
+      p.out(
+        after.phase === 'failed'
+          ? `abort of ${name} failed: ${after.error?.message ?? 'see kanary status'}\n`
+          : `${name}: traffic is back on stable (${after.phase})\n`,
+      );
+      return after.phase === 'failed' ? EXIT.rolledBack : EXIT.ok;
+    }
+    p.out(`${paint(p, after.phase === 'succeeded' ? 32 : 31, outcomeLine(after))}\n`);
+    return after.phase === 'succeeded' || !isStoppedPhase(after.phase) ? EXIT.ok : EXIT.rolledBack;
   }
   const after =
     cmd === 'promote'
       ? await (values.full ? rollout.promoteFull() : rollout.promote())
-      : cmd === 'abort'
-        ? await rollout.abort(values.reason ?? 'aborted with kanary abort')
-        : cmd === 'retry'
-          ? await rollout.retry()
-          : cmd === 'pause'
-            ? await rollout.pause()
-            : await rollout.resume();
+      : cmd === 'pause'
+        ? await rollout.pause()
+        : await rollout.resume();
+  const lease = await rollout.inspectLease();
+  const who = lease?.record?.holder
+    ? `${lease.record.holder} holds the lease and acts on it at its next look at the state`
+    : 'nobody drives it now: it takes effect when a driver runs (`kanary run`, or the agent)';
   p.out(
-    `${cmd}${cmd === 'promote' && values.full ? ' --full' : ''} sent to ${after.key.namespace}/${after.key.name} (${after.phase}); the process running it acts on it within seconds\n`,
+    `${cmd}${cmd === 'promote' && values.full ? ' --full' : ''} recorded in ${name}'s state (${after.phase}); ${who}\n`,
   );
+  return EXIT.ok;
+}
+
+const isStoppedPhase = (phase: string) => phase === 'succeeded' || phase === 'aborted' || phase === 'failed';
+
+async function runAgent(
+  values: {
+    namespace?: string | undefined;
+    kubeconfig?: string | undefined;
+    context?: string | undefined;
+    interval?: string | undefined;
+    'lease-duration'?: string | undefined;
+    'prometheus-token'?: string | undefined;
+  },
+  io: CliIo,
+  p: Printer,
+): Promise<ExitCode> {
+  const kubeConfig = io.kubeConfig ?? loadKubeConfig(values);
+  const clock = io.clock ?? systemClock;
+  const token = values['prometheus-token']
+    ? readFileSync(values['prometheus-token'], 'utf8').trim()
+    : undefined;
+  const agent = createAgent({
+    client: createKubeClient({ kubeConfig, fieldManager: 'kanary-agent', clock }),
+    clock,
+    ...(values.namespace ? { namespaces: [values.namespace] } : {}),
+    ...(values.interval ? { pollInterval: values.interval } : {}),
+    ...(values['lease-duration'] ? { lockTtl: values['lease-duration'] } : {}),
+    ...(token ? { credentials: { prometheus: { bearerToken: token } } } : {}),
+  });
+  const at = () => new Date(clock.now()).toISOString();
+  const id = (k: { namespace: string; name: string }) => `${k.namespace}/${k.name}`;
+  agent.on('adopted', (e) =>
+    p.out(
+      `${at()} adopted ${id(e.key)} (${e.phase}): ${
+        e.policy === 'continue'
+          ? e.code.length
+            ? `continuing without ${e.code.join(', ')}`
+            : 'continuing where it stopped'
+          : `rolling back (orphanPolicy abort: ${e.code.join(', ')} exist only in its host's code)`
+      }\n`,
+    ),
+  );
+  agent.on('skipped', (e) => p.out(`${at()} not driving ${id(e.key)}: ${e.reason}\n`));
+  agent.on('released', (e) => p.out(`${at()} released ${id(e.key)}: ${e.phase ?? `stopped (${e.error})`}\n`));
+  agent.on('error', (e) => p.err(`${at()} ${e.message}\n`));
+  p.err(`kanary agent: watching ${values.namespace ?? 'all namespaces'}\n`);
+  const stop = () => void agent.close();
+  if (io.signal?.aborted) stop();
+  io.signal?.addEventListener('abort', stop, { once: true });
+  await agent.run();
+  p.err('kanary agent: stopped; the rollouts it drove keep their state and leases were released\n');
   return EXIT.ok;
 }
 

@@ -64,6 +64,8 @@ export interface WireOptions {
   kubeConfig: KubeConfig;
   clock?: Clock;
   pollInterval?: string;
+  /** How long a silent driver's lease lasts before another process may take the rollout over. */
+  leaseDuration?: string;
 }
 
 /** The rollout a kanary file describes, on the cluster the kubeconfig points at. */
@@ -89,5 +91,6 @@ export function wireRollout(loaded: LoadedFile, options: WireOptions): Rollout {
     ...(file.router ? { router: routerFor(file.router, client) } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.pollInterval ? { pollInterval: options.pollInterval } : {}),
+    ...(options.leaseDuration ? { lockTtl: options.leaseDuration } : {}),
   });
 }

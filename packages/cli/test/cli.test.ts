@@ -183,7 +183,9 @@ describe('kanary run, status and controls against a cluster', () => {
 
     const promoted = await kanary(['promote', ...k]);
     expect(promoted.code).toBe(EXIT.ok);
-    expect(promoted.out).toMatch(/promote sent to shop\/web/);
+    expect(promoted.out).toMatch(
+      /promote recorded in shop\/web's state \(progressing\); kanary-\d+-\w+ holds the lease/,
+    );
     const r = await running;
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toMatch(/step 1\/3: set weight 30%/);
@@ -219,8 +221,17 @@ describe('kanary run, status and controls against a cluster', () => {
       spec: { http: Array<{ route: Array<{ weight?: number }> }> };
     };
     expect(vs.spec.http[0]?.route.length).toBe(1);
-    expect((await kanary(['retry', ...k])).code).toBe(EXIT.ok);
-    expect((await kanary(['status', ...k])).out).toMatch(/phase\s+(pending|progressing)/);
+    // Nobody drives it now: retry carries itself out here, driving like `kanary run`.
+    const retrying = kanary(['retry', ...k]);
+    for (let i = 0; i < 200; i++) {
+      if ((await kanary(['status', ...k])).out.match(/phase\s+paused/)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await kanary(['status', ...k])).out).toMatch(/phase\s+paused at step 2\/2/);
+    expect((await kanary(['abort', ...k])).code).toBe(EXIT.ok);
+    const retried = await retrying;
+    expect(retried.err).toMatch(/no live driver holds shop\/web; carrying the retry out here/);
+    expect(retried.code).toBe(EXIT.rolledBack);
   }, 30_000);
 
   it('the installed bin: exit codes from a real process, and Ctrl-C stops driving with the state saved', async () => {
@@ -239,10 +250,79 @@ describe('kanary run, status and controls against a cluster', () => {
     proc.stderr.on('data', (d) => (err += d));
     const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
     expect(code).toBe(EXIT.interrupted);
-    expect(err).toMatch(/stopped driving\. The state is saved/);
+    expect(err).toMatch(/stopped driving and released the lease\. The state is saved/);
     const status = await kanary(['status', '-f', path, '--kubeconfig', kubeconfig]);
     expect(status.out).toMatch(/paused at step 2\/2/);
     const invalid = spawn(process.execPath, [bin, 'plan', '-f', join(dir, 'missing.yaml')]);
     expect(await new Promise((resolve) => invalid.on('exit', resolve))).toBe(EXIT.notFound);
   }, 30_000);
+
+  describe('abort and retry with nobody, a dead or a live driver (the real bin)', () => {
+    const bin = join(import.meta.dirname, '../dist/bin.js');
+    const lease = ['--lease-duration', '2s'];
+    const drive = (path: string, kubeconfig: string) => {
+      const proc = spawn(process.execPath, [bin, 'run', '-f', path, '--kubeconfig', kubeconfig, ...lease], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      proc.stdout.on('data', (d) => (out += d));
+      const paused = new Promise<void>((resolve) =>
+        proc.stdout.on('data', () => out.includes('waiting for a human') && resolve()),
+      );
+      const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+      return { proc, paused, exited };
+    };
+    const abortBin = (path: string, kubeconfig: string) => {
+      const proc = spawn(process.execPath, [bin, 'abort', '-f', path, '--kubeconfig', kubeconfig, ...lease], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      proc.stdout.on('data', (d) => (out += d));
+      proc.stderr.on('data', (d) => (err += d));
+      return new Promise<Run>((resolve) =>
+        proc.on('exit', (code) => resolve({ code: code ?? -1, out, err })),
+      );
+    };
+    const routes = (c: Cluster) =>
+      (
+        c.get('VirtualService', 'shop', 'web', 'networking.istio.io') as {
+          spec: { http: Array<{ route: Array<{ destination: { host: string }; weight?: number }> }> };
+        }
+      ).spec.http[0]?.route ?? [];
+
+    for (const how of ['SIGKILL', 'SIGINT'] as const) {
+      it(`abort after the driver was stopped with ${how} puts traffic back on stable and exits 0`, async () => {
+        const { cluster: c, kubeconfig } = await start();
+        const path = write(`dead-${how}.yaml`, stringify(file([{ setWeight: 30 }, { pause: {} }])));
+        const driver = drive(path, kubeconfig);
+        await driver.paused;
+        expect(routes(c).length).toBe(2);
+        driver.proc.kill(how);
+        await driver.exited;
+        const started = Date.now();
+        const aborted = await abortBin(path, kubeconfig);
+        expect(aborted.code).toBe(EXIT.ok);
+        expect(aborted.err).toMatch(/no live driver holds shop\/web; carrying the abort out here/);
+        expect(aborted.out).toMatch(/shop\/web: traffic is back on stable/);
+        expect(routes(c).length).toBe(1);
+        // A killed driver's lease must be seen silent for its whole duration; a stopped one released it.
+        if (how === 'SIGKILL') expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+        const status = await kanary(['status', '-f', path, '--kubeconfig', kubeconfig]);
+        expect(status.out).toMatch(/phase\s+aborted/);
+      }, 30_000);
+    }
+
+    it('abort with a live driver hands it over and exits 0 once the driver has put traffic on stable', async () => {
+      const { cluster: c, kubeconfig } = await start();
+      const path = write('live.yaml', stringify(file([{ setWeight: 30 }, { pause: {} }])));
+      const driver = drive(path, kubeconfig);
+      await driver.paused;
+      const aborted = await abortBin(path, kubeconfig);
+      expect(aborted.code).toBe(EXIT.ok);
+      expect(aborted.err).not.toMatch(/carrying the abort out here/);
+      expect(routes(c).length).toBe(1);
+      expect(await driver.exited).toBe(EXIT.rolledBack);
+    }, 30_000);
+  });
 });

@@ -9,7 +9,7 @@ export { canonicalJson, digest } from './engine/digest.ts';
 export type { RolloutEvents } from './engine/events.ts';
 export type { ActionResult, EngineEvent, ReduceContext } from './engine/reducer.ts';
 export { currentAction, derivePhase, reduce } from './engine/reducer.ts';
-export type { CreateRolloutOptions, Rollout } from './engine/rollout.ts';
+export type { ControlOptions, CreateRolloutOptions, Rollout } from './engine/rollout.ts';
 export { createRollout } from './engine/rollout.ts';
 export type {
   AbortCause,
@@ -20,7 +20,7 @@ export type {
   Phase,
   RolloutState,
 } from './engine/state.ts';
-export { awaitingDecision, initialState, TERMINAL_PHASES } from './engine/state.ts';
+export { awaitingDecision, initialState, isEnded, isStopped, TERMINAL_PHASES } from './engine/state.ts';
 export type { KanaryErrorCode, KanaryErrorOptions, KanaryIssue } from './errors/kanary-error.ts';
 export { formatIssues, isKanaryError, KanaryError, toKanaryError } from './errors/kanary-error.ts';
 export type {
@@ -51,10 +51,13 @@ export {
   type Service,
   unpinService,
 } from './kubernetes/service-pin.ts';
+export { createElectedLock, LEASE_TIMING } from './leadership/elector.ts';
+export type { FencedObject, WriteFence } from './leadership/fence.ts';
+export { EPOCH_ANNOTATION_PREFIX, epochAnnotation, epochOn } from './leadership/fence.ts';
 export type { ScriptedGateOptions, ScriptedVerdict } from './memory/gate.ts';
 export { createScriptedGate } from './memory/gate.ts';
 export type { FaultFn, Journal, JournalEntry } from './memory/journal.ts';
-export { createMemoryLock } from './memory/lock.ts';
+export { createMemoryLeaseBackend, createMemoryLock } from './memory/lock.ts';
 export type { MemoryRouter, MemoryRouterOptions } from './memory/router.ts';
 export { createMemoryRouter, FULL_CAPABILITIES } from './memory/router.ts';
 export type { MemoryStateStore } from './memory/store.ts';
@@ -75,12 +78,24 @@ export type {
   MetricGate,
 } from './ports/gate.ts';
 export type { HookContext, HookFn, HookHandlers } from './ports/hooks.ts';
-export type { Lock, LockLease, LockOptions } from './ports/lock.ts';
+export type {
+  LeaseBackend,
+  LeaseRecord,
+  LeaseView,
+  Lock,
+  LockLease,
+  LockOptions,
+  VersionedLease,
+} from './ports/lock.ts';
 export type { RolloutKey, Side, WorkloadRef } from './ports/refs.ts';
 export type { RouterCapabilities, RouterStatus, TrafficRouter, WeightMode } from './ports/router.ts';
 export { NO_CAPABILITIES } from './ports/router.ts';
 export type { StateStore, StoredState } from './ports/store.ts';
+export type { PartWiring, RolloutWiring } from './ports/wiring.ts';
+export { partWiring } from './ports/wiring.ts';
 export type { Readiness, RollProgress, WorkloadDriver } from './ports/workload.ts';
+export type { RetryPolicy, RetryPolicyOptions } from './retry/policy.ts';
+export { createRetryPolicy } from './retry/policy.ts';
 export type { ReplicaRatioRouterOptions, ReplicaSplit } from './routers/replica-ratio.ts';
 export { createReplicaRatioRouter, replicaSplit } from './routers/replica-ratio.ts';
 export type { ServiceSelectorRouterOptions } from './routers/service-selector.ts';
@@ -110,7 +125,7 @@ export { STRATEGY_TYPES } from './spec/strategy.ts';
 export type { ConfigMapStateStoreOptions } from './state/configmap-store.ts';
 export { createConfigMapStateStore } from './state/configmap-store.ts';
 export type { LeaseLockOptions } from './state/lease-lock.ts';
-export { createLeaseLock } from './state/lease-lock.ts';
+export { createLeaseBackend, createLeaseLock } from './state/lease-lock.ts';
 export type { PlanOptions, Strategy } from './strategies/index.ts';
 export { strategies } from './strategies/index.ts';
 export type { DeploymentDriverOptions, PreflightSeverity } from './workloads/deployment-driver.ts';

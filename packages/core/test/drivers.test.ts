@@ -1,6 +1,8 @@
 import {
+  createMemoryLeaseBackend,
   createMemoryLock,
   createMemoryStateStore,
+  createVirtualClock,
   isKanaryError,
   KanaryError,
   type RolloutState,
@@ -36,8 +38,11 @@ describe('one driver per rollout', () => {
 
   it('a lease that is not renewed expires, and another driver takes over', async () => {
     const h = harness('weighted');
-    const lock = createMemoryLock({ clock: h.clock });
-    await lock.acquire({ namespace: 'shop', name: 'shop' }, { holder: 'crashed', ttlMs: 30_000 });
+    const backend = createMemoryLeaseBackend();
+    // A process that froze right after taking the lease: its clock never moves, so it never renews.
+    const frozen = createMemoryLock({ backend, clock: createVirtualClock(h.clock.now()) });
+    await frozen.acquire({ namespace: 'shop', name: 'shop' }, { holder: 'crashed', ttlMs: 30_000 });
+    const lock = createMemoryLock({ backend, clock: h.clock });
     const r = h.restart({ lock, holder: 'new', waitForLock: true });
     const t0 = h.clock.now();
     let startedAt = 0;
@@ -107,7 +112,10 @@ describe('transient faults', () => {
     });
     const final = await h.runToEnd();
     expect(final.phase).toBe('aborted');
-    expect(final.abort?.reason).toMatch(/router.setWeight failed: apiserver unavailable/);
+    expect(final.abort?.cause).toBe('deadline');
+    expect(final.abort?.reason).toMatch(
+      /router.setWeight failed: no progress within 60000ms \(last error: apiserver unavailable\)/,
+    );
   });
 
   it('a router that reads back a different weight is retried, not trusted', async () => {

@@ -12,6 +12,7 @@ import {
   type MirrorRoute,
   type ObjectRef,
   type PortContext,
+  partWiring,
   type RouterCapabilities,
   type RouterStatus,
   type TrafficRouter,
@@ -181,6 +182,7 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
 
   const router: TrafficRouter = {
     name: 'gateway-api',
+    wiring: partWiring('gatewayApi', options),
     capabilities: CAPABILITIES,
     async validate(ctx) {
       const issues: KanaryIssue[] = [];

@@ -10,6 +10,7 @@ import {
   type MirrorRoute,
   type ObjectRef,
   type PortContext,
+  partWiring,
   type RouterCapabilities,
   type RouterStatus,
   type TrafficRouter,
@@ -391,6 +392,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
 
   const router: TrafficRouter = {
     name: 'istio',
+    wiring: partWiring('istio', options),
     capabilities: CAPABILITIES,
 
     async validate(ctx) {

@@ -10,6 +10,7 @@ import {
   type MatchRule,
   type ObjectRef,
   type PortContext,
+  partWiring,
   type RouterCapabilities,
   type RouterStatus,
   type TrafficRouter,
@@ -224,6 +225,7 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
 
   const router: TrafficRouter = {
     name: 'ingress-nginx',
+    wiring: partWiring('nginx', options),
     capabilities: CAPABILITIES(total),
 
     async validate(ctx) {

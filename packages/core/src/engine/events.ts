@@ -14,7 +14,11 @@ export interface RolloutEvents {
     event: { canary: number; stable: number; verified: boolean; effective?: number; state: RolloutState },
   ];
   action: [
-    event: { action: PlanAction; status: 'started' | 'completed' | 'waiting' | 'failed'; message?: string },
+    event: {
+      action: PlanAction;
+      status: 'started' | 'completed' | 'waiting' | 'failed' | 'interrupted';
+      message?: string;
+    },
   ];
   analysis: [
     event: { key: string; phase: AnalysisRun['phase']; measurements: Measurement[]; message?: string },
@@ -23,6 +27,15 @@ export interface RolloutEvents {
   hook: [event: { hook: HookName; name: string; outcome: 'passed' | 'rejected' | 'error'; message?: string }];
   abort: [event: { reason: string; cause: AbortCause; state: RolloutState }];
   done: [state: RolloutState];
+  /** This process became the rollout's driver, stopped being it, or handed a control to the driver. */
+  leadership: [
+    event: {
+      status: 'acquired' | 'lost' | 'released' | 'handed-over';
+      holder: string;
+      epoch?: number;
+      message: string;
+    },
+  ];
   /** Something went wrong that did not stop the rollout (a retried fault, a lost race on the store). */
   warning: [event: { message: string; error?: KanaryError }];
 }

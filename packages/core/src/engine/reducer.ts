@@ -34,7 +34,9 @@ export type EngineEvent =
   | { type: 'actionFailed'; at: number; error: ErrorInfo; cause: Exclude<AbortCause, 'user' | 'analysis'> }
   | { type: 'analysisUpdated'; at: number; run: AnalysisRun }
   | { type: 'backgroundUpdated'; at: number; run: AnalysisRun }
-  | { type: 'control'; at: number; control: Control };
+  | { type: 'control'; at: number; control: Control }
+  /** A driver took the rollout over (its lease's epoch); recorded before it acts. */
+  | { type: 'driver'; at: number; holder: string; epoch: number };
 
 export interface ReduceContext {
   plan: Plan;
@@ -269,6 +271,14 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
     case 'control':
       next = applyControl(state, event.control, event.at, plan);
       break;
+    case 'driver':
+      next = note(
+        { ...state, driver: { holder: event.holder, epoch: event.epoch, since: event.at } },
+        event.at,
+        'driver',
+        `${event.holder} drives (epoch ${event.epoch})`,
+      );
+      break;
   }
   next = { ...next, seq: state.seq + 1, updatedAt: event.at };
   next.phase = derivePhase(plan, next);
@@ -393,7 +403,7 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
         );
       }
       // Failed mid-way: try the failed action again.
-      const { error: _e, ...rest } = state;
+      const { error: _e, finishedAt: _f, ...rest } = state;
       return note({ ...rest, action: undefined }, at, 'retry', `from ${describeCursor(state.cursor)}`);
     }
     case 'pause':

@@ -6,19 +6,22 @@ import {
   type KanaryIssue,
   toKanaryError,
 } from '../errors/kanary-error.ts';
+import { type FencedObject, runFenced, type WriteFence } from '../leadership/fence.ts';
 import { createMemoryLock } from '../memory/lock.ts';
 import { createMemoryStateStore } from '../memory/store.ts';
 import type { Plan, PlanAction } from '../plan/actions.ts';
-import { type Clock, systemClock } from '../ports/clock.ts';
+import { type Clock, shiftedClock, systemClock } from '../ports/clock.ts';
 import type { PortContext } from '../ports/context.ts';
 import type { MetricGate } from '../ports/gate.ts';
 import type { HookFn, HookHandlers } from '../ports/hooks.ts';
-import type { Lock, LockLease } from '../ports/lock.ts';
+import type { LeaseView, Lock, LockLease } from '../ports/lock.ts';
 import type { RolloutKey } from '../ports/refs.ts';
 import type { TrafficRouter } from '../ports/router.ts';
 import type { StateStore } from '../ports/store.ts';
+import type { RolloutWiring } from '../ports/wiring.ts';
 import type { WorkloadDriver } from '../ports/workload.ts';
-import { parseDuration } from '../spec/duration.ts';
+import { createRetryPolicy } from '../retry/policy.ts';
+import { type DurationInput, parseDuration } from '../spec/duration.ts';
 import { HOOK_NAMES, type HookName } from '../spec/hooks.ts';
 import { parseRolloutSpec } from '../spec/parse.ts';
 import type { RolloutSpec } from '../spec/rollout-spec.ts';
@@ -29,7 +32,8 @@ import { type Decision, decide } from './decide.ts';
 import { digest } from './digest.ts';
 import type { RolloutEvents } from './events.ts';
 import { type ActionResult, type EngineEvent, reduce } from './reducer.ts';
-import { initialState, type RolloutState } from './state.ts';
+import { initialState, isEnded, isStopped, type RolloutState } from './state.ts';
+import { corruptState, stateProblems } from './state-check.ts';
 import { callWebhook } from './webhook.ts';
 
 export interface CreateRolloutOptions {
@@ -56,6 +60,30 @@ export interface CreateRolloutOptions {
   syncInterval?: string | number;
   lockTtl?: string | number;
   fetch?: typeof fetch;
+  /**
+   * Removes the rollout's epoch stamp (its fencing token) from an object once the release has
+   * ended, so objects are left as they were. `createKubernetesRollout` wires the cluster's.
+   */
+  unfence?: (ref: FencedObject, rollout: string) => Promise<void>;
+}
+
+/** How a control behaves when this process is not the rollout's driver. */
+export interface ControlOptions {
+  /**
+   * Wait until the control has taken effect (default true for `abort()` and `retry()`): when a
+   * live driver holds the rollout it acts on the control; when none does (its lease was released
+   * or stayed unrenewed for its whole duration), this process takes the lease and carries the
+   * control out itself. `false` only records the control.
+   */
+  wait?: boolean;
+  /** Give up waiting after this long (TIMEOUT; the control stays recorded). Default: no limit. */
+  timeout?: DurationInput;
+  /**
+   * `abort()` only: do not trust the saved state (missing, unreadable, inconsistent). Takes the
+   * lease, sends all traffic to stable from the routing objects' own snapshots, removes the
+   * canary, and writes a fresh state that says aborted.
+   */
+  force?: boolean;
 }
 
 export interface Rollout {
@@ -71,11 +99,24 @@ export interface Rollout {
   run(): Promise<RolloutState>;
   promote(): Promise<RolloutState>;
   promoteFull(): Promise<RolloutState>;
-  abort(reason?: string): Promise<RolloutState>;
-  retry(): Promise<RolloutState>;
+  /**
+   * Rolls back to stable. Resolves once traffic is back on stable (by this process, or by the live
+   * driver it handed the abort to); see `ControlOptions`.
+   */
+  abort(reason?: string, options?: ControlOptions): Promise<RolloutState>;
+  /** Continues an aborted or failed rollout, carried out like `abort()`. */
+  retry(options?: ControlOptions): Promise<RolloutState>;
   pause(): Promise<RolloutState>;
   resume(): Promise<RolloutState>;
   skipStep(): Promise<RolloutState>;
+  /**
+   * Stops driving here: interrupts the action in flight (never a failure, never a rollback),
+   * releases the lease so a successor can take over at once, and resolves when `run()` has
+   * returned. The rollout itself goes on from its saved state under the next driver.
+   */
+  close(): Promise<void>;
+  /** The rollout's lease as it is now (who holds it, if anyone); undefined when the lock cannot tell. */
+  inspectLease(): Promise<LeaseView | undefined>;
   on: EventEmitter<RolloutEvents>['on'];
   once: EventEmitter<RolloutEvents>['once'];
   off: EventEmitter<RolloutEvents>['off'];
@@ -83,7 +124,7 @@ export interface Rollout {
 
 type PerformOutcome =
   | { kind: 'done'; result?: ActionResult }
-  | { kind: 'waiting'; message?: string }
+  | { kind: 'waiting'; message?: string; retryInMs?: number }
   | { kind: 'analysis'; event: EngineEvent | undefined };
 
 interface QueuedControl {
@@ -188,7 +229,10 @@ class RolloutDriver implements Rollout {
   readonly #plan: Plan;
   readonly #options: CreateRolloutOptions;
   readonly #emitter = new EventEmitter<RolloutEvents>();
+  /** The rollout's timeline: this host's clock corrected to the lease storage's (see "One timeline"). */
   readonly #clock: Clock;
+  /** This host's own clock, for the lease. */
+  readonly #hostClock: Clock;
   readonly #store: StateStore;
   readonly #lock: Lock;
   readonly #digest: string;
@@ -200,16 +244,30 @@ class RolloutDriver implements Rollout {
   #running = false;
   #queue: QueuedControl[] = [];
   #wake: AbortController | undefined;
-  #interrupt: { controller: AbortController; action: PlanAction } | undefined;
+  #interrupt: { controller: AbortController; action: PlanAction | undefined } | undefined;
+  #lease: LockLease | undefined;
+  #shutdown = new AbortController();
+  #runDone: Promise<unknown> | undefined;
+  /** A write found a newer driver's epoch: this term is over. */
+  #fencedOut = false;
+  /** Objects stamped since the last save, recorded in the next one. */
+  #stamped = new Map<string, FencedObject>();
+  readonly #holder: string;
+  readonly #wiring: RolloutWiring;
+  readonly #wiringJson: string;
 
   constructor(spec: RolloutSpec, plan: Plan, options: CreateRolloutOptions) {
     this.spec = spec;
     this.key = { namespace: spec.namespace, name: spec.name };
     this.#plan = plan;
     this.#options = options;
-    this.#clock = options.clock ?? systemClock;
+    this.#hostClock = options.clock ?? systemClock;
+    this.#clock = shiftedClock(this.#hostClock, () => this.#lease?.clockOffsetMs() ?? 0);
     this.#store = options.store ?? createMemoryStateStore();
-    this.#lock = options.lock ?? processLock(this.#clock);
+    this.#lock = options.lock ?? processLock(this.#hostClock);
+    this.#holder = options.holder ?? `kanary-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.#wiring = wiringOf(options);
+    this.#wiringJson = JSON.stringify(this.#wiring);
     this.#digest = digest(spec);
     this.#pollMs = parseDuration(options.pollInterval ?? '2s', 'pollInterval');
     this.#syncMs = parseDuration(options.syncInterval ?? '5s', 'syncInterval');
@@ -240,7 +298,10 @@ class RolloutDriver implements Rollout {
   async load(): Promise<RolloutState> {
     const stored = await this.#store.load(this.key);
     if (stored) {
-      const finished = stored.state.phase === 'succeeded' || stored.state.phase === 'aborted';
+      const where = `the state of ${this.key.namespace}/${this.key.name}`;
+      const shape = stateProblems(stored.state, this.key, undefined);
+      if (shape.length > 0) throw corruptState(this.key, where, shape, { revision: stored.revision });
+      const finished = isEnded(stored.state);
       if (stored.state.specDigest !== this.#digest && finished) {
         // The last release ended (promoted, or rolled back to stable): this spec is the next release.
         // The stored revision is kept so the first save replaces that state compare-and-swap.
@@ -264,6 +325,9 @@ class RolloutDriver implements Rollout {
           },
         );
       }
+      const inconsistent = stateProblems(stored.state, this.key, this.#plan);
+      if (inconsistent.length > 0)
+        throw corruptState(this.key, where, inconsistent, { revision: stored.revision });
       this.#state = stored.state;
       this.#revision = stored.revision;
       return stored.state;
@@ -279,11 +343,92 @@ class RolloutDriver implements Rollout {
   promoteFull(): Promise<RolloutState> {
     return this.#control({ type: 'promoteFull' });
   }
-  abort(reason = 'aborted by user'): Promise<RolloutState> {
-    return this.#control({ type: 'abort', reason });
+  async abort(reason = 'aborted by user', options: ControlOptions = {}): Promise<RolloutState> {
+    if (options.force) return this.#forceAbort(reason);
+    // No saved state at all (never started, or its ConfigMap was deleted): the routing objects'
+    // own snapshots are the only truth, so the abort restores from them (a no-op if nothing changed).
+    if (!this.#running && (await this.#store.load(this.key)) === undefined) return this.#forceAbort(reason);
+    return this.#control({ type: 'abort', reason }, { wait: true, ...options });
   }
-  retry(): Promise<RolloutState> {
-    return this.#control({ type: 'retry' });
+
+  /** Abort without trusting any saved state: from the routing objects' snapshots (see ControlOptions.force). */
+  async #forceAbort(reason: string): Promise<RolloutState> {
+    if (this.#running)
+      throw new KanaryError('INVALID_STATE', 'abort({ force }) while run() drives here; use abort()');
+    let revision: string | undefined;
+    try {
+      revision = (await this.#store.load(this.key))?.revision;
+    } catch (error) {
+      if (!isKanaryError(error, 'STATE_CORRUPT')) throw error;
+      revision = error.details.revision as string | undefined;
+    }
+    this.#running = true;
+    const lease = await this.#lock.acquire(this.key, {
+      holder: this.#holder,
+      ttlMs: this.#lockTtlMs,
+      wait: true,
+      signal: this.#shutdown.signal,
+    });
+    this.#lease = lease;
+    try {
+      const now = this.#clock.now();
+      this.#state = initialState(this.key, this.#digest, now);
+      const { workload, router } = this.#options;
+      const done = await this.#guard(undefined, async (signal) => {
+        const ctx = this.#context(signal);
+        const described = await workload.describe(ctx).catch(() => undefined);
+        const state = { ...(this.#state as RolloutState), targets: described ?? {} };
+        this.#state = state;
+        const known = this.#context(signal);
+        if (router) await router.reset(known);
+        await workload.cleanup(known);
+        if (router) await router.finalize(known);
+      });
+      if (done.kind === 'failed') throw done.error;
+      if (done.kind === 'interrupted')
+        throw new KanaryError(
+          'LEADERSHIP_LOST',
+          `forced abort of ${this.key.name} was interrupted (${done.reason})`,
+        );
+      // The release is over: its epoch stamps go, as at any end.
+      const unfence = this.#options.unfence;
+      if (unfence) for (const ref of this.#stamped.values()) await unfence(ref, this.key.name);
+      this.#stamped.clear();
+      const at = this.#clock.now();
+      const base = this.#state as RolloutState;
+      const aborted: RolloutState = {
+        ...base,
+        phase: 'aborted',
+        cursor: { section: 'done', step: 0, action: 0 },
+        outcome: 'rolledBack',
+        abort: { reason, cause: 'user', at, from: base.cursor },
+        driver: { holder: this.#holder, epoch: lease.epoch, since: at },
+        startedAt: at,
+        finishedAt: at,
+        updatedAt: at,
+        seq: 1,
+        history: [
+          {
+            at,
+            seq: 1,
+            event: 'abort',
+            detail: `user (forced, from the routing objects' snapshots): ${reason}`,
+          },
+        ],
+      };
+      this.#revision = revision;
+      this.#revision = await this.#saveWithRetries(aborted);
+      this.#state = aborted;
+      this.#emitChanges(undefined, aborted);
+      return aborted;
+    } finally {
+      await lease.release();
+      this.#lease = undefined;
+      this.#running = false;
+    }
+  }
+  retry(options: ControlOptions = {}): Promise<RolloutState> {
+    return this.#control({ type: 'retry' }, { wait: true, ...options });
   }
   pause(): Promise<RolloutState> {
     return this.#control({ type: 'pause' });
@@ -295,7 +440,18 @@ class RolloutDriver implements Rollout {
     return this.#control({ type: 'skipStep' });
   }
 
-  async #control(control: Control): Promise<RolloutState> {
+  async inspectLease(): Promise<LeaseView | undefined> {
+    return this.#lock.inspect?.(this.key);
+  }
+
+  async close(): Promise<void> {
+    this.#shutdown.abort();
+    this.#wake?.abort();
+    this.#interrupt?.controller.abort();
+    await this.#runDone?.catch(() => undefined);
+  }
+
+  async #control(control: Control, options: ControlOptions = {}): Promise<RolloutState> {
     if (!this.#state) await this.load();
     this.#refuseIfNotAllowed(control);
     if (this.#running) {
@@ -305,23 +461,120 @@ class RolloutDriver implements Rollout {
         if (
           INTERRUPTING.has(control.type) &&
           this.#interrupt &&
-          INTERRUPTIBLE.has(this.#interrupt.action.type)
+          (this.#interrupt.action === undefined || INTERRUPTIBLE.has(this.#interrupt.action.type))
         ) {
           this.#interrupt.controller.abort();
         }
       });
     }
-    // Not driving here: write the control to the store; the driving process picks it up.
+    // Not driving here: write the control to the store, where the driver (if any) picks it up.
     for (let attempt = 0; ; attempt++) {
       try {
         await this.#dispatch({ type: 'control', at: this.#clock.now(), control }, { throwOnConflict: true });
-        return this.#state as RolloutState;
+        break;
       } catch (error) {
         if (!isKanaryError(error, 'CONFLICT') || attempt >= 5) throw error;
         await this.load();
         this.#refuseIfNotAllowed(control);
       }
     }
+    if (!options.wait) return this.#state as RolloutState;
+    return this.#carryOut(control, options);
+  }
+
+  /**
+   * After recording a control: wait for the live driver to act on it, or — when there is none —
+   * take the lease and drive until it has taken effect. Never claims that someone acts when
+   * nobody does: it returns only once the state shows the effect.
+   */
+  async #carryOut(control: Control, options: ControlOptions): Promise<RolloutState> {
+    const recordedSeq = (this.#state as RolloutState).seq;
+    const trafficOnStable = (s: RolloutState) =>
+      isStopped(s) || (s.phase === 'aborting' && s.weights.canary === 0 && s.weights.verified);
+    // Driving it here: to the end of the section (an abort until the canary is gone), a retry to the end.
+    const enough = isStopped;
+    // Watching the store: the live driver has put traffic on stable, or (retry) moved the rollout on.
+    const seen = (s: RolloutState) =>
+      control.type === 'abort'
+        ? trafficOnStable(s)
+        : isStopped(s) || (s.seq > recordedSeq && s.driver?.holder !== this.#holder);
+    const deadline =
+      options.timeout === undefined
+        ? undefined
+        : this.#hostClock.now() + parseDuration(options.timeout, 'timeout');
+    const stopWatching = new AbortController();
+    let drivingHere = false;
+    const driving = (async () => {
+      // Drives when the lease is (or becomes) free: a live holder is waited for until it expires.
+      const self = new RolloutDriver(this.spec, this.#plan, {
+        ...this.#options,
+        holder: this.#holder,
+        waitForLock: true,
+      });
+      self.#shutdownOn(stopWatching.signal);
+      self.on('leadership', (e) => {
+        if (e.status === 'acquired') drivingHere = true;
+      });
+      for (const event of [
+        'state',
+        'weight',
+        'phase',
+        'step',
+        'abort',
+        'warning',
+        'leadership',
+        'action',
+        'hook',
+      ] as const) {
+        self.on(event, (...args: unknown[]) =>
+          (this.#emitter.emit as (...a: unknown[]) => void)(event, ...args),
+        );
+      }
+      return self.runUntil(enough);
+    })();
+    driving.catch(() => undefined);
+    try {
+      for (;;) {
+        const stored = await this.#store.load(this.key).catch(() => undefined);
+        if (stored) {
+          this.#state = stored.state;
+          this.#revision = stored.revision;
+          // Once this process drives, it carries the control to the end itself.
+          if (!drivingHere && seen(stored.state)) return stored.state;
+        }
+        const settled = await Promise.race([
+          driving.then(
+            (state) => ({ state }),
+            (error: unknown) => ({ error }),
+          ),
+          this.#hostClock.sleep(this.#syncMs).then(() => undefined),
+        ]);
+        if (settled && 'error' in settled) throw settled.error;
+        if (settled && 'state' in settled) {
+          this.#state = settled.state;
+          if (enough(settled.state) || isStopped(settled.state)) return settled.state;
+        }
+        if (deadline !== undefined && this.#hostClock.now() >= deadline) {
+          const lease = await this.#lock.inspect?.(this.key).catch(() => undefined);
+          throw new KanaryError(
+            'TIMEOUT',
+            `${control.type}() is recorded, but has not taken effect within ${options.timeout}: ${
+              lease?.record?.holder
+                ? `${lease.record.holder} holds the lease and has not acted on it yet`
+                : 'no driver has picked it up'
+            }`,
+            { details: { control: control.type, holder: lease?.record?.holder } },
+          );
+        }
+      }
+    } finally {
+      stopWatching.abort();
+      await driving.catch(() => undefined);
+    }
+  }
+
+  #shutdownOn(signal: AbortSignal): void {
+    signal.addEventListener('abort', () => void this.close(), { once: true });
   }
 
   #refuseIfNotAllowed(control: Control): void {
@@ -333,66 +586,226 @@ class RolloutDriver implements Rollout {
     }
   }
 
-  async run(): Promise<RolloutState> {
+  run(): Promise<RolloutState> {
+    return this.runUntil(() => false);
+  }
+
+  /**
+   * Drives until the rollout stops (succeeded, aborted, failed) or `enough(state)` holds. Loses
+   * nothing on losing the lease: it stops writing at once and, when nobody else took over (an
+   * API outage), takes the lease back and goes on.
+   */
+  async runUntil(enough: (state: RolloutState) => boolean): Promise<RolloutState> {
     if (this.#running)
       throw new KanaryError('INVALID_STATE', 'run() is already driving this rollout in this process');
     this.#running = true;
-    let lease: LockLease | undefined;
-    const stopRenewal = new AbortController();
-    let lockLost: unknown;
+    const done = this.#lead(enough);
+    this.#runDone = done;
     try {
-      lease = await this.#lock.acquire(this.key, {
-        holder: this.#options.holder ?? `kanary-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-        ttlMs: this.#lockTtlMs,
-        wait: this.#options.waitForLock ?? false,
-      });
-      const held = lease;
-      void (async () => {
-        let renewedAt = this.#clock.now();
-        while (!stopRenewal.signal.aborted) {
-          await this.#clock.sleep(this.#lockTtlMs / 3, stopRenewal.signal);
-          if (stopRenewal.signal.aborted) return;
-          try {
-            await held.renew();
-            renewedAt = this.#clock.now();
-          } catch (error) {
-            // Another holder: stop at once. A passing fault: keep trying until our lease would expire.
-            const lost = isKanaryError(error, 'LOCKED') || this.#clock.now() - renewedAt >= this.#lockTtlMs;
-            if (!lost) {
-              this.#emitter.emit('warning', {
-                message: `renewing the lock failed and will be retried: ${(error as Error).message}`,
-              });
-              continue;
-            }
-            lockLost = error;
-            this.#wake?.abort();
-            this.#interrupt?.controller.abort();
-            return;
-          }
-        }
-      })();
-      // Tell hosts where this driver starts from (a resumed rollout may already wait for a human).
-      this.#emitter.emit('state', await this.load());
-      for (;;) {
-        if (lockLost) throw toKanaryError(lockLost, 'LOCKED');
-        await this.#drainControls();
-        const state = this.#state as RolloutState;
-        const decision = decide(this.#plan, state, this.#clock.now());
-        if (decision.kind === 'stop') break;
-        await this.#act(decision);
-      }
-      const final = this.#state as RolloutState;
-      if (final.phase === 'succeeded' || final.phase === 'aborted' || final.phase === 'failed') {
-        this.#emitter.emit('done', final);
-      }
+      const final = await done;
+      if (isStopped(final)) this.#emitter.emit('done', final);
       return final;
     } finally {
-      stopRenewal.abort();
       this.#running = false;
       // Controls that arrived as we stopped are applied without a driver.
       const pending = this.#queue.splice(0);
       for (const q of pending) this.#control(q.control).then(q.resolve, q.reject);
-      await lease?.release().catch(() => undefined);
+    }
+  }
+
+  async #lead(enough: (state: RolloutState) => boolean): Promise<RolloutState> {
+    let wait = this.#options.waitForLock ?? false;
+    for (;;) {
+      if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
+      let lease: LockLease;
+      try {
+        lease = await this.#lock.acquire(this.key, {
+          holder: this.#holder,
+          ttlMs: this.#lockTtlMs,
+          wait,
+          signal: this.#shutdown.signal,
+          minEpoch: this.#state?.driver?.epoch ?? 0,
+        });
+      } catch (error) {
+        if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
+        throw error;
+      }
+      this.#lease = lease;
+      let outcome: 'stopped' | 'lost';
+      try {
+        outcome = await this.#drive(lease, enough);
+      } finally {
+        if (!this.#shutdown.signal.aborted || lease.isHeld()) await lease.release();
+        this.#lease = undefined;
+      }
+      if (outcome === 'stopped' || this.#shutdown.signal.aborted) {
+        this.#emitter.emit('leadership', {
+          status: 'released',
+          holder: this.#holder,
+          epoch: lease.epoch,
+          message: `${this.#holder} released ${this.key.namespace}/${this.key.name}`,
+        });
+        return this.#state as RolloutState;
+      }
+      const why = (lease.signal.reason as Error | undefined)?.message ?? 'the lease was lost';
+      this.#emitter.emit('leadership', {
+        status: 'lost',
+        holder: this.#holder,
+        epoch: lease.epoch,
+        message: why,
+      });
+      // Taken over by a live driver: it drives now. Lost to an outage: take the lease back once it can be had.
+      const view = await this.#lock.inspect?.(this.key).catch(() => undefined);
+      const other = view?.record?.holder !== undefined && view.record.holder !== this.#holder;
+      if (other && !(this.#options.waitForLock ?? false)) {
+        throw new KanaryError('LOCKED', `${why}; ${view?.record?.holder} drives it now`, {
+          details: { holder: view?.record?.holder },
+        });
+      }
+      wait = true;
+    }
+  }
+
+  /** One term as the driver: record the takeover, then decide and act until stopped or lost. */
+  async #drive(lease: LockLease, enough: (state: RolloutState) => boolean): Promise<'stopped' | 'lost'> {
+    this.#fencedOut = false;
+    const state = await this.load();
+    if ((state.driver?.epoch ?? 0) > lease.epoch) return 'lost';
+    // Tell hosts where this driver starts from (a resumed rollout may already wait for a human).
+    this.#emitter.emit('state', state);
+    if (isStopped(state) || enough(state)) {
+      await this.#unfence();
+      return 'stopped';
+    }
+    this.#emitter.emit('leadership', {
+      status: 'acquired',
+      holder: this.#holder,
+      epoch: lease.epoch,
+      message: `${this.#holder} drives ${this.key.namespace}/${this.key.name} (epoch ${lease.epoch})`,
+    });
+    if (this.#revision !== undefined && state.driver?.epoch !== lease.epoch) {
+      // Saved before acting: a stale driver's next save now fails its compare-and-swap.
+      if (
+        !(await this.#dispatchAsLeader({
+          type: 'driver',
+          at: this.#clock.now(),
+          holder: this.#holder,
+          epoch: lease.epoch,
+        }))
+      )
+        return 'lost';
+    }
+    for (;;) {
+      if (!lease.isHeld() || this.#isStale(lease) || this.#fencedOut) return 'lost';
+      if (this.#shutdown.signal.aborted) return 'stopped';
+      await this.#drainControls();
+      const current = this.#state as RolloutState;
+      if (enough(current)) return 'stopped';
+      const decision = decide(this.#plan, current, this.#clock.now());
+      if (decision.kind === 'stop') {
+        await this.#unfence();
+        return 'stopped';
+      }
+      await this.#act(decision);
+    }
+  }
+
+  /** Once the release has ended, its epoch stamps go: objects are left as they were. */
+  async #unfence(): Promise<void> {
+    const state = this.#state as RolloutState;
+    const unfence = this.#options.unfence;
+    if (!isEnded(state) || !unfence || !state.fenced?.length) return;
+    const done = await this.#guard(undefined, async () => {
+      for (const ref of state.fenced ?? []) await unfence(ref, this.key.name);
+    });
+    if (done.kind === 'ok') {
+      const { fenced: _f, ...rest } = state;
+      try {
+        this.#revision = await this.#saveWithRetries(rest);
+        this.#state = rest;
+      } catch (error) {
+        // The next driver that finds the ended state tries again; the stamps are harmless meanwhile.
+        this.#emitter.emit('warning', {
+          message: `could not record the removed epoch stamps: ${(error as Error).message}`,
+        });
+      }
+    } else if (done.kind === 'failed') {
+      this.#emitter.emit('warning', {
+        message: `removing the epoch stamps failed; the next driver tries again: ${(done.error as Error).message}`,
+      });
+    }
+  }
+
+  /** The saved state names a newer driver than us. */
+  #isStale(lease: LockLease): boolean {
+    return (this.#state?.driver?.epoch ?? 0) > lease.epoch;
+  }
+
+  /** Dispatches while leading; false when leadership was lost on the way. */
+  async #dispatchAsLeader(event: EngineEvent): Promise<boolean> {
+    try {
+      await this.#dispatch(event);
+      return true;
+    } catch (error) {
+      if (isKanaryError(error, 'LEADERSHIP_LOST')) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * The one guarded path for every port call (actions, analysis looks, hooks, preflight): runs
+   * `fn` fenced with this driver's epoch and cancellable by a control, lost leadership or
+   * shutdown. An interruption is never a failure.
+   */
+  async #guard<T>(
+    action: PlanAction | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<
+    | { kind: 'ok'; value: T }
+    | { kind: 'interrupted'; reason: 'control' | 'leadership' | 'shutdown' }
+    | { kind: 'failed'; error: unknown }
+  > {
+    const lease = this.#lease;
+    const controller = new AbortController();
+    const signal = AbortSignal.any([
+      controller.signal,
+      this.#shutdown.signal,
+      ...(lease ? [lease.signal] : []),
+    ]);
+    const reason = () =>
+      this.#shutdown.signal.aborted
+        ? ('shutdown' as const)
+        : lease && (!lease.isHeld() || lease.signal.aborted)
+          ? ('leadership' as const)
+          : ('control' as const);
+    if (signal.aborted || (lease && !lease.isHeld())) return { kind: 'interrupted', reason: reason() };
+    const fence: WriteFence | undefined = lease && {
+      rollout: this.key.name,
+      epoch: lease.epoch,
+      assertHeld: () => {
+        if (!lease.isHeld())
+          throw new KanaryError('LEADERSHIP_LOST', `this process no longer drives ${this.key.name}`);
+      },
+      onWrite: (ref) => {
+        this.#stamped.set(`${ref.apiVersion}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`, ref);
+      },
+    };
+    this.#interrupt = { controller, action };
+    try {
+      const value = await runFenced(fence, () => fn(signal));
+      if (signal.aborted) return { kind: 'interrupted', reason: reason() };
+      return { kind: 'ok', value };
+    } catch (error) {
+      if (signal.aborted || isKanaryError(error, 'LEADERSHIP_LOST') || isKanaryError(error, 'FENCED')) {
+        if (isKanaryError(error, 'FENCED')) {
+          this.#fencedOut = true;
+          this.#emitter.emit('warning', { message: error.message, error });
+        }
+        return { kind: 'interrupted', reason: signal.aborted ? reason() : 'leadership' };
+      }
+      return { kind: 'failed', error };
+    } finally {
+      if (this.#interrupt?.controller === controller) this.#interrupt = undefined;
     }
   }
 
@@ -414,12 +827,15 @@ class RolloutDriver implements Rollout {
       case 'event': {
         let event = decision.event;
         if (event.type === 'start') {
-          const signal = new AbortController().signal;
-          await this.#preflight(signal);
-          const described = await this.#options.workload.describe(this.#context(signal));
-          event = { ...event, stable: described.stable };
+          const started = await this.#guard(undefined, async (signal) => {
+            await this.#preflight(signal);
+            return this.#options.workload.describe(this.#context(signal));
+          });
+          if (started.kind === 'interrupted') return;
+          if (started.kind === 'failed') throw started.error;
+          event = { ...event, stable: started.value.stable };
         }
-        await this.#dispatch(event);
+        await this.#dispatchAsLeader(event);
         return;
       }
       case 'hold':
@@ -430,13 +846,36 @@ class RolloutDriver implements Rollout {
         return;
       case 'background': {
         const background = (this.#plan as Plan).background as NonNullable<Plan['background']>;
-        const controller = new AbortController();
-        const event = await this.#runAnalysis(
-          { type: 'analysis', key: background.key, analysis: background.analysis },
-          this.#context(controller.signal),
-          'background',
+        const look = await this.#guard(undefined, (signal) =>
+          this.#runAnalysis(
+            { type: 'analysis', key: background.key, analysis: background.analysis },
+            this.#context(signal),
+            'background',
+          ),
         );
-        if (event) await this.#dispatch(event);
+        if (look.kind === 'interrupted') return;
+        if (look.kind === 'ok') {
+          if (look.value) await this.#dispatchAsLeader(look.value);
+          return;
+        }
+        // The gate itself threw: a transient fault looks again later; anything else is an analysis error.
+        const error = toKanaryError(look.error);
+        const state = this.#state as RolloutState;
+        const now = this.#clock.now();
+        const run = state.background ?? {
+          key: background.key,
+          startedAt: now,
+          phase: 'running',
+          measurements: [],
+        };
+        this.#emitter.emit('warning', { message: `background analysis: ${error.message}`, error });
+        await this.#dispatchAsLeader({
+          type: 'backgroundUpdated',
+          at: now,
+          run: error.retryable
+            ? { ...run, phase: 'running', nextAt: now + this.#pollMs }
+            : { ...run, phase: 'error', message: error.message },
+        });
         return;
       }
     }
@@ -447,8 +886,8 @@ class RolloutDriver implements Rollout {
    * with nothing written; warnings become events.
    */
   async #preflight(signal: AbortSignal): Promise<void> {
-    if ((this.#state as RolloutState).startedAt !== undefined || (this.#state as RolloutState).seq > 0)
-      return;
+    const state = this.#state as RolloutState;
+    if (state.startedAt !== undefined || state.history.some((h) => h.event !== 'driver')) return;
     const ctx = this.#context(signal);
     const issues = [
       ...((await this.#options.workload.validate?.(ctx)) ?? []),
@@ -469,15 +908,20 @@ class RolloutDriver implements Rollout {
     }
   }
 
-  /** Waits until `until`, a local control, or a sync tick that finds another process's control. */
+  /**
+   * Waits until `until`, a local control, lost leadership or shutdown, or a sync tick that finds
+   * another process's control.
+   */
   async #hold(until: number | undefined): Promise<void> {
     const wake = new AbortController();
     this.#wake = wake;
+    const lease = this.#lease;
+    const signal = AbortSignal.any([wake.signal, this.#shutdown.signal, ...(lease ? [lease.signal] : [])]);
     const now = this.#clock.now();
     const wait = until === undefined ? this.#syncMs : Math.min(Math.max(0, until - now), this.#syncMs);
-    await this.#clock.sleep(wait, wake.signal);
+    await this.#clock.sleep(wait, signal);
     this.#wake = undefined;
-    if (wake.signal.aborted || (until !== undefined && this.#clock.now() >= until)) return;
+    if (signal.aborted || (until !== undefined && this.#clock.now() >= until)) return;
     const stored = await this.#store.load(this.key).catch(() => undefined);
     if (stored && stored.revision !== this.#revision) {
       this.#state = stored.state;
@@ -492,24 +936,23 @@ class RolloutDriver implements Rollout {
   }
 
   async #execute(action: PlanAction): Promise<void> {
-    const controller = new AbortController();
-    this.#interrupt = { controller, action };
     const state = this.#state as RolloutState;
     this.#emitter.emit('action', { action, status: 'started' });
-    let outcome: PerformOutcome | undefined;
-    let failure: unknown;
-    try {
-      outcome = await this.#perform(action, this.#context(controller.signal));
-    } catch (error) {
-      failure = error;
-    } finally {
-      this.#interrupt = undefined;
+    const result = await this.#guard(action, (signal) => this.#perform(action, this.#context(signal)));
+    if (result.kind === 'interrupted') {
+      // A control, lost leadership or shutdown cut it short: nothing is recorded; whoever drives next decides.
+      this.#emitter.emit('action', {
+        action,
+        status: 'interrupted',
+        message: `interrupted (${result.reason})`,
+      });
+      return;
     }
-    // Interrupted by a control (abort, skip): drop the result; the control decides what comes next.
-    if (controller.signal.aborted && this.#queue.length > 0) return;
-    // Only the port call is guarded above: a failing store must stop the driver, not abort the rollout.
-    const event = this.#outcomeEvent(action, state, outcome, failure);
-    if (event) await this.#dispatch(event);
+    const event =
+      result.kind === 'ok'
+        ? this.#outcomeEvent(action, state, result.value, undefined)
+        : this.#outcomeEvent(action, state, undefined, result.error);
+    if (event) await this.#dispatchAsLeader(event);
   }
 
   #outcomeEvent(
@@ -546,7 +989,7 @@ class RolloutDriver implements Rollout {
       return {
         type: 'actionWaiting',
         at: now,
-        retryAt: now + this.#pollMs,
+        retryAt: now + (outcome.retryInMs ?? this.#pollMs),
         ...(outcome.message ? { message: outcome.message } : {}),
       };
     }
@@ -566,8 +1009,19 @@ class RolloutDriver implements Rollout {
       const backoff =
         error.details.progress === true
           ? this.#pollMs
-          : Math.min(this.#pollMs * 2 ** Math.min(attempts, 5), 30_000);
+          : createRetryPolicy({ baseMs: this.#pollMs, maxMs: 30_000, jitter: 'none' }).delay(attempts);
       return { type: 'actionWaiting', at: now, retryAt: now + backoff, message: error.message };
+    }
+    if (error.retryable) {
+      // A fault that outlasted the progress deadline: the deadline decides, and says what kept failing.
+      const message = `no progress within ${this.spec.progressDeadline}ms (last error: ${error.message})`;
+      this.#emitter.emit('action', { action, status: 'failed', message });
+      return {
+        type: 'actionFailed',
+        at: now,
+        cause: 'deadline',
+        error: { code: 'PROGRESS_DEADLINE', message },
+      };
     }
     this.#emitter.emit('action', { action, status: 'failed', message: error.message });
     return {
@@ -634,7 +1088,11 @@ class RolloutDriver implements Rollout {
         const p = await (workload.rollTo as NonNullable<WorkloadDriver['rollTo']>)(ctx, action.percent);
         return p.done
           ? { kind: 'done' }
-          : { kind: 'waiting', message: p.message ?? `${p.updated}/${p.total} pods updated` };
+          : {
+              kind: 'waiting',
+              message: p.message ?? `${p.updated}/${p.total} pods updated`,
+              ...(p.retryInMs !== undefined ? { retryInMs: p.retryInMs } : {}),
+            };
       }
       case 'workload.undo':
         await (workload.undo as NonNullable<WorkloadDriver['undo']>)(ctx);
@@ -768,7 +1226,7 @@ class RolloutDriver implements Rollout {
     for (const webhook of this.spec.hooks.filter((h) => h.on === hook)) {
       fns.push({
         name: webhook.name ?? webhook.url,
-        fn: (c) => callWebhook(webhook, c, this.#options.fetch ?? fetch),
+        fn: (c) => callWebhook(webhook, c, this.#options.fetch ?? fetch, this.#clock),
       });
     }
     for (const { name, fn } of fns) {
@@ -790,7 +1248,19 @@ class RolloutDriver implements Rollout {
 
   async #dispatch(event: EngineEvent, options: { throwOnConflict?: boolean } = {}): Promise<void> {
     const prev = this.#state as RolloutState;
-    const next = reduce(prev, event, { plan: this.#plan, spec: this.spec });
+    let next = reduce(prev, event, { plan: this.#plan, spec: this.spec });
+    const lease = this.#lease;
+    if (lease && next.driver?.epoch !== lease.epoch)
+      next = { ...next, driver: { holder: this.#holder, epoch: lease.epoch, since: event.at } };
+    // The agent rebuilds the rollout from this, should its driver die.
+    if (lease && JSON.stringify(next.wiring) !== this.#wiringJson) next = { ...next, wiring: this.#wiring };
+    if (this.#stamped.size > 0) {
+      const known = new Set(
+        (next.fenced ?? []).map((r) => `${r.apiVersion}/${r.kind}/${r.namespace ?? ''}/${r.name}`),
+      );
+      const added = [...this.#stamped].filter(([id]) => !known.has(id)).map(([, ref]) => ref);
+      if (added.length > 0) next = { ...next, fenced: [...(next.fenced ?? []), ...added] };
+    }
     try {
       this.#revision = await this.#saveWithRetries(next);
     } catch (error) {
@@ -803,6 +1273,7 @@ class RolloutDriver implements Rollout {
       return;
     }
     this.#state = next;
+    this.#stamped.clear();
     this.#emitChanges(prev, next);
   }
 
@@ -811,16 +1282,22 @@ class RolloutDriver implements Rollout {
    * resumes from the last saved state), so it should only happen when the cluster is really gone.
    */
   async #saveWithRetries(next: RolloutState): Promise<string> {
+    const lease = this.#lease;
+    const retry = createRetryPolicy({ clock: this.#clock, baseMs: 250, maxMs: 15_000 });
     for (let attempt = 0; ; attempt++) {
+      // The local half of the fence: a driver whose lease is not held writes nothing.
+      if (lease && !lease.isHeld())
+        throw new KanaryError('LEADERSHIP_LOST', `this process no longer drives ${this.key.name}`);
       try {
         return await this.#store.save(this.key, next, this.#revision);
       } catch (error) {
         const transient = isKanaryError(error) && error.retryable && error.code !== 'CONFLICT';
-        if (!transient || attempt >= 8) throw error;
+        // A driver rides faults out until its lease lapses; a control from elsewhere gives up sooner.
+        if (!transient || (!lease && attempt >= 8)) throw error;
         this.#emitter.emit('warning', {
           message: `saving state failed and will be retried: ${(error as Error).message}`,
         });
-        await this.#clock.sleep(Math.min(250 * 2 ** attempt, 15_000));
+        await retry.wait(attempt, lease?.signal);
       }
     }
   }
@@ -856,6 +1333,24 @@ class RolloutDriver implements Rollout {
     if (next.abort && next.abort !== prev?.abort)
       e.emit('abort', { reason: next.abort.reason, cause: next.abort.cause, state: next });
   }
+}
+
+/** What another process needs to rebuild this rollout's ports, and what only this host's code provides. */
+function wiringOf(options: CreateRolloutOptions): RolloutWiring {
+  const code: string[] = [];
+  for (const name of HOOK_NAMES) {
+    const h = options.hooks?.[name];
+    if (h && (!Array.isArray(h) || h.length > 0)) code.push(`hook ${name}`);
+  }
+  if (options.router && !options.router.wiring) code.push(`router ${options.router.name}`);
+  if (options.gate && !options.gate.wiring) code.push(`gate ${options.gate.name}`);
+  code.push(...(options.gate?.wiring?.code ?? []));
+  return {
+    spec: options.spec,
+    ...(options.router?.wiring ? { router: options.router.wiring } : {}),
+    ...(options.gate?.wiring ? { gate: options.gate.wiring } : {}),
+    code,
+  };
 }
 
 /** Locks shared by every rollout of this process that was given no lock of its own. */

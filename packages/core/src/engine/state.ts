@@ -1,6 +1,7 @@
 import type { Section } from '../plan/actions.ts';
 import type { GateState, Measurement } from '../ports/gate.ts';
 import type { RolloutKey, WorkloadRef } from '../ports/refs.ts';
+import type { RolloutWiring } from '../ports/wiring.ts';
 import type { HeaderRoute, MirrorRoute } from '../spec/match.ts';
 
 export type Phase =
@@ -15,6 +16,14 @@ export type Phase =
   | 'failed';
 
 export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['succeeded', 'aborted', 'failed']);
+
+/** The release is over: promoted or rolled back. Only a new release (or `retry()` after an abort) follows. */
+export const isEnded = (state: Pick<RolloutState, 'phase'>): boolean =>
+  state.phase === 'succeeded' || state.phase === 'aborted';
+
+/** No driver has anything to do until someone acts: ended, or failed (waiting for `retry()` or `abort()`). */
+export const isStopped = (state: Pick<RolloutState, 'phase'>): boolean =>
+  isEnded(state) || state.phase === 'failed';
 
 export type AbortCause = 'user' | 'analysis' | 'deadline' | 'error' | 'hook';
 
@@ -83,6 +92,15 @@ export interface RolloutState {
   abort?: { reason: string; cause: AbortCause; at: number; from: Cursor };
   error?: { code: string; message: string; at: number; action?: string };
   outcome?: 'promoted' | 'rolledBack';
+  /**
+   * The process driving the rollout when this state was saved, and its epoch (the lease's
+   * transitions). A process holding an older epoch must not act on this state.
+   */
+  driver?: { holder: string; epoch: number; since: number };
+  /** How another process (the agent) rebuilds this rollout's ports, saved by its driver. */
+  wiring?: RolloutWiring;
+  /** Objects that carry this rollout's epoch stamp; the stamps are removed once the release has ended. */
+  fenced?: Array<{ apiVersion: string; kind: string; namespace?: string; name: string }>;
   startedAt?: number;
   finishedAt?: number;
   updatedAt: number;

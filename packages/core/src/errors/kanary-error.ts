@@ -16,6 +16,12 @@ export type KanaryErrorCode =
   | 'WORKLOAD'
   | 'ANALYSIS'
   | 'ABORTED'
+  /** A newer driver (a higher epoch) has written the object: this driver must stop. */
+  | 'FENCED'
+  /** This process is no longer the rollout's driver (its lease was lost, taken or released). */
+  | 'LEADERSHIP_LOST'
+  /** The saved state is missing, unreadable or does not fit the rollout. */
+  | 'STATE_CORRUPT'
   | 'INTERNAL';
 
 /** One problem found in user input: where it is, what is wrong, and how to fix it. */

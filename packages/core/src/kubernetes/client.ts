@@ -8,7 +8,16 @@ import {
 } from '@kubernetes/client-node';
 import pRetry, { AbortError } from 'p-retry';
 import { KanaryError } from '../errors/kanary-error.ts';
+import {
+  checkEpoch,
+  currentFence,
+  epochAnnotation,
+  epochStamp,
+  stampEpoch,
+  type WriteFence,
+} from '../leadership/fence.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import { createRetryPolicy } from '../retry/policy.ts';
 import { fromKubeError } from './errors.ts';
 
 /** Identifies an object: enough to build its URL. */
@@ -79,6 +88,11 @@ export interface KubeClient {
   /** Deletes; a missing object is not an error. */
   delete(ref: ObjectRef): Promise<void>;
   /**
+   * Removes a rollout's epoch annotation (its fencing stamp) once the release has ended, on the
+   * version read: objects are left as they were. Missing objects are fine.
+   */
+  unfence(ref: ObjectRef, rollout: string): Promise<void>;
+  /**
    * Read-modify-write with compare-and-swap: re-reads and re-applies `mutate` on conflicts.
    * `mutate` returns the new object, or undefined to write nothing.
    */
@@ -105,6 +119,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   const fieldManager = options.fieldManager ?? 'kanary';
   const clock = options.clock ?? systemClock;
   const retries = options.retries ?? 4;
+  const backoff = createRetryPolicy({ clock, baseMs: 50, maxMs: 2_000 });
 
   /** Runs a call with retries for transient faults: network, 429 (honouring Retry-After), 5xx. */
   const call = <T>(what: string, fn: () => Promise<T>, retryConflicts = false): Promise<T> =>
@@ -126,12 +141,8 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
           if (retriesLeft <= 0 || error instanceof AbortError) return;
           const after = (error as KanaryError).details?.retryAfterSeconds;
-          const backoff = Math.min(50 * 2 ** (attemptNumber - 1), 2_000);
-          // Full jitter, so many clients retrying after one fault do not come back in step.
           const delay =
-            typeof after === 'number' && after > 0
-              ? after * 1000
-              : backoff / 2 + Math.random() * (backoff / 2);
+            typeof after === 'number' && after > 0 ? after * 1000 : backoff.delay(attemptNumber - 1);
           await clock.sleep(delay);
         },
       },
@@ -139,12 +150,46 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       throw e instanceof KanaryError ? e : fromKubeError(e, what);
     });
 
+  const read = <T extends KubeObject>(ref: ObjectRef) => api.read(asSpec(ref) as never) as Promise<T>;
+  const readOrUndefined = async <T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> => {
+    try {
+      return await read<T>(ref);
+    } catch (raw) {
+      const error = fromKubeError(raw, describeRef('get', ref));
+      if (error.code === 'NOT_FOUND') return undefined;
+      throw raw;
+    }
+  };
+
+  /**
+   * A fenced write (inside a driver's port call): read, refuse if a newer epoch wrote the object,
+   * then write on that version only, carrying our epoch. Conflicts re-read, so a newer driver's
+   * write that lands in between is seen and refused.
+   */
+  const fenced = <T>(
+    what: string,
+    ref: ObjectRef,
+    fence: WriteFence,
+    write: (current: KubeObject | undefined) => Promise<T>,
+  ): Promise<T> =>
+    call(
+      what,
+      async () => {
+        const current = await readOrUndefined<KubeObject>(ref);
+        if (current) checkEpoch(fence, current, what);
+        else fence.assertHeld();
+        return write(current);
+      },
+      true,
+    );
+  const rvOf = (obj: KubeObject | undefined) => obj?.metadata.resourceVersion as string;
+
   const client: KubeClient = {
     kubeConfig,
     fieldManager,
     async get<T extends KubeObject>(ref: ObjectRef) {
       try {
-        return (await call(describeRef('get', ref), () => api.read(asSpec(ref) as never))) as T;
+        return (await call(describeRef('get', ref), () => read<T>(ref))) as T;
       } catch (e) {
         if (e instanceof KanaryError && e.code === 'NOT_FOUND') return undefined;
         throw e;
@@ -161,56 +206,154 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       )) as KubernetesListObject<KubernetesObject>;
       return result.items.map((i) => ({ apiVersion, kind, ...i }) as T);
     },
-    create: <T extends KubeObject>(obj: T) =>
-      call(describeRef('create', refOf(obj)), () =>
-        api.create(obj, undefined, undefined, fieldManager),
-      ) as Promise<T>,
-    replace: <T extends KubeObject>(obj: T) =>
-      call(describeRef('replace', refOf(obj)), () =>
-        api.replace(obj, undefined, undefined, fieldManager),
-      ) as Promise<T>,
-    mergePatch: <T extends KubeObject>(ref: ObjectRef, body: Record<string, unknown>) =>
-      call(describeRef('patch', ref), () =>
-        api.patch(
-          {
-            ...body,
-            ...asSpec(ref),
-            metadata: { ...((body.metadata as object) ?? {}), ...asSpec(ref).metadata },
-          } as KubernetesObject,
+    create<T extends KubeObject>(obj: T) {
+      const fence = currentFence();
+      fence?.assertHeld();
+      const body = fence ? stampEpoch(fence, obj) : obj;
+      return call(describeRef('create', refOf(obj)), () =>
+        api.create(body, undefined, undefined, fieldManager),
+      ) as Promise<T>;
+    },
+    replace<T extends KubeObject>(obj: T) {
+      const fence = currentFence();
+      const what = describeRef('replace', refOf(obj));
+      if (!fence) return call(what, () => api.replace(obj, undefined, undefined, fieldManager)) as Promise<T>;
+      if (obj.metadata.resourceVersion) {
+        // Conditional already: the body is the version the caller read.
+        checkEpoch(fence, obj, what);
+        return call(what, () =>
+          api.replace(stampEpoch(fence, obj), undefined, undefined, fieldManager),
+        ) as Promise<T>;
+      }
+      return fenced(what, refOf(obj), fence, async (current) => {
+        const body = stampEpoch(fence, {
+          ...obj,
+          metadata: { ...obj.metadata, ...(current ? { resourceVersion: rvOf(current) } : {}) },
+        });
+        return (await api.replace(body, undefined, undefined, fieldManager)) as T;
+      });
+    },
+    mergePatch<T extends KubeObject>(ref: ObjectRef, body: Record<string, unknown>) {
+      const send = (extra: Record<string, unknown> | undefined) => {
+        const metadata = { ...((body.metadata as object) ?? {}), ...(extra ?? {}), ...asSpec(ref).metadata };
+        return api.patch(
+          { ...body, ...asSpec(ref), metadata } as KubernetesObject,
           undefined,
           undefined,
           fieldManager,
           undefined,
           PatchStrategy.MergePatch,
-        ),
-      ) as Promise<T>,
-    jsonPatch: <T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[]) =>
-      call(describeRef('patch', ref), () => api.jsonPatch(asSpec(ref), ops, fieldManager)) as Promise<T>,
-    apply: <T extends KubeObject>(obj: T, opts: { force?: boolean } = {}) =>
-      call(describeRef('apply', refOf(obj)), () =>
+        ) as Promise<T>;
+      };
+      const fence = currentFence();
+      const what = describeRef('patch', ref);
+      if (!fence) return call(what, () => send(undefined));
+      return fenced(what, ref, fence, (current) => {
+        if (!current) throw fromKubeError({ code: 404, body: { reason: 'NotFound' } }, what);
+        const annotations = {
+          ...((body.metadata as { annotations?: object } | undefined)?.annotations ?? {}),
+          ...epochStamp(fence),
+        };
+        fence.onWrite?.(ref);
+        return send({ resourceVersion: rvOf(current), annotations });
+      });
+    },
+    jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[]) {
+      const fence = currentFence();
+      const what = describeRef('patch', ref);
+      if (!fence) return call(what, () => api.jsonPatch(asSpec(ref), ops, fieldManager)) as Promise<T>;
+      return fenced(what, ref, fence, async (current) => {
+        if (!current) throw fromKubeError({ code: 404, body: { reason: 'NotFound' } }, what);
+        const stamped = epochStamp(fence);
+        fence.onWrite?.(ref);
+        const epochOps: JsonPatchOp[] = current.metadata.annotations
+          ? Object.entries(stamped).map(([k, v]) => ({
+              op: 'add' as const,
+              path: `/metadata/annotations/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+              value: v,
+            }))
+          : [{ op: 'add', path: '/metadata/annotations', value: stamped }];
+        return (await api.jsonPatch(
+          asSpec(ref),
+          [{ op: 'test', path: '/metadata/resourceVersion', value: rvOf(current) }, ...ops, ...epochOps],
+          fieldManager,
+        )) as T;
+      });
+    },
+    apply<T extends KubeObject>(obj: T, opts: { force?: boolean } = {}) {
+      const send = (config: KubernetesObject) =>
         api.patch(
-          stripServerFields(obj),
+          config,
           undefined,
           undefined,
           fieldManager,
           opts.force ?? false,
           PatchStrategy.ServerSideApply,
-        ),
-      ) as Promise<T>,
+        ) as Promise<T>;
+      const fence = currentFence();
+      const what = describeRef('apply', refOf(obj));
+      if (!fence) return call(what, () => send(stripServerFields(obj)));
+      return fenced(what, refOf(obj), fence, (current) => {
+        const config = stripServerFields(stampEpoch(fence, obj));
+        // An applied config may carry resourceVersion: the API server then treats it as a precondition.
+        if (current) config.metadata = { ...config.metadata, resourceVersion: rvOf(current) };
+        return send(config);
+      });
+    },
     async delete(ref: ObjectRef) {
+      const fence = currentFence();
+      const what = describeRef('delete', ref);
       try {
-        await call(describeRef('delete', ref), () => api.delete(asSpec(ref)));
+        if (!fence) {
+          await call(what, () => api.delete(asSpec(ref)));
+          return;
+        }
+        await fenced(what, ref, fence, async (current) => {
+          if (!current) return;
+          await api.delete(asSpec(ref), undefined, undefined, undefined, undefined, undefined, {
+            preconditions: { resourceVersion: rvOf(current) },
+          });
+        });
       } catch (e) {
         if (!(e instanceof KanaryError && e.code === 'NOT_FOUND')) throw e;
       }
     },
-    async update<T extends KubeObject>(ref: ObjectRef, mutate: (current: T) => T | undefined) {
-      return call(
-        describeRef('update', ref),
+    async unfence(ref: ObjectRef, rollout: string) {
+      const key = epochAnnotation(rollout);
+      await call(
+        describeRef('patch', ref),
         async () => {
-          const current = (await api.read(asSpec(ref) as never)) as T;
-          const next = mutate(structuredClone(current));
-          if (!next) return current;
+          const current = await readOrUndefined<KubeObject>(ref);
+          if (current?.metadata.annotations?.[key] === undefined) return;
+          const rest = Object.keys(current.metadata.annotations).filter((k) => k !== key);
+          await api.jsonPatch(
+            asSpec(ref),
+            [
+              { op: 'test', path: '/metadata/resourceVersion', value: rvOf(current) },
+              rest.length === 0
+                ? { op: 'remove', path: '/metadata/annotations' }
+                : {
+                    op: 'remove',
+                    path: `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+                  },
+            ],
+            fieldManager,
+          );
+        },
+        true,
+      );
+    },
+    async update<T extends KubeObject>(ref: ObjectRef, mutate: (current: T) => T | undefined) {
+      const fence = currentFence();
+      const what = describeRef('update', ref);
+      return call(
+        what,
+        async () => {
+          const current = await read<T>(ref);
+          if (fence) checkEpoch(fence, current, what);
+          const mutated = mutate(structuredClone(current));
+          if (!mutated) return current;
+          const next = fence ? stampEpoch(fence, mutated) : mutated;
           return (await api.replace(
             { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } },
             undefined,

@@ -64,5 +64,6 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
     ...(router ? { router } : {}),
     store: options.store ?? createConfigMapStateStore({ client }),
     lock: options.lock ?? createLeaseLock({ client, ...(options.clock ? { clock: options.clock } : {}) }),
+    unfence: options.unfence ?? ((ref, rollout) => client.unfence(ref, rollout)),
   });
 }

@@ -1,42 +1,46 @@
 import { KanaryError } from '../errors/kanary-error.ts';
+import { createElectedLock } from '../leadership/elector.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
-import type { Lock, LockLease } from '../ports/lock.ts';
+import type { LeaseBackend, LeaseRecord, Lock, VersionedLease } from '../ports/lock.ts';
 
-/** A lease lock in memory, with the same expiry semantics as the Kubernetes Lease one. */
-export function createMemoryLock(options: { clock?: Clock } = {}): Lock {
-  const clock = options.clock ?? systemClock;
-  const leases = new Map<string, { holder: string; expiresAt: number }>();
+/** Leases in memory, with the same leader-election semantics as the Kubernetes Lease lock. */
+export function createMemoryLock(options: { clock?: Clock; backend?: LeaseBackend } = {}): Lock {
+  return createElectedLock(options.backend ?? createMemoryLeaseBackend(), {
+    clock: options.clock ?? systemClock,
+  });
+}
+
+/**
+ * Lease records in memory. Several locks over one backend behave like several processes sharing
+ * a cluster (give each its own clock to simulate a process that froze).
+ */
+export function createMemoryLeaseBackend(): LeaseBackend {
+  const leases = new Map<string, { record: LeaseRecord; version: number }>();
+  let versions = 0;
+  const id = (key: { namespace: string; name: string }) => `${key.namespace}/${key.name}`;
+  const out = (v: { record: LeaseRecord; version: number }): VersionedLease => ({
+    record: { ...v.record },
+    version: String(v.version),
+  });
   return {
-    async acquire(key, { holder, ttlMs, wait, signal }): Promise<LockLease> {
-      const id = `${key.namespace}/${key.name}`;
-      for (;;) {
-        const current = leases.get(id);
-        const now = clock.now();
-        if (!current || current.expiresAt <= now || current.holder === holder) break;
-        if (!wait) {
-          throw new KanaryError(
-            'LOCKED',
-            `rollout ${id} is being driven by ${current.holder} (lease until ${new Date(current.expiresAt).toISOString()})`,
-            { details: { holder: current.holder, expiresAt: current.expiresAt } },
-          );
-        }
-        if (signal?.aborted) throw new KanaryError('LOCKED', `gave up waiting for the lock on ${id}`);
-        await clock.sleep(Math.min(1000, current.expiresAt - now), signal);
-      }
-      leases.set(id, { holder, expiresAt: clock.now() + ttlMs });
-      return {
-        holder,
-        async renew() {
-          const current = leases.get(id);
-          if (!current || (current.holder !== holder && current.expiresAt > clock.now())) {
-            throw new KanaryError('LOCKED', `lost the lock on ${id} to ${current?.holder ?? 'nobody'}`);
-          }
-          leases.set(id, { holder, expiresAt: clock.now() + ttlMs });
-        },
-        async release() {
-          if (leases.get(id)?.holder === holder) leases.delete(id);
-        },
-      };
+    describe: (key) => `lease ${id(key)} (memory)`,
+    async get(key) {
+      const v = leases.get(id(key));
+      return v ? out(v) : undefined;
+    },
+    async create(key, record) {
+      if (leases.has(id(key))) throw new KanaryError('CONFLICT', `lease ${id(key)} already exists`);
+      const v = { record: { ...record }, version: ++versions };
+      leases.set(id(key), v);
+      return out(v);
+    },
+    async update(key, record, version) {
+      const current = leases.get(id(key));
+      if (!current || String(current.version) !== version)
+        throw new KanaryError('CONFLICT', `lease ${id(key)} was changed`, { retryable: true });
+      const v = { record: { ...record }, version: ++versions };
+      leases.set(id(key), v);
+      return out(v);
     },
   };
 }

@@ -1,12 +1,19 @@
 /** Time as the engine sees it. Inject a virtual clock to run hours of rollout in milliseconds. */
 export interface Clock {
+  /** Wall-clock time in ms since the epoch: what timestamps are made of. */
   now(): number;
+  /**
+   * A clock that never jumps (ms, arbitrary origin), for measuring how long something took or
+   * has stayed unchanged. Defaults to `now()` where absent.
+   */
+  monotonic?(): number;
   /** Resolves after `ms`, or early (without error) when `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
@@ -71,6 +78,7 @@ export function createVirtualClock(start = 0): VirtualClock {
 
   const clock: VirtualClock = {
     now: () => now,
+    monotonic: () => now,
     sleep(ms, signal) {
       return new Promise<void>((resolve) => {
         if (signal?.aborted) return resolve();
@@ -131,4 +139,19 @@ export function createVirtualClock(start = 0): VirtualClock {
     },
   };
   return clock;
+}
+
+/** The clock's monotonic reading, or its wall clock where it has none. */
+export const monotonicNow = (clock: Clock): number => clock.monotonic?.() ?? clock.now();
+
+/**
+ * A view of `clock` whose wall clock is `offsetMs()` behind it: how a driver reads and writes
+ * rollout timestamps on the shared timeline (see docs/decisions.md, "One timeline").
+ */
+export function shiftedClock(clock: Clock, offsetMs: () => number): Clock {
+  return {
+    now: () => clock.now() - offsetMs(),
+    monotonic: () => monotonicNow(clock),
+    sleep: (ms, signal) => clock.sleep(ms, signal),
+  };
 }

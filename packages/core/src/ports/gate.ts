@@ -1,6 +1,7 @@
 import type { KanaryIssue } from '../errors/kanary-error.ts';
 import type { AnalysisSpec } from '../spec/analysis.ts';
 import type { PortContext } from './context.ts';
+import type { PartWiring } from './wiring.ts';
 
 /** Argo's phases; the worst metric phase decides the run. */
 export type AnalysisPhase = 'running' | 'successful' | 'failed' | 'inconclusive' | 'error';
@@ -42,6 +43,8 @@ export interface GateInput {
 /** Decides whether a canary is good. Pure over its state: all it remembers is in `GateResult.state`. */
 export interface MetricGate {
   readonly name: string;
+  /** How another process rebuilds this gate (the agent); absent for a gate only code can make. */
+  readonly wiring?: PartWiring;
   validate?(analysis: AnalysisSpec, path: string): KanaryIssue[];
   evaluate(input: GateInput): Promise<GateResult>;
 }

@@ -1,23 +1,85 @@
 import type { RolloutKey } from './refs.ts';
 
+/**
+ * What a lease says, as client-go's leader election reads it. Times are the writer's wall clock
+ * (ms since the epoch) and are shown to people only: expiry is judged by observation, never by
+ * comparing another host's timestamp with ours.
+ */
+export interface LeaseRecord {
+  /** Undefined once released. */
+  holder: string | undefined;
+  durationMs: number;
+  acquireTime?: number;
+  renewTime?: number;
+  /**
+   * Incremented on every acquisition (also when a restarted process reuses its identity): the
+   * holder's epoch, carried by each of its writes as a fencing token.
+   */
+  transitions: number;
+}
+
+/** A stored lease record and its version for compare-and-swap. */
+export interface VersionedLease {
+  record: LeaseRecord;
+  version: string;
+  /** The storage's own time of the last write, when it records one (the API server's managedFields). */
+  writtenAt?: { manager: string; at: number; precisionMs: number };
+}
+
+/**
+ * Where leases live: a Kubernetes Lease, or memory. `create` and `update` are compare-and-swap
+ * and throw KanaryError `CONFLICT` when they lose a race.
+ */
+export interface LeaseBackend {
+  /** Names the lease for messages, e.g. `Lease shop/kanary-web`. */
+  describe(key: RolloutKey): string;
+  get(key: RolloutKey): Promise<VersionedLease | undefined>;
+  create(key: RolloutKey, record: LeaseRecord): Promise<VersionedLease>;
+  update(key: RolloutKey, record: LeaseRecord, version: string): Promise<VersionedLease>;
+}
+
 export interface LockOptions {
-  /** Who is asking; shown to the loser of a race. */
+  /** Who is asking; unique per process (two processes must never share it). */
   holder: string;
-  /** How long the lease lasts without renewal. */
+  /** Lease duration: how long others wait, after they last saw it change, before taking it. */
   ttlMs: number;
   /** Wait for the current holder to release or expire, instead of failing with `LOCKED`. */
   wait?: boolean;
   signal?: AbortSignal;
+  /** The lowest epoch to take (the highest one the rollout's state has seen), so epochs never go back. */
+  minEpoch?: number;
 }
 
 export interface LockLease {
   readonly holder: string;
-  /** Extends the lease; throws `LOCKED` if another holder has taken it over. */
-  renew(): Promise<void>;
+  /** This holder's epoch (the lease's transitions after our acquisition): the fencing token. */
+  readonly epoch: number;
+  /** Aborted the moment this process may no longer act as the holder (renew deadline missed, taken, released). */
+  readonly signal: AbortSignal;
+  /** True while the last successful renewal is within the renew deadline, on this process's monotonic clock. */
+  isHeld(): boolean;
+  /**
+   * This process's wall clock minus the lease storage's clock (the API server's), as measured on
+   * our own lease writes; 0 where the storage has no clock. Rollout timestamps are kept on the
+   * storage's clock so that drivers on skewed hosts agree on them.
+   */
+  clockOffsetMs(): number;
+  /** Gives the lease up so a successor need not wait for it to expire. */
   release(): Promise<void>;
+}
+
+/** What a process can tell about a lease without waiting for it to expire. */
+export interface LeaseView {
+  record: LeaseRecord | undefined;
+  /** Released or never taken: anyone may take it at once. */
+  free: boolean;
+  /** How long this process has seen the record unchanged (its own monotonic clock). */
+  silentForMs: number;
 }
 
 /** One driver per rollout at a time. */
 export interface Lock {
   acquire(key: RolloutKey, options: LockOptions): Promise<LockLease>;
+  /** Reads the lease as it is now. */
+  inspect?(key: RolloutKey): Promise<LeaseView>;
 }

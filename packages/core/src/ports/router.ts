@@ -1,6 +1,7 @@
 import type { KanaryIssue } from '../errors/kanary-error.ts';
 import type { HeaderRoute, MirrorRoute } from '../spec/match.ts';
 import type { PortContext } from './context.ts';
+import type { PartWiring } from './wiring.ts';
 
 /**
  * How a router realises weights:
@@ -57,6 +58,8 @@ export interface RouterStatus {
 export interface TrafficRouter {
   readonly name: string;
   readonly capabilities: RouterCapabilities;
+  /** How another process rebuilds this router (the agent); absent for a router only code can make. */
+  readonly wiring?: PartWiring;
   /** Checks objects and permissions without writing; returns problems to report. */
   validate?(ctx: PortContext): Promise<KanaryIssue[]>;
   /** Creates what the router owns (canary subsets, canary Ingress at weight 0); sends no traffic. */

@@ -16,6 +16,8 @@ export interface RollProgress {
   updated: number;
   total: number;
   message?: string;
+  /** Look again this soon (ms) instead of after the poll interval: a step is being held in flight. */
+  retryInMs?: number;
 }
 
 /**

@@ -2,6 +2,7 @@ import { KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
 import type { PortContext } from '../ports/context.ts';
 import { NO_CAPABILITIES, type RouterStatus, type TrafficRouter } from '../ports/router.ts';
+import { partWiring } from '../ports/wiring.ts';
 import { canaryNameOf } from '../workloads/deployment-driver.ts';
 
 type Deployment = KubeObject & {
@@ -152,6 +153,7 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
 
   return {
     name: 'replica-ratio',
+    wiring: partWiring('replicaRatio', options),
     capabilities: { ...NO_CAPABILITIES, weights: 'replicas', weightResolution: 1 },
     async validate(ctx) {
       if (ctx.spec.strategy.type !== 'replicaRatio')

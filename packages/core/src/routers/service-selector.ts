@@ -3,6 +3,7 @@ import type { KubeClient, ObjectRef } from '../kubernetes/client.ts';
 import { pinService, type Service } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
 import { NO_CAPABILITIES, type RouterStatus, type TrafficRouter } from '../ports/router.ts';
+import { partWiring } from '../ports/wiring.ts';
 
 export interface ServiceSelectorRouterOptions {
   client: KubeClient;
@@ -54,6 +55,7 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
 
   return {
     name: 'service-selector',
+    wiring: partWiring('serviceSelector', options),
     capabilities: NO_CAPABILITIES,
     async validate(ctx) {
       const { active } = names(ctx);

@@ -90,6 +90,12 @@ function buildSpecSchema<S extends z.ZodType>(step: S) {
     scaleDownDelay: Duration.prefault('30s'),
     /** Keep the canary up this long after an abort, for debugging; 0 scales it down at once. */
     abortScaleDownDelay: Duration.prefault('30s'),
+    /**
+     * What an agent that adopts this rollout (its driver died) does when parts of it exist only as
+     * the host's code — hook functions, function providers, a custom router: `abort` (default)
+     * rolls back to stable, `hold` leaves it as it is and says so, `continue` drives on without them.
+     */
+    orphanPolicy: z.enum(['abort', 'hold', 'continue']).optional(),
   });
 }
 

@@ -1,4 +1,5 @@
 import type { RolloutState } from '../engine/state.ts';
+import { corruptState } from '../engine/state-check.ts';
 import { KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
 import type { RolloutKey } from '../ports/refs.ts';
@@ -29,9 +30,18 @@ export function createConfigMapStateStore(options: ConfigMapStateStoreOptions): 
   return {
     async load(key): Promise<StoredState | undefined> {
       const cm = await client.get<ConfigMap>(ref(key));
-      const text = cm?.data?.['state.json'];
-      if (!cm || !text) return undefined;
-      return { state: JSON.parse(text) as RolloutState, revision: cm.metadata.resourceVersion as string };
+      if (!cm) return undefined;
+      const where = `ConfigMap ${key.namespace}/${ref(key).name}`;
+      const revision = cm.metadata.resourceVersion as string;
+      const text = cm.data?.['state.json'];
+      if (!text) throw corruptState(key, where, ['it has no state.json'], { revision });
+      try {
+        return { state: JSON.parse(text) as RolloutState, revision };
+      } catch (error) {
+        throw corruptState(key, where, [`state.json is not JSON (${(error as Error).message})`], {
+          revision,
+        });
+      }
     },
     async save(key, state, expectedRevision) {
       const body: ConfigMap = {

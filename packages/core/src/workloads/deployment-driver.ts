@@ -14,6 +14,9 @@ import { mergeTemplate, templatesEqual } from './template.ts';
 
 export type PreflightSeverity = 'error' | 'warning' | 'off';
 
+/** How soon to look again while an in-place rolling burst is unpaused. */
+const BURST_CHECK_MS = 10;
+
 export interface DeploymentDriverOptions {
   client: KubeClient;
   /** What to check before a rollout starts (seed 001/002 practice), each an error, a warning or off. */
@@ -429,8 +432,19 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
           message: `${updated}/${total} pods updated${ready ? '' : ', waiting for them to be ready'}`,
         };
       }
-      if (!d.spec.paused || !observed)
-        return { done: false, updated, total, message: `${updated}/${target} pods updated` };
+      if (!d.spec.paused) {
+        // A burst is under way: hold it the moment the controller has acted on it (it cannot go
+        // further until the new pods are ready, and the engine looks again in a few milliseconds).
+        if (observed) await client.mergePatch(ref, { spec: { paused: true } });
+        return {
+          done: false,
+          updated,
+          total,
+          ...(observed ? {} : { retryInMs: BURST_CHECK_MS }),
+          message: `${updated}/${target} pods updated`,
+        };
+      }
+      if (!observed) return { done: false, updated, total, message: `${updated}/${target} pods updated` };
       // One burst to the target: with maxSurge = the pods still needed and maxUnavailable 0, the
       // controller's first move adds exactly those pods and can go further only once they are
       // ready — by then this driver (or the next) has paused it again.
@@ -442,18 +456,13 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: batch, maxUnavailable: 0 } },
         },
       });
-      for (let i = 0; i < 40; i++) {
-        const now = await getStable(ctx);
-        if (
-          (now.status?.observedGeneration ?? 0) >= (now.metadata.generation ?? 0) &&
-          (now.status?.updatedReplicas ?? 0) >= updated + batch
-        ) {
-          await client.mergePatch(ref, { spec: { paused: true } });
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      return { done: false, updated, total, message: `rolling ${batch} more pod(s) towards ${target}` };
+      return {
+        done: false,
+        updated,
+        total,
+        retryInMs: BURST_CHECK_MS,
+        message: `rolling ${batch} more pod(s) towards ${target}`,
+      };
     },
 
     async undo(ctx) {

@@ -7,6 +7,7 @@ import {
   type KanaryIssue,
   type Measurement,
   type MetricGate,
+  partWiring,
   systemClock,
   toKanaryIssues,
 } from '@kanary/core';
@@ -69,6 +70,15 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
 
   return {
     name: 'metrics',
+    wiring: partWiring(
+      'metrics',
+      {
+        ...(options.prometheus && !('query' in options.prometheus) ? { prometheus: options.prometheus } : {}),
+        ...(options.web ? { web: options.web } : {}),
+        ...(options.vars ? { vars: options.vars } : {}),
+      },
+      Object.keys(options.functions ?? {}).map((f) => `function provider ${f}`),
+    ),
     validate(analysis: AnalysisSpec, path: string): KanaryIssue[] {
       const issues: KanaryIssue[] = [];
       const known = new Set([

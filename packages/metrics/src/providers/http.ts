@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Clock } from '@kanary/core';
+import { type Clock, createRetryPolicy } from '@kanary/core';
 
 /** Authentication, TLS and timing shared by the HTTP-based providers. */
 export interface HttpOptions {
@@ -36,7 +36,11 @@ export interface HttpRequest {
   signal?: AbortSignal;
 }
 
-function once(options: HttpOptions, req: HttpRequest): Promise<{ status: number; body: string }> {
+function once(
+  options: HttpOptions,
+  req: HttpRequest,
+  clock: Clock,
+): Promise<{ status: number; body: string }> {
   const url = new URL(req.url);
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers, ...req.headers };
   if (options.bearerToken) headers.authorization = `Bearer ${options.bearerToken}`;
@@ -72,9 +76,13 @@ function once(options: HttpOptions, req: HttpRequest): Promise<{ status: number;
         res.on('error', reject);
       },
     );
-    r.setTimeout(timeout, () =>
-      r.destroy(new HttpError(`no answer from ${url.host} within ${timeout}ms`, undefined, true)),
-    );
+    // The attempt's deadline runs on the injected clock, like every wait in Kanary.
+    const settled = new AbortController();
+    void clock.sleep(timeout, settled.signal).then(() => {
+      if (!settled.signal.aborted)
+        r.destroy(new HttpError(`no answer from ${url.host} within ${timeout}ms`, undefined, true));
+    });
+    r.on('close', () => settled.abort());
     r.on('error', (e) =>
       reject(
         e instanceof HttpError ? e : new HttpError(`${url.host}: ${(e as Error).message}`, undefined, true),
@@ -94,12 +102,13 @@ export async function httpCall(
   clock: Clock,
 ): Promise<{ status: number; body: string }> {
   const attempts = 1 + (options.retries ?? 2);
+  const backoff = createRetryPolicy({ clock, baseMs: 100, maxMs: 2_000, jitter: 'none' });
   let last: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    if (attempt > 0) await clock.sleep(Math.min(100 * 2 ** (attempt - 1), 2_000), req.signal);
+    if (attempt > 0) await backoff.wait(attempt - 1, req.signal);
     if (req.signal?.aborted) break;
     try {
-      const res = await once(options, req);
+      const res = await once(options, req, clock);
       if (res.status === 429 || res.status >= 500) {
         last = new HttpError(
           `${new URL(req.url).host} answered ${res.status}: ${res.body.slice(0, 200)}`,

@@ -1,0 +1,90 @@
+import {
+  type Clock,
+  createKubernetesRollout,
+  createReplicaRatioRouter,
+  createServiceSelectorRouter,
+  KanaryError,
+  type KubeClient,
+  type Lock,
+  type PartWiring,
+  type Rollout,
+  type RolloutWiring,
+  type TrafficRouter,
+} from '@kanary/core';
+import { createGatewayApiRouter, type GatewayApiRouterOptions } from '@kanary/gateway-api';
+import { createIstioRouter, type IstioRouterOptions } from '@kanary/istio';
+import { createMetricGate, type HttpOptions, type PrometheusClientOptions } from '@kanary/metrics';
+import { createNginxRouter, type NginxRouterOptions } from '@kanary/nginx';
+
+/** What the process that rebuilds a rollout brings of its own: credentials are never saved with a rollout. */
+export interface Credentials {
+  prometheus?: Omit<PrometheusClientOptions, 'address'>;
+  web?: HttpOptions;
+}
+
+/** A router from its saved wiring, made with this process's client. */
+export function routerFromWiring(wiring: PartWiring, client: KubeClient): TrafficRouter {
+  const options = wiring.options ?? {};
+  switch (wiring.kind) {
+    case 'istio':
+      return createIstioRouter({ ...(options as unknown as IstioRouterOptions), client });
+    case 'nginx':
+      return createNginxRouter({ ...(options as unknown as NginxRouterOptions), client });
+    case 'gatewayApi':
+      return createGatewayApiRouter({ ...(options as unknown as GatewayApiRouterOptions), client });
+    case 'serviceSelector':
+      return createServiceSelectorRouter({ ...options, client });
+    case 'replicaRatio':
+      return createReplicaRatioRouter({ ...options, client });
+    default:
+      throw new KanaryError(
+        'INVALID_STATE',
+        `the saved router kind "${wiring.kind}" is not known to this Kanary`,
+      );
+  }
+}
+
+export interface RebuildOptions {
+  client: KubeClient;
+  clock?: Clock;
+  lock?: Lock;
+  holder?: string;
+  lockTtl?: string | number;
+  pollInterval?: string | number;
+  credentials?: Credentials;
+}
+
+/**
+ * The rollout its saved wiring describes, without the parts that exist only as the original
+ * host's code (hook functions, function providers): those are in `wiring.code`.
+ */
+export function rebuildRollout(wiring: RolloutWiring, options: RebuildOptions): Rollout {
+  const { client, credentials } = options;
+  const gateOptions = (wiring.gate?.options ?? {}) as {
+    prometheus?: PrometheusClientOptions;
+    web?: HttpOptions;
+    vars?: Record<string, string>;
+  };
+  const gate = wiring.gate
+    ? createMetricGate({
+        ...(gateOptions.prometheus
+          ? { prometheus: { ...gateOptions.prometheus, ...credentials?.prometheus } }
+          : {}),
+        ...(gateOptions.web || credentials?.web ? { web: { ...gateOptions.web, ...credentials?.web } } : {}),
+        ...(gateOptions.vars ? { vars: gateOptions.vars } : {}),
+        ...(options.clock ? { clock: options.clock } : {}),
+      })
+    : undefined;
+  return createKubernetesRollout({
+    spec: wiring.spec,
+    client,
+    ...(wiring.router ? { router: routerFromWiring(wiring.router, client) } : {}),
+    ...(gate ? { gate } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.lock ? { lock: options.lock } : {}),
+    ...(options.holder ? { holder: options.holder } : {}),
+    ...(options.lockTtl !== undefined ? { lockTtl: options.lockTtl } : {}),
+    ...(options.pollInterval !== undefined ? { pollInterval: options.pollInterval } : {}),
+    waitForLock: true,
+  });
+}

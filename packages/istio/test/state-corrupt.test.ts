@@ -1,0 +1,155 @@
+import {
+  createKubeClient,
+  createKubernetesRollout,
+  isKanaryError,
+  type RolloutSpecInput,
+} from '@kanary/core';
+import { createIstioRouter } from '@kanary/istio';
+import { type Cluster, deployment, type KubeObject, service, startCluster } from '@kanary/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+
+let cluster: Cluster;
+afterEach(() => cluster?.close());
+
+const SPEC: RolloutSpecInput = {
+  name: 'web',
+  target: { name: 'web', service: 'web' },
+  update: { image: 'web:2' },
+  strategy: { type: 'weighted' },
+  steps: [{ setWeight: 30 }, { pause: {} }, { setWeight: 60 }],
+  abortScaleDownDelay: '5s',
+};
+const VS_SPEC = {
+  hosts: ['web'],
+  http: [{ name: 'primary', route: [{ destination: { host: 'web', subset: 'stable' } }] }],
+};
+
+function rollout(spec: RolloutSpecInput = SPEC) {
+  const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
+  return createKubernetesRollout({
+    spec,
+    client,
+    clock: cluster.clock,
+    lockTtl: '15s',
+    pollInterval: '1s',
+    router: createIstioRouter({ client, virtualService: 'web', destinationRule: { name: 'web' } }),
+  });
+}
+
+async function midRollout() {
+  cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 8 });
+  cluster.apply(
+    deployment('web', 'default', 'web:1', 4),
+    service('web', 'default', { app: 'web' }),
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { host: 'web', subsets: [{ name: 'stable', labels: { app: 'web' } }] },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: VS_SPEC,
+    },
+  );
+  await cluster.virtualClock!.advance(1_000);
+  const driver = rollout();
+  const running = driver.run();
+  running.catch(() => undefined);
+  const paused = new Promise<void>((resolve) =>
+    driver.on('state', (s) => s.phase === 'paused' && s.weights.canary === 30 && resolve()),
+  );
+  await cluster.run(paused);
+  await cluster.run(driver.close());
+  const vs = cluster.get('VirtualService', 'default', 'web', 'networking.istio.io') as KubeObject & {
+    spec: { http: Array<{ route: unknown[] }> };
+  };
+  expect(vs.spec.http[0]?.route.length).toBe(2);
+}
+
+const setState = (text: string | undefined) => {
+  const cm = cluster.get('ConfigMap', 'default', 'kanary-web') as KubeObject & {
+    data?: Record<string, string>;
+  };
+  cluster.apply({ ...cm, data: text === undefined ? {} : { 'state.json': text } });
+};
+
+const canaryTraffic = () => {
+  let canary = 0;
+  for (const [backend, n] of cluster.traffic.sample(
+    { kind: 'istio', host: 'web', namespace: 'default' },
+    1_000,
+  ))
+    if (backend !== 'web') canary += n;
+  return canary;
+};
+
+async function expectRestoredFromSnapshots(reason: string, force: boolean) {
+  const final = await cluster.run(rollout().abort(reason, { force }));
+  expect(final.phase).toBe('aborted');
+  expect(final.abort?.reason).toBe(reason);
+  const vs = cluster.get('VirtualService', 'default', 'web', 'networking.istio.io') as KubeObject;
+  expect(vs.spec).toEqual(VS_SPEC);
+  expect(vs.metadata.annotations ?? {}).toEqual({});
+  expect(canaryTraffic()).toBe(0);
+  expect(cluster.list('Deployment', 'default').map((d) => d.metadata.name)).toEqual(['web']);
+  // The fresh state is sound: the next release starts from it.
+  expect((await cluster.run(rollout({ ...SPEC, update: { image: 'web:3' } }).load())).phase).toBe('pending');
+}
+
+describe('the saved state is checked, never trusted', () => {
+  const CORRUPT: Record<string, () => void> = {
+    truncated: () => {
+      const cm = cluster.get('ConfigMap', 'default', 'kanary-web') as KubeObject & {
+        data: Record<string, string>;
+      };
+      setState((cm.data['state.json'] as string).slice(0, 200));
+    },
+    garbage: () => setState('\u0000\u00ffnot json at all'),
+    'an empty object': () => setState('{}'),
+    'no state.json': () => setState(undefined),
+    'a forged "succeeded"': () => {
+      const cm = cluster.get('ConfigMap', 'default', 'kanary-web') as KubeObject & {
+        data: Record<string, string>;
+      };
+      setState(JSON.stringify({ ...JSON.parse(cm.data['state.json'] as string), phase: 'succeeded' }));
+    },
+  };
+  for (const [what, corrupt] of Object.entries(CORRUPT)) {
+    it(`${what}: drivers and controls refuse with STATE_CORRUPT naming the fix; abort --force restores stable`, async () => {
+      await midRollout();
+      corrupt();
+      for (const attempt of [() => rollout().run(), () => rollout().abort('x'), () => rollout().promote()]) {
+        const error = await cluster.run(attempt()).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isKanaryError(error, 'STATE_CORRUPT'), String(error)).toBe(true);
+        expect((error as Error).message).toMatch(/default\/web/);
+        expect((error as { issues: Array<{ hint?: string }> }).issues[0]?.hint).toMatch(
+          /abort\(\{ force: true \}\)/,
+        );
+      }
+      expect(canaryTraffic()).toBeGreaterThan(200);
+      await expectRestoredFromSnapshots('state lost', true);
+    });
+  }
+
+  it('deleted: abort() restores stable from the routing objects snapshots', async () => {
+    await midRollout();
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
+    await cluster.run(
+      client.delete({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'default', name: 'kanary-web' }),
+    );
+    await expectRestoredFromSnapshots('state deleted', false);
+  });
+
+  it('from another release in flight: refused with the fix; abort --force restores stable', async () => {
+    await midRollout();
+    const other = rollout({ ...SPEC, update: { image: 'web:9' } });
+    await expect(cluster.run(other.run())).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expectRestoredFromSnapshots('wrong release', true);
+  });
+});
