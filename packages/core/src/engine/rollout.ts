@@ -1342,6 +1342,7 @@ function wiringOf(options: CreateRolloutOptions): RolloutWiring {
     const h = options.hooks?.[name];
     if (h && (!Array.isArray(h) || h.length > 0)) code.push(`hook ${name}`);
   }
+  if (!options.workload.wiring) code.push(`workload ${options.workload.name}`);
   if (options.router && !options.router.wiring) code.push(`router ${options.router.name}`);
   if (options.gate && !options.gate.wiring) code.push(`gate ${options.gate.name}`);
   code.push(...(options.gate?.wiring?.code ?? []));

@@ -1,6 +1,7 @@
 import type { KanaryIssue } from '../errors/kanary-error.ts';
 import type { PortContext } from './context.ts';
 import type { Side, WorkloadRef } from './refs.ts';
+import type { PartWiring } from './wiring.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -26,6 +27,8 @@ export interface RollProgress {
  */
 export interface WorkloadDriver {
   readonly name: string;
+  /** How another process rebuilds this driver (the agent); absent for a driver only code can make. */
+  readonly wiring?: PartWiring;
   /** Preflight: checks workloads exist and look safe to roll (probes, graceful shutdown, requests). */
   validate?(ctx: PortContext): Promise<KanaryIssue[]>;
   /** Describes the stable workload (and the canary when it exists) without changing anything. */

@@ -9,6 +9,7 @@ import {
 } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
 import type { Side, WorkloadRef } from '../ports/refs.ts';
+import { partWiring } from '../ports/wiring.ts';
 import type { Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
 import { mergeTemplate, templatesEqual } from './template.ts';
 
@@ -173,6 +174,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     (ctx.targets.stable?.original?.template as DeploymentSpec['template'] | undefined) ?? d.spec.template;
 
   return {
+    wiring: partWiring('deployment', options),
     name: 'kubernetes-deployments',
 
     async validate(ctx) {
