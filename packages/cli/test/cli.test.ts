@@ -313,6 +313,65 @@ describe('kanary run, status and controls against a cluster', () => {
       }, 30_000);
     }
 
+    it('abort after the driver died mid-abort (in the scale-down delay) finishes the section and exits 0', async () => {
+      const { cluster: c, kubeconfig } = await start();
+      const path = write(
+        'mid-abort.yaml',
+        stringify(file([{ setWeight: 30 }, { pause: {} }], { abortScaleDownDelay: '4s' })),
+      );
+      const driver = drive(path, kubeconfig);
+      await driver.paused;
+      // The live driver takes the first abort: traffic back on stable, then it waits out the delay...
+      const first = await abortBin(path, kubeconfig);
+      expect(first.code).toBe(EXIT.ok);
+      expect(routes(c).length).toBe(1);
+      // ...and dies there. The canary is still up; a second abort sees the section through.
+      driver.proc.kill('SIGKILL');
+      await driver.exited;
+      expect(c.get('Deployment', 'shop', 'web-canary')).toBeDefined();
+      const second = await abortBin(path, kubeconfig);
+      expect(second.code).toBe(EXIT.ok);
+      expect(second.err).toMatch(/carrying the abort out here/);
+      expect(c.get('Deployment', 'shop', 'web-canary')).toBeUndefined();
+      expect((await kanary(['status', '-f', path, '--kubeconfig', kubeconfig])).out).toMatch(
+        /phase\s+aborted/,
+      );
+    }, 30_000);
+
+    it('retry of a failed rollout with nobody driving carries it out here', async () => {
+      const { cluster: c, kubeconfig } = await start();
+      // The new pods take 4s to get ready: longer than the progress deadline.
+      c.setPodBehavior({ image: 'web:2', behavior: { readyAfterMs: 4_000 } });
+      const path = write(
+        'failed.yaml',
+        stringify(
+          file([{ setWeight: 30 }, { pause: {} }], { progressDeadline: '2s', progressDeadlineAbort: false }),
+        ),
+      );
+      const failed = await kanary(['run', '-f', path, '--kubeconfig', kubeconfig, ...lease]);
+      expect(failed.code).toBe(EXIT.rolledBack);
+      expect((await kanary(['status', '-f', path, '--kubeconfig', kubeconfig])).out).toMatch(
+        /phase\s+failed/,
+      );
+      // Pods started from now on are ready as quickly as the rest (the slow ones get there by themselves).
+      c.setPodBehavior({ image: 'web:2', behavior: { readyAfterMs: 50 } });
+      const proc = spawn(process.execPath, [bin, 'retry', '-f', path, '--kubeconfig', kubeconfig, ...lease], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      proc.stdout.on('data', (d) => (out += d));
+      proc.stderr.on('data', (d) => (err += d));
+      const exited = new Promise<number | null>((resolve) => proc.on('exit', resolve));
+      for (let i = 0; i < 200 && !out.includes('waiting for a human'); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(err).toMatch(/no live driver holds shop\/web; carrying the retry out here/);
+      expect(routes(c).length).toBe(2);
+      expect((await kanary(['promote', '-f', path, '--kubeconfig', kubeconfig])).code).toBe(EXIT.ok);
+      expect(await exited).toBe(EXIT.ok);
+      expect(out).toMatch(/promoted/);
+    }, 30_000);
+
     it('abort with a live driver hands it over and exits 0 once the driver has put traffic on stable', async () => {
       const { cluster: c, kubeconfig } = await start();
       const path = write('live.yaml', stringify(file([{ setWeight: 30 }, { pause: {} }])));

@@ -453,6 +453,14 @@ class RolloutDriver implements Rollout {
 
   async #control(control: Control, options: ControlOptions = {}): Promise<RolloutState> {
     if (!this.#state) await this.load();
+    // Aborting already, perhaps with nobody driving any more: see it through rather than refuse.
+    if (
+      control.type === 'abort' &&
+      !this.#running &&
+      options.wait &&
+      (await this.load()).phase === 'aborting'
+    )
+      return this.#carryOut(control, options);
     this.#refuseIfNotAllowed(control);
     if (this.#running) {
       return new Promise<RolloutState>((resolve, reject) => {
@@ -494,10 +502,12 @@ class RolloutDriver implements Rollout {
     // Driving it here: to the end of the section (an abort until the canary is gone), a retry to the end.
     const enough = isStopped;
     // Watching the store: the live driver has put traffic on stable, or (retry) moved the rollout on.
+    // (A live driver shows itself by moving the state on after the control was recorded.)
     const seen = (s: RolloutState) =>
-      control.type === 'abort'
-        ? trafficOnStable(s)
-        : isStopped(s) || (s.seq > recordedSeq && s.driver?.holder !== this.#holder);
+      isStopped(s) ||
+      (s.seq > recordedSeq &&
+        s.driver?.holder !== this.#holder &&
+        (control.type !== 'abort' || trafficOnStable(s)));
     const deadline =
       options.timeout === undefined
         ? undefined
