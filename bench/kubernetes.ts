@@ -13,7 +13,7 @@ import {
 import { createIstioRouter } from '@kanary/istio';
 import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
 import { KubeConfig } from '@kubernetes/client-node';
-import { benchSpec, quantile } from './shared.ts';
+import { benchSpec, quantile, THREE_PAUSES } from './shared.ts';
 
 function app(cluster: Cluster, name: string, ns = 'bench') {
   const host = `${name}.${ns}.svc.cluster.local`;
@@ -41,15 +41,7 @@ function rolloutOf(cluster: Cluster, name: string, steps: unknown[], options: Ro
   });
 }
 
-const STEPS = [
-  { setWeight: 10 },
-  { pause: { duration: '1m' } },
-  { setWeight: 25 },
-  { pause: { duration: '1m' } },
-  { setWeight: 50 },
-  { pause: { duration: '1m' } },
-  { setWeight: 100 },
-];
+const STEPS = THREE_PAUSES;
 
 /** Wall time from each setWeight step's start to its weight being read back from the cluster. */
 function timeSteps(rollout: Rollout, into: number[]) {

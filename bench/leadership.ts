@@ -5,7 +5,7 @@ import { createAgent } from '@kanary/cli';
 import { createKubeClient, createKubernetesRollout, type Rollout } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
 import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
-import { benchSpec, quantile } from './shared.ts';
+import { benchSpec, quantile, THREE_PAUSES } from './shared.ts';
 
 const TTL = 30_000;
 
@@ -32,15 +32,7 @@ function driver(cluster: Cluster, user: string, steps: unknown[], waitForLock = 
   });
 }
 
-const STEPS = [
-  { setWeight: 10 },
-  { pause: { duration: '1m' } },
-  { setWeight: 25 },
-  { pause: { duration: '1m' } },
-  { setWeight: 50 },
-  { pause: { duration: '1m' } },
-  { setWeight: 100 },
-];
+const STEPS = THREE_PAUSES;
 
 export async function leadershipBenchmarks(): Promise<string> {
   const lines = ['## Leadership (Lease requests; a driver dying mid-pause)', ''];

@@ -20,3 +20,14 @@ export function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 }
+
+/** A weighted rollout of three 1-minute pauses: 10 → 25 → 50 → 100%. */
+export const THREE_PAUSES = [
+  { setWeight: 10 },
+  { pause: { duration: '1m' } },
+  { setWeight: 25 },
+  { pause: { duration: '1m' } },
+  { setWeight: 50 },
+  { pause: { duration: '1m' } },
+  { setWeight: 100 },
+];

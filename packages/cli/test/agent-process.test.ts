@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Agent, createAgent } from '@kanary/cli';
-import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
+import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
 import { afterEach, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
@@ -22,25 +22,7 @@ afterEach(async () => {
 it('a SIGKILLed `kanary run` is adopted by the agent within TTL + one look, and its bad canary rolled back', async () => {
   cluster = await startCluster({ time: 'real', podReadyAfterMs: 50, namespaces: ['shop'] });
   const c = cluster;
-  c.apply(
-    deployment('web', 'shop', 'web:1', 4),
-    service('web', 'shop', { app: 'web' }),
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'DestinationRule',
-      metadata: { name: 'web', namespace: 'shop' },
-      spec: { host: 'web', subsets: [{ name: 'stable', labels: { app: 'web' } }] },
-    },
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: 'web', namespace: 'shop' },
-      spec: {
-        hosts: ['web'],
-        http: [{ name: 'primary', route: [{ destination: { host: 'web', subset: 'stable' } }] }],
-      },
-    },
-  );
+  c.apply(...istioApp('web', 'shop', 'web:1', 4));
   c.traffic.setBehavior({ image: 'web:1', behavior: { errorRate: 0.01 } });
   c.traffic.setBehavior({ image: 'web:2', behavior: { errorRate: 0.06 } });
   c.traffic.addLoad({ name: 'users', rps: 200, entry: { kind: 'istio', host: 'web', namespace: 'shop' } });

@@ -2,7 +2,7 @@ import { type Agent, createAgent } from '@kanary/cli';
 import { createKubeClient, createKubernetesRollout, type Rollout, type RolloutSpecInput } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
 import { createMetricGate } from '@kanary/metrics';
-import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
+import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 /**
@@ -49,25 +49,7 @@ const spec = (extra: Partial<RolloutSpecInput> = {}): RolloutSpecInput => ({
 
 async function setup(canaryErrorRate: number) {
   cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 21 });
-  cluster.apply(
-    deployment('web', 'default', 'web:1', 4),
-    service('web', 'default', { app: 'web' }),
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'DestinationRule',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: { host: 'web', subsets: [{ name: 'stable', labels: { app: 'web' } }] },
-    },
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: {
-        hosts: ['web'],
-        http: [{ name: 'primary', route: [{ destination: { host: 'web', subset: 'stable' } }] }],
-      },
-    },
-  );
+  cluster.apply(...istioApp('web', 'default', 'web:1', 4));
   cluster.traffic.setBehavior({ image: 'web:1', behavior: { errorRate: 0.01 } });
   cluster.traffic.setBehavior({ image: 'web:2', behavior: { errorRate: canaryErrorRate } });
   cluster.traffic.addLoad({

@@ -8,7 +8,7 @@ import {
   type RolloutSpecInput,
 } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
-import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
+import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 let cluster: Cluster;
@@ -28,25 +28,7 @@ const SPEC: RolloutSpecInput = {
 
 async function setup() {
   cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 3 });
-  cluster.apply(
-    deployment('web', 'default', 'web:1', 4),
-    service('web', 'default', { app: 'web' }),
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'DestinationRule',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: { host: 'web', subsets: [{ name: 'stable', labels: { app: 'web' } }] },
-    },
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: {
-        hosts: ['web'],
-        http: [{ name: 'primary', route: [{ destination: { host: 'web', subset: 'stable' } }] }],
-      },
-    },
-  );
+  cluster.apply(...istioApp('web', 'default', 'web:1', 4));
   await cluster.virtualClock!.advance(1_000);
 }
 

@@ -5,7 +5,7 @@ import {
   type RolloutSpecInput,
 } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
-import { type Cluster, deployment, type KubeObject, service, startCluster } from '@kanary/testkit';
+import { type Cluster, istioApp, type KubeObject, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 let cluster: Cluster;
@@ -19,10 +19,8 @@ const SPEC: RolloutSpecInput = {
   steps: [{ setWeight: 30 }, { pause: {} }, { setWeight: 60 }],
   abortScaleDownDelay: '5s',
 };
-const VS_SPEC = {
-  hosts: ['web'],
-  http: [{ name: 'primary', route: [{ destination: { host: 'web', subset: 'stable' } }] }],
-};
+/** The VirtualService as the user wrote it. */
+const VS_SPEC = istioApp('web', 'default', 'web:1', 4)[3].spec;
 
 function rollout(spec: RolloutSpecInput = SPEC) {
   const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
@@ -38,22 +36,7 @@ function rollout(spec: RolloutSpecInput = SPEC) {
 
 async function midRollout() {
   cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 8 });
-  cluster.apply(
-    deployment('web', 'default', 'web:1', 4),
-    service('web', 'default', { app: 'web' }),
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'DestinationRule',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: { host: 'web', subsets: [{ name: 'stable', labels: { app: 'web' } }] },
-    },
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: VS_SPEC,
-    },
-  );
+  cluster.apply(...istioApp('web', 'default', 'web:1', 4));
   await cluster.virtualClock!.advance(1_000);
   const driver = rollout();
   const running = driver.run();

@@ -19,7 +19,7 @@ export {
 } from './controllers/deployment-math.ts';
 export { podTemplateHash } from './controllers/hash.ts';
 export type { PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
-export { deployment, readinessProbe, service } from './fixtures/objects.ts';
+export { deployment, istioApp, readinessProbe, service } from './fixtures/objects.ts';
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
 export { poissonSampler } from './testing/poisson.ts';
