@@ -21,6 +21,8 @@ export type Decision =
 export function decide(plan: Plan, state: RolloutState, now: number): Decision {
   if (isStopped(state)) return { kind: 'stop' };
   if (state.phase === 'pending') return { kind: 'event', event: { type: 'start', at: now } };
+  const evidence = decideEvidence(plan, state, now);
+  if (evidence) return evidence;
   const decision = decideSteps(plan, state, now);
   // Background analysis looks on its own schedule, through pauses and waits, until the steps end.
   const bg = plan.background;
@@ -75,4 +77,35 @@ function decideSteps(plan: Plan, state: RolloutState, now: number): Decision {
     return { kind: 'hold', until: state.action.until, reason: state.action.message ?? 'waiting' };
   }
   return { kind: 'run', action };
+}
+
+/**
+ * No evidence is not a pass: when the steps have ended and the background analysis never had a
+ * look with data, its `noData` policy decides before promotion starts (default: inconclusive,
+ * which holds for a human). `promoteFull()` is a person's explicit decision and skips this.
+ */
+function decideEvidence(plan: Plan, state: RolloutState, now: number): Decision | undefined {
+  const bg = plan.background;
+  const { section, step, action } = state.cursor;
+  const atPromotion = section === 'promotion' && step === 0 && action === 0 && !state.action;
+  if (!bg || !atPromotion) return undefined;
+  if (state.inconclusive) return { kind: 'hold', reason: `analysis ${state.inconclusive.key} inconclusive` };
+  const run = state.background;
+  const policy = bg.noData ?? 'inconclusive';
+  if (state.promoteFull || policy === 'pass' || (run && run.phase !== 'running') || (run?.withData ?? 0) > 0)
+    return undefined;
+  return {
+    kind: 'event',
+    event: {
+      type: 'backgroundUpdated',
+      at: now,
+      run: {
+        key: 'background',
+        startedAt: run?.startedAt ?? now,
+        measurements: run?.measurements ?? [],
+        phase: policy === 'fail' ? 'failed' : 'inconclusive',
+        message: 'the steps ended without a single look with data: no evidence is not a pass',
+      },
+    },
+  };
 }

@@ -94,6 +94,8 @@ export function derivePhase(plan: Plan, state: RolloutState): Phase {
   if (state.error) return 'failed';
   if (state.startedAt === undefined) return 'pending';
   if (state.cursor.section === 'abort') return 'aborting';
+  // Held for a human before promotion starts (no evidence from the background analysis).
+  if (state.inconclusive && !state.action) return 'paused';
   if (state.cursor.section === 'promotion') return 'promoting';
   if (state.userPause || state.inconclusive) return 'paused';
   const action = currentAction(plan, state);

@@ -162,8 +162,11 @@ function hookNamesOf(spec: RolloutSpec, hooks: HookHandlers | undefined): Set<Ho
 function compilePlan(spec: RolloutSpec, hooks: Set<HookName>): Plan {
   const plan = strategies[spec.strategy.type].plan(spec, { hooks });
   if (!spec.analysis) return plan;
-  const { startingStep, ...analysis } = spec.analysis;
-  return { ...plan, background: { key: 'background', analysis, startingStep } };
+  const { startingStep, noData, ...analysis } = spec.analysis;
+  return {
+    ...plan,
+    background: { key: 'background', analysis, startingStep, ...(noData ? { noData } : {}) },
+  };
 }
 
 function validateAnalyses(plan: Plan, gate: MetricGate | undefined): KanaryIssue[] {
@@ -1192,6 +1195,8 @@ class RolloutDriver implements Rollout {
       ...(result.message ? { message: result.message } : {}),
     });
     const measurements = [...(previous?.measurements ?? []), ...result.measurements].slice(-20);
+    const hadData = result.measurements.some((m) => m.phase !== 'nodata' && m.phase !== 'error');
+    const withData = (previous?.withData ?? 0) + (hadData ? 1 : 0);
     return {
       type: slot === 'background' ? 'backgroundUpdated' : 'analysisUpdated',
       at: this.#clock.now(),
@@ -1201,6 +1206,7 @@ class RolloutDriver implements Rollout {
         gateState: result.state,
         phase: result.phase,
         measurements,
+        ...(withData > 0 ? { withData } : {}),
         ...(result.nextEvaluationAt !== undefined ? { nextAt: result.nextEvaluationAt } : {}),
         ...(result.message ? { message: result.message } : {}),
       },

@@ -52,6 +52,8 @@ export interface AnalysisRun {
   phase: 'running' | 'successful' | 'failed' | 'inconclusive' | 'error';
   /** The latest measurements (bounded), so hosts can show why a rollout stopped. */
   measurements: Measurement[];
+  /** How many looks had data for at least one metric: the evidence behind a verdict. */
+  withData?: number;
   message?: string;
 }
 

@@ -1,7 +1,8 @@
 import type { AnalysisPhase, GateResult, MetricGate } from '../ports/gate.ts';
 import type { Journal } from './journal.ts';
 
-export type ScriptedVerdict = Exclude<AnalysisPhase, 'running'> | 'running';
+/** `nodata`: still running, and the look found no data. */
+export type ScriptedVerdict = Exclude<AnalysisPhase, 'running'> | 'running' | 'nodata';
 
 export interface ScriptedGateOptions {
   /**
@@ -27,7 +28,8 @@ export function createScriptedGate(options: ScriptedGateOptions = {}): MetricGat
       options.journal?.push({ port: 'gate', method: 'evaluate', args: [key, n] });
       const script = options.script?.[key] ??
         (analysis.name ? options.script?.[analysis.name] : undefined) ?? ['successful'];
-      const phase = script[Math.min(n, script.length - 1)] as ScriptedVerdict;
+      const verdict = script[Math.min(n, script.length - 1)] as ScriptedVerdict;
+      const phase = verdict === 'nodata' ? 'running' : verdict;
       const metric = analysis.metrics[0]?.name ?? 'metric';
       return {
         state: { evaluations: n + 1 },
@@ -37,7 +39,7 @@ export function createScriptedGate(options: ScriptedGateOptions = {}): MetricGat
           {
             metric,
             at: now,
-            phase: phase === 'running' ? 'successful' : phase === 'successful' ? 'successful' : phase,
+            phase: verdict === 'nodata' ? 'nodata' : phase === 'running' ? 'successful' : phase,
             value: n,
           },
         ],

@@ -70,7 +70,12 @@ export interface Plan {
   promotion: PlanAction[];
   abort: PlanAction[];
   /** Analysis measured alongside the steps from `startingStep` until they end. */
-  background?: { key: 'background'; analysis: AnalysisSpec; startingStep: number };
+  background?: {
+    key: 'background';
+    analysis: AnalysisSpec;
+    startingStep: number;
+    noData?: 'inconclusive' | 'fail' | 'pass';
+  };
   requires: { router: RouterRequirements | null; workload: WorkloadFeature[] };
 }
 

@@ -85,6 +85,12 @@ export const BackgroundAnalysisSchema = z
     args: z.record(z.string(), z.string()).optional(),
     /** Index of the step where measuring begins (default 0: from the first step). */
     startingStep: z.number().int().nonnegative().default(0),
+    /**
+     * When the steps end and not one look had data (a canary with no traffic, a query that returns
+     * nothing): `inconclusive` (default) pauses for a human, `fail` rolls back, `pass` promotes.
+     * No evidence is not a pass unless the spec says so.
+     */
+    noData: z.enum(['inconclusive', 'fail', 'pass']).optional(),
   })
   .superRefine(uniqueMetricNames);
 
