@@ -116,8 +116,11 @@ describe('plan()', () => {
       'post-promotion analysis',
     ]);
     expect(plan.steps[2]?.actions).toEqual([{ type: 'router.setWeight', weight: 100 }]);
-    expect(types(plan.promotion)).toEqual(['delay', 'workload.scale']);
-    expect(plan.promotion[0]).toEqual({ type: 'delay', duration: 30_000, reason: 'scaleDown' });
+    // Promotion makes sure green serves (a no-op after the switch step; promoteFull() skips that step)
+    // before blue is retired.
+    expect(types(plan.promotion)).toEqual(['router.setWeight', 'delay', 'workload.scale']);
+    expect(plan.promotion[0]).toEqual({ type: 'router.setWeight', weight: 100 });
+    expect(plan.promotion[1]).toEqual({ type: 'delay', duration: 30_000, reason: 'scaleDown' });
     // Rollback: blue back up and ready before the selector switches back.
     expect(types(plan.abort)).toEqual([
       'workload.restoreStable',

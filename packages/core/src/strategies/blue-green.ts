@@ -28,13 +28,18 @@ function planBlueGreen(spec: RolloutSpec, options: PlanOptions): Plan {
       { type: 'pause', reason: 'autoPromotion', duration: s.autoPromotionSeconds * 1000 },
     ]);
   }
-  const switchActions: PlanAction[] = [...hook(options, 'confirm-promotion')];
-  if (s.previewReplicaCount !== undefined) {
-    switchActions.push({ type: 'workload.scale', side: 'canary', percentOfStable: 100 });
-    switchActions.push({ type: 'workload.waitReady', side: 'canary' });
-  }
-  switchActions.push({ type: 'router.setWeight', weight: 100 });
-  add('switch the active Service to green', switchActions);
+  // Green at full size and serving: idempotent, so promotion repeats it (promoteFull() skips the
+  // steps, and blue must never be retired before green serves).
+  const cutOver: PlanAction[] = [
+    ...(s.previewReplicaCount !== undefined
+      ? [
+          { type: 'workload.scale', side: 'canary', percentOfStable: 100 } as const,
+          { type: 'workload.waitReady', side: 'canary' } as const,
+        ]
+      : []),
+    { type: 'router.setWeight', weight: 100 },
+  ];
+  add('switch the active Service to green', [...hook(options, 'confirm-promotion'), ...cutOver]);
   if (s.postPromotionAnalysis) {
     add('post-promotion analysis', [
       { type: 'analysis', key: 'postPromotionAnalysis', analysis: s.postPromotionAnalysis },
@@ -53,8 +58,10 @@ function planBlueGreen(spec: RolloutSpec, options: PlanOptions): Plan {
       ...hook(options, 'pre-rollout'),
     ],
     steps,
-    // Traffic already runs on green (the switch step); what is left is to retire blue.
+    // Traffic runs on green after the switch step; promoteFull() may have skipped it, so the
+    // switch is made sure of (a no-op when done) before blue is retired.
     promotion: [
+      ...cutOver,
       ...hook(options, 'post-rollout'),
       { type: 'delay', duration: s.scaleDownDelaySeconds * 1000, reason: 'scaleDown' },
       { type: 'workload.scale', side: 'stable', replicas: 0 },

@@ -71,6 +71,51 @@ describe('seed 001: blue-green by switching the Service selector', () => {
     expect(seen.some((x) => x.endsWith(':localhost:5001/py-http:2'))).toBe(true);
   });
 
+  it('promoteFull() while waiting for promotion still switches to green before blue is retired: no request fails', async () => {
+    cluster = await startCluster({ podReadyAfterMs: 2_000 });
+    cluster.apply(
+      deployment('py-hello-blue', 'default', 'localhost:5001/py-http:1', 2, { app: 'hello', color: 'blue' }),
+      service('py-hello-service', 'default', { app: 'hello' }),
+      service('py-hello-preview', 'default', { app: 'hello' }),
+    );
+    await cluster.virtualClock!.advance(2_000);
+    const rollout = createKubernetesRollout({
+      spec: {
+        ...spec,
+        strategy: {
+          type: 'blueGreen',
+          activeService: 'py-hello-service',
+          previewService: 'py-hello-preview',
+          autoPromotionEnabled: false,
+          scaleDownDelaySeconds: 5,
+        },
+      },
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+      pollInterval: '1s',
+    });
+    const entry = { kind: 'service' as const, namespace: 'default', service: 'py-hello-service' };
+    let failedWhileRunning = 0;
+    rollout.on('state', (s: RolloutState) => {
+      if (s.phase === 'paused') queueMicrotask(() => void rollout.promoteFull().catch(() => undefined));
+      for (const [backend, n] of cluster.traffic.sample(entry, 200))
+        if (backend.startsWith('status-')) failedWhileRunning += n;
+    });
+    const final = await cluster.run(rollout.run());
+    expect(final.phase).toBe('succeeded');
+    expect(final.history.some((h) => h.event === 'promoteFull')).toBe(true);
+    expect(imagesBehind(cluster, 'default', 'py-hello-service')).toEqual([
+      'localhost:5001/py-http:2',
+      'localhost:5001/py-http:2',
+    ]);
+    expect(
+      (cluster.get('Deployment', 'default', 'py-hello-blue')!.spec as { replicas: number }).replicas,
+    ).toBe(0);
+    expect(failedWhileRunning).toBe(0);
+    const after = cluster.traffic.sample(entry, 1_000);
+    expect([...after.keys()].filter((k) => k.startsWith('status-'))).toEqual([]);
+  });
+
   it('rolls back by switching the selector back while blue is still up', async () => {
     const rollout = await setup();
     rollout.on('phase', ({ to }) => {
