@@ -165,6 +165,27 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
             severity: 'error',
           },
         ];
+      // Every side that gets a share needs a pod to serve it: refuse what the replicas cannot give.
+      const s = ctx.spec.strategy;
+      const stable = await client.get<Deployment>(ref(ctx, ctx.spec.target.name));
+      const total = s.totalReplicas ?? stable?.spec.replicas ?? 1;
+      const split = ctx.spec.steps.flatMap((step, i) =>
+        'setWeight' in step && step.setWeight > 0 && step.setWeight < 100
+          ? [{ i, weight: step.setWeight }]
+          : [],
+      );
+      const needed = 2 * s.minPodsPerSide;
+      const first = split[0];
+      if (first && s.minPodsPerSide > 0 && total < needed) {
+        return [
+          {
+            path: `steps[${first.i}].setWeight`,
+            message: `${first.weight}% with ${total} replica${total === 1 ? '' : 's'} leaves one side without a pod (at least ${s.minPodsPerSide} per side while both get traffic)`,
+            hint: `set strategy.totalReplicas to ${needed} or more, or scale ${ctx.spec.target.name} to ${needed}`,
+            severity: 'error',
+          },
+        ];
+      }
       return [];
     },
     setWeight: moveTo,

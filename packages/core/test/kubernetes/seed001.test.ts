@@ -145,6 +145,42 @@ describe('seed 001: gray release by replica ratio behind one Service', () => {
     expect(replicaSplit(10, 100, 1)).toEqual({ stable: 0, canary: 10 });
   });
 
+  it('refuses what one replica cannot give (a side with a share and no pod), naming the fix, writing nothing', async () => {
+    cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
+    cluster.apply(
+      deployment('py-hello-blue', 'default', 'py-http:1', 1, { app: 'hello', color: 'blue' }),
+      service('py-hello-service', 'default', { app: 'hello' }),
+    );
+    await cluster.virtualClock!.advance(2_000);
+    const before = cluster.requests.length;
+    const rollout = createKubernetesRollout({
+      spec: {
+        name: 'py-hello',
+        target: { name: 'py-hello-blue', service: 'py-hello-service' },
+        update: { image: 'py-http:2' },
+        strategy: { type: 'replicaRatio', canary: { name: 'py-hello-green' } },
+        steps: [{ setWeight: 10 }, { pause: { duration: '1m' } }, { setWeight: 50 }],
+      },
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+    });
+    await expect(cluster.run(rollout.run())).rejects.toMatchObject({
+      code: 'PREFLIGHT',
+      issues: [
+        {
+          path: 'steps[0].setWeight',
+          message: expect.stringMatching(/10% with 1 replica leaves one side without a pod/),
+          hint: 'set strategy.totalReplicas to 2 or more, or scale py-hello-blue to 2',
+        },
+      ],
+    });
+    const writes = cluster.requests
+      .slice(before)
+      .filter((r) => ['create', 'update', 'patch', 'delete'].includes(r.verb) && r.resource !== 'leases');
+    expect(writes).toEqual([]);
+    expect(cluster.get('Deployment', 'default', 'py-hello-green')).toBeUndefined();
+  });
+
   it('turns each weight into replica counts, never above total + maxSurge, and the observed split follows them', async () => {
     cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
     cluster.apply(
