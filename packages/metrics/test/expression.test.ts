@@ -1,4 +1,4 @@
-import { compileCondition, ExpressionError } from '@kanary/metrics';
+import { compileCondition, createThresholdJudge, ExpressionError } from '@kanary/metrics';
 import { describe, expect, it } from 'vitest';
 
 const test = (src: string, env: Record<string, unknown>) => compileCondition(src).test(env);
@@ -36,5 +36,23 @@ describe('conditions (the safe evaluator)', () => {
     expect(() => test('process.exit(1)', { result: 1 })).toThrow(ExpressionError);
     expect(() => test('eval("1") == 1', { result: 1 })).toThrow(/unknown function "eval"/);
     expect(() => test('toString() == 1', { result: 1 })).toThrow(/unknown function/);
+  });
+});
+
+describe('web JSON values keep their types, as in Argo', () => {
+  it("a JSON string stays a string: result.major == '1' and result == '1' hold; ordering reads numeric strings", () => {
+    const look = (condition: string, raw: unknown, result: number | number[]) =>
+      createThresholdJudge({ successCondition: condition }).look(
+        undefined,
+        { kind: 'scalar', result, raw },
+        { at: 0 },
+      ).look.phase;
+    expect(look("result.major == '1'", { major: '1', minor: '31' }, Number.NaN)).toBe('successful');
+    expect(look("result == '1'", '1', 1)).toBe('successful');
+    expect(look('result == 1', '1', 1)).toBe('failed');
+    expect(look('result > 0.95', '0.99', 0.99)).toBe('successful');
+    expect(look("result == 'ok'", 'ok', Number.NaN)).toBe('successful');
+    // No value at all is still no data.
+    expect(look('result > 0.95', undefined, [])).toBe('nodata');
   });
 });

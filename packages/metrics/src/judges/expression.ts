@@ -179,6 +179,8 @@ function own(obj: unknown, key: string | number): unknown {
 }
 
 function num(v: unknown, op: string): number {
+  // A JSON API may send numbers as strings ("0.99"): ordering them is unambiguous. (`==` stays strict.)
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   if (typeof v !== 'number')
     throw new ExpressionError(`"${op}" needs numbers, got ${Array.isArray(v) ? 'a list' : typeof v}`);
   return v;

@@ -30,8 +30,12 @@ export function createThresholdJudge(options: ThresholdOptions): Judge {
       const value = data.result;
       const detail = data.baseline !== undefined ? { baseline: data.baseline } : undefined;
       const done = (look: Look) => ({ state, look: { value, ...(detail ? { detail } : {}), ...look } });
-      if (isEmpty(value)) return done({ phase: 'nodata', message: 'the query returned no value' });
-      const env = { result: value, baseline: data.baseline ?? null };
+      // A JSON value that is not a number (a string, an object) is data too: conditions compare it as it came.
+      const raw = data.raw;
+      const rawData = raw !== undefined && raw !== null && !(Array.isArray(raw) && raw.length === 0);
+      if (isEmpty(value) && !rawData)
+        return done({ phase: 'nodata', message: 'the query returned no value' });
+      const env = { result: rawData ? raw : value, baseline: data.baseline ?? null };
       let failed = false;
       let succeeded: boolean | undefined;
       try {

@@ -8,6 +8,11 @@ export interface ScalarData {
   kind: 'scalar';
   result: number | number[];
   baseline?: number | number[];
+  /**
+   * The value as the source gave it (a web provider's JSON: strings stay strings, objects stay
+   * objects), for conditions like Argo's `result.major == '1'`; `result` is its numeric reading.
+   */
+  raw?: unknown;
 }
 
 /** Cumulative counters per side, one entry per series; judges take deltas between looks. */

@@ -217,6 +217,7 @@ export function createSources(options: SourceOptions) {
         return {
           kind: 'scalar',
           result: Array.isArray(value) ? value.map(toNumber) : value === undefined ? [] : toNumber(value),
+          ...(value !== undefined ? { raw: value } : {}),
         };
       }
       if (!('function' in p)) throw new MeasureError(`metric ${req.metric}: unknown provider`);
