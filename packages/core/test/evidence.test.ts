@@ -68,6 +68,9 @@ describe('no evidence is not a pass', () => {
       expect(paused).toEqual([]);
       if (policy === 'pass') expect(final.background?.withData ?? 0).toBe(0);
       else expect(final.background?.withData ?? 0).toBeGreaterThan(0);
+      // The run ended with the steps, its verdict recorded (it used to stay "running").
+      expect(final.background?.phase).toBe('successful');
+      expect(final.analyses.background?.phase).toBe('successful');
     }
   });
 

@@ -88,12 +88,14 @@ function decideEvidence(plan: Plan, state: RolloutState, now: number): Decision 
   const bg = plan.background;
   const { section, step, action } = state.cursor;
   const atPromotion = section === 'promotion' && step === 0 && action === 0 && !state.action;
-  if (!bg || !atPromotion) return undefined;
+  if (!bg || !atPromotion || state.cursor.step !== 0) return undefined;
   if (state.inconclusive) return { kind: 'hold', reason: `analysis ${state.inconclusive.key} inconclusive` };
   const run = state.background;
   const policy = bg.noData ?? 'inconclusive';
-  if (state.promoteFull || policy === 'pass' || (run && run.phase !== 'running') || (run?.withData ?? 0) > 0)
-    return undefined;
+  if (state.promoteFull || (run && run.phase !== 'running')) return undefined;
+  const evidence = (run?.withData ?? 0) > 0;
+  // The steps are over: the background run ends with them, with its verdict recorded.
+  const phase = evidence || policy === 'pass' ? 'successful' : policy === 'fail' ? 'failed' : 'inconclusive';
   return {
     kind: 'event',
     event: {
@@ -103,8 +105,13 @@ function decideEvidence(plan: Plan, state: RolloutState, now: number): Decision 
         key: 'background',
         startedAt: run?.startedAt ?? now,
         measurements: run?.measurements ?? [],
-        phase: policy === 'fail' ? 'failed' : 'inconclusive',
-        message: 'the steps ended without a single look with data: no evidence is not a pass',
+        ...(run?.withData ? { withData: run.withData } : {}),
+        phase,
+        message: evidence
+          ? `no regression found in ${run?.withData} look${run?.withData === 1 ? '' : 's'} with data`
+          : policy === 'pass'
+            ? 'no look had data (noData: pass)'
+            : 'the steps ended without a single look with data: no evidence is not a pass',
       },
     },
   };
