@@ -22,7 +22,7 @@ describe('seed 001: blue-green by switching the Service selector', () => {
       scaleDownDelaySeconds: 60,
     },
   };
-  const setup = async () => {
+  const setup = async (strategy: Record<string, unknown> = spec.strategy) => {
     cluster = await startCluster({ podReadyAfterMs: 2_000 });
     cluster.apply(
       deployment('py-hello-blue', 'default', 'localhost:5001/py-http:1', 2, { app: 'hello', color: 'blue' }),
@@ -31,7 +31,7 @@ describe('seed 001: blue-green by switching the Service selector', () => {
     );
     await cluster.virtualClock!.advance(2_000);
     return createKubernetesRollout({
-      spec,
+      spec: { ...spec, strategy },
       kubeConfig: cluster.kubeConfig,
       clock: cluster.clock,
       pollInterval: '1s',
@@ -72,27 +72,12 @@ describe('seed 001: blue-green by switching the Service selector', () => {
   });
 
   it('promoteFull() while waiting for promotion still switches to green before blue is retired: no request fails', async () => {
-    cluster = await startCluster({ podReadyAfterMs: 2_000 });
-    cluster.apply(
-      deployment('py-hello-blue', 'default', 'localhost:5001/py-http:1', 2, { app: 'hello', color: 'blue' }),
-      service('py-hello-service', 'default', { app: 'hello' }),
-      service('py-hello-preview', 'default', { app: 'hello' }),
-    );
-    await cluster.virtualClock!.advance(2_000);
-    const rollout = createKubernetesRollout({
-      spec: {
-        ...spec,
-        strategy: {
-          type: 'blueGreen',
-          activeService: 'py-hello-service',
-          previewService: 'py-hello-preview',
-          autoPromotionEnabled: false,
-          scaleDownDelaySeconds: 5,
-        },
-      },
-      kubeConfig: cluster.kubeConfig,
-      clock: cluster.clock,
-      pollInterval: '1s',
+    const rollout = await setup({
+      type: 'blueGreen',
+      activeService: 'py-hello-service',
+      previewService: 'py-hello-preview',
+      autoPromotionEnabled: false,
+      scaleDownDelaySeconds: 5,
     });
     const entry = { kind: 'service' as const, namespace: 'default', service: 'py-hello-service' };
     let failedWhileRunning = 0;
