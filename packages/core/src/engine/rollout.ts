@@ -543,7 +543,7 @@ class RolloutDriver implements Rollout {
           (this.#emitter.emit as (...a: unknown[]) => void)(event, ...args),
         );
       }
-      return self.runUntil(enough);
+      return self.#runUntil(enough);
     })();
     driving.catch(() => undefined);
     try {
@@ -600,7 +600,7 @@ class RolloutDriver implements Rollout {
   }
 
   run(): Promise<RolloutState> {
-    return this.runUntil(() => false);
+    return this.#runUntil(() => false);
   }
 
   /**
@@ -608,7 +608,7 @@ class RolloutDriver implements Rollout {
    * nothing on losing the lease: it stops writing at once and, when nobody else took over (an
    * API outage), takes the lease back and goes on.
    */
-  async runUntil(enough: (state: RolloutState) => boolean): Promise<RolloutState> {
+  async #runUntil(enough: (state: RolloutState) => boolean): Promise<RolloutState> {
     if (this.#running)
       throw new KanaryError('INVALID_STATE', 'run() is already driving this rollout in this process');
     this.#running = true;
