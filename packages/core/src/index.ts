@@ -20,7 +20,14 @@ export type {
   Phase,
   RolloutState,
 } from './engine/state.ts';
-export { awaitingDecision, initialState, isEnded, isStopped, TERMINAL_PHASES } from './engine/state.ts';
+export {
+  awaitingDecision,
+  initialState,
+  isEnded,
+  isStopped,
+  PHASES,
+  TERMINAL_PHASES,
+} from './engine/state.ts';
 export type { KanaryErrorCode, KanaryErrorOptions, KanaryIssue } from './errors/kanary-error.ts';
 export { formatIssues, isKanaryError, KanaryError, toKanaryError } from './errors/kanary-error.ts';
 export type {
@@ -124,6 +131,7 @@ export type { StrategySpec, StrategyType } from './spec/strategy.ts';
 export { STRATEGY_TYPES } from './spec/strategy.ts';
 export type { ConfigMapStateStoreOptions } from './state/configmap-store.ts';
 export { createConfigMapStateStore } from './state/configmap-store.ts';
+export { OWNED_SELECTOR, ownedLabels } from './state/labels.ts';
 export type { LeaseLockOptions } from './state/lease-lock.ts';
 export { createLeaseBackend, createLeaseLock } from './state/lease-lock.ts';
 export type { PlanOptions, Strategy } from './strategies/index.ts';

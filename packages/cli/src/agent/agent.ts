@@ -6,6 +6,7 @@ import {
   isStopped,
   type KubeClient,
   type KubeObject,
+  OWNED_SELECTOR,
   parseDuration,
   type Rollout,
   type RolloutKey,
@@ -88,7 +89,7 @@ export function createAgent(options: AgentOptions = {}): Agent {
   };
 
   const list = async (): Promise<KubeObject[]> => {
-    const selector = 'app.kubernetes.io/managed-by=kanary';
+    const selector = OWNED_SELECTOR;
     if (!options.namespaces) return client.list('v1', 'ConfigMap', undefined, selector);
     const lists = await Promise.all(
       options.namespaces.map((ns) => client.list('v1', 'ConfigMap', ns, selector)),

@@ -2,19 +2,9 @@ import { KanaryError } from '../errors/kanary-error.ts';
 import { actionsAt, type Plan } from '../plan/actions.ts';
 import type { RolloutKey } from '../ports/refs.ts';
 import { derivePhase } from './reducer.ts';
-import type { RolloutState } from './state.ts';
+import { PHASES, type RolloutState } from './state.ts';
 
-const PHASES = new Set([
-  'pending',
-  'progressing',
-  'paused',
-  'analyzing',
-  'promoting',
-  'succeeded',
-  'aborting',
-  'aborted',
-  'failed',
-]);
+const PHASE_NAMES: ReadonlySet<string> = new Set(PHASES);
 const SECTIONS = new Set(['prelude', 'steps', 'promotion', 'abort', 'done']);
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -34,7 +24,7 @@ export function stateProblems(value: unknown, key: RolloutKey, plan: Plan | unde
   if (!isObject(s.key) || s.key.namespace !== key.namespace || s.key.name !== key.name)
     problems.push(`it names rollout ${JSON.stringify(s.key)}, not ${key.namespace}/${key.name}`);
   if (typeof s.specDigest !== 'string') problems.push('specDigest is missing');
-  if (typeof s.phase !== 'string' || !PHASES.has(s.phase))
+  if (typeof s.phase !== 'string' || !PHASE_NAMES.has(s.phase))
     problems.push(`phase ${JSON.stringify(s.phase)} is unknown`);
   const c = s.cursor;
   if (!isObject(c) || !SECTIONS.has(c.section as string) || !isCount(c.step) || !isCount(c.action))

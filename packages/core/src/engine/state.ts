@@ -4,16 +4,19 @@ import type { RolloutKey, WorkloadRef } from '../ports/refs.ts';
 import type { RolloutWiring } from '../ports/wiring.ts';
 import type { HeaderRoute, MirrorRoute } from '../spec/match.ts';
 
-export type Phase =
-  | 'pending'
-  | 'progressing'
-  | 'paused'
-  | 'analyzing'
-  | 'promoting'
-  | 'succeeded'
-  | 'aborting'
-  | 'aborted'
-  | 'failed';
+/** Every phase a rollout can be in, in the order a release passes through them. */
+export const PHASES = [
+  'pending',
+  'progressing',
+  'paused',
+  'analyzing',
+  'promoting',
+  'succeeded',
+  'aborting',
+  'aborted',
+  'failed',
+] as const;
+export type Phase = (typeof PHASES)[number];
 
 export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['succeeded', 'aborted', 'failed']);
 

@@ -4,6 +4,7 @@ import { KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
 import type { RolloutKey } from '../ports/refs.ts';
 import type { StateStore, StoredState } from '../ports/store.ts';
+import { ownedLabels } from './labels.ts';
 
 export interface ConfigMapStateStoreOptions {
   client: KubeClient;
@@ -50,7 +51,7 @@ export function createConfigMapStateStore(options: ConfigMapStateStoreOptions): 
         metadata: {
           name: ref(key).name,
           namespace: key.namespace,
-          labels: { 'kanary.dev/rollout': key.name, 'app.kubernetes.io/managed-by': 'kanary' },
+          labels: ownedLabels(key.name),
           annotations: { 'kanary.dev/phase': state.phase },
           ...(expectedRevision ? { resourceVersion: expectedRevision } : {}),
         },

@@ -3,6 +3,7 @@ import { createElectedLock } from '../leadership/elector.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { LeaseBackend, LeaseRecord, Lock, VersionedLease } from '../ports/lock.ts';
 import type { RolloutKey } from '../ports/refs.ts';
+import { ownedLabels } from './labels.ts';
 
 export interface LeaseLockOptions {
   client: KubeClient;
@@ -70,7 +71,7 @@ export function createLeaseBackend(options: LeaseLockOptions): LeaseBackend {
     metadata: {
       name: ref(key).name,
       namespace: key.namespace,
-      labels: { 'kanary.dev/rollout': key.name, 'app.kubernetes.io/managed-by': 'kanary' },
+      labels: ownedLabels(key.name),
       ...(version ? { resourceVersion: version } : {}),
     },
     spec: {
