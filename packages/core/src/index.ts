@@ -17,6 +17,7 @@ export type {
   AnalysisRun,
   Cursor,
   HistoryEntry,
+  HoldCause,
   Phase,
   RolloutState,
 } from './engine/state.ts';
@@ -100,7 +101,7 @@ export { NO_CAPABILITIES } from './ports/router.ts';
 export type { StateStore, StoredState } from './ports/store.ts';
 export type { PartWiring, RolloutWiring } from './ports/wiring.ts';
 export { partWiring } from './ports/wiring.ts';
-export type { Readiness, RollProgress, WorkloadDriver } from './ports/workload.ts';
+export type { Endpoints, Readiness, RollProgress, WorkloadDriver } from './ports/workload.ts';
 export type { RetryPolicy, RetryPolicyOptions } from './retry/policy.ts';
 export { createRetryPolicy } from './retry/policy.ts';
 export type { ReplicaRatioRouterOptions, ReplicaSplit } from './routers/replica-ratio.ts';

@@ -36,6 +36,13 @@ export function printProgress(rollout: Rollout, p: Printer, now: () => number): 
   );
   rollout.on('abort', ({ reason, cause }) => line(`${paint(p, 31, 'ABORT')} (${cause}) ${reason}`));
   rollout.on('warning', ({ message }) => line(`${paint(p, 33, 'warning')} ${message}`));
+  rollout.on('held', ({ kind, reason, restart }) =>
+    line(
+      `${paint(p, 33, kind === 'targetChanged' && restart ? 'RESTART' : 'HELD')} (${kind}) ${reason}${
+        kind === 'targetChanged' && restart ? '' : ' — `kanary resume` or `kanary abort`'
+      }`,
+    ),
+  );
   rollout.on('state', (s) => {
     const why = awaitingDecision(s);
     if (why)

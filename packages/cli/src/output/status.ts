@@ -16,6 +16,7 @@ export function formatStatus(s: RolloutState, plan: Plan | undefined, now: numbe
       `until ${new Date(s.action.until).toISOString()} (${formatDuration(Math.max(0, s.action.until - now))} from now)`,
     ]);
   if (s.userPause) rows.push(['paused', 'by a user: `kanary resume` to continue']);
+  if (s.held) rows.push(['held', `${s.held.kind}: ${s.held.reason}`]);
   if (s.inconclusive) rows.push(['held', `analysis ${s.inconclusive.key} inconclusive: promote or abort`]);
   rows.push([
     'weight',

@@ -20,8 +20,11 @@ export type ControlType = Control['type'];
 export function checkControl(plan: Plan, state: RolloutState, control: Control): string | undefined {
   const phase = state.phase;
   const action = currentAction(plan, state);
+  const held =
+    state.held && `the rollout is held (${state.held.reason}); resume() once that is fixed, or abort()`;
   switch (control.type) {
     case 'promote': {
+      if (held) return held;
       if (state.inconclusive) return undefined;
       if (action?.type === 'pause' && phase !== 'pending') {
         return undefined;
@@ -58,11 +61,12 @@ export function checkControl(plan: Plan, state: RolloutState, control: Control):
       if (phase === 'pending') return 'the rollout has not started; call run() first';
       return `the rollout is ${phase}; there is nothing to pause`;
     case 'resume':
-      if (state.userPause) return undefined;
+      if (state.userPause || state.held) return undefined;
       if (action?.type === 'pause') return 'the rollout is at a pause step; promote() continues past it';
       if (state.inconclusive) return 'an analysis was inconclusive; promote() continues, abort() rolls back';
       return `resume() releases a pause(), and the rollout is ${phase}, not held`;
     case 'skipStep':
+      if (held) return held;
       if (
         state.cursor.section === 'steps' &&
         (phase === 'progressing' || phase === 'paused' || phase === 'analyzing')

@@ -47,6 +47,7 @@ function decideSteps(plan: Plan, state: RolloutState, now: number): Decision {
   // Abort and promotion sections are never held: once started they run to the end.
   const holdable = state.cursor.section === 'prelude' || state.cursor.section === 'steps';
   if (holdable && state.userPause) return { kind: 'hold', reason: 'held by pause()' };
+  if (holdable && state.held) return { kind: 'hold', reason: state.held.reason };
   if (holdable && state.inconclusive)
     return { kind: 'hold', reason: `analysis ${state.inconclusive.key} inconclusive` };
 

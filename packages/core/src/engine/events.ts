@@ -2,7 +2,7 @@ import type { KanaryError } from '../errors/kanary-error.ts';
 import type { PlanAction, PlanStep } from '../plan/actions.ts';
 import type { Measurement } from '../ports/gate.ts';
 import type { HookName } from '../spec/hooks.ts';
-import type { AbortCause, AnalysisRun, Phase, RolloutState } from './state.ts';
+import type { AbortCause, AnalysisRun, HoldCause, Phase, RolloutState } from './state.ts';
 
 /** Typed events, one per kind of transition; every payload carries the state after it. */
 export interface RolloutEvents {
@@ -27,6 +27,12 @@ export interface RolloutEvents {
   hook: [event: { hook: HookName; name: string; outcome: 'passed' | 'rejected' | 'error'; message?: string }];
   abort: [event: { reason: string; cause: AbortCause; state: RolloutState }];
   done: [state: RolloutState];
+  /**
+   * A look at the world found a side users reach without ready pods (`unready`) or the target
+   * changed by someone else (`targetChanged`): what was found, what Kanary did, what to do next.
+   * With `restart` and `targetChanged` the release begins again at once (`onTargetChange: restart`).
+   */
+  held: [event: HoldCause & { state: RolloutState }];
   /** This process became the rollout's driver, stopped being it, or handed a control to the driver. */
   leadership: [
     event: {

@@ -8,6 +8,7 @@ import {
   type AnalysisRun,
   type Cursor,
   HISTORY_LIMIT,
+  type HoldCause,
   type Phase,
   type RolloutState,
   TERMINAL_PHASES,
@@ -35,6 +36,23 @@ export type EngineEvent =
   | { type: 'analysisUpdated'; at: number; run: AnalysisRun }
   | { type: 'backgroundUpdated'; at: number; run: AnalysisRun }
   | { type: 'control'; at: number; control: Control }
+  /**
+   * A look at the world stopped the steps (see `RolloutState.held`); `result` is the routing Kanary
+   * wrote to keep users off a side that cannot serve, if any (`cleared`: its routes were removed).
+   */
+  | { type: 'held'; at: number; cause: Omit<HoldCause, 'at'>; result?: ActionResult; cleared?: boolean }
+  /**
+   * Someone changed the target's template: `stable` is the target as it now is (its `original` the
+   * new baseline), `result` the routing back to it; `restart` begins again from the prelude.
+   */
+  | {
+      type: 'targetChanged';
+      at: number;
+      stable: WorkloadRef;
+      result?: ActionResult;
+      restart: boolean;
+      reason: string;
+    }
   /** A driver took the rollout over (its lease's epoch); recorded before it acts. */
   | { type: 'driver'; at: number; holder: string; epoch: number };
 
@@ -94,6 +112,7 @@ export function derivePhase(plan: Plan, state: RolloutState): Phase {
   if (state.error) return 'failed';
   if (state.startedAt === undefined) return 'pending';
   if (state.cursor.section === 'abort') return 'aborting';
+  if (state.held) return 'paused';
   // Held for a human before promotion starts (no evidence from the background analysis).
   if (state.inconclusive && !state.action) return 'paused';
   if (state.cursor.section === 'promotion') return 'promoting';
@@ -126,6 +145,7 @@ function beginAbort(
     analysis: undefined,
     inconclusive: undefined,
     userPause: undefined,
+    held: undefined,
     promoteFull: false,
     error: undefined,
   };
@@ -179,6 +199,18 @@ function applyResult(
     default:
       return next;
   }
+}
+
+/** Back to the first action: the canary is re-made from the current target and every check runs again. */
+function restartFromPrelude(plan: Plan, state: RolloutState): RolloutState {
+  const { held: _h, inconclusive: _i, userPause: _u, analysis: _a, background: _b, ...rest } = state;
+  return {
+    ...rest,
+    cursor: settle(plan, { section: 'prelude', step: 0, action: 0 }, false),
+    action: undefined,
+    analyses: {},
+    promoteFull: false,
+  };
 }
 
 function describeCursor(c: Cursor): string {
@@ -273,6 +305,54 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
     case 'control':
       next = applyControl(state, event.control, event.at, plan);
       break;
+    case 'held': {
+      const moved = applyResult(state, undefined, event.result);
+      next = note(
+        {
+          ...moved,
+          ...(event.cleared ? { headerRoutes: {}, mirrors: {} } : {}),
+          held: { at: event.at, ...event.cause },
+          action: undefined,
+        },
+        event.at,
+        'held',
+        `${event.cause.kind}: ${event.cause.reason}`,
+      );
+      break;
+    }
+    case 'targetChanged': {
+      const moved = applyResult(state, undefined, event.result);
+      const rebased: RolloutState = {
+        ...moved,
+        headerRoutes: {},
+        mirrors: {},
+        targets: { ...moved.targets, stable: event.stable },
+        action: undefined,
+      };
+      next = event.restart
+        ? note(
+            restartFromPrelude(plan, rebased),
+            event.at,
+            'targetChanged',
+            `${event.reason}; starting again`,
+          )
+        : note(
+            {
+              ...rebased,
+              held: {
+                at: event.at,
+                kind: 'targetChanged',
+                side: 'stable',
+                reason: event.reason,
+                restart: true,
+              },
+            },
+            event.at,
+            'held',
+            `targetChanged: ${event.reason}`,
+          );
+      break;
+    }
     case 'driver':
       next = note(
         { ...state, driver: { holder: event.holder, epoch: event.epoch, since: event.at } },
@@ -353,6 +433,7 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
     case 'promoteFull': {
       const flagged: RolloutState = {
         ...state,
+        held: undefined,
         promoteFull: true,
         inconclusive: undefined,
         analysis: undefined,
@@ -411,6 +492,23 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
     case 'pause':
       return note({ ...state, userPause: { at } }, at, 'pause');
     case 'resume':
+      if (state.held?.restart) {
+        return note(
+          restartFromPrelude(plan, state),
+          at,
+          'resume',
+          `after ${state.held.kind}: from the beginning`,
+        );
+      }
+      if (state.held) {
+        // Nothing was moved: the action that found the problem runs (and looks) again.
+        return note(
+          { ...state, userPause: undefined, held: undefined, action: undefined },
+          at,
+          'resume',
+          `after ${state.held.kind}`,
+        );
+      }
       return note({ ...state, userPause: undefined }, at, 'resume');
     case 'skipStep': {
       const cursor = settle(

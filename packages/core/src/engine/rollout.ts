@@ -15,8 +15,8 @@ import type { PortContext } from '../ports/context.ts';
 import type { MetricGate } from '../ports/gate.ts';
 import type { HookFn, HookHandlers } from '../ports/hooks.ts';
 import type { LeaseView, Lock, LockLease } from '../ports/lock.ts';
-import type { RolloutKey } from '../ports/refs.ts';
-import type { TrafficRouter } from '../ports/router.ts';
+import type { RolloutKey, Side } from '../ports/refs.ts';
+import type { RouterStatus, TrafficRouter } from '../ports/router.ts';
 import type { StateStore } from '../ports/store.ts';
 import type { RolloutWiring } from '../ports/wiring.ts';
 import type { WorkloadDriver } from '../ports/workload.ts';
@@ -35,6 +35,7 @@ import { type ActionResult, type EngineEvent, reduce } from './reducer.ts';
 import { initialState, isEnded, isStopped, type RolloutState } from './state.ts';
 import { corruptState, stateProblems } from './state-check.ts';
 import { callWebhook } from './webhook.ts';
+import { receivers, watchWorld } from './world.ts';
 
 export interface CreateRolloutOptions {
   /** A spec object as users write it (validated here) or one from `parseRolloutSpec`. */
@@ -240,6 +241,8 @@ class RolloutDriver implements Rollout {
   readonly #lock: Lock;
   readonly #digest: string;
   readonly #pollMs: number;
+  #watchedAt = Number.NEGATIVE_INFINITY;
+  #lastWorldWarning: string | undefined;
   readonly #syncMs: number;
   readonly #lockTtlMs: number;
   #state: RolloutState | undefined;
@@ -931,16 +934,59 @@ class RolloutDriver implements Rollout {
     const lease = this.#lease;
     const signal = AbortSignal.any([wake.signal, this.#shutdown.signal, ...(lease ? [lease.signal] : [])]);
     const now = this.#clock.now();
-    const wait = until === undefined ? this.#syncMs : Math.min(Math.max(0, until - now), this.#syncMs);
+    const watching = this.#watching();
+    const wait = Math.min(
+      until === undefined ? this.#syncMs : Math.max(0, until - now),
+      this.#syncMs,
+      watching ? Math.max(0, this.#watchedAt + this.#pollMs - now) : Number.POSITIVE_INFINITY,
+    );
     await this.#clock.sleep(wait, signal);
     this.#wake = undefined;
-    if (signal.aborted || (until !== undefined && this.#clock.now() >= until)) return;
+    if (signal.aborted) return;
+    if (watching && this.#clock.now() >= this.#watchedAt + this.#pollMs && (await this.#watchWorld())) return;
+    if (until !== undefined && this.#clock.now() >= until) return;
     const stored = await this.#store.load(this.key).catch(() => undefined);
     if (stored && stored.revision !== this.#revision) {
       this.#state = stored.state;
       this.#revision = stored.revision;
       this.#emitChanges(undefined, stored.state);
     }
+  }
+
+  /** Whether holds look at the world: the steps have users on the sides, and Kanary can count pods. */
+  #watching(): boolean {
+    const state = this.#state as RolloutState;
+    const section = state.cursor.section;
+    return (
+      this.#options.router !== undefined &&
+      this.#options.workload.endpoints !== undefined &&
+      state.startedAt !== undefined &&
+      state.held === undefined &&
+      (section === 'prelude' || section === 'steps')
+    );
+  }
+
+  /** One look at the world (see `watchWorld`); true when it found something and recorded it. */
+  async #watchWorld(): Promise<boolean> {
+    this.#watchedAt = this.#clock.now();
+    const router = this.#options.router as TrafficRouter;
+    const look = await this.#guard(undefined, (signal) =>
+      watchWorld({ workload: this.#options.workload, router }, this.#context(signal), () =>
+        this.#clock.now(),
+      ),
+    );
+    if (look.kind === 'interrupted') return true;
+    if (look.kind === 'failed') {
+      const error = toKanaryError(look.error);
+      this.#emitter.emit('warning', { message: `looking at the world: ${error.message}`, error });
+      return false;
+    }
+    const { event, warning } = look.value;
+    if (warning && warning !== this.#lastWorldWarning) this.#emitter.emit('warning', { message: warning });
+    this.#lastWorldWarning = warning;
+    if (!event) return false;
+    await this.#dispatchAsLeader(event);
+    return true;
   }
 
   #context(signal: AbortSignal): PortContext {
@@ -1008,6 +1054,35 @@ class RolloutDriver implements Rollout {
     }
     const error = toKanaryError(failure);
     const attempts = state.action?.attempts ?? 0;
+    const holdable = state.cursor.section === 'prelude' || state.cursor.section === 'steps';
+    if (error.code === 'DRIFT' && holdable) {
+      this.#emitter.emit('action', { action, status: 'failed', message: error.message });
+      return {
+        type: 'held',
+        at: now,
+        // The live weight becomes the rollout's: resume() goes on from it, abort() rolls back.
+        result: { router: error.details.live as RouterStatus },
+        cause: {
+          kind: 'drift',
+          reason: `${error.message}; their change is kept: resume() goes on with the steps, abort() rolls back`,
+          restart: false,
+        },
+      };
+    }
+    if (error.code === 'UNREADY' && holdable) {
+      // The steps never give a share to a side that cannot serve it: hold for a person.
+      this.#emitter.emit('action', { action, status: 'failed', message: error.message });
+      return {
+        type: 'held',
+        at: now,
+        cause: {
+          kind: 'unready',
+          side: error.details.side as Side,
+          reason: `${error.message}; resume() once it has ready pods, or abort()`,
+          restart: false,
+        },
+      };
+    }
     if (error.retryable && now - startedAt <= this.spec.progressDeadline) {
       // A transient fault (network, 429, 5xx, conflict): try again with backoff, within the deadline.
       if (error.details.progress === true) {
@@ -1047,6 +1122,7 @@ class RolloutDriver implements Rollout {
 
   async #perform(action: PlanAction, ctx: PortContext): Promise<PerformOutcome> {
     const { workload, router } = this.#options;
+    await this.#lookBeforeWrite(action, ctx);
     const needRouter = (): TrafficRouter => {
       if (!router) throw new KanaryError('INTERNAL', `${action.type} needs a router`);
       return router;
@@ -1150,6 +1226,50 @@ class RolloutDriver implements Rollout {
       case 'pause':
       case 'delay':
         throw new KanaryError('INTERNAL', `${action.type} is decided by the clock, not executed`);
+    }
+  }
+
+  /**
+   * Look before writing: every side a routing change gives a share must have ready pods behind
+   * the route (`WorkloadDriver.endpoints`). If one has none, nothing is written (UNREADY). In the
+   * abort section a stable that cannot serve does not take users from a canary that can.
+   */
+  async #lookBeforeWrite(action: PlanAction, ctx: PortContext): Promise<void> {
+    const { workload, router } = this.#options;
+    if (!router) return;
+    const { section } = ctx.state.cursor;
+    const moves = action.type === 'router.setWeight' || action.type === 'router.setHeaderRoute';
+    if (
+      moves &&
+      (section === 'prelude' || section === 'steps') &&
+      router.capabilities.weights !== 'replicas'
+    ) {
+      // A person's change to the routing (an emergency 0%) is theirs: the steps do not write over it.
+      const live = await router.status(ctx);
+      if (Math.abs(live.canaryWeight - ctx.state.weights.canary) > 1e-9) {
+        throw new KanaryError(
+          'DRIFT',
+          `the routing sends ${live.canaryWeight}% to the canary where Kanary last wrote ${ctx.state.weights.canary}%: someone changed it`,
+          { retryable: true, details: { progress: true, live } },
+        );
+      }
+    }
+    if (!workload.endpoints) return;
+    for (const side of receivers(action, router.capabilities.weights)) {
+      const found = await workload.endpoints(ctx, side);
+      if (found.ready > 0) continue;
+      let kept = '';
+      if (side === 'stable' && ctx.state.cursor.section === 'abort' && ctx.state.weights.canary > 0) {
+        const canary = await workload.endpoints(ctx, 'canary');
+        if (canary.ready > 0) {
+          if (ctx.state.weights.canary < 100) await router.setWeight(ctx, 100);
+          kept = '; users stay on the canary, the side that can serve, until the stable can';
+        }
+      }
+      throw new KanaryError('UNREADY', `${found.message}: no traffic is routed to it${kept}`, {
+        retryable: true,
+        details: { progress: true, side },
+      });
     }
   }
 
@@ -1348,6 +1468,17 @@ class RolloutDriver implements Rollout {
     }
     if (next.abort && next.abort !== prev?.abort)
       e.emit('abort', { reason: next.abort.reason, cause: next.abort.cause, state: next });
+    if (next.held && next.held.at !== prev?.held?.at) e.emit('held', { ...next.held, state: next });
+    const changed = next.history.at(-1);
+    if (changed?.event === 'targetChanged' && changed.seq !== prev?.history.at(-1)?.seq)
+      e.emit('held', {
+        at: changed.at,
+        kind: 'targetChanged',
+        side: 'stable',
+        reason: changed.detail ?? '',
+        restart: true,
+        state: next,
+      });
   }
 }
 

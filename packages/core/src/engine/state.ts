@@ -1,6 +1,6 @@
 import type { Section } from '../plan/actions.ts';
 import type { GateState, Measurement } from '../ports/gate.ts';
-import type { RolloutKey, WorkloadRef } from '../ports/refs.ts';
+import type { RolloutKey, Side, WorkloadRef } from '../ports/refs.ts';
 import type { RolloutWiring } from '../ports/wiring.ts';
 import type { HeaderRoute, MirrorRoute } from '../spec/match.ts';
 
@@ -60,6 +60,15 @@ export interface AnalysisRun {
   message?: string;
 }
 
+export interface HoldCause {
+  at: number;
+  kind: 'unready' | 'drift' | 'targetChanged';
+  side?: Side;
+  /** For a person: what was found and what Kanary did about it. */
+  reason: string;
+  restart: boolean;
+}
+
 export interface HistoryEntry {
   at: number;
   seq: number;
@@ -83,6 +92,14 @@ export interface RolloutState {
   userPause?: { at: number };
   /** Set when an analysis was inconclusive: holds until `promote()` (go on) or `abort()`. */
   inconclusive?: { at: number; key: string };
+  /**
+   * Set when a look at the world stopped the steps: a side that has (or was about to get) a share
+   * has no ready pods, a person changed the routing Kanary wrote (`drift`: their weight is kept
+   * and `resume()` goes on from it), or someone changed the target's template (`onTargetChange: hold`). The
+   * rollout holds (`paused`) until `resume()` or `abort()`. `restart`: traffic was moved off the
+   * canary, so `resume()` begins again from the prelude (the canary is re-made and re-checked).
+   */
+  held?: HoldCause;
   /** Set by `promoteFull()`: skip the remaining steps once the current action is done. */
   promoteFull: boolean;
   weights: { canary: number; verified: boolean; effective?: number };
@@ -142,7 +159,7 @@ export function initialState(key: RolloutKey, specDigest: string, now: number): 
  * on their own.
  */
 export function awaitingDecision(state: RolloutState): 'pause' | 'inconclusive' | undefined {
-  if (state.phase !== 'paused' || state.userPause) return undefined;
+  if (state.phase !== 'paused' || state.userPause || state.held) return undefined;
   if (state.inconclusive) return 'inconclusive';
   return state.action && state.action.until === undefined ? 'pause' : undefined;
 }

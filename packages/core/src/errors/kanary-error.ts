@@ -22,6 +22,10 @@ export type KanaryErrorCode =
   | 'LEADERSHIP_LOST'
   /** The saved state is missing, unreadable or does not fit the rollout. */
   | 'STATE_CORRUPT'
+  /** A side about to receive traffic has no ready pods to serve it: the write was not made. */
+  | 'UNREADY'
+  /** The live routing is not what Kanary last wrote: a person changed it; their change is kept. */
+  | 'DRIFT'
   | 'INTERNAL';
 
 /** One problem found in user input: where it is, what is wrong, and how to fix it. */

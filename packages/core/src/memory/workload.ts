@@ -2,7 +2,7 @@ import { KanaryError } from '../errors/kanary-error.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { PortContext } from '../ports/context.ts';
 import type { Side, WorkloadRef } from '../ports/refs.ts';
-import type { Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
+import type { Endpoints, Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
 import type { FaultFn, Journal } from './journal.ts';
 
 interface SideState {
@@ -115,6 +115,13 @@ export function createMemoryWorkload(options: MemoryWorkloadOptions = {}): Memor
       if (!s) return { ready: false, desired: 0, readyReplicas: 0, message: `${side} does not exist` };
       const ready = isReady(s);
       return { ready, desired: s.replicas, readyReplicas: ready ? s.replicas : 0 };
+    },
+    async endpoints(_ctx, side): Promise<Endpoints> {
+      const s = side === 'stable' ? world.stable : world.canary;
+      if (!s) return { exists: false, ready: 0, message: `${side} does not exist` };
+      // The stable keeps serving from its old pods while new ones start; a new canary does not.
+      const ready = never.has(s.image) ? 0 : side === 'stable' || isReady(s) ? s.replicas : 0;
+      return { exists: true, ready, message: `${side} ${s.name}: ${ready} of ${s.replicas} pods ready` };
     },
     async promote(ctx) {
       record('promote', []);

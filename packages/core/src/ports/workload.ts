@@ -11,6 +11,24 @@ export interface Readiness {
   message?: string;
 }
 
+/**
+ * The pods a side's share of traffic reaches: the side's current pod-template-hash (what the
+ * routers pin Services and subsets to), ready and not terminating. Read before every routing
+ * write and on every poll while a side holds a share: a side without them must get no traffic.
+ */
+export interface Endpoints {
+  /** False when the side's workload is gone. */
+  exists: boolean;
+  ready: number;
+  /** What was found, for a person: "canary Deployment shop-canary does not exist", "0 of 3 pods ready". */
+  message: string;
+  /**
+   * For the stable: set when its pod template is no longer the one the rollout began from, because
+   * someone else changed it (`kubectl set image`); says what changed.
+   */
+  changed?: string;
+}
+
 /** Progress of a rolling update towards a share of updated pods. */
 export interface RollProgress {
   done: boolean;
@@ -42,6 +60,11 @@ export interface WorkloadDriver {
     size: { replicas: number } | { percentOfStable: number },
   ): Promise<void>;
   readiness(ctx: PortContext, side: Side): Promise<Readiness>;
+  /**
+   * The ready pods behind a side as routers reach it (see `Endpoints`). Without it the engine
+   * cannot look before routing writes, and says so once in a warning.
+   */
+  endpoints?(ctx: PortContext, side: Side): Promise<Endpoints>;
   /** Makes the stable workload run the new version. */
   promote(ctx: PortContext): Promise<void>;
   /** Puts the stable workload back on the template it had when the rollout began. */

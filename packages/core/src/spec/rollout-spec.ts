@@ -96,6 +96,12 @@ function buildSpecSchema<S extends z.ZodType>(step: S) {
      * rolls back to stable, `hold` leaves it as it is and says so, `continue` drives on without them.
      */
     orphanPolicy: z.enum(['abort', 'hold', 'continue']).optional(),
+    /**
+     * When someone else changes the target's pod template while the steps run (`kubectl set image`):
+     * traffic goes back to the target as it now is, which becomes the baseline, and `restart`
+     * (default) begins the release again from its first step, while `hold` waits for `resume()`.
+     */
+    onTargetChange: z.enum(['restart', 'hold']).default('restart'),
   });
 }
 

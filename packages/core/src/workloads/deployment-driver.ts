@@ -11,7 +11,7 @@ import type { PortContext } from '../ports/context.ts';
 import type { Side, WorkloadRef } from '../ports/refs.ts';
 import { partWiring } from '../ports/wiring.ts';
 import type { Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
-import { mergeTemplate, templatesEqual } from './template.ts';
+import { mergeTemplate, sameRevision, templatesEqual } from './template.ts';
 
 export type PreflightSeverity = 'error' | 'warning' | 'off';
 
@@ -48,6 +48,13 @@ interface DeploymentStatus {
   conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
 }
 type Deployment = KubeObject & { spec: DeploymentSpec; status?: DeploymentStatus };
+/** " (now running app:v3)": the images a template runs, for messages. */
+function imagesOf(template: DeploymentSpec['template']): string {
+  const images = ((template.spec.containers as Obj[] | undefined) ?? []).map((c) => String(c.image));
+  return images.length > 0 ? ` (now running ${images.join(', ')})` : '';
+}
+
+type Pod = KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } };
 
 export const LABEL_ROLLOUT = 'kanary.dev/rollout';
 export const LABEL_ROLE = 'kanary.dev/role';
@@ -315,7 +322,8 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
 
     async scale(ctx, side, size) {
       const name = side === 'stable' ? ctx.spec.target.name : canaryNameOf(ctx);
-      const base = ctx.targets.stable?.original?.replicas ?? (await getStable(ctx)).spec.replicas ?? 1;
+      // Sized from the stable as it is now: an HPA or a person may have scaled it since the start.
+      const base = (await getStable(ctx)).spec.replicas ?? 1;
       const replicas = 'replicas' in size ? size.replicas : Math.ceil((base * size.percentOfStable) / 100);
       const d = await client.get<Deployment>(deploymentRef(ns(ctx), name));
       if (!d) throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${name} does not exist`);
@@ -326,6 +334,39 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     async readiness(ctx, side) {
       const d = side === 'stable' ? await getStable(ctx) : await getCanary(ctx);
       return readinessOf(d, side);
+    },
+
+    async endpoints(ctx, side) {
+      const name = side === 'stable' ? ctx.spec.target.name : canaryNameOf(ctx);
+      const d = await client.get<Deployment>(deploymentRef(ns(ctx), name));
+      if (!d) return { exists: false, ready: 0, message: `${side} Deployment ${name} does not exist` };
+      // The routers reach a side through its pod-template-hash; without one known, the whole Deployment.
+      const hash = ctx.targets[side]?.podTemplateHash;
+      const selector = Object.entries({
+        ...(d.spec.selector.matchLabels ?? {}),
+        ...(hash ? { 'pod-template-hash': hash } : {}),
+      })
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const original = side === 'stable' ? ctx.targets.stable?.original : undefined;
+      const changed =
+        original && !sameRevision(d.spec.template, original.template)
+          ? `the pod template of Deployment ${name} was changed since the rollout began${imagesOf(d.spec.template)}`
+          : undefined;
+      const pods = await client.list<Pod>('v1', 'Pod', ns(ctx), selector);
+      const ready = pods.filter(
+        (p) =>
+          !p.metadata.deletionTimestamp &&
+          (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+      ).length;
+      return {
+        exists: true,
+        ready,
+        message: `${side} ${name}: ${ready} of ${pods.length} pod${pods.length === 1 ? '' : 's'}${
+          hash ? ` of revision ${hash}` : ''
+        } ready`,
+        ...(changed ? { changed } : {}),
+      };
     },
 
     async promote(ctx) {
@@ -344,15 +385,22 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       if (!original) return;
       const stable = await getStable(ctx);
       const template = original.template as DeploymentSpec['template'];
+      // Never fewer than it has now: an HPA or a person may have scaled it up while it waited.
+      const replicas = Math.max(original.replicas, stable.spec.replicas ?? 1);
       if (
         templatesEqual(stable.spec.template, template) &&
-        stable.spec.replicas === original.replicas &&
+        stable.spec.replicas === replicas &&
         !stable.spec.paused
       )
         return;
       await client.update<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name), (d) => ({
         ...d,
-        spec: { ...d.spec, template, replicas: original.replicas, paused: false },
+        spec: {
+          ...d.spec,
+          template,
+          replicas: Math.max(original.replicas, d.spec.replicas ?? 1),
+          paused: false,
+        },
       }));
     },
 

@@ -62,6 +62,14 @@ function covers(have: unknown, want: unknown): boolean {
  * Whether the object's template (`actual`, as the server returns it, defaults filled in) is the
  * template we want. Ignores pod-template-hash; extra defaulted fields on `actual` do not count.
  */
+/**
+ * Whether two templates the server returned are the same revision: exactly equal but for the
+ * pod-template-hash. An added annotation (`kubectl rollout restart`) is a new revision.
+ */
+export function sameRevision(a: unknown, b: unknown): boolean {
+  return canonicalJson(withoutHash(a)) === canonicalJson(withoutHash(b));
+}
+
 export function templatesEqual(actual: unknown, wanted: unknown): boolean {
   const a = withoutHash(actual);
   const w = withoutHash(wanted);

@@ -1,0 +1,109 @@
+import type { PlanAction } from '../plan/actions.ts';
+import type { PortContext } from '../ports/context.ts';
+import type { Side } from '../ports/refs.ts';
+import type { TrafficRouter, WeightMode } from '../ports/router.ts';
+import type { WorkloadDriver } from '../ports/workload.ts';
+import type { EngineEvent } from './reducer.ts';
+import type { RolloutState } from './state.ts';
+
+/**
+ * The sides a routing action gives a share of users to. A replica-ratio router makes each side's
+ * pods itself as it moves the weight (and refuses shares without a pod), so it is not looked at
+ * before its writes; its pods are watched like any other's.
+ */
+export function receivers(action: PlanAction, mode: WeightMode): Side[] {
+  if (mode === 'replicas') return [];
+  switch (action.type) {
+    case 'router.setWeight':
+      return [
+        ...(action.weight > 0 ? (['canary'] as const) : []),
+        ...(action.weight < 100 ? (['stable'] as const) : []),
+      ];
+    case 'router.setHeaderRoute':
+      return (action.route.weight ?? 100) > 0 ? ['canary'] : [];
+    case 'router.reset':
+    case 'router.finalize':
+      return ['stable'];
+    default:
+      return [];
+  }
+}
+
+/** The sides users reach now, from what Kanary last wrote. */
+export function sidesWithShare(state: RolloutState): Side[] {
+  const matched = Object.values(state.headerRoutes).some((r) => (r.weight ?? 100) > 0);
+  return [
+    ...(state.weights.canary > 0 || matched ? (['canary'] as const) : []),
+    ...(state.weights.canary < 100 ? (['stable'] as const) : []),
+  ];
+}
+
+/**
+ * One look at the world while the steps wait (a pause, an analysis, a readiness poll): has someone
+ * changed the target's template, and does every side users reach still have ready pods? Returns
+ * the event that records what was found and the routing written to keep users on pods that serve,
+ * or a warning when nothing Kanary could write would help (no side can serve, or only a canary
+ * that has had no users yet). Never writes a share onto a side without ready pods.
+ */
+export async function watchWorld(
+  ports: { workload: WorkloadDriver; router: TrafficRouter },
+  ctx: PortContext,
+  now: () => number,
+): Promise<{ event?: EngineEvent; warning?: string }> {
+  const { workload, router } = ports;
+  const endpoints = workload.endpoints?.bind(workload);
+  if (!endpoints) return {};
+  const state = ctx.state;
+  const stable = await endpoints(ctx, 'stable');
+
+  if (stable.changed && ctx.spec.strategy.type !== 'rolling') {
+    // Someone else's template is the baseline now: route everyone to it, as it is.
+    const { original: _, ...current } = ctx.targets.stable ?? { name: ctx.spec.target.name, podLabels: {} };
+    const described = await workload.describe({ ...ctx, targets: { ...ctx.targets, stable: current } });
+    const rebased = { ...ctx, targets: { ...ctx.targets, stable: described.stable } };
+    const status = await router.reset({ ...rebased, state: { ...state, targets: rebased.targets } });
+    const restart = ctx.spec.onTargetChange !== 'hold';
+    const event: EngineEvent = {
+      type: 'targetChanged',
+      at: now(),
+      stable: described.stable,
+      result: { router: status },
+      restart,
+      reason: `${stable.changed}; all traffic is back on ${ctx.spec.target.name} as it now is${
+        restart ? '' : ', resume() starts the release again on it, abort() ends it'
+      }`,
+    };
+    return { event };
+  }
+
+  for (const side of sidesWithShare(state)) {
+    const found = side === 'stable' ? stable : await endpoints(ctx, side);
+    if (found.ready > 0) continue;
+    const other: Side = side === 'stable' ? 'canary' : 'stable';
+    const rescue = other === 'stable' ? stable : await endpoints(ctx, other);
+    // A canary nobody has reached yet is not where users go when the stable fails: people decide.
+    if (rescue.ready === 0 || (other === 'canary' && state.weights.canary === 0)) {
+      return {
+        warning: `${found.message}, and ${rescue.message}${
+          rescue.ready === 0 ? ': no side can serve' : ', which has had no users yet'
+        }; routing left as it is`,
+      };
+    }
+    // Users go to the side that can serve: back to the stable, or (the stable gone) on to the canary.
+    const status = other === 'stable' ? await router.reset(ctx) : await router.setWeight(ctx, 100);
+    const event: EngineEvent = {
+      type: 'held',
+      at: now(),
+      cause: {
+        kind: 'unready',
+        side,
+        reason: `${found.message}: all traffic moved to the ${other}; resume() starts the steps again once it is back, abort() rolls back`,
+        restart: true,
+      },
+      result: { router: status },
+      cleared: other === 'stable',
+    };
+    return { event };
+  }
+  return {};
+}
