@@ -317,7 +317,7 @@ describe('kanary run, status and controls against a cluster', () => {
       const { cluster: c, kubeconfig } = await start();
       const path = write(
         'mid-abort.yaml',
-        stringify(file([{ setWeight: 30 }, { pause: {} }], { abortScaleDownDelay: '4s' })),
+        stringify(file([{ setWeight: 30 }, { pause: {} }], { abortScaleDownDelay: '12s' })),
       );
       const driver = drive(path, kubeconfig);
       await driver.paused;

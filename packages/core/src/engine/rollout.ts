@@ -1246,7 +1246,9 @@ class RolloutDriver implements Rollout {
     ) {
       // A person's change to the routing (an emergency 0%) is theirs: the steps do not write over it.
       const live = await router.status(ctx);
-      if (Math.abs(live.canaryWeight - ctx.state.weights.canary) > 1e-9) {
+      // An earlier attempt of this very action may have written its weight before failing to confirm it.
+      const ours = [ctx.state.weights.canary, ...(action.type === 'router.setWeight' ? [action.weight] : [])];
+      if (!ours.some((w) => Math.abs(live.canaryWeight - w) < 1e-9)) {
         throw new KanaryError(
           'DRIFT',
           `the routing sends ${live.canaryWeight}% to the canary where Kanary last wrote ${ctx.state.weights.canary}%: someone changed it`,
