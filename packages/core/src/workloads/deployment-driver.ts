@@ -99,6 +99,22 @@ export function canaryNameOf(ctx: Pick<PortContext, 'spec'>): string {
   return `${target}-canary`;
 }
 
+/**
+ * The Deployments of this release's two sides. Blue-green swaps colours every release: when the
+ * other colour was found serving at the start (`targets.stable` names it), it is the stable and
+ * the spec's target is the one that takes the new version, so the same spec works every time.
+ */
+export function sideNamesOf(ctx: Pick<PortContext, 'spec' | 'targets'>): {
+  stable: string;
+  canary: string;
+  swapped: boolean;
+} {
+  const target = ctx.spec.target.name;
+  const green = canaryNameOf(ctx);
+  const swapped = ctx.spec.strategy.type === 'blueGreen' && ctx.targets.stable?.name === green;
+  return swapped ? { stable: green, canary: target, swapped } : { stable: target, canary: green, swapped };
+}
+
 /** The pod-template-hash of a Deployment's newest ReplicaSet, if it has one yet. */
 async function currentHash(client: KubeClient, d: Deployment): Promise<string | undefined> {
   const ns = d.metadata.namespace as string;
@@ -157,17 +173,21 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     ...options.preflight,
   } as const;
   const ns = (ctx: PortContext) => ctx.spec.namespace;
+  const stableName = (ctx: PortContext) => sideNamesOf(ctx).stable;
+  const canaryName = (ctx: PortContext) => sideNamesOf(ctx).canary;
   const getStable = async (ctx: PortContext): Promise<Deployment> => {
-    const d = await client.get<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name));
-    if (!d)
-      throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${ctx.spec.target.name} does not exist`);
+    const d = await client.get<Deployment>(deploymentRef(ns(ctx), stableName(ctx)));
+    if (!d) throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${stableName(ctx)} does not exist`);
     return d;
   };
-  const getCanary = (ctx: PortContext) => client.get<Deployment>(deploymentRef(ns(ctx), canaryNameOf(ctx)));
+  const getCanary = (ctx: PortContext) => client.get<Deployment>(deploymentRef(ns(ctx), canaryName(ctx)));
+  /** Kanary updates and scales the canary but does not own it: it is scaled to 0, never deleted. */
   const adopted = (ctx: PortContext) => {
     const s = ctx.spec.strategy;
+    if (sideNamesOf(ctx).swapped) return false;
     return s.type === 'blueGreen' ? s.green.adopt : 'canary' in s ? s.canary.adopt : false;
   };
+  const userOwned = (ctx: PortContext) => adopted(ctx) || sideNamesOf(ctx).swapped;
   /** The new version's pod template: the stable one as it was, plus the spec's update. */
   const desiredTemplate = (ctx: PortContext, stableTemplate: DeploymentSpec['template']) => {
     const template = mergeTemplate(stableTemplate, ctx.spec.update);
@@ -260,6 +280,16 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     },
 
     async describe(ctx) {
+      if (!ctx.targets.stable && ctx.spec.strategy.type === 'blueGreen') {
+        // The start of a release: the colour serving now is the stable, whichever the spec names.
+        const target = await client.get<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name));
+        const other = await client.get<Deployment>(deploymentRef(ns(ctx), canaryNameOf(ctx)));
+        if (target?.spec.replicas === 0 && other && (other.spec.replicas ?? 1) > 0) {
+          const stableRef = await refOf(client, other, ctx.spec.target.service);
+          stableRef.original = { replicas: other.spec.replicas ?? 1, template: other.spec.template };
+          return { stable: stableRef, canary: await refOf(client, target) };
+        }
+      }
       const stable = await getStable(ctx);
       const canary = await getCanary(ctx);
       const stableRef = await refOf(client, stable, ctx.spec.target.service);
@@ -271,7 +301,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     },
 
     async ensureCanary(ctx, { replicas }) {
-      const name = canaryNameOf(ctx);
+      const name = canaryName(ctx);
       const existing = await getCanary(ctx);
       if (adopted(ctx)) {
         if (!existing)
@@ -281,7 +311,11 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
         }
         return refOf(client, existing);
       }
-      if (existing && existing.metadata.labels?.[LABEL_ROLLOUT] !== ctx.spec.name) {
+      if (
+        existing &&
+        existing.metadata.labels?.[LABEL_ROLLOUT] !== ctx.spec.name &&
+        !sideNamesOf(ctx).swapped
+      ) {
         throw new KanaryError(
           'WORKLOAD',
           `Deployment ${ns(ctx)}/${name} exists and was not created by this rollout`,
@@ -311,17 +345,18 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
         });
         return refOf(client, created);
       }
-      if (!templatesEqual(existing.spec.template, template)) {
+      // The last release's other colour (or a canary left scaled to 0) is brought to size, not used at 0/0.
+      if (!templatesEqual(existing.spec.template, template) || existing.spec.replicas !== size) {
         await client.update<Deployment>(deploymentRef(ns(ctx), name), (d) => ({
           ...d,
-          spec: { ...d.spec, template },
+          spec: { ...d.spec, template, replicas: size, paused: false },
         }));
       }
       return refOf(client, (await getCanary(ctx)) as Deployment);
     },
 
     async scale(ctx, side, size) {
-      const name = side === 'stable' ? ctx.spec.target.name : canaryNameOf(ctx);
+      const name = side === 'stable' ? stableName(ctx) : canaryName(ctx);
       // Sized from the stable as it is now: an HPA or a person may have scaled it since the start.
       const base = (await getStable(ctx)).spec.replicas ?? 1;
       const replicas = 'replicas' in size ? size.replicas : Math.ceil((base * size.percentOfStable) / 100);
@@ -337,7 +372,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     },
 
     async endpoints(ctx, side) {
-      const name = side === 'stable' ? ctx.spec.target.name : canaryNameOf(ctx);
+      const name = side === 'stable' ? stableName(ctx) : canaryName(ctx);
       const d = await client.get<Deployment>(deploymentRef(ns(ctx), name));
       if (!d) return { exists: false, ready: 0, message: `${side} Deployment ${name} does not exist` };
       // The routers reach a side through its pod-template-hash; without one known, the whole Deployment.
@@ -374,7 +409,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       const stable = await getStable(ctx);
       const template = canary?.spec.template ?? desiredTemplate(ctx, originalTemplate(ctx, stable));
       if (templatesEqual(stable.spec.template, template)) return;
-      await client.update<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name), (d) => ({
+      await client.update<Deployment>(deploymentRef(ns(ctx), stableName(ctx)), (d) => ({
         ...d,
         spec: { ...d.spec, template, paused: false },
       }));
@@ -393,7 +428,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
         !stable.spec.paused
       )
         return;
-      await client.update<Deployment>(deploymentRef(ns(ctx), ctx.spec.target.name), (d) => ({
+      await client.update<Deployment>(deploymentRef(ns(ctx), stableName(ctx)), (d) => ({
         ...d,
         spec: {
           ...d.spec,
@@ -407,7 +442,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     async cleanup(ctx) {
       const canary = await getCanary(ctx);
       if (!canary) return;
-      if (adopted(ctx)) {
+      if (userOwned(ctx)) {
         if (canary.spec.replicas !== 0)
           await client.mergePatch(deploymentRef(ns(ctx), canary.metadata.name), { spec: { replicas: 0 } });
         return;

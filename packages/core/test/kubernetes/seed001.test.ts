@@ -101,6 +101,39 @@ describe('seed 001: blue-green by switching the Service selector', () => {
     expect([...after.keys()].filter((k) => k.startsWith('status-'))).toEqual([]);
   });
 
+  it('the same spec works for every release: the colour that serves is found, so release 2 and 3 never point users at 0 pods', async () => {
+    const first = await setup({ ...spec.strategy, scaleDownDelaySeconds: 5 });
+    const entry = { kind: 'service' as const, namespace: 'default', service: 'py-hello-service' };
+    let failed = 0;
+    const count = () => {
+      for (const [backend, n] of cluster.traffic.sample(entry, 100))
+        if (backend.startsWith('status-')) failed += n;
+    };
+    first.on('state', count);
+    expect((await cluster.run(first.run())).phase).toBe('succeeded');
+    for (const [release, image] of [
+      [2, 'localhost:5001/py-http:3'],
+      [3, 'localhost:5001/py-http:4'],
+    ] as const) {
+      const next = createKubernetesRollout({
+        spec: { ...spec, update: { image }, strategy: { ...spec.strategy, scaleDownDelaySeconds: 5 } },
+        kubeConfig: cluster.kubeConfig,
+        clock: cluster.clock,
+        pollInterval: '1s',
+      });
+      next.on('state', count);
+      const final = await cluster.run(next.run());
+      expect(final.phase, `release ${release}`).toBe('succeeded');
+      // Release 2 runs on blue (green served release 1), release 3 on green again.
+      expect(final.targets.stable?.name).toBe(release === 2 ? 'py-hello-green' : 'py-hello-blue');
+      expect(imagesBehind(cluster, 'default', 'py-hello-service')).toEqual([image, image]);
+    }
+    expect(failed).toBe(0);
+    const replicas = (name: string) =>
+      (cluster.get('Deployment', 'default', name)!.spec as { replicas: number }).replicas;
+    expect([replicas('py-hello-blue'), replicas('py-hello-green')]).toEqual([0, 2]);
+  });
+
   it('rolls back by switching the selector back while blue is still up', async () => {
     const rollout = await setup();
     rollout.on('phase', ({ to }) => {
