@@ -201,14 +201,25 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
     return { stable, canary };
   };
 
-  const stickyHeaders = (ctx: PortContext): Obj | undefined => {
+  const stickyOf = (ctx: PortContext) => {
     const s = ctx.spec.strategy;
-    if ((s.type !== 'weighted' && s.type !== 'headerMatch') || !s.stickySession) return undefined;
+    return (s.type === 'weighted' || s.type === 'headerMatch') && s.stickySession
+      ? s.stickySession
+      : undefined;
+  };
+  /**
+   * Sticky sessions per release: the cookie says which side served and which canary revision it
+   * was, so a cookie from an earlier release matches nothing and is split again like anyone's.
+   */
+  const stickyValue = (ctx: PortContext, side: 'stable' | 'canary') =>
+    `${ctx.spec.name}.${side}.${ctx.targets.canary?.podTemplateHash ?? ctx.state.specDigest.slice(0, 10)}`;
+  const stickyHeaders = (ctx: PortContext, side: 'stable' | 'canary'): Obj | undefined => {
+    const sticky = stickyOf(ctx);
+    if (!sticky) return undefined;
+    const maxAge = Math.round(sticky.maxAge / 1000);
     return {
       response: {
-        add: {
-          'Set-Cookie': `${s.stickySession.cookieName}=${ctx.spec.name}; Max-Age=${Math.round(s.stickySession.maxAge / 1000)}; Path=/`,
-        },
+        add: { 'Set-Cookie': `${sticky.cookieName}=${stickyValue(ctx, side)}; Max-Age=${maxAge}; Path=/` },
       },
     };
   };
@@ -217,11 +228,15 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
     d: { stable: IstioDestination; canary: IstioDestination },
     weight: number,
   ): IstioRoute[] => {
-    const sticky = stickyHeaders(ctx);
+    const sticky = weight > 0 && weight < 100;
+    const withCookie = (side: 'stable' | 'canary') => {
+      const headers = sticky ? stickyHeaders(ctx, side) : undefined;
+      return headers ? { headers } : {};
+    };
     // Both destinations always, weights summing to 100: what Istio before 1.15 requires.
     return [
-      { destination: d.stable, weight: 100 - weight },
-      { destination: d.canary, weight, ...(sticky && weight > 0 ? { headers: sticky } : {}) },
+      { destination: d.stable, weight: 100 - weight, ...withCookie('stable') },
+      { destination: d.canary, weight, ...withCookie('canary') },
     ];
   };
 
@@ -321,7 +336,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
           (r) =>
             r.route?.some((d) => (d.weight ?? 100) > 0 && !isStableDest(ctx, d.destination, dr?.spec.host)) &&
             !(r.name ?? '').startsWith(`${prefix}mirror-`) &&
-            r.name !== `${prefix}sticky`,
+            !(r.name ?? '').startsWith(`${prefix}sticky`),
         )
         .map((r) => (r.name as string).slice(prefix.length)),
       mirrors: [
@@ -485,30 +500,36 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
         throw new KanaryError('ROUTER', `Istio weights are whole percentages; ${weight} is not one`);
       await ensureSides(ctx, true);
       const { dr } = await readAll(ctx);
-      const sticky =
-        ctx.spec.strategy.type !== 'rolling' && 'stickySession' in ctx.spec.strategy
-          ? ctx.spec.strategy.stickySession
-          : undefined;
+      const sticky = stickyOf(ctx);
       await writeVs(ctx, (vs0) => {
         const vs = markSnapshot(ctx, vs0);
         let http = (vs.spec.http ?? []).map((r, i) =>
           isManaged(vs, r, i) ? { ...r, route: split(ctx, destinations(ctx, r, dr?.spec.host), weight) } : r,
         );
         const stickyName = `kanary-${ctx.spec.name}-sticky`;
-        if (sticky && weight > 0) {
+        const stickyNames = [stickyName, `${stickyName}-stable`];
+        http = http.filter((r) => !stickyNames.includes(r.name ?? ''));
+        if (sticky && weight > 0 && weight < 100) {
+          // Whoever a response of this release sent to a side stays there (Flagger's canary and primary cookies).
           const managed = http.find((r, i) => isManaged(vs, r, i)) as HttpRoute;
           const d = destinations(ctx, managed, dr?.spec.host);
-          http = putOwned(
-            { ...vs, spec: { ...vs.spec, http } },
-            {
-              name: stickyName,
-              match: [
-                { headers: { cookie: { regex: cookieRegex(sticky.cookieName, { exact: ctx.spec.name }) } } },
-              ],
-              route: [{ destination: d.canary, weight: 100 }],
-            },
-          );
-        } else http = http.filter((r) => r.name !== stickyName);
+          for (const side of ['canary', 'stable'] as const) {
+            http = putOwned(
+              { ...vs, spec: { ...vs.spec, http } },
+              {
+                name: side === 'canary' ? stickyName : `${stickyName}-stable`,
+                match: [
+                  {
+                    headers: {
+                      cookie: { regex: cookieRegex(sticky.cookieName, { exact: stickyValue(ctx, side) }) },
+                    },
+                  },
+                ],
+                route: [{ destination: d[side], weight: 100 }],
+              },
+            );
+          }
+        }
         const next = { ...vs, spec: { ...vs.spec, http } };
         return JSON.stringify(next) === JSON.stringify(vs0) ? undefined : next;
       });

@@ -96,7 +96,7 @@ describe('Istio router features', () => {
     ).toBe(0);
   });
 
-  it('keeps a user on the canary once routed there (sticky session by cookie)', async () => {
+  it("sticky sessions per release: each side keeps its users, an old release's cookie is split again, Max-Age ends it", async () => {
     const { router, ctx } = await setup({
       type: 'weighted',
       canary: { name: 'web-canary', adopt: true },
@@ -106,17 +106,40 @@ describe('Istio router features', () => {
     const vs = cluster.get('VirtualService', 'default', 'web', 'networking.istio.io') as {
       spec: { http: Array<{ name: string; route: Array<{ headers?: unknown }> }> };
     };
-    // Responses from the canary set the cookie; requests carrying it go to the canary.
-    expect(vs.spec.http[0]?.name).toBe('kanary-web-sticky');
-    expect(vs.spec.http[1]?.route[1]?.headers).toEqual({
-      response: { add: { 'Set-Cookie': 'kanary-web=web; Max-Age=3600; Path=/' } },
+    const hash = ctx.targets.canary?.podTemplateHash;
+    expect(vs.spec.http.map((r) => r.name)).toEqual([
+      'kanary-web-sticky',
+      'kanary-web-sticky-stable',
+      'primary',
+    ]);
+    expect(vs.spec.http[2]?.route[1]?.headers).toEqual({
+      response: { add: { 'Set-Cookie': `kanary-web=web.canary.${hash}; Max-Age=3600; Path=/` } },
     });
-    expect(
-      cluster.traffic
-        .sample(entry, 500, { share: 1, cookies: { theme: 'dark', 'kanary-web': 'web' } })
-        .get('web-canary'),
-    ).toBe(500);
-    expectShare(cluster.traffic.sample(entry, 4000).get('web-canary') ?? 0, 4000, 0.1, 'others');
+
+    // 400 browsers: the first answer decides, and the next 20 requests of each go to the same side.
+    const sessions = Array.from({ length: 400 }, () => cluster.traffic.session(entry));
+    const first = sessions.map((b) => b.send().workload);
+    expectShare(first.filter((w) => w === 'web-canary').length, 400, 0.1, 'first requests on the canary');
+    for (const [i, b] of sessions.entries()) {
+      const later = new Set(Array.from({ length: 20 }, () => b.send().workload));
+      expect([...later]).toEqual([first[i]]);
+    }
+    // Raising the weight keeps stable users on stable: only new sessions see 50%.
+    await cluster.run(router.setWeight(ctx, 50));
+    const stableUsers = sessions.filter((_, i) => first[i] === 'web');
+    expect(new Set(stableUsers.flatMap((b) => Array.from({ length: 5 }, () => b.send().workload)))).toEqual(
+      new Set(['web']),
+    );
+    // A cookie from an earlier release (another canary revision) matches nothing: split like anyone's.
+    const stale = cluster.traffic.sample(entry, 4000, {
+      share: 1,
+      cookies: { 'kanary-web': 'web.canary.0ld' },
+    });
+    expectShare(stale.get('web-canary') ?? 0, 4000, 0.5, 'an old release cookie');
+    // After Max-Age the browser drops the cookie and is split again.
+    await cluster.virtualClock!.advance(3_600_000);
+    expect(sessions[0]?.cookies()).toEqual({});
+
     await cluster.run(router.reset(ctx));
     expect(
       (

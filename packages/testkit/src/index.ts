@@ -29,6 +29,7 @@ export type {
   BehaviorRule,
   Entry,
   Load,
+  Session,
   SimResult,
   TrafficOptions,
   UserClass,

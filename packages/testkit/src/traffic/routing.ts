@@ -36,6 +36,8 @@ export interface RouteMeta {
   /** Istio: the VirtualService rule that matched. */
   virtualService?: string;
   rule?: string;
+  /** `Set-Cookie` values the route adds to the response (Istio `headers.response`). */
+  setCookie?: string[];
 }
 
 type Obj = Record<string, unknown>;
@@ -272,11 +274,23 @@ export function routeIstio(
         if (b) mirrors.push(b);
       }
     }
+    const setCookie = [rule.headers, chosen.headers].flatMap((h) => responseCookies(h as Obj | undefined));
+    if (setCookie.length > 0) meta.setCookie = setCookie;
     return backend
       ? { kind: 'backend', backend, mirrors, meta }
       : { kind: 'local', status: 503, reason: 'no healthy upstream', meta };
   }
   return { kind: 'local', status: 404, reason: 'no matching route', meta };
+}
+
+/** The `Set-Cookie` values an Istio `headers` block adds (or sets) on the response. */
+function responseCookies(headers: Obj | undefined): string[] {
+  const response = headers?.response as Obj | undefined;
+  return [response?.add, response?.set].flatMap((h) =>
+    Object.entries((h as Record<string, string> | undefined) ?? {})
+      .filter(([name]) => name.toLowerCase() === 'set-cookie')
+      .map(([, value]) => value),
+  );
 }
 
 // ------------------------------------------------------------------ ingress-nginx

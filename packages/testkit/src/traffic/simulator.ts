@@ -64,6 +64,15 @@ export interface SimResult {
   hops: Array<{ outcome: RouteOutcome; status: number }>;
   /** Workload that served the last hop (or undefined when the data plane answered itself). */
   workload: string | undefined;
+  /** `Set-Cookie` values the data plane added to the response. */
+  setCookie: string[];
+}
+
+/** A browser: sends requests with the cookies earlier responses set, until their Max-Age ends. */
+export interface Session {
+  send(): SimResult;
+  /** The cookies it would send now. */
+  cookies(): Record<string, string>;
 }
 
 const ISTIO_BUCKETS = [
@@ -262,7 +271,37 @@ export class TrafficSimulator {
         break;
       }
     }
-    return { status, latencyMs: total, hops, workload };
+    const setCookie = hops.flatMap((h) => h.outcome.meta.setCookie ?? []);
+    return { status, latencyMs: total, hops, workload, setCookie };
+  }
+
+  /**
+   * A user with a browser behind `entry`: each request carries the cookies earlier responses set
+   * (plus `cookies`), and a cookie is dropped once its `Max-Age` has passed on the cluster clock.
+   */
+  session(entry: Entry | Entry[], user: Omit<UserClass, 'share'> = {}): Session {
+    const jar = new Map<string, { value: string; until: number }>();
+    const now = () => this.#clock.now();
+    const current = () => {
+      const out: Record<string, string> = { ...(user.cookies ?? {}) };
+      for (const [name, c] of jar) if (c.until > now()) out[name] = c.value;
+      return out;
+    };
+    return {
+      cookies: current,
+      send: () => {
+        const result = this.send({ name: 'session', entry }, { ...user, share: 1, cookies: current() });
+        for (const header of result.setCookie) {
+          const [pair = '', ...attributes] = header.split(';').map((p) => p.trim());
+          const eq = pair.indexOf('=');
+          if (eq <= 0) continue;
+          const maxAge = attributes.find((a) => a.toLowerCase().startsWith('max-age='));
+          const seconds = maxAge ? Number(maxAge.slice(8)) : Number.POSITIVE_INFINITY;
+          jar.set(pair.slice(0, eq), { value: pair.slice(eq + 1), until: now() + seconds * 1000 });
+        }
+        return result;
+      },
+    };
   }
 
   /** Routes `n` requests (recording metrics) and counts which workload served each. */
