@@ -29,6 +29,7 @@ export {
   PHASES,
   TERMINAL_PHASES,
 } from './engine/state.ts';
+export { stateProblems } from './engine/state-check.ts';
 export type { KanaryErrorCode, KanaryErrorOptions, KanaryIssue } from './errors/kanary-error.ts';
 export { formatIssues, isKanaryError, KanaryError, toKanaryError } from './errors/kanary-error.ts';
 export type {

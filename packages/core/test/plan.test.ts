@@ -118,7 +118,8 @@ describe('plan()', () => {
     expect(plan.steps[2]?.actions).toEqual([{ type: 'router.setWeight', weight: 100 }]);
     // Promotion makes sure green serves (a no-op after the switch step; promoteFull() skips that step)
     // before blue is retired.
-    expect(types(plan.promotion)).toEqual(['router.setWeight', 'delay', 'workload.scale']);
+    // Once blue has no pods, the Services get the user's selectors back.
+    expect(types(plan.promotion)).toEqual(['router.setWeight', 'delay', 'workload.scale', 'router.finalize']);
     expect(plan.promotion[0]).toEqual({ type: 'router.setWeight', weight: 100 });
     expect(plan.promotion[1]).toEqual({ type: 'delay', duration: 30_000, reason: 'scaleDown' });
     // Rollback: blue back up and ready before the selector switches back.
@@ -128,6 +129,7 @@ describe('plan()', () => {
       'router.reset',
       'delay',
       'workload.cleanup',
+      'router.finalize',
     ]);
   });
 

@@ -53,6 +53,11 @@ export type EngineEvent =
       restart: boolean;
       reason: string;
     }
+  /**
+   * In promotion or abort, the target turned out changed by someone else: `stable` is it as it now
+   * is (its `original` the new baseline); the action under the cursor runs again with it.
+   */
+  | { type: 'rebased'; at: number; stable: WorkloadRef; reason: string }
   /** A driver took the rollout over (its lease's epoch); recorded before it acts. */
   | { type: 'driver'; at: number; holder: string; epoch: number };
 
@@ -353,6 +358,14 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
           );
       break;
     }
+    case 'rebased':
+      next = note(
+        { ...state, targets: { ...state.targets, stable: event.stable }, action: undefined },
+        event.at,
+        'rebased',
+        event.reason,
+      );
+      break;
     case 'driver':
       next = note(
         { ...state, driver: { holder: event.holder, epoch: event.epoch, since: event.at } },

@@ -15,7 +15,7 @@ import type { PortContext } from '../ports/context.ts';
 import type { MetricGate } from '../ports/gate.ts';
 import type { HookFn, HookHandlers } from '../ports/hooks.ts';
 import type { LeaseView, Lock, LockLease } from '../ports/lock.ts';
-import type { RolloutKey, Side } from '../ports/refs.ts';
+import type { RolloutKey, Side, WorkloadRef } from '../ports/refs.ts';
 import type { RouterStatus, TrafficRouter } from '../ports/router.ts';
 import type { StateStore } from '../ports/store.ts';
 import type { RolloutWiring } from '../ports/wiring.ts';
@@ -57,7 +57,10 @@ export interface CreateRolloutOptions {
   waitForLock?: boolean;
   /** How often to re-check readiness and other probes (default 2s). */
   pollInterval?: string | number;
-  /** How often a held rollout re-reads the store for controls sent by other processes (default 5s). */
+  /**
+   * How often a held rollout re-reads the store for controls sent by other processes (default: the
+   * poll interval, so an abort from elsewhere moves users within one poll).
+   */
   syncInterval?: string | number;
   lockTtl?: string | number;
   fetch?: typeof fetch;
@@ -276,7 +279,8 @@ class RolloutDriver implements Rollout {
     this.#wiringJson = JSON.stringify(this.#wiring);
     this.#digest = digest(spec);
     this.#pollMs = parseDuration(options.pollInterval ?? '2s', 'pollInterval');
-    this.#syncMs = parseDuration(options.syncInterval ?? '5s', 'syncInterval');
+    // Another process's control (an abort) is seen within a poll by default: no slower than the world.
+    this.#syncMs = parseDuration(options.syncInterval ?? options.pollInterval ?? '2s', 'syncInterval');
     this.#lockTtlMs = parseDuration(options.lockTtl ?? '30s', 'lockTtl');
   }
 
@@ -953,7 +957,11 @@ class RolloutDriver implements Rollout {
     }
   }
 
-  /** Whether holds look at the world: the steps have users on the sides, and Kanary can count pods. */
+  /**
+   * Whether holds look at the world: the steps have users on the sides, and Kanary can count pods.
+   * A held rollout still looks: its users still need pods (the chaos runner's seed 120 was held for
+   * a deleted canary when someone changed the target, and every request failed).
+   */
   #watching(): boolean {
     const state = this.#state as RolloutState;
     const section = state.cursor.section;
@@ -961,7 +969,6 @@ class RolloutDriver implements Rollout {
       this.#options.router !== undefined &&
       this.#options.workload.endpoints !== undefined &&
       state.startedAt !== undefined &&
-      state.held === undefined &&
       (section === 'prelude' || section === 'steps')
     );
   }
@@ -1069,6 +1076,10 @@ class RolloutDriver implements Rollout {
         },
       };
     }
+    if (error.code === 'UNREADY' && error.details.rebase) {
+      this.#emitter.emit('action', { action, status: 'waiting', message: error.message });
+      return { type: 'rebased', at: now, stable: error.details.rebase as WorkloadRef, reason: error.message };
+    }
     if (error.code === 'UNREADY' && holdable) {
       // The steps never give a share to a side that cannot serve it: hold for a person.
       this.#emitter.emit('action', { action, status: 'failed', message: error.message });
@@ -1097,7 +1108,12 @@ class RolloutDriver implements Rollout {
       const backoff =
         error.details.progress === true
           ? this.#pollMs
-          : createRetryPolicy({ baseMs: this.#pollMs, maxMs: 30_000, jitter: 'none' }).delay(attempts);
+          : createRetryPolicy({
+              baseMs: this.#pollMs,
+              // An abort is urgent: users wait on the canary until it gets through, so no long backoff.
+              maxMs: state.cursor.section === 'abort' ? this.#pollMs : 30_000,
+              jitter: 'none',
+            }).delay(attempts);
       return { type: 'actionWaiting', at: now, retryAt: now + backoff, message: error.message };
     }
     if (error.retryable) {
@@ -1257,9 +1273,23 @@ class RolloutDriver implements Rollout {
       }
     }
     if (!workload.endpoints) return;
-    for (const side of receivers(action, router.capabilities.weights)) {
+    const promoted = ctx.spec.strategy.type === 'blueGreen' && section === 'promotion' ? 'canary' : 'stable';
+    for (const side of receivers(action, router.capabilities.weights, promoted)) {
       const found = await workload.endpoints(ctx, side);
       if (found.ready > 0) continue;
+      if (side === 'stable' && found.changed && (section === 'promotion' || section === 'abort')) {
+        // Someone changed the target since the start: its pods are of another revision now, and
+        // they are the ones to route to (and what an abort keeps).
+        const { original: _, ...current } = ctx.targets.stable ?? {
+          name: ctx.spec.target.name,
+          podLabels: {},
+        };
+        const described = await workload.describe({ ...ctx, targets: { ...ctx.targets, stable: current } });
+        throw new KanaryError('UNREADY', `${found.changed}: routing follows its new revision`, {
+          retryable: true,
+          details: { progress: true, side, rebase: described.stable },
+        });
+      }
       let kept = '';
       if (side === 'stable' && ctx.state.cursor.section === 'abort' && ctx.state.weights.canary > 0) {
         const canary = await workload.endpoints(ctx, 'canary');

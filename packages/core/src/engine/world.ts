@@ -7,11 +7,12 @@ import type { EngineEvent } from './reducer.ts';
 import type { RolloutState } from './state.ts';
 
 /**
- * The sides a routing action gives a share of users to. A replica-ratio router makes each side's
+ * The sides a routing action gives a share of users to. `finalize` leaves users on the stable,
+ * except after a blue-green promotion, where green (the canary) stays the serving colour. A replica-ratio router makes each side's
  * pods itself as it moves the weight (and refuses shares without a pod), so it is not looked at
  * before its writes; its pods are watched like any other's.
  */
-export function receivers(action: PlanAction, mode: WeightMode): Side[] {
+export function receivers(action: PlanAction, mode: WeightMode, promotedSide: Side = 'stable'): Side[] {
   if (mode === 'replicas') return [];
   switch (action.type) {
     case 'router.setWeight':
@@ -22,8 +23,9 @@ export function receivers(action: PlanAction, mode: WeightMode): Side[] {
     case 'router.setHeaderRoute':
       return (action.route.weight ?? 100) > 0 ? ['canary'] : [];
     case 'router.reset':
-    case 'router.finalize':
       return ['stable'];
+    case 'router.finalize':
+      return [promotedSide];
     default:
       return [];
   }
@@ -81,13 +83,8 @@ export async function watchWorld(
     if (found.ready > 0) continue;
     const other: Side = side === 'stable' ? 'canary' : 'stable';
     const rescue = other === 'stable' ? stable : await endpoints(ctx, other);
-    // A canary nobody has reached yet is not where users go when the stable fails: people decide.
-    if (rescue.ready === 0 || (other === 'canary' && state.weights.canary === 0)) {
-      return {
-        warning: `${found.message}, and ${rescue.message}${
-          rescue.ready === 0 ? ': no side can serve' : ', which has had no users yet'
-        }; routing left as it is`,
-      };
+    if (rescue.ready === 0) {
+      return { warning: `${found.message}, and ${rescue.message}: no side can serve; routing left as it is` };
     }
     // Users go to the side that can serve: back to the stable, or (the stable gone) on to the canary.
     const status = other === 'stable' ? await router.reset(ctx) : await router.setWeight(ctx, 100);

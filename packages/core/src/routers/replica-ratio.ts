@@ -68,7 +68,12 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
   const read = async (ctx: PortContext) => {
     const stable = await client.get<Deployment>(ref(ctx, ctx.spec.target.name));
     const canary = await client.get<Deployment>(ref(ctx, canaryNameOf(ctx)));
-    if (!stable) throw new KanaryError('NOT_FOUND', `Deployment ${ctx.spec.target.name} does not exist`);
+    // Gone mid-release (deleted by someone): wait, within the progress deadline, for it to be back.
+    if (!stable)
+      throw new KanaryError('NOT_FOUND', `Deployment ${ctx.spec.target.name} does not exist`, {
+        retryable: true,
+        details: { progress: true },
+      });
     const info = (d: Deployment | undefined) => ({
       replicas: d?.spec.replicas ?? 0,
       // Ready pods of the current template only: what the Service really sends traffic to.

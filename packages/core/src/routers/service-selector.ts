@@ -1,6 +1,6 @@
 import { KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, ObjectRef } from '../kubernetes/client.ts';
-import { pinService, type Service } from '../kubernetes/service-pin.ts';
+import { pinService, type Service, unpinService } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
 import { NO_CAPABILITIES, type RouterStatus, type TrafficRouter } from '../ports/router.ts';
 import { partWiring } from '../ports/wiring.ts';
@@ -90,9 +90,15 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
       await point(ctx, names(ctx).active as string, hashOf(ctx, 'stable'));
       return status(ctx);
     },
+    /**
+     * The release is over and only one colour has pods: the Services get the user's own selectors
+     * back, so the next `kubectl set image` on the serving colour does not empty them.
+     */
     async finalize(ctx) {
-      await point(ctx, names(ctx).active as string, hashOf(ctx, 'stable'));
-      return status(ctx);
+      const { active, preview } = names(ctx);
+      await unpinService(client, ref(ctx, active as string));
+      if (preview) await unpinService(client, ref(ctx, preview));
+      return { canaryWeight: 0, verified: true, headerRoutes: [], mirrors: [] };
     },
     status,
   };

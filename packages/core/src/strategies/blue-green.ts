@@ -65,6 +65,8 @@ function planBlueGreen(spec: RolloutSpec, options: PlanOptions): Plan {
       ...hook(options, 'post-rollout'),
       { type: 'delay', duration: s.scaleDownDelaySeconds * 1000, reason: 'scaleDown' },
       { type: 'workload.scale', side: 'stable', replicas: 0 },
+      // Blue has no pods now: the Services can have the user's selectors back.
+      { type: 'router.finalize' },
     ],
     abort: [
       // Blue may have been scaled down already (abort after promotion): bring it back before switching.
@@ -75,6 +77,8 @@ function planBlueGreen(spec: RolloutSpec, options: PlanOptions): Plan {
       ...hook(options, 'post-rollout'),
       { type: 'delay', duration: spec.abortScaleDownDelay, reason: 'abortScaleDown' },
       { type: 'workload.cleanup' },
+      // Green is gone (or at 0): the Services as the user had them.
+      { type: 'router.finalize' },
     ],
     requires: { router: req, workload: [] },
   };

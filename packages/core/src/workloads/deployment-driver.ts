@@ -177,7 +177,12 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
   const canaryName = (ctx: PortContext) => sideNamesOf(ctx).canary;
   const getStable = async (ctx: PortContext): Promise<Deployment> => {
     const d = await client.get<Deployment>(deploymentRef(ns(ctx), stableName(ctx)));
-    if (!d) throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${stableName(ctx)} does not exist`);
+    // Deleted mid-release by someone: wait (within the progress deadline) for it to be put back.
+    if (!d)
+      throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${stableName(ctx)} does not exist`, {
+        retryable: true,
+        details: { progress: true },
+      });
     return d;
   };
   const getCanary = (ctx: PortContext) => client.get<Deployment>(deploymentRef(ns(ctx), canaryName(ctx)));
