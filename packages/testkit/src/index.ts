@@ -5,6 +5,24 @@ export type { FaultInjector, FaultRule, Stall, StallMatch } from './apiserver/fa
 export { seededRandom } from './apiserver/faults.ts';
 export type { KubeObject, ManagedFieldsEntry, ObjectMeta } from './apiserver/object.ts';
 export type { RaceHook, RequestRecord, Verb } from './apiserver/server.ts';
+export type {
+  InvariantName,
+  InvariantOptions,
+  InvariantTarget,
+  InvariantWatch,
+  Violation,
+} from './chaos/invariants.ts';
+export { watchInvariants } from './chaos/invariants.ts';
+export type { ChaosOptions, ChaosReport, ChaosRouters } from './chaos/runner.ts';
+export { chaosSpec, runChaos } from './chaos/runner.ts';
+export type {
+  ChaosControl,
+  ChaosRouter,
+  ChaosScenario,
+  ChaosStrategy,
+  Disturbance,
+} from './chaos/scenario.ts';
+export { chaosScenario, ROUTERS_OF, scenarioOf } from './chaos/scenario.ts';
 export type { Cluster, ClusterOptions } from './cluster/start.ts';
 export { startCluster } from './cluster/start.ts';
 export type { ConformanceSetup, ObjectId, RouterConformanceOptions } from './conformance/router.ts';

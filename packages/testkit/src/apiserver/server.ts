@@ -23,7 +23,16 @@ export interface RequestRecord {
   userAgent?: string;
   /** The bearer token the request carried (`cluster.kubeConfigFor(user)`). */
   user?: string;
+  /**
+   * For a successful write: the Kanary epoch stamps (`kanary.dev/epoch.<rollout>`) on the object as
+   * written, so tests can check that no write of an older driver lands after a newer one's.
+   */
+  epochs?: Record<string, number>;
 }
+
+/** The body each response was sent with, to read the epoch stamps of written objects. */
+const sentBodies = new WeakMap<ServerResponse, unknown>();
+const EPOCH_PREFIX = 'kanary.dev/epoch.';
 
 interface Target {
   info: KindInfo;
@@ -41,6 +50,7 @@ const PATCH_TYPES = {
 };
 
 function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+  sentBodies.set(res, body);
   const text = JSON.stringify(body);
   res.writeHead(code, {
     'content-type': 'application/json',
@@ -411,6 +421,15 @@ export async function startApiServer(
     } finally {
       if (record.resource || record.verb === 'discovery') {
         if (record.code === 200 && res.statusCode) record.code = res.statusCode;
+        const written = record.code < 300 && ['create', 'update', 'patch', 'apply'].includes(record.verb);
+        const annotations = (sentBodies.get(res) as KubeObject | undefined)?.metadata?.annotations;
+        if (written && annotations) {
+          const epochs: Record<string, number> = {};
+          for (const [key, value] of Object.entries(annotations as Record<string, string>)) {
+            if (key.startsWith(EPOCH_PREFIX)) epochs[key.slice(EPOCH_PREFIX.length)] = Number(value);
+          }
+          if (Object.keys(epochs).length > 0) record.epochs = epochs;
+        }
         requests.push(record);
       }
     }

@@ -1,0 +1,16 @@
+// The chaos sample CI runs with the tests: seeds [from, from + count), each a test of its own,
+// failing with the invariants it broke and the command that replays it.
+import { runChaos } from '@kanary/testkit';
+import { expect, it } from 'vitest';
+import { routers } from './routers.ts';
+
+export function chaosSample(from: number, count: number): void {
+  for (let seed = from; seed < from + count; seed++) {
+    it(`seed ${seed}`, async () => {
+      const report = await runChaos({ seed, routers });
+      const broken = report.violations.map((v) => `${v.invariant} at ${v.at}: ${v.detail}`);
+      expect(broken, `replay with: pnpm chaos --seed ${seed} (ended at ${report.where})`).toEqual([]);
+      expect(['succeeded', 'aborted']).toContain(report.phase);
+    }, 60_000);
+  }
+}

@@ -1,0 +1,284 @@
+import type { Plan, RolloutState } from '@kanary/core';
+import { canonicalJson, currentAction, stateProblems } from '@kanary/core';
+import type { KubeObject } from '../apiserver/object.ts';
+import type { Cluster } from '../cluster/start.ts';
+import type { Entry } from '../traffic/simulator.ts';
+
+/**
+ * Release-safety invariants, checked on every tick of virtual time while a rollout runs. Each is a
+ * predicate over what users get (the traffic simulator), the cluster and the saved state; see
+ * packages/testkit/README.md for what each protects users from.
+ */
+export type InvariantName =
+  | 'no-blackhole'
+  | 'bounded-exposure'
+  | 'abort-restores'
+  | 'single-writer'
+  | 'state-sane'
+  | 'capacity';
+
+export interface Violation {
+  invariant: InvariantName;
+  /** Cluster time of the tick it broke at. */
+  at: number;
+  detail: string;
+}
+
+export interface InvariantTarget {
+  /** Where users enter; the watcher sends unmatched users (no headers, no cookies). */
+  entry: Entry;
+  namespace: string;
+  /** The rollout's name: its state is the ConfigMap `kanary-<name>`. */
+  rollout: string;
+  /** Workload names as the simulator reports who served (Deployment names). */
+  stable: string;
+  canary: string;
+  /**
+   * The rollout's plan (`rollout.plan()`): a weight write in flight counts as reached, since a
+   * router may move users (replica ratio moves pods) before the state records it.
+   */
+  plan?: Plan;
+  /** The driver's poll interval: how long Kanary may take to notice a change in the world. */
+  pollMs: number;
+  /**
+   * Check `capacity` (default true). A replica-ratio split has both sides behind one Service and
+   * moves pods between them, so "the side taking 100%" is not one Deployment there.
+   */
+  capacity?: boolean;
+  /** Routing objects and Services whose user-owned fields must be as they were after an abort. */
+  routing: Array<{ kind: string; name: string; group?: string }>;
+}
+
+export interface InvariantOptions {
+  /** Requests per tick (default 100). */
+  requests?: number;
+  /** Tick length in ms of cluster time (default 1000). */
+  tickMs?: number;
+  /** Slack on top of one poll interval for a reaction (the write and its propagation; default 2000). */
+  graceMs?: number;
+}
+
+export interface InvariantWatch {
+  readonly violations: Violation[];
+  /**
+   * The scenario made Kanary unable to act (an API outage, a stalled driver) from `from` to `to`:
+   * reaction windows that overlap it are extended by its length.
+   */
+  blind(from: number, to: number): void;
+  /** A person changed this routing object: its end state is theirs, not compared. */
+  edited(kind: string, name: string): void;
+  /** Stops ticking; with the final state, runs the end-of-release checks. */
+  stop(final?: RolloutState): Promise<Violation[]>;
+}
+
+type Obj = Record<string, unknown>;
+
+/** Without Kanary's own bookkeeping: what a person owns in an object. */
+function ownedByPerson(obj: KubeObject | undefined): string {
+  if (!obj) return 'absent';
+  const annotations = Object.fromEntries(
+    Object.entries((obj.metadata?.annotations as Record<string, string> | undefined) ?? {}).filter(
+      ([k]) => !k.startsWith('kanary.dev/'),
+    ),
+  );
+  return canonicalJson({ labels: obj.metadata?.labels ?? {}, annotations, spec: obj.spec ?? {} });
+}
+
+/** Four standard deviations of a binomial share over n requests, at least one request's worth. */
+const tolerance = (p: number, n: number) => Math.max(4 * Math.sqrt((p * (1 - p)) / n), 1 / n) + 0.02;
+
+export function watchInvariants(
+  cluster: Cluster,
+  target: InvariantTarget,
+  options: InvariantOptions = {},
+): InvariantWatch {
+  const n = options.requests ?? 100;
+  const tickMs = options.tickMs ?? 1_000;
+  const grace = options.graceMs ?? 2_000;
+  const violations: Violation[] = [];
+  const blind: Array<[number, number]> = [];
+  const edited = new Set<string>();
+  const before = new Map(
+    target.routing.map((r) => [
+      `${r.kind}/${r.name}`,
+      ownedByPerson(cluster.get(r.kind, target.namespace, r.name, r.group)),
+    ]),
+  );
+  const seen = new Set<string>();
+  const report = (invariant: InvariantName, at: number, detail: string) => {
+    // One report per invariant and cause: a broken tick usually stays broken for a while.
+    const key = `${invariant}:${detail.replace(/\d+(\.\d+)?/g, '#')}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    violations.push({ invariant, at, detail });
+  };
+  /** The reaction window from `since`: one poll plus grace, longer by any blind time inside it. */
+  const windowEnd = (since: number) => {
+    let end = since + target.pollMs + grace;
+    for (const [from, to] of blind) if (from <= end && to >= since) end += to - Math.max(from, since);
+    return end;
+  };
+
+  let blackholeSince: number | undefined;
+  let exposedSince: number | undefined;
+  let maxWeight = 0;
+  let abortAt: number | undefined;
+  /** Since when the stable has had ready pods: an abort cannot move users to it before. */
+  let stableServesSince: number | undefined;
+  let shortSince: number | undefined;
+  const epochs = new Map<string, number>();
+  let requestIndex = cluster.requests.length;
+
+  const readState = (at: number): RolloutState | undefined => {
+    const cm = cluster.get('ConfigMap', target.namespace, `kanary-${target.rollout}`);
+    const text = (cm?.data as Record<string, string> | undefined)?.['state.json'];
+    if (!cm) return undefined;
+    try {
+      const state = JSON.parse(text ?? '') as RolloutState;
+      const problems = stateProblems(state, { namespace: target.namespace, name: target.rollout }, undefined);
+      if (problems.length > 0) report('state-sane', at, `saved state: ${problems.join('; ')}`);
+      return state;
+    } catch (error) {
+      report('state-sane', at, `saved state does not parse: ${(error as Error).message}`);
+      return undefined;
+    }
+  };
+
+  const readyPods = (name: string) => {
+    const d = cluster.get('Deployment', target.namespace, name);
+    if (!d) return 0;
+    return ((d.status as Obj | undefined)?.readyReplicas as number | undefined) ?? 0;
+  };
+
+  const tick = () => {
+    const at = cluster.clock.now();
+    const state = readState(at);
+    const counts = cluster.traffic.sample(target.entry, n);
+    const routingFailures = (counts.get('status-503') ?? 0) + (counts.get('status-404') ?? 0);
+    const canaryShare = (counts.get(target.canary) ?? 0) / n;
+
+    // no-blackhole: routing failures may last no longer than Kanary needs to notice — when there is
+    // a side with ready pods to send users to, and the routing is Kanary's (the release has not
+    // ended) or the stable it restored can serve. A person who deleted every side is not Kanary's doing.
+    const stableReady = readyPods(target.stable) > 0;
+    if (!stableReady) stableServesSince = undefined;
+    else stableServesSince ??= at;
+    const alternative = stableReady || readyPods(target.canary) > 0;
+    const managing = state !== undefined && state.phase !== 'succeeded' && state.phase !== 'aborted';
+    // A person who routed users to a stable without pods did that themselves: Kanary keeps their edit.
+    const personRouted = !stableReady && target.routing.some((r) => edited.has(`${r.kind}/${r.name}`));
+    if (routingFailures > 0 && alternative && (managing || stableReady) && !personRouted) {
+      blackholeSince ??= at;
+      if (at > windowEnd(blackholeSince))
+        report(
+          'no-blackhole',
+          at,
+          `${routingFailures} of ${n} requests answered 503 by the data plane since ${blackholeSince}`,
+        );
+    } else blackholeSince = undefined;
+
+    if (state) {
+      const inFlight = target.plan && state.action ? currentAction(target.plan, state) : undefined;
+      const writing = inFlight?.type === 'router.setWeight' ? inFlight.weight : 0;
+      maxWeight = Math.max(maxWeight, state.weights.canary, state.weights.effective ?? 0, writing);
+      if (state.abort && abortAt === undefined) abortAt = state.abort.at;
+    }
+    // bounded-exposure: never more canary than the most Kanary has written, plus sampling noise.
+    const bound = maxWeight / 100;
+    // (With no ready stable pod, users can only reach the canary: that is the scenario's doing.)
+    if (canaryShare > bound + tolerance(bound, n) && readyPods(target.stable) > 0) {
+      exposedSince ??= at;
+      if (at > windowEnd(exposedSince))
+        report(
+          'bounded-exposure',
+          at,
+          `canary served ${canaryShare} of users; the most written is ${maxWeight}%`,
+        );
+    } else exposedSince = undefined;
+
+    // abort-restores: after an accepted abort, unmatched users are on stable within a poll (while it can serve).
+    if (
+      abortAt !== undefined &&
+      stableServesSince !== undefined &&
+      at > windowEnd(Math.max(abortAt, stableServesSince)) &&
+      canaryShare > 0
+    )
+      report(
+        'abort-restores',
+        at,
+        `canary still served ${canaryShare} of users after the abort at ${abortAt}`,
+      );
+
+    // capacity: the side taking everything has at least the stable's live size ready.
+    if (target.capacity !== false && state?.phase === 'promoting' && state.weights.canary === 100) {
+      const stable = cluster.get('Deployment', target.namespace, target.stable);
+      const want = (stable?.spec as Obj | undefined)?.replicas as number | undefined;
+      const have = readyPods(target.canary);
+      if (want !== undefined && want > 0 && have < want && state.targets.stable?.name === target.stable) {
+        shortSince ??= at;
+        if (at > windowEnd(shortSince))
+          report('capacity', at, `canary has ${have} ready pods taking 100%; stable runs ${want}`);
+      } else shortSince = undefined;
+    } else shortSince = undefined;
+
+    // single-writer: no write of an older driver lands after a newer one's.
+    for (; requestIndex < cluster.requests.length; requestIndex++) {
+      const r = cluster.requests[requestIndex];
+      const epoch = r?.epochs?.[target.rollout];
+      if (epoch === undefined) continue;
+      const highest = Math.max(...epochs.values(), Number.NEGATIVE_INFINITY);
+      if (epoch < highest)
+        report(
+          'single-writer',
+          at,
+          `${r?.user ?? 'someone'} wrote ${r?.resource}/${r?.name} with epoch ${epoch} after epoch ${highest}`,
+        );
+      epochs.set(r?.user ?? '', Math.max(epochs.get(r?.user ?? '') ?? 0, epoch));
+    }
+  };
+
+  const stopped = new AbortController();
+  const loop = (async () => {
+    while (!stopped.signal.aborted) {
+      tick();
+      await cluster.clock.sleep(tickMs, stopped.signal).catch(() => undefined);
+    }
+  })();
+
+  return {
+    violations,
+    blind(from, to) {
+      blind.push([from, to]);
+    },
+    edited(kind, name) {
+      edited.add(`${kind}/${name}`);
+    },
+    async stop(final) {
+      stopped.abort();
+      await loop;
+      const at = cluster.clock.now();
+      if (!final) return violations;
+      if (!['succeeded', 'aborted', 'failed', 'paused'].includes(final.phase))
+        report('state-sane', at, `the rollout ended ${final.phase}`);
+      if (final.phase === 'paused' && !final.held && !final.inconclusive && !final.userPause && !final.action)
+        report('state-sane', at, 'paused with no cause');
+      const failures = cluster.traffic.sample(target.entry, n).get('status-503') ?? 0;
+      if (final.phase === 'succeeded' && failures > 0 && readyPods(target.stable) > 0)
+        report('state-sane', at, `succeeded while ${failures} of ${n} requests fail in routing`);
+      if (final.phase === 'aborted') {
+        for (const r of target.routing) {
+          const key = `${r.kind}/${r.name}`;
+          if (edited.has(key)) continue;
+          const now = ownedByPerson(cluster.get(r.kind, target.namespace, r.name, r.group));
+          if (now !== before.get(key))
+            report(
+              'abort-restores',
+              at,
+              `${key} is not as it was before the rollout: ${now} (was ${before.get(key)})`,
+            );
+        }
+      }
+      return violations;
+    },
+  };
+}

@@ -1,0 +1,435 @@
+import {
+  type KubeObject as CoreObject,
+  createKubeClient,
+  createKubernetesRollout,
+  type KubeClient,
+  type Rollout,
+  type RolloutSpecInput,
+  type RolloutState,
+  type TrafficRouter,
+} from '@kanary/core';
+import type { KubeObject } from '../apiserver/object.ts';
+import { startCluster } from '../cluster/start.ts';
+import { deployment, istioApp, service } from '../fixtures/objects.ts';
+import type { Entry } from '../traffic/simulator.ts';
+import { type InvariantWatch, type Violation, watchInvariants } from './invariants.ts';
+import { type ChaosScenario, type Disturbance, scenarioOf } from './scenario.ts';
+
+/** The routers that live outside `@kanary/core`, made for the runner's objects (all named `web`). */
+export interface ChaosRouters {
+  istio?: (client: KubeClient) => TrafficRouter;
+  nginx?: (client: KubeClient) => TrafficRouter;
+  gateway?: (client: KubeClient) => TrafficRouter;
+}
+
+export interface ChaosOptions {
+  seed: number;
+  routers: ChaosRouters;
+  /** Run this scenario instead of the seed's (a shrunk one). */
+  scenario?: ChaosScenario;
+  /** Receives the drivers' transitions and the disturbances as they happen (`pnpm chaos --seed S --log`). */
+  log?: (line: string) => void;
+  /** Cluster time a release may take before a person steps in and aborts it (default 10 min). */
+  patienceMs?: number;
+}
+
+export interface ChaosReport {
+  seed: number;
+  scenario: ChaosScenario;
+  violations: Violation[];
+  /** The final phase, after a person aborted a release left held or failed. */
+  phase: RolloutState['phase'] | 'unknown';
+  /** Where the release stood at the end, for a person reading a failure. */
+  where: string;
+  /** What the run exercised: `weighted×istio`, `control:abort`, `crash`, … */
+  covered: string[];
+  /** Disturbances that did nothing (a control refused in that phase, a side already gone). */
+  refused: string[];
+  wallMs: number;
+}
+
+const NS = 'default';
+const POLL = 2_000;
+const TTL = 15_000;
+const HOST = 'web.example.com';
+
+function world(scenario: ChaosScenario): {
+  objects: KubeObject[];
+  entry: Entry;
+  routing: InvariantTargetRouting;
+} {
+  const app = [deployment('web', NS, 'web:1', scenario.replicas), service('web', NS, { app: 'web' })];
+  switch (scenario.router) {
+    case 'istio': {
+      const [d, s, dr, vs] = istioApp('web', NS, 'web:1', scenario.replicas);
+      return {
+        objects: [d, s, dr, vs],
+        entry: { kind: 'istio', host: 'web', namespace: NS },
+        routing: [
+          { kind: 'VirtualService', name: 'web', group: 'networking.istio.io' },
+          { kind: 'DestinationRule', name: 'web', group: 'networking.istio.io' },
+          { kind: 'Service', name: 'web' },
+        ],
+      };
+    }
+    case 'nginx':
+      return {
+        objects: [
+          ...app,
+          {
+            apiVersion: 'networking.k8s.io/v1',
+            kind: 'Ingress',
+            metadata: { name: 'web', namespace: NS },
+            spec: {
+              ingressClassName: 'nginx',
+              rules: [
+                {
+                  host: HOST,
+                  http: {
+                    paths: [
+                      {
+                        path: '/',
+                        pathType: 'Prefix',
+                        backend: { service: { name: 'web', port: { number: 80 } } },
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+        entry: { kind: 'ingress', host: HOST },
+        routing: [
+          { kind: 'Ingress', name: 'web', group: 'networking.k8s.io' },
+          { kind: 'Service', name: 'web' },
+        ],
+      };
+    case 'gateway':
+      return {
+        objects: [
+          ...app,
+          {
+            apiVersion: 'gateway.networking.k8s.io/v1',
+            kind: 'HTTPRoute',
+            metadata: { name: 'web', namespace: NS },
+            spec: {
+              parentRefs: [{ name: 'public-gateway' }],
+              hostnames: [HOST],
+              rules: [
+                {
+                  matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+                  backendRefs: [{ name: 'web', port: 80 }],
+                },
+              ],
+            },
+          },
+        ],
+        entry: { kind: 'gateway', host: HOST, path: '/' },
+        routing: [
+          { kind: 'HTTPRoute', name: 'web', group: 'gateway.networking.k8s.io' },
+          { kind: 'Service', name: 'web' },
+        ],
+      };
+    case 'service':
+      return {
+        objects: [...app, service('web-preview', NS, { app: 'web' })],
+        entry: { kind: 'service', namespace: NS, service: 'web' },
+        routing: [{ kind: 'Service', name: 'web' }],
+      };
+    case 'replicas':
+      return {
+        objects: app,
+        entry: { kind: 'service', namespace: NS, service: 'web' },
+        routing: [{ kind: 'Service', name: 'web' }],
+      };
+  }
+}
+type InvariantTargetRouting = Array<{ kind: string; name: string; group?: string }>;
+
+export function chaosSpec(scenario: ChaosScenario): RolloutSpecInput {
+  const steps = scenario.weights.flatMap((w) => [
+    { setWeight: w },
+    { pause: { duration: scenario.pauseMs } },
+  ]);
+  const base = {
+    name: 'web',
+    namespace: NS,
+    target: { name: 'web', service: 'web' },
+    update: { image: 'web:2' },
+    scaleDownDelay: '5s',
+    abortScaleDownDelay: '5s',
+    progressDeadline: '5m',
+  };
+  switch (scenario.strategy) {
+    case 'weighted':
+      return { ...base, strategy: { type: 'weighted' }, steps };
+    case 'headerMatch':
+      return {
+        ...base,
+        strategy: {
+          type: 'headerMatch',
+          match: [{ headers: [{ name: 'x-canary', exact: 'yes' }] }],
+          weight: 100,
+        },
+        steps,
+      };
+    case 'replicaRatio':
+      return { ...base, strategy: { type: 'replicaRatio' }, steps };
+    case 'blueGreen':
+      return {
+        ...base,
+        strategy: {
+          type: 'blueGreen',
+          activeService: 'web',
+          previewService: 'web-preview',
+          autoPromotionSeconds: Math.round(scenario.pauseMs / 1000),
+          scaleDownDelaySeconds: 5,
+        },
+      };
+  }
+}
+
+const canaryNameFor = (scenario: ChaosScenario) =>
+  scenario.strategy === 'blueGreen' ? 'web-green' : 'web-canary';
+
+/**
+ * One generated release against a fresh emulator, in virtual time: the driver runs it while the
+ * scenario's disturbances happen, the invariants are checked on every tick, and a release left held
+ * or failed is aborted by a person at the end. Deterministic for a seed (the cluster, the traffic
+ * and the schedule all follow it).
+ */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const scenario = options.scenario ?? scenarioOf(options.seed);
+  const covered = new Set<string>([`${scenario.strategy}×${scenario.router}`]);
+  const refused: string[] = [];
+  const cluster = await startCluster({ podReadyAfterMs: 1_000, seed: options.seed });
+  try {
+    const { objects, entry, routing } = world(scenario);
+    cluster.apply(...objects);
+    if (scenario.neverReady) {
+      cluster.setPodBehavior({ image: 'web:2', behavior: { neverReady: true } });
+      covered.add('neverReady');
+    }
+    await cluster.virtualClock?.advance(2_000);
+    const spec = chaosSpec(scenario);
+    const makeRouter = (client: KubeClient): TrafficRouter | undefined => {
+      if (scenario.router === 'service' || scenario.router === 'replicas') return undefined;
+      const make = options.routers[scenario.router];
+      if (!make) throw new Error(`runChaos: no ${scenario.router} router given`);
+      return make(client);
+    };
+    const processFor = (user: string, waitForLock: boolean): Rollout => {
+      const client = createKubeClient({ kubeConfig: cluster.kubeConfigFor(user), clock: cluster.clock });
+      const router = makeRouter(client);
+      const rollout = createKubernetesRollout({
+        spec,
+        client,
+        clock: cluster.clock,
+        holder: user,
+        lockTtl: TTL,
+        pollInterval: POLL,
+        waitForLock,
+        ...(router ? { router } : {}),
+      });
+      const log = options.log;
+      if (log) {
+        const at = () => `+${((cluster.clock.now() - t0) / 1000).toFixed(1)}s ${user}`;
+        rollout.on('state', (s) => {
+          const h = s.history.at(-1);
+          log(
+            `${at()} ${s.phase} ${s.cursor.section}/${s.cursor.step}/${s.cursor.action} w=${s.weights.canary}${s.action?.message ? ` (${s.action.message})` : ''}${h ? ` [${h.event}${h.detail ? `: ${h.detail}` : ''}]` : ''}`,
+          );
+        });
+        rollout.on('warning', (w) => log(`${at()} warning: ${w.message}`));
+      }
+      return rollout;
+    };
+    let t0 = cluster.clock.now();
+
+    const drivers0 = processFor('driver-1', false);
+    // A replica-ratio split moves users by starting pods: its reactions take the pods' start (1 s
+    // here) and a readiness poll longer than a routing write.
+    const graceMs = scenario.router === 'replicas' ? 2_000 + 1_000 + POLL * 2 : 2_000;
+    const watch = watchInvariants(
+      cluster,
+      {
+        entry,
+        namespace: NS,
+        rollout: 'web',
+        stable: 'web',
+        canary: canaryNameFor(scenario),
+        pollMs: POLL,
+        plan: drivers0.plan(),
+        routing,
+        capacity: scenario.router !== 'replicas',
+      },
+      { graceMs },
+    );
+    const drivers: Rollout[] = [drivers0];
+    const runs: Array<Promise<RolloutState | undefined>> = [drivers[0]!.run().catch(() => undefined)];
+    const operator = processFor('operator', false);
+    const person = createKubeClient({ kubeConfig: cluster.kubeConfigFor('person'), clock: cluster.clock });
+    t0 = cluster.clock.now();
+
+    const disturbances = scenario.disturbances.map((d) =>
+      (async () => {
+        await cluster.clock.sleep(d.at);
+        await disturb(d);
+      })().catch((error: Error) => refused.push(`${label(d)}: ${error.message.split('\n')[0]}`)),
+    );
+
+    let faultWindows = 0;
+    const stalls: Array<{ release(): void }> = [];
+    async function disturb(d: Disturbance): Promise<void> {
+      covered.add(label(d));
+      const now = cluster.clock.now();
+      options.log?.(`+${((now - t0) / 1000).toFixed(1)}s disturbance ${JSON.stringify(d)}`);
+      const deploymentRef = (name: string) => ({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: NS,
+        name,
+      });
+      switch (d.kind) {
+        case 'control': {
+          // As `kanary abort`/`kanary retry` do: hand it to a live driver or carry it out here.
+          const wait = { timeout: 10 * 60_000 };
+          if (d.control === 'abort') await operator.abort('chaos: operator abort', wait);
+          else if (d.control === 'retry') await operator.retry(wait);
+          else await operator[d.control]();
+          return;
+        }
+        case 'deleteCanary':
+          await person.delete(deploymentRef(canaryNameFor(scenario)));
+          return;
+        case 'deleteStable': {
+          const stable = cluster.get('Deployment', NS, 'web');
+          if (!stable) throw new Error('no stable to delete');
+          const spec = stable.spec as {
+            replicas?: number;
+            template: { spec: { containers: Array<{ image: string }> } };
+          };
+          await person.delete(deploymentRef('web'));
+          await cluster.clock.sleep(d.restoreAfter);
+          cluster.apply(
+            deployment('web', NS, spec.template.spec.containers[0]?.image ?? 'web:1', spec.replicas ?? 1),
+          );
+          return;
+        }
+        case 'setImage':
+          await person.update<CoreObject>(deploymentRef('web'), (obj) => {
+            const spec = obj.spec as { template: { spec: { containers: Array<{ image: string }> } } };
+            const c = spec.template.spec.containers[0];
+            if (c) c.image = 'web:3';
+            return obj;
+          });
+          watch.edited('Deployment', 'web');
+          return;
+        case 'scaleStable':
+          await person.mergePatch(deploymentRef('web'), { spec: { replicas: d.replicas } });
+          return;
+        case 'routeZero':
+          await person.update<CoreObject>(
+            { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: NS, name: 'web' },
+            (vs) => {
+              for (const r of (vs.spec as { http?: Array<{ route?: Array<Record<string, unknown>> }> })
+                .http ?? []) {
+                if ((r.route?.length ?? 0) < 2) continue;
+                for (const dest of r.route ?? [])
+                  dest.weight = (dest.destination as { subset?: string }).subset === 'stable' ? 100 : 0;
+              }
+              return vs;
+            },
+          );
+          watch.edited('VirtualService', 'web');
+          return;
+        case 'faults':
+          faultWindows += 1;
+          cluster.faults.set([{ rate: d.rate, status: 503 }]);
+          watch.blind(now, now + d.ms);
+          await cluster.clock.sleep(d.ms);
+          if (--faultWindows === 0) cluster.faults.clear();
+          return;
+        case 'outage':
+          cluster.faults.outage(d.ms);
+          watch.blind(now, now + d.ms);
+          return;
+        case 'stall': {
+          const stall = cluster.faults.stall({ user: 'driver-1' });
+          watch.blind(now, now + d.ms + TTL);
+          await cluster.clock.sleep(d.ms);
+          stall.release();
+          return;
+        }
+        case 'crash': {
+          if (drivers.length > 1) throw new Error('already crashed');
+          stalls.push(cluster.faults.stall({ user: 'driver-1' }));
+          watch.blind(now, now + TTL * 2);
+          const successor = processFor('driver-2', true);
+          drivers.push(successor);
+          runs.push(successor.run().catch(() => undefined));
+          return;
+        }
+      }
+    }
+    // The release runs while the schedule plays out, then a person gives it the time it needs.
+    const horizon = (scenario.disturbances.at(-1)?.at ?? 0) + 1_000;
+    const patience = options.patienceMs ?? 10 * 60_000;
+    const readState = (): RolloutState | undefined => {
+      const text = (cluster.get('ConfigMap', NS, 'kanary-web')?.data as Record<string, string> | undefined)?.[
+        'state.json'
+      ];
+      try {
+        return text ? (JSON.parse(text) as RolloutState) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const settled = (s: RolloutState | undefined) => s?.phase === 'succeeded' || s?.phase === 'aborted';
+    const waitUntil = async (done: () => boolean, maxMs: number) => {
+      const limit = cluster.clock.now() + maxMs;
+      while (!done() && cluster.clock.now() < limit) await cluster.run(cluster.clock.sleep(1_000));
+    };
+    await waitUntil(() => cluster.clock.now() - t0 > horizon && settled(readState()), horizon + patience);
+    await cluster.run(Promise.all(disturbances));
+    if (!settled(readState())) {
+      // Held, paused, failed or stuck: a person ends it.
+      covered.add('person aborts at the end');
+      const ended = operator.abort('chaos: a person ends the release').catch((e: Error) => {
+        refused.push(`final abort: ${e.message.split('\n')[0]}`);
+      });
+      await waitUntil(() => settled(readState()), patience);
+      await cluster.run(ended);
+    }
+    // A frozen driver wakes up: whatever it still had in flight must be refused.
+    for (const s of stalls) s.release();
+    await waitUntil(() => false, 3 * POLL);
+    const final = readState();
+    const violations = await watch.stop(final);
+    for (const d of drivers) await d.close().catch(() => undefined);
+    await operator.close().catch(() => undefined);
+    await cluster.run(Promise.race([Promise.all(runs), cluster.clock.sleep(TTL)]));
+    return {
+      seed: options.seed,
+      scenario,
+      violations,
+      phase: final?.phase ?? 'unknown',
+      where: final
+        ? `${final.cursor.section} ${final.cursor.step}/${final.cursor.action}${final.action?.message ? `: ${final.action.message}` : ''}${final.error ? ` (error: ${final.error.message})` : ''}${final.held ? ` (held: ${final.held.reason})` : ''}`
+        : 'no state',
+      covered: [...covered],
+      refused,
+      wallMs: Date.now() - started,
+    };
+  } finally {
+    await cluster.close();
+  }
+}
+
+function label(d: Disturbance): string {
+  return d.kind === 'control' ? `control:${d.control}` : d.kind;
+}
+
+export type { InvariantWatch };

@@ -1,0 +1,120 @@
+import fc from 'fast-check';
+
+/** Which data plane carries the split; `service` and `replicas` are core's own routers. */
+export type ChaosRouter = 'istio' | 'nginx' | 'gateway' | 'service' | 'replicas';
+export type ChaosStrategy = 'weighted' | 'headerMatch' | 'blueGreen' | 'replicaRatio';
+export type ChaosControl = 'promote' | 'promoteFull' | 'abort' | 'pause' | 'resume' | 'skipStep' | 'retry';
+
+/** One thing that happens to a release while it runs, `at` ms after it started. */
+export type Disturbance =
+  /** A control from another process (the CLI, a chat bot). */
+  | { at: number; kind: 'control'; control: ChaosControl }
+  /** A person deletes the canary Deployment. */
+  | { at: number; kind: 'deleteCanary' }
+  /** A person deletes the stable Deployment and puts it back `restoreAfter` ms later. */
+  | { at: number; kind: 'deleteStable'; restoreAfter: number }
+  /** `kubectl set image` on the target. */
+  | { at: number; kind: 'setImage' }
+  /** A person (or an HPA) scales the stable. */
+  | { at: number; kind: 'scaleStable'; replicas: number }
+  /** A person sets the canary's weight to 0 in the routing object (an emergency). */
+  | { at: number; kind: 'routeZero' }
+  /** A share of API requests fail with 500/503/429 for `ms`. */
+  | { at: number; kind: 'faults'; ms: number; rate: number }
+  /** The API server answers nothing for `ms`. */
+  | { at: number; kind: 'outage'; ms: number }
+  /** The driver's requests hang for `ms` (a GC pause, a frozen VM); it may lose its Lease meanwhile. */
+  | { at: number; kind: 'stall'; ms: number }
+  /** The driver freezes for good (as if SIGKILLed); a successor waits for the Lease and drives on. */
+  | { at: number; kind: 'crash' };
+
+export interface ChaosScenario {
+  strategy: ChaosStrategy;
+  router: ChaosRouter;
+  replicas: number;
+  /** The steps' weights, ascending; each is followed by a pause of `pauseMs`. */
+  weights: number[];
+  pauseMs: number;
+  /** A header route for matched users before the weights (headerMatch always has one). */
+  headerRoute: boolean;
+  /** The canary's pods never become ready. */
+  neverReady: boolean;
+  disturbances: Disturbance[];
+}
+
+export const ROUTERS_OF: Record<ChaosStrategy, ChaosRouter[]> = {
+  weighted: ['istio', 'nginx', 'gateway'],
+  headerMatch: ['istio', 'nginx', 'gateway'],
+  blueGreen: ['service'],
+  replicaRatio: ['replicas'],
+};
+
+const disturbance = (horizon: number, router: ChaosRouter): fc.Arbitrary<Disturbance> => {
+  const at = fc.integer({ min: 0, max: horizon });
+  const kinds: Array<fc.Arbitrary<Disturbance>> = [
+    fc.record({
+      at,
+      kind: fc.constant('control' as const),
+      control: fc.constantFrom<ChaosControl>(
+        'promote',
+        'promoteFull',
+        'abort',
+        'pause',
+        'resume',
+        'skipStep',
+        'retry',
+      ),
+    }),
+    fc.record({ at, kind: fc.constant('deleteCanary' as const) }),
+    fc.record({
+      at,
+      kind: fc.constant('deleteStable' as const),
+      restoreAfter: fc.integer({ min: 5_000, max: 120_000 }),
+    }),
+    fc.record({ at, kind: fc.constant('setImage' as const) }),
+    fc.record({ at, kind: fc.constant('scaleStable' as const), replicas: fc.integer({ min: 1, max: 8 }) }),
+    fc.record({
+      at,
+      kind: fc.constant('faults' as const),
+      ms: fc.integer({ min: 1_000, max: 60_000 }),
+      rate: fc.double({ min: 0.05, max: 0.5, noNaN: true }),
+    }),
+    fc.record({ at, kind: fc.constant('outage' as const), ms: fc.integer({ min: 1_000, max: 30_000 }) }),
+    fc.record({ at, kind: fc.constant('stall' as const), ms: fc.integer({ min: 1_000, max: 60_000 }) }),
+    fc.record({ at, kind: fc.constant('crash' as const) }),
+  ];
+  if (router === 'istio') kinds.push(fc.record({ at, kind: fc.constant('routeZero' as const) }));
+  return fc.oneof(...kinds);
+};
+
+/** Generated releases: every strategy with each router it runs on, steps, and up to four disturbances. */
+export const chaosScenario: fc.Arbitrary<ChaosScenario> = fc
+  .constantFrom<ChaosStrategy>('weighted', 'headerMatch', 'blueGreen', 'replicaRatio')
+  .chain((strategy) =>
+    fc.constantFrom(...ROUTERS_OF[strategy]).chain((router) =>
+      fc
+        .record({
+          replicas: fc.integer({ min: strategy === 'replicaRatio' ? 4 : 1, max: 5 }),
+          weights: fc
+            .uniqueArray(fc.constantFrom(10, 20, 25, 30, 50, 60, 75, 80), { minLength: 1, maxLength: 3 })
+            .map((w) => [...w].sort((a, b) => a - b)),
+          pauseMs: fc.constantFrom(10_000, 30_000, 60_000),
+          headerRoute: strategy === 'headerMatch' ? fc.constant(true) : fc.constant(false),
+          neverReady: fc.integer({ min: 0, max: 9 }).map((x) => x === 0),
+        })
+        .chain((base) => {
+          const horizon = base.weights.length * base.pauseMs + 30_000;
+          return fc.array(disturbance(horizon, router), { maxLength: 4 }).map((d) => ({
+            ...base,
+            strategy,
+            router,
+            disturbances: [...d].sort((a, b) => a.at - b.at),
+          }));
+        }),
+    ),
+  );
+
+/** The scenario a seed stands for: the same every time. */
+export function scenarioOf(seed: number): ChaosScenario {
+  return fc.sample(chaosScenario, { seed, numRuns: 1 })[0] as ChaosScenario;
+}

@@ -1,0 +1,204 @@
+import { createKubeClient, initialState, type RolloutState } from '@kanary/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Cluster,
+  deployment,
+  type InvariantTarget,
+  istioApp,
+  type KubeObject,
+  startCluster,
+  watchInvariants,
+} from '../src/index.ts';
+
+/**
+ * Each invariant must be able to fail: here the world is broken by hand (no Kanary running) and the
+ * watcher has to say which invariant broke. The chaos runner relies on these predicates.
+ */
+let cluster: Cluster;
+afterEach(() => cluster?.close());
+
+const TARGET: InvariantTarget = {
+  entry: { kind: 'istio', host: 'web', namespace: 'default' },
+  namespace: 'default',
+  rollout: 'web',
+  stable: 'web',
+  canary: 'web-canary',
+  pollMs: 2_000,
+  routing: [{ kind: 'VirtualService', name: 'web', group: 'networking.istio.io' }],
+};
+
+async function setup() {
+  cluster = await startCluster({ podReadyAfterMs: 500, seed: 5 });
+  const [, s, , vs] = istioApp('web', 'default', 'web:1', 4);
+  cluster.apply(
+    deployment('web', 'default', 'web:1', 4, { app: 'web', version: 'v1' }),
+    s,
+    deployment('web-canary', 'default', 'web:2', 1, { app: 'web', version: 'v2' }),
+    // Subsets by version label: the stable and the canary Deployment's pods.
+    {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        host: 'web',
+        subsets: [
+          { name: 'stable', labels: { app: 'web', version: 'v1' } },
+          { name: 'canary', labels: { app: 'web', version: 'v2' } },
+        ],
+      },
+    },
+    vs,
+  );
+  await cluster.virtualClock!.advance(2_000);
+}
+
+const route = (stable: number, canary: number, canarySubset = 'canary') =>
+  cluster.apply({
+    ...(cluster.get('VirtualService', 'default', 'web', 'networking.istio.io') as KubeObject),
+    spec: {
+      hosts: ['web'],
+      http: [
+        {
+          name: 'primary',
+          route: [
+            { destination: { host: 'web', subset: 'stable' }, weight: stable },
+            { destination: { host: 'web', subset: canarySubset }, weight: canary },
+          ],
+        },
+      ],
+    },
+  });
+
+const saveState = (patch: Partial<RolloutState> | string) =>
+  cluster.apply({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'kanary-web', namespace: 'default' },
+    data: {
+      'state.json':
+        typeof patch === 'string'
+          ? patch
+          : JSON.stringify({
+              ...initialState({ namespace: 'default', name: 'web' }, 'digest', cluster.clock.now()),
+              startedAt: cluster.clock.now(),
+              phase: 'paused',
+              cursor: { section: 'steps', step: 1, action: 0 },
+              ...patch,
+            }),
+    },
+  });
+
+const kinds = (w: ReturnType<typeof watchInvariants>) => [...new Set(w.violations.map((v) => v.invariant))];
+
+describe('release-safety invariants fail when the world is broken', () => {
+  it('no-blackhole: users sent to a subset with no pods for longer than a poll', async () => {
+    await setup();
+    saveState({ weights: { canary: 30, verified: true } });
+    const watch = watchInvariants(cluster, TARGET);
+    route(70, 30, 'missing');
+    await cluster.virtualClock!.advance(3_000);
+    expect(watch.violations).toEqual([]);
+    await cluster.virtualClock!.advance(5_000);
+    await watch.stop();
+    expect(kinds(watch)).toContain('no-blackhole');
+  });
+
+  it('no-blackhole: a window Kanary is blind in (an outage) extends the time it has', async () => {
+    await setup();
+    saveState({ weights: { canary: 30, verified: true } });
+    const watch = watchInvariants(cluster, TARGET);
+    const now = cluster.clock.now();
+    watch.blind(now, now + 10_000);
+    route(70, 30, 'missing');
+    await cluster.virtualClock!.advance(12_000);
+    expect(kinds(watch)).toEqual([]);
+    await cluster.virtualClock!.advance(5_000);
+    await watch.stop();
+    expect(kinds(watch)).toContain('no-blackhole');
+  });
+
+  it('bounded-exposure: more users on the canary than any weight Kanary wrote', async () => {
+    await setup();
+    saveState({ weights: { canary: 10, verified: true } });
+    route(90, 10);
+    const watch = watchInvariants(cluster, TARGET);
+    await cluster.virtualClock!.advance(10_000);
+    expect(kinds(watch)).toEqual([]);
+    route(40, 60);
+    await cluster.virtualClock!.advance(10_000);
+    await watch.stop();
+    expect(kinds(watch)).toEqual(['bounded-exposure']);
+  });
+
+  it('abort-restores: users still on the canary a poll after the abort, and a routing object left changed', async () => {
+    await setup();
+    saveState({ weights: { canary: 30, verified: true } });
+    const watch = watchInvariants(cluster, TARGET);
+    route(70, 30);
+    await cluster.virtualClock!.advance(3_000);
+    const at = cluster.clock.now();
+    saveState({
+      weights: { canary: 30, verified: true },
+      phase: 'aborting',
+      abort: { reason: 'test', cause: 'user', at, from: { section: 'steps', step: 1, action: 0 } },
+    });
+    await cluster.virtualClock!.advance(10_000);
+    const data = cluster.get('ConfigMap', 'default', 'kanary-web')?.data as Record<string, string>;
+    const final = JSON.parse(data['state.json'] as string) as RolloutState;
+    await watch.stop({ ...final, phase: 'aborted' });
+    expect(watch.violations.filter((v) => v.invariant === 'abort-restores').map((v) => v.detail)).toEqual([
+      expect.stringMatching(/canary still served/),
+      expect.stringMatching(/VirtualService\/web is not as it was/),
+    ]);
+  });
+
+  it('single-writer: a write stamped with an older epoch after a newer one', async () => {
+    await setup();
+    const watch = watchInvariants(cluster, TARGET);
+    const stamp = (user: string, epoch: number) =>
+      createKubeClient({ kubeConfig: cluster.kubeConfigFor(user), clock: cluster.clock }).mergePatch(
+        { apiVersion: 'v1', kind: 'Service', namespace: 'default', name: 'web' },
+        { metadata: { annotations: { 'kanary.dev/epoch.web': String(epoch) } } },
+      );
+    await cluster.run(stamp('driver-a', 1));
+    await cluster.run(stamp('driver-b', 2));
+    await cluster.virtualClock!.advance(2_000);
+    expect(kinds(watch)).toEqual([]);
+    await cluster.run(stamp('driver-a', 1));
+    await cluster.virtualClock!.advance(2_000);
+    await watch.stop();
+    expect(watch.violations.map((v) => v.detail)).toEqual([
+      expect.stringMatching(/driver-a wrote services\/web with epoch 1 after epoch 2/),
+    ]);
+  });
+
+  it('state-sane: a state that does not parse, and a release that ends paused with no cause', async () => {
+    await setup();
+    const watch = watchInvariants(cluster, TARGET);
+    saveState('{ not json');
+    await cluster.virtualClock!.advance(2_000);
+    const state = initialState({ namespace: 'default', name: 'web' }, 'digest', cluster.clock.now());
+    await watch.stop({ ...state, phase: 'paused', cursor: { section: 'steps', step: 0, action: 0 } });
+    expect(watch.violations.map((v) => v.detail)).toEqual([
+      expect.stringMatching(/saved state does not parse/),
+      'paused with no cause',
+    ]);
+  });
+
+  it('capacity: a canary with fewer ready pods than the stable taking 100% while promoting', async () => {
+    await setup();
+    saveState({
+      phase: 'promoting',
+      cursor: { section: 'promotion', step: 0, action: 3 },
+      weights: { canary: 100, verified: true },
+      targets: { stable: { name: 'web', podLabels: {} } },
+    });
+    route(0, 100);
+    const watch = watchInvariants(cluster, TARGET);
+    await cluster.virtualClock!.advance(10_000);
+    await watch.stop();
+    expect(watch.violations.map((v) => v.detail)).toEqual([
+      'canary has 1 ready pods taking 100%; stable runs 4',
+    ]);
+  });
+});
