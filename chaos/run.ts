@@ -19,8 +19,15 @@ const seeds =
     : Array.from({ length: Number(flag('seeds') ?? 200) }, (_, i) => from + i);
 
 const reports: ChaosReport[] = [];
+let current: number | undefined;
+// An error escaping the emulator (not Kanary) ends the run: say which seed it was.
+process.on('unhandledRejection', (error) => {
+  console.log(`seed ${current}: the emulator failed: ${(error as Error).message}`);
+  process.exit(2);
+});
 const started = Date.now();
 for (const seed of seeds) {
+  current = seed;
   const report = await runChaos({
     seed,
     routers,
