@@ -35,7 +35,7 @@ import { type ActionResult, type EngineEvent, reduce } from './reducer.ts';
 import { initialState, isEnded, isStopped, type RolloutState } from './state.ts';
 import { corruptState, stateProblems } from './state-check.ts';
 import { callWebhook } from './webhook.ts';
-import { receivers, watchWorld } from './world.ts';
+import { describeAsNow, receivers, watchWorld } from './world.ts';
 
 export interface CreateRolloutOptions {
   /** A spec object as users write it (validated here) or one from `parseRolloutSpec`. */
@@ -1280,14 +1280,9 @@ class RolloutDriver implements Rollout {
       if (side === 'stable' && found.changed && (section === 'promotion' || section === 'abort')) {
         // Someone changed the target since the start: its pods are of another revision now, and
         // they are the ones to route to (and what an abort keeps).
-        const { original: _, ...current } = ctx.targets.stable ?? {
-          name: ctx.spec.target.name,
-          podLabels: {},
-        };
-        const described = await workload.describe({ ...ctx, targets: { ...ctx.targets, stable: current } });
         throw new KanaryError('UNREADY', `${found.changed}: routing follows its new revision`, {
           retryable: true,
-          details: { progress: true, side, rebase: described.stable },
+          details: { progress: true, side, rebase: await describeAsNow(workload, ctx) },
         });
       }
       let kept = '';

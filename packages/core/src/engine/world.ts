@@ -1,6 +1,6 @@
 import type { PlanAction } from '../plan/actions.ts';
 import type { PortContext } from '../ports/context.ts';
-import type { Side } from '../ports/refs.ts';
+import type { Side, WorkloadRef } from '../ports/refs.ts';
 import type { TrafficRouter, WeightMode } from '../ports/router.ts';
 import type { WorkloadDriver } from '../ports/workload.ts';
 import type { EngineEvent } from './reducer.ts';
@@ -29,6 +29,15 @@ export function receivers(action: PlanAction, mode: WeightMode, promotedSide: Si
     default:
       return [];
   }
+}
+
+/**
+ * The stable as it is now, as if the rollout were starting: someone changed its template, and that
+ * version is the new baseline (`original`) to route to and to restore.
+ */
+export async function describeAsNow(workload: WorkloadDriver, ctx: PortContext): Promise<WorkloadRef> {
+  const { original: _, ...current } = ctx.targets.stable ?? { name: ctx.spec.target.name, podLabels: {} };
+  return (await workload.describe({ ...ctx, targets: { ...ctx.targets, stable: current } })).stable;
 }
 
 /** The sides users reach now, from what Kanary last wrote. */
@@ -60,15 +69,14 @@ export async function watchWorld(
 
   if (stable.changed && ctx.spec.strategy.type !== 'rolling') {
     // Someone else's template is the baseline now: route everyone to it, as it is.
-    const { original: _, ...current } = ctx.targets.stable ?? { name: ctx.spec.target.name, podLabels: {} };
-    const described = await workload.describe({ ...ctx, targets: { ...ctx.targets, stable: current } });
-    const rebased = { ...ctx, targets: { ...ctx.targets, stable: described.stable } };
+    const current = await describeAsNow(workload, ctx);
+    const rebased = { ...ctx, targets: { ...ctx.targets, stable: current } };
     const status = await router.reset({ ...rebased, state: { ...state, targets: rebased.targets } });
     const restart = ctx.spec.onTargetChange !== 'hold';
     const event: EngineEvent = {
       type: 'targetChanged',
       at: now(),
-      stable: described.stable,
+      stable: current,
       result: { router: status },
       restart,
       reason: `${stable.changed}; all traffic is back on ${ctx.spec.target.name} as it now is${

@@ -84,6 +84,13 @@ function ownedByPerson(obj: KubeObject | undefined): string {
   return canonicalJson({ labels: obj.metadata?.labels ?? {}, annotations, spec: obj.spec ?? {} });
 }
 
+/** The rollout's saved state as the ConfigMap holds it: undefined when absent; throws when it does not parse. */
+export function savedState(cluster: Cluster, namespace: string, rollout: string): RolloutState | undefined {
+  const cm = cluster.get('ConfigMap', namespace, `kanary-${rollout}`);
+  if (!cm) return undefined;
+  return JSON.parse((cm.data as Record<string, string> | undefined)?.['state.json'] ?? '') as RolloutState;
+}
+
 /** Four standard deviations of a binomial share over n requests, at least one request's worth. */
 const tolerance = (p: number, n: number) => Math.max(4 * Math.sqrt((p * (1 - p)) / n), 1 / n) + 0.02;
 
@@ -130,11 +137,9 @@ export function watchInvariants(
   let requestIndex = cluster.requests.length;
 
   const readState = (at: number): RolloutState | undefined => {
-    const cm = cluster.get('ConfigMap', target.namespace, `kanary-${target.rollout}`);
-    const text = (cm?.data as Record<string, string> | undefined)?.['state.json'];
-    if (!cm) return undefined;
     try {
-      const state = JSON.parse(text ?? '') as RolloutState;
+      const state = savedState(cluster, target.namespace, target.rollout);
+      if (!state) return undefined;
       const problems = stateProblems(state, { namespace: target.namespace, name: target.rollout }, undefined);
       if (problems.length > 0) report('state-sane', at, `saved state: ${problems.join('; ')}`);
       return state;

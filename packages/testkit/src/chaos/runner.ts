@@ -12,7 +12,7 @@ import type { KubeObject } from '../apiserver/object.ts';
 import { startCluster } from '../cluster/start.ts';
 import { deployment, istioApp, service } from '../fixtures/objects.ts';
 import type { Entry } from '../traffic/simulator.ts';
-import { type InvariantWatch, type Violation, watchInvariants } from './invariants.ts';
+import { type InvariantWatch, savedState, type Violation, watchInvariants } from './invariants.ts';
 import { type ChaosScenario, type Disturbance, scenarioOf } from './scenario.ts';
 
 /** The routers that live outside `@kanary/core`, made for the runner's objects (all named `web`). */
@@ -378,13 +378,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const horizon = (scenario.disturbances.at(-1)?.at ?? 0) + 1_000;
     const patience = options.patienceMs ?? 10 * 60_000;
     const readState = (): RolloutState | undefined => {
-      const text = (cluster.get('ConfigMap', NS, 'kanary-web')?.data as Record<string, string> | undefined)?.[
-        'state.json'
-      ];
       try {
-        return text ? (JSON.parse(text) as RolloutState) : undefined;
+        return savedState(cluster, NS, 'web');
       } catch {
-        return undefined;
+        return undefined; // the watcher reports it (state-sane)
       }
     };
     const settled = (s: RolloutState | undefined) => s?.phase === 'succeeded' || s?.phase === 'aborted';
