@@ -5,6 +5,7 @@ import {
   createVirtualClock,
   isKanaryError,
   KanaryError,
+  type LeaseBackend,
   type RolloutState,
 } from '@kanary/core';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +52,45 @@ describe('one driver per rollout', () => {
     });
     await h.runToEnd(r);
     expect(startedAt - t0).toBeGreaterThanOrEqual(30_000);
+  });
+});
+
+describe('taking a lease back', () => {
+  const key = { namespace: 'shop', name: 'shop' };
+  const down = (backend: LeaseBackend, until: () => boolean): LeaseBackend => ({
+    ...backend,
+    get: (k) =>
+      until()
+        ? Promise.reject(new KanaryError('KUBERNETES', 'the API server is down', { retryable: true }))
+        : backend.get(k),
+  });
+
+  it('the same holder takes its own lease back at once, with a new epoch', async () => {
+    const clock = createVirtualClock(0);
+    const backend = createMemoryLeaseBackend();
+    // A process that froze with the lease (never renews), restarted under the same name.
+    const before = await createMemoryLock({ backend, clock: createVirtualClock(0) }).acquire(key, {
+      holder: 'bot',
+      ttlMs: 15_000,
+    });
+    const again = await createMemoryLock({ backend, clock }).acquire(key, { holder: 'bot', ttlMs: 15_000 });
+    expect(clock.now()).toBe(0);
+    expect(again.epoch).toBe(before.epoch + 1);
+    // Someone else still waits for the lease to go silent for its whole duration.
+    await expect(
+      createMemoryLock({ backend, clock }).acquire(key, { holder: 'other', ttlMs: 15_000 }),
+    ).rejects.toMatchObject({ code: 'LOCKED' });
+  });
+
+  it('a waiter riding out a long outage looks again within two retry periods of its end', async () => {
+    const clock = createVirtualClock(0);
+    const backend = createMemoryLeaseBackend();
+    const outageEnds = 60_000;
+    const lock = createMemoryLock({ backend: down(backend, () => clock.now() < outageEnds), clock });
+    const acquired = clock.run(lock.acquire(key, { holder: 'bot', ttlMs: 15_000, wait: true }));
+    await acquired;
+    // Retry period is 1 s for a 15 s lease: no backoff grown through the outage (it would be 16–32 s).
+    expect(clock.now() - outageEnds).toBeLessThanOrEqual(2_000);
   });
 });
 

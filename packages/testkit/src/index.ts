@@ -22,7 +22,7 @@ export type {
   ChaosStrategy,
   Disturbance,
 } from './chaos/scenario.ts';
-export { chaosScenario, ROUTERS_OF, scenarioOf } from './chaos/scenario.ts';
+export { chaosScenario, mustFinish, ROUTERS_OF, scenarioOf } from './chaos/scenario.ts';
 export type { Cluster, ClusterOptions } from './cluster/start.ts';
 export { startCluster } from './cluster/start.ts';
 export type { ConformanceSetup, ObjectId, RouterConformanceOptions } from './conformance/router.ts';

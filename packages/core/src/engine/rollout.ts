@@ -9,7 +9,7 @@ import {
 import { type FencedObject, runFenced, type WriteFence } from '../leadership/fence.ts';
 import { createMemoryLock } from '../memory/lock.ts';
 import { createMemoryStateStore } from '../memory/store.ts';
-import type { Plan, PlanAction } from '../plan/actions.ts';
+import { actionsAt, type Plan, type PlanAction, type Section } from '../plan/actions.ts';
 import { type Clock, shiftedClock, systemClock } from '../ports/clock.ts';
 import type { PortContext } from '../ports/context.ts';
 import type { MetricGate } from '../ports/gate.ts';
@@ -978,8 +978,11 @@ class RolloutDriver implements Rollout {
     this.#watchedAt = this.#clock.now();
     const router = this.#options.router as TrafficRouter;
     const look = await this.#guard(undefined, (signal) =>
-      watchWorld({ workload: this.#options.workload, router }, this.#context(signal), () =>
-        this.#clock.now(),
+      watchWorld(
+        { workload: this.#options.workload, router },
+        this.#context(signal),
+        () => this.#clock.now(),
+        this.#inFlight(),
       ),
     );
     if (look.kind === 'interrupted') return true;
@@ -994,6 +997,13 @@ class RolloutDriver implements Rollout {
     if (!event) return false;
     await this.#dispatchAsLeader(event);
     return true;
+  }
+
+  /** The action the cursor is on while it waits to be confirmed (a weight being set), if any. */
+  #inFlight(): PlanAction | undefined {
+    const state = this.#state as RolloutState;
+    if (!state.action) return undefined;
+    return actionsAt(this.#plan, state.cursor.section as Section, state.cursor.step)[state.cursor.action];
   }
 
   #context(signal: AbortSignal): PortContext {

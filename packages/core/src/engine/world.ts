@@ -40,12 +40,18 @@ export async function describeAsNow(workload: WorkloadDriver, ctx: PortContext):
   return (await workload.describe({ ...ctx, targets: { ...ctx.targets, stable: current } })).stable;
 }
 
-/** The sides users reach now, from what Kanary last wrote. */
-export function sidesWithShare(state: RolloutState): Side[] {
+/**
+ * The sides users reach now, from what Kanary last wrote. While a weight change is in flight its
+ * writes may already be live (a replica-ratio router scales the losing side down as it goes), so a
+ * side counts only if it keeps a share under both the last weight and the one being set: the side
+ * the change takes users off is the change's to empty, not a side users were left on.
+ */
+export function sidesWithShare(state: RolloutState, inFlight?: PlanAction): Side[] {
   const matched = Object.values(state.headerRoutes).some((r) => (r.weight ?? 100) > 0);
+  const weights = [state.weights.canary, ...(inFlight?.type === 'router.setWeight' ? [inFlight.weight] : [])];
   return [
-    ...(state.weights.canary > 0 || matched ? (['canary'] as const) : []),
-    ...(state.weights.canary < 100 ? (['stable'] as const) : []),
+    ...(weights.every((w) => w > 0) || matched ? (['canary'] as const) : []),
+    ...(weights.every((w) => w < 100) ? (['stable'] as const) : []),
   ];
 }
 
@@ -60,6 +66,7 @@ export async function watchWorld(
   ports: { workload: WorkloadDriver; router: TrafficRouter },
   ctx: PortContext,
   now: () => number,
+  inFlight?: PlanAction,
 ): Promise<{ event?: EngineEvent; warning?: string }> {
   const { workload, router } = ports;
   const endpoints = workload.endpoints?.bind(workload);
@@ -86,7 +93,7 @@ export async function watchWorld(
     return { event };
   }
 
-  for (const side of sidesWithShare(state)) {
+  for (const side of sidesWithShare(state, inFlight)) {
     const found = side === 'stable' ? stable : await endpoints(ctx, side);
     if (found.ready > 0) continue;
     const other: Side = side === 'stable' ? 'canary' : 'stable';

@@ -67,7 +67,10 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
 
     async acquire(key, opts: LockOptions): Promise<LockLease> {
       const { holder, ttlMs, signal } = opts;
-      const retry = createRetryPolicy({ clock, baseMs: Math.max(100, ttlMs * LEASE_TIMING.retryEvery) });
+      // Like client-go's fixed retry period: a waiter riding out an outage looks again within two
+      // retry periods of the API coming back, not after a backoff that grew through the outage.
+      const period = Math.max(100, ttlMs * LEASE_TIMING.retryEvery);
+      const retry = createRetryPolicy({ clock, baseMs: period, maxMs: 2 * period });
       for (let attempt = 0; ; ) {
         if (signal?.aborted) throw new KanaryError('LOCKED', `gave up waiting for the lease on ${idOf(key)}`);
         let current: VersionedLease | undefined;
@@ -90,7 +93,10 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
         if (current) {
           const seen = observe(key, current);
           const silentFor = mono() - seen.at;
-          if (current.record.holder && silentFor < current.record.durationMs) {
+          // Our own name on it (this process lost it in an outage, or restarted under the same
+          // name): as client-go, take it back at once; the new epoch fences what the old one sent.
+          const others = current.record.holder && current.record.holder !== holder;
+          if (others && silentFor < current.record.durationMs) {
             if (!opts.wait) throw lockedError(backend, key, current.record, silentFor);
             await clock.sleep(
               Math.min(current.record.durationMs - silentFor, Math.max(100, ttlMs * LEASE_TIMING.retryEvery)),

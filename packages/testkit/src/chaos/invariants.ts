@@ -15,7 +15,9 @@ export type InvariantName =
   | 'abort-restores'
   | 'single-writer'
   | 'state-sane'
-  | 'capacity';
+  | 'capacity'
+  /** Checked by the chaos runner: a release nothing stopped ends `succeeded` on its own. */
+  | 'progress';
 
 export interface Violation {
   invariant: InvariantName;

@@ -13,7 +13,7 @@ import { startCluster } from '../cluster/start.ts';
 import { deployment, istioApp, service } from '../fixtures/objects.ts';
 import type { Entry } from '../traffic/simulator.ts';
 import { type InvariantWatch, savedState, type Violation, watchInvariants } from './invariants.ts';
-import { type ChaosScenario, type Disturbance, scenarioOf } from './scenario.ts';
+import { type ChaosScenario, type Disturbance, mustFinish, scenarioOf } from './scenario.ts';
 
 /** The routers that live outside `@kanary/core`, made for the runner's objects (all named `web`). */
 export interface ChaosRouters {
@@ -280,6 +280,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       })().catch((error: Error) => refused.push(`${label(d)}: ${error.message.split('\n')[0]}`)),
     );
 
+    const progress: Violation[] = [];
     let faultWindows = 0;
     const stalls: Array<{ release(): void }> = [];
     async function disturb(d: Disturbance): Promise<void> {
@@ -391,7 +392,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     await waitUntil(() => cluster.clock.now() - t0 > horizon && settled(readState()), horizon + patience);
     await cluster.run(Promise.all(disturbances));
-    if (!settled(readState())) {
+    const unaided = readState();
+    if (mustFinish(scenario) && unaided?.phase !== 'succeeded') {
+      // Liveness: only slowed down, the release had to end on its own (a hold nobody caused is a bug).
+      progress.push({
+        invariant: 'progress',
+        at: cluster.clock.now(),
+        detail: `nothing in the scenario could stop it, yet it is ${unaided?.phase ?? 'gone'} at ${where(unaided)}`,
+      });
+    }
+    if (!settled(unaided)) {
       // Held, paused, failed or stuck: a person ends it.
       covered.add('person aborts at the end');
       const ended = operator.abort('chaos: a person ends the release').catch((e: Error) => {
@@ -404,7 +414,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const s of stalls) s.release();
     await waitUntil(() => false, 3 * POLL);
     const final = readState();
-    const violations = await watch.stop(final);
+    const violations = [...(await watch.stop(final)), ...progress];
     for (const d of drivers) await d.close().catch(() => undefined);
     await operator.close().catch(() => undefined);
     await cluster.run(Promise.race([Promise.all(runs), cluster.clock.sleep(TTL)]));
@@ -413,9 +423,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       scenario,
       violations,
       phase: final?.phase ?? 'unknown',
-      where: final
-        ? `${final.cursor.section} ${final.cursor.step}/${final.cursor.action}${final.action?.message ? `: ${final.action.message}` : ''}${final.error ? ` (error: ${final.error.message})` : ''}${final.held ? ` (held: ${final.held.reason})` : ''}`
-        : 'no state',
+      where: where(final),
       covered: [...covered],
       refused,
       wallMs: Date.now() - started,
@@ -423,6 +431,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   } finally {
     await cluster.close();
   }
+}
+
+/** Where a release stands, for a person reading a failure. */
+function where(s: RolloutState | undefined): string {
+  if (!s) return 'no state';
+  return `${s.cursor.section} ${s.cursor.step}/${s.cursor.action}${s.action?.message ? `: ${s.action.message}` : ''}${s.error ? ` (error: ${s.error.message})` : ''}${s.held ? ` (held: ${s.held.reason})` : ''}`;
 }
 
 function label(d: Disturbance): string {

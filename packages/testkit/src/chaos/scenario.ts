@@ -96,7 +96,7 @@ export const chaosScenario: fc.Arbitrary<ChaosScenario> = fc
         .record({
           replicas: fc.integer({ min: strategy === 'replicaRatio' ? 4 : 1, max: 5 }),
           weights: fc
-            .uniqueArray(fc.constantFrom(10, 20, 25, 30, 50, 60, 75, 80), { minLength: 1, maxLength: 3 })
+            .uniqueArray(fc.constantFrom(10, 20, 25, 30, 50, 60, 75, 80, 100), { minLength: 1, maxLength: 3 })
             .map((w) => [...w].sort((a, b) => a - b)),
           pauseMs: fc.constantFrom(10_000, 30_000, 60_000),
           headerRoute: strategy === 'headerMatch' ? fc.constant(true) : fc.constant(false),
@@ -113,6 +113,22 @@ export const chaosScenario: fc.Arbitrary<ChaosScenario> = fc
         }),
     ),
   );
+
+/**
+ * Whether nothing in the scenario may stop the release: no control that pauses or ends it, no
+ * person's change, a canary that starts. Faults, outages, stalls, a crash (a successor drives on)
+ * and a scaled stable only slow it down; such a release must reach `succeeded` on its own.
+ */
+export function mustFinish(scenario: ChaosScenario): boolean {
+  const slowsOnly = (d: Disturbance) =>
+    d.kind === 'faults' ||
+    d.kind === 'outage' ||
+    d.kind === 'stall' ||
+    d.kind === 'crash' ||
+    d.kind === 'scaleStable' ||
+    (d.kind === 'control' && ['promote', 'promoteFull', 'skipStep', 'retry', 'resume'].includes(d.control));
+  return !scenario.neverReady && scenario.disturbances.every(slowsOnly);
+}
 
 /** The scenario a seed stands for: the same every time. */
 export function scenarioOf(seed: number): ChaosScenario {

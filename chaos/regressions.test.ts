@@ -1,0 +1,85 @@
+// Every bug the chaos runner found, as the scenario that found it (pinned here, so a change to the
+// generator cannot move it), checked against every invariant. Named after the bug, not the seed.
+import { type ChaosScenario, runChaos } from '@kanary/testkit';
+import { expect, it } from 'vitest';
+import { routers } from './routers.ts';
+
+function regression(name: string, scenario: ChaosScenario, phase: 'succeeded' | 'aborted'): void {
+  it(name, async () => {
+    const report = await runChaos({ seed: 1, scenario, routers });
+    expect(report.violations.map((v) => `${v.invariant}: ${v.detail}`)).toEqual([]);
+    expect(report.phase).toBe(phase);
+  }, 60_000);
+}
+
+regression(
+  'a replica-ratio step to 100% is not held for the stable it empties itself (it hung the plugin example under load)',
+  {
+    replicas: 5,
+    weights: [100],
+    pauseMs: 30_000,
+    headerRoute: false,
+    neverReady: false,
+    strategy: 'replicaRatio',
+    router: 'replicas',
+    disturbances: [{ at: 59_989, kind: 'stall', ms: 1_013 }],
+  },
+  'succeeded',
+);
+
+regression(
+  'a driver that lost its lease in an outage drives again within seconds of its end (it came back 15 s late, with users on a deleted canary)',
+  {
+    replicas: 4,
+    weights: [20, 50, 75],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: false,
+    strategy: 'weighted',
+    router: 'istio',
+    disturbances: [
+      { at: 102_842, kind: 'outage', ms: 29_998 },
+      { at: 142_984, kind: 'deleteCanary' },
+    ],
+  },
+  'aborted',
+);
+
+regression(
+  'users are moved off a deleted stable even when the canary had no share yet (it left every request failing)',
+  {
+    replicas: 2,
+    weights: [10],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: true,
+    strategy: 'weighted',
+    router: 'istio',
+    disturbances: [
+      { at: 1_154, kind: 'control', control: 'promote' },
+      { at: 36_669, kind: 'deleteStable', restoreAfter: 33_010 },
+      { at: 74_527, kind: 'outage', ms: 18_460 },
+    ],
+  },
+  'aborted',
+);
+
+regression(
+  'a held rollout keeps watching: a changed target after a deleted canary routes users to the target and starts again on it (every request failed while held)',
+  {
+    replicas: 1,
+    weights: [20, 75],
+    pauseMs: 30_000,
+    headerRoute: true,
+    neverReady: false,
+    strategy: 'headerMatch',
+    router: 'istio',
+    disturbances: [
+      { at: 2_667, kind: 'crash' },
+      { at: 15_217, kind: 'deleteCanary' },
+      { at: 17_147, kind: 'faults', ms: 2_487, rate: 0.28997104556267467 },
+      { at: 67_571, kind: 'setImage' },
+    ],
+  },
+  'succeeded',
+);
