@@ -1,4 +1,5 @@
 import {
+  canonicalJson,
   cookieHeaderRegex,
   createKubeClient,
   createServiceSides,
@@ -58,6 +59,23 @@ const CAPABILITIES: RouterCapabilities = {
 };
 
 const MARK = 'x-kanary-route';
+
+/** A rule's identity: its name, or its matches (and how many unnamed rules with the same matches come before it). */
+function ruleKeys(rules: HttpRouteRule[]): string[] {
+  const seen = new Map<string, number>();
+  return rules.map((r) => {
+    const name = r.name as string | undefined;
+    if (name) return `name:${name}`;
+    const match = `match:${canonicalJson(r.matches ?? [])}`;
+    const n = seen.get(match) ?? 0;
+    seen.set(match, n + 1);
+    return `${match}#${n}`;
+  });
+}
+
+const mirrorsTo = (f: Obj, service: string) =>
+  f.type === 'RequestMirror' &&
+  ((f.requestMirror as Obj | undefined)?.backendRef as Obj | undefined)?.name === service;
 const SNAPSHOT = 'kanary.dev/original';
 
 function headerMatches(rule: MatchRule): Obj[] {
@@ -177,8 +195,49 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     };
   };
 
+  /**
+   * Undoes Kanary's changes and nothing else: its own rules go, the canary backendRef and mirror
+   * leave each rule, and the stable backendRef gets its weight back from the snapshot, found by the
+   * rule's identity (never by position, never by writing back the whole list). A person's rules,
+   * timeouts and filters added meanwhile stay.
+   */
   const restoreRules = (ctx: PortContext, keepSnapshot: boolean) =>
-    write(ctx, (_rules, route) => structuredClone(snapshotOf(ctx, route).rules), keepSnapshot);
+    write(
+      ctx,
+      (rules, route) => {
+        const snap = snapshotOf(ctx, route);
+        const saved = new Map(ruleKeys(snap.rules).map((k, i) => [k, snap.rules[i] as HttpRouteRule]));
+        const fallback = snap.rules.find(sendsToStable(ctx));
+        const stableRef = (r: HttpRouteRule | undefined) =>
+          (r?.backendRefs ?? []).find((b) => b.name === stableName(ctx));
+        const kept = rules.filter((r) => !isOwned(ctx)(r));
+        const keys = ruleKeys(kept);
+        return kept.map((r, i) => {
+          const original = saved.get(keys[i] as string) ?? fallback;
+          let next: HttpRouteRule = r;
+          if ((r.backendRefs ?? []).some((b) => b.name === canaryName(ctx))) {
+            const weight = stableRef(original)?.weight;
+            next = {
+              ...next,
+              backendRefs: (r.backendRefs ?? [])
+                .filter((b) => b.name !== canaryName(ctx))
+                .map((b) => {
+                  if (b.name !== stableName(ctx)) return b;
+                  const { weight: _w, ...rest } = b;
+                  return weight === undefined ? rest : { ...rest, weight };
+                }),
+            };
+          }
+          const filters = (r.filters ?? []).filter((f) => !mirrorsTo(f, canaryName(ctx)));
+          if (filters.length !== (r.filters ?? []).length) {
+            const { filters: _f, ...rest } = next;
+            next = filters.length > 0 || original?.filters ? { ...rest, filters } : rest;
+          }
+          return next;
+        });
+      },
+      keepSnapshot,
+    );
 
   const router: TrafficRouter = {
     name: 'gateway-api',

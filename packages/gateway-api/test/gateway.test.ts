@@ -5,6 +5,7 @@ import {
   describeRouterConformance,
   expectShare,
   type KubeObject,
+  type PersonEdit,
   startCluster,
 } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,8 +29,69 @@ const httpRoute = (): KubeObject => ({
 });
 const entry = { kind: 'gateway' as const, host: 'shop.example.com', path: '/cart' };
 
+type Rule = {
+  matches?: unknown[];
+  filters?: Array<Record<string, unknown>>;
+  backendRefs?: Array<Record<string, unknown>>;
+} & Record<string, unknown>;
+const ROUTE = { kind: 'HTTPRoute', namespace: 'default', name: 'shop', group: 'gateway.networking.k8s.io' };
+const rules = (f: (rules: Rule[]) => Rule[]) => (route: KubeObject) => ({
+  ...route,
+  spec: { ...(route.spec as object), rules: f((route.spec as { rules: Rule[] }).rules) },
+});
+const sendsToShop = (r: Rule) => (r.backendRefs ?? []).some((b) => b.name === 'shop');
+const isKanarys = (r: Rule) => JSON.stringify(r.filters ?? []).includes('x-kanary-route');
+const personEdits: PersonEdit[] = [
+  {
+    does: 'adds a rule above the managed one',
+    target: ROUTE,
+    edit: rules((rs) => [
+      {
+        matches: [{ path: { type: 'PathPrefix', value: '/admin' } }],
+        backendRefs: [{ name: 'shop', port: 80 }],
+      },
+      ...rs,
+    ]),
+  },
+  {
+    does: 'sets request timeouts on the managed rule',
+    target: ROUTE,
+    edit: rules((rs) =>
+      rs.map((r) => (sendsToShop(r) && !isKanarys(r) ? { ...r, timeouts: { request: '7s' } } : r)),
+    ),
+  },
+  {
+    does: 'sets the canary to 0% by hand',
+    kind: 'zero',
+    target: ROUTE,
+    edit: rules((rs) =>
+      rs.map((r) =>
+        isKanarys(r)
+          ? r
+          : {
+              ...r,
+              backendRefs: (r.backendRefs ?? []).map((b) =>
+                b.name === 'shop-canary'
+                  ? { ...b, weight: 0 }
+                  : b.name === 'shop'
+                    ? { ...b, weight: 100 }
+                    : b,
+              ),
+            },
+      ),
+    ),
+  },
+  {
+    does: "deletes Kanary's header rule",
+    kind: 'dropOwned',
+    target: ROUTE,
+    edit: rules((rs) => rs.filter((r) => !isKanarys(r))),
+  },
+];
+
 describeRouterConformance({
   name: 'Gateway API HTTPRoute',
+  personEdits,
   setup(cluster) {
     cluster.apply(
       deployment('shop', 'default', 'shop:1', 2),

@@ -1,4 +1,5 @@
 import {
+  canonicalJson,
   createKubeClient,
   createServiceSides,
   type HeaderRoute,
@@ -169,7 +170,24 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
       (names[0] === '<default>' && !r.name && (!r.match || r.match.length === 0) && i >= 0)
     );
   };
-  const routeKey = (r: HttpRoute, i: number) => r.name ?? `#${i}`;
+  /**
+   * Each route's identity, so a restore finds it wherever a person has moved it: its name, or for
+   * an unnamed route its match (and how many unnamed routes with the same match come before it).
+   * Never its position: a route someone adds above would shift every index.
+   */
+  const routeKeys = (http: HttpRoute[]): string[] => {
+    const seen = new Map<string, number>();
+    return http.map((r) => {
+      if (r.name) return r.name;
+      const match = `match:${canonicalJson(r.match ?? [])}`;
+      const n = seen.get(match) ?? 0;
+      seen.set(match, n + 1);
+      return `${match}#${n}`;
+    });
+  };
+  /** The saved fields of a route: by identity, or by position in snapshots written before identities. */
+  const savedRoute = (snap: Snapshot | undefined, key: string, position: number) =>
+    snap?.routes[key] ?? (key.startsWith('match:') ? snap?.routes[`#${position}`] : undefined);
   const isStableDest = (ctx: PortContext, d: IstioDestination, drHost?: string) =>
     options.destinationRule
       ? d.subset === stableSubset && shortHost(d.host) === shortHost(drHost ?? d.host)
@@ -298,9 +316,10 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
     const saved = vs.metadata.annotations?.[annotationKey(ctx)];
     if (saved) return JSON.parse(saved) as Snapshot;
     const routes: Snapshot['routes'] = {};
+    const keys = routeKeys(vs.spec.http ?? []);
     (vs.spec.http ?? []).forEach((r, i) => {
       if (isManaged(vs, r, i))
-        routes[routeKey(r, i)] = {
+        routes[keys[i] as string] = {
           route: r.route,
           mirror: r.mirror,
           mirrorPercentage: r.mirrorPercentage,
@@ -356,10 +375,13 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
       const owned = isOwned(ctx.spec.name);
       if (!saved && !(vs.spec.http ?? []).some(owned)) return undefined;
       const snap = saved ? (JSON.parse(saved) as Snapshot) : { routes: {}, hadAnnotations: true };
-      const http = (vs.spec.http ?? [])
-        .filter((r) => !owned(r))
-        .map((r, i) => {
-          const original = snap.routes[routeKey(r, i)];
+      const all = vs.spec.http ?? [];
+      const keys = routeKeys(all);
+      const http = all
+        .map((r, i) => ({ r, key: keys[i] as string }))
+        .filter(({ r }) => !owned(r))
+        .map(({ r, key }, j) => {
+          const original = savedRoute(snap, key, j);
           if (!original) return r;
           const { route: _r, mirror: _m, mirrorPercentage: _p, mirrors: _s, ...rest } = r;
           return {
@@ -602,11 +624,13 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
         const snap = vs.metadata.annotations?.[key]
           ? (JSON.parse(vs.metadata.annotations[key] as string) as Snapshot)
           : undefined;
+        const keys = routeKeys(vs.spec.http ?? []);
         const http = (vs.spec.http ?? [])
-          .filter((r) => r.name !== `kanary-${ctx.spec.name}-mirror-${name}`)
-          .map((r, i) => {
-            if (!isManaged(vs, r, i)) return r;
-            const original = snap?.routes[routeKey(r, i)];
+          .map((r, i) => ({ r, key: keys[i] as string }))
+          .filter(({ r }) => r.name !== `kanary-${ctx.spec.name}-mirror-${name}`)
+          .map(({ r, key }, j) => {
+            if (!isManaged(vs, r, j)) return r;
+            const original = savedRoute(snap, key, j);
             const { mirror: _m, mirrorPercentage: _p, ...rest } = r;
             return {
               ...rest,

@@ -5,6 +5,7 @@ import {
   describeRouterConformance,
   expectShare,
   type KubeObject,
+  type PersonEdit,
   startCluster,
 } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,8 +32,44 @@ const ingress = (name: string, svc: string, annotations: Record<string, string> 
 });
 const entry = { kind: 'ingress' as const, host: 'shop.example.com' };
 
+const STABLE = { kind: 'Ingress', namespace: 'default', name: 'shop', group: 'networking.k8s.io' };
+const CANARY = { ...STABLE, name: 'shop-canary' };
+const annotate = (key: string, value: string) => (ing: KubeObject) => ({
+  ...ing,
+  metadata: { ...ing.metadata, annotations: { ...ing.metadata.annotations, [key]: value } },
+});
+type Rules = Array<{ host?: string; http: { paths: unknown[] } }>;
+const personEdits: PersonEdit[] = [
+  {
+    does: 'sets a proxy timeout on the Ingress',
+    target: STABLE,
+    edit: annotate(`${A}proxy-read-timeout`, '7'),
+  },
+  {
+    does: 'adds a path to the Ingress',
+    target: STABLE,
+    edit: (ing) => {
+      const spec = structuredClone(ing.spec as { rules: Rules });
+      spec.rules[0]?.http.paths.push({
+        path: '/admin',
+        pathType: 'Prefix',
+        backend: { service: { name: 'shop', port: { number: 80 } } },
+      });
+      return { ...ing, spec };
+    },
+  },
+  {
+    does: 'sets the canary weight to 0 by hand',
+    kind: 'zero',
+    target: CANARY,
+    edit: annotate(`${A}canary-weight`, '0'),
+  },
+  { does: "deletes Kanary's canary Ingress", kind: 'dropOwned', target: CANARY, edit: () => undefined },
+];
+
 describeRouterConformance({
   name: 'ingress-nginx canary Ingress',
+  personEdits,
   setup(cluster) {
     cluster.apply(
       deployment('shop', 'default', 'shop:1', 2),

@@ -23,9 +23,16 @@ export type {
   Disturbance,
 } from './chaos/scenario.ts';
 export { chaosScenario, mustFinish, ROUTERS_OF, scenarioOf } from './chaos/scenario.ts';
+export type { ShrinkResult } from './chaos/shrink.ts';
+export { shrinkChaos } from './chaos/shrink.ts';
 export type { Cluster, ClusterOptions } from './cluster/start.ts';
 export { startCluster } from './cluster/start.ts';
-export type { ConformanceSetup, ObjectId, RouterConformanceOptions } from './conformance/router.ts';
+export type {
+  ConformanceSetup,
+  ObjectId,
+  PersonEdit,
+  RouterConformanceOptions,
+} from './conformance/router.ts';
 export { describeRouterConformance } from './conformance/router.ts';
 export {
   newRSNewReplicas,

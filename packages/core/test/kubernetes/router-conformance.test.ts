@@ -1,9 +1,38 @@
 import { createKubeClient, createReplicaRatioRouter, createServiceSelectorRouter } from '@kanary/core';
-import { describeRouterConformance } from '@kanary/testkit';
+import { describeRouterConformance, type KubeObject, type PersonEdit } from '@kanary/testkit';
 import { deployment, service } from './fixtures.ts';
+
+const SERVICE = { kind: 'Service', namespace: 'default', name: 'app' };
+const serviceEdits: PersonEdit[] = [
+  {
+    does: 'annotates and labels the Service',
+    target: SERVICE,
+    edit: (svc: KubeObject) => ({
+      ...svc,
+      metadata: {
+        ...svc.metadata,
+        labels: { ...svc.metadata.labels, team: 'payments' },
+        annotations: { ...svc.metadata.annotations, 'example.com/owner': 'payments' },
+      },
+    }),
+  },
+  {
+    does: 'adds a port to the Service',
+    target: SERVICE,
+    edit: (svc: KubeObject) => {
+      const spec = structuredClone(svc.spec as { ports: Array<Record<string, unknown>> });
+      spec.ports = [
+        ...spec.ports.map((p) => ({ name: 'http', ...p })),
+        { name: 'metrics', port: 9090, targetPort: 9090, protocol: 'TCP' },
+      ];
+      return { ...svc, spec };
+    },
+  },
+];
 
 describeRouterConformance({
   name: 'Service selector (blue-green)',
+  personEdits: serviceEdits,
   setup(cluster) {
     cluster.apply(
       deployment('app-blue', 'default', 'app:1', 2, { app: 'app' }),
@@ -22,6 +51,7 @@ describeRouterConformance({
       entry: { kind: 'service', namespace: 'default', service: 'app' },
       stableWorkload: 'app-blue',
       canaryWorkload: 'app-green',
+      restored: [SERVICE],
       raceTarget: { kind: 'Service', namespace: 'default', name: 'app' },
     };
   },
@@ -29,6 +59,15 @@ describeRouterConformance({
 
 describeRouterConformance({
   name: 'replica ratio',
+  personEdits: [
+    ...serviceEdits,
+    {
+      does: 'scales the canary to 0 by hand',
+      kind: 'zero',
+      target: { kind: 'Deployment', namespace: 'default', name: 'app-canary' },
+      edit: (d: KubeObject) => ({ ...d, spec: { ...(d.spec as object), replicas: 0 } }),
+    },
+  ],
   setup(cluster) {
     cluster.apply(
       deployment('app', 'default', 'app:1', 4, { app: 'app' }),
@@ -47,6 +86,7 @@ describeRouterConformance({
       entry: { kind: 'service', namespace: 'default', service: 'app' },
       stableWorkload: 'app',
       canaryWorkload: 'app-canary',
+      restored: [SERVICE],
       raceTarget: { kind: 'Deployment', namespace: 'default', name: 'app-canary' },
     };
   },

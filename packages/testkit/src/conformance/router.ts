@@ -1,4 +1,5 @@
 import {
+  type KubeObject as CoreObject,
   canonicalJson,
   createDeploymentDriver,
   createKubeClient,
@@ -38,12 +39,36 @@ export interface ConformanceSetup {
   raceTarget: ObjectId;
 }
 
+/**
+ * A person's edit of one routing object, made with their own client while a rollout runs. `edit`
+ * must be a pure change of the object (applied to the live object, and to the object as it was
+ * before the rollout to know what the end state must be) or return undefined to delete it.
+ */
+export interface PersonEdit {
+  /** What they do, as a sentence's predicate: `adds a route above the managed one`. */
+  does: string;
+  target: ObjectId;
+  /** The version the person's client speaks (default: the one the emulator stores). */
+  apiVersion?: string;
+  edit(obj: KubeObject): KubeObject | undefined;
+  /**
+   * `own` (default): a field of theirs, which must survive every later write and be there at the
+   * end. `zero`: they set the canary's weight to 0 in Kanary's fields (an emergency): `status()`
+   * must report 0 so the engine sees the drift, and the end state is the one before the rollout.
+   * `dropOwned`: they delete what Kanary added (its header rule, its canary Ingress): `status()`
+   * no longer reports it, and reset and finalize still end where the user started.
+   */
+  kind?: 'own' | 'zero' | 'dropOwned';
+}
+
 export interface RouterConformanceOptions {
   name: string;
   /** Creates workloads, Services and routing objects in a fresh cluster, and the router. */
   setup(cluster: Cluster): ConformanceSetup | Promise<ConformanceSetup>;
   /** Options for the emulator (e.g. an Istio that serves only v1beta1). */
   clusterOptions?: ClusterOptions;
+  /** What a person does to the routing objects mid-rollout, each tried on its own. */
+  personEdits?: PersonEdit[];
 }
 
 const N = 2000;
@@ -63,6 +88,7 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
     let ctx: PortContext;
     /** The routing objects as the user made them, before the router touched anything. */
     let pristine: string[] = [];
+    let pristineObjects: Array<KubeObject | undefined> = [];
 
     /** Runs a router call until it stops asking to be retried, as the engine would. */
     const settle = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -94,16 +120,17 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
     };
     const canaryShare = (n = N) => (cluster.traffic.sample(s.entry, n).get(s.canaryWorkload) ?? 0) / n;
     const writes = () => cluster.requests.filter((r) => WRITES.has(r.verb)).length;
-    const snapshot = () =>
-      (s.restored ?? []).map((o) => {
-        const obj = cluster.get(o.kind, o.namespace, o.name, o.group) as KubeObject;
-        // Key order is not part of an object (built-in kinds are stored as protobuf), so compare canonically.
-        return canonicalJson({
-          spec: obj.spec,
-          labels: obj.metadata.labels ?? null,
-          annotations: obj.metadata.annotations ?? null,
-        });
+    // Key order is not part of an object (built-in kinds are stored as protobuf), so compare canonically.
+    const comparable = (obj: KubeObject) =>
+      canonicalJson({
+        spec: obj.spec,
+        labels: obj.metadata.labels ?? null,
+        annotations: obj.metadata.annotations ?? null,
       });
+    const snapshot = () =>
+      (s.restored ?? []).map((o) =>
+        comparable(cluster.get(o.kind, o.namespace, o.name, o.group) as KubeObject),
+      );
 
     beforeEach(async () => {
       cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 42, ...options.clusterOptions });
@@ -118,6 +145,7 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
       ctx = { key: state.key, spec, state, targets: {}, signal: new AbortController().signal };
       await refresh();
       pristine = snapshot();
+      pristineObjects = (s.restored ?? []).map((o) => cluster.get(o.kind, o.namespace, o.name, o.group));
       await settle(() => s.router.prepare?.(ctx) ?? Promise.resolve());
       await refresh();
       await settle(() => s.router.prepare?.(ctx) ?? Promise.resolve());
@@ -269,5 +297,65 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
         s.router.capabilities.weights === 'replicas' ? (status.effectiveWeight ?? w) / 100 : w / 100;
       expectShare(Math.round(canaryShare() * N), N, expected, `weight ${w} after faults`);
     });
+
+    for (const e of options.personEdits ?? []) {
+      const kind = e.kind ?? 'own';
+      it(`a person ${e.does} mid-rollout: ${
+        kind === 'own'
+          ? 'their change survives setWeight, reset and finalize'
+          : kind === 'zero'
+            ? 'status() reports 0% (drift), and reset and finalize end as the user started'
+            : 'status() no longer reports it, and reset and finalize end as the user started'
+      }`, async () => {
+        await dirty();
+        const person = createKubeClient({
+          kubeConfig: cluster.kubeConfigFor('person'),
+          clock: cluster.clock,
+        });
+        const t = e.target;
+        const live = cluster.get(t.kind, t.namespace, t.name, t.group) as KubeObject;
+        const ref = {
+          apiVersion: e.apiVersion ?? (live.apiVersion as string),
+          kind: t.kind,
+          namespace: t.namespace,
+          name: t.name,
+        };
+        const edited = e.edit(structuredClone(live));
+        if (edited)
+          await cluster.run(
+            person.update<CoreObject>(
+              ref,
+              (obj) => e.edit(obj as unknown as KubeObject) as unknown as CoreObject,
+            ),
+          );
+        else await cluster.run(person.delete(ref));
+        const seen = await settle(() => s.router.status(ctx));
+        if (kind === 'zero') expect(seen.canaryWeight).toBe(0);
+        if (kind === 'dropOwned') expect(seen.headerRoutes ?? []).toEqual([]);
+        if (kind === 'own' && s.router.capabilities.weights !== 'binary') {
+          const status = await settle(() => s.router.setWeight(ctx, 20));
+          await refresh();
+          const expected =
+            s.router.capabilities.weights === 'replicas' ? (status.effectiveWeight ?? 20) / 100 : 0.2;
+          expectShare(Math.round(canaryShare() * N), N, expected, 'weight 20 after the edit');
+        }
+        await settle(() => s.router.reset(ctx));
+        expect(canaryShare(500)).toBe(0);
+        await removeCanaryPods();
+        await refresh();
+        await settle(() => s.router.finalize(ctx));
+        await refresh();
+        expect(canaryShare(500)).toBe(0);
+        if (!s.restored) return;
+        const expected = (s.restored ?? []).map((o, i) => {
+          const before = pristineObjects[i] as KubeObject;
+          const same = o.kind === t.kind && o.name === t.name && o.namespace === t.namespace;
+          return comparable(
+            kind === 'own' && same ? (e.edit(structuredClone(before)) as KubeObject) : before,
+          );
+        });
+        expect(snapshot()).toEqual(expected);
+      });
+    }
   });
 }
