@@ -20,6 +20,7 @@ regression(
     pauseMs: 30_000,
     headerRoute: false,
     neverReady: false,
+    skewMs: 0,
     strategy: 'replicaRatio',
     router: 'replicas',
     disturbances: [{ at: 59_989, kind: 'stall', ms: 1_013 }],
@@ -35,6 +36,7 @@ regression(
     pauseMs: 60_000,
     headerRoute: false,
     neverReady: false,
+    skewMs: 0,
     strategy: 'weighted',
     router: 'istio',
     disturbances: [
@@ -53,6 +55,7 @@ regression(
     pauseMs: 60_000,
     headerRoute: false,
     neverReady: true,
+    skewMs: 0,
     strategy: 'weighted',
     router: 'istio',
     disturbances: [
@@ -72,6 +75,7 @@ regression(
     pauseMs: 30_000,
     headerRoute: true,
     neverReady: false,
+    skewMs: 0,
     strategy: 'headerMatch',
     router: 'istio',
     disturbances: [

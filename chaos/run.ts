@@ -1,9 +1,10 @@
-// pnpm chaos [--seeds N] [--from S] [--seed S [--replay]] [--out FILE]
+// pnpm chaos [--seeds N] [--from S] [--seed S [--replay] [--shrink]] [--out FILE]
 // Runs generated releases with disturbances against the emulator and checks the release-safety
-// invariants on every tick. A failure prints its seed; `--seed S --replay` runs that one again and
-// prints its schedule and every tick it broke at.
+// invariants on every tick. A failure prints its seed; `--seed S --replay` runs that one again,
+// printing every transition and disturbance as it happens, its schedule and every tick it broke at;
+// `--seed S --shrink` reduces its schedule to a minimal one that still fails.
 import { writeFileSync } from 'node:fs';
-import { type ChaosReport, runChaos } from '@kanary/testkit';
+import { type ChaosReport, runChaos, shrinkChaos } from '@kanary/testkit';
 import { routers } from './routers.ts';
 
 const args = process.argv.slice(2);
@@ -18,6 +19,27 @@ const seeds =
     ? [Number(single)]
     : Array.from({ length: Number(flag('seeds') ?? 200) }, (_, i) => from + i);
 
+if (single !== undefined && args.includes('--shrink')) {
+  const shrunk = await shrinkChaos({
+    seed: Number(single),
+    routers,
+    onRun: (r) =>
+      console.log(
+        `  tried ${r.scenario.disturbances.length} disturbances: ${r.violations.length > 0 ? 'fails' : 'passes'}`,
+      ),
+  });
+  if (!shrunk) console.log(`seed ${single} does not fail`);
+  else {
+    console.log(`smallest failing scenario (after ${shrunk.runs} runs):`);
+    console.log(JSON.stringify(shrunk.scenario, null, 2));
+    for (const v of shrunk.report.violations)
+      console.log(
+        `  ${v.invariant} at +${((v.at - shrunk.report.startedAt) / 1000).toFixed(1)}s: ${v.detail}`,
+      );
+  }
+  process.exit(shrunk ? 1 : 0);
+}
+
 const reports: ChaosReport[] = [];
 let current: number | undefined;
 // An error escaping the emulator (not Kanary) ends the run: say which seed it was.
@@ -31,7 +53,7 @@ for (const seed of seeds) {
   const report = await runChaos({
     seed,
     routers,
-    ...(args.includes('--log') ? { log: (l: string) => console.log(l) } : {}),
+    ...(args.includes('--log') || args.includes('--replay') ? { log: (l: string) => console.log(l) } : {}),
   });
   reports.push(report);
   const mark = report.violations.length > 0 ? 'FAIL' : 'ok  ';
@@ -39,7 +61,8 @@ for (const seed of seeds) {
     console.log(
       `${mark} seed ${seed} ${report.scenario.strategy}×${report.scenario.router} → ${report.phase} (${report.wallMs} ms)`,
     );
-    for (const v of report.violations) console.log(`     ${v.invariant} at +${v.at}: ${v.detail}`);
+    for (const v of report.violations)
+      console.log(`     ${v.invariant} at +${((v.at - report.startedAt) / 1000).toFixed(1)}s: ${v.detail}`);
     if (report.violations.length > 0) console.log(`     ended at ${report.where}`);
     if (single !== undefined) {
       console.log(JSON.stringify(report.scenario, null, 2));

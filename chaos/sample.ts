@@ -8,8 +8,12 @@ export function chaosSample(from: number, count: number): void {
   for (let seed = from; seed < from + count; seed++) {
     it(`seed ${seed}`, async () => {
       const report = await runChaos({ seed, routers });
-      const broken = report.violations.map((v) => `${v.invariant} at ${v.at}: ${v.detail}`);
-      expect(broken, `replay with: pnpm chaos --seed ${seed} (ended at ${report.where})`).toEqual([]);
+      const broken = report.violations.map(
+        (v) => `${v.invariant} at +${((v.at - report.startedAt) / 1000).toFixed(1)}s: ${v.detail}`,
+      );
+      expect(broken, `replay with: pnpm chaos --seed ${seed} --replay (ended at ${report.where})`).toEqual(
+        [],
+      );
       expect(['succeeded', 'aborted']).toContain(report.phase);
     }, 60_000);
   }

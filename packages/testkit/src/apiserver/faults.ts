@@ -12,6 +12,11 @@ export interface FaultRule {
   status?: 409 | 429 | 500 | 503;
   /** Delay the request this many (real) milliseconds before serving it. */
   latencyMs?: number;
+  /**
+   * Delay the request this many milliseconds of cluster time (a slow API server under virtual
+   * time: the clock moves on while the request waits).
+   */
+  delayMs?: number;
   /** Drop the connection without an answer. */
   drop?: boolean;
   /** Stop after injecting this many times (e.g. rate 1, times 2: the next two matching requests fail). */
@@ -72,7 +77,11 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-export function createFaultInjector(now: () => number, seed = 1): FaultInjector {
+export function createFaultInjector(
+  now: () => number,
+  seed = 1,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): FaultInjector {
   let rules: FaultRule[] = [];
   let outage: { until: number; drop: boolean } | undefined;
   const random = seededRandom(seed);
@@ -156,6 +165,16 @@ export function createFaultInjector(now: () => number, seed = 1): FaultInjector 
         if (rule.latencyMs) {
           count('latency');
           await new Promise((r) => setTimeout(r, rule.latencyMs));
+        }
+        if (rule.delayMs) {
+          count('delay');
+          // Waiting on the cluster's clock is not activity, as for a stall: virtual time goes on.
+          if (activity) activity.inflight -= 1;
+          await sleep(rule.delayMs);
+          if (activity) {
+            activity.inflight += 1;
+            activity.lastAt = performance.now();
+          }
         }
         if (rule.drop) {
           count('drop');

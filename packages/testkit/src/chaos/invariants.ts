@@ -16,6 +16,7 @@ export type InvariantName =
   | 'single-writer'
   | 'state-sane'
   | 'capacity'
+  | 'edits-kept'
   /** Checked by the chaos runner: a release nothing stopped ends `succeeded` on its own. */
   | 'progress';
 
@@ -67,8 +68,12 @@ export interface InvariantWatch {
    * reaction windows that overlap it are extended by its length.
    */
   blind(from: number, to: number): void;
-  /** A person changed this routing object: its end state is theirs, not compared. */
-  edited(kind: string, name: string): void;
+  /**
+   * A person changed this routing object: its end state is theirs, not compared with the one before
+   * the rollout. `kept` says what of their change must still be there at the end, whatever the
+   * outcome (`edits-kept`): it returns what is missing, or undefined.
+   */
+  edited(kind: string, name: string, kept?: (now: KubeObject | undefined) => string | undefined): void;
   /** Stops ticking; with the final state, runs the end-of-release checks. */
   stop(final?: RolloutState): Promise<Violation[]>;
 }
@@ -107,6 +112,11 @@ export function watchInvariants(
   const violations: Violation[] = [];
   const blind: Array<[number, number]> = [];
   const edited = new Set<string>();
+  const keptChecks: Array<{
+    kind: string;
+    name: string;
+    check: (now: KubeObject | undefined) => string | undefined;
+  }> = [];
   const before = new Map(
     target.routing.map((r) => [
       `${r.kind}/${r.name}`,
@@ -257,8 +267,9 @@ export function watchInvariants(
     blind(from, to) {
       blind.push([from, to]);
     },
-    edited(kind, name) {
+    edited(kind, name, kept) {
       edited.add(`${kind}/${name}`);
+      if (kept) keptChecks.push({ kind, name, check: kept });
     },
     async stop(final) {
       stopped.abort();
@@ -272,6 +283,11 @@ export function watchInvariants(
       const failures = cluster.traffic.sample(target.entry, n).get('status-503') ?? 0;
       if (final.phase === 'succeeded' && failures > 0 && readyPods(target.stable) > 0)
         report('state-sane', at, `succeeded while ${failures} of ${n} requests fail in routing`);
+      for (const { kind, name, check } of keptChecks) {
+        const group = target.routing.find((r) => r.kind === kind && r.name === name)?.group;
+        const missing = check(cluster.get(kind, target.namespace, name, group));
+        if (missing) report('edits-kept', at, `${kind}/${name}: a person's edit is gone: ${missing}`);
+      }
       if (final.phase === 'aborted') {
         for (const r of target.routing) {
           const key = `${r.kind}/${r.name}`;

@@ -1,4 +1,5 @@
 import {
+  type Clock,
   type KubeObject as CoreObject,
   createKubeClient,
   createKubernetesRollout,
@@ -8,10 +9,12 @@ import {
   type RolloutState,
   type TrafficRouter,
 } from '@kanary/core';
+import type { FaultRule } from '../apiserver/faults.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import { startCluster } from '../cluster/start.ts';
 import { deployment, istioApp, service } from '../fixtures/objects.ts';
 import type { Entry } from '../traffic/simulator.ts';
+import { editRoute, routeZero } from './edits.ts';
 import { type InvariantWatch, savedState, type Violation, watchInvariants } from './invariants.ts';
 import { type ChaosScenario, type Disturbance, mustFinish, scenarioOf } from './scenario.ts';
 
@@ -39,6 +42,8 @@ export interface ChaosReport {
   violations: Violation[];
   /** The final phase, after a person aborted a release left held or failed. */
   phase: RolloutState['phase'] | 'unknown';
+  /** Cluster time the release started at: violations' `at` minus this is how far into it they broke. */
+  startedAt: number;
   /** Where the release stood at the end, for a person reading a failure. */
   where: string;
   /** What the run exercised: `weighted×istio`, `control:abort`, `crash`, … */
@@ -220,13 +225,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (!make) throw new Error(`runChaos: no ${scenario.router} router given`);
       return make(client);
     };
+    // Every process but the first driver reads a wall clock `skewMs` off; monotonic time is shared.
+    const skewed: Clock = {
+      now: () => cluster.clock.now() + scenario.skewMs,
+      monotonic: () => cluster.clock.monotonic?.() ?? cluster.clock.now(),
+      sleep: (ms, signal) => cluster.clock.sleep(ms, signal),
+    };
+    if (scenario.skewMs !== 0) covered.add('clock skew');
     const processFor = (user: string, waitForLock: boolean): Rollout => {
-      const client = createKubeClient({ kubeConfig: cluster.kubeConfigFor(user), clock: cluster.clock });
+      const clock = user === 'driver-1' ? cluster.clock : skewed;
+      const client = createKubeClient({ kubeConfig: cluster.kubeConfigFor(user), clock });
       const router = makeRouter(client);
       const rollout = createKubernetesRollout({
         spec,
         client,
-        clock: cluster.clock,
+        clock,
         holder: user,
         lockTtl: TTL,
         pollInterval: POLL,
@@ -281,7 +294,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
 
     const progress: Violation[] = [];
-    let faultWindows = 0;
+    const rules = new Set<FaultRule>();
+    const window = async (rule: FaultRule, ms: number) => {
+      rules.add(rule);
+      cluster.faults.set([...rules]);
+      await cluster.clock.sleep(ms);
+      rules.delete(rule);
+      cluster.faults.set([...rules]);
+    };
     const stalls: Array<{ release(): void }> = [];
     async function disturb(d: Disturbance): Promise<void> {
       covered.add(label(d));
@@ -332,26 +352,40 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await person.mergePatch(deploymentRef('web'), { spec: { replicas: d.replicas } });
           return;
         case 'routeZero':
-          await person.update<CoreObject>(
-            { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: NS, name: 'web' },
-            (vs) => {
-              for (const r of (vs.spec as { http?: Array<{ route?: Array<Record<string, unknown>> }> })
-                .http ?? []) {
-                if ((r.route?.length ?? 0) < 2) continue;
-                for (const dest of r.route ?? [])
-                  dest.weight = (dest.destination as { subset?: string }).subset === 'stable' ? 100 : 0;
-              }
-              return vs;
-            },
-          );
-          watch.edited('VirtualService', 'web');
+          await routeZero(scenario.router, person, watch);
           return;
         case 'faults':
-          faultWindows += 1;
-          cluster.faults.set([{ rate: d.rate, status: 503 }]);
           watch.blind(now, now + d.ms);
-          await cluster.clock.sleep(d.ms);
-          if (--faultWindows === 0) cluster.faults.clear();
+          await window({ rate: d.rate, status: 503 }, d.ms);
+          return;
+        case 'slowApi':
+          // A reaction takes a handful of requests, each this much slower.
+          watch.blind(now, now + d.ms + 5 * d.delayMs);
+          await window({ rate: 1, delayMs: d.delayMs }, d.ms);
+          return;
+        case 'crashCanary':
+          if (cluster.crashPods({ image: 'web:2' }) === 0) throw new Error('no canary pods running');
+          return;
+        case 'stealLease': {
+          const ref = {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            namespace: NS,
+            name: 'kanary-web',
+          };
+          await person.update<CoreObject>(ref, (lease) => {
+            const spec = lease.spec as Record<string, unknown>;
+            spec.holderIdentity = 'someone-else';
+            spec.renewTime = new Date(cluster.clock.now()).toISOString().replace('Z', '000Z');
+            spec.leaseTransitions = ((spec.leaseTransitions as number | undefined) ?? 0) + 1;
+            return lease;
+          });
+          // The driver stops at its next renewal and waits a whole lease duration for it to expire.
+          watch.blind(now, now + 2 * TTL + POLL);
+          return;
+        }
+        case 'editRoute':
+          await editRoute(scenario.router, person, watch);
           return;
         case 'outage':
           cluster.faults.outage(d.ms);
@@ -422,6 +456,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       seed: options.seed,
       scenario,
       violations,
+      startedAt: t0,
       phase: final?.phase ?? 'unknown',
       where: where(final),
       covered: [...covered],

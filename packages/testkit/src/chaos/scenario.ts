@@ -19,6 +19,17 @@ export type Disturbance =
   | { at: number; kind: 'scaleStable'; replicas: number }
   /** A person sets the canary's weight to 0 in the routing object (an emergency). */
   | { at: number; kind: 'routeZero' }
+  /**
+   * A person edits a field of the routing that Kanary does not own (a timeout on the route, an
+   * annotation on the Ingress or Service): it must still be there at the end.
+   */
+  | { at: number; kind: 'editRoute' }
+  /** The canary's pods start crash-looping (a bad config reloaded, a dependency gone). */
+  | { at: number; kind: 'crashCanary' }
+  /** Every API request takes `delayMs` of cluster time for `ms` (an overloaded API server). */
+  | { at: number; kind: 'slowApi'; ms: number; delayMs: number }
+  /** Someone else writes their name into the rollout's Lease (a tool, a person with kubectl) and never renews it. */
+  | { at: number; kind: 'stealLease' }
   /** A share of API requests fail with 500/503/429 for `ms`. */
   | { at: number; kind: 'faults'; ms: number; rate: number }
   /** The API server answers nothing for `ms`. */
@@ -39,6 +50,11 @@ export interface ChaosScenario {
   headerRoute: boolean;
   /** The canary's pods never become ready. */
   neverReady: boolean;
+  /**
+   * How far the wall clocks of the other processes (the successor after a crash, the operator
+   * sending controls) are off from the first driver's, in ms.
+   */
+  skewMs: number;
   disturbances: Disturbance[];
 }
 
@@ -82,8 +98,18 @@ const disturbance = (horizon: number, router: ChaosRouter): fc.Arbitrary<Disturb
     fc.record({ at, kind: fc.constant('outage' as const), ms: fc.integer({ min: 1_000, max: 30_000 }) }),
     fc.record({ at, kind: fc.constant('stall' as const), ms: fc.integer({ min: 1_000, max: 60_000 }) }),
     fc.record({ at, kind: fc.constant('crash' as const) }),
+    fc.record({ at, kind: fc.constant('editRoute' as const) }),
+    fc.record({ at, kind: fc.constant('crashCanary' as const) }),
+    fc.record({
+      at,
+      kind: fc.constant('slowApi' as const),
+      ms: fc.integer({ min: 5_000, max: 60_000 }),
+      delayMs: fc.integer({ min: 100, max: 2_000 }),
+    }),
+    fc.record({ at, kind: fc.constant('stealLease' as const) }),
   ];
-  if (router === 'istio') kinds.push(fc.record({ at, kind: fc.constant('routeZero' as const) }));
+  if (router === 'istio' || router === 'nginx' || router === 'gateway')
+    kinds.push(fc.record({ at, kind: fc.constant('routeZero' as const) }));
   return fc.oneof(...kinds);
 };
 
@@ -101,6 +127,7 @@ export const chaosScenario: fc.Arbitrary<ChaosScenario> = fc
           pauseMs: fc.constantFrom(10_000, 30_000, 60_000),
           headerRoute: strategy === 'headerMatch' ? fc.constant(true) : fc.constant(false),
           neverReady: fc.integer({ min: 0, max: 9 }).map((x) => x === 0),
+          skewMs: fc.constantFrom(0, 0, 0, -120_000, -3_000, 3_000, 120_000),
         })
         .chain((base) => {
           const horizon = base.weights.length * base.pauseMs + 30_000;
@@ -116,8 +143,9 @@ export const chaosScenario: fc.Arbitrary<ChaosScenario> = fc
 
 /**
  * Whether nothing in the scenario may stop the release: no control that pauses or ends it, no
- * person's change, a canary that starts. Faults, outages, stalls, a crash (a successor drives on)
- * and a scaled stable only slow it down; such a release must reach `succeeded` on its own.
+ * person's change to what is routed, a canary that starts. Faults, outages, slow or stalled
+ * requests, a crash (a successor drives on), a stolen Lease (it expires), a scaled stable and an
+ * edit of fields Kanary does not own only slow it down: such a release must reach `succeeded` on its own.
  */
 export function mustFinish(scenario: ChaosScenario): boolean {
   const slowsOnly = (d: Disturbance) =>
@@ -126,6 +154,9 @@ export function mustFinish(scenario: ChaosScenario): boolean {
     d.kind === 'stall' ||
     d.kind === 'crash' ||
     d.kind === 'scaleStable' ||
+    d.kind === 'editRoute' ||
+    d.kind === 'slowApi' ||
+    d.kind === 'stealLease' ||
     (d.kind === 'control' && ['promote', 'promoteFull', 'skipStep', 'retry', 'resume'].includes(d.control));
   return !scenario.neverReady && scenario.disturbances.every(slowsOnly);
 }

@@ -50,6 +50,8 @@ export interface Cluster {
   traffic: TrafficSimulator;
   /** Sets how pods of matching images/labels start (never ready, crash-looping, slow). */
   setPodBehavior(rule: PodBehaviorRule): void;
+  /** Pods of a version (by image or labels) start crash-looping now, the running ones included. */
+  crashPods(match: Omit<PodBehaviorRule, 'behavior'>): number;
   /** Creates or replaces objects directly (test setup, no HTTP); namespaces are created as needed. */
   apply(...objects: KubeObject[]): KubeObject[];
   get(kind: string, namespace: string | undefined, name: string, group?: string): KubeObject | undefined;
@@ -92,7 +94,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         : createVirtualClock(options.startTime ?? Date.UTC(2026, 0, 1));
   const clock: Clock = virtualClock ?? systemClock;
   const store = new ObjectStore(() => clock.now());
-  const faults = createFaultInjector(() => clock.now(), options.seed ?? 1);
+  const faults = createFaultInjector(
+    () => clock.now(),
+    options.seed ?? 1,
+    (ms) => clock.sleep(ms),
+  );
   if (options.faults) faults.set(options.faults);
   const controllers = new ControllerManager(store, clock, {
     ...(options.podReadyAfterMs !== undefined ? { podReadyAfterMs: options.podReadyAfterMs } : {}),
@@ -142,6 +148,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     requests: api.requests,
     traffic,
     setPodBehavior: (rule) => controllers.setPodBehavior(rule),
+    crashPods: (match) => controllers.crashPods(match),
     apply(...objects) {
       return objects.map((obj) => {
         const info = infoOf(obj);

@@ -106,6 +106,20 @@ export class ControllerManager {
     this.#behaviors.unshift(rule);
   }
 
+  /**
+   * Pods of a version start crashing now (a bad config reloaded, a dependency gone): the running
+   * ones stop being Ready and crash-loop, and so do any started later. Returns how many were running.
+   */
+  crashPods(match: Omit<PodBehaviorRule, 'behavior'>): number {
+    const rule = { ...match, behavior: { crashLoop: true } };
+    this.setPodBehavior(rule);
+    const running = this.#store
+      .select(K.pod, undefined, () => true)
+      .filter((p) => this.behaviorOf(p) === rule.behavior && !p.metadata.deletionTimestamp);
+    for (const pod of running) this.#startPod(pod);
+    return running.length;
+  }
+
   behaviorOf(pod: KubeObject): PodBehavior {
     const containers = (specOf<Obj>(pod).containers as Obj[] | undefined) ?? [];
     for (const rule of this.#behaviors) {
@@ -629,8 +643,10 @@ export class ControllerManager {
   #startPod(pod: KubeObject): void {
     const ns = pod.metadata.namespace as string;
     const name = pod.metadata.name as string;
-    const n = ++this.#podIp;
-    const ip = `10.244.${Math.floor(n / 250)}.${(n % 250) + 1}`;
+    // A restarted container keeps its pod's IP.
+    const known = statusOf<Obj>(pod).podIP as string | undefined;
+    const n = known ? 0 : ++this.#podIp;
+    const ip = known ?? `10.244.${Math.floor(n / 250)}.${(n % 250) + 1}`;
     const behavior = this.behaviorOf(pod);
     const containers = (specOf<Obj>(pod).containers as Obj[]).map((c) => c.name as string);
     const setStatus = (ready: boolean, restarts = 0) => {
@@ -682,7 +698,8 @@ export class ControllerManager {
       if (behavior.neverReady) return;
       const delay = behavior.readyAfterMs ?? this.#readyAfterMs;
       void this.#clock.sleep(delay, signal).then(() => {
-        if (!signal.aborted) setStatus(true);
+        // Pods told to crash meanwhile (`crashPods`) never get there.
+        if (!signal.aborted && !this.behaviorOf(pod).crashLoop) setStatus(true);
       });
     });
   }

@@ -1,0 +1,37 @@
+import fc from 'fast-check';
+import { type ChaosOptions, type ChaosReport, runChaos } from './runner.ts';
+import { type ChaosScenario, chaosScenario } from './scenario.ts';
+
+export interface ShrinkResult {
+  /** The smallest scenario found that still breaks an invariant (the seed's own if none is smaller). */
+  scenario: ChaosScenario;
+  report: ChaosReport;
+  /** How many scenarios were run while shrinking. */
+  runs: number;
+}
+
+/**
+ * Reduces a failing seed's scenario to a minimal one with fast-check's shrinking (fewer
+ * disturbances, earlier and shorter ones, fewer steps), each candidate run in full with every
+ * invariant checked. Returns undefined when the seed does not fail.
+ */
+export async function shrinkChaos(
+  options: Omit<ChaosOptions, 'scenario'> & { onRun?: (report: ChaosReport) => void },
+): Promise<ShrinkResult | undefined> {
+  let runs = 0;
+  let smallest: ChaosReport | undefined;
+  const result = await fc.check(
+    fc.asyncProperty(chaosScenario, async (scenario) => {
+      runs += 1;
+      const report = await runChaos({ ...options, scenario });
+      options.onRun?.(report);
+      if (report.violations.length === 0) return true;
+      smallest = report;
+      return false;
+    }),
+    // The seed's first value is the scenario `scenarioOf(seed)` stands for.
+    { seed: options.seed, numRuns: 1, endOnFailure: false },
+  );
+  if (!result.failed || !smallest) return undefined;
+  return { scenario: smallest.scenario, report: smallest, runs };
+}
