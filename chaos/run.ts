@@ -43,10 +43,11 @@ if (single !== undefined && args.includes('--shrink')) {
 const reports: ChaosReport[] = [];
 let current: number | undefined;
 // An error escaping the emulator (not Kanary) ends the run: say which seed it was.
-process.on('unhandledRejection', (error) => {
-  console.log(`seed ${current}: the emulator failed: ${(error as Error).message}`);
-  process.exit(2);
-});
+for (const event of ['unhandledRejection', 'uncaughtException'] as const)
+  process.on(event, (error) => {
+    console.log(`seed ${current}: the emulator failed: ${(error as Error).message}`);
+    process.exit(2);
+  });
 const started = Date.now();
 for (const seed of seeds) {
   current = seed;

@@ -94,6 +94,70 @@ describe('taking a lease back', () => {
   });
 });
 
+describe('a lease lost to someone else', () => {
+  const key = { namespace: 'shop', name: 'shop' };
+
+  it('to someone who never renews it (a hand-edited Lease): the driver takes it back after one lease duration and finishes', async () => {
+    const h = harness('weighted');
+    const backend = createMemoryLeaseBackend();
+    const lock = createMemoryLock({ backend, clock: h.clock });
+    const driver = h.restart({ lock, holder: 'bot', lockTtl: '15s' });
+    const lost: string[] = [];
+    driver.on('leadership', (e) => lost.push(`${e.status} ${e.holder}`));
+    const running = h.clock.run(driver.run());
+    while (driver.state?.phase !== 'paused') await h.clock.advanceToNext();
+    const current = (await backend.get(key))!;
+    await backend.update(
+      key,
+      { ...current.record, holder: 'squatter', transitions: current.record.transitions + 1 },
+      current.version,
+    );
+    const phase = () => driver.state?.phase as string | undefined;
+    for (let i = 0; i < 200 && phase() !== 'succeeded'; i++) {
+      if (driver.state?.phase === 'paused' && driver.state.action?.until === undefined)
+        await driver.promote().catch(() => undefined);
+      await h.clock.advanceToNext();
+    }
+    expect((await running).phase).toBe('succeeded');
+    expect(lost).toContain('lost bot');
+    expect(lost.filter((l) => l === 'acquired bot').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('to a live driver: the first one says who drives now (LOCKED) and stops', async () => {
+    const h = harness('weighted');
+    const backend = createMemoryLeaseBackend();
+    const driver = h.restart({
+      lock: createMemoryLock({ backend, clock: h.clock }),
+      holder: 'bot',
+      lockTtl: '15s',
+    });
+    const running = h.clock.run(driver.run()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    while (driver.state?.phase !== 'paused') await h.clock.advanceToNext();
+    // Another process's elector, renewing: it took the lease (as if bot's had expired).
+    const current = (await backend.get(key))!;
+    await backend.update(
+      key,
+      {
+        ...current.record,
+        holder: 'other',
+        transitions: current.record.transitions + 1,
+        renewTime: h.clock.now(),
+      },
+      current.version,
+    );
+    const other = createMemoryLock({ backend, clock: h.clock });
+    await h.clock.advance(16_000);
+    const taken = await other.acquire(key, { holder: 'other', ttlMs: 15_000 });
+    const refused = await running;
+    expect(isKanaryError(refused, 'LOCKED')).toBe(true);
+    expect((refused as Error).message).toMatch(/other drives it now/);
+    await taken.release();
+  });
+});
+
 describe('controls from another process', () => {
   it('abort() from a process that does not drive reaches the driver through the store', async () => {
     const store = createMemoryStateStore();

@@ -89,6 +89,28 @@ const imageOf = (name: string) =>
 const replicasOf = (name: string) =>
   (cluster.get('Deployment', 'default', name)?.spec as { replicas: number } | undefined)?.replicas;
 
+const VS_REF = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  namespace: 'default',
+  name: 'web',
+};
+/** A person's emergency: the canary's weight set to 0 on the VirtualService. */
+const zeroByHand = () =>
+  person().update<{
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string };
+    spec: Record<string, never>;
+  }>(VS_REF, (vs) => {
+    const spec = vs.spec as unknown as {
+      http: Array<{ route: Array<{ destination: { subset: string }; weight?: number }> }>;
+    };
+    for (const r of spec.http)
+      if (r.route.length > 1) for (const d of r.route) d.weight = d.destination.subset === 'stable' ? 100 : 0;
+    return vs;
+  });
+
 /** Resolves on the first state the predicate accepts. */
 const when = (rollout: Rollout, ok: (s: RolloutState) => boolean) =>
   new Promise<RolloutState>((resolve) => rollout.on('state', (s) => ok(s) && resolve(s)));
@@ -257,6 +279,75 @@ describe('never route users to nothing', () => {
     await cluster.run(rollout.resume());
     await cluster.run(when(rollout, atPause(3)));
     expect(cluster.traffic.shareServed(entry, 'web-canary')).toBeCloseTo(0.6, 1);
+    await cluster.run(rollout.abort('done looking'));
+    expect((await cluster.run(running)).phase).toBe('aborted');
+  });
+
+  it("onDrift: adopt takes the emergency 0% as the rollout's and goes on: the next step writes its own weight", async () => {
+    const rollout = await setup({
+      ...SPEC,
+      onDrift: 'adopt',
+      steps: [
+        { setWeight: 30 },
+        { pause: { duration: '1m' } },
+        { setWeight: 60 },
+        { pause: { duration: '1m' } },
+      ],
+    });
+    const warnings: string[] = [];
+    rollout.on('warning', (w) => warnings.push(w.message));
+    const running = rollout.run();
+    await cluster.run(when(rollout, atPause(1)));
+    await zeroByHand();
+    const last = await cluster.run(when(rollout, atPause(3)));
+    expect(last.held).toBeUndefined();
+    expect(last.history.map((h) => h.event)).toContain('adopted');
+    expect(warnings.join('\n')).toMatch(/sends 0% to the canary where Kanary last wrote 30%.*adopted/);
+    expect(cluster.traffic.shareServed(entry, 'web-canary')).toBeCloseTo(0.6, 1);
+    await cluster.run(rollout.promote());
+    expect((await cluster.run(running)).phase).toBe('succeeded');
+  });
+
+  it("Kanary's header route deleted by hand: the next step holds (drift) instead of going on as if matched users still reached the canary", async () => {
+    const rollout = await setup({
+      ...SPEC,
+      strategy: {
+        type: 'headerMatch',
+        match: [{ headers: [{ name: 'x-canary', exact: 'yes' }] }],
+        weight: 100,
+      },
+      steps: [
+        { setWeight: 10 },
+        { pause: { duration: '1m' } },
+        { setWeight: 20 },
+        { pause: { duration: '1m' } },
+      ],
+    });
+    const running = rollout.run();
+    // Steps: the header route, 10%, a pause, 20%, a pause.
+    await cluster.run(when(rollout, atPause(2)));
+    const matched = { headers: { 'x-canary': 'yes' } };
+    expect(cluster.traffic.shareServed(entry, 'web-canary', matched)).toBe(1);
+    await person().update<{
+      apiVersion: string;
+      kind: string;
+      metadata: { name: string };
+      spec: Record<string, never>;
+    }>(VS_REF, (vs) => {
+      const spec = vs.spec as unknown as { http: Array<{ name?: string }> };
+      spec.http = spec.http.filter((r) => !(r.name ?? '').startsWith('kanary-'));
+      return vs;
+    });
+    const held = await cluster.run(when(rollout, (s) => s.held !== undefined));
+    expect(held.held).toMatchObject({ kind: 'drift', restart: false });
+    expect(held.held?.reason).toMatch(/header route .* is gone from the routing/);
+    expect(held.headerRoutes).toEqual({});
+    // Their change is kept: matched users are split like everyone else.
+    expect(cluster.traffic.shareServed(entry, 'web-canary', matched)).toBeCloseTo(0.1, 1);
+    await cluster.run(rollout.resume());
+    const next = await cluster.run(when(rollout, atPause(4)));
+    expect(next.held).toBeUndefined();
+    expect(cluster.traffic.shareServed(entry, 'web-canary')).toBeCloseTo(0.2, 1);
     await cluster.run(rollout.abort('done looking'));
     expect((await cluster.run(running)).phase).toBe('aborted');
   });

@@ -318,3 +318,38 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
     expect(status.containerStatuses[0]!.state).toEqual({ waiting: { reason: 'CrashLoopBackOff' } });
   });
 });
+
+describe('scaling in the middle of a rollout (chaos seed 128)', () => {
+  it('kubectl set image then kubectl scale: every active ReplicaSet takes the new size annotations and the controller settles', async () => {
+    const { cluster: c, clock, apps } = await setup(2);
+    const uncaught: string[] = [];
+    const onError = (e: Error) => uncaught.push(e.message);
+    process.on('uncaughtException', onError);
+    try {
+      await apps.patchNamespacedDeployment(
+        {
+          name: 'nginx01',
+          namespace: 'wyq',
+          body: { spec: { template: { spec: { containers: [{ name: 'nginx01', image: 'nginx:1.16' }] } } } },
+        },
+        strategic,
+      );
+      await apps.patchNamespacedDeployment(
+        { name: 'nginx01', namespace: 'wyq', body: { spec: { replicas: 3 } } },
+        merge,
+      );
+      await clock.advance(60_000);
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    // Before: a proportional scale and the rollout's growth undid each other forever.
+    expect(uncaught).toEqual([]);
+    const active = (await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items.filter(
+      (rs) => (rs.spec?.replicas ?? 0) > 0,
+    );
+    expect(active.map((rs) => rs.spec?.template?.spec?.containers[0]?.image)).toEqual(['nginx:1.16']);
+    expect(active[0]?.spec?.replicas).toBe(3);
+    expect(active[0]?.metadata?.annotations?.['deployment.kubernetes.io/desired-replicas']).toBe('3');
+    expect(c.list('Pod', 'wyq').length).toBe(3);
+  });
+});

@@ -58,6 +58,11 @@ export type EngineEvent =
    * is (its `original` the new baseline); the action under the cursor runs again with it.
    */
   | { type: 'rebased'; at: number; stable: WorkloadRef; reason: string }
+  /**
+   * A person changed the routing and the spec says `onDrift: adopt`: their weight (`result`)
+   * becomes the rollout's (`cleared`: Kanary's header routes are gone) and the action runs again.
+   */
+  | { type: 'adopted'; at: number; result: ActionResult; cleared?: boolean; reason: string }
   /** A driver took the rollout over (its lease's epoch); recorded before it acts. */
   | { type: 'driver'; at: number; holder: string; epoch: number };
 
@@ -356,6 +361,16 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
             'held',
             `targetChanged: ${event.reason}`,
           );
+      break;
+    }
+    case 'adopted': {
+      const moved = applyResult(state, undefined, event.result);
+      next = note(
+        { ...moved, ...(event.cleared ? { headerRoutes: {}, mirrors: {} } : {}), action: undefined },
+        event.at,
+        'adopted',
+        event.reason,
+      );
       break;
     }
     case 'rebased':

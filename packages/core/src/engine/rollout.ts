@@ -635,21 +635,43 @@ class RolloutDriver implements Rollout {
 
   async #lead(enough: (state: RolloutState) => boolean): Promise<RolloutState> {
     let wait = this.#options.waitForLock ?? false;
+    /** Why the lease was lost to another holder, while this process waits to see whether that one is alive. */
+    let probing: string | undefined;
     for (;;) {
       if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
       let lease: LockLease;
+      // After losing the lease to someone else, wait one lease duration (and a retry) to see whether
+      // they are alive: a holder that never renews (a crashed process, a hand-edited Lease) is not.
+      const patience = probing ? new AbortController() : undefined;
+      if (patience)
+        void this.#clock.sleep(this.#lockTtlMs * 1.2, this.#shutdown.signal).then(() => patience.abort());
       try {
         lease = await this.#lock.acquire(this.key, {
           holder: this.#holder,
           ttlMs: this.#lockTtlMs,
           wait,
-          signal: this.#shutdown.signal,
+          signal: patience
+            ? AbortSignal.any([this.#shutdown.signal, patience.signal])
+            : this.#shutdown.signal,
           minEpoch: this.#state?.driver?.epoch ?? 0,
         });
       } catch (error) {
         if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
+        if (patience?.signal.aborted && isKanaryError(error, 'LOCKED')) {
+          const view = await this.#lock.inspect?.(this.key).catch(() => undefined);
+          throw new KanaryError(
+            'LOCKED',
+            `${probing}; ${view?.record?.holder ?? 'another process'} drives it now`,
+            {
+              details: { holder: view?.record?.holder },
+            },
+          );
+        }
         throw error;
+      } finally {
+        patience?.abort();
       }
+      probing = undefined;
       this.#lease = lease;
       let outcome: 'stopped' | 'lost';
       try {
@@ -674,14 +696,11 @@ class RolloutDriver implements Rollout {
         epoch: lease.epoch,
         message: why,
       });
-      // Taken over by a live driver: it drives now. Lost to an outage: take the lease back once it can be had.
+      // Taken over by a live driver: it drives now. Taken by someone who does not renew, or lost to
+      // an outage: take the lease back once it can be had.
       const view = await this.#lock.inspect?.(this.key).catch(() => undefined);
       const other = view?.record?.holder !== undefined && view.record.holder !== this.#holder;
-      if (other && !(this.#options.waitForLock ?? false)) {
-        throw new KanaryError('LOCKED', `${why}; ${view?.record?.holder} drives it now`, {
-          details: { holder: view?.record?.holder },
-        });
-      }
+      if (other && !(this.#options.waitForLock ?? false)) probing = why;
       wait = true;
     }
   }
@@ -1072,6 +1091,16 @@ class RolloutDriver implements Rollout {
     const error = toKanaryError(failure);
     const attempts = state.action?.attempts ?? 0;
     const holdable = state.cursor.section === 'prelude' || state.cursor.section === 'steps';
+    if (error.code === 'DRIFT' && holdable && this.spec.onDrift === 'adopt') {
+      this.#emitter.emit('warning', { message: `${error.message}; adopted (onDrift: adopt)`, error });
+      return {
+        type: 'adopted',
+        at: now,
+        result: { router: error.details.live as RouterStatus },
+        ...(error.details.cleared === true ? { cleared: true } : {}),
+        reason: `${error.message}; their routing is the rollout's now and the steps go on`,
+      };
+    }
     if (error.code === 'DRIFT' && holdable) {
       this.#emitter.emit('action', { action, status: 'failed', message: error.message });
       return {
@@ -1079,6 +1108,7 @@ class RolloutDriver implements Rollout {
         at: now,
         // The live weight becomes the rollout's: resume() goes on from it, abort() rolls back.
         result: { router: error.details.live as RouterStatus },
+        ...(error.details.cleared === true ? { cleared: true } : {}),
         cause: {
           kind: 'drift',
           reason: `${error.message}; their change is kept: resume() goes on with the steps, abort() rolls back`,
@@ -1279,6 +1309,15 @@ class RolloutDriver implements Rollout {
           'DRIFT',
           `the routing sends ${live.canaryWeight}% to the canary where Kanary last wrote ${ctx.state.weights.canary}%: someone changed it`,
           { retryable: true, details: { progress: true, live } },
+        );
+      }
+      // Kanary's header routes deleted by hand: matched users no longer reach the canary.
+      const written = Object.entries(ctx.state.headerRoutes).filter(([, r]) => (r.weight ?? 100) > 0);
+      if (written.length > 0 && live.headerRoutes.length === 0) {
+        throw new KanaryError(
+          'DRIFT',
+          `Kanary's header route ${written.map(([n]) => n).join(', ')} is gone from the routing: someone removed it`,
+          { retryable: true, details: { progress: true, live, cleared: true } },
         );
       }
     }

@@ -102,6 +102,12 @@ function buildSpecSchema<S extends z.ZodType>(step: S) {
      * (default) begins the release again from its first step, while `hold` waits for `resume()`.
      */
     onTargetChange: z.enum(['restart', 'hold']).default('restart'),
+    /**
+     * When a person changed the routing Kanary wrote (an emergency 0%, its header route deleted):
+     * `hold` (default) keeps their change and waits for `resume()` or `abort()`; `adopt` takes their
+     * routing as the rollout's and goes on with the steps (the next step writes its own weight).
+     */
+    onDrift: z.enum(['hold', 'adopt']).default('hold'),
   });
 }
 

@@ -138,8 +138,15 @@ export class ControllerManager {
     return {};
   }
 
+  /** The latest store events, named in the error when the reconcile loop does not settle. */
+  readonly #recent: string[] = [];
+
   #onEvent(e: StoreEvent): void {
     const o = e.object;
+    this.#recent.push(
+      `${e.type} ${e.info.kind} ${o.metadata.name} rv${o.metadata.resourceVersion} replicas=${String((o.spec as { replicas?: number } | undefined)?.replicas)} rev=${o.metadata.annotations?.[REVISION] ?? '-'} status=${JSON.stringify((o.status as Record<string, unknown> | undefined)?.replicas ?? '')}`,
+    );
+    if (this.#recent.length > 12) this.#recent.shift();
     const ns = o.metadata.namespace ?? '';
     switch (e.info.kind) {
       case 'Deployment':
@@ -187,10 +194,17 @@ export class ControllerManager {
 
   #drain(): void {
     let rounds = 0;
+    const counts = new Map<string, number>();
     while (this.#queue.size > 0 && !this.#stopped) {
       const [key] = this.#queue;
       this.#queue.delete(key as string);
-      if (++rounds > 10_000) throw new Error('controller manager: reconcile loop did not settle');
+      counts.set(key as string, (counts.get(key as string) ?? 0) + 1);
+      if (++rounds > 10_000) {
+        const busiest = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 4);
+        throw new Error(
+          `controller manager: reconcile loop did not settle (${busiest.map(([k, n]) => `${k} ×${n}`).join(', ')}); last changes: ${this.#recent.join(' | ')}`,
+        );
+      }
       try {
         this.#reconcile(key as string);
       } catch (error) {
@@ -378,11 +392,24 @@ export class ControllerManager {
       olds.map((rs) => this.#numbers(rs)),
       statusOf<{ replicas?: number }>(d).replicas ?? 0,
     );
-    for (const [name, replicas] of changes) {
-      const rs = [newRs, ...olds].find((r) => r?.metadata.name === name) as KubeObject;
+    // As kube-controller-manager's scale(): every active ReplicaSet gets the new desired/max
+    // annotations, resized or not; one left with stale ones would make every sync a scaling event
+    // (chaos seed 128 looped forever between a proportional scale and the rollout's growth).
+    let wrote = false;
+    for (const rs of [newRs, ...olds]) {
+      if (!rs) continue;
+      const current = specOf<{ replicas: number }>(rs).replicas;
+      const replicas = changes.get(rs.metadata.name as string) ?? current;
+      const a = rs.metadata.annotations ?? {};
+      const stale =
+        current > 0 &&
+        (a['deployment.kubernetes.io/desired-replicas'] !== String(spec.replicas) ||
+          a['deployment.kubernetes.io/max-replicas'] !== String(spec.replicas + surge));
+      if (replicas === current && !stale) continue;
       this.#setRsReplicas(rs, replicas, d, surge);
+      wrote = true;
     }
-    return changes.size > 0;
+    return wrote;
   }
 
   #createReplicaSet(
