@@ -123,8 +123,9 @@ describe('a lease lost to someone else', () => {
     expect(lost.filter((l) => l === 'acquired bot').length).toBeGreaterThanOrEqual(2);
   });
 
-  it('to a live driver: the first one says who drives now (LOCKED) and stops', async () => {
-    const h = harness('weighted');
+  it('to a live driver: the first one sees it record itself in the state, says who drives now (LOCKED) and stops', async () => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', { store });
     const backend = createMemoryLeaseBackend();
     const driver = h.restart({
       lock: createMemoryLock({ backend, clock: h.clock }),
@@ -136,7 +137,7 @@ describe('a lease lost to someone else', () => {
       (e: unknown) => e,
     );
     while (driver.state?.phase !== 'paused') await h.clock.advanceToNext();
-    // Another process's elector, renewing: it took the lease (as if bot's had expired).
+    // Another Kanary process took the lease (as if bot's had expired) and drives.
     const current = (await backend.get(key))!;
     await backend.update(
       key,
@@ -148,13 +149,19 @@ describe('a lease lost to someone else', () => {
       },
       current.version,
     );
-    const other = createMemoryLock({ backend, clock: h.clock });
-    await h.clock.advance(16_000);
-    const taken = await other.acquire(key, { holder: 'other', ttlMs: 15_000 });
-    const refused = await running;
+    const other = h.restart({
+      lock: createMemoryLock({ backend, clock: h.clock }),
+      holder: 'other',
+      waitForLock: true,
+    });
+    const otherRun = h.clock.run(other.run());
+    const refused = await h.clock.run(
+      Promise.race([running, h.clock.sleep(120_000).then(() => 'still running')]),
+    );
     expect(isKanaryError(refused, 'LOCKED')).toBe(true);
-    expect((refused as Error).message).toMatch(/other drives it now/);
-    await taken.release();
+    expect((refused as Error).message).toMatch(/other drives it now \(epoch \d+\)/);
+    await other.abort('done');
+    expect((await otherRun).phase).toBe('aborted');
   });
 });
 

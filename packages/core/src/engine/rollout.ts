@@ -636,40 +636,52 @@ class RolloutDriver implements Rollout {
   async #lead(enough: (state: RolloutState) => boolean): Promise<RolloutState> {
     let wait = this.#options.waitForLock ?? false;
     /** Why the lease was lost to another holder, while this process waits to see whether that one is alive. */
-    let probing: string | undefined;
+    let probing: { why: string; epoch: number } | undefined;
     for (;;) {
       if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
       let lease: LockLease;
-      // After losing the lease to someone else, wait one lease duration (and a retry) to see whether
-      // they are alive: a holder that never renews (a crashed process, a hand-edited Lease) is not.
-      const patience = probing ? new AbortController() : undefined;
-      if (patience)
-        void this.#clock.sleep(this.#lockTtlMs * 1.2, this.#shutdown.signal).then(() => patience.abort());
+      // After losing the lease to someone else, wait for it as long as nobody drives: a Kanary
+      // driver that takes a rollout over records itself in the state before acting; a holder that
+      // never does (a hand-edited Lease, a process that died at once) lets the lease expire.
+      const driving = probing ? new AbortController() : undefined;
+      const found: { other?: { holder: string; epoch: number } } = {};
+      if (driving) {
+        const mine = probing?.epoch ?? 0;
+        void (async () => {
+          while (!driving.signal.aborted) {
+            await this.#clock.sleep(this.#pollMs, driving.signal);
+            const stored = await this.#store.load(this.key).catch(() => undefined);
+            const d = stored?.state.driver;
+            if (d && d.holder !== this.#holder && d.epoch > mine) {
+              found.other = d;
+              driving.abort();
+            }
+          }
+        })();
+      }
       try {
         lease = await this.#lock.acquire(this.key, {
           holder: this.#holder,
           ttlMs: this.#lockTtlMs,
           wait,
-          signal: patience
-            ? AbortSignal.any([this.#shutdown.signal, patience.signal])
-            : this.#shutdown.signal,
+          signal: driving ? AbortSignal.any([this.#shutdown.signal, driving.signal]) : this.#shutdown.signal,
           minEpoch: this.#state?.driver?.epoch ?? 0,
         });
       } catch (error) {
         if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
-        if (patience?.signal.aborted && isKanaryError(error, 'LOCKED')) {
-          const view = await this.#lock.inspect?.(this.key).catch(() => undefined);
+        const other = found.other;
+        if (other && isKanaryError(error, 'LOCKED')) {
           throw new KanaryError(
             'LOCKED',
-            `${probing}; ${view?.record?.holder ?? 'another process'} drives it now`,
+            `${probing?.why}; ${other.holder} drives it now (epoch ${other.epoch})`,
             {
-              details: { holder: view?.record?.holder },
+              details: { holder: other.holder, epoch: other.epoch },
             },
           );
         }
         throw error;
       } finally {
-        patience?.abort();
+        driving?.abort();
       }
       probing = undefined;
       this.#lease = lease;
@@ -699,8 +711,8 @@ class RolloutDriver implements Rollout {
       // Taken over by a live driver: it drives now. Taken by someone who does not renew, or lost to
       // an outage: take the lease back once it can be had.
       const view = await this.#lock.inspect?.(this.key).catch(() => undefined);
-      const other = view?.record?.holder !== undefined && view.record.holder !== this.#holder;
-      if (other && !(this.#options.waitForLock ?? false)) probing = why;
+      const takenBy = view?.record?.holder !== undefined && view.record.holder !== this.#holder;
+      if (takenBy && !(this.#options.waitForLock ?? false)) probing = { why, epoch: lease.epoch };
       wait = true;
     }
   }
