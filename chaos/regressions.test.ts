@@ -87,3 +87,64 @@ regression(
   },
   'succeeded',
 );
+
+regression(
+  'a Lease taken by hand during promotion is taken back once it expires (the driver stopped for good with 100% on the canary)',
+  {
+    replicas: 3,
+    weights: [25, 60],
+    pauseMs: 30_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: -120_000,
+    strategy: 'weighted',
+    router: 'gateway',
+    disturbances: [
+      { at: 10, kind: 'control', control: 'promoteFull' },
+      { at: 15, kind: 'stealLease' },
+    ],
+  },
+  'succeeded',
+);
+
+regression(
+  'a Lease edited twice by hand on a slow API server does not look like a live driver (nobody drove the release again)',
+  {
+    replicas: 4,
+    weights: [10],
+    pauseMs: 60_000,
+    headerRoute: true,
+    neverReady: false,
+    skewMs: 3_000,
+    strategy: 'headerMatch',
+    router: 'gateway',
+    disturbances: [
+      { at: 3, kind: 'slowApi', ms: 30_265, delayMs: 166 },
+      { at: 15, kind: 'slowApi', ms: 56_330, delayMs: 1_487 },
+      { at: 40_692, kind: 'stealLease' },
+      { at: 51_836, kind: 'stealLease' },
+    ],
+  },
+  'succeeded',
+);
+
+regression(
+  'an abort sent from a clock behind the cluster is timed from when it arrived, not from its own timestamp (a false abort-restores)',
+  {
+    replicas: 5,
+    weights: [20, 80],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: -3_000,
+    strategy: 'blueGreen',
+    router: 'service',
+    disturbances: [
+      { at: 7_558, kind: 'deleteStable', restoreAfter: 58_559 },
+      { at: 14_050, kind: 'setImage' },
+      { at: 39_544, kind: 'stealLease' },
+      { at: 49_703, kind: 'setImage' },
+    ],
+  },
+  'aborted',
+);

@@ -198,7 +198,9 @@ export function watchInvariants(
       const inFlight = target.plan && state.action ? currentAction(target.plan, state) : undefined;
       const writing = inFlight?.type === 'router.setWeight' ? inFlight.weight : 0;
       maxWeight = Math.max(maxWeight, state.weights.canary, state.weights.effective ?? 0, writing);
-      if (state.abort && abortAt === undefined) abortAt = state.abort.at;
+      // When this watcher first saw it, on the cluster's clock: the state's own timestamp is the
+      // clock of whoever sent the abort, which may be minutes off (chaos seed 108).
+      if (state.abort && abortAt === undefined) abortAt = at;
     }
     // bounded-exposure: never more canary than the most Kanary has written, plus sampling noise.
     const bound = maxWeight / 100;
