@@ -93,7 +93,8 @@ const MATRIX: Record<string, Expect> = {
   promoting: { abort: 'aborting' },
   succeeded: {},
   aborting: {},
-  aborted: { retry: 'pending' },
+  // promoteFull() after an abort (as in Argo): the release again, straight to promotion.
+  aborted: { retry: 'pending', promoteFull: 'pending' },
   failed: { abort: 'aborting', retry: 'aborting' },
 };
 
@@ -133,7 +134,9 @@ describe('controls in every phase', async () => {
             ? h.rollout.abort('test', { wait: false })
             : control === 'retry'
               ? h.rollout.retry({ wait: false })
-              : (h.rollout[control] as () => Promise<RolloutState>)();
+              : control === 'promoteFull'
+                ? h.rollout.promoteFull({ wait: false })
+                : (h.rollout[control] as () => Promise<RolloutState>)();
         if (outcome === 'refused') {
           const error = await call().then(
             () => undefined,
@@ -228,6 +231,22 @@ describe('phase transitions', () => {
     const second = await h.runToEnd(rollout);
     expect(second.phase).toBe('succeeded');
     expect(gateCalls).toEqual(['failed', 'successful']);
+  });
+
+  it('promoteFull() after an abort makes the canary again and promotes it without the steps, carried out by the caller', async () => {
+    const h = harness('weighted', { gate: { script: { quick: ['failed'] } } });
+    const first = await h.runToEnd();
+    expect(first.phase).toBe('aborted');
+    // Another process (the CLI): nobody drives an aborted rollout, so this one does.
+    const cli = h.restart();
+    const steps: number[] = [];
+    cli.on('step', ({ index }) => steps.push(index));
+    const final = await h.clock.run(cli.promoteFull());
+    expect(final.phase).toBe('succeeded');
+    expect(final.outcome).toBe('promoted');
+    expect(steps).toEqual([]);
+    expect(final.history.map((e) => e.detail)).toContain('from the beginning, straight to promotion');
+    expect(h.workload.world.stable.image).toBe('shop:2');
   });
 
   it('failed: a rollback that cannot complete stops in failed; retry() finishes it once the fault clears', async () => {

@@ -459,6 +459,25 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
       return note(advance(plan, state), at, 'promote', 'past pause');
     }
     case 'promoteFull': {
+      if (state.cursor.section === 'done') {
+        // After an abort: the canary is made again and, once ready, promoted without the steps.
+        const { abort: _a, error: _e, outcome: _o, finishedAt: _f, ...rest } = state;
+        return note(
+          {
+            ...rest,
+            cursor: settle(plan, { section: 'prelude', step: 0, action: 0 }, true),
+            action: undefined,
+            analysis: undefined,
+            analyses: {},
+            held: undefined,
+            promoteFull: true,
+            startedAt: undefined,
+          },
+          at,
+          'promoteFull',
+          'from the beginning, straight to promotion',
+        );
+      }
       const flagged: RolloutState = {
         ...state,
         held: undefined,

@@ -102,7 +102,11 @@ export interface Rollout {
   /** Drives the rollout until it succeeds, aborts or fails; resumes saved state. */
   run(): Promise<RolloutState>;
   promote(): Promise<RolloutState>;
-  promoteFull(): Promise<RolloutState>;
+  /**
+   * Skips the remaining steps and analyses and promotes. On an aborted rollout (as in Argo
+   * Rollouts) the release starts again straight to promotion, carried out like `retry()`.
+   */
+  promoteFull(options?: ControlOptions): Promise<RolloutState>;
   /**
    * Rolls back to stable. Resolves once traffic is back on stable (by this process, or by the live
    * driver it handed the abort to); see `ControlOptions`.
@@ -350,8 +354,10 @@ class RolloutDriver implements Rollout {
   promote(): Promise<RolloutState> {
     return this.#control({ type: 'promote' });
   }
-  promoteFull(): Promise<RolloutState> {
-    return this.#control({ type: 'promoteFull' });
+  async promoteFull(options: ControlOptions = {}): Promise<RolloutState> {
+    // An aborted rollout has no driver left: promoting it fully is carried out like retry().
+    const aborted = !this.#running && (await this.load()).phase === 'aborted';
+    return this.#control({ type: 'promoteFull' }, aborted ? { wait: true, ...options } : {});
   }
   async abort(reason = 'aborted by user', options: ControlOptions = {}): Promise<RolloutState> {
     if (options.force) return this.#forceAbort(reason);
