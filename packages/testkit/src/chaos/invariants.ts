@@ -197,7 +197,16 @@ export function watchInvariants(
     if (state) {
       const inFlight = target.plan && state.action ? currentAction(target.plan, state) : undefined;
       const writing = inFlight?.type === 'router.setWeight' ? inFlight.weight : 0;
-      maxWeight = Math.max(maxWeight, state.weights.canary, state.weights.effective ?? 0, writing);
+      // Every step the cursor has passed counts as reached, even one skipped while its weight was
+      // being written between two ticks (a replica-ratio router had started its pods: seed 290).
+      const passed =
+        target.plan && state.cursor.section === 'steps'
+          ? target.plan.steps
+              .slice(0, state.cursor.step + 1)
+              .flatMap((step) => step.actions)
+              .map((a) => (a.type === 'router.setWeight' ? a.weight : 0))
+          : [];
+      maxWeight = Math.max(maxWeight, state.weights.canary, state.weights.effective ?? 0, writing, ...passed);
       // When this watcher first saw it, on the cluster's clock: the state's own timestamp is the
       // clock of whoever sent the abort, which may be minutes off (chaos seed 108).
       if (state.abort && abortAt === undefined) abortAt = at;
