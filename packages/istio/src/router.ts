@@ -525,8 +525,11 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
       const sticky = stickyOf(ctx);
       await writeVs(ctx, (vs0) => {
         const vs = markSnapshot(ctx, vs0);
+        const mirrorPrefix = `kanary-${ctx.spec.name}-mirror-`;
         let http = (vs.spec.http ?? []).map((r, i) =>
-          isManaged(vs, r, i) ? { ...r, route: split(ctx, destinations(ctx, r, dr?.spec.host), weight) } : r,
+          isManaged(vs, r, i) || (r.name ?? '').startsWith(mirrorPrefix)
+            ? { ...r, route: split(ctx, destinations(ctx, r, dr?.spec.host), weight) }
+            : r,
         );
         const stickyName = `kanary-${ctx.spec.name}-sticky`;
         const stickyNames = [stickyName, `${stickyName}-stable`];
@@ -598,11 +601,12 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
         if (mirror.match) {
           const managed = http.find((r, i) => isManaged(vs, r, i)) as HttpRoute;
           const d = destinations(ctx, managed, dr?.spec.host);
-          // Matched requests are served by stable and copied to canary (responses ignored).
+          // Matched requests are split like everyone (the managed route's weights, which setWeight
+          // keeps in step) and copied to the canary (responses ignored).
           next = putOwned(vs, {
             name: `kanary-${ctx.spec.name}-mirror-${mirror.name}`,
             match: toIstioMatch(mirror.match),
-            route: [{ destination: d.stable, weight: 100 }],
+            route: managed.route?.length ? managed.route : [{ destination: d.stable, weight: 100 }],
             mirror: d.canary,
             mirrorPercentage: { value: mirror.percentage },
           });

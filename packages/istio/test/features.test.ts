@@ -96,6 +96,40 @@ describe('Istio router features', () => {
     ).toBe(0);
   });
 
+  it('a mirror for matched requests splits them like everyone, follows later weights, and copies them to the canary', async () => {
+    const { router, ctx } = await setup();
+    await cluster.run(router.setWeight(ctx, 20));
+    await cluster.run(
+      router.setMirror(ctx, {
+        name: 'qa',
+        percentage: 100,
+        match: [{ headers: [{ name: 'x-qa', exact: '1' }] }],
+      }),
+    );
+    const matched = { share: 1, headers: { 'x-qa': '1' } };
+    // Before: matched users were pinned to stable (0% canary) whatever the step said.
+    expectShare(
+      cluster.traffic.sample(entry, 4000, matched).get('web-canary') ?? 0,
+      4000,
+      0.2,
+      'matched at 20%',
+    );
+    await cluster.run(router.setWeight(ctx, 60));
+    expectShare(
+      cluster.traffic.sample(entry, 4000, matched).get('web-canary') ?? 0,
+      4000,
+      0.6,
+      'matched at 60%',
+    );
+    cluster.traffic.metrics.reset();
+    const served = cluster.traffic.sample(entry, 1000, matched).get('web-canary') ?? 0;
+    // Every matched request is also copied to the canary (Istio mirrors whatever the route serves).
+    expect(
+      cluster.traffic.metrics.total('istio_requests_total', { destination_workload: 'web-canary' }) - served,
+    ).toBe(1000);
+    expect((await cluster.run(router.status(ctx))).mirrors).toEqual(['qa']);
+  });
+
   it("sticky sessions per release: each side keeps its users, an old release's cookie is split again, Max-Age ends it", async () => {
     const { router, ctx } = await setup({
       type: 'weighted',
