@@ -49,6 +49,7 @@ export type {
 export { createKubeClient, refOf } from './kubernetes/client.ts';
 export type { KubeStatus } from './kubernetes/errors.ts';
 export { fromKubeError } from './kubernetes/errors.ts';
+export { readOwnedAnnotation, withOwnedAnnotation } from './kubernetes/owned-annotation.ts';
 export type { KubernetesRolloutOptions } from './kubernetes/rollout.ts';
 export { createKubernetesRollout } from './kubernetes/rollout.ts';
 export {

@@ -16,7 +16,9 @@ import {
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
+  readOwnedAnnotation,
   type TrafficRouter,
+  withOwnedAnnotation,
 } from '@kanary/core';
 
 type Obj = Record<string, unknown>;
@@ -141,10 +143,12 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     ctx: PortContext,
     route: HTTPRoute,
   ): { rules: HttpRouteRule[]; hadAnnotations: boolean } => {
-    const saved = route.metadata.annotations?.[key(ctx)];
-    return saved
-      ? JSON.parse(saved)
-      : { rules: route.spec.rules ?? [], hadAnnotations: route.metadata.annotations !== undefined };
+    return (
+      readOwnedAnnotation<{ rules: HttpRouteRule[]; hadAnnotations: boolean }>(route, key(ctx)) ?? {
+        rules: route.spec.rules ?? [],
+        hadAnnotations: route.metadata.annotations !== undefined,
+      }
+    );
   };
   const write = (
     ctx: PortContext,
@@ -155,13 +159,12 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
       const snap = snapshotOf(ctx, route);
       const rules = mutate(structuredClone(route.spec.rules ?? []), route);
       if (!rules) return undefined;
-      const annotations = { ...(route.metadata.annotations ?? {}) };
-      if (keepSnapshot) annotations[key(ctx)] = JSON.stringify(snap);
-      else delete annotations[key(ctx)];
-      const metadata = { ...route.metadata, annotations };
-      if (!keepSnapshot && Object.keys(annotations).length === 0 && !snap.hadAnnotations)
-        delete (metadata as { annotations?: unknown }).annotations;
-      const next = { ...route, metadata, spec: { ...route.spec, rules } };
+      const next = withOwnedAnnotation(
+        { ...route, spec: { ...route.spec, rules } },
+        key(ctx),
+        keepSnapshot ? snap : undefined,
+        snap.hadAnnotations,
+      );
       return JSON.stringify(next) === JSON.stringify(route) ? undefined : next;
     });
 

@@ -14,7 +14,9 @@ import {
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
+  readOwnedAnnotation,
   type TrafficRouter,
+  withOwnedAnnotation,
 } from '@kanary/core';
 import { cookieRegex, toIstioMatch } from './match.ts';
 
@@ -91,21 +93,6 @@ interface DrSnapshot {
 const isOwned = (rollout: string) => (r: HttpRoute) =>
   typeof r.name === 'string' && r.name.startsWith(`kanary-${rollout}-`);
 const shortHost = (host: string) => host.split('.')[0] as string;
-
-function withAnnotation<T extends KubeObject>(
-  obj: T,
-  key: string,
-  value: string | undefined,
-  hadAnnotations: boolean,
-): T {
-  const annotations = { ...(obj.metadata.annotations ?? {}) };
-  if (value === undefined) delete annotations[key];
-  else annotations[key] = value;
-  const metadata = { ...obj.metadata, annotations };
-  if (value === undefined && Object.keys(annotations).length === 0 && !hadAnnotations)
-    delete (metadata as { annotations?: unknown }).annotations;
-  return { ...obj, metadata };
-}
 
 /**
  * Istio router: weights between DestinationRule subsets (subset-level) or two Services
@@ -292,15 +279,14 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
       if (dr.metadata.annotations?.[key] && JSON.stringify(wanted(current)) === JSON.stringify(current))
         return;
       await client.update<DestinationRule>(ref, (d) => {
-        const saved = d.metadata.annotations?.[key];
-        const snapshot: DrSnapshot = saved
-          ? (JSON.parse(saved) as DrSnapshot)
-          : { subsets: d.spec.subsets ?? null, hadAnnotations: d.metadata.annotations !== undefined };
-        return withAnnotation(
+        const snapshot: DrSnapshot = readOwnedAnnotation<DrSnapshot>(d, key) ?? {
+          subsets: d.spec.subsets ?? null,
+          hadAnnotations: d.metadata.annotations !== undefined,
+        };
+        return withOwnedAnnotation(
           { ...d, spec: { ...d.spec, subsets: wanted(d.spec.subsets) } },
           key,
-          JSON.stringify(snapshot),
-          snapshot.hadAnnotations,
+          snapshot,
         );
       });
       return;
@@ -313,8 +299,8 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
 
   /** Saves the managed routes' traffic fields once, the first time the router touches the VirtualService. */
   const snapshotOf = (ctx: PortContext, vs: VirtualService): Snapshot => {
-    const saved = vs.metadata.annotations?.[annotationKey(ctx)];
-    if (saved) return JSON.parse(saved) as Snapshot;
+    const saved = readOwnedAnnotation<Snapshot>(vs, annotationKey(ctx));
+    if (saved) return saved;
     const routes: Snapshot['routes'] = {};
     const keys = routeKeys(vs.spec.http ?? []);
     (vs.spec.http ?? []).forEach((r, i) => {
@@ -330,7 +316,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
   };
   const markSnapshot = (ctx: PortContext, vs: VirtualService): VirtualService => {
     const snap = snapshotOf(ctx, vs);
-    return withAnnotation(vs, annotationKey(ctx), JSON.stringify(snap), snap.hadAnnotations);
+    return withOwnedAnnotation(vs, annotationKey(ctx), snap);
   };
 
   /** Inserts or replaces an owned rule, right before the first managed route. */
@@ -371,10 +357,10 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
   const restoreRoutes = async (ctx: PortContext): Promise<void> => {
     const key = annotationKey(ctx);
     await writeVs(ctx, (vs) => {
-      const saved = vs.metadata.annotations?.[key];
+      const saved = readOwnedAnnotation<Snapshot>(vs, key);
       const owned = isOwned(ctx.spec.name);
       if (!saved && !(vs.spec.http ?? []).some(owned)) return undefined;
-      const snap = saved ? (JSON.parse(saved) as Snapshot) : { routes: {}, hadAnnotations: true };
+      const snap = saved ?? { routes: {}, hadAnnotations: true };
       const all = vs.spec.http ?? [];
       const keys = routeKeys(all);
       const http = all
@@ -394,7 +380,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
             ...(original.mirrors !== undefined ? { mirrors: original.mirrors } : {}),
           };
         });
-      return withAnnotation({ ...vs, spec: { ...vs.spec, http } }, key, undefined, snap.hadAnnotations);
+      return withOwnedAnnotation({ ...vs, spec: { ...vs.spec, http } }, key, undefined, snap.hadAnnotations);
     });
   };
 
@@ -406,11 +392,10 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
       const dr = await client.get<DestinationRule>(ref);
       if (dr?.metadata.annotations?.[key]) {
         await client.update<DestinationRule>(ref, (d) => {
-          const saved = d.metadata.annotations?.[key];
-          if (!saved) return undefined;
-          const snap = JSON.parse(saved) as DrSnapshot;
+          const snap = readOwnedAnnotation<DrSnapshot>(d, key);
+          if (!snap) return undefined;
           const { subsets: _s, ...spec } = d.spec;
-          return withAnnotation(
+          return withOwnedAnnotation(
             {
               ...d,
               spec: {
@@ -625,9 +610,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
     async removeMirror(ctx, name) {
       await writeVs(ctx, (vs) => {
         const key = annotationKey(ctx);
-        const snap = vs.metadata.annotations?.[key]
-          ? (JSON.parse(vs.metadata.annotations[key] as string) as Snapshot)
-          : undefined;
+        const snap = readOwnedAnnotation<Snapshot>(vs, key);
         const keys = routeKeys(vs.spec.http ?? []);
         const http = (vs.spec.http ?? [])
           .map((r, i) => ({ r, key: keys[i] as string }))

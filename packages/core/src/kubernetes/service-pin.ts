@@ -1,5 +1,6 @@
 import { KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from './client.ts';
+import { readOwnedAnnotation, withOwnedAnnotation } from './owned-annotation.ts';
 
 // Selecting one side of a rollout with a Service: the user's selector plus a pod-template-hash.
 // A canary made from the stable template carries its labels, so only the hash tells them apart;
@@ -17,8 +18,11 @@ export function originalSelector(svc: {
   metadata: { annotations?: Record<string, string> };
   spec: { selector?: Record<string, string> };
 }): Record<string, string> {
-  const saved = svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR];
-  return saved ? (JSON.parse(saved) as Record<string, string>) : { ...(svc.spec.selector ?? {}) };
+  return (
+    readOwnedAnnotation<Record<string, string>>(svc, ANNOTATION_ORIGINAL_SELECTOR) ?? {
+      ...(svc.spec.selector ?? {}),
+    }
+  );
 }
 
 /** Points a Service at the pods of one ReplicaSet; idempotent, read back. Returns the Service as written. */
@@ -27,17 +31,13 @@ export async function pinService(client: KubeClient, ref: ObjectRef, hash: strin
   if (!svc) throw new KanaryError('NOT_FOUND', `Service ${ref.namespace}/${ref.name} does not exist`);
   if (svc.spec.selector?.[HASH] === hash && svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR])
     return svc;
-  const updated = await client.update<Service>(ref, (s) => ({
-    ...s,
-    metadata: {
-      ...s.metadata,
-      annotations: {
-        ...(s.metadata.annotations ?? {}),
-        [ANNOTATION_ORIGINAL_SELECTOR]: JSON.stringify(originalSelector(s)),
-      },
-    },
-    spec: { ...s.spec, selector: { ...originalSelector(s), [HASH]: hash } },
-  }));
+  const updated = await client.update<Service>(ref, (s) =>
+    withOwnedAnnotation(
+      { ...s, spec: { ...s.spec, selector: { ...originalSelector(s), [HASH]: hash } } },
+      ANNOTATION_ORIGINAL_SELECTOR,
+      originalSelector(s),
+    ),
+  );
   if (updated.spec.selector?.[HASH] !== hash) {
     throw new KanaryError('ROUTER', `Service ${ref.name} did not take the new selector`, { retryable: true });
   }
@@ -49,11 +49,13 @@ export async function unpinService(client: KubeClient, ref: ObjectRef): Promise<
   const svc = await client.get<Service>(ref);
   if (!svc?.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR]) return;
   await client.update<Service>(ref, (s) => {
-    const { [ANNOTATION_ORIGINAL_SELECTOR]: saved, ...annotations } = s.metadata.annotations ?? {};
+    const saved = readOwnedAnnotation<Record<string, string>>(s, ANNOTATION_ORIGINAL_SELECTOR);
     if (saved === undefined) return undefined;
-    const metadata = { ...s.metadata, annotations };
-    if (Object.keys(annotations).length === 0) delete (metadata as { annotations?: unknown }).annotations;
-    return { ...s, metadata, spec: { ...s.spec, selector: JSON.parse(saved) as Record<string, string> } };
+    return withOwnedAnnotation(
+      { ...s, spec: { ...s.spec, selector: saved } },
+      ANNOTATION_ORIGINAL_SELECTOR,
+      undefined,
+    );
   });
 }
 

@@ -1,5 +1,6 @@
 import { KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
+import { readOwnedAnnotation, withOwnedAnnotation } from '../kubernetes/owned-annotation.ts';
 import {
   deleteOwnedService,
   ensureHashService,
@@ -466,19 +467,13 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       if (!templatesEqual(d.spec.template, template)) {
         // The new template goes in paused, so nothing moves until a step asks for it; the
         // user's rolling parameters are kept to be put back at the end.
-        await client.update<Deployment>(ref, (x) => ({
-          ...x,
-          metadata: {
-            ...x.metadata,
-            annotations: {
-              ...(x.metadata.annotations ?? {}),
-              [ANNOTATION_ORIGINAL_STRATEGY]:
-                x.metadata.annotations?.[ANNOTATION_ORIGINAL_STRATEGY] ??
-                JSON.stringify(x.spec.strategy ?? {}),
-            },
-          },
-          spec: { ...x.spec, template, paused: true },
-        }));
+        await client.update<Deployment>(ref, (x) =>
+          withOwnedAnnotation(
+            { ...x, spec: { ...x.spec, template, paused: true } },
+            ANNOTATION_ORIGINAL_STRATEGY,
+            readOwnedAnnotation(x, ANNOTATION_ORIGINAL_STRATEGY) ?? x.spec.strategy ?? {},
+          ),
+        );
         return { done: false, updated: 0, total, message: 'new template in place, paused' };
       }
       const s = d.status ?? {};
@@ -488,16 +483,14 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
         const saved = d.metadata.annotations?.[ANNOTATION_ORIGINAL_STRATEGY];
         if (d.spec.paused || saved) {
           await client.update<Deployment>(ref, (x) => {
-            const { [ANNOTATION_ORIGINAL_STRATEGY]: original, ...annotations } = x.metadata.annotations ?? {};
-            return {
-              ...x,
-              metadata: { ...x.metadata, annotations },
-              spec: {
-                ...x.spec,
-                paused: false,
-                ...(original ? { strategy: JSON.parse(original) as DeploymentSpec['strategy'] } : {}),
-              },
-            };
+            const original = readOwnedAnnotation<DeploymentSpec['strategy']>(x, ANNOTATION_ORIGINAL_STRATEGY);
+            // A Deployment always has the controller's revision annotation: the map stays.
+            return withOwnedAnnotation(
+              { ...x, spec: { ...x.spec, paused: false, ...(original ? { strategy: original } : {}) } },
+              ANNOTATION_ORIGINAL_STRATEGY,
+              undefined,
+              true,
+            );
           });
         }
         const r = readinessOf(await getStable(ctx), 'stable');
