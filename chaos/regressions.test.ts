@@ -148,3 +148,22 @@ regression(
   },
   'aborted',
 );
+
+regression(
+  'a canary that starts crash-looping during promotion is rolled back within a poll (users got 503 until the progress deadline)',
+  {
+    replicas: 4,
+    weights: [100],
+    pauseMs: 30_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: -3_000,
+    strategy: 'weighted',
+    router: 'gateway',
+    disturbances: [
+      { at: 32_747, kind: 'crashCanary' },
+      { at: 39_934, kind: 'outage', ms: 19_887 },
+    ],
+  },
+  'aborted',
+);

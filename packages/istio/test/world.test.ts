@@ -352,6 +352,26 @@ describe('never route users to nothing', () => {
     expect((await cluster.run(running)).phase).toBe('aborted');
   });
 
+  it('the canary starts crash-looping during promotion: users are back on stable within a poll and the release rolls back', async () => {
+    const rollout = await setup({ ...SPEC, steps: [{ setWeight: 50 }, { pause: { duration: '1m' } }] });
+    const users = watchUsers();
+    const running = rollout.run();
+    const promoting = await cluster.run(
+      when(rollout, (s) => s.cursor.section === 'promotion' && s.action?.message !== undefined),
+    );
+    expect(promoting.weights.canary).toBe(100);
+    const crashedAt = cluster.clock.now();
+    expect(cluster.crashPods({ image: 'web:2' })).toBeGreaterThan(0);
+    const final = await cluster.run(running);
+    await users.stop();
+    expect(final.phase).toBe('aborted');
+    expect(final.abort?.reason).toMatch(/ready while it takes users during promotion/);
+    // Requests fail only until the next look (one poll), not until the progress deadline.
+    expect(users.failed(crashedAt + POLL + 1_000)).toBe(0);
+    expect(cluster.traffic.shareServed(entry, 'web')).toBe(1);
+    expect(imageOf('web')).toBe('web:1');
+  });
+
   it('the stable scaled 4 → 8 mid-rollout: promotion sizes the canary from 8, and abort never scales the stable down', async () => {
     for (const end of ['promote', 'abort'] as const) {
       const rollout = await setup();

@@ -1002,12 +1002,15 @@ class RolloutDriver implements Rollout {
   #watching(): boolean {
     const state = this.#state as RolloutState;
     const section = state.cursor.section;
-    return (
-      this.#options.router !== undefined &&
-      this.#options.workload.endpoints !== undefined &&
-      state.startedAt !== undefined &&
-      (section === 'prelude' || section === 'steps')
-    );
+    const router = this.#options.router;
+    if (!router || !this.#options.workload.endpoints || state.startedAt === undefined) return false;
+    if (section === 'prelude' || section === 'steps') return true;
+    // In promotion, until the router's finalize: the canary takes users while the stable is
+    // updated, and a canary that stops serving then must not keep them (chaos seed 66). A
+    // replica-ratio split keeps both sides behind one Service, where only pods come and go.
+    if (section !== 'promotion' || router.capabilities.weights === 'replicas') return false;
+    const finalize = this.#plan.promotion.findIndex((a) => a.type === 'router.finalize');
+    return finalize < 0 || state.cursor.action < finalize;
   }
 
   /** One look at the world (see `watchWorld`); true when it found something and recorded it. */

@@ -74,6 +74,27 @@ export async function watchWorld(
   const state = ctx.state;
   const stable = await endpoints(ctx, 'stable');
 
+  if (state.cursor.section === 'promotion') {
+    // Promotion changes the stable's template itself; what matters is the canary taking users.
+    if (!sidesWithShare(state, inFlight).includes('canary')) return {};
+    const canary = await endpoints(ctx, 'canary');
+    if (canary.ready > 0) return {};
+    if (stable.ready === 0)
+      return { warning: `${canary.message}, and ${stable.message}: no side can serve; routing left as it is` };
+    // The version being promoted stopped serving: roll back, as a failed analysis would.
+    return {
+      event: {
+        type: 'actionFailed',
+        at: now(),
+        cause: 'error',
+        error: {
+          code: 'UNREADY',
+          message: `${canary.message} while it takes users during promotion; the stable can serve: rolling back`,
+        },
+      },
+    };
+  }
+
   if (stable.changed && ctx.spec.strategy.type !== 'rolling') {
     // Someone else's template is the baseline now: route everyone to it, as it is.
     const current = await describeAsNow(workload, ctx);
