@@ -80,7 +80,9 @@ export async function watchWorld(
     const canary = await endpoints(ctx, 'canary');
     if (canary.ready > 0) return {};
     if (stable.ready === 0)
-      return { warning: `${canary.message}, and ${stable.message}: no side can serve; routing left as it is` };
+      return {
+        warning: `${canary.message}, and ${stable.message}: no side can serve; routing left as it is`,
+      };
     // The version being promoted stopped serving: roll back, as a failed analysis would.
     return {
       event: {
