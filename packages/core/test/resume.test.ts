@@ -167,6 +167,33 @@ describe('resume after the driving process dies', () => {
     expect((await h.clock.run(running)).phase).toBe('aborted');
   });
 
+  it('run() with a new spec while a release is in flight rolls that one back through its live driver, then releases the new one', async () => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', { store });
+    const waiting = new Promise<void>((resolve) =>
+      h.rollout.on('state', (s) => {
+        if (s.phase === 'paused' && s.action !== undefined && s.action.until === undefined) resolve();
+      }),
+    );
+    const running = h.clock.run(h.rollout.run());
+    await h.clock.run(waiting);
+    const next = harness('weighted', {
+      store,
+      clock: h.clock,
+      world: { workload: h.workload, router: h.router },
+      spec: { ...SPECS.weighted, update: { image: 'shop:3' } },
+    });
+    const warnings: string[] = [];
+    next.rollout.on('warning', (w) => warnings.push(w.message));
+    const final = await next.runToEnd();
+    const first = await running;
+    expect(first.phase).toBe('aborted');
+    expect(first.abort?.reason).toBe('superseded by a new spec for the same rollout');
+    expect(warnings.join('\n')).toMatch(/supersedes the release in flight \(paused\)/);
+    expect(final.phase).toBe('succeeded');
+    expect(h.workload.world.stable.image).toBe('shop:3');
+  });
+
   it.each([
     ['promoted', 'succeeded'],
     ['rolled back', 'aborted'],

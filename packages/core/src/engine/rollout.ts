@@ -24,7 +24,7 @@ import { createRetryPolicy } from '../retry/policy.ts';
 import { type DurationInput, parseDuration } from '../spec/duration.ts';
 import { HOOK_NAMES, type HookName } from '../spec/hooks.ts';
 import { parseRolloutSpec } from '../spec/parse.ts';
-import type { RolloutSpec } from '../spec/rollout-spec.ts';
+import type { RolloutSpec, RolloutSpecInput } from '../spec/rollout-spec.ts';
 import { strategies } from '../strategies/index.ts';
 import { checkCapabilities } from './capabilities.ts';
 import { type Control, checkControl } from './controls.ts';
@@ -612,8 +612,46 @@ class RolloutDriver implements Rollout {
     }
   }
 
-  run(): Promise<RolloutState> {
+  async run(): Promise<RolloutState> {
+    if (!this.#running) await this.#supersede();
     return this.#runUntil(() => false);
+  }
+
+  /**
+   * A new spec for a rollout whose release is still in flight (as Argo and Flagger treat an edited
+   * Rollout or target): the release in flight is rolled back with its own saved spec, by its live
+   * driver or by this process, and this spec then starts from the beginning.
+   */
+  async #supersede(): Promise<void> {
+    const stored = await this.#store.load(this.key).catch(() => undefined);
+    if (!stored || stored.state.specDigest === this.#digest || isEnded(stored.state)) return;
+    const saved = stored.state.wiring?.spec;
+    if (saved === undefined) return; // load() says what to do
+    this.#emitter.emit('warning', {
+      message: `a new spec for ${this.key.namespace}/${this.key.name} supersedes the release in flight (${stored.state.phase}): rolling that one back first`,
+    });
+    const previous = createRollout({
+      ...this.#options,
+      spec: saved as RolloutSpecInput,
+      holder: this.#holder,
+    });
+    previous.on('warning', (w) => this.#emitter.emit('warning', w));
+    try {
+      await previous.abort('superseded by a new spec for the same rollout', { wait: true });
+      // Its live driver reports traffic on stable before the abort ends: wait for the end.
+      for (;;) {
+        const now = await this.#store.load(this.key);
+        if (!now || now.state.specDigest !== stored.state.specDigest || isEnded(now.state)) break;
+        if (now.state.phase === 'failed')
+          throw new KanaryError(
+            'INVALID_STATE',
+            `the release in flight could not be rolled back (${now.state.error?.message ?? 'failed'}); retry() it with its own spec, then run this one`,
+          );
+        await this.#hostClock.sleep(this.#syncMs);
+      }
+    } finally {
+      await previous.close();
+    }
   }
 
   /**
