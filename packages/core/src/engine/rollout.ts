@@ -612,9 +612,8 @@ class RolloutDriver implements Rollout {
     }
   }
 
-  async run(): Promise<RolloutState> {
-    if (!this.#running) await this.#supersede();
-    return this.#runUntil(() => false);
+  run(): Promise<RolloutState> {
+    return this.#runUntil(() => false, true);
   }
 
   /**
@@ -659,11 +658,12 @@ class RolloutDriver implements Rollout {
    * nothing on losing the lease: it stops writing at once and, when nobody else took over (an
    * API outage), takes the lease back and goes on.
    */
-  async #runUntil(enough: (state: RolloutState) => boolean): Promise<RolloutState> {
+  async #runUntil(enough: (state: RolloutState) => boolean, supersede = false): Promise<RolloutState> {
     if (this.#running)
       throw new KanaryError('INVALID_STATE', 'run() is already driving this rollout in this process');
     this.#running = true;
-    const done = this.#lead(enough);
+    // Controls sent meanwhile wait in the queue for the driver, as they do while it drives.
+    const done = (supersede ? this.#supersede() : Promise.resolve()).then(() => this.#lead(enough));
     this.#runDone = done;
     try {
       const final = await done;
