@@ -1,4 +1,5 @@
 import {
+  createMemoryLock,
   createMemoryStateStore,
   type JournalEntry,
   type MemoryStateStore,
@@ -192,6 +193,43 @@ describe('resume after the driving process dies', () => {
     expect(warnings.join('\n')).toMatch(/supersedes the release in flight \(paused\)/);
     expect(final.phase).toBe('succeeded');
     expect(h.workload.world.stable.image).toBe('shop:3');
+  });
+
+  it('a new spec during a promotion (the scale-down delay after a blue-green switch) lets that release finish, then starts the new one', async () => {
+    const store = createMemoryStateStore();
+    const spec = { ...SPECS.blueGreen, scaleDownDelay: '5m' };
+    const gate = { script: { smoke: ['successful' as const], after: ['successful' as const] } };
+    const h = harness('blueGreen', { store, spec, gate });
+    const lock = createMemoryLock({ clock: h.clock });
+    const first = h.restart({ lock, holder: 'first' });
+    const delaying = new Promise<void>((resolve) =>
+      first.on('state', (s) => {
+        if (s.cursor.section === 'promotion' && s.action?.until !== undefined) resolve();
+      }),
+    );
+    const running = h.clock.run(first.run());
+    await h.clock.run(delaying);
+    const next = harness('blueGreen', {
+      store,
+      clock: h.clock,
+      world: { workload: h.workload, router: h.router },
+      spec: { ...spec, update: { image: 'localhost:5001/py-http:3' } },
+      gate,
+    });
+    const warnings: string[] = [];
+    const second = next.restart({ lock, holder: 'second' });
+    second.on('warning', (w) => warnings.push(w.message));
+    const started = new Promise<RolloutState>((resolve) =>
+      second.on('state', (st) => st.cursor.section === 'steps' && resolve(st)),
+    );
+    const secondRun = h.clock.run(second.run());
+    const begun = await h.clock.run(started);
+    // Not rolled back: the switch was made, and the release it belongs to ended as promoted.
+    expect((await running).phase).toBe('succeeded');
+    expect(warnings.join('\n')).toMatch(/letting its promotion finish/);
+    expect(begun.specDigest).not.toBe((await running).specDigest);
+    await second.abort('done');
+    expect((await secondRun).phase).toBe('aborted');
   });
 
   it.each([

@@ -626,17 +626,24 @@ class RolloutDriver implements Rollout {
     if (!stored || stored.state.specDigest === this.#digest || isEnded(stored.state)) return;
     const saved = stored.state.wiring?.spec;
     if (saved === undefined) return; // load() says what to do
+    // A promotion under way is a release already decided (a blue-green switch done, its scale-down
+    // delay running): it is finished, not rolled back. Anything earlier is rolled back.
+    const promoting = stored.state.cursor.section === 'promotion';
     this.#emitter.emit('warning', {
-      message: `a new spec for ${this.key.namespace}/${this.key.name} supersedes the release in flight (${stored.state.phase}): rolling that one back first`,
+      message: `a new spec for ${this.key.namespace}/${this.key.name} supersedes the release in flight (${stored.state.phase}): ${
+        promoting ? 'letting its promotion finish' : 'rolling that one back'
+      } first`,
     });
     const previous = createRollout({
       ...this.#options,
       spec: saved as RolloutSpecInput,
       holder: this.#holder,
+      ...(promoting ? { waitForLock: true } : {}),
     });
     previous.on('warning', (w) => this.#emitter.emit('warning', w));
     try {
-      await previous.abort('superseded by a new spec for the same rollout', { wait: true });
+      if (promoting) await previous.run();
+      else await previous.abort('superseded by a new spec for the same rollout', { wait: true });
       // Its live driver reports traffic on stable before the abort ends: wait for the end.
       for (;;) {
         const now = await this.#store.load(this.key);
