@@ -167,3 +167,22 @@ regression(
   },
   'aborted',
 );
+
+regression(
+  "a person scaling the stable after a driver's new term is not a stale driver's write (a false single-writer)",
+  {
+    replicas: 5,
+    weights: [10],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'replicaRatio',
+    router: 'replicas',
+    disturbances: [
+      { at: 16, kind: 'stall', ms: 39_007 },
+      { at: 72_842, kind: 'scaleStable', replicas: 3 },
+    ],
+  },
+  'succeeded',
+);
