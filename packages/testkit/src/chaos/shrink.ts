@@ -16,8 +16,13 @@ export interface ShrinkResult {
  * invariant checked. Returns undefined when the seed does not fail.
  */
 export async function shrinkChaos(
-  options: Omit<ChaosOptions, 'scenario'> & { onRun?: (report: ChaosReport) => void },
+  options: Omit<ChaosOptions, 'scenario'> & {
+    onRun?: (report: ChaosReport) => void;
+    /** What counts as failing (default: any invariant broken); a narrower one keeps one bug in view. */
+    fails?: (report: ChaosReport) => boolean;
+  },
 ): Promise<ShrinkResult | undefined> {
+  const fails = options.fails ?? ((r: ChaosReport) => r.violations.length > 0);
   let runs = 0;
   let smallest: ChaosReport | undefined;
   const result = await fc.check(
@@ -25,7 +30,7 @@ export async function shrinkChaos(
       runs += 1;
       const report = await runChaos({ ...options, scenario });
       options.onRun?.(report);
-      if (report.violations.length === 0) return true;
+      if (!fails(report)) return true;
       smallest = report;
       return false;
     }),
