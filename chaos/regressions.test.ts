@@ -186,3 +186,24 @@ regression(
   },
   'succeeded',
 );
+
+regression(
+  'closing a successor that waited for the Lease through an outage ends (the runner hung on it outside virtual time)',
+  {
+    replicas: 4,
+    weights: [10, 25, 75],
+    pauseMs: 10_000,
+    headerRoute: true,
+    neverReady: false,
+    skewMs: -3_000,
+    strategy: 'headerMatch',
+    router: 'nginx',
+    disturbances: [
+      { at: 28_409, kind: 'control', control: 'promoteFull' },
+      { at: 33_607, kind: 'crashCanary' },
+      { at: 40_629, kind: 'outage', ms: 23_224 },
+      { at: 41_140, kind: 'crash' },
+    ],
+  },
+  'succeeded',
+);
