@@ -207,3 +207,22 @@ regression(
   },
   'succeeded',
 );
+
+regression(
+  "a replica-ratio abort after promotion began puts the stable's own template back before moving pods (it waited on the canary's crashing template and failed)",
+  {
+    replicas: 4,
+    weights: [30, 60],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: -3_000,
+    strategy: 'replicaRatio',
+    router: 'replicas',
+    disturbances: [
+      { at: 47_046, kind: 'outage', ms: 6_564 },
+      { at: 50_000, kind: 'crashCanary' },
+    ],
+  },
+  'aborted',
+);

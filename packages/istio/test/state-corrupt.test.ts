@@ -3,6 +3,7 @@ import {
   createKubernetesRollout,
   isKanaryError,
   type RolloutSpecInput,
+  type RolloutState,
 } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
 import { type Cluster, istioApp, type KubeObject, startCluster } from '@kanary/testkit';
@@ -129,10 +130,32 @@ describe('the saved state is checked, never trusted', () => {
     await expectRestoredFromSnapshots('state deleted', false);
   });
 
-  it('from another release in flight: refused with the fix; abort --force restores stable', async () => {
+  it('from another release in flight: load() refuses with the fix; abort --force restores stable', async () => {
     await midRollout();
     const other = rollout({ ...SPEC, update: { image: 'web:9' } });
-    await expect(cluster.run(other.run())).rejects.toMatchObject({ code: 'INVALID_STATE' });
+    await expect(cluster.run(other.load())).rejects.toMatchObject({ code: 'INVALID_STATE' });
     await expectRestoredFromSnapshots('wrong release', true);
+  });
+
+  it('from another release in flight: run() rolls that release back with its own saved spec, then starts the new one', async () => {
+    await midRollout();
+    expect(canaryTraffic()).toBeGreaterThan(200);
+    const other = rollout({ ...SPEC, update: { image: 'web:9' } });
+    const warnings: string[] = [];
+    other.on('warning', (w) => warnings.push(w.message));
+    const atFirstPause = new Promise<RolloutState>((resolve) =>
+      other.on('state', (s) => s.phase === 'paused' && s.weights.canary === 30 && resolve(s)),
+    );
+    const running = other.run();
+    const paused = await cluster.run(atFirstPause);
+    expect(warnings.join('\n')).toMatch(
+      /supersedes the release in flight \(paused\): rolling that one back first/,
+    );
+    const canary = cluster.get('Deployment', 'default', 'web-canary') as KubeObject & {
+      spec: { template: { spec: { containers: Array<{ image: string }> } } };
+    };
+    expect(canary.spec.template.spec.containers[0]?.image).toBe('web:9');
+    await cluster.run(other.abort('done'));
+    expect((await cluster.run(running)).phase).toBe('aborted');
   });
 });

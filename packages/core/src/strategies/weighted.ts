@@ -75,8 +75,11 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
     ],
     abort: [
       // One write moves every request back to stable first: stopping a bad canary comes before tidying.
-      { type: 'router.reset' },
-      { type: 'workload.restoreStable' },
+      // A replica-ratio reset moves users by starting stable pods, which need the stable's own template
+      // back first: after promotion began it is the canary's (chaos seed 104 waited on crashing pods).
+      ...(strategy.type === 'replicaRatio'
+        ? [{ type: 'workload.restoreStable' } as const, { type: 'router.reset' } as const]
+        : [{ type: 'router.reset' } as const, { type: 'workload.restoreStable' } as const]),
       { type: 'workload.waitReady', side: 'stable' },
       // Again, now that stable is as it was: the router follows its current pods.
       { type: 'router.reset' },
