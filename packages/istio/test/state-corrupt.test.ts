@@ -148,6 +148,7 @@ describe('the saved state is checked, never trusted', () => {
     );
     const running = other.run();
     const paused = await cluster.run(atFirstPause);
+    expect(paused.abort).toBeUndefined();
     expect(warnings.join('\n')).toMatch(
       /supersedes the release in flight \(paused\): rolling that one back first/,
     );
