@@ -436,6 +436,20 @@ function applyAnalysis(
   );
 }
 
+/** An ended release started again from its prelude (retry, or promoteFull straight to promotion). */
+function releaseAgain(plan: Plan, state: RolloutState, promoteFull: boolean): RolloutState {
+  const { abort: _a, error: _e, outcome: _o, finishedAt: _f, held: _h, ...rest } = state;
+  return {
+    ...rest,
+    cursor: settle(plan, { section: 'prelude', step: 0, action: 0 }, promoteFull),
+    action: undefined,
+    analysis: undefined,
+    analyses: {},
+    promoteFull,
+    startedAt: undefined,
+  };
+}
+
 function applyControl(state: RolloutState, control: Control, at: number, plan: Plan): RolloutState {
   switch (control.type) {
     case 'promote': {
@@ -461,18 +475,8 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
     case 'promoteFull': {
       if (state.cursor.section === 'done') {
         // After an abort: the canary is made again and, once ready, promoted without the steps.
-        const { abort: _a, error: _e, outcome: _o, finishedAt: _f, ...rest } = state;
         return note(
-          {
-            ...rest,
-            cursor: settle(plan, { section: 'prelude', step: 0, action: 0 }, true),
-            action: undefined,
-            analysis: undefined,
-            analyses: {},
-            held: undefined,
-            promoteFull: true,
-            startedAt: undefined,
-          },
+          releaseAgain(plan, state, true),
           at,
           'promoteFull',
           'from the beginning, straight to promotion',
@@ -516,21 +520,7 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
     case 'retry': {
       if (state.cursor.section === 'done') {
         // Argo's retry: start the steps again from the beginning (the canary was cleaned up).
-        const { abort: _a, error: _e, outcome: _o, finishedAt: _f, ...rest } = state;
-        return note(
-          {
-            ...rest,
-            cursor: settle(plan, { section: 'prelude', step: 0, action: 0 }, false),
-            action: undefined,
-            analysis: undefined,
-            analyses: {},
-            promoteFull: false,
-            startedAt: undefined,
-          },
-          at,
-          'retry',
-          'from the beginning',
-        );
+        return note(releaseAgain(plan, state, false), at, 'retry', 'from the beginning');
       }
       // Failed mid-way: try the failed action again.
       const { error: _e, finishedAt: _f, ...rest } = state;
