@@ -11,6 +11,15 @@ type Obj = Record<string, unknown>;
 const ref = (apiVersion: string, kind: string, name: string) => ({ apiVersion, kind, namespace: NS, name });
 const NGINX = 'nginx.ingress.kubernetes.io/';
 
+const VS = ref('networking.istio.io/v1', 'VirtualService', 'web');
+const HTTP_ROUTE = ref('gateway.networking.k8s.io/v1', 'HTTPRoute', 'web');
+/** A person's read-modify-write of one object's spec. */
+const editSpec = <T>(person: KubeClient, target: typeof VS, change: (spec: T) => void) =>
+  person.update<CoreObject>(target, (obj) => {
+    change(obj.spec as T);
+    return obj;
+  });
+
 /** An emergency: the canary's weight set to 0 in the routing object. */
 export async function routeZero(
   router: ChaosRouter,
@@ -19,13 +28,12 @@ export async function routeZero(
 ): Promise<void> {
   switch (router) {
     case 'istio':
-      await person.update<CoreObject>(ref('networking.istio.io/v1', 'VirtualService', 'web'), (vs) => {
-        for (const r of (vs.spec as { http?: Array<{ route?: Obj[] }> }).http ?? []) {
+      await editSpec<{ http?: Array<{ route?: Obj[] }> }>(person, VS, (spec) => {
+        for (const r of spec.http ?? []) {
           if ((r.route?.length ?? 0) < 2) continue;
           for (const dest of r.route ?? [])
             dest.weight = (dest.destination as { subset?: string }).subset === 'stable' ? 100 : 0;
         }
-        return vs;
       });
       watch.edited('VirtualService', 'web');
       return;
@@ -39,13 +47,12 @@ export async function routeZero(
       watch.edited('Ingress', 'web-canary');
       return;
     case 'gateway':
-      await person.update<CoreObject>(ref('gateway.networking.k8s.io/v1', 'HTTPRoute', 'web'), (route) => {
-        for (const rule of (route.spec as { rules?: Array<{ backendRefs?: Obj[] }> }).rules ?? []) {
+      await editSpec<{ rules?: Array<{ backendRefs?: Obj[] }> }>(person, HTTP_ROUTE, (spec) => {
+        for (const rule of spec.rules ?? []) {
           const refs = rule.backendRefs ?? [];
           if (!refs.some((b) => b.name === 'web-canary')) continue;
           for (const b of refs) b.weight = b.name === 'web-canary' ? 0 : 100;
         }
-        return route;
       });
       watch.edited('HTTPRoute', 'web');
       return;
@@ -65,10 +72,8 @@ export async function editRoute(
 ): Promise<void> {
   switch (router) {
     case 'istio':
-      await person.update<CoreObject>(ref('networking.istio.io/v1', 'VirtualService', 'web'), (vs) => {
-        const routes = (vs.spec as { http?: Obj[] }).http ?? [];
-        for (const r of routes) r.timeout = '7s';
-        return vs;
+      await editSpec<{ http?: Obj[] }>(person, VS, (spec) => {
+        for (const r of spec.http ?? []) r.timeout = '7s';
       });
       watch.edited('VirtualService', 'web', (vs) => {
         const routes = ((vs?.spec as { http?: Obj[] } | undefined)?.http ?? []).filter(
@@ -87,10 +92,8 @@ export async function editRoute(
       watch.edited('Ingress', 'web', has(`${NGINX}proxy-read-timeout`, '7'));
       return;
     case 'gateway':
-      await person.update<CoreObject>(ref('gateway.networking.k8s.io/v1', 'HTTPRoute', 'web'), (route) => {
-        const rules = (route.spec as { rules?: Obj[] }).rules ?? [];
-        for (const r of rules) r.timeouts = { request: '7s' };
-        return route;
+      await editSpec<{ rules?: Obj[] }>(person, HTTP_ROUTE, (spec) => {
+        for (const r of spec.rules ?? []) r.timeouts = { request: '7s' };
       });
       watch.edited('HTTPRoute', 'web', (route) => {
         const rules = (route?.spec as { rules?: Obj[] } | undefined)?.rules ?? [];

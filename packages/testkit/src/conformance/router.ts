@@ -120,6 +120,9 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
     };
     const canaryShare = (n = N) => (cluster.traffic.sample(s.entry, n).get(s.canaryWorkload) ?? 0) / n;
     const writes = () => cluster.requests.filter((r) => WRITES.has(r.verb)).length;
+    /** The canary share a weight should give: a replica router's is what its pods allow. */
+    const shareFor = (status: { effectiveWeight?: number }, w: number) =>
+      s.router.capabilities.weights === 'replicas' ? (status.effectiveWeight ?? w) / 100 : w / 100;
     // Key order is not part of an object (built-in kinds are stored as protobuf), so compare canonically.
     const comparable = (obj: KubeObject) =>
       canonicalJson({
@@ -163,8 +166,7 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
       for (const w of weights()) {
         const status = await settle(() => s.router.setWeight(ctx, w));
         await refresh();
-        const expected =
-          s.router.capabilities.weights === 'replicas' ? (status.effectiveWeight ?? w) / 100 : w / 100;
+        const expected = shareFor(status, w);
         expectShare(Math.round(canaryShare() * N), N, expected, `weight ${w}`);
       }
     });
@@ -215,17 +217,24 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
       await refresh();
     };
 
-    it('aborting sends all traffic to stable at once, and restores what the user had once the canary is gone', async () => {
-      await dirty();
+    /**
+     * An abort to its end: reset (the canary still runs, as scale-down comes later, and gets nothing),
+     * the canary's pods gone, then finalize, with nobody on the canary throughout. Returns reset's status.
+     */
+    const resetThenFinalize = async () => {
       const status = await settle(() => s.router.reset(ctx));
-      expect(status.canaryWeight).toBe(0);
-      // The canary still runs (scale-down comes later), and gets nothing.
       expect(canaryShare(500)).toBe(0);
       await removeCanaryPods();
       await refresh();
       await settle(() => s.router.finalize(ctx));
       await refresh();
       expect(canaryShare(500)).toBe(0);
+      return status;
+    };
+
+    it('aborting sends all traffic to stable at once, and restores what the user had once the canary is gone', async () => {
+      await dirty();
+      expect((await resetThenFinalize()).canaryWeight).toBe(0);
       if (s.restored) expect(snapshot()).toEqual(pristine);
     });
 
@@ -293,8 +302,7 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
       expect(status.canaryWeight).toBe(w);
       expect(cluster.faults.injected['503'] ?? 0).toBeGreaterThanOrEqual(2);
       await refresh();
-      const expected =
-        s.router.capabilities.weights === 'replicas' ? (status.effectiveWeight ?? w) / 100 : w / 100;
+      const expected = shareFor(status, w);
       expectShare(Math.round(canaryShare() * N), N, expected, `weight ${w} after faults`);
     });
 
@@ -335,17 +343,10 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
         if (kind === 'own' && s.router.capabilities.weights !== 'binary') {
           const status = await settle(() => s.router.setWeight(ctx, 20));
           await refresh();
-          const expected =
-            s.router.capabilities.weights === 'replicas' ? (status.effectiveWeight ?? 20) / 100 : 0.2;
+          const expected = shareFor(status, 20);
           expectShare(Math.round(canaryShare() * N), N, expected, 'weight 20 after the edit');
         }
-        await settle(() => s.router.reset(ctx));
-        expect(canaryShare(500)).toBe(0);
-        await removeCanaryPods();
-        await refresh();
-        await settle(() => s.router.finalize(ctx));
-        await refresh();
-        expect(canaryShare(500)).toBe(0);
+        await resetThenFinalize();
         if (!s.restored) return;
         const expected = (s.restored ?? []).map((o, i) => {
           const before = pristineObjects[i] as KubeObject;
