@@ -144,7 +144,11 @@ describe('kanary agent: orphans are adopted', () => {
     await setup(0.01);
     const watcher = agent('agent-1');
     await driverDiesAtTwentyPercent();
-    await until(() => lastState().phase === 'succeeded', 3 * 3_600_000);
+    // Succeeded, and its old version scaled down after the delay.
+    await until(
+      () => lastState().phase === 'succeeded' && lastState().cursor.section === 'done',
+      3 * 3_600_000,
+    );
     const final = lastState();
     expect(final.driver.holder).toBe('agent-1');
     // The first pause was not started over: it ended 10 minutes after the dead driver began it.
@@ -154,7 +158,36 @@ describe('kanary agent: orphans are adopted', () => {
       )?.at;
     expect(at('to step 3') - at('to step 2')).toBeGreaterThanOrEqual(10 * 60_000);
     expect(at('to step 3') - at('to step 2')).toBeLessThanOrEqual(10 * 60_000 + 2_000);
+    await until(() => watcher.driving.size === 0, 60_000);
     expect(watcher.driving.size).toBe(0);
+  });
+
+  it('finishes a succeeded release whose driver died during the scale-down delay: the old version goes when due, nothing is rolled back', async () => {
+    await setup(0.01);
+    const watcher = agent('agent-1');
+    const adopted: string[] = [];
+    watcher.on('adopted', (e) => adopted.push(e.policy));
+    // Hook functions exist only in the driver's code: an orphan in flight would be rolled back.
+    const a = driver(
+      'driver-a',
+      { steps: [{ setWeight: 20 }, { pause: { duration: '1m' } }], scaleDownDelay: '2m' },
+      true,
+    );
+    void a.run().catch(() => undefined);
+    await until(() => a.state?.phase === 'succeeded');
+    const canary = a.state?.targets.canary?.name as string;
+    expect(cluster.get('Deployment', 'default', canary)).toBeDefined();
+    cluster.faults.stall({ user: 'driver-a' });
+    await until(() => lastState().cursor.section === 'done', 3_600_000);
+    const final = lastState();
+    expect(final.phase).toBe('succeeded');
+    expect(final.abort).toBeUndefined();
+    expect(adopted).toEqual(['continue']);
+    expect(final.driver.holder).toBe('agent-1');
+    // Not before the delay was up.
+    expect(final.updatedAt - final.finishedAt).toBeGreaterThanOrEqual(2 * 60_000);
+    expect(cluster.get('Deployment', 'default', canary)).toBeUndefined();
+    expect(canaryShare()).toBe(0);
   });
 
   it('orphanPolicy: a rollout with hook functions is rolled back by default, and held when the spec says hold', async () => {

@@ -25,6 +25,7 @@ export {
   awaitingDecision,
   initialState,
   isEnded,
+  isRetiring,
   isStopped,
   PHASES,
   TERMINAL_PHASES,

@@ -3,6 +3,7 @@ import {
   createKubeClient,
   createLeaseLock,
   type DurationInput,
+  isRetiring,
   isStopped,
   type KubeClient,
   type KubeObject,
@@ -110,14 +111,20 @@ export function createAgent(options: AgentOptions = {}): Agent {
     } catch {
       return skip(key, 'its saved state is unreadable: `kanary abort --force` restores stable');
     }
-    if (isStopped(state)) return;
+    if (isStopped(state) && !isRetiring(state)) return;
+    // A release that ended with its old version still to scale down: its driver comes back for it
+    // when the delay is up; the agent does it only when that driver has not, a lease duration later.
+    const due = isRetiring(state) ? state.action?.until : undefined;
+    if (due !== undefined && clock.now() < due + lockTtl) return;
     if (!state.wiring)
       return skip(key, 'its state has no wiring (saved by an older Kanary); it cannot be rebuilt');
     const lease = await lock.inspect?.(key);
     if (lease && !lease.free && lease.record && lease.silentForMs < lease.record.durationMs) return;
     const wiring = state.wiring;
     const spec = wiring.spec as { orphanPolicy?: OrphanPolicy } | undefined;
-    const policy: OrphanPolicy = wiring.code.length === 0 ? 'continue' : (spec?.orphanPolicy ?? 'abort');
+    // Retiring needs no host code (no hooks are left) and is never rolled back: it is finished.
+    const policy: OrphanPolicy =
+      wiring.code.length === 0 || isRetiring(state) ? 'continue' : (spec?.orphanPolicy ?? 'abort');
     if (policy === 'hold')
       return skip(key, `orphanPolicy hold: ${wiring.code.join(', ')} exist only in its host's code`);
     let rollout: Rollout;

@@ -9,7 +9,11 @@ export function formatStatus(s: RolloutState, plan: Plan | undefined, now: numbe
     section === 'steps'
       ? `step ${step + 1}${plan ? `/${plan.steps.length}` : ''}${title ? ` (${title})` : ''}`
       : section;
-  rows.push(['phase', `${s.phase}${section === 'done' ? '' : ` at ${where}`}`]);
+  const retiring = (s.phase === 'succeeded' || s.phase === 'aborted') && section !== 'done';
+  rows.push([
+    'phase',
+    `${s.phase}${section === 'done' ? '' : retiring ? ' (the old version is still to be scaled down)' : ` at ${where}`}`,
+  ]);
   if (s.action?.until !== undefined)
     rows.push([
       'waits',

@@ -40,7 +40,7 @@ export function checkControl(plan: Plan, state: RolloutState, control: Control):
     }
     case 'promoteFull':
       // After an abort, as in Argo Rollouts: the release again, straight to promotion.
-      if (phase === 'aborted' && state.cursor.section === 'done') return undefined;
+      if (phase === 'aborted') return undefined;
       if (state.promoteFull) return 'promoteFull() was already requested';
       if (phase === 'pending' || phase === 'progressing' || phase === 'paused' || phase === 'analyzing') {
         if (state.cursor.section === 'prelude' || state.cursor.section === 'steps') return undefined;

@@ -1,6 +1,6 @@
 import type { Plan, PlanAction } from '../plan/actions.ts';
 import { currentAction, type EngineEvent } from './reducer.ts';
-import { isStopped, type RolloutState } from './state.ts';
+import { isRetiring, isStopped, type RolloutState } from './state.ts';
 
 /** What the runner should do next. */
 export type Decision =
@@ -19,7 +19,7 @@ export type Decision =
  * persisted timestamps, so a resumed process reaches the same decision as the one that died.
  */
 export function decide(plan: Plan, state: RolloutState, now: number): Decision {
-  if (isStopped(state)) return { kind: 'stop' };
+  if (isStopped(state) && !isRetiring(state)) return { kind: 'stop' };
   if (state.phase === 'pending') return { kind: 'event', event: { type: 'start', at: now } };
   const evidence = decideEvidence(plan, state, now);
   if (evidence) return evidence;

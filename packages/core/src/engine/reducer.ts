@@ -1,4 +1,4 @@
-import { actionsAt, type Plan, type PlanAction, type Section } from '../plan/actions.ts';
+import { actionsAt, type Plan, type PlanAction, retireIndex, type Section } from '../plan/actions.ts';
 import type { WorkloadRef } from '../ports/refs.ts';
 import type { RouterStatus } from '../ports/router.ts';
 import type { RolloutSpec } from '../spec/rollout-spec.ts';
@@ -119,6 +119,10 @@ function advance(plan: Plan, state: RolloutState): RolloutState {
 /** Derives the phase from the cursor and flags: the phase is never stored independently of them. */
 export function derivePhase(plan: Plan, state: RolloutState): Phase {
   if (state.cursor.section === 'done') return state.outcome === 'promoted' ? 'succeeded' : 'aborted';
+  // Past the switch (or the abort's reset): only the old version's retirement is left.
+  const retire = retireIndex(plan, state.cursor.section);
+  if (retire >= 0 && state.cursor.action >= retire)
+    return state.cursor.section === 'promotion' ? 'succeeded' : 'aborted';
   if (state.error) return 'failed';
   if (state.startedAt === undefined) return 'pending';
   if (state.cursor.section === 'abort') return 'aborting';
@@ -291,6 +295,22 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
     case 'actionFailed': {
       const action = currentAction(plan, state);
       const what = action ? action.type : 'action';
+      if (TERMINAL_PHASES.has(state.phase) && state.cursor.section !== 'done') {
+        // Retiring: the release stands. What is left stays as it is (never the routing handed back
+        // over a side that could not be scaled down), and says so.
+        next = note(
+          {
+            ...state,
+            cursor: { section: 'done', step: 0, action: 0 },
+            action: undefined,
+            outcome: state.phase === 'succeeded' ? 'promoted' : 'rolledBack',
+          },
+          event.at,
+          'retireFailed',
+          `${what}: ${event.error.message}; the old version and the routing are left as they are`,
+        );
+        break;
+      }
       const inAbort = state.cursor.section === 'abort';
       const keepGoingForward = event.cause === 'deadline' && !spec.progressDeadlineAbort;
       if (inAbort || keepGoingForward) {
@@ -392,6 +412,8 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
   }
   next = { ...next, seq: state.seq + 1, updatedAt: event.at };
   next.phase = derivePhase(plan, next);
+  if (next.phase === 'succeeded') next.outcome = 'promoted';
+  if (next.phase === 'aborted') next.outcome = 'rolledBack';
   if (TERMINAL_PHASES.has(next.phase) && !TERMINAL_PHASES.has(state.phase)) next.finishedAt = event.at;
   return next;
 }
@@ -473,7 +495,7 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
       return note(advance(plan, state), at, 'promote', 'past pause');
     }
     case 'promoteFull': {
-      if (state.cursor.section === 'done') {
+      if (state.phase === 'aborted') {
         // After an abort: the canary is made again and, once ready, promoted without the steps.
         return note(
           releaseAgain(plan, state, true),
@@ -518,7 +540,7 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
       return beginAbort(plan, state, at, 'user', control.reason);
     }
     case 'retry': {
-      if (state.cursor.section === 'done') {
+      if (state.phase === 'aborted') {
         // Argo's retry: start the steps again from the beginning (the canary was cleaned up).
         return note(releaseAgain(plan, state, false), at, 'retry', 'from the beginning');
       }

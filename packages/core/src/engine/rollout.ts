@@ -24,15 +24,15 @@ import { createRetryPolicy } from '../retry/policy.ts';
 import { type DurationInput, parseDuration } from '../spec/duration.ts';
 import { HOOK_NAMES, type HookName } from '../spec/hooks.ts';
 import { parseRolloutSpec } from '../spec/parse.ts';
-import type { RolloutSpec, RolloutSpecInput } from '../spec/rollout-spec.ts';
+import type { RolloutSpec } from '../spec/rollout-spec.ts';
 import { strategies } from '../strategies/index.ts';
 import { checkCapabilities } from './capabilities.ts';
 import { type Control, checkControl } from './controls.ts';
 import { type Decision, decide } from './decide.ts';
 import { digest } from './digest.ts';
 import type { RolloutEvents } from './events.ts';
-import { type ActionResult, type EngineEvent, reduce } from './reducer.ts';
-import { initialState, isEnded, isStopped, type RolloutState } from './state.ts';
+import { type ActionResult, currentAction, type EngineEvent, reduce } from './reducer.ts';
+import { initialState, isEnded, isRetiring, isStopped, type RolloutState } from './state.ts';
 import { corruptState, stateProblems } from './state-check.ts';
 import { callWebhook } from './webhook.ts';
 import { describeAsNow, receivers, watchWorld } from './world.ts';
@@ -130,6 +130,13 @@ export interface Rollout {
   off: EventEmitter<RolloutEvents>['off'];
 }
 
+/**
+ * Internal: a release superseded by a new one retires its old version at once instead of waiting
+ * out the scale-down delay (the new release is about to replace it anyway).
+ */
+const RETIRE_NOW = Symbol('kanary.retireNow');
+type DriverOptions = CreateRolloutOptions & { [RETIRE_NOW]?: boolean };
+
 type PerformOutcome =
   | { kind: 'done'; result?: ActionResult }
   | { kind: 'waiting'; message?: string; retryInMs?: number }
@@ -210,6 +217,10 @@ function validateAnalyses(plan: Plan, gate: MetricGate | undefined): KanaryIssue
  * out — all before anything is written. Throws `INVALID_SPEC` or `UNSUPPORTED_CAPABILITY`.
  */
 export function createRollout(options: CreateRolloutOptions): Rollout {
+  return createDriver(options);
+}
+
+function createDriver(options: DriverOptions): RolloutDriver {
   const spec = parseRolloutSpec(options.spec);
   const hookNames = hookNamesOf(spec, options.hooks);
   const plan = compilePlan(spec, hookNames);
@@ -238,7 +249,7 @@ class RolloutDriver implements Rollout {
   readonly key: RolloutKey;
   readonly spec: RolloutSpec;
   readonly #plan: Plan;
-  readonly #options: CreateRolloutOptions;
+  readonly #options: DriverOptions;
   readonly #emitter = new EventEmitter<RolloutEvents>();
   /** The rollout's timeline: this host's clock corrected to the lease storage's (see "One timeline"). */
   readonly #clock: Clock;
@@ -269,7 +280,7 @@ class RolloutDriver implements Rollout {
   readonly #wiring: RolloutWiring;
   readonly #wiringJson: string;
 
-  constructor(spec: RolloutSpec, plan: Plan, options: CreateRolloutOptions) {
+  constructor(spec: RolloutSpec, plan: Plan, options: DriverOptions) {
     this.spec = spec;
     this.key = { namespace: spec.namespace, name: spec.name };
     this.#plan = plan;
@@ -315,7 +326,17 @@ class RolloutDriver implements Rollout {
       const where = `the state of ${this.key.namespace}/${this.key.name}`;
       const shape = stateProblems(stored.state, this.key, undefined);
       if (shape.length > 0) throw corruptState(this.key, where, shape, { revision: stored.revision });
-      const finished = isEnded(stored.state);
+      const finished = isEnded(stored.state) && !isRetiring(stored.state);
+      if (stored.state.specDigest !== this.#digest && isRetiring(stored.state)) {
+        const due = stored.state.action?.until;
+        throw new KanaryError(
+          'INVALID_STATE',
+          `the last release of ${this.key.namespace}/${this.key.name} ${stored.state.phase}, and its old version is still to be scaled down${
+            due === undefined ? '' : ` (due ${new Date(due).toISOString()})`
+          }: run() this spec to scale it down now and start`,
+          { details: { saved: stored.state.specDigest, given: this.#digest } },
+        );
+      }
       if (stored.state.specDigest !== this.#digest && finished) {
         // The last release ended (promoted, or rolled back to stable): this spec is the next release.
         // The stored revision is kept so the first save replaces that state compare-and-swap.
@@ -516,7 +537,7 @@ class RolloutDriver implements Rollout {
     const trafficOnStable = (s: RolloutState) =>
       isStopped(s) || (s.phase === 'aborting' && s.weights.canary === 0 && s.weights.verified);
     // Driving it here: to the end of the section (an abort until the canary is gone), a retry to the end.
-    const enough = isStopped;
+    const enough = (s: RolloutState) => isStopped(s) && !isRetiring(s);
     // Watching the store: the live driver has put traffic on stable, or (retry) moved the rollout on.
     // (A live driver shows itself by moving the state on after the control was recorded.)
     const seen = (s: RolloutState) =>
@@ -619,35 +640,46 @@ class RolloutDriver implements Rollout {
   /**
    * A new spec for a rollout whose release is still in flight (as Argo and Flagger treat an edited
    * Rollout or target): the release in flight is rolled back with its own saved spec, by its live
-   * driver or by this process, and this spec then starts from the beginning.
+   * driver or by this process, and this spec then starts from the beginning. A release that has
+   * ended but not yet retired its old version (the scale-down delay) has that done at once.
    */
   async #supersede(): Promise<void> {
     const stored = await this.#store.load(this.key).catch(() => undefined);
-    if (!stored || stored.state.specDigest === this.#digest || isEnded(stored.state)) return;
+    if (!stored || stored.state.specDigest === this.#digest) return;
+    if (isEnded(stored.state) && !isRetiring(stored.state)) return;
     const saved = stored.state.wiring?.spec;
     if (saved === undefined) return; // load() says what to do
-    // A promotion under way is a release already decided (a blue-green switch done, its scale-down
-    // delay running): it is finished, not rolled back. Anything earlier is rolled back.
+    // A promotion under way is a release already decided (a blue-green switch being made): it is
+    // finished, not rolled back. Anything earlier is rolled back.
     const promoting = stored.state.cursor.section === 'promotion';
+    const retiring = isRetiring(stored.state);
     this.#emitter.emit('warning', {
       message: `a new spec for ${this.key.namespace}/${this.key.name} supersedes the release in flight (${stored.state.phase}): ${
-        promoting ? 'letting its promotion finish' : 'rolling that one back'
+        retiring
+          ? 'scaling its old version down now'
+          : promoting
+            ? 'letting its promotion finish'
+            : 'rolling that one back'
       } first`,
     });
-    const previous = createRollout({
+    const previous = createDriver({
       ...this.#options,
-      spec: saved as RolloutSpecInput,
+      spec: saved,
       holder: this.#holder,
-      ...(promoting ? { waitForLock: true } : {}),
+      waitForLock: true,
+      [RETIRE_NOW]: true,
     });
     previous.on('warning', (w) => this.#emitter.emit('warning', w));
     try {
-      if (promoting) await previous.run();
+      if (promoting || retiring) await previous.run();
       else await previous.abort('superseded by a new spec for the same rollout', { wait: true });
-      // Its live driver reports traffic on stable before the abort ends: wait for the end.
+      // Its live driver reports traffic on stable before the abort ends: wait for the end, and
+      // retire what it left (its delay is cut short: this release replaces that version).
       for (;;) {
         const now = await this.#store.load(this.key);
-        if (!now || now.state.specDigest !== stored.state.specDigest || isEnded(now.state)) break;
+        if (!now || now.state.specDigest !== stored.state.specDigest) break;
+        if (isRetiring(now.state)) await previous.run();
+        else if (isEnded(now.state)) break;
         if (now.state.phase === 'failed')
           throw new KanaryError(
             'INVALID_STATE',
@@ -720,6 +752,9 @@ class RolloutDriver implements Rollout {
         });
       } catch (error) {
         if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
+        // Back for a retirement someone else is carrying out (a new release, the agent): theirs now.
+        if (this.#state && isRetiring(this.#state) && isKanaryError(error, 'LOCKED'))
+          return (await this.#store.load(this.key).catch(() => undefined))?.state ?? this.#state;
         const other = found.other;
         if (other && isKanaryError(error, 'LOCKED')) {
           throw new KanaryError(
@@ -736,21 +771,26 @@ class RolloutDriver implements Rollout {
       }
       probing = undefined;
       this.#lease = lease;
-      let outcome: 'stopped' | 'lost';
+      let outcome: 'stopped' | 'lost' | { retireInMs: number };
       try {
         outcome = await this.#drive(lease, enough);
       } finally {
         if (!this.#shutdown.signal.aborted || lease.isHeld()) await lease.release();
         this.#lease = undefined;
       }
-      if (outcome === 'stopped' || this.#shutdown.signal.aborted) {
+      if (outcome === 'stopped' || typeof outcome === 'object' || this.#shutdown.signal.aborted) {
         this.#emitter.emit('leadership', {
           status: 'released',
           holder: this.#holder,
           epoch: lease.epoch,
-          message: `${this.#holder} released ${this.key.namespace}/${this.key.name}`,
+          message: `${this.#holder} released ${this.key.namespace}/${this.key.name}${
+            typeof outcome === 'object' ? ' until the old version is due to be scaled down' : ''
+          }`,
         });
-        return this.#state as RolloutState;
+        if (typeof outcome !== 'object' || !(await this.#awaitRetirement(outcome.retireInMs)))
+          return this.#state as RolloutState;
+        wait = false;
+        continue;
       }
       const why = (lease.signal.reason as Error | undefined)?.message ?? 'the lease was lost';
       this.#emitter.emit('leadership', {
@@ -768,14 +808,38 @@ class RolloutDriver implements Rollout {
     }
   }
 
+  /**
+   * The release has ended and its old version is due to be scaled down in `ms`: the lease is not
+   * held meanwhile, so a new release can start (and retire it at once). True when it is still this
+   * driver's to do once due. (Measured on the host clock: without a lease there is no offset to
+   * the rollout's timeline, and the due time was read with one.)
+   */
+  async #awaitRetirement(ms: number): Promise<boolean> {
+    await this.#hostClock.sleep(Math.max(1, ms), this.#shutdown.signal);
+    if (this.#shutdown.signal.aborted) return false;
+    const stored = await this.#store.load(this.key).catch(() => undefined);
+    if (!stored || stored.state.specDigest !== this.#digest) return false;
+    this.#state = stored.state;
+    this.#revision = stored.revision;
+    return isRetiring(stored.state);
+  }
+
   /** One term as the driver: record the takeover, then decide and act until stopped or lost. */
-  async #drive(lease: LockLease, enough: (state: RolloutState) => boolean): Promise<'stopped' | 'lost'> {
+  async #drive(
+    lease: LockLease,
+    enough: (state: RolloutState) => boolean,
+  ): Promise<'stopped' | 'lost' | { retireInMs: number }> {
     this.#fencedOut = false;
+    if (this.#state && isRetiring(this.#state)) {
+      // A new release may have replaced the one this driver was retiring while it waited.
+      const stored = await this.#store.load(this.key).catch(() => undefined);
+      if (stored && stored.state.specDigest !== this.#digest) return 'stopped';
+    }
     const state = await this.load();
     if ((state.driver?.epoch ?? 0) > lease.epoch) return 'lost';
     // Tell hosts where this driver starts from (a resumed rollout may already wait for a human).
     this.#emitter.emit('state', state);
-    if (isStopped(state) || enough(state)) {
+    if ((isStopped(state) && !isRetiring(state)) || enough(state)) {
       await this.#unfence();
       return 'stopped';
     }
@@ -807,6 +871,18 @@ class RolloutDriver implements Rollout {
       if (decision.kind === 'stop') {
         await this.#unfence();
         return 'stopped';
+      }
+      const delay = decision.kind === 'hold' && currentAction(this.#plan, current)?.type === 'delay';
+      if (delay && isRetiring(current) && this.#queue.length === 0) {
+        // The scale-down delay: cut short for a release being replaced, otherwise waited out
+        // without the lease (see #awaitRetirement).
+        if (this.#options[RETIRE_NOW]) {
+          if (!(await this.#dispatchAsLeader({ type: 'actionCompleted', at: this.#clock.now() })))
+            return 'lost';
+          continue;
+        }
+        if (decision.kind === 'hold' && decision.until !== undefined)
+          return { retireInMs: decision.until - this.#clock.now() };
       }
       await this.#act(decision);
     }
@@ -1049,6 +1125,8 @@ class RolloutDriver implements Rollout {
     const section = state.cursor.section;
     const router = this.#options.router;
     if (!router || !this.#options.workload.endpoints || state.startedAt === undefined) return false;
+    // Ended: the old version's retirement changes the sides on purpose.
+    if (isEnded(state)) return false;
     if (section === 'prelude' || section === 'steps') return true;
     // In promotion, until the router's finalize: the canary takes users while the stable is
     // updated, and a canary that stops serving then must not keep them (chaos seed 66). A

@@ -28,6 +28,15 @@ export const isEnded = (state: Pick<RolloutState, 'phase'>): boolean =>
 export const isStopped = (state: Pick<RolloutState, 'phase'>): boolean =>
   isEnded(state) || state.phase === 'failed';
 
+/**
+ * Ended, with the old version still to retire: the release is decided (`succeeded` at the switch,
+ * `aborted` once stable serves) and its scale-down delay, then the scale-down and the routing's
+ * hand-back, are left. Whoever drives next does them: the driver when the delay is up, a new
+ * release at once before it starts, or the agent.
+ */
+export const isRetiring = (state: Pick<RolloutState, 'phase' | 'cursor'>): boolean =>
+  isEnded(state) && state.cursor.section !== 'done';
+
 export type AbortCause = 'user' | 'analysis' | 'deadline' | 'error' | 'hook';
 
 /** Where the rollout is in its plan. `section: 'done'` once the promotion or abort section ended. */

@@ -87,4 +87,15 @@ export function actionsAt(plan: Plan, section: Section, stepIndex: number): Plan
   return stepIndex === 0 ? plan[section] : [];
 }
 
+/**
+ * Where the release ends inside its promotion or abort section: at the scale-down delay. From there
+ * on only the old version's retirement is left (the delay, its scale-down, the routing handed
+ * back), and the rollout is already `succeeded` or `aborted`. -1 when the section has no delay.
+ */
+export function retireIndex(plan: Plan, section: Section): number {
+  if (section !== 'promotion' && section !== 'abort') return -1;
+  const reason = section === 'promotion' ? 'scaleDown' : 'abortScaleDown';
+  return plan[section].findIndex((a) => a.type === 'delay' && a.reason === reason);
+}
+
 export type { RouterCapabilities };

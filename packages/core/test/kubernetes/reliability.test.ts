@@ -1,4 +1,9 @@
-import { createKubernetesRollout, isKanaryError, type RolloutSpecInput } from '@kanary/core';
+import {
+  createKubernetesRollout,
+  isKanaryError,
+  type RolloutSpecInput,
+  type RolloutState,
+} from '@kanary/core';
 import { type Cluster, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, imagesBehind, service } from './fixtures.ts';
@@ -75,7 +80,16 @@ describe('two drivers on one rollout', () => {
     const [fa, fc] = await Promise.all([first, second]);
     expect(fa.phase).toBe('succeeded');
     expect(fc.phase).toBe('succeeded');
-    expect(fc.seq).toBe(fa.seq);
+    // The release was driven by bot-a alone; its retirement (after the scale-down delay, when the
+    // lease is free) by whichever of the two took the lease then.
+    const cm = cluster.get('ConfigMap', 'default', 'kanary-web')!;
+    const saved = JSON.parse((cm.data as Record<string, string>)['state.json']!) as RolloutState;
+    expect(saved.cursor.section).toBe('done');
+    const drivers = saved.history.filter((h) => h.event === 'driver').map((h) => h.detail);
+    expect(drivers.every((d) => /^bot-[ac] drives/.test(d ?? ''))).toBe(true);
+    const switched = saved.history.findIndex((h) => h.event === 'advance' && h.detail === 'to promotion');
+    expect(switched).toBeGreaterThan(0);
+    expect(saved.history.slice(0, switched).some((h) => /bot-c/.test(h.detail ?? ''))).toBe(false);
     expect(
       (cluster.get('Lease', 'default', 'kanary-web')!.spec as { holderIdentity: string | null })
         .holderIdentity,

@@ -133,6 +133,69 @@ describe('seed 001: blue-green by switching the Service selector', () => {
     expect([replicas('py-hello-blue'), replicas('py-hello-green')]).toEqual([0, 2]);
   });
 
+  it('is succeeded at the switch; a next release started during the scale-down delay does not wait for it: blue is scaled down first, no request fails', async () => {
+    const first = await setup({ ...spec.strategy, scaleDownDelaySeconds: 600 });
+    const entry = { kind: 'service' as const, namespace: 'default', service: 'py-hello-service' };
+    let failed = 0;
+    const count = () => {
+      for (const [backend, n] of cluster.traffic.sample(entry, 100))
+        if (backend.startsWith('status-')) failed += n;
+    };
+    first.on('state', count);
+    const succeededAt = new Promise<RolloutState>((resolve) =>
+      first.on('state', (s) => s.phase === 'succeeded' && resolve(s)),
+    );
+    const firstRun = cluster.run(first.run(), { maxMs: 3_600_000 });
+    const atSwitch = await cluster.run(succeededAt);
+    // Green serves; blue still has its pods for the delay (a rollback is one selector write), and the
+    // Lease is free for whoever comes next.
+    expect(atSwitch.cursor.section).toBe('promotion');
+    expect(imagesBehind(cluster, 'default', 'py-hello-service')).toEqual([
+      'localhost:5001/py-http:2',
+      'localhost:5001/py-http:2',
+    ]);
+    const replicas = (name: string) =>
+      (cluster.get('Deployment', 'default', name)!.spec as { replicas: number }).replicas;
+    expect(replicas('py-hello-blue')).toBe(2);
+    await cluster.virtualClock!.advance(1_000);
+    expect(
+      (cluster.get('Lease', 'default', 'kanary-py-hello')!.spec as { holderIdentity: unknown })
+        .holderIdentity,
+    ).toBeFalsy();
+    const startedAt = cluster.clock.now();
+    const next = createKubernetesRollout({
+      spec: {
+        ...spec,
+        update: { image: 'localhost:5001/py-http:3' },
+        strategy: { ...spec.strategy, scaleDownDelaySeconds: 600 },
+      },
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+      pollInterval: '1s',
+    });
+    next.on('state', count);
+    const warnings: string[] = [];
+    next.on('warning', (w) => warnings.push(w.message));
+    const began = new Promise<RolloutState>((resolve) =>
+      next.on('state', (s) => s.cursor.section === 'steps' && resolve(s)),
+    );
+    const nextRun = cluster.run(next.run(), { maxMs: 3_600_000 });
+    await cluster.run(began);
+    // Started long before the first release's 10 minutes were up, with the old blue retired first.
+    expect(cluster.clock.now() - startedAt).toBeLessThan(120_000);
+    expect(warnings.join('\n')).toMatch(/scaling its old version down now/);
+    // The first driver comes back when its delay is up, finds the work done and returns.
+    const firstFinal = await firstRun;
+    expect(firstFinal.phase).toBe('succeeded');
+    const final = await nextRun;
+    expect(final.phase).toBe('succeeded');
+    expect(imagesBehind(cluster, 'default', 'py-hello-service')).toEqual([
+      'localhost:5001/py-http:3',
+      'localhost:5001/py-http:3',
+    ]);
+    expect(failed).toBe(0);
+  });
+
   it('rolls back by switching the selector back while blue is still up', async () => {
     const rollout = await setup();
     rollout.on('phase', ({ to }) => {

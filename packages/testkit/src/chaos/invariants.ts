@@ -183,7 +183,8 @@ export function watchInvariants(
     if (!stableReady) stableServesSince = undefined;
     else stableServesSince ??= at;
     const alternative = stableReady || readyPods(target.canary) > 0;
-    const managing = state !== undefined && state.phase !== 'succeeded' && state.phase !== 'aborted';
+    // Kanary's until the release has ended and retired its old version.
+    const managing = state !== undefined && state.cursor.section !== 'done';
     // A person who routed users to a stable without pods did that themselves: Kanary keeps their edit.
     const personRouted = !stableReady && target.routing.some((r) => edited.has(`${r.kind}/${r.name}`));
     if (routingFailures > 0 && alternative && (managing || stableReady) && !personRouted) {

@@ -419,7 +419,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         return undefined; // the watcher reports it (state-sane)
       }
     };
-    const settled = (s: RolloutState | undefined) => s?.phase === 'succeeded' || s?.phase === 'aborted';
+    // Ended and retired: the old version scaled down and the routing handed back.
+    const settled = (s: RolloutState | undefined) =>
+      (s?.phase === 'succeeded' || s?.phase === 'aborted') && s.cursor.section === 'done';
     const waitUntil = async (done: () => boolean, maxMs: number) => {
       const limit = cluster.clock.now() + maxMs;
       while (!done() && cluster.clock.now() < limit) await cluster.run(cluster.clock.sleep(1_000));
