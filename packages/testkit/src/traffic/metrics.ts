@@ -15,6 +15,12 @@ const labelText = (l: Labels) =>
   Object.entries(l)
     .map(([k, v]) => `${k}="${escapeValue(v)}"`)
     .join(',');
+/** The series' identity in its family: cheaper than the rendered text, which is made once per series. */
+const seriesKey = (l: Labels) => {
+  let key = '';
+  for (const name in l) key += `${name}\u0000${l[name]}\u0001`;
+  return key;
+};
 const formatNumber = (n: number) => (Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(12))));
 
 export class MetricsRegistry {
@@ -32,7 +38,7 @@ export class MetricsRegistry {
   inc(name: string, labels: Labels, by = 1): void {
     const f = this.#families.get(name);
     if (!f) throw new Error(`unknown metric ${name}`);
-    const key = labelText(labels);
+    const key = seriesKey(labels);
     const s = f.series.get(key);
     if (s) s.value += by;
     else f.series.set(key, { labels, value: by });
@@ -41,7 +47,7 @@ export class MetricsRegistry {
   observe(name: string, labels: Labels, value: number): void {
     const f = this.#families.get(name);
     if (!f?.buckets) throw new Error(`unknown histogram ${name}`);
-    const key = labelText(labels);
+    const key = seriesKey(labels);
     let s = f.series.get(key);
     if (!s) {
       s = { labels, value: 0, counts: f.buckets.map(() => 0), sum: 0 };
