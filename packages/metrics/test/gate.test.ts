@@ -82,6 +82,52 @@ const metric = (over: Record<string, unknown>) => ({
   ...over,
 });
 
+describe('built-in metrics name what the router serves', () => {
+  it('the nginx built-in reads the Ingress users reach (the router’s stableIngress), not the Service’s name', async () => {
+    const queries: string[] = [];
+    const gate = createMetricGate({
+      prometheus: {
+        address: 'http://prometheus.invalid',
+        instant: async (q: string) => {
+          queries.push(q);
+          return { resultType: 'vector', result: [] };
+        },
+        range: async () => [],
+      } as never,
+    });
+    const analysis = analysisOf([
+      {
+        name: 'errors',
+        interval: '30s',
+        provider: { nginx: { metric: 'errors' } },
+        judge: { sequentialRate: {} },
+      },
+    ]);
+    const withRouter = (options: Record<string, unknown> | undefined) =>
+      gate.evaluate({
+        key: 'steps[0]',
+        analysis,
+        state: undefined,
+        startedAt: 1_000_000,
+        now: 1_000_000,
+        ctx: {
+          ...ctx(),
+          state: (options
+            ? { wiring: { spec: {}, code: [], router: { kind: 'nginx', options } } }
+            : {}) as RolloutState,
+        },
+      });
+    await withRouter({ stableIngress: 'shop-main' });
+    expect(queries.length).toBeGreaterThan(0);
+    expect(queries.every((q) => q.includes('ingress="shop-main"'))).toBe(true);
+    queries.length = 0;
+    // No router known (a gate used on its own): the target Service's name, as before.
+    await withRouter(undefined);
+    expect(queries.length).toBeGreaterThan(0);
+    expect(queries.every((q) => q.includes('ingress="shop"'))).toBe(true);
+  });
+});
+
 describe("the metric gate: Argo's counting around the judges", () => {
   const gateWith = (f: MetricFunction) => createMetricGate({ functions: { f } });
 

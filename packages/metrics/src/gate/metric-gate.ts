@@ -200,12 +200,18 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
     async evaluate(input: GateInput): Promise<GateResult> {
       const { analysis, now, startedAt, ctx } = input;
       const prev = (input.state as State | undefined)?.metrics ?? {};
+      // ingress-nginx labels requests with the Ingress users reach: the router's, when it is nginx.
+      const router = ctx.state.wiring?.router;
+      const stableIngress =
+        router?.kind === 'nginx' && typeof router.options?.stableIngress === 'string'
+          ? router.options.stableIngress
+          : undefined;
       const vars: TemplateVars = {
         namespace: ctx.spec.namespace,
         canary: ctx.targets.canary?.name,
         stable: ctx.targets.stable?.name ?? ctx.spec.target.name,
         service: ctx.spec.target.service,
-        ingress: analysis.args?.ingress ?? ctx.spec.target.service ?? ctx.spec.target.name,
+        ingress: analysis.args?.ingress ?? stableIngress ?? ctx.spec.target.service ?? ctx.spec.target.name,
         route: analysis.args?.route ?? ctx.spec.name,
         ...Object.fromEntries(Object.entries(analysis.args ?? {}).map(([k, v]) => [`args.${k}`, v])),
         ...options.vars,
