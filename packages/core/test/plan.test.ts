@@ -115,13 +115,25 @@ describe('plan()', () => {
       'switch the active Service to green',
       'post-promotion analysis',
     ]);
-    expect(plan.steps[2]?.actions).toEqual([{ type: 'router.setWeight', weight: 100 }]);
+    // Green at the stable's live size and ready before it takes the users.
+    expect(plan.steps[2]?.actions).toEqual([
+      { type: 'workload.scale', side: 'canary', percentOfStable: 100 },
+      { type: 'workload.waitReady', side: 'canary' },
+      { type: 'router.setWeight', weight: 100 },
+    ]);
     // Promotion makes sure green serves (a no-op after the switch step; promoteFull() skips that step)
     // before blue is retired.
     // Once blue has no pods, the Services get the user's selectors back.
-    expect(types(plan.promotion)).toEqual(['router.setWeight', 'delay', 'workload.scale', 'router.finalize']);
-    expect(plan.promotion[0]).toEqual({ type: 'router.setWeight', weight: 100 });
-    expect(plan.promotion[1]).toEqual({ type: 'delay', duration: 30_000, reason: 'scaleDown' });
+    expect(types(plan.promotion)).toEqual([
+      'workload.scale',
+      'workload.waitReady',
+      'router.setWeight',
+      'delay',
+      'workload.scale',
+      'router.finalize',
+    ]);
+    expect(plan.promotion[2]).toEqual({ type: 'router.setWeight', weight: 100 });
+    expect(plan.promotion[3]).toEqual({ type: 'delay', duration: 30_000, reason: 'scaleDown' });
     // Rollback: blue back up and ready before the selector switches back.
     expect(types(plan.abort)).toEqual([
       'workload.restoreStable',
@@ -195,6 +207,35 @@ describe('plan()', () => {
         { type: 'workload.scale', side: 'canary', percentOfStable: 10 },
       ],
     ]);
+  });
+
+  it('a setCanaryScale before any traffic sizes the canary when it is made (never the stable’s full size first)', () => {
+    const prelude = (steps: unknown[]) =>
+      createRollout({
+        spec: { ...SPECS.weighted, steps },
+        workload: createMemoryWorkload(),
+        router: createMemoryRouter(),
+      })
+        .plan()
+        .prelude.find((a) => a.type === 'workload.ensureCanary');
+    expect(prelude([{ setCanaryScale: { replicas: 1 } }, { setWeight: 10 }])).toEqual({
+      type: 'workload.ensureCanary',
+      replicas: 1,
+    });
+    expect(
+      prelude([{ pause: { duration: '1m' } }, { setCanaryScale: { weight: 10 } }, { setWeight: 10 }]),
+    ).toEqual({
+      type: 'workload.ensureCanary',
+      percentOfStable: 10,
+    });
+    expect(prelude([{ setCanaryScale: { matchTrafficWeight: true } }, { setWeight: 10 }])).toEqual({
+      type: 'workload.ensureCanary',
+      percentOfStable: 0,
+    });
+    // Traffic first: the canary is made at full size, as before.
+    expect(prelude([{ setWeight: 10 }, { setCanaryScale: { replicas: 1 } }])).toEqual({
+      type: 'workload.ensureCanary',
+    });
   });
 
   it('formats a readable plan', () => {

@@ -490,14 +490,13 @@ class RolloutDriver implements Rollout {
 
   async #control(control: Control, options: ControlOptions = {}): Promise<RolloutState> {
     if (!this.#state) await this.load();
-    // Aborting already, perhaps with nobody driving any more: see it through rather than refuse.
-    if (
-      control.type === 'abort' &&
-      !this.#running &&
-      options.wait &&
-      (await this.load()).phase === 'aborting'
-    )
-      return this.#carryOut(control, options);
+    // Aborting already (or aborted, its canary still to be removed), perhaps with nobody driving
+    // any more: see it through rather than refuse.
+    if (control.type === 'abort' && !this.#running && options.wait) {
+      const now = await this.load();
+      if (now.phase === 'aborting' || (now.phase === 'aborted' && isRetiring(now)))
+        return this.#carryOut(control, options);
+    }
     this.#refuseIfNotAllowed(control);
     if (this.#running) {
       return new Promise<RolloutState>((resolve, reject) => {
@@ -541,7 +540,7 @@ class RolloutDriver implements Rollout {
     // Watching the store: the live driver has put traffic on stable, or (retry) moved the rollout on.
     // (A live driver shows itself by moving the state on after the control was recorded.)
     const seen = (s: RolloutState) =>
-      isStopped(s) ||
+      enough(s) ||
       (s.seq > recordedSeq &&
         s.driver?.holder !== this.#holder &&
         (control.type !== 'abort' || trafficOnStable(s)));
@@ -559,8 +558,10 @@ class RolloutDriver implements Rollout {
         waitForLock: true,
       });
       self.#shutdownOn(stopWatching.signal);
+      // Driving here only while holding the lease: through a retirement's delay it is let go, and
+      // a live driver's state counts again.
       self.on('leadership', (e) => {
-        if (e.status === 'acquired') drivingHere = true;
+        drivingHere = e.status === 'acquired';
       });
       for (const event of [
         'state',
@@ -837,6 +838,16 @@ class RolloutDriver implements Rollout {
     }
     const state = await this.load();
     if ((state.driver?.epoch ?? 0) > lease.epoch) return 'lost';
+    // Another driver's retirement not yet due: it comes back for it then. Nothing is recorded (its
+    // state still names it); this one looks again when it is due.
+    const due = isRetiring(state) ? state.action?.until : undefined;
+    if (
+      due !== undefined &&
+      due > this.#clock.now() &&
+      state.driver?.holder !== this.#holder &&
+      !this.#options[RETIRE_NOW]
+    )
+      return { retireInMs: due - this.#clock.now() };
     // Tell hosts where this driver starts from (a resumed rollout may already wait for a human).
     this.#emitter.emit('state', state);
     if ((isStopped(state) && !isRetiring(state)) || enough(state)) {
@@ -1331,16 +1342,18 @@ class RolloutDriver implements Rollout {
       case 'hook':
         await this.#runHooks(action.hook, ctx);
         return { kind: 'done' };
-      case 'workload.ensureCanary':
+      case 'workload.ensureCanary': {
+        const base = ctx.targets.stable?.original?.replicas;
+        const replicas =
+          action.replicas ??
+          (action.percentOfStable !== undefined && base !== undefined
+            ? Math.ceil((base * action.percentOfStable) / 100)
+            : undefined);
         return {
           kind: 'done',
-          result: {
-            canary: await workload.ensureCanary(
-              ctx,
-              action.replicas === undefined ? {} : { replicas: action.replicas },
-            ),
-          },
+          result: { canary: await workload.ensureCanary(ctx, replicas === undefined ? {} : { replicas }) },
         };
+      }
       case 'workload.waitReady': {
         const r = await workload.readiness(ctx, action.side);
         if (!r.ready)

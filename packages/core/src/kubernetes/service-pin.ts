@@ -25,15 +25,46 @@ export function originalSelector(svc: {
   );
 }
 
-/** Points a Service at the pods of one ReplicaSet; idempotent, read back. Returns the Service as written. */
-export async function pinService(client: KubeClient, ref: ObjectRef, hash: string): Promise<Service> {
+/**
+ * The user's selector aimed at pods labelled `labels`: each key those pods carry takes their value
+ * (article 001's `color: blue` becomes `color: green` for green's pods), a key they lack is left
+ * out. Without labels, the selector as it is.
+ */
+export function selectorFor(
+  selector: Record<string, string>,
+  labels: Record<string, string> | undefined,
+): Record<string, string> {
+  if (!labels) return { ...selector };
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(selector)) {
+    const value = labels[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Points a Service at the pods of one ReplicaSet (`labels`: what those pods carry, so a selector
+ * that tells the sides apart by a label of its own still matches them); idempotent, read back.
+ * Returns the Service as written.
+ */
+export async function pinService(
+  client: KubeClient,
+  ref: ObjectRef,
+  hash: string,
+  labels?: Record<string, string>,
+): Promise<Service> {
   const svc = await client.get<Service>(ref);
   if (!svc) throw new KanaryError('NOT_FOUND', `Service ${ref.namespace}/${ref.name} does not exist`);
-  if (svc.spec.selector?.[HASH] === hash && svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR])
+  const want = (s: Service) => ({ ...selectorFor(originalSelector(s), labels), [HASH]: hash });
+  if (
+    svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR] &&
+    JSON.stringify(svc.spec.selector) === JSON.stringify(want(svc))
+  )
     return svc;
   const updated = await client.update<Service>(ref, (s) =>
     withOwnedAnnotation(
-      { ...s, spec: { ...s.spec, selector: { ...originalSelector(s), [HASH]: hash } } },
+      { ...s, spec: { ...s.spec, selector: want(s) } },
       ANNOTATION_ORIGINAL_SELECTOR,
       originalSelector(s),
     ),
@@ -44,15 +75,23 @@ export async function pinService(client: KubeClient, ref: ObjectRef, hash: strin
   return updated;
 }
 
-/** Gives a pinned Service the user's selector back; an annotation map that held only ours goes too. */
-export async function unpinService(client: KubeClient, ref: ObjectRef): Promise<void> {
+/**
+ * Gives a pinned Service the user's selector back; an annotation map that held only ours goes too.
+ * `labels`: the pods that serve now, when they differ from the ones the user's selector named (a
+ * blue-green switch by colour): the selector follows them, as the user would have edited it.
+ */
+export async function unpinService(
+  client: KubeClient,
+  ref: ObjectRef,
+  labels?: Record<string, string>,
+): Promise<void> {
   const svc = await client.get<Service>(ref);
   if (!svc?.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR]) return;
   await client.update<Service>(ref, (s) => {
     const saved = readOwnedAnnotation<Record<string, string>>(s, ANNOTATION_ORIGINAL_SELECTOR);
     if (saved === undefined) return undefined;
     return withOwnedAnnotation(
-      { ...s, spec: { ...s.spec, selector: saved } },
+      { ...s, spec: { ...s.spec, selector: selectorFor(saved, labels) } },
       ANNOTATION_ORIGINAL_SELECTOR,
       undefined,
     );

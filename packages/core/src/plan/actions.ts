@@ -12,7 +12,8 @@ import type { StrategyType } from '../spec/strategy.ts';
  */
 export type PlanAction =
   | { type: 'hook'; hook: HookName }
-  | { type: 'workload.ensureCanary'; replicas?: number }
+  /** `percentOfStable`: sized from the stable's size at the start (a first `setCanaryScale` step). */
+  | { type: 'workload.ensureCanary'; replicas?: number; percentOfStable?: number }
   | { type: 'workload.waitReady'; side: Side }
   | { type: 'workload.scale'; side: Side; replicas?: number; percentOfStable?: number }
   | { type: 'workload.promote' }

@@ -7,7 +7,13 @@ export function describeAction(action: PlanAction): string {
     case 'hook':
       return `call ${action.hook} hooks`;
     case 'workload.ensureCanary':
-      return `create or adopt the canary workload${action.replicas !== undefined ? ` with ${action.replicas} replicas` : ''}`;
+      return `create or adopt the canary workload${
+        action.replicas !== undefined
+          ? ` with ${action.replicas} replicas`
+          : action.percentOfStable !== undefined
+            ? ` at ${action.percentOfStable}% of the stable's replicas`
+            : ''
+      }`;
     case 'workload.waitReady':
       return `wait until the ${action.side} workload is ready`;
     case 'workload.scale':

@@ -202,8 +202,28 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
       throw new KanaryError('UNSUPPORTED_CAPABILITY', 'the replica-ratio router cannot mirror traffic');
     },
     removeMirror: async () => undefined,
-    reset: (ctx) => moveTo(ctx, 0),
-    finalize: (ctx) => moveTo(ctx, 0),
+    async reset(ctx) {
+      // Rolling back is one write when the stable has a ready pod to take everyone: the canary's
+      // pods go at once, then the stable grows back to size (users wait on fewer pods, never on
+      // the version being rolled back). With no stable pod ready, pod by pod as in a step.
+      const now = await read(ctx);
+      if (now.canary.exists && now.canary.replicas > 0 && now.stable.ready > 0)
+        await scaleTo(ctx, canaryNameOf(ctx), 0);
+      return moveTo(ctx, 0);
+    },
+    async finalize(ctx) {
+      const status = await moveTo(ctx, 0);
+      // The release is over: a stable Kanary sized to totalReplicas goes back to the user's count
+      // (a count someone else set meanwhile stays theirs).
+      const s = ctx.spec.strategy;
+      const original = ctx.targets.stable?.original?.replicas;
+      if (s.type === 'replicaRatio' && s.totalReplicas !== undefined && original !== undefined) {
+        const stable = await client.get<Deployment>(ref(ctx, ctx.spec.target.name));
+        if (stable?.spec.replicas === s.totalReplicas && original !== s.totalReplicas)
+          await scaleTo(ctx, ctx.spec.target.name, original);
+      }
+      return status;
+    },
     async status(ctx) {
       const now = await read(ctx);
       const total = now.stable.replicas + now.canary.replicas;

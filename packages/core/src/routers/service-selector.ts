@@ -39,8 +39,8 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
     return h;
   };
   /** Points a Service at one side, keeping the user's selector in an annotation. Verified by reading back. */
-  const point = async (ctx: PortContext, name: string, hash: string): Promise<void> => {
-    await pinService(client, ref(ctx, name), hash);
+  const point = async (ctx: PortContext, name: string, side: 'stable' | 'canary'): Promise<void> => {
+    await pinService(client, ref(ctx, name), hashOf(ctx, side), ctx.targets[side]?.podLabels);
   };
 
   const status = async (ctx: PortContext): Promise<RouterStatus> => {
@@ -73,13 +73,12 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
     async prepare(ctx) {
       const { active, preview } = names(ctx);
       // Pin the active Service to the stable pods before any new pod exists.
-      await point(ctx, active as string, hashOf(ctx, 'stable'));
-      if (preview && ctx.targets.canary?.podTemplateHash)
-        await point(ctx, preview, ctx.targets.canary.podTemplateHash);
+      await point(ctx, active as string, 'stable');
+      if (preview && ctx.targets.canary?.podTemplateHash) await point(ctx, preview, 'canary');
     },
     async setWeight(ctx, weight) {
       if (weight !== 0 && weight !== 100) unsupported(`send ${weight}% (only 0 or 100)`);
-      await point(ctx, names(ctx).active as string, hashOf(ctx, weight === 100 ? 'canary' : 'stable'));
+      await point(ctx, names(ctx).active as string, weight === 100 ? 'canary' : 'stable');
       return status(ctx);
     },
     setHeaderRoute: async () => unsupported('route by header'),
@@ -87,7 +86,7 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
     setMirror: async () => unsupported('mirror traffic'),
     removeMirror: async () => undefined,
     async reset(ctx) {
-      await point(ctx, names(ctx).active as string, hashOf(ctx, 'stable'));
+      await point(ctx, names(ctx).active as string, 'stable');
       return status(ctx);
     },
     /**
@@ -96,8 +95,16 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
      */
     async finalize(ctx) {
       const { active, preview } = names(ctx);
-      await unpinService(client, ref(ctx, active as string));
-      if (preview) await unpinService(client, ref(ctx, preview));
+      // The side that serves now (the active Service's pin) keeps its users: a selector by colour
+      // is handed back naming that colour.
+      const svc = await client.get<Service>(ref(ctx, active as string));
+      const hash = svc?.spec.selector?.['pod-template-hash'];
+      const serving = (['canary', 'stable'] as const).find(
+        (side) => hash && ctx.targets[side]?.podTemplateHash === hash,
+      );
+      const labels = serving ? ctx.targets[serving]?.podLabels : undefined;
+      await unpinService(client, ref(ctx, active as string), labels);
+      if (preview) await unpinService(client, ref(ctx, preview), labels);
       return { canaryWeight: 0, verified: true, headerRoutes: [], mirrors: [] };
     },
     status,

@@ -29,14 +29,12 @@ function planBlueGreen(spec: RolloutSpec, options: PlanOptions): Plan {
     ]);
   }
   // Green at full size and serving: idempotent, so promotion repeats it (promoteFull() skips the
-  // steps, and blue must never be retired before green serves).
+  // steps, and blue must never be retired before green serves). Full size is the stable's live
+  // count: a preview at fewer replicas, an adopted green of another size, or a blue someone scaled
+  // up meanwhile all leave users short of pods otherwise.
   const cutOver: PlanAction[] = [
-    ...(s.previewReplicaCount !== undefined
-      ? [
-          { type: 'workload.scale', side: 'canary', percentOfStable: 100 } as const,
-          { type: 'workload.waitReady', side: 'canary' } as const,
-        ]
-      : []),
+    { type: 'workload.scale', side: 'canary', percentOfStable: 100 },
+    { type: 'workload.waitReady', side: 'canary' },
     { type: 'router.setWeight', weight: 100 },
   ];
   add('switch the active Service to green', [...hook(options, 'confirm-promotion'), ...cutOver]);

@@ -36,7 +36,16 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
     });
   }
   // Replica ratio starts the canary at zero pods; its router sizes both sides from the weight.
-  const canaryReplicas = strategy.type === 'replicaRatio' ? 0 : strategy.canary.replicas;
+  // Otherwise a `setCanaryScale` before any traffic sizes it from the start (Argo: a 10-replica
+  // rollout whose first step is setCanaryScale: 1 never runs 10 canary pods).
+  const firstScale = spec.steps.find((s) => 'setCanaryScale' in s || ('setWeight' in s && s.setWeight > 0));
+  const early = firstScale && 'setCanaryScale' in firstScale ? firstScale.setCanaryScale : undefined;
+  const canaryReplicas = strategy.type === 'replicaRatio' ? 0 : (early?.replicas ?? strategy.canary.replicas);
+  // Matching a traffic weight that is still 0 is 0% of the stable.
+  const canaryPercent =
+    strategy.type !== 'replicaRatio' && canaryReplicas === undefined
+      ? (early?.weight ?? (early?.matchTrafficWeight ? 0 : undefined))
+      : undefined;
   const steps = compileRouterSteps(spec, options, req, { steps: initialSteps, weight: 0 });
 
   return {
@@ -49,6 +58,7 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
       {
         type: 'workload.ensureCanary',
         ...(canaryReplicas === undefined ? {} : { replicas: canaryReplicas }),
+        ...(canaryPercent === undefined ? {} : { percentOfStable: canaryPercent }),
       },
       { type: 'workload.waitReady', side: 'canary' },
       { type: 'router.prepare' },

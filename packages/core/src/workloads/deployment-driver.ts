@@ -6,6 +6,7 @@ import {
   ensureHashService,
   pinService,
   type Service,
+  selectorFor,
   unpinService,
 } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
@@ -164,6 +165,22 @@ function readinessOf(d: Deployment | undefined, side: Side): Readiness {
   return { ready, desired, readyReplicas: s.readyReplicas ?? 0, updated: s.updatedReplicas ?? 0, message };
 }
 
+/**
+ * The template the stable takes on promotion: the canary's, without Kanary's revision label (the
+ * user's own manifest re-applied must not be a new revision) and with the stable's own selector
+ * labels (an adopted canary selected by `color: green` cannot be copied into a Deployment that
+ * selects `color: blue`: the API server refuses the mismatch).
+ */
+function promotedTemplate(
+  source: DeploymentSpec['template'],
+  selector: Record<string, string>,
+): DeploymentSpec['template'] {
+  const template = structuredClone(source);
+  const { [LABEL_REVISION]: _r, ...labels } = template.metadata?.labels ?? {};
+  template.metadata = { ...template.metadata, labels: { ...labels, ...selector } };
+  return template;
+}
+
 /** Drives apps/v1 Deployments for every strategy. Every method is idempotent. */
 export function createDeploymentDriver(options: DeploymentDriverOptions): WorkloadDriver {
   const { client } = options;
@@ -312,10 +329,26 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       if (adopted(ctx)) {
         if (!existing)
           throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${name} to adopt does not exist`);
-        if (replicas !== undefined && existing.spec.replicas !== replicas) {
-          await client.mergePatch(deploymentRef(ns(ctx), name), { spec: { replicas } });
+        // The person's Deployment with the spec's update on top (nothing of Kanary's in its
+        // template), and never used at 0/0: one scaled to zero (the last release's blue) is brought
+        // to the stable's size.
+        const template = ctx.spec.update ? mergeTemplate(existing.spec.template, ctx.spec.update) : undefined;
+        const size =
+          replicas ??
+          (existing.spec.replicas ? existing.spec.replicas : (await getStable(ctx)).spec.replicas || 1);
+        const retemplate = template !== undefined && !templatesEqual(existing.spec.template, template);
+        if (retemplate || existing.spec.replicas !== size || existing.spec.paused) {
+          await client.update<Deployment>(deploymentRef(ns(ctx), name), (d) => ({
+            ...d,
+            spec: {
+              ...d.spec,
+              ...(retemplate ? { template: template as DeploymentSpec['template'] } : {}),
+              replicas: size,
+              paused: false,
+            },
+          }));
         }
-        return refOf(client, existing);
+        return refOf(client, (await getCanary(ctx)) as Deployment);
       }
       if (
         existing &&
@@ -347,7 +380,21 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
             },
             annotations: { 'kanary.dev/stable': stable.metadata.name },
           },
-          spec: { ...stable.spec, replicas: size, paused: false, template } as DeploymentSpec,
+          spec: {
+            ...stable.spec,
+            // A version told apart by a label in the stable's selector (article 003's `version: v2`
+            // in update.template): the canary selects its own pods by it.
+            selector: {
+              ...stable.spec.selector,
+              matchLabels: {
+                ...(stable.spec.selector.matchLabels ?? {}),
+                ...selectorFor(stable.spec.selector.matchLabels ?? {}, template.metadata?.labels ?? {}),
+              },
+            },
+            replicas: size,
+            paused: false,
+            template,
+          } as DeploymentSpec,
         });
         return refOf(client, created);
       }
@@ -413,7 +460,10 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     async promote(ctx) {
       const canary = await getCanary(ctx);
       const stable = await getStable(ctx);
-      const template = canary?.spec.template ?? desiredTemplate(ctx, originalTemplate(ctx, stable));
+      const template = promotedTemplate(
+        canary?.spec.template ?? desiredTemplate(ctx, originalTemplate(ctx, stable)),
+        stable.spec.selector.matchLabels ?? {},
+      );
       if (templatesEqual(stable.spec.template, template)) return;
       await client.update<Deployment>(deploymentRef(ns(ctx), stableName(ctx)), (d) => ({
         ...d,
@@ -463,7 +513,9 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       const ref = deploymentRef(ns(ctx), d.metadata.name);
       const total = d.spec.replicas ?? 1;
       const target = Math.ceil((total * percent) / 100);
-      const template = desiredTemplate(ctx, originalTemplate(ctx, d));
+      // In place: the user's template with the update and nothing of Kanary's, so the Deployment
+      // ends as their own manifest with the new image would make it (re-applying it is no change).
+      const template = mergeTemplate(originalTemplate(ctx, d), ctx.spec.update);
       if (!templatesEqual(d.spec.template, template)) {
         // The new template goes in paused, so nothing moves until a step asks for it; the
         // user's rolling parameters are kept to be put back at the end.
@@ -551,11 +603,18 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     async undo(ctx) {
       const d = await getStable(ctx);
       const template = originalTemplate(ctx, d);
-      if (templatesEqual(d.spec.template, template) && !d.spec.paused) return;
-      await client.update<Deployment>(deploymentRef(ns(ctx), d.metadata.name), (x) => ({
-        ...x,
-        spec: { ...x.spec, template, paused: false },
-      }));
+      const saved = d.metadata.annotations?.[ANNOTATION_ORIGINAL_STRATEGY];
+      if (templatesEqual(d.spec.template, template) && !d.spec.paused && !saved) return;
+      // The template and the user's own rolling parameters back, and the note that kept them gone.
+      await client.update<Deployment>(deploymentRef(ns(ctx), d.metadata.name), (x) => {
+        const original = readOwnedAnnotation<DeploymentSpec['strategy']>(x, ANNOTATION_ORIGINAL_STRATEGY);
+        return withOwnedAnnotation(
+          { ...x, spec: { ...x.spec, template, paused: false, ...(original ? { strategy: original } : {}) } },
+          ANNOTATION_ORIGINAL_STRATEGY,
+          undefined,
+          true,
+        );
+      });
     },
 
     async isolate(ctx) {

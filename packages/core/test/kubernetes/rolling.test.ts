@@ -66,6 +66,7 @@ describe('seed 000: rolling update paused halfway, new pods isolated on their ow
 
   it('abort restores the previous template, un-isolates and ends with every pod on the old image', async () => {
     const rollout = await seed000();
+    const before = structuredClone(cluster.get('Deployment', 'wyq', 'nginx01')!);
     rollout.on('phase', ({ to }) => {
       if (to === 'paused') queueMicrotask(() => rollout.abort('smoke test failed on nginx02'));
     });
@@ -85,5 +86,42 @@ describe('seed 000: rolling update paused halfway, new pods isolated on their ow
       (cluster.get('Service', 'wyq', 'nginx01')!.spec as { selector: Record<string, string> }).selector,
     ).toEqual({ app: 'nginx01' });
     expect(cluster.get('Service', 'wyq', 'nginx02')).toBeUndefined();
+    // Left as it was: the user's rolling parameters and template, no note of Kanary's.
+    const after = cluster.get('Deployment', 'wyq', 'nginx01')!;
+    expect(after.spec).toMatchObject({
+      strategy: (before.spec as { strategy: unknown }).strategy,
+      template: (before.spec as { template: unknown }).template,
+    });
+    expect((after.spec as { paused?: boolean }).paused).toBeFalsy();
+    expect(Object.keys(after.metadata.annotations ?? {}).filter((k) => k.startsWith('kanary.dev/'))).toEqual(
+      [],
+    );
+  });
+
+  it('a promoted release leaves the Deployment as the user’s manifest with the new image would: re-applying that manifest restarts nothing', async () => {
+    const rollout = await seed000();
+    const before = structuredClone(cluster.get('Deployment', 'wyq', 'nginx01')!);
+    rollout.on('phase', ({ to }) => {
+      if (to === 'paused') queueMicrotask(() => rollout.promote());
+    });
+    expect((await cluster.run(rollout.run())).phase).toBe('succeeded');
+    for (let i = 0; i < 5; i++) await cluster.virtualClock!.advance(3_000);
+    const after = cluster.get('Deployment', 'wyq', 'nginx01')!;
+    const mine = structuredClone(before.spec) as {
+      strategy: unknown;
+      template: { spec: { containers: Array<{ image: string }> } };
+    };
+    (mine.template.spec.containers[0] as { image: string }).image = 'nginx:1.20.1';
+    expect(after.spec).toMatchObject({ strategy: mine.strategy, template: mine.template });
+    expect(Object.keys(after.metadata.annotations ?? {}).filter((k) => k.startsWith('kanary.dev/'))).toEqual(
+      [],
+    );
+    // The user's manifest with the new image, applied again: no new ReplicaSet, no pod replaced.
+    const pods = new Set(cluster.list('Pod', 'wyq').map((p) => p.metadata.name));
+    const replicaSets = cluster.list('ReplicaSet', 'wyq').length;
+    cluster.apply({ ...before, spec: mine } as typeof before);
+    for (let i = 0; i < 3; i++) await cluster.virtualClock!.advance(3_000);
+    expect(cluster.list('ReplicaSet', 'wyq').length).toBe(replicaSets);
+    expect(new Set(cluster.list('Pod', 'wyq').map((p) => p.metadata.name))).toEqual(pods);
   });
 });

@@ -261,6 +261,52 @@ describe('seed 001: gray release by replica ratio behind one Service', () => {
     expect(cluster.get('Deployment', 'default', 'py-hello-green')).toBeUndefined();
   });
 
+  it('an abort moves every user off the canary in one write, then the stable goes back to the size the user had', async () => {
+    cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
+    cluster.apply(
+      deployment('py-hello-blue', 'default', 'py-http:1', 1, { app: 'hello', color: 'blue' }),
+      service('py-hello-service', 'default', { app: 'hello' }),
+    );
+    await cluster.virtualClock!.advance(2_000);
+    const rollout = createKubernetesRollout({
+      spec: {
+        name: 'py-hello',
+        target: { name: 'py-hello-blue', service: 'py-hello-service' },
+        update: { image: 'py-http:2' },
+        strategy: { type: 'replicaRatio', totalReplicas: 6, canary: { name: 'py-hello-green' } },
+        steps: [{ setWeight: 50 }, { pause: {} }],
+      },
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+      pollInterval: '1s',
+    });
+    const entry = { kind: 'service' as const, namespace: 'default', service: 'py-hello-service' };
+    let abortedAt: number | undefined;
+    let offCanaryAt: number | undefined;
+    rollout.on('phase', ({ to }) => {
+      if (to === 'paused' && abortedAt === undefined) {
+        abortedAt = cluster.clock.now();
+        queueMicrotask(() => void rollout.abort('bad canary'));
+      }
+    });
+    rollout.on('state', () => {
+      if (abortedAt === undefined || offCanaryAt !== undefined) return;
+      const served = cluster.traffic.sample(entry, 200);
+      if (!served.get('py-hello-green') && (served.get('py-hello-blue') ?? 0) > 0)
+        offCanaryAt = cluster.clock.now();
+    });
+    const final = await cluster.run(rollout.run());
+    expect(final.phase).toBe('aborted');
+    // One write and the Endpoints' update: no waiting for stable pods to start one by one.
+    expect((offCanaryAt as number) - (abortedAt as number)).toBeLessThan(2_000);
+    for (let i = 0; i < 5; i++) await cluster.virtualClock!.advance(2_000);
+    expect(
+      (cluster.get('Deployment', 'default', 'py-hello-blue')!.spec as { replicas: number }).replicas,
+    ).toBe(1);
+    expect(cluster.get('Deployment', 'default', 'py-hello-green')).toBeUndefined();
+    expect([...cluster.traffic.sample(entry, 200).keys()]).toEqual(['py-hello-blue']);
+  });
+
   it('turns each weight into replica counts, never above total + maxSurge, and the observed split follows them', async () => {
     cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
     cluster.apply(
