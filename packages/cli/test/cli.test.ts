@@ -87,6 +87,53 @@ describe('kanary plan', () => {
     expect(JSON.parse(json.out).steps).toHaveLength(3);
   });
 
+  it('article 002’s analysis by template name with args (Argo’s form) plans from YAML; an unknown name exits 2 naming the ones there are', async () => {
+    const yaml = (templateName: string) =>
+      stringify({
+        prometheus: { address: 'http://prometheus.example:9090' },
+        ...file(
+          [
+            { setWeight: 10 },
+            { pause: { duration: '15m' } },
+            {
+              analysis: {
+                templates: [{ templateName }],
+                args: [{ name: 'service-name', value: 'frontend-service' }],
+              },
+            },
+            { setWeight: 35 },
+          ],
+          {
+            analysisTemplates: {
+              'frontend-health-check': {
+                metrics: [
+                  {
+                    name: 'success-rate',
+                    interval: '1m',
+                    successCondition: 'result >= 0.95',
+                    provider: {
+                      prometheus: {
+                        query:
+                          'sum(rate(http_requests_total{service="{{args.service-name}}",code!~"5.."}[1m])) / sum(rate(http_requests_total{service="{{args.service-name}}"}[1m]))',
+                      },
+                    },
+                  },
+                ],
+              },
+            },
+          },
+        ),
+      });
+    const ok = await kanary(['plan', '-f', write('templates.yaml', yaml('frontend-health-check'))]);
+    expect(ok.err).toBe('');
+    expect(ok.code).toBe(EXIT.ok);
+    expect(ok.out).toMatch(/analysis frontend-health-check/);
+    const bad = await kanary(['plan', '-f', write('templates-bad.yaml', yaml('frontend-health'))]);
+    expect(bad.code).toBe(EXIT.invalid);
+    expect(bad.err).toMatch(/steps\[2\]\.analysis\.templateName/);
+    expect(bad.err).toMatch(/frontend-health-check/);
+  });
+
   it('accepts a bare rollout spec in JSON', async () => {
     const { rollout } = file([]);
     const blueGreen = { ...rollout, strategy: { type: 'blueGreen', activeService: 'web' }, steps: undefined };

@@ -324,3 +324,87 @@ describe('rolloutSpecJsonSchema', () => {
     expect(file).toEqual(rolloutSpecJsonSchema());
   });
 });
+
+describe('analysis templates (Argo’s AnalysisTemplate; article 002’s templateName)', () => {
+  const errorRate = { name: 'errors', interval: '1m', provider: { istio: { metric: 'errors' } } };
+  const templates = {
+    analysisTemplates: {
+      'frontend-health-check': {
+        metrics: [
+          {
+            ...errorRate,
+            successCondition: 'result < 0.01',
+            provider: { web: { url: 'http://h/{{args.service-name}}' } },
+          },
+        ],
+        args: { 'service-name': 'frontend', region: 'eu' },
+      },
+      latency: { metrics: [{ name: 'p99', interval: '1m', provider: { istio: { metric: 'latency' } } }] },
+    },
+  };
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  const validate = ajv.compile(rolloutSpecJsonSchema());
+
+  it('a step names a template and gives args over its defaults; Argo’s list form works the same', () => {
+    for (const analysis of [
+      { templateName: 'frontend-health-check', args: { 'service-name': 'frontend-service' } },
+      {
+        templates: [{ templateName: 'frontend-health-check' }],
+        args: [{ name: 'service-name', value: 'frontend-service' }],
+      },
+    ]) {
+      const input = { ...base, ...templates, steps: [{ setWeight: 10 }, { analysis }] };
+      expect(validate(input), JSON.stringify(validate.errors)).toBe(true);
+      const step = parseRolloutSpec(input).steps[1] as { analysis: Record<string, unknown> };
+      expect(step.analysis).toMatchObject({
+        name: 'frontend-health-check',
+        args: { 'service-name': 'frontend-service', region: 'eu' },
+        metrics: [{ name: 'errors', successCondition: 'result < 0.01' }],
+      });
+    }
+  });
+
+  it('background and blue-green analyses take references too; several templates add their metrics', () => {
+    const spec = parseRolloutSpec({
+      ...base,
+      ...templates,
+      steps: [{ setWeight: 10 }, { setWeight: 20 }],
+      analysis: {
+        templates: [{ templateName: 'frontend-health-check' }, { templateName: 'latency' }],
+        startingStep: 1,
+      },
+    });
+    expect(spec.analysis?.metrics.map((m) => m.name)).toEqual(['errors', 'p99']);
+    expect(spec.analysis?.startingStep).toBe(1);
+    const bg = parseRolloutSpec({
+      ...SPECS.blueGreen,
+      ...templates,
+      strategy: {
+        ...(SPECS.blueGreen.strategy as object),
+        prePromotionAnalysis: { templateName: 'latency' },
+      },
+    });
+    expect(
+      (bg.strategy as { prePromotionAnalysis?: { metrics: Array<{ name: string }> } }).prePromotionAnalysis
+        ?.metrics[0]?.name,
+    ).toBe('p99');
+  });
+
+  it('an unknown template is one problem naming the templates there are, reported with the others', () => {
+    const result = validateRolloutSpec({
+      ...base,
+      ...templates,
+      steps: [{ setWeight: 10 }, { analysis: { templateName: 'frontend-health' } }, { setWeight: 101 }],
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.issues).toEqual([
+      {
+        path: 'steps[1].analysis.templateName',
+        message: 'names "frontend-health", not defined under analysisTemplates',
+        hint: 'use one of: frontend-health-check, latency',
+      },
+      expect.objectContaining({ path: 'steps[2].setWeight' }),
+    ]);
+  });
+});

@@ -192,8 +192,11 @@ function validateAnalyses(plan: Plan, gate: MetricGate | undefined): KanaryIssue
     ...plan.promotion,
     ...(plan.background ? [{ type: 'analysis' as const, ...plan.background }] : []),
   ];
+  const seen = new Set<string>();
   for (const action of all) {
-    if (action.type !== 'analysis') continue;
+    // An analysis the plan runs in two places (a switch repeated in promotion) is one problem.
+    if (action.type !== 'analysis' || seen.has(action.key)) continue;
+    seen.add(action.key);
     const path = action.key.startsWith('steps')
       ? `${action.key}.analysis`
       : action.key === 'background'

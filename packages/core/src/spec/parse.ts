@@ -3,6 +3,7 @@ import { formatIssues, KanaryError, type KanaryIssue } from '../errors/kanary-er
 import { CHECK_HINTS } from './primitives.ts';
 import { type RolloutSpec, RolloutSpecInputSchema, RolloutSpecSchema } from './rollout-spec.ts';
 import { STRATEGY_TYPES } from './strategy.ts';
+import { allowTemplateRefs, resolveAnalysisTemplates } from './templates.ts';
 
 /** Renders a zod path the way users write it: `steps[2].setWeight`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -65,9 +66,9 @@ export function toKanaryIssues(error: z.ZodError): KanaryIssue[] {
  * Throws a KanaryError `INVALID_SPEC` listing every problem, each with its path and a hint.
  */
 export function parseRolloutSpec(input: unknown): RolloutSpec {
-  const result = RolloutSpecSchema.safeParse(input);
-  if (result.success) return result.data as RolloutSpec;
-  const issues = toKanaryIssues(result.error);
+  const checked = validateRolloutSpec(input);
+  if (checked.ok) return checked.spec;
+  const { issues } = checked;
   throw new KanaryError(
     'INVALID_SPEC',
     `The rollout spec has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${formatIssues(issues)}`,
@@ -79,18 +80,28 @@ export function parseRolloutSpec(input: unknown): RolloutSpec {
 export function validateRolloutSpec(
   input: unknown,
 ): { ok: true; spec: RolloutSpec } | { ok: false; issues: KanaryIssue[] } {
-  const result = RolloutSpecSchema.safeParse(input);
-  return result.success
-    ? { ok: true, spec: result.data as RolloutSpec }
-    : { ok: false, issues: toKanaryIssues(result.error) };
+  // Template references first, so every other problem is reported along with theirs.
+  const resolved = resolveAnalysisTemplates(input);
+  const result = RolloutSpecSchema.safeParse(resolved.spec);
+  if (result.success && resolved.issues.length === 0) return { ok: true, spec: result.data as RolloutSpec };
+  // An unresolved reference is reported once, not again as an analysis without metrics.
+  const unresolved = resolved.issues.map((i) => i.path.replace(/\.(templateName|templates|args).*$/, ''));
+  const rest = result.success
+    ? []
+    : toKanaryIssues(result.error).filter(
+        (i) => !unresolved.some((p) => i.path === p || i.path.startsWith(`${p}.`)),
+      );
+  return { ok: false, issues: [...resolved.issues, ...rest] };
 }
 
 /** JSON Schema (draft 2020-12) of what users write, for editors validating YAML specs. */
 export function rolloutSpecJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(RolloutSpecInputSchema, { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
+  const schema = allowTemplateRefs(
+    z.toJSONSchema(RolloutSpecInputSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+      string,
+      unknown
+    >,
+  );
   return {
     ...schema,
     $id: 'https://kanary.dev/schema/rollout-spec.json',

@@ -4,6 +4,7 @@ import { WebhookSchema } from './hooks.ts';
 import { Duration, hinted, LabelName, ObjectName } from './primitives.ts';
 import { type Step, type StepKind, StepSchema, StepUnionSchema, stepKind } from './steps.ts';
 import { StrategySchema, type StrategySpec, type StrategyType } from './strategy.ts';
+import { AnalysisTemplateSchema } from './templates.ts';
 
 /** Which step kinds each strategy can carry out, and why not where it cannot. */
 const ALLOWED_STEPS: Record<StrategyType, Partial<Record<StepKind, true>>> = {
@@ -83,6 +84,12 @@ function buildSpecSchema<S extends z.ZodType>(step: S) {
     hooks: z.array(WebhookSchema).default([]),
     /** Background analysis across the steps; blue-green uses pre/post-promotion analysis instead. */
     analysis: BackgroundAnalysisSchema.optional(),
+    /**
+     * Analyses written once and referenced by name (`analysis: { templateName, args }`, or Argo's
+     * `templates: [{ templateName }]` with a list of args) from steps, background and blue-green
+     * analyses; `{{args.<name>}}` in their queries takes the reference's args over the defaults here.
+     */
+    analysisTemplates: z.record(z.string().min(1), AnalysisTemplateSchema).optional(),
     /** Abort (or fail) if a wait for readiness takes longer than this. */
     progressDeadline: Duration.prefault('10m'),
     progressDeadlineAbort: z.boolean().default(true),
