@@ -250,6 +250,88 @@ describe('kanary run, status and controls against a cluster', () => {
     expect(again.err).toMatch(/abort\(\) refused/);
   }, 30_000);
 
+  it('a rolling update speaks in pods, not in a canary weight nobody wrote; a weighted promotion does not end on "canary 0%"', async () => {
+    const { kubeconfig } = await start();
+    const rolling = write(
+      'rolling.yaml',
+      stringify({
+        rollout: {
+          name: 'web',
+          namespace: 'shop',
+          target: { name: 'web', service: 'web' },
+          update: { image: 'web:2' },
+          strategy: { type: 'rolling' },
+          steps: [{ setWeight: 50 }, { pause: {} }],
+        },
+      }),
+    );
+    const k = ['-f', rolling, '--kubeconfig', kubeconfig];
+    const running = kanary(['run', ...k]);
+    let status: Run | undefined;
+    for (let i = 0; i < 200; i++) {
+      status = await kanary(['status', ...k]);
+      if (status.out.includes('paused at step 2/2')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status?.out).toMatch(/pods\s+50% on the new version/);
+    expect(status?.out).not.toMatch(/weight/);
+    expect((await kanary(['promote', ...k])).code).toBe(EXIT.ok);
+    const r = await running;
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toMatch(/pods \d\/\d pods updated/);
+    expect(r.out).not.toMatch(/weight canary/);
+    expect((await kanary(['status', ...k])).out).toMatch(/pods\s+all run the new version/);
+
+    const weighted = write(
+      'weighted-end.yaml',
+      stringify(file([{ setWeight: 30 }, { pause: { duration: '1ms' } }])),
+    );
+    const w = await kanary(['run', '-f', weighted, '--kubeconfig', kubeconfig]);
+    expect(w.code).toBe(EXIT.ok);
+    expect(w.out).toMatch(/traffic all on the stable Deployment, now running the new version/);
+    expect(w.out).not.toMatch(/weight canary 0%[^\n]*\n[^\n]*promoted/);
+  });
+
+  it('a threshold analysis that fails says what it measured', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ data: { errorRatio: 0.2375 } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const { kubeconfig } = await start();
+      const path = write(
+        'threshold.yaml',
+        stringify(
+          file([
+            { setWeight: 30 },
+            {
+              analysis: {
+                metrics: [
+                  {
+                    name: 'error-ratio',
+                    count: 1,
+                    successCondition: 'result < 0.05',
+                    provider: {
+                      web: { url: `http://127.0.0.1:${port}/ratio`, jsonPath: '$.data.errorRatio' },
+                    },
+                  },
+                ],
+              },
+            },
+          ]),
+        ),
+      );
+      const r = await kanary(['run', '-f', path, '--kubeconfig', kubeconfig]);
+      expect(r.code).toBe(EXIT.rolledBack);
+      expect(r.out).toMatch(/error-ratio failed[^\n]*0\.2375/);
+    } finally {
+      server.close();
+    }
+  });
+
   it('abort from another process rolls back and the run exits 1; retry starts it again', async () => {
     const { cluster: c, kubeconfig } = await start();
     const path = write('abort.yaml', stringify(file([{ setWeight: 40 }, { pause: {} }])));

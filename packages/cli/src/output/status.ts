@@ -22,10 +22,20 @@ export function formatStatus(s: RolloutState, plan: Plan | undefined, now: numbe
   if (s.userPause) rows.push(['paused', 'by a user: `kanary resume` to continue']);
   if (s.held) rows.push(['held', `${s.held.kind}: ${s.held.reason}`]);
   if (s.inconclusive) rows.push(['held', `analysis ${s.inconclusive.key} inconclusive: promote or abort`]);
-  rows.push([
-    'weight',
-    `canary ${s.weights.canary}%${s.weights.verified ? '' : ' (not read back)'}${s.weights.effective !== undefined && s.weights.effective !== s.weights.canary ? `, effective ${s.weights.effective}%` : ''}`,
-  ]);
+  if (plan?.strategy === 'rolling')
+    rows.push([
+      'pods',
+      section === 'done' || s.phase === 'succeeded'
+        ? s.outcome === 'promoted'
+          ? 'all run the new version'
+          : 'all run the previous version'
+        : (s.action?.message ?? rolledSoFar(s, plan)),
+    ]);
+  else
+    rows.push([
+      'weight',
+      `canary ${s.weights.canary}%${s.weights.verified ? '' : ' (not read back)'}${s.weights.effective !== undefined && s.weights.effective !== s.weights.canary ? `, effective ${s.weights.effective}%` : ''}`,
+    ]);
   const t = s.targets;
   if (t.stable || t.canary)
     rows.push(['targets', `stable ${t.stable?.name ?? '–'} · canary ${t.canary?.name ?? '–'}`]);
@@ -43,4 +53,17 @@ export function formatStatus(s: RolloutState, plan: Plan | undefined, now: numbe
   rows.push(['updated', new Date(s.updatedAt).toISOString()]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return `${s.key.namespace}/${s.key.name}\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`;
+}
+
+/** A rolling update's share of pods on the new version: the last roll the cursor has passed. */
+function rolledSoFar(s: RolloutState, plan: Plan): string {
+  let percent = 0;
+  if (s.cursor.section === 'steps')
+    plan.steps.forEach((step, i) => {
+      step.actions.forEach((a, j) => {
+        const passed = i < s.cursor.step || (i === s.cursor.step && j < s.cursor.action);
+        if (passed && a.type === 'workload.rollTo') percent = a.percent;
+      });
+    });
+  return percent === 0 ? 'none on the new version yet' : `${percent}% on the new version`;
 }
