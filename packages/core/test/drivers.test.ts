@@ -185,6 +185,29 @@ describe('controls from another process', () => {
     expect(h.router?.current.weight).toBe(0);
   });
 
+  it('a process without the driver’s hook functions reads the cursor with the driver’s plan (an index into promotion never skips updating the stable)', async () => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', {
+      store,
+      hooks: { step: async () => {}, 'confirm-promotion': async () => {}, 'post-rollout': async () => {} },
+    });
+    const driver = h.restart();
+    const run = h.clock.run(driver.run());
+    while (driver.state?.phase !== 'paused') await h.clock.advanceToNext();
+    // The chat bot's process, and the CLI: the same spec and store, none of the driver's hook functions.
+    const bot = h.restart({ hooks: {} });
+    const seen = await bot.load();
+    expect(seen.cursor).toEqual(driver.state?.cursor);
+    expect(bot.plan()).toEqual(driver.plan());
+    expect(bot.plan().promotion.map((a) => a.type)).toContain('hook');
+    await bot.promoteFull();
+    const final = await run;
+    expect(final.phase).toBe('succeeded');
+    expect(h.workload.world.stable.image).toBe('shop:2');
+    // What it saves keeps naming those hooks, for the next process.
+    expect(final.wiring?.code).toEqual(expect.arrayContaining(['hook step', 'hook confirm-promotion']));
+  });
+
   it('refuses a control that the current phase does not allow, writing nothing', async () => {
     const store = createMemoryStateStore();
     const h = harness('weighted', { store });

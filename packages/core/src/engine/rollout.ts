@@ -251,7 +251,9 @@ function createDriver(options: DriverOptions): RolloutDriver {
 class RolloutDriver implements Rollout {
   readonly key: RolloutKey;
   readonly spec: RolloutSpec;
-  readonly #plan: Plan;
+  #plan: Plan;
+  /** The hooks the plan was compiled with: the driver's, which every process must share. */
+  #hookNames: Set<HookName>;
   readonly #options: DriverOptions;
   readonly #emitter = new EventEmitter<RolloutEvents>();
   /** The rollout's timeline: this host's clock corrected to the lease storage's (see "One timeline"). */
@@ -280,13 +282,14 @@ class RolloutDriver implements Rollout {
   /** Objects stamped since the last save, recorded in the next one. */
   #stamped = new Map<string, FencedObject>();
   readonly #holder: string;
-  readonly #wiring: RolloutWiring;
-  readonly #wiringJson: string;
+  #wiring: RolloutWiring;
+  #wiringJson: string;
 
   constructor(spec: RolloutSpec, plan: Plan, options: DriverOptions) {
     this.spec = spec;
     this.key = { namespace: spec.namespace, name: spec.name };
     this.#plan = plan;
+    this.#hookNames = hookNamesOf(spec, options.hooks);
     this.#options = options;
     this.#hostClock = options.clock ?? systemClock;
     this.#clock = shiftedClock(this.#hostClock, () => this.#lease?.clockOffsetMs() ?? 0);
@@ -363,6 +366,7 @@ class RolloutDriver implements Rollout {
           },
         );
       }
+      this.#followDriversPlan(stored.state);
       const inconsistent = stateProblems(stored.state, this.key, this.#plan);
       if (inconsistent.length > 0)
         throw corruptState(this.key, where, inconsistent, { revision: stored.revision });
@@ -373,6 +377,30 @@ class RolloutDriver implements Rollout {
     this.#state = initialState(this.key, this.#digest, this.#clock.now());
     this.#revision = undefined;
     return this.#state;
+  }
+
+  /**
+   * The cursor indexes the plan of the process that started the release, which has hook actions for
+   * the hook functions it was given. A process with other hook functions (the CLI, the agent, a
+   * group member's controller) would read the same cursor as a different action — a promotion's
+   * index could skip updating the stable. So it compiles the driver's plan, from the hooks its saved
+   * wiring names; hooks it has no function for run as no-ops here (they exist only in that host).
+   */
+  #followDriversPlan(state: RolloutState): void {
+    if (!state.wiring) return;
+    const saved = new Set<HookName>(this.spec.hooks.map((h) => h.on));
+    for (const part of state.wiring.code) if (part.startsWith('hook ')) saved.add(part.slice(5) as HookName);
+    const same = saved.size === this.#hookNames.size && [...saved].every((h) => this.#hookNames.has(h));
+    if (same) return;
+    this.#plan = compilePlan(this.spec, saved);
+    this.#hookNames = saved;
+    // Saved again as that plan's: the next process must compile the same one.
+    const code = [
+      ...this.#wiring.code.filter((c) => !c.startsWith('hook ')),
+      ...[...saved].filter((h) => !this.spec.hooks.some((w) => w.on === h)).map((h) => `hook ${h}`),
+    ];
+    this.#wiring = { ...this.#wiring, code };
+    this.#wiringJson = JSON.stringify(this.#wiring);
   }
 
   promote(): Promise<RolloutState> {
