@@ -14,7 +14,8 @@ import {
 import { KubeConfig } from '@kubernetes/client-node';
 import { createAgent } from './agent/agent.ts';
 import { EXIT, type ExitCode, exitCodeFor } from './exit-codes.ts';
-import { type LoadedFile, loadKanaryFile } from './file/load.ts';
+import { isGroup, type LoadedFile, loadKanaryFileOrGroup } from './file/load.ts';
+import { groupCommand, planGroup } from './group.ts';
 import { outcomeLine, type Printer, paint, printProgress } from './output/progress.ts';
 import { formatStatus } from './output/status.ts';
 import { loadKubeConfig, wireRollout } from './wiring.ts';
@@ -36,7 +37,9 @@ Usage:
                  (all namespaces it may list unless -n; --interval D between looks, default 10s;
                   --prometheus-token FILE for adopted analyses; runs until Ctrl-C / SIGTERM)
 
-The file is a rollout spec, or { rollout, router, prometheus, web, vars }:
+The file is a rollout spec, or { rollout, router, prometheus, web, vars }, or a group released as one
+({ group: { name, members: { NAME: { rollout, router } } }, prometheus, web, vars }: the members move
+step by step together, one's abort rolls back all; every command acts on every member):
   rollout:    the RolloutSpec (checked against @kanary/core/rollout-spec.schema.json)
   router:     { istio: { virtualService, routes?, destinationRule? } } | { nginx: { stableIngress } }
               | { gatewayApi: { httpRoute } }   (weighted and headerMatch need one)
@@ -148,7 +151,25 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if (cmd === 'agent') return await runAgent(values, io, p);
     if (!values.file) throw new UsageError(`${cmd} needs -f FILE`);
-    const loaded = loadKanaryFile(values.file);
+    const found = loadKanaryFileOrGroup(values.file);
+    if (isGroup(found)) {
+      if (cmd === 'plan') return planGroup(found, io.kubeConfig ?? offlineKubeConfig(), values.output, p);
+      return await groupCommand(
+        cmd,
+        found,
+        {
+          kubeConfig: io.kubeConfig ?? loadKubeConfig(values),
+          clock: io.clock ?? systemClock,
+          ...(values['lease-duration'] ? { leaseDuration: values['lease-duration'] } : {}),
+          ...(values.output ? { output: values.output } : {}),
+          ...(values.full ? { full: true } : {}),
+          ...(values.reason ? { reason: values.reason } : {}),
+          ...(io.signal ? { signal: io.signal } : {}),
+        },
+        p,
+      );
+    }
+    const loaded = found;
     if (cmd === 'plan') return plan(loaded, values.output, io, p);
     const clock = io.clock ?? systemClock;
     const kubeConfig = io.kubeConfig ?? loadKubeConfig(values);

@@ -3,6 +3,7 @@ import {
   type Clock,
   createKubeClient,
   createKubernetesRollout,
+  type HookHandlers,
   type KubeClient,
   type MetricGate,
   type Rollout,
@@ -66,6 +67,8 @@ export interface WireOptions {
   pollInterval?: string;
   /** How long a silent driver's lease lasts before another process may take the rollout over. */
   leaseDuration?: string;
+  /** Hook functions (a rollout group's barriers). */
+  hooks?: HookHandlers;
 }
 
 /** The rollout a kanary file describes, on the cluster the kubeconfig points at. */
@@ -92,5 +95,6 @@ export function wireRollout(loaded: LoadedFile, options: WireOptions): Rollout {
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.pollInterval ? { pollInterval: options.pollInterval } : {}),
     ...(options.leaseDuration ? { lockTtl: options.leaseDuration } : {}),
+    ...(options.hooks ? { hooks: options.hooks } : {}),
   });
 }

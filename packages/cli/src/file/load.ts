@@ -17,6 +17,19 @@ export interface LoadedFile {
   spec: RolloutSpec;
 }
 
+/**
+ * Several rollouts released as one (article 002: front-end and back-end): `{ group: { name,
+ * members: { <name>: { rollout, router? } } }, prometheus?, web?, vars? }`. Each member is checked
+ * as a file of its own, with the shared settings.
+ */
+export interface LoadedGroup {
+  path: string;
+  name: string;
+  members: Array<{ name: string; loaded: LoadedFile }>;
+}
+
+export const isGroup = (f: LoadedFile | LoadedGroup): f is LoadedGroup => 'members' in f;
+
 let compiled: ReturnType<Ajv2020['compile']> | undefined;
 /** Core's exported JSON Schema: the same one editors use on these files. */
 function schemaValidator() {
@@ -148,17 +161,22 @@ export function parseKanaryFile(text: string, path: string): LoadedFile {
       { path: '', message: 'is not a mapping', hint: 'write a rollout spec, or { rollout, router }' },
     ]);
   }
+  return checkFile(raw as Record<string, unknown>, path, '');
+}
+
+function checkFile(raw: Record<string, unknown>, path: string, at: string): LoadedFile {
+  const where = (p: string) => [at, p].filter(Boolean).join('.');
   const wrapped = 'rollout' in raw ? raw : { rollout: raw };
   const file = KanaryFileSchema.safeParse(wrapped);
   if (!file.success) {
     const issues = file.error.issues.map((i) => ({
-      path: i.path.map(String).join('.'),
+      path: where(i.path.map(String).join('.')),
       message: i.message,
       hint: 'see `kanary --help` for the file format',
     }));
     throw invalid(path, issues);
   }
-  const prefix = 'rollout' in raw ? 'rollout' : '';
+  const prefix = where('rollout' in raw ? 'rollout' : '');
   const validate = schemaValidator();
   if (!validate(file.data.rollout)) throw invalid(path, schemaIssues(validate.errors ?? [], prefix));
   // The schema holds the shapes; the parser also checks what JSON Schema cannot (cross-field rules).
@@ -172,14 +190,64 @@ export function parseKanaryFile(text: string, path: string): LoadedFile {
   return { path, file: file.data, spec: parseRolloutSpec(file.data.rollout) };
 }
 
-export function loadKanaryFile(path: string): LoadedFile {
-  let text: string;
+const GROUP_KEYS = new Set(['group', 'prometheus', 'web', 'vars']);
+
+/** A kanary file that may be a rollout group (see `LoadedGroup`). */
+export function parseKanaryFileOrGroup(text: string, path: string): LoadedFile | LoadedGroup {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const raw = doc.errors.length === 0 ? (doc.toJS() as unknown) : undefined;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !('group' in raw))
+    return parseKanaryFile(text, path);
+  const top = raw as Record<string, unknown>;
+  const issues: KanaryIssue[] = [];
+  for (const key of Object.keys(top))
+    if (!GROUP_KEYS.has(key))
+      issues.push({
+        path: key,
+        message: 'is not a field of a group file',
+        hint: `use ${[...GROUP_KEYS].join(', ')}`,
+      });
+  const group = top.group as { name?: unknown; members?: unknown } | null;
+  const name = typeof group?.name === 'string' && group.name ? group.name : undefined;
+  if (!name) issues.push({ path: 'group.name', message: 'is required', hint: 'name the group, e.g. "shop"' });
+  const members =
+    group?.members && typeof group.members === 'object' && !Array.isArray(group.members)
+      ? Object.entries(group.members as Record<string, unknown>)
+      : [];
+  if (members.length < 2)
+    issues.push({
+      path: 'group.members',
+      message: 'needs at least two members',
+      hint: 'write members: { frontend: { rollout, router }, backend: { rollout, router } }',
+    });
+  if (issues.length > 0) throw invalid(path, issues);
+  const shared = Object.fromEntries(Object.entries(top).filter(([k]) => k !== 'group'));
+  const loaded: LoadedGroup['members'] = [];
+  for (const [member, body] of members) {
+    const at = `group.members.${member}`;
+    if (!body || typeof body !== 'object' || Array.isArray(body) || !('rollout' in body))
+      throw invalid(path, [
+        { path: at, message: 'is not { rollout, router? }', hint: 'give the member its rollout spec' },
+      ]);
+    loaded.push({ name: member, loaded: checkFile({ ...shared, ...(body as object) }, path, at) });
+  }
+  return { path, name: name as string, members: loaded };
+}
+
+export function loadKanaryFileOrGroup(path: string): LoadedFile | LoadedGroup {
+  return parseKanaryFileOrGroup(readText(path), path);
+}
+
+function readText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     throw new KanaryError('NOT_FOUND', `cannot read ${path}: ${(error as Error).message}`, {
       issues: [{ path: '', message: 'the file cannot be read', hint: 'check the path given to -f' }],
     });
   }
-  return parseKanaryFile(text, path);
+}
+
+export function loadKanaryFile(path: string): LoadedFile {
+  return parseKanaryFile(readText(path), path);
 }
