@@ -108,15 +108,20 @@ export async function ensureHashService(
   from: Service,
   hash: string,
   labels: Record<string, string>,
+  expose: { type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer'; nodePort?: number } = {},
 ): Promise<void> {
   const selector = { ...originalSelector(from), [HASH]: hash };
   const existing = await client.get<Service>(ref);
   if (!existing) {
+    // `from`'s ports without its node ports (those are taken); the first gets the one asked for.
+    const ports = (from.spec.ports ?? []).map(({ nodePort: _n, ...p }, i) =>
+      i === 0 && expose.nodePort !== undefined ? { ...p, nodePort: expose.nodePort } : p,
+    );
     await client.create<Service>({
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: ref.name, namespace: ref.namespace as string, labels },
-      spec: { selector, ports: (from.spec.ports ?? []).map(({ nodePort: _n, ...p }) => p) },
+      spec: { selector, ports, ...(expose.type ? { type: expose.type } : {}) },
     });
   } else if (existing.spec.selector?.[HASH] !== hash) {
     await client.update<Service>(ref, (s) => ({ ...s, spec: { ...s.spec, selector } }));

@@ -54,6 +54,21 @@ export const RollingStrategy = z
         name: LabelName,
         /** Also pin the stable Service to the old pods' pod-template-hash while the rollout is paused. */
         isolateStable: z.boolean().default(true),
+        /** Its type (seed 000 reaches the new pods on a NodePort of their own); default ClusterIP. */
+        type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).optional(),
+        /** With type NodePort or LoadBalancer: the node port to open (seed 000's 31244); default one the cluster picks. */
+        nodePort: z.number().int().min(1).max(65535).optional(),
+      })
+      .superRefine((c, ctx) => {
+        if (c.nodePort !== undefined && (c.type ?? 'ClusterIP') === 'ClusterIP')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['nodePort'],
+            ...hinted(
+              'needs a Service with node ports',
+              'set type: NodePort (or LoadBalancer), or leave nodePort out',
+            ),
+          });
       })
       .optional(),
   })

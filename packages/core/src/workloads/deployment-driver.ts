@@ -630,10 +630,17 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       const stableSvc = await client.get<Service>(stableRef);
       if (!stableSvc)
         throw new KanaryError('NOT_FOUND', `Service ${ns(ctx)}/${ctx.spec.target.service} does not exist`);
-      await ensureHashService(client, serviceRef(ns(ctx), s.canaryService.name), stableSvc, newHash, {
-        [LABEL_ROLLOUT]: ctx.spec.name,
-        [LABEL_ROLE]: 'canary',
-      });
+      await ensureHashService(
+        client,
+        serviceRef(ns(ctx), s.canaryService.name),
+        stableSvc,
+        newHash,
+        { [LABEL_ROLLOUT]: ctx.spec.name, [LABEL_ROLE]: 'canary' },
+        {
+          ...(s.canaryService.type ? { type: s.canaryService.type } : {}),
+          ...(s.canaryService.nodePort !== undefined ? { nodePort: s.canaryService.nodePort } : {}),
+        },
+      );
       if (s.canaryService.isolateStable) await pinService(client, stableRef, oldHash);
     },
 

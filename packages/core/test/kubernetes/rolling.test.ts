@@ -15,7 +15,7 @@ const spec = {
   steps: [{ setWeight: 50 }, { pause: {} }],
 };
 
-async function seed000() {
+async function seed000(strategy: Record<string, unknown> = spec.strategy) {
   cluster = await startCluster({ podReadyAfterMs: 3_000, namespaces: ['wyq'] });
   cluster.apply(
     deployment('nginx01', 'wyq', 'nginx:1.14', 4),
@@ -23,7 +23,7 @@ async function seed000() {
   );
   await cluster.virtualClock!.advance(3_000);
   return createKubernetesRollout({
-    spec,
+    spec: { ...spec, strategy },
     kubeConfig: cluster.kubeConfig,
     clock: cluster.clock,
     pollInterval: '1s',
@@ -62,6 +62,22 @@ describe('seed 000: rolling update paused halfway, new pods isolated on their ow
     ).toEqual({ app: 'nginx01' });
     expect(cluster.get('Service', 'wyq', 'nginx02')).toBeUndefined();
     expect(cluster.get('ConfigMap', 'wyq', 'kanary-nginx01')).toBeDefined();
+  });
+
+  it('the new pods on a NodePort of their own, as the article exposes them (31244), gone once the release ends', async () => {
+    const rollout = await seed000({
+      type: 'rolling',
+      canaryService: { name: 'nginx02', type: 'NodePort', nodePort: 31244 },
+    });
+    let seen: Record<string, unknown> | undefined;
+    rollout.on('phase', ({ to }) => {
+      if (to !== 'paused') return;
+      seen = structuredClone(cluster.get('Service', 'wyq', 'nginx02')?.spec);
+      queueMicrotask(() => void rollout.promote());
+    });
+    expect((await cluster.run(rollout.run())).phase).toBe('succeeded');
+    expect(seen).toMatchObject({ type: 'NodePort', ports: [{ port: 80, nodePort: 31244 }] });
+    expect(cluster.get('Service', 'wyq', 'nginx02')).toBeUndefined();
   });
 
   it('abort restores the previous template, un-isolates and ends with every pod on the old image', async () => {
