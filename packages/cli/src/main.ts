@@ -33,6 +33,8 @@ Usage:
                  (abort and retry hand the control to the live driver, or carry it out here when
                   none is alive; --timeout DURATION bounds the wait)
   kanary pause | resume -f FILE          hold / release a driven rollout
+  kanary undo    -f FILE [--full]        after a release succeeded: release the previous revision again,
+                                         through the same steps (--full: straight to promotion)
   kanary agent   [-n NS]                 the safety net: drive every rollout whose driver is gone
                  (all namespaces it may list unless -n; --interval D between looks, default 10s;
                   --prometheus-token FILE for adopted analyses; runs until Ctrl-C / SIGTERM)
@@ -73,7 +75,18 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
-const COMMANDS = ['plan', 'run', 'status', 'promote', 'abort', 'retry', 'pause', 'resume', 'agent'] as const;
+const COMMANDS = [
+  'plan',
+  'run',
+  'status',
+  'promote',
+  'abort',
+  'retry',
+  'pause',
+  'resume',
+  'undo',
+  'agent',
+] as const;
 type Command = (typeof COMMANDS)[number];
 
 class UsageError extends Error {}
@@ -154,6 +167,8 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     const found = loadKanaryFileOrGroup(values.file);
     if (isGroup(found)) {
       if (cmd === 'plan') return planGroup(found, io.kubeConfig ?? offlineKubeConfig(), values.output, p);
+      if (cmd === 'undo')
+        throw new UsageError('undo goes back one rollout at a time: run it with a member’s own file');
       return await groupCommand(
         cmd,
         found,
@@ -181,6 +196,8 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     switch (cmd) {
       case 'run':
         return await run(rollout, clock, io, p);
+      case 'undo':
+        return await run(rollout, clock, io, p, () => rollout.undo({ full: values.full === true }));
       case 'status': {
         const state = await rollout.load();
         if (state.seq === 0) {
@@ -224,9 +241,15 @@ function offlineKubeConfig(): KubeConfig {
   return kc;
 }
 
-async function run(rollout: Rollout, clock: Clock, io: CliIo, p: Printer): Promise<ExitCode> {
+async function run(
+  rollout: Rollout,
+  clock: Clock,
+  io: CliIo,
+  p: Printer,
+  drive: () => Promise<RolloutState> = () => rollout.run(),
+): Promise<ExitCode> {
   printProgress(rollout, p, () => clock.now());
-  const outcome = await untilInterrupted(rollout, rollout.run(), io);
+  const outcome = await untilInterrupted(rollout, drive(), io);
   if (outcome === 'interrupted') {
     p.err(
       'kanary: stopped driving and released the lease. The state is saved: `kanary run` resumes at once; `kanary abort` rolls back.\n',

@@ -332,6 +332,38 @@ describe('kanary run, status and controls against a cluster', () => {
     }
   });
 
+  it('undo after a release succeeded releases the previous revision again (the whole template, as kubectl rollout undo) and exits 0', async () => {
+    const { cluster: c, kubeconfig } = await start();
+    const template = () =>
+      structuredClone(
+        (c.get('Deployment', 'shop', 'web')!.spec as { template: { spec: Record<string, unknown> } })
+          .template,
+      );
+    const before = template();
+    // A release that changes the image and adds an env var: undo takes both back.
+    const path = write(
+      'undo.yaml',
+      stringify(
+        file([{ setWeight: 50 }, { pause: { duration: '1ms' } }], {
+          update: {
+            image: 'web:2',
+            template: { spec: { containers: [{ name: 'app', env: [{ name: 'FEATURE', value: 'on' }] }] } },
+          },
+        }),
+      ),
+    );
+    const k = ['-f', path, '--kubeconfig', kubeconfig];
+    expect((await kanary(['undo', ...k])).code).toBe(EXIT.refused);
+    expect((await kanary(['run', ...k])).code).toBe(EXIT.ok);
+    expect(JSON.stringify(template())).toMatch(/FEATURE/);
+    const u = await kanary(['undo', ...k, '--full']);
+    expect(u.err).toBe('');
+    expect(u.code).toBe(EXIT.ok);
+    expect(u.out).toMatch(/promoted/);
+    const after = template();
+    expect(after.spec).toEqual(before.spec);
+  });
+
   it('abort from another process rolls back and the run exits 1; retry starts it again', async () => {
     const { cluster: c, kubeconfig } = await start();
     const path = write('abort.yaml', stringify(file([{ setWeight: 40 }, { pause: {} }])));

@@ -208,6 +208,14 @@ describe('controls from another process', () => {
     expect(final.wiring?.code).toEqual(expect.arrayContaining(['hook step', 'hook confirm-promotion']));
   });
 
+  it('undo() is refused before any release and after an abort, naming why', async () => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', { store, gate: { script: { quick: ['failed'] } } });
+    await expect(h.rollout.undo()).rejects.toThrow(/undo\(\) refused: .* has no release/);
+    expect((await h.runToEnd()).phase).toBe('aborted');
+    await expect(h.rollout.undo()).rejects.toThrow(/is aborted \(an aborted release is already back/);
+  });
+
   it('refuses a control that the current phase does not allow, writing nothing', async () => {
     const store = createMemoryStateStore();
     const h = harness('weighted', { store });

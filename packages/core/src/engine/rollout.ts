@@ -114,6 +114,13 @@ export interface Rollout {
   abort(reason?: string, options?: ControlOptions): Promise<RolloutState>;
   /** Continues an aborted or failed rollout, carried out like `abort()`. */
   retry(options?: ControlOptions): Promise<RolloutState>;
+  /**
+   * After a release succeeded: releases the previous revision again (the target's pod template as it
+   * was before that release, as `kubectl rollout undo` does) through the same safe path — canary,
+   * steps, analyses — or, with `full`, straight to promotion once the canary is ready (Argo's
+   * rollback window). Drives it here like `run()` and resolves when it ends.
+   */
+  undo(options?: { full?: boolean }): Promise<RolloutState>;
   pause(): Promise<RolloutState>;
   resume(): Promise<RolloutState>;
   skipStep(): Promise<RolloutState>;
@@ -498,6 +505,57 @@ class RolloutDriver implements Rollout {
   retry(options: ControlOptions = {}): Promise<RolloutState> {
     return this.#control({ type: 'retry' }, { wait: true, ...options });
   }
+  async undo(options: { full?: boolean } = {}): Promise<RolloutState> {
+    const stored = await this.#store.load(this.key);
+    const state = stored?.state;
+    const previous = state?.targets.stable?.original?.template as Record<string, unknown> | undefined;
+    if (state?.phase !== 'succeeded' || !previous) {
+      throw new KanaryError(
+        'INVALID_CONTROL',
+        `undo() refused: it goes back from a release that succeeded, and ${this.key.namespace}/${this.key.name} ${
+          !state
+            ? 'has no release'
+            : state.phase !== 'succeeded'
+              ? `is ${state.phase}`
+              : 'has no record of the revision before it (its workload driver keeps no templates)'
+        }${state?.phase === 'aborted' ? ' (an aborted release is already back on the previous version)' : ''}`,
+      );
+    }
+    const saved = (state.wiring?.spec ?? this.#options.spec) as Record<string, unknown>;
+    const spec = {
+      ...saved,
+      update: { template: previous, templateMode: 'replace' },
+    };
+    const back = createDriver({ ...this.#options, spec, holder: this.#holder });
+    for (const event of [
+      'state',
+      'weight',
+      'phase',
+      'step',
+      'abort',
+      'warning',
+      'leadership',
+      'action',
+      'hook',
+      'analysis',
+      'held',
+    ] as const)
+      back.on(event, (...args: unknown[]) =>
+        (this.#emitter.emit as (...a: unknown[]) => void)(event, ...args),
+      );
+    this.#shutdown.signal.addEventListener('abort', () => void back.close(), { once: true });
+    if (options.full) {
+      // Straight to promotion once the canary is ready, as promoteFull() does from the first step.
+      let sent = false;
+      back.on('state', (s) => {
+        if (sent || s.cursor.section !== 'steps') return;
+        sent = true;
+        queueMicrotask(() => void back.promoteFull().catch(() => undefined));
+      });
+    }
+    return back.run();
+  }
+
   pause(): Promise<RolloutState> {
     return this.#control({ type: 'pause' });
   }

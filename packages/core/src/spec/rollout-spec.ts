@@ -56,6 +56,8 @@ const Update = z
     container: z.string().min(1).optional(),
     /** A partial pod template (`metadata`, `spec`), merged over the stable template. */
     template: z.record(z.string(), z.unknown()).optional(),
+    /** `replace`: `template` is the whole pod template, not merged (what `undo()` writes). Default `merge`. */
+    templateMode: z.enum(['merge', 'replace']).optional(),
   })
   .superRefine((u, ctx) => {
     if (u.image === undefined && u.template === undefined) {

@@ -33,7 +33,11 @@ function deepMerge(base: unknown, patch: unknown): unknown {
 /** The stable pod template with the spec's `update` applied: a partial template merged, then the image. */
 export function mergeTemplate(stable: Template, update: RolloutSpec['update']): Template {
   let template = structuredClone(stable);
-  if (update?.template) template = deepMerge(template, update.template) as Template;
+  if (update?.template)
+    template =
+      update.templateMode === 'replace'
+        ? (structuredClone(update.template) as Template)
+        : (deepMerge(template, update.template) as Template);
   if (update?.image) {
     const containers = (template.spec.containers as Obj[] | undefined) ?? [];
     const index = update.container ? containers.findIndex((c) => c.name === update.container) : 0;

@@ -72,7 +72,9 @@ describe('seed 000: rolling update paused halfway, new pods isolated on their ow
     let seen: Record<string, unknown> | undefined;
     rollout.on('phase', ({ to }) => {
       if (to !== 'paused') return;
-      seen = structuredClone(cluster.get('Service', 'wyq', 'nginx02')?.spec);
+      seen = structuredClone(cluster.get('Service', 'wyq', 'nginx02')?.spec) as
+        | Record<string, unknown>
+        | undefined;
       queueMicrotask(() => void rollout.promote());
     });
     expect((await cluster.run(rollout.run())).phase).toBe('succeeded');
