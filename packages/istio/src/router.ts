@@ -631,12 +631,16 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
     },
 
     // Abort: one VirtualService write sends everything to stable; stable stays pinned to its pods.
+    // The stable side is pointed at the stable's pods as they are now *before* users are sent to it:
+    // after a promotion (or an abort that put the old template back) its ReplicaSet is a new one, and
+    // the subset still names the old one's pods, which are going away (503 between the two writes).
     async reset(ctx) {
-      await restoreRoutes(ctx);
       if (ctx.targets.stable?.podTemplateHash) await ensureSides(ctx, false);
+      await restoreRoutes(ctx);
       return status(ctx);
     },
     async finalize(ctx) {
+      if (ctx.targets.stable?.podTemplateHash) await ensureSides(ctx, false);
       await restoreRoutes(ctx);
       await unpin(ctx);
       return status(ctx);
