@@ -226,3 +226,38 @@ regression(
   },
   'aborted',
 );
+
+regression(
+  "a person's `kubectl set image` whose new pods are not ready yet: users stay on the pods they reach until the new ones serve (Kanary re-pointed everyone at a revision with no ready pod)",
+  {
+    replicas: 3,
+    weights: [25],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 120_000,
+    strategy: 'weighted',
+    router: 'istio',
+    disturbances: [
+      { at: 7_131, kind: 'setImage' },
+      { at: 20_858, kind: 'slowApi', ms: 39_051, delayMs: 436 },
+    ],
+  },
+  'succeeded',
+);
+
+regression(
+  'ingress-nginx promotion: the stable Service follows the promoted pods before the canary Ingress goes (every request 503 between the two writes, seen by the check at every write)',
+  {
+    replicas: 4,
+    weights: [25],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'weighted',
+    router: 'nginx',
+    disturbances: [],
+  },
+  'succeeded',
+);

@@ -389,12 +389,15 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
       );
     },
     // Abort: the rules as the user had them (all to stable) in one write; stable stays pinned.
+    // The stable Service is pointed at the stable's pods as they are now before users go back to it:
+    // after a promotion (or an abort that put the old template back) it runs a new ReplicaSet.
     async reset(ctx) {
-      await restoreRules(ctx, true);
       if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
+      await restoreRules(ctx, true);
       return status(ctx);
     },
     async finalize(ctx) {
+      if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
       if (await client.get(routeRef(ctx))) await restoreRules(ctx, false);
       await sides.release(ctx, stableName(ctx), canaryName(ctx));
       return status(ctx);

@@ -359,19 +359,22 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
     removeMirror: async () => undefined,
 
     // Abort: weight 0 and no header or cookie route, in one write; never `canary: "false"` (#6825).
+    // The stable Service is pointed at the stable's pods as they are now before users go back to it:
+    // after a promotion (or an abort that put the old template back) it runs a new ReplicaSet.
     async reset(ctx) {
+      if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
       if (await client.get(ingressRef(ctx, canaryIngressName))) {
         await annotate(ctx, (a) => {
           for (const k of [...ROUTE_KEYS, 'kanary.dev/header-route']) delete a[k];
           return { ...a, [`${prefix}canary`]: 'true', [`${prefix}canary-weight`]: '0' };
         });
       }
-      if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
       return status(ctx);
     },
 
     // Stable runs the new version (or the canary is gone): remove what Kanary made, restore the selector.
     async finalize(ctx) {
+      if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
       await client.delete(ingressRef(ctx, canaryIngressName));
       await sides.release(ctx, stableService(ctx), canaryServiceName(ctx));
       return status(ctx);

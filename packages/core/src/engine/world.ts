@@ -98,9 +98,29 @@ export async function watchWorld(
   }
 
   if (stable.changed && ctx.spec.strategy.type !== 'rolling') {
-    // Someone else's template is the baseline now: route everyone to it, as it is.
+    // Someone else's template is the baseline now: route everyone to it, as it is — once its pods
+    // serve. While its own rolling update has none ready yet, routing stays as it is (the old
+    // revision's pods, which that update keeps until new ones are ready, and the canary) and the
+    // release holds; it starts again by itself once the new pods serve (chaos seed 152: re-pointing
+    // at once sent every user to a revision with no ready pod).
     const current = await describeAsNow(workload, ctx);
     const rebased = { ...ctx, targets: { ...ctx.targets, stable: current } };
+    const serving = await endpoints({ ...rebased, state: { ...state, targets: rebased.targets } }, 'stable');
+    if (serving.ready === 0) {
+      if (state.held?.kind === 'targetChanged') return {};
+      return {
+        event: {
+          type: 'held',
+          at: now(),
+          cause: {
+            kind: 'targetChanged',
+            side: 'stable',
+            reason: `${stable.changed}; its new pods are not ready yet, so users stay on the pods they reach now, and the release starts again on it once they are`,
+            restart: true,
+          },
+        },
+      };
+    }
     const status = await router.reset({ ...rebased, state: { ...state, targets: rebased.targets } });
     const restart = ctx.spec.onTargetChange !== 'hold';
     const event: EngineEvent = {

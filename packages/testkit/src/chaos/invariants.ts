@@ -103,6 +103,15 @@ export function savedState(cluster: Cluster, namespace: string, rollout: string)
 /** Four standard deviations of a binomial share over n requests, at least one request's worth. */
 const tolerance = (p: number, n: number) => Math.max(4 * Math.sqrt((p * (1 - p)) / n), 1 / n) + 0.02;
 
+const ROUTING_WRITES = new Set([
+  'services',
+  'virtualservices',
+  'destinationrules',
+  'ingresses',
+  'httproutes',
+  'deployments',
+]);
+
 export function watchInvariants(
   cluster: Cluster,
   target: InvariantTarget,
@@ -169,12 +178,52 @@ export function watchInvariants(
     return ((d.status as Obj | undefined)?.readyReplicas as number | undefined) ?? 0;
   };
 
+  // no-blackhole, at every write: a tick looks once a virtual second and allows Kanary a poll to react,
+  // so users sent nowhere between two of Kanary's own writes would pass it (the Istio write-order bug).
+  // Right after each successful write by a driver, users are sampled: a write that takes them from
+  // all served to some unserved while a side has ready pods is Kanary's doing.
+  let servedBefore = true;
+  const people = target.people ?? ['person'];
+  const unserved = () => {
+    const counts = cluster.traffic.sample(target.entry, n);
+    return (counts.get('status-503') ?? 0) + (counts.get('status-404') ?? 0);
+  };
+  const push = cluster.requests.push;
+  cluster.requests.push = function (this: typeof cluster.requests, ...records) {
+    const length = push.apply(this, records);
+    for (const r of records) {
+      // Every request is a look (the read before a write is the world just before it); only writes
+      // that route or size the sides are judged (a state or Lease write merely happens to come next).
+      const failures = unserved();
+      const judged =
+        ROUTING_WRITES.has(r.resource) &&
+        !['get', 'list', 'watch', 'discovery'].includes(r.verb) &&
+        r.code < 300;
+      if (!judged) {
+        servedBefore = failures === 0;
+        continue;
+      }
+      const alternative = readyPods(target.stable) > 0 || readyPods(target.canary) > 0;
+      const personal =
+        people.includes(r.user ?? '') || target.routing.some((x) => edited.has(`${x.kind}/${x.name}`));
+      if (failures > 0 && servedBefore && alternative && !personal)
+        report(
+          'no-blackhole',
+          cluster.clock.now(),
+          `${r.user ?? 'someone'}'s ${r.verb} of ${r.resource}/${r.name ?? ''} left ${failures} of ${n} requests without a backend`,
+        );
+      servedBefore = failures === 0;
+    }
+    return length;
+  };
+
   const tick = () => {
     const at = cluster.clock.now();
     const state = readState(at);
     const counts = cluster.traffic.sample(target.entry, n);
     const routingFailures = (counts.get('status-503') ?? 0) + (counts.get('status-404') ?? 0);
     const canaryShare = (counts.get(target.canary) ?? 0) / n;
+    servedBefore = routingFailures === 0;
 
     // no-blackhole: routing failures may last no longer than Kanary needs to notice — when there is
     // a side with ready pods to send users to, and the routing is Kanary's (the release has not
@@ -289,6 +338,7 @@ export function watchInvariants(
     async stop(final) {
       stopped.abort();
       await loop;
+      cluster.requests.push = push;
       const at = cluster.clock.now();
       if (!final) return violations;
       if (!['succeeded', 'aborted', 'failed', 'paused'].includes(final.phase))
