@@ -1,10 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '@kanary/cli';
 import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { kanary, tempWriter } from './support.ts';
 
 /**
  * Article 001 as its reader does it: their own blue and green Deployments and their own Service
@@ -23,19 +22,7 @@ const manifest = (name: string, edit: (o: { spec: { replicas: number } }) => voi
   edit(o);
   return { ...o, metadata: { namespace: 'default', ...o.metadata } } as KubeObject;
 };
-const dir = mkdtempSync(join(tmpdir(), 'kanary-article-001-'));
-const write = (name: string, text: string) => {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-};
-
-async function kanary(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env: {} });
-  return { code, out, err };
-}
+const write = tempWriter('kanary-article-001-');
 
 const entry = { kind: 'service' as const, namespace: 'default', service: 'py-hello-service' };
 /** Users calling the Service every 20 ms while `work` runs: what they got, by image or status. */

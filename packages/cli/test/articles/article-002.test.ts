@@ -1,10 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { EXIT, main } from '@kanary/cli';
+import { EXIT } from '@kanary/cli';
 import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { kanary, tempWriter } from './support.ts';
 
 /**
  * Article 002 as its reader does it: the front-end and the back-end released as one, from one YAML
@@ -16,18 +14,7 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-const dir = mkdtempSync(join(tmpdir(), 'kanary-article-002-'));
-const write = (name: string, text: string) => {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-};
-async function kanary(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env: {} });
-  return { code, out, err };
-}
+const write = tempWriter('kanary-article-002-');
 
 async function start() {
   cluster = await startCluster({ time: 'real', podReadyAfterMs: 50, namespaces: ['shop'] });

@@ -1,10 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { EXIT, main } from '@kanary/cli';
+import { EXIT } from '@kanary/cli';
 import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
+import { kanary, tempWriter } from './support.ts';
 
 /**
  * Article 003 as its reader does it: their own v1 and v2 Deployments (the same image, told apart by
@@ -78,18 +76,7 @@ spec:
     - { name: v2, labels: { version: v2 } }
 `;
 
-const dir = mkdtempSync(join(tmpdir(), 'kanary-article-003-'));
-const write = (name: string, text: string) => {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-};
-async function kanary(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env: {} });
-  return { code, out, err };
-}
+const write = tempWriter('kanary-article-003-');
 
 const entry = { kind: 'istio' as const, host: 'demo4.a.com', namespace: 'test1' };
 async function withUsers<T>(

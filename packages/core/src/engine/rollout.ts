@@ -155,6 +155,21 @@ interface QueuedControl {
   reject: (error: unknown) => void;
 }
 
+/** Events a rollout passes on from a driver it made (carrying a control out, an undo). */
+const RELAYED = [
+  'state',
+  'weight',
+  'phase',
+  'step',
+  'abort',
+  'warning',
+  'leadership',
+  'action',
+  'hook',
+  'analysis',
+  'held',
+] as const;
+
 /** Controls that cut short a wait or an in-flight hook, analysis or probe. */
 const INTERRUPTING: ReadonlySet<Control['type']> = new Set(['abort', 'promoteFull', 'skipStep', 'promote']);
 const INTERRUPTIBLE: ReadonlySet<PlanAction['type']> = new Set([
@@ -386,6 +401,14 @@ class RolloutDriver implements Rollout {
     return this.#state;
   }
 
+  /** What another driver made here does is told to this rollout's listeners, as its own. */
+  #relay(other: RolloutDriver): void {
+    for (const event of RELAYED)
+      other.on(event, (...args: unknown[]) =>
+        (this.#emitter.emit as (...a: unknown[]) => void)(event, ...args),
+      );
+  }
+
   /**
    * The cursor indexes the plan of the process that started the release, which has hook actions for
    * the hook functions it was given. A process with other hook functions (the CLI, the agent, a
@@ -527,22 +550,7 @@ class RolloutDriver implements Rollout {
       update: { template: previous, templateMode: 'replace' },
     };
     const back = createDriver({ ...this.#options, spec, holder: this.#holder });
-    for (const event of [
-      'state',
-      'weight',
-      'phase',
-      'step',
-      'abort',
-      'warning',
-      'leadership',
-      'action',
-      'hook',
-      'analysis',
-      'held',
-    ] as const)
-      back.on(event, (...args: unknown[]) =>
-        (this.#emitter.emit as (...a: unknown[]) => void)(event, ...args),
-      );
+    this.#relay(back);
     this.#shutdown.signal.addEventListener('abort', () => void back.close(), { once: true });
     if (options.full) {
       // Straight to promotion once the canary is ready, as promoteFull() does from the first step.
@@ -652,21 +660,7 @@ class RolloutDriver implements Rollout {
       self.on('leadership', (e) => {
         drivingHere = e.status === 'acquired';
       });
-      for (const event of [
-        'state',
-        'weight',
-        'phase',
-        'step',
-        'abort',
-        'warning',
-        'leadership',
-        'action',
-        'hook',
-      ] as const) {
-        self.on(event, (...args: unknown[]) =>
-          (this.#emitter.emit as (...a: unknown[]) => void)(event, ...args),
-        );
-      }
+      this.#relay(self);
       return self.#runUntil(enough);
     })();
     driving.catch(() => undefined);
