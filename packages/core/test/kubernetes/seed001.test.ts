@@ -215,6 +215,16 @@ describe('seed 001: blue-green by switching the Service selector', () => {
 });
 
 describe('seed 001: gray release by replica ratio behind one Service', () => {
+  /** The article's blue (v1) with `replicas` pods behind one Service that selects both colours. */
+  const blueBehindOneService = async (replicas: number) => {
+    cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
+    cluster.apply(
+      deployment('py-hello-blue', 'default', 'py-http:1', replicas, { app: 'hello', color: 'blue' }),
+      service('py-hello-service', 'default', { app: 'hello' }),
+    );
+    await cluster.virtualClock!.advance(2_000);
+  };
+
   it('documents the rounding rule', () => {
     expect(replicaSplit(10, 10, 1)).toEqual({ stable: 9, canary: 1 });
     expect(replicaSplit(10, 25, 1)).toEqual({ stable: 7, canary: 3 }); // 2.5 rounds half up
@@ -226,12 +236,7 @@ describe('seed 001: gray release by replica ratio behind one Service', () => {
   });
 
   it('refuses what one replica cannot give (a side with a share and no pod), naming the fix, writing nothing', async () => {
-    cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
-    cluster.apply(
-      deployment('py-hello-blue', 'default', 'py-http:1', 1, { app: 'hello', color: 'blue' }),
-      service('py-hello-service', 'default', { app: 'hello' }),
-    );
-    await cluster.virtualClock!.advance(2_000);
+    await blueBehindOneService(1);
     const before = cluster.requests.length;
     const rollout = createKubernetesRollout({
       spec: {
@@ -262,12 +267,7 @@ describe('seed 001: gray release by replica ratio behind one Service', () => {
   });
 
   it('an abort moves every user off the canary in one write, then the stable goes back to the size the user had', async () => {
-    cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
-    cluster.apply(
-      deployment('py-hello-blue', 'default', 'py-http:1', 1, { app: 'hello', color: 'blue' }),
-      service('py-hello-service', 'default', { app: 'hello' }),
-    );
-    await cluster.virtualClock!.advance(2_000);
+    await blueBehindOneService(1);
     const rollout = createKubernetesRollout({
       spec: {
         name: 'py-hello',
@@ -308,12 +308,7 @@ describe('seed 001: gray release by replica ratio behind one Service', () => {
   });
 
   it('turns each weight into replica counts, never above total + maxSurge, and the observed split follows them', async () => {
-    cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 5 });
-    cluster.apply(
-      deployment('py-hello-blue', 'default', 'py-http:1', 10, { app: 'hello', color: 'blue' }),
-      service('py-hello-service', 'default', { app: 'hello' }),
-    );
-    await cluster.virtualClock!.advance(2_000);
+    await blueBehindOneService(10);
     const rollout = createKubernetesRollout({
       spec: {
         name: 'py-hello',
