@@ -261,3 +261,41 @@ regression(
   },
   'succeeded',
 );
+
+regression(
+  'a rolling update paused by a person mid-burst still stops at its step (the Deployment rolled every pod to the new version)',
+  {
+    replicas: 4,
+    weights: [50],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'rolling',
+    router: 'deployment',
+    disturbances: [
+      { at: 12, kind: 'control', control: 'pause' },
+      { at: 35_452, kind: 'setImage' },
+    ],
+  },
+  'aborted',
+);
+
+regression(
+  'a retry after an abort is a new attempt: its promotion is not judged against the old abort (the watcher blamed it)',
+  {
+    replicas: 3,
+    weights: [50, 60],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'blueGreen',
+    router: 'service',
+    disturbances: [
+      { at: 2_826, kind: 'control', control: 'abort' },
+      { at: 8_229, kind: 'control', control: 'retry' },
+    ],
+  },
+  'succeeded',
+);

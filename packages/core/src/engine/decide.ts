@@ -45,10 +45,15 @@ function decideSteps(plan: Plan, state: RolloutState, now: number): Decision {
   if (!action) return { kind: 'stop' };
 
   // Abort and promotion sections are never held: once started they run to the end.
+  // A rolling burst under way is a Deployment rolling on its own: only the next look pauses it
+  // again, so a pause or an inconclusive analysis takes effect once the step's pods are in place
+  // (chaos seed 146: paused mid-burst, the Deployment rolled every pod to the new version).
+  // (A hold of the world's, such as a person's own edit of the Deployment, still stops it at once.)
+  const bursting = action.type === 'workload.rollTo' && state.action !== undefined;
   const holdable = state.cursor.section === 'prelude' || state.cursor.section === 'steps';
-  if (holdable && state.userPause) return { kind: 'hold', reason: 'held by pause()' };
+  if (holdable && !bursting && state.userPause) return { kind: 'hold', reason: 'held by pause()' };
   if (holdable && state.held) return { kind: 'hold', reason: state.held.reason };
-  if (holdable && state.inconclusive)
+  if (holdable && !bursting && state.inconclusive)
     return { kind: 'hold', reason: `analysis ${state.inconclusive.key} inconclusive` };
 
   if (!state.action) {

@@ -54,7 +54,7 @@ describe('seed 000: rolling update paused halfway, new pods isolated on their ow
     expect(checkedWhilePaused).toBe(true);
     expect(final.phase).toBe('succeeded');
     const d = cluster.get('Deployment', 'wyq', 'nginx01')!;
-    expect((d.spec as { paused: boolean }).paused).toBe(false);
+    expect((d.spec as { paused?: boolean }).paused ?? false).toBe(false);
     expect(imagesBehind(cluster, 'wyq', 'nginx01')).toEqual(Array(4).fill('nginx:1.20.1'));
     // The stable Service's selector is the user's again; nginx02 is gone.
     expect(

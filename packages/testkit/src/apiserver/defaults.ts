@@ -42,6 +42,8 @@ export function applyDefaults(
       spec.replicas ??= 1;
       spec.revisionHistoryLimit ??= 10;
       spec.progressDeadlineSeconds ??= 600;
+      // `paused` is `omitempty` in the API types: a real server never returns `paused: false`.
+      if (spec.paused === false) delete spec.paused;
       spec.strategy ??= {};
       const strategy = spec.strategy as Obj;
       strategy.type ??= 'RollingUpdate';

@@ -103,6 +103,7 @@ export async function editRoute(
       return;
     case 'service':
     case 'replicas':
+    case 'deployment':
       await annotate(person, ref('v1', 'Service', 'web'), 'example.com/owner', 'payments-team');
       watch.edited('Service', 'web', has('example.com/owner', 'payments-team'));
       return;

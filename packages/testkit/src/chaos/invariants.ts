@@ -1,4 +1,4 @@
-import type { Plan, RolloutState } from '@kanary/core';
+import type { Plan, PlanAction, RolloutState } from '@kanary/core';
 import { canonicalJson, currentAction, stateProblems } from '@kanary/core';
 import type { KubeObject } from '../apiserver/object.ts';
 import type { Cluster } from '../cluster/start.ts';
@@ -50,6 +50,16 @@ export interface InvariantTarget {
   capacity?: boolean;
   /** Users (emulator tokens) whose writes are people's, not Kanary's: not judged by single-writer (default `person`). */
   people?: string[];
+  /**
+   * Which side served, when that is not its Deployment's name: a rolling update runs both versions
+   * in one Deployment (default: the Deployment that owns the pod).
+   */
+  sideOf?: (pod: KubeObject, workload: string) => string;
+  /**
+   * The most of the users a weight may send to the canary (default `weight / 100`); a rolling update
+   * moves whole pods, so 10% of 5 replicas is one pod: a fifth of the users.
+   */
+  exposureOf?: (weight: number) => number;
   /** Routing objects and Services whose user-owned fields must be as they were after an abort. */
   routing: Array<{ kind: string; name: string; group?: string }>;
 }
@@ -87,7 +97,8 @@ function ownedByPerson(obj: KubeObject | undefined): string {
   if (!obj) return 'absent';
   const annotations = Object.fromEntries(
     Object.entries((obj.metadata?.annotations as Record<string, string> | undefined) ?? {}).filter(
-      ([k]) => !k.startsWith('kanary.dev/'),
+      // Kanary's bookkeeping, and the Deployment controller's revision count.
+      ([k]) => !k.startsWith('kanary.dev/') && !k.startsWith('deployment.kubernetes.io/'),
     ),
   );
   return canonicalJson({ labels: obj.metadata?.labels ?? {}, annotations, spec: obj.spec ?? {} });
@@ -102,6 +113,10 @@ export function savedState(cluster: Cluster, namespace: string, rollout: string)
 
 /** Four standard deviations of a binomial share over n requests, at least one request's worth. */
 const tolerance = (p: number, n: number) => Math.max(4 * Math.sqrt((p * (1 - p)) / n), 1 / n) + 0.02;
+
+/** The share of users an action sends to the canary: a route's weight, or a rolling update's pods. */
+const weightOf = (a: PlanAction): number =>
+  a.type === 'router.setWeight' ? a.weight : a.type === 'workload.rollTo' ? a.percent : 0;
 
 const ROUTING_WRITES = new Set([
   'services',
@@ -184,8 +199,23 @@ export function watchInvariants(
   // all served to some unserved while a side has ready pods is Kanary's doing.
   let servedBefore = true;
   const people = target.people ?? ['person'];
+  const sample = (): Map<string, number> => {
+    const sideOf = target.sideOf;
+    if (!sideOf) return cluster.traffic.sample(target.entry, n);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const r = cluster.traffic.send({ name: 'sample', entry: target.entry });
+      const last = r.hops.at(-1)?.outcome;
+      const key =
+        r.workload !== undefined && last?.kind === 'backend'
+          ? sideOf(last.backend.pod, r.workload)
+          : `status-${r.status}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    return counts;
+  };
   const unserved = () => {
-    const counts = cluster.traffic.sample(target.entry, n);
+    const counts = sample();
     return (counts.get('status-503') ?? 0) + (counts.get('status-404') ?? 0);
   };
   const push = cluster.requests.push;
@@ -220,7 +250,7 @@ export function watchInvariants(
   const tick = () => {
     const at = cluster.clock.now();
     const state = readState(at);
-    const counts = cluster.traffic.sample(target.entry, n);
+    const counts = sample();
     const routingFailures = (counts.get('status-503') ?? 0) + (counts.get('status-404') ?? 0);
     const canaryShare = (counts.get(target.canary) ?? 0) / n;
     servedBefore = routingFailures === 0;
@@ -247,8 +277,13 @@ export function watchInvariants(
     } else blackholeSince = undefined;
 
     if (state) {
+      // A retry after an abort is a new attempt: its exposure and any later abort count afresh (chaos seed 29).
+      if (abortAt !== undefined && !state.abort) {
+        abortAt = undefined;
+        maxWeight = 0;
+      }
       const inFlight = target.plan && state.action ? currentAction(target.plan, state) : undefined;
-      const writing = inFlight?.type === 'router.setWeight' ? inFlight.weight : 0;
+      const writing = inFlight ? weightOf(inFlight) : 0;
       // Every step the cursor has passed counts as reached, even one skipped while its weight was
       // being written between two ticks (a replica-ratio router had started its pods: seed 290).
       const passed =
@@ -256,7 +291,7 @@ export function watchInvariants(
           ? target.plan.steps
               .slice(0, state.cursor.step + 1)
               .flatMap((step) => step.actions)
-              .map((a) => (a.type === 'router.setWeight' ? a.weight : 0))
+              .map(weightOf)
           : [];
       maxWeight = Math.max(maxWeight, state.weights.canary, state.weights.effective ?? 0, writing, ...passed);
       // When this watcher first saw it, on the cluster's clock: the state's own timestamp is the
@@ -264,7 +299,7 @@ export function watchInvariants(
       if (state.abort && abortAt === undefined) abortAt = at;
     }
     // bounded-exposure: never more canary than the most Kanary has written, plus sampling noise.
-    const bound = maxWeight / 100;
+    const bound = target.exposureOf ? target.exposureOf(maxWeight) : maxWeight / 100;
     // (With no ready stable pod, users can only reach the canary: that is the scenario's doing.)
     if (canaryShare > bound + tolerance(bound, n) && readyPods(target.stable) > 0) {
       exposedSince ??= at;
@@ -345,7 +380,7 @@ export function watchInvariants(
         report('state-sane', at, `the rollout ended ${final.phase}`);
       if (final.phase === 'paused' && !final.held && !final.inconclusive && !final.userPause && !final.action)
         report('state-sane', at, 'paused with no cause');
-      const failures = cluster.traffic.sample(target.entry, n).get('status-503') ?? 0;
+      const failures = sample().get('status-503') ?? 0;
       if (final.phase === 'succeeded' && failures > 0 && readyPods(target.stable) > 0)
         report('state-sane', at, `succeeded while ${failures} of ${n} requests fail in routing`);
       for (const { kind, name, check } of keptChecks) {

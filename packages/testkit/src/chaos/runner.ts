@@ -11,11 +11,17 @@ import {
 } from '@kanary/core';
 import type { FaultRule } from '../apiserver/faults.ts';
 import type { KubeObject } from '../apiserver/object.ts';
-import { startCluster } from '../cluster/start.ts';
+import { type Cluster, startCluster } from '../cluster/start.ts';
 import { deployment, istioApp, service } from '../fixtures/objects.ts';
 import type { Entry } from '../traffic/simulator.ts';
 import { editRoute, routeZero } from './edits.ts';
-import { type InvariantWatch, savedState, type Violation, watchInvariants } from './invariants.ts';
+import {
+  type InvariantTarget,
+  type InvariantWatch,
+  savedState,
+  type Violation,
+  watchInvariants,
+} from './invariants.ts';
 import { type ChaosScenario, type Disturbance, mustFinish, scenarioOf } from './scenario.ts';
 
 /** The routers that live outside `@kanary/core`, made for the runner's objects (all named `web`). */
@@ -148,6 +154,16 @@ function world(scenario: ChaosScenario): {
         entry: { kind: 'service', namespace: NS, service: 'web' },
         routing: [{ kind: 'Service', name: 'web' }],
       };
+    case 'deployment':
+      // The Deployment is what a rolling update changes: after an abort it is the user's again.
+      return {
+        objects: app,
+        entry: { kind: 'service', namespace: NS, service: 'web' },
+        routing: [
+          { kind: 'Service', name: 'web' },
+          { kind: 'Deployment', name: 'web', group: 'apps' },
+        ],
+      };
   }
 }
 type InvariantTargetRouting = Array<{ kind: string; name: string; group?: string }>;
@@ -181,6 +197,8 @@ export function chaosSpec(scenario: ChaosScenario): RolloutSpecInput {
       };
     case 'replicaRatio':
       return { ...base, strategy: { type: 'replicaRatio' }, steps };
+    case 'rolling':
+      return { ...base, strategy: { type: 'rolling' }, steps };
     case 'blueGreen':
       return {
         ...base,
@@ -197,6 +215,24 @@ export function chaosSpec(scenario: ChaosScenario): RolloutSpecInput {
 
 const canaryNameFor = (scenario: ChaosScenario) =>
   scenario.strategy === 'blueGreen' ? 'web-green' : 'web-canary';
+
+/**
+ * A rolling update has both versions in the Deployment `web`: pods of the update's image are the
+ * canary, and a weight rolls whole pods (ceil of its share of the live replica count).
+ */
+function rollingSides(cluster: Cluster): Pick<InvariantTarget, 'sideOf' | 'exposureOf'> {
+  return {
+    sideOf: (pod, workload) =>
+      (pod.spec as { containers?: Array<{ image?: string }> } | undefined)?.containers?.[0]?.image === 'web:2'
+        ? 'web-canary'
+        : workload,
+    exposureOf: (weight) => {
+      const d = cluster.get('Deployment', NS, 'web');
+      const total = ((d?.spec as { replicas?: number } | undefined)?.replicas ?? 1) || 1;
+      return Math.min(1, Math.ceil((total * weight) / 100) / total);
+    },
+  };
+}
 
 /**
  * One generated release against a fresh emulator, in virtual time: the driver runs it while the
@@ -220,7 +256,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await cluster.virtualClock?.advance(2_000);
     const spec = chaosSpec(scenario);
     const makeRouter = (client: KubeClient): TrafficRouter | undefined => {
-      if (scenario.router === 'service' || scenario.router === 'replicas') return undefined;
+      if (scenario.router === 'service' || scenario.router === 'replicas' || scenario.router === 'deployment')
+        return undefined;
       const make = options.routers[scenario.router];
       if (!make) throw new Error(`runChaos: no ${scenario.router} router given`);
       return make(client);
@@ -264,7 +301,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const drivers0 = processFor('driver-1', false);
     // A replica-ratio split moves users by starting pods: its reactions take the pods' start (1 s
     // here) and a readiness poll longer than a routing write.
-    const graceMs = scenario.router === 'replicas' ? 2_000 + 1_000 + POLL * 2 : 2_000;
+    // A rolling update's abort rolls every pod back in the Deployment's own batches (25% by default).
+    const graceMs =
+      scenario.router === 'replicas'
+        ? 2_000 + 1_000 + POLL * 2
+        : scenario.router === 'deployment'
+          ? 2_000 + POLL * 2 + 4 * 1_000
+          : 2_000;
     const watch = watchInvariants(
       cluster,
       {
@@ -276,7 +319,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         pollMs: POLL,
         plan: drivers0.plan(),
         routing,
-        capacity: scenario.router !== 'replicas',
+        capacity: scenario.router !== 'replicas' && scenario.router !== 'deployment',
+        ...(scenario.router === 'deployment' ? rollingSides(cluster) : {}),
       },
       { graceMs },
     );
@@ -334,9 +378,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           };
           await person.delete(deploymentRef('web'));
           await cluster.clock.sleep(d.restoreAfter);
-          cluster.apply(
-            deployment('web', NS, spec.template.spec.containers[0]?.image ?? 'web:1', spec.replicas ?? 1),
-          );
+          // From their manifest: a rolling update's template in the cluster was Kanary's update.
+          const image =
+            scenario.router === 'deployment' ? 'web:1' : (spec.template.spec.containers[0]?.image ?? 'web:1');
+          cluster.apply(deployment('web', NS, image, spec.replicas ?? 1));
           return;
         }
         case 'setImage':
@@ -350,6 +395,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           return;
         case 'scaleStable':
           await person.mergePatch(deploymentRef('web'), { spec: { replicas: d.replicas } });
+          // A rolling update's Deployment is compared at the end: its size is now the person's.
+          if (scenario.router === 'deployment') watch.edited('Deployment', 'web');
           return;
         case 'routeZero':
           await routeZero(scenario.router, person, watch);

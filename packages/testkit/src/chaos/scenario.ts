@@ -1,8 +1,11 @@
 import fc from 'fast-check';
 
-/** Which data plane carries the split; `service` and `replicas` are core's own routers. */
-export type ChaosRouter = 'istio' | 'nginx' | 'gateway' | 'service' | 'replicas';
-export type ChaosStrategy = 'weighted' | 'headerMatch' | 'blueGreen' | 'replicaRatio';
+/**
+ * Which data plane carries the split; `service` and `replicas` are core's own routers, and
+ * `deployment` is none: the Deployment controller's rolling update moves users with its pods.
+ */
+export type ChaosRouter = 'istio' | 'nginx' | 'gateway' | 'service' | 'replicas' | 'deployment';
+export type ChaosStrategy = 'weighted' | 'headerMatch' | 'blueGreen' | 'replicaRatio' | 'rolling';
 export type ChaosControl = 'promote' | 'promoteFull' | 'abort' | 'pause' | 'resume' | 'skipStep' | 'retry';
 
 /** One thing that happens to a release while it runs, `at` ms after it started. */
@@ -63,25 +66,25 @@ export const ROUTERS_OF: Record<ChaosStrategy, ChaosRouter[]> = {
   headerMatch: ['istio', 'nginx', 'gateway'],
   blueGreen: ['service'],
   replicaRatio: ['replicas'],
+  rolling: ['deployment'],
 };
 
 const disturbance = (horizon: number, router: ChaosRouter): fc.Arbitrary<Disturbance> => {
   const at = fc.integer({ min: 0, max: horizon });
+  const control = fc.record({
+    at,
+    kind: fc.constant('control' as const),
+    control: fc.constantFrom<ChaosControl>(
+      'promote',
+      'promoteFull',
+      'abort',
+      'pause',
+      'resume',
+      'skipStep',
+      'retry',
+    ),
+  });
   const kinds: Array<fc.Arbitrary<Disturbance>> = [
-    fc.record({
-      at,
-      kind: fc.constant('control' as const),
-      control: fc.constantFrom<ChaosControl>(
-        'promote',
-        'promoteFull',
-        'abort',
-        'pause',
-        'resume',
-        'skipStep',
-        'retry',
-      ),
-    }),
-    fc.record({ at, kind: fc.constant('deleteCanary' as const) }),
     fc.record({
       at,
       kind: fc.constant('deleteStable' as const),
@@ -108,14 +111,18 @@ const disturbance = (horizon: number, router: ChaosRouter): fc.Arbitrary<Disturb
     }),
     fc.record({ at, kind: fc.constant('stealLease' as const) }),
   ];
+  // A rolling update has no canary Deployment to delete, and no routing object to set to 0%.
+  if (router !== 'deployment') kinds.push(fc.record({ at, kind: fc.constant('deleteCanary' as const) }));
   if (router === 'istio' || router === 'nginx' || router === 'gateway')
     kinds.push(fc.record({ at, kind: fc.constant('routeZero' as const) }));
-  return fc.oneof(...kinds);
+  // Controls come from people at any moment and each of the seven has its own paths: three times
+  // as likely as one fault kind, so every control is seen in hundreds of seeds of a long run.
+  return fc.oneof({ arbitrary: control, weight: 3 }, ...kinds.map((arbitrary) => ({ arbitrary, weight: 1 })));
 };
 
 /** Generated releases: every strategy with each router it runs on, steps, and up to four disturbances. */
 export const chaosScenario: fc.Arbitrary<ChaosScenario> = fc
-  .constantFrom<ChaosStrategy>('weighted', 'headerMatch', 'blueGreen', 'replicaRatio')
+  .constantFrom<ChaosStrategy>('weighted', 'headerMatch', 'blueGreen', 'replicaRatio', 'rolling')
   .chain((strategy) =>
     fc.constantFrom(...ROUTERS_OF[strategy]).chain((router) =>
       fc
