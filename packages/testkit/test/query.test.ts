@@ -1,6 +1,5 @@
 import { startCluster } from '@kanary/testkit';
 import { describe, expect, it } from 'vitest';
-import { parseSelector } from '../src/traffic/selector.ts';
 
 const query = async (base: string, q: string, method: 'GET' | 'POST' = 'POST') => {
   const res =
@@ -26,22 +25,7 @@ interface Sample {
 }
 const sum = (rs: Sample[]) => rs.reduce((s, r) => s + Number(r.value[1]), 0);
 
-describe("the emulator's Prometheus query API (plain selectors)", () => {
-  it('parses matchers with escapes and refuses anything that is not a plain selector', () => {
-    expect(parseSelector('up')).toEqual({ name: 'up', matchers: [] });
-    expect(parseSelector(' m{a="x\\"y", b!="", c=~"5..",d!~"a|b"} ')).toEqual({
-      name: 'm',
-      matchers: [
-        { label: 'a', op: '=', value: 'x"y' },
-        { label: 'b', op: '!=', value: '' },
-        { label: 'c', op: '=~', value: '5..' },
-        { label: 'd', op: '!~', value: 'a|b' },
-      ],
-    });
-    for (const bad of ['sum(m)', 'm[1m]', 'm{a="x"', 'm{a=x}', 'm{a~"x"}', 'm or vector(1)'])
-      expect(() => parseSelector(bad), bad).toThrow(/plain selectors like name\{label="value"\} only/);
-  });
-
+describe("the emulator's Prometheus query API", () => {
   it('answers counters and histogram series from the simulated traffic, at the cluster clock', async () => {
     const cluster = await startCluster({ seed: 3, podReadyAfterMs: 10 });
     try {
@@ -98,7 +82,25 @@ describe("the emulator's Prometheus query API (plain selectors)", () => {
       const les = new Set(buckets.body.data.result.map((r) => r.metric.le));
       expect(les.has('100')).toBe(true);
 
-      const refused = await query(cluster.prometheusUrl, 'sum(rate(istio_requests_total[1m]))');
+      // PromQL as gates write it, in virtual time: a minute more of traffic, then a rate and a ratio.
+      for (let i = 0; i < 60; i++) {
+        await cluster.virtualClock?.advance(1_000);
+        cluster.traffic.sample(entry, 100);
+      }
+      const rate = await query(
+        cluster.prometheusUrl,
+        'sum(rate(istio_requests_total{destination_workload="web"}[1m]))',
+      );
+      expect(rate.body.data.result).toHaveLength(1);
+      expect(Number(rate.body.data.result[0]?.value[1])).toBeCloseTo(100, 6);
+      const ratio = await query(
+        cluster.prometheusUrl,
+        'sum(rate(istio_requests_total{destination_workload="web",response_code=~"5.."}[1m])) / sum(rate(istio_requests_total{destination_workload="web"}[1m]))',
+      );
+      expect(Number(ratio.body.data.result[0]?.value[1])).toBeGreaterThan(0.1);
+      expect(Number(ratio.body.data.result[0]?.value[1])).toBeLessThan(0.3);
+
+      const refused = await query(cluster.prometheusUrl, 'sum(rate(istio_requests_total[1m] offset 5m))');
       expect(refused.status).toBe(400);
       expect(refused.body).toMatchObject({ status: 'error', errorType: 'bad_data' });
       expect(refused.body.error).toMatch(/run a real Prometheus/);

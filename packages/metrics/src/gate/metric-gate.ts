@@ -248,7 +248,18 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
           look = { state: before.judge, look: { phase: 'error', message: (error as Error).message } };
         }
         const tally = addLook(before.tally, look.look.phase);
-        const verdict = assess(m, tally, source.noDataLimit ?? 10);
+        const assessed = assess(m, tally, source.noDataLimit ?? 10);
+        // A metric that ended badly says what its last look saw: the value, or the error.
+        const lastLook =
+          look.look.phase === 'error'
+            ? look.look.message
+            : look.look.value !== undefined
+              ? `measured ${describeValue(look.look.value)}`
+              : undefined;
+        const verdict =
+          ['failed', 'error', 'inconclusive'].includes(assessed.phase) && assessed.message && lastLook
+            ? { ...assessed, message: `${assessed.message}; last look: ${lastLook}` }
+            : assessed;
         const retry =
           look.look.phase === 'error' || (look.look.phase === 'nodata' && m.interval === undefined);
         metrics[m.name] = {
@@ -303,4 +314,11 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
       };
     },
   };
+}
+
+/** A measured value as a person reads it: 4 significant digits, lists as lists. */
+function describeValue(v: unknown): string {
+  if (typeof v === 'number') return String(Number(v.toPrecision(4)));
+  if (Array.isArray(v)) return `[${v.map(describeValue).join(', ')}]`;
+  return JSON.stringify(v) ?? String(v);
 }

@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { instantQuery } from '../promql/evaluate.ts';
+import { PromqlError } from '../promql/parse.ts';
 import type { MetricsRegistry } from './metrics.ts';
-import { parseSelector, SelectorError } from './selector.ts';
 
 /**
  * Serves the simulated data planes' metrics: `/metrics` (text exposition, for a real Prometheus to
- * scrape) and `/api/v1/query` (Prometheus' instant-query API for plain selectors, answered from the
+ * scrape) and `/api/v1/query` (Prometheus' instant-query API, evaluating the PromQL gates use over the
  * registry at the emulator's clock, so gates run in virtual time without a Prometheus).
  */
 export async function startMetricsServer(
@@ -45,14 +46,12 @@ export async function startMetricsServer(
       const params = req.method === 'POST' ? new URLSearchParams(await readBody(req)) : url.searchParams;
       const query = params.get('query') ?? '';
       try {
-        const { name, matchers } = parseSelector(query);
-        const t = now() / 1000;
-        const result = registry
-          .select(name, matchers)
-          .map((s) => ({ metric: s.labels, value: [t, String(s.value)] }));
-        json(res, 200, { status: 'success', data: { resultType: 'vector', result } });
+        const time = params.get('time');
+        const at = time === null ? now() : /^[0-9.]+$/.test(time) ? Number(time) * 1000 : Date.parse(time);
+        if (Number.isNaN(at)) throw new PromqlError(`time "${time}" is neither seconds nor RFC 3339`);
+        json(res, 200, { status: 'success', data: instantQuery(query, registry, Math.min(at, now())) });
       } catch (error) {
-        if (!(error instanceof SelectorError)) throw error;
+        if (!(error instanceof PromqlError)) throw error;
         json(res, 400, { status: 'error', errorType: 'bad_data', error: error.message });
       }
     })().catch((e: unknown) => {

@@ -3,11 +3,42 @@ import { type Matcher, matches } from './selector.ts';
 /** A small Prometheus registry: counters and histograms with label sets, rendered as text. */
 type Labels = Record<string, string>;
 
+/** A series' values at one scrape: the count (a counter's value), and a histogram's sum and buckets. */
+interface Point {
+  t: number;
+  value: number;
+  sum?: number;
+  counts?: number[];
+}
+interface Series {
+  labels: Labels;
+  value: number;
+  counts?: number[];
+  sum?: number;
+  /** Its values at each scrape where they changed (a step function), oldest first. */
+  history: Point[];
+}
 interface Family {
   help: string;
   type: 'counter' | 'histogram';
   buckets?: number[];
-  series: Map<string, { labels: Labels; value: number; counts?: number[]; sum?: number }>;
+  series: Map<string, Series>;
+}
+
+/** One series as a query sees it: its labels, its value now, and its value at each past scrape. */
+export interface SeriesView {
+  labels: Labels;
+  /** The value now (an instant selector answers as if scraped at the query). */
+  current: number;
+  /** The scraped samples with `from < t <= to`, one per scrape interval since the series appeared. */
+  samples(from: number, to: number): Array<[number, number]>;
+}
+
+export interface RegistryOptions {
+  /** How often the registry is "scraped" for range queries (default 5 s of the clock, as a tight Prometheus). */
+  scrapeMs?: number;
+  /** How long scraped samples are kept (default 1 h). */
+  retentionMs?: number;
 }
 
 const escapeValue = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -25,6 +56,47 @@ const formatNumber = (n: number) => (Number.isInteger(n) ? String(n) : String(Nu
 
 export class MetricsRegistry {
   #families = new Map<string, Family>();
+  readonly #now: () => number;
+  readonly #scrapeMs: number;
+  readonly #retentionMs: number;
+  #scrapedAt = Number.NEGATIVE_INFINITY;
+
+  /** `now` is the clock samples are stamped with (the emulator's, so range queries work in virtual time). */
+  constructor(now: () => number = Date.now, options: RegistryOptions = {}) {
+    this.#now = now;
+    this.#scrapeMs = options.scrapeMs ?? 5_000;
+    this.#retentionMs = options.retentionMs ?? 3_600_000;
+  }
+
+  /**
+   * Takes the scrape of the latest interval boundary if it has not been taken: called before every
+   * change and every query, so the values it records are exactly those at the boundary (nothing
+   * changed between the boundary and now, or the first change would have taken it).
+   */
+  #scrape(): void {
+    const at = Math.floor(this.#now() / this.#scrapeMs) * this.#scrapeMs;
+    if (at <= this.#scrapedAt) return;
+    this.#scrapedAt = at;
+    const cut = at - this.#retentionMs;
+    for (const f of this.#families.values())
+      for (const s of f.series.values()) {
+        const last = s.history.at(-1);
+        const changed =
+          !last ||
+          last.value !== s.value ||
+          last.sum !== s.sum ||
+          last.counts?.some((c, i) => c !== s.counts?.[i]);
+        if (changed)
+          s.history.push({
+            t: at,
+            value: s.value,
+            ...(s.sum !== undefined ? { sum: s.sum } : {}),
+            ...(s.counts ? { counts: [...s.counts] } : {}),
+          });
+        // Old samples go, but the one in force at the cut stays (a step function needs its start).
+        while (s.history.length > 1 && (s.history[1] as Point).t <= cut) s.history.shift();
+      }
+  }
 
   counter(name: string, help: string): void {
     if (!this.#families.has(name)) this.#families.set(name, { help, type: 'counter', series: new Map() });
@@ -38,19 +110,21 @@ export class MetricsRegistry {
   inc(name: string, labels: Labels, by = 1): void {
     const f = this.#families.get(name);
     if (!f) throw new Error(`unknown metric ${name}`);
+    this.#scrape();
     const key = seriesKey(labels);
     const s = f.series.get(key);
     if (s) s.value += by;
-    else f.series.set(key, { labels, value: by });
+    else f.series.set(key, { labels, value: by, history: [] });
   }
 
   observe(name: string, labels: Labels, value: number): void {
     const f = this.#families.get(name);
     if (!f?.buckets) throw new Error(`unknown histogram ${name}`);
+    this.#scrape();
     const key = seriesKey(labels);
     let s = f.series.get(key);
     if (!s) {
-      s = { labels, value: 0, counts: f.buckets.map(() => 0), sum: 0 };
+      s = { labels, value: 0, counts: f.buckets.map(() => 0), sum: 0, history: [] };
       f.series.set(key, s);
     }
     s.value += 1;
@@ -72,26 +146,50 @@ export class MetricsRegistry {
 
   /** The current samples of every series a selector picks, as an instant query would return them. */
   select(name: string, matchers: Matcher[]): Array<{ labels: Labels; value: number }> {
-    const out: Array<{ labels: Labels; value: number }> = [];
-    const pick = (labels: Labels, value: number) => {
-      if (matches(labels, matchers)) out.push({ labels, value });
+    return this.series(name, matchers).map((s) => ({ labels: s.labels, value: s.current }));
+  }
+
+  /** Every series a selector picks (a counter, or a histogram's `_bucket`, `_sum` and `_count`), with its past. */
+  series(name: string, matchers: Matcher[]): SeriesView[] {
+    this.#scrape();
+    const out: SeriesView[] = [];
+    const step = this.#scrapeMs;
+    const pick = (labels: Labels, s: Series, read: (p: Point | Series) => number) => {
+      if (!matches(labels, matchers)) return;
+      out.push({
+        labels,
+        current: read(s),
+        samples(from, to) {
+          const first = s.history[0];
+          if (!first) return [];
+          const result: Array<[number, number]> = [];
+          let i = 0;
+          const start = Math.max(first.t, (Math.floor(from / step) + 1) * step);
+          for (let t = start; t <= to; t += step) {
+            while (i + 1 < s.history.length && (s.history[i + 1] as Point).t <= t) i++;
+            const p = s.history[i] as Point;
+            if (p.t <= t) result.push([t, read(p)]);
+          }
+          return result;
+        },
+      });
     };
     for (const [family, f] of this.#families) {
       if (f.type === 'counter') {
         if (family !== name) continue;
-        for (const s of f.series.values()) pick({ __name__: name, ...s.labels }, s.value);
+        for (const s of f.series.values()) pick({ __name__: name, ...s.labels }, s, (p) => p.value);
         continue;
       }
       const part = name.startsWith(family) ? name.slice(family.length) : undefined;
       if (part !== '_bucket' && part !== '_sum' && part !== '_count') continue;
       for (const s of f.series.values()) {
         const labels = { __name__: name, ...s.labels };
-        if (part === '_sum') pick(labels, s.sum ?? 0);
-        else if (part === '_count') pick(labels, s.value);
+        if (part === '_sum') pick(labels, s, (p) => p.sum ?? 0);
+        else if (part === '_count') pick(labels, s, (p) => p.value);
         else {
           for (const [i, b] of (f.buckets as number[]).entries())
-            pick({ ...labels, le: formatNumber(b) }, s.counts?.[i] ?? 0);
-          pick({ ...labels, le: '+Inf' }, s.value);
+            pick({ ...labels, le: formatNumber(b) }, s, (p) => p.counts?.[i] ?? 0);
+          pick({ ...labels, le: '+Inf' }, s, (p) => p.value);
         }
       }
     }

@@ -86,7 +86,8 @@ const NGINX_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
  * data planes would export. Requests are generated every tick of the cluster clock.
  */
 export class TrafficSimulator {
-  readonly metrics = new MetricsRegistry();
+  /** The data planes' series, stamped with the cluster clock (range queries work in virtual time). */
+  readonly metrics: MetricsRegistry;
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #view: ClusterView;
@@ -101,6 +102,7 @@ export class TrafficSimulator {
 
   constructor(store: ObjectStore, clock: Clock, options: TrafficOptions = {}) {
     this.#clock = clock;
+    this.metrics = new MetricsRegistry(() => clock.now());
     this.#random = createRandom(options.seed ?? 1);
     this.#view = new ClusterView(store);
     this.#tickMs = options.tickMs ?? 1000;
