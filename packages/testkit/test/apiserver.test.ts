@@ -207,6 +207,26 @@ describe('API server through @kubernetes/client-node', () => {
     expect(unsupported.body.reason).toBe('UnsupportedMediaType');
   });
 
+  it('takes JSON or YAML bodies, and refuses protobuf with 415 naming what it accepts', async () => {
+    const post = (type: string, body: string) =>
+      fetch(`${cluster.url}/api/v1/namespaces/shop/configmaps`, {
+        method: 'POST',
+        headers: { 'content-type': type, authorization: 'Bearer admin' },
+        body,
+      });
+    const yaml = await post(
+      'application/yaml',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: "1"\n',
+    );
+    expect(yaml.status).toBe(201);
+    expect(cluster.get('ConfigMap', 'shop', 'from-yaml')?.data).toEqual({ a: '1' });
+    const proto = await post('application/vnd.kubernetes.protobuf', 'k8s\u0000');
+    expect(proto.status).toBe(415);
+    expect(((await proto.json()) as { message: string }).message).toMatch(
+      /accepted media types include: application\/json, application\/yaml \(got application\/vnd\.kubernetes\.protobuf\)/,
+    );
+  });
+
   it('server-side apply: field managers own fields, conflicts answer 409 unless forced', async () => {
     const cm = {
       apiVersion: 'v1',

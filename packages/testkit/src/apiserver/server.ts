@@ -66,6 +66,25 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return text;
 }
 
+/**
+ * An object in a create or update body: JSON or YAML, as a real server accepts. Protobuf (what
+ * kubectl 1.32 sends for built-in kinds) is refused with 415, as a server without it would, and
+ * client-go then falls back to JSON.
+ */
+async function readObject(req: IncomingMessage): Promise<KubeObject> {
+  const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
+  const text = await readBody(req);
+  if (type === 'application/json' || type === '') return parseJson(text) as KubeObject;
+  if (type === 'application/yaml') {
+    try {
+      return parseYaml(text) as KubeObject;
+    } catch (e) {
+      throw errors.badRequest(`the request body could not be decoded: ${(e as Error).message}`);
+    }
+  }
+  throw errors.unsupportedMediaType(type, ['application/json', 'application/yaml']);
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -358,11 +377,11 @@ export async function startApiServer(
           return startWatch(url, res, target, store, watches);
         case 'create': {
           if (name) throw errors.methodNotAllowed('POST is not allowed on a named resource');
-          const body = parseJson(await readBody(req)) as KubeObject;
+          const body = await readObject(req);
           return send(res, 201, store.create(info, namespace, body, opts));
         }
         case 'update': {
-          const body = parseJson(await readBody(req)) as KubeObject;
+          const body = await readObject(req);
           if (subresource === 'scale') return send(res, 200, updateScale(store, target, body, opts));
           if (body.metadata?.name && body.metadata.name !== name)
             throw errors.badRequest('the name of the object does not match the name on the URL');
