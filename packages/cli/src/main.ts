@@ -98,7 +98,9 @@ function reportError(error: unknown, p: Printer): ExitCode {
   }
   if (isKanaryError(error)) {
     p.err(`kanary: ${error.message}\n`);
-    if (error.issues.length > 0) p.err(`${formatIssues(error.issues)}\n`);
+    // Some messages list their issues already (preflight's): never twice.
+    const listed = formatIssues(error.issues);
+    if (error.issues.length > 0 && !error.message.includes(listed)) p.err(`${listed}\n`);
     if (error.code === 'INVALID_SPEC' || error.code === 'UNSUPPORTED_CAPABILITY')
       p.err('Nothing was written to the cluster.\n');
     return exitCodeFor(error);

@@ -96,5 +96,6 @@ export function wireRollout(loaded: LoadedFile, options: WireOptions): Rollout {
     ...(options.pollInterval ? { pollInterval: options.pollInterval } : {}),
     ...(options.leaseDuration ? { lockTtl: options.leaseDuration } : {}),
     ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(file.preflight ? { preflight: file.preflight } : {}),
   });
 }

@@ -173,6 +173,50 @@ describe('kanary plan', () => {
     expect(writes(c)).toEqual([]);
   });
 
+  it('preflight severities from the file: a container without a readinessProbe refused as an error, or not mentioned when off (and the stable is the ReplicaSet of the current template, not an older one that still has the probe)', async () => {
+    const { cluster: c, kubeconfig } = await start();
+    // As `kubectl create deployment` makes it: no probe, no preStop, no requests.
+    const web = c.get('Deployment', 'shop', 'web')!;
+    const container = (web.spec as { template: { spec: { containers: Array<Record<string, unknown>> } } })
+      .template.spec.containers[0]!;
+    delete container.readinessProbe;
+    c.apply(web);
+
+    const before = writes(c).length;
+    const strict = write(
+      'strict.yaml',
+      stringify({ ...file([{ setWeight: 50 }]), preflight: { readinessProbe: 'error' } }),
+    );
+    const refused = await kanary(['run', '-f', strict, '--kubeconfig', kubeconfig]);
+    expect(refused.code).toBe(EXIT.invalid);
+    expect(
+      refused.err.match(
+        /container "app" has no readinessProbe[^\n]*\(fix: add a readinessProbe to the container\)/g,
+      ),
+    ).toHaveLength(1);
+    // Nothing of the reader's is touched (the run held its Lease while it looked, and let it go).
+    expect(
+      writes(c)
+        .slice(before)
+        .filter((w) => w.verb !== 'discovery' && w.resource !== 'leases'),
+    ).toEqual([]);
+    const quiet = write(
+      'quiet.yaml',
+      stringify({ ...file([{ setWeight: 50 }]), preflight: { readinessProbe: 'off' } }),
+    );
+    const ran = await kanary(['run', '-f', quiet, '--kubeconfig', kubeconfig]);
+    expect(ran.err).toBe('');
+    expect(ran.code).toBe(EXIT.ok);
+    expect(`${ran.out}${ran.err}`).not.toMatch(/readinessProbe/);
+    const typo = write(
+      'typo.yaml',
+      stringify({ ...file([{ setWeight: 50 }]), preflight: { readinessProbe: 'fatal' } }),
+    );
+    const bad = await kanary(['plan', '-f', typo]);
+    expect(bad.code).toBe(EXIT.invalid);
+    expect(bad.err).toMatch(/preflight\.readinessProbe/);
+  });
+
   it('reports YAML syntax errors with their line, and unknown routers', async () => {
     const syntax = await kanary(['plan', '-f', write('syntax.yaml', 'rollout:\n  name: web\n   bad: [\n')]);
     expect(syntax.code).toBe(EXIT.invalid);

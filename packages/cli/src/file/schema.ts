@@ -57,8 +57,17 @@ const Http = z.strictObject({
   retries: z.number().int().min(0).max(10).optional(),
 });
 
+/** What to check in the target before a release starts, each an error (refuse), a warning or off. */
+const Severity = z.enum(['error', 'warning', 'off']);
+const Preflight = z.strictObject({
+  readinessProbe: Severity.optional(),
+  gracefulShutdown: Severity.optional(),
+  resourceRequests: Severity.optional(),
+});
+
 export const KanaryFileSchema = z.strictObject({
   rollout: z.record(z.string(), z.unknown()),
+  preflight: Preflight.optional(),
   router: RouterSchema.optional(),
   prometheus: Http.extend({ address: z.url() }).optional(),
   web: Http.optional(),

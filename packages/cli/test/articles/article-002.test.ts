@@ -102,6 +102,12 @@ describe('article 002: front-end and back-end released as one, from one file', (
     expect(r.out).toMatch(/GROUP ABORT backend/);
     expect(r.out).toMatch(/frontend: rolled back/);
     expect([image(c, 'frontend'), image(c, 'backend')]).toEqual(['frontend:v2.0', 'backend:v1.2']);
+    // Who asked: the back-end's owner; the front-end was rolled back by its group.
+    const cause = (name: string) =>
+      JSON.parse(
+        (c.get('ConfigMap', 'shop', `kanary-${name}`)!.data as Record<string, string>)['state.json']!,
+      ).abort?.cause;
+    expect([cause('backend'), cause('frontend')]).toEqual(['user', 'group']);
   });
 
   it('a group file with one member, or a member without its rollout, is refused naming the field, writing nothing', async () => {

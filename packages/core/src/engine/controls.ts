@@ -5,7 +5,7 @@ import type { RolloutState } from './state.ts';
 export type Control =
   | { type: 'promote' }
   | { type: 'promoteFull' }
-  | { type: 'abort'; reason: string }
+  | { type: 'abort'; reason: string; cause?: 'user' | 'group' }
   | { type: 'retry' }
   | { type: 'pause' }
   | { type: 'resume' }

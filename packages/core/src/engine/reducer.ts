@@ -528,16 +528,16 @@ function applyControl(state: RolloutState, control: Control, at: number, plan: P
         return note(
           {
             ...state,
-            abort: { reason: control.reason, cause: 'user', at, from: state.cursor },
+            abort: { reason: control.reason, cause: control.cause ?? 'user', at, from: state.cursor },
             cursor: { section: 'done', step: 0, action: 0 },
             outcome: 'rolledBack',
           },
           at,
           'abort',
-          `user: ${control.reason}`,
+          `${control.cause ?? 'user'}: ${control.reason}`,
         );
       }
-      return beginAbort(plan, state, at, 'user', control.reason);
+      return beginAbort(plan, state, at, control.cause ?? 'user', control.reason);
     }
     case 'retry': {
       if (state.phase === 'aborted') {

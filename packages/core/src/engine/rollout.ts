@@ -88,6 +88,8 @@ export interface ControlOptions {
    * canary, and writes a fresh state that says aborted.
    */
   force?: boolean;
+  /** `abort()` only: who asked — a person (default), or the release group whose other member aborted. */
+  cause?: 'user' | 'group';
 }
 
 export interface Rollout {
@@ -446,7 +448,10 @@ class RolloutDriver implements Rollout {
     // No saved state at all (never started, or its ConfigMap was deleted): the routing objects'
     // own snapshots are the only truth, so the abort restores from them (a no-op if nothing changed).
     if (!this.#running && (await this.#store.load(this.key)) === undefined) return this.#forceAbort(reason);
-    return this.#control({ type: 'abort', reason }, { wait: true, ...options });
+    return this.#control(
+      { type: 'abort', reason, ...(options.cause ? { cause: options.cause } : {}) },
+      { wait: true, ...options },
+    );
   }
 
   /** Abort without trusting any saved state: from the routing objects' snapshots (see ControlOptions.force). */

@@ -37,7 +37,8 @@ export const isStopped = (state: Pick<RolloutState, 'phase'>): boolean =>
 export const isRetiring = (state: Pick<RolloutState, 'phase' | 'cursor'>): boolean =>
   isEnded(state) && state.cursor.section !== 'done';
 
-export type AbortCause = 'user' | 'analysis' | 'deadline' | 'error' | 'hook';
+/** Why a release was aborted; `group`: another member of its release group aborted (`createRolloutGroup`). */
+export type AbortCause = 'user' | 'group' | 'analysis' | 'deadline' | 'error' | 'hook';
 
 /** Where the rollout is in its plan. `section: 'done'` once the promotion or abort section ended. */
 export interface Cursor {

@@ -94,7 +94,9 @@ export function createRolloutGroup(options: RolloutGroupOptions): RolloutGroup {
       failAll(aborted);
       for (const [other, r] of Object.entries(members)) {
         if (other !== m.name)
-          r.abort(`group ${options.name}: ${m.name} aborted (${reason})`).catch(() => undefined);
+          r.abort(`group ${options.name}: ${m.name} aborted (${reason})`, { cause: 'group' }).catch(
+            () => undefined,
+          );
       }
     });
   }

@@ -13,7 +13,7 @@ import type { PortContext } from '../ports/context.ts';
 import type { Side, WorkloadRef } from '../ports/refs.ts';
 import { partWiring } from '../ports/wiring.ts';
 import type { Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
-import { mergeTemplate, sameRevision, templatesEqual } from './template.ts';
+import { mergeTemplate, sameRevision, templatesEqual, templatesIdentical } from './template.ts';
 
 export type PreflightSeverity = 'error' | 'warning' | 'off';
 
@@ -130,7 +130,17 @@ async function currentHash(client: KubeClient, d: Deployment): Promise<string | 
     selector,
   );
   const owned = rss.filter((rs) => rs.metadata.ownerReferences?.some((o) => o.uid === d.metadata.uid));
-  const match = owned.find((rs) => templatesEqual(rs.spec.template, d.spec.template));
+  // Both templates come from the server, defaulted alike: the exact one is the current ReplicaSet.
+  // Only if none is exact, one that covers it (the newest): an older ReplicaSet whose template
+  // has a field the Deployment's no longer has (a probe removed) also covers it.
+  const exact = owned.find((rs) => templatesIdentical(rs.spec.template, d.spec.template));
+  const revision = (rs: KubeObject) =>
+    Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0);
+  const match =
+    exact ??
+    owned
+      .filter((rs) => templatesEqual(rs.spec.template, d.spec.template))
+      .sort((a, b) => revision(b) - revision(a))[0];
   return match?.metadata.labels?.['pod-template-hash'];
 }
 

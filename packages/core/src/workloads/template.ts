@@ -74,6 +74,11 @@ export function sameRevision(a: unknown, b: unknown): boolean {
   return canonicalJson(withoutHash(a)) === canonicalJson(withoutHash(b));
 }
 
+/** Exactly the same template, but for the pod-template-hash label (two server-defaulted templates). */
+export function templatesIdentical(a: unknown, b: unknown): boolean {
+  return canonicalJson(withoutHash(a)) === canonicalJson(withoutHash(b));
+}
+
 export function templatesEqual(actual: unknown, wanted: unknown): boolean {
   const a = withoutHash(actual);
   const w = withoutHash(wanted);
