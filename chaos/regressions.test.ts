@@ -299,3 +299,61 @@ regression(
   },
   'succeeded',
 );
+
+regression(
+  'a step skipped while a rolling burst is under way is refused until its pods are in place (the Deployment rolled every pod while the next pause waited)',
+  {
+    replicas: 3,
+    weights: [25, 50, 60],
+    pauseMs: 30_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'rolling',
+    router: 'deployment',
+    disturbances: [
+      { at: 1, kind: 'control', control: 'skipStep' },
+      { at: 119_182, kind: 'setImage' },
+    ],
+  },
+  'succeeded',
+);
+
+regression(
+  'users are moved off a deleted stable during promotion too (half of them failed for two minutes while the promotion waited for it to return)',
+  {
+    replicas: 1,
+    weights: [30, 50],
+    pauseMs: 30_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: -3_000,
+    strategy: 'weighted',
+    router: 'nginx',
+    disturbances: [
+      { at: 52_621, kind: 'crash' },
+      { at: 67_038, kind: 'deleteStable', restoreAfter: 119_989 },
+      { at: 89_990, kind: 'stall', ms: 59_985 },
+    ],
+  },
+  'succeeded',
+);
+
+regression(
+  "a person's emergency 0% on ingress-nginx's canary Ingress, with the stable deleted, is theirs (the watcher blamed Kanary)",
+  {
+    replicas: 1,
+    weights: [60],
+    pauseMs: 30_000,
+    headerRoute: true,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'headerMatch',
+    router: 'nginx',
+    disturbances: [
+      { at: 21_935, kind: 'deleteStable', restoreAfter: 116_193 },
+      { at: 51_176, kind: 'routeZero' },
+    ],
+  },
+  'aborted',
+);

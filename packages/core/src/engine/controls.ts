@@ -69,6 +69,10 @@ export function checkControl(plan: Plan, state: RolloutState, control: Control):
       return `resume() releases a pause(), and the rollout is ${phase}, not held`;
     case 'skipStep':
       if (held) return held;
+      // A rolling burst under way only stops at the next look: skipped now, it would roll every pod
+      // while the next step waits (chaos seed 718).
+      if (action?.type === 'workload.rollTo' && state.action !== undefined)
+        return "pods are moving to this step's share and a rolling update cannot stop mid-batch; skipStep() once they are in place";
       if (
         state.cursor.section === 'steps' &&
         (phase === 'progressing' || phase === 'paused' || phase === 'analyzing')

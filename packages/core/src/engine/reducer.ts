@@ -59,6 +59,11 @@ export type EngineEvent =
    */
   | { type: 'rebased'; at: number; stable: WorkloadRef; reason: string }
   /**
+   * A look at the world moved users without stopping anything (in promotion, off a stable that lost
+   * its pods onto the canary being promoted): `result` is the routing written.
+   */
+  | { type: 'rerouted'; at: number; result: ActionResult; reason: string }
+  /**
    * A person changed the routing and the spec says `onDrift: adopt`: their weight (`result`)
    * becomes the rollout's (`cleared`: Kanary's header routes are gone) and the action runs again.
    */
@@ -334,6 +339,9 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
       break;
     case 'control':
       next = applyControl(state, event.control, event.at, plan);
+      break;
+    case 'rerouted':
+      next = note(applyResult(state, undefined, event.result), event.at, 'rerouted', event.reason);
       break;
     case 'held': {
       const moved = applyResult(state, undefined, event.result);

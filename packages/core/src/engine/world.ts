@@ -76,8 +76,23 @@ export async function watchWorld(
 
   if (state.cursor.section === 'promotion') {
     // Promotion changes the stable's template itself; what matters is the canary taking users.
-    if (!sidesWithShare(state, inFlight).includes('canary')) return {};
+    const sides = sidesWithShare(state, inFlight);
     const canary = await endpoints(ctx, 'canary');
+    if (sides.includes('stable') && stable.ready === 0 && canary.ready > 0 && state.weights.canary < 100) {
+      // The stable lost its pods (deleted, crashing) while users still reach it, and the version
+      // being promoted serves: they go there now, not when the promotion gets to it (chaos seed 1166:
+      // half the users failed for two minutes while the promotion waited for the stable to return).
+      const status = await router.setWeight(ctx, 100);
+      return {
+        event: {
+          type: 'rerouted',
+          at: now(),
+          result: { router: status },
+          reason: `${stable.message}: all traffic moved to the canary being promoted`,
+        },
+      };
+    }
+    if (!sides.includes('canary')) return {};
     if (canary.ready > 0) return {};
     if (stable.ready === 0)
       return {

@@ -197,6 +197,9 @@ export function watchInvariants(
   // so users sent nowhere between two of Kanary's own writes would pass it (the Istio write-order bug).
   // Right after each successful write by a driver, users are sampled: a write that takes them from
   // all served to some unserved while a side has ready pods is Kanary's doing.
+  // A person's edit of anything that routes (the routing objects, and ones Kanary made, such as
+  // ingress-nginx's canary Ingress: chaos seed 1444); a Deployment edit sizes pods, it routes nothing.
+  const routingEdited = () => [...edited].some((k) => !k.startsWith('Deployment/'));
   let servedBefore = true;
   const people = target.people ?? ['person'];
   const sample = (): Map<string, number> => {
@@ -234,8 +237,7 @@ export function watchInvariants(
         continue;
       }
       const alternative = readyPods(target.stable) > 0 || readyPods(target.canary) > 0;
-      const personal =
-        people.includes(r.user ?? '') || target.routing.some((x) => edited.has(`${x.kind}/${x.name}`));
+      const personal = people.includes(r.user ?? '') || routingEdited();
       if (failures > 0 && servedBefore && alternative && !personal)
         report(
           'no-blackhole',
@@ -265,7 +267,7 @@ export function watchInvariants(
     // Kanary's until the release has ended and retired its old version.
     const managing = state !== undefined && state.cursor.section !== 'done';
     // A person who routed users to a stable without pods did that themselves: Kanary keeps their edit.
-    const personRouted = !stableReady && target.routing.some((r) => edited.has(`${r.kind}/${r.name}`));
+    const personRouted = !stableReady && routingEdited();
     if (routingFailures > 0 && alternative && (managing || stableReady) && !personRouted) {
       blackholeSince ??= at;
       if (at > windowEnd(blackholeSince))
