@@ -357,3 +357,24 @@ regression(
   },
   'aborted',
 );
+
+regression(
+  'a green that crash-loops after the switch keeps blue, and users go back to it (blue was scaled down under it: succeeded over a full outage)',
+  {
+    replicas: 5,
+    weights: [25, 75],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 3_000,
+    strategy: 'blueGreen',
+    router: 'service',
+    disturbances: [
+      { at: 3_095, kind: 'outage', ms: 9_622 },
+      { at: 5_865, kind: 'deleteStable', restoreAfter: 11_208 },
+      { at: 15_537, kind: 'crashCanary' },
+      { at: 44_511, kind: 'scaleStable', replicas: 5 },
+    ],
+  },
+  'succeeded',
+);

@@ -1539,6 +1539,32 @@ class RolloutDriver implements Rollout {
     const { workload, router } = this.#options;
     if (!router) return;
     const { section } = ctx.state.cursor;
+    if (
+      ctx.spec.strategy.type === 'blueGreen' &&
+      section === 'promotion' &&
+      workload.endpoints &&
+      ((action.type === 'workload.scale' && action.side === 'stable') || action.type === 'router.finalize')
+    ) {
+      // After the switch, the previous colour goes only while the new one serves. Green stopped
+      // serving (crash-looping) and blue still can: users go back to blue, which stays, until green
+      // serves again; then back to green before blue is scaled down (chaos seed 1657: blue was
+      // scaled down under a crashing green, and the release ended `succeeded` over a full outage).
+      const green = await workload.endpoints(ctx, 'canary');
+      const live = await router.status(ctx);
+      if (green.ready === 0) {
+        const blue = await workload.endpoints(ctx, 'stable');
+        let moved = '';
+        if (blue.ready > 0 && action.type === 'workload.scale') {
+          if (live.canaryWeight > 0) await router.setWeight(ctx, 0);
+          moved = '; users are on the previous version, which stays, until it serves again';
+        }
+        throw new KanaryError('UNREADY', `${green.message} after the switch${moved}`, {
+          retryable: true,
+          details: { progress: true, side: 'canary' },
+        });
+      }
+      if (live.canaryWeight < 100) await router.setWeight(ctx, 100);
+    }
     const moves = action.type === 'router.setWeight' || action.type === 'router.setHeaderRoute';
     if (
       moves &&
