@@ -172,6 +172,9 @@ const RELAYED = [
   'held',
 ] as const;
 
+/** How soon a failed rolling step is tried again: a burst it started rolls on until it pauses it. */
+const ROLLING_RETRY_MS = 500;
+
 /** Controls that cut short a wait or an in-flight hook, analysis or probe. */
 const INTERRUPTING: ReadonlySet<Control['type']> = new Set(['abort', 'promoteFull', 'skipStep', 'promote']);
 const INTERRUPTIBLE: ReadonlySet<PlanAction['type']> = new Set([
@@ -1397,7 +1400,11 @@ class RolloutDriver implements Rollout {
               maxMs: state.cursor.section === 'abort' ? this.#pollMs : 30_000,
               jitter: 'none',
             }).delay(attempts);
-      return { type: 'actionWaiting', at: now, retryAt: now + backoff, message: error.message };
+      // So is a rolling step: a burst may be under way, and the Deployment rolls on by itself until
+      // the next attempt pauses it again (chaos seed 2212: failed re-pauses backed off 8 and 16 s
+      // while every pod rolled to the new version).
+      const wait = action.type === 'workload.rollTo' ? Math.min(backoff, ROLLING_RETRY_MS) : backoff;
+      return { type: 'actionWaiting', at: now, retryAt: now + wait, message: error.message };
     }
     if (error.retryable) {
       // A fault that outlasted the progress deadline: the deadline decides, and says what kept failing.

@@ -167,6 +167,7 @@ export function watchInvariants(
   let blackholeSince: number | undefined;
   let exposedSince: number | undefined;
   let maxWeight = 0;
+  let maxBound = 0;
   let abortAt: number | undefined;
   /** Since when the stable has had ready pods: an abort cannot move users to it before. */
   let stableServesSince: number | undefined;
@@ -283,6 +284,7 @@ export function watchInvariants(
       if (abortAt !== undefined && !state.abort) {
         abortAt = undefined;
         maxWeight = 0;
+        maxBound = 0;
       }
       const inFlight = target.plan && state.action ? currentAction(target.plan, state) : undefined;
       const writing = inFlight ? weightOf(inFlight) : 0;
@@ -301,7 +303,10 @@ export function watchInvariants(
       if (state.abort && abortAt === undefined) abortAt = at;
     }
     // bounded-exposure: never more canary than the most Kanary has written, plus sampling noise.
-    const bound = target.exposureOf ? target.exposureOf(maxWeight) : maxWeight / 100;
+    // The most the plan has exposed so far: with whole pods, a step rounded up at one size stays
+    // reached when a person scales the Deployment afterwards (chaos seed 2376: 75% of 1 pod is 1).
+    maxBound = Math.max(maxBound, target.exposureOf ? target.exposureOf(maxWeight) : maxWeight / 100);
+    const bound = maxBound;
     // (With no ready stable pod, users can only reach the canary: that is the scenario's doing.)
     if (canaryShare > bound + tolerance(bound, n) && readyPods(target.stable) > 0) {
       exposedSince ??= at;
