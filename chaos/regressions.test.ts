@@ -5,7 +5,12 @@ import { expect, it } from 'vitest';
 import { routers } from './routers.ts';
 
 /** `seed` drives the cluster's randomness (which requests a fault window fails): the one that found it. */
-function regression(name: string, scenario: ChaosScenario, phase: 'succeeded' | 'aborted', seed = 1): void {
+function regression(
+  name: string,
+  scenario: ChaosScenario,
+  phase: 'succeeded' | 'aborted' | 'failed',
+  seed = 1,
+): void {
   it(name, async () => {
     const report = await runChaos({ seed, scenario, routers });
     expect(report.violations.map((v) => `${v.invariant}: ${v.detail}`)).toEqual([]);
@@ -416,4 +421,25 @@ regression(
     disturbances: [{ at: 3_344, kind: 'scaleStable', replicas: 4 }],
   },
   'succeeded',
+);
+
+regression(
+  'a promotion whose canary and restored stable both crash-loop ends failed, and is not blamed for capacity (nothing could serve)',
+  {
+    replicas: 1,
+    weights: [20, 25],
+    pauseMs: 10_000,
+    headerRoute: true,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'headerMatch',
+    router: 'gateway',
+    disturbances: [
+      { at: 22_967, kind: 'deleteStable', restoreAfter: 105_945 },
+      { at: 42_106, kind: 'setImage' },
+      { at: 48_898, kind: 'crashCanary' },
+    ],
+  },
+  'failed',
+  2727,
 );

@@ -336,7 +336,16 @@ export function watchInvariants(
       const stable = cluster.get('Deployment', target.namespace, target.stable);
       const want = (stable?.spec as Obj | undefined)?.replicas as number | undefined;
       const have = readyPods(target.canary);
-      if (want !== undefined && want > 0 && have < want && state.targets.stable?.name === target.stable) {
+      // (A canary with no ready pod while the stable has none either is the scenario's doing: crash-
+      // looping pods on both sides, chaos seed 2727; nothing Kanary writes can serve users then.)
+      const someCapacity = have > 0 || readyPods(target.stable) > 0;
+      if (
+        want !== undefined &&
+        want > 0 &&
+        have < want &&
+        someCapacity &&
+        state.targets.stable?.name === target.stable
+      ) {
         shortSince ??= at;
         if (at > windowEnd(shortSince))
           report('capacity', at, `canary has ${have} ready pods taking 100%; stable runs ${want}`);
