@@ -1,8 +1,8 @@
-import { awaitingDecision, createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
-import { createIstioRouter } from '@kanary/istio';
+import { awaitingDecision, type RolloutState } from '@kanary/core';
 import { createMetricGate } from '@kanary/metrics';
-import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
+import type { Cluster } from '@kanary/testkit';
 import { afterEach, expect, it } from 'vitest';
+import { istioRollout, startIstioWeb } from './support.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.close());
@@ -13,16 +13,10 @@ afterEach(() => cluster?.close());
  * on every look. The steps end and the rollout holds for a human instead of promoting on zero evidence.
  */
 it('a canary with no traffic is not promoted on zero evidence: the rollout holds, inconclusive', async () => {
-  cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 4 });
-  cluster.apply(...istioApp('web', 'default', 'web:1', 4));
-  await cluster.virtualClock!.advance(1_000);
-  const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
-  const rollout = createKubernetesRollout({
-    spec: {
-      name: 'web',
-      target: { name: 'web', service: 'web' },
-      update: { image: 'web:2' },
-      strategy: { type: 'weighted' },
+  cluster = await startIstioWeb(4, 4);
+  const rollout = istioRollout(
+    cluster,
+    {
       steps: [
         { setWeight: 20 },
         { pause: { duration: '2m' } },
@@ -40,11 +34,8 @@ it('a canary with no traffic is not promoted on zero evidence: the rollout holds
         ],
       },
     },
-    client,
-    clock: cluster.clock,
-    router: createIstioRouter({ client, virtualService: 'web', destinationRule: { name: 'web' } }),
-    gate: createMetricGate({ prometheus: { address: cluster.prometheusUrl }, clock: cluster.clock }),
-  });
+    { gate: createMetricGate({ prometheus: { address: cluster.prometheusUrl }, clock: cluster.clock }) },
+  );
   const held = new Promise<RolloutState>((resolve) =>
     rollout.on('state', (s) => awaitingDecision(s) && resolve(s)),
   );

@@ -1,8 +1,8 @@
-import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
-import { createIstioRouter } from '@kanary/istio';
+import type { RolloutState } from '@kanary/core';
 import { createMetricGate } from '@kanary/metrics';
-import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
+import type { Cluster } from '@kanary/testkit';
 import { afterEach, expect, it } from 'vitest';
+import { istioRollout, startIstioWeb } from './support.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.close());
@@ -17,22 +17,16 @@ const errorRatio =
   ' / sum(rate(istio_requests_total{destination_workload="{{canary}}"}[1m]))';
 
 async function release(canaryErrorRate: number, condition = 'result[0] < 0.05'): Promise<RolloutState> {
-  cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 7 });
-  cluster.apply(...istioApp('web', 'default', 'web:1', 4));
+  cluster = await startIstioWeb(7, 4);
   cluster.traffic.setBehavior({ image: 'web:2', behavior: { errorRate: canaryErrorRate } });
   cluster.traffic.addLoad({
     name: 'users',
     rps: 200,
     entry: { kind: 'istio', host: 'web', namespace: 'default' },
   });
-  await cluster.virtualClock!.advance(1_000);
-  const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
-  const rollout = createKubernetesRollout({
-    spec: {
-      name: 'web',
-      target: { name: 'web', service: 'web' },
-      update: { image: 'web:2' },
-      strategy: { type: 'weighted' },
+  const rollout = istioRollout(
+    cluster,
+    {
       steps: [
         { setWeight: 20 },
         { pause: { duration: '1m' } },
@@ -60,11 +54,8 @@ async function release(canaryErrorRate: number, condition = 'result[0] < 0.05'):
         { setWeight: 50 },
       ],
     },
-    client,
-    clock: cluster.clock,
-    router: createIstioRouter({ client, virtualService: 'web', destinationRule: { name: 'web' } }),
-    gate: createMetricGate({ prometheus: { address: cluster.prometheusUrl }, clock: cluster.clock }),
-  });
+    { gate: createMetricGate({ prometheus: { address: cluster.prometheusUrl }, clock: cluster.clock }) },
+  );
   return cluster.run(rollout.run());
 }
 

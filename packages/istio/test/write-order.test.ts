@@ -1,7 +1,6 @@
-import { createKubeClient, createKubernetesRollout } from '@kanary/core';
-import { createIstioRouter } from '@kanary/istio';
-import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
+import type { Cluster } from '@kanary/testkit';
 import { afterEach, expect, it } from 'vitest';
+import { istioRollout, startIstioWeb } from './support.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.close());
@@ -14,9 +13,7 @@ afterEach(() => cluster?.close());
  */
 it('subsets: after every write of a promotion and of an abort, every request is served', async () => {
   for (const end of ['promote', 'abort'] as const) {
-    cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 9 });
-    cluster.apply(...istioApp('web', 'default', 'web:1', 2));
-    await cluster.virtualClock!.advance(1_000);
+    cluster = await startIstioWeb(9, 2);
     const entry = { kind: 'istio' as const, host: 'web', namespace: 'default' };
     const failures: string[] = [];
     const push = cluster.requests.push.bind(cluster.requests);
@@ -29,22 +26,15 @@ it('subsets: after every write of a promotion and of an abort, every request is 
       }
       return n;
     };
-    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
-    const rollout = createKubernetesRollout({
-      spec: {
-        name: 'web',
-        target: { name: 'web', service: 'web' },
-        update: { image: 'web:2' },
-        strategy: { type: 'weighted' },
+    const rollout = istioRollout(
+      cluster,
+      {
         steps: [{ setWeight: 50 }, { pause: { duration: '1m' } }],
         scaleDownDelay: '0s',
         abortScaleDownDelay: '0s',
       },
-      client,
-      clock: cluster.clock,
-      pollInterval: '1s',
-      router: createIstioRouter({ client, virtualService: 'web', destinationRule: { name: 'web' } }),
-    });
+      { pollInterval: '1s' },
+    );
     if (end === 'abort')
       rollout.on('phase', ({ to }) => {
         if (to === 'paused') queueMicrotask(() => void rollout.abort('test'));
