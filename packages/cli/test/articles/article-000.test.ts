@@ -44,17 +44,11 @@ const exposed: KubeObject = {
 
 /** Which images answered `n` users calling a Service. */
 function imagesBehind(c: Cluster, service: string, n = 200): Map<string, number> {
-  const out = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const r = c.traffic.send({ name: 'reader', entry: { kind: 'service', namespace: 'wyq', service } });
-    const last = r.hops.at(-1)?.outcome;
-    const key =
-      last?.kind === 'backend'
-        ? ((last.backend.pod.spec as { containers: Array<{ image: string }> }).containers[0]?.image ?? '?')
-        : `status-${r.status}`;
-    out.set(key, (out.get(key) ?? 0) + 1);
-  }
-  return out;
+  return c.traffic.sampleBy(
+    { kind: 'service', namespace: 'wyq', service },
+    n,
+    (served) => (served.pod.spec as { containers: Array<{ image: string }> }).containers[0]?.image ?? '?',
+  );
 }
 const phaseOf = (c: Cluster) => {
   const cm = c.get('ConfigMap', 'wyq', 'kanary-nginx01');

@@ -205,18 +205,9 @@ export function watchInvariants(
   const people = target.people ?? ['person'];
   const sample = (): Map<string, number> => {
     const sideOf = target.sideOf;
-    if (!sideOf) return cluster.traffic.sample(target.entry, n);
-    const counts = new Map<string, number>();
-    for (let i = 0; i < n; i++) {
-      const r = cluster.traffic.send({ name: 'sample', entry: target.entry });
-      const last = r.hops.at(-1)?.outcome;
-      const key =
-        r.workload !== undefined && last?.kind === 'backend'
-          ? sideOf(last.backend.pod, r.workload)
-          : `status-${r.status}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    return counts;
+    return sideOf
+      ? cluster.traffic.sampleBy(target.entry, n, (served) => sideOf(served.pod, served.workload))
+      : cluster.traffic.sample(target.entry, n);
   };
   const unserved = () => {
     const counts = sample();

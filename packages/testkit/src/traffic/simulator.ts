@@ -313,10 +313,27 @@ export class TrafficSimulator {
     user: UserClass = { share: 1 },
     path?: string,
   ): Map<string, number> {
+    return this.sampleBy(entry, n, (served) => served.workload, user, path);
+  }
+
+  /**
+   * Routes `n` requests and counts them by `keyOf` of the pod that served each (its image, its
+   * version label: both versions of a rolling update run in one Deployment); requests the data
+   * plane answered itself count as `status-<code>`.
+   */
+  sampleBy(
+    entry: Entry | Entry[],
+    n: number,
+    keyOf: (served: Backend) => string,
+    user: UserClass = { share: 1 },
+    path?: string,
+  ): Map<string, number> {
     const counts = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       const r = this.send({ name: 'sample', entry, ...(path ? { path } : {}) }, user);
-      const key = r.workload ?? `status-${r.status}`;
+      const last = r.hops.at(-1)?.outcome;
+      const key =
+        r.workload !== undefined && last?.kind === 'backend' ? keyOf(last.backend) : `status-${r.status}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     return counts;
