@@ -294,6 +294,36 @@ describe('kanary run, status and controls against a cluster', () => {
     expect(again.err).toMatch(/abort\(\) refused/);
   }, 30_000);
 
+  it('a weight by user from YAML (hashOn): status says whose key decides, each user stays on one side, and an abort takes them all back', async () => {
+    const { cluster: c, kubeconfig } = await start();
+    const path = write(
+      'by-user.yaml',
+      stringify(
+        file([{ setWeight: 30 }, { pause: {} }], {
+          strategy: { type: 'weighted', hashOn: { header: 'x-user-id', keys: 'decimal' } },
+        }),
+      ),
+    );
+    const k = ['-f', path, '--kubeconfig', kubeconfig];
+    const running = kanary(['run', ...k]);
+    let status: Run | undefined;
+    for (let i = 0; i < 200; i++) {
+      status = await kanary(['status', ...k]);
+      if (status.out.includes('paused at step 2/2')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(status?.out).toMatch(/weight\s+canary 30% of users \(by header x-user-id\)/);
+    const entry = { kind: 'istio' as const, host: 'web.example.com', namespace: 'shop' };
+    const users = Array.from({ length: 100 }, (_, i) => ({ headers: { 'x-user-id': `${i + 100}` } }));
+    const served = c.traffic.servedPerUser(entry, users);
+    expect(served.flatMap((w, i) => (w === 'web-canary' ? [i] : []))).toEqual(
+      Array.from({ length: 30 }, (_, i) => i),
+    );
+    expect((await kanary(['abort', ...k])).code).toBe(EXIT.ok);
+    expect((await running).code).toBe(EXIT.rolledBack);
+    expect(new Set(c.traffic.servedPerUser(entry, users))).toEqual(new Set(['web']));
+  }, 30_000);
+
   it('a rolling update speaks in pods, not in a canary weight nobody wrote; a weighted promotion does not end on "canary 0%"', async () => {
     const { kubeconfig } = await start();
     const rolling = write(

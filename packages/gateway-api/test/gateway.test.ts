@@ -203,3 +203,55 @@ describe('a weighted and header-routed canary through Gateway API', () => {
     expect(cluster.requests.filter((r) => r.code === 422)).toEqual([]);
   });
 });
+
+describe('weight by user (strategy.hashOn) through Gateway API', () => {
+  it('a cookie partition reaches the canary backend, the rest stays, and an abort leaves the HTTPRoute as it was', async () => {
+    cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 32 });
+    cluster.apply(
+      deployment('shop', 'default', 'shop:1', 2),
+      service('shop', 'default', { app: 'shop' }),
+      httpRoute(),
+    );
+    await cluster.virtualClock!.advance(1_000);
+    const original = JSON.stringify(
+      cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec,
+    );
+    const rollout = createKubernetesRollout({
+      spec: {
+        name: 'shop',
+        target: { name: 'shop', service: 'shop' },
+        update: { image: 'shop:2' },
+        strategy: { type: 'weighted', hashOn: { cookie: 'session-user', keys: 'hex' } },
+        steps: [{ setWeight: 50 }, { pause: {} }],
+      },
+      router: createGatewayApiRouter({
+        client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+        httpRoute: 'shop',
+      }),
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+      pollInterval: '1s',
+    });
+    const running = rollout.run();
+    await cluster.run(
+      new Promise<void>((resolve) => rollout.on('state', (s) => s.phase === 'paused' && resolve())),
+    );
+    // UUID-like keys; other cookies around the user's, as browsers send them.
+    const users = Array.from({ length: 256 }, (_, i) => ({
+      cookies: { theme: 'dark', 'session-user': `4b1e-9c${i.toString(16).padStart(2, '0')}`, lang: 'en' },
+    }));
+    const served = cluster.traffic.servedPerUser(entry, users);
+    expect(served.filter((w) => w === 'mixed')).toEqual([]);
+    expect(served.flatMap((w, i) => (w === 'shop-canary' ? [i] : []))).toEqual(
+      Array.from({ length: 128 }, (_, i) => i),
+    );
+    expect(cluster.traffic.shareServed(entry, 'shop', { cookies: { theme: 'dark' } }, 500)).toBe(1);
+
+    await cluster.run(rollout.abort());
+    expect((await cluster.run(running)).phase).toBe('aborted');
+    expect(new Set(cluster.traffic.servedPerUser(entry, users))).toEqual(new Set(['shop']));
+    expect(
+      JSON.stringify(cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec),
+    ).toBe(original);
+  });
+});

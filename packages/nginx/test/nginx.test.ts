@@ -261,3 +261,75 @@ describe('ingress-nginx traps are refused before anything is written', () => {
     expect(createNginxRouter({ stableIngress: 'shop', client }).capabilities.weightResolution).toBe(1);
   });
 });
+
+describe('weight by user (strategy.hashOn) through ingress-nginx', () => {
+  const users = Array.from({ length: 400 }, (_, i) => ({ headers: { 'x-user-id': String(7_000 + i) } }));
+  const start = async (seed: number) => {
+    cluster = await startCluster({ podReadyAfterMs: 1_000, seed });
+    cluster.apply(
+      deployment('shop', 'default', 'shop:1', 2),
+      service('shop', 'default', { app: 'shop' }),
+      ingress('shop', 'shop'),
+    );
+    await cluster.virtualClock!.advance(1_000);
+    return createNginxRouter({
+      client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+      stableIngress: 'shop',
+    });
+  };
+  const spec = (hashOn: Record<string, string>) => ({
+    name: 'shop',
+    target: { name: 'shop', service: 'shop' },
+    update: { image: 'shop:2' },
+    strategy: { type: 'weighted' as const, hashOn: hashOn as { header: string; keys: 'decimal' } },
+    steps: [{ setWeight: 30 }, { pause: {} }],
+    scaleDownDelay: '0s',
+  });
+
+  it('sends the users of a header partition to the canary Ingress, each always to the same side', async () => {
+    const router = await start(41);
+    const rollout = createKubernetesRollout({
+      spec: spec({ header: 'x-user-id', keys: 'decimal' }),
+      router,
+      kubeConfig: cluster.kubeConfig,
+      clock: cluster.clock,
+    });
+    const running = rollout.run();
+    await cluster.run(
+      new Promise<void>((resolve) => rollout.on('state', (s) => s.phase === 'paused' && resolve())),
+    );
+    const served = cluster.traffic.servedPerUser(entry, users);
+    expect(served.filter((w) => w === 'mixed')).toEqual([]);
+    const canary = served.flatMap((w, i) => (w === 'shop-canary' ? [(7_000 + i) % 100] : []));
+    expect(canary.length).toBe(120);
+    expect(canary.every((d) => d < 30)).toBe(true);
+    // No key, no canary: the canary Ingress carries weight 0 for everyone else.
+    expect(cluster.traffic.shareServed(entry, 'shop', {}, 1_000)).toBe(1);
+    const annotations = cluster.get('Ingress', 'default', 'shop-canary', 'networking.k8s.io')?.metadata
+      .annotations;
+    expect(annotations).toMatchObject({ [`${A}canary-weight`]: '0', [`${A}canary-by-header`]: 'x-user-id' });
+    await cluster.run(rollout.promote());
+    expect((await cluster.run(running)).phase).toBe('succeeded');
+    expect(new Set(cluster.traffic.servedPerUser(entry, users.slice(0, 50)))).toEqual(new Set(['shop']));
+  });
+
+  it('refuses a user key in a cookie (ingress-nginx reads canary cookies only as always/never), and a header route besides', async () => {
+    const router = await start(42);
+    const refusal = (s: ReturnType<typeof spec>) => {
+      try {
+        createKubernetesRollout({ spec: s, router, kubeConfig: cluster.kubeConfig, clock: cluster.clock });
+      } catch (e) {
+        return isKanaryError(e) ? `${e.code}: ${e.message}` : String(e);
+      }
+      return 'accepted';
+    };
+    expect(refusal(spec({ cookie: 'uid', keys: 'hex' }))).toMatch(
+      /UNSUPPORTED_CAPABILITY[\s\S]*strategy\.hashOn\.cookie[\s\S]*hashOn\.header/,
+    );
+    const withRoute = spec({ header: 'x-user-id', keys: 'decimal' });
+    (withRoute.steps as unknown[]).unshift({
+      setHeaderRoute: { name: 'qa', match: [{ headers: [{ name: 'x-qa', exact: 'always' }] }] },
+    });
+    expect(refusal(withRoute)).toMatch(/hashOn takes one of ingress-nginx's 1 header routes/);
+  });
+});

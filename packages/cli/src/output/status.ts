@@ -34,7 +34,7 @@ export function formatStatus(s: RolloutState, plan: Plan | undefined, now: numbe
   else
     rows.push([
       'weight',
-      `canary ${s.weights.canary}%${s.weights.verified ? '' : ' (not read back)'}${s.weights.effective !== undefined && s.weights.effective !== s.weights.canary ? `, effective ${s.weights.effective}%` : ''}`,
+      `canary ${s.weights.canary}%${byUser(plan)}${s.weights.verified ? '' : ' (not read back)'}${s.weights.effective !== undefined && s.weights.effective !== s.weights.canary ? `, effective ${s.weights.effective}%` : ''}`,
     ]);
   const t = s.targets;
   if (t.stable || t.canary)
@@ -66,4 +66,11 @@ function rolledSoFar(s: RolloutState, plan: Plan): string {
       });
     });
   return percent === 0 ? 'none on the new version yet' : `${percent}% on the new version`;
+}
+
+/** A weight by user says whose key decides (`strategy.hashOn`). */
+function byUser(plan: Plan | undefined): string {
+  const by = plan?.requires.router?.hashOn;
+  if (!by) return '';
+  return ` of users (by ${by.header !== undefined ? `header ${by.header}` : `cookie ${by.cookie}`})`;
 }

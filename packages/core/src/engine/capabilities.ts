@@ -1,7 +1,9 @@
 import type { KanaryIssue } from '../errors/kanary-error.ts';
 import type { Plan } from '../plan/actions.ts';
-import type { TrafficRouter } from '../ports/router.ts';
+import type { RouterCapabilities, TrafficRouter } from '../ports/router.ts';
 import type { WorkloadDriver } from '../ports/workload.ts';
+import { userBuckets, userPartition } from '../routers/by-user.ts';
+import type { HashOn } from '../spec/strategy.ts';
 
 /** Compares what the plan needs with what the router and workload driver declare. */
 export function checkCapabilities(
@@ -82,10 +84,13 @@ export function checkCapabilities(
       hint: 'set the header route weight to 100',
     });
   }
-  if (req.headerRoutes > caps.maxHeaderRoutes) {
+  if (req.hashOn) issues.push(...checkHashOn(plan, req.hashOn, caps, name));
+  if (req.headerRoutes + (req.hashOn ? 1 : 0) > caps.maxHeaderRoutes && req.headerRoutes > 0) {
     issues.push({
       path: 'steps',
-      message: `${req.headerRoutes} header routes are active at once, and ${name} supports ${caps.maxHeaderRoutes}`,
+      message: req.hashOn
+        ? `hashOn takes one of ${name}'s ${caps.maxHeaderRoutes} header routes, and ${req.headerRoutes} more are active at once`
+        : `${req.headerRoutes} header routes are active at once, and ${name} supports ${caps.maxHeaderRoutes}`,
       hint: 'remove a route before adding the next, or combine their match rules',
     });
   }
@@ -108,6 +113,47 @@ export function checkCapabilities(
       message: `${name} cannot keep sessions sticky`,
       hint: 'remove stickySession, or route chosen users with a header route',
     });
+  }
+  return issues;
+}
+
+/** A weight by user needs the router to match the key by regex, and every weight to reach someone. */
+function checkHashOn(plan: Plan, hashOn: HashOn, caps: RouterCapabilities, name: string): KanaryIssue[] {
+  const issues: KanaryIssue[] = [];
+  if (hashOn.header !== undefined && !caps.headerMatch.regex)
+    issues.push({
+      path: 'strategy.hashOn.header',
+      message: `a weight by user matches the key by regex, and ${name} cannot match a header by regex`,
+      hint: 'use a router with regex header matching (Istio, Gateway API, ingress-nginx)',
+    });
+  if (hashOn.cookie !== undefined && !caps.cookieMatch.regex)
+    issues.push({
+      path: 'strategy.hashOn.cookie',
+      message: `a weight by user matches the key by regex, and ${name} cannot match a cookie by regex`,
+      hint:
+        name === 'ingress-nginx'
+          ? 'ingress-nginx reads a canary cookie only as "always" or "never": put the user key in a header (hashOn.header)'
+          : 'put the user key in a header (hashOn.header), or use a router with cookie regex matching',
+    });
+  if (caps.maxHeaderRoutes < 1)
+    issues.push({
+      path: 'strategy.hashOn',
+      message: `a weight by user is a header route, and ${name} has none`,
+      hint: 'use a router with header routes, or leave hashOn out',
+    });
+  const weights = plan.steps.flatMap((s) =>
+    s.actions.flatMap((a) =>
+      a.type === 'router.setWeight' && a.weight > 0 && a.weight < 100 ? [a.weight] : [],
+    ),
+  );
+  const group = 100 / userBuckets(hashOn.keys);
+  for (const w of new Set(weights)) {
+    if (userPartition(hashOn, w).share === 0)
+      issues.push({
+        path: 'steps',
+        message: `setWeight ${w}% reaches no user: ${hashOn.keys} keys split users in groups of ${Math.round(group * 1000) / 1000}%`,
+        hint: `use a weight of at least ${Math.round(group * 1000) / 1000}%`,
+      });
   }
   return issues;
 }

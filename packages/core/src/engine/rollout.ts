@@ -21,6 +21,7 @@ import type { StateStore } from '../ports/store.ts';
 import type { RolloutWiring } from '../ports/wiring.ts';
 import type { WorkloadDriver } from '../ports/workload.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
+import { routeByUser, unwrapByUser } from '../routers/by-user.ts';
 import { type DurationInput, parseDuration } from '../spec/duration.ts';
 import { HOOK_NAMES, type HookName } from '../spec/hooks.ts';
 import { parseRolloutSpec } from '../spec/parse.ts';
@@ -254,7 +255,8 @@ function createDriver(options: DriverOptions): RolloutDriver {
   const spec = parseRolloutSpec(options.spec);
   const hookNames = hookNamesOf(spec, options.hooks);
   const plan = compilePlan(spec, hookNames);
-  const capabilityIssues = checkCapabilities(plan, options.router, options.workload);
+  const given = options.router && unwrapByUser(options.router);
+  const capabilityIssues = checkCapabilities(plan, given, options.workload);
   if (capabilityIssues.length > 0) {
     throw new KanaryError(
       'UNSUPPORTED_CAPABILITY',
@@ -272,7 +274,10 @@ function createDriver(options: DriverOptions): RolloutDriver {
       },
     );
   }
-  return new RolloutDriver(spec, plan, options);
+  // A weight by user is carried by the given router's header routes (routers/by-user.ts).
+  const hashOn = spec.strategy.type === 'weighted' ? spec.strategy.hashOn : undefined;
+  const router = hashOn && given ? routeByUser(given, hashOn) : given;
+  return new RolloutDriver(spec, plan, router === options.router ? options : { ...options, router });
 }
 
 class RolloutDriver implements Rollout {

@@ -4,7 +4,7 @@ import type { AnalysisSpec } from '../spec/analysis.ts';
 import type { HookName } from '../spec/hooks.ts';
 import type { HeaderRoute, MirrorRoute } from '../spec/match.ts';
 import type { Step } from '../spec/steps.ts';
-import type { StrategyType } from '../spec/strategy.ts';
+import type { HashOn, StrategyType } from '../spec/strategy.ts';
 
 /**
  * One thing the engine does through a port. Every action is idempotent or, for hooks and
@@ -57,6 +57,8 @@ export interface RouterRequirements {
   mirror: boolean;
   mirrorPercentage: boolean;
   stickySessions: boolean;
+  /** Weights move users by a key in this header or cookie (`strategy.hashOn`). */
+  hashOn?: HashOn;
   /** Finest weight asked for, in percent. */
   finestWeight: number;
 }

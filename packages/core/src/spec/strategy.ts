@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { AnalysisSchema } from './analysis.ts';
 import { MatchListSchema } from './match.ts';
-import { CookieName, Duration, hinted, IntOrPercent, LabelName, ObjectName, Percent } from './primitives.ts';
+import {
+  CookieName,
+  Duration,
+  HeaderName,
+  hinted,
+  IntOrPercent,
+  LabelName,
+  ObjectName,
+  Percent,
+  withHint,
+} from './primitives.ts';
 
 /** Where the new version runs when a strategy needs a second workload. */
 const CanaryWorkload = z
@@ -20,13 +30,56 @@ const StickySession = z.strictObject({
   maxAge: Duration.prefault('24h'),
 });
 
-export const WeightedStrategy = z.strictObject({
-  type: z.literal('weighted'),
-  canary: CanaryWorkload,
-  /** The largest weight a step may set before promotion (Flagger's maxWeight). */
-  maxWeight: Percent.default(100),
-  stickySession: StickySession.optional(),
-});
+/**
+ * Weight by user (article 004's "a share of users"): a step's weight is the share of user keys
+ * routed to the canary, chosen by the key's last two characters, so a user stays on one side and
+ * the users of a lower weight stay on the canary as it grows. Requests without a key stay stable.
+ */
+export const HashOnSchema = z
+  .strictObject({
+    /** The request header holding the user key (e.g. `x-user-id`). */
+    header: HeaderName.optional(),
+    /** Or the cookie holding it. */
+    cookie: CookieName.optional(),
+    /** How keys end: `decimal` (numeric ids; 1% steps) or `hex` (UUIDs, hashes; 1/256 steps). */
+    keys: z.enum(['decimal', 'hex'], {
+      error: withHint(
+        'must say how user keys end',
+        'use "decimal" for numeric user ids or "hex" for UUIDs and hashes',
+      ),
+    }),
+  })
+  .superRefine((h, ctx) => {
+    if ((h.header === undefined) === (h.cookie === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        ...hinted(
+          h.header === undefined ? 'names no header or cookie' : 'names both a header and a cookie',
+          'give exactly one of header or cookie: where the user key is',
+        ),
+      });
+  });
+
+export const WeightedStrategy = z
+  .strictObject({
+    type: z.literal('weighted'),
+    canary: CanaryWorkload,
+    /** The largest weight a step may set before promotion (Flagger's maxWeight). */
+    maxWeight: Percent.default(100),
+    stickySession: StickySession.optional(),
+    hashOn: HashOnSchema.optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.hashOn && s.stickySession)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stickySession'],
+        ...hinted(
+          'is set with hashOn, which already keeps every user on one side',
+          'remove stickySession, or hashOn to split requests at random',
+        ),
+      });
+  });
 
 export const HeaderMatchStrategy = z.strictObject({
   type: z.literal('headerMatch'),
@@ -138,6 +191,7 @@ export const StrategySchema = z.discriminatedUnion('type', [
 ]);
 
 export type StrategySpec = z.output<typeof StrategySchema>;
+export type HashOn = z.output<typeof HashOnSchema>;
 export type StrategyType = StrategySpec['type'];
 export const STRATEGY_TYPES: readonly StrategyType[] = [
   'weighted',

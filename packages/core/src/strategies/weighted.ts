@@ -15,6 +15,7 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
   const req = emptyRequirements();
   req.weights = [strategy.type === 'replicaRatio' ? 'replicas' : 'exact'];
   if (strategy.type !== 'replicaRatio' && strategy.stickySession) req.stickySessions = true;
+  if (strategy.type === 'weighted' && strategy.hashOn) req.hashOn = strategy.hashOn;
 
   const initialSteps: PlanStep[] = [];
   if (strategy.type === 'headerMatch') {

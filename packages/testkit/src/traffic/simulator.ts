@@ -340,6 +340,18 @@ export class TrafficSimulator {
   }
 
   /**
+   * Which workload served each user over `repeats` requests: its name when all went to the same
+   * one, `mixed` when they did not (a split by request, not by user), `status-<code>` when the
+   * data plane answered itself.
+   */
+  servedPerUser(entry: Entry | Entry[], users: Array<Omit<UserClass, 'share'>>, repeats = 3): string[] {
+    return users.map((user) => {
+      const seen = new Set(this.sample(entry, repeats, { share: 1, ...user }).keys());
+      return seen.size === 1 ? ([...seen][0] as string) : 'mixed';
+    });
+  }
+
+  /**
    * The share (0–1) of `n` requests through `entry` that `workload` served, for a user with these
    * headers and cookies: what a tester sees behind a route right now.
    */
