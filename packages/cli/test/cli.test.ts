@@ -173,6 +173,20 @@ describe('kanary plan', () => {
     expect(writes(c)).toEqual([]);
   });
 
+  it('reports problems of shape and of meaning together, each field once: nothing is uncovered only after a fix', async () => {
+    const bad = file([{ setWeight: 'ten' }, { setWeight: 20 }]);
+    const rollout = bad.rollout as Record<string, unknown>;
+    rollout.stratgey = 'typo';
+    rollout.target = { name: 'web' };
+    const r = await kanary(['plan', '-f', write('both.yaml', stringify(bad))]);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toMatch(/unknown field "stratgey"/);
+    expect(r.err).toMatch(/rollout\.steps\[0\]\.setWeight: must be number/);
+    // The cross-field rule that JSON Schema cannot express, beside them:
+    expect(r.err).toMatch(/rollout\.target\.service: is required for traffic routing/);
+    expect(r.err.match(/steps\[0\]\.setWeight/g)?.length).toBe(1);
+  });
+
   it('preflight severities from the file: a container without a readinessProbe refused as an error, or not mentioned when off (and the stable is the ReplicaSet of the current template, not an older one that still has the probe)', async () => {
     const { cluster: c, kubeconfig } = await start();
     // As `kubectl create deployment` makes it: no probe, no preStop, no requests.

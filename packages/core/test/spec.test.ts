@@ -233,6 +233,25 @@ const INVALID: Array<[string, unknown, string]> = [
     },
     'hooks[1]',
   ],
+  [
+    'hashOn naming neither header nor cookie',
+    withSteps([], { type: 'weighted', hashOn: { keys: 'hex' } }),
+    'strategy.hashOn',
+  ],
+  [
+    'hashOn without keys',
+    withSteps([], { type: 'weighted', hashOn: { header: 'x-user-id' } }),
+    'strategy.hashOn.keys',
+  ],
+  [
+    'hashOn with sticky sessions',
+    withSteps([], {
+      type: 'weighted',
+      hashOn: { cookie: 'uid', keys: 'hex' },
+      stickySession: { cookieName: 'k' },
+    }),
+    'strategy.stickySession',
+  ],
   ['bad progressDeadline', { ...base, progressDeadline: 'soon' }, 'progressDeadline'],
   ['bad abortScaleDownDelay', { ...base, abortScaleDownDelay: '1d' }, 'abortScaleDownDelay'],
   [
@@ -297,6 +316,33 @@ describe('parseRolloutSpec', () => {
         'name',
         'steps[0].setWeight',
         'steps[1].pause.duration',
+      ]);
+  });
+});
+
+describe('problems of meaning beside problems of shape', () => {
+  it('a coherence problem is reported with a malformed field elsewhere, not after it is fixed', () => {
+    const result = validateRolloutSpec({
+      ...base,
+      target: { name: 'shop' },
+      strategy: { type: 'weighted', canary: { replicas: 'two' } },
+      progressDeadline: 'soon',
+    });
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+        'strategy.canary.replicas: must be a number, not a string',
+        'progressDeadline: is not a duration',
+        'target.service: is required for traffic routing',
+      ]);
+  });
+
+  it('a malformed step is not also called a step the strategy cannot carry out', () => {
+    const result = validateRolloutSpec({ ...base, steps: [{ setWeight: 'ten' }, { setWeight: 20 }] });
+    expect(result.ok).toBe(false);
+    if (!result.ok)
+      expect(result.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+        'steps[0].setWeight: must be a number, not a string',
       ]);
   });
 });

@@ -167,27 +167,41 @@ export function parseKanaryFile(text: string, path: string): LoadedFile {
 function checkFile(raw: Record<string, unknown>, path: string, at: string): LoadedFile {
   const where = (p: string) => [at, p].filter(Boolean).join('.');
   const wrapped = 'rollout' in raw ? raw : { rollout: raw };
-  const file = KanaryFileSchema.safeParse(wrapped);
-  if (!file.success) {
-    const issues = file.error.issues.map((i) => ({
-      path: where(i.path.map(String).join('.')),
-      message: i.message,
-      hint: 'see `kanary --help` for the file format',
-    }));
-    throw invalid(path, issues);
-  }
-  const prefix = where('rollout' in raw ? 'rollout' : '');
-  const validate = schemaValidator();
-  if (!validate(file.data.rollout)) throw invalid(path, schemaIssues(validate.errors ?? [], prefix));
-  // The schema holds the shapes; the parser also checks what JSON Schema cannot (cross-field rules).
-  const checked = validateRolloutSpec(file.data.rollout);
-  if (!checked.ok) {
-    throw invalid(
-      path,
-      checked.issues.map((i) => ({ ...i, path: [prefix, i.path].filter(Boolean).join('.') })),
+  // Every problem at once: the file's own fields, the spec's shape (JSON Schema) and what only the
+  // parser sees (cross-field rules), so fixing one never uncovers another that was there all along.
+  const issues: KanaryIssue[] = [];
+  const file = KanaryFileSchema.safeParse(wrapped, { reportInput: true });
+  if (!file.success)
+    issues.push(
+      ...file.error.issues.map((i) => ({
+        path: where(i.path.map(String).join('.')),
+        message: i.message,
+        hint: 'see `kanary --help` for the file format',
+      })),
     );
+  const prefix = where('rollout' in raw ? 'rollout' : '');
+  const rollout = (wrapped as { rollout?: unknown }).rollout;
+  const validate = schemaValidator();
+  const shape = validate(rollout) ? [] : schemaIssues(validate.errors ?? [], prefix);
+  issues.push(...shape);
+  const checked = validateRolloutSpec(rollout);
+  if (!checked.ok) {
+    const near = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || a.startsWith(`${b}[`);
+    // A missing or unknown field is reported at its parent; it is about the field itself.
+    const fieldOf = (s: KanaryIssue) => {
+      const named = /^(?:unknown field "(.+)"|"(.+)" is required)$/.exec(s.message);
+      const field = named?.[1] ?? named?.[2];
+      return field ? [s.path, field].filter(Boolean).join('.') : s.path;
+    };
+    const shaped = shape.map(fieldOf);
+    for (const i of checked.issues) {
+      const at = [prefix, i.path].filter(Boolean).join('.');
+      // The parser restates most shape problems in its own words: each field is reported once.
+      if (!shaped.some((s) => near(s, at) || near(at, s))) issues.push({ ...i, path: at });
+    }
   }
-  return { path, file: file.data, spec: parseRolloutSpec(file.data.rollout) };
+  if (issues.length > 0 || !file.success) throw invalid(path, issues);
+  return { path, file: file.data, spec: parseRolloutSpec(rollout) };
 }
 
 const GROUP_KEYS = new Set(['group', 'prometheus', 'web', 'vars']);

@@ -46,7 +46,12 @@ function messageFor(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  if (issue.code === 'invalid_type') {
+    if (issue.input === undefined) return 'is required';
+    const got =
+      issue.input === null ? 'null' : Array.isArray(issue.input) ? 'a list' : `a ${typeof issue.input}`;
+    return `must be ${issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'a map of fields' : `a ${issue.expected}`}, not ${got}`;
+  }
   if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
     return `has an unknown ${issue.discriminator}`;
   }
@@ -82,7 +87,8 @@ export function validateRolloutSpec(
 ): { ok: true; spec: RolloutSpec } | { ok: false; issues: KanaryIssue[] } {
   // Template references first, so every other problem is reported along with theirs.
   const resolved = resolveAnalysisTemplates(input);
-  const result = RolloutSpecSchema.safeParse(resolved.spec);
+  // With the input in each issue, a wrong type reads as such rather than as a missing field.
+  const result = RolloutSpecSchema.safeParse(resolved.spec, { reportInput: true });
   if (result.success && resolved.issues.length === 0) return { ok: true, spec: result.data as RolloutSpec };
   // An unresolved reference is reported once, not again as an analysis without metrics.
   const unresolved = resolved.issues.map((i) => i.path.replace(/\.(templateName|templates|args).*$/, ''));

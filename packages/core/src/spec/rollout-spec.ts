@@ -3,7 +3,7 @@ import { BackgroundAnalysisSchema } from './analysis.ts';
 import { WebhookSchema } from './hooks.ts';
 import { Duration, hinted, LabelName, ObjectName } from './primitives.ts';
 import { type Step, type StepKind, StepSchema, StepUnionSchema, stepKind } from './steps.ts';
-import { StrategySchema, type StrategySpec, type StrategyType } from './strategy.ts';
+import { STRATEGY_TYPES, StrategySchema, type StrategySpec, type StrategyType } from './strategy.ts';
 import { AnalysisTemplateSchema } from './templates.ts';
 
 /** Which step kinds each strategy can carry out, and why not where it cannot. */
@@ -269,7 +269,44 @@ function checkCoherence(spec: BaseOutput, ctx: z.RefinementCtx): void {
 export const RolloutSpecSchema: z.ZodType<
   BaseOutput & { steps: Step[] },
   z.input<typeof RolloutSpecInputSchema>
-> = BaseSpec.superRefine(checkCoherence) as never;
+> = BaseSpec.superRefine(checkCoherenceBeside, {
+  // By default zod skips this once any field is malformed, hiding these problems until the user
+  // fixes that one; it runs whenever the strategy and the list of steps can be read.
+  when: (payload) => {
+    const v = payload.value as { strategy?: { type?: unknown }; steps?: unknown } | undefined;
+    return (
+      STRATEGY_TYPES.includes(v?.strategy?.type as StrategyType) &&
+      Array.isArray(v?.steps) &&
+      !payload.issues.some(
+        (i) => (i.path ?? []).length <= 1 && (i.path?.[0] === 'strategy' || i.path?.[0] === 'steps'),
+      )
+    );
+  },
+}) as never;
+
+/**
+ * The coherence checks beside problems of shape: a check whose field is already reported says
+ * nothing more there, and one that cannot read a malformed field leaves it to that field's issue.
+ */
+function checkCoherenceBeside(spec: BaseOutput, ctx: z.RefinementCtx): void {
+  // A problem is owned by its field's first two levels (`steps.2`, `strategy.canary`).
+  const owner = (path: readonly PropertyKey[] | undefined) => (path ?? []).slice(0, 2).map(String).join('.');
+  const reported = ctx.issues.map((i) => owner(i.path));
+  const related = (path: string) =>
+    path === '' || reported.some((r) => r === path || r.startsWith(`${path}.`) || path.startsWith(`${r}.`));
+  const quiet = {
+    ...ctx,
+    addIssue: (issue: Parameters<z.RefinementCtx['addIssue']>[0]) => {
+      const path = typeof issue === 'string' ? '' : owner(issue.path);
+      if (reported.length === 0 || !related(path)) ctx.addIssue(issue);
+    },
+  } as z.RefinementCtx;
+  try {
+    checkCoherence(spec, quiet);
+  } catch (error) {
+    if (reported.length === 0) throw error;
+  }
+}
 
 /** A validated rollout spec: durations in milliseconds, defaults filled in. */
 export type RolloutSpec = z.output<typeof BaseSpec> & { steps: Step[]; strategy: StrategySpec };

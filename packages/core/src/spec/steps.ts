@@ -77,7 +77,7 @@ export const StepSchema: z.ZodType<z.output<typeof stepUnion>, z.input<typeof st
       setHeaderRoute: SetHeaderRouteStep,
       setMirror: SetMirrorStep,
     }[kind] as z.ZodType<z.output<typeof stepUnion>>;
-    const result = schema.safeParse(raw);
+    const result = schema.safeParse(raw, { reportInput: true });
     if (!result.success) {
       for (const issue of result.error.issues) {
         ctx.addIssue({ ...(issue as z.core.$ZodRawIssue), path: issue.path });
