@@ -225,6 +225,90 @@ describe('never route users to nothing', () => {
     expect(users.failed(editedAt + POLL + 1_000)).toBe(0);
   });
 
+  it("a release started right after kubectl set image waits for the target's own rollout, then pins routing to all of the new revision", async () => {
+    const rollout = await setup();
+    const setImage = (image: string, paused = false) =>
+      person().update<{
+        apiVersion: string;
+        kind: string;
+        metadata: { name: string };
+        spec: Record<string, never>;
+      }>(deploymentRef('web'), (d) => {
+        const spec = d.spec as unknown as {
+          paused?: boolean;
+          template: { spec: { containers: Array<{ image: string }> } };
+        };
+        spec.template.spec.containers[0]!.image = image;
+        if (paused) spec.paused = true;
+        return d;
+      });
+    await setImage('web:1b');
+    const warnings: string[] = [];
+    rollout.on('warning', (w) => warnings.push(w.message));
+    const users = watchUsers();
+    // When the Deployment's own rollout is done, and when Kanary first pins the stable subset.
+    let settledAt: number | undefined;
+    let pinnedAt: number | undefined;
+    const stop = new AbortController();
+    const look = (async () => {
+      while (!stop.signal.aborted) {
+        const st = cluster.get('Deployment', 'default', 'web')?.status as
+          | { updatedReplicas?: number; availableReplicas?: number; replicas?: number }
+          | undefined;
+        if (
+          settledAt === undefined &&
+          st?.updatedReplicas === 4 &&
+          st.availableReplicas === 4 &&
+          st.replicas === 4
+        )
+          settledAt = cluster.clock.now();
+        const dr = cluster.get('DestinationRule', 'default', 'web', 'networking.istio.io')?.spec as
+          | { subsets?: Array<{ name: string; labels?: Record<string, string> }> }
+          | undefined;
+        if (pinnedAt === undefined && dr?.subsets?.some((x) => x.labels?.['pod-template-hash']))
+          pinnedAt = cluster.clock.now();
+        await cluster.clock.sleep(100, stop.signal).catch(() => undefined);
+      }
+    })();
+    const running = rollout.run();
+    await cluster.run(when(rollout, atPause(1)));
+    stop.abort();
+    await look;
+    expect(
+      warnings.some((w) =>
+        /waiting to start: Deployment web is rolling out on its own \(\d of 4 pods updated/.test(w),
+      ),
+    ).toBe(true);
+    expect(settledAt).toBeDefined();
+    expect(pinnedAt).toBeGreaterThanOrEqual(settledAt as number);
+    await cluster.run(rollout.abort('enough'));
+    expect((await cluster.run(running)).phase).toBe('aborted');
+    await users.stop();
+    expect(users.failed(0)).toBe(0);
+    expect(imageOf('web')).toBe('web:1b');
+
+    // Paused halfway through its own rollout: refused before anything is written.
+    await setImage('web:1c', true);
+    const again = createKubernetesRollout({
+      spec: { ...SPEC, name: 'web-again' },
+      client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+      clock: cluster.clock,
+      pollInterval: POLL,
+      router: createIstioRouter({
+        client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+        virtualService: 'web',
+        destinationRule: { name: 'web' },
+      }),
+    });
+    const vsBefore = JSON.stringify(cluster.get('VirtualService', 'default', 'web', 'networking.istio.io'));
+    await expect(cluster.run(again.run())).rejects.toThrow(
+      /paused halfway through its own rollout.*kubectl rollout resume deployment\/web/s,
+    );
+    expect(JSON.stringify(cluster.get('VirtualService', 'default', 'web', 'networking.istio.io'))).toBe(
+      vsBefore,
+    );
+  });
+
   it('onTargetChange: hold waits for a person after routing back to the edited target', async () => {
     const rollout = await setup({ ...SPEC, onTargetChange: 'hold' });
     const running = rollout.run();

@@ -22,7 +22,7 @@ import type { RolloutWiring } from '../ports/wiring.ts';
 import type { WorkloadDriver } from '../ports/workload.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
 import { routeByUser, unwrapByUser } from '../routers/by-user.ts';
-import { type DurationInput, parseDuration } from '../spec/duration.ts';
+import { type DurationInput, formatDuration, parseDuration } from '../spec/duration.ts';
 import { HOOK_NAMES, type HookName } from '../spec/hooks.ts';
 import { parseRolloutSpec } from '../spec/parse.ts';
 import type { RolloutSpec } from '../spec/rollout-spec.ts';
@@ -1113,6 +1113,7 @@ class RolloutDriver implements Rollout {
         let event = decision.event;
         if (event.type === 'start') {
           const started = await this.#guard(undefined, async (signal) => {
+            await this.#awaitSettled(signal);
             await this.#preflight(signal);
             return this.#options.workload.describe(this.#context(signal));
           });
@@ -1170,6 +1171,33 @@ class RolloutDriver implements Rollout {
    * Before the first write: the workload driver's and router's own checks. Errors stop the run
    * with nothing written; warnings become events.
    */
+  /**
+   * A release starts from a stable at rest: while the target is in its own rollout (a person's
+   * `kubectl set image` a moment ago) routing would be pinned to half of it, so Kanary waits —
+   * up to progressDeadline — and refuses, writing nothing, when that rollout is stuck or paused.
+   */
+  async #awaitSettled(signal: AbortSignal): Promise<void> {
+    const state = this.#state as RolloutState;
+    const settling = this.#options.workload.settling?.bind(this.#options.workload);
+    if (!settling || state.startedAt !== undefined || state.history.some((h) => h.event !== 'driver')) return;
+    const deadline = this.#clock.now() + this.spec.progressDeadline;
+    let said: string | undefined;
+    for (;;) {
+      const now = await settling(this.#context(signal));
+      if (!now) return;
+      if ('refuse' in now)
+        throw new KanaryError('PREFLIGHT', `${now.refuse}; nothing was changed (fix: ${now.hint})`);
+      if (this.#clock.now() >= deadline)
+        throw new KanaryError(
+          'PROGRESS_DEADLINE',
+          `${now.wait} for longer than progressDeadline ${formatDuration(this.spec.progressDeadline)}; nothing was changed`,
+        );
+      if (now.wait !== said) this.#emitter.emit('warning', { message: `waiting to start: ${now.wait}` });
+      said = now.wait;
+      await this.#clock.sleep(this.#pollMs, signal);
+    }
+  }
+
   async #preflight(signal: AbortSignal): Promise<void> {
     const state = this.#state as RolloutState;
     if (state.startedAt !== undefined || state.history.some((h) => h.event !== 'driver')) return;

@@ -39,6 +39,9 @@ export interface RollProgress {
   retryInMs?: number;
 }
 
+/** Why a stable workload is not ready to be released from (see `WorkloadDriver.settling`). */
+export type Settling = { wait: string } | { refuse: string; hint: string };
+
 /**
  * Runs the versions. Like routers, every method is idempotent, so a resumed rollout can repeat
  * the call it was making when its process died.
@@ -49,6 +52,12 @@ export interface WorkloadDriver {
   readonly wiring?: PartWiring;
   /** Preflight: checks workloads exist and look safe to roll (probes, graceful shutdown, requests). */
   validate?(ctx: PortContext): Promise<KanaryIssue[]>;
+  /**
+   * Before a release begins: whether the stable workload is still in its own rollout (a
+   * `kubectl set image` a moment ago) — `wait` while it moves, `refuse` when it is stuck or paused
+   * halfway — or undefined when it is at rest. Kanary waits rather than pin routing to half of it.
+   */
+  settling?(ctx: PortContext): Promise<Settling | undefined>;
   /** Describes the stable workload (and the canary when it exists) without changing anything. */
   describe(ctx: PortContext): Promise<{ stable: WorkloadRef; canary?: WorkloadRef }>;
   /** Creates (or adopts) the canary from the stable template plus the spec's update. */

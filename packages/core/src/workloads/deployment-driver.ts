@@ -312,6 +312,32 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       return issues;
     },
 
+    async settling(ctx) {
+      const name = stableName(ctx);
+      const d = await client.get<Deployment>(deploymentRef(ns(ctx), name));
+      if (!d) return undefined; // preflight says so
+      const desired = d.spec.replicas ?? 1;
+      const s = d.status ?? {};
+      const observed = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
+      const extra = (s.replicas ?? 0) - desired;
+      if (observed && (s.updatedReplicas ?? 0) >= desired && extra <= 0) return undefined;
+      const where = observed
+        ? `${s.updatedReplicas ?? 0} of ${desired} pods updated${extra > 0 ? `, ${extra} more still running` : ''}`
+        : `generation ${d.metadata.generation} not yet seen by its controller`;
+      const progressing = s.conditions?.find((c) => c.type === 'Progressing');
+      if (progressing?.reason === 'ProgressDeadlineExceeded')
+        return {
+          refuse: `Deployment ${name}'s own rollout is stuck (${where}): ${progressing.message ?? 'progress deadline exceeded'}`,
+          hint: `fix it or \`kubectl rollout undo deployment/${name}\`, then start the release`,
+        };
+      if (d.spec.paused)
+        return {
+          refuse: `Deployment ${name} is paused halfway through its own rollout (${where})`,
+          hint: `\`kubectl rollout resume deployment/${name}\` (or undo it), then start the release`,
+        };
+      return { wait: `Deployment ${name} is rolling out on its own (${where})` };
+    },
+
     async describe(ctx) {
       if (!ctx.targets.stable && ctx.spec.strategy.type === 'blueGreen') {
         // The start of a release: the colour serving now is the stable, whichever the spec names.
