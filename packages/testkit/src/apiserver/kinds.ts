@@ -45,6 +45,7 @@ export const KINDS: KindInfo[] = [
     kind: 'Namespace',
     plural: 'namespaces',
     namespaced: false,
+    shortNames: ['ns'],
     builtin: true,
     subresources: { status: true, scale: false },
     models: { v1: Namespace as never },

@@ -5,6 +5,7 @@ import type { FaultInjector } from './faults.ts';
 import { findKind, KINDS, type KindInfo } from './kinds.ts';
 import { clone, type KubeObject } from './object.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
+import { decodeProtobufObject, NoProtobufForm } from './protobuf.ts';
 import { matchesRequirements, parseLabelSelector, type Requirement } from './selectors.ts';
 import { ApiError, errors } from './status.ts';
 import type { ObjectStore, StoreEvent } from './store.ts';
@@ -60,19 +61,33 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
   res.end(text);
 }
 
+async function readBytes(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
-  let text = '';
-  for await (const chunk of req) text += chunk;
-  return text;
+  return (await readBytes(req)).toString('utf8');
 }
 
 /**
- * An object in a create or update body: JSON or YAML, as a real server accepts. Protobuf (what
- * kubectl 1.32 sends for built-in kinds) is refused with 415, as a server without it would, and
- * client-go then falls back to JSON.
+ * An object in a create or update body: JSON, YAML, or protobuf for built-in kinds (what kubectl
+ * ≥ 1.32 sends for them; it never falls back to JSON), as a real server accepts. Custom
+ * resources have no protobuf form: 415, as upstream answers.
  */
 async function readObject(req: IncomingMessage): Promise<KubeObject> {
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
+  if (type === 'application/vnd.kubernetes.protobuf') {
+    const bytes = await readBytes(req);
+    try {
+      return decodeProtobufObject(bytes);
+    } catch (e) {
+      if (e instanceof NoProtobufForm)
+        throw errors.unsupportedMediaType(type, ['application/json', 'application/yaml']);
+      throw errors.badRequest(`the request body could not be decoded: ${(e as Error).message}`);
+    }
+  }
   const text = await readBody(req);
   if (type === 'application/json' || type === '') return parseJson(text) as KubeObject;
   if (type === 'application/yaml') {

@@ -1,0 +1,151 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import protobuf from 'protobufjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Cluster, startCluster } from '../src/index.ts';
+
+const run = promisify(execFile);
+const kubectlVersion = await run('kubectl', ['version', '--client', '-o', 'json'])
+  .then((r) => JSON.parse(r.stdout).clientVersion.gitVersion as string)
+  .catch(() => undefined);
+
+let cluster: Cluster | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+async function start() {
+  cluster = await startCluster({ time: 'real', podReadyAfterMs: 50 });
+  const path = join(mkdtempSync(join(tmpdir(), 'kanary-kubectl-')), 'config');
+  writeFileSync(path, cluster.kubeConfig.exportConfig());
+  const kubectl = async (...args: string[]) =>
+    (await run('kubectl', args, { env: { ...process.env, KUBECONFIG: path } })).stdout;
+  return { cluster, kubectl };
+}
+
+// Without a kubectl binary there is nothing to run: the encoding itself is tested below either way.
+describe.skipIf(kubectlVersion === undefined)(
+  `kubectl ${kubectlVersion ?? '(not installed)'} against the emulator`,
+  () => {
+    it('creates built-in objects from its generators (protobuf bodies since 1.32): deployment, namespace, configmap, expose, run', async () => {
+      const { cluster: c, kubectl } = await start();
+      await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');
+      await kubectl('create', 'deployment', 'idle', '--image=web:1', '--replicas=0');
+      await kubectl('create', 'namespace', 'shop');
+      await kubectl('create', 'configmap', 'cfg', '-n', 'shop', '--from-literal=color=blue');
+      await kubectl('expose', 'deployment', 'web', '--port=80', '--target-port=8080');
+      await kubectl('run', 'once', '--image=busybox', '--restart=Never');
+
+      const web = c.get('Deployment', 'default', 'web') as unknown as {
+        metadata: { labels: Record<string, string>; creationTimestamp: string };
+        spec: {
+          replicas: number;
+          template: { spec: { containers: Array<{ image: string; resources: object }> } };
+        };
+      };
+      expect(web.spec.replicas).toBe(2);
+      expect(web.metadata.labels).toEqual({ app: 'web' });
+      expect(web.spec.template.spec.containers[0]).toMatchObject({ image: 'web:1', resources: {} });
+      expect(Number.isNaN(Date.parse(web.metadata.creationTimestamp))).toBe(false);
+      // An explicit 0 is kept, not taken for "unset" (which would default to 1).
+      expect(c.get('Deployment', 'default', 'idle')?.spec).toMatchObject({ replicas: 0 });
+      expect(c.get('ConfigMap', 'shop', 'cfg')).toMatchObject({ data: { color: 'blue' } });
+      expect(c.get('Service', 'default', 'web')?.spec).toMatchObject({
+        selector: { app: 'web' },
+        ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }],
+      });
+      expect(c.get('Pod', 'default', 'once')?.spec).toMatchObject({ restartPolicy: 'Never' });
+      expect(await kubectl('get', 'ns', '-o', 'name')).toMatch(/namespace\/shop/);
+    }, 30_000);
+  },
+);
+
+describe('protobuf request bodies, encoded as client-go does', () => {
+  const dir = fileURLToPath(new URL('../vendor/kubernetes-proto/', import.meta.url));
+  const root = new protobuf.Root();
+  root.resolvePath = (_o, target) => `${dir}${target}`;
+  root.loadSync(['k8s.io/api/apps/v1/generated.proto', 'k8s.io/api/coordination/v1/generated.proto'], {
+    keepCase: true,
+  });
+  const envelope = (apiVersion: string, kind: string, type: string, object: object) => {
+    const raw = root.lookupType(type).encode(root.lookupType(type).fromObject(object)).finish();
+    const unknown = root.lookupType('k8s.io.apimachinery.pkg.runtime.Unknown');
+    const body = unknown.encode(unknown.fromObject({ typeMeta: { apiVersion, kind }, raw })).finish();
+    return Buffer.concat([Buffer.from([0x6b, 0x38, 0x73, 0x00]), body]);
+  };
+  const post = async (path: string, body: Buffer, contentType = 'application/vnd.kubernetes.protobuf') => {
+    const url = new URL(path, cluster?.kubeConfig.getCurrentCluster()?.server);
+    const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': contentType } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('reads times, int-or-strings and zero values as their JSON forms', async () => {
+    await start();
+    const deployment = envelope('apps/v1', 'Deployment', 'k8s.io.api.apps.v1.Deployment', {
+      metadata: { name: 'api', namespace: 'default', labels: { app: 'api' }, creationTimestamp: {} },
+      spec: {
+        replicas: 3,
+        minReadySeconds: 0,
+        paused: false,
+        selector: { matchLabels: { app: 'api' } },
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: { maxSurge: { type: 1, strVal: '50%' }, maxUnavailable: { type: 0, intVal: 0 } },
+        },
+        template: {
+          metadata: { labels: { app: 'api' } },
+          spec: { containers: [{ name: 'api', image: 'api:1', resources: {} }] },
+        },
+      },
+    });
+    const created = await post('/apis/apps/v1/namespaces/default/deployments', deployment);
+    expect(created.status).toBe(201);
+    const spec = created.body.spec as Record<string, unknown>;
+    expect(spec.strategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: '50%', maxUnavailable: 0 },
+    });
+    expect(spec).not.toHaveProperty('paused');
+    expect(spec).not.toHaveProperty('minReadySeconds');
+
+    const renew = { seconds: 1_780_000_000, nanos: 123_456_000 };
+    const lease = envelope('coordination.k8s.io/v1', 'Lease', 'k8s.io.api.coordination.v1.Lease', {
+      metadata: { name: 'leader', namespace: 'default' },
+      spec: { holderIdentity: 'a', leaseDurationSeconds: 15, renewTime: renew, leaseTransitions: 0 },
+    });
+    const leased = await post('/apis/coordination.k8s.io/v1/namespaces/default/leases', lease);
+    expect(leased.status).toBe(201);
+    expect(leased.body.spec).toEqual({
+      holderIdentity: 'a',
+      leaseDurationSeconds: 15,
+      leaseTransitions: 0,
+      renewTime: '2026-05-28T20:26:40.123456Z',
+    });
+  });
+
+  it('refuses a body that is not protobuf with 400, and a custom resource in protobuf with 415', async () => {
+    await start();
+    const bad = await post(
+      '/apis/apps/v1/namespaces/default/deployments',
+      Buffer.from('{"kind":"Deployment"}'),
+    );
+    expect(bad.status).toBe(400);
+    expect(String(bad.body.message)).toMatch(/protobuf type prefix/);
+    const custom = await post(
+      '/apis/networking.istio.io/v1/namespaces/default/virtualservices',
+      Buffer.concat([
+        Buffer.from([0x6b, 0x38, 0x73, 0x00]),
+        root
+          .lookupType('k8s.io.apimachinery.pkg.runtime.Unknown')
+          .encode({ typeMeta: { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService' } })
+          .finish(),
+      ]),
+    );
+    expect(custom.status).toBe(415);
+  });
+});
