@@ -306,6 +306,82 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
     expect(d.status?.updatedReplicas).toBe(1);
   });
 
+  it('minReadySeconds: a ready pod counts as available only after it, so a rollout with maxUnavailable 0 waits for it at every batch', async () => {
+    const { apps, clock } = await setup(2, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    await apps.patchNamespacedDeployment(
+      {
+        name: 'nginx01',
+        namespace: 'wyq',
+        body: {
+          spec: {
+            minReadySeconds: 20,
+            template: { spec: { containers: [{ name: 'nginx01', image: 'nginx:1.15' }] } },
+          },
+        },
+      },
+      strategic,
+    );
+    const status = async () =>
+      (await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' })).status ?? {};
+    // 5 s to ready, then 20 s more before the first new pod is available and an old one may go.
+    await clock.advance(10_000);
+    expect(await status()).toMatchObject({ readyReplicas: 3, availableReplicas: 2, updatedReplicas: 1 });
+    const newRs = (await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items.find(
+      (rs) => rs.spec?.template?.spec?.containers[0]?.image === 'nginx:1.15',
+    );
+    expect(newRs?.spec?.minReadySeconds).toBe(20);
+    expect(newRs?.status?.readyReplicas).toBe(1);
+    expect(newRs?.status?.availableReplicas ?? 0).toBe(0);
+    await clock.advance(17_000);
+    expect((await status()).updatedReplicas).toBe(2);
+    // Two batches of 5 + 20 s: done only after about 50 s, not 10 s.
+    await clock.advance(10_000);
+    expect((await status()).availableReplicas).toBe(2);
+    expect((await status()).replicas).toBe(3);
+    await clock.advance(20_000);
+    expect(await status()).toMatchObject({ replicas: 2, updatedReplicas: 2, availableReplicas: 2 });
+    const [pod] = cluster!.list('Pod', 'wyq');
+    const conditions = (pod?.status as { conditions?: Array<{ type: string; lastTransitionTime?: string }> })
+      ?.conditions;
+    const ready = conditions?.find((c) => c.type === 'Ready');
+    expect(ready?.lastTransitionTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it("an annotation change bumps a Deployment's generation and reaches its new ReplicaSet (kubectl's last-applied does not)", async () => {
+    const { apps, clock } = await setup(1);
+    const before = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+    await apps.patchNamespacedDeployment(
+      {
+        name: 'nginx01',
+        namespace: 'wyq',
+        body: {
+          metadata: {
+            annotations: { team: 'shop', 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
+          },
+        },
+      },
+      merge,
+    );
+    await clock.advance(100);
+    const after = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+    expect(after.metadata?.generation).toBe((before.metadata?.generation ?? 0) + 1);
+    expect(after.status?.observedGeneration).toBe(after.metadata?.generation);
+    const [rs] = (await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items;
+    expect(rs?.metadata?.annotations?.team).toBe('shop');
+    expect(rs?.metadata?.annotations).not.toHaveProperty('kubectl.kubernetes.io/last-applied-configuration');
+    // A label is not an annotation: no new generation.
+    await apps.patchNamespacedDeployment(
+      { name: 'nginx01', namespace: 'wyq', body: { metadata: { labels: { tier: 'web' } } } },
+      merge,
+    );
+    expect(
+      (await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' })).metadata?.generation,
+    ).toBe(after.metadata?.generation);
+  });
+
   it('crash-looping pods restart with back-off and never become ready', async () => {
     const { clock } = await setup(1);
     cluster!.setPodBehavior({ labels: { app: 'crash' }, behavior: { crashLoop: true } });

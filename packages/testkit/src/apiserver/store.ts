@@ -272,8 +272,15 @@ export class ObjectStore {
     let next = clone(input);
     next.metadata = { ...next.metadata };
     if (info.subresources.status) {
-      if (opts.subresource === 'status') next = { ...clone(current), status: next.status };
-      else next.status = clone(current.status);
+      if (opts.subresource === 'status') {
+        // Deployments' and ReplicaSets' /status may change annotations too (their status strategies
+        // keep only spec and labels): the controller records revisions that way.
+        const annotations = ['Deployment', 'ReplicaSet'].includes(info.kind)
+          ? next.metadata.annotations
+          : undefined;
+        next = { ...clone(current), status: next.status };
+        if (annotations !== undefined) next.metadata = { ...next.metadata, annotations };
+      } else next.status = clone(current.status);
     }
     for (const f of ['uid', 'creationTimestamp', 'namespace', 'generation', 'resourceVersion'] as const) {
       next.metadata[f] = current.metadata[f] as never;
@@ -282,7 +289,13 @@ export class ObjectStore {
     next = this.#withApiVersion(info, next, version);
     applyDefaults(info, next, current, this);
     this.#validate(info, version, next, current);
-    const specChanged = !jsonEqual(strip(current), strip(next));
+    // A Deployment's annotations bump its generation too: they are copied to its ReplicaSets
+    // (pkg/registry/apps/deployment/strategy.go, PrepareForUpdate).
+    const specChanged =
+      opts.subresource !== 'status' &&
+      (!jsonEqual(strip(current), strip(next)) ||
+        (info.kind === 'Deployment' &&
+          !jsonEqual(current.metadata.annotations ?? {}, next.metadata.annotations ?? {})));
     if (specChanged) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
     next.metadata.managedFields = current.metadata.managedFields;
     recordUpdate(current, next, opts.manager, {

@@ -319,10 +319,27 @@ export class ControllerManager {
       this.#store.update(K.replicaSet, ns, next, { manager: MANAGER });
       return;
     }
+    // The new ReplicaSet follows the Deployment's minReadySeconds and takes its annotations
+    // (getNewReplicaSet and copyDeploymentAnnotationsToReplicaSet upstream: added or changed keys
+    // are copied, none removed).
+    const minReady = spec.minReadySeconds ?? 0;
+    const copied = copiedAnnotations(d);
+    const rsAnnotations = newRs.metadata.annotations ?? {};
+    if (
+      (specOf<{ minReadySeconds?: number }>(newRs).minReadySeconds ?? 0) !== minReady ||
+      Object.entries(copied).some(([k, v]) => rsAnnotations[k] !== v)
+    ) {
+      const next = clone(newRs);
+      (next.spec as { minReadySeconds?: number }).minReadySeconds = minReady;
+      next.metadata.annotations = { ...rsAnnotations, ...copied };
+      this.#store.update(K.replicaSet, ns, next, { manager: MANAGER });
+      return;
+    }
     if (d.metadata.annotations?.[REVISION] !== String(newRevision)) {
       const next = clone(d);
       next.metadata.annotations = { ...next.metadata.annotations, [REVISION]: String(newRevision) };
-      this.#store.update(K.deployment, ns, next, { manager: MANAGER });
+      // Through /status, as upstream (getNewReplicaSet's UpdateStatus): no new generation.
+      this.#store.update(K.deployment, ns, next, { manager: MANAGER, subresource: 'status' });
       return;
     }
 
@@ -437,6 +454,7 @@ export class ControllerManager {
         namespace: d.metadata.namespace,
         labels,
         annotations: {
+          ...copiedAnnotations(d),
           [REVISION]: String(revision),
           'deployment.kubernetes.io/desired-replicas': String(spec.replicas),
           'deployment.kubernetes.io/max-replicas': String(spec.replicas + surge),
@@ -598,6 +616,7 @@ export class ControllerManager {
     const ns = rs.metadata.namespace as string;
     const spec = specOf<{
       replicas: number;
+      minReadySeconds?: number;
       selector: Obj;
       template: { metadata?: { labels?: Record<string, string> }; spec: Obj };
     }>(rs);
@@ -646,12 +665,23 @@ export class ControllerManager {
       return;
     }
     const ready = pods.filter(isReady).length;
+    // Available: ready for longer than minReadySeconds (podutil.IsPodAvailable, with its strict
+    // "before"); the ReplicaSet looks again when the next ready pod gets there.
+    const minReadyMs = (spec.minReadySeconds ?? 0) * 1000;
+    const now = this.#clock.now();
+    let available = 0;
+    for (const p of pods.filter(isReady)) {
+      const since = readySince(p);
+      if (minReadyMs === 0 || (since !== undefined && since + minReadyMs < now)) available++;
+      else if (since !== undefined)
+        this.#enqueueAfter(`rs/${ns}/${rs.metadata.name}`, since + minReadyMs + 1);
+    }
     const status: Obj = {
       replicas: pods.length,
       fullyLabeledReplicas: pods.filter((p) => matchesSelector(p.metadata.labels, spec.selector as never))
         .length,
       readyReplicas: ready,
-      availableReplicas: ready,
+      availableReplicas: available,
       observedGeneration: rs.metadata.generation,
     };
     for (const k of ['readyReplicas', 'availableReplicas', 'fullyLabeledReplicas'] as const)
@@ -680,6 +710,14 @@ export class ControllerManager {
       const current = this.#store.get(K.pod, ns, name);
       if (!current) return;
       const now = new Date(this.#clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      // A condition's lastTransitionTime moves only when its status does (minReadySeconds counts from it).
+      const before = (statusOf<Obj>(current).conditions as Obj[] | undefined) ?? [];
+      const since = (type: string) => {
+        const was = before.find((c) => c.type === type);
+        return was && (was.status === 'True') === ready
+          ? ((was.lastTransitionTime as string | undefined) ?? now)
+          : now;
+      };
       const status: Obj = {
         phase: 'Running',
         podIP: ip,
@@ -689,8 +727,12 @@ export class ControllerManager {
         conditions: [
           { type: 'PodScheduled', status: 'True' },
           { type: 'Initialized', status: 'True' },
-          { type: 'ContainersReady', status: ready ? 'True' : 'False' },
-          { type: 'Ready', status: ready ? 'True' : 'False' },
+          {
+            type: 'ContainersReady',
+            status: ready ? 'True' : 'False',
+            lastTransitionTime: since('ContainersReady'),
+          },
+          { type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: since('Ready') },
         ],
         containerStatuses: containers.map((c) => ({
           name: c,
@@ -787,6 +829,28 @@ export class ControllerManager {
       );
     }
   }
+}
+
+/** Annotations of a Deployment its ReplicaSets carry too (all but the controller's own and kubectl's). */
+const NOT_COPIED = new Set([
+  'kubectl.kubernetes.io/last-applied-configuration',
+  REVISION,
+  'deployment.kubernetes.io/revision-history',
+  'deployment.kubernetes.io/desired-replicas',
+  'deployment.kubernetes.io/max-replicas',
+  'deprecated.deployment.rollback.to',
+]);
+function copiedAnnotations(d: KubeObject): Record<string, string> {
+  return Object.fromEntries(Object.entries(d.metadata.annotations ?? {}).filter(([k]) => !NOT_COPIED.has(k)));
+}
+
+/** When the pod's Ready condition last turned True (its lastTransitionTime, in seconds as upstream). */
+function readySince(pod: KubeObject): number | undefined {
+  const conditions =
+    statusOf<{ conditions?: Array<{ type: string; status: string; lastTransitionTime?: string }> }>(pod)
+      .conditions ?? [];
+  const at = conditions.find((c) => c.type === 'Ready' && c.status === 'True')?.lastTransitionTime;
+  return at === undefined ? undefined : Date.parse(at);
 }
 
 export function isReady(pod: KubeObject): boolean {
