@@ -71,6 +71,16 @@ async function kanary(argv: string[], signal?: AbortSignal): Promise<Run> {
   return { code, out, err };
 }
 
+/** `kanary status` polled until its output says `text` (10 s at most); the last output either way. */
+async function statusOnce(k: string[], text: string): Promise<Run> {
+  let status = await kanary(['status', ...k]);
+  for (let i = 0; i < 200 && !status.out.includes(text); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    status = await kanary(['status', ...k]);
+  }
+  return status;
+}
+
 const writes = (c: Cluster) => c.requests.filter((r) => !['get', 'list', 'watch'].includes(r.verb));
 
 describe('kanary plan', () => {
@@ -320,13 +330,8 @@ describe('kanary run, status and controls against a cluster', () => {
     );
     const k = ['-f', path, '--kubeconfig', kubeconfig];
     const running = kanary(['run', ...k]);
-    let status: Run | undefined;
-    for (let i = 0; i < 200; i++) {
-      status = await kanary(['status', ...k]);
-      if (status.out.includes('paused at step 2/2')) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(status?.out).toMatch(/weight\s+canary 30% of users \(by header x-user-id\)/);
+    const status = await statusOnce(k, 'paused at step 2/2');
+    expect(status.out).toMatch(/weight\s+canary 30% of users \(by header x-user-id\)/);
     const entry = { kind: 'istio' as const, host: 'web.example.com', namespace: 'shop' };
     const users = Array.from({ length: 100 }, (_, i) => ({ headers: { 'x-user-id': `${i + 100}` } }));
     const served = c.traffic.servedPerUser(entry, users);
@@ -355,14 +360,9 @@ describe('kanary run, status and controls against a cluster', () => {
     );
     const k = ['-f', rolling, '--kubeconfig', kubeconfig];
     const running = kanary(['run', ...k]);
-    let status: Run | undefined;
-    for (let i = 0; i < 200; i++) {
-      status = await kanary(['status', ...k]);
-      if (status.out.includes('paused at step 2/2')) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(status?.out).toMatch(/pods\s+50% on the new version/);
-    expect(status?.out).not.toMatch(/weight/);
+    const status = await statusOnce(k, 'paused at step 2/2');
+    expect(status.out).toMatch(/pods\s+50% on the new version/);
+    expect(status.out).not.toMatch(/weight/);
     expect((await kanary(['promote', ...k])).code).toBe(EXIT.ok);
     const r = await running;
     expect(r.code).toBe(EXIT.ok);

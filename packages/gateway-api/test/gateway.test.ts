@@ -1,4 +1,9 @@
-import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
+import {
+  createKubeClient,
+  createKubernetesRollout,
+  type RolloutSpecInput,
+  type RolloutState,
+} from '@kanary/core';
 import { createGatewayApiRouter } from '@kanary/gateway-api';
 import {
   type Cluster,
@@ -129,46 +134,51 @@ describeRouterConformance({
 let cluster: Cluster;
 afterEach(() => cluster?.close());
 
+/** The shop with its HTTPRoute, ready; returns the route's spec as written, to compare at the end. */
+async function startShop(seed: number): Promise<string> {
+  cluster = await startCluster({ podReadyAfterMs: 1_000, seed });
+  cluster.apply(
+    deployment('shop', 'default', 'shop:1', 2),
+    service('shop', 'default', { app: 'shop' }),
+    httpRoute(),
+  );
+  await cluster.virtualClock!.advance(1_000);
+  return JSON.stringify(cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec);
+}
+
+/** shop → shop:2 through its HTTPRoute, on the cluster's clock; `spec` gives the strategy and steps. */
+function shopRollout(spec: Pick<RolloutSpecInput, 'strategy' | 'steps'>) {
+  return createKubernetesRollout({
+    spec: { name: 'shop', target: { name: 'shop', service: 'shop' }, update: { image: 'shop:2' }, ...spec },
+    router: createGatewayApiRouter({
+      client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+      httpRoute: 'shop',
+    }),
+    kubeConfig: cluster.kubeConfig,
+    clock: cluster.clock,
+    pollInterval: '1s',
+  });
+}
+
 describe('a weighted and header-routed canary through Gateway API', () => {
   it('splits by weight, routes marked and cookie users to the canary, and restores the route exactly', async () => {
-    cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 31 });
-    cluster.apply(
-      deployment('shop', 'default', 'shop:1', 2),
-      service('shop', 'default', { app: 'shop' }),
-      httpRoute(),
-    );
-    await cluster.virtualClock!.advance(1_000);
-    const original = JSON.stringify(
-      cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec,
-    );
-    const rollout = createKubernetesRollout({
-      spec: {
-        name: 'shop',
-        target: { name: 'shop', service: 'shop' },
-        update: { image: 'shop:2' },
-        strategy: { type: 'weighted' },
-        steps: [
-          {
-            setHeaderRoute: {
-              name: 'testers',
-              match: [
-                { headers: [{ name: 'X-Canary', exact: 'true' }] },
-                { cookie: { name: 'beta', exact: 'yes' } },
-              ],
-            },
+    const original = await startShop(31);
+    const rollout = shopRollout({
+      strategy: { type: 'weighted' },
+      steps: [
+        {
+          setHeaderRoute: {
+            name: 'testers',
+            match: [
+              { headers: [{ name: 'X-Canary', exact: 'true' }] },
+              { cookie: { name: 'beta', exact: 'yes' } },
+            ],
           },
-          { setWeight: 20 },
-          { setMirror: { name: 'shadow', percentage: 50 } },
-          { pause: {} },
-        ],
-      },
-      router: createGatewayApiRouter({
-        client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
-        httpRoute: 'shop',
-      }),
-      kubeConfig: cluster.kubeConfig,
-      clock: cluster.clock,
-      pollInterval: '1s',
+        },
+        { setWeight: 20 },
+        { setMirror: { name: 'shadow', percentage: 50 } },
+        { pause: {} },
+      ],
     });
     const share = (user = {}) =>
       cluster.traffic.sample(entry, 4000, { share: 1, ...user }).get('shop-canary') ?? 0;
@@ -206,31 +216,10 @@ describe('a weighted and header-routed canary through Gateway API', () => {
 
 describe('weight by user (strategy.hashOn) through Gateway API', () => {
   it('a cookie partition reaches the canary backend, the rest stays, and an abort leaves the HTTPRoute as it was', async () => {
-    cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 32 });
-    cluster.apply(
-      deployment('shop', 'default', 'shop:1', 2),
-      service('shop', 'default', { app: 'shop' }),
-      httpRoute(),
-    );
-    await cluster.virtualClock!.advance(1_000);
-    const original = JSON.stringify(
-      cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec,
-    );
-    const rollout = createKubernetesRollout({
-      spec: {
-        name: 'shop',
-        target: { name: 'shop', service: 'shop' },
-        update: { image: 'shop:2' },
-        strategy: { type: 'weighted', hashOn: { cookie: 'session-user', keys: 'hex' } },
-        steps: [{ setWeight: 50 }, { pause: {} }],
-      },
-      router: createGatewayApiRouter({
-        client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
-        httpRoute: 'shop',
-      }),
-      kubeConfig: cluster.kubeConfig,
-      clock: cluster.clock,
-      pollInterval: '1s',
+    const original = await startShop(32);
+    const rollout = shopRollout({
+      strategy: { type: 'weighted', hashOn: { cookie: 'session-user', keys: 'hex' } },
+      steps: [{ setWeight: 50 }, { pause: {} }],
     });
     const running = rollout.run();
     await cluster.run(
