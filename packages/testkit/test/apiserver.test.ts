@@ -43,6 +43,42 @@ describe('API server through @kubernetes/client-node', () => {
   });
   afterAll(() => cluster.close());
 
+  it('selects by the fields kube-apiserver supports for the kind, and refuses any other with 400', async () => {
+    await core.createNamespacedService({
+      namespace: 'shop',
+      body: service('fs-a', 'shop', { app: 'a' }) as never,
+    });
+    await core.createNamespacedService({
+      namespace: 'shop',
+      body: {
+        ...(service('fs-b', 'shop', { app: 'b' }) as object),
+        spec: { type: 'NodePort', selector: { app: 'b' }, ports: [{ port: 80 }] },
+      } as never,
+    });
+    const nodePorts = await core.listNamespacedService({
+      namespace: 'shop',
+      fieldSelector: 'spec.type=NodePort',
+    });
+    expect(nodePorts.items.map((s) => s.metadata?.name)).toEqual(['fs-b']);
+    const byName = await core.listNamespacedService({
+      namespace: 'shop',
+      fieldSelector: 'metadata.name!=fs-b,spec.type==ClusterIP',
+    });
+    expect(byName.items.map((s) => s.metadata?.name)).toContain('fs-a');
+    expect(byName.items.map((s) => s.metadata?.name)).not.toContain('fs-b');
+    const unknown = await failure(
+      core.listNamespacedService({ namespace: 'shop', fieldSelector: 'spec.selector=x' }),
+    );
+    expect(unknown.code).toBe(400);
+    expect(unknown.body).toMatchObject({ message: 'field label not supported: spec.selector' });
+    // A field selector is equality only.
+    const setBased = await failure(
+      core.listNamespacedService({ namespace: 'shop', fieldSelector: 'spec.type in (NodePort)' }),
+    );
+    expect(setBased.code).toBe(400);
+    for (const name of ['fs-a', 'fs-b']) await core.deleteNamespacedService({ name, namespace: 'shop' });
+  });
+
   it('creates, reads, lists by label selector, replaces and deletes', async () => {
     const created = await core.createNamespacedService({
       namespace: 'shop',
@@ -416,7 +452,7 @@ describe('API server through @kubernetes/client-node', () => {
     expect(lease.spec?.holderIdentity).toBe('a');
   });
 
-  it('keeps status and spec apart, bumps generation on spec changes, and serves /scale', async () => {
+  it('keeps status and spec apart, bumps generation on spec and (for a Deployment) annotation changes, and serves /scale', async () => {
     const ns = 'shop';
     await apps.createNamespacedDeployment({
       namespace: ns,
@@ -439,9 +475,18 @@ describe('API server through @kubernetes/client-node', () => {
       { name: 'scaled', namespace: ns, body: { metadata: { annotations: { note: 'x' } } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
+    // A Deployment's annotations are copied to its ReplicaSets, so they bump its generation
+    // (PrepareForUpdate in pkg/registry/apps/deployment/strategy.go); its labels do not.
     expect(
       (await apps.readNamespacedDeployment({ name: 'scaled', namespace: ns })).metadata?.generation,
-    ).toBe(2);
+    ).toBe(3);
+    await apps.patchNamespacedDeployment(
+      { name: 'scaled', namespace: ns, body: { metadata: { labels: { tier: 'x' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    expect(
+      (await apps.readNamespacedDeployment({ name: 'scaled', namespace: ns })).metadata?.generation,
+    ).toBe(3);
   });
 
   it('streams watch events in order from a resourceVersion', async () => {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { FaultInjector } from './faults.ts';
+import { fieldValuesOf, parseFieldSelector } from './fields.ts';
 import { findKind, KINDS, type KindInfo } from './kinds.ts';
 import { clone, type KubeObject } from './object.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
@@ -379,7 +380,7 @@ export async function startApiServer(
             namespace,
             selectorOf(url, 'labelSelector'),
             version,
-            selectorOf(url, 'fieldSelector'),
+            parseFieldSelector(url.searchParams.get('fieldSelector'), info),
           );
           return send(res, 200, {
             kind: `${info.kind}List`,
@@ -591,17 +592,16 @@ function startWatch(
   watches: Set<ServerResponse>,
 ): void {
   const labels = selectorOf(url, 'labelSelector');
-  const fields = selectorOf(url, 'fieldSelector');
+  const fields = parseFieldSelector(url.searchParams.get('fieldSelector'), t.info);
   const rvParam = url.searchParams.get('resourceVersion');
   const matches = (e: StoreEvent) => {
     if (e.info !== t.info) return false;
     if (t.info.namespaced && t.namespace !== undefined && e.object.metadata.namespace !== t.namespace)
       return false;
-    const fieldValues = {
-      'metadata.name': e.object.metadata.name ?? '',
-      'metadata.namespace': e.object.metadata.namespace ?? '',
-    };
-    return matchesRequirements(e.object.metadata.labels, labels) && matchesRequirements(fieldValues, fields);
+    return (
+      matchesRequirements(e.object.metadata.labels, labels) &&
+      (fields.length === 0 || matchesRequirements(fieldValuesOf(t.info, e.object), fields))
+    );
   };
   const toLine = (type: string, object: unknown) => `${JSON.stringify({ type, object })}\n`;
   const withVersion = (o: KubeObject): KubeObject => ({

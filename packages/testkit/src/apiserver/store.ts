@@ -1,4 +1,5 @@
 import { applyDefaults } from './defaults.ts';
+import { fieldValuesOf } from './fields.ts';
 import { KINDS, type KindInfo, validateObject } from './kinds.ts';
 import { clone, jsonEqual, type KubeObject } from './object.ts';
 import { matchesRequirements, type Requirement } from './selectors.ts';
@@ -189,11 +190,7 @@ export class ObjectStore {
     for (const obj of this.#objects.ofKind(info)) {
       if (info.namespaced && ns !== undefined && obj.metadata.namespace !== ns) continue;
       if (!matchesRequirements(obj.metadata.labels, selector)) continue;
-      const fieldValues = {
-        'metadata.name': obj.metadata.name ?? '',
-        'metadata.namespace': obj.metadata.namespace ?? '',
-      };
-      if (!matchesRequirements(fieldValues, fields)) continue;
+      if (fields.length > 0 && !matchesRequirements(fieldValuesOf(info, obj), fields)) continue;
       out.push(this.#withApiVersion(info, clone(obj), version));
     }
     return out.sort((a, b) =>
