@@ -79,6 +79,71 @@ describe('API server through @kubernetes/client-node', () => {
     for (const name of ['fs-a', 'fs-b']) await core.deleteNamespacedService({ name, namespace: 'shop' });
   });
 
+  it("pages a list with limit and continue from the first page's snapshot, and expires old tokens with 410", async () => {
+    for (let i = 0; i < 5; i++)
+      await core.createNamespacedConfigMap({
+        namespace: 'shop',
+        body: { metadata: { name: `page-${i}`, labels: { paged: 'yes' } }, data: { i: String(i) } },
+      });
+    const first = await core.listNamespacedConfigMap({
+      namespace: 'shop',
+      labelSelector: 'paged=yes',
+      limit: 2,
+    });
+    expect(first.items.map((c) => c.metadata?.name)).toEqual(['page-0', 'page-1']);
+    expect(first.metadata?.remainingItemCount).toBe(3);
+    // Written between pages: not in this list (a consistent snapshot, as etcd serves it).
+    await core.createNamespacedConfigMap({
+      namespace: 'shop',
+      body: { metadata: { name: 'page-2a', labels: { paged: 'yes' } } },
+    });
+    const second = await core.listNamespacedConfigMap({
+      namespace: 'shop',
+      labelSelector: 'paged=yes',
+      limit: 2,
+      _continue: first.metadata?._continue,
+    });
+    expect(second.items.map((c) => c.metadata?.name)).toEqual(['page-2', 'page-3']);
+    expect(second.metadata?.resourceVersion).toBe(first.metadata?.resourceVersion);
+    const last = await core.listNamespacedConfigMap({
+      namespace: 'shop',
+      labelSelector: 'paged=yes',
+      limit: 2,
+      _continue: second.metadata?._continue,
+    });
+    expect(last.items.map((c) => c.metadata?.name)).toEqual(['page-4']);
+    expect(last.metadata?._continue).toBeUndefined();
+    expect(
+      (await failure(core.listNamespacedConfigMap({ namespace: 'shop', _continue: 'nonsense' }))).code,
+    ).toBe(400);
+    // A token whose snapshot is gone (64 newer chunked lists) is too old: 410 Expired.
+    const stale = (await core.listNamespacedConfigMap({ namespace: 'shop', limit: 1 })).metadata?._continue;
+    for (let i = 0; i < 64; i++) await core.listNamespacedConfigMap({ namespace: 'shop', limit: 1 });
+    const expired = await failure(
+      core.listNamespacedConfigMap({ namespace: 'shop', limit: 1, _continue: stale }),
+    );
+    expect(expired.code).toBe(410);
+    expect(expired.body).toMatchObject({ reason: 'Expired' });
+  });
+
+  it('watches with watch=True, as the Python client asks (Go reads booleans that way)', async () => {
+    const server = cluster.kubeConfig.getCurrentCluster()?.server as string;
+    const token = (cluster.kubeConfig.getCurrentUser()?.token ?? '') as string;
+    const controller = new AbortController();
+    const res = await fetch(
+      `${server}/api/v1/namespaces/shop/configmaps?watch=True&labelSelector=paged%3Dyes`,
+      {
+        signal: controller.signal,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      },
+    );
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const { value } = await reader.read();
+    controller.abort();
+    const line = JSON.parse(new TextDecoder().decode(value).split('\n')[0] as string) as { type: string };
+    expect(line.type).toBe('ADDED');
+  });
+
   it('creates, reads, lists by label selector, replaces and deletes', async () => {
     const created = await core.createNamespacedService({
       namespace: 'shop',

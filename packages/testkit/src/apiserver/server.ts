@@ -5,6 +5,7 @@ import type { FaultInjector } from './faults.ts';
 import { fieldValuesOf, parseFieldSelector } from './fields.ts';
 import { findKind, KINDS, type KindInfo } from './kinds.ts';
 import { clone, type KubeObject } from './object.ts';
+import { ListPages } from './paging.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
 import { decodeProtobufObject, NoProtobufForm } from './protobuf.ts';
 import { matchesRequirements, parseLabelSelector, type Requirement } from './selectors.ts';
@@ -207,6 +208,11 @@ function managerOf(url: URL, req: IncomingMessage): string {
   return ua.split('/')[0] || 'unknown';
 }
 
+/** A boolean query parameter as Go's strconv.ParseBool reads it (the Python client sends `watch=True`). */
+function parseBool(value: string | null): boolean {
+  return value !== null && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value);
+}
+
 function selectorOf(url: URL, param: string): Requirement[] {
   const text = url.searchParams.get(param);
   if (!text) return [];
@@ -270,6 +276,7 @@ export async function startApiServer(
     !options.servedVersions?.[group] || (options.servedVersions[group] as string[]).includes(version);
   const requests: RequestRecord[] = [];
   const watches = new Set<ServerResponse>();
+  const pages = new ListPages();
   const activity = { inflight: 0, lastAt: 0 };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -330,7 +337,7 @@ export async function startApiServer(
         method === 'GET'
           ? name
             ? 'get'
-            : url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1'
+            : parseBool(url.searchParams.get('watch'))
               ? 'watch'
               : 'list'
           : method === 'POST'
@@ -375,17 +382,18 @@ export async function startApiServer(
           return send(res, 200, subresource === 'scale' ? scaleOf(obj) : obj);
         }
         case 'list': {
-          const items = store.list(
-            info,
-            namespace,
-            selectorOf(url, 'labelSelector'),
-            version,
-            parseFieldSelector(url.searchParams.get('fieldSelector'), info),
+          const labels = selectorOf(url, 'labelSelector');
+          const fields = parseFieldSelector(url.searchParams.get('fieldSelector'), info);
+          const { items, metadata } = pages.page(
+            () => store.list(info, namespace, labels, version, fields),
+            String(store.resourceVersion),
+            url.searchParams.get('limit'),
+            url.searchParams.get('continue'),
           );
           return send(res, 200, {
             kind: `${info.kind}List`,
             apiVersion: info.group ? `${info.group}/${version}` : version,
-            metadata: { resourceVersion: String(store.resourceVersion) },
+            metadata,
             items,
           });
         }
@@ -471,7 +479,7 @@ export async function startApiServer(
   };
 
   const server = createServer((req, res) => {
-    const isWatch = /[?&]watch=(true|1)/.test(req.url ?? '');
+    const isWatch = parseBool(new URL(req.url ?? '/', 'http://x').searchParams.get('watch'));
     if (!isWatch) {
       activity.inflight += 1;
       activity.lastAt = performance.now();
