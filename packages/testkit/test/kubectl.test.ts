@@ -62,6 +62,35 @@ describe.skipIf(kubectlVersion === undefined)(
       expect(c.get('Pod', 'default', 'once')?.spec).toMatchObject({ restartPolicy: 'Never' });
       expect(await kubectl('get', 'ns', '-o', 'name')).toMatch(/namespace\/shop/);
     }, 30_000);
+
+    it("prints kube-apiserver's columns (server-side Tables), -o wide, and rows as they change under get -w", async () => {
+      const { cluster: c, kubectl } = await start();
+      await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');
+      await kubectl('expose', 'deployment', 'web', '--port=80', '--target-port=8080', '--type=NodePort');
+      for (let i = 0; i < 50 && !(await kubectl('get', 'deploy', 'web')).includes('2/2'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const deploy = (await kubectl('get', 'deploy')).split('\n');
+      expect(deploy[0]).toMatch(/^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/);
+      expect(deploy[1]).toMatch(/^web\s+2\/2\s+2\s+2\s+\d+s$/);
+      expect((await kubectl('get', 'deploy', '-o', 'wide')).split('\n')[1]).toMatch(/web:1\s+app=web$/);
+      const pods = (await kubectl('get', 'pods')).split('\n');
+      expect(pods[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
+      expect(pods[1]).toMatch(/^web-\S+\s+1\/1\s+Running\s+0\s+\d+s$/);
+      expect((await kubectl('get', 'svc', 'web')).split('\n')[1]).toMatch(
+        /^web\s+NodePort\s+10\.96\.\S+\s+<none>\s+80:\d+\/TCP\s+\d+s$/,
+      );
+      // get -w: a new row when the Deployment changes.
+      const path = join(mkdtempSync(join(tmpdir(), 'kanary-kubectl-')), 'config');
+      writeFileSync(path, c.kubeConfig.exportConfig());
+      const watching = run('kubectl', ['get', 'deploy', 'web', '-w', '--request-timeout=3s'], {
+        env: { ...process.env, KUBECONFIG: path },
+      }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+      await new Promise((r) => setTimeout(r, 700));
+      await kubectl('scale', 'deployment', 'web', '--replicas=3');
+      const out = (await watching).stdout;
+      expect(out).toMatch(/^web\s+2\/2/m);
+      expect(out).toMatch(/^web\s+\d\/3/m);
+    }, 30_000);
   },
 );
 

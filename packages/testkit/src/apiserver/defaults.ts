@@ -6,6 +6,7 @@ import { isPlainObject, type KubeObject } from './object.ts';
 
 type Obj = Record<string, unknown>;
 let nextClusterIp = 10;
+let nextNodePort = 80;
 
 function defaultContainer(c: Obj): void {
   c.terminationMessagePath ??= '/dev/termination-log';
@@ -81,9 +82,18 @@ export function applyDefaults(
         spec.ipFamilyPolicy ??= 'SingleStack';
         spec.internalTrafficPolicy ??= 'Cluster';
       }
+      const before = ((old?.spec as Obj | undefined)?.ports as Obj[] | undefined) ?? [];
       for (const p of (spec.ports as Obj[] | undefined) ?? []) {
         p.protocol ??= 'TCP';
         p.targetPort ??= p.port;
+        // A NodePort or LoadBalancer Service gets a node port for each port it does not name one for
+        // (from 30000–32767), and keeps it across updates, as the service REST storage allocates.
+        if ((spec.type === 'NodePort' || spec.type === 'LoadBalancer') && p.nodePort === undefined) {
+          const kept = before.find(
+            (b) => b.port === p.port && (b.protocol ?? 'TCP') === p.protocol,
+          )?.nodePort;
+          p.nodePort = kept ?? 30000 + (nextNodePort++ % 2768);
+        }
       }
       obj.spec = spec;
       obj.status ??= { loadBalancer: {} };

@@ -11,6 +11,7 @@ import { decodeProtobufObject, NoProtobufForm } from './protobuf.ts';
 import { matchesRequirements, parseLabelSelector, type Requirement } from './selectors.ts';
 import { ApiError, errors } from './status.ts';
 import type { ObjectStore, StoreEvent } from './store.ts';
+import { toTable, wantsTable } from './table.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -379,6 +380,8 @@ export async function startApiServer(
       switch (verb) {
         case 'get': {
           const obj = store.mustGet(info, namespace, name as string, version);
+          if (!subresource && wantsTable(req.headers.accept))
+            return send(res, 200, toTable(info, [obj], obj.metadata.resourceVersion ?? '', store.now()));
           return send(res, 200, subresource === 'scale' ? scaleOf(obj) : obj);
         }
         case 'list': {
@@ -390,6 +393,11 @@ export async function startApiServer(
             url.searchParams.get('limit'),
             url.searchParams.get('continue'),
           );
+          if (wantsTable(req.headers.accept))
+            return send(res, 200, {
+              ...toTable(info, items, metadata.resourceVersion, store.now()),
+              metadata,
+            });
           return send(res, 200, {
             kind: `${info.kind}List`,
             apiVersion: info.group ? `${info.group}/${version}` : version,
@@ -398,7 +406,7 @@ export async function startApiServer(
           });
         }
         case 'watch':
-          return startWatch(url, res, target, store, watches);
+          return startWatch(url, res, target, store, watches, wantsTable(req.headers.accept));
         case 'create': {
           if (name) throw errors.methodNotAllowed('POST is not allowed on a named resource');
           const body = await readObject(req);
@@ -598,6 +606,7 @@ function startWatch(
   t: Target,
   store: ObjectStore,
   watches: Set<ServerResponse>,
+  asTable = false,
 ): void {
   const labels = selectorOf(url, 'labelSelector');
   const fields = parseFieldSelector(url.searchParams.get('fieldSelector'), t.info);
@@ -612,10 +621,11 @@ function startWatch(
     );
   };
   const toLine = (type: string, object: unknown) => `${JSON.stringify({ type, object })}\n`;
-  const withVersion = (o: KubeObject): KubeObject => ({
-    ...o,
-    apiVersion: t.info.group ? `${t.info.group}/${t.version}` : t.version,
-  });
+  const withVersion = (o: KubeObject): unknown => {
+    const versioned = { ...o, apiVersion: t.info.group ? `${t.info.group}/${t.version}` : t.version };
+    // kubectl get -w: each event's object is a one-row Table.
+    return asTable ? toTable(t.info, [versioned], o.metadata.resourceVersion ?? '', store.now()) : versioned;
+  };
   res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
   // Clients wait for the headers before they consider the watch open.
   res.flushHeaders();
@@ -632,7 +642,7 @@ function startWatch(
     for (const e of store.eventsSince(rv)) if (matches(e)) res.write(toLine(e.type, withVersion(e.object)));
   } else {
     for (const obj of store.list(t.info, t.namespace, labels, t.version, fields))
-      res.write(toLine('ADDED', obj));
+      res.write(toLine('ADDED', asTable ? withVersion(obj) : obj));
   }
   const unsubscribe = store.subscribe((e) => {
     if (matches(e) && !res.writableEnded) res.write(toLine(e.type, withVersion(e.object)));
