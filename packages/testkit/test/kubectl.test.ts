@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import protobuf from 'protobufjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { humanDuration } from '../src/apiserver/table.ts';
 import { type Cluster, startCluster } from '../src/index.ts';
 
 const run = promisify(execFile);
@@ -93,6 +94,29 @@ describe.skipIf(kubectlVersion === undefined)(
     }, 30_000);
   },
 );
+
+describe('the AGE column', () => {
+  it('reads as kubectl prints durations (apimachinery HumanDuration)', () => {
+    const s = 1000;
+    const cases: Array<[number, string]> = [
+      [-5 * s, '<invalid>'],
+      [0, '0s'],
+      [119 * s, '119s'],
+      [121 * s, '2m1s'],
+      [300 * s, '5m'],
+      [600 * s, '10m'],
+      [179 * 60 * s, '179m'],
+      [3 * 3600 * s, '3h'],
+      [(3 * 3600 + 1800) * s, '3h30m'],
+      [8 * 3600 * s, '8h'],
+      [49 * 3600 * s, '2d1h'],
+      [9 * 86400 * s, '9d'],
+      [800 * 86400 * s, '2y70d'],
+      [9 * 365 * 86400 * s, '9y'],
+    ];
+    for (const [ms, text] of cases) expect(humanDuration(ms), String(ms)).toBe(text);
+  });
+});
 
 describe('protobuf request bodies, encoded as client-go does', () => {
   const dir = fileURLToPath(new URL('../vendor/kubernetes-proto/', import.meta.url));
