@@ -309,6 +309,43 @@ describe('never route users to nothing', () => {
     );
   });
 
+  it('a release after kubectl rollout undo (the template written back with creationTimestamp: null) finds the stable in the earlier ReplicaSet', async () => {
+    const rollout = await setup();
+    const template = (image: string, withNull: boolean) =>
+      person().update<{
+        apiVersion: string;
+        kind: string;
+        metadata: { name: string };
+        spec: Record<string, never>;
+      }>(deploymentRef('web'), (d) => {
+        const spec = d.spec as unknown as {
+          template: { metadata: Record<string, unknown>; spec: { containers: Array<{ image: string }> } };
+        };
+        spec.template.spec.containers[0]!.image = image;
+        if (withNull) spec.template.metadata = { ...spec.template.metadata, creationTimestamp: null };
+        return d;
+      });
+    const first = cluster.list('ReplicaSet', 'default')[0]?.metadata.name;
+    await template('web:1b', false);
+    await cluster.virtualClock!.advance(10_000);
+    await template('web:1', true);
+    await cluster.virtualClock!.advance(10_000);
+    // The controller took the template back to the first ReplicaSet, as upstream.
+    const active = cluster
+      .list('ReplicaSet', 'default')
+      .filter((rs) => (rs.spec as { replicas: number }).replicas > 0);
+    expect(active.map((rs) => rs.metadata.name)).toEqual([first]);
+    const users = watchUsers();
+    const running = rollout.run();
+    const paused = await cluster.run(when(rollout, atPause(1)));
+    expect(paused.targets.stable?.podTemplateHash).toBe(first?.replace('web-', ''));
+    expect(cluster.traffic.shareServed(entry, 'web', {}, 2_000)).toBeGreaterThan(0.6);
+    await cluster.run(rollout.abort('enough'));
+    expect((await cluster.run(running)).phase).toBe('aborted');
+    await users.stop();
+    expect(users.failed(0)).toBe(0);
+  });
+
   it('onTargetChange: hold waits for a person after routing back to the edited target', async () => {
     const rollout = await setup({ ...SPEC, onTargetChange: 'hold' });
     const running = rollout.run();

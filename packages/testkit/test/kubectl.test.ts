@@ -64,6 +64,22 @@ describe.skipIf(kubectlVersion === undefined)(
       expect(await kubectl('get', 'ns', '-o', 'name')).toMatch(/namespace\/shop/);
     }, 30_000);
 
+    it('rollout undo goes back to the earlier ReplicaSet (its template sent with creationTimestamp: null), no third one', async () => {
+      const { cluster: c, kubectl } = await start();
+      await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');
+      await kubectl('set', 'image', 'deployment/web', 'web=web:2');
+      await kubectl('rollout', 'status', 'deployment/web', '--timeout=10s');
+      const first = c.list('ReplicaSet', 'default').find((rs) => JSON.stringify(rs.spec).includes('web:1'));
+      await kubectl('rollout', 'undo', 'deployment/web');
+      await kubectl('rollout', 'status', 'deployment/web', '--timeout=10s');
+      const sets = c.list('ReplicaSet', 'default');
+      expect(sets).toHaveLength(2);
+      const active = sets.find((rs) => (rs.spec as { replicas: number }).replicas > 0);
+      expect(active?.metadata.name).toBe(first?.metadata.name);
+      expect(active?.metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('3');
+      expect(await kubectl('rollout', 'history', 'deployment/web')).toMatch(/^2\s+<none>\n3\s+<none>$/m);
+    }, 30_000);
+
     it("prints kube-apiserver's columns (server-side Tables), -o wide, and rows as they change under get -w", async () => {
       const { cluster: c, kubectl } = await start();
       await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');

@@ -48,9 +48,24 @@ export function mergeTemplate(stable: Template, update: RolloutSpec['update']): 
 }
 
 function withoutHash(t: unknown): unknown {
-  const c = structuredClone(t) as Template | undefined;
+  const c = withoutNulls(t) as Template | undefined;
   if (c?.metadata?.labels) delete c.metadata.labels['pod-template-hash'];
   return c;
+}
+
+/**
+ * A JSON null is Go's zero value, the same as an absent field: `kubectl rollout undo` writes the
+ * template with `creationTimestamp: null` and the controller reuses the earlier ReplicaSet, whose
+ * copy may not spell it out. Compared as the controller does, not as text.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isObj(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
 }
 
 /** Every field `want` sets holds the same value in `have` (which may carry server defaults). */
