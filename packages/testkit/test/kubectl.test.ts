@@ -80,6 +80,17 @@ describe.skipIf(kubectlVersion === undefined)(
       expect(await kubectl('rollout', 'history', 'deployment/web')).toMatch(/^2\s+<none>\n3\s+<none>$/m);
     }, 30_000);
 
+    it('delete --cascade=orphan leaves the ReplicaSets, without their owner; the default cascade takes them', async () => {
+      const { cluster: c, kubectl } = await start();
+      await kubectl('create', 'deployment', 'kept', '--image=web:1', '--replicas=1');
+      await kubectl('create', 'deployment', 'gone', '--image=web:1', '--replicas=1');
+      await kubectl('delete', 'deployment', 'kept', '--cascade=orphan');
+      await kubectl('delete', 'deployment', 'gone');
+      const sets = c.list('ReplicaSet', 'default');
+      expect(sets.map((rs) => rs.metadata.name?.replace(/-[a-z0-9]+$/, ''))).toEqual(['kept']);
+      expect(sets[0]?.metadata.ownerReferences ?? []).toEqual([]);
+    }, 30_000);
+
     it("prints kube-apiserver's columns (server-side Tables), -o wide, and rows as they change under get -w", async () => {
       const { cluster: c, kubectl } = await start();
       await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');

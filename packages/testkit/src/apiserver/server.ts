@@ -436,6 +436,8 @@ export async function startApiServer(
           const text = await readBody(req);
           const options = (text.trim() ? parseJson(text) : {}) as {
             preconditions?: { uid?: string; resourceVersion?: string };
+            propagationPolicy?: string;
+            orphanDependents?: boolean;
           };
           const pre = options.preconditions;
           if (pre && (pre.uid !== undefined || pre.resourceVersion !== undefined)) {
@@ -451,7 +453,12 @@ export async function startApiServer(
               );
             }
           }
-          const orphan = url.searchParams.get('propagationPolicy') === 'Orphan';
+          // From the query or the DeleteOptions body (kubectl --cascade=orphan sends the body), or
+          // the deprecated orphanDependents.
+          const orphan =
+            (url.searchParams.get('propagationPolicy') ?? options.propagationPolicy) === 'Orphan' ||
+            options.orphanDependents === true ||
+            url.searchParams.get('orphanDependents') === 'true';
           return send(res, 200, store.delete(info, namespace, name as string, { dryRun, orphan }));
         }
         case 'deletecollection': {

@@ -385,16 +385,21 @@ export class ObjectStore {
     const gone = clone(current);
     gone.metadata.resourceVersion = String(++this.#rv);
     this.#emit('DELETED', info, gone);
-    // Garbage collection: dependents go with their owner (background propagation).
-    if (!opts.orphan) {
-      const uid = current.metadata.uid;
-      for (const obj of uid ? this.#objects.ownedBy(uid) : []) {
-        const depInfo = KINDS.find((k) => k.kind === obj.kind) as KindInfo;
-        try {
-          this.delete(depInfo, obj.metadata.namespace, obj.metadata.name ?? '');
-        } catch (e) {
-          if (!(e instanceof ApiError)) throw e;
+    // Garbage collection: dependents go with their owner (background propagation), or, orphaned,
+    // stay without the reference to it (the garbage collector's orphan finalizer).
+    const uid = current.metadata.uid;
+    for (const obj of uid ? [...this.#objects.ownedBy(uid)] : []) {
+      const depInfo = KINDS.find((k) => k.kind === obj.kind) as KindInfo;
+      try {
+        if (!opts.orphan) this.delete(depInfo, obj.metadata.namespace, obj.metadata.name ?? '');
+        else {
+          const next = clone(obj);
+          next.metadata.ownerReferences = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
+          if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
+          this.update(depInfo, obj.metadata.namespace, next, { manager: 'garbage-collector' });
         }
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
       }
     }
     return gone;
