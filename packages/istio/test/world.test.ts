@@ -54,6 +54,27 @@ const deploymentRef = (name: string) => ({
   name,
 });
 
+/**
+ * A person's edit of the target's template with kubectl: a new image, optionally paused, or written
+ * back with `creationTimestamp: null` as `kubectl rollout undo` does.
+ */
+const editTarget = (image: string, how: { paused?: boolean; withNull?: boolean } = {}) =>
+  person().update<{
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string };
+    spec: Record<string, never>;
+  }>(deploymentRef('web'), (d) => {
+    const spec = d.spec as unknown as {
+      paused?: boolean;
+      template: { metadata: Record<string, unknown>; spec: { containers: Array<{ image: string }> } };
+    };
+    spec.template.spec.containers[0]!.image = image;
+    if (how.paused) spec.paused = true;
+    if (how.withNull) spec.template.metadata = { ...spec.template.metadata, creationTimestamp: null };
+    return d;
+  });
+
 /** Samples 200 requests every virtual second until stopped: when each answer came, and from where. */
 function watchUsers() {
   const seen: Array<{ at: number; counts: Map<string, number> }> = [];
@@ -227,21 +248,7 @@ describe('never route users to nothing', () => {
 
   it("a release started right after kubectl set image waits for the target's own rollout, then pins routing to all of the new revision", async () => {
     const rollout = await setup();
-    const setImage = (image: string, paused = false) =>
-      person().update<{
-        apiVersion: string;
-        kind: string;
-        metadata: { name: string };
-        spec: Record<string, never>;
-      }>(deploymentRef('web'), (d) => {
-        const spec = d.spec as unknown as {
-          paused?: boolean;
-          template: { spec: { containers: Array<{ image: string }> } };
-        };
-        spec.template.spec.containers[0]!.image = image;
-        if (paused) spec.paused = true;
-        return d;
-      });
+    const setImage = (image: string, paused = false) => editTarget(image, { paused });
     await setImage('web:1b');
     const warnings: string[] = [];
     rollout.on('warning', (w) => warnings.push(w.message));
@@ -311,20 +318,7 @@ describe('never route users to nothing', () => {
 
   it('a release after kubectl rollout undo (the template written back with creationTimestamp: null) finds the stable in the earlier ReplicaSet', async () => {
     const rollout = await setup();
-    const template = (image: string, withNull: boolean) =>
-      person().update<{
-        apiVersion: string;
-        kind: string;
-        metadata: { name: string };
-        spec: Record<string, never>;
-      }>(deploymentRef('web'), (d) => {
-        const spec = d.spec as unknown as {
-          template: { metadata: Record<string, unknown>; spec: { containers: Array<{ image: string }> } };
-        };
-        spec.template.spec.containers[0]!.image = image;
-        if (withNull) spec.template.metadata = { ...spec.template.metadata, creationTimestamp: null };
-        return d;
-      });
+    const template = (image: string, withNull: boolean) => editTarget(image, { withNull });
     const first = cluster.list('ReplicaSet', 'default')[0]?.metadata.name;
     await template('web:1b', false);
     await cluster.virtualClock!.advance(10_000);
