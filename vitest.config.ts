@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -20,9 +19,5 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // vitest runs files on cores − 1 workers: one on a 2-core machine, where the suite then takes
-    // 26 of CI's 30 minutes with a core idle. The tests wait on virtual time or bounded real loops,
-    // so two at a time is safe there.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });
