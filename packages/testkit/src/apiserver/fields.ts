@@ -1,5 +1,5 @@
 import type { KindInfo } from './kinds.ts';
-import type { KubeObject } from './object.ts';
+import { fieldAt, type KubeObject } from './object.ts';
 import { parseLabelSelector, type Requirement } from './selectors.ts';
 import { errors } from './status.ts';
 
@@ -7,7 +7,7 @@ type Getter = (o: KubeObject) => unknown;
 const at =
   (...path: string[]): Getter =>
   (o) =>
-    path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
+    fieldAt(o, ...path);
 
 /**
  * The field labels kube-apiserver selects on, beyond metadata.name and metadata.namespace: each

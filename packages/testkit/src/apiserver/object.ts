@@ -64,3 +64,8 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
     ka.every((k) => jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]))
   );
 }
+
+/** The value at a field path (`fieldAt(pod, 'status', 'phase')`), undefined where any step is missing. */
+export function fieldAt(o: unknown, ...path: string[]): unknown {
+  return path.reduce<unknown>((v, k) => (isPlainObject(v) ? v[k] : undefined), o);
+}

@@ -5,7 +5,7 @@
  * (pkg/printers/internalversion/printers.go) and the CRDs' additionalPrinterColumns.
  */
 import type { KindInfo } from './kinds.ts';
-import type { KubeObject } from './object.ts';
+import { fieldAt, type KubeObject } from './object.ts';
 
 type Obj = Record<string, unknown>;
 interface Column {
@@ -43,8 +43,7 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(hours / 24 / 365)}y`;
 }
 
-const get = (o: unknown, ...path: string[]): unknown =>
-  path.reduce<unknown>((v, k) => (v as Obj | undefined)?.[k], o);
+const get = fieldAt;
 const num = (v: unknown) => (typeof v === 'number' ? v : 0);
 const list = (v: unknown) => (Array.isArray(v) ? (v as Obj[]) : []);
 const orNone = (s: string) => (s === '' ? '<none>' : s);
