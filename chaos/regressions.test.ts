@@ -1,6 +1,6 @@
 // Every bug the chaos runner found, as the scenario that found it (pinned here, so a change to the
 // generator cannot move it), checked against every invariant. Named after the bug, not the seed.
-import { type ChaosScenario, runChaos } from '@kanary/testkit';
+import { type ChaosScenario, type ControllerLatency, REALISTIC_LATENCY, runChaos } from '@kanary/testkit';
 import { expect, it } from 'vitest';
 import { routers } from './routers.ts';
 
@@ -10,9 +10,10 @@ function regression(
   scenario: ChaosScenario,
   phase: 'succeeded' | 'aborted' | 'failed',
   seed = 1,
+  controllerLatency: ControllerLatency = 0,
 ): void {
   it(name, async () => {
-    const report = await runChaos({ seed, scenario, routers });
+    const report = await runChaos({ seed, scenario, routers, controllerLatency });
     expect(report.violations.map((v) => `${v.invariant}: ${v.detail}`)).toEqual([]);
     expect(report.phase).toBe(phase);
   }, 60_000);
@@ -442,4 +443,48 @@ regression(
   },
   'failed',
   2727,
+);
+
+regression(
+  'a stable deleted while green is still being made: users go to green once it serves (with controllers that react late, its revision was unknown and users got 503 for 46 s)',
+  {
+    replicas: 1,
+    weights: [50, 75, 100],
+    pauseMs: 30_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'blueGreen',
+    router: 'service',
+    disturbances: [
+      { at: 6, kind: 'deleteStable', restoreAfter: 51_684 },
+      { at: 119_995, kind: 'control', control: 'abort' },
+    ],
+  },
+  'aborted',
+  79,
+  REALISTIC_LATENCY,
+);
+
+regression(
+  'a target changed before the controller made its ReplicaSet is held until its pods serve (routing was pinned to the old pods it was replacing, and the restart never learnt the new revision)',
+  {
+    replicas: 1,
+    weights: [20, 75],
+    pauseMs: 30_000,
+    headerRoute: true,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'headerMatch',
+    router: 'istio',
+    disturbances: [
+      { at: 2_667, kind: 'crash' },
+      { at: 15_217, kind: 'deleteCanary' },
+      { at: 17_147, kind: 'faults', ms: 2_487, rate: 0.28997104556267467 },
+      { at: 67_571, kind: 'setImage' },
+    ],
+  },
+  'succeeded',
+  1,
+  REALISTIC_LATENCY,
 );

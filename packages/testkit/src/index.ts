@@ -43,7 +43,8 @@ export {
   scaledValue,
 } from './controllers/deployment-math.ts';
 export { podTemplateHash } from './controllers/hash.ts';
-export type { PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
+export type { ControllerLatency, PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
+export { REALISTIC_LATENCY } from './controllers/manager.ts';
 export { deployment, istioApp, readinessProbe, service } from './fixtures/objects.ts';
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';

@@ -1,4 +1,10 @@
-import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import {
+  type Cluster,
+  type ClusterOptions,
+  type KubeObject,
+  REALISTIC_LATENCY,
+  startCluster,
+} from '@kanary/testkit';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, service } from './fixtures.ts';
@@ -12,8 +18,12 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function setup(replicas: number, strategy?: Record<string, unknown>) {
-  cluster = await startCluster({ podReadyAfterMs: 5_000, namespaces: ['wyq'] });
+async function setup(
+  replicas: number,
+  strategy?: Record<string, unknown>,
+  options: Pick<ClusterOptions, 'controllerLatency'> = {},
+) {
+  cluster = await startCluster({ podReadyAfterMs: 5_000, namespaces: ['wyq'], ...options });
   const clock = cluster.virtualClock!;
   const apps = cluster.kubeConfig.makeApiClient(AppsV1Api);
   const body = deployment('nginx01', 'wyq', 'nginx:1.14', replicas, strategy ? { strategy } : {});
@@ -58,7 +68,9 @@ async function recordRollout(c: Cluster, apps: AppsV1Api, image: string, options
     for (let i = 0; i < 40; i++) {
       await new Promise((r) => setTimeout(r, 2));
       const d = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+      // As kubectl rollout status: a status the controller wrote before it saw this generation says nothing.
       const done =
+        (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
         d.status?.conditions?.find((x) => x.type === 'Progressing')?.reason === 'NewReplicaSetAvailable';
       if (done || options.pause) return d;
       await clock.advance(5_000);
@@ -137,8 +149,9 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
   ];
 
   for (const c of CASES) {
+    // Without controller latency every pod of a batch gets ready at once, so the steps are upstream's exactly.
     it(`rolls ${c.name} with the upstream numbers, never above surge nor below availability`, async () => {
-      const { apps } = await setup(c.replicas, c.strategy);
+      const { apps } = await setup(c.replicas, c.strategy, { controllerLatency: 0 });
       const { sequence, final } = await recordRollout(cluster!, apps, 'nginx:1.20.1');
       expect(sequence).toEqual(c.expected);
       expect(final.status).toMatchObject({
@@ -162,9 +175,10 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
   });
 
   it('seed 000: set image + pause holds the rollout; pods are isolated by pod-template-hash; resume completes', async () => {
-    const { apps, clock } = await setup(4);
+    const { apps, clock } = await setup(4, undefined, { controllerLatency: REALISTIC_LATENCY });
     const core = cluster!.kubeConfig.makeApiClient(CoreV1Api);
-    // kubectl set image … && kubectl rollout pause …: the controller acts on the image before the pause lands.
+    // kubectl set image … && kubectl rollout pause …: the controller acts on the image before the
+    // second kubectl lands (a new process, hundreds of milliseconds later).
     await apps.patchNamespacedDeployment(
       {
         name: 'nginx01',
@@ -173,6 +187,7 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
       },
       strategic,
     );
+    await clock.advance(1_000);
     await apps.patchNamespacedDeployment(
       { name: 'nginx01', namespace: 'wyq', body: { spec: { paused: true } } },
       merge,
@@ -208,6 +223,9 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
       namespace: 'wyq',
       body: service('nginx02', 'wyq', { 'pod-template-hash': newHash }) as never,
     });
+    // The endpoints controller fills them a moment later.
+    expect(cluster!.get('Endpoints', 'wyq', 'nginx02')).toBeUndefined();
+    await clock.advance(1_000);
     const traffic = cluster!.traffic;
     const toOld = traffic.sample({ kind: 'service', namespace: 'wyq', service: 'nginx01' }, 200);
     const toNew = traffic.sample({ kind: 'service', namespace: 'wyq', service: 'nginx02' }, 200);
@@ -365,7 +383,7 @@ describe('Deployment controller (kube-controller-manager arithmetic)', () => {
       },
       merge,
     );
-    await clock.advance(100);
+    await clock.advance(2_000);
     const after = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
     expect(after.metadata?.generation).toBe((before.metadata?.generation ?? 0) + 1);
     expect(after.status?.observedGeneration).toBe(after.metadata?.generation);
@@ -429,5 +447,80 @@ describe('scaling in the middle of a rollout (chaos seed 128)', () => {
     expect(active[0]?.spec?.replicas).toBe(3);
     expect(active[0]?.metadata?.annotations?.['deployment.kubernetes.io/desired-replicas']).toBe('3');
     expect(c.list('Pod', 'wyq').length).toBe(3);
+  });
+});
+
+describe('controllers react after the write, as on a cluster (issue 16)', () => {
+  it('a read right after a change is stale: same generation observed, no new ReplicaSet, old Endpoints; caught up within a second', async () => {
+    const { apps, clock } = await setup(2, undefined, { controllerLatency: REALISTIC_LATENCY });
+    const core = cluster!.kubeConfig.makeApiClient(CoreV1Api);
+    await core.createNamespacedService({
+      namespace: 'wyq',
+      body: service('web', 'wyq', { app: 'nginx01' }) as never,
+    });
+    await clock.advance(1_000);
+    const listed = () =>
+      (
+        (cluster!.get('Endpoints', 'wyq', 'web')?.subsets as Array<{ addresses?: unknown[] }> | undefined) ??
+        []
+      ).flatMap((s) => s.addresses ?? []).length;
+    expect(listed()).toBe(2);
+
+    await apps.patchNamespacedDeployment(
+      {
+        name: 'nginx01',
+        namespace: 'wyq',
+        body: { spec: { template: { spec: { containers: [{ name: 'nginx01', image: 'nginx:1.15' }] } } } },
+      },
+      strategic,
+    );
+    await core.patchNamespacedService(
+      { name: 'web', namespace: 'wyq', body: { spec: { selector: { app: 'nobody' } } } },
+      merge,
+    );
+    const stale = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+    expect(stale.metadata?.generation).toBe(2);
+    expect(stale.status?.observedGeneration).toBe(1);
+    expect((await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items).toHaveLength(1);
+    expect(listed()).toBe(2);
+
+    await clock.advance(1_000);
+    const fresh = await apps.readNamespacedDeployment({ name: 'nginx01', namespace: 'wyq' });
+    expect(fresh.status?.observedGeneration).toBe(2);
+    expect((await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items).toHaveLength(2);
+    expect(listed()).toBe(0);
+  });
+
+  it('the delay is seeded: the same seed gives the same reconcile times, another seed others', async () => {
+    const timeline = async (seed: number) => {
+      const c = await startCluster({ seed, namespaces: ['wyq'], controllerLatency: REALISTIC_LATENCY });
+      const clock = c.virtualClock!;
+      const t0 = clock.now();
+      c.apply(deployment('web', 'wyq', 'web:1', 1) as KubeObject);
+      const seen: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        await clock.advance(10);
+        const n = c.list('ReplicaSet', 'wyq').length + c.list('Pod', 'wyq').length;
+        if (n > seen.length) seen.push(clock.now() - t0);
+      }
+      await c.close();
+      return seen;
+    };
+    const a = await timeline(7);
+    expect(a).toHaveLength(2);
+    // ReplicaSet then pod, each one 20–250 ms reconcile later.
+    expect(a[0]).toBeGreaterThanOrEqual(20);
+    expect((a[1] as number) - (a[0] as number)).toBeGreaterThanOrEqual(20);
+    expect(await timeline(7)).toEqual(a);
+    const others = await Promise.all([timeline(8), timeline(9), timeline(10)]);
+    expect(others.some((b) => b[0] !== a[0] || b[1] !== a[1])).toBe(true);
+  });
+
+  it('latency 0 (for arithmetic tests only) reconciles before the next read', async () => {
+    const c = await startCluster({ controllerLatency: 0, namespaces: ['wyq'] });
+    c.apply(deployment('web', 'wyq', 'web:1', 1) as KubeObject);
+    await c.virtualClock!.advance(0);
+    expect(c.list('ReplicaSet', 'wyq')).toHaveLength(1);
+    await c.close();
   });
 });

@@ -67,6 +67,9 @@ describe.skipIf(kubectlVersion === undefined)(
     it('rollout undo goes back to the earlier ReplicaSet (its template sent with creationTimestamp: null), no third one', async () => {
       const { cluster: c, kubectl } = await start();
       await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');
+      // The controllers react after the write, as a cluster's do: without this wait the image could
+      // change before the first ReplicaSet exists, and there would be no revision to go back to.
+      await kubectl('rollout', 'status', 'deployment/web', '--timeout=10s');
       await kubectl('set', 'image', 'deployment/web', 'web=web:2');
       await kubectl('rollout', 'status', 'deployment/web', '--timeout=10s');
       const first = c.list('ReplicaSet', 'default').find((rs) => JSON.stringify(rs.spec).includes('web:1'));
@@ -84,6 +87,8 @@ describe.skipIf(kubectlVersion === undefined)(
       const { cluster: c, kubectl } = await start();
       await kubectl('create', 'deployment', 'kept', '--image=web:1', '--replicas=1');
       await kubectl('create', 'deployment', 'gone', '--image=web:1', '--replicas=1');
+      await kubectl('rollout', 'status', 'deployment/kept', '--timeout=10s');
+      await kubectl('rollout', 'status', 'deployment/gone', '--timeout=10s');
       await kubectl('delete', 'deployment', 'kept', '--cascade=orphan');
       await kubectl('delete', 'deployment', 'gone');
       const sets = c.list('ReplicaSet', 'default');

@@ -69,6 +69,8 @@ class KanaryObjectApi extends KubernetesObjectApi {
 export interface KubeClient {
   readonly kubeConfig: KubeConfig;
   readonly fieldManager: string;
+  /** The clock its retries wait on; also what callers use to wait for the cluster to catch up. */
+  readonly clock: Clock;
   /** Returns undefined for 404. */
   get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject>(
@@ -185,6 +187,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   const rvOf = (obj: KubeObject | undefined) => obj?.metadata.resourceVersion as string;
 
   const client: KubeClient = {
+    clock,
     kubeConfig,
     fieldManager,
     async get<T extends KubeObject>(ref: ObjectRef) {

@@ -60,8 +60,10 @@ export async function pinService(
   if (
     svc.metadata.annotations?.[ANNOTATION_ORIGINAL_SELECTOR] &&
     JSON.stringify(svc.spec.selector) === JSON.stringify(want(svc))
-  )
+  ) {
+    await awaitEndpoints(client, ref, svc.spec.selector);
     return svc;
+  }
   const updated = await client.update<Service>(ref, (s) =>
     withOwnedAnnotation(
       { ...s, spec: { ...s.spec, selector: want(s) } },
@@ -72,7 +74,87 @@ export async function pinService(
   if (updated.spec.selector?.[HASH] !== hash) {
     throw new KanaryError('ROUTER', `Service ${ref.name} did not take the new selector`, { retryable: true });
   }
+  await awaitEndpoints(client, ref, updated.spec.selector);
   return updated;
+}
+
+type Pod = KubeObject & {
+  metadata: { deletionTimestamp?: string };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+};
+type EndpointsObject = KubeObject & {
+  subsets?: Array<{
+    addresses?: Array<{ targetRef?: { name?: string } }>;
+    notReadyAddresses?: Array<{ targetRef?: { name?: string } }>;
+  }>;
+};
+
+/** How long a Service's Endpoints may take to follow its selector before the write is retried. */
+const ENDPOINTS_WAIT_MS = 10_000;
+const ENDPOINTS_POLL_MS = 100;
+
+/**
+ * Whether a Service's Endpoints have caught up with `selector`: none of the pods it lists falls
+ * outside it, and if any pod it selects is ready, at least one ready address is listed.
+ */
+export async function endpointsFollow(
+  client: KubeClient,
+  ref: ObjectRef,
+  selector: Record<string, string> | undefined,
+): Promise<{ caughtUp: boolean; message: string }> {
+  const labelSelector = Object.entries(selector ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const [endpoints, pods] = await Promise.all([
+    client.get<EndpointsObject>({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      namespace: ref.namespace,
+      name: ref.name,
+    }),
+    labelSelector ? client.list<Pod>('v1', 'Pod', ref.namespace, labelSelector) : Promise.resolve([]),
+  ]);
+  const selected = new Set(pods.map((p) => p.metadata.name));
+  const listed = (kind: 'addresses' | 'notReadyAddresses') =>
+    (endpoints?.subsets ?? []).flatMap((sub) => (sub[kind] ?? []).map((a) => a.targetRef?.name ?? ''));
+  const ready = listed('addresses');
+  const outside = [...ready, ...listed('notReadyAddresses')].filter((name) => !selected.has(name));
+  const readyPods = pods.filter(
+    (p) =>
+      !p.metadata.deletionTimestamp &&
+      (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+  ).length;
+  if (outside.length > 0)
+    return {
+      caughtUp: false,
+      message: `the Endpoints of Service ${ref.name} still list ${outside.length} pod${outside.length === 1 ? '' : 's'} its selector no longer matches`,
+    };
+  if (readyPods > 0 && ready.length === 0)
+    return {
+      caughtUp: false,
+      message: `the Endpoints of Service ${ref.name} list none of its ${readyPods} ready pod${readyPods === 1 ? '' : 's'} yet`,
+    };
+  return { caughtUp: true, message: `the Endpoints of Service ${ref.name} follow its selector` };
+}
+
+/**
+ * Waits (on the client's clock) until the endpoints controller has followed a selector Kanary just
+ * wrote, so that no share is routed while the Service still sends users to the other side's pods or
+ * to none: on a cluster that takes tens of milliseconds to seconds after the write. Past the wait it
+ * throws a retryable error, and the caller's write is tried again.
+ */
+export async function awaitEndpoints(
+  client: KubeClient,
+  ref: ObjectRef,
+  selector: Record<string, string> | undefined,
+): Promise<void> {
+  for (let waited = 0; ; waited += ENDPOINTS_POLL_MS) {
+    const { caughtUp, message } = await endpointsFollow(client, ref, selector);
+    if (caughtUp) return;
+    if (waited >= ENDPOINTS_WAIT_MS)
+      throw new KanaryError('ROUTER', `${message} after ${ENDPOINTS_WAIT_MS / 1000}s`, { retryable: true });
+    await client.clock.sleep(ENDPOINTS_POLL_MS);
+  }
 }
 
 /**
@@ -126,6 +208,7 @@ export async function ensureHashService(
   } else if (existing.spec.selector?.[HASH] !== hash) {
     await client.update<Service>(ref, (s) => ({ ...s, spec: { ...s.spec, selector } }));
   }
+  await awaitEndpoints(client, ref, selector);
 }
 
 /** Deletes a Service only if this rollout made it. */

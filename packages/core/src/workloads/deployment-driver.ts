@@ -349,8 +349,16 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
           return { stable: stableRef, canary: await refOf(client, target) };
         }
       }
-      const stable = await getStable(ctx);
+      const known = ctx.targets.stable;
       const canary = await getCanary(ctx);
+      const found = known
+        ? await client.get<Deployment>(deploymentRef(ns(ctx), stableName(ctx)))
+        : await getStable(ctx);
+      // Deleted mid-release by someone: the stable as last seen, so the canary can still be
+      // described (and users rescued onto it while it serves).
+      if (!found && known)
+        return { stable: known, ...(canary ? { canary: await refOf(client, canary) } : {}) };
+      const stable = found ?? (await getStable(ctx));
       const stableRef = await refOf(client, stable, ctx.spec.target.service);
       stableRef.original = ctx.targets.stable?.original ?? {
         replicas: stable.spec.replicas ?? 1,

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual as equal } from 'node:util';
 import {
   parseRolloutSpec,
   type RolloutSpecInput,
@@ -239,8 +240,11 @@ export function crashSuite(strategy: 'rolling' | 'blueGreen' | 'replicaRatio'): 
         }
         expect(violations.slice(0, 3), `trial ${trial}`).toEqual([]);
         expect(savedState()?.phase).toBe('succeeded');
-        await new Promise((r) => setTimeout(r, 200));
-        expect(imagesBehind(cluster, 'default', 'shop')).toEqual(Array(4).fill('shop:2'));
+        // The endpoints controller follows the last scale-down a few hundred milliseconds later.
+        const want = Array(4).fill('shop:2');
+        for (let i = 0; i < 30 && !equal(imagesBehind(cluster, 'default', 'shop'), want); i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(imagesBehind(cluster, 'default', 'shop')).toEqual(want);
         if (strategy === 'blueGreen') expect(replicasOf('shop')).toBe(0);
         else {
           expect(cluster.get('Deployment', 'default', 'shop-canary')).toBeUndefined();

@@ -1,5 +1,5 @@
 import { createKubernetesRollout, type RolloutState, replicaSplit } from '@kanary/core';
-import { type Cluster, expectShare, startCluster } from '@kanary/testkit';
+import { type Cluster, expectShare, REALISTIC_LATENCY, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, imagesBehind, service } from './fixtures.ts';
 
@@ -23,13 +23,15 @@ describe('seed 001: blue-green by switching the Service selector', () => {
     },
   };
   const setup = async (strategy: Record<string, unknown> = spec.strategy) => {
-    cluster = await startCluster({ podReadyAfterMs: 2_000 });
+    // Controllers that react late, as a cluster's: the switch must wait for the Endpoints to follow.
+    cluster = await startCluster({ podReadyAfterMs: 2_000, controllerLatency: REALISTIC_LATENCY });
     cluster.apply(
       deployment('py-hello-blue', 'default', 'localhost:5001/py-http:1', 2, { app: 'hello', color: 'blue' }),
       service('py-hello-service', 'default', { app: 'hello' }),
       service('py-hello-preview', 'default', { app: 'hello' }),
     );
-    await cluster.virtualClock!.advance(2_000);
+    // Blue serves before the release starts: ready, and in the Service's Endpoints.
+    await cluster.virtualClock!.advance(3_000);
     return createKubernetesRollout({
       spec: { ...spec, strategy },
       kubeConfig: cluster.kubeConfig,

@@ -12,6 +12,7 @@ import {
 import type { FaultRule } from '../apiserver/faults.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import { type Cluster, startCluster } from '../cluster/start.ts';
+import type { ControllerLatency } from '../controllers/manager.ts';
 import { deployment, istioApp, service } from '../fixtures/objects.ts';
 import type { Entry } from '../traffic/simulator.ts';
 import { editRoute, routeZero } from './edits.ts';
@@ -40,6 +41,8 @@ export interface ChaosOptions {
   log?: (line: string) => void;
   /** Cluster time a release may take before a person steps in and aborts it (default 10 min). */
   patienceMs?: number;
+  /** How late the emulator's controllers react (see `ClusterOptions.controllerLatency`). */
+  controllerLatency?: ControllerLatency;
 }
 
 export interface ChaosReport {
@@ -245,7 +248,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const scenario = options.scenario ?? scenarioOf(options.seed);
   const covered = new Set<string>([`${scenario.strategy}×${scenario.router}`]);
   const refused: string[] = [];
-  const cluster = await startCluster({ podReadyAfterMs: 1_000, seed: options.seed });
+  const cluster = await startCluster({
+    podReadyAfterMs: 1_000,
+    seed: options.seed,
+    ...(options.controllerLatency !== undefined ? { controllerLatency: options.controllerLatency } : {}),
+  });
   try {
     const { objects, entry, routing } = world(scenario);
     cluster.apply(...objects);

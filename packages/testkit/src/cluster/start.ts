@@ -6,7 +6,7 @@ import type { KubeObject } from '../apiserver/object.ts';
 import { type RaceHook, type RequestRecord, startApiServer } from '../apiserver/server.ts';
 import { ApiError } from '../apiserver/status.ts';
 import { ObjectStore } from '../apiserver/store.ts';
-import { ControllerManager, type PodBehaviorRule } from '../controllers/manager.ts';
+import { type ControllerLatency, ControllerManager, type PodBehaviorRule } from '../controllers/manager.ts';
 import { startMetricsServer } from '../traffic/metrics-server.ts';
 import { type TrafficOptions, TrafficSimulator } from '../traffic/simulator.ts';
 
@@ -17,6 +17,12 @@ export interface ClusterOptions {
   startTime?: number;
   /** Default delay from pod creation to Ready (default 2s). */
   podReadyAfterMs?: number;
+  /**
+   * How long controllers and the kubelet take to react to a change. `REALISTIC_LATENCY` (a seeded
+   * 20–250 ms per reconcile) makes reads right after a write stale, as on a real cluster; the default
+   * is still `0` (reconciled before the next read) while the suite moves onto it.
+   */
+  controllerLatency?: ControllerLatency;
   /** Namespaces that exist from the start (always `default` and `kube-system`). */
   namespaces?: string[];
   /** Seed of every random choice (faults, traffic), so runs replay. */
@@ -102,6 +108,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   if (options.faults) faults.set(options.faults);
   const controllers = new ControllerManager(store, clock, {
     ...(options.podReadyAfterMs !== undefined ? { podReadyAfterMs: options.podReadyAfterMs } : {}),
+    ...(options.controllerLatency !== undefined ? { latency: options.controllerLatency } : {}),
+    seed: options.seed ?? 1,
   });
   const nsInfo = kindByName('Namespace') as KindInfo;
   const ensureNamespace = (name: string) => {

@@ -15,6 +15,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../apiserver/object.ts';
 import { type Cluster, type ClusterOptions, startCluster } from '../cluster/start.ts';
+import { REALISTIC_LATENCY } from '../controllers/manager.ts';
 import { expectShare } from '../testing/tolerance.ts';
 import type { Entry } from '../traffic/simulator.ts';
 
@@ -136,7 +137,13 @@ export function describeRouterConformance(options: RouterConformanceOptions): vo
       );
 
     beforeEach(async () => {
-      cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 42, ...options.clusterOptions });
+      // Controllers react late, as a cluster's do: a router must not move on before the Endpoints follow.
+      cluster = await startCluster({
+        podReadyAfterMs: 1_000,
+        seed: 42,
+        controllerLatency: REALISTIC_LATENCY,
+        ...options.clusterOptions,
+      });
       s = await options.setup(cluster);
       await cluster.virtualClock?.advance(2_000);
       const spec = parseRolloutSpec(s.spec);

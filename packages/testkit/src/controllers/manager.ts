@@ -1,4 +1,5 @@
 import type { Clock } from '@kanary/core';
+import { seededRandom } from '../apiserver/faults.ts';
 import { type KindInfo, kindByName } from '../apiserver/kinds.ts';
 import { clone, jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import { matchesSelector, selectsService } from '../apiserver/selectors.ts';
@@ -27,6 +28,24 @@ export interface PodBehaviorRule {
   image?: string | RegExp;
   labels?: Record<string, string>;
   behavior: PodBehavior;
+}
+
+/**
+ * How long a controller takes to react to a change, in clock time: each reconcile (and each kubelet
+ * status update) happens a seeded, uniformly drawn delay after the event that queued it, so a read
+ * right after a write still sees the old ReplicaSets, status and Endpoints, as on a real cluster
+ * (informer delivery plus work-queue wait: tens to hundreds of milliseconds). `0` reconciles on the
+ * next microtask, for unit tests of the controllers' arithmetic only.
+ */
+export type ControllerLatency = 0 | { minMs: number; maxMs: number };
+
+/** 20–250 ms per reconcile, a lightly loaded kube-controller-manager. */
+export const REALISTIC_LATENCY: ControllerLatency = { minMs: 20, maxMs: 250 };
+
+export interface ControllerOptions {
+  podReadyAfterMs?: number;
+  latency?: ControllerLatency;
+  seed?: number;
 }
 
 const MANAGER = 'kube-controller-manager';
@@ -74,7 +93,9 @@ const createdAt = (o: KubeObject) =>
 /**
  * kube-controller-manager and kubelet, reduced to what rollouts depend on: Deployments make
  * ReplicaSets, ReplicaSets make Pods, Pods become Ready, Endpoints follow Services.
- * Reconciliation runs synchronously after each write, so the emulator is deterministic.
+ * Work is queued per object as client-go's workqueue does (a key waiting is not queued twice; one
+ * changed while being reconciled is reconciled again) and runs after `latency` of clock time, so
+ * with a virtual clock the emulator stays deterministic for a seed.
  */
 export class ControllerManager {
   readonly #store: ObjectStore;
@@ -88,12 +109,36 @@ export class ControllerManager {
   #stopped = false;
   readonly #unsubscribe: () => void;
   readonly #timers = new AbortController();
+  readonly #latency: ControllerLatency;
+  readonly #random: () => number;
+  /** Keys waiting out their latency, not yet in `#queue`. */
+  readonly #waiting = new Set<string>();
 
-  constructor(store: ObjectStore, clock: Clock, options: { podReadyAfterMs?: number } = {}) {
+  constructor(store: ObjectStore, clock: Clock, options: ControllerOptions = {}) {
     this.#store = store;
     this.#clock = clock;
     this.#readyAfterMs = options.podReadyAfterMs ?? 2_000;
+    // Not yet the default: the suite is being moved onto it test by test (issue 16).
+    this.#latency = options.latency ?? 0;
+    this.#random = seededRandom((options.seed ?? 1) ^ 0x6b636d);
     this.#unsubscribe = store.subscribe((e) => this.#onEvent(e));
+  }
+
+  /** One reconcile's delay: a seeded draw within the configured latency. */
+  #delay(): number {
+    const l = this.#latency;
+    return l === 0 ? 0 : Math.round(l.minMs + this.#random() * (l.maxMs - l.minMs));
+  }
+
+  /** Runs `work` after one controller delay (on the next microtask when latency is 0). */
+  #later(work: () => void): void {
+    const ms = this.#delay();
+    if (ms === 0) queueMicrotask(() => !this.#stopped && work());
+    else
+      void this.#clock.sleep(ms, this.#timers.signal).then(
+        () => !this.#stopped && work(),
+        () => undefined,
+      );
   }
 
   stop(): void {
@@ -170,7 +215,23 @@ export class ControllerManager {
     }
   }
 
+  /** Queues `key` to be reconciled after one controller delay (once, however often it is queued meanwhile). */
   #enqueue(key: string): void {
+    if (this.#stopped || this.#waiting.has(key)) return;
+    // Without latency, within the running drain, whose loop guard then sees a reconcile that never settles.
+    if (this.#latency === 0) {
+      this.#ready(key);
+      return;
+    }
+    this.#waiting.add(key);
+    this.#later(() => {
+      this.#waiting.delete(key);
+      this.#ready(key);
+    });
+  }
+
+  /** Puts `key` on the queue the drain loop works through now. */
+  #ready(key: string): void {
     if (this.#stopped) return;
     this.#queue.add(key);
     if (!this.#scheduled) {
@@ -186,10 +247,13 @@ export class ControllerManager {
     const pending = this.#delayed.get(key);
     if (pending !== undefined && pending <= at) return;
     this.#delayed.set(key, at);
-    void this.#clock.sleep(Math.max(0, at - this.#clock.now()), this.#timers.signal).then(() => {
-      if (this.#delayed.get(key) === at) this.#delayed.delete(key);
-      if (!this.#timers.signal.aborted) this.#enqueue(key);
-    });
+    void this.#clock.sleep(Math.max(0, at - this.#clock.now()), this.#timers.signal).then(
+      () => {
+        if (this.#delayed.get(key) === at) this.#delayed.delete(key);
+        if (!this.#timers.signal.aborted) this.#enqueue(key);
+      },
+      () => undefined,
+    );
   }
 
   #drain(): void {
@@ -209,7 +273,7 @@ export class ControllerManager {
         this.#reconcile(key as string);
       } catch (error) {
         // A conflict with a concurrent client write: try again with fresh state.
-        if (error instanceof ApiError && error.code === 409) this.#queue.add(key as string);
+        if (error instanceof ApiError && error.code === 409) this.#enqueue(key as string);
         else if (!(error instanceof ApiError && error.code === 404)) throw error;
       }
     }
@@ -749,8 +813,9 @@ export class ControllerManager {
       };
       this.#store.update(K.pod, ns, { ...current, status }, { manager: 'kubelet', subresource: 'status' });
     };
-    queueMicrotask(() => {
-      if (this.#stopped) return;
+    // creationTimestamp has whole seconds only: the start is taken here, when the pod is created.
+    const started = this.#clock.now();
+    this.#later(() => {
       setStatus(false);
       const signal = this.#timers.signal;
       if (behavior.crashLoop) {
@@ -765,7 +830,9 @@ export class ControllerManager {
         return;
       }
       if (behavior.neverReady) return;
-      const delay = behavior.readyAfterMs ?? this.#readyAfterMs;
+      // Counted from the pod's creation, as its doc says: the kubelet's own reaction is part of it.
+      const elapsed = this.#clock.now() - started;
+      const delay = Math.max(0, (behavior.readyAfterMs ?? this.#readyAfterMs) - elapsed);
       void this.#clock.sleep(delay, signal).then(() => {
         // Pods told to crash meanwhile (`crashPods`) never get there.
         if (!signal.aborted && !this.behaviorOf(pod).crashLoop) setStatus(true);
