@@ -524,3 +524,17 @@ describe('controllers react after the write, as on a cluster (issue 16)', () => 
     await c.close();
   });
 });
+
+describe('cluster.until', () => {
+  it('moves virtual time until the condition holds, and names what never happened', async () => {
+    cluster = await startCluster({ controllerLatency: REALISTIC_LATENCY, namespaces: ['wyq'] });
+    const c = cluster;
+    const t0 = c.clock.now();
+    c.apply(deployment('web', 'wyq', 'web:1', 2) as KubeObject);
+    await c.until(() => c.list('Pod', 'wyq').length === 2, 'two pods');
+    expect(c.clock.now()).toBeGreaterThan(t0);
+    await expect(c.until(() => false, 'a third pod', { timeoutMs: 1_000 })).rejects.toThrow(
+      /a third pod did not happen within 1000 ms/,
+    );
+  });
+});

@@ -69,7 +69,10 @@ const replicaSets = (c: Cluster) =>
 
 describe('article 000: a rolling update held part-way, the new pods on a NodePort of their own', () => {
   it('holds with one new pod behind its own NodePort and the reader’s Service on the old pods, then promote finishes the update and leaves the Deployment as kubectl set image would', async () => {
-    cluster = await startCluster({ time: 'real', podReadyAfterMs: 50, namespaces: ['wyq'] });
+    // Pods ready a second after creation (a container start): a held burst is paused within
+    // milliseconds of the controller acting on it, but the pause itself takes the controller one
+    // reaction; pods ready sooner than that (50 ms) would let it add a second batch first.
+    cluster = await startCluster({ time: 'real', podReadyAfterMs: 1_000, namespaces: ['wyq'] });
     const c = cluster;
     c.apply(nginx01('nginx:1.14'), exposed);
     await until(() => imagesBehind(c, 'nginx01', 20).get('nginx:1.14') === 20, 'the reader’s pods');

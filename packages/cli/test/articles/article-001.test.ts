@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { kanary, tempWriter } from './support.ts';
+import { kanary, tempWriter, untilSettled } from './support.ts';
 
 /**
  * Article 001 as its reader does it: their own blue and green Deployments and their own Service
@@ -70,7 +70,7 @@ async function start(greenReplicas: number, colour = true) {
       if (!colour) delete (o.spec as unknown as { selector: Record<string, string> }).selector.color;
     }),
   );
-  await new Promise((r) => setTimeout(r, 200));
+  await untilSettled(cluster, 'default');
   return { cluster, kubeconfig: write(`kubeconfig-${Date.now()}`, cluster.kubeConfig.exportConfig()) };
 }
 
@@ -128,7 +128,7 @@ describe('article 001: blue-green by switching the Service selector, with the re
     const blue = c.get('Deployment', 'default', 'py-hello-blue')!;
     (blue.spec as { replicas: number }).replicas = 2;
     c.apply(blue);
-    await new Promise((r) => setTimeout(r, 200));
+    await untilSettled(c, 'default');
     const path = write(
       `gray-${Date.now()}.yaml`,
       stringify({

@@ -2,7 +2,7 @@ import { EXIT } from '@kanary/cli';
 import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { kanary, tempWriter } from './support.ts';
+import { kanary, tempWriter, untilSettled } from './support.ts';
 
 /**
  * Article 002 as its reader does it: the front-end and the back-end released as one, from one YAML
@@ -22,7 +22,7 @@ async function start() {
     ...istioApp('frontend', 'shop', 'frontend:v2.0', 2),
     ...istioApp('backend', 'shop', 'backend:v1.2', 2),
   );
-  await new Promise((r) => setTimeout(r, 200));
+  await untilSettled(cluster, 'shop');
   return { c: cluster, kubeconfig: write(`kubeconfig-${Date.now()}`, cluster.kubeConfig.exportConfig()) };
 }
 

@@ -2,7 +2,7 @@ import { EXIT } from '@kanary/cli';
 import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { kanary, tempWriter } from './support.ts';
+import { kanary, tempWriter, untilSettled } from './support.ts';
 
 /**
  * Article 003 as its reader does it: their own v1 and v2 Deployments (the same image, told apart by
@@ -106,7 +106,7 @@ async function withUsers<T>(
 async function start() {
   cluster = await startCluster({ time: 'real', podReadyAfterMs: 50, namespaces: ['test1'] });
   cluster.apply(...parseAllDocuments(ARTICLE).map((d) => d.toJS() as KubeObject));
-  await new Promise((r) => setTimeout(r, 200));
+  await untilSettled(cluster, 'test1');
   return { c: cluster, kubeconfig: write(`kubeconfig-${Date.now()}`, cluster.kubeConfig.exportConfig()) };
 }
 

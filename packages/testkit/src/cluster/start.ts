@@ -80,6 +80,12 @@ export interface Cluster {
     group?: string,
   ): void;
   list(kind: string, namespace?: string, group?: string): KubeObject[];
+  /**
+   * Waits until `ready()` holds, as a test on a real cluster polls: in virtual time by moving the
+   * clock 100 ms at a time, in real time every 20 ms. Throws naming `what` after `timeoutMs` of
+   * clock time (default 30 s). For setups that must wait for the controllers ("blue serves").
+   */
+  until(ready: () => boolean, what: string, options?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -241,6 +247,17 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         }
       }
       return work;
+    },
+    async until(ready, what, untilOptions = {}) {
+      const deadline = clock.now() + (untilOptions.timeoutMs ?? 30_000);
+      while (!ready()) {
+        if (clock.now() >= deadline)
+          throw new Error(
+            `cluster.until: ${what} did not happen within ${untilOptions.timeoutMs ?? 30_000} ms`,
+          );
+        if (virtualClock) await virtualClock.advance(100);
+        else await new Promise((r) => setTimeout(r, 20));
+      }
     },
     async close() {
       traffic.stop();
