@@ -38,6 +38,8 @@ export async function main(options: { cancelAfterMs?: number; print?: (line: str
     });
     const pods = cluster
       .list('Pod', 'payments')
+      // Pods still in their preStop hook are on their way out (kubectl shows them Terminating).
+      .filter((p) => !p.metadata.deletionTimestamp)
       .map((p) => (p.spec as { containers: Array<{ image: string }> }).containers[0]?.image);
     return { result, logs, requests: cluster.requests.length, pods };
   } finally {

@@ -41,6 +41,8 @@ export async function main(log: (line: string) => void = console.log) {
     const final = await cluster.run(rollout.run());
     const images = cluster
       .list('Pod', 'wyq')
+      // Pods still in their preStop hook are on their way out (kubectl shows them Terminating).
+      .filter((p) => !p.metadata.deletionTimestamp)
       .map((p) => (p.spec as { containers: Array<{ image: string }> }).containers[0]?.image);
     log(`${final.phase}: pods run ${[...new Set(images)].join(', ')}`);
     return { final, checks, images };

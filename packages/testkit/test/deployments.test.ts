@@ -4,6 +4,7 @@ import {
   type KubeObject,
   REALISTIC_LATENCY,
   startCluster,
+  deployment as withPreStop,
 } from '@kanary/testkit';
 import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, Watch } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -536,5 +537,66 @@ describe('cluster.until', () => {
     await expect(c.until(() => false, 'a third pod', { timeoutMs: 1_000 })).rejects.toThrow(
       /a third pod did not happen within 1000 ms/,
     );
+  });
+});
+
+describe('graceful pod termination (issue 16)', () => {
+  const pods = (c: Cluster) => c.list('Pod', 'wyq');
+  const listed = (c: Cluster) =>
+    (
+      (c.get('Endpoints', 'wyq', 'web')?.subsets as Array<{
+        addresses?: Array<{ targetRef: { name: string } }>;
+      }>) ?? []
+    )
+      .flatMap((s) => s.addresses ?? [])
+      .map((a) => a.targetRef.name);
+
+  it('a deleted pod is Terminating and out of the Endpoints at once, serves through its preStop hook, then goes; its ReplicaSet replaces it meanwhile', async () => {
+    cluster = await startCluster({ controllerLatency: REALISTIC_LATENCY, namespaces: ['wyq'] });
+    const c = cluster;
+    // The fixture's containers sleep 5 s in preStop, with a 30 s grace period.
+    c.apply(withPreStop('web', 'wyq', 'web:1', 2), service('web', 'wyq', { app: 'web' }) as KubeObject);
+    await c.until(() => listed(c).length === 2, 'two pods in the Endpoints');
+    const core = c.kubeConfig.makeApiClient(CoreV1Api);
+    const victim = listed(c)[0] as string;
+    const answer = await core.deleteNamespacedPod({ name: victim, namespace: 'wyq' });
+    expect(answer.metadata?.deletionTimestamp).toBeDefined();
+    expect(answer.metadata?.deletionGracePeriodSeconds).toBe(30);
+    const t0 = c.clock.now();
+    await c.virtualClock!.advance(1_000);
+    expect(pods(c).map((p) => p.metadata.name)).toContain(victim);
+    expect(listed(c)).not.toContain(victim);
+    // Replaced already: two pods not terminating, one terminating.
+    expect(pods(c).filter((p) => !p.metadata.deletionTimestamp)).toHaveLength(2);
+    await c.until(() => !pods(c).some((p) => p.metadata.name === victim), 'the pod to go');
+    const gone = c.clock.now() - t0;
+    expect(gone).toBeGreaterThanOrEqual(4_000);
+    expect(gone).toBeLessThan(7_000);
+  });
+
+  it('gracePeriodSeconds 0 removes a pod at once; without a preStop hook it goes as soon as the kubelet acts, and users still routed to it fail', async () => {
+    cluster = await startCluster({ controllerLatency: { minMs: 200, maxMs: 200 }, namespaces: ['wyq'] });
+    const c = cluster;
+    // This fixture's container has no preStop hook.
+    c.apply(
+      deployment('bare', 'wyq', 'bare:1', 1) as KubeObject,
+      service('web', 'wyq', { app: 'bare' }) as KubeObject,
+    );
+    await c.until(() => listed(c).length === 1, 'the pod in the Endpoints');
+    const core = c.kubeConfig.makeApiClient(CoreV1Api);
+    const [pod] = listed(c);
+    await core.deleteNamespacedPod({ name: pod as string, namespace: 'wyq' });
+    // SIGTERM at once and nothing to drain: the Endpoints still list it for one reconcile, and the
+    // requests sent there fail.
+    const entry = { kind: 'service' as const, namespace: 'wyq', service: 'web' };
+    expect(listed(c)).toEqual([pod]);
+    expect(c.traffic.sample(entry, 50).get('status-503')).toBe(50);
+    await c.virtualClock!.advance(300);
+    expect(pods(c).some((p) => p.metadata.name === pod)).toBe(false);
+
+    await c.until(() => listed(c).length === 1, 'the replacement in the Endpoints');
+    const [next] = listed(c);
+    await core.deleteNamespacedPod({ name: next as string, namespace: 'wyq', gracePeriodSeconds: 0 });
+    expect(pods(c).some((p) => p.metadata.name === next)).toBe(false);
   });
 });

@@ -438,6 +438,7 @@ export async function startApiServer(
             preconditions?: { uid?: string; resourceVersion?: string };
             propagationPolicy?: string;
             orphanDependents?: boolean;
+            gracePeriodSeconds?: number;
           };
           const pre = options.preconditions;
           if (pre && (pre.uid !== undefined || pre.resourceVersion !== undefined)) {
@@ -459,7 +460,17 @@ export async function startApiServer(
             (url.searchParams.get('propagationPolicy') ?? options.propagationPolicy) === 'Orphan' ||
             options.orphanDependents === true ||
             url.searchParams.get('orphanDependents') === 'true';
-          return send(res, 200, store.delete(info, namespace, name as string, { dryRun, orphan }));
+          const query = url.searchParams.get('gracePeriodSeconds');
+          const grace = query !== null ? Number(query) : options.gracePeriodSeconds;
+          return send(
+            res,
+            200,
+            store.delete(info, namespace, name as string, {
+              dryRun,
+              orphan,
+              ...(grace !== undefined && Number.isFinite(grace) ? { gracePeriodSeconds: grace } : {}),
+            }),
+          );
         }
         case 'deletecollection': {
           const items = store.list(info, namespace, selectorOf(url, 'labelSelector'), version);

@@ -1,3 +1,4 @@
+import { defaultGraceSeconds } from '../controllers/termination.ts';
 import { applyDefaults } from './defaults.ts';
 import { fieldValuesOf } from './fields.ts';
 import { KINDS, type KindInfo, validateObject } from './kinds.ts';
@@ -279,8 +280,18 @@ export class ObjectStore {
         if (annotations !== undefined) next.metadata = { ...next.metadata, annotations };
       } else next.status = clone(current.status);
     }
-    for (const f of ['uid', 'creationTimestamp', 'namespace', 'generation', 'resourceVersion'] as const) {
-      next.metadata[f] = current.metadata[f] as never;
+    // Set by the server only (a DELETE sets the deletion fields; an update cannot move them).
+    for (const f of [
+      'uid',
+      'creationTimestamp',
+      'namespace',
+      'generation',
+      'resourceVersion',
+      'deletionTimestamp',
+      'deletionGracePeriodSeconds',
+    ] as const) {
+      if (current.metadata[f] === undefined) delete next.metadata[f];
+      else next.metadata[f] = current.metadata[f] as never;
     }
     if (info.kind === 'Namespace') delete next.metadata.namespace;
     next = this.#withApiVersion(info, next, version);
@@ -375,11 +386,31 @@ export class ObjectStore {
     info: KindInfo,
     ns: string | undefined,
     name: string,
-    opts: { dryRun?: boolean; orphan?: boolean } = {},
+    opts: { dryRun?: boolean; orphan?: boolean; gracePeriodSeconds?: number } = {},
   ): KubeObject {
     const key = this.#key(info, ns, name);
     const current = this.#objects.get(key);
     if (!current) throw errors.notFound(info, name);
+    // A pod is deleted gracefully: marked, and removed by its kubelet once its containers have
+    // stopped (registry/core/pod strategy, CheckGracefulDelete). A second DELETE may shorten the
+    // grace, never lengthen it; grace 0 removes it now.
+    if (info.kind === 'Pod' && !info.group) {
+      const grace = Math.max(0, opts.gracePeriodSeconds ?? defaultGraceSeconds(current));
+      const pending = current.metadata.deletionGracePeriodSeconds;
+      if (grace > 0) {
+        if (pending !== undefined && pending <= grace) return clone(current);
+        const next = clone(current);
+        next.metadata.deletionTimestamp = new Date(this.now() + grace * 1000)
+          .toISOString()
+          .replace(/\.\d{3}Z$/, 'Z');
+        next.metadata.deletionGracePeriodSeconds = grace;
+        if (opts.dryRun) return next;
+        next.metadata.resourceVersion = String(++this.#rv);
+        this.#objects.set(key, clone(next));
+        this.#emit('MODIFIED', info, next);
+        return clone(next);
+      }
+    }
     if (opts.dryRun) return clone(current);
     this.#objects.delete(key);
     const gone = clone(current);

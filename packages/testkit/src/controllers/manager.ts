@@ -13,6 +13,7 @@ import {
   resolveFenceposts,
 } from './deployment-math.ts';
 import { podTemplateHash, templateWithoutHash } from './hash.ts';
+import { preStopMs, terminatingSince } from './termination.ts';
 
 /** How pods of a version behave while starting. Matched by image or by labels. */
 export interface PodBehavior {
@@ -208,6 +209,7 @@ export class ControllerManager {
         // Only the Services that select this pod now, or list it in their Endpoints still.
         for (const svc of this.#servicesOf(o)) this.#enqueue(`endpoints/${ns}/${svc}`);
         if (e.type === 'ADDED') this.#startPod(o);
+        if (e.type === 'MODIFIED' && o.metadata.deletionTimestamp) this.#stopPod(o);
         break;
       case 'Service':
         this.#enqueue(`endpoints/${ns}/${o.metadata.name}`);
@@ -684,7 +686,10 @@ export class ControllerManager {
       selector: Obj;
       template: { metadata?: { labels?: Record<string, string> }; spec: Obj };
     }>(rs);
-    const pods = this.#store.owned(K.pod, rs.metadata.uid).filter((p) => ownedBy(p, rs));
+    // Terminating pods are not counted: the ReplicaSet replaces them at once (FilterActivePods).
+    const pods = this.#store
+      .owned(K.pod, rs.metadata.uid)
+      .filter((p) => ownedBy(p, rs) && !p.metadata.deletionTimestamp);
     const diff = pods.length - spec.replicas;
     if (diff < 0) {
       for (let i = 0; i < -diff; i++) {
@@ -840,16 +845,52 @@ export class ControllerManager {
     });
   }
 
+  /** Pods being stopped, by uid: one kubelet kill each. */
+  readonly #stopping = new Set<string>();
+
+  /**
+   * The kubelet stops a deleted pod: its preStop hooks run (the app still serves), then SIGTERM, and
+   * once the containers have exited (at once, or when the grace period ends) the pod is removed.
+   */
+  #stopPod(pod: KubeObject): void {
+    const uid = pod.metadata.uid as string;
+    if (this.#stopping.has(uid)) return;
+    this.#stopping.add(uid);
+    const ns = pod.metadata.namespace as string;
+    const name = pod.metadata.name as string;
+    const since = terminatingSince(pod) ?? this.#clock.now();
+    const grace = (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
+    const exitAt = since + Math.min(preStopMs(pod), grace);
+    void this.#clock.sleep(Math.max(0, exitAt - this.#clock.now()), this.#timers.signal).then(
+      () =>
+        this.#later(() => {
+          this.#stopping.delete(uid);
+          const current = this.#store.get(K.pod, ns, name);
+          if (current?.metadata.uid !== uid) return;
+          try {
+            this.#store.delete(K.pod, ns, name, { gracePeriodSeconds: 0 });
+          } catch (error) {
+            if (!(error instanceof ApiError)) throw error;
+          }
+        }),
+      () => undefined,
+    );
+  }
+
   // ---------------------------------------------------------------- Endpoints
 
   #syncEndpoints(svc: KubeObject): void {
     const ns = svc.metadata.namespace as string;
     const spec = specOf<{ selector?: Record<string, string>; ports?: Obj[] }>(svc);
     if (!spec.selector || Object.keys(spec.selector).length === 0) return;
+    // A terminating pod leaves the Endpoints at once (ShouldPodBeInEndpoints).
     const pods = this.#store.select(
       K.pod,
       ns,
-      (p) => selectsService(spec.selector, p.metadata.labels) && Boolean(statusOf<Obj>(p).podIP),
+      (p) =>
+        selectsService(spec.selector, p.metadata.labels) &&
+        Boolean(statusOf<Obj>(p).podIP) &&
+        !p.metadata.deletionTimestamp,
     );
     const address = (p: KubeObject) => ({
       ip: statusOf<Obj>(p).podIP as string,

@@ -1,6 +1,7 @@
 import { type KindInfo, kindByName } from '../apiserver/kinds.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import type { ObjectStore } from '../apiserver/store.ts';
+import { serving } from '../controllers/termination.ts';
 import type { Random } from './random.ts';
 
 /** A simulated HTTP request. Header names are lower-cased. */
@@ -77,6 +78,9 @@ export class ClusterView {
   invalidate(): void {
     this.#cache.clear();
   }
+  now(): number {
+    return this.#store.now();
+  }
   #memo<T>(key: string, make: () => T): T {
     if (!this.#cache.has(key)) this.#cache.set(key, make());
     return this.#cache.get(key) as T;
@@ -121,6 +125,9 @@ function pick(
     pods = pods.filter((p) => Object.entries(subsetLabels).every(([k, v]) => p.metadata.labels?.[k] === v));
   if (pods.length === 0) return undefined;
   const pod = pods[Math.floor(random.next() * pods.length)] as KubeObject;
+  // A pod still listed but no longer answering (deleted without a preStop hook, so its app got
+  // SIGTERM while the Endpoints had not caught up): the connection fails, as on a cluster.
+  if (!serving(pod, view.now())) return undefined;
   return { namespace: ns, service, pod, workload: view.workloadOf(pod) };
 }
 
