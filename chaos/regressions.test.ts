@@ -74,24 +74,27 @@ regression(
   'aborted',
 );
 
+/** A canary deleted mid-release, then the target's image changed by hand (`kubectl set image`). */
+const setImageAfterDeletedCanary: ChaosScenario = {
+  replicas: 1,
+  weights: [20, 75],
+  pauseMs: 30_000,
+  headerRoute: true,
+  neverReady: false,
+  skewMs: 0,
+  strategy: 'headerMatch',
+  router: 'istio',
+  disturbances: [
+    { at: 2_667, kind: 'crash' },
+    { at: 15_217, kind: 'deleteCanary' },
+    { at: 17_147, kind: 'faults', ms: 2_487, rate: 0.28997104556267467 },
+    { at: 67_571, kind: 'setImage' },
+  ],
+};
+
 regression(
   'a held rollout keeps watching: a changed target after a deleted canary routes users to the target and starts again on it (every request failed while held)',
-  {
-    replicas: 1,
-    weights: [20, 75],
-    pauseMs: 30_000,
-    headerRoute: true,
-    neverReady: false,
-    skewMs: 0,
-    strategy: 'headerMatch',
-    router: 'istio',
-    disturbances: [
-      { at: 2_667, kind: 'crash' },
-      { at: 15_217, kind: 'deleteCanary' },
-      { at: 17_147, kind: 'faults', ms: 2_487, rate: 0.28997104556267467 },
-      { at: 67_571, kind: 'setImage' },
-    ],
-  },
+  setImageAfterDeletedCanary,
   'succeeded',
 );
 
@@ -468,22 +471,7 @@ regression(
 
 regression(
   'a target changed before the controller made its ReplicaSet is held until its pods serve (routing was pinned to the old pods it was replacing, and the restart never learnt the new revision)',
-  {
-    replicas: 1,
-    weights: [20, 75],
-    pauseMs: 30_000,
-    headerRoute: true,
-    neverReady: false,
-    skewMs: 0,
-    strategy: 'headerMatch',
-    router: 'istio',
-    disturbances: [
-      { at: 2_667, kind: 'crash' },
-      { at: 15_217, kind: 'deleteCanary' },
-      { at: 17_147, kind: 'faults', ms: 2_487, rate: 0.28997104556267467 },
-      { at: 67_571, kind: 'setImage' },
-    ],
-  },
+  setImageAfterDeletedCanary,
   'succeeded',
   1,
   REALISTIC_LATENCY,
