@@ -1,6 +1,7 @@
 import { KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from './client.ts';
 import { readOwnedAnnotation, withOwnedAnnotation } from './owned-annotation.ts';
+import { labelSelector, type Pod, servesTraffic } from './pods.ts';
 
 // Selecting one side of a rollout with a Service: the user's selector plus a pod-template-hash.
 // A canary made from the stable template carries its labels, so only the hash tells them apart;
@@ -78,10 +79,6 @@ export async function pinService(
   return updated;
 }
 
-type Pod = KubeObject & {
-  metadata: { deletionTimestamp?: string };
-  status?: { conditions?: Array<{ type: string; status: string }> };
-};
 type EndpointsObject = KubeObject & {
   subsets?: Array<{
     addresses?: Array<{ targetRef?: { name?: string } }>;
@@ -102,9 +99,7 @@ export async function endpointsFollow(
   ref: ObjectRef,
   selector: Record<string, string> | undefined,
 ): Promise<{ caughtUp: boolean; message: string }> {
-  const labelSelector = Object.entries(selector ?? {})
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
+  const query = labelSelector(selector);
   const [endpoints, pods] = await Promise.all([
     client.get<EndpointsObject>({
       apiVersion: 'v1',
@@ -112,18 +107,14 @@ export async function endpointsFollow(
       namespace: ref.namespace,
       name: ref.name,
     }),
-    labelSelector ? client.list<Pod>('v1', 'Pod', ref.namespace, labelSelector) : Promise.resolve([]),
+    query ? client.list<Pod>('v1', 'Pod', ref.namespace, query) : Promise.resolve([]),
   ]);
   const selected = new Set(pods.map((p) => p.metadata.name));
   const listed = (kind: 'addresses' | 'notReadyAddresses') =>
     (endpoints?.subsets ?? []).flatMap((sub) => (sub[kind] ?? []).map((a) => a.targetRef?.name ?? ''));
   const ready = listed('addresses');
   const outside = [...ready, ...listed('notReadyAddresses')].filter((name) => !selected.has(name));
-  const readyPods = pods.filter(
-    (p) =>
-      !p.metadata.deletionTimestamp &&
-      (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-  ).length;
+  const readyPods = pods.filter(servesTraffic).length;
   if (outside.length > 0)
     return {
       caughtUp: false,

@@ -1,6 +1,7 @@
 import { KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
 import { readOwnedAnnotation, withOwnedAnnotation } from '../kubernetes/owned-annotation.ts';
+import { labelSelector, type Pod, servesTraffic } from '../kubernetes/pods.ts';
 import {
   deleteOwnedService,
   ensureHashService,
@@ -55,8 +56,6 @@ function imagesOf(template: DeploymentSpec['template']): string {
   const images = ((template.spec.containers as Obj[] | undefined) ?? []).map((c) => String(c.image));
   return images.length > 0 ? ` (now running ${images.join(', ')})` : '';
 }
-
-type Pod = KubeObject & { status?: { conditions?: Array<{ type: string; status: string }> } };
 
 export const LABEL_ROLLOUT = 'kanary.dev/rollout';
 export const LABEL_ROLE = 'kanary.dev/role';
@@ -120,9 +119,7 @@ export function sideNamesOf(ctx: Pick<PortContext, 'spec' | 'targets'>): {
 /** The pod-template-hash of a Deployment's newest ReplicaSet, if it has one yet. */
 async function currentHash(client: KubeClient, d: Deployment): Promise<string | undefined> {
   const ns = d.metadata.namespace as string;
-  const selector = Object.entries(d.spec.selector.matchLabels ?? {})
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
+  const selector = labelSelector(d.spec.selector.matchLabels);
   const rss = await client.list<KubeObject & { spec: { template: unknown } }>(
     'apps/v1',
     'ReplicaSet',
@@ -351,11 +348,9 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       }
       const known = ctx.targets.stable;
       const canary = await getCanary(ctx);
-      const found = known
-        ? await client.get<Deployment>(deploymentRef(ns(ctx), stableName(ctx)))
-        : await getStable(ctx);
       // Deleted mid-release by someone: the stable as last seen, so the canary can still be
-      // described (and users rescued onto it while it serves).
+      // described (and users rescued onto it while it serves). Before one is known, it must exist.
+      const found = await client.get<Deployment>(deploymentRef(ns(ctx), stableName(ctx)));
       if (!found && known)
         return { stable: known, ...(canary ? { canary: await refOf(client, canary) } : {}) };
       const stable = found ?? (await getStable(ctx));
@@ -474,23 +469,17 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       if (!d) return { exists: false, ready: 0, message: `${side} Deployment ${name} does not exist` };
       // The routers reach a side through its pod-template-hash; without one known, the whole Deployment.
       const hash = ctx.targets[side]?.podTemplateHash;
-      const selector = Object.entries({
+      const selector = labelSelector({
         ...(d.spec.selector.matchLabels ?? {}),
         ...(hash ? { 'pod-template-hash': hash } : {}),
-      })
-        .map(([k, v]) => `${k}=${v}`)
-        .join(',');
+      });
       const original = side === 'stable' ? ctx.targets.stable?.original : undefined;
       const changed =
         original && !sameRevision(d.spec.template, original.template)
           ? `the pod template of Deployment ${name} was changed since the rollout began${imagesOf(d.spec.template)}`
           : undefined;
       const pods = await client.list<Pod>('v1', 'Pod', ns(ctx), selector);
-      const ready = pods.filter(
-        (p) =>
-          !p.metadata.deletionTimestamp &&
-          (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
-      ).length;
+      const ready = pods.filter(servesTraffic).length;
       return {
         exists: true,
         ready,
