@@ -369,7 +369,7 @@ regression(
 );
 
 regression(
-  'a green that crash-loops after the switch keeps blue, and users go back to it (blue was scaled down under it: succeeded over a full outage)',
+  'a green that crash-loops after the switch rolls back to blue before blue is scaled down (blue was scaled down under it: succeeded over a full outage)',
   {
     replicas: 5,
     weights: [25, 75],
@@ -386,7 +386,7 @@ regression(
       { at: 44_511, kind: 'scaleStable', replicas: 5 },
     ],
   },
-  'succeeded',
+  'aborted',
 );
 
 regression(
@@ -475,4 +475,67 @@ regression(
   'succeeded',
   1,
   REALISTIC_LATENCY,
+);
+
+regression(
+  'a blue-green release whose Lease was taken by a process that never drove still retires blue (nobody retired it, nor watched green)',
+  {
+    replicas: 4,
+    weights: [60, 75],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 3_000,
+    strategy: 'blueGreen',
+    router: 'service',
+    disturbances: [
+      { at: 64_860, kind: 'stealLease' },
+      { at: 68_369, kind: 'setImage' },
+      { at: 81_769, kind: 'setImage' },
+      { at: 115_158, kind: 'crashCanary' },
+    ],
+  },
+  'succeeded',
+  3301,
+);
+
+regression(
+  'a green that stops serving before blue is scaled down rolls the release back (it stayed succeeded while every request failed)',
+  {
+    replicas: 1,
+    weights: [60],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: -120_000,
+    strategy: 'blueGreen',
+    router: 'service',
+    disturbances: [
+      { at: 61_238, kind: 'stealLease' },
+      { at: 71_496, kind: 'crashCanary' },
+    ],
+  },
+  'aborted',
+  4450,
+);
+
+regression(
+  "a person scaling the stable down under a replica-ratio step: the canary shrinks to the step's share and the release holds (the canary served half the users at a 20% step)",
+  {
+    replicas: 4,
+    weights: [20, 50, 60],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'replicaRatio',
+    router: 'replicas',
+    disturbances: [
+      { at: 9_198, kind: 'scaleStable', replicas: 1 },
+      { at: 185_496, kind: 'slowApi', ms: 58_931, delayMs: 806 },
+      { at: 208_245, kind: 'setImage' },
+    ],
+  },
+  'succeeded',
+  3690,
 );

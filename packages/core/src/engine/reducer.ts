@@ -64,6 +64,12 @@ export type EngineEvent =
    */
   | { type: 'rerouted'; at: number; result: ActionResult; reason: string }
   /**
+   * During a blue-green release's scale-down delay the promoted version stopped serving while the
+   * old one still can: the release is rolled back (the abort section), which is what keeping the
+   * old version up for the delay is for.
+   */
+  | { type: 'regressed'; at: number; reason: string }
+  /**
    * A person changed the routing and the spec says `onDrift: adopt`: their weight (`result`)
    * becomes the rollout's (`cleared`: Kanary's header routes are gone) and the action runs again.
    */
@@ -399,6 +405,16 @@ export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceConte
         'adopted',
         event.reason,
       );
+      break;
+    }
+    case 'regressed': {
+      // Only a release waiting to retire its old version can regress; anything else is stale.
+      if (state.phase !== 'succeeded' || state.cursor.section !== 'promotion') {
+        next = state;
+        break;
+      }
+      const { outcome: _o, finishedAt: _f, ...live } = state;
+      next = beginAbort(plan, live, event.at, 'error', event.reason);
       break;
     }
     case 'rebased':

@@ -36,7 +36,7 @@ import { type ActionResult, currentAction, type EngineEvent, reduce } from './re
 import { initialState, isEnded, isRetiring, isStopped, type RolloutState } from './state.ts';
 import { corruptState, stateProblems } from './state-check.ts';
 import { callWebhook } from './webhook.ts';
-import { describeAsNow, receivers, watchWorld } from './world.ts';
+import { describeAsNow, receivers, watchRetirement, watchWorld } from './world.ts';
 
 export interface CreateRolloutOptions {
   /** A spec object as users write it (validated here) or one from `parseRolloutSpec`. */
@@ -296,6 +296,8 @@ class RolloutDriver implements Rollout {
   readonly #lock: Lock;
   readonly #digest: string;
   readonly #pollMs: number;
+  /** A look during the scale-down delay, without the lease, found green down: look again first. */
+  #lookFirst = false;
   #watchedAt = Number.NEGATIVE_INFINITY;
   #lastWorldWarning: string | undefined;
   readonly #syncMs: number;
@@ -492,7 +494,17 @@ class RolloutDriver implements Rollout {
         this.#state = state;
         const known = this.#context(signal);
         if (router) await router.reset(known);
-        await workload.cleanup(known);
+        // The canary's pods leave the Endpoints some time after the delete: the routing is handed
+        // back once they have (a few polls; past the progress deadline the error says what is left).
+        for (const deadline = this.#clock.now() + this.spec.progressDeadline; ; ) {
+          try {
+            await workload.cleanup(known);
+            break;
+          } catch (error) {
+            if (!isKanaryError(error) || !error.retryable || this.#clock.now() >= deadline) throw error;
+            await this.#clock.sleep(this.#pollMs, signal);
+          }
+        }
         if (router) await router.finalize(known);
       });
       if (done.kind === 'failed') throw done.error;
@@ -850,8 +862,29 @@ class RolloutDriver implements Rollout {
       } catch (error) {
         if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
         // Back for a retirement someone else is carrying out (a new release, the agent): theirs now.
-        if (this.#state && isRetiring(this.#state) && isKanaryError(error, 'LOCKED'))
-          return (await this.#store.load(this.key).catch(() => undefined))?.state ?? this.#state;
+        // A holder that has not recorded itself as driving (a hand-edited Lease, a process that died
+        // at once) lets the lease expire, and the retirement stays this driver's (chaos seed 3301:
+        // nobody retired the old version, nor watched the new one, after a stolen Lease).
+        if (this.#state && isRetiring(this.#state) && isKanaryError(error, 'LOCKED')) {
+          const stored = await this.#store.load(this.key).catch(() => undefined);
+          const still = stored?.state;
+          if (
+            !probing &&
+            !found.other &&
+            still &&
+            still.specDigest === this.#digest &&
+            isRetiring(still) &&
+            (still.driver === undefined || still.driver.holder === this.#holder)
+          ) {
+            probing = {
+              why: 'the lease is held by a process that does not drive',
+              epoch: still.driver?.epoch ?? 0,
+            };
+            wait = true;
+            continue;
+          }
+          return still ?? this.#state;
+        }
         const other = found.other;
         if (other && isKanaryError(error, 'LOCKED')) {
           throw new KanaryError(
@@ -912,13 +945,45 @@ class RolloutDriver implements Rollout {
    * the rollout's timeline, and the due time was read with one.)
    */
   async #awaitRetirement(ms: number): Promise<boolean> {
-    await this.#hostClock.sleep(Math.max(1, ms), this.#shutdown.signal);
-    if (this.#shutdown.signal.aborted) return false;
-    const stored = await this.#store.load(this.key).catch(() => undefined);
-    if (!stored || stored.state.specDigest !== this.#digest) return false;
-    this.#state = stored.state;
-    this.#revision = stored.revision;
-    return isRetiring(stored.state);
+    const due = this.#hostClock.now() + Math.max(1, ms);
+    const watched = this.#plan.strategy === 'blueGreen' && this.#options.workload.endpoints !== undefined;
+    for (;;) {
+      const left = Math.max(1, due - this.#hostClock.now());
+      await this.#hostClock.sleep(watched ? Math.min(left, this.#pollMs) : left, this.#shutdown.signal);
+      if (this.#shutdown.signal.aborted) return false;
+      // Blue-green keeps blue up for the delay: a green that stops serving meanwhile wakes the driver.
+      const regressed =
+        this.#hostClock.now() < due &&
+        (await watchRetirement(this.#options.workload, this.#context(this.#shutdown.signal), () =>
+          this.#clock.now(),
+        ).catch(() => undefined)) !== undefined;
+      if (this.#hostClock.now() < due && !regressed) continue;
+      this.#lookFirst = regressed;
+      const stored = await this.#store.load(this.key).catch(() => undefined);
+      if (!stored || stored.state.specDigest !== this.#digest) return false;
+      this.#state = stored.state;
+      this.#revision = stored.revision;
+      return isRetiring(stored.state);
+    }
+  }
+
+  /**
+   * As the driver, in a blue-green release's scale-down delay: records a regression (green stopped
+   * serving while blue can) so the abort section routes users back; true when it did.
+   */
+  async #watchRetirement(): Promise<boolean> {
+    if (this.#plan.strategy !== 'blueGreen') return false;
+    // Until blue is scaled down: after that, going back means bringing it up again.
+    const scaleDown = this.#plan.promotion.findIndex(
+      (a) => a.type === 'workload.scale' && a.side === 'stable',
+    );
+    if ((this.#state as RolloutState).cursor.action > scaleDown) return false;
+    const look = await this.#guard(undefined, (signal) =>
+      watchRetirement(this.#options.workload, this.#context(signal), () => this.#clock.now()),
+    );
+    if (look.kind !== 'ok' || !look.value) return false;
+    this.#emitter.emit('warning', { message: look.value.reason });
+    return this.#dispatchAsLeader(look.value);
   }
 
   /** One term as the driver: record the takeover, then decide and act until stopped or lost. */
@@ -975,6 +1040,17 @@ class RolloutDriver implements Rollout {
       const current = this.#state as RolloutState;
       if (enough(current)) return 'stopped';
       const decision = decide(this.#plan, current, this.#clock.now());
+      // Going back is one routing write while blue is still up: looked at before each retiring step,
+      // and when a look without the lease found green down (not as the delay starts: it begins right
+      // after green was seen serving).
+      const entering =
+        decision.kind === 'event' &&
+        decision.event.type === 'actionStarted' &&
+        currentAction(this.#plan, current)?.type === 'delay';
+      const look = this.#lookFirst || (decision.kind !== 'hold' && !entering);
+      this.#lookFirst = false;
+      if (isRetiring(current) && look && this.#queue.length === 0 && (await this.#watchRetirement()))
+        continue;
       if (decision.kind === 'stop') {
         await this.#unfence();
         return 'stopped';
@@ -1585,20 +1661,14 @@ class RolloutDriver implements Rollout {
       workload.endpoints &&
       ((action.type === 'workload.scale' && action.side === 'stable') || action.type === 'router.finalize')
     ) {
-      // After the switch, the previous colour goes only while the new one serves. Green stopped
-      // serving (crash-looping) and blue still can: users go back to blue, which stays, until green
-      // serves again; then back to green before blue is scaled down (chaos seed 1657: blue was
-      // scaled down under a crashing green, and the release ended `succeeded` over a full outage).
+      // After the switch, the previous colour goes only while the new one serves (chaos seed 1657:
+      // blue was scaled down under a crashing green, and the release ended `succeeded` over a full
+      // outage). A green that stopped serving while blue can is rolled back before this runs (see
+      // #watchRetirement); here neither serves, and blue stays until one does.
       const green = await workload.endpoints(ctx, 'canary');
       const live = await router.status(ctx);
       if (green.ready === 0) {
-        const blue = await workload.endpoints(ctx, 'stable');
-        let moved = '';
-        if (blue.ready > 0 && action.type === 'workload.scale') {
-          if (live.canaryWeight > 0) await router.setWeight(ctx, 0);
-          moved = '; users are on the previous version, which stays, until it serves again';
-        }
-        throw new KanaryError('UNREADY', `${green.message} after the switch${moved}`, {
+        throw new KanaryError('UNREADY', `${green.message} after the switch`, {
           retryable: true,
           details: { progress: true, side: 'canary' },
         });

@@ -189,5 +189,61 @@ export async function watchWorld(
     };
     return { event };
   }
+
+  // A replica-ratio split is the pods' sizes: someone who scaled the stable down (chaos seeds 3690,
+  // 4353: 1 pod left beside the canary's 1 at a 20% step) sends the canary more users than the
+  // step allows. The canary (Kanary's) shrinks to fit, the person's size stays, and the release
+  // holds for a person: resume() sizes both sides for the steps again, abort() rolls back.
+  const waiting = !inFlight || inFlight.type === 'pause' || inFlight.type === 'analysis';
+  if (
+    router.capabilities.weights === 'replicas' &&
+    state.cursor.section === 'steps' &&
+    waiting &&
+    !state.held
+  ) {
+    const written = state.weights.canary;
+    const live = await router.status(ctx);
+    if (written > 0 && written < 100 && live.canaryWeight > written + 0.5) {
+      const fit = Math.floor((stable.ready * written) / (100 - written));
+      await workload.scale(ctx, 'canary', { replicas: fit });
+      return {
+        event: {
+          type: 'held',
+          at: now(),
+          cause: {
+            kind: 'drift',
+            side: 'stable',
+            reason: `the pods' sizes give the canary ${live.canaryWeight}% where the step is ${written}% (someone scaled a side): the canary was scaled to ${fit} pod${fit === 1 ? '' : 's'} beside the stable's ${stable.ready} ready; resume() sizes both sides for the steps again, abort() rolls back`,
+            restart: false,
+          },
+        },
+      };
+    }
+  }
   return {};
+}
+
+/**
+ * One look during a blue-green release's scale-down delay, when the old version (blue) is kept up
+ * so that going back is one routing write: has the promoted version (green) lost every ready pod
+ * while blue still serves? Then the release regresses and rolls back (chaos seeds 3301, 4450,
+ * 5505: green crash-looped after the switch and every request failed while blue sat idle and the
+ * rollout said `succeeded`). Reads only; the caller records the event and the abort does the rest.
+ */
+export async function watchRetirement(
+  workload: WorkloadDriver,
+  ctx: PortContext,
+  now: () => number,
+): Promise<Extract<EngineEvent, { type: 'regressed' }> | undefined> {
+  const endpoints = workload.endpoints?.bind(workload);
+  if (!endpoints || ctx.state.phase !== 'succeeded' || ctx.state.cursor.section !== 'promotion') return;
+  const green = await endpoints(ctx, 'canary');
+  if (green.ready > 0) return;
+  const blue = await endpoints(ctx, 'stable');
+  if (blue.ready === 0) return;
+  return {
+    type: 'regressed',
+    at: now(),
+    reason: `${green.message} before the previous version was scaled down, and that version still serves: rolling back to it`,
+  };
 }

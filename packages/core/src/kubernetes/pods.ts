@@ -2,7 +2,7 @@ import type { KubeObject } from './client.ts';
 
 /** A pod as Kanary reads it: readiness and whether it is being deleted. */
 export type Pod = KubeObject & {
-  metadata: { deletionTimestamp?: string };
+  metadata: { deletionTimestamp?: string; ownerReferences?: Array<{ kind: string; name: string }> };
   status?: { conditions?: Array<{ type: string; status: string }> };
 };
 

@@ -227,8 +227,19 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
     async status(ctx) {
       const now = await read(ctx);
       const total = now.stable.replicas + now.canary.replicas;
+      // Sized as this router sizes the weight last recorded, or near it: that weight (whole-pod
+      // rounding is Kanary's own, and a person's scale that moves the share by less than half again
+      // its planned size is within it: 1 canary pod beside 3 instead of 4 at a 10% step). Sized
+      // further off (the stable scaled from 3 to 1 beside 1 canary pod at 20%), the share the sizes give.
+      const { total: planned, minPods } = settings(ctx);
+      const written = ctx.state.weights.canary;
+      const want = replicaSplit(planned, written, minPods);
+      const share = total === 0 ? 0 : (100 * now.canary.replicas) / total;
+      const near =
+        (now.stable.replicas === want.stable && now.canary.replicas === want.canary) ||
+        (written > 0 && written < 100 && share <= (150 * want.canary) / planned);
       return {
-        canaryWeight: total === 0 ? 0 : Math.round((100 * now.canary.replicas) / total),
+        canaryWeight: near ? written : Math.round(share),
         verified: true,
         effectiveWeight: effective(now.stable, now.canary),
         headerRoutes: [],

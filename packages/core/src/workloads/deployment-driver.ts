@@ -530,15 +530,47 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
 
     async cleanup(ctx) {
       const canary = await getCanary(ctx);
-      if (!canary) return;
-      if (userOwned(ctx)) {
+      if (canary && userOwned(ctx)) {
         if (canary.spec.replicas !== 0)
           await client.mergePatch(deploymentRef(ns(ctx), canary.metadata.name), { spec: { replicas: 0 } });
-        return;
-      }
-      // Only what this rollout created.
-      if (canary.metadata.labels?.[LABEL_ROLLOUT] === ctx.spec.name)
+      } else if (canary?.metadata.labels?.[LABEL_ROLLOUT] === ctx.spec.name) {
+        // Only what this rollout created.
         await client.delete(deploymentRef(ns(ctx), canary.metadata.name));
+      }
+      // Done once its pods no longer serve: the garbage collector and the kubelet take them away
+      // after the write, and the routing handed back next (a DestinationRule subset or Service
+      // selecting every pod of the app) would send users to them meanwhile (an abort left half the
+      // users on the canary until they were gone, with controllers that react late).
+      // Its pods are the ones its ReplicaSets own (`<canary>-<hash>`): the promoted stable may run
+      // the very same template, labels and hash included.
+      const ref = ctx.targets.canary;
+      const labels = canary?.spec.selector.matchLabels ?? ref?.podLabels;
+      if (!labels) return;
+      const owned = (p: Pod) =>
+        (p.metadata.ownerReferences ?? []).some(
+          (o) =>
+            o.kind === 'ReplicaSet' &&
+            o.name.startsWith(`${canaryName(ctx)}-`) &&
+            /^[a-z0-9]+$/.test(o.name.slice(canaryName(ctx).length + 1)),
+        );
+      const pods = (await client.list<Pod>('v1', 'Pod', ns(ctx), labelSelector(labels))).filter(owned);
+      // A terminating pod still answers until the Endpoints drop it (and the data plane with them).
+      const service = ctx.spec.target.service;
+      const endpoints = service
+        ? await client.get<
+            KubeObject & { subsets?: Array<{ addresses?: Array<{ targetRef?: { name?: string } }> }> }
+          >({ apiVersion: 'v1', kind: 'Endpoints', namespace: ns(ctx), name: service })
+        : undefined;
+      const listed = new Set(
+        (endpoints?.subsets ?? []).flatMap((sub) => (sub.addresses ?? []).map((x) => x.targetRef?.name)),
+      );
+      const serving = pods.filter((p) => servesTraffic(p) || listed.has(p.metadata.name));
+      if (serving.length > 0)
+        throw new KanaryError(
+          'UNREADY',
+          `waiting for the canary's ${serving.length} pod${serving.length === 1 ? '' : 's'} to stop serving`,
+          { retryable: true, details: { progress: true } },
+        );
     },
 
     async rollTo(ctx, percent): Promise<RollProgress> {

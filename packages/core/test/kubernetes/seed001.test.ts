@@ -214,6 +214,41 @@ describe('seed 001: blue-green by switching the Service selector', () => {
       (cluster.get('Deployment', 'default', 'py-hello-blue')!.spec as { replicas: number }).replicas,
     ).toBe(2);
   });
+  it('green crash-looping during the scale-down delay rolls back to blue, which was kept for that: users fail for at most a poll', async () => {
+    const rollout = await setup({ ...spec.strategy, autoPromotionSeconds: 5, scaleDownDelaySeconds: 120 });
+    const entry = { kind: 'service' as const, namespace: 'default', service: 'py-hello-service' };
+    let crashedAt: number | undefined;
+    rollout.on('phase', ({ to }) => {
+      if (to === 'succeeded' && crashedAt === undefined)
+        void cluster.virtualClock!.advance(10_000).then(() => {
+          crashedAt = cluster.clock.now();
+          expect(cluster.crashPods({ image: 'localhost:5001/py-http:2' })).toBeGreaterThan(0);
+        });
+    });
+    const failures: number[] = [];
+    const stop = new AbortController();
+    const watch = (async () => {
+      while (!stop.signal.aborted) {
+        const n = [...cluster.traffic.sample(entry, 100)].filter(([k]) => k.startsWith('status-')).length;
+        if (n > 0) failures.push(cluster.clock.now());
+        await cluster.clock.sleep(250, stop.signal).catch(() => undefined);
+      }
+    })();
+    const final = await cluster.run(rollout.run());
+    stop.abort();
+    await watch;
+    expect(crashedAt).toBeDefined();
+    expect(final.phase).toBe('aborted');
+    expect(final.abort?.reason).toMatch(/before the previous version was scaled down.*rolling back/);
+    expect(final.history.filter((h) => h.event === 'abort')).toHaveLength(1);
+    expect(imagesBehind(cluster, 'default', 'py-hello-service')).toEqual([
+      'localhost:5001/py-http:1',
+      'localhost:5001/py-http:1',
+    ]);
+    expect(selectorOf('py-hello-service')).toEqual({ app: 'hello' });
+    // Users failed only between the crash and the next look (a poll of 1 s, plus the write).
+    expect(failures.every((t) => t <= (crashedAt as number) + 2_000)).toBe(true);
+  });
 });
 
 describe('seed 001: gray release by replica ratio behind one Service', () => {
