@@ -142,7 +142,7 @@ async function startShop(seed: number): Promise<string> {
     service('shop', 'default', { app: 'shop' }),
     httpRoute(),
   );
-  await cluster.virtualClock!.advance(1_000);
+  await cluster.settle();
   return JSON.stringify(cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec);
 }
 

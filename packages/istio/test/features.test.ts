@@ -38,7 +38,7 @@ async function setup(
       },
     },
   );
-  await cluster.virtualClock!.advance(1_000);
+  await cluster.settle();
   const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
   const router = createIstioRouter({ client, virtualService: 'web', destinationRule: { name: 'web' } });
   const spec = parseRolloutSpec({ name: 'web', target: { name: 'web', service: 'web' }, strategy });

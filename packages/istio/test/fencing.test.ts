@@ -29,7 +29,7 @@ const SPEC: RolloutSpecInput = {
 async function setup() {
   cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 3 });
   cluster.apply(...istioApp('web', 'default', 'web:1', 4));
-  await cluster.virtualClock!.advance(1_000);
+  await cluster.settle();
 }
 
 /** A driver process: its own identity, its own connection (so it can be frozen), optionally its own clock. */

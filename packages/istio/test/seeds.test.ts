@@ -47,7 +47,7 @@ describe('seed 003: Istio weights, then a cookie rule for company users', () => 
         spec: { hosts: ['demo4.a.com'], gateways: ['demo4-gateway'], http: userRules },
       },
     );
-    await cluster.virtualClock!.advance(2_000);
+    await cluster.settle('test1');
     return {
       router: createIstioRouter({
         client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
@@ -186,7 +186,7 @@ describe('seed 002: front-end and back-end released together, canary users marke
         spec: { hosts: [name], http: [{ name: 'primary', route: [{ destination: { host: name } }] }] },
       });
     }
-    await cluster.virtualClock!.advance(2_000);
+    await cluster.settle();
   };
   // The user's request hits the front-end, which calls the back-end carrying the same headers.
   const chain = [

@@ -38,7 +38,7 @@ function rollout(spec: RolloutSpecInput = SPEC) {
 async function midRollout() {
   cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 8 });
   cluster.apply(...istioApp('web', 'default', 'web:1', 4));
-  await cluster.virtualClock!.advance(1_000);
+  await cluster.settle();
   const driver = rollout();
   const running = driver.run();
   running.catch(() => undefined);

@@ -12,7 +12,7 @@ import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
 export async function startIstioWeb(seed: number, replicas: number): Promise<Cluster> {
   const cluster = await startCluster({ podReadyAfterMs: 1_000, seed });
   cluster.apply(...istioApp('web', 'default', 'web:1', replicas));
-  await cluster.virtualClock?.advance(1_000);
+  await cluster.settle();
   return cluster;
 }
 

@@ -34,7 +34,7 @@ const SPEC: RolloutSpecInput = {
 async function setup(spec: RolloutSpecInput = SPEC): Promise<Rollout> {
   cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 7 });
   cluster.apply(...istioApp('web', 'default', 'web:1', 4));
-  await cluster.virtualClock!.advance(1_000);
+  await cluster.settle();
   const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
   return createKubernetesRollout({
     spec,

@@ -110,7 +110,7 @@ describe('seed 002 through ingress-nginx', () => {
       service('shop', 'default', { app: 'shop' }),
       ingress('shop', 'shop'),
     );
-    await cluster.virtualClock!.advance(1_000);
+    await cluster.settle();
     const rollout = createKubernetesRollout({
       spec: {
         name: 'shop',
@@ -214,7 +214,7 @@ describe('ingress-nginx traps are refused before anything is written', () => {
       ingress('shop', 'shop'),
       ingress('someone-elses-canary', 'shop', { [`${A}canary`]: 'true' }),
     );
-    await cluster.virtualClock!.advance(1_000);
+    await cluster.settle();
     const writesBefore = cluster.requests.filter(
       (r) => ['create', 'update', 'patch', 'delete'].includes(r.verb) && r.resource !== 'leases',
     ).length;
@@ -271,7 +271,7 @@ describe('weight by user (strategy.hashOn) through ingress-nginx', () => {
       service('shop', 'default', { app: 'shop' }),
       ingress('shop', 'shop'),
     );
-    await cluster.virtualClock!.advance(1_000);
+    await cluster.settle();
     return createNginxRouter({
       client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
       stableIngress: 'shop',

@@ -449,6 +449,49 @@ describe('scaling in the middle of a rollout (chaos seed 128)', () => {
     expect(active[0]?.metadata?.annotations?.['deployment.kubernetes.io/desired-replicas']).toBe('3');
     expect(c.list('Pod', 'wyq').length).toBe(3);
   });
+  it('kubectl scale on a paused Deployment mid-rollout scales each ReplicaSet in proportion: the old one is not retired (chaos seed 3324)', async () => {
+    const { clock, apps } = await setup(5, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+    await apps.patchNamespacedDeployment(
+      {
+        name: 'nginx01',
+        namespace: 'wyq',
+        body: { spec: { template: { spec: { containers: [{ name: 'nginx01', image: 'nginx:1.16' }] } } } },
+      },
+      strategic,
+    );
+    const sizes = async () => {
+      const items = (await apps.listNamespacedReplicaSet({ namespace: 'wyq' })).items;
+      const of = (image: string) =>
+        items.find((rs) => rs.spec?.template?.spec?.containers[0]?.image === image);
+      return { old: of('nginx:1.14'), fresh: of('nginx:1.16') };
+    };
+    // Paused once three new pods are available, as a rolling step at 60% holds it.
+    for (let i = 0; i < 2_000; i++) {
+      const { fresh } = await sizes();
+      if ((fresh?.status?.availableReplicas ?? 0) >= 3) break;
+      await clock.advance(10);
+    }
+    await apps.patchNamespacedDeployment(
+      { name: 'nginx01', namespace: 'wyq', body: { spec: { paused: true } } },
+      merge,
+    );
+    await clock.advance(10_000);
+    const before = await sizes();
+    expect([before.old?.spec?.replicas, before.fresh?.spec?.replicas]).toEqual([3, 3]);
+    await apps.patchNamespacedDeployment(
+      { name: 'nginx01', namespace: 'wyq', body: { spec: { replicas: 3 } } },
+      merge,
+    );
+    await clock.advance(60_000);
+    const after = await sizes();
+    // allowed = 3 + maxSurge 1 = 4: each set loses round(3 × 4 / 6) − 3 = −1; paused, nothing
+    // rolls on. (Before: the new set, at 3 = the new size, counted as saturated and the old went.)
+    expect([after.old?.spec?.replicas, after.fresh?.spec?.replicas]).toEqual([2, 2]);
+    expect(after.fresh?.metadata?.annotations?.['deployment.kubernetes.io/desired-replicas']).toBe('3');
+  });
 });
 
 describe('controllers react after the write, as on a cluster (issue 16)', () => {

@@ -9,6 +9,7 @@ import { ObjectStore } from '../apiserver/store.ts';
 import { type ControllerLatency, ControllerManager, type PodBehaviorRule } from '../controllers/manager.ts';
 import { startMetricsServer } from '../traffic/metrics-server.ts';
 import { type TrafficOptions, TrafficSimulator } from '../traffic/simulator.ts';
+import { settled } from './settled.ts';
 
 export interface ClusterOptions {
   /** `virtual` (default): time moves only when the caller advances it. `real`: the wall clock. Or a clock to share. */
@@ -18,9 +19,9 @@ export interface ClusterOptions {
   /** Default delay from pod creation to Ready (default 2s). */
   podReadyAfterMs?: number;
   /**
-   * How long controllers and the kubelet take to react to a change. `REALISTIC_LATENCY` (a seeded
-   * 20–250 ms per reconcile) makes reads right after a write stale, as on a real cluster; the default
-   * is still `0` (reconciled before the next read) while the suite moves onto it.
+   * How long controllers and the kubelet take to react to a change: by default `REALISTIC_LATENCY`
+   * (a seeded 20–250 ms per reconcile), so reads right after a write are stale, as on a real cluster.
+   * `0` reconciles before the next read, for tests that compare upstream's exact sequences.
    */
   controllerLatency?: ControllerLatency;
   /** Namespaces that exist from the start (always `default` and `kube-system`). */
@@ -86,6 +87,13 @@ export interface Cluster {
    * clock time (default 30 s). For setups that must wait for the controllers ("blue serves").
    */
   until(ready: () => boolean, what: string, options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Waits until the objects in `namespace` (default `default`) have settled, as `kubectl rollout
+   * status` and a look at the Endpoints would tell: every Deployment available at its size, every
+   * Service's Endpoints listing exactly its ready pods. The setup step before a test that drives a
+   * router by hand (the controllers react after each write, as a cluster's do).
+   */
+  settle(namespace?: string, options?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -150,7 +158,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   const kubeConfig = kubeConfigFor('testkit');
 
-  return {
+  const cluster: Cluster = {
     kubeConfig,
     kubeConfigFor,
     url: api.url,
@@ -259,10 +267,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         else await new Promise((r) => setTimeout(r, 20));
       }
     },
+    settle(namespace = 'default', settleOptions = {}) {
+      return this.until(
+        () => settled(this, namespace),
+        `the objects in ${namespace} to settle`,
+        settleOptions,
+      );
+    },
     async close() {
       traffic.stop();
       controllers.stop();
       await Promise.all([api.close(), metrics.close()]);
     },
   };
+  return cluster;
 }

@@ -32,6 +32,8 @@ export interface RsNumbers {
   created: number;
   /** deployment.kubernetes.io/max-replicas annotation, when set. */
   maxReplicasAnnotation?: number;
+  /** deployment.kubernetes.io/desired-replicas annotation, when set. */
+  desiredReplicasAnnotation?: number;
 }
 
 /** NewRSNewReplicas for RollingUpdate: how far the new ReplicaSet may grow now. */
@@ -119,7 +121,16 @@ export function proportionalScale(
     if (target && target.replicas !== replicas) result.set(target.name, replicas);
     return result;
   }
-  if (newRs && newRs.replicas === replicas && newRs.available === replicas) {
+  // IsSaturated: the new set is at the Deployment's size, was sized for it (its desired-replicas
+  // annotation), and all of it is available. Without the annotation check a paused Deployment scaled
+  // down to the new set's size retires every old pod at once (chaos seed 3324: a person's
+  // `kubectl scale` turned a 60% rolling step into 100%).
+  if (
+    newRs &&
+    newRs.replicas === replicas &&
+    newRs.desiredReplicasAnnotation === replicas &&
+    newRs.available === replicas
+  ) {
     for (const rs of oldRss) if (rs.replicas > 0) result.set(rs.name, 0);
     return result;
   }

@@ -120,7 +120,7 @@ export class ControllerManager {
     this.#clock = clock;
     this.#readyAfterMs = options.podReadyAfterMs ?? 2_000;
     // Not yet the default: the suite is being moved onto it test by test (issue 16).
-    this.#latency = options.latency ?? 0;
+    this.#latency = options.latency ?? REALISTIC_LATENCY;
     this.#random = seededRandom((options.seed ?? 1) ^ 0x6b636d);
     this.#unsubscribe = store.subscribe((e) => this.#onEvent(e));
   }
@@ -332,13 +332,19 @@ export class ControllerManager {
   }
 
   #numbers(rs: KubeObject): RsNumbers {
-    const max = Number(rs.metadata.annotations?.['deployment.kubernetes.io/max-replicas']);
+    const annotation = (name: string) => {
+      const value = rs.metadata.annotations?.[`deployment.kubernetes.io/${name}`];
+      return value === undefined ? Number.NaN : Number(value);
+    };
+    const max = annotation('max-replicas');
+    const desired = annotation('desired-replicas');
     return {
       name: rs.metadata.name as string,
       replicas: specOf<{ replicas: number }>(rs).replicas,
       available: statusOf<RsStatus>(rs).availableReplicas ?? 0,
       created: createdAt(rs),
       ...(Number.isFinite(max) ? { maxReplicasAnnotation: max } : {}),
+      ...(Number.isFinite(desired) ? { desiredReplicasAnnotation: desired } : {}),
     };
   }
 
