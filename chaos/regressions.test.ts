@@ -539,3 +539,24 @@ regression(
   'succeeded',
   3690,
 );
+
+regression(
+  "a rolling step's burst on an API 1.7 s slow per request stops at its step (the pause landed after the new pod was available, and every pod rolled)",
+  {
+    replicas: 2,
+    weights: [20, 100],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'rolling',
+    router: 'deployment',
+    disturbances: [
+      { at: 15, kind: 'slowApi', ms: 22_170, delayMs: 1_659 },
+      { at: 45_691, kind: 'stall', ms: 15_661 },
+      { at: 149_985, kind: 'scaleStable', replicas: 1 },
+    ],
+  },
+  'succeeded',
+  5223,
+);

@@ -35,12 +35,14 @@ type Obj = Record<string, unknown>;
 interface DeploymentSpec {
   replicas?: number;
   paused?: boolean;
+  minReadySeconds?: number;
+  progressDeadlineSeconds?: number;
   selector: { matchLabels?: Record<string, string> };
   template: {
     metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
     spec: Obj;
   };
-  strategy?: { rollingUpdate?: { maxSurge?: number | string } };
+  strategy?: { rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
 }
 interface DeploymentStatus {
   observedGeneration?: number;
@@ -63,6 +65,8 @@ export const LABEL_ROLE = 'kanary.dev/role';
 export const LABEL_REVISION = 'kanary.dev/revision';
 /** The Deployment's own rolling parameters, while Kanary sizes each step's batch. */
 export const ANNOTATION_ORIGINAL_STRATEGY = 'kanary.dev/original-strategy';
+/** The Deployment's own minReadySeconds, while a rolling burst holds new pods unavailable. */
+export const ANNOTATION_ORIGINAL_MIN_READY = 'kanary.dev/original-min-ready-seconds';
 
 const deploymentRef = (ns: string, name: string): ObjectRef => ({
   apiVersion: 'apps/v1',
@@ -139,6 +143,38 @@ async function currentHash(client: KubeClient, d: Deployment): Promise<string | 
       .filter((rs) => templatesEqual(rs.spec.template, d.spec.template))
       .sort((a, b) => revision(b) - revision(a))[0];
   return match?.metadata.labels?.['pod-template-hash'];
+}
+
+/** The Deployment's current ReplicaSet (`<name>-<pod-template-hash>`), once the controller has made it. */
+async function newReplicaSet(
+  client: KubeClient,
+  d: Deployment,
+): Promise<(KubeObject & { spec: { replicas: number }; status?: { readyReplicas?: number } }) | undefined> {
+  const hash = await currentHash(client, d);
+  if (!hash) return undefined;
+  return client.get({
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    namespace: d.metadata.namespace as string,
+    name: `${d.metadata.name}-${hash}`,
+  });
+}
+
+/**
+ * The Deployment with its own rolling parameters and minReadySeconds back and Kanary's notes of
+ * them gone (unpaused), as at 100% and on undo.
+ */
+function withOwnRollingBack(x: Deployment): Deployment {
+  const strategy = readOwnedAnnotation<DeploymentSpec['strategy']>(x, ANNOTATION_ORIGINAL_STRATEGY);
+  const minReady = readOwnedAnnotation<number>(x, ANNOTATION_ORIGINAL_MIN_READY);
+  const spec: DeploymentSpec = { ...x.spec, paused: false, ...(strategy ? { strategy } : {}) };
+  if (minReady !== undefined) {
+    if (minReady === 0) delete spec.minReadySeconds;
+    else spec.minReadySeconds = minReady;
+  }
+  // A Deployment always has the controller's revision annotation: the map stays.
+  const cleared = withOwnedAnnotation({ ...x, spec }, ANNOTATION_ORIGINAL_STRATEGY, undefined, true);
+  return withOwnedAnnotation(cleared, ANNOTATION_ORIGINAL_MIN_READY, undefined, true);
 }
 
 async function refOf(client: KubeClient, d: Deployment, service?: string): Promise<WorkloadRef> {
@@ -597,64 +633,88 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       const observed = (s.observedGeneration ?? 0) >= (d.metadata.generation ?? 0);
       const updated = s.updatedReplicas ?? 0;
       if (percent >= 100) {
-        const saved = d.metadata.annotations?.[ANNOTATION_ORIGINAL_STRATEGY];
-        if (d.spec.paused || saved) {
-          await client.update<Deployment>(ref, (x) => {
-            const original = readOwnedAnnotation<DeploymentSpec['strategy']>(x, ANNOTATION_ORIGINAL_STRATEGY);
-            // A Deployment always has the controller's revision annotation: the map stays.
-            return withOwnedAnnotation(
-              { ...x, spec: { ...x.spec, paused: false, ...(original ? { strategy: original } : {}) } },
-              ANNOTATION_ORIGINAL_STRATEGY,
-              undefined,
-              true,
-            );
-          });
-        }
+        const notes = d.metadata.annotations ?? {};
+        if (d.spec.paused || notes[ANNOTATION_ORIGINAL_STRATEGY] || notes[ANNOTATION_ORIGINAL_MIN_READY])
+          await client.update<Deployment>(ref, withOwnRollingBack);
         const r = readinessOf(await getStable(ctx), 'stable');
         return { done: r.ready, updated, total, ...(r.message ? { message: r.message } : {}) };
       }
-      if (observed && updated >= target) {
-        if (!d.spec.paused) await client.mergePatch(ref, { spec: { paused: true } });
-        // Held: wait until the new pods are ready so the step's share really serves.
-        const hash = await currentHash(client, d);
-        const rs = hash
-          ? (
-              await client.list<
-                KubeObject & { spec: { replicas: number }; status?: { readyReplicas?: number } }
-              >('apps/v1', 'ReplicaSet', ns(ctx), `pod-template-hash=${hash}`)
-            )[0]
-          : undefined;
-        const ready = (rs?.status?.readyReplicas ?? 0) >= (rs?.spec.replicas ?? Number.POSITIVE_INFINITY);
-        return {
-          done: ready,
-          updated,
-          total,
-          message: `${updated}/${total} pods updated${ready ? '' : ', waiting for them to be ready'}`,
-        };
-      }
-      if (!d.spec.paused) {
-        // A burst is under way: hold it the moment the controller has acted on it (it cannot go
-        // further until the new pods are ready, and the engine looks again in a few milliseconds).
-        if (observed) await client.mergePatch(ref, { spec: { paused: true } });
+      if (!observed) return { done: false, updated, total, message: `${updated}/${target} pods updated` };
+      const pods = s.replicas ?? 0;
+      const fresh = await newReplicaSet(client, d);
+      const freshReady =
+        (fresh?.status?.readyReplicas ?? 0) >= (fresh?.spec.replicas ?? Number.POSITIVE_INFINITY);
+      if (pods > total) {
+        // A burst's new pods stand beside every old one, held unavailable (below). Once they serve,
+        // the old ReplicaSet gives up as many pods as were added and nothing more: with maxSurge 0
+        // the new one cannot grow, and with maxUnavailable = the new pods (all unavailable) the old
+        // one cannot shrink further. Nothing here races the controller, however slow the API is.
+        if (!freshReady)
+          return {
+            done: false,
+            updated,
+            total,
+            message: `${updated}/${total} pods updated, waiting for them to be ready`,
+          };
+        const retire = { maxSurge: 0, maxUnavailable: updated };
+        const now = d.spec.strategy?.rollingUpdate;
+        if (d.spec.paused || now?.maxSurge !== 0 || now?.maxUnavailable !== updated)
+          await client.mergePatch(ref, {
+            spec: { paused: false, strategy: { type: 'RollingUpdate', rollingUpdate: retire } },
+          });
         return {
           done: false,
           updated,
           total,
-          ...(observed ? {} : { retryInMs: BURST_CHECK_MS }),
-          message: `${updated}/${target} pods updated`,
+          message: `${updated}/${total} pods updated, ${pods - total} old pod${pods - total === 1 ? '' : 's'} to retire`,
         };
       }
-      if (!observed) return { done: false, updated, total, message: `${updated}/${target} pods updated` };
-      // One burst to the target: with maxSurge = the pods still needed and maxUnavailable 0, the
-      // controller's first move adds exactly those pods and can go further only once they are
-      // ready — by then this driver (or the next) has paused it again.
+      if (updated >= target) {
+        // At the step: paused, with the Deployment's own minReadySeconds back.
+        const original = readOwnedAnnotation<number>(d, ANNOTATION_ORIGINAL_MIN_READY);
+        if (!d.spec.paused || original !== undefined)
+          await client.update<Deployment>(ref, (x) => {
+            const own = readOwnedAnnotation<number>(x, ANNOTATION_ORIGINAL_MIN_READY);
+            const spec = { ...x.spec, paused: true };
+            if (own !== undefined) {
+              if (own === 0) delete spec.minReadySeconds;
+              else spec.minReadySeconds = own;
+            }
+            return withOwnedAnnotation({ ...x, spec }, ANNOTATION_ORIGINAL_MIN_READY, undefined, true);
+          });
+        return {
+          done: freshReady,
+          updated,
+          total,
+          message: `${updated}/${total} pods updated${freshReady ? '' : ', waiting for them to be ready'}`,
+        };
+      }
+      // One burst: `batch` new pods beside every old one (maxSurge = batch, maxUnavailable 0), held
+      // unavailable by a minReadySeconds just under the progress deadline, so the controller cannot
+      // retire old pods and roll on before this driver looks again (chaos seeds 5223, 6414: on a slow
+      // API the pause landed after the new pods were available, and the whole Deployment rolled).
       const cap = rollingBatch(ctx, total);
       const batch = Math.max(1, Math.min(target - updated, cap));
-      await client.mergePatch(ref, {
-        spec: {
-          paused: false,
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: batch, maxUnavailable: 0 } },
-        },
+      const hold = (d.spec.progressDeadlineSeconds ?? 600) - 1;
+      await client.update<Deployment>(ref, (x) => {
+        const saved = withOwnedAnnotation(
+          x,
+          ANNOTATION_ORIGINAL_STRATEGY,
+          readOwnedAnnotation(x, ANNOTATION_ORIGINAL_STRATEGY) ?? x.spec.strategy ?? {},
+        );
+        return withOwnedAnnotation(
+          {
+            ...saved,
+            spec: {
+              ...x.spec,
+              paused: false,
+              minReadySeconds: hold,
+              strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: batch, maxUnavailable: 0 } },
+            },
+          },
+          ANNOTATION_ORIGINAL_MIN_READY,
+          readOwnedAnnotation<number>(x, ANNOTATION_ORIGINAL_MIN_READY) ?? x.spec.minReadySeconds ?? 0,
+        );
       });
       return {
         done: false,
@@ -668,18 +728,13 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     async undo(ctx) {
       const d = await getStable(ctx);
       const template = originalTemplate(ctx, d);
-      const saved = d.metadata.annotations?.[ANNOTATION_ORIGINAL_STRATEGY];
-      if (templatesEqual(d.spec.template, template) && !d.spec.paused && !saved) return;
-      // The template and the user's own rolling parameters back, and the note that kept them gone.
-      await client.update<Deployment>(deploymentRef(ns(ctx), d.metadata.name), (x) => {
-        const original = readOwnedAnnotation<DeploymentSpec['strategy']>(x, ANNOTATION_ORIGINAL_STRATEGY);
-        return withOwnedAnnotation(
-          { ...x, spec: { ...x.spec, template, paused: false, ...(original ? { strategy: original } : {}) } },
-          ANNOTATION_ORIGINAL_STRATEGY,
-          undefined,
-          true,
-        );
-      });
+      const notes = d.metadata.annotations ?? {};
+      const ours = notes[ANNOTATION_ORIGINAL_STRATEGY] || notes[ANNOTATION_ORIGINAL_MIN_READY];
+      if (templatesEqual(d.spec.template, template) && !d.spec.paused && !ours) return;
+      // The template and the user's own rolling parameters back, and the notes that kept them gone.
+      await client.update<Deployment>(deploymentRef(ns(ctx), d.metadata.name), (x) =>
+        withOwnRollingBack({ ...x, spec: { ...x.spec, template } }),
+      );
     },
 
     async isolate(ctx) {
