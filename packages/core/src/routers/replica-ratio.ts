@@ -104,25 +104,6 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
         details: { progress: true },
       });
     }
-    // The canary's share far above the step (someone scaled the stable down, or its pods went,
-    // while the pods were moving): the canary shrinks to fit first, then both sides grow back to
-    // the split (chaos seeds 3690, 4353: re-growing the stable first left half the users on the
-    // canary for as long as its new pods took).
-    if (weight > 0 && weight < 100 && total > 0) {
-      const planned = want.canary / total;
-      const sized = now.stable.replicas + now.canary.replicas;
-      if (sized > 0 && now.canary.replicas / sized > 1.5 * planned) {
-        const fit = Math.floor((now.stable.replicas * planned) / (1 - planned));
-        if (fit < now.canary.replicas) {
-          await scaleTo(ctx, canaryName, fit);
-          throw new KanaryError(
-            'ROUTER',
-            `the canary had ${now.canary.replicas} of ${sized} pods at a ${weight}% step: scaled to ${fit} until the stable is back to ${want.stable}`,
-            { retryable: true, details: { progress: true } },
-          );
-        }
-      }
-    }
     const budget = total + surge;
     const sides = [
       { name: ctx.spec.target.name, have: now.stable, want: want.stable },
