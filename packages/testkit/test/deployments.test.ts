@@ -449,6 +449,7 @@ describe('scaling in the middle of a rollout (chaos seed 128)', () => {
     expect(active[0]?.metadata?.annotations?.['deployment.kubernetes.io/desired-replicas']).toBe('3');
     expect(c.list('Pod', 'wyq').length).toBe(3);
   });
+
   it('kubectl scale on a paused Deployment mid-rollout scales each ReplicaSet in proportion: the old one is not retired (chaos seed 3324)', async () => {
     const { clock, apps } = await setup(5, {
       type: 'RollingUpdate',

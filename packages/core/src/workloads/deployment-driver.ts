@@ -161,20 +161,28 @@ async function newReplicaSet(
 }
 
 /**
+ * The Deployment with its own minReadySeconds back (a burst held new pods unavailable with a longer
+ * one) and Kanary's note of it gone; unchanged when there is no note.
+ */
+function withOwnMinReadyBack(x: Deployment): Deployment {
+  const minReady = readOwnedAnnotation<number>(x, ANNOTATION_ORIGINAL_MIN_READY);
+  if (minReady === undefined) return x;
+  const spec: DeploymentSpec = { ...x.spec };
+  if (minReady === 0) delete spec.minReadySeconds;
+  else spec.minReadySeconds = minReady;
+  // A Deployment always has the controller's revision annotation: the map stays.
+  return withOwnedAnnotation({ ...x, spec }, ANNOTATION_ORIGINAL_MIN_READY, undefined, true);
+}
+
+/**
  * The Deployment with its own rolling parameters and minReadySeconds back and Kanary's notes of
  * them gone (unpaused), as at 100% and on undo.
  */
 function withOwnRollingBack(x: Deployment): Deployment {
   const strategy = readOwnedAnnotation<DeploymentSpec['strategy']>(x, ANNOTATION_ORIGINAL_STRATEGY);
-  const minReady = readOwnedAnnotation<number>(x, ANNOTATION_ORIGINAL_MIN_READY);
   const spec: DeploymentSpec = { ...x.spec, paused: false, ...(strategy ? { strategy } : {}) };
-  if (minReady !== undefined) {
-    if (minReady === 0) delete spec.minReadySeconds;
-    else spec.minReadySeconds = minReady;
-  }
-  // A Deployment always has the controller's revision annotation: the map stays.
   const cleared = withOwnedAnnotation({ ...x, spec }, ANNOTATION_ORIGINAL_STRATEGY, undefined, true);
-  return withOwnedAnnotation(cleared, ANNOTATION_ORIGINAL_MIN_READY, undefined, true);
+  return withOwnMinReadyBack(cleared);
 }
 
 async function refOf(client: KubeClient, d: Deployment, service?: string): Promise<WorkloadRef> {
@@ -673,15 +681,9 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
         // At the step: paused, with the Deployment's own minReadySeconds back.
         const original = readOwnedAnnotation<number>(d, ANNOTATION_ORIGINAL_MIN_READY);
         if (!d.spec.paused || original !== undefined)
-          await client.update<Deployment>(ref, (x) => {
-            const own = readOwnedAnnotation<number>(x, ANNOTATION_ORIGINAL_MIN_READY);
-            const spec = { ...x.spec, paused: true };
-            if (own !== undefined) {
-              if (own === 0) delete spec.minReadySeconds;
-              else spec.minReadySeconds = own;
-            }
-            return withOwnedAnnotation({ ...x, spec }, ANNOTATION_ORIGINAL_MIN_READY, undefined, true);
-          });
+          await client.update<Deployment>(ref, (x) =>
+            withOwnMinReadyBack({ ...x, spec: { ...x.spec, paused: true } }),
+          );
         return {
           done: freshReady,
           updated,
