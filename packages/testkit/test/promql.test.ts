@@ -134,3 +134,32 @@ describe("the emulator's PromQL", () => {
       expect(() => instantQuery(promql, r, 10_000), promql).toThrow(why);
   });
 });
+
+describe("the emulator's metrics registry", () => {
+  it('keeps histogram buckets cumulative (le), scrapes them as a step function, and follows reset()', () => {
+    let now = 0;
+    const r = new MetricsRegistry(() => now, { scrapeMs: 5_000 });
+    r.histogram('d', 'duration', [0.1, 0.5, 1]);
+    const h = r.handle('d', { app: 'web' });
+    // On a bound counts in that bucket; above the last bound only in +Inf and the count.
+    for (const v of [0.05, 0.1, 0.3, 1, 7]) h.observe(v);
+    const text = r.exposition();
+    expect(text).toContain('d_bucket{app="web",le="0.1"} 2');
+    expect(text).toContain('d_bucket{app="web",le="0.5"} 3');
+    expect(text).toContain('d_bucket{app="web",le="1"} 4');
+    expect(text).toContain('d_bucket{app="web",le="+Inf"} 5');
+    expect(text).toContain('d_sum{app="web"} 8.45');
+    now = 5_000;
+    h.observe(0.2); // the scrape at 5 s takes the values before this change
+    now = 10_000;
+    const le05 = r.series('d_bucket', []).find((s) => s.labels.le === '0.5');
+    expect(le05?.current).toBe(4);
+    expect(le05?.samples(0, 10_000)).toEqual([
+      [5_000, 3],
+      [10_000, 4],
+    ]);
+    r.reset();
+    h.observe(0.2); // a handle taken before reset() writes the new series
+    expect(r.select('d_count', [])).toEqual([{ labels: { __name__: 'd_count', app: 'web' }, value: 1 }]);
+  });
+});

@@ -13,10 +13,28 @@ interface Point {
 interface Series {
   labels: Labels;
   value: number;
-  counts?: number[];
+  /** A histogram's observations per bucket, not cumulative (one increment per observation). */
+  hits?: number[];
   sum?: number;
   /** Its values at each scrape where they changed (a step function), oldest first. */
   history: Point[];
+}
+
+/** A series found once and written many times: what the traffic simulator records per request. */
+export interface SeriesHandle {
+  inc(by?: number): void;
+  observe(value: number): void;
+}
+
+/** A histogram's cumulative bucket counts (`le` semantics) from its per-bucket hits. */
+function cumulative(hits: number[]): number[] {
+  const out = new Array<number>(hits.length);
+  let running = 0;
+  for (let i = 0; i < hits.length; i++) {
+    running += hits[i] as number;
+    out[i] = running;
+  }
+  return out;
 }
 interface Family {
   help: string;
@@ -60,6 +78,8 @@ export class MetricsRegistry {
   readonly #scrapeMs: number;
   readonly #retentionMs: number;
   #scrapedAt = Number.NEGATIVE_INFINITY;
+  /** Moves at every `reset()`, so handles find their series again. */
+  #generation = 0;
 
   /** `now` is the clock samples are stamped with (the emulator's, so range queries work in virtual time). */
   constructor(now: () => number = Date.now, options: RegistryOptions = {}) {
@@ -81,17 +101,14 @@ export class MetricsRegistry {
     for (const f of this.#families.values())
       for (const s of f.series.values()) {
         const last = s.history.at(-1);
-        const changed =
-          !last ||
-          last.value !== s.value ||
-          last.sum !== s.sum ||
-          last.counts?.some((c, i) => c !== s.counts?.[i]);
+        // A histogram's buckets move only with its count, so count and sum tell a change.
+        const changed = !last || last.value !== s.value || last.sum !== s.sum;
         if (changed)
           s.history.push({
             t: at,
             value: s.value,
             ...(s.sum !== undefined ? { sum: s.sum } : {}),
-            ...(s.counts ? { counts: [...s.counts] } : {}),
+            ...(s.hits ? { counts: cumulative(s.hits) } : {}),
           });
         // Old samples go, but the one in force at the cut stays (a step function needs its start).
         while (s.history.length > 1 && (s.history[1] as Point).t <= cut) s.history.shift();
@@ -108,30 +125,53 @@ export class MetricsRegistry {
   }
 
   inc(name: string, labels: Labels, by = 1): void {
-    const f = this.#families.get(name);
-    if (!f) throw new Error(`unknown metric ${name}`);
-    this.#scrape();
-    const key = seriesKey(labels);
-    const s = f.series.get(key);
-    if (s) s.value += by;
-    else f.series.set(key, { labels, value: by, history: [] });
+    this.handle(name, labels).inc(by);
   }
 
   observe(name: string, labels: Labels, value: number): void {
+    this.handle(name, labels).observe(value);
+  }
+
+  /**
+   * The series of `name` with exactly these labels, to write many times without finding it again
+   * (the simulator records several series per request). It follows `reset()`.
+   */
+  handle(name: string, labels: Labels): SeriesHandle {
     const f = this.#families.get(name);
-    if (!f?.buckets) throw new Error(`unknown histogram ${name}`);
-    this.#scrape();
+    if (!f) throw new Error(`unknown metric ${name}`);
     const key = seriesKey(labels);
-    let s = f.series.get(key);
-    if (!s) {
-      s = { labels, value: 0, counts: f.buckets.map(() => 0), sum: 0, history: [] };
-      f.series.set(key, s);
-    }
-    s.value += 1;
-    s.sum = (s.sum ?? 0) + value;
-    const counts = s.counts as number[];
-    for (let i = 0; i < f.buckets.length; i++)
-      if (value <= (f.buckets[i] as number)) counts[i] = (counts[i] as number) + 1;
+    const buckets = f.buckets;
+    let s: Series | undefined;
+    let generation = -1;
+    const series = (): Series => {
+      if (s && generation === this.#generation) return s;
+      generation = this.#generation;
+      s = f.series.get(key);
+      if (!s) {
+        s = { labels, value: 0, history: [], ...(buckets ? { hits: buckets.map(() => 0), sum: 0 } : {}) };
+        f.series.set(key, s);
+      }
+      return s;
+    };
+    return {
+      inc: (by = 1) => {
+        this.#scrape();
+        series().value += by;
+      },
+      observe: (value) => {
+        if (!buckets) throw new Error(`unknown histogram ${name}`);
+        this.#scrape();
+        const target = series();
+        target.value += 1;
+        target.sum = (target.sum ?? 0) + value;
+        // One hit in the first bucket that holds it; above the last, only the count (+Inf) moves.
+        for (let i = 0; i < buckets.length; i++)
+          if (value <= (buckets[i] as number)) {
+            (target.hits as number[])[i] = ((target.hits as number[])[i] as number) + 1;
+            break;
+          }
+      },
+    };
   }
 
   /** Sum of a counter's series matching `match` (all given labels equal). */
@@ -187,8 +227,11 @@ export class MetricsRegistry {
         if (part === '_sum') pick(labels, s, (p) => p.sum ?? 0);
         else if (part === '_count') pick(labels, s, (p) => p.value);
         else {
+          const now = cumulative(s.hits ?? []);
           for (const [i, b] of (f.buckets as number[]).entries())
-            pick({ ...labels, le: formatNumber(b) }, s, (p) => p.counts?.[i] ?? 0);
+            pick({ ...labels, le: formatNumber(b) }, s, (p) =>
+              p === s ? (now[i] ?? 0) : ((p as Point).counts?.[i] ?? 0),
+            );
           pick({ ...labels, le: '+Inf' }, s, (p) => p.value);
         }
       }
@@ -197,6 +240,7 @@ export class MetricsRegistry {
   }
 
   reset(): void {
+    this.#generation++;
     for (const f of this.#families.values()) f.series.clear();
   }
 
@@ -209,8 +253,9 @@ export class MetricsRegistry {
         if (f.type === 'counter') lines.push(`${name}{${base}} ${formatNumber(s.value)}`);
         else {
           const buckets = f.buckets as number[];
+          const counts = cumulative(s.hits ?? []);
           for (const [i, b] of buckets.entries()) {
-            lines.push(`${name}_bucket{${base},le="${formatNumber(b)}"} ${s.counts?.[i] ?? 0}`);
+            lines.push(`${name}_bucket{${base},le="${formatNumber(b)}"} ${counts[i] ?? 0}`);
           }
           lines.push(`${name}_bucket{${base},le="+Inf"} ${s.value}`);
           lines.push(`${name}_sum{${base}} ${formatNumber(s.sum ?? 0)}`);

@@ -82,8 +82,12 @@ export class ClusterView {
     return this.#store.now();
   }
   #memo<T>(key: string, make: () => T): T {
-    if (!this.#cache.has(key)) this.#cache.set(key, make());
-    return this.#cache.get(key) as T;
+    let value = this.#cache.get(key) as T | undefined;
+    if (value === undefined) {
+      value = make();
+      this.#cache.set(key, value);
+    }
+    return value;
   }
   list(info: KindInfo, ns?: string): KubeObject[] {
     return this.#memo(`list/${info.plural}/${ns ?? '*'}`, () => this.#store.list(info, ns));

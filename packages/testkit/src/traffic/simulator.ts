@@ -1,7 +1,7 @@
 import type { Clock } from '@kanary/core';
 import type { KubeObject } from '../apiserver/object.ts';
 import type { ObjectStore } from '../apiserver/store.ts';
-import { MetricsRegistry } from './metrics.ts';
+import { MetricsRegistry, type SeriesHandle } from './metrics.ts';
 import { createRandom, type Random } from './random.ts';
 import {
   type Backend,
@@ -99,6 +99,8 @@ export class TrafficSimulator {
   #unsubscribe: () => void;
   /** Requests served per workload, for quick split assertions. */
   readonly served = new Map<string, { requests: number; errors: number }>();
+  /** Series handles by a short key of the labels that vary (see `#series`). */
+  readonly #handles = new Map<string, SeriesHandle[]>();
 
   constructor(store: ObjectStore, clock: Clock, options: TrafficOptions = {}) {
     this.#clock = clock;
@@ -385,69 +387,104 @@ export class TrafficSimulator {
       }
       const labels = backend.pod.metadata.labels ?? {};
       if (entry.kind === 'istio' || entry.kind === 'service') {
-        const destination = {
-          reporter: 'destination',
-          source_workload: source.workload,
-          source_workload_namespace: source.namespace,
-          destination_workload: backend.workload,
-          destination_workload_namespace: backend.namespace,
-          destination_service: `${backend.service}.${backend.namespace}.svc.cluster.local`,
-          destination_service_name: backend.service,
-          destination_service_namespace: backend.namespace,
-          destination_version: labels.version ?? 'unknown',
-          destination_canonical_service:
-            labels['service.istio.io/canonical-name'] ?? labels.app ?? backend.workload,
-          destination_canonical_revision:
-            labels['service.istio.io/canonical-revision'] ?? labels.version ?? 'latest',
-          request_protocol: 'http',
-          response_code: code,
-          response_flags: '-',
-          connection_security_policy: 'mutual_tls',
-        };
-        this.metrics.inc('istio_requests_total', destination);
-        this.metrics.observe('istio_request_duration_milliseconds', destination, latencyMs);
+        const version = labels.version;
+        const canonical = labels['service.istio.io/canonical-name'] ?? labels.app ?? backend.workload;
+        const revision = labels['service.istio.io/canonical-revision'] ?? version ?? 'latest';
+        const h = this.#series(
+          `istio\u0000${source.workload}\u0000${source.namespace}\u0000${backend.workload}\u0000${backend.namespace}\u0000${backend.service}\u0000${version ?? '\u0002'}\u0000${canonical}\u0000${revision}\u0000${code}`,
+          () => {
+            const destination = {
+              reporter: 'destination',
+              source_workload: source.workload,
+              source_workload_namespace: source.namespace,
+              destination_workload: backend.workload,
+              destination_workload_namespace: backend.namespace,
+              destination_service: `${backend.service}.${backend.namespace}.svc.cluster.local`,
+              destination_service_name: backend.service,
+              destination_service_namespace: backend.namespace,
+              destination_version: version ?? 'unknown',
+              destination_canonical_service: canonical,
+              destination_canonical_revision: revision,
+              request_protocol: 'http',
+              response_code: code,
+              response_flags: '-',
+              connection_security_policy: 'mutual_tls',
+            };
+            return [
+              this.metrics.handle('istio_requests_total', destination),
+              this.metrics.handle('istio_request_duration_milliseconds', destination),
+            ];
+          },
+        );
+        h[0]?.inc();
+        h[1]?.observe(latencyMs);
       }
       if (!mirrored) {
-        const generic = {
-          namespace: backend.namespace,
-          service: backend.service,
-          workload: backend.workload,
-          entry: entry.kind,
-          route: outcome.meta.route ?? outcome.meta.ingress ?? outcome.meta.virtualService ?? '',
-          code,
-        };
-        this.metrics.inc('http_requests_total', generic);
-        this.metrics.observe('http_request_duration_seconds', generic, latencyMs / 1000);
+        const route = outcome.meta.route ?? outcome.meta.ingress ?? outcome.meta.virtualService ?? '';
+        const h = this.#series(
+          `http\u0000${backend.namespace}\u0000${backend.service}\u0000${backend.workload}\u0000${entry.kind}\u0000${route}\u0000${code}`,
+          () => {
+            const generic = {
+              namespace: backend.namespace,
+              service: backend.service,
+              workload: backend.workload,
+              entry: entry.kind,
+              route,
+              code,
+            };
+            return [
+              this.metrics.handle('http_requests_total', generic),
+              this.metrics.handle('http_request_duration_seconds', generic),
+            ];
+          },
+        );
+        h[0]?.inc();
+        h[1]?.observe(latencyMs / 1000);
       }
     }
     if (entry.kind === 'ingress' && !mirrored && outcome.meta.ingress) {
       const ns = backend?.namespace ?? '';
-      const labels = {
-        controller_class: 'k8s.io/ingress-nginx',
-        controller_namespace: 'ingress-nginx',
-        controller_pod: 'ingress-nginx-controller-0',
-        host: req.host,
-        ingress: outcome.meta.ingress,
-        method: req.method,
-        namespace: ns,
-        path: req.path,
-        service: outcome.meta.primaryService ?? '',
-        canary: outcome.meta.canary ?? '',
-        status: code,
-      };
-      this.metrics.inc('nginx_ingress_controller_requests', labels);
-      const { status: _s, method: _m, ...durationLabels } = labels;
-      this.metrics.observe(
-        'nginx_ingress_controller_response_duration_seconds',
-        durationLabels,
-        latencyMs / 1000,
+      const { ingress } = outcome.meta;
+      const service = outcome.meta.primaryService ?? '';
+      const canary = outcome.meta.canary ?? '';
+      const h = this.#series(
+        `nginx\u0000${req.host}\u0000${ingress}\u0000${req.method}\u0000${ns}\u0000${req.path}\u0000${service}\u0000${canary}\u0000${code}`,
+        () => {
+          const labels = {
+            controller_class: 'k8s.io/ingress-nginx',
+            controller_namespace: 'ingress-nginx',
+            controller_pod: 'ingress-nginx-controller-0',
+            host: req.host,
+            ingress,
+            method: req.method,
+            namespace: ns,
+            path: req.path,
+            service,
+            canary,
+            status: code,
+          };
+          const { status: _s, method: _m, ...durationLabels } = labels;
+          return [
+            this.metrics.handle('nginx_ingress_controller_requests', labels),
+            this.metrics.handle('nginx_ingress_controller_response_duration_seconds', durationLabels),
+            this.metrics.handle('nginx_ingress_controller_request_duration_seconds', durationLabels),
+          ];
+        },
       );
-      this.metrics.observe(
-        'nginx_ingress_controller_request_duration_seconds',
-        durationLabels,
-        latencyMs / 1000 + 0.001,
-      );
+      h[0]?.inc();
+      h[1]?.observe(latencyMs / 1000);
+      h[2]?.observe(latencyMs / 1000 + 0.001);
     }
+  }
+
+  /** The series one request writes, found once per distinct label set (made by `make`). */
+  #series(key: string, make: () => SeriesHandle[]): SeriesHandle[] {
+    let handles = this.#handles.get(key);
+    if (!handles) {
+      handles = make();
+      this.#handles.set(key, handles);
+    }
+    return handles;
   }
 
   exposition(): string {
