@@ -3,26 +3,33 @@
 // exactly when the release is promoted.
 import { awaitingDecision, createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
 import { createGatewayApiRouter } from '@kanary/gateway-api';
-import { deployment, service, startCluster } from '@kanary/testkit';
+import { deployment, gateway, service, startCluster } from '@kanary/testkit';
 
 export async function main(log: (line: string) => void = console.log) {
   const cluster = await startCluster({ podReadyAfterMs: 1_000, seed: 31 });
   try {
-    cluster.apply(deployment('shop', 'default', 'shop:1', 2), service('shop', 'default', { app: 'shop' }), {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'shop', namespace: 'default' },
-      spec: {
-        parentRefs: [{ name: 'public-gateway' }],
-        hostnames: ['shop.example.com'],
-        rules: [
-          {
-            matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-            backendRefs: [{ name: 'shop', port: 80 }],
-          },
-        ],
+    cluster.apply(
+      deployment('shop', 'default', 'shop:1', 2),
+      service('shop', 'default', { app: 'shop' }),
+      // The Gateway the route attaches to: without one, as on a cluster, the route routes nothing.
+      ...gateway('public-gateway', 'default'),
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'shop', namespace: 'default' },
+        spec: {
+          parentRefs: [{ name: 'public-gateway' }],
+          hostnames: ['shop.example.com'],
+          rules: [
+            {
+              matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+              backendRefs: [{ name: 'shop', port: 80 }],
+            },
+          ],
+        },
       },
-    });
+    );
+    await cluster.settle();
     const routeBefore = JSON.stringify(
       cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')?.spec,
     );

@@ -35,7 +35,45 @@ export interface HttpRouteRule {
   backendRefs?: BackendRef[];
   [k: string]: unknown;
 }
-type HTTPRoute = KubeObject & { spec: { hostnames?: string[]; parentRefs?: Obj[]; rules?: HttpRouteRule[] } };
+interface RouteCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+}
+type HTTPRoute = KubeObject & {
+  spec: { hostnames?: string[]; parentRefs?: Obj[]; rules?: HttpRouteRule[] };
+  status?: { parents?: Array<{ parentRef: Obj; controllerName?: string; conditions?: RouteCondition[] }> };
+};
+
+/**
+ * Whether the Gateway implementation took the route as written: for every parentRef, an entry in
+ * `status.parents` whose Accepted and ResolvedRefs are True for the route's current generation.
+ * Undefined when it has; otherwise what is missing, in words.
+ */
+export function attachmentProblem(route: HTTPRoute): string | undefined {
+  const generation = route.metadata.generation ?? 0;
+  const name = route.metadata.name;
+  for (const ref of route.spec.parentRefs ?? []) {
+    const same = (p: Obj) =>
+      p.name === ref.name &&
+      (p.namespace ?? route.metadata.namespace) === (ref.namespace ?? route.metadata.namespace) &&
+      p.sectionName === ref.sectionName &&
+      p.port === ref.port;
+    const entry = (route.status?.parents ?? []).find((p) => same(p.parentRef));
+    const parent = `${String(ref.kind ?? 'Gateway')} ${String(ref.name)}`;
+    if (!entry) return `no Gateway controller has reported on HTTPRoute ${name} for ${parent} yet`;
+    for (const type of ['Accepted', 'ResolvedRefs']) {
+      const c = entry.conditions?.find((x) => x.type === type);
+      if (!c || (c.observedGeneration ?? 0) < generation)
+        return `${parent} has not yet seen generation ${generation} of HTTPRoute ${name}`;
+      if (c.status !== 'True')
+        return `${parent} reports ${type} ${c.status} for HTTPRoute ${name}: ${c.reason ?? ''}${c.message ? ` (${c.message})` : ''}`;
+    }
+  }
+  return undefined;
+}
 
 export interface GatewayApiRouterOptions {
   client?: KubeClient;
@@ -44,6 +82,11 @@ export interface GatewayApiRouterOptions {
   httpRoute: string;
   /** The canary Service Kanary creates (default `<target.service>-canary`). */
   canaryService?: string;
+  /**
+   * How long a weight change waits for the Gateway implementation to report the route accepted at
+   * its new generation (`status.parents`) before it is recorded unverified (default 10 s).
+   */
+  statusTimeoutMs?: number;
 }
 
 const CAPABILITIES: RouterCapabilities = {
@@ -183,12 +226,15 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
   const status = async (ctx: PortContext): Promise<RouterStatus> => {
     const route = await client.get<HTTPRoute>(routeRef(ctx));
     const rules = route?.spec.rules ?? [];
+    const problem = route ? attachmentProblem(route) : `HTTPRoute ${options.httpRoute} does not exist`;
     const managed = rules.find((r) => sendsToStable(ctx)(r) && !isOwned(ctx)(r));
     const canary = managed?.backendRefs?.find((b) => b.name === canaryName(ctx));
     const owned = rules.filter(isOwned(ctx));
     return {
       canaryWeight: canary?.weight ?? 0,
-      verified: true,
+      // Only what the Gateway implementation reports as taken: a route no Gateway accepted (or not
+      // yet at this generation) is written, not in effect.
+      verified: problem === undefined,
       headerRoutes: owned.map((r) => {
         const set =
           ((r.filters?.[0]?.requestHeaderModifier as Obj | undefined)?.set as Obj[] | undefined) ?? [];
@@ -196,6 +242,16 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
       }),
       mirrors: managed?.filters?.some((f) => f.type === 'RequestMirror') ? ['(all)'] : [],
     };
+  };
+
+  /** The route's status once its Gateway implementation has reported on what was written (bounded wait). */
+  const settled = async (ctx: PortContext): Promise<RouterStatus> => {
+    const until = client.clock.now() + (options.statusTimeoutMs ?? 10_000);
+    for (;;) {
+      const read = await status(ctx);
+      if (read.verified || client.clock.now() >= until || ctx.signal.aborted) return read;
+      await client.clock.sleep(250, ctx.signal).catch(() => undefined);
+    }
   };
 
   /**
@@ -264,6 +320,16 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
           message: 'the Gateway API router needs the stable Service',
           severity: 'error',
         });
+      const attached = attachmentProblem(route);
+      if (attached)
+        issues.push({
+          path: 'router.httpRoute',
+          message: `${attached}: users may not reach the route, and Kanary cannot verify its weights`,
+          hint: 'check the parentRefs, the Gateway listeners and the backendRefs (kubectl describe httproute)',
+          // A route its Gateway did not accept routes nothing: a release through it cannot be judged.
+          // An unresolved backendRef may be another rule's; it is said, not refused.
+          severity: /reports Accepted False/.test(attached) ? 'error' : 'warning',
+        });
       if (!(route.spec.rules ?? []).some(sendsToStable(ctx))) {
         issues.push({
           path: 'router.httpRoute',
@@ -288,8 +354,8 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
           sendsToStable(ctx)(r) && !isOwned(ctx)(r) ? { ...r, backendRefs: split(ctx, r, weight) } : r,
         ),
       );
-      const read = await status(ctx);
-      return { ...read, verified: read.canaryWeight === weight };
+      const read = await settled(ctx);
+      return { ...read, verified: read.verified && read.canaryWeight === weight };
     },
     async setHeaderRoute(ctx, route: HeaderRoute) {
       if (!route.match) return router.removeHeaderRoute(ctx, route.name);
@@ -394,7 +460,7 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     async reset(ctx) {
       if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
       await restoreRules(ctx, true);
-      return status(ctx);
+      return settled(ctx);
     },
     async finalize(ctx) {
       if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);

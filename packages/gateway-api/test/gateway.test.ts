@@ -9,6 +9,7 @@ import {
   type Cluster,
   describeRouterConformance,
   expectShare,
+  gateway,
   type KubeObject,
   type PersonEdit,
   startCluster,
@@ -102,6 +103,9 @@ describeRouterConformance({
       deployment('shop', 'default', 'shop:1', 2),
       deployment('shop-canary', 'default', 'shop:2', 2, { app: 'shop' }),
       service('shop', 'default', { app: 'shop' }),
+      // The other backend of the route: a Gateway reports a missing one (ResolvedRefs False).
+      service('cdn-cache', 'default', { app: 'cdn-cache' }),
+      ...gateway('public-gateway', 'default'),
       httpRoute(),
     );
     return {
@@ -140,6 +144,8 @@ async function startShop(seed: number): Promise<string> {
   cluster.apply(
     deployment('shop', 'default', 'shop:1', 2),
     service('shop', 'default', { app: 'shop' }),
+    service('cdn-cache', 'default', { app: 'cdn-cache' }),
+    ...gateway('public-gateway', 'default'),
     httpRoute(),
   );
   await cluster.settle();
@@ -242,5 +248,81 @@ describe('weight by user (strategy.hashOn) through Gateway API', () => {
     expect(
       JSON.stringify(cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')!.spec),
     ).toBe(original);
+  });
+});
+
+describe("the route's attachment, as its Gateway reports it (status.parents)", () => {
+  it('a weight is verified once the Gateway accepted the new generation; a route no Gateway accepts is refused before anything is written', async () => {
+    await startShop(7);
+    const router = createGatewayApiRouter({
+      client: createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock }),
+      httpRoute: 'shop',
+    });
+    const rollout = shopRollout({
+      strategy: { type: 'weighted' },
+      steps: [{ setWeight: 30 }, { pause: {} }],
+    });
+    const weights: Array<{ canary: number; verified: boolean }> = [];
+    rollout.on('weight', (w) => weights.push({ canary: w.canary, verified: w.verified }));
+    const paused = new Promise<void>((resolve) =>
+      rollout.on('state', (s: RolloutState) => s.phase === 'paused' && resolve()),
+    );
+    const run = rollout.run();
+    await cluster.run(paused);
+    expect(weights.at(-1)).toEqual({ canary: 30, verified: true });
+    const route = cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io') as KubeObject & {
+      status: { parents: Array<{ conditions: Array<{ type: string; observedGeneration: number }> }> };
+    };
+    expect(route.status.parents[0]?.conditions.map((c) => c.observedGeneration)).toEqual([
+      route.metadata.generation,
+      route.metadata.generation,
+    ]);
+    await cluster.run(rollout.abort('done looking'));
+    await cluster.run(run);
+    await cluster.run(rollout.close());
+
+    // The Gateway stops accepting routes from this namespace: Accepted False, and a new release is
+    // refused by preflight with the Gateway's reason, writing nothing.
+    const gw = cluster.get(
+      'Gateway',
+      'default',
+      'public-gateway',
+      'gateway.networking.k8s.io',
+    ) as KubeObject & {
+      spec: { listeners: Array<Record<string, unknown>> };
+    };
+    cluster.apply({
+      ...gw,
+      spec: {
+        ...gw.spec,
+        listeners: gw.spec.listeners.map((l) => ({
+          ...l,
+          allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { team: 'edge' } } } },
+        })),
+      },
+    });
+    await cluster.settle();
+    const before = JSON.stringify(
+      cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')?.spec,
+    );
+    const refused = shopRollout({ strategy: { type: 'weighted' }, steps: [{ setWeight: 30 }] });
+    const error = await cluster.run(refused.run()).catch((e: Error) => e);
+    expect((error as Error).message).toContain(
+      'reports Accepted False for HTTPRoute shop: NotAllowedByListeners',
+    );
+    expect(
+      JSON.stringify(cluster.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')?.spec),
+    ).toBe(before);
+    const status = await cluster.run(
+      router.status({
+        key: { namespace: 'default', name: 'shop' },
+        spec: refused.spec,
+        state: await cluster.run(refused.load()),
+        targets: {},
+        signal: new AbortController().signal,
+      }),
+    );
+    expect(status.verified).toBe(false);
+    await cluster.run(refused.close());
   });
 });

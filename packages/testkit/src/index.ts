@@ -42,10 +42,11 @@ export {
   resolveFenceposts,
   scaledValue,
 } from './controllers/deployment-math.ts';
+export { GATEWAY_CONTROLLER } from './controllers/gateway.ts';
 export { podTemplateHash } from './controllers/hash.ts';
 export type { ControllerLatency, PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
 export { REALISTIC_LATENCY } from './controllers/manager.ts';
-export { deployment, istioApp, readinessProbe, service } from './fixtures/objects.ts';
+export { deployment, gateway, istioApp, readinessProbe, service } from './fixtures/objects.ts';
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
 export { poissonSampler } from './testing/poisson.ts';

@@ -83,7 +83,7 @@ describe.skipIf(kubectlVersion === undefined)(
       expect(await kubectl('rollout', 'history', 'deployment/web')).toMatch(/^2\s+<none>\n3\s+<none>$/m);
     }, 30_000);
 
-    it('delete --cascade=orphan leaves the ReplicaSets, without their owner; the default cascade takes them', async () => {
+    it('delete --cascade=orphan leaves the ReplicaSets, without their owner; the default cascade takes them; foreground and namespaces wait for what they hold', async () => {
       const { cluster: c, kubectl } = await start();
       await kubectl('create', 'deployment', 'kept', '--image=web:1', '--replicas=1');
       await kubectl('create', 'deployment', 'gone', '--image=web:1', '--replicas=1');
@@ -94,6 +94,38 @@ describe.skipIf(kubectlVersion === undefined)(
       const sets = c.list('ReplicaSet', 'default');
       expect(sets.map((rs) => rs.metadata.name?.replace(/-[a-z0-9]+$/, ''))).toEqual(['kept']);
       expect(sets[0]?.metadata.ownerReferences ?? []).toEqual([]);
+      // Foreground: kubectl waits until the owner is gone, which is after its dependents are.
+      await kubectl('create', 'deployment', 'fg', '--image=web:1', '--replicas=2');
+      await kubectl('rollout', 'status', 'deployment/fg', '--timeout=10s');
+      await kubectl('delete', 'deployment', 'fg', '--cascade=foreground', '--timeout=20s');
+      expect(c.get('Deployment', 'default', 'fg')).toBeUndefined();
+      expect(c.list('Pod', 'default').filter((p) => p.metadata.name?.startsWith('fg-'))).toEqual([]);
+      // A namespace: terminating, then gone with what it held.
+      await kubectl('create', 'namespace', 'shop');
+      await kubectl('create', 'deployment', 'web', '-n', 'shop', '--image=web:1');
+      await kubectl('delete', 'namespace', 'shop', '--timeout=20s');
+      expect(c.get('Namespace', undefined, 'shop')).toBeUndefined();
+      expect(c.list('Deployment', 'shop')).toEqual([]);
+    }, 60_000);
+
+    it('describe shows the Events the deployment controller wrote; get events prints them with their columns', async () => {
+      const { kubectl } = await start();
+      await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');
+      await kubectl('rollout', 'status', 'deployment/web', '--timeout=10s');
+      await kubectl('scale', 'deployment/web', '--replicas=3');
+      await kubectl('rollout', 'status', 'deployment/web', '--timeout=10s');
+      const described = await kubectl('describe', 'deployment', 'web');
+      const events = described.slice(described.indexOf('Events:'));
+      expect(events).toMatch(
+        /Normal\s+ScalingReplicaSet\s+\S+\s+deployment-controller\s+Scaled up replica set web-[a-z0-9]+ from 0 to 2/,
+      );
+      expect(events).toMatch(/Scaled up replica set web-[a-z0-9]+ from 2 to 3/);
+      const table = (await kubectl('get', 'events', '--field-selector', 'reason=ScalingReplicaSet')).split(
+        '\n',
+      );
+      expect(table[0]).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/);
+      expect(table.slice(1).filter(Boolean)).toHaveLength(2);
+      expect(table[1]).toMatch(/Normal\s+ScalingReplicaSet\s+deployment\/web\s+Scaled up/);
     }, 30_000);
 
     it("prints kube-apiserver's columns (server-side Tables), -o wide, and rows as they change under get -w", async () => {

@@ -1,4 +1,4 @@
-import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import { type Cluster, gateway, type KubeObject, startCluster } from '@kanary/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectShare } from './tolerance.ts';
 
@@ -39,6 +39,7 @@ beforeAll(async () => {
     versioned('hello', 'blue', 9),
     versioned('hello', 'green', 1),
     svc('py-hello-service', { app: 'hello' }),
+    ...gateway('gw', 'test1'),
   );
   await cluster.virtualClock!.advance(2000);
 });
@@ -326,26 +327,31 @@ describe('Gateway API HTTPRoute', () => {
     metadata: { name, namespace: 'test1' },
     spec: { parentRefs: [{ name: 'gw' }], hostnames: ['shop.gw.example'], rules },
   });
+  /** Applies routes and waits for the Gateway controller to answer for them (it reacts late, as a cluster's). */
+  const apply = async (...routes: KubeObject[]) => {
+    cluster.apply(...routes);
+    await cluster.settle('test1');
+  };
   const backend = (name: string, weight?: number) => ({
     name,
     port: 80,
     ...(weight !== undefined ? { weight } : {}),
   });
 
-  it('splits by backendRef weights, proportionally (3:1 gives 25%), weights need not sum to 100', () => {
-    cluster.apply(route([{ backendRefs: [backend('demo4-v1', 3), backend('demo4-v2', 1)] }]));
+  it('splits by backendRef weights, proportionally (3:1 gives 25%), weights need not sum to 100', async () => {
+    await apply(route([{ backendRefs: [backend('demo4-v1', 3), backend('demo4-v2', 1)] }]));
     expectShare(cluster.traffic.sample(entry, N).get('demo4-v2') ?? 0, N, 0.25, '3:1');
-    cluster.apply(route([{ backendRefs: [backend('demo4-v1', 900000), backend('demo4-v2', 100000)] }]));
+    await apply(route([{ backendRefs: [backend('demo4-v1', 900000), backend('demo4-v2', 100000)] }]));
     expectShare(cluster.traffic.sample(entry, N).get('demo4-v2') ?? 0, N, 0.1, '900k:100k');
   });
 
-  it('all weights zero answers 500', () => {
-    cluster.apply(route([{ backendRefs: [backend('demo4-v1', 0), backend('demo4-v2', 0)] }]));
+  it('all weights zero answers 500', async () => {
+    await apply(route([{ backendRefs: [backend('demo4-v1', 0), backend('demo4-v2', 0)] }]));
     expect(cluster.traffic.send({ name: 't', entry }).status).toBe(500);
   });
 
-  it('the most specific rule wins: more header matches beat fewer; exact and regex header matches', () => {
-    cluster.apply(
+  it('the most specific rule wins: more header matches beat fewer; exact and regex header matches', async () => {
+    await apply(
       route([
         { backendRefs: [backend('demo4-v1')] },
         { matches: [{ headers: [{ name: 'X-Canary', value: 'true' }] }], backendRefs: [backend('demo4-v2')] },
@@ -363,9 +369,9 @@ describe('Gateway API HTTPRoute', () => {
     expect(one({})).toBe('demo4-v1');
   });
 
-  it('RequestMirror sends a percentage of requests to the mirror backend as well', () => {
+  it('RequestMirror sends a percentage of requests to the mirror backend as well', async () => {
     cluster.traffic.metrics.reset();
-    cluster.apply(
+    await apply(
       route([
         {
           backendRefs: [backend('demo4-v1')],
@@ -388,5 +394,57 @@ describe('Gateway API HTTPRoute', () => {
       (r) => r.hops[0]?.outcome.kind === 'backend' && r.hops[0].outcome.mirrors.length > 0,
     ).length;
     expectShare(mirrors, N, 0.3, 'mirrored');
+  });
+  const parents = (name = 'shop') =>
+    (
+      (cluster.get('HTTPRoute', 'test1', name, 'gateway.networking.k8s.io')?.status ?? {}) as {
+        parents?: Array<{
+          controllerName: string;
+          conditions: Array<{ type: string; status: string; reason: string }>;
+        }>;
+      }
+    ).parents ?? [];
+  const conditionsOf = (name = 'shop') =>
+    Object.fromEntries(parents(name)[0]?.conditions.map((c) => [c.type, `${c.status} ${c.reason}`]) ?? []);
+
+  it('routes only through routes a Gateway accepted, and says why in status.parents', async () => {
+    const ok = route([{ backendRefs: [backend('demo4-v1')] }]);
+    await apply(ok);
+    expect(conditionsOf()).toEqual({ Accepted: 'True Accepted', ResolvedRefs: 'True ResolvedRefs' });
+    expect(cluster.traffic.send({ name: 't', entry }).workload).toBe('demo4-v1');
+    // A listener that does not exist: not attached, so its rules route nothing.
+    await apply({
+      ...ok,
+      spec: { ...(ok.spec as object), parentRefs: [{ name: 'gw', sectionName: 'https' }] },
+    });
+    expect(conditionsOf()).toMatchObject({ Accepted: 'False NoMatchingParent' });
+    expect(cluster.traffic.send({ name: 't', entry }).status).toBe(404);
+    // A Gateway nobody implements here: no entry of ours at all, and no routing either.
+    await apply({ ...ok, spec: { ...(ok.spec as object), parentRefs: [{ name: 'elsewhere' }] } });
+    expect(parents()).toEqual([]);
+    expect(cluster.traffic.send({ name: 't', entry }).status).toBe(404);
+    // A hostname the listener does not serve.
+    cluster.apply(...gateway('gw', 'test1', { hostname: '*.other.example' }));
+    await apply(ok);
+    expect(conditionsOf()).toMatchObject({ Accepted: 'False NoMatchingListenerHostname' });
+    cluster.apply(...gateway('gw', 'test1'));
+    await apply(ok);
+    expect(conditionsOf()).toMatchObject({ Accepted: 'True Accepted' });
+  });
+
+  it('a backendRef that cannot be resolved gets its share of requests answered 500, and ResolvedRefs says why', async () => {
+    await apply(route([{ backendRefs: [backend('demo4-v1', 1), { name: 'nowhere', port: 80, weight: 1 }] }]));
+    expect(conditionsOf()).toMatchObject({ ResolvedRefs: 'False BackendNotFound' });
+    const counts = cluster.traffic.sample(entry, N);
+    expectShare(counts.get('status-500') ?? 0, N, 0.5, 'to the missing Service');
+    // Another namespace without a ReferenceGrant there: refused, then allowed by one.
+    await apply(route([{ backendRefs: [{ name: 'demo4-v1', namespace: 'default', port: 80 }] }]));
+    expect(conditionsOf()).toMatchObject({ ResolvedRefs: 'False RefNotPermitted' });
+    expect(cluster.traffic.send({ name: 't', entry }).status).toBe(500);
+    // A port the Service does not have.
+    await apply(route([{ backendRefs: [{ name: 'demo4-v1', port: 8080 }] }]));
+    expect(conditionsOf()).toMatchObject({ ResolvedRefs: 'False BackendNotFound' });
+    await apply(route([{ backendRefs: [backend('demo4-v1')] }]));
+    expect(conditionsOf()).toMatchObject({ ResolvedRefs: 'True ResolvedRefs' });
   });
 });

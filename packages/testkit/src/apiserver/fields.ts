@@ -28,6 +28,20 @@ const BY_KIND: Record<string, Record<string, Getter>> = {
   Service: { 'spec.clusterIP': at('spec', 'clusterIP'), 'spec.type': at('spec', 'type') },
   Namespace: { 'status.phase': at('status', 'phase') },
   ReplicaSet: { 'status.replicas': (o) => String(at('status', 'replicas')(o) ?? 0) },
+  // pkg/registry/core/event/strategy.go: what `kubectl describe` selects a object's events by.
+  Event: {
+    'involvedObject.kind': at('involvedObject', 'kind'),
+    'involvedObject.namespace': at('involvedObject', 'namespace'),
+    'involvedObject.name': at('involvedObject', 'name'),
+    'involvedObject.uid': at('involvedObject', 'uid'),
+    'involvedObject.apiVersion': at('involvedObject', 'apiVersion'),
+    'involvedObject.resourceVersion': at('involvedObject', 'resourceVersion'),
+    'involvedObject.fieldPath': at('involvedObject', 'fieldPath'),
+    reason: at('reason'),
+    reportingComponent: at('reportingComponent'),
+    source: at('source', 'component'),
+    type: at('type'),
+  },
 };
 
 /** The values of every selectable field of an object, as strings. */

@@ -1,4 +1,7 @@
+import { Gateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
+import { GatewayClass } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GatewayClass';
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { ReferenceGrant } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/ReferenceGrant';
 import { DestinationRule as DestinationRuleV1 } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
 import { VirtualService as VirtualServiceV1 } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
 import { DestinationRule as DestinationRuleV1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule';
@@ -9,6 +12,7 @@ import { Lease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Endpoints } from 'kubernetes-models/v1/Endpoints';
+import { Event } from 'kubernetes-models/v1/Event';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -128,6 +132,17 @@ export const KINDS: KindInfo[] = [
     models: { v1: Ingress as never },
   }),
   k({
+    group: '',
+    versions: ['v1'],
+    kind: 'Event',
+    plural: 'events',
+    namespaced: true,
+    builtin: true,
+    subresources: { status: false, scale: false },
+    shortNames: ['ev'],
+    models: { v1: Event as never },
+  }),
+  k({
     group: 'coordination.k8s.io',
     versions: ['v1'],
     kind: 'Lease',
@@ -168,6 +183,39 @@ export const KINDS: KindInfo[] = [
     builtin: false,
     subresources: { status: true, scale: false },
     models: { v1: HTTPRoute as never },
+  }),
+  k({
+    group: 'gateway.networking.k8s.io',
+    versions: ['v1'],
+    kind: 'Gateway',
+    plural: 'gateways',
+    namespaced: true,
+    builtin: false,
+    subresources: { status: true, scale: false },
+    shortNames: ['gtw'],
+    models: { v1: Gateway as never },
+  }),
+  k({
+    group: 'gateway.networking.k8s.io',
+    versions: ['v1'],
+    kind: 'GatewayClass',
+    plural: 'gatewayclasses',
+    namespaced: false,
+    builtin: false,
+    subresources: { status: true, scale: false },
+    shortNames: ['gc'],
+    models: { v1: GatewayClass as never },
+  }),
+  k({
+    group: 'gateway.networking.k8s.io',
+    versions: ['v1beta1'],
+    kind: 'ReferenceGrant',
+    plural: 'referencegrants',
+    namespaced: true,
+    builtin: false,
+    subresources: { status: false, scale: false },
+    shortNames: ['refgrant'],
+    models: { v1beta1: ReferenceGrant as never },
   }),
 ];
 

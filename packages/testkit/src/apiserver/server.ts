@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { FaultInjector } from './faults.ts';
 import { fieldValuesOf, parseFieldSelector } from './fields.ts';
 import { findKind, KINDS, type KindInfo } from './kinds.ts';
+import { MAX_REQUEST_BODY } from './limits.ts';
 import { clone, type KubeObject } from './object.ts';
 import { ListPages } from './paging.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
@@ -64,9 +65,18 @@ function send(res: ServerResponse, code: number, body: unknown, headers: Record<
   res.end(text);
 }
 
+/** kube-apiserver reads at most 3 MiB of a request body (its `MaxRequestBodyBytes`), then answers 413. */
 async function readBytes(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BODY) {
+      req.resume();
+      throw errors.entityTooLarge(MAX_REQUEST_BODY);
+    }
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks);
 }
 
@@ -460,6 +470,8 @@ export async function startApiServer(
             (url.searchParams.get('propagationPolicy') ?? options.propagationPolicy) === 'Orphan' ||
             options.orphanDependents === true ||
             url.searchParams.get('orphanDependents') === 'true';
+          const foreground =
+            (url.searchParams.get('propagationPolicy') ?? options.propagationPolicy) === 'Foreground';
           const query = url.searchParams.get('gracePeriodSeconds');
           const grace = query !== null ? Number(query) : options.gracePeriodSeconds;
           return send(
@@ -468,6 +480,7 @@ export async function startApiServer(
             store.delete(info, namespace, name as string, {
               dryRun,
               orphan,
+              foreground,
               ...(grace !== undefined && Number.isFinite(grace) ? { gracePeriodSeconds: grace } : {}),
             }),
           );

@@ -86,6 +86,19 @@ export const errors = {
       message: `${r.kind}${r.group ? `.${r.group}` : ''} "${name}" is invalid: ${causes.map((c) => `${c.field ? `${c.field}: ` : ''}${c.message}`).join(', ')}`,
       details: { name, group: r.group, kind: r.kind, causes },
     }),
+  entityTooLarge: (limit: number) =>
+    new ApiError({
+      code: 413,
+      reason: 'RequestEntityTooLarge',
+      message: `Request entity too large: limit is ${limit}`,
+    }),
+  forbidden: (r: ResourceName, name: string, why: string) =>
+    new ApiError({
+      code: 403,
+      reason: 'Forbidden',
+      message: `${qualified(r)} "${name}" is forbidden: ${why}`,
+      details: { name, group: r.group, kind: r.plural },
+    }),
   badRequest: (message: string) => new ApiError({ code: 400, reason: 'BadRequest', message }),
   methodNotAllowed: (message: string) => new ApiError({ code: 405, reason: 'MethodNotAllowed', message }),
   unsupportedMediaType: (type: string, accepted: string[]) =>

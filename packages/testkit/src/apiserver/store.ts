@@ -2,6 +2,7 @@ import { defaultGraceSeconds } from '../controllers/termination.ts';
 import { applyDefaults } from './defaults.ts';
 import { fieldValuesOf } from './fields.ts';
 import { KINDS, type KindInfo, validateObject } from './kinds.ts';
+import { decodeCheck, limitChecks, storageCheck } from './limits.ts';
 import { clone, jsonEqual, type KubeObject } from './object.ts';
 import { matchesRequirements, type Requirement } from './selectors.ts';
 import { recordUpdate, serverSideApply } from './ssa.ts';
@@ -208,8 +209,11 @@ export class ObjectStore {
   }
 
   #validate(info: KindInfo, version: string, obj: KubeObject, old?: KubeObject): void {
+    decodeCheck(info, version, obj);
     const causes = validateObject(info, version, obj, old);
+    if (causes.length === 0) causes.push(...limitChecks(info, obj));
     if (causes.length > 0) throw errors.invalid(info, obj.metadata.name ?? '', causes);
+    storageCheck(obj);
   }
 
   create(info: KindInfo, ns: string | undefined, input: KubeObject, opts: WriteOptions): KubeObject {
@@ -229,6 +233,16 @@ export class ObjectStore {
     } else delete obj.metadata.namespace;
     this.#requireNamespace(info, ns);
     const name = obj.metadata.name ?? '';
+    const nsObj =
+      info.namespaced && ns
+        ? this.#objects.get(this.#key(KINDS.find((k) => k.kind === 'Namespace') as KindInfo, undefined, ns))
+        : undefined;
+    if (nsObj?.metadata.deletionTimestamp)
+      throw errors.forbidden(
+        info,
+        name,
+        `unable to create new content in namespace ${ns} because it is being terminated`,
+      );
     if (this.#objects.has(this.#key(info, ns, name))) throw errors.alreadyExists(info, name);
     const stored = this.#withApiVersion(info, obj, version);
     if (info.subresources.status && info.kind !== 'Pod' && info.kind !== 'Namespace') delete stored.status;
@@ -322,6 +336,24 @@ export class ObjectStore {
       return this.#withApiVersion(info, clone(current), version);
     }
     if (opts.dryRun) return next;
+    if (current.metadata.deletionTimestamp) {
+      const added = (next.metadata.finalizers ?? []).filter((f) => !current.metadata.finalizers?.includes(f));
+      if (added.length > 0)
+        throw errors.invalid(info, name, [
+          {
+            reason: 'FieldValueForbidden',
+            field: 'metadata.finalizers',
+            message: `Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+          },
+        ]);
+      // The last finalizer of an object being deleted is gone: the object goes with it.
+      if ((next.metadata.finalizers ?? []).length === 0 && info.kind !== 'Namespace' && info.kind !== 'Pod')
+        return this.#withApiVersion(
+          info,
+          this.#remove(info, this.#key(info, ns, name), next, false),
+          version,
+        );
+    }
     next.metadata.resourceVersion = String(++this.#rv);
     this.#objects.set(this.#key(info, ns, name), clone(next));
     this.#emit('MODIFIED', info, next);
@@ -386,7 +418,7 @@ export class ObjectStore {
     info: KindInfo,
     ns: string | undefined,
     name: string,
-    opts: { dryRun?: boolean; orphan?: boolean; gracePeriodSeconds?: number } = {},
+    opts: { dryRun?: boolean; orphan?: boolean; foreground?: boolean; gracePeriodSeconds?: number } = {},
   ): KubeObject {
     const key = this.#key(info, ns, name);
     const current = this.#objects.get(key);
@@ -404,14 +436,53 @@ export class ObjectStore {
           .toISOString()
           .replace(/\.\d{3}Z$/, 'Z');
         next.metadata.deletionGracePeriodSeconds = grace;
-        if (opts.dryRun) return next;
-        next.metadata.resourceVersion = String(++this.#rv);
-        this.#objects.set(key, clone(next));
-        this.#emit('MODIFIED', info, next);
-        return clone(next);
+        return this.#mark(info, key, next, opts.dryRun);
       }
     }
+    // A namespace terminates: the namespace controller deletes what it holds, then removes its
+    // `kubernetes` finalizer and the namespace goes (pkg/registry/core/namespace/storage).
+    if (info.kind === 'Namespace' && !info.group) {
+      if (current.metadata.deletionTimestamp) return clone(current);
+      const next = clone(current);
+      next.metadata.deletionTimestamp = this.#iso();
+      next.status = { ...((next.status as object | undefined) ?? {}), phase: 'Terminating' };
+      return this.#mark(info, key, next, opts.dryRun);
+    }
+    // Foreground: the owner stays, marked and holding `foregroundDeletion`, until the garbage
+    // collector has deleted the dependents that block it (the controller manager does that).
+    const finalizers = [
+      ...(current.metadata.finalizers ?? []),
+      ...(opts.foreground && !current.metadata.finalizers?.includes('foregroundDeletion')
+        ? ['foregroundDeletion']
+        : []),
+    ];
+    if (finalizers.length > 0) {
+      if (
+        current.metadata.deletionTimestamp &&
+        finalizers.length === (current.metadata.finalizers ?? []).length
+      )
+        return clone(current);
+      const next = clone(current);
+      next.metadata.deletionTimestamp ??= this.#iso();
+      next.metadata.deletionGracePeriodSeconds ??= 0;
+      next.metadata.finalizers = finalizers;
+      return this.#mark(info, key, next, opts.dryRun);
+    }
     if (opts.dryRun) return clone(current);
+    return this.#remove(info, key, current, opts.orphan ?? false);
+  }
+
+  /** Records a deletion in progress (deletionTimestamp, finalizers) as a MODIFIED object. */
+  #mark(info: KindInfo, key: string, next: KubeObject, dryRun?: boolean): KubeObject {
+    if (dryRun) return next;
+    next.metadata.resourceVersion = String(++this.#rv);
+    this.#objects.set(key, clone(next));
+    this.#emit('MODIFIED', info, next);
+    return clone(next);
+  }
+
+  /** Removes an object, and its dependents with it (background propagation) or orphaned. */
+  #remove(info: KindInfo, key: string, current: KubeObject, orphan: boolean): KubeObject {
     this.#objects.delete(key);
     const gone = clone(current);
     gone.metadata.resourceVersion = String(++this.#rv);
@@ -422,7 +493,7 @@ export class ObjectStore {
     for (const obj of uid ? [...this.#objects.ownedBy(uid)] : []) {
       const depInfo = KINDS.find((k) => k.kind === obj.kind) as KindInfo;
       try {
-        if (!opts.orphan) this.delete(depInfo, obj.metadata.namespace, obj.metadata.name ?? '');
+        if (!orphan) this.delete(depInfo, obj.metadata.namespace, obj.metadata.name ?? '');
         else {
           const next = clone(obj);
           next.metadata.ownerReferences = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
@@ -434,6 +505,30 @@ export class ObjectStore {
       }
     }
     return gone;
+  }
+
+  /** Every object that names `uid` as an owner, whatever its kind (the garbage collector's graph). */
+  dependentsOf(uid: string | undefined): KubeObject[] {
+    return uid ? this.#objects.ownedBy(uid).map((o) => clone(o)) : [];
+  }
+
+  /** Every object in a namespace, of every namespaced kind (what the namespace controller deletes). */
+  contentsOf(ns: string): Array<{ info: KindInfo; object: KubeObject }> {
+    const out: Array<{ info: KindInfo; object: KubeObject }> = [];
+    for (const info of KINDS)
+      if (info.namespaced)
+        for (const o of this.#objects.ofKind(info))
+          if (o.metadata.namespace === ns) out.push({ info, object: clone(o) });
+    return out;
+  }
+
+  /** The namespace controller's last step: an empty terminating namespace loses its finalizer and goes. */
+  finalizeNamespace(name: string): void {
+    const info = KINDS.find((k) => k.kind === 'Namespace') as KindInfo;
+    const key = this.#key(info, undefined, name);
+    const current = this.#objects.get(key);
+    if (!current?.metadata.deletionTimestamp || this.contentsOf(name).length > 0) return;
+    this.#remove(info, key, current, false);
   }
 }
 

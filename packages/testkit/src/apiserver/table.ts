@@ -211,6 +211,26 @@ const COLUMNS: Record<string, Column[]> = {
     },
     AGE,
   ],
+  // kubectl get events: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE.
+  Event: [
+    {
+      name: 'Last Seen',
+      type: 'string',
+      cell: (o, now) => {
+        const last = Date.parse(String(get(o, 'lastTimestamp') ?? get(o, 'eventTime') ?? ''));
+        return Number.isNaN(last) ? '<unknown>' : humanDuration(now - last);
+      },
+    },
+    { name: 'Type', type: 'string', cell: (o) => String(get(o, 'type') ?? '') },
+    { name: 'Reason', type: 'string', cell: (o) => String(get(o, 'reason') ?? '') },
+    {
+      name: 'Object',
+      type: 'string',
+      cell: (o) =>
+        `${String(get(o, 'involvedObject', 'kind') ?? '').toLowerCase()}/${String(get(o, 'involvedObject', 'name') ?? '')}`,
+    },
+    { name: 'Message', type: 'string', cell: (o) => String(get(o, 'message') ?? '') },
+  ],
   Lease: [
     NAME,
     { name: 'Holder', type: 'string', cell: (o) => String(get(o, 'spec', 'holderIdentity') ?? '') },

@@ -13,7 +13,7 @@ import type { FaultRule } from '../apiserver/faults.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import { type Cluster, startCluster } from '../cluster/start.ts';
 import type { ControllerLatency } from '../controllers/manager.ts';
-import { deployment, istioApp, service } from '../fixtures/objects.ts';
+import { deployment, gateway, istioApp, service } from '../fixtures/objects.ts';
 import type { Entry } from '../traffic/simulator.ts';
 import { editRoute, routeZero } from './edits.ts';
 import {
@@ -123,6 +123,7 @@ function world(scenario: ChaosScenario): {
       return {
         objects: [
           ...app,
+          ...gateway('public-gateway', NS),
           {
             apiVersion: 'gateway.networking.k8s.io/v1',
             kind: 'HTTPRoute',
@@ -139,7 +140,7 @@ function world(scenario: ChaosScenario): {
             },
           },
         ],
-        entry: { kind: 'gateway', host: HOST, path: '/' },
+        entry: { kind: 'gateway', host: HOST, path: '/', gateway: { namespace: NS, name: 'public-gateway' } },
         routing: [
           { kind: 'HTTPRoute', name: 'web', group: 'gateway.networking.k8s.io' },
           { kind: 'Service', name: 'web' },

@@ -1,3 +1,4 @@
+import { GATEWAY_CONTROLLER } from '../controllers/gateway.ts';
 import type { Cluster } from './start.ts';
 
 type Obj = {
@@ -50,6 +51,28 @@ export function settled(c: Pick<Cluster, 'list' | 'get'>, namespace: string): bo
     if (listed.some((a) => !names.has(a.targetRef?.name))) return false;
     const readyListed = (ep?.subsets ?? []).flatMap((s) => s.addresses ?? []).length;
     if (readyListed !== selected.filter(readyPod).length) return false;
+  }
+  // Every HTTPRoute the emulator's Gateway controller answers for has its answer for this generation.
+  for (const route of c.list('HTTPRoute', namespace, 'gateway.networking.k8s.io') as unknown as Obj[]) {
+    const parents =
+      (
+        route.status as {
+          parents?: Array<{ controllerName?: string; conditions?: Array<{ observedGeneration?: number }> }>;
+        }
+      )?.parents ?? [];
+    const mine = parents.filter((p) => p.controllerName === GATEWAY_CONTROLLER);
+    if (
+      mine.some((p) =>
+        (p.conditions ?? []).some((x) => (x.observedGeneration ?? 0) < (route.metadata.generation ?? 1)),
+      )
+    )
+      return false;
+    const wanted = (
+      (route.spec as { parentRefs?: Array<{ name?: string; namespace?: string }> }).parentRefs ?? []
+    ).some((ref) =>
+      c.get('Gateway', ref.namespace ?? namespace, ref.name ?? '', 'gateway.networking.k8s.io'),
+    );
+    if (wanted && mine.length === 0) return false;
   }
   return true;
 }

@@ -269,7 +269,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     settle(namespace = 'default', settleOptions = {}) {
       return this.until(
-        () => settled(this, namespace),
+        () => controllers.idle() && settled(this, namespace),
         `the objects in ${namespace} to settle`,
         settleOptions,
       );

@@ -1,6 +1,6 @@
 import type { Clock } from '@kanary/core';
 import { seededRandom } from '../apiserver/faults.ts';
-import { type KindInfo, kindByName } from '../apiserver/kinds.ts';
+import { KINDS, type KindInfo, kindByName } from '../apiserver/kinds.ts';
 import { clone, jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import { matchesSelector, selectsService } from '../apiserver/selectors.ts';
 import { ApiError } from '../apiserver/status.ts';
@@ -12,6 +12,7 @@ import {
   reconcileOldReplicaSets,
   resolveFenceposts,
 } from './deployment-math.ts';
+import { syncGateway, syncGatewayClass, syncHttpRoute } from './gateway.ts';
 import { podTemplateHash, templateWithoutHash } from './hash.ts';
 import { preStopMs, terminatingSince } from './termination.ts';
 
@@ -59,6 +60,11 @@ const K = {
   pod: kindByName('Pod') as KindInfo,
   service: kindByName('Service') as KindInfo,
   endpoints: kindByName('Endpoints') as KindInfo,
+  event: kindByName('Event') as KindInfo,
+  namespace: kindByName('Namespace') as KindInfo,
+  httpRoute: kindByName('HTTPRoute', 'gateway.networking.k8s.io') as KindInfo,
+  gateway: kindByName('Gateway', 'gateway.networking.k8s.io') as KindInfo,
+  gatewayClass: kindByName('GatewayClass', 'gateway.networking.k8s.io') as KindInfo,
 };
 
 interface DeploymentSpec {
@@ -108,6 +114,7 @@ export class ControllerManager {
   #podIp = 0;
   #podSeq = 0;
   #stopped = false;
+  #events = 0;
   readonly #unsubscribe: () => void;
   readonly #timers = new AbortController();
   readonly #latency: ControllerLatency;
@@ -140,6 +147,11 @@ export class ControllerManager {
         () => !this.#stopped && work(),
         () => undefined,
       );
+  }
+
+  /** No reconcile queued or waiting out its delay (timers for later, such as minReadySeconds, aside). */
+  idle(): boolean {
+    return this.#queue.size === 0 && this.#waiting.size === 0;
   }
 
   stop(): void {
@@ -189,6 +201,7 @@ export class ControllerManager {
 
   #onEvent(e: StoreEvent): void {
     const o = e.object;
+    this.#onDeletion(e);
     this.#recent.push(
       `${e.type} ${e.info.kind} ${o.metadata.name} rv${o.metadata.resourceVersion} replicas=${String((o.spec as { replicas?: number } | undefined)?.replicas)} rev=${o.metadata.annotations?.[REVISION] ?? '-'} status=${JSON.stringify((o.status as Record<string, unknown> | undefined)?.replicas ?? '')}`,
     );
@@ -213,8 +226,98 @@ export class ControllerManager {
         break;
       case 'Service':
         this.#enqueue(`endpoints/${ns}/${o.metadata.name}`);
+        this.#enqueueRoutes();
+        break;
+      case 'HTTPRoute':
+        this.#enqueue(`httproute/${ns}/${o.metadata.name}`);
+        for (const ref of ((o.spec as Obj | undefined)?.parentRefs as Obj[] | undefined) ?? [])
+          this.#enqueue(`gateway/${(ref.namespace as string | undefined) ?? ns}/${String(ref.name)}`);
+        break;
+      case 'Gateway':
+        this.#enqueue(`gateway/${ns}/${o.metadata.name}`);
+        this.#enqueueRoutes();
+        break;
+      case 'GatewayClass':
+        this.#enqueue(`gatewayclass/-/${o.metadata.name}`);
+        for (const g of this.#store.select(K.gateway, undefined, () => true))
+          this.#enqueue(`gateway/${g.metadata.namespace}/${g.metadata.name}`);
+        break;
+      case 'ReferenceGrant':
+      case 'Namespace':
+        this.#enqueueRoutes();
         break;
     }
+  }
+
+  /**
+   * The garbage collector's and the namespace controller's part: an owner deleted in the foreground
+   * is looked at again whenever it or one of its dependents changes, and a terminating namespace
+   * whenever something in it does.
+   */
+  #onDeletion(e: StoreEvent): void {
+    const o = e.object;
+    const ns = o.metadata.namespace ?? '';
+    if (o.metadata.finalizers?.includes('foregroundDeletion') && o.metadata.deletionTimestamp)
+      this.#enqueue(`gc/${ns}/${e.info.kind}:${o.metadata.name}`);
+    if (e.type === 'DELETED' || o.metadata.deletionTimestamp)
+      for (const ref of o.metadata.ownerReferences ?? []) this.#enqueue(`gc/${ns}/${ref.kind}:${ref.name}`);
+    if (e.info.kind === 'Namespace' && !e.info.group && o.metadata.deletionTimestamp)
+      this.#enqueue(`namespace/-/${o.metadata.name}`);
+    else if (ns && this.#store.get(K.namespace, undefined, ns)?.metadata.deletionTimestamp)
+      this.#enqueue(`namespace/-/${ns}`);
+  }
+
+  /**
+   * Foreground deletion (pkg/controller/garbagecollector): the owner's dependents are deleted, in
+   * the foreground themselves; once none that blocks it is left, the owner's `foregroundDeletion`
+   * finalizer goes, and the owner with it.
+   */
+  #collect(ns: string, kind: string, name: string): void {
+    const info = KINDS.find((k) => k.kind === kind && k.namespaced === (ns !== ''));
+    const owner = info && this.#store.get(info, ns || undefined, name);
+    if (
+      !info ||
+      !owner?.metadata.deletionTimestamp ||
+      !owner.metadata.finalizers?.includes('foregroundDeletion')
+    )
+      return;
+    const dependents = this.#store.dependentsOf(owner.metadata.uid);
+    for (const d of dependents) {
+      if (d.metadata.deletionTimestamp) continue;
+      const depInfo = KINDS.find((k) => k.kind === d.kind) as KindInfo;
+      this.#store.delete(depInfo, d.metadata.namespace, d.metadata.name as string, { foreground: true });
+    }
+    const blocking = dependents.some((d) =>
+      d.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid && r.blockOwnerDeletion),
+    );
+    if (blocking) return;
+    this.#store.update(
+      info,
+      ns || undefined,
+      {
+        ...owner,
+        metadata: {
+          ...owner.metadata,
+          finalizers: owner.metadata.finalizers.filter((f) => f !== 'foregroundDeletion'),
+        },
+      },
+      { manager: 'garbage-collector' },
+    );
+  }
+
+  /** pkg/controller/namespace: a terminating namespace's contents are deleted, then the namespace. */
+  #terminate(name: string): void {
+    const ns = this.#store.get(K.namespace, undefined, name);
+    if (!ns?.metadata.deletionTimestamp) return;
+    for (const { info, object } of this.#store.contentsOf(name))
+      if (!object.metadata.deletionTimestamp) this.#store.delete(info, name, object.metadata.name as string);
+    this.#store.finalizeNamespace(name);
+  }
+
+  /** Every HTTPRoute: what attaches and resolves depends on Gateways, Services and grants alike. */
+  #enqueueRoutes(): void {
+    for (const r of this.#store.select(K.httpRoute, undefined, () => true))
+      this.#enqueue(`httproute/${r.metadata.namespace}/${r.metadata.name}`);
   }
 
   /** Queues `key` to be reconciled after one controller delay (once, however often it is queued meanwhile). */
@@ -276,7 +379,8 @@ export class ControllerManager {
       } catch (error) {
         // A conflict with a concurrent client write: try again with fresh state.
         if (error instanceof ApiError && error.code === 409) this.#enqueue(key as string);
-        else if (!(error instanceof ApiError && error.code === 404)) throw error;
+        // 404: gone meanwhile; 403: its namespace is terminating (a controller logs it and moves on).
+        else if (!(error instanceof ApiError && (error.code === 404 || error.code === 403))) throw error;
       }
     }
     this.#scheduled = false;
@@ -311,6 +415,20 @@ export class ControllerManager {
     } else if (type === 'rs') {
       const rs = this.#store.get(K.replicaSet, ns, name);
       if (rs) this.#syncReplicaSet(rs);
+    } else if (type === 'gc') {
+      const [kind, ...rest] = name.split(':');
+      this.#collect(ns, kind as string, rest.join(':'));
+    } else if (type === 'namespace') {
+      this.#terminate(name);
+    } else if (type === 'httproute') {
+      const route = this.#store.get(K.httpRoute, ns, name);
+      if (route) syncHttpRoute(this.#store, route, this.#clock.now());
+    } else if (type === 'gateway') {
+      const gateway = this.#store.get(K.gateway, ns, name);
+      if (gateway) syncGateway(this.#store, gateway, this.#clock.now());
+    } else if (type === 'gatewayclass') {
+      const cls = this.#store.get(K.gatewayClass, undefined, name);
+      if (cls) syncGatewayClass(this.#store, cls, this.#clock.now());
     } else if (type === 'endpoints') {
       const svc = this.#store.get(K.service, ns, name);
       if (svc) this.#syncEndpoints(svc);
@@ -319,7 +437,49 @@ export class ControllerManager {
 
   // ---------------------------------------------------------------- Deployments
 
+  /** What kube-controller-manager's event recorder writes (client-go names it `<object>.<hex time>`). */
+  #event(involved: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    const now = this.#clock.now();
+    const at = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    this.#events += 1;
+    this.#store.create(
+      K.event,
+      involved.metadata.namespace,
+      {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name: `${involved.metadata.name}.${(now * 1000 + (this.#events % 1000)).toString(16)}` },
+        involvedObject: {
+          apiVersion: involved.apiVersion,
+          kind: involved.kind,
+          namespace: involved.metadata.namespace,
+          name: involved.metadata.name,
+          uid: involved.metadata.uid,
+          resourceVersion: involved.metadata.resourceVersion,
+        },
+        type,
+        reason,
+        message,
+        source: { component: 'deployment-controller' },
+        reportingComponent: 'deployment-controller',
+        firstTimestamp: at,
+        lastTimestamp: at,
+        count: 1,
+      } as KubeObject,
+      { manager: MANAGER },
+    );
+  }
+
   #setRsReplicas(rs: KubeObject, replicas: number, d: KubeObject, surge: number): void {
+    const before = specOf<{ replicas: number }>(rs).replicas;
+    if (before !== replicas)
+      // pkg/controller/deployment/sync.go scaleReplicaSet
+      this.#event(
+        d,
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled ${replicas > before ? 'up' : 'down'} replica set ${rs.metadata.name} from ${before} to ${replicas}`,
+      );
     const next = clone(rs);
     (next.spec as { replicas: number }).replicas = replicas;
     const dReplicas = specOf<DeploymentSpec>(d).replicas;
@@ -349,6 +509,9 @@ export class ControllerManager {
   }
 
   #syncDeployment(d: KubeObject): void {
+    // Being deleted: the garbage collector takes its ReplicaSets; nothing is created or scaled
+    // (pkg/controller/deployment syncDeployment: DeletionTimestamp set → status only).
+    if (d.metadata.deletionTimestamp) return;
     const spec = specOf<DeploymentSpec>(d);
     const ns = d.metadata.namespace as string;
     const all = this.#store.owned(K.replicaSet, d.metadata.uid).filter((rs) => ownedBy(rs, d));
@@ -552,7 +715,15 @@ export class ControllerManager {
         template: { ...clone(spec.template), metadata: { ...clone(spec.template.metadata ?? {}), labels } },
       },
     };
-    return this.#store.create(K.replicaSet, d.metadata.namespace, rs, { manager: MANAGER });
+    const created = this.#store.create(K.replicaSet, d.metadata.namespace, rs, { manager: MANAGER });
+    if (replicas > 0)
+      this.#event(
+        d,
+        'Normal',
+        'ScalingReplicaSet',
+        `Scaled up replica set ${rs.metadata.name} from 0 to ${replicas}`,
+      );
+    return created;
   }
 
   #cleanupHistory(d: KubeObject, olds: KubeObject[]): void {
@@ -685,6 +856,8 @@ export class ControllerManager {
   // ---------------------------------------------------------------- ReplicaSets
 
   #syncReplicaSet(rs: KubeObject): void {
+    // Being deleted: its pods are the garbage collector's now; none is replaced.
+    if (rs.metadata.deletionTimestamp) return;
     const ns = rs.metadata.namespace as string;
     const spec = specOf<{
       replicas: number;

@@ -1,6 +1,7 @@
 import { type KindInfo, kindByName } from '../apiserver/kinds.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import type { ObjectStore } from '../apiserver/store.ts';
+import { attachedTo, backendProblem } from '../controllers/gateway.ts';
 import { serving } from '../controllers/termination.ts';
 import type { Random } from './random.ts';
 
@@ -108,6 +109,15 @@ export class ClusterView {
       );
       return this.list(K.pod, ns).filter((p) => names.has(p.metadata.name as string));
     });
+  }
+  /** Why a Gateway API backendRef cannot be used (see the gateway controller), memoized per batch. */
+  backendProblem(route: KubeObject, ref: Obj): { reason: string; message: string } | undefined {
+    return (
+      this.#memo(
+        `backend/${route.metadata.namespace}/${route.metadata.name}/${String(ref.namespace ?? '')}/${String(ref.name)}/${String(ref.port ?? '')}/${String(ref.kind ?? '')}`,
+        () => backendProblem(this.#store, route, ref) ?? null,
+      ) ?? undefined
+    );
   }
   workloadOf(pod: KubeObject): string {
     const rsRef = pod.metadata.ownerReferences?.find((r) => r.kind === 'ReplicaSet');
@@ -527,9 +537,17 @@ function weightedPick(refs: Obj[], random: Random): Obj | undefined {
 }
 
 /** Gateway API HTTPRoute: the most specific matching rule across routes, then weighted backends. */
-export function routeGateway(view: ClusterView, random: Random, req: SimRequest): RouteOutcome {
+export function routeGateway(
+  view: ClusterView,
+  random: Random,
+  req: SimRequest,
+  gateway?: { namespace: string; name: string },
+): RouteOutcome {
   const candidates: RouteCandidate[] = [];
   for (const route of view.list(K.httpRoute)) {
+    // A route no Gateway accepted is not in any data plane (a wrong parentRef, a listener that does
+    // not allow its namespace): as on a cluster, its rules do nothing.
+    if (!attachedTo(route, gateway)) continue;
     const spec = route.spec as Obj;
     if (!hostnameMatches(spec.hostnames as string[] | undefined, req.host)) continue;
     for (const [ruleIndex, rule] of (((spec.rules as Obj[] | undefined) ?? [{}]) as Obj[]).entries()) {
@@ -561,6 +579,10 @@ export function routeGateway(view: ClusterView, random: Random, req: SimRequest)
   const refs = (best.rule.backendRefs as Obj[] | undefined) ?? [];
   const chosen = weightedPick(refs, random);
   if (!chosen) return { kind: 'local', status: 500, reason: 'no backend with weight', meta };
+  // A backendRef the controller could not resolve (no such Service or port, another namespace
+  // without a ReferenceGrant): its share of requests gets 500, as the spec requires.
+  const invalid = view.backendProblem(best.route, chosen);
+  if (invalid) return { kind: 'local', status: 500, reason: invalid.message, meta };
   const backend = pick(view, random, (chosen.namespace as string | undefined) ?? ns, String(chosen.name));
   const mirrors: Backend[] = [];
   for (const f of (best.rule.filters as Obj[] | undefined) ?? []) {

@@ -32,7 +32,11 @@ export type Entry =
   | { kind: 'service'; namespace: string; service: string }
   | { kind: 'istio'; host: string; namespace?: string }
   | { kind: 'ingress'; host: string; path?: string; ingressClass?: string }
-  | { kind: 'gateway'; host: string; path?: string };
+  /**
+   * Through a Gateway (`gateway`, default: any Gateway of the emulator's implementation): only
+   * HTTPRoutes its controller accepted for it (`status.parents`) route requests.
+   */
+  | { kind: 'gateway'; host: string; path?: string; gateway?: { namespace: string; name: string } };
 
 export interface UserClass {
   share: number;
@@ -230,7 +234,7 @@ export class TrafficSimulator {
       case 'ingress':
         return routeNginx(this.#view, this.#random, req, entry.ingressClass);
       case 'gateway':
-        return routeGateway(this.#view, this.#random, req);
+        return routeGateway(this.#view, this.#random, req, entry.gateway);
     }
   }
 
