@@ -3,11 +3,12 @@
 // release 1.5.0 is as good as the stable version and is promoted; release 1.6.0 fails three times
 // as many requests and is rolled back automatically. Writes an HTML report and prints its path.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Cluster } from '@kanary/testkit';
 import { type ReleaseResult, runRelease } from './release.ts';
 import { renderReport } from './report.ts';
-import { startShop } from './shop.ts';
+import { APP, NAMESPACE, startShop } from './shop.ts';
 import { createTerminalView } from './view.ts';
 
 export interface DemoOptions {
@@ -19,6 +20,13 @@ export interface DemoOptions {
   out?: string;
   seed?: number;
   write?: (text: string) => void;
+  /** Where the emulator's kubeconfig is written for kubectl (default: next to the report). */
+  kubeconfig?: string;
+  /**
+   * After the releases, keep the emulator up with its clock following the wall clock, so a person
+   * can look around with kubectl, until this signal aborts (`pnpm demo --hold`: Ctrl-C).
+   */
+  hold?: AbortSignal;
 }
 
 export interface DemoResult {
@@ -32,9 +40,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const view = createTerminalView({ live, color: options.color ?? false, write });
   const cluster = await startShop(options.seed);
   const pace = live ? (options.pace ?? 40) : 0;
+  const reportPath = resolve(options.out ?? 'kanary-demo-report.html');
+  const kubeconfig = resolve(options.kubeconfig ?? join(dirname(reportPath), 'kanary-demo.kubeconfig'));
   try {
+    mkdirSync(dirname(kubeconfig), { recursive: true });
+    writeFileSync(kubeconfig, cluster.kubeConfig.exportConfig());
     write(
       `Kanary demo — shop-frontend on Istio, on the embedded Kubernetes emulator in virtual time${pace ? ` (${pace}× speed)` : ''}\n`,
+    );
+    write(
+      `Watch it with kubectl: KUBECONFIG=${kubeconfig} kubectl get virtualservice ${APP} -n ${NAMESPACE} -o yaml -w\n`,
     );
     const releases: ReleaseResult[] = [];
     releases.push(
@@ -55,7 +70,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         pace,
       ),
     );
-    const reportPath = resolve(options.out ?? 'kanary-demo-report.html');
     mkdirSync(resolve(reportPath, '..'), { recursive: true });
     writeFileSync(reportPath, renderReport(releases, new Date()));
     write('\n');
@@ -66,9 +80,29 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       );
     }
     write(`Report: ${reportPath}\n`);
+    if (options.hold) await holdOpen(cluster, kubeconfig, options.hold, write);
     return { releases, reportPath };
   } finally {
     await cluster.close();
+  }
+}
+
+/** Keeps the emulator serving, its virtual clock moving with the wall clock, until `signal` aborts. */
+async function holdOpen(
+  cluster: Cluster,
+  kubeconfig: string,
+  signal: AbortSignal,
+  write: (t: string) => void,
+) {
+  write(
+    `Holding the emulator in real time; look around (Ctrl-C to stop):\n  export KUBECONFIG=${kubeconfig}\n  kubectl get deploy,rs,pods,svc,virtualservice,destinationrule -n ${NAMESPACE}\n  kubectl describe deployment ${APP} -n ${NAMESPACE}\n`,
+  );
+  let last = performance.now();
+  while (!signal.aborted) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = performance.now();
+    await cluster.virtualClock?.advance(Math.round(now - last));
+    last = now;
   }
 }
 
@@ -80,8 +114,11 @@ if (import.meta.main) {
       pace: { type: 'string' },
       out: { type: 'string' },
       seed: { type: 'string' },
+      hold: { type: 'boolean' },
     },
   });
+  const stop = new AbortController();
+  if (values.hold) process.once('SIGINT', () => stop.abort());
   const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
   const { releases } = await runDemo({
     live: values['no-live'] ? false : (values.live ?? tty),
@@ -89,6 +126,7 @@ if (import.meta.main) {
     ...(values.pace !== undefined ? { pace: Number(values.pace) } : {}),
     ...(values.out ? { out: values.out } : {}),
     ...(values.seed ? { seed: Number(values.seed) } : {}),
+    ...(values.hold ? { hold: stop.signal } : {}),
   });
   const [good, bad] = releases;
   if (good?.final.phase !== 'succeeded' || bad?.final.phase !== 'aborted') {

@@ -1,16 +1,44 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../src/main.ts';
 import type { Frame } from '../src/observer.ts';
 import { createTerminalView } from '../src/view.ts';
 
+const run = promisify(execFile);
+const kubectlVersion = await run('kubectl', ['version', '--client', '-o', 'json'])
+  .then((r) => JSON.parse(r.stdout).clientVersion.gitVersion as string)
+  .catch(() => undefined);
+
 describe('pnpm demo', () => {
   it('promotes the good release, rolls back the bad one on its error rate, and writes the report', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'kanary-demo-')), 'report.html');
     let text = '';
-    const { releases, reportPath } = await runDemo({ out, write: (t) => (text += t) });
+    // --hold: once the releases are over the emulator stays up for kubectl until the signal aborts.
+    const hold = new AbortController();
+    const demo = runDemo({ out, write: (t) => (text += t), hold: hold.signal });
+    while (!text.includes('Holding the emulator') && !/Error/.test(text))
+      await new Promise((r) => setTimeout(r, 50));
+    const kubeconfig = /KUBECONFIG=(\S+) kubectl get virtualservice shop-frontend -n shop -o yaml -w/.exec(
+      text,
+    )?.[1];
+    expect(kubeconfig).toBe(join(dirname(out), 'kanary-demo.kubeconfig'));
+    if (kubectlVersion) {
+      const kubectl = async (...args: string[]) =>
+        (await run('kubectl', args, { env: { ...process.env, KUBECONFIG: kubeconfig } })).stdout;
+      expect(await kubectl('get', 'virtualservice', '-n', 'shop', '-o', 'name')).toContain(
+        'virtualservice.networking.istio.io/shop-frontend',
+      );
+      // The release's Events, as a person who looks after the demo sees them.
+      const described = await kubectl('describe', 'deployment', 'shop-frontend', '-n', 'shop');
+      expect(described).toMatch(/Normal\s+Succeeded\s+.*kanary\s+the new version is promoted/);
+      expect(described).toMatch(/Warning\s+Aborted\s+.*kanary\s+analysis: /);
+    }
+    hold.abort();
+    const { releases, reportPath } = await demo;
     const [good, bad] = releases;
 
     expect(good?.final.phase).toBe('succeeded');

@@ -31,6 +31,7 @@ export {
   TERMINAL_PHASES,
 } from './engine/state.ts';
 export { stateProblems } from './engine/state-check.ts';
+export type { Transition, TransitionRecorder } from './engine/transitions.ts';
 export type { KanaryErrorCode, KanaryErrorOptions, KanaryIssue } from './errors/kanary-error.ts';
 export { formatIssues, isKanaryError, KanaryError, toKanaryError } from './errors/kanary-error.ts';
 export type {
@@ -50,6 +51,8 @@ export type {
 export { createKubeClient, refOf } from './kubernetes/client.ts';
 export type { KubeStatus } from './kubernetes/errors.ts';
 export { fromKubeError } from './kubernetes/errors.ts';
+export type { EventRecorderOptions, ReleaseEvent } from './kubernetes/events.ts';
+export { createEventRecorder, describeTransition } from './kubernetes/events.ts';
 export { readOwnedAnnotation, withOwnedAnnotation } from './kubernetes/owned-annotation.ts';
 export type { KubernetesRolloutOptions } from './kubernetes/rollout.ts';
 export { createKubernetesRollout } from './kubernetes/rollout.ts';

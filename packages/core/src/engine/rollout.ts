@@ -35,6 +35,7 @@ import type { RolloutEvents } from './events.ts';
 import { type ActionResult, currentAction, type EngineEvent, reduce } from './reducer.ts';
 import { initialState, isEnded, isRetiring, isStopped, type RolloutState } from './state.ts';
 import { corruptState, stateProblems } from './state-check.ts';
+import type { TransitionRecorder } from './transitions.ts';
 import { callWebhook } from './webhook.ts';
 import { describeAsNow, receivers, watchRetirement, watchWorld } from './world.ts';
 
@@ -70,6 +71,11 @@ export interface CreateRolloutOptions {
    * ended, so objects are left as they were. `createKubernetesRollout` wires the cluster's.
    */
   unfence?: (ref: FencedObject, rollout: string) => Promise<void>;
+  /**
+   * Told of each state change this process saves (see `Transition`); `createKubernetesRollout`
+   * wires one that writes Kubernetes Events on the target Deployment.
+   */
+  record?: TransitionRecorder;
 }
 
 /** How a control behaves when this process is not the rollout's driver. */
@@ -541,7 +547,9 @@ class RolloutDriver implements Rollout {
       };
       this.#revision = revision;
       this.#revision = await this.#saveWithRetries(aborted);
+      const before = this.#state;
       this.#state = aborted;
+      this.#recordTransition(before, aborted);
       this.#emitChanges(undefined, aborted);
       return aborted;
     } finally {
@@ -1867,7 +1875,21 @@ class RolloutDriver implements Rollout {
     }
     this.#state = next;
     this.#stamped.clear();
+    this.#recordTransition(prev, next);
     this.#emitChanges(prev, next);
+  }
+
+  /** Hands a saved change to the recorder; what it does with it never reaches the release. */
+  #recordTransition(prev: RolloutState | undefined, next: RolloutState): void {
+    const record = this.#options.record;
+    if (!record) return;
+    try {
+      record({ prev, next, plan: this.#plan, holder: this.#holder });
+    } catch (error) {
+      this.#emitter.emit('warning', {
+        message: `recording a transition failed: ${(error as Error).message}`,
+      });
+    }
   }
 
   /**

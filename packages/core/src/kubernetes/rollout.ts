@@ -11,6 +11,7 @@ import { createConfigMapStateStore } from '../state/configmap-store.ts';
 import { createLeaseLock } from '../state/lease-lock.ts';
 import { createDeploymentDriver, type DeploymentDriverOptions } from '../workloads/deployment-driver.ts';
 import { createKubeClient, type KubeClient, type KubeClientOptions } from './client.ts';
+import { createEventRecorder } from './events.ts';
 
 export interface KubernetesRolloutOptions
   extends Omit<CreateRolloutOptions, 'workload' | 'router' | 'store' | 'lock'> {
@@ -23,6 +24,8 @@ export interface KubernetesRolloutOptions
   store?: StateStore;
   lock?: Lock;
   preflight?: DeploymentDriverOptions['preflight'];
+  /** Kubernetes Events on the target Deployment for each transition (default true); see `createEventRecorder`. */
+  events?: boolean;
 }
 
 /**
@@ -56,7 +59,16 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
       ],
     });
   }
-  const { kubeConfig: _k, client: _c, preflight, ...rest } = options;
+  const { kubeConfig: _k, client: _c, preflight, events, ...rest } = options;
+  const record =
+    options.record ??
+    (events === false
+      ? undefined
+      : createEventRecorder({
+          client,
+          target: spec.target.name,
+          ...(options.clock ? { clock: options.clock } : {}),
+        }));
   return createRollout({
     ...rest,
     spec,
@@ -65,5 +77,6 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
     store: options.store ?? createConfigMapStateStore({ client }),
     lock: options.lock ?? createLeaseLock({ client, ...(options.clock ? { clock: options.clock } : {}) }),
     unfence: options.unfence ?? ((ref, rollout) => client.unfence(ref, rollout)),
+    ...(record ? { record } : {}),
   });
 }
