@@ -536,7 +536,10 @@ regression(
       { at: 208_245, kind: 'setImage' },
     ],
   },
-  'succeeded',
+  // The person's `set image` restarts the release on their 1-replica Deployment, where a 20% step
+  // leaves a side without a pod: it waits for more replicas, then the progress deadline aborts it
+  // (it used to record 20% with no canary pod).
+  'aborted',
   3690,
 );
 
@@ -559,4 +562,88 @@ regression(
   },
   'succeeded',
   5223,
+);
+
+regression(
+  "a crash-looping canary whose revision was never recorded is not counted ready through the stable's pods: users go back to the stable once it returns (they stayed on the canary's 503s until a person aborted)",
+  {
+    replicas: 4,
+    weights: [20, 100],
+    pauseMs: 10_000,
+    headerRoute: true,
+    neverReady: false,
+    skewMs: -3_000,
+    strategy: 'headerMatch',
+    router: 'istio',
+    disturbances: [
+      { at: 189, kind: 'deleteStable', restoreAfter: 97_812 },
+      { at: 27_056, kind: 'crashCanary' },
+      { at: 40_719, kind: 'stealLease' },
+      { at: 48_946, kind: 'control', control: 'promote' },
+    ],
+  },
+  'aborted',
+  699,
+  REALISTIC_LATENCY,
+);
+
+regression(
+  "a green that crash-loops after the stable came back is not counted ready through blue's pods (users stayed on green's 503s)",
+  {
+    replicas: 3,
+    weights: [10, 80],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 120_000,
+    strategy: 'blueGreen',
+    router: 'service',
+    disturbances: [
+      { at: 7, kind: 'deleteStable', restoreAfter: 5_015 },
+      { at: 10, kind: 'control', control: 'skipStep' },
+      { at: 11_728, kind: 'crashCanary' },
+    ],
+  },
+  'aborted',
+  1205,
+  REALISTIC_LATENCY,
+);
+
+regression(
+  "users move onto a person's new revision only once its pods are in the Service's Endpoints (they were moved when the pods turned ready, before the data plane knew them: 503s)",
+  {
+    replicas: 3,
+    weights: [30],
+    pauseMs: 30_000,
+    headerRoute: true,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'headerMatch',
+    router: 'istio',
+    disturbances: [
+      { at: 0, kind: 'stealLease' },
+      { at: 30_667, kind: 'setImage' },
+    ],
+  },
+  'succeeded',
+  1286,
+  REALISTIC_LATENCY,
+);
+
+regression(
+  "a replica-ratio canary cut to no pod by a person's scale-down records no canary share (the next look held the release again for an 'unready' canary)",
+  {
+    replicas: 4,
+    weights: [25, 50],
+    pauseMs: 30_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'replicaRatio',
+    router: 'replicas',
+    disturbances: [{ at: 27_018, kind: 'scaleStable', replicas: 1 }],
+  },
+  'aborted',
+  1820,
+  REALISTIC_LATENCY,
 );

@@ -206,10 +206,14 @@ export async function watchWorld(
     if (written > 0 && written < 100 && live.canaryWeight > written + 0.5) {
       const fit = Math.floor((stable.ready * written) / (100 - written));
       await workload.scale(ctx, 'canary', { replicas: fit });
+      // The split is the sizes now: recorded, so the next look judges the sides users reach (with
+      // no canary pod left, none reach it; chaos seed 1820 held the release again as "canary unready").
+      const after = await router.status(ctx);
       return {
         event: {
           type: 'held',
           at: now(),
+          result: { router: fit === 0 ? { ...after, canaryWeight: 0 } : after },
           cause: {
             kind: 'drift',
             side: 'stable',

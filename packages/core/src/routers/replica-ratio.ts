@@ -95,6 +95,16 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
     const { total, surge, minPods } = settings(ctx);
     const want = replicaSplit(total, weight, minPods);
     const canaryName = canaryNameOf(ctx);
+    // Fewer replicas than a split needs (preflight refuses that, but a person may scale the stable
+    // down and a changed target restart the release on it): a side would get its share with no pod
+    // (chaos: a 20% step of 1 replica recorded 20% with no canary pod). Wait for more, within the
+    // progress deadline, and say what would help.
+    if (weight > 0 && weight < 100 && minPods > 0 && (want.canary === 0 || want.stable === 0))
+      throw new KanaryError(
+        'ROUTER',
+        `${weight}% of ${total} replica${total === 1 ? '' : 's'} leaves a side without a pod (at least ${minPods} per side while both get traffic): scale ${ctx.spec.target.name} to ${2 * minPods} or more, or set strategy.totalReplicas`,
+        { retryable: true, details: { progress: true } },
+      );
     const now = await read(ctx);
     if (!now.canary.exists) {
       if (want.canary === 0)

@@ -1,7 +1,7 @@
 import { KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
 import { readOwnedAnnotation, withOwnedAnnotation } from '../kubernetes/owned-annotation.ts';
-import { labelSelector, type Pod, servesTraffic } from '../kubernetes/pods.ts';
+import { labelSelector, type Pod, reachablePods, servesTraffic } from '../kubernetes/pods.ts';
 import {
   deleteOwnedService,
   ensureHashService,
@@ -118,6 +118,20 @@ export function sideNamesOf(ctx: Pick<PortContext, 'spec' | 'targets'>): {
   const green = canaryNameOf(ctx);
   const swapped = ctx.spec.strategy.type === 'blueGreen' && ctx.targets.stable?.name === green;
   return swapped ? { stable: green, canary: target, swapped } : { stable: target, canary: green, swapped };
+}
+
+/**
+ * Whether a pod belongs to Deployment `name`: its ReplicaSet is `<name>-<pod-template-hash>`, as the
+ * deployment controller names them (a Deployment `web-canary` is not `web`'s: `canary-…` has a dash).
+ */
+function ownedBy(name: string): (p: Pod) => boolean {
+  return (p) =>
+    (p.metadata.ownerReferences ?? []).some(
+      (o) =>
+        o.kind === 'ReplicaSet' &&
+        o.name.startsWith(`${name}-`) &&
+        /^[a-z0-9]+$/.test(o.name.slice(name.length + 1)),
+    );
 }
 
 /** The pod-template-hash of a Deployment's newest ReplicaSet, if it has one yet. */
@@ -522,8 +536,11 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
         original && !sameRevision(d.spec.template, original.template)
           ? `the pod template of Deployment ${name} was changed since the rollout began${imagesOf(d.spec.template)}`
           : undefined;
-      const pods = await client.list<Pod>('v1', 'Pod', ns(ctx), selector);
-      const ready = pods.filter(servesTraffic).length;
+      // Only its own pods: a canary made from the stable's template selects the stable's pods too,
+      // and before its revision is known its selector alone counted them as the canary's (chaos seed
+      // 699: a crash-looping canary looked ready once the stable was back, and kept every user).
+      const pods = (await client.list<Pod>('v1', 'Pod', ns(ctx), selector)).filter(ownedBy(name));
+      const ready = (await reachablePods(client, ns(ctx), pods)).length;
       return {
         exists: true,
         ready,
@@ -590,14 +607,9 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       const ref = ctx.targets.canary;
       const labels = canary?.spec.selector.matchLabels ?? ref?.podLabels;
       if (!labels) return;
-      const owned = (p: Pod) =>
-        (p.metadata.ownerReferences ?? []).some(
-          (o) =>
-            o.kind === 'ReplicaSet' &&
-            o.name.startsWith(`${canaryName(ctx)}-`) &&
-            /^[a-z0-9]+$/.test(o.name.slice(canaryName(ctx).length + 1)),
-        );
-      const pods = (await client.list<Pod>('v1', 'Pod', ns(ctx), labelSelector(labels))).filter(owned);
+      const pods = (await client.list<Pod>('v1', 'Pod', ns(ctx), labelSelector(labels))).filter(
+        ownedBy(canaryName(ctx)),
+      );
       // A terminating pod still answers until the Endpoints drop it (and the data plane with them).
       const service = ctx.spec.target.service;
       const endpoints = service

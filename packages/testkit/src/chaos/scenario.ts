@@ -160,7 +160,9 @@ export function mustFinish(scenario: ChaosScenario): boolean {
     d.kind === 'outage' ||
     d.kind === 'stall' ||
     d.kind === 'crash' ||
-    d.kind === 'scaleStable' ||
+    // A replica-ratio split is the pods' sizes: a person who scales the stable down gives the canary
+    // more than its step, and the release holds for them (resume or abort) once the canary is cut.
+    (d.kind === 'scaleStable' && (scenario.strategy !== 'replicaRatio' || d.replicas >= scenario.replicas)) ||
     d.kind === 'editRoute' ||
     d.kind === 'slowApi' ||
     d.kind === 'stealLease' ||
