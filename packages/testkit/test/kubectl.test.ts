@@ -26,7 +26,7 @@ async function start() {
   writeFileSync(path, cluster.kubeConfig.exportConfig());
   const kubectl = async (...args: string[]) =>
     (await run('kubectl', args, { env: { ...process.env, KUBECONFIG: path } })).stdout;
-  return { cluster, kubectl };
+  return { cluster, kubectl, path };
 }
 
 // Without a kubectl binary there is nothing to run: the encoding itself is tested below either way.
@@ -107,6 +107,36 @@ describe.skipIf(kubectlVersion === undefined)(
       expect(c.get('Namespace', undefined, 'shop')).toBeUndefined();
       expect(c.list('Deployment', 'shop')).toEqual([]);
     }, 60_000);
+
+    it('apply with validation on (client- and server-side): unknown fields refused under strict, dropped with a warning under warn', async () => {
+      const { cluster: c, kubectl, path } = await start();
+      const dir = mkdtempSync(join(tmpdir(), 'kanary-apply-'));
+      const manifest = (name: string, extra = '') => {
+        const file = join(dir, `${name}.yaml`);
+        writeFileSync(
+          file,
+          `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  replicas: 1${extra}\n  selector:\n    matchLabels: {app: ${name}}\n  template:\n    metadata:\n      labels: {app: ${name}}\n    spec:\n      containers:\n      - name: web\n        image: web:1\n`,
+        );
+        return file;
+      };
+      await kubectl('apply', '-f', manifest('web'));
+      await kubectl('apply', '--server-side', '-f', manifest('ssa'));
+      expect(c.get('Deployment', 'default', 'web')).toBeDefined();
+      expect(c.get('Deployment', 'default', 'ssa')).toBeDefined();
+      // An unknown field (a typo): kubectl's default --validate=strict has the server refuse it.
+      const typo = manifest('typo', '\n  replica: 2');
+      const refused = await kubectl('apply', '-f', typo).catch((e: { stderr: string }) => e.stderr);
+      expect(refused).toContain('unknown field "spec.replica"');
+      expect(c.get('Deployment', 'default', 'typo')).toBeUndefined();
+      // --validate=warn: written without it, and kubectl prints the server's warning.
+      const warned = await run('kubectl', ['apply', '--validate=warn', '-f', typo], {
+        env: { ...process.env, KUBECONFIG: path },
+      }).catch((e: { stderr: string }) => ({ stderr: e.stderr, stdout: '' }));
+      expect(warned.stderr).toContain('unknown field "spec.replica"');
+      const written = c.get('Deployment', 'default', 'typo');
+      expect(written?.spec).toMatchObject({ replicas: 1 });
+      expect(written?.spec).not.toHaveProperty('replica');
+    }, 30_000);
 
     it('describe shows the Events the deployment controller wrote; get events prints them with their columns', async () => {
       const { kubectl } = await start();

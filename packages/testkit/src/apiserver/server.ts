@@ -6,6 +6,7 @@ import { fieldValuesOf, parseFieldSelector } from './fields.ts';
 import { findKind, KINDS, type KindInfo } from './kinds.ts';
 import { MAX_REQUEST_BODY } from './limits.ts';
 import { clone, type KubeObject } from './object.ts';
+import { openApiDocument, openApiIndex } from './openapi.ts';
 import { ListPages } from './paging.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
 import { decodeProtobufObject, NoProtobufForm } from './protobuf.ts';
@@ -13,6 +14,7 @@ import { matchesRequirements, parseLabelSelector, type Requirement } from './sel
 import { ApiError, errors } from './status.ts';
 import type { ObjectStore, StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
+import { validateFields, warningHeaders } from './unknown-fields.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -54,7 +56,12 @@ const PATCH_TYPES = {
   apply: 'application/apply-patch+yaml',
 };
 
-function send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  headers: Record<string, string | string[]> = {},
+): void {
   sentBodies.set(res, body);
   const text = JSON.stringify(body);
   res.writeHead(code, {
@@ -313,6 +320,12 @@ export async function startApiServer(
         res.writeHead(200, { 'content-type': 'text/plain' });
         return void res.end('ok');
       }
+      if (url.pathname === '/openapi/v3') return send(res, 200, openApiIndex(served));
+      if (url.pathname.startsWith('/openapi/v3/')) {
+        const doc = openApiDocument(url.pathname.slice('/openapi/v3/'.length), served);
+        if (!doc) throw errors.notFound({ group: '', plural: 'openapi', kind: 'OpenAPI' }, url.pathname);
+        return send(res, 200, doc);
+      }
       if (url.pathname === '/api')
         return send(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
       if (url.pathname === '/apis') return send(res, 200, groupList(served));
@@ -420,7 +433,8 @@ export async function startApiServer(
         case 'create': {
           if (name) throw errors.methodNotAllowed('POST is not allowed on a named resource');
           const body = await readObject(req);
-          return send(res, 201, store.create(info, namespace, body, opts));
+          const warnings = validateFields(info, body, url.searchParams.get('fieldValidation'));
+          return send(res, 201, store.create(info, namespace, body, opts), warningHeaders(warnings));
         }
         case 'update': {
           const body = await readObject(req);
@@ -428,6 +442,7 @@ export async function startApiServer(
           if (body.metadata?.name && body.metadata.name !== name)
             throw errors.badRequest('the name of the object does not match the name on the URL');
           const sub = subresource === 'status' ? { subresource: 'status' as const } : {};
+          const warnings = validateFields(info, body, url.searchParams.get('fieldValidation'));
           return send(
             res,
             200,
@@ -437,10 +452,14 @@ export async function startApiServer(
               { ...body, metadata: { ...body.metadata, name: name as string } },
               { ...opts, ...sub },
             ),
+            warningHeaders(warnings),
           );
         }
-        case 'patch':
-          return send(res, 200, await patch(req, url, store, target, opts));
+        case 'patch': {
+          const warnings: string[] = [];
+          const patched = await patch(req, url, store, target, opts, warnings);
+          return send(res, 200, patched, warningHeaders(warnings));
+        }
         case 'delete': {
           // DeleteOptions may carry preconditions: the object must still be that uid/version (else 409).
           const text = await readBody(req);
@@ -577,8 +596,10 @@ async function patch(
   store: ObjectStore,
   t: Target,
   opts: { manager: string; version: string; dryRun: boolean },
+  warnings: string[],
 ): Promise<KubeObject> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+  const fieldValidation = url.searchParams.get('fieldValidation');
   const accepted = t.info.builtin
     ? Object.values(PATCH_TYPES)
     : [PATCH_TYPES.json, PATCH_TYPES.merge, PATCH_TYPES.apply];
@@ -595,6 +616,7 @@ async function patch(
     if (!url.searchParams.get('fieldManager'))
       throw errors.badRequest('PATCH, fieldManager is required for apply requests');
     if (t.subresource) throw errors.badRequest('apply to subresources is not supported by this server');
+    warnings.push(...validateFields(t.info, config, fieldValidation));
     return store.apply(t.info, t.namespace, name, config, {
       ...opts,
       force: url.searchParams.get('force') === 'true',
@@ -619,6 +641,7 @@ async function patch(
     throw e;
   }
   if (t.subresource === 'scale') return updateScale(store, t, patched, opts);
+  warnings.push(...validateFields(t.info, patched, fieldValidation));
   // A patch applies to the version read: a resourceVersion it sets is a precondition.
   const sentRv = (body as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
   const withRv: KubeObject = {
