@@ -1,4 +1,9 @@
-import { createKubernetesRollout, type Rollout, type RolloutState } from '@kanary/core';
+import {
+  createKubernetesRollout,
+  type KubernetesRolloutOptions,
+  type Rollout,
+  type RolloutState,
+} from '@kanary/core';
 import { type Cluster, startCluster } from '@kanary/testkit';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,6 +37,17 @@ async function setup() {
   await cluster.settle();
 }
 
+/** A process of its own on the shop's release (`holder`), polling every second. */
+const processAs = (holder: string, extra: Partial<KubernetesRolloutOptions> = {}) =>
+  createKubernetesRollout({
+    spec,
+    kubeConfig: cluster.kubeConfig,
+    clock: cluster.clock,
+    holder,
+    pollInterval: '1s',
+    ...extra,
+  });
+
 async function eventsOf(name: string) {
   const uid = cluster.get('Deployment', 'default', name)?.metadata.uid;
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
@@ -47,19 +63,8 @@ async function eventsOf(name: string) {
 describe('Kubernetes Events for each transition', () => {
   it('tells the release step by step on the target, once each, from the process that saved it', async () => {
     await setup();
-    const driver = createKubernetesRollout({
-      spec,
-      kubeConfig: cluster.kubeConfig,
-      clock: cluster.clock,
-      holder: 'driver',
-      pollInterval: '1s',
-    });
-    const person = createKubernetesRollout({
-      spec,
-      kubeConfig: cluster.kubeConfig,
-      clock: cluster.clock,
-      holder: 'person',
-    });
+    const driver = processAs('driver');
+    const person = processAs('person');
     const paused = reached(driver, (s) => s.phase === 'paused' && s.cursor.step === 3);
     const run = driver.run();
     await cluster.run(paused);
@@ -95,13 +100,7 @@ describe('Kubernetes Events for each transition', () => {
 
   it('an abort is a Warning with its reason, then RolledBack; events: false writes none', async () => {
     await setup();
-    const rollout = createKubernetesRollout({
-      spec,
-      kubeConfig: cluster.kubeConfig,
-      clock: cluster.clock,
-      holder: 'driver',
-      pollInterval: '1s',
-    });
+    const rollout = processAs('driver');
     const paused = reached(rollout, (s) => s.phase === 'paused' && s.cursor.step === 1);
     const run = rollout.run();
     await cluster.run(paused);
@@ -115,13 +114,7 @@ describe('Kubernetes Events for each transition', () => {
     expect(events.at(-1)?.reason).toBe('RolledBack');
     await cluster.run(rollout.close());
 
-    const quiet = createKubernetesRollout({
-      spec: { ...spec, name: 'quiet' },
-      kubeConfig: cluster.kubeConfig,
-      clock: cluster.clock,
-      events: false,
-      pollInterval: '1s',
-    });
+    const quiet = processAs('quiet', { spec: { ...spec, name: 'quiet' }, events: false });
     const before = (await eventsOf('shop')).length;
     const quietPaused = reached(quiet, (s) => s.phase === 'paused' && s.cursor.step === 1);
     const q = quiet.run();

@@ -1,5 +1,6 @@
 import type { KindInfo } from './kinds.ts';
 import type { KubeObject } from './object.ts';
+import { invalid } from './semantics.ts';
 import { ApiError, errors, type StatusCause } from './status.ts';
 
 // The limits kube-apiserver enforces outside the schemas: what its JSON decoder refuses (400), the
@@ -106,43 +107,24 @@ export function limitChecks(info: KindInfo, obj: KubeObject): StatusCause[] {
     causes.push(tooLong('metadata.annotations', TOTAL_ANNOTATION_SIZE));
   const spec = (obj.spec ?? {}) as Obj;
   const nonNegative = (field: string, v: unknown) => {
-    if (typeof v === 'number' && v < 0)
-      causes.push({
-        reason: 'FieldValueInvalid',
-        field,
-        message: `Invalid value: ${v}: must be greater than or equal to 0`,
-      });
+    if (typeof v === 'number' && v < 0) causes.push(invalid(field, v, 'must be greater than or equal to 0'));
   };
   switch (info.kind) {
     case 'ConfigMap': {
       const data = (obj as { data?: Record<string, string> }).data ?? {};
       const binary = (obj as { binaryData?: Record<string, string> }).binaryData ?? {};
       let total = 0;
-      for (const [key, value] of Object.entries(data)) {
-        const problem = configKeyProblem(key);
-        if (problem)
-          causes.push({
-            reason: 'FieldValueInvalid',
-            field: `data[${key}]`,
-            message: `Invalid value: ${JSON.stringify(key)}: ${problem}`,
-          });
-        if (key in binary)
-          causes.push({
-            reason: 'FieldValueInvalid',
-            field: `data[${key}]`,
-            message: `Invalid value: ${JSON.stringify(key)}: duplicate of key present in binaryData`,
-          });
-        total += bytes(String(value));
-      }
-      for (const [key, value] of Object.entries(binary)) {
-        const problem = configKeyProblem(key);
-        if (problem)
-          causes.push({
-            reason: 'FieldValueInvalid',
-            field: `binaryData[${key}]`,
-            message: `Invalid value: ${JSON.stringify(key)}: ${problem}`,
-          });
-        total += Buffer.from(String(value), 'base64').length;
+      for (const [map, entries] of [
+        ['data', data],
+        ['binaryData', binary],
+      ] as const) {
+        for (const [key, value] of Object.entries(entries)) {
+          const problem = configKeyProblem(key);
+          if (problem) causes.push(invalid(`${map}[${key}]`, key, problem));
+          if (map === 'data' && key in binary)
+            causes.push(invalid(`data[${key}]`, key, 'duplicate of key present in binaryData'));
+          total += map === 'data' ? bytes(String(value)) : Buffer.from(String(value), 'base64').length;
+        }
       }
       // The whole object's data: the path is empty, as upstream's.
       if (total > MAX_CONFIGMAP_SIZE) causes.push(tooLong('', MAX_CONFIGMAP_SIZE));
@@ -157,11 +139,9 @@ export function limitChecks(info: KindInfo, obj: KubeObject): StatusCause[] {
       if (info.kind === 'Deployment' && typeof deadline === 'number') {
         nonNegative('spec.progressDeadlineSeconds', deadline);
         if (deadline <= ((spec.minReadySeconds as number | undefined) ?? 0))
-          causes.push({
-            reason: 'FieldValueInvalid',
-            field: 'spec.progressDeadlineSeconds',
-            message: `Invalid value: ${deadline}: must be greater than minReadySeconds`,
-          });
+          causes.push(
+            invalid('spec.progressDeadlineSeconds', deadline, 'must be greater than minReadySeconds'),
+          );
       }
       const pod = ((spec.template as Obj | undefined)?.spec ?? {}) as Obj;
       if (pod.restartPolicy !== undefined && pod.restartPolicy !== 'Always')
@@ -181,11 +161,7 @@ export function limitChecks(info: KindInfo, obj: KubeObject): StatusCause[] {
     case 'Lease': {
       const duration = spec.leaseDurationSeconds;
       if (typeof duration === 'number' && duration <= 0)
-        causes.push({
-          reason: 'FieldValueInvalid',
-          field: 'spec.leaseDurationSeconds',
-          message: `Invalid value: ${duration}: must be greater than 0`,
-        });
+        causes.push(invalid('spec.leaseDurationSeconds', duration, 'must be greater than 0'));
       nonNegative('spec.leaseTransitions', spec.leaseTransitions);
       break;
     }

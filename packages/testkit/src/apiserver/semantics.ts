@@ -20,7 +20,8 @@ const at = (o: unknown, ...path: (string | number)[]): unknown =>
     o,
   );
 
-function invalid(field: string, value: unknown, detail: string): StatusCause {
+/** A FieldValueInvalid cause, worded as kube-apiserver words them. */
+export function invalid(field: string, value: unknown, detail: string): StatusCause {
   return {
     reason: 'FieldValueInvalid',
     field,
