@@ -138,6 +138,67 @@ describe.skipIf(kubectlVersion === undefined)(
       expect(written?.spec).not.toHaveProperty('replica');
     }, 30_000);
 
+    it('explain renders built-in kinds from the upstream OpenAPI and custom kinds from their CRDs (openapi v3)', async () => {
+      const { kubectl } = await start();
+      const replicas = await kubectl('explain', 'deployment.spec.replicas');
+      expect(replicas).toContain('FIELD: replicas <integer>');
+      expect(replicas).toContain('Number of desired pods.');
+      const deployment = await kubectl('explain', 'deploy');
+      expect(deployment).toMatch(/spec\t<DeploymentSpec>/);
+      const refs = await kubectl('explain', 'httproute.spec.rules.backendRefs');
+      expect(refs).toContain('GROUP:      gateway.networking.k8s.io');
+      expect(refs).toContain('FIELD: backendRefs <[]Object>');
+      const timeout = await kubectl('explain', 'vs.spec.http.timeout');
+      expect(timeout).toContain('Timeout for HTTP requests, default is disabled.');
+      // /openapi/v2, which kubectl reads in gnostic's protobuf encoding.
+      const v2 = await kubectl('explain', 'deployment.spec.replicas', '--output=plaintext-openapiv2');
+      expect(v2).toContain('FIELD:    replicas <integer>');
+      expect(v2).toContain('Number of desired pods.');
+      expect(await kubectl('explain', 'httproute.spec.hostnames', '--output=plaintext-openapiv2')).toContain(
+        'Hostnames defines a set of hostnames',
+      );
+    }, 30_000);
+
+    it('apply of a custom resource is checked against its CRD: a typo refused, a CEL rule enforced, defaults returned', async () => {
+      const { cluster: c, kubectl } = await start();
+      const dir = mkdtempSync(join(tmpdir(), 'kanary-apply-'));
+      const route = (name: string, backend: string) => {
+        const file = join(dir, `${name}.yaml`);
+        writeFileSync(
+          file,
+          `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: ${name}\nspec:\n  parentRefs: [{name: gw}]\n  rules:\n  - backendRefs: [${backend}]\n`,
+        );
+        return file;
+      };
+      const typo = await kubectl('apply', '-f', route('typo', '{name: shop, prot: 80}')).catch(
+        (e: { stderr: string }) => e.stderr,
+      );
+      expect(typo).toContain('unknown field "spec.rules[0].backendRefs[0].prot"');
+      const noPort = await kubectl('apply', '-f', route('noport', '{name: shop}')).catch(
+        (e: { stderr: string }) => e.stderr,
+      );
+      expect(noPort).toContain('Must have port for Service reference');
+      await kubectl('apply', '-f', route('shop', '{name: shop, port: 80}'));
+      const stored = c.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io') as {
+        spec: { rules: Array<{ backendRefs: object[] }> };
+      };
+      expect(stored.spec.rules[0]?.backendRefs[0]).toEqual({
+        group: '',
+        kind: 'Service',
+        name: 'shop',
+        port: 80,
+        weight: 1,
+      });
+      // Applied again: a merge patch replaces the list (custom resources have no strategic merge), so
+      // kubectl sends it and says "configured", as against a real server; defaulted again, the
+      // object is the same and the write changes nothing (same resourceVersion).
+      const rv = c.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')?.metadata.resourceVersion;
+      expect(await kubectl('apply', '-f', route('shop', '{name: shop, port: 80}'))).toContain('configured');
+      expect(
+        c.get('HTTPRoute', 'default', 'shop', 'gateway.networking.k8s.io')?.metadata.resourceVersion,
+      ).toBe(rv);
+    }, 30_000);
+
     it('describe shows the Events the deployment controller wrote; get events prints them with their columns', async () => {
       const { kubectl } = await start();
       await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');
@@ -173,6 +234,13 @@ describe.skipIf(kubectlVersion === undefined)(
       expect(pods[1]).toMatch(/^web-\S+\s+1\/1\s+Running\s+0\s+\d+s$/);
       expect((await kubectl('get', 'svc', 'web')).split('\n')[1]).toMatch(
         /^web\s+NodePort\s+10\.96\.\S+\s+<none>\s+80:\d+\/TCP\s+\d+s$/,
+      );
+      // The `all` category: pods, services, deployments and replica sets, as kubectl get all lists them.
+      const all = await kubectl('get', 'all');
+      for (const name of ['pod/web-', 'service/web', 'deployment.apps/web', 'replicaset.apps/web-'])
+        expect(all).toContain(name);
+      expect(await kubectl('api-resources', '--categories=gateway-api', '-o', 'name')).toContain(
+        'httproutes.gateway.networking.k8s.io',
       );
       // get -w: a new row when the Deployment changes.
       const path = join(mkdtempSync(join(tmpdir(), 'kanary-kubectl-')), 'config');

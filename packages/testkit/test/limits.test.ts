@@ -63,12 +63,12 @@ const cases: Case[] = [
     message: 'Must have port for Service reference',
   },
   {
-    what: 'an HTTPRoute naming the same Gateway twice without sectionName or port',
+    what: 'an HTTPRoute naming the same Gateway twice without sectionName (the CEL rule of its CRD)',
     path: ROUTES,
     body: route('twice', { parentRefs: [{ name: 'gw' }, { name: 'gw' }] }),
     code: 422,
     field: 'spec.parentRefs',
-    message: 'sectionName or port must be specified',
+    message: 'sectionName must be unique when parentRefs includes 2 or more references to the same parent',
   },
   {
     what: 'an HTTPRoute naming two listeners of one Gateway',

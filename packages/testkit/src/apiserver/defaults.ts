@@ -1,3 +1,4 @@
+import { admitCustomResource } from './crd/index.ts';
 import type { KindInfo } from './kinds.ts';
 import { isPlainObject, type KubeObject } from './object.ts';
 
@@ -33,6 +34,10 @@ export function applyDefaults(
   old: KubeObject | undefined,
   _store: unknown,
 ): void {
+  if (!info.builtin) {
+    admitCustomResource(info, obj);
+    return;
+  }
   const spec = (obj.spec ?? {}) as Obj;
   switch (info.kind) {
     case 'Namespace':

@@ -1,11 +1,3 @@
-import { Gateway } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway';
-import { GatewayClass } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GatewayClass';
-import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
-import { ReferenceGrant } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1/ReferenceGrant';
-import { DestinationRule as DestinationRuleV1 } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
-import { VirtualService as VirtualServiceV1 } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
-import { DestinationRule as DestinationRuleV1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule';
-import { VirtualService as VirtualServiceV1beta1 } from '@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
 import { Lease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
@@ -16,6 +8,7 @@ import { Event } from 'kubernetes-models/v1/Event';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Service } from 'kubernetes-models/v1/Service';
+import { validateCustomResource } from './crd/index.ts';
 import type { KubeObject } from './object.ts';
 import { semanticChecks } from './semantics.ts';
 import type { StatusCause } from './status.ts';
@@ -37,7 +30,10 @@ export interface KindInfo {
   builtin: boolean;
   subresources: { status: boolean; scale: boolean };
   shortNames?: string[];
-  models: Record<string, ModelClass>;
+  /** Discovery categories: `kubectl get all` lists the kinds in `all`. */
+  categories?: string[];
+  /** A built-in kind's kubernetes-models classes by version; custom resources use their vendored CRD. */
+  models?: Record<string, ModelClass>;
 }
 
 const k = (info: Omit<KindInfo, 'singular'>): KindInfo => ({ ...info, singular: info.kind.toLowerCase() });
@@ -64,6 +60,7 @@ export const KINDS: KindInfo[] = [
     subresources: { status: true, scale: false },
     shortNames: ['svc'],
     models: { v1: Service as never },
+    categories: ['all'],
   }),
   k({
     group: '',
@@ -75,6 +72,7 @@ export const KINDS: KindInfo[] = [
     subresources: { status: true, scale: false },
     shortNames: ['po'],
     models: { v1: Pod as never },
+    categories: ['all'],
   }),
   k({
     group: '',
@@ -108,6 +106,7 @@ export const KINDS: KindInfo[] = [
     subresources: { status: true, scale: true },
     shortNames: ['deploy'],
     models: { v1: Deployment as never },
+    categories: ['all'],
   }),
   k({
     group: 'apps',
@@ -119,6 +118,7 @@ export const KINDS: KindInfo[] = [
     subresources: { status: true, scale: true },
     shortNames: ['rs'],
     models: { v1: ReplicaSet as never },
+    categories: ['all'],
   }),
   k({
     group: 'networking.k8s.io',
@@ -154,68 +154,68 @@ export const KINDS: KindInfo[] = [
   }),
   k({
     group: 'networking.istio.io',
-    versions: ['v1', 'v1beta1'],
+    versions: ['v1', 'v1alpha3', 'v1beta1'],
     kind: 'VirtualService',
     plural: 'virtualservices',
     namespaced: true,
     builtin: false,
     subresources: { status: true, scale: false },
     shortNames: ['vs'],
-    models: { v1: VirtualServiceV1 as never, v1beta1: VirtualServiceV1beta1 as never },
+    categories: ['istio-io', 'networking-istio-io'],
   }),
   k({
     group: 'networking.istio.io',
-    versions: ['v1', 'v1beta1'],
+    versions: ['v1', 'v1alpha3', 'v1beta1'],
     kind: 'DestinationRule',
     plural: 'destinationrules',
     namespaced: true,
     builtin: false,
     subresources: { status: true, scale: false },
     shortNames: ['dr'],
-    models: { v1: DestinationRuleV1 as never, v1beta1: DestinationRuleV1beta1 as never },
+    categories: ['istio-io', 'networking-istio-io'],
   }),
   k({
     group: 'gateway.networking.k8s.io',
-    versions: ['v1'],
+    versions: ['v1', 'v1beta1'],
     kind: 'HTTPRoute',
     plural: 'httproutes',
     namespaced: true,
     builtin: false,
     subresources: { status: true, scale: false },
-    models: { v1: HTTPRoute as never },
+    categories: ['gateway-api'],
   }),
   k({
     group: 'gateway.networking.k8s.io',
-    versions: ['v1'],
+    versions: ['v1', 'v1beta1'],
     kind: 'Gateway',
     plural: 'gateways',
     namespaced: true,
     builtin: false,
     subresources: { status: true, scale: false },
     shortNames: ['gtw'],
-    models: { v1: Gateway as never },
+    categories: ['gateway-api'],
   }),
   k({
     group: 'gateway.networking.k8s.io',
-    versions: ['v1'],
+    versions: ['v1', 'v1beta1'],
     kind: 'GatewayClass',
     plural: 'gatewayclasses',
     namespaced: false,
     builtin: false,
     subresources: { status: true, scale: false },
     shortNames: ['gc'],
-    models: { v1: GatewayClass as never },
+    categories: ['gateway-api'],
   }),
   k({
     group: 'gateway.networking.k8s.io',
-    versions: ['v1beta1'],
+    versions: ['v1beta1', 'v1'],
     kind: 'ReferenceGrant',
     plural: 'referencegrants',
     namespaced: true,
     builtin: false,
     subresources: { status: false, scale: false },
     shortNames: ['refgrant'],
-    models: { v1beta1: ReferenceGrant as never },
+    categories: ['gateway-api'],
   }),
 ];
 
@@ -250,6 +250,10 @@ export function validateObject(
   obj: KubeObject,
   old: KubeObject | undefined,
 ): StatusCause[] {
+  if (!info.models) {
+    const causes = validateCustomResource(info, version, obj, old);
+    return causes.length > 0 ? causes : semanticChecks(info, obj, old);
+  }
   const causes: StatusCause[] = [];
   const Model = info.models[version] ?? info.models[info.versions[0] as string];
   try {

@@ -6,7 +6,8 @@ import { fieldValuesOf, parseFieldSelector } from './fields.ts';
 import { findKind, KINDS, type KindInfo } from './kinds.ts';
 import { MAX_REQUEST_BODY } from './limits.ts';
 import { clone, type KubeObject } from './object.ts';
-import { openApiDocument, openApiIndex } from './openapi.ts';
+import { openApiDocument, openApiIndex, openApiV2 } from './openapi.ts';
+import { encodeOpenApiV2, OPENAPI_V2_PROTOBUF } from './openapi-v2.ts';
 import { ListPages } from './paging.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
 import { decodeProtobufObject, NoProtobufForm } from './protobuf.ts';
@@ -142,6 +143,7 @@ function resourceList(group: string, version: string) {
         kind: k.kind,
         verbs,
         ...(k.shortNames ? { shortNames: k.shortNames } : {}),
+        ...(k.categories ? { categories: k.categories } : {}),
       };
       const subs = [];
       if (k.subresources.status)
@@ -320,6 +322,22 @@ export async function startApiServer(
         res.writeHead(200, { 'content-type': 'text/plain' });
         return void res.end('ok');
       }
+      if (url.pathname === '/openapi/v2') {
+        // kubectl asks for gnostic's protobuf encoding; other clients for JSON.
+        const accept = req.headers.accept ?? '*/*';
+        if (accept.includes(OPENAPI_V2_PROTOBUF)) {
+          const bytes = encodeOpenApiV2(openApiV2(served) as never);
+          // Answered as kube-openapi answers it: Go's mime parser refuses the `@` of the Accept form.
+          res.writeHead(200, {
+            'content-type': 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf',
+            'content-length': bytes.length,
+          });
+          return void res.end(bytes);
+        }
+        if (!/application\/json|\*\/\*/.test(accept))
+          throw errors.notAcceptable(['application/json', OPENAPI_V2_PROTOBUF]);
+        return send(res, 200, openApiV2(served));
+      }
       if (url.pathname === '/openapi/v3') return send(res, 200, openApiIndex(served));
       if (url.pathname.startsWith('/openapi/v3/')) {
         const doc = openApiDocument(url.pathname.slice('/openapi/v3/'.length), served);
@@ -433,7 +451,12 @@ export async function startApiServer(
         case 'create': {
           if (name) throw errors.methodNotAllowed('POST is not allowed on a named resource');
           const body = await readObject(req);
-          const warnings = validateFields(info, body, url.searchParams.get('fieldValidation'));
+          const warnings = validateFields(
+            info,
+            body,
+            url.searchParams.get('fieldValidation'),
+            target.version,
+          );
           return send(res, 201, store.create(info, namespace, body, opts), warningHeaders(warnings));
         }
         case 'update': {
@@ -442,7 +465,12 @@ export async function startApiServer(
           if (body.metadata?.name && body.metadata.name !== name)
             throw errors.badRequest('the name of the object does not match the name on the URL');
           const sub = subresource === 'status' ? { subresource: 'status' as const } : {};
-          const warnings = validateFields(info, body, url.searchParams.get('fieldValidation'));
+          const warnings = validateFields(
+            info,
+            body,
+            url.searchParams.get('fieldValidation'),
+            target.version,
+          );
           return send(
             res,
             200,
@@ -616,7 +644,7 @@ async function patch(
     if (!url.searchParams.get('fieldManager'))
       throw errors.badRequest('PATCH, fieldManager is required for apply requests');
     if (t.subresource) throw errors.badRequest('apply to subresources is not supported by this server');
-    warnings.push(...validateFields(t.info, config, fieldValidation));
+    warnings.push(...validateFields(t.info, config, fieldValidation, t.version));
     return store.apply(t.info, t.namespace, name, config, {
       ...opts,
       force: url.searchParams.get('force') === 'true',
@@ -641,7 +669,7 @@ async function patch(
     throw e;
   }
   if (t.subresource === 'scale') return updateScale(store, t, patched, opts);
-  warnings.push(...validateFields(t.info, patched, fieldValidation));
+  warnings.push(...validateFields(t.info, patched, fieldValidation, t.version));
   // A patch applies to the version read: a resourceVersion it sets is a precondition.
   const sentRv = (body as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
   const withRv: KubeObject = {

@@ -107,6 +107,12 @@ export const errors = {
       reason: 'UnsupportedMediaType',
       message: `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}${type ? ` (got ${type})` : ''}`,
     }),
+  notAcceptable: (accepted: string[]) =>
+    new ApiError({
+      code: 406,
+      reason: 'NotAcceptable',
+      message: `only the following media types are accepted: ${accepted.join(', ')}`,
+    }),
   gone: (message: string) => new ApiError({ code: 410, reason: 'Expired', message }),
   tooManyRequests: (retryAfterSeconds: number) =>
     new ApiError(

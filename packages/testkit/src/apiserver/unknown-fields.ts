@@ -1,4 +1,5 @@
 import * as models from '@kubernetes/client-node';
+import { pruneCustomResource } from './crd/index.ts';
 import type { KindInfo } from './kinds.ts';
 import type { KubeObject } from './object.ts';
 import { errors } from './status.ts';
@@ -7,7 +8,8 @@ import { errors } from './status.ts';
 // default): a field the kind's schema does not know is refused (Strict: 400 "strict decoding
 // error"), or dropped with a `Warning` header (Warn), or dropped (Ignore). The schema of the
 // built-in kinds is client-node's model table (each model's attributeTypeMap, generated from the
-// upstream OpenAPI): no hand-written field list. Custom resources are left to their CRD schemas.
+// upstream OpenAPI): no hand-written field list. A custom resource's schema is its vendored CRD's, and
+// its metadata is an ObjectMeta.
 
 const ROOTS: Record<string, string> = {
   Namespace: 'V1Namespace',
@@ -58,16 +60,28 @@ function walk(value: unknown, type: string, path: string, prune: boolean, out: s
  * Applies the request's `fieldValidation` to an object about to be written: throws 400 under
  * Strict, else drops unknown fields (in place) and returns the warnings to send under Warn.
  */
-export function validateFields(info: KindInfo, obj: KubeObject, mode: string | null): string[] {
-  const root = info.group === '' || info.builtin ? ROOTS[info.kind] : undefined;
-  if (!root) return [];
+export function validateFields(
+  info: KindInfo,
+  obj: KubeObject,
+  mode: string | null,
+  version: string,
+): string[] {
+  const root = info.builtin ? ROOTS[info.kind] : undefined;
+  if (info.builtin && !root) return [];
   const level = mode ?? 'Warn';
   if (!['Strict', 'Warn', 'Ignore'].includes(level))
     throw errors.badRequest(
       `fieldValidation must be one of Ignore, Warn or Strict, not ${JSON.stringify(level)}`,
     );
   const unknown: string[] = [];
-  walk(obj, root, '', level !== 'Strict', unknown);
+  if (root) walk(obj, root, '', level !== 'Strict', unknown);
+  else {
+    walk(obj.metadata, 'V1ObjectMeta', 'metadata', level !== 'Strict', unknown);
+    const copy = structuredClone(obj);
+    // Pruned paths are reported sorted, as the custom resource handler sorts them.
+    unknown.push(...pruneCustomResource(info, copy, version).sort());
+    if (level !== 'Strict') pruneCustomResource(info, obj, version);
+  }
   if (unknown.length > 0 && level === 'Strict')
     throw errors.badRequest(
       `strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`,

@@ -61,6 +61,11 @@ export interface Cluster {
   crashPods(match: Omit<PodBehaviorRule, 'behavior'>): number;
   /** Creates or replaces objects directly (test setup, no HTTP); namespaces are created as needed. */
   apply(...objects: KubeObject[]): KubeObject[];
+  /**
+   * What the API server makes of `obj` (pruned, defaulted, validated) as `apply` would write it,
+   * without writing it: a server-side dry run. For expectations about objects a person edits.
+   */
+  admit(obj: KubeObject): KubeObject;
   get(kind: string, namespace: string | undefined, name: string, group?: string): KubeObject | undefined;
   /**
    * Virtual time: runs `work` to completion, moving time to the next timer only when the API
@@ -158,6 +163,28 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   const kubeConfig = kubeConfigFor('testkit');
 
+  const write = (obj: KubeObject, dryRun: boolean): KubeObject => {
+    const info = infoOf(obj);
+    const ns = info.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
+    if (ns && !dryRun) ensureNamespace(ns);
+    const existing = store.get(info, ns, obj.metadata.name as string);
+    const opts = { manager: 'testkit', dryRun };
+    try {
+      return existing
+        ? store.update(
+            info,
+            ns,
+            { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata.resourceVersion } },
+            opts,
+          )
+        : store.create(info, ns, obj, opts);
+    } catch (error) {
+      if (error instanceof ApiError)
+        throw new Error(`apply ${obj.kind} ${obj.metadata.name}: ${error.message}`);
+      throw error;
+    }
+  };
+
   const cluster: Cluster = {
     kubeConfig,
     kubeConfigFor,
@@ -172,27 +199,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     setPodBehavior: (rule) => controllers.setPodBehavior(rule),
     crashPods: (match) => controllers.crashPods(match),
     apply(...objects) {
-      return objects.map((obj) => {
-        const info = infoOf(obj);
-        const ns = info.namespaced ? (obj.metadata.namespace ?? 'default') : undefined;
-        if (ns) ensureNamespace(ns);
-        const existing = store.get(info, ns, obj.metadata.name as string);
-        try {
-          return existing
-            ? store.update(
-                info,
-                ns,
-                { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata.resourceVersion } },
-                { manager: 'testkit' },
-              )
-            : store.create(info, ns, obj, { manager: 'testkit' });
-        } catch (error) {
-          if (error instanceof ApiError)
-            throw new Error(`apply ${obj.kind} ${obj.metadata.name}: ${error.message}`);
-          throw error;
-        }
-      });
+      return objects.map((obj) => write(obj, false));
     },
+    admit: (obj) => write(obj, true),
     get(kind, namespace, name, group) {
       const info = kindByName(kind, group);
       if (!info) throw new Error(`unknown kind ${kind}`);
