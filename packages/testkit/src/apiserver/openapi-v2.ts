@@ -57,6 +57,7 @@ const SCALARS: Record<string, string> = {
 /** A swagger schema as gnostic's `Schema` message (keywords v2 does not have are left out). */
 function schema(s: Obj): Obj {
   const out: Obj = {};
+  const extensions: Obj[] = [];
   for (const [key, value] of Object.entries(s)) {
     if (key === '$ref') out._ref = value;
     else if (SCALARS[key]) out[SCALARS[key] as string] = value;
@@ -76,9 +77,9 @@ function schema(s: Obj): Obj {
         typeof value === 'boolean' ? { boolean: value } : { schema: schema(value as Obj) };
     else if (key === 'default' || key === 'example') out[key] = anyOf(value);
     else if (key === 'enum') out.enum = (value as unknown[]).map(anyOf);
-    else if (key.startsWith('x-'))
-      ((out.vendor_extension ??= []) as Obj[]).push({ name: key, value: anyOf(value) });
+    else if (key.startsWith('x-')) extensions.push({ name: key, value: anyOf(value) });
   }
+  if (extensions.length > 0) out.vendor_extension = extensions;
   return out;
 }
 
