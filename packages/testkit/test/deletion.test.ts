@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 // Deletion as kube-apiserver, the garbage collector and the namespace controller do it: the
 // foreground policy keeps the owner (marked, holding `foregroundDeletion`) until its dependents
-// are gone, pods terminate gracefully on the way, and a namespace terminates before it goes.
+// are gone; background removes the owner at once and its dependents a reconcile later; orphan keeps
+// the owner (holding `orphan`) until its dependents no longer name it; pods terminate gracefully
+// on the way, and a namespace terminates before it goes.
 
 let cluster: Cluster;
 afterEach(() => cluster?.close());
@@ -48,6 +50,38 @@ describe('deletion', () => {
     });
     expect(cluster.list('ReplicaSet', 'default')).toEqual([]);
     expect(cluster.list('Pod', 'default')).toEqual([]);
+  });
+
+  it('background (the default): the Deployment goes at once, its ReplicaSet when the garbage collector sees it', async () => {
+    cluster = await startCluster();
+    cluster.apply(deployment('web', 'default', 'web:1', 2));
+    await cluster.settle();
+    const answer = await del('/apis/apps/v1/namespaces/default/deployments/web');
+    expect(answer.status).toBe(200);
+    expect(cluster.get('Deployment', 'default', 'web')).toBeUndefined();
+    // Right after the request the ReplicaSet is still there, its owner gone (a dangling reference).
+    const [rs] = cluster.list('ReplicaSet', 'default');
+    expect(rs?.metadata.ownerReferences?.[0]?.name).toBe('web');
+    expect(rs?.metadata.deletionTimestamp).toBeUndefined();
+    await cluster.until(() => cluster.list('ReplicaSet', 'default').length === 0, 'the ReplicaSet to go');
+    await cluster.until(() => cluster.list('Pod', 'default').length === 0, 'its pods to go');
+  });
+
+  it('orphan: the Deployment holds `orphan` until its ReplicaSet no longer names it, then goes; the ReplicaSet stays', async () => {
+    cluster = await startCluster();
+    cluster.apply(deployment('web', 'default', 'web:1', 2));
+    await cluster.settle();
+    const answer = await del('/apis/apps/v1/namespaces/default/deployments/web', {
+      propagationPolicy: 'Orphan',
+    });
+    expect((answer.body.metadata as { finalizers: string[] }).finalizers).toEqual(['orphan']);
+    expect(cluster.get('Deployment', 'default', 'web')?.metadata.deletionTimestamp).toBeDefined();
+    await cluster.until(() => !cluster.get('Deployment', 'default', 'web'), 'the Deployment to go');
+    const sets = cluster.list('ReplicaSet', 'default');
+    expect(sets).toHaveLength(1);
+    expect(sets[0]?.metadata.ownerReferences).toBeUndefined();
+    await cluster.virtualClock!.advance(5_000);
+    expect(cluster.list('Pod', 'default').filter((p) => !p.metadata.deletionTimestamp)).toHaveLength(2);
   });
 
   it('an object with a finalizer is only marked; removing the last finalizer removes it, and none can be added then', async () => {

@@ -91,6 +91,12 @@ describe.skipIf(kubectlVersion === undefined)(
       await kubectl('rollout', 'status', 'deployment/gone', '--timeout=10s');
       await kubectl('delete', 'deployment', 'kept', '--cascade=orphan');
       await kubectl('delete', 'deployment', 'gone');
+      // Background (the default): the Deployment goes at once, its ReplicaSet a moment later, when
+      // the garbage collector sees the owner gone. kubectl waits only for the Deployment.
+      await c.until(
+        () => !c.list('ReplicaSet', 'default').some((rs) => rs.metadata.name?.startsWith('gone-')),
+        'the garbage collector deletes the ReplicaSet of the deleted Deployment',
+      );
       const sets = c.list('ReplicaSet', 'default');
       expect(sets.map((rs) => rs.metadata.name?.replace(/-[a-z0-9]+$/, ''))).toEqual(['kept']);
       expect(sets[0]?.metadata.ownerReferences ?? []).toEqual([]);

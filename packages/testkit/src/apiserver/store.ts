@@ -6,7 +6,7 @@ import { decodeCheck, limitChecks, storageCheck } from './limits.ts';
 import { clone, jsonEqual, type KubeObject } from './object.ts';
 import { matchesRequirements, type Requirement } from './selectors.ts';
 import { recordUpdate, serverSideApply } from './ssa.ts';
-import { ApiError, errors } from './status.ts';
+import { errors } from './status.ts';
 
 export type WatchType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -69,15 +69,23 @@ class KindIndex {
   }
   get = (key: string) => this.#bucket(key)?.get(key);
   has = (key: string) => this.#bucket(key)?.has(key) ?? false;
+  /** The uids of the objects stored: the garbage collector asks whether an owner still exists. */
+  #uids = new Set<string>();
   set = (key: string, obj: KubeObject) => {
-    this.#link(key, this.get(key), false);
+    const before = this.get(key);
+    this.#link(key, before, false);
+    if (before?.metadata.uid) this.#uids.delete(before.metadata.uid);
     this.#link(key, obj, true);
+    if (obj.metadata.uid) this.#uids.add(obj.metadata.uid);
     this.#bucket(key, true)?.set(key, obj);
   };
   delete = (key: string) => {
-    this.#link(key, this.get(key), false);
+    const before = this.get(key);
+    this.#link(key, before, false);
+    if (before?.metadata.uid) this.#uids.delete(before.metadata.uid);
     this.#bucket(key)?.delete(key);
   };
+  hasUid = (uid: string) => this.#uids.has(uid);
   /** Objects that name `uid` as an owner. */
   ownedBy = (uid: string): KubeObject[] =>
     [...(this.#owned.get(uid) ?? [])].map((k) => this.get(k)).filter((o): o is KubeObject => o !== undefined);
@@ -348,11 +356,7 @@ export class ObjectStore {
         ]);
       // The last finalizer of an object being deleted is gone: the object goes with it.
       if ((next.metadata.finalizers ?? []).length === 0 && info.kind !== 'Namespace' && info.kind !== 'Pod')
-        return this.#withApiVersion(
-          info,
-          this.#remove(info, this.#key(info, ns, name), next, false),
-          version,
-        );
+        return this.#withApiVersion(info, this.#remove(info, this.#key(info, ns, name), next), version);
     }
     next.metadata.resourceVersion = String(++this.#rv);
     this.#objects.set(this.#key(info, ns, name), clone(next));
@@ -449,12 +453,13 @@ export class ObjectStore {
       return this.#mark(info, key, next, opts.dryRun);
     }
     // Foreground: the owner stays, marked and holding `foregroundDeletion`, until the garbage
-    // collector has deleted the dependents that block it (the controller manager does that).
+    // collector has deleted the dependents that block it. Orphan: it stays holding `orphan` until the
+    // garbage collector has taken its reference out of every dependent. (The controller manager
+    // does both; registry/generic/registry/store.go, deletionFinalizersForGarbageCollection.)
+    const wanted = opts.foreground ? 'foregroundDeletion' : opts.orphan ? 'orphan' : undefined;
     const finalizers = [
       ...(current.metadata.finalizers ?? []),
-      ...(opts.foreground && !current.metadata.finalizers?.includes('foregroundDeletion')
-        ? ['foregroundDeletion']
-        : []),
+      ...(wanted && !current.metadata.finalizers?.includes(wanted) ? [wanted] : []),
     ];
     if (finalizers.length > 0) {
       if (
@@ -469,7 +474,7 @@ export class ObjectStore {
       return this.#mark(info, key, next, opts.dryRun);
     }
     if (opts.dryRun) return clone(current);
-    return this.#remove(info, key, current, opts.orphan ?? false);
+    return this.#remove(info, key, current);
   }
 
   /** Records a deletion in progress (deletionTimestamp, finalizers) as a MODIFIED object. */
@@ -481,30 +486,21 @@ export class ObjectStore {
     return clone(next);
   }
 
-  /** Removes an object, and its dependents with it (background propagation) or orphaned. */
-  #remove(info: KindInfo, key: string, current: KubeObject, orphan: boolean): KubeObject {
+  /**
+   * Removes an object. Its dependents are the garbage collector's business (background
+   * propagation): it deletes them a moment later, when it sees their owner gone.
+   */
+  #remove(info: KindInfo, key: string, current: KubeObject): KubeObject {
     this.#objects.delete(key);
     const gone = clone(current);
     gone.metadata.resourceVersion = String(++this.#rv);
     this.#emit('DELETED', info, gone);
-    // Garbage collection: dependents go with their owner (background propagation), or, orphaned,
-    // stay without the reference to it (the garbage collector's orphan finalizer).
-    const uid = current.metadata.uid;
-    for (const obj of uid ? [...this.#objects.ownedBy(uid)] : []) {
-      const depInfo = KINDS.find((k) => k.kind === obj.kind) as KindInfo;
-      try {
-        if (!orphan) this.delete(depInfo, obj.metadata.namespace, obj.metadata.name ?? '');
-        else {
-          const next = clone(obj);
-          next.metadata.ownerReferences = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
-          if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
-          this.update(depInfo, obj.metadata.namespace, next, { manager: 'garbage-collector' });
-        }
-      } catch (e) {
-        if (!(e instanceof ApiError)) throw e;
-      }
-    }
     return gone;
+  }
+
+  /** Whether an object of this uid exists (the garbage collector's look at an owner). */
+  hasUid(uid: string): boolean {
+    return this.#objects.hasUid(uid);
   }
 
   /** Every object that names `uid` as an owner, whatever its kind (the garbage collector's graph). */
@@ -528,7 +524,7 @@ export class ObjectStore {
     const key = this.#key(info, undefined, name);
     const current = this.#objects.get(key);
     if (!current?.metadata.deletionTimestamp || this.contentsOf(name).length > 0) return;
-    this.#remove(info, key, current, false);
+    this.#remove(info, key, current);
   }
 }
 

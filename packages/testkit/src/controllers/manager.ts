@@ -257,8 +257,14 @@ export class ControllerManager {
   #onDeletion(e: StoreEvent): void {
     const o = e.object;
     const ns = o.metadata.namespace ?? '';
-    if (o.metadata.finalizers?.includes('foregroundDeletion') && o.metadata.deletionTimestamp)
+    const finalizers = o.metadata.finalizers ?? [];
+    if (
+      (finalizers.includes('foregroundDeletion') || finalizers.includes('orphan')) &&
+      o.metadata.deletionTimestamp
+    )
       this.#enqueue(`gc/${ns}/${e.info.kind}:${o.metadata.name}`);
+    // An owner gone: its dependents are looked at (background propagation deletes them).
+    if (e.type === 'DELETED' && o.metadata.uid) this.#enqueue(`dangling/${ns}/${o.metadata.uid}`);
     if (e.type === 'DELETED' || o.metadata.deletionTimestamp)
       for (const ref of o.metadata.ownerReferences ?? []) this.#enqueue(`gc/${ns}/${ref.kind}:${ref.name}`);
     if (e.info.kind === 'Namespace' && !e.info.group && o.metadata.deletionTimestamp)
@@ -268,19 +274,33 @@ export class ControllerManager {
   }
 
   /**
-   * Foreground deletion (pkg/controller/garbagecollector): the owner's dependents are deleted, in
-   * the foreground themselves; once none that blocks it is left, the owner's `foregroundDeletion`
-   * finalizer goes, and the owner with it.
+   * Foreground and orphan deletion (pkg/controller/garbagecollector). Foreground: the owner's
+   * dependents are deleted, in the foreground themselves; once none that blocks it is left, the
+   * owner's `foregroundDeletion` finalizer goes, and the owner with it. Orphan: the owner's reference
+   * is taken out of every dependent, then its `orphan` finalizer goes.
    */
   #collect(ns: string, kind: string, name: string): void {
     const info = KINDS.find((k) => k.kind === kind && k.namespaced === (ns !== ''));
     const owner = info && this.#store.get(info, ns || undefined, name);
-    if (
-      !info ||
-      !owner?.metadata.deletionTimestamp ||
-      !owner.metadata.finalizers?.includes('foregroundDeletion')
-    )
+    if (!info || !owner?.metadata.deletionTimestamp) return;
+    if (owner.metadata.finalizers?.includes('orphan')) {
+      for (const d of this.#store.dependentsOf(owner.metadata.uid))
+        this.#dropOwner(d, owner.metadata.uid as string);
+      this.#store.update(
+        info,
+        ns || undefined,
+        {
+          ...owner,
+          metadata: {
+            ...owner.metadata,
+            finalizers: owner.metadata.finalizers.filter((f) => f !== 'orphan'),
+          },
+        },
+        { manager: 'garbage-collector' },
+      );
       return;
+    }
+    if (!owner.metadata.finalizers?.includes('foregroundDeletion')) return;
     const dependents = this.#store.dependentsOf(owner.metadata.uid);
     for (const d of dependents) {
       if (d.metadata.deletionTimestamp) continue;
@@ -303,6 +323,41 @@ export class ControllerManager {
       },
       { manager: 'garbage-collector' },
     );
+  }
+
+  /** A dependent without this owner: its reference goes (the only one: the dependent stays, ownerless). */
+  #dropOwner(d: KubeObject, uid: string): void {
+    const depInfo = KINDS.find((k) => k.kind === d.kind) as KindInfo;
+    const refs = (d.metadata.ownerReferences ?? []).filter((r) => r.uid !== uid);
+    const metadata = { ...d.metadata, ownerReferences: refs };
+    if (refs.length === 0) delete (metadata as { ownerReferences?: unknown }).ownerReferences;
+    try {
+      this.#store.update(depInfo, d.metadata.namespace, { ...d, metadata }, { manager: 'garbage-collector' });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+    }
+  }
+
+  /**
+   * Background propagation (the garbage collector's attemptToDeleteItem): a dependent whose owners
+   * are all gone is deleted; one that still has an owner only loses the reference to the gone one.
+   */
+  #collectDangling(uid: string): void {
+    for (const d of this.#store.dependentsOf(uid)) {
+      if (d.metadata.deletionTimestamp) continue;
+      const alive = (d.metadata.ownerReferences ?? []).some(
+        (r) => r.uid !== uid && this.#store.hasUid(r.uid),
+      );
+      if (alive) this.#dropOwner(d, uid);
+      else {
+        const depInfo = KINDS.find((k) => k.kind === d.kind) as KindInfo;
+        try {
+          this.#store.delete(depInfo, d.metadata.namespace, d.metadata.name as string);
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
+        }
+      }
+    }
   }
 
   /** pkg/controller/namespace: a terminating namespace's contents are deleted, then the namespace. */
@@ -418,6 +473,8 @@ export class ControllerManager {
     } else if (type === 'gc') {
       const [kind, ...rest] = name.split(':');
       this.#collect(ns, kind as string, rest.join(':'));
+    } else if (type === 'dangling') {
+      this.#collectDangling(name);
     } else if (type === 'namespace') {
       this.#terminate(name);
     } else if (type === 'httproute') {
