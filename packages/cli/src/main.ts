@@ -9,6 +9,7 @@ import {
   isKanaryError,
   type Rollout,
   type RolloutState,
+  redact,
   systemClock,
 } from '@kanary/core';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -113,7 +114,8 @@ function reportError(error: unknown, p: Printer): ExitCode {
 export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
   const env = io.env ?? process.env;
   const color = Boolean(io.isTTY) && !env.NO_COLOR && !argv.includes('--no-color');
-  const p: Printer = { out: io.stdout, err: io.stderr, color };
+  // Everything printed is redacted: specs and servers' answers may carry credentials.
+  const p: Printer = { out: (t) => io.stdout(redact(t)), err: (t) => io.stderr(redact(t)), color };
   let args: ReturnType<typeof parse>;
   const parse = () =>
     parseArgs({

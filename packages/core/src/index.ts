@@ -118,6 +118,9 @@ export type { ServiceSelectorRouterOptions } from './routers/service-selector.ts
 export { createServiceSelectorRouter } from './routers/service-selector.ts';
 export type { ServiceSides } from './routers/service-sides.ts';
 export { createServiceSides } from './routers/service-sides.ts';
+export type { WebhookPolicy } from './security/addresses.ts';
+export { webhookAddressProblem } from './security/addresses.ts';
+export { bodyExcerpt, REDACTED, redact, redactUrl, redactValue } from './security/redact.ts';
 export type { AnalysisMetric, AnalysisSpec } from './spec/analysis.ts';
 export { cookieHeaderRegex, escapeRegex } from './spec/cookie.ts';
 export type { DurationInput } from './spec/duration.ts';

@@ -51,7 +51,7 @@ export { createPrometheusClient } from './providers/prometheus.ts';
 export type { MeasureRequest, MetricFunction } from './providers/sources.ts';
 export { MeasureError } from './providers/sources.ts';
 export type { TemplateVars } from './providers/template.ts';
-export { renderPromQL, renderUrl, TemplateError } from './providers/template.ts';
+export { promQLTemplateProblem, renderPromQL, renderUrl, TemplateError } from './providers/template.ts';
 export type { CounterMemory, SeriesValue } from './stats/counters.ts';
 export { counterDelta } from './stats/counters.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';

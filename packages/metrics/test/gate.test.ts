@@ -292,6 +292,31 @@ describe("the metric gate: Argo's counting around the judges", () => {
     expect(r.measurements.map((m) => m.phase)).toEqual(['successful', 'failed']);
   });
 
+  it('refuses a PromQL template whose placeholder cannot land as one literal, with the position', () => {
+    const gate = createMetricGate({ prometheus: { address: 'http://prometheus' } });
+    const issues = gate.validate?.(
+      analysisOf([
+        {
+          name: 'ok',
+          provider: { prometheus: { query: 'sum(up{pod="{{canary}}"})' } },
+          successCondition: 'result > 0',
+        },
+        {
+          name: 'bare',
+          provider: { prometheus: { query: 'sum(up{pod={{canary}}})' } },
+          successCondition: 'result > 0',
+        },
+      ]),
+      'analysis',
+    );
+    const messages = (issues ?? []).map((i) => `${i.path}: ${i.message}`);
+    expect(messages).toEqual([
+      expect.stringMatching(
+        /^analysis\.metrics\[1\]\.provider\.prometheus: has a query Kanary cannot fill safely: the query does not parse as PromQL at position \d+/,
+      ),
+    ]);
+  });
+
   it('validates provider and judge settings, naming the field and the fix, before anything runs', () => {
     const gate = createMetricGate({ functions: { f: scripted([1]) } });
     const issues = gate.validate?.(

@@ -192,7 +192,8 @@ describe.skipIf(!prometheusAvailable())('gates against a real Prometheus', () =>
           interval: '1s',
           consecutiveErrorLimit: 2,
           provider: {
-            prometheus: { query: 'sum(rate(istio_requests_total{destination_workload="{{canary}}"}[1m]' },
+            // Well-formed PromQL (so it passes validation) that Prometheus refuses: rate() of an instant vector.
+            prometheus: { query: 'sum(rate(istio_requests_total{destination_workload="{{canary}}"}))' },
           },
           successCondition: 'result[0] > 0',
         },

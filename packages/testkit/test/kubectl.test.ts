@@ -83,6 +83,24 @@ describe.skipIf(kubectlVersion === undefined)(
       expect(await kubectl('rollout', 'history', 'deployment/web')).toMatch(/^2\s+<none>\n3\s+<none>$/m);
     }, 30_000);
 
+    it('rollout pause holds a changed template (no new ReplicaSet), rollout resume rolls it out', async () => {
+      const { cluster: c, kubectl } = await start();
+      await kubectl('create', 'deployment', 'web', '--image=web:1', '--replicas=2');
+      await kubectl('rollout', 'status', 'deployment/web', '--timeout=10s');
+      await kubectl('rollout', 'pause', 'deployment/web');
+      expect(c.get('Deployment', 'default', 'web')?.spec).toMatchObject({ paused: true });
+      await kubectl('set', 'image', 'deployment/web', 'web=web:2');
+      // A reconcile later, still one ReplicaSet: a paused Deployment does not roll.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(c.list('ReplicaSet', 'default')).toHaveLength(1);
+      await kubectl('rollout', 'resume', 'deployment/web');
+      await kubectl('rollout', 'status', 'deployment/web', '--timeout=10s');
+      const sets = c.list('ReplicaSet', 'default');
+      expect(sets).toHaveLength(2);
+      const active = sets.find((rs) => (rs.spec as { replicas: number }).replicas > 0);
+      expect(JSON.stringify(active?.spec)).toContain('web:2');
+    }, 30_000);
+
     it('delete --cascade=orphan leaves the ReplicaSets, without their owner; the default cascade takes them; foreground and namespaces wait for what they hold', async () => {
       const { cluster: c, kubectl } = await start();
       await kubectl('create', 'deployment', 'kept', '--image=web:1', '--replicas=1');

@@ -22,8 +22,10 @@ import type { RolloutWiring } from '../ports/wiring.ts';
 import type { WorkloadDriver } from '../ports/workload.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
 import { routeByUser, unwrapByUser } from '../routers/by-user.ts';
+import { type WebhookPolicy, webhookAddressProblem } from '../security/addresses.ts';
+import { redactUrl } from '../security/redact.ts';
 import { type DurationInput, formatDuration, parseDuration } from '../spec/duration.ts';
-import { HOOK_NAMES, type HookName } from '../spec/hooks.ts';
+import { GATING_HOOKS, HOOK_NAMES, type HookName } from '../spec/hooks.ts';
 import { parseRolloutSpec } from '../spec/parse.ts';
 import type { RolloutSpec } from '../spec/rollout-spec.ts';
 import { strategies } from '../strategies/index.ts';
@@ -66,6 +68,12 @@ export interface CreateRolloutOptions {
   syncInterval?: string | number;
   lockTtl?: string | number;
   fetch?: typeof fetch;
+  /**
+   * Which addresses the spec's webhooks may call. By default any but link-local and cloud
+   * metadata addresses; with `allowHosts`, only those hosts. A spec naming another address is
+   * refused here (INVALID_SPEC naming `hooks[i].url`). See SECURITY.md for the trust model.
+   */
+  webhooks?: WebhookPolicy;
   /**
    * Removes the rollout's epoch stamp (its fencing token) from an object once the release has
    * ended, so objects are left as they were. `createKubernetesRollout` wires the cluster's.
@@ -190,14 +198,6 @@ const INTERRUPTIBLE: ReadonlySet<PlanAction['type']> = new Set([
   'workload.waitReady',
   'workload.rollTo',
 ]);
-const GATING_HOOKS: ReadonlySet<HookName> = new Set([
-  'confirm-rollout',
-  'pre-rollout',
-  'step',
-  'confirm-traffic-increase',
-  'confirm-promotion',
-]);
-
 function hookNamesOf(spec: RolloutSpec, hooks: HookHandlers | undefined): Set<HookName> {
   const names = new Set<HookName>(spec.hooks.map((h) => h.on));
   for (const name of HOOK_NAMES) {
@@ -270,6 +270,26 @@ function createDriver(options: DriverOptions): RolloutDriver {
       { issues: capabilityIssues },
     );
   }
+  const hookIssues = spec.hooks.flatMap((hook, i) => {
+    const problem = webhookAddressProblem(hook.url, options.webhooks);
+    return problem
+      ? [
+          {
+            path: `hooks[${i}].url`,
+            message: `${redactUrl(hook.url)} ${problem}`,
+            hint: 'point the hook at an allowed host, or have the program allow it (createRollout({ webhooks }))',
+          },
+        ]
+      : [];
+  });
+  if (hookIssues.length > 0)
+    throw new KanaryError(
+      'INVALID_SPEC',
+      `The rollout's webhooks are refused:\n${formatIssues(hookIssues)}`,
+      {
+        issues: hookIssues,
+      },
+    );
   const analysisIssues = validateAnalyses(plan, options.gate);
   if (analysisIssues.length > 0) {
     throw new KanaryError(
@@ -1826,8 +1846,8 @@ class RolloutDriver implements Rollout {
     ).map((fn, i) => ({ name: fn.name || `${hook}#${i}`, fn }));
     for (const webhook of this.spec.hooks.filter((h) => h.on === hook)) {
       fns.push({
-        name: webhook.name ?? webhook.url,
-        fn: (c) => callWebhook(webhook, c, this.#options.fetch ?? fetch, this.#clock),
+        name: webhook.name ?? redactUrl(webhook.url),
+        fn: (c) => callWebhook(webhook, c, this.#options.fetch ?? fetch, this.#clock, this.#options.webhooks),
       });
     }
     for (const { name, fn } of fns) {

@@ -1,3 +1,5 @@
+import { redact, redactValue } from '../security/redact.ts';
+
 /** Every failure Kanary reports has one of these codes; hosts switch on `code`, never on the message. */
 export type KanaryErrorCode =
   | 'INVALID_SPEC'
@@ -72,11 +74,12 @@ export class KanaryError extends Error {
     issues?: KanaryIssue[];
     details?: Record<string, unknown>;
   } {
+    // Saved in the state, printed by the CLI, sent to chats: never with a credential in it.
     return {
       code: this.code,
-      message: this.message,
-      ...(this.issues.length > 0 ? { issues: [...this.issues] } : {}),
-      ...(Object.keys(this.details).length > 0 ? { details: { ...this.details } } : {}),
+      message: redact(this.message),
+      ...(this.issues.length > 0 ? { issues: redactValue([...this.issues]) } : {}),
+      ...(Object.keys(this.details).length > 0 ? { details: redactValue({ ...this.details }) } : {}),
     };
   }
 }

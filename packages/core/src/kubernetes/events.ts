@@ -1,6 +1,7 @@
 import type { HistoryEntry, RolloutState } from '../engine/state.ts';
 import type { Transition, TransitionRecorder } from '../engine/transitions.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import { redact } from '../security/redact.ts';
 import type { KubeClient, KubeObject } from './client.ts';
 
 /** What a release's transition says to a person running `kubectl describe deployment`. */
@@ -37,7 +38,10 @@ const BY_ENTRY: Record<string, [ReleaseEvent['type'], string]> = {
 const CONTROLS = new Set(['promote', 'promoteFull', 'pause', 'resume', 'retry', 'skipStep']);
 
 const MAX_MESSAGE = 1024;
-const clip = (s: string) => (s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE - 1)}…` : s);
+const clip = (text: string) => {
+  const s = redact(text);
+  return s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE - 1)}…` : s;
+};
 
 function newEntries(prev: RolloutState | undefined, next: RolloutState): HistoryEntry[] {
   const after = prev?.history.at(-1)?.seq ?? Number.NEGATIVE_INFINITY;

@@ -11,13 +11,23 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
       if (signal?.aborted) return resolve();
-      const timer = setTimeout(done, Math.max(0, ms));
+      // setTimeout fires after 1 ms for delays of 2^31 ms or more: longer waits go in pieces.
+      const until = Date.now() + Math.max(0, ms);
+      let timer = setTimeout(tick, Math.min(Math.max(0, ms), MAX_TIMEOUT));
+      function tick() {
+        const left = until - Date.now();
+        if (left > 0) timer = setTimeout(tick, Math.min(left, MAX_TIMEOUT));
+        else done();
+      }
       function done() {
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);

@@ -17,16 +17,48 @@ export const HOOK_NAMES = [
 export type HookName = (typeof HOOK_NAMES)[number];
 
 /** A hook declared in the spec: an HTTP endpoint that answers 2xx to let the rollout go on. */
-export const WebhookSchema = z.strictObject({
-  on: z.enum(HOOK_NAMES),
-  name: z.string().min(1).max(63).optional(),
-  url: z.url({
-    protocol: /^https?$/,
-    error: withHint('must be an http(s) URL', 'write e.g. "http://gate.ci:8080/approve"'),
-  }),
-  timeout: Duration.prefault('10s'),
-  retries: z.number().int().min(0).max(10).default(0),
-  metadata: z.record(z.string(), z.string()).optional(),
-});
+export const WebhookSchema = z
+  .strictObject({
+    on: z.enum(HOOK_NAMES),
+    name: z.string().min(1).max(63).optional(),
+    url: z
+      .url({
+        protocol: /^https?$/,
+        error: withHint('must be an http(s) URL', 'write e.g. "http://gate.ci:8080/approve"'),
+      })
+      // fetch refuses such URLs, and the spec is saved with the release's state: no credentials here.
+      .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), {
+        message: 'must not carry a user name or password',
+        params: {
+          hint: 'have the hook accept the call without them, or put it behind a host the program allows',
+        },
+      }),
+    timeout: Duration.prefault('10s'),
+    retries: z.number().int().min(0).max(10).default(0),
+    metadata: z.record(z.string(), z.string()).optional(),
+  })
+  .superRefine((hook, ctx) => {
+    // A gating hook may wait for a person (up to a day); the others only report.
+    const gating = GATING_HOOKS.has(hook.on);
+    const max = gating ? 24 * 3_600_000 : 3_600_000;
+    if (hook.timeout > max)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeout'],
+        message: `must be at most ${gating ? '24h for a hook that gates the release' : `1h for a ${hook.on} hook`}`,
+        params: {
+          hint: gating ? 'write e.g. "1h"; to wait longer, pause the release instead' : 'write e.g. "30s"',
+        },
+      });
+  });
+
+/** Hooks whose answer decides whether the release goes on. */
+export const GATING_HOOKS: ReadonlySet<HookName> = new Set<HookName>([
+  'confirm-rollout',
+  'pre-rollout',
+  'step',
+  'confirm-traffic-increase',
+  'confirm-promotion',
+]);
 
 export type WebhookSpec = z.output<typeof WebhookSchema>;

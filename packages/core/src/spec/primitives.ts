@@ -42,11 +42,18 @@ export const LabelName = z
   .regex(DNS1123_LABEL, { message: LABEL_MESSAGE });
 
 /** Durations: "30s", "5m", "1h30m", "250ms" or milliseconds. Parsed to milliseconds. */
+/** The longest duration a spec may give: a year (longer ones overflow dates and timers). */
+export const MAX_DURATION_MS = 365 * 24 * 3_600_000;
+
 export const Duration = z
   .union([z.string(), z.number()])
   .refine(
     (v) => tryParseDuration(v) !== undefined,
     hinted('is not a duration', 'write e.g. "30s", "5m", "1h" or a whole number of milliseconds'),
+  )
+  .refine(
+    (v) => (tryParseDuration(v) ?? 0) <= MAX_DURATION_MS,
+    hinted('is longer than a year', 'write a shorter duration, or pause without one to wait for a person'),
   )
   .transform((v) => tryParseDuration(v) as number);
 

@@ -17,7 +17,7 @@ import { judgeFor, type Look } from '../judges/judge.ts';
 import type { HttpOptions } from '../providers/http.ts';
 import type { PrometheusClient, PrometheusClientOptions } from '../providers/prometheus.ts';
 import { createSources, type MetricFunction } from '../providers/sources.ts';
-import { placeholders, type TemplateVars } from '../providers/template.ts';
+import { placeholders, promQLTemplateProblem, type TemplateVars } from '../providers/template.ts';
 import { addLook, assess, emptyTally, type MetricPhase, type Tally, worst } from './counting.ts';
 import { type MetricSource, MetricSourceSchema } from './metric-spec.ts';
 
@@ -176,6 +176,15 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
           const templates = [q.query, q.canary, q.baseline].flatMap((t) =>
             t === undefined ? [] : typeof t === 'string' ? [t] : [t.total, t.bad],
           );
+          for (const t of templates) {
+            const problem = promQLTemplateProblem(t);
+            if (problem)
+              issues.push({
+                path: `${at}.provider.prometheus`,
+                message: `has a query Kanary cannot fill safely: ${problem}`,
+                hint: 'put each {{placeholder}} inside a quoted label value, or where a number or duration goes',
+              });
+          }
           for (const name of new Set(templates.flatMap(placeholders))) {
             if (!known.has(name)) {
               issues.push({

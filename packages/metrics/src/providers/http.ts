@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { type Clock, createRetryPolicy } from '@kanary/core';
+import { bodyExcerpt, type Clock, createRetryPolicy } from '@kanary/core';
 
 /** Authentication, TLS and timing shared by the HTTP-based providers. */
 export interface HttpOptions {
@@ -111,7 +111,7 @@ export async function httpCall(
       const res = await once(options, req, clock);
       if (res.status === 429 || res.status >= 500) {
         last = new HttpError(
-          `${new URL(req.url).host} answered ${res.status}: ${res.body.slice(0, 200)}`,
+          `${new URL(req.url).host} answered ${res.status}: ${bodyExcerpt(res.body)}`,
           res.status,
           true,
           res.body,
