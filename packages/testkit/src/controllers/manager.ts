@@ -286,18 +286,7 @@ export class ControllerManager {
     if (owner.metadata.finalizers?.includes('orphan')) {
       for (const d of this.#store.dependentsOf(owner.metadata.uid))
         this.#dropOwner(d, owner.metadata.uid as string);
-      this.#store.update(
-        info,
-        ns || undefined,
-        {
-          ...owner,
-          metadata: {
-            ...owner.metadata,
-            finalizers: owner.metadata.finalizers.filter((f) => f !== 'orphan'),
-          },
-        },
-        { manager: 'garbage-collector' },
-      );
+      this.#dropFinalizer(info, owner, 'orphan');
       return;
     }
     if (!owner.metadata.finalizers?.includes('foregroundDeletion')) return;
@@ -311,16 +300,16 @@ export class ControllerManager {
       d.metadata.ownerReferences?.some((r) => r.uid === owner.metadata.uid && r.blockOwnerDeletion),
     );
     if (blocking) return;
+    this.#dropFinalizer(info, owner, 'foregroundDeletion');
+  }
+
+  /** The garbage collector's last step: its finalizer goes (and the owner with it, if it was the last). */
+  #dropFinalizer(info: KindInfo, owner: KubeObject, finalizer: string): void {
+    const finalizers = (owner.metadata.finalizers ?? []).filter((f) => f !== finalizer);
     this.#store.update(
       info,
-      ns || undefined,
-      {
-        ...owner,
-        metadata: {
-          ...owner.metadata,
-          finalizers: owner.metadata.finalizers.filter((f) => f !== 'foregroundDeletion'),
-        },
-      },
+      owner.metadata.namespace,
+      { ...owner, metadata: { ...owner.metadata, finalizers } },
       { manager: 'garbage-collector' },
     );
   }
