@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatIssues, KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
-import { CHECK_HINTS } from './primitives.ts';
+import { CHECK_HINTS, jsonProblem } from './primitives.ts';
 import { type RolloutSpec, RolloutSpecInputSchema, RolloutSpecSchema } from './rollout-spec.ts';
 import { STRATEGY_TYPES } from './strategy.ts';
 import { allowTemplateRefs, resolveAnalysisTemplates } from './templates.ts';
@@ -85,6 +85,20 @@ export function parseRolloutSpec(input: unknown): RolloutSpec {
 export function validateRolloutSpec(
   input: unknown,
 ): { ok: true; spec: RolloutSpec } | { ok: false; issues: KanaryIssue[] } {
+  // A spec is data: what JSON or YAML cannot write (a cycle, a BigInt, nesting past any pod
+  // template's depth) is refused before anything walks it.
+  const notJson = jsonProblem(input);
+  if (notJson)
+    return {
+      ok: false,
+      issues: [
+        {
+          path: notJson.path,
+          message: notJson.message,
+          hint: 'give the spec as JSON or YAML would write it',
+        },
+      ],
+    };
   // Template references first, so every other problem is reported along with theirs.
   const resolved = resolveAnalysisTemplates(input);
   // With the input in each issue, a wrong type reads as such rather than as a missing field.

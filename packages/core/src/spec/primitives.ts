@@ -105,3 +105,51 @@ export const Regex = z.string().superRefine((v, ctx) => {
     ctx.addIssue({ code: 'custom', message: problem, params: { hint: 'write an RE2-compatible pattern' } });
   }
 });
+
+/** How deep a free-form object in a spec may nest (a pod template is a dozen levels at most). */
+export const MAX_JSON_DEPTH = 64;
+
+/** How many values a spec may hold, counting shared (YAML alias) ones each time they appear. */
+const MAX_JSON_VALUES = 1_000_000;
+
+/**
+ * Where and why a spec is not plain JSON Kanary can save and compare (a cycle, a BigInt, a
+ * function, a non-finite number, nesting past MAX_JSON_DEPTH, more than MAX_JSON_VALUES values), or
+ * undefined. A value shared by two parents (a YAML alias) is fine; one inside itself is not.
+ * Iterative, so a 100,000-deep value is refused rather than overflowing the stack.
+ */
+export function jsonProblem(value: unknown): { path: string; message: string } | undefined {
+  type Frame = { v: unknown; depth: number; path: string; leave?: boolean };
+  const stack: Frame[] = [{ v: value, depth: 0, path: '' }];
+  const ancestors = new Set<object>();
+  let count = 0;
+  while (stack.length > 0) {
+    const { v, depth, path, leave } = stack.pop() as Frame;
+    if (leave) {
+      ancestors.delete(v as object);
+      continue;
+    }
+    const problem = (message: string) => ({ path, message });
+    if (++count > MAX_JSON_VALUES) return problem(`holds more than ${MAX_JSON_VALUES} values`);
+    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return problem(`is ${String(v)}, which JSON cannot hold`);
+      continue;
+    }
+    if (typeof v !== 'object') return problem(`is a ${typeof v}, which JSON cannot hold`);
+    if (depth >= MAX_JSON_DEPTH) return problem(`nests deeper than ${MAX_JSON_DEPTH} levels`);
+    if (ancestors.has(v)) return problem('contains itself');
+    const proto = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null)
+      return problem(`is a ${proto?.constructor?.name ?? 'non-plain'} object, which JSON cannot hold`);
+    ancestors.add(v);
+    stack.push({ v, depth, path, leave: true });
+    for (const [k, child] of Object.entries(v))
+      stack.push({
+        v: child,
+        depth: depth + 1,
+        path: Array.isArray(v) ? `${path}[${k}]` : path ? `${path}.${k}` : k,
+      });
+  }
+  return undefined;
+}
