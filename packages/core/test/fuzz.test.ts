@@ -168,5 +168,7 @@ describe(`fuzzed specs (${RUNS} runs, seed ${SEED}; KANARY_FUZZ_SEED replays)`, 
     const labels = { app: 'nginx01' };
     const shared = { ...SPECS.rolling, update: { template: { metadata: { labels, annotations: labels } } } };
     expect(() => parseRolloutSpec(shared)).not.toThrow();
+    // An undefined field is an absent one, as a program building a spec in code writes it.
+    expect(() => parseRolloutSpec({ ...SPECS.rolling, scaleDownDelay: undefined })).not.toThrow();
   });
 });

@@ -131,7 +131,8 @@ export function jsonProblem(value: unknown): { path: string; message: string } |
     }
     const problem = (message: string) => ({ path, message });
     if (++count > MAX_JSON_VALUES) return problem(`holds more than ${MAX_JSON_VALUES} values`);
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
+    // An undefined field is an absent one (JSON.stringify drops it; zod treats it as missing).
+    if (v === undefined || v === null || typeof v === 'string' || typeof v === 'boolean') continue;
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) return problem(`is ${String(v)}, which JSON cannot hold`);
       continue;
