@@ -77,10 +77,10 @@ export function validateFields(
   if (root) walk(obj, root, '', level !== 'Strict', unknown);
   else {
     walk(obj.metadata, 'V1ObjectMeta', 'metadata', level !== 'Strict', unknown);
-    const copy = structuredClone(obj);
-    // Pruned paths are reported sorted, as the custom resource handler sorts them.
-    unknown.push(...pruneCustomResource(info, copy, version).sort());
-    if (level !== 'Strict') pruneCustomResource(info, obj, version);
+    // Under Strict nothing is written, so a copy is pruned only to name the fields. Pruned paths are
+    // reported sorted, as the custom resource handler sorts them.
+    const target = level === 'Strict' ? structuredClone(obj) : obj;
+    unknown.push(...pruneCustomResource(info, target, version).sort());
   }
   if (unknown.length > 0 && level === 'Strict')
     throw errors.badRequest(

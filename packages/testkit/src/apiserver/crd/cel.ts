@@ -2,7 +2,7 @@ import { type CelResult, celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import { isPlainObject } from '../object.ts';
 import type { StatusCause } from '../status.ts';
-import type { Schema, ValidationRule } from './load.ts';
+import { type Schema, type ValidationRule, valuesSchema } from './load.ts';
 
 // The CRDs' `x-kubernetes-validations` rules, evaluated with a maintained CEL implementation
 // (@bufbuild/cel: tested against the cel-spec conformance suite, RE2 for `matches()` as in
@@ -62,9 +62,7 @@ function toCel(value: unknown, schema: Schema | undefined): unknown {
     return Number.isInteger(value) && schema?.type !== 'number' ? BigInt(value) : value;
   if (Array.isArray(value)) return value.map((v) => toCel(v, schema?.items));
   if (isPlainObject(value)) {
-    const extra = isPlainObject(schema?.additionalProperties)
-      ? (schema?.additionalProperties as Schema)
-      : undefined;
+    const extra = valuesSchema(schema);
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
     // A map (additionalProperties) keeps its keys; an object's properties are CEL fields.
     if (extra) return new Map(entries.map(([k, v]) => [k, toCel(v, extra)]));
@@ -154,9 +152,7 @@ function walk(value: unknown, old: unknown, schema: Schema, path: string, causes
   }
   if (!isPlainObject(value)) return;
   const correlatable = schema['x-kubernetes-map-type'] !== 'atomic' && isPlainObject(old);
-  const extra = isPlainObject(schema.additionalProperties)
-    ? (schema.additionalProperties as Schema)
-    : undefined;
+  const extra = valuesSchema(schema);
   for (const [key, child] of Object.entries(value)) {
     const prop = schema.properties?.[key];
     const oldChild = correlatable ? (old as Obj)[key] : undefined;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { isPlainObject } from '../object.ts';
 
 // The upstream CustomResourceDefinitions the emulator serves its custom resources from (vendored
 // unchanged, see ../../../vendor/crds/README.md). Parsing 1.5 MB of YAML takes most of a second, so
@@ -142,4 +143,9 @@ export function crdOf(group: string, kind: string): Crd | undefined {
 export function schemaOf(group: string, kind: string, version: string): Schema | undefined {
   return crdOf(group, kind)?.spec.versions.find((v) => v.name === version && v.served)?.schema
     .openAPIV3Schema;
+}
+
+/** The schema of a map's values (`additionalProperties` as a schema), or undefined. */
+export function valuesSchema(schema: Schema | undefined): Schema | undefined {
+  return isPlainObject(schema?.additionalProperties) ? (schema?.additionalProperties as Schema) : undefined;
 }

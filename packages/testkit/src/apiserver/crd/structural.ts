@@ -1,5 +1,5 @@
 import { isPlainObject } from '../object.ts';
-import type { Schema } from './load.ts';
+import { type Schema, valuesSchema } from './load.ts';
 
 // Pruning and defaulting of custom resources by their structural schema, in the order
 // kube-apiserver applies them to a request body (k8s.io/apiextensions-apiserver,
@@ -71,9 +71,7 @@ export function applySchemaDefaults(value: unknown, schema: Schema | undefined):
       obj[key] = structuredClone(prop.default);
     else if (key in obj) delete obj[key];
   }
-  const extra = isPlainObject(schema.additionalProperties)
-    ? (schema.additionalProperties as Schema)
-    : undefined;
+  const extra = valuesSchema(schema);
   for (const [key, child] of Object.entries(obj)) {
     const prop = schema.properties?.[key] ?? extra;
     if (prop) applySchemaDefaults(child, prop);

@@ -1,6 +1,6 @@
 import { isPlainObject, jsonEqual } from '../object.ts';
 import type { StatusCause } from '../status.ts';
-import type { Schema } from './load.ts';
+import { type Schema, valuesSchema } from './load.ts';
 
 // Schema validation of a custom resource, with the messages kube-apiserver gives (kube-openapi's
 // validate package, converted to field errors by apiextensions-apiserver's
@@ -203,9 +203,7 @@ function validateValue(v: unknown, schema: Schema, path: string, causes: StatusC
       causes.push(
         invalid(path, count, `${path} in body should have at least ${schema.minProperties} properties`),
       );
-    const extra = isPlainObject(schema.additionalProperties)
-      ? (schema.additionalProperties as Schema)
-      : undefined;
+    const extra = valuesSchema(schema);
     for (const [key, child] of Object.entries(obj)) {
       if (child === undefined) continue;
       const prop = schema.properties?.[key];
