@@ -113,6 +113,7 @@ export function openApiIndex(served: Served): object {
   const paths: Record<string, { serverRelativeURL: string }> = {};
   for (const [k, v] of servedKinds(served)) {
     const p = gvPath(k.group, v);
+    if (paths[p]) continue; // a group-version's document is hashed once, not once per kind
     const hash = createHash('sha512')
       .update(JSON.stringify(openApiDocument(p, served)))
       .digest('hex');
