@@ -669,3 +669,24 @@ regression(
   4112,
   REALISTIC_LATENCY,
 );
+
+regression(
+  "the canary taking every user during promotion follows a person's scale-up of the stable (4 canary pods served everyone for 6 s while the stable was scaled to 7)",
+  {
+    replicas: 4,
+    weights: [10, 60],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: -120_000,
+    strategy: 'weighted',
+    router: 'gateway',
+    disturbances: [
+      { at: 124_167, kind: 'scaleStable', replicas: 7 },
+      { at: 124_796, kind: 'setImage' },
+    ],
+  },
+  'succeeded',
+  8330,
+  REALISTIC_LATENCY,
+);

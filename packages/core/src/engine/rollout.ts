@@ -1092,7 +1092,13 @@ class RolloutDriver implements Rollout {
             return 'lost';
           continue;
         }
-        if (decision.kind === 'hold' && decision.until !== undefined)
+        // A short remainder is waited out holding the lease: given back and taken again, each
+        // return costs an epoch and two writes, and the storage's time is only known to a second.
+        if (
+          decision.kind === 'hold' &&
+          decision.until !== undefined &&
+          decision.until - this.#clock.now() > this.#pollMs
+        )
           return { retireInMs: decision.until - this.#clock.now() };
       }
       await this.#act(decision);
@@ -1588,6 +1594,7 @@ class RolloutDriver implements Rollout {
       }
       case 'workload.waitReady': {
         const r = await workload.readiness(ctx, action.side);
+        if (action.side === 'stable') await this.#followStableScale(ctx, r.desired);
         if (!r.ready)
           return {
             kind: 'waiting',
@@ -1672,6 +1679,21 @@ class RolloutDriver implements Rollout {
       case 'delay':
         throw new KanaryError('INTERNAL', `${action.type} is decided by the clock, not executed`);
     }
+  }
+
+  /**
+   * While the canary takes every user and the stable rolls to its template, the canary follows the
+   * stable's size upwards: a person or an HPA scaling the stable then wants that many pods serving
+   * now, not once the stable is back (chaos seed 8330: 4 canary pods took all users for 6 s while
+   * the stable was scaled to 7). Never downwards: the side serving everyone is not shrunk under it.
+   */
+  async #followStableScale(ctx: PortContext, stableDesired: number): Promise<void> {
+    const type = ctx.spec.strategy.type;
+    if (ctx.state.cursor.section !== 'promotion' || ctx.state.weights.canary !== 100) return;
+    if (type !== 'weighted' && type !== 'headerMatch') return;
+    const { workload } = this.#options;
+    const canary = await workload.readiness(ctx, 'canary');
+    if (stableDesired > canary.desired) await workload.scale(ctx, 'canary', { percentOfStable: 100 });
   }
 
   /**

@@ -17,6 +17,7 @@ export type InvariantName =
   | 'state-sane'
   | 'capacity'
   | 'edits-kept'
+  | 'steady-driver'
   /** Checked by the chaos runner: a release nothing stopped ends `succeeded` on its own. */
   | 'progress';
 
@@ -172,6 +173,8 @@ export function watchInvariants(
   /** Since when the stable has had ready pods: an abort cannot move users to it before. */
   let stableServesSince: number | undefined;
   let shortSince: number | undefined;
+  /** The saved state's driver epoch at each tick of the last poll interval. */
+  const recentEpochs: Array<{ at: number; epoch: number }> = [];
   const epochs = new Map<string, number>();
   let requestIndex = cluster.requests.length;
 
@@ -342,6 +345,20 @@ export function watchInvariants(
           report('capacity', at, `canary has ${have} ready pods taking 100%; stable runs ${want}`);
       } else shortSince = undefined;
     } else shortSince = undefined;
+
+    // steady-driver: a takeover costs an epoch; more than three within one poll interval is a driver
+    // giving the Lease back and taking it again in a loop (chaos seed 8330: 20 epochs in 0.9 s).
+    if (state?.driver) {
+      recentEpochs.push({ at, epoch: state.driver.epoch });
+      while ((recentEpochs[0]?.at ?? at) < at - target.pollMs) recentEpochs.shift();
+      const first = recentEpochs[0]?.epoch ?? state.driver.epoch;
+      if (state.driver.epoch - first > 3)
+        report(
+          'steady-driver',
+          at,
+          `the driver's epoch went from ${first} to ${state.driver.epoch} within ${target.pollMs} ms`,
+        );
+    }
 
     // single-writer: no write of an older driver lands after a newer one's.
     for (; requestIndex < cluster.requests.length; requestIndex++) {

@@ -301,6 +301,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           );
         });
         rollout.on('warning', (w) => log(`${at()} warning: ${w.message}`));
+        rollout.on('leadership', (l) => log(`${at()} ${l.status}: ${l.message}`));
       }
       return rollout;
     };
