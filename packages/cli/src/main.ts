@@ -38,7 +38,8 @@ Usage:
                                          through the same steps (--full: straight to promotion)
   kanary agent   [-n NS]                 the safety net: drive every rollout whose driver is gone
                  (all namespaces it may list unless -n; --interval D between looks, default 10s;
-                  --prometheus-token FILE for adopted analyses; runs until Ctrl-C / SIGTERM)
+                  --prometheus URL --prometheus-token FILE: a token for adopted analyses, sent to that
+                  server only; runs until Ctrl-C / SIGTERM)
 
 The file is a rollout spec, or { rollout, router, prometheus, web, vars }, or a group released as one
 ({ group: { name, members: { NAME: { rollout, router } } }, prometheus, web, vars }: the members move
@@ -132,6 +133,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
         timeout: { type: 'string' },
         force: { type: 'boolean' },
         interval: { type: 'string' },
+        prometheus: { type: 'string' },
         'prometheus-token': { type: 'string' },
         'lease-duration': { type: 'string' },
         'no-color': { type: 'boolean' },
@@ -364,6 +366,7 @@ async function runAgent(
     context?: string | undefined;
     interval?: string | undefined;
     'lease-duration'?: string | undefined;
+    prometheus?: string | undefined;
     'prometheus-token'?: string | undefined;
   },
   io: CliIo,
@@ -371,6 +374,10 @@ async function runAgent(
 ): Promise<ExitCode> {
   const kubeConfig = io.kubeConfig ?? loadKubeConfig(values);
   const clock = io.clock ?? systemClock;
+  // A token is bound to the server it is for: a saved rollout names its own address, and anyone
+  // who can write its state ConfigMap could otherwise point the agent's token elsewhere.
+  if (values['prometheus-token'] && !values.prometheus)
+    throw new UsageError('--prometheus-token needs --prometheus URL: the token is sent to that server only');
   const token = values['prometheus-token']
     ? readFileSync(values['prometheus-token'], 'utf8').trim()
     : undefined;
@@ -380,7 +387,9 @@ async function runAgent(
     ...(values.namespace ? { namespaces: [values.namespace] } : {}),
     ...(values.interval ? { pollInterval: values.interval } : {}),
     ...(values['lease-duration'] ? { lockTtl: values['lease-duration'] } : {}),
-    ...(token ? { credentials: { prometheus: { bearerToken: token } } } : {}),
+    ...(token && values.prometheus
+      ? { credentials: { prometheus: { address: values.prometheus, bearerToken: token } } }
+      : {}),
   });
   const at = () => new Date(clock.now()).toISOString();
   const id = (k: { namespace: string; name: string }) => `${k.namespace}/${k.name}`;

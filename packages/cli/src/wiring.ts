@@ -79,11 +79,38 @@ export function wireRollout(loaded: LoadedFile, options: WireOptions): Rollout {
     fieldManager: 'kanary-cli',
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  const server = (s: HttpConfig & { address: string }) => ({ ...http(s), address: s.address });
+  const prometheus = file.prometheus;
   const gate: MetricGate = createMetricGate({
-    ...(file.prometheus
-      ? { prometheus: { ...http(file.prometheus), address: file.prometheus.address } }
+    ...(prometheus
+      ? {
+          prometheus:
+            'servers' in prometheus
+              ? {
+                  servers: Object.fromEntries(
+                    Object.entries(prometheus.servers).map(([n, s]) => [n, server(s)]),
+                  ),
+                  ...(prometheus.default ? { default: prometheus.default } : {}),
+                }
+              : server(prometheus),
+        }
       : {}),
-    ...(file.web ? { web: http(file.web) } : {}),
+    ...(file.web
+      ? {
+          web: {
+            ...(file.web.timeoutMs !== undefined ? { timeoutMs: file.web.timeoutMs } : {}),
+            ...(file.web.retries !== undefined ? { retries: file.web.retries } : {}),
+            ...(file.web.servers
+              ? {
+                  servers: Object.fromEntries(
+                    Object.entries(file.web.servers).map(([n, s]) => [n, { ...http(s), url: s.url }]),
+                  ),
+                }
+              : {}),
+          },
+        }
+      : {}),
+    ...(file.allowAddresses ? { allowAddresses: file.allowAddresses } : {}),
     ...(file.vars ? { vars: file.vars } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });

@@ -269,6 +269,13 @@ describe('kanary plan', () => {
     expect(help.code).toBe(EXIT.ok);
     expect(help.out).toMatch(/Exit codes: 0 done/);
   });
+
+  it('the agent refuses a Prometheus token without the server it is for', async () => {
+    const token = write('token', 'secret');
+    const r = await kanary(['agent', '--prometheus-token', token]);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toMatch(/--prometheus-token needs --prometheus URL: the token is sent to that server only/);
+  });
 });
 
 describe('kanary run, status and controls against a cluster', () => {
@@ -394,8 +401,8 @@ describe('kanary run, status and controls against a cluster', () => {
       const { kubeconfig } = await start();
       const path = write(
         'threshold.yaml',
-        stringify(
-          file([
+        stringify({
+          ...file([
             { setWeight: 30 },
             {
               analysis: {
@@ -404,15 +411,15 @@ describe('kanary run, status and controls against a cluster', () => {
                     name: 'error-ratio',
                     count: 1,
                     successCondition: 'result < 0.05',
-                    provider: {
-                      web: { url: `http://127.0.0.1:${port}/ratio`, jsonPath: '$.data.errorRatio' },
-                    },
+                    provider: { web: { server: 'ratios', url: 'ratio', jsonPath: '$.data.errorRatio' } },
                   },
                 ],
               },
             },
           ]),
-        ),
+          // The file binds the URL a metric may call (with credentials, if it had any).
+          web: { servers: { ratios: { url: `http://127.0.0.1:${port}/` } } },
+        }),
       );
       const r = await kanary(['run', '-f', path, '--kubeconfig', kubeconfig]);
       expect(r.code).toBe(EXIT.rolledBack);

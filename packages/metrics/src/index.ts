@@ -48,6 +48,7 @@ export type {
   RangeSeries,
 } from './providers/prometheus.ts';
 export { createPrometheusClient } from './providers/prometheus.ts';
+export type { PrometheusServer, PrometheusServers, WebOptions, WebServer } from './providers/servers.ts';
 export type { MeasureRequest, MetricFunction } from './providers/sources.ts';
 export { MeasureError } from './providers/sources.ts';
 export type { TemplateVars } from './providers/template.ts';

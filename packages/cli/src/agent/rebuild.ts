@@ -13,14 +13,27 @@ import {
 } from '@kanary/core';
 import { createGatewayApiRouter, type GatewayApiRouterOptions } from '@kanary/gateway-api';
 import { createIstioRouter, type IstioRouterOptions } from '@kanary/istio';
-import { createMetricGate, type HttpOptions, type PrometheusClientOptions } from '@kanary/metrics';
+import {
+  createMetricGate,
+  type PrometheusClientOptions,
+  type PrometheusServers,
+  type WebOptions,
+  type WebServer,
+} from '@kanary/metrics';
 import { createNginxRouter, type NginxRouterOptions } from '@kanary/nginx';
 
-/** What the process that rebuilds a rollout brings of its own: credentials are never saved with a rollout. */
+/**
+ * What the process that rebuilds a rollout brings of its own: credentials are never saved with a
+ * rollout. Each is bound to its server: a saved gate server gets them only if it has the same
+ * address (a saved state names addresses, and whoever can write it must not redirect them).
+ */
 export interface Credentials {
-  prometheus?: Omit<PrometheusClientOptions, 'address'>;
-  web?: HttpOptions;
+  prometheus?: PrometheusClientOptions;
+  /** Web servers by name, each with its URL and credentials. */
+  web?: Record<string, WebServer>;
 }
+
+const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 
 /** A router from its saved wiring, made with this process's client. */
 export function routerFromWiring(wiring: PartWiring, client: KubeClient): TrafficRouter {
@@ -61,16 +74,44 @@ export interface RebuildOptions {
 export function rebuildRollout(wiring: RolloutWiring, options: RebuildOptions): Rollout {
   const { client, credentials } = options;
   const gateOptions = (wiring.gate?.options ?? {}) as {
-    prometheus?: PrometheusClientOptions;
-    web?: HttpOptions;
+    prometheus?: PrometheusClientOptions | PrometheusServers;
+    web?: WebOptions;
     vars?: Record<string, string>;
+    allowAddresses?: string[];
   };
+  const withCredentials = (s: PrometheusClientOptions): PrometheusClientOptions => {
+    const c = credentials?.prometheus;
+    return c && sameUrl(c.address, s.address) ? { ...s, ...c } : s;
+  };
+  const saved = gateOptions.prometheus;
+  const prometheus =
+    saved === undefined
+      ? undefined
+      : 'servers' in saved
+        ? {
+            ...saved,
+            servers: Object.fromEntries(
+              Object.entries(saved.servers).map(([n, s]) => [
+                n,
+                withCredentials(s as PrometheusClientOptions),
+              ]),
+            ),
+          }
+        : withCredentials(saved);
+  const webServers = { ...gateOptions.web?.servers };
+  for (const [name, s] of Object.entries(credentials?.web ?? {})) {
+    const before = webServers[name];
+    if (!before || sameUrl(before.url, s.url)) webServers[name] = { ...before, ...s };
+  }
+  const web: WebOptions | undefined =
+    gateOptions.web || credentials?.web
+      ? { ...gateOptions.web, ...(Object.keys(webServers).length ? { servers: webServers } : {}) }
+      : undefined;
   const gate = wiring.gate
     ? createMetricGate({
-        ...(gateOptions.prometheus
-          ? { prometheus: { ...gateOptions.prometheus, ...credentials?.prometheus } }
-          : {}),
-        ...(gateOptions.web || credentials?.web ? { web: { ...gateOptions.web, ...credentials?.web } } : {}),
+        ...(prometheus ? { prometheus } : {}),
+        ...(web ? { web } : {}),
+        ...(gateOptions.allowAddresses ? { allowAddresses: gateOptions.allowAddresses } : {}),
         ...(gateOptions.vars ? { vars: gateOptions.vars } : {}),
         ...(options.clock ? { clock: options.clock } : {}),
       })

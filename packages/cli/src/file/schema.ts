@@ -57,6 +57,8 @@ const Http = z.strictObject({
   retries: z.number().int().min(0).max(10).optional(),
 });
 
+const PrometheusServer = Http.extend({ address: z.url() });
+
 /** What to check in the target before a release starts, each an error (refuse), a warning or off. */
 const Severity = z.enum(['error', 'warning', 'off']);
 const Preflight = z.strictObject({
@@ -69,8 +71,23 @@ export const KanaryFileSchema = z.strictObject({
   rollout: z.record(z.string(), z.unknown()),
   preflight: Preflight.optional(),
   router: RouterSchema.optional(),
-  prometheus: Http.extend({ address: z.url() }).optional(),
-  web: Http.optional(),
+  /** One Prometheus server, or several by name (a metric picks one with `server: name`). */
+  prometheus: z
+    .union([
+      PrometheusServer,
+      z.strictObject({ servers: z.record(z.string(), PrometheusServer), default: z.string().optional() }),
+    ])
+    .optional(),
+  /** Web metrics: timing defaults, and the servers they may call, each with its own credentials. */
+  web: z
+    .strictObject({
+      timeoutMs: Http.shape.timeoutMs,
+      retries: Http.shape.retries,
+      servers: z.record(z.string(), Http.extend({ url: z.url() })).optional(),
+    })
+    .optional(),
+  /** Other addresses a rollout's metrics may name, called without credentials. */
+  allowAddresses: z.array(z.url()).optional(),
   vars: z.record(z.string(), z.string()).optional(),
 });
 

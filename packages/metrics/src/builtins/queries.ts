@@ -11,6 +11,7 @@ export type BuiltinRouter = 'istio' | 'nginx' | 'gatewayApi';
 export interface BuiltinConfig {
   metric: 'errors' | 'latency';
   statistic?: number | 'mean';
+  server?: string;
   address?: string;
   step?: string | number;
   ingress?: string;

@@ -4,6 +4,7 @@ import {
   type Clock,
   type GateInput,
   type GateResult,
+  KanaryError,
   type KanaryIssue,
   type Measurement,
   type MetricGate,
@@ -14,18 +15,34 @@ import {
 import { builtinOf } from '../builtins/queries.ts';
 import { compileCondition, ExpressionError } from '../judges/expression.ts';
 import { judgeFor, type Look } from '../judges/judge.ts';
-import type { HttpOptions } from '../providers/http.ts';
-import type { PrometheusClient, PrometheusClientOptions } from '../providers/prometheus.ts';
+import {
+  normaliseBase,
+  type PrometheusServer,
+  type PrometheusServers,
+  prometheusServers,
+  resolvePrometheus,
+  resolveWeb,
+  type WebOptions,
+} from '../providers/servers.ts';
 import { createSources, type MetricFunction } from '../providers/sources.ts';
 import { placeholders, promQLTemplateProblem, type TemplateVars } from '../providers/template.ts';
 import { addLook, assess, emptyTally, type MetricPhase, type Tally, worst } from './counting.ts';
 import { type MetricSource, MetricSourceSchema } from './metric-spec.ts';
 
 export interface MetricGateOptions {
-  /** The Prometheus server for `prometheus` and built-in metrics: address, auth, TLS, timeouts. */
-  prometheus?: PrometheusClientOptions | PrometheusClient;
-  /** Defaults for `web` metrics. */
-  web?: HttpOptions;
+  /**
+   * The Prometheus server for `prometheus` and built-in metrics (address, auth, TLS, timeouts), or
+   * several by name (`{ servers: { main: { address, bearerToken } }, default: 'main' }`), which a
+   * metric picks with `server: name`. Each server's credentials go to that server only.
+   */
+  prometheus?: PrometheusServer | PrometheusServers;
+  /** `web` metrics: timing defaults, and the servers they may call with their credentials. */
+  web?: WebOptions;
+  /**
+   * Addresses beyond the configured servers that a spec may name (`provider.prometheus.address`,
+   * `web.url`): origins or URL prefixes, called without any credentials. Anything else is refused.
+   */
+  allowAddresses?: string[];
   /** Host-provided data, referenced as `provider: { function: name }`. */
   functions?: Record<string, MetricFunction>;
   /** Extra template variables, e.g. `{ cluster: 'eu-1' }` for `{{cluster}}`. */
@@ -58,9 +75,13 @@ const BUILTIN_VARS = ['namespace', 'canary', 'stable', 'service', 'ingress', 'ro
  */
 export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
   const clock = options.clock ?? systemClock;
+  checkGateOptions(options);
+  const servers = prometheusServers(options.prometheus);
+  const allow = options.allowAddresses ?? [];
   const sources = createSources({
     clock,
-    ...(options.prometheus ? { prometheus: options.prometheus } : {}),
+    prometheus: servers,
+    allowAddresses: allow,
     ...(options.web ? { web: options.web } : {}),
     ...(options.functions ? { functions: options.functions } : {}),
   });
@@ -75,6 +96,7 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
       {
         ...(options.prometheus && !('query' in options.prometheus) ? { prometheus: options.prometheus } : {}),
         ...(options.web ? { web: options.web } : {}),
+        ...(options.allowAddresses ? { allowAddresses: options.allowAddresses } : {}),
         ...(options.vars ? { vars: options.vars } : {}),
       },
       Object.keys(options.functions ?? {}).map((f) => `function provider ${f}`),
@@ -125,6 +147,11 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
           return; // the condition that does not parse is reported above
         }
         const p = m.provider;
+        const refuse = (r: ReturnType<typeof resolveWeb> | ReturnType<typeof resolvePrometheus>) => {
+          if (r?.kind === 'refused')
+            issues.push({ path: `${at}.${r.field}`, message: r.message, hint: r.hint });
+        };
+        if ('web' in p) refuse(resolveWeb(options.web, allow, p.web, 'provider.web'));
         if ('web' in p && judge.needs !== 'scalar') {
           issues.push({
             path: `${at}.provider.web`,
@@ -140,14 +167,28 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
           });
         }
         const builtin = builtinOf(p);
-        const readsPrometheus = 'prometheus' in p || builtin !== undefined;
-        const prometheusAddress = 'prometheus' in p ? p.prometheus.address : builtin?.config.address;
-        if (readsPrometheus && prometheusAddress === undefined && !options.prometheus) {
-          issues.push({
-            path: `${at}.provider`,
-            message: 'reads Prometheus, and no server is configured',
-            hint: 'pass createMetricGate({ prometheus: { address: "http://prometheus:9090" } }) or set provider.prometheus.address',
-          });
+        const readsPrometheus = 'prometheus' in p ? p.prometheus : builtin?.config;
+        if (readsPrometheus) {
+          const field = `provider.${'prometheus' in p ? 'prometheus' : (builtin?.router ?? 'prometheus')}`;
+          if (readsPrometheus.server !== undefined && readsPrometheus.address !== undefined)
+            issues.push({
+              path: `${at}.${field}`,
+              message: 'names both a server and an address',
+              hint: 'give one: server (a configured server by name) or address',
+            });
+          const resolved = resolvePrometheus(servers, allow, readsPrometheus, field);
+          refuse(resolved);
+          if (!resolved)
+            issues.push({
+              path: `${at}.provider`,
+              message: 'reads Prometheus, and no server is configured for it',
+              hint:
+                Object.keys(servers.servers).length > 0
+                  ? `name one with server: ${Object.keys(servers.servers)
+                      .map((n) => `"${n}"`)
+                      .join(' or ')}, or set the gate's default`
+                  : 'pass createMetricGate({ prometheus: { address: "http://prometheus:9090" } })',
+            });
         }
         if ('prometheus' in p) {
           const q = p.prometheus;
@@ -323,6 +364,44 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
       };
     },
   };
+}
+
+/**
+ * Credentials in \`web\` itself would go to every URL a spec names; addresses that do not parse
+ * would allow nothing. Both are the host's mistakes, told before anything runs.
+ */
+function checkGateOptions(options: MetricGateOptions): void {
+  const web = (options.web ?? {}) as Record<string, unknown>;
+  for (const key of ['bearerToken', 'basicAuth', 'headers', 'tls'])
+    if (web[key] !== undefined)
+      throw new KanaryError(
+        'INVALID_SPEC',
+        `createMetricGate: web.${key} would be sent to every URL a spec names`,
+        {
+          issues: [
+            {
+              path: `web.${key}`,
+              message: 'is given for every web metric, whatever URL its spec names',
+              hint: `bind it to the server it is for: web: { servers: { name: { url: "https://api.example/", ${key}: ... } } }`,
+            },
+          ],
+        },
+      );
+  const addresses = [
+    ...(options.allowAddresses ?? []).map((a, i) => [`allowAddresses[${i}]`, a] as const),
+    ...Object.entries(options.web?.servers ?? {}).map(([n, s]) => [`web.servers.${n}.url`, s.url] as const),
+  ];
+  for (const [path, address] of addresses)
+    if (normaliseBase(address) === undefined)
+      throw new KanaryError('INVALID_SPEC', `createMetricGate: ${path} is not an http(s) URL: ${address}`, {
+        issues: [
+          {
+            path,
+            message: `is ${JSON.stringify(address)}, not an http(s) URL without credentials, query or fragment`,
+            hint: 'write e.g. "https://metrics.example.com/api/"',
+          },
+        ],
+      });
 }
 
 /** A measured value as a person reads it: 4 significant digits, lists as lists. */

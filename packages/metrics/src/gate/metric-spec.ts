@@ -9,7 +9,9 @@ import { z } from 'zod';
 const SideCounts = z.strictObject({ total: z.string().min(1), bad: z.string().min(1) });
 
 export const PrometheusSourceSchema = z.strictObject({
-  /** Overrides the gate's Prometheus address for this metric (another server). */
+  /** A server the host configured, by name (`createMetricGate({ prometheus: { servers } })`). */
+  server: z.string().min(1).optional(),
+  /** Another server's address: one the host configured or allow-listed (see SECURITY.md). */
   address: z.url().optional(),
   /** For threshold judges: a scalar or instant-vector query; `result` in conditions. */
   query: z.string().min(1).optional(),
@@ -28,6 +30,7 @@ const BuiltinSchema = z.strictObject({
   metric: z.enum(['errors', 'latency']),
   /** For threshold judges on latency: the quantile in ms (default 0.99) or the mean. */
   statistic: z.union([z.literal('mean'), z.number().gt(0).lt(1)]).optional(),
+  server: z.string().min(1).optional(),
   address: z.url().optional(),
   step: z.union([z.string(), z.number()]).optional(),
 });
@@ -37,6 +40,8 @@ export const ProviderSchema = z.union(
     z.strictObject({ prometheus: PrometheusSourceSchema }),
     z.strictObject({
       web: z.strictObject({
+        /** A web server the host configured, by name; `url` is then relative to it. */
+        server: z.string().min(1).optional(),
         url: z.string().min(1),
         method: z.enum(['GET', 'POST']).optional(),
         headers: z.record(z.string(), z.string()).optional(),

@@ -5,7 +5,17 @@ import type { SeriesValue } from '../stats/counters.ts';
 import { type DataKind, type FunctionData, type MetricData, normaliseFunctionData } from './data.ts';
 import { type HttpOptions, httpCall } from './http.ts';
 import { selectJsonPath } from './json-path.ts';
-import { createPrometheusClient, type PrometheusClient, type PrometheusClientOptions } from './prometheus.ts';
+import { createPrometheusClient, type PrometheusClient } from './prometheus.ts';
+import {
+  isUnder,
+  joinUrl,
+  type PrometheusServer,
+  type PrometheusServers,
+  resolvePrometheus,
+  resolveWeb,
+  type WebOptions,
+  type WebServer,
+} from './servers.ts';
 import { renderPromQL, renderUrl, type TemplateVars } from './template.ts';
 
 /** Hosts' own data: called with what the judge needs, returns it. */
@@ -18,10 +28,12 @@ export type MetricFunction = (request: {
 }) => Promise<FunctionData> | FunctionData;
 
 export interface SourceOptions {
-  /** The Prometheus server (options or a ready client) used by `prometheus` and built-in metrics. */
-  prometheus?: PrometheusClientOptions | PrometheusClient;
-  /** Defaults for `web` metrics (auth, TLS, timeout, retries). */
-  web?: HttpOptions;
+  /** The Prometheus servers `prometheus` and built-in metrics may read, by name. */
+  prometheus: PrometheusServers;
+  /** `web` metrics: timing defaults and the servers they may call. */
+  web?: WebOptions;
+  /** Further addresses a spec may name, called without credentials. */
+  allowAddresses: readonly string[];
   functions?: Record<string, MetricFunction>;
   clock: Clock;
 }
@@ -42,26 +54,31 @@ export class MeasureError extends Error {
   override name = 'MeasureError';
 }
 
-const isClient = (p: PrometheusClientOptions | PrometheusClient): p is PrometheusClient =>
+const isClient = (p: PrometheusServer): p is PrometheusClient =>
   typeof (p as PrometheusClient).instant === 'function';
 
 export function createSources(options: SourceOptions) {
+  /** By server name, or by allow-listed address (those have no credentials). */
   const clients = new Map<string, PrometheusClient>();
-  const prometheus = (address: string | undefined): PrometheusClient => {
-    const base = options.prometheus;
-    if (!address) {
-      if (!base)
-        throw new MeasureError(
-          'no Prometheus is configured: pass prometheus: { address } to createMetricGate',
-        );
-      if (isClient(base)) return base;
-      address = base.address;
-    }
-    let client = clients.get(address);
+  const prometheus = (source: {
+    server?: string | undefined;
+    address?: string | undefined;
+  }): PrometheusClient => {
+    // Resolved again on every look: validation refused the same, but a spec can reach a gate unvalidated.
+    const r = resolvePrometheus(options.prometheus, options.allowAddresses, source, 'provider');
+    if (!r)
+      throw new MeasureError('no Prometheus is configured: pass prometheus: { address } to createMetricGate');
+    if (r.kind === 'refused') throw new MeasureError(`${r.field} ${r.message}`);
+    const key = r.kind === 'server' ? `server:${r.name}` : `address:${r.address}`;
+    let client = clients.get(key);
     if (!client) {
-      const defaults = base && !isClient(base) ? base : {};
-      client = createPrometheusClient({ clock: options.clock, ...defaults, address });
-      clients.set(address, client);
+      client =
+        r.kind === 'allowed'
+          ? createPrometheusClient({ clock: options.clock, address: r.address })
+          : isClient(r.server)
+            ? r.server
+            : createPrometheusClient({ clock: options.clock, ...r.server });
+      clients.set(key, client);
     }
     return client;
   };
@@ -86,7 +103,7 @@ export function createSources(options: SourceOptions) {
     req: MeasureRequest,
     unwrap: boolean,
   ): Promise<MetricData> {
-    const client = prometheus(source.address);
+    const client = prometheus(source);
     const render = (q: string) => renderPromQL(q, req.vars);
     const { signal } = req;
     const need = <T>(v: T | undefined, what: string): T => {
@@ -181,6 +198,7 @@ export function createSources(options: SourceOptions) {
           {
             ...source,
             ...(b.address ? { address: b.address } : {}),
+            ...(b.server ? { server: b.server } : {}),
             ...(b.step !== undefined ? { step: b.step } : {}),
           },
           { ...withVars, vars: { ...vars, ...extra } },
@@ -193,15 +211,32 @@ export function createSources(options: SourceOptions) {
             `metric ${req.metric}: a web provider gives one value; use it with a threshold judge`,
           );
         const w = p.web;
+        const r = resolveWeb(options.web, options.allowAddresses, w, 'provider.web');
+        if (r.kind === 'refused') throw new MeasureError(`${r.field} ${r.message}`);
+        const { url: base, ...credentials }: Partial<WebServer> = r.kind === 'server' ? r.server : {};
+        const url =
+          w.server !== undefined && base ? joinUrl(base, renderUrl(w.url, vars)) : renderUrl(w.url, vars);
+        // The rendered URL, parsed as the request will be: still under the server (or the allowed address).
+        const within =
+          r.kind === 'server' && base
+            ? isUnder(url, base)
+            : options.allowAddresses.some((a) => isUnder(url, a));
+        if (!within)
+          throw new MeasureError(
+            `provider.web.url rendered as ${url}, which leaves the server it was checked against`,
+          );
+        const { timeoutMs, retries } = options.web ?? {};
         const http: HttpOptions = {
-          ...options.web,
-          ...(w.headers ? { headers: { ...options.web?.headers, ...w.headers } } : {}),
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          ...(retries !== undefined ? { retries } : {}),
+          ...credentials,
+          ...(w.headers ? { headers: { ...credentials.headers, ...w.headers } } : {}),
           ...(w.timeout !== undefined ? { timeoutMs: parseDuration(w.timeout, 'timeout') } : {}),
         };
         const res = await httpCall(
           http,
           {
-            url: renderUrl(w.url, vars),
+            url,
             method: w.method ?? 'GET',
             ...(w.body !== undefined
               ? { body: w.body, headers: { 'content-type': 'application/json' } }
