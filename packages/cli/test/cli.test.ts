@@ -95,6 +95,22 @@ describe('kanary plan', () => {
     expect(r.out).toMatch(/pause 1m/);
     const json = await kanary(['plan', '-f', path, '-o', 'json']);
     expect(JSON.parse(json.out).steps).toHaveLength(3);
+    expect(r.out).not.toMatch(/warning/);
+  });
+
+  it('plan prints the warnings of a legal but risky spec, and still exits 0', async () => {
+    const path = write(
+      'risky.yaml',
+      stringify(file([{ setWeight: 50 }, { setWeight: 20 }, { setWeight: 100 }, { pause: {} }])),
+    );
+    const r = await kanary(['plan', '-f', path]);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toMatch(
+      /warning: steps\[2\]\.setWeight: raises the weight to 100% after steps\[1\] lowered it to 20%/,
+    );
+    expect(r.out).toMatch(/warning: steps\[3\]: comes after steps\[2\] sent every user to the canary/);
+    const json = JSON.parse((await kanary(['plan', '-f', path, '-o', 'json'])).out);
+    expect(json.warnings.map((w: { path: string }) => w.path)).toEqual(['steps[2].setWeight', 'steps[3]']);
   });
 
   it('article 002’s analysis by template name with args (Argo’s form) plans from YAML; an unknown name exits 2 naming the ones there are', async () => {

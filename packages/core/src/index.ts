@@ -80,6 +80,7 @@ export type { MemoryWorkload, MemoryWorkloadOptions } from './memory/workload.ts
 export { createMemoryWorkload } from './memory/workload.ts';
 export type { ActionType, Plan, PlanAction, PlanStep, RouterRequirements, Section } from './plan/actions.ts';
 export { describeAction, formatPlan } from './plan/describe.ts';
+export { planWarnings } from './plan/warnings.ts';
 export type { Clock, VirtualClock } from './ports/clock.ts';
 export { createVirtualClock, flushAsync, systemClock } from './ports/clock.ts';
 export type { PortContext } from './ports/context.ts';
@@ -120,6 +121,7 @@ export type { ServiceSides } from './routers/service-sides.ts';
 export { createServiceSides } from './routers/service-sides.ts';
 export type { WebhookPolicy } from './security/addresses.ts';
 export { webhookAddressProblem } from './security/addresses.ts';
+export { backtrackingProblem } from './security/backtracking.ts';
 export { bodyExcerpt, REDACTED, redact, redactUrl, redactValue } from './security/redact.ts';
 export type { AnalysisMetric, AnalysisSpec } from './spec/analysis.ts';
 export { cookieHeaderRegex, escapeRegex } from './spec/cookie.ts';

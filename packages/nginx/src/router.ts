@@ -1,4 +1,5 @@
 import {
+  backtrackingProblem,
   createKubeClient,
   createServiceSides,
   type HeaderRoute,
@@ -90,6 +91,12 @@ export function nginxRouteProblems(route: Pick<HeaderRoute, 'match' | 'weight'>)
           `header pattern does not compile (${(e as Error).message}); ingress-nginx would send all such requests to primary`,
         );
       }
+      // ingress-nginx runs the pattern with PCRE on every request carrying the header.
+      const slow = backtrackingProblem(h.regex);
+      if (slow)
+        problems.push(
+          `header pattern "${h.regex}" ${slow}; ingress-nginx evaluates it with PCRE on every request that carries the header`,
+        );
     }
   }
   for (const r of cookies) {

@@ -186,6 +186,12 @@ describe('ingress-nginx traps are refused before anything is written', () => {
     expect(route([{ headers: [{ name: 'X-Canary', prefix: 'qa' }] }])[0]).toMatch(
       /cannot match a header prefix/,
     );
+    // PCRE runs the pattern on every request with the header: super-linear shapes are refused.
+    for (const pattern of ['^(a+)+$', '^(\\w+\\s?)*$', '^(qa|qa-team)*$', '.*a.*b.*c'])
+      expect(route([{ headers: [{ name: 'X-Canary', regex: pattern }] }])[0], pattern).toMatch(
+        /a backtracking engine takes (exponential|polynomial) time.*ingress-nginx evaluates it with PCRE/,
+      );
+    expect(route([{ headers: [{ name: 'X-Canary', regex: '^(qa|beta)-[0-9]+$' }] }])).toEqual([]);
     expect(route([{ cookie: { name: 'beta', exact: 'yes' } }])[0]).toMatch(/only the value "always"/);
     expect(route([{ headers: [{ name: 'X-Canary', exact: 'qa' }] }], 50)[0]).toMatch(/partial weight/);
     expect(

@@ -10,6 +10,7 @@ import { type FencedObject, runFenced, type WriteFence } from '../leadership/fen
 import { createMemoryLock } from '../memory/lock.ts';
 import { createMemoryStateStore } from '../memory/store.ts';
 import { actionsAt, type Plan, type PlanAction, type Section } from '../plan/actions.ts';
+import { planWarnings } from '../plan/warnings.ts';
 import { type Clock, shiftedClock, systemClock } from '../ports/clock.ts';
 import type { PortContext } from '../ports/context.ts';
 import type { MetricGate } from '../ports/gate.ts';
@@ -209,13 +210,18 @@ function hookNamesOf(spec: RolloutSpec, hooks: HookHandlers | undefined): Set<Ho
 
 /** The strategy's plan plus the background analysis, which runs beside any strategy's steps. */
 function compilePlan(spec: RolloutSpec, hooks: Set<HookName>): Plan {
-  const plan = strategies[spec.strategy.type].plan(spec, { hooks });
-  if (!spec.analysis) return plan;
-  const { startingStep, noData, ...analysis } = spec.analysis;
-  return {
-    ...plan,
-    background: { key: 'background', analysis, startingStep, ...(noData ? { noData } : {}) },
-  };
+  const planned = strategies[spec.strategy.type].plan(spec, { hooks });
+  const plan: Plan = spec.analysis
+    ? (() => {
+        const { startingStep, noData, ...analysis } = spec.analysis;
+        return {
+          ...planned,
+          background: { key: 'background' as const, analysis, startingStep, ...(noData ? { noData } : {}) },
+        };
+      })()
+    : planned;
+  const warnings = planWarnings(spec, plan);
+  return warnings.length > 0 ? { ...plan, warnings } : plan;
 }
 
 function validateAnalyses(plan: Plan, gate: MetricGate | undefined): KanaryIssue[] {

@@ -1,5 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import { KanaryError } from '../errors/kanary-error.ts';
+import { redact, redactValue } from '../security/redact.ts';
 
 /** The parts of a Kubernetes `Status` body worth keeping. */
 export interface KubeStatus {
@@ -44,13 +45,15 @@ export function fromKubeError(error: unknown, what: string): KanaryError {
     // A conflict on a read-modify-write can succeed after re-reading; AlreadyExists cannot.
     const retryable = code === 429 || code >= 500 || (code === 409 && reason === 'Conflict');
     const kanaryCode = code === 404 ? 'NOT_FOUND' : code === 409 ? 'CONFLICT' : 'KUBERNETES';
-    return new KanaryError(kanaryCode, `${what}: ${message}`, {
+    // A Status message may quote what was sent (a webhook's admission answer, a field's value): redacted
+    // here, before it reaches a message, an event or a log line.
+    return new KanaryError(kanaryCode, `${what}: ${redact(message)}`, {
       cause: error,
       retryable,
       details: {
         httpStatus: code,
         reason,
-        ...(status ? { status } : {}),
+        ...(status ? { status: redactValue(status) } : {}),
         ...(Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {}),
       },
     });
@@ -60,7 +63,7 @@ export function fromKubeError(error: unknown, what: string): KanaryError {
       ? `${error.message} ${String((error as { cause?: unknown }).cause ?? '')}`
       : String(error);
   const network = NETWORK.test(text) || (error as { code?: string })?.code !== undefined;
-  return new KanaryError('KUBERNETES', `${what}: ${error instanceof Error ? error.message : text}`, {
+  return new KanaryError('KUBERNETES', `${what}: ${redact(error instanceof Error ? error.message : text)}`, {
     cause: error,
     retryable: network,
     details: { network },

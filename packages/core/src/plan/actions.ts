@@ -1,3 +1,4 @@
+import type { KanaryIssue } from '../errors/kanary-error.ts';
 import type { Side } from '../ports/refs.ts';
 import type { RouterCapabilities, WeightMode } from '../ports/router.ts';
 import type { AnalysisSpec } from '../spec/analysis.ts';
@@ -80,6 +81,8 @@ export interface Plan {
     noData?: 'inconclusive' | 'fail' | 'pass';
   };
   requires: { router: RouterRequirements | null; workload: WorkloadFeature[] };
+  /** Legal but risky choices a reviewer should see (no steps, weights back up, analyses that cannot fail, …). */
+  warnings?: KanaryIssue[];
 }
 
 export type Section = 'prelude' | 'steps' | 'promotion' | 'abort';

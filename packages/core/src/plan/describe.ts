@@ -66,6 +66,8 @@ export function describeAction(action: PlanAction): string {
 /** A readable multi-line plan. */
 export function formatPlan(plan: Plan): string {
   const lines: string[] = [`strategy: ${plan.strategy}`];
+  for (const w of plan.warnings ?? [])
+    lines.push(`warning: ${w.path}: ${w.message}${w.hint ? ` (consider: ${w.hint})` : ''}`);
   const section = (title: string, actions: PlanAction[]) => {
     lines.push(`${title}:`);
     for (const a of actions) lines.push(`  - ${describeAction(a)}`);

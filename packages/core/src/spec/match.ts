@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { CookieName, HeaderName, Percent, Regex, withHint } from './primitives.ts';
+import { CookieName, HeaderName, HeaderValue, Percent, Regex, withHint } from './primitives.ts';
 
 /** Matches one request header: exactly one of exact, prefix or regex. */
 export const HeaderMatchSchema = z
   .strictObject({
     name: HeaderName,
-    exact: z.string().optional(),
-    prefix: z.string().min(1).optional(),
+    exact: HeaderValue.optional(),
+    prefix: HeaderValue.pipe(z.string().min(1)).optional(),
     regex: Regex.optional(),
   })
   .superRefine((m, ctx) => {

@@ -1,3 +1,4 @@
+import { RE2JS } from '@bufbuild/re2';
 import { z } from 'zod';
 import { tryParseDuration } from './duration.ts';
 
@@ -60,22 +61,66 @@ export const Duration = z
 const PERCENT_MESSAGE = withHint('must be between 0 and 100', 'write a percentage from 0 to 100');
 export const Percent = z.number().min(0, { message: PERCENT_MESSAGE }).max(100, { message: PERCENT_MESSAGE });
 
+/** Kubernetes' replica counts are int32: a larger count is refused by the API server after Kanary has written. */
+const INT32_MAX = 2_147_483_647;
+const REPLICAS_MESSAGE = withHint(
+  'is more than an int32 (2147483647)',
+  'write a replica count Kubernetes can hold',
+);
+/** A replica count: a whole number from `min`, at most an int32. */
+export const Replicas = (min: 0 | 1) =>
+  z.number().int().min(min).max(INT32_MAX, { message: REPLICAS_MESSAGE });
+
 /** An int or a percentage string, as Kubernetes' maxSurge/maxUnavailable. */
 const INT_OR_PERCENT = withHint('must be a whole number or a percentage', 'write e.g. 1 or "25%"');
 export const IntOrPercent = z.union(
-  [z.number().int().nonnegative(), z.string().regex(/^\d+%$/, { message: INT_OR_PERCENT })],
+  [
+    z.number().int().nonnegative().max(INT32_MAX, { message: REPLICAS_MESSAGE }),
+    z.string().regex(/^\d+%$/, { message: INT_OR_PERCENT }),
+  ],
   { message: INT_OR_PERCENT },
 );
 
 // RFC 9110 token characters: what a header or cookie name may contain.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export const HeaderName = z.string().regex(TOKEN, {
-  message: withHint(
-    'is not a valid HTTP header name',
-    'use letters, digits and "-" (no spaces, colons or quotes)',
-  ),
-});
+export const HeaderName = z
+  .string()
+  .max(256, { message: withHint('is longer than 256 characters', 'use a short header name') })
+  .regex(TOKEN, {
+    message: withHint(
+      'is not a valid HTTP header name',
+      'use letters, digits and "-" (no spaces, colons or quotes)',
+    ),
+  });
+
+/**
+ * A header value to match (RFC 9110 field-value): no CR, LF, NUL or other control characters but
+ * tab, which no request can carry (and which would split a header in an annotation or a log), no
+ * spaces at the ends (HTTP parsers strip them, so the value could never match), 4 KiB at most.
+ */
+export const HeaderValue = z
+  .string()
+  .max(4096, { message: withHint('is longer than 4096 characters', 'match a shorter value, or a prefix') })
+  .superRefine((v, ctx) => {
+    const at = [...v].findIndex((ch) => {
+      const c = ch.codePointAt(0) ?? 0;
+      return (c < 0x20 && c !== 0x09) || c === 0x7f;
+    });
+    if (at >= 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: `holds the control character U+${([...v][at]?.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} at ${at}, which no HTTP header can carry`,
+        params: { hint: 'remove line breaks, NUL and other control characters' },
+      });
+    else if (/^[ \t]|[ \t]$/.test(v))
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'starts or ends with white space, which HTTP strips from header values: it could never match',
+        params: { hint: 'trim the value' },
+      });
+  });
 
 export const CookieName = z.string().regex(TOKEN, {
   message: withHint(
@@ -85,10 +130,13 @@ export const CookieName = z.string().regex(TOKEN, {
 });
 
 /**
- * Istio and Envoy evaluate regexes with RE2, which has no lookaround or backreferences; a pattern
- * using them is refused by the data plane. We refuse it here, before anything is written.
+ * Istio's Envoy and Gateway API implementations evaluate header regexes with RE2 (no lookaround,
+ * no backreferences, its own escapes); the routers of the emulator and tests use JavaScript's. A
+ * pattern must be both, checked with an RE2 parser (`@bufbuild/re2`, a port of RE2's own), so
+ * the data plane never refuses what validation let through.
  */
 export function regexProblem(pattern: string): string | undefined {
+  if (pattern.length > 1024) return 'is longer than 1024 characters';
   try {
     new RegExp(pattern);
   } catch (error) {
@@ -96,6 +144,11 @@ export function regexProblem(pattern: string): string | undefined {
   }
   if (/\(\?<?[=!]/.test(pattern)) return 'uses lookaround, which RE2 (Istio/Envoy) does not support';
   if (/\\[1-9]/.test(pattern)) return 'uses a backreference, which RE2 (Istio/Envoy) does not support';
+  try {
+    RE2JS.compile(pattern);
+  } catch (error) {
+    return `is not valid RE2 syntax, which Istio and Gateway API use (${(error as Error).message})`;
+  }
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BackgroundAnalysisSchema } from './analysis.ts';
 import { WebhookSchema } from './hooks.ts';
+import { labelValueProblem, qualifiedNameProblem } from './labels.ts';
 import { Duration, hinted, LabelName, ObjectName } from './primitives.ts';
 import { type Step, type StepKind, StepSchema, StepUnionSchema, stepKind } from './steps.ts';
 import { STRATEGY_TYPES, StrategySchema, type StrategySpec, type StrategyType } from './strategy.ts';
@@ -70,6 +71,47 @@ const Update = z
         ...hinted('contains white space', 'write an image reference such as "nginx:1.20.1"'),
       });
     }
+    // Labels and annotations as the API server checks them, before the first write rather than after.
+    const metadata = (u.template?.metadata ?? undefined) as Record<string, unknown> | undefined;
+    for (const field of ['labels', 'annotations'] as const) {
+      const map = metadata?.[field];
+      if (map === undefined || map === null) continue;
+      if (typeof map !== 'object' || Array.isArray(map)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['template', 'metadata', field],
+          ...hinted('must be a map of strings', `write e.g. ${field}: { team: "shop" }`),
+        });
+        continue;
+      }
+      for (const [key, value] of Object.entries(map)) {
+        const keyProblem = qualifiedNameProblem(key);
+        const valueProblem =
+          field === 'labels'
+            ? labelValueProblem(value)
+            : typeof value === 'string'
+              ? undefined
+              : `is ${value === null ? 'null' : typeof value}, and annotation values are strings`;
+        if (keyProblem)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['template', 'metadata', field, key],
+            ...hinted(
+              `is not a valid ${field === 'labels' ? 'label' : 'annotation'} key: it ${keyProblem}`,
+              'write e.g. "app.kubernetes.io/version"',
+            ),
+          });
+        else if (valueProblem)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['template', 'metadata', field, key],
+            ...hinted(
+              valueProblem,
+              field === 'labels' ? 'write e.g. "v2" (at most 63 characters)' : 'quote the value',
+            ),
+          });
+      }
+    }
   });
 
 function buildSpecSchema<S extends z.ZodType>(step: S) {
@@ -93,7 +135,14 @@ function buildSpecSchema<S extends z.ZodType>(step: S) {
      */
     analysisTemplates: z.record(z.string().min(1), AnalysisTemplateSchema).optional(),
     /** Abort (or fail) if a wait for readiness takes longer than this. */
-    progressDeadline: Duration.prefault('10m'),
+    /** How long a step may wait for its pods before the rollout is stuck: more than zero. */
+    progressDeadline: Duration.prefault('10m').refine(
+      (v) => v > 0,
+      hinted(
+        'must be longer than zero (a zero deadline aborts at the first wait for pods)',
+        'write e.g. "10m"',
+      ),
+    ),
     progressDeadlineAbort: z.boolean().default(true),
     /** Keep the old side up this long after promotion, so in-flight traffic drains (Argo #587). */
     scaleDownDelay: Duration.prefault('30s'),

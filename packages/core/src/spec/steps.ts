@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AnalysisSchema } from './analysis.ts';
 import { HeaderRouteSchema, MirrorSchema } from './match.ts';
-import { Duration, hinted, Percent } from './primitives.ts';
+import { Duration, hinted, Percent, Replicas } from './primitives.ts';
 
 /** Each step is an object with exactly one key, as in Argo Rollouts' `steps`. */
 export const SetWeightStep = z.strictObject({ setWeight: Percent });
@@ -10,7 +10,7 @@ export const AnalysisStep = z.strictObject({ analysis: AnalysisSchema });
 export const SetCanaryScaleStep = z.strictObject({
   setCanaryScale: z
     .strictObject({
-      replicas: z.number().int().nonnegative().optional(),
+      replicas: Replicas(0).optional(),
       weight: Percent.optional(),
       matchTrafficWeight: z.literal(true).optional(),
     })

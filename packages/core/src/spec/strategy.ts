@@ -10,6 +10,7 @@ import {
   LabelName,
   ObjectName,
   Percent,
+  Replicas,
   withHint,
 } from './primitives.ts';
 
@@ -21,7 +22,7 @@ const CanaryWorkload = z
     /** Use a Deployment the user already made instead of creating one. */
     adopt: z.boolean().default(false),
     /** Replicas of the canary; defaults to the stable replica count. */
-    replicas: z.number().int().positive().optional(),
+    replicas: Replicas(1).optional(),
   })
   .default({ adopt: false });
 
@@ -148,11 +149,9 @@ export const BlueGreenStrategy = z
     autoPromotionSeconds: z.number().int().nonnegative().optional(),
     /** Keep blue up this long after the switch, so a rollback is one selector write. */
     scaleDownDelaySeconds: z.number().int().nonnegative().default(30),
-    previewReplicaCount: z.number().int().positive().optional(),
+    previewReplicaCount: Replicas(1).optional(),
     prePromotionAnalysis: AnalysisSchema.optional(),
     postPromotionAnalysis: AnalysisSchema.optional(),
-    /** Label that tells blue from green pods; its values are the workloads' names. */
-    colorLabel: z.string().min(1).default('kanary.dev/color'),
   })
   .superRefine((s, ctx) => {
     if (s.previewService !== undefined && s.previewService === s.activeService) {
@@ -175,11 +174,11 @@ export const ReplicaRatioStrategy = z.strictObject({
   type: z.literal('replicaRatio'),
   canary: CanaryWorkload,
   /** Pods across both Deployments; defaults to the stable Deployment's replicas when the rollout starts. */
-  totalReplicas: z.number().int().positive().optional(),
+  totalReplicas: Replicas(1).optional(),
   /** Extra pods allowed above the total while shifting (int or percentage of the total). */
   maxSurge: IntOrPercent.default(0),
   /** Never run fewer pods than this on a side that has any weight (an HA floor, Argo #1738). */
-  minPodsPerSide: z.number().int().nonnegative().default(1),
+  minPodsPerSide: Replicas(0).default(1),
 });
 
 export const StrategySchema = z.discriminatedUnion('type', [
