@@ -1,7 +1,12 @@
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
+import { SelfSubjectAccessReview } from 'kubernetes-models/authorization.k8s.io/v1/SelfSubjectAccessReview';
 import { Lease } from 'kubernetes-models/coordination.k8s.io/v1/Lease';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Endpoints } from 'kubernetes-models/v1/Endpoints';
 import { Event } from 'kubernetes-models/v1/Event';
@@ -34,6 +39,8 @@ export interface KindInfo {
   categories?: string[];
   /** A built-in kind's kubernetes-models classes by version; custom resources use their vendored CRD. */
   models?: Record<string, ModelClass>;
+  /** Verbs served, when not all of them (a review is only ever created: nothing is stored). */
+  verbs?: string[];
 }
 
 const k = (info: Omit<KindInfo, 'singular'>): KindInfo => ({ ...info, singular: info.kind.toLowerCase() });
@@ -141,6 +148,31 @@ export const KINDS: KindInfo[] = [
     subresources: { status: false, scale: false },
     shortNames: ['ev'],
     models: { v1: Event as never },
+  }),
+  ...(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'] as const).map((kind) =>
+    k({
+      group: 'rbac.authorization.k8s.io',
+      versions: ['v1'],
+      kind,
+      plural: `${kind.toLowerCase()}s`,
+      namespaced: !kind.startsWith('Cluster'),
+      builtin: true,
+      subresources: { status: false, scale: false },
+      models: {
+        v1: { Role, ClusterRole, RoleBinding, ClusterRoleBinding }[kind] as never,
+      },
+    }),
+  ),
+  k({
+    group: 'authorization.k8s.io',
+    versions: ['v1'],
+    kind: 'SelfSubjectAccessReview',
+    plural: 'selfsubjectaccessreviews',
+    namespaced: false,
+    builtin: true,
+    subresources: { status: false, scale: false },
+    models: { v1: SelfSubjectAccessReview as never },
+    verbs: ['create'],
   }),
   k({
     group: 'coordination.k8s.io',

@@ -11,6 +11,7 @@ import { encodeOpenApiV2, OPENAPI_V2_PROTOBUF } from './openapi-v2.ts';
 import { ListPages } from './paging.ts';
 import { jsonPatch, mergePatch, PatchError, strategicMergePatch } from './patch.ts';
 import { decodeProtobufObject, NoProtobufForm } from './protobuf.ts';
+import { forbidden, type RequestAttributes } from './rbac.ts';
 import { matchesRequirements, parseLabelSelector, type Requirement } from './selectors.ts';
 import { ApiError, errors } from './status.ts';
 import type { ObjectStore, StoreEvent } from './store.ts';
@@ -135,7 +136,16 @@ function resourceList(group: string, version: string) {
     apiVersion: 'v1',
     groupVersion: group ? `${group}/${version}` : version,
     resources: KINDS.filter((k) => k.group === group && k.versions.includes(version)).flatMap((k) => {
-      const verbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+      const verbs = k.verbs ?? [
+        'create',
+        'delete',
+        'deletecollection',
+        'get',
+        'list',
+        'patch',
+        'update',
+        'watch',
+      ];
       const main = {
         name: k.plural,
         singularName: k.singular,
@@ -276,6 +286,11 @@ export interface ApiServer {
 export interface ServerOptions {
   /** Restrict the versions served per group (e.g. `{ 'networking.istio.io': ['v1beta1'] }` for an older Istio). */
   servedVersions?: Record<string, string[]>;
+  /**
+   * kube-apiserver's `--authorization-mode=RBAC`: whether `user` may make the request (the user is
+   * the bearer token, `system:anonymous` without one). Absent: everything is allowed.
+   */
+  authorize?: (attributes: RequestAttributes) => boolean;
 }
 
 /** A write that lands first: runs just before the next write to the object (a concurrent writer). */
@@ -407,6 +422,41 @@ export async function startApiServer(
         !(subresource === 'scale' && info.subresources.scale)
       ) {
         throw errors.notFound(info, `${name}/${subresource}`);
+      }
+      const attributes: RequestAttributes = {
+        user: record.user ?? 'system:anonymous',
+        verb,
+        group: info.group,
+        resource: info.plural,
+        ...(subresource ? { subresource } : {}),
+        ...(namespace !== undefined ? { namespace } : {}),
+        ...(name ? { name } : {}),
+      };
+      if (options.authorize && !options.authorize(attributes)) throw forbidden(info, attributes);
+      if (info.verbs && !info.verbs.includes(verb))
+        throw errors.methodNotAllowed(`${verb} is not supported on ${info.plural}`);
+      if (info.kind === 'SelfSubjectAccessReview') {
+        // What `kubectl auth can-i` asks: the caller's own access, answered and never stored.
+        const body = (await readObject(req)) as { spec?: { resourceAttributes?: Record<string, string> } };
+        const ra = body.spec?.resourceAttributes ?? {};
+        const allowed =
+          !options.authorize ||
+          options.authorize({
+            user: attributes.user,
+            verb: ra.verb ?? '',
+            group: ra.group ?? '',
+            resource: ra.resource ?? '',
+            ...(ra.subresource ? { subresource: ra.subresource } : {}),
+            ...(ra.namespace ? { namespace: ra.namespace } : {}),
+            ...(ra.name ? { name: ra.name } : {}),
+          });
+        return send(res, 201, {
+          kind: 'SelfSubjectAccessReview',
+          apiVersion: `authorization.k8s.io/${version}`,
+          metadata: { creationTimestamp: null },
+          spec: body.spec ?? {},
+          status: { allowed, ...(allowed ? {} : { reason: '' }) },
+        });
       }
       const dryRun = url.searchParams.get('dryRun') === 'All';
       const manager = managerOf(url, req);

@@ -3,6 +3,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createFaultInjector, type FaultInjector, type FaultRule } from '../apiserver/faults.ts';
 import { KINDS, type KindInfo, kindByName } from '../apiserver/kinds.ts';
 import type { KubeObject } from '../apiserver/object.ts';
+import { type RequestAttributes, rbacAllows } from '../apiserver/rbac.ts';
 import { type RaceHook, type RequestRecord, startApiServer } from '../apiserver/server.ts';
 import { ApiError } from '../apiserver/status.ts';
 import { ObjectStore } from '../apiserver/store.ts';
@@ -12,6 +13,12 @@ import { type TrafficOptions, TrafficSimulator } from '../traffic/simulator.ts';
 import { settled } from './settled.ts';
 
 export interface ClusterOptions {
+  /**
+   * Authorize requests with RBAC, as kube-apiserver with `--authorization-mode=RBAC`: every token is
+   * then allowed only what the Roles and ClusterRoles bound to it (a `User` subject of that name)
+   * allow, except `testkit` (the default kubeConfig) and `admins` (system:masters).
+   */
+  rbac?: { admins?: string[] };
   /** `virtual` (default): time moves only when the caller advances it. `real`: the wall clock. Or a clock to share. */
   time?: 'virtual' | 'real' | VirtualClock;
   /** Start of virtual time (default 2026-01-01T00:00:00Z). */
@@ -142,10 +149,28 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   for (const ns of ['default', 'kube-system', ...(options.namespaces ?? [])]) ensureNamespace(ns);
   const races: RaceHook[] = [];
+  const rbac = options.rbac;
+  const masters = new Set(['testkit', ...(rbac?.admins ?? [])]);
+  const rbacKind = (kind: string) => kindByName(kind, 'rbac.authorization.k8s.io') as KindInfo;
   const api = await startApiServer(
     store,
     faults,
-    { ...(options.servedVersions ? { servedVersions: options.servedVersions } : {}) },
+    {
+      ...(options.servedVersions ? { servedVersions: options.servedVersions } : {}),
+      ...(rbac
+        ? {
+            authorize: (a: RequestAttributes) =>
+              masters.has(a.user) ||
+              rbacAllows(
+                {
+                  list: (kind, namespace) => store.list(rbacKind(kind), namespace),
+                  get: (kind, namespace, name) => store.get(rbacKind(kind), namespace, name),
+                },
+                a,
+              ),
+          }
+        : {}),
+    },
     races,
   );
   const traffic = new TrafficSimulator(store, clock, { seed: options.seed ?? 1, ...options.traffic });
