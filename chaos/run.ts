@@ -1,8 +1,9 @@
-// pnpm chaos [--seeds N] [--from S] [--seed S [--replay] [--shrink]] [--out FILE]
+// pnpm chaos [--seeds N] [--from S] [--seed S [--replay] [--shrink]] [--out FILE] [--rbac]
 // Runs generated releases with disturbances against the emulator and checks the release-safety
 // invariants on every tick. A failure prints its seed; `--seed S --replay` runs that one again,
 // printing every transition and disturbance as it happens, its schedule and every tick it broke at;
-// `--seed S --shrink` reduces its schedule to a minimal one that still fails.
+// `--seed S --shrink` reduces its schedule to a minimal one that still fails. `--rbac`: the drivers
+// run under the least-privilege Role their rollout asks for, the emulator enforcing RBAC.
 import { writeFileSync } from 'node:fs';
 import { type ChaosReport, runChaos, shrinkChaos } from '@kanary/testkit';
 import { routers } from './routers.ts';
@@ -54,6 +55,7 @@ for (const seed of seeds) {
   const report = await runChaos({
     seed,
     routers,
+    ...(args.includes('--rbac') ? { rbac: true } : {}),
     ...(args.includes('--log') || args.includes('--replay') ? { log: (l: string) => console.log(l) } : {}),
   });
   reports.push(report);

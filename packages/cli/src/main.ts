@@ -10,6 +10,7 @@ import {
   type Rollout,
   type RolloutState,
   redact,
+  rolesFor,
   systemClock,
 } from '@kanary/core';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -18,6 +19,7 @@ import { EXIT, type ExitCode, exitCodeFor } from './exit-codes.ts';
 import { isGroup, type LoadedFile, loadKanaryFileOrGroup } from './file/load.ts';
 import { groupCommand, planGroup } from './group.ts';
 import { outcomeLine, type Printer, paint, printProgress } from './output/progress.ts';
+import { formatRoles } from './output/rbac.ts';
 import { formatStatus } from './output/status.ts';
 import { loadKubeConfig, wireRollout } from './wiring.ts';
 
@@ -25,6 +27,7 @@ export const USAGE = `kanary — progressive delivery on Kubernetes, from a YAML
 
 Usage:
   kanary plan    -f FILE                 validate the file and print every action, touching nothing
+  kanary rbac    -f FILE                 print the least-privilege Role(s) the release needs (-o json)
   kanary run     -f FILE                 drive the rollout to its end (resumes a saved one)
   kanary status  -f FILE | NAME -n NS    where a rollout is (--output json for the saved state)
   kanary promote -f FILE [--full]        go on past a pause or an inconclusive analysis (--full: skip the rest)
@@ -79,6 +82,7 @@ export interface CliIo {
 
 const COMMANDS = [
   'plan',
+  'rbac',
   'run',
   'status',
   'promote',
@@ -173,6 +177,13 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     const found = loadKanaryFileOrGroup(values.file);
     if (isGroup(found)) {
       if (cmd === 'plan') return planGroup(found, io.kubeConfig ?? offlineKubeConfig(), values.output, p);
+      if (cmd === 'rbac')
+        return rbac(
+          found.members.map((m) => m.loaded),
+          values.output,
+          io,
+          p,
+        );
       if (cmd === 'undo')
         throw new UsageError('undo goes back one rollout at a time: run it with a member’s own file');
       return await groupCommand(
@@ -192,6 +203,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     }
     const loaded = found;
     if (cmd === 'plan') return plan(loaded, values.output, io, p);
+    if (cmd === 'rbac') return rbac([loaded], values.output, io, p);
     const clock = io.clock ?? systemClock;
     const kubeConfig = io.kubeConfig ?? loadKubeConfig(values);
     const rollout = wireRollout(loaded, {
@@ -232,6 +244,31 @@ function plan(loaded: LoadedFile, output: string | undefined, io: CliIo, p: Prin
   const rollout = wireRollout(loaded, { kubeConfig: io.kubeConfig ?? offlineKubeConfig() });
   const planned = rollout.plan();
   p.out(output === 'json' ? `${JSON.stringify(planned, null, 2)}\n` : `${formatPlan(planned)}\n`);
+  return EXIT.ok;
+}
+
+/** The least-privilege Roles the rollouts of a file need (all members of a group), without a cluster. */
+function rbac(loaded: LoadedFile[], output: string | undefined, io: CliIo, p: Printer): ExitCode {
+  const kubeConfig = io.kubeConfig ?? offlineKubeConfig();
+  const rollouts = loaded.map((l) => wireRollout(l, { kubeConfig }));
+  const first = rollouts[0]?.spec;
+  const roles = rolesFor(
+    rollouts.flatMap((r) => r.permissions()),
+    {
+      name: rollouts.length === 1 && first ? `kanary-${first.name}` : 'kanary',
+      namespace: first?.namespace ?? 'default',
+    },
+  );
+  p.out(
+    output === 'json'
+      ? `${JSON.stringify(
+          roles.map(({ reasons: _r, ...role }) => role),
+          null,
+          2,
+        )}
+`
+      : formatRoles(roles),
+  );
   return EXIT.ok;
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EXIT, main } from '@kanary/cli';
 import { type Cluster, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 /**
@@ -25,8 +25,13 @@ const write = (name: string, text: string) => {
   return path;
 };
 
-async function start(): Promise<{ cluster: Cluster; kubeconfig: string }> {
-  cluster = await startCluster({ time: 'real', podReadyAfterMs: 50, namespaces: ['shop'] });
+async function start(options: { rbac?: boolean } = {}): Promise<{ cluster: Cluster; kubeconfig: string }> {
+  cluster = await startCluster({
+    time: 'real',
+    podReadyAfterMs: 50,
+    namespaces: ['shop'],
+    ...(options.rbac ? { rbac: {} } : {}),
+  });
   cluster.apply(deployment('web', 'shop', 'web:1', 2), service('web', 'shop', { app: 'web' }), {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
@@ -291,6 +296,44 @@ describe('kanary plan', () => {
     const r = await kanary(['agent', '--prometheus-token', token]);
     expect(r.code).toBe(EXIT.invalid);
     expect(r.err).toMatch(/--prometheus-token needs --prometheus URL: the token is sent to that server only/);
+  });
+});
+
+describe('kanary rbac', () => {
+  it('prints the Role a release needs, and `kanary run` succeeds under exactly that Role (RBAC enforced)', async () => {
+    const path = write('rbac.yaml', stringify(file([{ setWeight: 30 }, { pause: { duration: '1s' } }])));
+    const printed = await kanary(['rbac', '-f', path]);
+    expect(printed.code).toBe(EXIT.ok);
+    expect(printed.out).toMatch(
+      /# weights and header routes in VirtualService web\n {2}- apiGroups: \["networking.istio.io"\]/,
+    );
+    const docs = parseAllDocuments(printed.out).map((d) => d.toJS());
+    expect(docs.map((d) => `${d.kind} ${d.metadata.namespace}/${d.metadata.name}`)).toEqual([
+      'Role shop/kanary-web',
+    ]);
+    const json = JSON.parse((await kanary(['rbac', '-f', path, '-o', 'json'])).out);
+    expect(json[0].rules).toEqual(docs[0].rules);
+
+    // Applied as it is printed: the emulator validates it against the Role schema.
+    const { cluster: c } = await start({ rbac: true });
+    c.apply(docs[0], {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'deployer', namespace: 'shop' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kanary-web' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'deployer' }],
+    });
+    const deployer = write(`deployer-${Date.now()}`, c.kubeConfigFor('deployer').exportConfig());
+    const r = await kanary(['run', '-f', path, '--kubeconfig', deployer]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+    expect(c.requests.filter((q) => q.code === 403)).toEqual([]);
+    // Someone bound to nothing is refused, and told which verb on which resource.
+    const nobody = write(`nobody-${Date.now()}`, c.kubeConfigFor('nobody').exportConfig());
+    const refused = await kanary(['status', 'web', '-n', 'shop', '--kubeconfig', nobody]);
+    expect(refused.err).toMatch(
+      /User "nobody" cannot get resource "configmaps" in API group "" in the namespace "shop"/,
+    );
   });
 });
 

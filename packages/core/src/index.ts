@@ -102,6 +102,8 @@ export type {
   LockOptions,
   VersionedLease,
 } from './ports/lock.ts';
+export type { ApiVerb, Permission, RoleManifest } from './ports/permissions.ts';
+export { rolesFor } from './ports/permissions.ts';
 export type { RolloutKey, Side, WorkloadRef } from './ports/refs.ts';
 export type { RouterCapabilities, RouterStatus, TrafficRouter, WeightMode } from './ports/router.ts';
 export { NO_CAPABILITIES } from './ports/router.ts';
@@ -118,7 +120,7 @@ export { createReplicaRatioRouter, replicaSplit } from './routers/replica-ratio.
 export type { ServiceSelectorRouterOptions } from './routers/service-selector.ts';
 export { createServiceSelectorRouter } from './routers/service-selector.ts';
 export type { ServiceSides } from './routers/service-sides.ts';
-export { createServiceSides } from './routers/service-sides.ts';
+export { createServiceSides, serviceSidesPermissions } from './routers/service-sides.ts';
 export type { WebhookPolicy } from './security/addresses.ts';
 export { webhookAddressProblem } from './security/addresses.ts';
 export { backtrackingProblem } from './security/backtracking.ts';

@@ -17,6 +17,7 @@ import {
   type RouterCapabilities,
   type RouterStatus,
   readOwnedAnnotation,
+  serviceSidesPermissions,
   type TrafficRouter,
   withOwnedAnnotation,
 } from '@kanary/core';
@@ -301,6 +302,15 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
   const router: TrafficRouter = {
     name: 'gateway-api',
     wiring: partWiring('gatewayApi', options),
+    permissions: (spec) => [
+      {
+        apiGroup: 'gateway.networking.k8s.io',
+        resource: 'httproutes',
+        verbs: ['get', 'update', 'patch'],
+        why: `weights and header rules in HTTPRoute ${options.httpRoute}`,
+      },
+      ...serviceSidesPermissions(spec.namespace),
+    ],
     capabilities: CAPABILITIES,
     async validate(ctx) {
       const issues: KanaryIssue[] = [];

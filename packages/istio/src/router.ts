@@ -1,4 +1,5 @@
 import {
+  type ApiVerb,
   canonicalJson,
   createKubeClient,
   createServiceSides,
@@ -15,6 +16,7 @@ import {
   type RouterCapabilities,
   type RouterStatus,
   readOwnedAnnotation,
+  serviceSidesPermissions,
   type TrafficRouter,
   withOwnedAnnotation,
 } from '@kanary/core';
@@ -415,6 +417,32 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
   const router: TrafficRouter = {
     name: 'istio',
     wiring: partWiring('istio', options),
+    permissions(spec) {
+      const vsNamespace =
+        (typeof options.virtualService === 'object' && options.virtualService.namespace) || spec.namespace;
+      return [
+        {
+          apiGroup: 'networking.istio.io',
+          resource: 'virtualservices',
+          // list: which API version the mesh serves.
+          verbs: ['get', 'list', 'update', 'patch'],
+          namespace: vsNamespace,
+          why: `weights and header routes in VirtualService ${vsName}`,
+        },
+        ...(options.destinationRule
+          ? [
+              {
+                apiGroup: 'networking.istio.io',
+                resource: 'destinationrules',
+                verbs: ['get', 'update', 'patch'] as ApiVerb[],
+                namespace: options.destinationRule.namespace ?? spec.namespace,
+                why: `stable and canary subsets in DestinationRule ${options.destinationRule.name}`,
+              },
+            ]
+          : []),
+        ...serviceSidesPermissions(spec.namespace),
+      ];
+    },
     capabilities: CAPABILITIES,
 
     async validate(ctx) {

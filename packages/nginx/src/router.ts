@@ -14,6 +14,7 @@ import {
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
+  serviceSidesPermissions,
   type TrafficRouter,
 } from '@kanary/core';
 
@@ -233,6 +234,15 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
   const router: TrafficRouter = {
     name: 'ingress-nginx',
     wiring: partWiring('nginx', options),
+    permissions: (spec) => [
+      {
+        apiGroup: 'networking.k8s.io',
+        resource: 'ingresses',
+        verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'],
+        why: 'the canary Ingress made beside the stable one (list: no second canary on its host), weighted, removed',
+      },
+      ...serviceSidesPermissions(spec.namespace),
+    ],
     capabilities: CAPABILITIES(total),
 
     async validate(ctx) {

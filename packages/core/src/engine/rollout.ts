@@ -16,6 +16,7 @@ import type { PortContext } from '../ports/context.ts';
 import type { MetricGate } from '../ports/gate.ts';
 import type { HookFn, HookHandlers } from '../ports/hooks.ts';
 import type { LeaseView, Lock, LockLease } from '../ports/lock.ts';
+import type { Permission } from '../ports/permissions.ts';
 import type { RolloutKey, Side, WorkloadRef } from '../ports/refs.ts';
 import type { RouterStatus, TrafficRouter } from '../ports/router.ts';
 import type { StateStore } from '../ports/store.ts';
@@ -45,6 +46,8 @@ import { describeAsNow, receivers, watchRetirement, watchWorld } from './world.t
 export interface CreateRolloutOptions {
   /** A spec object as users write it (validated here) or one from `parseRolloutSpec`. */
   spec: unknown;
+  /** Kubernetes access the other parts need (state store, lock, events), for `permissions()`. */
+  permissions?: Permission[];
   workload: WorkloadDriver;
   /** Required by every strategy but rolling. */
   router?: TrafficRouter;
@@ -115,6 +118,11 @@ export interface Rollout {
   readonly state: RolloutState | undefined;
   /** The dry-run: every action the rollout will take, in order. Touches nothing. */
   plan(): Plan;
+  /**
+   * The Kubernetes API access this rollout needs, from each of its parts (state, lease, events,
+   * workload driver, router): `rolesFor(rollout.permissions(), …)` makes the least-privilege Role.
+   */
+  permissions(): Permission[];
   /** Loads the saved state (or a fresh one) without driving. */
   load(): Promise<RolloutState>;
   /** Drives the rollout until it succeeds, aborts or fails; resumes saved state. */
@@ -390,6 +398,15 @@ class RolloutDriver implements Rollout {
 
   plan(): Plan {
     return structuredClone(this.#plan);
+  }
+
+  permissions(): Permission[] {
+    const { workload, router, permissions } = this.#options;
+    return [
+      ...(permissions ?? []),
+      ...(workload.permissions?.(this.spec, this.#plan) ?? []),
+      ...(router?.permissions?.(this.spec) ?? []),
+    ];
   }
 
   async load(): Promise<RolloutState> {

@@ -1,6 +1,7 @@
 import { type CreateRolloutOptions, createRollout, type Rollout } from '../engine/rollout.ts';
 import { KanaryError } from '../errors/kanary-error.ts';
 import type { Lock } from '../ports/lock.ts';
+import type { ApiVerb, Permission } from '../ports/permissions.ts';
 import type { TrafficRouter } from '../ports/router.ts';
 import type { StateStore } from '../ports/store.ts';
 import type { WorkloadDriver } from '../ports/workload.ts';
@@ -69,9 +70,54 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
           target: spec.target.name,
           ...(options.clock ? { clock: options.clock } : {}),
         }));
+  const ns = spec.namespace;
+  const permissions: Permission[] = [
+    ...(options.store
+      ? []
+      : [
+          {
+            apiGroup: '',
+            resource: 'configmaps',
+            verbs: ['get', 'create', 'update', 'delete'] as ApiVerb[],
+            namespace: ns,
+            why: `the release's state (ConfigMap kanary-${spec.name})`,
+          },
+        ]),
+    ...(options.lock
+      ? []
+      : [
+          {
+            apiGroup: 'coordination.k8s.io',
+            resource: 'leases',
+            verbs: ['get', 'create', 'update'] as ApiVerb[],
+            namespace: ns,
+            why: `one driver at a time (Lease kanary-${spec.name})`,
+          },
+        ]),
+    ...(record && !options.record
+      ? [
+          {
+            apiGroup: '',
+            resource: 'events',
+            verbs: ['create'] as ApiVerb[],
+            namespace: ns,
+            why: 'Events on the target Deployment',
+          },
+          {
+            apiGroup: 'apps',
+            resource: 'deployments',
+            verbs: ['get'] as ApiVerb[],
+            namespace: ns,
+            why: 'Events name the target Deployment by uid',
+          },
+        ]
+      : []),
+    ...(options.permissions ?? []),
+  ];
   return createRollout({
     ...rest,
     spec,
+    permissions,
     workload: options.workload ?? createDeploymentDriver({ client, ...(preflight ? { preflight } : {}) }),
     ...(router ? { router } : {}),
     store: options.store ?? createConfigMapStateStore({ client }),

@@ -1,6 +1,8 @@
 import type { KanaryIssue } from '../errors/kanary-error.ts';
 import type { HeaderRoute, MirrorRoute } from '../spec/match.ts';
+import type { RolloutSpec } from '../spec/rollout-spec.ts';
 import type { PortContext } from './context.ts';
+import type { Permission } from './permissions.ts';
 import type { PartWiring } from './wiring.ts';
 
 /**
@@ -62,6 +64,8 @@ export interface TrafficRouter {
   readonly wiring?: PartWiring;
   /** Checks objects and permissions without writing; returns problems to report. */
   validate?(ctx: PortContext): Promise<KanaryIssue[]>;
+  /** The Kubernetes API access this router needs for a rollout (`kanary rbac`); absent: none. */
+  permissions?(spec: RolloutSpec): Permission[];
   /** Creates what the router owns (canary subsets, canary Ingress at weight 0); sends no traffic. */
   prepare?(ctx: PortContext): Promise<void>;
   setWeight(ctx: PortContext, weight: number): Promise<RouterStatus>;

@@ -1,5 +1,8 @@
 import type { KanaryIssue } from '../errors/kanary-error.ts';
+import type { Plan } from '../plan/actions.ts';
+import type { RolloutSpec } from '../spec/rollout-spec.ts';
 import type { PortContext } from './context.ts';
+import type { Permission } from './permissions.ts';
 import type { Side, WorkloadRef } from './refs.ts';
 import type { PartWiring } from './wiring.ts';
 
@@ -52,6 +55,8 @@ export interface WorkloadDriver {
   readonly wiring?: PartWiring;
   /** Preflight: checks workloads exist and look safe to roll (probes, graceful shutdown, requests). */
   validate?(ctx: PortContext): Promise<KanaryIssue[]>;
+  /** The Kubernetes API access this driver needs to carry out `plan` (`kanary rbac`); absent: none. */
+  permissions?(spec: RolloutSpec, plan: Plan): Permission[];
   /**
    * Before a release begins: whether the stable workload is still in its own rollout (a
    * `kubectl set image` a moment ago) — `wait` while it moves, `refuse` when it is stuck or paused

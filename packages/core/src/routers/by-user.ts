@@ -77,6 +77,7 @@ export function routeByUser(given: TrafficRouter, hashOn: HashOn): TrafficRouter
     capabilities: { ...inner.capabilities, maxHeaderRoutes: inner.capabilities.maxHeaderRoutes - 1 },
     ...(inner.wiring ? { wiring: inner.wiring } : {}),
     ...(inner.validate ? { validate: (ctx) => inner.validate?.(ctx) ?? Promise.resolve([]) } : {}),
+    ...(inner.permissions ? { permissions: (spec) => inner.permissions?.(spec) ?? [] } : {}),
     ...(inner.prepare ? { prepare: (ctx) => inner.prepare?.(ctx) ?? Promise.resolve() } : {}),
     async setWeight(ctx, weight) {
       const { match } = userPartition(hashOn, weight);

@@ -169,6 +169,14 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
   return {
     name: 'replica-ratio',
     wiring: partWiring('replicaRatio', options),
+    permissions: () => [
+      {
+        apiGroup: 'apps',
+        resource: 'deployments',
+        verbs: ['get', 'patch'],
+        why: 'users moved by scaling the two sides',
+      },
+    ],
     capabilities: { ...NO_CAPABILITIES, weights: 'replicas', weightResolution: 1 },
     async validate(ctx) {
       if (ctx.spec.strategy.type !== 'replicaRatio')

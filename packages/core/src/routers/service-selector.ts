@@ -56,6 +56,16 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
   return {
     name: 'service-selector',
     wiring: partWiring('serviceSelector', options),
+    permissions: () => [
+      {
+        apiGroup: '',
+        resource: 'services',
+        verbs: ['get', 'create', 'update', 'patch', 'delete'],
+        why: "the active (and preview) Service's selector switched between colours",
+      },
+      { apiGroup: '', resource: 'endpoints', verbs: ['get'], why: 'a switched Service has ready endpoints' },
+      { apiGroup: '', resource: 'pods', verbs: ['list'], why: 'which pods a Service selects' },
+    ],
     capabilities: NO_CAPABILITIES,
     async validate(ctx) {
       const { active } = names(ctx);

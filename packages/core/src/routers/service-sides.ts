@@ -8,6 +8,7 @@ import {
   unpinService,
 } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
+import type { Permission } from '../ports/permissions.ts';
 
 /**
  * Services that select one side each, for routers that split between two Services (Istio
@@ -55,4 +56,30 @@ export function createServiceSides(client: KubeClient): ServiceSides {
       await unpinService(client, ref(ctx, stableService));
     },
   };
+}
+
+/**
+ * What the stable/canary Service pair costs in access (`createServiceSides`): the stable Service
+ * pinned to its pods' revision, a canary Service made and removed, Endpoints and pods looked at
+ * before a write moves anyone.
+ */
+export function serviceSidesPermissions(namespace?: string): Permission[] {
+  const where = namespace ? { namespace } : {};
+  return [
+    {
+      apiGroup: '',
+      resource: 'services',
+      verbs: ['get', 'create', 'update', 'patch', 'delete'],
+      ...where,
+      why: 'the stable Service pinned to its revision, the canary Service made and removed',
+    },
+    {
+      apiGroup: '',
+      resource: 'endpoints',
+      verbs: ['get'],
+      ...where,
+      why: 'a pinned Service has ready endpoints before users move',
+    },
+    { apiGroup: '', resource: 'pods', verbs: ['list'], ...where, why: 'which pods a Service selects' },
+  ];
 }

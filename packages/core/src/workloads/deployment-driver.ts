@@ -11,6 +11,7 @@ import {
   unpinService,
 } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
+import type { Permission } from '../ports/permissions.ts';
 import type { Side, WorkloadRef } from '../ports/refs.ts';
 import { partWiring } from '../ports/wiring.ts';
 import type { Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
@@ -291,6 +292,55 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
   return {
     wiring: partWiring('deployment', options),
     name: 'kubernetes-deployments',
+
+    permissions(spec, plan) {
+      const actions = [
+        ...plan.prelude,
+        ...plan.steps.flatMap((s) => s.actions),
+        ...plan.promotion,
+        ...plan.abort,
+      ].map((a) => a.type);
+      const canary = actions.includes('workload.ensureCanary');
+      const isolates = actions.includes('workload.isolate');
+      const out: Permission[] = [
+        {
+          apiGroup: 'apps',
+          resource: 'deployments',
+          verbs: ['get', 'update', 'patch', ...(canary ? (['create', 'delete'] as const) : [])],
+          why: canary
+            ? 'the canary Deployment made, sized and removed; the target Deployment updated at promotion'
+            : 'the target Deployment rolled step by step',
+        },
+        {
+          apiGroup: 'apps',
+          resource: 'replicasets',
+          verbs: ['get', 'list'],
+          why: "each side's revision (pod-template-hash)",
+        },
+        {
+          apiGroup: '',
+          resource: 'pods',
+          verbs: ['list'],
+          why: 'ready pods behind each side before users move',
+        },
+        { apiGroup: '', resource: 'endpoints', verbs: ['get', 'list'], why: 'which pods the Services reach' },
+      ];
+      if (spec.target.service || spec.strategy.type === 'blueGreen')
+        out.push({
+          apiGroup: '',
+          resource: 'services',
+          verbs: ['get'],
+          why: 'preflight: the Services exist',
+        });
+      if (isolates)
+        out.push({
+          apiGroup: '',
+          resource: 'services',
+          verbs: ['get', 'create', 'update', 'patch', 'delete'],
+          why: "a held rolling update's new pods on a Service of their own, the user's Service on the old ones",
+        });
+      return out;
+    },
 
     async validate(ctx) {
       const issues: KanaryIssue[] = [];

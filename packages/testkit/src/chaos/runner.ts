@@ -1,4 +1,5 @@
 import {
+  type ApiVerb,
   type Clock,
   type KubeObject as CoreObject,
   createKubeClient,
@@ -7,6 +8,7 @@ import {
   type Rollout,
   type RolloutSpecInput,
   type RolloutState,
+  rolesFor,
   type TrafficRouter,
 } from '@kanary/core';
 import type { FaultRule } from '../apiserver/faults.ts';
@@ -43,6 +45,12 @@ export interface ChaosOptions {
   patienceMs?: number;
   /** How late the emulator's controllers react (see `ClusterOptions.controllerLatency`). */
   controllerLatency?: ControllerLatency;
+  /**
+   * Enforce RBAC: the drivers and the operator may do only what the Role made from
+   * `rollout.permissions()` allows (`rolesFor`); the person stays an administrator. `without`
+   * takes one verb away from the Role (to see the release fail, and say so).
+   */
+  rbac?: boolean | { without: { resource: string; verb: ApiVerb } };
 }
 
 export interface ChaosReport {
@@ -252,6 +260,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const cluster = await startCluster({
     podReadyAfterMs: 1_000,
     seed: options.seed,
+    ...(options.rbac ? { rbac: { admins: ['person'] } } : {}),
     ...(options.controllerLatency !== undefined ? { controllerLatency: options.controllerLatency } : {}),
   });
   try {
@@ -308,6 +317,34 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let t0 = cluster.clock.now();
 
     const drivers0 = processFor('driver-1', false);
+    if (options.rbac) {
+      // The least-privilege Role the rollout asks for, bound to every process that drives or controls it.
+      const without = typeof options.rbac === 'object' ? options.rbac.without : undefined;
+      const granted = drivers0
+        .permissions()
+        .map((p) =>
+          without && p.resource === without.resource
+            ? { ...p, verbs: p.verbs.filter((v) => v !== without.verb) }
+            : p,
+        );
+      for (const role of rolesFor(granted, { name: 'kanary-web', namespace: NS })) {
+        const { reasons: _r, ...manifest } = role;
+        cluster.apply(
+          manifest as unknown as KubeObject,
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'RoleBinding',
+            metadata: { name: 'kanary-web', namespace: role.metadata.namespace },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'kanary-web' },
+            subjects: ['driver-1', 'driver-2', 'operator'].map((name) => ({
+              apiGroup: 'rbac.authorization.k8s.io',
+              kind: 'User',
+              name,
+            })),
+          } as unknown as KubeObject,
+        );
+      }
+    }
     // A replica-ratio split moves users by starting pods: its reactions take the pods' start (1 s
     // here) and a readiness poll longer than a routing write.
     // A rolling update's abort rolls every pod back in the Deployment's own batches (25% by default).
