@@ -9,7 +9,7 @@ import {
 import { type FencedObject, runFenced, type WriteFence } from '../leadership/fence.ts';
 import { createMemoryLock } from '../memory/lock.ts';
 import { createMemoryStateStore } from '../memory/store.ts';
-import { actionsAt, type Plan, type PlanAction, type Section } from '../plan/actions.ts';
+import { actionsAt, analysesOf, type Plan, type PlanAction, type Section } from '../plan/actions.ts';
 import { planWarnings } from '../plan/warnings.ts';
 import { type Clock, shiftedClock, systemClock } from '../ports/clock.ts';
 import type { PortContext } from '../ports/context.ts';
@@ -233,34 +233,17 @@ function compilePlan(spec: RolloutSpec, hooks: Set<HookName>): Plan {
 }
 
 function validateAnalyses(plan: Plan, gate: MetricGate | undefined): KanaryIssue[] {
-  const issues: KanaryIssue[] = [];
-  const all = [
-    ...plan.prelude,
-    ...plan.steps.flatMap((s) => s.actions),
-    ...plan.promotion,
-    ...(plan.background ? [{ type: 'analysis' as const, ...plan.background }] : []),
-  ];
-  const seen = new Set<string>();
-  for (const action of all) {
-    // An analysis the plan runs in two places (a switch repeated in promotion) is one problem.
-    if (action.type !== 'analysis' || seen.has(action.key)) continue;
-    seen.add(action.key);
-    const path = action.key.startsWith('steps')
-      ? `${action.key}.analysis`
-      : action.key === 'background'
-        ? 'analysis'
-        : `strategy.${action.key}`;
-    if (!gate) {
-      issues.push({
-        path,
-        message: 'needs a metric gate, and none was given',
-        hint: 'pass gate: createMetricGate(...)',
-      });
-      continue;
-    }
-    issues.push(...(gate.validate?.(action.analysis, path) ?? []));
-  }
-  return issues;
+  return analysesOf(plan).flatMap(({ path, analysis }) =>
+    gate
+      ? (gate.validate?.(analysis, path) ?? [])
+      : [
+          {
+            path,
+            message: 'needs a metric gate, and none was given',
+            hint: 'pass gate: createMetricGate(...)',
+          },
+        ],
+  );
 }
 
 /**

@@ -87,6 +87,30 @@ export interface Plan {
 
 export type Section = 'prelude' | 'steps' | 'promotion' | 'abort';
 
+/**
+ * Every analysis the plan runs, once each (a switch repeated in promotion runs the same one), with
+ * where it sits in the spec, as validation and warnings name it.
+ */
+export function analysesOf(plan: Plan): Array<{ key: string; path: string; analysis: AnalysisSpec }> {
+  const all = [
+    ...plan.prelude,
+    ...plan.steps.flatMap((s) => s.actions),
+    ...plan.promotion,
+    ...(plan.background ? [{ type: 'analysis' as const, ...plan.background }] : []),
+  ];
+  const out = new Map<string, { key: string; path: string; analysis: AnalysisSpec }>();
+  for (const a of all) {
+    if (a.type !== 'analysis' || out.has(a.key)) continue;
+    const path = a.key.startsWith('steps')
+      ? `${a.key}.analysis`
+      : a.key === 'background'
+        ? 'analysis'
+        : `strategy.${a.key}`;
+    out.set(a.key, { key: a.key, path, analysis: a.analysis });
+  }
+  return [...out.values()];
+}
+
 /** The actions of one section/step, flattening `steps` by index. */
 export function actionsAt(plan: Plan, section: Section, stepIndex: number): PlanAction[] {
   if (section === 'steps') return plan.steps[stepIndex]?.actions ?? [];

@@ -2,7 +2,7 @@ import type { KanaryIssue } from '../errors/kanary-error.ts';
 import { isInternal } from '../security/addresses.ts';
 import type { AnalysisSpec } from '../spec/analysis.ts';
 import type { RolloutSpec } from '../spec/rollout-spec.ts';
-import type { Plan } from './actions.ts';
+import { analysesOf, type Plan } from './actions.ts';
 
 const warning = (path: string, message: string, hint: string): KanaryIssue => ({
   path,
@@ -10,10 +10,6 @@ const warning = (path: string, message: string, hint: string): KanaryIssue => ({
   hint,
   severity: 'warning',
 });
-
-/** Where an analysis of the plan sits in the spec (as validation names it). */
-const pathOf = (key: string) =>
-  key.startsWith('steps') ? `${key}.analysis` : key === 'background' ? 'analysis' : `strategy.${key}`;
 
 /** Why an analysis can never fail the release, or undefined when it can. */
 function cannotFail(analysis: AnalysisSpec): string | undefined {
@@ -72,21 +68,12 @@ export function planWarnings(spec: RolloutSpec, plan: Plan): KanaryIssue[] {
     previous = w;
   });
 
-  const analyses = [
-    ...plan.prelude,
-    ...plan.steps.flatMap((s) => s.actions),
-    ...plan.promotion,
-    ...(plan.background ? [{ type: 'analysis' as const, ...plan.background }] : []),
-  ];
-  const seen = new Set<string>();
-  for (const a of analyses) {
-    if (a.type !== 'analysis' || seen.has(a.key)) continue;
-    seen.add(a.key);
-    const why = cannotFail(a.analysis);
+  for (const { path, analysis } of analysesOf(plan)) {
+    const why = cannotFail(analysis);
     if (why)
       out.push(
         warning(
-          pathOf(a.key),
+          path,
           `can never fail the release: ${why}`,
           'fine for a trial run; to gate the release, make one metric count (dryRun: false, failureLimit ≥ 0)',
         ),

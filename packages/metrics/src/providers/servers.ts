@@ -80,6 +80,25 @@ export function defaultServer(config: PrometheusServers): string | undefined {
   return names.length === 1 ? names[0] : undefined;
 }
 
+/** A spec named a server by a name the host did not configure. */
+function unknownServer(
+  kind: 'Prometheus' | 'web',
+  name: string,
+  names: string[],
+  field: string,
+): Resolved<never> {
+  return {
+    kind: 'refused',
+    field: `${field}.server`,
+    message: `names "${name}", which is not a ${kind} server the host configured`,
+    hint: names.length
+      ? `use one of ${names.map((n) => `"${n}"`).join(', ')}`
+      : kind === 'web'
+        ? 'configure it: createMetricGate({ web: { servers: { name: { url } } } })'
+        : 'configure it: createMetricGate({ prometheus: { servers: { name: { address } } } })',
+  };
+}
+
 const allowHint = (address: string) =>
   `name a configured server with server: <name>, or have the host allow it: createMetricGate({ allowAddresses: [${JSON.stringify(address)}] }) (it is then called without credentials)`;
 
@@ -94,14 +113,7 @@ export function resolvePrometheus(
   if (wanted.server !== undefined) {
     const server = config.servers[wanted.server];
     if (server) return { kind: 'server', name: wanted.server, server };
-    return {
-      kind: 'refused',
-      field: `${field}.server`,
-      message: `names "${wanted.server}", which is not a Prometheus server the host configured`,
-      hint: names.length
-        ? `use one of ${names.map((n) => `"${n}"`).join(', ')}`
-        : 'configure it: createMetricGate({ prometheus: { servers: { name: { address } } } })',
-    };
+    return unknownServer('Prometheus', wanted.server, names, field);
   }
   if (wanted.address !== undefined) {
     const exact = names.find((n) => {
@@ -145,15 +157,7 @@ export function resolveWeb(
     : wanted.url;
   if (wanted.server !== undefined) {
     const server = servers[wanted.server];
-    if (!server)
-      return {
-        kind: 'refused',
-        field: `${field}.server`,
-        message: `names "${wanted.server}", which is not a web server the host configured`,
-        hint: names.length
-          ? `use one of ${names.map((n) => `"${n}"`).join(', ')}`
-          : 'configure it: createMetricGate({ web: { servers: { name: { url } } } })',
-      };
+    if (!server) return unknownServer('web', wanted.server, names, field);
     if (absolute)
       return {
         kind: 'refused',
