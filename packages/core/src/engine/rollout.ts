@@ -218,16 +218,14 @@ function hookNamesOf(spec: RolloutSpec, hooks: HookHandlers | undefined): Set<Ho
 
 /** The strategy's plan plus the background analysis, which runs beside any strategy's steps. */
 function compilePlan(spec: RolloutSpec, hooks: Set<HookName>): Plan {
-  const planned = strategies[spec.strategy.type].plan(spec, { hooks });
-  const plan: Plan = spec.analysis
-    ? (() => {
-        const { startingStep, noData, ...analysis } = spec.analysis;
-        return {
-          ...planned,
-          background: { key: 'background' as const, analysis, startingStep, ...(noData ? { noData } : {}) },
-        };
-      })()
-    : planned;
+  let plan = strategies[spec.strategy.type].plan(spec, { hooks });
+  if (spec.analysis) {
+    const { startingStep, noData, ...analysis } = spec.analysis;
+    plan = {
+      ...plan,
+      background: { key: 'background', analysis, startingStep, ...(noData ? { noData } : {}) },
+    };
+  }
   const warnings = planWarnings(spec, plan);
   return warnings.length > 0 ? { ...plan, warnings } : plan;
 }
