@@ -371,7 +371,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       { graceMs },
     );
     const drivers: Rollout[] = [drivers0];
-    const runs: Array<Promise<RolloutState | undefined>> = [drivers[0]!.run().catch(() => undefined)];
+    // A driver's run may end in an error (a refused preflight, a 403 before its first save): say so in
+    // the log, since its state may never record it.
+    const drive = (d: Rollout, user: string) =>
+      d.run().catch((error: Error) => {
+        options.log?.(
+          `+${((cluster.clock.now() - t0) / 1000).toFixed(1)}s ${user} run ended: ${error.message.split('\n')[0]}`,
+        );
+        return undefined;
+      });
+    const runs: Array<Promise<RolloutState | undefined>> = [drive(drivers0, 'driver-1')];
     const operator = processFor('operator', false);
     const person = createKubeClient({ kubeConfig: cluster.kubeConfigFor('person'), clock: cluster.clock });
     t0 = cluster.clock.now();
@@ -497,7 +506,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           watch.blind(now, now + TTL * 2);
           const successor = processFor('driver-2', true);
           drivers.push(successor);
-          runs.push(successor.run().catch(() => undefined));
+          runs.push(drive(successor, 'driver-2'));
           return;
         }
       }
