@@ -2,7 +2,12 @@
 // memory, its event loop) the way a platform talks to a separate API server. Driven over IPC.
 import { deployment, service, startCluster } from '@kanary/testkit';
 
-const cluster = await startCluster({ time: 'real', namespaces: ['bench'], podReadyAfterMs: 500 });
+const cluster = await startCluster({
+  time: 'real',
+  namespaces: ['bench'],
+  podReadyAfterMs: 500,
+  tls: process.argv.includes('--tls'),
+});
 process.on('message', async (m: { type: 'apps'; n: number } | { type: 'requests' } | { type: 'close' }) => {
   if (m.type === 'apps') {
     for (let i = 0; i < m.n; i++) {
@@ -24,7 +29,7 @@ process.on('message', async (m: { type: 'apps'; n: number } | { type: 'requests'
       await new Promise((r) => setTimeout(r, 200));
     process.send?.({ type: 'ready', kubeconfig: cluster.kubeConfig.exportConfig() });
   } else if (m.type === 'requests') {
-    process.send?.({ type: 'requests', count: cluster.requests.length });
+    process.send?.({ type: 'requests', count: cluster.requests.length, connections: cluster.connections });
   } else {
     await cluster.close();
     process.exit(0);

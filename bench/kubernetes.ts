@@ -12,7 +12,7 @@ import {
 } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
 import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { benchSpec, quantile, THREE_PAUSES } from './shared.ts';
 
 function app(cluster: Cluster, name: string, ns = 'bench') {
@@ -59,9 +59,10 @@ function timeSteps(rollout: Rollout, into: number[]) {
 
 async function overhead(lines: string[]) {
   // 1. API requests of one whole rollout, by verb and resource.
-  const cluster = await startCluster({ namespaces: ['bench'], podReadyAfterMs: 2_000 });
+  const cluster = await startCluster({ namespaces: ['bench'], podReadyAfterMs: 2_000, tls: true });
   app(cluster, 'shop');
   const before = cluster.requests.length;
+  const connectionsBefore = cluster.connections;
   const steps: number[] = [];
   const rollout = rolloutOf(cluster, 'shop', STEPS);
   timeSteps(rollout, steps);
@@ -69,14 +70,18 @@ async function overhead(lines: string[]) {
   const final = await cluster.run(rollout.run());
   const wall = performance.now() - t;
   const requests = cluster.requests.slice(before);
+  const connections = cluster.connections - connectionsBefore;
   await cluster.close();
   const byVerb = new Map<string, number>();
   const byResource = new Map<string, number>();
+  const byPurpose = new Map<string, number>();
   for (const r of requests) {
     byVerb.set(r.verb, (byVerb.get(r.verb) ?? 0) + 1);
     const key =
       r.verb === 'discovery' ? 'discovery' : `${r.resource}${r.subresource ? `/${r.subresource}` : ''}`;
     byResource.set(key, (byResource.get(key) ?? 0) + 1);
+    const purpose = key === 'discovery' ? key : `${key} ${r.verb}`;
+    byPurpose.set(purpose, (byPurpose.get(purpose) ?? 0) + 1);
   }
   const list = (m: Map<string, number>) =>
     [...m]
@@ -84,7 +89,7 @@ async function overhead(lines: string[]) {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
   lines.push(
-    `- One Istio rollout (10 → 25 → 50 → 100%, three 1-minute pauses, ${final.phase}): **${requests.length} API requests** — by verb: ${list(byVerb)}; by resource: ${list(byResource)}. ` +
+    `- One Istio rollout (10 → 25 → 50 → 100%, three 1-minute pauses, over TLS, ${final.phase}): **${requests.length} API requests** over **${connections} connection${connections === 1 ? '' : 's'}** — by verb: ${list(byVerb)}; by resource: ${list(byResource)}; by resource and verb: ${list(byPurpose)}. ` +
       `${(wall / 1000).toFixed(2)} s of wall time for ~${(((final.finishedAt ?? 0) - (final.startedAt ?? 0)) / 60_000).toFixed(1)} min of rollout; each setWeight step took ${steps.map((s) => s.toFixed(1)).join(', ')} ms from start to weight read back.`,
   );
 
@@ -117,11 +122,15 @@ async function overhead(lines: string[]) {
 }
 
 /** Starts the emulator in a child process with `n` apps; resolves to its kubeconfig and controls. */
-async function emulatorProcess(n: number) {
-  const child = fork(fileURLToPath(new URL('./emulator-process.ts', import.meta.url)), [], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv: process.env.EMULATOR_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/eprof'] : [],
-  });
+async function emulatorProcess(n: number, options: { tls?: boolean } = {}) {
+  const child = fork(
+    fileURLToPath(new URL('./emulator-process.ts', import.meta.url)),
+    options.tls ? ['--tls'] : [],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: process.env.EMULATOR_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/eprof'] : [],
+    },
+  );
   const next = <T>(type: string) =>
     new Promise<T>((resolve) => {
       const on = (m: { type: string }) => {
@@ -141,6 +150,10 @@ async function emulatorProcess(n: number) {
     requests: async () => {
       child.send({ type: 'requests' });
       return (await next<{ count: number }>('requests')).count;
+    },
+    connections: async () => {
+      child.send({ type: 'requests' });
+      return (await next<{ connections: number }>('requests')).connections;
     },
     close: async () => {
       child.send({ type: 'close' });
@@ -224,11 +237,47 @@ async function scale(lines: string[], n: number) {
   );
 }
 
+/**
+ * Client CPU per request over TLS (the emulator in another process serving https): Kanary's client
+ * with its shared pool beside client-node's own generic client, which opens a connection per request.
+ */
+async function tlsCost(lines: string[], reads = 2_000) {
+  const emulator = await emulatorProcess(1, { tls: true });
+  const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'bench', name: 'svc-0' };
+  const measure = async (read: () => Promise<unknown>) => {
+    await read();
+    const c0 = await emulator.connections();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < reads; i++) await read();
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      cpuMs: (cpu.user + cpu.system) / 1000 / reads,
+      wallMs: (performance.now() - t0) / reads,
+      connections: (await emulator.connections()) - c0,
+    };
+  };
+  const kanary = createKubeClient({ kubeConfig: emulator.kubeConfig });
+  const pooled = await measure(() => kanary.get(ref));
+  const raw = emulator.kubeConfig.makeApiClient(KubernetesObjectApi);
+  const spec = { ...ref, metadata: { name: ref.name, namespace: ref.namespace } };
+  const upstream = await measure(() => raw.read(spec));
+  await emulator.close();
+  const row = (r: typeof pooled) =>
+    `${r.cpuMs.toFixed(2)} ms of client CPU and ${r.wallMs.toFixed(2)} ms of wall time per request, ${r.connections.toLocaleString('en')} connections opened after the first request`;
+  lines.push(
+    `- ${reads.toLocaleString('en')} sequential reads over TLS (the emulator serving https with the testkit CA, in another process): Kanary's client ${row(pooled)}; client-node's generic client alone ${row(upstream)} (a new connection and TLS handshake per request, see docs/decisions.md).`,
+  );
+}
+
 export async function kubernetesBenchmarks(
   options: { scale?: number[]; skipOverhead?: boolean } = {},
 ): Promise<string> {
   const lines = ['## Kubernetes API overhead and scale (the emulator, client-node over HTTP)', ''];
-  if (!options.skipOverhead) await overhead(lines);
+  if (!options.skipOverhead) {
+    await overhead(lines);
+    await tlsCost(lines);
+  }
   for (const n of options.scale ?? [100, 1_000]) await scale(lines, n);
   lines.push(
     '',

@@ -5,6 +5,7 @@ export type { FaultInjector, FaultRule, Stall, StallMatch } from './apiserver/fa
 export { seededRandom } from './apiserver/faults.ts';
 export type { KubeObject, ManagedFieldsEntry, ObjectMeta } from './apiserver/object.ts';
 export type { RaceHook, RequestRecord, Verb } from './apiserver/server.ts';
+export { TESTKIT_CA } from './apiserver/tls.ts';
 export type {
   InvariantName,
   InvariantOptions,

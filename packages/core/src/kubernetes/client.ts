@@ -18,7 +18,9 @@ import {
 } from '../leadership/fence.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
+import { withSharedConnections } from './connections.ts';
 import { fromKubeError } from './errors.ts';
+import { createLimiter } from './limiter.ts';
 
 /** Identifies an object: enough to build its URL. */
 export interface ObjectRef {
@@ -45,6 +47,11 @@ export interface KubeClientOptions {
   fieldManager?: string;
   /** Attempts for transient faults (default 4 retries). */
   retries?: number;
+  /**
+   * Most requests in flight at once (default 16); more wait their turn. With one kept-alive
+   * connection pool per server, this also bounds the connections requests open.
+   */
+  maxInFlight?: number;
   clock?: Clock;
 }
 
@@ -110,25 +117,28 @@ const asSpec = (r: ObjectRef): KubernetesObject => ({
 });
 
 export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
-  const kubeConfig =
+  const kubeConfig = withSharedConnections(
     options.kubeConfig ??
-    (() => {
-      const kc = new KubeConfig();
-      kc.loadFromDefault();
-      return kc;
-    })();
+      (() => {
+        const kc = new KubeConfig();
+        kc.loadFromDefault();
+        return kc;
+      })(),
+  );
   const api = kubeConfig.makeApiClient(KanaryObjectApi);
   const fieldManager = options.fieldManager ?? 'kanary';
   const clock = options.clock ?? systemClock;
   const retries = options.retries ?? 4;
   const backoff = createRetryPolicy({ clock, baseMs: 50, maxMs: 2_000 });
+  const slot = createLimiter(options.maxInFlight ?? 16);
 
   /** Runs a call with retries for transient faults: network, 429 (honouring Retry-After), 5xx. */
   const call = <T>(what: string, fn: () => Promise<T>, retryConflicts = false): Promise<T> =>
     pRetry(
       async () => {
         try {
-          return await fn();
+          // One slot per attempt, not per retry loop: a backoff wait holds no slot.
+          return await slot(fn);
         } catch (raw) {
           const error = fromKubeError(raw, what);
           const transient = error.retryable && (error.code !== 'CONFLICT' || retryConflicts);

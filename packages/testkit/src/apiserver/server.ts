@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { FaultInjector } from './faults.ts';
@@ -16,6 +17,7 @@ import { matchesRequirements, parseLabelSelector, type Requirement } from './sel
 import { ApiError, errors } from './status.ts';
 import type { ObjectStore, StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
+import { SERVING_CERT, SERVING_KEY } from './tls.ts';
 import { validateFields, warningHeaders } from './unknown-fields.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -280,6 +282,8 @@ export interface ApiServer {
   requests: RequestRecord[];
   /** Requests being served now (watches excluded), and when the last one started or ended (ms, real). */
   activity: { inflight: number; lastAt: number };
+  /** Connections clients opened so far (each a TCP connection, and a TLS handshake over https). */
+  connections: { opened: number };
   close(): Promise<void>;
 }
 
@@ -291,6 +295,8 @@ export interface ServerOptions {
    * the bearer token, `system:anonymous` without one). Absent: everything is allowed.
    */
   authorize?: (attributes: RequestAttributes) => boolean;
+  /** Serve https with the testkit CA's certificate (`TESTKIT_CA`), as a real API server does. */
+  tls?: boolean;
 }
 
 /** A write that lands first: runs just before the next write to the object (a concurrent writer). */
@@ -614,7 +620,7 @@ export async function startApiServer(
     }
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const isWatch = parseBool(new URL(req.url ?? '/', 'http://x').searchParams.get('watch'));
     if (!isWatch) {
       activity.inflight += 1;
@@ -627,15 +633,23 @@ export async function startApiServer(
     handle(req, res).catch((e: unknown) => {
       if (!res.headersSent) send(res, 500, errors.internal(String(e)).body);
     });
+  };
+  const server: Server = options.tls
+    ? createTlsServer({ cert: SERVING_CERT, key: SERVING_KEY }, listener)
+    : createServer(listener);
+  const connections = { opened: 0 };
+  server.on(options.tls ? 'secureConnection' : 'connection', () => {
+    connections.opened += 1;
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     server,
     requests,
     activity,
+    connections,
     async close() {
       for (const w of watches) w.end();
       server.closeAllConnections();

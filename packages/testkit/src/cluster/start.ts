@@ -7,6 +7,7 @@ import { type RequestAttributes, rbacAllows } from '../apiserver/rbac.ts';
 import { type RaceHook, type RequestRecord, startApiServer } from '../apiserver/server.ts';
 import { ApiError } from '../apiserver/status.ts';
 import { ObjectStore } from '../apiserver/store.ts';
+import { TESTKIT_CA } from '../apiserver/tls.ts';
 import { type ControllerLatency, ControllerManager, type PodBehaviorRule } from '../controllers/manager.ts';
 import { startMetricsServer } from '../traffic/metrics-server.ts';
 import { type TrafficOptions, TrafficSimulator } from '../traffic/simulator.ts';
@@ -37,6 +38,11 @@ export interface ClusterOptions {
   seed?: number;
   faults?: FaultRule[];
   traffic?: TrafficOptions;
+  /**
+   * Serve https with a certificate of the testkit's CA, which the kubeConfig trusts (no
+   * skipTLSVerify), as a real cluster; default plain http.
+   */
+  tls?: boolean;
   /** Serve only these versions of a group, e.g. `{ 'networking.istio.io': ['v1beta1'] }` (an Istio before 1.22). */
   servedVersions?: Record<string, string[]>;
 }
@@ -47,6 +53,8 @@ export interface Cluster {
   /** A KubeConfig whose requests carry `user` as their bearer token: one process, for stalls and records. */
   kubeConfigFor(user: string): KubeConfig;
   url: string;
+  /** Connections clients opened to the API server so far (TLS handshakes when `tls`). */
+  readonly connections: number;
   /** Prometheus text exposition of the simulated traffic. */
   metricsUrl: string;
   /**
@@ -157,6 +165,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     faults,
     {
       ...(options.servedVersions ? { servedVersions: options.servedVersions } : {}),
+      ...(options.tls ? { tls: true } : {}),
       ...(rbac
         ? {
             authorize: (a: RequestAttributes) =>
@@ -179,7 +188,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const kubeConfigFor = (user: string) => {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'kanary-testkit', server: api.url, skipTLSVerify: true }],
+      clusters: [
+        options.tls
+          ? {
+              name: 'kanary-testkit',
+              server: api.url,
+              caData: Buffer.from(TESTKIT_CA).toString('base64'),
+              skipTLSVerify: false,
+            }
+          : { name: 'kanary-testkit', server: api.url, skipTLSVerify: true },
+      ],
       users: [{ name: user, token: user }],
       contexts: [{ name: 'kanary-testkit', cluster: 'kanary-testkit', user, namespace: 'default' }],
       currentContext: 'kanary-testkit',
@@ -214,6 +232,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     kubeConfig,
     kubeConfigFor,
     url: api.url,
+    get connections() {
+      return api.connections.opened;
+    },
     metricsUrl: metrics.url,
     prometheusUrl: metrics.queryUrl,
     clock,

@@ -1,0 +1,64 @@
+import { createKubeClient } from '@kanary/core';
+import { type Cluster, deployment, startCluster } from '@kanary/testkit';
+import { KubernetesObjectApi } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'shop' };
+
+describe('one connection pool per API server', () => {
+  let cluster: Cluster | undefined;
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = undefined;
+  });
+
+  for (const tls of [true, false]) {
+    it(`reuses connections for sequential requests (${tls ? 'https, the testkit CA trusted' : 'http, skipTLSVerify'})`, async () => {
+      cluster = await startCluster({ time: 'real', tls });
+      cluster.apply(deployment('shop', 'default', 'shop:1', 1));
+      expect(cluster.url.startsWith(tls ? 'https://' : 'http://')).toBe(true);
+      const client = createKubeClient({ kubeConfig: cluster.kubeConfig });
+      const before = cluster.connections;
+      for (let i = 0; i < 40; i++) expect((await client.get(ref))?.metadata.name).toBe('shop');
+      // One connection kept alive (a second only if the server closed an idle one meanwhile).
+      expect(cluster.connections - before).toBeLessThanOrEqual(2);
+    });
+  }
+
+  it('bounds the connections of concurrent requests', async () => {
+    cluster = await startCluster({ time: 'real', tls: true });
+    cluster.apply(deployment('shop', 'default', 'shop:1', 1));
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, maxInFlight: 3 });
+    const got = await Promise.all(Array.from({ length: 400 }, () => client.get(ref)));
+    expect(got.every((d) => d?.metadata.name === 'shop')).toBe(true);
+    expect(cluster.connections).toBeGreaterThanOrEqual(1);
+    // Bounded, not one per request: a connection goes back to the pool just after its response
+    // resolves, so the next request in line may find none free for a moment.
+    expect(cluster.connections).toBeLessThanOrEqual(3 + 2);
+  });
+
+  it('leaves the host KubeConfig as it was', async () => {
+    cluster = await startCluster({ time: 'real', tls: true });
+    const seam = (kc: object) => (kc as { createDispatcher: unknown }).createDispatcher;
+    const own = seam(cluster.kubeConfig);
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig });
+    expect(seam(cluster.kubeConfig)).toBe(own);
+    expect(seam(client.kubeConfig)).not.toBe(own);
+    expect(client.kubeConfig.getCurrentCluster()?.server).toBe(cluster.url);
+    // Changes the host makes later are seen through the client's view.
+    cluster.kubeConfig.setCurrentContext('kanary-testkit');
+    expect(client.kubeConfig.getCurrentContext()).toBe('kanary-testkit');
+  });
+
+  // The upstream behaviour the pool works around (docs/decisions.md, "One connection pool"). When
+  // client-node stops opening a connection per request this fails: then remove the workaround.
+  it('client-node 2.0.1 alone opens a connection per request over TLS', async () => {
+    cluster = await startCluster({ time: 'real', tls: true });
+    cluster.apply(deployment('shop', 'default', 'shop:1', 1));
+    const api = cluster.kubeConfig.makeApiClient(KubernetesObjectApi);
+    const before = cluster.connections;
+    for (let i = 0; i < 10; i++) await api.read({ ...ref, metadata: { name: 'shop', namespace: 'default' } });
+    // Ten reads and the discovery request before the first.
+    expect(cluster.connections - before).toBeGreaterThanOrEqual(10);
+  });
+});
