@@ -429,7 +429,9 @@ regression(
 );
 
 regression(
-  'a promotion whose canary and restored stable both crash-loop ends failed, and is not blamed for capacity (nothing could serve)',
+  // Ended `failed` while an abort routed users to the stable before putting its own template back:
+  // the stable, re-created by a person with the promoted (crash-looping) template, never served.
+  'a promotion whose canary and re-created stable both crash-loop aborts to the original template, and is not blamed for capacity meanwhile (nothing could serve)',
   {
     replicas: 1,
     weights: [20, 25],
@@ -445,7 +447,7 @@ regression(
       { at: 48_898, kind: 'crashCanary' },
     ],
   },
-  'failed',
+  'aborted',
   2727,
 );
 

@@ -45,10 +45,11 @@ describe('plan()', () => {
       'workload.cleanup',
     ]);
     expect(plan.promotion[2]).toEqual({ type: 'router.setWeight', weight: 100 });
-    // Abort moves traffic first, in one router write, before anything else.
+    // Abort puts the stable's own template back (nothing to write before promotion), then moves
+    // traffic in one router write, before anything else.
     expect(types(plan.abort)).toEqual([
-      'router.reset',
       'workload.restoreStable',
+      'router.reset',
       'workload.waitReady',
       'router.reset',
       'delay',
@@ -243,7 +244,9 @@ describe('plan()', () => {
     expect(text).toContain('step 1: set weight 10%');
     expect(text).toContain('  - route 10% of traffic to canary');
     expect(text).toContain('  - mirror 20% of traffic to canary (shadow)');
-    expect(text).toContain("on abort:\n  - route all traffic to stable and remove Kanary's routes");
+    expect(text).toContain(
+      "on abort:\n  - restore the stable workload's original template\n  - route all traffic to stable and remove Kanary's routes",
+    );
   });
 
   it('refuses a router that lacks a capability before anything runs', () => {

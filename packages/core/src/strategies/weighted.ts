@@ -85,12 +85,14 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
       { type: 'workload.cleanup' },
     ],
     abort: [
-      // One write moves every request back to stable first: stopping a bad canary comes before tidying.
-      // A replica-ratio reset moves users by starting stable pods, which need the stable's own template
-      // back first: after promotion began it is the canary's (chaos seed 104 waited on crashing pods).
-      ...(strategy.type === 'replicaRatio'
-        ? [{ type: 'workload.restoreStable' } as const, { type: 'router.reset' } as const]
-        : [{ type: 'router.reset' } as const, { type: 'workload.restoreStable' } as const]),
+      // The stable's own template back, then every request to it. Before promotion the first is a
+      // no-op (nothing written), so the one write that moves users back still comes first. After
+      // promotion began the stable runs the canary's template, and routing users "back" to it
+      // would stop nothing and, with those pods failing, wait for ever on a stable only the
+      // restore can heal (chaos seed 104 with replica ratios; a crash-looping promoted canary with
+      // weights, found when reads began to come from watches).
+      { type: 'workload.restoreStable' },
+      { type: 'router.reset' },
       { type: 'workload.waitReady', side: 'stable' },
       // Again, now that stable is as it was: the router follows its current pods.
       { type: 'router.reset' },

@@ -582,8 +582,17 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
         ...(hash ? { 'pod-template-hash': hash } : {}),
       });
       const original = side === 'stable' ? ctx.targets.stable?.original : undefined;
+      // Kanary's own promotion writes the canary's template into the stable: not a person's change.
       const changed =
-        original && !sameRevision(d.spec.template, original.template)
+        original &&
+        !sameRevision(d.spec.template, original.template) &&
+        !templatesEqual(
+          d.spec.template,
+          promotedTemplate(
+            desiredTemplate(ctx, original.template as DeploymentSpec['template']),
+            d.spec.selector.matchLabels ?? {},
+          ),
+        )
           ? `the pod template of Deployment ${name} was changed since the rollout began${imagesOf(d.spec.template)}`
           : undefined;
       // Only its own pods: a canary made from the stable's template selects the stable's pods too,
