@@ -29,7 +29,13 @@ process.on('message', async (m: { type: 'apps'; n: number } | { type: 'requests'
       await new Promise((r) => setTimeout(r, 200));
     process.send?.({ type: 'ready', kubeconfig: cluster.kubeConfig.exportConfig() });
   } else if (m.type === 'requests') {
-    process.send?.({ type: 'requests', count: cluster.requests.length, connections: cluster.connections });
+    const cpu = process.cpuUsage();
+    process.send?.({
+      type: 'requests',
+      count: cluster.requests.length,
+      connections: cluster.connections,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+    });
   } else {
     await cluster.close();
     process.exit(0);

@@ -121,6 +121,68 @@ async function overhead(lines: string[]) {
   );
 }
 
+/**
+ * A control from another process (an operator's `abort()` through its own client) to the driver's
+ * routing write, on the wall clock: the driver holds in a pause, re-reading the store every
+ * `syncInterval`, or woken by its watch of the state ConfigMap.
+ */
+async function controlLatency(lines: string[], runs = 12) {
+  const measure = async (watch: boolean) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const c = await startCluster({ time: 'real', namespaces: ['bench'], podReadyAfterMs: 20 });
+      app(c, 'shop');
+      const driverClient = createKubeClient({ kubeConfig: c.kubeConfig, watch });
+      const driver = createKubernetesRollout({
+        spec: benchSpec('shop', [{ setWeight: 50 }, { pause: {} }], {
+          scaleDownDelay: '0s',
+          abortScaleDownDelay: '0s',
+        }),
+        client: driverClient,
+        router: createIstioRouter({ client: driverClient, virtualService: 'shop', routes: ['primary'] }),
+        pollInterval: '200ms',
+        syncInterval: '2s',
+      });
+      const paused = new Promise<void>((resolve) =>
+        driver.on('state', (s) => s.phase === 'paused' && resolve()),
+      );
+      const running = driver.run();
+      await paused;
+      // Somewhere in the driver's sync period, as a person's command would land.
+      await new Promise((r) => setTimeout(r, 100 + ((i * 157) % 1900)));
+      const operator = rolloutOf(c, 'shop', [{ setWeight: 50 }, { pause: {} }]);
+      const atStable = () => {
+        const vs = c.get('VirtualService', 'bench', 'shop', 'networking.istio.io') as {
+          spec: {
+            http: Array<{ name?: string; route: Array<{ weight?: number; destination: { host: string } }> }>;
+          };
+        };
+        const routes = vs.spec.http.find((h) => h.name === 'primary')?.route ?? [];
+        return routes.every((d) => !d.destination.host.includes('canary') || (d.weight ?? 0) === 0);
+      };
+      const t0 = performance.now();
+      // Not awaited: abort() returns once it sees the effect, on its own polling.
+      const aborted = operator.abort('bench');
+      while (!atStable()) await new Promise((res) => setTimeout(res, 1));
+      times.push(performance.now() - t0);
+      await aborted;
+      await running;
+      await driver.close();
+      await operator.close();
+      await driverClient.close();
+      await c.close();
+    }
+    return times;
+  };
+  const polled = await measure(false);
+  const watched = await measure(true);
+  const row = (t: number[]) =>
+    `median ${quantile(t, 0.5).toFixed(0)} ms, p99 ${quantile(t, 0.99).toFixed(0)} ms`;
+  lines.push(
+    `- An abort from another process (an operator's \`abort()\` through its own client, at a random moment of the driver's pause) → the driver's routing write back to stable, ${runs} runs each on the wall clock: re-reading the store at each look (poll interval 200 ms; a paused release looks at its pods that often, and reads the store after each look): ${row(polled)}; woken by its watch of the state ConfigMap: ${row(watched)}.`,
+  );
+}
+
 /** Starts the emulator in a child process with `n` apps; resolves to its kubeconfig and controls. */
 async function emulatorProcess(n: number, options: { tls?: boolean } = {}) {
   const child = fork(
@@ -155,6 +217,11 @@ async function emulatorProcess(n: number, options: { tls?: boolean } = {}) {
       child.send({ type: 'requests' });
       return (await next<{ connections: number }>('requests')).connections;
     },
+    /** The emulator process's CPU time so far (ms). */
+    cpuMs: async () => {
+      child.send({ type: 'requests' });
+      return (await next<{ cpuMs: number }>('requests')).cpuMs;
+    },
     close: async () => {
       child.send({ type: 'close' });
       await new Promise((r) => child.on('exit', r));
@@ -172,8 +239,11 @@ async function scale(lines: string[], n: number) {
   globalThis.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
   let peak = heap0;
+  let rssPeak = process.memoryUsage().rss;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().heapUsed);
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.heapUsed);
+    rssPeak = Math.max(rssPeak, m.rss);
   }, 100);
   const steps: number[] = [];
   // Started `rate` a second (50/s, 10/s from 500 on: the emulator must also start every canary's
@@ -197,23 +267,31 @@ async function scale(lines: string[], n: number) {
       ),
       client,
       router: createIstioRouter({ client, virtualService: name, routes: ['primary'] }),
-      // Relaxed intervals: with the defaults (2s/5s/10s) 1,000 rollouts ask ~500 requests/s,
-      // more than the emulator sharing two cores with them can serve.
-      pollInterval: '5s',
-      syncInterval: '15s',
+      // Looks and store syncs at the defaults (served from the client's watches); a longer Lease
+      // than the default, as a platform driving a thousand releases would set: its renewals are
+      // the one request each rollout keeps making while it waits.
       lockTtl: '60s',
     });
     timeSteps(r, steps);
     return r;
   });
   const before = await emulator.requests();
+  const emulatorCpu0 = await emulator.cpuMs();
+  const cpu0 = process.cpuUsage();
   const t = performance.now();
-  // Once all are started and mid-pause: what they hold, garbage collected.
+  // Once all are started and mid-pause: what they hold, garbage collected, and the requests they
+  // make over 10 s while every one of them waits in a pause.
   let retained = 0;
+  let idle = Number.NaN;
   const midway = setTimeout(
     () => {
-      globalThis.gc?.();
-      retained = process.memoryUsage().heapUsed - heap0;
+      void (async () => {
+        globalThis.gc?.();
+        retained = process.memoryUsage().heapUsed - heap0;
+        const r1 = await emulator.requests();
+        await new Promise((r) => setTimeout(r, 10_000));
+        idle = ((await emulator.requests()) - r1) / n / (10 / 60);
+      })();
     },
     (n * 1000) / rate + parseInt(pause, 10) * 500,
   );
@@ -227,13 +305,19 @@ async function scale(lines: string[], n: number) {
   clearInterval(sampler);
   clearTimeout(midway);
   const requests = (await emulator.requests()) - before;
+  const cpu = process.cpuUsage(cpu0);
+  const kanaryCpuMs = (cpu.user + cpu.system) / 1000;
+  const emulatorCpuMs = (await emulator.cpuMs()) - emulatorCpu0;
+  await client.close();
   await emulator.close();
   const ok = finals.filter((f) => f.phase === 'succeeded').length;
   lines.push(
-    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, polls every 5 s, store sync 15 s, lease TTL 60 s, one shared client; emulator in another process): ${ok}/${n} promoted in ${wall.toFixed(1)} s; ` +
+    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, looks and syncs every 2 s, lease TTL 60 s, one shared client with its watches; emulator in another process): ${ok}/${n} promoted in ${wall.toFixed(1)} s; ` +
       `Kanary's heap with all in flight +${(retained / 2 ** 20).toFixed(0)} MiB after GC (~${(retained / 2 ** 10 / n).toFixed(0)} KiB per rollout), peak +${((peak - heap0) / 2 ** 20).toFixed(0)} MiB; ` +
       `setWeight step (start → weight read back) p50 ${quantile(steps, 0.5).toFixed(0)} ms, p99 ${quantile(steps, 0.99).toFixed(0)} ms; ` +
-      `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout), ${Math.round(requests / wall).toLocaleString('en')} requests/s.`,
+      `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout), ${Math.round(requests / wall).toLocaleString('en')} requests/s; ` +
+      `${Number.isNaN(idle) ? 'idle rate not sampled' : `${idle.toFixed(2)} requests per rollout-minute while all waited in pauses`}; ` +
+      `peak RSS of the process driving them ${(rssPeak / 2 ** 20).toFixed(0)} MiB; CPU: Kanary's process ${(kanaryCpuMs / 1000).toFixed(0)} s, the emulator's ${(emulatorCpuMs / 1000).toFixed(0)} s (${((100 * emulatorCpuMs) / (emulatorCpuMs + kanaryCpuMs)).toFixed(0)}% of the two).`,
   );
 }
 
@@ -257,8 +341,10 @@ async function tlsCost(lines: string[], reads = 2_000) {
       connections: (await emulator.connections()) - c0,
     };
   };
-  const kanary = createKubeClient({ kubeConfig: emulator.kubeConfig });
+  // Requests, not the watch cache: every read goes to the server.
+  const kanary = createKubeClient({ kubeConfig: emulator.kubeConfig, watch: false });
   const pooled = await measure(() => kanary.get(ref));
+  await kanary.close();
   const raw = emulator.kubeConfig.makeApiClient(KubernetesObjectApi);
   const spec = { ...ref, metadata: { name: ref.name, namespace: ref.namespace } };
   const upstream = await measure(() => raw.read(spec));
@@ -276,6 +362,7 @@ export async function kubernetesBenchmarks(
   const lines = ['## Kubernetes API overhead and scale (the emulator, client-node over HTTP)', ''];
   if (!options.skipOverhead) {
     await overhead(lines);
+    await controlLatency(lines);
     await tlsCost(lines);
   }
   for (const n of options.scale ?? [100, 1_000]) await scale(lines, n);

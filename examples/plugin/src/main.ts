@@ -36,6 +36,9 @@ export async function main(options: { cancelAfterMs?: number; print?: (line: str
       image: 'ledger:8',
       weights: [25, 50, 100],
     });
+    // What runs once the Deployment has settled (a cancellation can end the release before its
+    // controller has even made the first pods).
+    await cluster.settle('payments');
     const pods = cluster
       .list('Pod', 'payments')
       // Pods still in their preStop hook are on their way out (kubectl shows them Terminating).

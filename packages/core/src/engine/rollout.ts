@@ -16,7 +16,7 @@ import type { PortContext } from '../ports/context.ts';
 import type { MetricGate } from '../ports/gate.ts';
 import type { HookFn, HookHandlers } from '../ports/hooks.ts';
 import type { LeaseView, Lock, LockLease } from '../ports/lock.ts';
-import type { Permission } from '../ports/permissions.ts';
+import { type Permission, withWatches } from '../ports/permissions.ts';
 import type { RolloutKey, Side, WorkloadRef } from '../ports/refs.ts';
 import type { RouterStatus, TrafficRouter } from '../ports/router.ts';
 import type { StateStore } from '../ports/store.ts';
@@ -48,6 +48,11 @@ export interface CreateRolloutOptions {
   spec: unknown;
   /** Kubernetes access the other parts need (state store, lock, events), for `permissions()`. */
   permissions?: Permission[];
+  /**
+   * Resources the parts' Kubernetes client reads from watches: their reads then need `list` and
+   * `watch` beside `get` (`KubeClient.watched`).
+   */
+  watched?: ReadonlyArray<{ apiGroup: string; resource: string }>;
   workload: WorkloadDriver;
   /** Required by every strategy but rolling. */
   router?: TrafficRouter;
@@ -382,12 +387,15 @@ class RolloutDriver implements Rollout {
   }
 
   permissions(): Permission[] {
-    const { workload, router, permissions } = this.#options;
-    return [
-      ...(permissions ?? []),
-      ...(workload.permissions?.(this.spec, this.#plan) ?? []),
-      ...(router?.permissions?.(this.spec) ?? []),
-    ];
+    const { workload, router, permissions, watched } = this.#options;
+    return withWatches(
+      [
+        ...(permissions ?? []),
+        ...(workload.permissions?.(this.spec, this.#plan) ?? []),
+        ...(router?.permissions?.(this.spec) ?? []),
+      ],
+      watched ?? [],
+    );
   }
 
   async load(): Promise<RolloutState> {
@@ -531,7 +539,8 @@ class RolloutDriver implements Rollout {
             await workload.cleanup(known);
             break;
           } catch (error) {
-            if (!isKanaryError(error) || !error.retryable || this.#clock.now() >= deadline) throw error;
+            if (!isKanaryError(error) || !error.retryable || this.#clock.now() >= deadline || signal.aborted)
+              throw error;
             await this.#clock.sleep(this.#pollMs, signal);
           }
         }
@@ -1296,7 +1305,9 @@ class RolloutDriver implements Rollout {
     if (!settling || state.startedAt !== undefined || state.history.some((h) => h.event !== 'driver')) return;
     const deadline = this.#clock.now() + this.spec.progressDeadline;
     let said: string | undefined;
-    for (;;) {
+    // An abort or a shutdown ends the wait (its sleep returns at once then: without this check the
+    // loop spun without yielding once reads came from a cache instead of the network).
+    while (!signal.aborted) {
       const now = await settling(this.#context(signal));
       if (!now) return;
       if ('refuse' in now)
@@ -1344,6 +1355,12 @@ class RolloutDriver implements Rollout {
     this.#wake = wake;
     const lease = this.#lease;
     const signal = AbortSignal.any([wake.signal, this.#shutdown.signal, ...(lease ? [lease.signal] : [])]);
+    // A store that tells of changes wakes the hold when another process writes a control.
+    let told = false;
+    const stopTelling = this.#store.onChange?.(this.key, () => {
+      told = true;
+      wake.abort();
+    });
     const now = this.#clock.now();
     const watching = this.#watching();
     const wait = Math.min(
@@ -1351,9 +1368,9 @@ class RolloutDriver implements Rollout {
       this.#syncMs,
       watching ? Math.max(0, this.#watchedAt + this.#pollMs - now) : Number.POSITIVE_INFINITY,
     );
-    await this.#clock.sleep(wait, signal);
+    await this.#clock.sleep(wait, signal).finally(() => stopTelling?.());
     this.#wake = undefined;
-    if (signal.aborted) return;
+    if (signal.aborted && !(told && !this.#shutdown.signal.aborted && !lease?.signal.aborted)) return;
     if (watching && this.#clock.now() >= this.#watchedAt + this.#pollMs && (await this.#watchWorld())) return;
     if (until !== undefined && this.#clock.now() >= until) return;
     const stored = await this.#store.load(this.key).catch(() => undefined);

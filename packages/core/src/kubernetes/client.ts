@@ -5,6 +5,7 @@ import {
   type KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
+  Watch,
 } from '@kubernetes/client-node';
 import pRetry, { AbortError } from 'p-retry';
 import { KanaryError } from '../errors/kanary-error.ts';
@@ -18,8 +19,10 @@ import {
 } from '../leadership/fence.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
-import { withSharedConnections } from './connections.ts';
+import { cacheScope, equalityLabels, WATCHED_RESOURCES } from './cached-kinds.ts';
+import { closeConnections, withSharedConnections } from './connections.ts';
 import { fromKubeError } from './errors.ts';
+import { Informer } from './informer.ts';
 import { createLimiter } from './limiter.ts';
 
 /** Identifies an object: enough to build its URL. */
@@ -52,11 +55,23 @@ export interface KubeClientOptions {
    * connection pool per server, this also bounds the connections requests open.
    */
   maxInFlight?: number;
+  /**
+   * Serve reads of the kinds a rollout reads over and over (Deployments, ReplicaSets, Pods,
+   * Endpoints, Services, the routing kinds, Kanary's state ConfigMaps) from one watch per kind and
+   * namespace, shared by everything using this client (default true). Needs `list` and `watch`
+   * beside `get`; without them reads go to the server as before.
+   */
+  watch?: boolean;
   clock?: Clock;
 }
 
 /** JSON patch on any kind: the generic client only sends object bodies. */
 class KanaryObjectApi extends KubernetesObjectApi {
+  /** The collection's path (`/apis/apps/v1/namespaces/x/deployments`), by discovery. */
+  collectionPath(apiVersion: string, kind: string, namespace: string): Promise<string> {
+    return this.specUriPath({ apiVersion, kind, metadata: { namespace } }, 'list');
+  }
+
   async jsonPatch(
     ref: KubernetesObject,
     ops: JsonPatchOp[],
@@ -106,6 +121,20 @@ export interface KubeClient {
    * `mutate` returns the new object, or undefined to write nothing.
    */
   update<T extends KubeObject>(ref: ObjectRef, mutate: (current: T) => T | undefined): Promise<T>;
+  /**
+   * Calls `listener` whenever the watch of `kind` in `namespace` sees a change (starting that
+   * watch if needed); returns how to stop. Nothing is called when the client does not watch.
+   */
+  onChange(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    listener: (object: KubeObject | undefined) => void,
+  ): () => void;
+  /** The resources whose reads come from watches (empty with `watch: false`): they need list and watch. */
+  readonly watched: ReadonlyArray<{ apiGroup: string; resource: string }>;
+  /** Stops this client's watches and closes its connections; requests after this reconnect. */
+  close(): Promise<void>;
 }
 
 const describeRef = (verb: string, r: ObjectRef) =>
@@ -131,14 +160,24 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   const retries = options.retries ?? 4;
   const backoff = createRetryPolicy({ clock, baseMs: 50, maxMs: 2_000 });
   const slot = createLimiter(options.maxInFlight ?? 16);
+  // One informer per kind and namespace, made on the first read and stopped when unread.
+  const informers = new Map<string, Informer>();
+  /** An object the server answered goes into the cache at once, so a writer reads its own write. */
+  const wrote = <T>(result: T): T => {
+    const o = result as unknown as KubeObject | undefined;
+    if (o?.metadata?.name && o.apiVersion && o.kind)
+      informers.get(`${o.apiVersion}|${o.kind}|${o.metadata.namespace}`)?.observe(o);
+    return result;
+  };
 
   /** Runs a call with retries for transient faults: network, 429 (honouring Retry-After), 5xx. */
   const call = <T>(what: string, fn: () => Promise<T>, retryConflicts = false): Promise<T> =>
     pRetry(
       async () => {
         try {
-          // One slot per attempt, not per retry loop: a backoff wait holds no slot.
-          return await slot(fn);
+          // One slot per attempt, not per retry loop: a backoff wait holds no slot. What the
+          // server answered is the newest version there is: the cache takes it (read-your-writes).
+          return wrote(await slot(fn));
         } catch (raw) {
           const error = fromKubeError(raw, what);
           const transient = error.retryable && (error.code !== 'CONFLICT' || retryConflicts);
@@ -183,24 +222,100 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     ref: ObjectRef,
     fence: WriteFence,
     write: (current: KubeObject | undefined) => Promise<T>,
-  ): Promise<T> =>
-    call(
+  ): Promise<T> => {
+    let attempt = 0;
+    return call(
       what,
       async () => {
-        const current = await readOrUndefined<KubeObject>(ref);
+        const current = await readForWrite<KubeObject>(ref, attempt++);
         if (current) checkEpoch(fence, current, what);
         else fence.assertHeld();
         return write(current);
       },
       true,
     );
+  };
+  /**
+   * The version a conditional write starts from: on the first attempt the watch cache's, when it
+   * has the object — every write sends that resourceVersion back, so a stale copy only costs a
+   * 409, after which the retry reads the server. A cache that says "absent" is never trusted here.
+   */
+  const readForWrite = async <T extends KubeObject>(ref: ObjectRef, attempt: number) => {
+    if (attempt === 0) {
+      const hit = cached(ref);
+      if (hit && hit !== 'miss') return hit as T;
+    }
+    return readOrUndefined<T>(ref);
+  };
   const rvOf = (obj: KubeObject | undefined) => obj?.metadata.resourceVersion as string;
+
+  const watching = options.watch ?? true;
+  const watcher = new Watch(kubeConfig);
+  // The server ends each watch after `timeoutSeconds` (relisting a stalled stream); the client's
+  // own inactivity limit must be longer, or a quiet kind is cut every 30 s.
+  const WATCH_SECONDS = 300;
+  // (private in the typings, a plain field in 2.0.1; without it a quiet watch is only recreated more often)
+  (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (WATCH_SECONDS + 60) * 1000;
+  const informerOf = (apiVersion: string, kind: string, namespace: string | undefined) => {
+    if (!watching || !namespace) return undefined;
+    const selector = cacheScope(apiVersion, kind);
+    if (selector === undefined) return undefined;
+    const key = `${apiVersion}|${kind}|${namespace}`;
+    const known = informers.get(key);
+    if (known && !known.stopped) return known;
+    const informer = new Informer({
+      clock,
+      selector,
+      list: async () => {
+        const listed = (await call(`list ${kind}`, () =>
+          api.list(
+            apiVersion,
+            kind,
+            namespace,
+            undefined,
+            undefined,
+            undefined,
+            undefined,
+            selector || undefined,
+          ),
+        )) as KubernetesListObject<KubernetesObject>;
+        return {
+          items: listed.items.map((i) => ({ apiVersion, kind, ...i }) as KubeObject),
+          resourceVersion: listed.metadata?.resourceVersion ?? '',
+        };
+      },
+      watch: async (resourceVersion, onEvent, done) => {
+        const path = await api.collectionPath(apiVersion, kind, namespace);
+        return watcher.watch(
+          path,
+          {
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: WATCH_SECONDS,
+            ...(selector ? { labelSelector: selector } : {}),
+          },
+          (type: string, object: KubeObject) => onEvent(type, { apiVersion, kind, ...object }),
+          done,
+        );
+      },
+    });
+    informers.set(key, informer);
+    return informer;
+  };
+  const cached = (ref: ObjectRef): KubeObject | undefined | 'miss' => {
+    const informer = informerOf(ref.apiVersion, ref.kind, ref.namespace);
+    if (!informer) return 'miss';
+    informer.start();
+    return informer.get(ref.name);
+  };
 
   const client: KubeClient = {
     clock,
     kubeConfig,
     fieldManager,
     async get<T extends KubeObject>(ref: ObjectRef) {
+      const hit = cached(ref);
+      if (hit !== 'miss') return hit as T | undefined;
       try {
         return (await call(describeRef('get', ref), () => read<T>(ref))) as T;
       } catch (e) {
@@ -214,6 +329,13 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       namespace?: string,
       labelSelector?: string,
     ) {
+      const informer = informerOf(apiVersion, kind, namespace);
+      const labels = equalityLabels(labelSelector ?? '');
+      if (informer && labels) {
+        informer.start();
+        const hit = informer.list(labels);
+        if (hit !== 'miss') return hit as T[];
+      }
       const result = (await call(`list ${kind}`, () =>
         api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
       )) as KubernetesListObject<KubernetesObject>;
@@ -356,13 +478,30 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         true,
       );
     },
+    watched: watching ? WATCHED_RESOURCES : [],
+    onChange(apiVersion, kind, namespace, listener) {
+      const informer = informerOf(apiVersion, kind, namespace);
+      if (!informer) return () => {};
+      informer.start();
+      return informer.onChange(listener);
+    },
+    async close() {
+      for (const informer of informers.values()) informer.stop();
+      informers.clear();
+      await closeConnections(kubeConfig);
+    },
     async update<T extends KubeObject>(ref: ObjectRef, mutate: (current: T) => T | undefined) {
       const fence = currentFence();
       const what = describeRef('update', ref);
+      let attempt = 0;
       return call(
         what,
         async () => {
-          const current = await read<T>(ref);
+          const current =
+            (await readForWrite<T>(ref, attempt++)) ??
+            (() => {
+              throw fromKubeError({ code: 404, body: { reason: 'NotFound' } }, what);
+            })();
           if (fence) checkEpoch(fence, current, what);
           const mutated = mutate(structuredClone(current));
           if (!mutated) return current;

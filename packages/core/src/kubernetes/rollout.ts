@@ -114,10 +114,11 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
       : []),
     ...(options.permissions ?? []),
   ];
-  return createRollout({
+  const rollout = createRollout({
     ...rest,
     spec,
     permissions,
+    watched: client.watched,
     workload: options.workload ?? createDeploymentDriver({ client, ...(preflight ? { preflight } : {}) }),
     ...(router ? { router } : {}),
     store: options.store ?? createConfigMapStateStore({ client }),
@@ -125,4 +126,13 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
     unfence: options.unfence ?? ((ref, rollout) => client.unfence(ref, rollout)),
     ...(record ? { record } : {}),
   });
+  if (!options.client) {
+    // The client (its watches and connections) was made here, so it goes with the rollout.
+    const close = rollout.close.bind(rollout);
+    rollout.close = async () => {
+      await close();
+      await client.close();
+    };
+  }
+  return rollout;
 }

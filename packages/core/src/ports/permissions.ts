@@ -67,3 +67,19 @@ export function rolesFor(
       };
     });
 }
+
+/**
+ * Where a client answers reads from watches, every resource it reads needs `list` and `watch`
+ * beside `get`: added to each permission that reads a watched resource.
+ */
+export function withWatches(
+  permissions: readonly Permission[],
+  watched: ReadonlyArray<{ apiGroup: string; resource: string }>,
+): Permission[] {
+  return permissions.map((p) =>
+    (p.verbs.includes('get') || p.verbs.includes('list')) &&
+    watched.some((w) => w.apiGroup === p.apiGroup && w.resource === p.resource)
+      ? { ...p, verbs: [...new Set<ApiVerb>([...p.verbs, 'get', 'list', 'watch'])] }
+      : p,
+  );
+}

@@ -16,4 +16,10 @@ export interface StateStore {
   load(key: RolloutKey): Promise<StoredState | undefined>;
   save(key: RolloutKey, state: RolloutState, expectedRevision: string | undefined): Promise<string>;
   delete?(key: RolloutKey): Promise<void>;
+  /**
+   * Calls `listener` when the stored state of `key` may have changed (another process's control),
+   * so a held rollout reacts at once instead of at its next sync; returns how to stop. Absent: the
+   * engine re-reads every `syncInterval`.
+   */
+  onChange?(key: RolloutKey, listener: () => void): () => void;
 }

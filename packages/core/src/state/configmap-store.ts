@@ -75,5 +75,12 @@ export function createConfigMapStateStore(options: ConfigMapStateStoreOptions): 
     async delete(key) {
       await client.delete(ref(key));
     },
+    onChange(key, listener) {
+      const name = ref(key).name;
+      // A relist (no object) may hide any change: told as one.
+      return client.onChange('v1', 'ConfigMap', key.namespace, (changed) => {
+        if (!changed || changed.metadata.name === name) listener();
+      });
+    },
   };
 }

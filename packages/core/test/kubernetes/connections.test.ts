@@ -17,7 +17,7 @@ describe('one connection pool per API server', () => {
       cluster = await startCluster({ time: 'real', tls });
       cluster.apply(deployment('shop', 'default', 'shop:1', 1));
       expect(cluster.url.startsWith(tls ? 'https://' : 'http://')).toBe(true);
-      const client = createKubeClient({ kubeConfig: cluster.kubeConfig });
+      const client = createKubeClient({ kubeConfig: cluster.kubeConfig, watch: false });
       const before = cluster.connections;
       for (let i = 0; i < 40; i++) expect((await client.get(ref))?.metadata.name).toBe('shop');
       // One connection kept alive (a second only if the server closed an idle one meanwhile).
@@ -28,7 +28,7 @@ describe('one connection pool per API server', () => {
   it('bounds the connections of concurrent requests', async () => {
     cluster = await startCluster({ time: 'real', tls: true });
     cluster.apply(deployment('shop', 'default', 'shop:1', 1));
-    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, maxInFlight: 3 });
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, maxInFlight: 3, watch: false });
     const got = await Promise.all(Array.from({ length: 400 }, () => client.get(ref)));
     expect(got.every((d) => d?.metadata.name === 'shop')).toBe(true);
     expect(cluster.connections).toBeGreaterThanOrEqual(1);
@@ -41,7 +41,7 @@ describe('one connection pool per API server', () => {
     cluster = await startCluster({ time: 'real', tls: true });
     const seam = (kc: object) => (kc as { createDispatcher: unknown }).createDispatcher;
     const own = seam(cluster.kubeConfig);
-    const client = createKubeClient({ kubeConfig: cluster.kubeConfig });
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, watch: false });
     expect(seam(cluster.kubeConfig)).toBe(own);
     expect(seam(client.kubeConfig)).not.toBe(own);
     expect(client.kubeConfig.getCurrentCluster()?.server).toBe(cluster.url);

@@ -50,8 +50,13 @@ export interface FaultInjector {
   /** Replaces the active rules. */
   set(rules: FaultRule[]): void;
   clear(): void;
-  /** Every request fails with 503 (or a dropped connection) for `ms` of clock time. */
+  /**
+   * Every request fails with 503 (or a dropped connection) for `ms` of clock time, and every open
+   * watch ends at its start, as when an API server goes away.
+   */
   outage(ms: number, options?: { drop?: boolean }): void;
+  /** Calls `fn` when an outage starts (the server ends its watches then). */
+  onOutage(fn: () => void): void;
   /** How many faults were injected, by kind. */
   readonly injected: Record<string, number>;
   before(
@@ -87,6 +92,7 @@ export function createFaultInjector(
   const random = seededRandom(seed);
   const injected: Record<string, number> = {};
   const used = new WeakMap<FaultRule, number>();
+  const outageListeners: Array<() => void> = [];
   interface StallState {
     match: StallMatch;
     started: boolean;
@@ -108,6 +114,10 @@ export function createFaultInjector(
     },
     outage(ms, options = {}) {
       outage = { until: now() + ms, drop: options.drop ?? false };
+      for (const fn of outageListeners) fn();
+    },
+    onOutage(fn) {
+      outageListeners.push(fn);
     },
     stall(match) {
       const st: StallState = { match, started: false, released: false, queue: [] };

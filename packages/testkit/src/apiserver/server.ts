@@ -284,6 +284,10 @@ export interface ApiServer {
   activity: { inflight: number; lastAt: number };
   /** Connections clients opened so far (each a TCP connection, and a TLS handshake over https). */
   connections: { opened: number };
+  /** Watches open now. */
+  readonly watches: number;
+  /** Ends every open watch, as an API server restart or a load balancer's idle cut does. */
+  dropWatches(): number;
   close(): Promise<void>;
 }
 
@@ -503,7 +507,7 @@ export async function startApiServer(
           });
         }
         case 'watch':
-          return startWatch(url, res, target, store, watches, wantsTable(req.headers.accept));
+          return startWatch(url, res, target, store, watches, activity, wantsTable(req.headers.accept));
         case 'create': {
           if (name) throw errors.methodNotAllowed('POST is not allowed on a named resource');
           const body = await readObject(req);
@@ -638,6 +642,13 @@ export async function startApiServer(
     ? createTlsServer({ cert: SERVING_CERT, key: SERVING_KEY }, listener)
     : createServer(listener);
   const connections = { opened: 0 };
+  const dropWatches = () => {
+    const open = [...watches];
+    for (const w of open) w.destroy();
+    watches.clear();
+    return open.length;
+  };
+  faults.onOutage(dropWatches);
   server.on(options.tls ? 'secureConnection' : 'connection', () => {
     connections.opened += 1;
   });
@@ -650,6 +661,10 @@ export async function startApiServer(
     requests,
     activity,
     connections,
+    get watches() {
+      return watches.size;
+    },
+    dropWatches,
     async close() {
       for (const w of watches) w.end();
       server.closeAllConnections();
@@ -752,6 +767,7 @@ function startWatch(
   t: Target,
   store: ObjectStore,
   watches: Set<ServerResponse>,
+  activity: { lastAt: number },
   asTable = false,
 ): void {
   const labels = selectorOf(url, 'labelSelector');
@@ -791,7 +807,10 @@ function startWatch(
       res.write(toLine('ADDED', asTable ? withVersion(obj) : obj));
   }
   const unsubscribe = store.subscribe((e) => {
-    if (matches(e) && !res.writableEnded) res.write(toLine(e.type, withVersion(e.object)));
+    if (!matches(e) || res.writableEnded) return;
+    res.write(toLine(e.type, withVersion(e.object)));
+    // An event on its way to a watcher is activity: virtual time waits for it to be read.
+    activity.lastAt = performance.now();
   });
   const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
   const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;

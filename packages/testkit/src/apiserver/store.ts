@@ -117,6 +117,11 @@ export class ObjectStore {
     return this.#log[0]?.resourceVersion ?? this.#rv;
   }
 
+  /** Forgets the watch history, as etcd's compaction does: older watches get 410 Gone. */
+  compact(): void {
+    this.#log = [];
+  }
+
   eventsSince(rv: number): StoreEvent[] {
     return this.#log.filter((e) => e.resourceVersion > rv);
   }

@@ -67,6 +67,8 @@ export interface ChaosReport {
   covered: string[];
   /** Disturbances that did nothing (a control refused in that phase, a side already gone). */
   refused: string[];
+  /** API requests the processes made, and how many of them RBAC refused (403). */
+  requests: { total: number; forbidden: number };
   wallMs: number;
 }
 
@@ -567,6 +569,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       where: where(final),
       covered: [...covered],
       refused,
+      requests: {
+        total: cluster.requests.length,
+        forbidden: cluster.requests.filter((r) => r.code === 403).length,
+      },
       wallMs: Date.now() - started,
     };
   } finally {

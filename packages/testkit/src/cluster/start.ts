@@ -55,6 +55,12 @@ export interface Cluster {
   url: string;
   /** Connections clients opened to the API server so far (TLS handshakes when `tls`). */
   readonly connections: number;
+  /** Watches open now. */
+  readonly watches: number;
+  /** Ends every open watch, as an API server restart does; returns how many. */
+  dropWatches(): number;
+  /** Forgets the watch history (etcd's compaction): a watch from an older version gets 410 Gone. */
+  compact(): void;
   /** Prometheus text exposition of the simulated traffic. */
   metricsUrl: string;
   /**
@@ -235,6 +241,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     get connections() {
       return api.connections.opened;
     },
+    get watches() {
+      return api.watches;
+    },
+    dropWatches: () => api.dropWatches(),
+    compact: () => store.compact(),
     metricsUrl: metrics.url,
     prometheusUrl: metrics.queryUrl,
     clock,

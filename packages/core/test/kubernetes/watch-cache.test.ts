@@ -1,0 +1,215 @@
+import { createKubeClient, type KubeClient, type KubeObject } from '@kanary/core';
+import { type Cluster, deployment, startCluster } from '@kanary/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const ref = (name: string) => ({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name });
+type Deployment = KubeObject & { spec: { replicas: number } };
+
+/** Waits (bounded, on the wall clock: the cluster runs in real time) until `ok()` holds. */
+async function eventually(ok: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`not within 3 s: ${what}`);
+}
+
+describe('reads served from watches', () => {
+  let cluster: Cluster;
+  let client: KubeClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    await cluster?.close();
+  });
+
+  /** The client, its first read done and its Deployment watch open. */
+  async function watching(options: { watch?: boolean } = {}) {
+    cluster = await startCluster({ time: 'real' });
+    cluster.apply(deployment('shop', 'default', 'shop:1', 2), deployment('cart', 'default', 'cart:1', 1));
+    client = createKubeClient({ kubeConfig: cluster.kubeConfig, ...options });
+    await client.get(ref('shop'));
+    if (options.watch !== false) {
+      await eventually(() => cluster.watches === 1, 'the watch is open');
+      const c = client;
+      await eventually(async () => {
+        const before = cluster.requests.length;
+        await c.get(ref('shop'));
+        return cluster.requests.length === before;
+      }, 'reads come from the cache');
+    }
+    return client;
+  }
+  const requestsOf = (kind: string) =>
+    cluster.requests.filter((r) => r.resource === kind && r.verb !== 'watch').length;
+
+  it('answers gets and lists from one watch per kind and namespace, without requests', async () => {
+    const c = await watching();
+    const before = requestsOf('deployments');
+    for (let i = 0; i < 50; i++) {
+      expect((await c.get<Deployment>(ref('shop')))?.spec.replicas).toBe(2);
+      expect(await c.get(ref('missing'))).toBeUndefined();
+      const listed = await c.list('apps/v1', 'Deployment', 'default', 'app=cart');
+      expect(listed.map((d) => d.metadata.name)).toEqual(['cart']);
+    }
+    expect(requestsOf('deployments') - before).toBe(0);
+    // Copies: a caller's change to what it read does not reach the cache.
+    const read = (await c.get<Deployment>(ref('shop'))) as Deployment;
+    read.spec.replicas = 99;
+    expect((await c.get<Deployment>(ref('shop')))?.spec.replicas).toBe(2);
+  });
+
+  it("sees a person's change once the watch delivers it", async () => {
+    const c = await watching();
+    cluster.apply(deployment('shop', 'default', 'shop:1', 5));
+    await eventually(
+      async () => (await c.get<Deployment>(ref('shop')))?.spec.replicas === 5,
+      'the new size is read',
+    );
+    const person = createKubeClient({ kubeConfig: cluster.kubeConfig, watch: false });
+    await person.delete(ref('cart'));
+    await eventually(async () => (await c.get(ref('cart'))) === undefined, 'the deletion is read');
+  });
+
+  it('reads its own writes at once', async () => {
+    const c = await watching();
+    const updated = await c.update<Deployment>(ref('shop'), (d) => ({
+      ...d,
+      spec: { ...d.spec, replicas: 7 },
+    }));
+    const read = await c.get<Deployment>(ref('shop'));
+    expect(read?.spec.replicas).toBe(7);
+    expect(read?.metadata.resourceVersion).toBe(updated.metadata.resourceVersion);
+  });
+
+  it('goes to the server while the watch is down, and catches up after it reopens', async () => {
+    const c = await watching();
+    expect(cluster.dropWatches()).toBe(1);
+    // Changed while no watch is open, with the history compacted: the reopened watch gets 410 Gone
+    // and the cache must relist to see it.
+    cluster.apply(deployment('shop', 'default', 'shop:1', 3));
+    cluster.compact();
+    // Until the client notices the end of its watch it may still answer from the cache; then
+    // from the server, and from the cache again once relisted.
+    await eventually(
+      async () => (await c.get<Deployment>(ref('shop')))?.spec.replicas === 3,
+      'the change is read',
+    );
+    await eventually(() => cluster.watches === 1, 'the watch is open again');
+    const lists = cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
+    expect(lists).toBeGreaterThanOrEqual(2);
+    cluster.apply(deployment('shop', 'default', 'shop:1', 4));
+    await eventually(
+      async () => (await c.get<Deployment>(ref('shop')))?.spec.replicas === 4,
+      'a change after the relist is read',
+    );
+  });
+
+  it('an outage ends the watch; reads fail as the server does until it is back', async () => {
+    const c = await watching();
+    cluster.faults.outage(60_000);
+    await eventually(() => cluster.watches === 0, 'the watch ended');
+    // Once the client has noticed, reads go to the server and fail as it does.
+    await eventually(
+      () =>
+        c.get(ref('shop')).then(
+          () => false,
+          (e: Error) => /unable to handle/i.test(e.message),
+        ),
+      'a read fails',
+    );
+    cluster.faults.clear();
+    expect((await c.get<Deployment>(ref('shop')))?.spec.replicas).toBe(2);
+  }, 30_000);
+
+  it('tells listeners of changes', async () => {
+    const c = await watching();
+    let changes = 0;
+    const stop = c.onChange('apps/v1', 'Deployment', 'default', () => {
+      changes += 1;
+    });
+    cluster.apply(deployment('shop', 'default', 'shop:1', 6));
+    await eventually(() => changes > 0, 'a change is told');
+    stop();
+    const told = changes;
+    cluster.apply(deployment('shop', 'default', 'shop:1', 8));
+    await eventually(async () => (await c.get<Deployment>(ref('shop')))?.spec.replicas === 8, 'read');
+    expect(changes).toBe(told);
+  });
+
+  it('with watch: false, every read is a request', async () => {
+    const c = await watching({ watch: false });
+    const before = requestsOf('deployments');
+    for (let i = 0; i < 5; i++) await c.get(ref('shop'));
+    expect(requestsOf('deployments') - before).toBe(5);
+    expect(cluster.watches).toBe(0);
+  });
+
+  it('close() ends the watches', async () => {
+    const c = await watching();
+    await c.close();
+    await eventually(() => cluster.watches === 0, 'the watch is closed');
+    client = undefined;
+  });
+});
+
+describe("a held rollout and another process's control", () => {
+  /** Virtual seconds from another process's abort to every user back on stable. */
+  async function abortLatency(watch: boolean): Promise<number> {
+    const { createKubernetesRollout } = await import('@kanary/core');
+    const { createIstioRouter } = await import('@kanary/istio');
+    const { istioApp } = await import('@kanary/testkit');
+    const cluster = await startCluster({ podReadyAfterMs: 1_000 });
+    try {
+      cluster.apply(...istioApp('web', 'default', 'web:1', 2));
+      const made = (holder: string) => {
+        const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock, watch });
+        return createKubernetesRollout({
+          spec: {
+            name: 'web',
+            namespace: 'default',
+            target: { name: 'web', service: 'web' },
+            update: { image: 'web:2' },
+            strategy: { type: 'weighted' },
+            steps: [{ setWeight: 50 }, { pause: {} }],
+            scaleDownDelay: '0s',
+            abortScaleDownDelay: '0s',
+          },
+          client,
+          holder,
+          clock: cluster.clock,
+          router: createIstioRouter({ client, virtualService: 'web', destinationRule: { name: 'web' } }),
+          pollInterval: '60s',
+          syncInterval: '60s',
+        });
+      };
+      const driver = made('driver');
+      const paused = new Promise<void>((resolve) =>
+        driver.on('state', (s) => s.phase === 'paused' && resolve()),
+      );
+      const backOnStable = new Promise<number>((resolve) =>
+        driver.on('state', (s) => {
+          if (s.phase === 'aborting' && s.weights.canary === 0 && s.weights.verified)
+            resolve(cluster.clock.now());
+        }),
+      );
+      const running = cluster.run(driver.run());
+      await paused;
+      const operator = made('operator');
+      const sent = cluster.clock.now();
+      await operator.abort('from another process', { wait: false });
+      const back = await backOnStable;
+      await running;
+      await operator.close();
+      return (back - sent) / 1000;
+    } finally {
+      await cluster.close();
+    }
+  }
+
+  it('wakes on the watch of its state ConfigMap, not at its next look (a minute later)', async () => {
+    expect(await abortLatency(true)).toBeLessThan(5);
+    // Without the watch the same control waits for the driver's next look.
+    expect(await abortLatency(false)).toBeGreaterThan(30);
+  }, 120_000);
+});
