@@ -21,7 +21,10 @@ const SECTIONS = {
 } as const;
 type Section = keyof typeof SECTIONS;
 
+// `pnpm bench -- --only x` hands the script a literal `--`, after which parseArgs reads no options.
+const args = process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--'));
 const { values } = parseArgs({
+  args,
   options: { only: { type: 'string', multiple: true } },
   allowPositionals: true,
 });

@@ -5,7 +5,6 @@ import {
   type KubernetesObject,
   KubernetesObjectApi,
   PatchStrategy,
-  Watch,
 } from '@kubernetes/client-node';
 import pRetry, { AbortError } from 'p-retry';
 import { KanaryError } from '../errors/kanary-error.ts';
@@ -19,11 +18,11 @@ import {
 } from '../leadership/fence.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
-import { cacheScope, equalityLabels, WATCHED_RESOURCES } from './cached-kinds.ts';
+import { equalityLabels } from './cached-kinds.ts';
 import { closeConnections, withSharedConnections } from './connections.ts';
 import { fromKubeError } from './errors.ts';
-import { Informer } from './informer.ts';
 import { createLimiter } from './limiter.ts';
+import { createWatchCache } from './watch-cache.ts';
 
 /** Identifies an object: enough to build its URL. */
 export interface ObjectRef {
@@ -160,15 +159,30 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   const retries = options.retries ?? 4;
   const backoff = createRetryPolicy({ clock, baseMs: 50, maxMs: 2_000 });
   const slot = createLimiter(options.maxInFlight ?? 16);
-  // One informer per kind and namespace, made on the first read and stopped when unread.
-  const informers = new Map<string, Informer>();
-  /** An object the server answered goes into the cache at once, so a writer reads its own write. */
-  const wrote = <T>(result: T): T => {
-    const o = result as unknown as KubeObject | undefined;
-    if (o?.metadata?.name && o.apiVersion && o.kind)
-      informers.get(`${o.apiVersion}|${o.kind}|${o.metadata.namespace}`)?.observe(o);
-    return result;
-  };
+  const cache = createWatchCache({
+    enabled: options.watch ?? true,
+    clock,
+    kubeConfig,
+    list: async (apiVersion, kind, namespace, selector) => {
+      const listed = (await call(`list ${kind}`, () =>
+        api.list(
+          apiVersion,
+          kind,
+          namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          selector || undefined,
+        ),
+      )) as KubernetesListObject<KubernetesObject>;
+      return {
+        items: listed.items.map((i) => ({ apiVersion, kind, ...i }) as KubeObject),
+        resourceVersion: listed.metadata?.resourceVersion ?? '',
+      };
+    },
+    collectionPath: (apiVersion, kind, namespace) => api.collectionPath(apiVersion, kind, namespace),
+  });
 
   /** Runs a call with retries for transient faults: network, 429 (honouring Retry-After), 5xx. */
   const call = <T>(what: string, fn: () => Promise<T>, retryConflicts = false): Promise<T> =>
@@ -177,7 +191,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         try {
           // One slot per attempt, not per retry loop: a backoff wait holds no slot. What the
           // server answered is the newest version there is: the cache takes it (read-your-writes).
-          return wrote(await slot(fn));
+          return cache.observe(await slot(fn));
         } catch (raw) {
           const error = fromKubeError(raw, what);
           const transient = error.retryable && (error.code !== 'CONFLICT' || retryConflicts);
@@ -242,79 +256,19 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
    */
   const readForWrite = async <T extends KubeObject>(ref: ObjectRef, attempt: number) => {
     if (attempt === 0) {
-      const hit = cached(ref);
+      const hit = cache.lookup(ref);
       if (hit && hit !== 'miss') return hit as T;
     }
     return readOrUndefined<T>(ref);
   };
   const rvOf = (obj: KubeObject | undefined) => obj?.metadata.resourceVersion as string;
 
-  const watching = options.watch ?? true;
-  const watcher = new Watch(kubeConfig);
-  // The server ends each watch after `timeoutSeconds` (relisting a stalled stream); the client's
-  // own inactivity limit must be longer, or a quiet kind is cut every 30 s.
-  const WATCH_SECONDS = 300;
-  // (private in the typings, a plain field in 2.0.1; without it a quiet watch is only recreated more often)
-  (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (WATCH_SECONDS + 60) * 1000;
-  const informerOf = (apiVersion: string, kind: string, namespace: string | undefined) => {
-    if (!watching || !namespace) return undefined;
-    const selector = cacheScope(apiVersion, kind);
-    if (selector === undefined) return undefined;
-    const key = `${apiVersion}|${kind}|${namespace}`;
-    const known = informers.get(key);
-    if (known && !known.stopped) return known;
-    const informer = new Informer({
-      clock,
-      selector,
-      list: async () => {
-        const listed = (await call(`list ${kind}`, () =>
-          api.list(
-            apiVersion,
-            kind,
-            namespace,
-            undefined,
-            undefined,
-            undefined,
-            undefined,
-            selector || undefined,
-          ),
-        )) as KubernetesListObject<KubernetesObject>;
-        return {
-          items: listed.items.map((i) => ({ apiVersion, kind, ...i }) as KubeObject),
-          resourceVersion: listed.metadata?.resourceVersion ?? '',
-        };
-      },
-      watch: async (resourceVersion, onEvent, done) => {
-        const path = await api.collectionPath(apiVersion, kind, namespace);
-        return watcher.watch(
-          path,
-          {
-            resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds: WATCH_SECONDS,
-            ...(selector ? { labelSelector: selector } : {}),
-          },
-          (type: string, object: KubeObject) => onEvent(type, { apiVersion, kind, ...object }),
-          done,
-        );
-      },
-    });
-    informers.set(key, informer);
-    return informer;
-  };
-  const cached = (ref: ObjectRef): KubeObject | undefined | 'miss' => {
-    const informer = informerOf(ref.apiVersion, ref.kind, ref.namespace);
-    if (!informer) return 'miss';
-    informer.start();
-    return informer.get(ref.name);
-  };
-
   const client: KubeClient = {
     clock,
     kubeConfig,
     fieldManager,
     async get<T extends KubeObject>(ref: ObjectRef) {
-      const hit = cached(ref);
+      const hit = cache.lookup(ref);
       if (hit !== 'miss') return hit as T | undefined;
       try {
         return (await call(describeRef('get', ref), () => read<T>(ref))) as T;
@@ -329,7 +283,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       namespace?: string,
       labelSelector?: string,
     ) {
-      const informer = informerOf(apiVersion, kind, namespace);
+      const informer = cache.informerOf(apiVersion, kind, namespace);
       const labels = equalityLabels(labelSelector ?? '');
       if (informer && labels) {
         informer.start();
@@ -478,16 +432,15 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         true,
       );
     },
-    watched: watching ? WATCHED_RESOURCES : [],
+    watched: cache.watched,
     onChange(apiVersion, kind, namespace, listener) {
-      const informer = informerOf(apiVersion, kind, namespace);
+      const informer = cache.informerOf(apiVersion, kind, namespace);
       if (!informer) return () => {};
       informer.start();
       return informer.onChange(listener);
     },
     async close() {
-      for (const informer of informers.values()) informer.stop();
-      informers.clear();
+      cache.stop();
       await closeConnections(kubeConfig);
     },
     async update<T extends KubeObject>(ref: ObjectRef, mutate: (current: T) => T | undefined) {

@@ -1,0 +1,89 @@
+import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { Clock } from '../ports/clock.ts';
+import { cacheScope, WATCHED_RESOURCES } from './cached-kinds.ts';
+import type { KubeObject, ObjectRef } from './client.ts';
+import { Informer, type Listed } from './informer.ts';
+
+export interface WatchCacheOptions {
+  /** Off: every lookup misses and nothing is watched. */
+  enabled: boolean;
+  clock: Clock;
+  kubeConfig: KubeConfig;
+  /** A LIST through the client (retries, limits), at a resourceVersion. */
+  list(apiVersion: string, kind: string, namespace: string, selector: string): Promise<Listed>;
+  /** The collection's path (discovery), for the watch. */
+  collectionPath(apiVersion: string, kind: string, namespace: string): Promise<string>;
+}
+
+/** The client's informers: one per kind and namespace, made on the first read. */
+export interface WatchCache {
+  /** The informer for a watched kind in a namespace (made, not started), or undefined. */
+  informerOf(apiVersion: string, kind: string, namespace: string | undefined): Informer | undefined;
+  /** The cached object (starting its informer): the object, undefined (absent), or `'miss'`. */
+  lookup(ref: ObjectRef): KubeObject | undefined | 'miss';
+  /** An object the server answered goes into the cache at once, so a writer reads its own write. */
+  observe<T>(result: T): T;
+  readonly watched: ReadonlyArray<{ apiGroup: string; resource: string }>;
+  stop(): void;
+}
+
+// The server ends each watch after this (relisting a stalled stream); the client's own inactivity
+// limit must be longer, or a quiet kind is cut every 30 s.
+const WATCH_SECONDS = 300;
+
+export function createWatchCache(options: WatchCacheOptions): WatchCache {
+  const { clock } = options;
+  const informers = new Map<string, Informer>();
+  const watcher = new Watch(options.kubeConfig);
+  // (private in the typings, a plain field in 2.0.1; without it a quiet watch is only recreated more often)
+  (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (WATCH_SECONDS + 60) * 1000;
+
+  const informerOf = (apiVersion: string, kind: string, namespace: string | undefined) => {
+    if (!options.enabled || !namespace) return undefined;
+    const selector = cacheScope(apiVersion, kind);
+    if (selector === undefined) return undefined;
+    const key = `${apiVersion}|${kind}|${namespace}`;
+    const known = informers.get(key);
+    if (known && !known.stopped) return known;
+    const informer = new Informer({
+      clock,
+      selector,
+      list: () => options.list(apiVersion, kind, namespace, selector),
+      watch: async (resourceVersion, onEvent, done) =>
+        watcher.watch(
+          await options.collectionPath(apiVersion, kind, namespace),
+          {
+            resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: WATCH_SECONDS,
+            ...(selector ? { labelSelector: selector } : {}),
+          },
+          (type: string, object: KubeObject) => onEvent(type, { apiVersion, kind, ...object }),
+          done,
+        ),
+    });
+    informers.set(key, informer);
+    return informer;
+  };
+
+  return {
+    informerOf,
+    lookup(ref) {
+      const informer = informerOf(ref.apiVersion, ref.kind, ref.namespace);
+      if (!informer) return 'miss';
+      informer.start();
+      return informer.get(ref.name);
+    },
+    observe(result) {
+      const o = result as unknown as KubeObject | undefined;
+      if (o?.metadata?.name && o.apiVersion && o.kind)
+        informers.get(`${o.apiVersion}|${o.kind}|${o.metadata.namespace}`)?.observe(o);
+      return result;
+    },
+    watched: options.enabled ? WATCHED_RESOURCES : [],
+    stop() {
+      for (const informer of informers.values()) informer.stop();
+      informers.clear();
+    },
+  };
+}
