@@ -288,6 +288,8 @@ async function scale(lines: string[], n: number) {
       void (async () => {
         globalThis.gc?.();
         retained = process.memoryUsage().heapUsed - heap0;
+        // Only pauses long enough to hold every rollout through the 10 s window say anything.
+        if (parseInt(pause, 10) < 60) return;
         const r1 = await emulator.requests();
         await new Promise((r) => setTimeout(r, 10_000));
         idle = ((await emulator.requests()) - r1) / n / (10 / 60);
@@ -316,7 +318,7 @@ async function scale(lines: string[], n: number) {
       `Kanary's heap with all in flight +${(retained / 2 ** 20).toFixed(0)} MiB after GC (~${(retained / 2 ** 10 / n).toFixed(0)} KiB per rollout), peak +${((peak - heap0) / 2 ** 20).toFixed(0)} MiB; ` +
       `setWeight step (start → weight read back) p50 ${quantile(steps, 0.5).toFixed(0)} ms, p99 ${quantile(steps, 0.99).toFixed(0)} ms; ` +
       `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout), ${Math.round(requests / wall).toLocaleString('en')} requests/s; ` +
-      `${Number.isNaN(idle) ? 'idle rate not sampled' : `${idle.toFixed(2)} requests per rollout-minute while all waited in pauses`}; ` +
+      `${Number.isNaN(idle) ? 'idle rate not sampled (pauses too short)' : `${idle.toFixed(2)} requests per rollout-minute while all waited in pauses`}; ` +
       `peak RSS of the process driving them ${(rssPeak / 2 ** 20).toFixed(0)} MiB; CPU: Kanary's process ${(kanaryCpuMs / 1000).toFixed(0)} s, the emulator's ${(emulatorCpuMs / 1000).toFixed(0)} s (${((100 * emulatorCpuMs) / (emulatorCpuMs + kanaryCpuMs)).toFixed(0)}% of the two).`,
   );
 }

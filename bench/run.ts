@@ -11,7 +11,14 @@ import { leadershipBenchmarks } from './leadership.ts';
 
 const SECTIONS = {
   engine: { title: '## Engine overhead', run: () => engineBenchmarks() },
-  kubernetes: { title: '## Kubernetes API overhead and scale', run: () => kubernetesBenchmarks() },
+  kubernetes: {
+    title: '## Kubernetes API overhead and scale',
+    run: () =>
+      kubernetesBenchmarks({
+        // BENCH_SCALE=100 runs the scale part at 100 rollouts only (default 100 and 1,000).
+        scale: (process.env.BENCH_SCALE ?? '100,1000').split(',').map(Number),
+      }),
+  },
   leadership: { title: '## Leadership', run: () => leadershipBenchmarks() },
   detection: {
     title: '## Detection',
@@ -58,6 +65,15 @@ for (const [name, section] of Object.entries(SECTIONS) as Array<[Section, (typeo
     `_${name}: measured ${new Date().toISOString()} in ${((Date.now() - t) / 1000).toFixed(0)} s._`,
     '',
   );
+}
+
+// Sections other tools write (chaos, fuzzing) are kept as they are, after these.
+const titles = Object.values(SECTIONS).map((x) => x.title);
+for (const m of previous.matchAll(/^## .*$/gm)) {
+  const title = m[0];
+  if (titles.some((t) => title.startsWith(t))) continue;
+  const next = previous.indexOf('\n## ', (m.index ?? 0) + 1);
+  parts.push(previous.slice(m.index, next === -1 ? undefined : next).trimEnd(), '');
 }
 
 const header = [
