@@ -201,7 +201,9 @@ export function crashSuite(strategy: 'rolling' | 'blueGreen' | 'replicaRatio'): 
           );
           for (let k = 0; k < kills; k++) {
             const target = targets[k] as number;
-            const slice = Math.floor(rand() * 60);
+            // Short: with reads served from watches a release passes several plan positions within
+            // tens of milliseconds, and longer slices bunched the kills into the same few places.
+            const slice = Math.floor(rand() * 20);
             const { child, done, ready } = startDriver(SPECS[strategy] as RolloutSpecInput);
             await Promise.race([ready, done]);
             const reached = await Promise.race([
@@ -212,7 +214,7 @@ export function crashSuite(strategy: 'rolling' | 'blueGreen' | 'replicaRatio'): 
                   savedState()?.phase !== 'succeeded' &&
                   child.exitCode === null
                 ) {
-                  await new Promise((r) => setTimeout(r, 8));
+                  await new Promise((r) => setTimeout(r, 2));
                 }
                 await new Promise((r) => setTimeout(r, slice));
                 return child.exitCode === null;
