@@ -138,6 +138,8 @@ export interface KubeClient {
 
 const describeRef = (verb: string, r: ObjectRef) =>
   `${verb} ${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+/** The error a missing object gives, as the API server's 404 would. */
+const notFound = (what: string) => fromKubeError({ code: 404, body: { reason: 'NotFound' } }, what);
 const asSpec = (r: ObjectRef): KubernetesObject => ({
   apiVersion: r.apiVersion,
   kind: r.kind,
@@ -338,7 +340,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       const what = describeRef('patch', ref);
       if (!fence) return call(what, () => send(undefined));
       return fenced(what, ref, fence, (current) => {
-        if (!current) throw fromKubeError({ code: 404, body: { reason: 'NotFound' } }, what);
+        if (!current) throw notFound(what);
         const annotations = {
           ...((body.metadata as { annotations?: object } | undefined)?.annotations ?? {}),
           ...epochStamp(fence),
@@ -352,7 +354,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       const what = describeRef('patch', ref);
       if (!fence) return call(what, () => api.jsonPatch(asSpec(ref), ops, fieldManager)) as Promise<T>;
       return fenced(what, ref, fence, async (current) => {
-        if (!current) throw fromKubeError({ code: 404, body: { reason: 'NotFound' } }, what);
+        if (!current) throw notFound(what);
         const stamped = epochStamp(fence);
         fence.onWrite?.(ref);
         const epochOps: JsonPatchOp[] = current.metadata.annotations
@@ -450,11 +452,8 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       return call(
         what,
         async () => {
-          const current =
-            (await readForWrite<T>(ref, attempt++)) ??
-            (() => {
-              throw fromKubeError({ code: 404, body: { reason: 'NotFound' } }, what);
-            })();
+          const current = await readForWrite<T>(ref, attempt++);
+          if (!current) throw notFound(what);
           if (fence) checkEpoch(fence, current, what);
           const mutated = mutate(structuredClone(current));
           if (!mutated) return current;
