@@ -118,7 +118,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
   const version = async (ctx: PortContext): Promise<string> => {
     if (apiVersion) return apiVersion;
     try {
-      await client.list('networking.istio.io/v1', 'VirtualService', vsNs(ctx));
+      await client.listView('networking.istio.io/v1', 'VirtualService', vsNs(ctx));
       apiVersion = 'networking.istio.io/v1';
     } catch {
       apiVersion = 'networking.istio.io/v1beta1';

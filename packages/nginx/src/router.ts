@@ -285,7 +285,7 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
           (r.http?.paths ?? []).map((p) => `${r.host ?? '*'}|${p.path ?? '/'}|${p.pathType}`),
         ),
       );
-      const others = await client.list<Ingress>('networking.k8s.io/v1', 'Ingress', ctx.spec.namespace);
+      const others = await client.listView<Ingress>('networking.k8s.io/v1', 'Ingress', ctx.spec.namespace);
       for (const ing of others) {
         if (
           ing.metadata.name === canaryIngressName ||

@@ -21,6 +21,7 @@ import { createRetryPolicy } from '../retry/policy.ts';
 import { equalityLabels } from './cached-kinds.ts';
 import { closeConnections, withSharedConnections } from './connections.ts';
 import { fromKubeError } from './errors.ts';
+import { deepFreeze } from './frozen.ts';
 import { createLimiter } from './limiter.ts';
 import { createWatchCache } from './watch-cache.ts';
 
@@ -100,6 +101,18 @@ export interface KubeClient {
     namespace?: string,
     labelSelector?: string,
   ): Promise<T[]>;
+  /**
+   * Like `list`, without copies: frozen objects shared with every other reader — the watch
+   * cache's own while its watch is live, otherwise the server's answer. The same array comes back
+   * until the kind changes, so a reader may remember what it derived from one. For code that only
+   * looks (readiness, endpoints); to change one, change a copy (`structuredClone`).
+   */
+  listView<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<ReadonlyArray<T>>;
   create<T extends KubeObject>(obj: T): Promise<T>;
   /** Replace; a `metadata.resourceVersion` in `obj` makes it compare-and-swap (409 CONFLICT if stale). */
   replace<T extends KubeObject>(obj: T): Promise<T>;
@@ -296,6 +309,21 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
       )) as KubernetesListObject<KubernetesObject>;
       return result.items.map((i) => ({ apiVersion, kind, ...i }) as T);
+    },
+    async listView<T extends KubeObject>(
+      apiVersion: string,
+      kind: string,
+      namespace?: string,
+      labelSelector?: string,
+    ) {
+      const informer = cache.informerOf(apiVersion, kind, namespace);
+      const labels = equalityLabels(labelSelector ?? '');
+      if (informer && labels) {
+        informer.start();
+        const hit = informer.view(labels);
+        if (hit !== 'miss') return hit as ReadonlyArray<T>;
+      }
+      return deepFreeze(await client.list<T>(apiVersion, kind, namespace, labelSelector));
     },
     create<T extends KubeObject>(obj: T) {
       const fence = currentFence();

@@ -1,6 +1,7 @@
 import type { Clock } from '../ports/clock.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
 import type { KubeObject } from './client.ts';
+import { deepFreeze } from './frozen.ts';
 
 /** A LIST at a resourceVersion: where a watch starts. */
 export interface Listed {
@@ -48,6 +49,9 @@ function notOlder(next: KubeObject, current: KubeObject | undefined): boolean {
 export class Informer {
   readonly #options: InformerOptions;
   #objects = new Map<string, KubeObject>();
+  // Bumped on every change: a view (shared, frozen objects) is made once per generation and selector.
+  #generation = 0;
+  #views = new Map<string, { generation: number; items: readonly KubeObject[] }>();
   #version = '';
   #live = false;
   #stopped = false;
@@ -94,19 +98,43 @@ export class Informer {
   list(labels: Record<string, string>): KubeObject[] | 'miss' {
     this.#lastRead = this.#options.clock.now();
     if (!this.live || this.#options.selector) return 'miss';
-    const out: KubeObject[] = [];
+    const shared = this.view(labels);
+    return shared === 'miss' ? shared : shared.map((o) => structuredClone(o));
+  }
+
+  /**
+   * The cached objects matching every `key=value` themselves (frozen, shared by every reader, not
+   * copied), or `'miss'` when not live. The same array comes back until something changes, so a
+   * reader may remember what it derived from it (by identity).
+   */
+  view(labels: Record<string, string>): readonly KubeObject[] | 'miss' {
+    this.#lastRead = this.#options.clock.now();
+    if (!this.live || this.#options.selector) return 'miss';
+    const key = JSON.stringify(labels);
+    const known = this.#views.get(key);
+    if (known?.generation === this.#generation) return known.items;
+    const wanted = Object.entries(labels);
+    const items: KubeObject[] = [];
     for (const o of this.#objects.values()) {
-      const own = o.metadata.labels ?? {};
-      if (Object.entries(labels).every(([k, v]) => own[k] === v)) out.push(structuredClone(o));
+      const own = o.metadata.labels;
+      if (wanted.every(([k, v]) => own?.[k] === v)) items.push(o);
     }
-    return out;
+    Object.freeze(items);
+    if (this.#views.size > 256) this.#views.clear();
+    this.#views.set(key, { generation: this.#generation, items });
+    return items;
   }
 
   /** A write's response: applied unless the cache already has a newer version. */
   observe(object: KubeObject): void {
     if (!this.#started) return;
     const current = this.#objects.get(object.metadata.name);
-    if (notOlder(object, current)) this.#objects.set(object.metadata.name, structuredClone(object));
+    if (notOlder(object, current)) this.#put(structuredClone(object));
+  }
+
+  #put(object: KubeObject): void {
+    this.#objects.set(object.metadata.name, deepFreeze(object));
+    this.#generation++;
   }
 
   /**
@@ -153,7 +181,7 @@ export class Informer {
     const listed = await this.#options.list();
     const at = numeric(listed.resourceVersion);
     const next = new Map<string, KubeObject>();
-    for (const o of listed.items) next.set(o.metadata.name, o);
+    for (const o of listed.items) next.set(o.metadata.name, deepFreeze(o));
     // A write applied after the LIST's snapshot was taken is newer than what the LIST returned.
     if (at !== undefined)
       for (const [name, o] of this.#objects) {
@@ -161,6 +189,7 @@ export class Informer {
         if (v !== undefined && v > at && notOlder(o, next.get(name))) next.set(name, o);
       }
     this.#objects = next;
+    this.#generation++;
     this.#version = listed.resourceVersion;
     this.#notify();
   }
@@ -192,8 +221,10 @@ export class Informer {
         if (!name) return;
         const current = this.#objects.get(name);
         if (notOlder(object, current)) {
-          if (type === 'DELETED') this.#objects.delete(name);
-          else this.#objects.set(name, object);
+          if (type === 'DELETED') {
+            this.#objects.delete(name);
+            this.#generation++;
+          } else this.#put(object);
         }
         this.#version = object.metadata.resourceVersion ?? this.#version;
         this.#notify(object);

@@ -36,16 +36,30 @@ type Endpoints = KubeObject & {
  * no Endpoints lists at all (no Service selects it: a blue-green side before its switch) is judged
  * by its readiness alone.
  */
-export async function reachablePods(client: KubeClient, namespace: string, pods: Pod[]): Promise<Pod[]> {
+export async function reachablePods<P extends Pod>(
+  client: KubeClient,
+  namespace: string,
+  pods: readonly P[],
+): Promise<P[]> {
   const ready = pods.filter(servesTraffic);
   if (ready.length === 0) return ready;
-  const endpoints = await client.list<Endpoints>('v1', 'Endpoints', namespace);
-  const listedReady = new Set<string | undefined>();
-  const listedNotReady = new Set<string | undefined>();
+  const listed = listedPods(await client.listView<Endpoints>('v1', 'Endpoints', namespace));
+  return ready.filter((p) => listed.ready.has(p.metadata.name) || !listed.notReady.has(p.metadata.name));
+}
+
+// Per view (the same array until an Endpoints object changes): every rollout of a namespace looks
+// at the same Endpoints, and at a thousand rollouts walking all of them per look is the hot loop.
+const listedByView = new WeakMap<object, { ready: Set<string>; notReady: Set<string> }>();
+
+function listedPods(endpoints: ReadonlyArray<Endpoints>) {
+  const known = listedByView.get(endpoints);
+  if (known) return known;
+  const listed = { ready: new Set<string>(), notReady: new Set<string>() };
   for (const e of endpoints)
     for (const s of e.subsets ?? []) {
-      for (const a of s.addresses ?? []) listedReady.add(a.targetRef?.name);
-      for (const a of s.notReadyAddresses ?? []) listedNotReady.add(a.targetRef?.name);
+      for (const a of s.addresses ?? []) if (a.targetRef?.name) listed.ready.add(a.targetRef.name);
+      for (const a of s.notReadyAddresses ?? []) if (a.targetRef?.name) listed.notReady.add(a.targetRef.name);
     }
-  return ready.filter((p) => listedReady.has(p.metadata.name) || !listedNotReady.has(p.metadata.name));
+  listedByView.set(endpoints, listed);
+  return listed;
 }

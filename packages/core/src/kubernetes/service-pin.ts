@@ -107,7 +107,7 @@ export async function endpointsFollow(
       namespace: ref.namespace,
       name: ref.name,
     }),
-    query ? client.list<Pod>('v1', 'Pod', ref.namespace, query) : Promise.resolve([]),
+    query ? client.listView<Pod>('v1', 'Pod', ref.namespace, query) : Promise.resolve([]),
   ]);
   const selected = new Set(pods.map((p) => p.metadata.name));
   const listed = (kind: 'addresses' | 'notReadyAddresses') =>

@@ -139,7 +139,7 @@ function ownedBy(name: string): (p: Pod) => boolean {
 async function currentHash(client: KubeClient, d: Deployment): Promise<string | undefined> {
   const ns = d.metadata.namespace as string;
   const selector = labelSelector(d.spec.selector.matchLabels);
-  const rss = await client.list<KubeObject & { spec: { template: unknown } }>(
+  const rss = await client.listView<KubeObject & { spec: { template: unknown } }>(
     'apps/v1',
     'ReplicaSet',
     ns,
@@ -598,7 +598,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       // Only its own pods: a canary made from the stable's template selects the stable's pods too,
       // and before its revision is known its selector alone counted them as the canary's (chaos seed
       // 699: a crash-looping canary looked ready once the stable was back, and kept every user).
-      const pods = (await client.list<Pod>('v1', 'Pod', ns(ctx), selector)).filter(ownedBy(name));
+      const pods = (await client.listView<Pod>('v1', 'Pod', ns(ctx), selector)).filter(ownedBy(name));
       const ready = (await reachablePods(client, ns(ctx), pods)).length;
       return {
         exists: true,
@@ -666,7 +666,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
       const ref = ctx.targets.canary;
       const labels = canary?.spec.selector.matchLabels ?? ref?.podLabels;
       if (!labels) return;
-      const pods = (await client.list<Pod>('v1', 'Pod', ns(ctx), labelSelector(labels))).filter(
+      const pods = (await client.listView<Pod>('v1', 'Pod', ns(ctx), labelSelector(labels))).filter(
         ownedBy(canaryName(ctx)),
       );
       // A terminating pod still answers until the Endpoints drop it (and the data plane with them).

@@ -59,6 +59,39 @@ describe('reads served from watches', () => {
     expect((await c.get<Deployment>(ref('shop')))?.spec.replicas).toBe(2);
   });
 
+  it('listView shares frozen objects, one array until the kind changes', async () => {
+    const c = await watching();
+    const before = requestsOf('deployments');
+    const first = await c.listView<Deployment>('apps/v1', 'Deployment', 'default');
+    expect(first.map((d) => d.metadata.name).sort()).toEqual(['cart', 'shop']);
+    expect(await c.listView('apps/v1', 'Deployment', 'default')).toBe(first);
+    expect(requestsOf('deployments') - before).toBe(0);
+    // Frozen all the way down: a reader that changes one fails instead of changing everyone's.
+    const shop = first.find((d) => d.metadata.name === 'shop') as Deployment;
+    expect(() => {
+      shop.spec.replicas = 99;
+    }).toThrow(TypeError);
+    // A copy is still the reader's own.
+    const copy = (await c.list<Deployment>('apps/v1', 'Deployment', 'default', 'app=shop'))[0] as Deployment;
+    copy.spec.replicas = 99;
+    expect(Object.isFrozen(copy)).toBe(false);
+    cluster.apply(deployment('shop', 'default', 'shop:1', 4));
+    await eventually(
+      async () => (await c.listView('apps/v1', 'Deployment', 'default')) !== first,
+      'a new view',
+    );
+    const next = await c.listView<Deployment>('apps/v1', 'Deployment', 'default', 'app=shop');
+    expect(next.map((d) => d.spec.replicas)).toEqual([4]);
+    expect(shop.spec.replicas).toBe(2);
+  });
+
+  it('listView without a watch is the server answer, frozen', async () => {
+    const c = await watching({ watch: false });
+    const listed = await c.listView<Deployment>('apps/v1', 'Deployment', 'default', 'app=cart');
+    expect(listed.map((d) => d.metadata.name)).toEqual(['cart']);
+    expect(Object.isFrozen(listed[0]?.spec)).toBe(true);
+  });
+
   it("sees a person's change once the watch delivers it", async () => {
     const c = await watching();
     cluster.apply(deployment('shop', 'default', 'shop:1', 5));

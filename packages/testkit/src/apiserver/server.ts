@@ -480,7 +480,8 @@ export async function startApiServer(
 
       switch (verb) {
         case 'get': {
-          const obj = store.mustGet(info, namespace, name as string, version);
+          // Serialized only: the stored object's fields, not a copy.
+          const obj = store.mustGet(info, namespace, name as string, version, false);
           if (!subresource && wantsTable(req.headers.accept))
             return send(res, 200, toTable(info, [obj], obj.metadata.resourceVersion ?? '', store.now()));
           return send(res, 200, subresource === 'scale' ? scaleOf(obj) : obj);
@@ -489,7 +490,7 @@ export async function startApiServer(
           const labels = selectorOf(url, 'labelSelector');
           const fields = parseFieldSelector(url.searchParams.get('fieldSelector'), info);
           const { items, metadata } = pages.page(
-            () => store.list(info, namespace, labels, version, fields),
+            () => store.list(info, namespace, labels, version, fields, false),
             String(store.resourceVersion),
             url.searchParams.get('limit'),
             url.searchParams.get('continue'),
@@ -803,7 +804,7 @@ function startWatch(
     }
     for (const e of store.eventsSince(rv)) if (matches(e)) res.write(toLine(e.type, withVersion(e.object)));
   } else {
-    for (const obj of store.list(t.info, t.namespace, labels, t.version, fields))
+    for (const obj of store.list(t.info, t.namespace, labels, t.version, fields, false))
       res.write(toLine('ADDED', asTable ? withVersion(obj) : obj));
   }
   const unsubscribe = store.subscribe((e) => {

@@ -156,13 +156,24 @@ export class ObjectStore {
     return { ...obj, apiVersion: info.group ? `${info.group}/${v}` : v, kind: info.kind };
   }
 
-  get(info: KindInfo, ns: string | undefined, name: string, version?: string): KubeObject | undefined {
+  /**
+   * The object, a copy unless `copy` is false: then its fields are the stored object's own, for a
+   * caller that only serializes it (the HTTP handlers), never changes it. Stored objects are
+   * replaced on every write, never changed in place, so such a view stays what it was.
+   */
+  get(
+    info: KindInfo,
+    ns: string | undefined,
+    name: string,
+    version?: string,
+    copy = true,
+  ): KubeObject | undefined {
     const obj = this.#objects.get(this.#key(info, ns, name));
-    return obj ? this.#withApiVersion(info, clone(obj), version) : undefined;
+    return obj ? this.#withApiVersion(info, copy ? clone(obj) : obj, version) : undefined;
   }
 
-  mustGet(info: KindInfo, ns: string | undefined, name: string, version?: string): KubeObject {
-    const obj = this.get(info, ns, name, version);
+  mustGet(info: KindInfo, ns: string | undefined, name: string, version?: string, copy = true): KubeObject {
+    const obj = this.get(info, ns, name, version, copy);
     if (!obj) throw errors.notFound(info, name);
     return obj;
   }
@@ -200,13 +211,14 @@ export class ObjectStore {
     selector: Requirement[] = [],
     version?: string,
     fields: Requirement[] = [],
+    copy = true,
   ): KubeObject[] {
     const out: KubeObject[] = [];
     for (const obj of this.#objects.ofKind(info)) {
       if (info.namespaced && ns !== undefined && obj.metadata.namespace !== ns) continue;
       if (!matchesRequirements(obj.metadata.labels, selector)) continue;
       if (fields.length > 0 && !matchesRequirements(fieldValuesOf(info, obj), fields)) continue;
-      out.push(this.#withApiVersion(info, clone(obj), version));
+      out.push(this.#withApiVersion(info, copy ? clone(obj) : obj, version));
     }
     return out.sort((a, b) =>
       `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(
