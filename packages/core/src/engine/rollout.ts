@@ -203,6 +203,8 @@ const RELAYED = [
 
 /** How soon a failed rolling step is tried again: a burst it started rolls on until it pauses it. */
 const ROLLING_RETRY_MS = 500;
+/** A wait's progress is saved at most this often (see #unsaved). */
+const WAIT_SAVE_MS = 30_000;
 
 /** Controls that cut short a wait or an in-flight hook, analysis or probe. */
 const INTERRUPTING: ReadonlySet<Control['type']> = new Set(['abort', 'promoteFull', 'skipStep', 'promote']);
@@ -339,6 +341,8 @@ class RolloutDriver implements Rollout {
   #runDone: Promise<unknown> | undefined;
   /** A write found a newer driver's epoch: this term is over. */
   #fencedOut = false;
+  /** The action whose wait was last saved, and when (see #unsaved). */
+  #waitSaved: { key: string; at: number } | undefined;
   /** Objects stamped since the last save, recorded in the next one. */
   #stamped = new Map<string, FencedObject>();
   readonly #holder: string;
@@ -1623,6 +1627,18 @@ class RolloutDriver implements Rollout {
           };
         // Ready: refresh what routers need to know (a new pod-template-hash, for one).
         const described = await workload.describe(ctx);
+        // And reachable: a pod ready by its status stays among the Endpoints' not-ready addresses
+        // until the endpoints controller catches up, and the step after this refuses a share to a
+        // canary nobody can reach yet: a wait retried in that gap held its release for good (chaos
+        // seed 2719, with retries woken by watch events, tried and not kept: docs/decisions.md).
+        if (action.side === 'canary' && described.canary && workload.endpoints) {
+          const reach = await workload.endpoints(
+            { ...ctx, targets: { ...ctx.targets, ...described } },
+            'canary',
+          );
+          if (reach.exists && reach.ready < r.desired)
+            return { kind: 'waiting', message: `${reach.message}: waiting for the Endpoints to list them` };
+        }
         return {
           kind: 'done',
           result: { stable: described.stable, ...(described.canary ? { canary: described.canary } : {}) },
@@ -1912,19 +1928,28 @@ class RolloutDriver implements Rollout {
 
   async #dispatch(event: EngineEvent, options: { throwOnConflict?: boolean } = {}): Promise<void> {
     const prev = this.#state as RolloutState;
-    let next = reduce(prev, event, { plan: this.#plan, spec: this.spec });
-    const lease = this.#lease;
-    if (lease && next.driver?.epoch !== lease.epoch)
-      next = { ...next, driver: { holder: this.#holder, epoch: lease.epoch, since: event.at } };
-    // The agent rebuilds the rollout from this, should its driver die.
-    if (lease && JSON.stringify(next.wiring) !== this.#wiringJson) next = { ...next, wiring: this.#wiring };
-    if (this.#stamped.size > 0) {
-      const known = new Set(
-        (next.fenced ?? []).map((r) => `${r.apiVersion}/${r.kind}/${r.namespace ?? ''}/${r.name}`),
-      );
-      const added = [...this.#stamped].filter(([id]) => !known.has(id)).map(([, ref]) => ref);
-      if (added.length > 0) next = { ...next, fenced: [...(next.fenced ?? []), ...added] };
+    const context = { plan: this.#plan, spec: this.spec };
+    if (this.#unsaved(prev, event)) {
+      // Another poll of the same wait: only this process needs it (see #unsaved).
+      const next = reduce(prev, event, context);
+      this.#state = next;
+      this.#emitChanges(prev, next);
+      return;
     }
+    const states = [this.#stamp(reduce(prev, event, context), event.at)];
+    // The next action starting at once is saved with this change, not by a save of its own: the
+    // state between the two is one a resumed driver would leave at once the same way, and every
+    // state saved is still one the step-by-step sequence reaches (a control or a crash may come
+    // right after a start either way). Only a driver starts actions: a control recorded by another
+    // process is saved as itself.
+    for (let more = 0; this.#lease && !options.throwOnConflict && more < 8; more++) {
+      const last = states.at(-1) as RolloutState;
+      const now = this.#clock.now();
+      const d = decide(this.#plan, last, now);
+      if (d.kind !== 'event' || d.event.type !== 'actionStarted') break;
+      states.push(this.#stamp(reduce(last, d.event, context), d.event.at));
+    }
+    const next = states.at(-1) as RolloutState;
     try {
       this.#revision = await this.#saveWithRetries(next);
     } catch (error) {
@@ -1938,8 +1963,46 @@ class RolloutDriver implements Rollout {
     }
     this.#state = next;
     this.#stamped.clear();
-    this.#recordTransition(prev, next);
-    this.#emitChanges(prev, next);
+    // Told one change at a time, as if each had been saved on its own.
+    let before = prev;
+    for (const state of states) {
+      this.#recordTransition(before, state);
+      this.#emitChanges(before, state);
+      before = state;
+    }
+  }
+
+  /** What every saved state carries: its driver and epoch, the wiring, the objects stamped so far. */
+  #stamp(state: RolloutState, at: number): RolloutState {
+    let next = state;
+    const lease = this.#lease;
+    if (lease && next.driver?.epoch !== lease.epoch)
+      next = { ...next, driver: { holder: this.#holder, epoch: lease.epoch, since: at } };
+    // The agent rebuilds the rollout from this, should its driver die.
+    if (lease && JSON.stringify(next.wiring) !== this.#wiringJson) next = { ...next, wiring: this.#wiring };
+    if (this.#stamped.size > 0) {
+      const known = new Set(
+        (next.fenced ?? []).map((r) => `${r.apiVersion}/${r.kind}/${r.namespace ?? ''}/${r.name}`),
+      );
+      const added = [...this.#stamped].filter(([id]) => !known.has(id)).map(([, ref]) => ref);
+      if (added.length > 0) next = { ...next, fenced: [...(next.fenced ?? []), ...added] };
+    }
+    return next;
+  }
+
+  /**
+   * Whether a change can stay in memory: a wait's later polls (pods coming up one by one) say only
+   * how far the wait has come. The first wait of an action is saved, and then its news at most
+   * every WAIT_SAVE_MS, so another process's `status` stays at most that far behind; deadlines run
+   * from the action's start, which is saved, so a resumed driver keeps them.
+   */
+  #unsaved(prev: RolloutState, event: EngineEvent): boolean {
+    if (event.type !== 'actionWaiting' || !prev.action) return false;
+    const key = `${JSON.stringify(prev.cursor)}@${prev.action.startedAt}`;
+    const last = this.#waitSaved;
+    if (prev.action.attempts > 0 && last?.key === key && event.at - last.at < WAIT_SAVE_MS) return true;
+    this.#waitSaved = { key, at: event.at };
+    return false;
   }
 
   /** Hands a saved change to the recorder; what it does with it never reaches the release. */

@@ -150,10 +150,12 @@ export function createReplicaRatioRouter(options: ReplicaRatioRouterOptions): Tr
         retryable: true,
         details: { progress: true },
       });
-    if (now.stable.ready < want.stable || now.canary.ready < want.canary) {
+    // Exactly the split, not at least: a side scaled down still counts the pods it is losing until
+    // its status catches up, and the Service sends them their share meanwhile.
+    if (now.stable.ready !== want.stable || now.canary.ready !== want.canary) {
       throw new KanaryError(
         'ROUTER',
-        `waiting for pods to be ready (${now.stable.ready}/${want.stable} stable, ${now.canary.ready}/${want.canary} canary)`,
+        `waiting for the split: ${now.stable.ready} of ${want.stable} stable and ${now.canary.ready} of ${want.canary} canary pods ready`,
         { retryable: true, details: { progress: true } },
       );
     }
