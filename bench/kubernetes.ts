@@ -249,7 +249,9 @@ async function scale(lines: string[], n: number) {
   // Started `rate` a second (50/s, 10/s from 500 on: the emulator must also start every canary's
   // pods), with pauses long enough that all are in flight at once.
   const rate = n >= 500 ? 10 : 50;
-  const pause = `${Math.max(5, Math.ceil((n / rate) * 1.2))}s`;
+  // Twice the time it takes to start them all: every one is in its first pause from the last start
+  // until the first one's pause ends, a window of about as long as the starts took.
+  const pause = `${Math.max(5, Math.ceil((n / rate) * 2))}s`;
   const rollouts = Array.from({ length: n }, (_, i) => {
     const name = `svc-${i}`;
     const r = createKubernetesRollout({
@@ -295,7 +297,8 @@ async function scale(lines: string[], n: number) {
         idle = ((await emulator.requests()) - r1) / n / (10 / 60);
       })();
     },
-    (n * 1000) / rate + parseInt(pause, 10) * 500,
+    // Just after the last start (its first step done): all of them in their first pause.
+    (n * 1000) / rate + 5_000,
   );
   const finals: RolloutState[] = await Promise.all(
     rollouts.map(async (r, i) => {
