@@ -277,6 +277,26 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     return readOrUndefined<T>(ref);
   };
   const rvOf = (obj: KubeObject | undefined) => obj?.metadata.resourceVersion as string;
+  /** The watch cache's shared objects for an equality selector, when its watch can answer. */
+  const cachedView = (apiVersion: string, kind: string, namespace?: string, labelSelector?: string) => {
+    const informer = cache.informerOf(apiVersion, kind, namespace);
+    const labels = equalityLabels(labelSelector ?? '');
+    if (!informer || !labels) return undefined;
+    informer.start();
+    const hit = informer.view(labels);
+    return hit === 'miss' ? undefined : hit;
+  };
+  const listFromServer = async <T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+  ) => {
+    const result = (await call(`list ${kind}`, () =>
+      api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
+    )) as KubernetesListObject<KubernetesObject>;
+    return result.items.map((i) => ({ apiVersion, kind, ...i }) as T);
+  };
 
   const client: KubeClient = {
     clock,
@@ -298,17 +318,9 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       namespace?: string,
       labelSelector?: string,
     ) {
-      const informer = cache.informerOf(apiVersion, kind, namespace);
-      const labels = equalityLabels(labelSelector ?? '');
-      if (informer && labels) {
-        informer.start();
-        const hit = informer.list(labels);
-        if (hit !== 'miss') return hit as T[];
-      }
-      const result = (await call(`list ${kind}`, () =>
-        api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
-      )) as KubernetesListObject<KubernetesObject>;
-      return result.items.map((i) => ({ apiVersion, kind, ...i }) as T);
+      const hit = cachedView(apiVersion, kind, namespace, labelSelector);
+      if (hit) return hit.map((o) => structuredClone(o)) as T[];
+      return listFromServer<T>(apiVersion, kind, namespace, labelSelector);
     },
     async listView<T extends KubeObject>(
       apiVersion: string,
@@ -316,14 +328,9 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       namespace?: string,
       labelSelector?: string,
     ) {
-      const informer = cache.informerOf(apiVersion, kind, namespace);
-      const labels = equalityLabels(labelSelector ?? '');
-      if (informer && labels) {
-        informer.start();
-        const hit = informer.view(labels);
-        if (hit !== 'miss') return hit as ReadonlyArray<T>;
-      }
-      return deepFreeze(await client.list<T>(apiVersion, kind, namespace, labelSelector));
+      const hit = cachedView(apiVersion, kind, namespace, labelSelector);
+      if (hit) return hit as ReadonlyArray<T>;
+      return deepFreeze(await listFromServer<T>(apiVersion, kind, namespace, labelSelector));
     },
     create<T extends KubeObject>(obj: T) {
       const fence = currentFence();

@@ -94,14 +94,6 @@ export class Informer {
     return this.#options.selector ? 'miss' : undefined;
   }
 
-  /** Copies of the cached objects matching every `key=value`, or `'miss'` when not live. */
-  list(labels: Record<string, string>): KubeObject[] | 'miss' {
-    this.#lastRead = this.#options.clock.now();
-    if (!this.live || this.#options.selector) return 'miss';
-    const shared = this.view(labels);
-    return shared === 'miss' ? shared : shared.map((o) => structuredClone(o));
-  }
-
   /**
    * The cached objects matching every `key=value` themselves (frozen, shared by every reader, not
    * copied), or `'miss'` when not live. The same array comes back until something changes, so a
