@@ -1,4 +1,9 @@
-import { createKubeClient, initialState, type RolloutState } from '@kanary/core';
+import {
+  type KubeObject as ClientObject,
+  createKubeClient,
+  initialState,
+  type RolloutState,
+} from '@kanary/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Cluster,
@@ -115,6 +120,63 @@ describe('release-safety invariants fail when the world is broken', () => {
     await cluster.virtualClock!.advance(5_000);
     await watch.stop();
     expect(kinds(watch)).toContain('no-blackhole');
+  });
+
+  it('no-blackhole at a write: a driver that routes users to nothing is caught at once, not a poll later', async () => {
+    await setup();
+    saveState({ weights: { canary: 30, verified: true } });
+    route(70, 30);
+    const watch = watchInvariants(cluster, TARGET);
+    const driver = createKubeClient({ kubeConfig: cluster.kubeConfigFor('driver-1'), clock: cluster.clock });
+    const vs = (await cluster.run(
+      driver.get({
+        apiVersion: 'networking.istio.io/v1',
+        kind: 'VirtualService',
+        namespace: 'default',
+        name: 'web',
+      }),
+    )) as ClientObject & { spec: { http: Array<{ route: Array<{ destination: { subset: string } }> }> } };
+    const canary = vs.spec.http[0]?.route[1];
+    if (!canary) throw new Error('the VirtualService has no canary destination');
+    canary.destination.subset = 'missing';
+    await cluster.run(driver.replace(vs));
+    await driver.close();
+    await watch.stop();
+    expect(watch.violations.map((v) => v.detail)).toEqual([
+      expect.stringMatching(
+        /driver-1's update of virtualservices\/web left \d+ of 100 requests without a backend/,
+      ),
+    ]);
+  });
+
+  it('no-blackhole at a write: users the world left unserved before it (no request in between) are not its doing', async () => {
+    await setup();
+    saveState({ weights: { canary: 30, verified: true } });
+    route(70, 30);
+    const watch = watchInvariants(cluster, TARGET);
+    const driver = createKubeClient({ kubeConfig: cluster.kubeConfigFor('driver-1'), clock: cluster.clock });
+    const ref = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      namespace: 'default',
+      name: 'web',
+    };
+    const vs = (await cluster.run(driver.get(ref))) as ClientObject;
+    // The canary's pods leave the Service's Endpoints by a controller's hand: no API request records
+    // the moment, and no tick comes between it and the driver's next request.
+    const endpoints = cluster.get('Endpoints', 'default', 'web') as KubeObject & {
+      subsets: Array<{ addresses?: Array<{ targetRef?: { name?: string } }> }>;
+    };
+    for (const subset of endpoints.subsets)
+      subset.addresses = (subset.addresses ?? []).filter((a) => !a.targetRef?.name?.startsWith('web-canary'));
+    cluster.apply(endpoints);
+    // A driver's write right then that leaves the routing as it was: the failures are not its doing.
+    vs.metadata.labels = { looked: 'yes' };
+    await cluster.run(driver.replace(vs));
+    await driver.close();
+    const atWrite = watch.violations.filter((v) => /update of virtualservices/.test(v.detail));
+    await watch.stop();
+    expect(atWrite).toEqual([]);
   });
 
   it('bounded-exposure: more users on the canary than any weight Kanary wrote', async () => {

@@ -216,6 +216,15 @@ export function watchInvariants(
     const counts = sample();
     return (counts.get('status-503') ?? 0) + (counts.get('status-404') ?? 0);
   };
+  // The world just before each routing write is processed: controllers change it between requests
+  // too (a rolling update ends a pinned revision's last pod), and a driver told of that change by a
+  // watch may answer with its very next request. Sampled once the fault injector lets the write on.
+  const admit = cluster.faults.before;
+  cluster.faults.before = async function (this: typeof cluster.faults, verb, resource, ...rest) {
+    await admit.call(this, verb, resource, ...rest);
+    if (ROUTING_WRITES.has(resource) && !['get', 'list', 'watch'].includes(verb))
+      servedBefore = unserved() === 0;
+  };
   const push = cluster.requests.push;
   cluster.requests.push = function (this: typeof cluster.requests, ...records) {
     const length = push.apply(this, records);
@@ -398,6 +407,7 @@ export function watchInvariants(
       stopped.abort();
       await loop;
       cluster.requests.push = push;
+      cluster.faults.before = admit;
       const at = cluster.clock.now();
       if (!final) return violations;
       if (!['succeeded', 'aborted', 'failed', 'paused'].includes(final.phase))
