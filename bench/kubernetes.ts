@@ -269,7 +269,7 @@ async function scale(lines: string[], n: number) {
       ),
       client,
       router: createIstioRouter({ client, virtualService: name, routes: ['primary'] }),
-      // Looks and store syncs at the defaults (served from the client's watches); a longer Lease
+      // Looks and store syncs at the defaults (woken by the client's watches); a longer Lease
       // than the default, as a platform driving a thousand releases would set: its renewals are
       // the one request each rollout keeps making while it waits.
       lockTtl: '60s',
@@ -317,7 +317,7 @@ async function scale(lines: string[], n: number) {
   await emulator.close();
   const ok = finals.filter((f) => f.phase === 'succeeded').length;
   lines.push(
-    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, looks and syncs every 2 s, lease TTL 60 s, one shared client with its watches; emulator in another process): ${ok}/${n} promoted in ${wall.toFixed(1)} s; ` +
+    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, poll 2 s: looks when a workload changes and syncs on the state's watch, each else every 30 s; lease TTL 60 s, one shared client with its watches; emulator in another process): ${ok}/${n} promoted in ${wall.toFixed(1)} s; ` +
       `Kanary's heap with all in flight +${(retained / 2 ** 20).toFixed(0)} MiB after GC (~${(retained / 2 ** 10 / n).toFixed(0)} KiB per rollout), peak +${((peak - heap0) / 2 ** 20).toFixed(0)} MiB; ` +
       `setWeight step (start → weight read back) p50 ${quantile(steps, 0.5).toFixed(0)} ms, p99 ${quantile(steps, 0.99).toFixed(0)} ms; ` +
       `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout), ${Math.round(requests / wall).toLocaleString('en')} requests/s; ` +

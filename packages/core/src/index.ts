@@ -110,7 +110,14 @@ export { NO_CAPABILITIES } from './ports/router.ts';
 export type { StateStore, StoredState } from './ports/store.ts';
 export type { PartWiring, RolloutWiring } from './ports/wiring.ts';
 export { partWiring } from './ports/wiring.ts';
-export type { Endpoints, Readiness, RollProgress, Settling, WorkloadDriver } from './ports/workload.ts';
+export type {
+  ChangeFeed,
+  Endpoints,
+  Readiness,
+  RollProgress,
+  Settling,
+  WorkloadDriver,
+} from './ports/workload.ts';
 export type { RetryPolicy, RetryPolicyOptions } from './retry/policy.ts';
 export { createRetryPolicy } from './retry/policy.ts';
 export type { UserPartition } from './routers/by-user.ts';

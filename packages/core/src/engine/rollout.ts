@@ -21,7 +21,7 @@ import type { RolloutKey, Side, WorkloadRef } from '../ports/refs.ts';
 import type { RouterStatus, TrafficRouter } from '../ports/router.ts';
 import type { StateStore } from '../ports/store.ts';
 import type { RolloutWiring } from '../ports/wiring.ts';
-import type { WorkloadDriver } from '../ports/workload.ts';
+import type { ChangeFeed, WorkloadDriver } from '../ports/workload.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
 import { routeByUser, unwrapByUser } from '../routers/by-user.ts';
 import { type WebhookPolicy, webhookAddressProblem } from '../security/addresses.ts';
@@ -68,11 +68,16 @@ export interface CreateRolloutOptions {
   holder?: string;
   /** Wait for another driver to finish instead of failing with `LOCKED`. */
   waitForLock?: boolean;
-  /** How often to re-check readiness and other probes (default 2s). */
+  /**
+   * How often to re-check readiness and other probes (default 2s). A held rollout whose workload
+   * driver tells of changes (`WorkloadDriver.watch`: the Kubernetes one, with the client's watches)
+   * looks at the world when something changed, at most once per poll, and otherwise every 30 s.
+   */
   pollInterval?: string | number;
   /**
    * How often a held rollout re-reads the store for controls sent by other processes (default: the
-   * poll interval, so an abort from elsewhere moves users within one poll).
+   * poll interval, so an abort from elsewhere moves users within one poll). A store that watches
+   * (`StateStore.watching`) tells of controls at once, and is re-read every 30 s as a safety net.
    */
   syncInterval?: string | number;
   lockTtl?: string | number;
@@ -205,6 +210,11 @@ const RELAYED = [
 const ROLLING_RETRY_MS = 500;
 /** A wait's progress is saved at most this often (see #unsaved). */
 const WAIT_SAVE_MS = 30_000;
+/**
+ * While changes are told (a workload feed, a store that watches), a held rollout looks and
+ * re-reads only this often as a safety net, for a watch that missed something.
+ */
+const RESYNC_MS = 30_000;
 
 /** Controls that cut short a wait or an in-flight hook, analysis or probe. */
 const INTERRUPTING: ReadonlySet<Control['type']> = new Set(['abort', 'promoteFull', 'skipStep', 'promote']);
@@ -327,6 +337,12 @@ class RolloutDriver implements Rollout {
   /** A look during the scale-down delay, without the lease, found green down: look again first. */
   #lookFirst = false;
   #watchedAt = Number.NEGATIVE_INFINITY;
+  /** The workload's changes, told while holds look at the world (see #hold); opened by the first. */
+  #feed: ChangeFeed | undefined;
+  /** Something may have moved since the last look began: a change told, or this rollout's own step. */
+  #dirty = true;
+  /** When the current hold means to wake, if one is sleeping. */
+  #holdEndsAt = Number.POSITIVE_INFINITY;
   #lastWorldWarning: string | undefined;
   readonly #syncMs: number;
   readonly #lockTtlMs: number;
@@ -950,6 +966,8 @@ class RolloutDriver implements Rollout {
       try {
         outcome = await this.#drive(lease, enough);
       } finally {
+        this.#feed?.close();
+        this.#feed = undefined;
         if (!this.#shutdown.signal.aborted || lease.isHeld()) await lease.release();
         this.#lease = undefined;
       }
@@ -1367,15 +1385,22 @@ class RolloutDriver implements Rollout {
     });
     const now = this.#clock.now();
     const watching = this.#watching();
+    // Told of the workload's changes: look when something moved (at most once a poll), otherwise
+    // only as a safety net. Not told (no feed, its watch down): look every poll.
+    const lookEvery = watching && this.#feedLive() && !this.#dirty ? RESYNC_MS : this.#pollMs;
+    const lookAt = watching ? this.#watchedAt + Math.max(this.#pollMs, lookEvery) : Number.POSITIVE_INFINITY;
+    const syncEvery = this.#store.watching?.(this.key) ? Math.max(this.#syncMs, RESYNC_MS) : this.#syncMs;
     const wait = Math.min(
-      until === undefined ? this.#syncMs : Math.max(0, until - now),
-      this.#syncMs,
-      watching ? Math.max(0, this.#watchedAt + this.#pollMs - now) : Number.POSITIVE_INFINITY,
+      until === undefined ? syncEvery : Math.max(0, until - now),
+      syncEvery,
+      Math.max(0, lookAt - now),
     );
+    this.#holdEndsAt = now + wait;
     await this.#clock.sleep(wait, signal).finally(() => stopTelling?.());
     this.#wake = undefined;
+    this.#holdEndsAt = Number.POSITIVE_INFINITY;
     if (signal.aborted && !(told && !this.#shutdown.signal.aborted && !lease?.signal.aborted)) return;
-    if (watching && this.#clock.now() >= this.#watchedAt + this.#pollMs && (await this.#watchWorld())) return;
+    if (this.#clock.now() >= lookAt && (await this.#watchWorld())) return;
     if (until !== undefined && this.#clock.now() >= until) return;
     const stored = await this.#store.load(this.key).catch(() => undefined);
     if (stored && stored.revision !== this.#revision) {
@@ -1383,6 +1408,21 @@ class RolloutDriver implements Rollout {
       this.#revision = stored.revision;
       this.#emitChanges(undefined, stored.state);
     }
+  }
+
+  /** Whether the workload's change feed is open and telling (opening it on first use). */
+  #feedLive(): boolean {
+    const workload = this.#options.workload;
+    if (!workload.watch) return false;
+    this.#feed ??= workload.watch(this.#context(this.#shutdown.signal), () => this.#worldChanged());
+    return this.#feed.live();
+  }
+
+  /** The feed told of a change: a hold sleeping past the next look it allows wakes for it. */
+  #worldChanged(): void {
+    this.#dirty = true;
+    const due = Math.max(this.#clock.now(), this.#watchedAt + this.#pollMs);
+    if (this.#holdEndsAt > due) this.#wake?.abort();
   }
 
   /**
@@ -1409,6 +1449,7 @@ class RolloutDriver implements Rollout {
   /** One look at the world (see `watchWorld`); true when it found something and recorded it. */
   async #watchWorld(): Promise<boolean> {
     this.#watchedAt = this.#clock.now();
+    this.#dirty = false;
     const router = this.#options.router as TrafficRouter;
     const look = await this.#guard(undefined, (signal) =>
       watchWorld(
@@ -1928,6 +1969,7 @@ class RolloutDriver implements Rollout {
 
   async #dispatch(event: EngineEvent, options: { throwOnConflict?: boolean } = {}): Promise<void> {
     const prev = this.#state as RolloutState;
+    this.#dirty = true;
     const context = { plan: this.#plan, spec: this.spec };
     if (this.#unsaved(prev, event)) {
       // Another poll of the same wait: only this process needs it (see #unsaved).

@@ -143,6 +143,8 @@ export interface KubeClient {
     namespace: string,
     listener: (object: KubeObject | undefined) => void,
   ): () => void;
+  /** Whether changes of `kind` in `namespace` are being told now (its watch is open). */
+  watching(apiVersion: string, kind: string, namespace: string): boolean;
   /** The resources whose reads come from watches (empty with `watch: false`): they need list and watch. */
   readonly watched: ReadonlyArray<{ apiGroup: string; resource: string }>;
   /** Stops this client's watches and closes its connections; requests after this reconnect. */
@@ -470,6 +472,9 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       );
     },
     watched: cache.watched,
+    watching(apiVersion, kind, namespace) {
+      return cache.informerOf(apiVersion, kind, namespace)?.live ?? false;
+    },
     onChange(apiVersion, kind, namespace, listener) {
       const informer = cache.informerOf(apiVersion, kind, namespace);
       if (!informer) return () => {};

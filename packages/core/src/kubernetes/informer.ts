@@ -151,7 +151,8 @@ export class Informer {
     const backoff = createRetryPolicy({ clock, baseMs: 200, maxMs: 30_000 });
     let failures = 0;
     while (!this.#stopped) {
-      if (clock.now() - this.#lastRead > (this.#options.idleMs ?? 60_000)) {
+      // Unread for long and nobody listening: nothing needs it.
+      if (this.#listeners.size === 0 && clock.now() - this.#lastRead > (this.#options.idleMs ?? 60_000)) {
         this.stop();
         return;
       }

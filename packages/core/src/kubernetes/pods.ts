@@ -21,7 +21,7 @@ export function labelSelector(labels: Record<string, string> | undefined): strin
     .join(',');
 }
 
-type Endpoints = KubeObject & {
+export type Endpoints = KubeObject & {
   subsets?: Array<{
     addresses?: Array<{ targetRef?: { name?: string } }>;
     notReadyAddresses?: Array<{ targetRef?: { name?: string } }>;

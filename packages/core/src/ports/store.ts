@@ -22,4 +22,9 @@ export interface StateStore {
    * engine re-reads every `syncInterval`.
    */
   onChange?(key: RolloutKey, listener: () => void): () => void;
+  /**
+   * Whether `onChange` is being told now (its watch is open). While it is, a held rollout re-reads
+   * the store only as a safety net (every 30 s) instead of every `syncInterval`.
+   */
+  watching?(key: RolloutKey): boolean;
 }

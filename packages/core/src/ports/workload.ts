@@ -42,6 +42,14 @@ export interface RollProgress {
   retryInMs?: number;
 }
 
+/** Changes told as they happen (a watch); see `WorkloadDriver.watch`. */
+export interface ChangeFeed {
+  /** Whether changes are being told now (every watch behind it open); while not, the engine polls. */
+  live(): boolean;
+  /** Stops telling. */
+  close(): void;
+}
+
 /** Why a stable workload is not ready to be released from (see `WorkloadDriver.settling`). */
 export type Settling = { wait: string } | { refuse: string; hint: string };
 
@@ -79,6 +87,13 @@ export interface WorkloadDriver {
    * cannot look before routing writes, and says so once in a warning.
    */
   endpoints?(ctx: PortContext, side: Side): Promise<Endpoints>;
+  /**
+   * Tells `onChange` when something `endpoints` or `describe` reads may have changed (the sides'
+   * workloads, their pods, the Endpoints listing them), so a waiting rollout looks at the world
+   * when it moved instead of on every poll. Absent, or while the feed is not `live`, the engine
+   * polls every `pollInterval` as before.
+   */
+  watch?(ctx: PortContext, onChange: () => void): ChangeFeed;
   /** Makes the stable workload run the new version. */
   promote(ctx: PortContext): Promise<void>;
   /** Puts the stable workload back on the template it had when the rollout began. */

@@ -82,5 +82,8 @@ export function createConfigMapStateStore(options: ConfigMapStateStoreOptions): 
         if (!changed || changed.metadata.name === name) listener();
       });
     },
+    watching(key) {
+      return client.watching('v1', 'ConfigMap', key.namespace);
+    },
   };
 }
