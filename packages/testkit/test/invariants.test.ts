@@ -32,6 +32,13 @@ const TARGET: InvariantTarget = {
   routing: [{ kind: 'VirtualService', name: 'web', group: 'networking.istio.io' }],
 };
 
+const VS_REF = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  namespace: 'default',
+  name: 'web',
+};
+
 async function setup() {
   cluster = await startCluster({ podReadyAfterMs: 500, seed: 5 });
   const [, s, , vs] = istioApp('web', 'default', 'web:1', 4);
@@ -128,14 +135,9 @@ describe('release-safety invariants fail when the world is broken', () => {
     route(70, 30);
     const watch = watchInvariants(cluster, TARGET);
     const driver = createKubeClient({ kubeConfig: cluster.kubeConfigFor('driver-1'), clock: cluster.clock });
-    const vs = (await cluster.run(
-      driver.get({
-        apiVersion: 'networking.istio.io/v1',
-        kind: 'VirtualService',
-        namespace: 'default',
-        name: 'web',
-      }),
-    )) as ClientObject & { spec: { http: Array<{ route: Array<{ destination: { subset: string } }> }> } };
+    const vs = (await cluster.run(driver.get(VS_REF))) as ClientObject & {
+      spec: { http: Array<{ route: Array<{ destination: { subset: string } }> }> };
+    };
     const canary = vs.spec.http[0]?.route[1];
     if (!canary) throw new Error('the VirtualService has no canary destination');
     canary.destination.subset = 'missing';
@@ -155,13 +157,7 @@ describe('release-safety invariants fail when the world is broken', () => {
     route(70, 30);
     const watch = watchInvariants(cluster, TARGET);
     const driver = createKubeClient({ kubeConfig: cluster.kubeConfigFor('driver-1'), clock: cluster.clock });
-    const ref = {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'VirtualService',
-      namespace: 'default',
-      name: 'web',
-    };
-    const vs = (await cluster.run(driver.get(ref))) as ClientObject;
+    const vs = (await cluster.run(driver.get(VS_REF))) as ClientObject;
     // The canary's pods leave the Service's Endpoints by a controller's hand: no API request records
     // the moment, and no tick comes between it and the driver's next request.
     const endpoints = cluster.get('Endpoints', 'default', 'web') as KubeObject & {
