@@ -247,8 +247,9 @@ async function scale(lines: string[], n: number) {
   }, 100);
   const steps: number[] = [];
   // Started `rate` a second (50/s, 10/s from 500 on: the emulator must also start every canary's
-  // pods), with pauses long enough that all are in flight at once.
-  const rate = n >= 500 ? 10 : 50;
+  // pods; 25/s from 2,000 on, or the run takes most of an hour), with pauses long enough that all
+  // are in flight at once.
+  const rate = n >= 2_000 ? 25 : n >= 500 ? 10 : 50;
   // Twice the time it takes to start them all: every one is in its first pause from the last start
   // until the first one's pause ends, a window of about as long as the starts took.
   const pause = `${Math.max(5, Math.ceil((n / rate) * 2))}s`;
@@ -316,8 +317,21 @@ async function scale(lines: string[], n: number) {
   await client.close();
   await emulator.close();
   const ok = finals.filter((f) => f.phase === 'succeeded').length;
+  // What went wrong first, when something did: the phases and the first reason of each.
+  const missed = new Map<string, { count: number; why: string }>();
+  for (const f of finals.filter((x) => x.phase !== 'succeeded')) {
+    const known = missed.get(f.phase) ?? {
+      count: 0,
+      why: f.abort?.reason ?? f.error?.message ?? f.held?.reason ?? '',
+    };
+    known.count++;
+    missed.set(f.phase, known);
+  }
+  const notPromoted = [...missed]
+    .map(([phase, m]) => `${m.count} ${phase} (first: ${m.why.slice(0, 160)})`)
+    .join(', ');
   lines.push(
-    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, poll 2 s: looks when a workload changes and syncs on the state's watch, each else every 30 s; lease TTL 60 s, one shared client with its watches; emulator in another process): ${ok}/${n} promoted in ${wall.toFixed(1)} s; ` +
+    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, poll 2 s: looks when a workload changes and syncs on the state's watch, each else every 30 s; lease TTL 60 s, one shared client with its watches; emulator in another process): ${ok}/${n} promoted in ${wall.toFixed(1)} s${notPromoted ? ` — not promoted: ${notPromoted}` : ''}; ` +
       `Kanary's heap with all in flight +${(retained / 2 ** 20).toFixed(0)} MiB after GC (~${(retained / 2 ** 10 / n).toFixed(0)} KiB per rollout), peak +${((peak - heap0) / 2 ** 20).toFixed(0)} MiB; ` +
       `setWeight step (start → weight read back) p50 ${quantile(steps, 0.5).toFixed(0)} ms, p99 ${quantile(steps, 0.99).toFixed(0)} ms; ` +
       `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout), ${Math.round(requests / wall).toLocaleString('en')} requests/s; ` +

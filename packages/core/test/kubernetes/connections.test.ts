@@ -37,6 +37,26 @@ describe('one connection pool per API server', () => {
     expect(cluster.connections).toBeLessThanOrEqual(3 + 2);
   });
 
+  it('speaks HTTP/2 where the server offers it: every request and watch over one connection', async () => {
+    cluster = await startCluster({ time: 'real', tls: true });
+    cluster.apply(deployment('shop', 'default', 'shop:1', 1), deployment('cart', 'other', 'cart:1', 1));
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig });
+    // Watches of two kinds in two namespaces, reads and writes among them, some at once.
+    for (let round = 0; round < 5; round++) {
+      await Promise.all([
+        client.get(ref),
+        client.get({ ...ref, namespace: 'other', name: 'cart' }),
+        client.list('v1', 'Pod', 'default'),
+        client.list('v1', 'Service', 'other'),
+        client.mergePatch(ref, { metadata: { labels: { round: String(round) } } }),
+      ]);
+    }
+    for (let i = 0; i < 100 && cluster.watches < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(cluster.watches).toBeGreaterThanOrEqual(4);
+    expect(cluster.connections).toBe(1);
+    await client.close();
+  });
+
   it('leaves the host KubeConfig as it was', async () => {
     cluster = await startCluster({ time: 'real', tls: true });
     const seam = (kc: object) => (kc as { createDispatcher: unknown }).createDispatcher;

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import type { FaultInjector } from './faults.ts';
 import { fieldValuesOf, parseFieldSelector } from './fields.ts';
@@ -278,11 +278,12 @@ function scaleOf(obj: KubeObject): KubeObject {
 
 export interface ApiServer {
   url: string;
-  server: Server;
+  server: Server | Http2SecureServer;
   requests: RequestRecord[];
   /** Requests being served now (watches excluded), and when the last one started or ended (ms, real). */
   activity: { inflight: number; lastAt: number };
-  /** Connections clients opened so far (each a TCP connection, and a TLS handshake over https). */
+  /** Connections clients opened so far (each a TCP connection, and a TLS handshake over https, where
+   * a client speaking HTTP/2 needs one for all its requests and watches). */
   connections: { opened: number };
   /** Watches open now. */
   readonly watches: number;
@@ -639,9 +640,20 @@ export async function startApiServer(
       if (!res.headersSent) send(res, 500, errors.internal(String(e)).body);
     });
   };
-  const server: Server = options.tls
-    ? createTlsServer({ cert: SERVING_CERT, key: SERVING_KEY }, listener)
+  // Over TLS the emulator offers HTTP/2 first and HTTP/1.1 to clients that do not ask for it, as
+  // kube-apiserver does: a client that multiplexes needs one connection for every request and watch.
+  const server: Server | Http2SecureServer = options.tls
+    ? createSecureServer(
+        { cert: SERVING_CERT, key: SERVING_KEY, allowHTTP1: true },
+        listener as unknown as Parameters<typeof createSecureServer>[1],
+      )
     : createServer(listener);
+  const sessions = new Set<Http2Session>();
+  const sockets = new Set<Socket>();
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
   const connections = { opened: 0 };
   const dropWatches = () => {
     const open = [...watches];
@@ -650,10 +662,12 @@ export async function startApiServer(
     return open.length;
   };
   faults.onOutage(dropWatches);
-  server.on(options.tls ? 'secureConnection' : 'connection', () => {
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     connections.opened += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
   });
-  server.keepAliveTimeout = 5_000;
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -668,7 +682,9 @@ export async function startApiServer(
     dropWatches,
     async close() {
       for (const w of watches) w.end();
-      server.closeAllConnections();
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+      if ('closeAllConnections' in server) server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
@@ -789,7 +805,12 @@ function startWatch(
     // kubectl get -w: each event's object is a one-row Table.
     return asTable ? toTable(t.info, [versioned], o.metadata.resourceVersion ?? '', store.now()) : versioned;
   };
-  res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+  // HTTP/2 frames a stream itself; naming a transfer encoding there is a protocol error.
+  const h2 = (res as ServerResponse & { req?: IncomingMessage }).req?.httpVersionMajor === 2;
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    ...(h2 ? {} : { 'transfer-encoding': 'chunked' }),
+  });
   // Clients wait for the headers before they consider the watch open.
   res.flushHeaders();
   watches.add(res);
