@@ -644,3 +644,47 @@ describe('graceful pod termination (issue 16)', () => {
     expect(pods(c).some((p) => p.metadata.name === next)).toBe(false);
   });
 });
+
+describe('Endpoints follow labels and selectors (from the store’s indexes)', () => {
+  const listed = (c: Cluster, name: string) =>
+    (
+      (
+        c.get('Endpoints', 'wyq', name) as {
+          subsets?: Array<{ addresses?: Array<{ targetRef?: { name?: string } }> }>;
+        }
+      )?.subsets ?? []
+    ).flatMap((s) => (s.addresses ?? []).map((a) => a.targetRef?.name));
+  const pod = (name: string, labels: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'wyq', labels },
+    spec: { containers: [{ name: 'app', image: 'app:1' }] },
+  });
+
+  it('a pod relabelled moves between Services, a selector changed follows, and many neighbours change nothing', async () => {
+    cluster = await startCluster({ podReadyAfterMs: 500, namespaces: ['wyq'] });
+    const c = cluster;
+    // Neighbours: 200 Services and pods that share a label key with the ones under test.
+    for (let i = 0; i < 200; i++)
+      c.apply(service(`n${i}`, 'wyq', { app: `n${i}` }), pod(`n${i}-pod`, { app: `n${i}`, tier: 'web' }));
+    c.apply(
+      service('a', 'wyq', { app: 'a', tier: 'web' }),
+      service('b', 'wyq', { app: 'b' }),
+      pod('p', { app: 'a', tier: 'web' }),
+    );
+    await c.until(() => listed(c, 'a').includes('p'), 'a lists p');
+    expect(listed(c, 'b')).toEqual([]);
+    expect(listed(c, 'n7')).toEqual(['n7-pod']);
+
+    c.apply({ ...pod('p', { app: 'b', tier: 'web' }), status: c.get('Pod', 'wyq', 'p')?.status });
+    await c.until(() => listed(c, 'b').includes('p') && !listed(c, 'a').includes('p'), 'p moves from a to b');
+
+    c.apply(service('a', 'wyq', { tier: 'web', app: 'b' }));
+    await c.until(() => listed(c, 'a').includes('p'), 'a follows its new selector to p');
+    // A selector that no longer matches any label of p's: p leaves.
+    c.apply(service('a', 'wyq', { app: 'nobody' }));
+    await c.until(() => listed(c, 'a').length === 0, 'a lists nothing');
+    expect(listed(c, 'b')).toEqual(['p']);
+    expect(listed(c, 'n199')).toEqual(['n199-pod']);
+  });
+});

@@ -341,8 +341,8 @@ class RolloutDriver implements Rollout {
   #feed: ChangeFeed | undefined;
   /** Something may have moved since the last look began: a change told, or this rollout's own step. */
   #dirty = true;
-  /** When the current hold means to wake, if one is sleeping. */
-  #holdEndsAt = Number.POSITIVE_INFINITY;
+  /** When the current hold means to wake, if one is sleeping and looks at the world. */
+  #holdEndsAt = Number.NEGATIVE_INFINITY;
   #lastWorldWarning: string | undefined;
   readonly #syncMs: number;
   readonly #lockTtlMs: number;
@@ -1395,10 +1395,11 @@ class RolloutDriver implements Rollout {
       syncEvery,
       Math.max(0, lookAt - now),
     );
-    this.#holdEndsAt = now + wait;
+    // A hold that does not look (promotion past the router's finalize) is not woken by changes.
+    this.#holdEndsAt = watching ? now + wait : Number.NEGATIVE_INFINITY;
     await this.#clock.sleep(wait, signal).finally(() => stopTelling?.());
     this.#wake = undefined;
-    this.#holdEndsAt = Number.POSITIVE_INFINITY;
+    this.#holdEndsAt = Number.NEGATIVE_INFINITY;
     if (signal.aborted && !(told && !this.#shutdown.signal.aborted && !lease?.signal.aborted)) return;
     if (this.#clock.now() >= lookAt && (await this.#watchWorld())) return;
     if (until !== undefined && this.#clock.now() >= until) return;

@@ -85,15 +85,7 @@ export function matchesSelector(
     else if (e.operator === 'NotIn') reqs.push({ key: e.key, op: 'notin', values: e.values ?? [] });
     else reqs.push({ key: e.key, op: e.operator === 'Exists' ? 'exists' : 'notexists' });
   }
-  // An empty selector selects everything for a Deployment; Services use `selectsService` instead.
+  // An empty selector selects everything for a Deployment; a Service's selects nothing (see the
+  // store's `servicesSelecting` and `selectLabeled`, which the Endpoints controller uses).
   return matchesRequirements(labels, reqs);
-}
-
-/** A Service's plain map selector: empty or missing selects nothing (no endpoints are managed). */
-export function selectsService(
-  selector: Record<string, string> | undefined,
-  labels: Record<string, string> | undefined,
-): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 }

@@ -75,17 +75,77 @@ class KindIndex {
     const before = this.get(key);
     this.#link(key, before, false);
     if (before?.metadata.uid) this.#uids.delete(before.metadata.uid);
+    this.#indexAll(key, before, false);
     this.#link(key, obj, true);
+    this.#indexAll(key, obj, true);
     if (obj.metadata.uid) this.#uids.add(obj.metadata.uid);
     this.#bucket(key, true)?.set(key, obj);
   };
   delete = (key: string) => {
     const before = this.get(key);
     this.#link(key, before, false);
+    this.#indexAll(key, before, false);
     if (before?.metadata.uid) this.#uids.delete(before.metadata.uid);
     this.#bucket(key)?.delete(key);
   };
   hasUid = (uid: string) => this.#uids.has(uid);
+
+  // Indexes that keep the controllers linear in what changed, not in what the namespace holds (with
+  // thousands of Services and pods in one namespace, scanning them on every pod event was quadratic):
+  // objects by `kind|ns|label=value`; Services by each `ns|key=value` of their selector; Endpoints by
+  // the pods their addresses name.
+  #byLabel = new Map<string, Set<string>>();
+  #bySelector = new Map<string, Set<string>>();
+  #byListedPod = new Map<string, Set<string>>();
+  #index(map: Map<string, Set<string>>, at: string, key: string, add: boolean) {
+    let keys = map.get(at);
+    if (add) {
+      if (!keys) {
+        keys = new Set();
+        map.set(at, keys);
+      }
+      keys.add(key);
+    } else if (keys) {
+      keys.delete(key);
+      if (keys.size === 0) map.delete(at);
+    }
+  }
+  #indexAll(key: string, obj: KubeObject | undefined, add: boolean) {
+    if (!obj) return;
+    const kind = key.slice(0, key.indexOf('/'));
+    const ns = obj.metadata.namespace ?? '';
+    for (const [k, v] of Object.entries(obj.metadata.labels ?? {}))
+      this.#index(this.#byLabel, `${kind}|${ns}|${k}=${v}`, key, add);
+    if (kind === 'services.') {
+      const selector = (obj.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
+      for (const [k, v] of Object.entries(selector))
+        this.#index(this.#bySelector, `${ns}|${k}=${v}`, key, add);
+    }
+    if (kind === 'endpoints.') {
+      const subsets = (obj as { subsets?: Array<{ addresses?: unknown[]; notReadyAddresses?: unknown[] }> })
+        .subsets;
+      for (const sub of subsets ?? [])
+        for (const a of [...(sub.addresses ?? []), ...(sub.notReadyAddresses ?? [])]) {
+          const pod = (a as { targetRef?: { name?: string } }).targetRef?.name;
+          if (pod) this.#index(this.#byListedPod, `${ns}/${pod}`, key, add);
+        }
+    }
+  }
+  /** Objects of `kind` (`<plural>.<group>`) in `ns` carrying `label=value`. */
+  labeled = (kind: string, ns: string, label: string, value: string): Iterable<KubeObject> =>
+    this.#resolve(this.#byLabel.get(`${kind}|${ns}|${label}=${value}`));
+  /** Services in `ns` whose selector has `label=value`. */
+  selectingLabel = (ns: string, label: string, value: string): Iterable<KubeObject> =>
+    this.#resolve(this.#bySelector.get(`${ns}|${label}=${value}`));
+  /** Endpoints in `ns` whose addresses name `pod`. */
+  listing = (ns: string, pod: string): Iterable<KubeObject> =>
+    this.#resolve(this.#byListedPod.get(`${ns}/${pod}`));
+  *#resolve(keys: Set<string> | undefined): Iterable<KubeObject> {
+    for (const k of keys ?? []) {
+      const o = this.get(k);
+      if (o) yield o;
+    }
+  }
   /** Objects that name `uid` as an owner. */
   ownedBy = (uid: string): KubeObject[] =>
     [...(this.#owned.get(uid) ?? [])].map((k) => this.get(k)).filter((o): o is KubeObject => o !== undefined);
@@ -193,6 +253,49 @@ export class ObjectStore {
         `${b.metadata.namespace}/${b.metadata.name}`,
       ),
     );
+  }
+
+  /**
+   * As `select`, for objects carrying every `key=value` of `labels` in namespace `ns` (from an index:
+   * only the objects with the rarest of those labels are looked at). Empty `labels`: none.
+   */
+  selectLabeled(
+    info: KindInfo,
+    ns: string,
+    labels: Record<string, string>,
+    keep: (obj: Readonly<KubeObject>) => boolean = () => true,
+  ): KubeObject[] {
+    const kind = `${info.plural}.${info.group}`;
+    const pairs = Object.entries(labels);
+    if (pairs.length === 0) return [];
+    let fewest: KubeObject[] | undefined;
+    for (const [k, v] of pairs) {
+      const some = [...this.#objects.labeled(kind, ns, k, v)];
+      if (!fewest || some.length < fewest.length) fewest = some;
+      if (some.length === 0) break;
+    }
+    const out: KubeObject[] = [];
+    for (const obj of fewest ?? [])
+      if (pairs.every(([k, v]) => obj.metadata.labels?.[k] === v) && keep(obj))
+        out.push(this.#withApiVersion(info, clone(obj)));
+    return out.sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  }
+
+  /** Names of the Services in `ns` whose (non-empty) selector every one of `labels` satisfies. */
+  servicesSelecting(ns: string, labels: Record<string, string> | undefined): string[] {
+    const names = new Set<string>();
+    for (const [k, v] of Object.entries(labels ?? {}))
+      for (const svc of this.#objects.selectingLabel(ns, k, v)) {
+        const selector = (svc.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
+        if (Object.entries(selector).every(([sk, sv]) => labels?.[sk] === sv))
+          names.add(svc.metadata.name as string);
+      }
+    return [...names];
+  }
+
+  /** Names of the Endpoints in `ns` that list `pod` (ready or not). */
+  endpointsListing(ns: string, pod: string): string[] {
+    return [...this.#objects.listing(ns, pod)].map((e) => e.metadata.name as string);
   }
 
   /** Objects of a kind whose ownerReferences name `ownerUid` (from an index: no scan), cloned. */

@@ -2,7 +2,7 @@ import type { Clock } from '@kanary/core';
 import { seededRandom } from '../apiserver/faults.ts';
 import { KINDS, type KindInfo, kindByName } from '../apiserver/kinds.ts';
 import { clone, jsonEqual, type KubeObject } from '../apiserver/object.ts';
-import { matchesSelector, selectsService } from '../apiserver/selectors.ts';
+import { matchesSelector } from '../apiserver/selectors.ts';
 import { ApiError } from '../apiserver/status.ts';
 import type { ObjectStore, StoreEvent } from '../apiserver/store.ts';
 import {
@@ -116,7 +116,6 @@ export class ControllerManager {
   #stopped = false;
   #events = 0;
   readonly #unsubscribe: () => void;
-  readonly #timers = new AbortController();
   readonly #latency: ControllerLatency;
   readonly #random: () => number;
   /** Keys waiting out their latency, not yet in `#queue`. */
@@ -138,13 +137,28 @@ export class ControllerManager {
     return l === 0 ? 0 : Math.round(l.minMs + this.#random() * (l.maxMs - l.minMs));
   }
 
+  // Each timer has a signal of its own: thousands of timers listening on one shared signal made
+  // every new one cost a walk over the others (EventTarget checks for duplicates), quadratic at scale.
+  readonly #pending = new Set<AbortController>();
+
+  /** Waits `ms` of the clock; resolves false when the controllers were stopped meanwhile. */
+  #sleep(ms: number): Promise<boolean> {
+    if (this.#stopped) return Promise.resolve(false);
+    const timer = new AbortController();
+    this.#pending.add(timer);
+    return this.#clock.sleep(ms, timer.signal).then(() => {
+      this.#pending.delete(timer);
+      return !timer.signal.aborted && !this.#stopped;
+    });
+  }
+
   /** Runs `work` after one controller delay (on the next microtask when latency is 0). */
   #later(work: () => void): void {
     const ms = this.#delay();
     if (ms === 0) queueMicrotask(() => !this.#stopped && work());
     else
-      void this.#clock.sleep(ms, this.#timers.signal).then(
-        () => !this.#stopped && work(),
+      void this.#sleep(ms).then(
+        (due) => due && work(),
         () => undefined,
       );
   }
@@ -157,7 +171,9 @@ export class ControllerManager {
   stop(): void {
     this.#stopped = true;
     this.#unsubscribe();
-    this.#timers.abort();
+
+    for (const timer of this.#pending) timer.abort();
+    this.#pending.clear();
   }
 
   setPodBehavior(rule: PodBehaviorRule): void {
@@ -396,10 +412,10 @@ export class ControllerManager {
     const pending = this.#delayed.get(key);
     if (pending !== undefined && pending <= at) return;
     this.#delayed.set(key, at);
-    void this.#clock.sleep(Math.max(0, at - this.#clock.now()), this.#timers.signal).then(
-      () => {
+    void this.#sleep(Math.max(0, at - this.#clock.now())).then(
+      (due) => {
         if (this.#delayed.get(key) === at) this.#delayed.delete(key);
-        if (!this.#timers.signal.aborted) this.#enqueue(key);
+        if (due) this.#enqueue(key);
       },
       () => undefined,
     );
@@ -431,24 +447,12 @@ export class ControllerManager {
   }
 
   #servicesOf(pod: KubeObject): Set<string> {
-    const ns = pod.metadata.namespace;
-    const names = new Set<string>();
-    for (const svc of this.#store.select(K.service, ns, (s) =>
-      selectsService(
-        specOf<{ selector?: Record<string, string> }>(s as KubeObject).selector,
-        pod.metadata.labels,
-      ),
-    ))
-      names.add(svc.metadata.name as string);
-    const listed = (ep: Readonly<KubeObject>) =>
-      ((ep as { subsets?: Array<{ addresses?: Obj[]; notReadyAddresses?: Obj[] }> }).subsets ?? []).some(
-        (sub) =>
-          [...(sub.addresses ?? []), ...(sub.notReadyAddresses ?? [])].some(
-            (a) => (a.targetRef as { name?: string } | undefined)?.name === pod.metadata.name,
-          ),
-      );
-    for (const ep of this.#store.select(K.endpoints, ns, listed)) names.add(ep.metadata.name as string);
-    return names;
+    const ns = pod.metadata.namespace as string;
+    const name = pod.metadata.name as string;
+    return new Set([
+      ...this.#store.servicesSelecting(ns, pod.metadata.labels),
+      ...this.#store.endpointsListing(ns, name),
+    ]);
   }
 
   #reconcile(key: string): void {
@@ -1047,13 +1051,11 @@ export class ControllerManager {
     const started = this.#clock.now();
     this.#later(() => {
       setStatus(false);
-      const signal = this.#timers.signal;
       if (behavior.crashLoop) {
         let restarts = 0;
         const loop = async () => {
-          while (!signal.aborted && this.#store.get(K.pod, ns, name)) {
-            await this.#clock.sleep(10_000 * Math.min(2 ** restarts, 30), signal);
-            if (!signal.aborted) setStatus(false, ++restarts);
+          while (!this.#stopped && this.#store.get(K.pod, ns, name)) {
+            if (await this.#sleep(10_000 * Math.min(2 ** restarts, 30))) setStatus(false, ++restarts);
           }
         };
         void loop();
@@ -1063,9 +1065,9 @@ export class ControllerManager {
       // Counted from the pod's creation, as its doc says: the kubelet's own reaction is part of it.
       const elapsed = this.#clock.now() - started;
       const delay = Math.max(0, (behavior.readyAfterMs ?? this.#readyAfterMs) - elapsed);
-      void this.#clock.sleep(delay, signal).then(() => {
+      void this.#sleep(delay).then((due) => {
         // Pods told to crash meanwhile (`crashPods`) never get there.
-        if (!signal.aborted && !this.behaviorOf(pod).crashLoop) setStatus(true);
+        if (due && !this.behaviorOf(pod).crashLoop) setStatus(true);
       });
     });
   }
@@ -1086,8 +1088,9 @@ export class ControllerManager {
     const since = terminatingSince(pod) ?? this.#clock.now();
     const grace = (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000;
     const exitAt = since + Math.min(preStopMs(pod), grace);
-    void this.#clock.sleep(Math.max(0, exitAt - this.#clock.now()), this.#timers.signal).then(
-      () =>
+    void this.#sleep(Math.max(0, exitAt - this.#clock.now())).then(
+      (due) =>
+        due &&
         this.#later(() => {
           this.#stopping.delete(uid);
           const current = this.#store.get(K.pod, ns, name);
@@ -1109,13 +1112,11 @@ export class ControllerManager {
     const spec = specOf<{ selector?: Record<string, string>; ports?: Obj[] }>(svc);
     if (!spec.selector || Object.keys(spec.selector).length === 0) return;
     // A terminating pod leaves the Endpoints at once (ShouldPodBeInEndpoints).
-    const pods = this.#store.select(
+    const pods = this.#store.selectLabeled(
       K.pod,
       ns,
-      (p) =>
-        selectsService(spec.selector, p.metadata.labels) &&
-        Boolean(statusOf<Obj>(p).podIP) &&
-        !p.metadata.deletionTimestamp,
+      spec.selector,
+      (p) => Boolean(statusOf<Obj>(p).podIP) && !p.metadata.deletionTimestamp,
     );
     const address = (p: KubeObject) => ({
       ip: statusOf<Obj>(p).podIP as string,
