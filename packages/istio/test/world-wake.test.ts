@@ -2,10 +2,12 @@
 // otherwise only as a safety net: a thousand rollouts in their pauses cost nothing between changes,
 // and a change is still seen within a poll. Virtual time; looks counted by wrapping the driver.
 import {
+  createConfigMapStateStore,
   createDeploymentDriver,
   createKubeClient,
   createKubernetesRollout,
   type RolloutState,
+  type StateStore,
   type WorkloadDriver,
 } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
@@ -25,6 +27,16 @@ async function paused(watch: boolean) {
   const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock, watch });
   const driver = createDeploymentDriver({ client });
   const looks: number[] = [];
+  const loads: number[] = [];
+  const configMaps = createConfigMapStateStore({ client });
+  // The state's re-reads while held, counted the same way.
+  const store: StateStore = {
+    ...configMaps,
+    load: (key) => {
+      loads.push(cluster.clock.now());
+      return configMaps.load(key);
+    },
+  };
   // Every look at the world asks for each side's endpoints: counted as the rollout makes them.
   const workload: WorkloadDriver = {
     ...driver,
@@ -45,6 +57,7 @@ async function paused(watch: boolean) {
     },
     client,
     workload,
+    store,
     clock: cluster.clock,
     pollInterval: POLL,
     router: createIstioRouter({ client, virtualService: 'web', destinationRule: { name: 'web' } }),
@@ -56,18 +69,21 @@ async function paused(watch: boolean) {
   );
   const running = rollout.run();
   const pausedAt = await cluster.run(inPause);
-  return { rollout, running, looks, pausedAt };
+  return { rollout, running, looks, loads, pausedAt };
 }
 
 describe('a held rollout looks when its workload changes', () => {
-  it('in a quiet pause, every 30 s rather than every poll; without watches, every poll', async () => {
+  it('in a quiet pause, looks and state re-reads every 30 s rather than every poll; without watches, every poll', async () => {
     const counted: Record<string, number> = {};
+    const synced: Record<string, number> = {};
     for (const watch of [true, false]) {
-      const { running, looks, pausedAt } = await paused(watch);
+      const { running, looks, loads, pausedAt } = await paused(watch);
       // Five quiet minutes well inside the pause (its first seconds still see the pods settle).
       const from = pausedAt + 60_000;
       await cluster.run(cluster.clock.sleep(6 * 60_000));
-      counted[String(watch)] = looks.filter((t) => t >= from && t < from + 5 * 60_000).length;
+      const inWindow = (t: number) => t >= from && t < from + 5 * 60_000;
+      counted[String(watch)] = looks.filter(inWindow).length;
+      synced[String(watch)] = loads.filter(inWindow).length;
       expect((await cluster.run(running)).phase).toBe('succeeded');
       await cluster.close();
     }
@@ -75,6 +91,10 @@ describe('a held rollout looks when its workload changes', () => {
     expect(counted.true).toBeGreaterThanOrEqual(9);
     expect(counted.true).toBeLessThanOrEqual(11);
     expect(counted.false).toBeGreaterThanOrEqual(140);
+    // The state: re-read every 30 s while its ConfigMap's watch tells of changes; every 2 s without.
+    expect(synced.true).toBeGreaterThanOrEqual(9);
+    expect(synced.true).toBeLessThanOrEqual(11);
+    expect(synced.false).toBeGreaterThanOrEqual(140);
   }, 120_000);
 
   it('a change to its pods is looked at within a poll: a crash-looping canary loses its users at once', async () => {
