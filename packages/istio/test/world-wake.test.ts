@@ -11,7 +11,7 @@ import {
   type WorkloadDriver,
 } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
-import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
+import { type Cluster, deployment, istioApp, service, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 let cluster: Cluster;
@@ -80,7 +80,13 @@ describe('a held rollout looks when its workload changes', () => {
       const { running, looks, loads, pausedAt } = await paused(watch);
       // Five quiet minutes well inside the pause (its first seconds still see the pods settle).
       const from = pausedAt + 60_000;
-      await cluster.run(cluster.clock.sleep(6 * 60_000));
+      // A neighbour whose name starts like ours scales up and down all along: its pods and
+      // Endpoints are not ours and wake nothing.
+      cluster.apply(service('web-admin', 'default', { app: 'web-admin' }));
+      for (let i = 0; i < 18; i++) {
+        cluster.apply(deployment('web-admin', 'default', 'admin:1', 1 + (i % 3), { app: 'web-admin' }));
+        await cluster.run(cluster.clock.sleep(20_000));
+      }
       const inWindow = (t: number) => t >= from && t < from + 5 * 60_000;
       counted[String(watch)] = looks.filter(inWindow).length;
       synced[String(watch)] = loads.filter(inWindow).length;

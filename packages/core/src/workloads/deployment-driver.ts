@@ -1,7 +1,7 @@
 import { KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
 import { readOwnedAnnotation, withOwnedAnnotation } from '../kubernetes/owned-annotation.ts';
-import { type Endpoints, labelSelector, type Pod, reachablePods, servesTraffic } from '../kubernetes/pods.ts';
+import { labelSelector, type Pod, reachablePods, servesTraffic } from '../kubernetes/pods.ts';
 import {
   deleteOwnedService,
   ensureHashService,
@@ -15,6 +15,7 @@ import type { Permission } from '../ports/permissions.ts';
 import type { Side, WorkloadRef } from '../ports/refs.ts';
 import { partWiring } from '../ports/wiring.ts';
 import type { Readiness, RollProgress, WorkloadDriver } from '../ports/workload.ts';
+import { watchDeployments } from './deployment-changes.ts';
 import { mergeTemplate, sameRevision, templatesEqual, templatesIdentical } from './template.ts';
 
 export type PreflightSeverity = 'error' | 'warning' | 'off';
@@ -611,52 +612,7 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     },
 
     watch(ctx, onChange) {
-      const namespace = ns(ctx);
-      const names = [stableName(ctx), canaryName(ctx)];
-      // Pods are named after their Deployment (`<deployment>-<hash>-<suffix>`); a prefix shared
-      // with another Deployment only wakes a look more than needed.
-      const ours = (name: string | undefined) => !!name && names.some((n) => name.startsWith(`${n}-`));
-      const lists = (e: KubeObject) =>
-        ((e as Endpoints).subsets ?? []).some((s) =>
-          [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])].some((a) => ours(a.targetRef?.name)),
-        );
-      // Endpoints that listed our pods: their next change matters even when it drops the last one.
-      const listing = new Set<string>();
-      const kinds = [
-        ['apps/v1', 'Deployment'],
-        ['v1', 'Pod'],
-        ['v1', 'Endpoints'],
-      ] as const;
-      const relevant: Record<string, (o: KubeObject) => boolean> = {
-        Deployment: (o) => names.includes(o.metadata.name),
-        Pod: (o) => ours(o.metadata.name),
-        Endpoints: (o) => {
-          const name = o.metadata.name;
-          const now = lists(o);
-          const before = listing.has(name);
-          if (now) listing.add(name);
-          else listing.delete(name);
-          return now || before;
-        },
-      };
-      const stops = kinds.map(([apiVersion, kind]) =>
-        // No object: the watch was relisted, which may hide any change.
-        client.onChange(apiVersion, kind, namespace, (o) => {
-          if (!o || relevant[kind]?.(o)) onChange();
-        }),
-      );
-      void client
-        .listView<KubeObject>('v1', 'Endpoints', namespace)
-        .then((all) => {
-          for (const e of all) if (lists(e)) listing.add(e.metadata.name);
-        })
-        .catch(() => undefined);
-      return {
-        live: () => kinds.every(([apiVersion, kind]) => client.watching(apiVersion, kind, namespace)),
-        close: () => {
-          for (const stop of stops) stop();
-        },
-      };
+      return watchDeployments(client, ns(ctx), [stableName(ctx), canaryName(ctx)], onChange);
     },
 
     async promote(ctx) {
