@@ -102,6 +102,16 @@ const saveState = (patch: Partial<RolloutState> | string) =>
 
 const kinds = (w: ReturnType<typeof watchInvariants>) => [...new Set(w.violations.map((v) => v.invariant))];
 
+/** 30% on the canary under watch, and a driver's own client (its writes are judged, a person's not). */
+async function atWeightWithDriver() {
+  await setup();
+  saveState({ weights: { canary: 30, verified: true } });
+  route(70, 30);
+  const watch = watchInvariants(cluster, TARGET);
+  const driver = createKubeClient({ kubeConfig: cluster.kubeConfigFor('driver-1'), clock: cluster.clock });
+  return { watch, driver };
+}
+
 describe('release-safety invariants fail when the world is broken', () => {
   it('no-blackhole: users sent to a subset with no pods for longer than a poll', async () => {
     await setup();
@@ -130,11 +140,7 @@ describe('release-safety invariants fail when the world is broken', () => {
   });
 
   it('no-blackhole at a write: a driver that routes users to nothing is caught at once, not a poll later', async () => {
-    await setup();
-    saveState({ weights: { canary: 30, verified: true } });
-    route(70, 30);
-    const watch = watchInvariants(cluster, TARGET);
-    const driver = createKubeClient({ kubeConfig: cluster.kubeConfigFor('driver-1'), clock: cluster.clock });
+    const { watch, driver } = await atWeightWithDriver();
     const vs = (await cluster.run(driver.get(VS_REF))) as ClientObject & {
       spec: { http: Array<{ route: Array<{ destination: { subset: string } }> }> };
     };
@@ -152,11 +158,7 @@ describe('release-safety invariants fail when the world is broken', () => {
   });
 
   it('no-blackhole at a write: users the world left unserved before it (no request in between) are not its doing', async () => {
-    await setup();
-    saveState({ weights: { canary: 30, verified: true } });
-    route(70, 30);
-    const watch = watchInvariants(cluster, TARGET);
-    const driver = createKubeClient({ kubeConfig: cluster.kubeConfigFor('driver-1'), clock: cluster.clock });
+    const { watch, driver } = await atWeightWithDriver();
     const vs = (await cluster.run(driver.get(VS_REF))) as ClientObject;
     // The canary's pods leave the Service's Endpoints by a controller's hand: no API request records
     // the moment, and no tick comes between it and the driver's next request.
