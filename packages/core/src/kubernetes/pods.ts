@@ -47,6 +47,15 @@ export async function reachablePods<P extends Pod>(
   return ready.filter((p) => listed.ready.has(p.metadata.name) || !listed.notReady.has(p.metadata.name));
 }
 
+/** The names of the pods an Endpoints object lists, ready or not. */
+export function podsListedBy(e: Endpoints): string[] {
+  const out: string[] = [];
+  for (const s of e.subsets ?? [])
+    for (const a of [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])])
+      if (a.targetRef?.name) out.push(a.targetRef.name);
+  return out;
+}
+
 // Per view (the same array until an Endpoints object changes): every rollout of a namespace looks
 // at the same Endpoints, and at a thousand rollouts walking all of them per look is the hot loop.
 const listedByView = new WeakMap<object, { ready: Set<string>; notReady: Set<string> }>();

@@ -1,5 +1,5 @@
 import type { KubeClient, KubeObject } from '../kubernetes/client.ts';
-import type { Endpoints } from '../kubernetes/pods.ts';
+import { type Endpoints, podsListedBy } from '../kubernetes/pods.ts';
 import type { ChangeFeed } from '../ports/workload.ts';
 
 const KINDS = [
@@ -12,19 +12,14 @@ const KINDS = [
  * The Deployment a pod belongs to, by its name (`<deployment>-<pod-template-hash>-<suffix>`, as the
  * ReplicaSet controller names them). A pod named otherwise maps to a name no rollout listens for.
  */
-export function deploymentOfPod(pod: string): string {
+function deploymentOfPod(pod: string): string {
   const last = pod.lastIndexOf('-');
   const hash = last > 0 ? pod.lastIndexOf('-', last - 1) : -1;
   return hash > 0 ? pod.slice(0, hash) : pod;
 }
 
-const podsListed = (e: KubeObject): Set<string> => {
-  const out = new Set<string>();
-  for (const s of (e as Endpoints).subsets ?? [])
-    for (const a of [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])])
-      if (a.targetRef?.name) out.add(deploymentOfPod(a.targetRef.name));
-  return out;
-};
+/** The Deployments whose pods an Endpoints object lists. */
+const deploymentsListed = (e: KubeObject): Set<string> => new Set(podsListedBy(e as Endpoints).map(deploymentOfPod));
 
 /**
  * Changes to Deployments, their pods and the Endpoints that list those pods, in one namespace, told
@@ -50,7 +45,7 @@ class Hub {
       .listView<KubeObject>('v1', 'Endpoints', namespace)
       .then((all) => {
         for (const e of all)
-          if (!this.#listed.has(e.metadata.name)) this.#listed.set(e.metadata.name, podsListed(e));
+          if (!this.#listed.has(e.metadata.name)) this.#listed.set(e.metadata.name, deploymentsListed(e));
       })
       .catch(() => undefined);
   }
@@ -91,7 +86,7 @@ class Hub {
     else if (kind === 'Deployment') this.#tell([o.metadata.name]);
     else if (kind === 'Pod') this.#tell([deploymentOfPod(o.metadata.name)]);
     else {
-      const now = podsListed(o);
+      const now = deploymentsListed(o);
       const before = this.#listed.get(o.metadata.name);
       this.#listed.set(o.metadata.name, now);
       this.#tell(new Set([...now, ...(before ?? [])]));
