@@ -19,7 +19,8 @@ function deploymentOfPod(pod: string): string {
 }
 
 /** The Deployments whose pods an Endpoints object lists. */
-const deploymentsListed = (e: KubeObject): Set<string> => new Set(podsListedBy(e as Endpoints).map(deploymentOfPod));
+const deploymentsListed = (e: KubeObject): Set<string> =>
+  new Set(podsListedBy(e as Endpoints).map(deploymentOfPod));
 
 /**
  * Changes to Deployments, their pods and the Endpoints that list those pods, in one namespace, told
