@@ -692,3 +692,25 @@ regression(
   8330,
   REALISTIC_LATENCY,
 );
+
+regression(
+  "an operator's promotion sent while its own abort still waits is driven by one loop at a time (two loops under one holder took the lease from each other, thousands of epochs in one instant)",
+  {
+    replicas: 3,
+    weights: [30],
+    pauseMs: 10_000,
+    headerRoute: false,
+    neverReady: true,
+    skewMs: 3_000,
+    strategy: 'weighted',
+    router: 'gateway',
+    disturbances: [
+      { at: 2, kind: 'control', control: 'abort' },
+      { at: 15, kind: 'control', control: 'promoteFull' },
+      { at: 35_963, kind: 'setImage' },
+    ],
+  },
+  'aborted',
+  8416,
+  REALISTIC_LATENCY,
+);

@@ -82,6 +82,51 @@ describe('taking a lease back', () => {
     ).rejects.toMatchObject({ code: 'LOCKED' });
   });
 
+  it('but not while a live lease of this process stands behind the name: a second loop under it waits its turn (seed 8416)', async () => {
+    const clock = createVirtualClock(0);
+    const lock = createMemoryLock({ clock });
+    const first = await lock.acquire(key, { holder: 'operator', ttlMs: 15_000 });
+    await expect(lock.acquire(key, { holder: 'operator', ttlMs: 15_000 })).rejects.toMatchObject({
+      code: 'LOCKED',
+    });
+    const second = clock.run(lock.acquire(key, { holder: 'operator', ttlMs: 15_000, wait: true }));
+    let taken = false;
+    void second.then(() => {
+      taken = true;
+    });
+    await clock.advance(60_000);
+    // The first renews all along and keeps it; the second took nothing.
+    expect(taken).toBe(false);
+    expect(first.isHeld()).toBe(true);
+    await first.release();
+    const next = await second;
+    expect(next.epoch).toBe(first.epoch + 1);
+    expect(next.isHeld()).toBe(true);
+  });
+
+  it('a lease of this process lost in an outage is taken back at once by the same lock', async () => {
+    const clock = createVirtualClock(0);
+    const backend = createMemoryLeaseBackend();
+    let outage = false;
+    const flaky: LeaseBackend = {
+      ...backend,
+      update: (k, r, v) =>
+        outage
+          ? Promise.reject(new KanaryError('KUBERNETES', 'the API server is down', { retryable: true }))
+          : backend.update(k, r, v),
+    };
+    const lock = createMemoryLock({ backend: flaky, clock });
+    const held = await lock.acquire(key, { holder: 'bot', ttlMs: 15_000 });
+    outage = true;
+    await clock.advance(12_000);
+    expect(held.signal.aborted).toBe(true);
+    outage = false;
+    const at = clock.now();
+    const again = await clock.run(lock.acquire(key, { holder: 'bot', ttlMs: 15_000, wait: true }));
+    expect(clock.now()).toBe(at);
+    expect(again.epoch).toBe(held.epoch + 1);
+  });
+
   it('a waiter riding out a long outage looks again within two retry periods of its end', async () => {
     const clock = createVirtualClock(0);
     const backend = createMemoryLeaseBackend();
@@ -261,6 +306,36 @@ describe('controls from another process', () => {
     expect(final.phase).toBe('aborted');
     expect(final.abort?.reason).toBe('/canary abort shop by @li');
     expect(h.router?.current.weight).toBe(0);
+  });
+
+  it("close() ends an abort that waits for a silent driver's lease, and the wait takes nothing (Ctrl-C on `kanary abort`)", async () => {
+    const store = createMemoryStateStore();
+    const h = harness('weighted', { store });
+    const backend = createMemoryLeaseBackend();
+    const frozenClock = createVirtualClock(h.clock.now());
+    // A driver that froze while paused: its lease stays on the record, unrenewed.
+    const frozen = h.restart({ lock: createMemoryLock({ backend, clock: h.clock }), holder: 'bot-a' });
+    const run = h.clock.run(frozen.run());
+    while (frozen.state?.phase !== 'paused') await h.clock.advanceToNext();
+    await frozen.close();
+    await run;
+    await createMemoryLock({ backend, clock: frozenClock }).acquire(h.rollout.key, {
+      holder: 'bot-a',
+      ttlMs: 30_000,
+    });
+    const operator = h.restart({ lock: createMemoryLock({ backend, clock: h.clock }), holder: 'operator' });
+    let settled = false;
+    const waiting = operator.abort('stop it').finally(() => {
+      settled = true;
+    });
+    await h.clock.advance(5_000);
+    expect(settled).toBe(false);
+    await operator.close();
+    await h.clock.advance(3_000);
+    expect(settled).toBe(true);
+    // Recorded for whoever drives next; nobody here acted on it.
+    expect((await waiting).phase).toBe('aborting');
+    expect((await backend.get(h.rollout.key))?.record.holder).toBe('bot-a');
   });
 
   it('a process without the driver’s hook functions reads the cursor with the driver’s plan (an index into promotion never skips updating the stable)', async () => {

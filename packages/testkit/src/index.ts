@@ -27,7 +27,7 @@ export { chaosScenario, mustFinish, ROUTERS_OF, scenarioOf } from './chaos/scena
 export type { ShrinkResult } from './chaos/shrink.ts';
 export { shrinkChaos } from './chaos/shrink.ts';
 export type { Cluster, ClusterOptions } from './cluster/start.ts';
-export { startCluster } from './cluster/start.ts';
+export { LivelockError, startCluster } from './cluster/start.ts';
 export type {
   ConformanceSetup,
   ObjectId,

@@ -741,6 +741,8 @@ class RolloutDriver implements Rollout {
         waitForLock: true,
       });
       self.#shutdownOn(stopWatching.signal);
+      // Closing this rollout (Ctrl-C on `kanary abort`) stops the carry-out too, releasing its lease.
+      self.#shutdownOn(this.#shutdown.signal);
       // Driving here only while holding the lease: through a retirement's delay it is let go, and
       // a live driver's state counts again.
       self.on('leadership', (e) => {
@@ -752,6 +754,8 @@ class RolloutDriver implements Rollout {
     driving.catch(() => undefined);
     try {
       for (;;) {
+        if (this.#shutdown.signal.aborted)
+          return (await driving.catch(() => undefined)) ?? (this.#state as RolloutState);
         const stored = await this.#store.load(this.key).catch(() => undefined);
         if (stored) {
           this.#state = stored.state;
@@ -764,7 +768,10 @@ class RolloutDriver implements Rollout {
             (state) => ({ state }),
             (error: unknown) => ({ error }),
           ),
-          this.#hostClock.sleep(this.#syncMs).then(() => undefined),
+          this.#hostClock.sleep(this.#syncMs, this.#shutdown.signal).then(
+            () => undefined,
+            () => undefined,
+          ),
         ]);
         if (settled && 'error' in settled) throw settled.error;
         if (settled && 'state' in settled) {

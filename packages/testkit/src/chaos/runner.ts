@@ -13,7 +13,7 @@ import {
 } from '@kanary/core';
 import type { FaultRule } from '../apiserver/faults.ts';
 import type { KubeObject } from '../apiserver/object.ts';
-import { type Cluster, startCluster } from '../cluster/start.ts';
+import { type Cluster, LivelockError, startCluster } from '../cluster/start.ts';
 import type { ControllerLatency } from '../controllers/manager.ts';
 import { deployment, gateway, istioApp, service } from '../fixtures/objects.ts';
 import type { Entry } from '../traffic/simulator.ts';
@@ -530,29 +530,34 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const limit = cluster.clock.now() + maxMs;
       while (!done() && cluster.clock.now() < limit) await cluster.run(cluster.clock.sleep(1_000));
     };
-    await waitUntil(() => cluster.clock.now() - t0 > horizon && settled(readState()), horizon + patience);
-    await cluster.run(Promise.all(disturbances));
-    const unaided = readState();
-    if (mustFinish(scenario) && unaided?.phase !== 'succeeded') {
-      // Liveness: only slowed down, the release had to end on its own (a hold nobody caused is a bug).
-      progress.push({
-        invariant: 'progress',
-        at: cluster.clock.now(),
-        detail: `nothing in the scenario could stop it, yet it is ${unaided?.phase ?? 'gone'} at ${where(unaided)}`,
-      });
+    try {
+      await waitUntil(() => cluster.clock.now() - t0 > horizon && settled(readState()), horizon + patience);
+      await cluster.run(Promise.all(disturbances));
+      const unaided = readState();
+      if (mustFinish(scenario) && unaided?.phase !== 'succeeded') {
+        // Liveness: only slowed down, the release had to end on its own (a hold nobody caused is a bug).
+        progress.push({
+          invariant: 'progress',
+          at: cluster.clock.now(),
+          detail: `nothing in the scenario could stop it, yet it is ${unaided?.phase ?? 'gone'} at ${where(unaided)}`,
+        });
+      }
+      if (!settled(unaided)) {
+        // Held, paused, failed or stuck: a person ends it.
+        covered.add('person aborts at the end');
+        const ended = operator.abort('chaos: a person ends the release').catch((e: Error) => {
+          refused.push(`final abort: ${e.message.split('\n')[0]}`);
+        });
+        await waitUntil(() => settled(readState()), patience);
+        await cluster.run(ended);
+      }
+      // A frozen driver wakes up: whatever it still had in flight must be refused.
+      for (const s of stalls) s.release();
+      await waitUntil(() => false, 3 * POLL);
+    } catch (error) {
+      if (!(error instanceof LivelockError)) throw error;
+      progress.push({ invariant: 'steady-driver', at: cluster.clock.now(), detail: error.message });
     }
-    if (!settled(unaided)) {
-      // Held, paused, failed or stuck: a person ends it.
-      covered.add('person aborts at the end');
-      const ended = operator.abort('chaos: a person ends the release').catch((e: Error) => {
-        refused.push(`final abort: ${e.message.split('\n')[0]}`);
-      });
-      await waitUntil(() => settled(readState()), patience);
-      await cluster.run(ended);
-    }
-    // A frozen driver wakes up: whatever it still had in flight must be refused.
-    for (const s of stalls) s.release();
-    await waitUntil(() => false, 3 * POLL);
     const final = readState();
     const violations = [...(await watch.stop(final)), ...progress];
     // Closing may still talk to the API server (a last load, a retry on the cluster's clock): in
