@@ -245,6 +245,7 @@ async function scale(lines: string[], n: number) {
     peak = Math.max(peak, m.heapUsed);
     rssPeak = Math.max(rssPeak, m.rss);
   }, 100);
+  const liveSampler = process.env.KANARY_HEAP_LIVE ? await startAllocationSampling(false) : undefined;
   const steps: number[] = [];
   // Started `rate` a second (50/s, 10/s from 500 on: the emulator must also start every canary's
   // pods; 25/s from 2,000 on, or the run takes most of an hour), with pauses long enough that all
@@ -291,6 +292,8 @@ async function scale(lines: string[], n: number) {
       void (async () => {
         globalThis.gc?.();
         retained = process.memoryUsage().heapUsed - heap0;
+        // KANARY_HEAP_LIVE=file: what the heap holds here, by allocation site.
+        if (process.env.KANARY_HEAP_LIVE) await liveSampler?.(process.env.KANARY_HEAP_LIVE);
         // Only pauses long enough to hold every rollout through the 10 s window say anything.
         if (parseInt(pause, 10) < 60) return;
         const r1 = await emulator.requests();
@@ -414,11 +417,32 @@ async function scaleInOwnProcess(n: number): Promise<string> {
   return line;
 }
 
+async function startAllocationSampling(garbageToo = true): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: garbageToo ? 64 * 1024 : 4 * 1024,
+    includeObjectsCollectedByMajorGC: garbageToo,
+    includeObjectsCollectedByMinorGC: garbageToo,
+  });
+  return async (file) => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
 if (import.meta.main) {
   const at = process.argv.indexOf('--scale');
   if (at > 0) {
     const lines: string[] = [];
+    // KANARY_HEAP_PROF=file: every allocation site over the run, garbage included (where the peak
+    // heap comes from; node's own --heap-prof keeps only what is still alive at exit).
+    const heapProf = process.env.KANARY_HEAP_PROF ? await startAllocationSampling() : undefined;
     await scale(lines, Number(process.argv[at + 1]));
+    await heapProf?.(process.env.KANARY_HEAP_PROF as string);
     if (process.send) process.send({ line: lines.join('\n') });
     else console.log(lines.join('\n'));
   } else console.log(await kubernetesBenchmarks({ scale: [100] }));

@@ -46,6 +46,7 @@ export type {
   KubeClient,
   KubeClientOptions,
   KubeObject,
+  ObjectIndex,
   ObjectRef,
 } from './kubernetes/client.ts';
 export { createKubeClient, refOf } from './kubernetes/client.ts';

@@ -26,6 +26,12 @@ import { createLimiter } from './limiter.ts';
 import { createWatchCache } from './watch-cache.ts';
 
 /** Identifies an object: enough to build its URL. */
+/** A named way of filing objects under keys, for `KubeClient.listByIndex`; one function per name. */
+export interface ObjectIndex {
+  name: string;
+  keysOf(object: KubeObject): readonly string[];
+}
+
 export interface ObjectRef {
   apiVersion: string;
   kind: string;
@@ -112,6 +118,19 @@ export interface KubeClient {
     kind: string,
     namespace?: string,
     labelSelector?: string,
+  ): Promise<ReadonlyArray<T>>;
+  /**
+   * The objects of a kind that `index.keysOf` files under any of `keys` (client-go's indexers):
+   * frozen and shared like `listView`, from an index the watch cache keeps as objects change, so a
+   * lookup costs the objects under the keys, not the kind. One list, filtered, while the cache
+   * cannot answer.
+   */
+  listByIndex<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    index: ObjectIndex,
+    keys: readonly string[],
   ): Promise<ReadonlyArray<T>>;
   create<T extends KubeObject>(obj: T): Promise<T>;
   /** Replace; a `metadata.resourceVersion` in `obj` makes it compare-and-swap (409 CONFLICT if stale). */
@@ -333,6 +352,25 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       const hit = cachedView(apiVersion, kind, namespace, labelSelector);
       if (hit) return hit as ReadonlyArray<T>;
       return deepFreeze(await listFromServer<T>(apiVersion, kind, namespace, labelSelector));
+    },
+    async listByIndex<T extends KubeObject>(
+      apiVersion: string,
+      kind: string,
+      namespace: string,
+      index: ObjectIndex,
+      keys: readonly string[],
+    ) {
+      const informer = cache.informerOf(apiVersion, kind, namespace);
+      informer?.start();
+      const hits = informer
+        ? keys.map((k) => informer.byIndex(index.name, index.keysOf, k))
+        : ['miss' as const];
+      if (!hits.includes('miss')) {
+        const found = hits as unknown as ReadonlyArray<ReadonlyArray<T>>;
+        return found.length === 1 ? (found[0] as ReadonlyArray<T>) : [...new Set(found.flat())];
+      }
+      const all = await client.listView<T>(apiVersion, kind, namespace);
+      return all.filter((o) => index.keysOf(o).some((k) => keys.includes(k)));
     },
     create<T extends KubeObject>(obj: T) {
       const fence = currentFence();

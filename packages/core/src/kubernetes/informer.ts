@@ -49,9 +49,16 @@ function notOlder(next: KubeObject, current: KubeObject | undefined): boolean {
 export class Informer {
   readonly #options: InformerOptions;
   #objects = new Map<string, KubeObject>();
-  // Bumped on every change: a view (shared, frozen objects) is made once per generation and selector.
+  // Bumped on every change: the view of the whole kind is made once per generation.
   #generation = 0;
-  #views = new Map<string, { generation: number; items: readonly KubeObject[] }>();
+  // Bumped on every relist, which rebuilds the indexes.
+  #relists = 0;
+  #all: { generation: number; items: readonly KubeObject[] } | undefined;
+  // client-go's indexers: objects by derived keys (the labels index is built in), kept as objects
+  // change, so a lookup walks the few objects under its key, not the whole kind (at a thousand
+  // rollouts in a namespace, rebuilding every selector's view on any pod's change was most of the
+  // process's allocation). A key's generation moves only when an object under it changes.
+  readonly #indexes = new Map<string, Index>([['labels', newIndex(labelPairs)]]);
   #version = '';
   #live = false;
   #stopped = false;
@@ -102,18 +109,59 @@ export class Informer {
   view(labels: Record<string, string>): readonly KubeObject[] | 'miss' {
     this.#lastRead = this.#options.clock.now();
     if (!this.live || this.#options.selector) return 'miss';
-    const key = JSON.stringify(labels);
-    const known = this.#views.get(key);
-    if (known?.generation === this.#generation) return known.items;
-    const wanted = Object.entries(labels);
+    const pairs = Object.keys(labels).map((k) => `${k}=${labels[k]}`);
+    if (pairs.length === 0) {
+      if (this.#all?.generation !== this.#generation)
+        this.#all = { generation: this.#generation, items: Object.freeze([...this.#objects.values()]) };
+      return this.#all.items;
+    }
+    return this.#lookup(this.#indexes.get('labels') as Index, pairs);
+  }
+
+  /**
+   * The objects `keysOf` files under `key` (frozen, shared; the same array until one of them
+   * changes), or `'miss'` when not live. The index is built on first use and kept from then on.
+   */
+  byIndex(
+    name: string,
+    keysOf: (object: KubeObject) => readonly string[],
+    key: string,
+  ): readonly KubeObject[] | 'miss' {
+    this.#lastRead = this.#options.clock.now();
+    if (!this.live || this.#options.selector) return 'miss';
+    let index = this.#indexes.get(name);
+    if (!index) {
+      index = newIndex(keysOf);
+      for (const [n, o] of this.#objects) file(index, n, o);
+      this.#indexes.set(name, index);
+    }
+    return this.#lookup(index, [key]);
+  }
+
+  /** The objects under every one of `keys`, cached until one of those keys' generations moves. */
+  #lookup(index: Index, keys: readonly string[]): readonly KubeObject[] {
+    const id = keys.join('\n');
+    const gens = keys.map((k) => index.gens.get(k) ?? 0);
+    const known = index.views.get(id);
+    if (known && known.relists === this.#relists && known.gens.every((g, i) => g === gens[i]))
+      return known.items;
+    let smallest: Set<string> | undefined;
+    for (const k of keys) {
+      const members = index.members.get(k);
+      if (!members) {
+        smallest = undefined;
+        break;
+      }
+      if (!smallest || members.size < smallest.size) smallest = members;
+    }
     const items: KubeObject[] = [];
-    for (const o of this.#objects.values()) {
-      const own = o.metadata.labels;
-      if (wanted.every(([k, v]) => own?.[k] === v)) items.push(o);
+    for (const name of smallest ?? []) {
+      const o = this.#objects.get(name);
+      if (o && keys.every((k) => index.members.get(k)?.has(name))) items.push(o);
     }
     Object.freeze(items);
-    if (this.#views.size > 256) this.#views.clear();
-    this.#views.set(key, { generation: this.#generation, items });
+    if (index.views.size > 4096) index.views.clear();
+    index.views.set(id, { relists: this.#relists, gens, items });
     return items;
   }
 
@@ -121,12 +169,23 @@ export class Informer {
   observe(object: KubeObject): void {
     if (!this.#started) return;
     const current = this.#objects.get(object.metadata.name);
-    if (notOlder(object, current)) this.#put(structuredClone(object));
+    if (notOlder(object, current)) this.#put(structuredClone(slim(object)));
   }
 
   #put(object: KubeObject): void {
-    this.#objects.set(object.metadata.name, deepFreeze(object));
+    this.#set(object.metadata.name, deepFreeze(slim(object)));
+  }
+
+  /** Every change of an object goes through here: the indexes follow it. */
+  #set(name: string, object: KubeObject | undefined): void {
+    const before = this.#objects.get(name);
+    if (object) this.#objects.set(name, object);
+    else this.#objects.delete(name);
     this.#generation++;
+    for (const index of this.#indexes.values()) {
+      if (before) unfile(index, name, before);
+      if (object) file(index, name, object);
+    }
   }
 
   /**
@@ -174,7 +233,7 @@ export class Informer {
     const listed = await this.#options.list();
     const at = numeric(listed.resourceVersion);
     const next = new Map<string, KubeObject>();
-    for (const o of listed.items) next.set(o.metadata.name, deepFreeze(o));
+    for (const o of listed.items) next.set(o.metadata.name, deepFreeze(slim(o)));
     // A write applied after the LIST's snapshot was taken is newer than what the LIST returned.
     if (at !== undefined)
       for (const [name, o] of this.#objects) {
@@ -183,6 +242,13 @@ export class Informer {
       }
     this.#objects = next;
     this.#generation++;
+    this.#relists++;
+    for (const index of this.#indexes.values()) {
+      index.members.clear();
+      index.gens.clear();
+      index.views.clear();
+      for (const [n, o] of next) file(index, n, o);
+    }
     this.#version = listed.resourceVersion;
     this.#notify();
   }
@@ -214,10 +280,8 @@ export class Informer {
         if (!name) return;
         const current = this.#objects.get(name);
         if (notOlder(object, current)) {
-          if (type === 'DELETED') {
-            this.#objects.delete(name);
-            this.#generation++;
-          } else this.#put(object);
+          if (type === 'DELETED') this.#set(name, undefined);
+          else this.#put(object);
         }
         this.#version = object.metadata.resourceVersion ?? this.#version;
         this.#notify(object);
@@ -237,5 +301,62 @@ export class Informer {
 
   #notify(object?: KubeObject): void {
     for (const l of this.#listeners) l(object);
+  }
+}
+
+/**
+ * Without `metadata.managedFields`, as client-go's informers are commonly set up to keep them
+ * (`TransformStripManagedFields`): a third or more of a pod's bytes that no reader of the cache
+ * uses. A write built from a cached object carries none, and the API server then keeps the
+ * object's own (an update changes managedFields only when it sends some).
+ */
+function slim(object: KubeObject): KubeObject {
+  if (!object.metadata?.managedFields) return object;
+  const { managedFields: _dropped, ...metadata } = object.metadata;
+  return { ...object, metadata };
+}
+
+interface Index {
+  keysOf(object: KubeObject): readonly string[];
+  /** Key → names of the objects filed under it. */
+  members: Map<string, Set<string>>;
+  /** Key → when an object under it last changed (a tick of `changes`; absent while nothing is under it). */
+  gens: Map<string, number>;
+  views: Map<string, { relists: number; gens: number[]; items: readonly KubeObject[] }>;
+}
+
+const newIndex = (keysOf: Index['keysOf']): Index => ({
+  keysOf,
+  members: new Map(),
+  gens: new Map(),
+  views: new Map(),
+});
+
+function labelPairs(object: KubeObject): string[] {
+  const labels = object.metadata.labels ?? {};
+  return Object.keys(labels).map((k) => `${k}=${labels[k]}`);
+}
+
+// One counter for every index: a key emptied and filled again never returns to a generation a
+// cached view recorded.
+let changes = 0;
+
+function file(index: Index, name: string, object: KubeObject): void {
+  for (const key of index.keysOf(object)) {
+    const members = index.members.get(key) ?? new Set<string>();
+    index.members.set(key, members);
+    members.add(name);
+    index.gens.set(key, ++changes);
+  }
+}
+
+function unfile(index: Index, name: string, object: KubeObject): void {
+  for (const key of index.keysOf(object)) {
+    const members = index.members.get(key);
+    members?.delete(name);
+    if (members?.size === 0) {
+      index.members.delete(key);
+      index.gens.delete(key);
+    } else index.gens.set(key, ++changes);
   }
 }

@@ -1,4 +1,4 @@
-import type { KubeClient, KubeObject } from './client.ts';
+import type { KubeClient, KubeObject, ObjectIndex } from './client.ts';
 
 /** A pod as Kanary reads it: readiness and whether it is being deleted. */
 export type Pod = KubeObject & {
@@ -43,9 +43,18 @@ export async function reachablePods<P extends Pod>(
 ): Promise<P[]> {
   const ready = pods.filter(servesTraffic);
   if (ready.length === 0) return ready;
-  const listed = listedPods(await client.listView<Endpoints>('v1', 'Endpoints', namespace));
+  const names = ready.map((p) => p.metadata.name);
+  const listed = listedPods(
+    await client.listByIndex<Endpoints>('v1', 'Endpoints', namespace, LISTED_PODS, names),
+  );
   return ready.filter((p) => listed.ready.has(p.metadata.name) || !listed.notReady.has(p.metadata.name));
 }
+
+/** Endpoints by the pods they list (ready or not): which Endpoints speak of a pod, without walking them all. */
+export const LISTED_PODS: ObjectIndex = {
+  name: 'listed-pods',
+  keysOf: (e) => podsListedBy(e as Endpoints),
+};
 
 /** The names of the pods an Endpoints object lists, ready or not. */
 export function podsListedBy(e: Endpoints): string[] {
@@ -56,8 +65,7 @@ export function podsListedBy(e: Endpoints): string[] {
   return out;
 }
 
-// Per view (the same array until an Endpoints object changes): every rollout of a namespace looks
-// at the same Endpoints, and at a thousand rollouts walking all of them per look is the hot loop.
+// Per view (the same array until one of its Endpoints changes).
 const listedByView = new WeakMap<object, { ready: Set<string>; notReady: Set<string> }>();
 
 function listedPods(endpoints: ReadonlyArray<Endpoints>) {

@@ -85,6 +85,76 @@ describe('reads served from watches', () => {
     expect(shop.spec.replicas).toBe(2);
   });
 
+  it("a selector's view follows the objects under its labels only, relabels included; an index files objects by any key", async () => {
+    const c = await watching();
+    const cartView = await c.listView<Deployment>('apps/v1', 'Deployment', 'default', 'app=cart');
+    // A change to an object the selector does not select keeps the view (and what readers derived from it).
+    cluster.apply(deployment('shop', 'default', 'shop:1', 7));
+    await eventually(
+      async () => (await c.get<Deployment>(ref('shop')))?.spec.replicas === 7,
+      'the change arrives',
+    );
+    expect(await c.listView('apps/v1', 'Deployment', 'default', 'app=cart')).toBe(cartView);
+    // Relabelled into the selector, then out of it again.
+    const shop = cluster.get('Deployment', 'default', 'shop') as NonNullable<ReturnType<Cluster['get']>>;
+    cluster.apply({ ...shop, metadata: { ...shop.metadata, labels: { app: 'cart' } } });
+    await eventually(
+      async () => (await c.listView('apps/v1', 'Deployment', 'default', 'app=cart')).length === 2,
+      'shop joins app=cart',
+    );
+    expect((await c.listView('apps/v1', 'Deployment', 'default', 'app=shop')).length).toBe(0);
+    cluster.apply({ ...shop, metadata: { ...shop.metadata, labels: { app: 'shop' } } });
+    await eventually(
+      async () => (await c.listView('apps/v1', 'Deployment', 'default', 'app=cart')).length === 1,
+      'shop leaves app=cart',
+    );
+    // A custom index: Deployments by image. Served without requests, and kept as images change.
+    const byImage = {
+      name: 'image',
+      keysOf: (o: KubeObject) =>
+        (
+          (o as unknown as { spec: { template: { spec: { containers: Array<{ image: string }> } } } }).spec
+            .template.spec.containers ?? []
+        ).map((x) => x.image),
+    };
+    const before = requestsOf('deployments');
+    const names = async (...keys: string[]) =>
+      (await c.listByIndex('apps/v1', 'Deployment', 'default', byImage, keys))
+        .map((o) => o.metadata.name)
+        .sort();
+    expect(await names('shop:1')).toEqual(['shop']);
+    expect(await names('shop:1', 'cart:1')).toEqual(['cart', 'shop']);
+    expect(await names('nothing')).toEqual([]);
+    expect(requestsOf('deployments') - before).toBe(0);
+    cluster.apply(deployment('cart', 'default', 'shop:1', 1));
+    await eventually(async () => (await names('shop:1')).length === 2, 'cart is filed under its new image');
+    expect(await names('cart:1')).toEqual([]);
+  });
+
+  it('keeps objects without managedFields, and a write from a cached read leaves the server its own', async () => {
+    const c = await watching();
+    const cached = (await c.get<Deployment>(ref('shop'))) as Deployment;
+    expect(cached.metadata.managedFields).toBeUndefined();
+    const managers = () =>
+      (cluster.get('Deployment', 'default', 'shop')?.metadata.managedFields ?? [])
+        .map((m) => m.manager)
+        .sort();
+    const before = managers();
+    expect(before.length).toBeGreaterThan(0);
+    await c.update<Deployment>(ref('shop'), (d) => ({ ...d, spec: { ...d.spec, replicas: 3 } }));
+    expect(cluster.get('Deployment', 'default', 'shop')?.spec).toMatchObject({ replicas: 3 });
+    expect(managers()).toEqual([...new Set([...before, c.fieldManager])].sort());
+  });
+
+  it('listByIndex without a watch lists once and filters', async () => {
+    const c = await watching({ watch: false });
+    const before = requestsOf('deployments');
+    const index = { name: 'name', keysOf: (o: KubeObject) => [o.metadata.name] };
+    const found = await c.listByIndex('apps/v1', 'Deployment', 'default', index, ['cart', 'shop', 'none']);
+    expect(found.map((o) => o.metadata.name).sort()).toEqual(['cart', 'shop']);
+    expect(requestsOf('deployments') - before).toBe(1);
+  });
+
   it('listView without a watch is the server answer, frozen', async () => {
     const c = await watching({ watch: false });
     const listed = await c.listView<Deployment>('apps/v1', 'Deployment', 'default', 'app=cart');
