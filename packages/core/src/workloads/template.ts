@@ -86,12 +86,24 @@ function covers(have: unknown, want: unknown): boolean {
  * pod-template-hash. An added annotation (`kubectl rollout restart`) is a new revision.
  */
 export function sameRevision(a: unknown, b: unknown): boolean {
-  return canonicalJson(withoutHash(a)) === canonicalJson(withoutHash(b));
+  return revisionText(a) === revisionText(b);
 }
 
 /** Exactly the same template, but for the pod-template-hash label (two server-defaulted templates). */
 export function templatesIdentical(a: unknown, b: unknown): boolean {
-  return canonicalJson(withoutHash(a)) === canonicalJson(withoutHash(b));
+  return revisionText(a) === revisionText(b);
+}
+
+// A frozen template (one the watch cache shares: a ReplicaSet's, compared on every look) cannot
+// change, so its text is made once.
+const revisionTexts = new WeakMap<object, string>();
+function revisionText(t: unknown): string {
+  const frozen = isObj(t) && Object.isFrozen(t);
+  const known = frozen ? revisionTexts.get(t) : undefined;
+  if (known !== undefined) return known;
+  const text = canonicalJson(withoutHash(t));
+  if (frozen) revisionTexts.set(t, text);
+  return text;
 }
 
 export function templatesEqual(actual: unknown, wanted: unknown): boolean {
