@@ -94,10 +94,16 @@ export class Informer {
    * or `'miss'` when the cache cannot tell (not live, or a selector that may leave it out).
    */
   get(name: string): KubeObject | undefined | 'miss' {
+    const found = this.peek(name);
+    return found && found !== 'miss' ? structuredClone(found) : found;
+  }
+
+  /** Like `get`, without the copy: the cache's own frozen object, shared by every reader. */
+  peek(name: string): KubeObject | undefined | 'miss' {
     this.#lastRead = this.#options.clock.now();
     if (!this.live) return 'miss';
     const found = this.#objects.get(name);
-    if (found) return structuredClone(found);
+    if (found) return found;
     return this.#options.selector ? 'miss' : undefined;
   }
 

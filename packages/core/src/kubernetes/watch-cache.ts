@@ -19,8 +19,11 @@ export interface WatchCacheOptions {
 export interface WatchCache {
   /** The informer for a watched kind in a namespace (made, not started), or undefined. */
   informerOf(apiVersion: string, kind: string, namespace: string | undefined): Informer | undefined;
-  /** The cached object (starting its informer): the object, undefined (absent), or `'miss'`. */
-  lookup(ref: ObjectRef): KubeObject | undefined | 'miss';
+  /**
+   * The cached object (starting its informer): the object (a copy, or with `shared` the cache's
+   * own frozen one), undefined (absent), or `'miss'`.
+   */
+  lookup(ref: ObjectRef, shared?: boolean): KubeObject | undefined | 'miss';
   /** An object the server answered goes into the cache at once, so a writer reads its own write. */
   observe<T>(result: T): T;
   readonly watched: ReadonlyArray<{ apiGroup: string; resource: string }>;
@@ -68,11 +71,11 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
 
   return {
     informerOf,
-    lookup(ref) {
+    lookup(ref, shared = false) {
       const informer = informerOf(ref.apiVersion, ref.kind, ref.namespace);
       if (!informer) return 'miss';
       informer.start();
-      return informer.get(ref.name);
+      return shared ? informer.peek(ref.name) : informer.get(ref.name);
     },
     observe(result) {
       const o = result as unknown as KubeObject | undefined;

@@ -271,6 +271,17 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     return d;
   };
   const getCanary = (ctx: PortContext) => client.get<Deployment>(deploymentRef(ns(ctx), canaryName(ctx)));
+  // For looks (every poll of every rollout): the cache's shared, frozen objects, not copies.
+  const viewSide = async (ctx: PortContext, side: Side): Promise<Deployment | undefined> => {
+    const name = side === 'stable' ? stableName(ctx) : canaryName(ctx);
+    const d = await client.getView<Deployment>(deploymentRef(ns(ctx), name));
+    if (!d && side === 'stable')
+      throw new KanaryError('NOT_FOUND', `Deployment ${ns(ctx)}/${name} does not exist`, {
+        retryable: true,
+        details: { progress: true },
+      });
+    return d;
+  };
   /** Kanary updates and scales the canary but does not own it: it is scaled to 0, never deleted. */
   const adopted = (ctx: PortContext) => {
     const s = ctx.spec.strategy;
@@ -568,13 +579,12 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
     },
 
     async readiness(ctx, side) {
-      const d = side === 'stable' ? await getStable(ctx) : await getCanary(ctx);
-      return readinessOf(d, side);
+      return readinessOf(await viewSide(ctx, side), side);
     },
 
     async endpoints(ctx, side) {
       const name = side === 'stable' ? stableName(ctx) : canaryName(ctx);
-      const d = await client.get<Deployment>(deploymentRef(ns(ctx), name));
+      const d = await client.getView<Deployment>(deploymentRef(ns(ctx), name));
       if (!d) return { exists: false, ready: 0, message: `${side} Deployment ${name} does not exist` };
       // The routers reach a side through its pod-template-hash; without one known, the whole Deployment.
       const hash = ctx.targets[side]?.podTemplateHash;

@@ -155,6 +155,24 @@ describe('reads served from watches', () => {
     expect(requestsOf('deployments') - before).toBe(1);
   });
 
+  it('getView shares the frozen cached object, without requests; without a watch it is the server answer, frozen', async () => {
+    const c = await watching();
+    const before = requestsOf('deployments');
+    const first = (await c.getView<Deployment>(ref('shop'))) as Deployment;
+    expect(await c.getView(ref('shop'))).toBe(first);
+    expect(await c.getView(ref('missing'))).toBeUndefined();
+    expect(requestsOf('deployments') - before).toBe(0);
+    expect(() => {
+      first.spec.replicas = 99;
+    }).toThrow(TypeError);
+    await c.close();
+    client = createKubeClient({ kubeConfig: cluster.kubeConfig, watch: false });
+    const served = (await client.getView<Deployment>(ref('shop'))) as Deployment;
+    expect(served.spec.replicas).toBe(2);
+    expect(Object.isFrozen(served.spec)).toBe(true);
+    expect(requestsOf('deployments') - before).toBe(1);
+  });
+
   it('listView without a watch is the server answer, frozen', async () => {
     const c = await watching({ watch: false });
     const listed = await c.listView<Deployment>('apps/v1', 'Deployment', 'default', 'app=cart');
