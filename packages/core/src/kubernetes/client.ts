@@ -25,13 +25,13 @@ import { deepFreeze } from './frozen.ts';
 import { createLimiter } from './limiter.ts';
 import { createWatchCache } from './watch-cache.ts';
 
-/** Identifies an object: enough to build its URL. */
 /** A named way of filing objects under keys, for `KubeClient.listByIndex`; one function per name. */
 export interface ObjectIndex {
   name: string;
   keysOf(object: KubeObject): readonly string[];
 }
 
+/** Identifies an object: enough to build its URL. */
 export interface ObjectRef {
   apiVersion: string;
   kind: string;
