@@ -51,8 +51,6 @@ export class Informer {
   #objects = new Map<string, KubeObject>();
   // Bumped on every change: the view of the whole kind is made once per generation.
   #generation = 0;
-  // Bumped on every relist, which rebuilds the indexes.
-  #relists = 0;
   #all: { generation: number; items: readonly KubeObject[] } | undefined;
   // client-go's indexers: objects by derived keys (the labels index is built in), kept as objects
   // change, so a lookup walks the few objects under its key, not the whole kind (at a thousand
@@ -149,8 +147,7 @@ export class Informer {
     const id = keys.join('\n');
     const gens = keys.map((k) => index.gens.get(k) ?? 0);
     const known = index.views.get(id);
-    if (known && known.relists === this.#relists && known.gens.every((g, i) => g === gens[i]))
-      return known.items;
+    if (known?.gens.every((g, i) => g === gens[i])) return known.items;
     let smallest: Set<string> | undefined;
     for (const k of keys) {
       const members = index.members.get(k);
@@ -167,7 +164,7 @@ export class Informer {
     }
     Object.freeze(items);
     if (index.views.size > 4096) index.views.clear();
-    index.views.set(id, { relists: this.#relists, gens, items });
+    index.views.set(id, { gens, items });
     return items;
   }
 
@@ -248,7 +245,7 @@ export class Informer {
       }
     this.#objects = next;
     this.#generation++;
-    this.#relists++;
+    // Rebuilt whole: generations are ticks of one counter, so no view survives the relist wrongly.
     for (const index of this.#indexes.values()) {
       index.members.clear();
       index.gens.clear();
@@ -328,7 +325,7 @@ interface Index {
   members: Map<string, Set<string>>;
   /** Key → when an object under it last changed (a tick of `changes`; absent while nothing is under it). */
   gens: Map<string, number>;
-  views: Map<string, { relists: number; gens: number[]; items: readonly KubeObject[] }>;
+  views: Map<string, { gens: number[]; items: readonly KubeObject[] }>;
 }
 
 const newIndex = (keysOf: Index['keysOf']): Index => ({
@@ -348,7 +345,7 @@ function labelPairs(object: KubeObject): string[] {
 let changes = 0;
 
 function file(index: Index, name: string, object: KubeObject): void {
-  for (const key of index.keysOf(object)) {
+  for (const key of new Set(index.keysOf(object))) {
     const members = index.members.get(key) ?? new Set<string>();
     index.members.set(key, members);
     members.add(name);
@@ -357,7 +354,8 @@ function file(index: Index, name: string, object: KubeObject): void {
 }
 
 function unfile(index: Index, name: string, object: KubeObject): void {
-  for (const key of index.keysOf(object)) {
+  // Each key once: a pod listed in two subsets must not leave a generation behind with no members.
+  for (const key of new Set(index.keysOf(object))) {
     const members = index.members.get(key);
     members?.delete(name);
     if (members?.size === 0) {
