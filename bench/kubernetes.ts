@@ -271,10 +271,8 @@ async function scale(lines: string[], n: number) {
       ),
       client,
       router: createIstioRouter({ client, virtualService: name, routes: ['primary'] }),
-      // Looks and store syncs at the defaults (woken by the client's watches); a longer Lease
-      // than the default, as a platform driving a thousand releases would set: its renewals are
-      // the one request each rollout keeps making while it waits.
-      lockTtl: '60s',
+      // Looks, store syncs and the Lease at the defaults: the client's watches wake the looks,
+      // and the process's one heartbeat Lease is renewed for all of them.
     });
     timeSteps(r, steps);
     return r;

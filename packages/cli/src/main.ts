@@ -385,9 +385,10 @@ async function control(
         ? await rollout.pause()
         : await rollout.resume();
   const lease = await rollout.inspectLease();
-  const who = lease?.record?.holder
-    ? `${lease.record.holder} holds the lease and acts on it at its next look at the state`
-    : 'nobody drives it now: it takes effect when a driver runs (`kanary run`, or the agent)';
+  const who =
+    lease?.record?.holder && !lease.free
+      ? `${lease.record.holder} holds the lease and acts on it at its next look at the state`
+      : 'nobody drives it now: it takes effect when a driver runs (`kanary run`, or the agent)';
   p.out(
     `${cmd}${cmd === 'promote' && values.full ? ' --full' : ''} recorded in ${name}'s state (${after.phase}); ${who}\n`,
   );

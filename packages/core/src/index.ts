@@ -98,6 +98,7 @@ export type {
   LeaseBackend,
   LeaseRecord,
   LeaseView,
+  Liveness,
   Lock,
   LockLease,
   LockOptions,

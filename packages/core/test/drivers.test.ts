@@ -179,41 +179,179 @@ describe("the storage's time", () => {
   });
 });
 
-describe('renewals of many leases', () => {
-  it('taken in the same instant, drift apart instead of renewing in one burst; never later than a third of the TTL', async () => {
-    const clock = createVirtualClock(0);
-    const backend = createMemoryLeaseBackend();
-    const renewals = new Map<string, number[]>();
-    const counting: LeaseBackend = {
+describe('liveness once per process', () => {
+  const counting = (backend: LeaseBackend, clock: { now(): number }) => {
+    const writes = new Map<string, number[]>();
+    const reads = new Map<string, number[]>();
+    const note = (into: Map<string, number[]>, name: string) => {
+      const at = into.get(name) ?? [];
+      at.push(clock.now());
+      into.set(name, at);
+    };
+    const wrapped: LeaseBackend = {
       ...backend,
+      get: async (k) => {
+        note(reads, `${k.namespace}/${k.name}`);
+        return backend.get(k);
+      },
       update: async (k, r, v) => {
-        const at = renewals.get(k.name) ?? [];
-        at.push(clock.now());
-        renewals.set(k.name, at);
+        note(writes, `${k.namespace}/${k.name}`);
         return backend.update(k, r, v);
       },
     };
-    const lock = createMemoryLock({ backend: counting, clock });
-    const leases = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        lock.acquire({ namespace: 'apps', name: `svc-${i}` }, { holder: 'agent', ttlMs: 30_000 }),
-      ),
-    );
+    return { wrapped, writes, reads };
+  };
+
+  it('a process holding 200 rollouts renews one heartbeat per namespace, looks at its leases spread out, and removes the heartbeats with its last lease', async () => {
+    const clock = createVirtualClock(0);
+    const backend = createMemoryLeaseBackend();
+    const { wrapped, writes, reads } = counting(backend, clock);
+    const lock = createMemoryLock({ backend: wrapped, clock });
+    const keys = [
+      ...Array.from({ length: 200 }, (_, i) => ({ namespace: 'apps', name: `svc-${i}` })),
+      { namespace: 'shop', name: 'web' },
+    ];
+    const leases = await Promise.all(keys.map((k) => lock.acquire(k, { holder: 'agent', ttlMs: 30_000 })));
+    writes.clear();
+    reads.clear();
     await clock.advance(60_000);
-    const firsts = [...renewals.values()].map((at) => at[0] as number);
-    expect(firsts).toHaveLength(200);
-    // Every first renewal within (8.5 s, 10 s], spread over that window: no 100 ms holds a tenth.
-    expect(Math.min(...firsts)).toBeGreaterThan(8_500);
-    expect(Math.max(...firsts)).toBeLessThanOrEqual(10_000);
+    // Only the two heartbeats were written: every third of the TTL, six times a minute each.
+    expect([...writes.keys()].map((id) => id.replace(/process\.[0-9a-f]{12}$/, 'beat')).sort()).toEqual([
+      'apps/beat',
+      'shop/beat',
+    ]);
+    expect([...writes.values()].map((at) => at.length)).toEqual([6, 6]);
+    // Each holder looks at its own lease (stolen?) once a third of the TTL, the looks spread out.
+    const firsts = keys.map((k) => reads.get(`${k.namespace}/${k.name}`)?.[0] as number);
+    expect(firsts.every((t) => t > 8_500 && t <= 10_000)).toBe(true);
     const buckets = new Map<number, number>();
     for (const t of firsts) buckets.set(Math.floor(t / 100), (buckets.get(Math.floor(t / 100)) ?? 0) + 1);
     expect(Math.max(...buckets.values())).toBeLessThan(20);
-    // The same rollout renews at the same pace every time (a replay is the same run).
-    for (const at of renewals.values()) {
-      const gaps = at.slice(1).map((t, i) => t - (at[i] as number));
-      expect(new Set(gaps).size).toBe(1);
-    }
+    const pointer = (await backend.get(keys[0] as (typeof keys)[0]))?.record.liveness;
+    expect(pointer?.holder).toBe('agent');
+    const beatKey = { namespace: 'apps', name: pointer?.lease as string };
+    expect((await backend.get(beatKey))?.record.holder).toMatch(/^kanary-/);
     await Promise.all(leases.map((l) => l.release()));
+    await clock.advance(1);
+    expect(await backend.get(beatKey)).toBeUndefined();
+    expect((await backend.get({ namespace: 'shop', name: 'web' }))?.record.holder).toBeUndefined();
+  });
+
+  it('a heartbeat that cannot be renewed stops every rollout leaning on it at its renew deadline', async () => {
+    const clock = createVirtualClock(0);
+    const backend = createMemoryLeaseBackend();
+    let down = false;
+    const flaky: LeaseBackend = {
+      ...backend,
+      update: async (k, r, v) => {
+        if (down) throw new KanaryError('KUBERNETES', 'the API server is unreachable', { retryable: true });
+        return backend.update(k, r, v);
+      },
+    };
+    const lock = createMemoryLock({ backend: flaky, clock });
+    const leases = await Promise.all(
+      ['a', 'b', 'c'].map((name) =>
+        lock.acquire({ namespace: 'apps', name }, { holder: 'bot', ttlMs: 30_000 }),
+      ),
+    );
+    down = true;
+    await clock.advance(19_000);
+    expect(leases.every((l) => l.isHeld())).toBe(true);
+    await clock.advance(1_100);
+    expect(leases.every((l) => l.signal.aborted && !l.isHeld())).toBe(true);
+    expect(((leases[0] as { signal: AbortSignal }).signal.reason as Error).message).toMatch(
+      /heartbeat was lost.*no renewal succeeded/,
+    );
+  });
+
+  it('a waiter takes a rollout once its holder heartbeat has been silent a whole TTL, not while it beats', async () => {
+    const backend = createMemoryLeaseBackend();
+    const clock = createVirtualClock(0);
+    const frozenClock = createVirtualClock(0);
+    const live = createMemoryLock({ backend, clock });
+    const frozen = createMemoryLock({ backend, clock: frozenClock });
+    await live.acquire({ namespace: 'apps', name: 'kept' }, { holder: 'live', ttlMs: 15_000 });
+    await frozen.acquire({ namespace: 'apps', name: 'gone' }, { holder: 'frozen', ttlMs: 15_000 });
+    const waiter = createMemoryLock({ backend, clock });
+    const taken = waiter.acquire(
+      { namespace: 'apps', name: 'gone' },
+      { holder: 'next', ttlMs: 15_000, wait: true },
+    );
+    const kept = waiter.acquire(
+      { namespace: 'apps', name: 'kept' },
+      { holder: 'next', ttlMs: 15_000, wait: true },
+    );
+    let tookGone = -1;
+    void taken.then(() => {
+      tookGone = clock.now();
+    });
+    let tookKept = false;
+    void kept.then(() => {
+      tookKept = true;
+    });
+    await clock.advance(14_000);
+    expect(tookGone).toBe(-1);
+    await clock.advance(3_000);
+    expect(tookGone).toBeGreaterThanOrEqual(15_000);
+    expect((await taken).epoch).toBe(2);
+    await clock.advance(120_000);
+    expect(tookKept).toBe(false);
+    expect((await waiter.inspect?.({ namespace: 'apps', name: 'kept' }))?.free).toBe(false);
+  });
+
+  it('a rollout lease taken by hand is noticed within a third of the TTL; a deleted heartbeat frees its rollouts at once', async () => {
+    const clock = createVirtualClock(0);
+    const backend = createMemoryLeaseBackend();
+    const lock = createMemoryLock({ backend, clock });
+    const stolen = await lock.acquire({ namespace: 'apps', name: 'a' }, { holder: 'bot', ttlMs: 30_000 });
+    const other = await lock.acquire({ namespace: 'apps', name: 'b' }, { holder: 'bot', ttlMs: 30_000 });
+    const a = await backend.get({ namespace: 'apps', name: 'a' });
+    await backend.update(
+      { namespace: 'apps', name: 'a' },
+      { ...(a?.record as NonNullable<typeof a>['record']), holder: 'someone-else', transitions: 2 },
+      a?.version as string,
+    );
+    await clock.advance(10_000);
+    expect(stolen.signal.aborted).toBe(true);
+    expect((stolen.signal.reason as Error).message).toMatch(/taken by someone-else \(epoch 2\)/);
+    expect(other.isHeld()).toBe(true);
+    // The heartbeat removed by hand: anyone may take its rollouts at once, and the holder stops
+    // at its next renewal.
+    const b = await backend.get({ namespace: 'apps', name: 'b' });
+    const beat = { namespace: 'apps', name: b?.record.liveness?.lease as string };
+    await backend.delete?.(beat, (await backend.get(beat))?.version as string);
+    const rival = createMemoryLock({ backend, clock });
+    const took = await rival.acquire({ namespace: 'apps', name: 'b' }, { holder: 'rival', ttlMs: 30_000 });
+    expect(took.epoch).toBe(other.epoch + 1);
+    await clock.advance(10_000);
+    expect(other.signal.aborted).toBe(true);
+  });
+
+  it('locks of one process on one storage share its heartbeat, and one name still takes turns across them', async () => {
+    const clock = createVirtualClock(0);
+    const backend = { ...createMemoryLeaseBackend(), scope: 'cluster-a|user' };
+    const { wrapped, writes } = counting(backend, clock);
+    const one = createMemoryLock({ backend: wrapped, clock });
+    const two = createMemoryLock({ backend: wrapped, clock });
+    const x = await one.acquire({ namespace: 'apps', name: 'x' }, { holder: 'bot', ttlMs: 30_000 });
+    await two.acquire({ namespace: 'apps', name: 'y' }, { holder: 'bot-2', ttlMs: 30_000 });
+    writes.clear();
+    await clock.advance(30_000);
+    expect([...writes.entries()].map(([id, at]) => [id.startsWith('apps/process.'), at.length])).toEqual([
+      [true, 3],
+    ]);
+    // A second loop under the same name, through the other lock: waits for the first's release.
+    let second: { epoch: number } | undefined;
+    void two
+      .acquire({ namespace: 'apps', name: 'x' }, { holder: 'bot', ttlMs: 30_000, wait: true })
+      .then((l) => {
+        second = l;
+      });
+    await clock.advance(60_000);
+    expect(second).toBeUndefined();
+    await x.release();
+    await clock.advance(3_000);
+    expect(second?.epoch).toBe(x.epoch + 1);
   });
 });
 

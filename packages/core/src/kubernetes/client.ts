@@ -99,8 +99,11 @@ export interface KubeClient {
   readonly fieldManager: string;
   /** The clock its retries wait on; also what callers use to wait for the cluster to catch up. */
   readonly clock: Clock;
-  /** Returns undefined for 404. */
-  get<T extends KubeObject>(ref: ObjectRef): Promise<T | undefined>;
+  /**
+   * Returns undefined for 404. `fresh` asks the server even when the watch cache could answer:
+   * for decisions a stalled watch must not make (whether another driver is still alive).
+   */
+  get<T extends KubeObject>(ref: ObjectRef, options?: { fresh?: boolean }): Promise<T | undefined>;
   /**
    * Like `get`, without the copy: a frozen object shared with every other reader (the watch
    * cache's own while its watch is live, otherwise the server's answer), as `listView` is to
@@ -146,8 +149,11 @@ export interface KubeClient {
   jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[]): Promise<T>;
   /** Server-side apply as the `kanary` field manager. */
   apply<T extends KubeObject>(obj: T, options?: { force?: boolean }): Promise<T>;
-  /** Deletes; a missing object is not an error. */
-  delete(ref: ObjectRef): Promise<void>;
+  /**
+   * Deletes; a missing object is not an error. With `resourceVersion`, only that version
+   * (CONFLICT when the object has changed since).
+   */
+  delete(ref: ObjectRef, options?: { resourceVersion?: string }): Promise<void>;
   /**
    * Removes a rollout's epoch annotation (its fencing stamp) once the release has ended, on the
    * version read: objects are left as they were. Missing objects are fine.
@@ -329,8 +335,8 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     clock,
     kubeConfig,
     fieldManager,
-    async get<T extends KubeObject>(ref: ObjectRef) {
-      const hit = cache.lookup(ref);
+    async get<T extends KubeObject>(ref: ObjectRef, options?: { fresh?: boolean }) {
+      const hit = options?.fresh ? 'miss' : cache.lookup(ref);
       if (hit !== 'miss') return hit as T | undefined;
       try {
         return (await call(describeRef('get', ref), () => read<T>(ref))) as T;
@@ -478,12 +484,19 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         return send(config);
       });
     },
-    async delete(ref: ObjectRef) {
+    async delete(ref: ObjectRef, options?: { resourceVersion?: string }) {
       const fence = currentFence();
       const what = describeRef('delete', ref);
       try {
         if (!fence) {
-          await call(what, () => api.delete(asSpec(ref)));
+          const version = options?.resourceVersion;
+          await call(what, () =>
+            version === undefined
+              ? api.delete(asSpec(ref))
+              : api.delete(asSpec(ref), undefined, undefined, undefined, undefined, undefined, {
+                  preconditions: { resourceVersion: version },
+                }),
+          );
           return;
         }
         await fenced(what, ref, fence, async (current) => {

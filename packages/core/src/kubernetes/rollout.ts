@@ -89,9 +89,9 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
           {
             apiGroup: 'coordination.k8s.io',
             resource: 'leases',
-            verbs: ['get', 'create', 'update'] as ApiVerb[],
+            verbs: ['get', 'create', 'update', 'delete'] as ApiVerb[],
             namespace: ns,
-            why: `one driver at a time (Lease kanary-${spec.name})`,
+            why: `one driver at a time (Lease kanary-${spec.name}, and this process's heartbeat Lease)`,
           },
         ]),
     ...(record && !options.record

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { isKanaryError, KanaryError } from '../errors/kanary-error.ts';
 import { type Clock, monotonicNow, systemClock } from '../ports/clock.ts';
 import type {
@@ -23,20 +24,28 @@ export const LEASE_TIMING = {
 } as const;
 
 /**
- * A rollout's own fraction in [0, 1), the same every run (a hash of its key): renewals come up to
- * 15% early by it, so a thousand rollouts taken at once (an agent adopting them after a restart)
- * drift apart instead of renewing in one burst every period. Deterministic, so a simulated run
+ * A rollout's own fraction in [0, 1), the same every run (a hash of its key): a holder's looks at
+ * its lease come up to 15% early by it, so a thousand rollouts taken at once (an agent adopting
+ * them after a restart) drift apart instead of looking in one burst every period. Deterministic, so a simulated run
  * replays exactly; never late, so the margin before the renew deadline only grows.
  */
 export function spreadOf(key: RolloutKey): number {
+  return hash32(`${key.namespace}/${key.name}`) / 2 ** 32;
+}
+
+function hash32(text: string): number {
   let h = 2166136261;
-  for (const c of `${key.namespace}/${key.name}`) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
+  for (const c of text) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
   // FNV-1a, then a final mix (MurmurHash3's): names that differ in their last character only
   // (svc-1, svc-2, …) would otherwise land close together.
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
+  return (h ^ (h >>> 16)) >>> 0;
 }
+
+/** 12 hex digits of `text`: a lease name made of a process identity of any length. */
+const hashHex = (text: string) =>
+  hash32(text).toString(16).padStart(8, '0') + hash32(`${text}#`).toString(16).padStart(8, '0').slice(0, 4);
 
 interface Observation {
   record: LeaseRecord;
@@ -47,30 +56,91 @@ interface Observation {
 const sameRecord = (a: LeaseRecord, b: LeaseRecord) =>
   a.holder === b.holder && a.renewTime === b.renewTime && a.transitions === b.transitions;
 
+/** A process's liveness in one namespace, shared by every rollout lease it holds there. */
+interface Heartbeat {
+  key: RolloutKey;
+  held: HeldLease;
+  /** Rollout leases that lean on it; at 0 it is removed. */
+  users: number;
+}
+
 /**
- * A Lock with client-go's leader-election semantics over any lease storage:
- * - a lease held by someone else expires only after this process has seen the same record stay
- *   unchanged for its whole duration on its own monotonic clock (clock skew between hosts cannot
- *   shorten it);
- * - every acquisition increments the lease's transitions, which is the holder's epoch;
- * - a holder renews every third of the duration and, if no renewal succeeded for two thirds of
- *   it, stops at once (its `signal` aborts) — a full third before anyone else may take over.
+ * One process as a lease holder on one storage: its heartbeats and the rollout leases it holds.
+ * Every lock of a process on one storage shares it, so two of them never take a lease from each
+ * other nor keep two heartbeats.
+ */
+interface HolderProcess {
+  /** The heartbeats' holder identity: unique to this process. */
+  id: string;
+  /** The heartbeats' lease name in each namespace. */
+  heartbeatName: string;
+  heartbeats: Map<string, Promise<Heartbeat>>;
+  /** Heartbeats being removed: a new one in that namespace waits for it. */
+  retiring: Map<string, Promise<void>>;
+  /** Rollout leases held now, by rollout. */
+  holding: Map<string, LockLease>;
+  offset: OffsetEstimate;
+}
+
+const processes = new WeakMap<Clock, Map<string, HolderProcess>>();
+let processCount = 0;
+
+function newProcess(): HolderProcess {
+  const id = `kanary-${hostname()}-${process.pid}-${(++processCount).toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  return {
+    id,
+    heartbeatName: `process.${hashHex(id)}`,
+    heartbeats: new Map(),
+    retiring: new Map(),
+    holding: new Map(),
+    // One host and one storage clock: what earlier leases learnt of the offset holds for the next
+    // (a fresh estimate from one write is a whole second wide at the Lease's precision; a driver
+    // back for its scale-down then read the storage's time up to 1 s low and took the lease again
+    // and again until the second turned over — 20 epochs in 0.9 s, chaos seed 8330).
+    offset: createOffsetEstimate(),
+  };
+}
+
+function processFor(backend: LeaseBackend, clock: Clock): HolderProcess {
+  if (backend.scope === undefined) return newProcess();
+  const byScope = processes.get(clock) ?? new Map<string, HolderProcess>();
+  processes.set(clock, byScope);
+  const found = byScope.get(backend.scope) ?? newProcess();
+  byScope.set(backend.scope, found);
+  return found;
+}
+
+/** What a waiter can tell of a lease's holder. */
+interface Judgement {
+  /** Released, or its holder's heartbeat is gone: take it at once. */
+  free: boolean;
+  /** How long the holder's sign of life (its heartbeat, or the lease itself) has been seen unchanged. */
+  silentFor: number;
+  /** How long that sign of life must stay unchanged before the lease may be taken. */
+  durationMs: number;
+}
+
+/**
+ * A Lock with client-go's leader-election semantics over any lease storage, with liveness kept
+ * once per process instead of once per rollout:
+ * - each rollout lease names its holder and epoch, and points at the holder process's heartbeat
+ *   lease in the same namespace; only the heartbeat is renewed (every third of its duration), so a
+ *   process holding a thousand paused rollouts writes one lease per namespace, not a thousand;
+ * - a rollout lease held by someone else may be taken once its holder's heartbeat has been seen
+ *   unchanged for its whole duration on this process's own monotonic clock (clock skew between
+ *   hosts cannot shorten it), or is gone, released or taken again since; a lease without a valid
+ *   pointer (an older Kanary, a hand edit) is judged by its own renewals, as before;
+ * - every acquisition increments the rollout lease's transitions, which is the holder's epoch;
+ * - a heartbeat not renewed for two thirds of its duration stops every rollout leaning on it at
+ *   once (their `signal`s abort) — a full third before anyone else may take over — and a holder
+ *   that sees its rollout lease taken (a watch-cached look each third of the duration) stops too.
  */
 export function createElectedLock(backend: LeaseBackend, options: { clock?: Clock } = {}): Lock {
   const clock = options.clock ?? systemClock;
   const mono = () => monotonicNow(clock);
   const observed = new Map<string, Observation>();
-  // One host and one storage clock: what earlier leases learnt of the offset holds for the next
-  // (a fresh estimate from one write is a whole second wide at the Lease's precision; a driver
-  // back for its scale-down then read the storage's time up to 1 s low and took the lease again
-  // and again until the second turned over — 20 epochs in 0.9 s, chaos seed 8330).
-  const offset = createOffsetEstimate();
+  const me = processFor(backend, clock);
   const idOf = (key: RolloutKey) => `${key.namespace}/${key.name}`;
-  // Leases this process holds now. Our own name on a lease is taken back at once only when no
-  // live lease of ours stands behind it: two drive loops of one process (an abort's carry-out and
-  // a promotion's, under one holder) otherwise took it from each other in one instant, thousands
-  // of epochs deep (chaos seed 8416).
-  const holding = new Map<string, LockLease>();
 
   const observe = (key: RolloutKey, lease: VersionedLease): Observation => {
     const seen = observed.get(idOf(key));
@@ -80,14 +150,114 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
     return fresh;
   };
 
+  const judge = async (key: RolloutKey, current: VersionedLease): Promise<Judgement> => {
+    const record = current.record;
+    if (!record.holder) return { free: true, silentFor: 0, durationMs: record.durationMs };
+    const pointer = record.liveness;
+    if (pointer && pointer.holder === record.holder && pointer.transitions === record.transitions) {
+      const beatKey = { namespace: key.namespace, name: pointer.lease };
+      const beat = await backend.get(beatKey);
+      if (!beat?.record.holder || beat.record.transitions !== pointer.epoch) {
+        return { free: true, silentFor: 0, durationMs: record.durationMs };
+      }
+      const seen = observe(beatKey, beat);
+      return { free: false, silentFor: mono() - seen.at, durationMs: beat.record.durationMs };
+    }
+    const seen = observe(key, current);
+    return { free: false, silentFor: mono() - seen.at, durationMs: record.durationMs };
+  };
+
+  /** This process's heartbeat in `namespace`, made when none is running; the caller must `unlean` it. */
+  const lean = async (namespace: string, ttlMs: number): Promise<Heartbeat> => {
+    for (;;) {
+      const known = me.heartbeats.get(namespace);
+      if (known) {
+        const beat = await known.catch(() => undefined);
+        if (beat && !beat.held.lease.signal.aborted) {
+          beat.users++;
+          return beat;
+        }
+        if (me.heartbeats.get(namespace) === known) me.heartbeats.delete(namespace);
+        continue;
+      }
+      const retiring = me.retiring.get(namespace);
+      if (retiring) {
+        await retiring;
+        continue;
+      }
+      const made = startHeartbeat(namespace, ttlMs);
+      me.heartbeats.set(namespace, made);
+      made.then(
+        (beat) =>
+          beat.held.lease.signal.addEventListener(
+            'abort',
+            () => {
+              if (me.heartbeats.get(namespace) === made) me.heartbeats.delete(namespace);
+            },
+            { once: true },
+          ),
+        () => {
+          if (me.heartbeats.get(namespace) === made) me.heartbeats.delete(namespace);
+        },
+      );
+      const beat = await made;
+      beat.users++;
+      return beat;
+    }
+  };
+
+  const startHeartbeat = async (namespace: string, ttlMs: number): Promise<Heartbeat> => {
+    const key = { namespace, name: me.heartbeatName };
+    for (;;) {
+      // Ours alone (its name is this process's): taken at once whatever it says.
+      const current = await backend.get(key);
+      const sentAt = mono();
+      const sentWall = clock.now();
+      const record: LeaseRecord = {
+        holder: me.id,
+        durationMs: ttlMs,
+        acquireTime: sentWall,
+        renewTime: sentWall,
+        transitions: (current?.record.transitions ?? 0) + 1,
+      };
+      try {
+        const written = current
+          ? await backend.update(key, record, current.version)
+          : await backend.create(key, record);
+        me.offset.add(written, sentWall, clock.now());
+        return {
+          key,
+          held: holdLease(backend, key, clock, me.id, ttlMs, written, sentAt, me.offset),
+          users: 0,
+        };
+      } catch (error) {
+        if (!isKanaryError(error, 'CONFLICT')) throw error;
+      }
+    }
+  };
+
+  const unlean = (beat: Heartbeat) => {
+    beat.users--;
+    if (beat.users > 0) return;
+    const { namespace } = beat.key;
+    const made = me.heartbeats.get(namespace);
+    if (made) me.heartbeats.delete(namespace);
+    // Removed, not left behind: a process per `kanary run` would otherwise leave one per run.
+    const retire = beat.held.retire(backend.delete !== undefined).finally(() => {
+      if (me.retiring.get(namespace) === retire) me.retiring.delete(namespace);
+    });
+    me.retiring.set(namespace, retire);
+  };
+
   return {
     async inspect(key): Promise<LeaseView> {
       const current = await backend.get(key);
-      const seen = current ? observe(key, current) : undefined;
+      if (!current) return { record: undefined, free: true, silentForMs: 0 };
+      const view = await judge(key, current);
       return {
-        record: current?.record,
-        free: !current?.record.holder,
-        silentForMs: seen ? mono() - seen.at : 0,
+        record: { ...current.record, durationMs: view.durationMs },
+        free: view.free,
+        silentForMs: view.silentFor,
       };
     },
 
@@ -100,95 +270,118 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
       for (let attempt = 0; ; ) {
         if (signal?.aborted) throw new KanaryError('LOCKED', `gave up waiting for the lease on ${idOf(key)}`);
         let current: VersionedLease | undefined;
+        let view: Judgement | undefined;
         try {
           current = await backend.get(key);
+          if (current) view = await judge(key, current);
         } catch (error) {
           // The storage is unreachable: a waiter rides it out, anyone else is told.
           if (!opts.wait || !isKanaryError(error) || !error.retryable) throw error;
           await retry.wait(attempt++, signal);
           continue;
         }
-        const sentAt = mono();
-        const sentWall = clock.now();
-        const take = (transitions: number): LeaseRecord => ({
-          holder,
-          durationMs: ttlMs,
-          acquireTime: clock.now(),
-          renewTime: clock.now(),
-          transitions: Math.max(transitions, opts.minEpoch ?? 0) + 1,
-        });
-        if (current) {
-          const seen = observe(key, current);
-          const silentFor = mono() - seen.at;
-          // Our own name on it (this process lost it in an outage, or restarted under the same
-          // name): as client-go, take it back at once; the new epoch fences what the old one sent.
+        if (current && view && !view.free) {
+          // Our own name on it with no live lease of ours behind it (this process lost it in an
+          // outage, or restarted under the same name): as client-go, take it back at once; the
+          // new epoch fences what the old one sent. Our name on a live one of ours is a second
+          // drive loop of this process (an abort's carry-out and a promotion's): it waits its turn
+          // — they otherwise took it from each other in one instant, thousands of epochs deep
+          // (chaos seed 8416).
           const sibling =
-            current.record.holder === holder && holding.get(idOf(key))?.signal.aborted === false;
-          const others = (current.record.holder && current.record.holder !== holder) || sibling;
-          if (others && silentFor < current.record.durationMs) {
-            if (!opts.wait) throw lockedError(backend, key, current.record, silentFor);
-            await clock.sleep(
-              Math.min(current.record.durationMs - silentFor, Math.max(100, ttlMs * LEASE_TIMING.retryEvery)),
-              signal,
-            );
+            current.record.holder === holder && me.holding.get(idOf(key))?.signal.aborted === false;
+          const others = current.record.holder !== holder || sibling;
+          if (others && view.silentFor < view.durationMs) {
+            if (!opts.wait) throw lockedError(backend, key, current.record, view);
+            await clock.sleep(Math.min(view.durationMs - view.silentFor, period), signal);
             continue;
           }
         }
+        let beat: Heartbeat;
         try {
+          beat = await lean(key.namespace, ttlMs);
+        } catch (error) {
+          if (!opts.wait || !isKanaryError(error) || !error.retryable) throw error;
+          await retry.wait(attempt++, signal);
+          continue;
+        }
+        let lease: LockLease | undefined;
+        try {
+          const transitions = Math.max(current?.record.transitions ?? 0, opts.minEpoch ?? 0) + 1;
+          const sentWall = clock.now();
+          const record: LeaseRecord = {
+            holder,
+            durationMs: ttlMs,
+            acquireTime: sentWall,
+            renewTime: sentWall,
+            transitions,
+            liveness: { holder, transitions, lease: beat.key.name, epoch: beat.held.lease.epoch },
+          };
           const written = current
-            ? await backend.update(key, take(current.record.transitions), current.version)
-            : await backend.create(key, take(0));
+            ? await backend.update(key, record, current.version)
+            : await backend.create(key, record);
           observe(key, written);
-          offset.add(written, sentWall, clock.now());
-          const lease = holdLease(backend, key, clock, holder, ttlMs, written, sentAt, offset);
-          holding.set(idOf(key), lease);
-          lease.signal.addEventListener(
+          me.offset.add(written, sentWall, clock.now());
+          lease = holdRollout(backend, key, clock, holder, ttlMs, written, beat, me.offset, () =>
+            unlean(beat),
+          );
+          const held = lease;
+          me.holding.set(idOf(key), held);
+          held.signal.addEventListener(
             'abort',
             () => {
-              if (holding.get(idOf(key)) === lease) holding.delete(idOf(key));
+              if (me.holding.get(idOf(key)) === held) me.holding.delete(idOf(key));
             },
             { once: true },
           );
-          return lease;
+          return held;
         } catch (error) {
           // Someone else wrote in between: look again.
           if (!isKanaryError(error, 'CONFLICT')) throw error;
+        } finally {
+          if (!lease) unlean(beat);
         }
       }
     },
   };
 }
 
-function lockedError(backend: LeaseBackend, key: RolloutKey, record: LeaseRecord, silentMs: number) {
-  const left = Math.ceil((record.durationMs - silentMs) / 1000);
+function lockedError(backend: LeaseBackend, key: RolloutKey, record: LeaseRecord, view: Judgement) {
+  const left = Math.ceil((view.durationMs - view.silentFor) / 1000);
   return new KanaryError(
     'LOCKED',
     `rollout ${key.namespace}/${key.name} is being driven by ${record.holder} (${backend.describe(key)}; ` +
-      `it expires if not renewed within ${left}s)`,
+      `it expires if its holder shows no sign of life within ${left}s)`,
     { details: { holder: record.holder, epoch: record.transitions, expiresInSeconds: left } },
   );
 }
 
-/** The holder's side: renewals on schedule, the renew deadline watched, release on request. */
-function holdLease(
+/** A renewed lease as its holder keeps it. */
+interface HeldLease {
+  lease: LockLease;
+  /** Stops renewing and releases it, or removes it (`remove`). */
+  retire(remove: boolean): Promise<void>;
+}
+
+/**
+ * A rollout lease as its holder keeps it: never renewed (its heartbeat is), given up when the
+ * heartbeat is lost, when this process sees someone else's name or epoch on it, or on release.
+ */
+function holdRollout(
   backend: LeaseBackend,
   key: RolloutKey,
   clock: Clock,
   holder: string,
   ttlMs: number,
   acquired: VersionedLease,
-  sentAt: number,
+  beat: Heartbeat,
   offset: OffsetEstimate,
+  done: () => void,
 ): LockLease {
-  const mono = () => monotonicNow(clock);
   const epoch = acquired.record.transitions;
-  const renewDeadline = ttlMs * LEASE_TIMING.renewDeadline;
-  const renewEvery = ttlMs * LEASE_TIMING.renewEvery * (1 - 0.15 * spreadOf(key));
   const lost = new AbortController();
-  const stop = new AbortController();
   let record = acquired.record;
   let version = acquired.version;
-  let renewedAt = sentAt;
+  const ours = (r: LeaseRecord | undefined) => r?.holder === holder && r.transitions === epoch;
 
   const lose = (why: string) => {
     if (lost.signal.aborted) return;
@@ -200,6 +393,93 @@ function holdLease(
           details: { holder, epoch },
         },
       ),
+    );
+    done();
+  };
+  const beatLost = () => {
+    const reason = beat.held.lease.signal.reason as Error | undefined;
+    lose(`its heartbeat was lost (${reason?.message ?? 'stopped'})`);
+  };
+  if (beat.held.lease.signal.aborted) beatLost();
+  else beat.held.lease.signal.addEventListener('abort', beatLost, { once: true });
+
+  // Taken by hand or by an older Kanary: seen in the watch cache, confirmed at the storage.
+  void (async () => {
+    const every = ttlMs * LEASE_TIMING.renewEvery * (1 - 0.15 * spreadOf(key));
+    while (!lost.signal.aborted) {
+      await clock.sleep(every, lost.signal);
+      if (lost.signal.aborted) return;
+      try {
+        const seen = await (backend.peek ?? backend.get)(key);
+        if (lost.signal.aborted || (seen && ours(seen.record))) continue;
+        const now = await backend.get(key);
+        if (lost.signal.aborted || (now && ours(now.record))) continue;
+        lose(
+          now
+            ? `the lease was taken by ${now.record.holder ?? 'nobody'} (epoch ${now.record.transitions})`
+            : 'the lease was deleted',
+        );
+      } catch {
+        // Unreachable storage: the heartbeat's renew deadline decides.
+      }
+    }
+  })();
+
+  return {
+    holder,
+    epoch,
+    signal: lost.signal,
+    isHeld: () => !lost.signal.aborted && beat.held.lease.isHeld(),
+    clockOffsetMs: () => offset.value(),
+    async release() {
+      const held = !lost.signal.aborted;
+      beat.held.lease.signal.removeEventListener('abort', beatLost);
+      lose('released');
+      if (!held) return;
+      for (let tries = 0; tries < 2; tries++) {
+        try {
+          await backend.update(key, { ...record, holder: undefined, renewTime: clock.now() }, version);
+          return;
+        } catch (error) {
+          // Best effort: if it fails, the lease simply expires with the heartbeat.
+          if (!isKanaryError(error, 'CONFLICT')) return;
+          const now = await backend.get(key).catch(() => undefined);
+          if (!now || !ours(now.record)) return;
+          record = now.record;
+          version = now.version;
+        }
+      }
+    },
+  };
+}
+
+/** The holder's side of a renewed lease: renewals on schedule, the renew deadline watched, release on request. */
+function holdLease(
+  backend: LeaseBackend,
+  key: RolloutKey,
+  clock: Clock,
+  holder: string,
+  ttlMs: number,
+  acquired: VersionedLease,
+  sentAt: number,
+  offset: OffsetEstimate,
+): HeldLease {
+  const mono = () => monotonicNow(clock);
+  const epoch = acquired.record.transitions;
+  const renewDeadline = ttlMs * LEASE_TIMING.renewDeadline;
+  const renewEvery = ttlMs * LEASE_TIMING.renewEvery;
+  const lost = new AbortController();
+  const stop = new AbortController();
+  let record = acquired.record;
+  let version = acquired.version;
+  let renewedAt = sentAt;
+
+  const lose = (why: string) => {
+    if (lost.signal.aborted) return;
+    lost.abort(
+      new KanaryError('LEADERSHIP_LOST', `this process no longer holds ${backend.describe(key)}: ${why}`, {
+        details: { holder, epoch },
+      }),
     );
     stop.abort();
   };
@@ -233,12 +513,13 @@ function holdLease(
         if (stop.signal.aborted) return;
         failing = true;
         if (!isKanaryError(error, 'CONFLICT')) continue;
-        // Changed under us: still ours (someone touched another field) or taken?
-        const current = await backend.get(key).catch(() => undefined);
-        if (!current) continue;
+        // Changed under us: still ours (someone touched another field), taken, or removed?
+        const current = await backend.get(key).catch(() => 'unreachable' as const);
+        if (current === 'unreachable') continue;
+        if (!current) return lose('it was deleted');
         if (current.record.holder !== holder || current.record.transitions !== epoch) {
           return lose(
-            `the lease was taken by ${current.record.holder ?? 'nobody'} (epoch ${current.record.transitions})`,
+            `it was taken by ${current.record.holder ?? 'nobody'} (epoch ${current.record.transitions})`,
           );
         }
         record = current.record;
@@ -247,24 +528,26 @@ function holdLease(
     }
   })();
 
-  return {
+  const lease: LockLease = {
     holder,
     epoch,
     signal: lost.signal,
     isHeld: () => !lost.signal.aborted && mono() - renewedAt < renewDeadline,
     clockOffsetMs: () => offset.value(),
-    async release() {
-      const held = !lost.signal.aborted;
-      lose('released');
-      if (!held) return;
-      const released = { ...record, holder: undefined, renewTime: clock.now() };
-      try {
-        await backend.update(key, released, version);
-      } catch {
-        // Best effort: if it fails, the lease simply expires.
-      }
-    },
+    release: () => retire(false),
   };
+  const retire = async (remove: boolean) => {
+    const held = !lost.signal.aborted;
+    lose('released');
+    if (!held) return;
+    try {
+      if (remove && backend.delete) await backend.delete(key, version);
+      else await backend.update(key, { ...record, holder: undefined, renewTime: clock.now() }, version);
+    } catch {
+      // Best effort: if it fails, the lease simply expires.
+    }
+  };
+  return { lease, retire };
 }
 
 /**

@@ -18,8 +18,12 @@ export function createMemoryLeaseBackend(): LeaseBackend {
   const leases = new Map<string, { record: LeaseRecord; version: number }>();
   let versions = 0;
   const id = (key: { namespace: string; name: string }) => `${key.namespace}/${key.name}`;
+  const copy = (r: LeaseRecord): LeaseRecord => ({
+    ...r,
+    ...(r.liveness ? { liveness: { ...r.liveness } } : {}),
+  });
   const out = (v: { record: LeaseRecord; version: number }): VersionedLease => ({
-    record: { ...v.record },
+    record: copy(v.record),
     version: String(v.version),
   });
   return {
@@ -30,7 +34,7 @@ export function createMemoryLeaseBackend(): LeaseBackend {
     },
     async create(key, record) {
       if (leases.has(id(key))) throw new KanaryError('CONFLICT', `lease ${id(key)} already exists`);
-      const v = { record: { ...record }, version: ++versions };
+      const v = { record: copy(record), version: ++versions };
       leases.set(id(key), v);
       return out(v);
     },
@@ -38,9 +42,16 @@ export function createMemoryLeaseBackend(): LeaseBackend {
       const current = leases.get(id(key));
       if (!current || String(current.version) !== version)
         throw new KanaryError('CONFLICT', `lease ${id(key)} was changed`, { retryable: true });
-      const v = { record: { ...record }, version: ++versions };
+      const v = { record: copy(record), version: ++versions };
       leases.set(id(key), v);
       return out(v);
+    },
+    async delete(key, version) {
+      const current = leases.get(id(key));
+      if (!current) return;
+      if (String(current.version) !== version)
+        throw new KanaryError('CONFLICT', `lease ${id(key)} was changed`, { retryable: true });
+      leases.delete(id(key));
     },
   };
 }

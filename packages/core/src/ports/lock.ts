@@ -16,6 +16,24 @@ export interface LeaseRecord {
    * holder's epoch, carried by each of its writes as a fencing token.
    */
   transitions: number;
+  /**
+   * Where the holder's liveness is kept when it is not this lease's own renewals: the holder
+   * process's heartbeat lease in the same namespace, as it was when this lease was taken. It counts
+   * only while `holder` and `transitions` are still the ones it was written with (a hand edit or an
+   * older Kanary falls back to this lease's own renewals).
+   */
+  liveness?: Liveness;
+}
+
+/** A rollout lease's pointer to its holder's heartbeat. */
+export interface Liveness {
+  /** The holder and transitions this pointer was written for. */
+  holder: string;
+  transitions: number;
+  /** The heartbeat lease's name (its key's `name`, in the rollout's namespace). */
+  lease: string;
+  /** The heartbeat's transitions then: a heartbeat taken again since no longer vouches for it. */
+  epoch: number;
 }
 
 /** A stored lease record and its version for compare-and-swap. */
@@ -33,9 +51,23 @@ export interface VersionedLease {
 export interface LeaseBackend {
   /** Names the lease for messages, e.g. `Lease shop/kanary-web`. */
   describe(key: RolloutKey): string;
+  /** The lease as the storage has it now (never a cached copy: liveness is judged on it). */
   get(key: RolloutKey): Promise<VersionedLease | undefined>;
+  /**
+   * The lease as a cache last saw it, possibly stale, at no cost: how a holder notices that its
+   * lease was taken without asking the storage for each lease it holds. Absent: `get`.
+   */
+  peek?(key: RolloutKey): Promise<VersionedLease | undefined>;
   create(key: RolloutKey, record: LeaseRecord): Promise<VersionedLease>;
   update(key: RolloutKey, record: LeaseRecord, version: string): Promise<VersionedLease>;
+  /** Removes a lease at `version` (CONFLICT if it changed); a missing one is fine. Absent: heartbeats are released, not removed. */
+  delete?(key: RolloutKey, version: string): Promise<void>;
+  /**
+   * Names the storage and credentials, so that every lock of one process on it shares one
+   * heartbeat per namespace (two locks of one process must never take leases from each other).
+   * Absent: each lock keeps its own.
+   */
+  scope?: string;
 }
 
 export interface LockOptions {

@@ -1,7 +1,7 @@
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
 import { createElectedLock } from '../leadership/elector.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { LeaseBackend, LeaseRecord, Lock, VersionedLease } from '../ports/lock.ts';
+import type { LeaseBackend, LeaseRecord, Liveness, Lock, VersionedLease } from '../ports/lock.ts';
 import type { RolloutKey } from '../ports/refs.ts';
 import { ownedLabels } from './labels.ts';
 
@@ -11,6 +11,25 @@ export interface LeaseLockOptions {
   /** Prefix of the Lease's name (default `kanary-`). */
   prefix?: string;
 }
+
+/** A rollout Lease's pointer to its holder's heartbeat Lease (JSON of `Liveness`). */
+export const LIVENESS_ANNOTATION = 'kanary.dev/liveness';
+
+const parseLiveness = (text: string | undefined): Liveness | undefined => {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as Partial<Liveness>;
+    return typeof v.holder === 'string' &&
+      typeof v.transitions === 'number' &&
+      typeof v.lease === 'string' &&
+      typeof v.epoch === 'number'
+      ? { holder: v.holder, transitions: v.transitions, lease: v.lease, epoch: v.epoch }
+      : undefined;
+  } catch {
+    // Unreadable (a hand edit): the Lease is judged by its own renewals.
+    return undefined;
+  }
+};
 
 type Lease = KubeObject & {
   spec?: {
@@ -53,6 +72,7 @@ export function createLeaseBackend(options: LeaseLockOptions): LeaseBackend {
     // The API server stamps the writer's managedFields entry with its own time (whole seconds).
     const mine = lease.metadata.managedFields?.find((m) => m.manager === client.fieldManager);
     const at = parseTime(mine?.time as unknown as string | undefined);
+    const liveness = parseLiveness(lease.metadata.annotations?.[LIVENESS_ANNOTATION]);
     return {
       record: {
         holder: spec.holderIdentity || undefined,
@@ -60,6 +80,7 @@ export function createLeaseBackend(options: LeaseLockOptions): LeaseBackend {
         ...(renew !== undefined ? { renewTime: renew } : {}),
         ...(acquire !== undefined ? { acquireTime: acquire } : {}),
         transitions: spec.leaseTransitions ?? 0,
+        ...(liveness ? { liveness } : {}),
       },
       version: lease.metadata.resourceVersion as string,
       ...(at !== undefined ? { writtenAt: { manager: client.fieldManager, at, precisionMs: 1000 } } : {}),
@@ -72,6 +93,7 @@ export function createLeaseBackend(options: LeaseLockOptions): LeaseBackend {
       name: ref(key).name,
       namespace: key.namespace,
       labels: ownedLabels(key.name),
+      ...(record.liveness ? { annotations: { [LIVENESS_ANNOTATION]: JSON.stringify(record.liveness) } } : {}),
       ...(version ? { resourceVersion: version } : {}),
     },
     spec: {
@@ -82,11 +104,21 @@ export function createLeaseBackend(options: LeaseLockOptions): LeaseBackend {
       leaseTransitions: record.transitions,
     },
   });
+  const cluster = client.kubeConfig.getCurrentCluster()?.server ?? '';
+  const user = client.kubeConfig.getCurrentUser()?.name ?? '';
   return {
     describe: (key) => `Lease ${key.namespace}/${ref(key).name}`,
+    scope: `${cluster}|${user}|${prefix}`,
     async get(key) {
+      const lease = await client.get<Lease>(ref(key), { fresh: true });
+      return lease ? toVersioned(lease) : undefined;
+    },
+    async peek(key) {
       const lease = await client.get<Lease>(ref(key));
       return lease ? toVersioned(lease) : undefined;
+    },
+    async delete(key, version) {
+      await client.delete(ref(key), { resourceVersion: version });
     },
     async create(key, record) {
       return toVersioned(await client.create<Lease>(body(key, record)));

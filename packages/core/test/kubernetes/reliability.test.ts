@@ -1,4 +1,5 @@
 import {
+  createKubeClient,
   createKubernetesRollout,
   isKanaryError,
   type RolloutSpecInput,
@@ -136,4 +137,59 @@ describe('injected API faults', () => {
       ).toBe(true);
     });
   }
+});
+
+describe('liveness once per process', () => {
+  it('three rollouts of one process: one heartbeat Lease renewed for all, their Leases written only when taken and released, the heartbeat removed after the last', async () => {
+    cluster = await startCluster({ podReadyAfterMs: 2_000, seed: 3 });
+    const names = ['web', 'api', 'cart'];
+    for (const name of names) {
+      cluster.apply(deployment(name, 'default', `${name}:1`, 2), service(name, 'default', { app: name }));
+    }
+    await cluster.virtualClock!.advance(2_000);
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, clock: cluster.clock });
+    const rollouts = names.map((name) =>
+      createKubernetesRollout({
+        spec: {
+          ...SPECS.replicaRatio,
+          name,
+          target: { name, service: name },
+          update: { image: `${name}:2` },
+          steps: [{ setWeight: 50 }, { pause: { duration: '3m' } }],
+        } as RolloutSpecInput,
+        client,
+        clock: cluster.clock,
+        lockTtl: '30s',
+      }),
+    );
+    const before = cluster.requests.length;
+    const finals = await cluster.run(Promise.all(rollouts.map((r) => r.run())));
+    expect(finals.map((f) => f.phase)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const writes = cluster.requests
+      .slice(before)
+      .filter((r) => r.resource === 'leases' && ['create', 'update', 'delete'].includes(r.verb));
+    const byName = new Map<string, string[]>();
+    for (const w of writes) byName.set(w.name ?? '?', [...(byName.get(w.name ?? '?') ?? []), w.verb]);
+    const beats = [...byName.keys()].filter((n) => /^kanary-process\.[0-9a-f]{12}$/.test(n));
+    expect(beats).toHaveLength(1);
+    // The 3-minute pause alone holds them 180 s: a renewal each 10 s, for all three.
+    const beat = byName.get(beats[0] as string) ?? [];
+    expect(beat.filter((v) => v === 'update').length).toBeGreaterThanOrEqual(17);
+    expect(beat.at(-1)).toBe('delete');
+    // Creates carry no name in their path: one per rollout Lease, and one per heartbeat made.
+    const creates = byName.get('?') ?? [];
+    expect(creates.length).toBe(names.length + beat.filter((v) => v === 'delete').length);
+    for (const name of names) {
+      // Released; the retirement after the scale-down delay takes it and releases it again. Never renewed.
+      expect((byName.get(`kanary-${name}`) ?? []).length).toBeLessThanOrEqual(3);
+      const lease = cluster.get('Lease', 'default', `kanary-${name}`)!;
+      expect((lease.spec as { holderIdentity: string | null }).holderIdentity).toBeNull();
+      const pointer = JSON.parse(
+        (lease.metadata.annotations as Record<string, string>)['kanary.dev/liveness'] ?? '{}',
+      ) as { lease?: string };
+      expect(`kanary-${pointer.lease}`).toBe(beats[0]);
+    }
+    expect(cluster.get('Lease', 'default', beats[0] as string)).toBeUndefined();
+    await client.close();
+  });
 });

@@ -484,7 +484,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             spec.leaseTransitions = ((spec.leaseTransitions as number | undefined) ?? 0) + 1;
             return lease;
           });
-          // The driver stops at its next renewal and waits a whole lease duration for it to expire.
+          // The driver sees it at its next look at its Lease (a third of the TTL) and waits a whole lease
+          // duration for it to expire: the hand edit voids the Lease's pointer to the heartbeat.
           watch.blind(now, now + 2 * TTL + POLL);
           return;
         }
