@@ -208,9 +208,10 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
 
   const startHeartbeat = async (namespace: string, ttlMs: number): Promise<Heartbeat> => {
     const key = { namespace, name: me.heartbeatName };
-    for (;;) {
-      // Ours alone (its name is this process's): taken at once whatever it says.
-      const current = await backend.get(key);
+    // Ours alone (its name is this process's): created without a look, taken at once whatever it says.
+    let current: VersionedLease | undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) current = await backend.get(key);
       const sentAt = mono();
       const sentWall = clock.now();
       const record: LeaseRecord = {
