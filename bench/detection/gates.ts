@@ -1,6 +1,14 @@
 // The gates compared, each seeing the same canary the way its real counterpart would.
 import { createSequentialLatencyJudge, createSequentialRateJudge, type MetricData } from '@kanary/metrics';
-import { BUCKETS_MS, histogramQuantile, TICK_S, type Tick, window } from './traffic.ts';
+import {
+  BASELINE,
+  BUCKETS_MS,
+  bucketProbabilities,
+  histogramQuantile,
+  TICK_S,
+  type Tick,
+  window,
+} from './traffic.ts';
 
 export type Verdict = 'continue' | 'rollback' | 'promote';
 export type Metric = 'errors' | 'latency';
@@ -17,18 +25,57 @@ export interface Gate {
 export const SCHEDULE_END_S = 360;
 export const scheduledShare = (t: number) => Math.min(0.5, 0.1 * (1 + Math.floor((t - TICK_S) / 60)));
 
-/** Kanary: a sequential judge, one look per scrape (every 10 s), through @kanary/metrics' public API. */
-export function kanaryGate(metric: Metric): Gate {
+/**
+ * Kanary: a sequential judge, one look per scrape (every 10 s), through @kanary/metrics' public
+ * API. The first look is at t = 0, as the real gate's, when the canary has served nothing and the
+ * stable side has ten minutes of history at the cell's traffic (its expected counts).
+ */
+export function kanaryGate(metric: Metric, rps: number): Gate {
   const judge = metric === 'errors' ? createSequentialRateJudge() : createSequentialLatencyJudge();
   let state: unknown;
+  const history = rps * 600;
   const cum = {
     canary: { total: 0, bad: 0, b: BUCKETS_MS.map(() => 0).concat(0) },
-    baseline: { total: 0, bad: 0, b: BUCKETS_MS.map(() => 0).concat(0) },
+    baseline: {
+      total: history,
+      bad: Math.round(history * BASELINE.errorRate),
+      b: bucketProbabilities(BASELINE).map((p) => Math.round(history * p)),
+    },
   };
+  const look = (t: number, canaryServed: boolean) => {
+    const data: MetricData =
+      metric === 'errors'
+        ? {
+            kind: 'counts',
+            canary: canaryServed
+              ? {
+                  total: [{ labels: {}, value: cum.canary.total }],
+                  bad: [{ labels: {}, value: cum.canary.bad }],
+                }
+              : { total: [], bad: [] },
+            baseline: {
+              total: [{ labels: {}, value: cum.baseline.total }],
+              bad: [{ labels: {}, value: cum.baseline.bad }],
+            },
+          }
+        : {
+            kind: 'histogram',
+            canary: canaryServed ? series(cum.canary.b) : [],
+            baseline: series(cum.baseline.b),
+          };
+    const out = judge.look(state, data, { at: t * 1000 });
+    state = out.state;
+    return out.look.phase;
+  };
+  let looked = false;
   return {
     label: 'Kanary',
     share: scheduledShare,
     step(ticks) {
+      if (!looked) {
+        looked = true;
+        look(0, false);
+      }
       const k = ticks.at(-1) as Tick;
       for (const side of ['canary', 'baseline'] as const) {
         cum[side].total += k[side].total;
@@ -37,23 +84,7 @@ export function kanaryGate(metric: Metric): Gate {
           cum[side].b[i] = (cum[side].b[i] as number) + n;
         });
       }
-      const data: MetricData =
-        metric === 'errors'
-          ? {
-              kind: 'counts',
-              canary: {
-                total: [{ labels: {}, value: cum.canary.total }],
-                bad: [{ labels: {}, value: cum.canary.bad }],
-              },
-              baseline: {
-                total: [{ labels: {}, value: cum.baseline.total }],
-                bad: [{ labels: {}, value: cum.baseline.bad }],
-              },
-            }
-          : { kind: 'histogram', canary: series(cum.canary.b), baseline: series(cum.baseline.b) };
-      const out = judge.look(state, data, { at: k.t * 1000 });
-      state = out.state;
-      if (out.look.phase === 'failed') return 'rollback';
+      if (look(k.t, cum.canary.total > 0) === 'failed') return 'rollback';
       return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
     },
   };

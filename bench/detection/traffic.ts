@@ -39,14 +39,50 @@ export function bucketProbabilities(b: Behaviour): number[] {
 export const slowProbability = (b: Behaviour) => 1 - normalCdf(Math.log(SLOW_MS / b.medianMs) / b.sigma);
 const SLOW_FROM = BUCKETS_MS.indexOf(SLOW_MS) + 1;
 
+/**
+ * Extra variation of the error rate beyond Poisson (bursts, noisy neighbours, retries): each tick
+ * the rate is multiplied by a gamma draw of mean 1 and coefficient of variation `cv`, one per side
+ * (`independent`) or one for both (`shared`, a downstream blip that hits stable and canary alike).
+ */
+export interface Overdispersion {
+  cv: number;
+  shared: boolean;
+}
+
+/** Gamma(shape, 1) by Marsaglia and Tsang's method (shape < 1 by the boost u^(1/shape)). */
+export function gammaSampler(u: () => number): (shape: number) => number {
+  const normal = () => {
+    // Box–Muller; 1 - u() keeps the log finite.
+    return Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  };
+  const draw = (shape: number): number => {
+    if (shape < 1) return draw(shape + 1) * (1 - u()) ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      const x = normal();
+      const v = (1 + c * x) ** 3;
+      if (v <= 0) continue;
+      const w = 1 - u();
+      if (Math.log(w) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  };
+  return draw;
+}
+
 /** Draws one tick of traffic for both sides. */
-export function createTraffic(seed: number, latency: boolean) {
-  const poisson = poissonSampler(seededRandom(seed));
+export function createTraffic(seed: number, latency: boolean, noise?: Overdispersion) {
+  const random = seededRandom(seed);
+  const poisson = poissonSampler(random);
+  const gamma = gammaSampler(random);
+  const shape = noise ? 1 / (noise.cv * noise.cv) : 0;
+  const factor = () => (noise && noise.cv > 0 ? gamma(shape) / shape : 1);
   const probabilities = new Map<Behaviour, number[]>();
-  const draw = (b: Behaviour, lambda: number): Counts => {
+  const draw = (b: Behaviour, lambda: number, g = 1): Counts => {
     if (!latency) {
-      const bad = poisson(lambda * b.errorRate);
-      return { total: bad + poisson(lambda * (1 - b.errorRate)), bad, buckets: [] };
+      const rate = Math.min(1, b.errorRate * g);
+      const bad = poisson(lambda * rate);
+      return { total: bad + poisson(lambda * (1 - rate)), bad, buckets: [] };
     }
     let p = probabilities.get(b);
     if (!p) {
@@ -62,12 +98,16 @@ export function createTraffic(seed: number, latency: boolean) {
     }
     return { total, bad: slow, buckets };
   };
-  return (t: number, rps: number, share: number, canary: Behaviour): Tick => ({
-    t,
-    share,
-    canary: draw(canary, rps * TICK_S * share),
-    baseline: draw(BASELINE, rps * TICK_S * (1 - share)),
-  });
+  return (t: number, rps: number, share: number, canary: Behaviour): Tick => {
+    const gc = factor();
+    const gb = noise?.shared ? gc : factor();
+    return {
+      t,
+      share,
+      canary: draw(canary, rps * TICK_S * share, gc),
+      baseline: draw(BASELINE, rps * TICK_S * (1 - share), gb),
+    };
+  };
 }
 
 /** Sum of the canary's counts over the ticks in (t - windowS, t]. */

@@ -90,3 +90,62 @@ describe('sequentialLatency', () => {
     expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.9);
   });
 });
+
+describe('a canary that has served nothing at the first look', () => {
+  const series = (value: number, labels: Record<string, string> = { pod: 'web-1' }) => [{ labels, value }];
+  const at = { at: 0 };
+
+  it('sequentialRate counts its requests from zero: the first window after the look is tested', () => {
+    const judge = createSequentialRateJudge();
+    const first = judge.look(
+      undefined,
+      {
+        kind: 'counts',
+        canary: { total: [], bad: [] },
+        baseline: { total: series(50_000), bad: series(250) },
+      },
+      at,
+    );
+    expect(first.look.phase).toBe('nodata');
+    expect(first.look.message).toMatch(/counting them from now/);
+    // 10 s later: 1,000 canary requests, 100 of them errors (20× the baseline's 0.5%).
+    const second = judge.look(
+      first.state,
+      {
+        kind: 'counts',
+        canary: { total: series(1_000, { pod: 'web-2' }), bad: series(100, { pod: 'web-2' }) },
+        baseline: { total: series(59_000), bad: series(295) },
+      },
+      { at: 10_000 },
+    );
+    expect(second.look.phase).toBe('failed');
+    expect((second.look.detail as { canary: { total: number } }).canary.total).toBe(1_000);
+  });
+
+  it('sequentialLatency does the same with its buckets', () => {
+    const judge = createSequentialLatencyJudge();
+    const buckets = (counts: Record<string, number>, pod: string) =>
+      Object.entries(counts).map(([le, value]) => ({ labels: { le, pod }, value }));
+    const first = judge.look(
+      undefined,
+      {
+        kind: 'histogram',
+        canary: [],
+        baseline: buckets({ '50': 20_000, '100': 30_000, '250': 45_000, '500': 49_500, '+Inf': 50_000 }, 'b'),
+      },
+      at,
+    );
+    expect(first.look.phase).toBe('nodata');
+    const second = judge.look(
+      first.state,
+      {
+        kind: 'histogram',
+        // Every canary request slower than 500 ms.
+        canary: buckets({ '50': 0, '100': 0, '250': 0, '500': 0, '+Inf': 1_000 }, 'c'),
+        baseline: buckets({ '50': 24_000, '100': 36_000, '250': 54_000, '500': 59_400, '+Inf': 60_000 }, 'b'),
+      },
+      { at: 10_000 },
+    );
+    expect(second.look.phase).toBe('failed');
+  });
+});

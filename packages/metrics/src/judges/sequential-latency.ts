@@ -89,7 +89,9 @@ export function createSequentialLatencyJudge(options: SequentialLatencyOptions =
         baseline: { total: 0, slow: [] },
         windows: 0,
       };
-      if (data.canary.length === 0 || data.baseline.length === 0) {
+      // As sequentialRate: a canary with no buckets yet at the first look is counted from zero.
+      const firstLookBeforeCanary = !prev.memory && data.canary.length === 0 && data.baseline.length > 0;
+      if (!firstLookBeforeCanary && (data.canary.length === 0 || data.baseline.length === 0)) {
         const side = data.canary.length === 0 ? 'canary' : 'baseline';
         return { state: prev, look: { phase: 'nodata', message: `no latency buckets for the ${side} yet` } };
       }

@@ -41,7 +41,12 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         baseline: { total: 0, bad: 0 },
         windows: 0,
       };
-      if (data.canary.total.length === 0 || data.baseline.total.length === 0) {
+      // A canary with no series yet at the first look (it has served nothing): the counters are
+      // remembered all the same, so every request it serves later is counted from zero and its
+      // first window is tested, not spent on remembering.
+      const firstLookBeforeCanary =
+        !prev.memory && data.canary.total.length === 0 && data.baseline.total.length > 0;
+      if (!firstLookBeforeCanary && (data.canary.total.length === 0 || data.baseline.total.length === 0)) {
         const side = data.canary.total.length === 0 ? 'canary' : 'baseline';
         return {
           state: prev,
@@ -56,7 +61,12 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       if (!prev.memory) {
         return {
           state: { ...prev, memory },
-          look: { phase: 'nodata', message: 'counters recorded; the test starts with the next look' },
+          look: {
+            phase: 'nodata',
+            message: firstLookBeforeCanary
+              ? 'no requests recorded for the canary yet; counting them from now'
+              : 'counters recorded; the test starts with the next look',
+          },
         };
       }
       const w = {
