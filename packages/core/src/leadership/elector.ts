@@ -228,7 +228,10 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
         me.offset.add(written, sentWall, clock.now());
         return {
           key,
-          held: holdLease(backend, key, clock, me.id, ttlMs, written, sentAt, me.offset),
+          held: holdLease(
+            { backend, key, clock, holder: me.id, ttlMs, acquired: written, offset: me.offset },
+            sentAt,
+          ),
           users: 0,
         };
       } catch (error) {
@@ -322,9 +325,8 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
             : await backend.create(key, record);
           observe(key, written);
           me.offset.add(written, sentWall, clock.now());
-          lease = holdRollout(backend, key, clock, holder, ttlMs, written, beat, me.offset, () =>
-            unlean(beat),
-          );
+          const taken = { backend, key, clock, holder, ttlMs, acquired: written, offset: me.offset };
+          lease = holdRollout(taken, beat, () => unlean(beat));
           const held = lease;
           me.holding.set(idOf(key), held);
           held.signal.addEventListener(
@@ -356,6 +358,17 @@ function lockedError(backend: LeaseBackend, key: RolloutKey, record: LeaseRecord
   );
 }
 
+/** A lease just taken, and what its holder needs to keep it. */
+interface Taken {
+  backend: LeaseBackend;
+  key: RolloutKey;
+  clock: Clock;
+  holder: string;
+  ttlMs: number;
+  acquired: VersionedLease;
+  offset: OffsetEstimate;
+}
+
 /** A renewed lease as its holder keeps it. */
 interface HeldLease {
   lease: LockLease;
@@ -367,17 +380,8 @@ interface HeldLease {
  * A rollout lease as its holder keeps it: never renewed (its heartbeat is), given up when the
  * heartbeat is lost, when this process sees someone else's name or epoch on it, or on release.
  */
-function holdRollout(
-  backend: LeaseBackend,
-  key: RolloutKey,
-  clock: Clock,
-  holder: string,
-  ttlMs: number,
-  acquired: VersionedLease,
-  beat: Heartbeat,
-  offset: OffsetEstimate,
-  done: () => void,
-): LockLease {
+function holdRollout(taken: Taken, beat: Heartbeat, done: () => void): LockLease {
+  const { backend, key, clock, holder, ttlMs, acquired, offset } = taken;
   const epoch = acquired.record.transitions;
   const lost = new AbortController();
   let record = acquired.record;
@@ -455,16 +459,8 @@ function holdRollout(
 }
 
 /** The holder's side of a renewed lease: renewals on schedule, the renew deadline watched, release on request. */
-function holdLease(
-  backend: LeaseBackend,
-  key: RolloutKey,
-  clock: Clock,
-  holder: string,
-  ttlMs: number,
-  acquired: VersionedLease,
-  sentAt: number,
-  offset: OffsetEstimate,
-): HeldLease {
+function holdLease(taken: Taken, sentAt: number): HeldLease {
+  const { backend, key, clock, holder, ttlMs, acquired, offset } = taken;
   const mono = () => monotonicNow(clock);
   const epoch = acquired.record.transitions;
   const renewDeadline = ttlMs * LEASE_TIMING.renewDeadline;
