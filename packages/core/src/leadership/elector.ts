@@ -240,9 +240,10 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
     }
   };
 
-  const unlean = (beat: Heartbeat) => {
+  /** Lets go of a heartbeat; the last user's letting go removes it (the promise ends when it has). */
+  const unlean = (beat: Heartbeat): Promise<void> | undefined => {
     beat.users--;
-    if (beat.users > 0) return;
+    if (beat.users > 0) return undefined;
     const { namespace } = beat.key;
     const made = me.heartbeats.get(namespace);
     if (made) me.heartbeats.delete(namespace);
@@ -251,6 +252,7 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
       if (me.retiring.get(namespace) === retire) me.retiring.delete(namespace);
     });
     me.retiring.set(namespace, retire);
+    return retire;
   };
 
   return {
@@ -380,13 +382,14 @@ interface HeldLease {
  * A rollout lease as its holder keeps it: never renewed (its heartbeat is), given up when the
  * heartbeat is lost, when this process sees someone else's name or epoch on it, or on release.
  */
-function holdRollout(taken: Taken, beat: Heartbeat, done: () => void): LockLease {
+function holdRollout(taken: Taken, beat: Heartbeat, done: () => Promise<void> | undefined): LockLease {
   const { backend, key, clock, holder, ttlMs, acquired, offset } = taken;
   const epoch = acquired.record.transitions;
   const lost = new AbortController();
   let record = acquired.record;
   let version = acquired.version;
   const ours = (r: LeaseRecord | undefined) => r?.holder === holder && r.transitions === epoch;
+  let ended: Promise<void> | undefined;
 
   const lose = (why: string) => {
     if (lost.signal.aborted) return;
@@ -399,7 +402,7 @@ function holdRollout(taken: Taken, beat: Heartbeat, done: () => void): LockLease
         },
       ),
     );
-    done();
+    ended = done();
   };
   const beatLost = () => {
     const reason = beat.held.lease.signal.reason as Error | undefined;
@@ -440,19 +443,23 @@ function holdRollout(taken: Taken, beat: Heartbeat, done: () => void): LockLease
       const held = !lost.signal.aborted;
       beat.held.lease.signal.removeEventListener('abort', beatLost);
       lose('released');
-      if (!held) return;
-      for (let tries = 0; tries < 2; tries++) {
-        try {
-          await backend.update(key, { ...record, holder: undefined, renewTime: clock.now() }, version);
-          return;
-        } catch (error) {
-          // Best effort: if it fails, the lease simply expires with the heartbeat.
-          if (!isKanaryError(error, 'CONFLICT')) return;
-          const now = await backend.get(key).catch(() => undefined);
-          if (!now || !ours(now.record)) return;
-          record = now.record;
-          version = now.version;
+      try {
+        for (let tries = 0; held && tries < 2; tries++) {
+          try {
+            await backend.update(key, { ...record, holder: undefined, renewTime: clock.now() }, version);
+            return;
+          } catch (error) {
+            // Best effort: if it fails, the lease simply expires with the heartbeat.
+            if (!isKanaryError(error, 'CONFLICT')) return;
+            const now = await backend.get(key).catch(() => undefined);
+            if (!now || !ours(now.record)) return;
+            record = now.record;
+            version = now.version;
+          }
         }
+      } finally {
+        // A process that exits after its last release leaves no heartbeat behind.
+        await ended;
       }
     },
   };
