@@ -253,6 +253,8 @@ describe('kanary plan', () => {
     expect(ran.err).toBe('');
     expect(ran.code).toBe(EXIT.ok);
     expect(`${ran.out}${ran.err}`).not.toMatch(/readinessProbe/);
+    // The run's process heartbeat went with its last Lease: nothing is left behind.
+    expect(c.list('Lease', 'shop').map((l) => l.metadata.name)).toEqual(['kanary-web']);
     const typo = write(
       'typo.yaml',
       stringify({ ...file([{ setWeight: 50 }]), preflight: { readinessProbe: 'fatal' } }),
