@@ -138,8 +138,15 @@ export function flaggerGate(metric: Metric, limit: number, threshold = 5): Gate 
  * 30 s over the last 30 s (the template's irate reads the last two scrapes); Failed when
  * failed > failureLimit; an empty result is an Error, and more than 4 in a row abort too.
  * Steps advance on the clock (Argo does not hold weights on a failed measurement).
+ * `documented` is the docs' template as written: every 5m, `result[0] >= 0.95` on an irate (the
+ * last scrape interval, 10 s here), failureLimit 3.
  */
-export function argoGate(metric: Metric, limit: number, failureLimit = 2): Gate {
+export function argoGate(
+  metric: Metric,
+  limit: number,
+  failureLimit = 2,
+  cadence: { intervalS: number; windowS: number } = { intervalS: 30, windowS: 30 },
+): Gate {
   let failed = 0;
   let errors = 0;
   return {
@@ -147,8 +154,8 @@ export function argoGate(metric: Metric, limit: number, failureLimit = 2): Gate 
     share: scheduledShare,
     step(ticks) {
       const t = (ticks.at(-1) as Tick).t;
-      if (t % 30 === 0) {
-        const v = value(metric, ticks, t, 30);
+      if (t % cadence.intervalS === 0) {
+        const v = value(metric, ticks, t, cadence.windowS);
         if (Number.isNaN(v)) errors++;
         else {
           errors = 0;
@@ -160,6 +167,9 @@ export function argoGate(metric: Metric, limit: number, failureLimit = 2): Gate 
     },
   };
 }
+
+/** Argo's documented success-rate template, as written in its docs (see `argoGate`). */
+export const argoDocumentedGate = () => argoGate('errors', 0.95, 3, { intervalS: 300, windowS: 10 });
 
 /**
  * Wald's SPRT with the true parameters known in advance (an oracle no real gate has): the

@@ -1,6 +1,14 @@
 // Detection benchmark: bad requests a bad canary serves before each gate rolls it back, and how
 // often each gate rolls back a good canary, in virtual time over thousands of seeded canaries.
-import { argoGate, flaggerGate, type Gate, kanaryGate, type Metric, sprtGate } from './gates.ts';
+import {
+  argoDocumentedGate,
+  argoGate,
+  flaggerGate,
+  type Gate,
+  kanaryGate,
+  type Metric,
+  sprtGate,
+} from './gates.ts';
 import {
   BASELINE,
   type Behaviour,
@@ -130,6 +138,7 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
     '- **Kanary**: `sequentialRate` / `sequentialLatency` with defaults (α = 0.01, tolerance 0.1), a look every 10 s.',
     '- **Flagger default**: success rate ≥ 99% (latency: P99 ≤ 500 ms) over 1m, interval 1m, threshold 5.',
     '- **Argo typical**: `result[0] >= 0.99` (latency: P99 ≤ 500 ms) every 30 s over the last 30 s, failureLimit 2.',
+    "- **Argo documented**: the success-rate template as Argo's docs write it — every 5m, `result[0] >= 0.95` on an `irate` (the last scrape interval), failureLimit 3 — error cells only (the template is a success rate). Within a 6-minute schedule it measures once, at 5 minutes, and can never exceed its failure limit.",
     `- **matched**: the same gate with its bound swept (${ERROR_LIMITS.length} success-rate bounds, ${LATENCY_LIMITS.length} P99 bounds) and set to the most sensitive one whose false-rollback rate at that traffic is ≤ ${pct(target)}, the rate Kanary is built to (α).`,
     "- **SPRT (oracle)**: Wald's test told the true baseline and regressed bad-request rates — the lower bound on bad requests at α = 0.01; no real gate knows these. On good canaries it tests against ×2.",
     '',
@@ -150,7 +159,12 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
             : slowProbability(canaryOf({ ...cell, factor: factor === 1 ? 1.25 : factor }));
         const fixed = runCell(
           cell,
-          () => [kanaryGate(metric, rps), sprtGate(p0, p1), ...limits.map((l) => argoGate(metric, l))],
+          () => [
+            kanaryGate(metric, rps),
+            sprtGate(p0, p1),
+            ...limits.map((l) => argoGate(metric, l)),
+            ...(metric === 'errors' ? [argoDocumentedGate()] : []),
+          ],
           runs,
           1 + factor * 1_000 + rps,
         );
@@ -172,18 +186,20 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
       out.push(
         `**${rps.toLocaleString('en')} requests/s** (matched bounds: Flagger ${fmtLimit(limits[flaggerI] as number)}, Argo ${fmtLimit(limits[argoI] as number)})`,
         '',
-        '| canary | Kanary | Flagger default | Flagger matched | Argo typical | Argo matched | SPRT (oracle) |',
-        '| --- | --- | --- | --- | --- | --- | --- |',
+        '| canary | Kanary | Flagger default | Flagger matched | Argo typical | Argo matched | Argo documented | SPRT (oracle) |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
       );
       for (const [factor, r] of results) {
+        const documented = r.fixed[2 + limits.length];
         const row = [
           r.fixed[0],
           r.flagger[defI],
           r.flagger[flaggerI],
           r.fixed[2 + defI],
           r.fixed[2 + argoI],
+          documented,
           r.fixed[1],
-        ].map((s) => cellText(s as Summary));
+        ].map((s) => (s ? cellText(s) : '—'));
         out.push(`| ×${factor}${factor === 1 ? ' (good)' : ''} | ${row.join(' | ')} |`);
       }
       const k = good.fixed[0] as Summary;
