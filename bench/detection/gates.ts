@@ -110,7 +110,9 @@ const passes = (metric: Metric, v: number, limit: number) => (metric === 'errors
 /**
  * Flagger: every 60 s, the canary's success rate (or P99) over the last 1m against a fixed bound;
  * a failed check holds the weight and counts toward `threshold` (cumulative); no data is a failed
- * check; each passed check adds 10% up to 50%, and a passed check at 50% promotes.
+ * check; each passed check adds 10% up to 50%, and a passed check at 50% promotes. Like Flagger's
+ * scheduler, the failed-check count is compared with the threshold at the start of a tick, so the
+ * rollback comes one interval after the threshold-th failure, the canary serving meanwhile.
  */
 export function flaggerGate(metric: Metric, limit: number, threshold = 5): Gate {
   let weight = 0.1;
@@ -121,10 +123,11 @@ export function flaggerGate(metric: Metric, limit: number, threshold = 5): Gate 
     step(ticks) {
       const t = (ticks.at(-1) as Tick).t;
       if (t % 60 !== 0) return 'continue';
+      if (failed >= threshold) return 'rollback';
       const v = value(metric, ticks, t, 60);
       if (Number.isNaN(v) || !passes(metric, v, limit)) {
         failed++;
-        return failed >= threshold ? 'rollback' : 'continue';
+        return 'continue';
       }
       if (weight >= 0.5) return 'promote';
       weight = Math.min(0.5, weight + 0.1);
