@@ -70,6 +70,8 @@ interface Summary {
   runs: number;
   rollbackRate: number;
   meanBad: number;
+  /** Half the width of the 95% confidence interval of the mean (normal approximation). */
+  meanBadHalfWidth: number;
   medianRollbackS: number | undefined;
 }
 
@@ -78,10 +80,14 @@ function summarise(outcomes: Outcome[]): Summary {
     .filter((o) => o.rolledBack)
     .map((o) => o.atS)
     .sort((a, b) => a - b);
+  const n = outcomes.length;
+  const meanBad = outcomes.reduce((s, o) => s + o.bad, 0) / n;
+  const variance = outcomes.reduce((s, o) => s + (o.bad - meanBad) ** 2, 0) / Math.max(1, n - 1);
   return {
-    runs: outcomes.length,
-    rollbackRate: back.length / outcomes.length,
-    meanBad: outcomes.reduce((s, o) => s + o.bad, 0) / outcomes.length,
+    runs: n,
+    rollbackRate: back.length / n,
+    meanBad,
+    meanBadHalfWidth: 1.96 * Math.sqrt(variance / n),
     medianRollbackS: back.length ? back[Math.floor(back.length / 2)] : undefined,
   };
 }
@@ -111,15 +117,21 @@ export interface DetectionOptions {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 2 : 1)}%`;
-const cellText = (s: Summary) =>
-  `${pct(s.rollbackRate)} · ${s.meanBad < 10 ? s.meanBad.toFixed(1) : Math.round(s.meanBad)}${s.medianRollbackS !== undefined ? ` · ${s.medianRollbackS}s` : ''}`;
+const count = (x: number) => (x < 10 ? x.toFixed(1) : String(Math.round(x)));
+/** Wilson's 95% interval's half width, in points, next to the rate; the mean's next to the mean. */
+const cellText = (s: Summary) => {
+  const spread = (wilsonUpper(s.rollbackRate, s.runs) - wilsonLower(s.rollbackRate, s.runs)) / 2;
+  return `${pct(s.rollbackRate)} ±${(spread * 100).toFixed(1)} · ${count(s.meanBad)} ±${count(s.meanBadHalfWidth)}${s.medianRollbackS !== undefined ? ` · ${s.medianRollbackS}s` : ''}`;
+};
 
-/** Wilson upper bound: how high the true rate may be given what we saw (95%). */
-const wilsonUpper = (p: number, n: number) => {
+/** Wilson's bounds: how high (or low) the true rate may be given what we saw (95%). */
+const wilson = (p: number, n: number, sign: 1 | -1) => {
   const z = 1.96;
   const d = 1 + (z * z) / n;
-  return (p + (z * z) / (2 * n) + z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return (p + (z * z) / (2 * n) + sign * z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
 };
+const wilsonUpper = (p: number, n: number) => wilson(p, n, 1);
+const wilsonLower = (p: number, n: number) => Math.max(0, wilson(p, n, -1));
 
 export async function detectionBenchmarks(options: DetectionOptions = {}): Promise<string> {
   const runs = options.runs ?? 1_000;
@@ -132,7 +144,7 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
       'Canary weight 10% → 50% in steps of 10% a minute, promoted at 360 s (Flagger holds the weight after a failed check, as it does). ' +
       'Requests are exact Poisson draws per 10 s, split into errors and Istio latency buckets.',
     '',
-    'Each cell: **P(rollback) · mean bad requests the canary served before the verdict · median time to rollback**. ' +
+    'Each cell: **P(rollback) · mean bad requests the canary served before the verdict · median time to rollback**, the first two with half the width of their 95% confidence interval (Wilson; normal for the mean). ' +
       'Bad requests are 5xx answers (error cells) or answers slower than 500 ms (latency cells). The ×1 row is a good canary: its P(rollback) is the false-rollback rate.',
     '',
     '- **Kanary**: `sequentialRate` / `sequentialLatency` with defaults (α = 0.01, tolerance 0.1), a look every 10 s.',
