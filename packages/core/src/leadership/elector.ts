@@ -62,6 +62,8 @@ interface Heartbeat {
   held: HeldLease;
   /** Rollout leases that lean on it; at 0 it is removed. */
   users: number;
+  /** Its entry in the process's heartbeats. */
+  made?: Promise<Heartbeat>;
 }
 
 /**
@@ -185,22 +187,11 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
         await retiring;
         continue;
       }
+      // A heartbeat that failed to start or was lost stays filed until the next look above finds it so.
       const made = startHeartbeat(namespace, ttlMs);
       me.heartbeats.set(namespace, made);
-      made.then(
-        (beat) =>
-          beat.held.lease.signal.addEventListener(
-            'abort',
-            () => {
-              if (me.heartbeats.get(namespace) === made) me.heartbeats.delete(namespace);
-            },
-            { once: true },
-          ),
-        () => {
-          if (me.heartbeats.get(namespace) === made) me.heartbeats.delete(namespace);
-        },
-      );
       const beat = await made;
+      beat.made = made;
       beat.users++;
       return beat;
     }
@@ -245,8 +236,8 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
     beat.users--;
     if (beat.users > 0) return undefined;
     const { namespace } = beat.key;
-    const made = me.heartbeats.get(namespace);
-    if (made) me.heartbeats.delete(namespace);
+    // Only its own entry: a successor may already be filed under the namespace.
+    if (beat.made && me.heartbeats.get(namespace) === beat.made) me.heartbeats.delete(namespace);
     // Removed, not left behind: a process per `kanary run` would otherwise leave one per run.
     const retire = beat.held.retire(backend.delete !== undefined).finally(() => {
       if (me.retiring.get(namespace) === retire) me.retiring.delete(namespace);
