@@ -31,6 +31,7 @@ export type { ThresholdOptions } from './judges/threshold.ts';
 export { createThresholdJudge } from './judges/threshold.ts';
 export type {
   CountsData,
+  CountsHistory,
   DataKind,
   FunctionData,
   HistogramData,
@@ -55,8 +56,22 @@ export type { TemplateVars } from './providers/template.ts';
 export { promQLTemplateProblem, renderPromQL, renderUrl, TemplateError } from './providers/template.ts';
 export type { CounterMemory, SeriesValue } from './stats/counters.ts';
 export { counterDelta } from './stats/counters.ts';
+export type { DispersionPrior, DispersionState } from './stats/dispersion.ts';
+export {
+  DISPERSION_PRIOR,
+  extraVariance,
+  initialDispersion,
+  observeDispersion,
+  withHistory,
+} from './stats/dispersion.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';
 export type { RankSumResult } from './stats/rank-sum.ts';
 export { rankSumTest } from './stats/rank-sum.ts';
 export type { RateTestState, WindowCounts } from './stats/rate-e-process.ts';
-export { initialRateTest, RATE_GRID, rateLogEValue, updateRateTest } from './stats/rate-e-process.ts';
+export {
+  initialRateTest,
+  RATE_GRID,
+  rateLogEValue,
+  temperings,
+  updateRateTest,
+} from './stats/rate-e-process.ts';

@@ -540,3 +540,92 @@ describe('gates in the engine', () => {
     expect(router.current.weight).toBe(0);
   });
 });
+
+describe("the error-rate judge calibrates on the baseline's last hour", () => {
+  const counts = (history?: Array<{ total: number; bad: number }>): FunctionData => ({
+    kind: 'counts',
+    canary: { total: 0, bad: 0 },
+    baseline: { total: 90_000, bad: 450, ...(history ? { history } : {}) },
+  });
+
+  it('asks a function provider for it at the first look only, and not for judges that do not use it', async () => {
+    const asked: Array<{ metric: string; history?: { windows: number; stepMs: number } }> = [];
+    const history = Array.from({ length: 360 }, (_, i) => ({ total: 9_000, bad: 40 + (i % 11) }));
+    const gate = createMetricGate({
+      functions: {
+        f: (r) => {
+          asked.push({ metric: r.metric, ...(r.history ? { history: r.history } : {}) });
+          return r.needs === 'counts'
+            ? counts(r.history ? history : undefined)
+            : { kind: 'scalar', result: 1 };
+        },
+      },
+    });
+    const analysis = analysisOf([
+      metric({ name: 'errors', judge: { sequentialRate: {} } }),
+      metric({ name: 'smoke', successCondition: 'result > 0' }),
+    ]);
+    const r = await drive(gate, analysis, { maxLooks: 3 });
+    expect(asked.filter((a) => a.metric === 'errors')[0]?.history).toEqual({ windows: 360, stepMs: 10_000 });
+    expect(asked.filter((a) => a.history).length).toBe(1);
+    const first = r.measurements.find((m) => m.metric === 'errors');
+    expect(first?.message).toMatch(/calibrated on 360 windows of the baseline's history/);
+  });
+
+  it('reads it from Prometheus with a range query per baseline counter, a restarted counter counting from zero', async () => {
+    const step = 10_000;
+    const now = 1_000_000 + 3_600_000;
+    const ranges: Array<{ query: string; start: number; end: number; stepMs: number }> = [];
+    // One pod restarts halfway: its counter drops and climbs again from zero (half a window's worth
+    // by the next step), which is that window's increase, not a negative one.
+    const cumulative = (perWindow: number) =>
+      Array.from({ length: 361 }, (_, k) => (k < 180 ? k * perWindow : (k - 180 + 0.5) * perWindow));
+    const client = {
+      address: 'http://prometheus.test',
+      instant: async (query: string) => ({
+        type: 'vector' as const,
+        series: query.includes('canary')
+          ? []
+          : [{ labels: { pod: 'a' }, value: query.includes('5..') ? 900 : 180_000 }],
+      }),
+      range: async (query: string, o: { start: number; end: number; stepMs: number }) => {
+        ranges.push({ query, ...o });
+        const values = cumulative(query.includes('5..') ? 5 : 1_000);
+        return [
+          {
+            labels: { pod: 'a' },
+            points: values.map((v, k) => [o.start + k * o.stepMs, v] as [number, number]),
+          },
+        ];
+      },
+    };
+    const gate = createMetricGate({ prometheus: client });
+    const analysis = analysisOf([
+      {
+        name: 'errors',
+        interval: '10s',
+        provider: {
+          prometheus: {
+            canary: { total: 'requests{side="canary"}', bad: 'requests{side="canary",code=~"5.."}' },
+            baseline: { total: 'requests{side="stable"}', bad: 'requests{side="stable",code=~"5.."}' },
+          },
+        },
+        judge: { sequentialRate: {} },
+      },
+    ]);
+    const r = await gate.evaluate({
+      key: 'steps[0]',
+      analysis,
+      state: undefined,
+      startedAt: now,
+      now,
+      ctx: ctx(),
+    });
+    expect(ranges.map((q) => q.query).sort()).toEqual([
+      'requests{side="stable",code=~"5.."}',
+      'requests{side="stable"}',
+    ]);
+    expect(ranges[0]).toMatchObject({ start: now - 360 * step, end: now, stepMs: step });
+    expect(r.measurements[0]?.detail?.historyWindows).toBe(360);
+  });
+});

@@ -120,9 +120,14 @@ const sequential = {
 describe.skipIf(!prometheusAvailable())('gates against a real Prometheus', () => {
   it('promotes a good canary: every look compared canary with baseline and found no regression', async () => {
     const { cluster: c, prometheus: p } = await start(good);
+    // Some stable history first: the error judge reads it per look interval with a range query.
+    await p.waitForScrapes(8);
     const { r, measurements } = rollout(c, p, sequential);
     const final = await r.run();
     expect(final.phase).toBe('succeeded');
+    const firstErrors = measurements.find((m) => m.metric === 'errors');
+    expect(firstErrors?.detail?.historyWindows).toBeGreaterThanOrEqual(2);
+    expect(firstErrors?.message).toMatch(/calibrated on \d+ windows of the baseline's history/);
     const looks = measurements.filter((m) => m.phase === 'successful');
     expect(looks.filter((m) => m.metric === 'errors').length).toBeGreaterThanOrEqual(4);
     expect(looks.filter((m) => m.metric === 'latency').length).toBeGreaterThanOrEqual(4);

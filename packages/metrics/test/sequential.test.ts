@@ -77,6 +77,67 @@ describe('sequentialRate', () => {
   });
 });
 
+describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson', () => {
+  const busy = (over: Partial<Scenario>) =>
+    base({ rps: 1_000, lookEveryS: 10, durationS: 360, history: true, ...over });
+  const rate = (factor: number) => () => ({ ...good, errorRate: good.errorRate * factor });
+  const bursty: Array<[string, Scenario]> = [
+    ['1000 rps, CV 0.5 on each side alone', busy({ variation: { cv: 0.5, shared: false } })],
+    ['1000 rps, CV 1 on each side alone', busy({ variation: { cv: 1, shared: false } })],
+    ['100 rps, CV 1 on each side alone', busy({ rps: 100, variation: { cv: 1, shared: false } })],
+  ];
+
+  it.each(bursty)(`rolls back at most alpha of ${RUNS} good canaries: %s`, (_, scenario) => {
+    const poissonOnly = falseRollbacks(() => createSequentialRateJudge({ dispersion: false }), scenario);
+    const robust = falseRollbacks(() => createSequentialRateJudge(), scenario);
+    expect(robust).toBeLessThanOrEqual(ALPHA);
+    // The scenario is one that breaks a test assuming Poisson counts (except the quieter one).
+    if (scenario.rps >= 1_000) expect(poissonOnly).toBeGreaterThan(5 * ALPHA);
+  });
+
+  it('keeps its power on Poisson traffic when the baseline history shows no bursts', () => {
+    const scenario = busy({ canary: rate(2) });
+    const seeds = Array.from({ length: 300 }, (_, i) => 30_000 + i);
+    const bad = (make: () => Judge) =>
+      seeds.map((seed) => runCanary(make(), scenario, seed)).filter((r) => r.rolledBack);
+    const robust = bad(() => createSequentialRateJudge());
+    const poissonOnly = bad(() => createSequentialRateJudge({ dispersion: false }));
+    const mean = (runs: { canaryBad: number }[]) => runs.reduce((s, r) => s + r.canaryBad, 0) / runs.length;
+    expect(robust.length).toBe(seeds.length);
+    expect(mean(robust)).toBeLessThanOrEqual(1.25 * mean(poissonOnly));
+  });
+
+  it('still catches a doubled error rate when bursts hit both sides alike', () => {
+    const scenario = busy({ canary: rate(2), variation: { cv: 1, shared: true } });
+    const runs = Array.from({ length: 300 }, (_, i) =>
+      runCanary(createSequentialRateJudge(), scenario, 40_000 + i),
+    );
+    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('without the baseline history, one window is not evidence enough: it may be a burst', () => {
+    const look = (judge: Judge) => {
+      const v = (value: number) => [{ labels: {}, value }];
+      const first = judge.look(
+        undefined,
+        { kind: 'counts', canary: { total: [], bad: [] }, baseline: { total: v(50_000), bad: v(250) } },
+        { at: 0 },
+      );
+      return judge.look(
+        first.state,
+        {
+          kind: 'counts',
+          canary: { total: v(1_000), bad: v(50) },
+          baseline: { total: v(59_000), bad: v(295) },
+        },
+        { at: 10_000 },
+      ).look;
+    };
+    expect(look(createSequentialRateJudge()).phase).toBe('successful');
+    expect(look(createSequentialRateJudge({ dispersion: false })).phase).toBe('failed');
+  });
+});
+
 describe('sequentialLatency', () => {
   const make = () => createSequentialLatencyJudge({ alpha: ALPHA, tolerance: 0 });
 
@@ -97,12 +158,14 @@ describe('a canary that has served nothing at the first look', () => {
 
   it('sequentialRate counts its requests from zero: the first window after the look is tested', () => {
     const judge = createSequentialRateJudge();
+    // The baseline's last ten minutes per 10 s, as the gate's range query gives them: Poisson-like.
+    const history = Array.from({ length: 60 }, (_, i) => ({ total: 8_000, bad: 40 + ((i * 7) % 13) - 6 }));
     const first = judge.look(
       undefined,
       {
         kind: 'counts',
         canary: { total: [], bad: [] },
-        baseline: { total: series(50_000), bad: series(250) },
+        baseline: { total: series(50_000), bad: series(250), history },
       },
       at,
     );

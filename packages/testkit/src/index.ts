@@ -50,7 +50,7 @@ export { REALISTIC_LATENCY } from './controllers/manager.ts';
 export { deployment, gateway, istioApp, readinessProbe, service } from './fixtures/objects.ts';
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
-export { poissonSampler } from './testing/poisson.ts';
+export { gammaSampler, poissonSampler } from './testing/poisson.ts';
 export { expectShare } from './testing/tolerance.ts';
 export type { Backend, RouteOutcome } from './traffic/routing.ts';
 export type {

@@ -73,6 +73,12 @@ const BUILTIN_VARS = ['namespace', 'canary', 'stable', 'service', 'ingress', 'ro
  * consecutiveErrorLimit, consecutiveSuccessLimit, dryRun) around pluggable judges, with all that
  * a run remembers in the returned state, so a resumed rollout continues the same tests.
  */
+/** The last hour in look intervals, 2 to 360 of them (Prometheus answers up to 11,000 points). */
+const historyOf = (intervalMs: number) => ({
+  stepMs: intervalMs,
+  windows: Math.max(2, Math.min(360, Math.floor(3_600_000 / intervalMs))),
+});
+
 export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
   const clock = options.clock ?? systemClock;
   checkGateOptions(options);
@@ -291,6 +297,9 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
             vars,
             window: { start: startedAt, end: now },
             intervalMs: m.interval,
+            ...(judge.history && before.judge === undefined && m.interval !== undefined
+              ? { history: historyOf(m.interval) }
+              : {}),
             signal: ctx.signal,
           });
           look = judge.look(before.judge, data, { at: now });

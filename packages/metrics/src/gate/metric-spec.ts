@@ -69,6 +69,13 @@ export const JudgeSchema = z.union(
         alpha: Probability.optional(),
         /** Relative increase still counted as good: 0.1 tolerates +10% (default 0.1). */
         tolerance: z.number().min(0).optional(),
+        /**
+         * Error rates that vary between looks beyond Poisson (bursts on one side) are allowed for by
+         * an upper bound on that variation at this confidence (default 0.95), estimated from the
+         * baseline's last hour and the looks; `false` assumes Poisson counts (more power, and false
+         * rollbacks on bursty traffic).
+         */
+        dispersion: z.union([z.literal(false), z.strictObject({ confidence: Probability })]).optional(),
       }),
     }),
     z.strictObject({

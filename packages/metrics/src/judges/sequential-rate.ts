@@ -1,9 +1,20 @@
 import type { MetricData } from '../providers/data.ts';
 import { type CounterMemory, counterDelta } from '../stats/counters.ts';
 import {
+  DISPERSION_PRIOR,
+  type DispersionPrior,
+  type DispersionState,
+  extraVariance,
+  initialDispersion,
+  observeDispersion,
+  baselineRate as pooledBaselineRate,
+  withHistory,
+} from '../stats/dispersion.ts';
+import {
   initialRateTest,
   type RateTestState,
   rateLogEValue,
+  temperings,
   updateRateTest,
 } from '../stats/rate-e-process.ts';
 import type { Judge } from './judge.ts';
@@ -11,6 +22,13 @@ import type { Judge } from './judge.ts';
 export interface SequentialRateOptions {
   alpha?: number;
   tolerance?: number;
+  /**
+   * How the test allows for error rates that vary from window to window beyond Poisson: the
+   * prior belief about that variation, estimated from the windows as they come (the default), or
+   * `false` to assume Poisson counts — exact then, but it rolls back good canaries whose error
+   * rates burst independently of the baseline's.
+   */
+  dispersion?: DispersionPrior | false;
 }
 
 interface State {
@@ -19,7 +37,13 @@ interface State {
   canary: { total: number; bad: number };
   baseline: { total: number; bad: number };
   windows: number;
+  dispersion?: DispersionState;
+  /** The baseline's bad-request rate over its lifetime at the first look (until windows have some). */
+  priorRate?: number;
 }
+
+const sum = (series: readonly { value: number }[]) =>
+  series.reduce((s, x) => s + (Number.isFinite(x.value) && x.value > 0 ? x.value : 0), 0);
 
 /**
  * Canary versus baseline error counts, looked at after every scrape: fails once the e-value
@@ -30,9 +54,11 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
   const alpha = options.alpha ?? 0.01;
   const tolerance = options.tolerance ?? 0.1;
   const threshold = Math.log(1 / alpha);
+  const prior = options.dispersion ?? DISPERSION_PRIOR;
   return {
     kind: 'sequentialRate',
     needs: 'counts',
+    history: prior !== false,
     look(raw, data: MetricData) {
       if (data.kind !== 'counts') throw new TypeError('sequentialRate needs counts');
       const prev = (raw as State | undefined) ?? {
@@ -59,13 +85,36 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       const bb = counterDelta(prev.memory?.bb, data.baseline.bad);
       const memory = { ct: ct.memory, cb: cb.memory, bt: bt.memory, bb: bb.memory };
       if (!prev.memory) {
+        // The baseline's rate before the canary: over the history the provider gave, else its
+        // counters' lifetime. The history also calibrates the extra variation (stats/dispersion.ts).
+        const history = data.baseline.history ?? [];
+        const hTotal = history.reduce((s, w) => s + Math.max(0, w.total), 0);
+        const hBad = history.reduce((s, w) => s + Math.max(0, w.bad), 0);
+        const total = hTotal > 0 ? hTotal : sum(data.baseline.total);
+        const bad = hTotal > 0 ? hBad : sum(data.baseline.bad);
+        const priorRate = total > 0 && bad > 0 ? bad / total : undefined;
+        const dispersion = prior && history.length ? withHistory(initialDispersion(), history) : undefined;
         return {
-          state: { ...prev, memory },
+          state: {
+            ...prev,
+            memory,
+            ...(priorRate !== undefined ? { priorRate } : {}),
+            ...(dispersion ? { dispersion } : {}),
+          },
           look: {
             phase: 'nodata',
-            message: firstLookBeforeCanary
-              ? 'no requests recorded for the canary yet; counting them from now'
-              : 'counters recorded; the test starts with the next look',
+            detail: { historyWindows: dispersion?.historyWindows ?? 0 },
+            message: `${
+              firstLookBeforeCanary
+                ? 'no requests recorded for the canary yet; counting them from now'
+                : 'counters recorded; the test starts with the next look'
+            }${
+              !prior
+                ? ''
+                : dispersion?.historyWindows
+                  ? `; bursts calibrated on ${dispersion.historyWindows} windows of the baseline's history`
+                  : '; no baseline history, so the first looks allow for bursts'
+            }`,
           },
         };
       }
@@ -75,9 +124,19 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         baselineTotal: bt.delta,
         baselineBad: bb.delta,
       };
+      const dispersion = prev.dispersion ?? initialDispersion();
+      const c = prior ? extraVariance(dispersion, prior) : 0;
+      const temper = temperings(
+        w,
+        tolerance,
+        c,
+        Math.max(pooledBaselineRate(dispersion) ?? 0, prev.priorRate ?? 0) || undefined,
+      );
       const state: State = {
+        ...prev,
         memory,
-        logL: updateRateTest(prev.logL, w, tolerance),
+        logL: updateRateTest(prev.logL, w, tolerance, temper),
+        dispersion: observeDispersion(dispersion, w),
         canary: { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad },
         baseline: { total: prev.baseline.total + w.baselineTotal, bad: prev.baseline.bad + w.baselineBad },
         windows: prev.windows + 1,
@@ -92,6 +151,7 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         baseline: { ...state.baseline, rate: baselineRate },
         window: w,
         resets: ct.resets + cb.resets + bt.resets + bb.resets,
+        extraVariation: Math.sqrt(c),
       };
       if (w.canaryTotal + w.baselineTotal === 0) {
         return { state, look: { phase: 'nodata', detail, message: 'no requests since the last look' } };

@@ -15,11 +15,14 @@ export interface ScalarData {
   raw?: unknown;
 }
 
+/** The baseline's requests and bad ones in each look interval before the first look, oldest first. */
+export type CountsHistory = Array<{ total: number; bad: number }>;
+
 /** Cumulative counters per side, one entry per series; judges take deltas between looks. */
 export interface CountsData {
   kind: 'counts';
   canary: { total: SeriesValue[]; bad: SeriesValue[] };
-  baseline: { total: SeriesValue[]; bad: SeriesValue[] };
+  baseline: { total: SeriesValue[]; bad: SeriesValue[]; history?: CountsHistory };
 }
 
 /** Cumulative `_bucket` series per side, each with its `le` label. */
@@ -44,7 +47,7 @@ export type FunctionData =
   | {
       kind: 'counts';
       canary: { total: number | SeriesValue[]; bad: number | SeriesValue[] };
-      baseline: { total: number | SeriesValue[]; bad: number | SeriesValue[] };
+      baseline: { total: number | SeriesValue[]; bad: number | SeriesValue[]; history?: CountsHistory };
     }
   | HistogramData
   | SamplesData;
@@ -58,6 +61,10 @@ export function normaliseFunctionData(data: FunctionData): MetricData {
   return {
     kind: 'counts',
     canary: { total: asSeries(data.canary.total), bad: asSeries(data.canary.bad) },
-    baseline: { total: asSeries(data.baseline.total), bad: asSeries(data.baseline.bad) },
+    baseline: {
+      total: asSeries(data.baseline.total),
+      bad: asSeries(data.baseline.bad),
+      ...(data.baseline.history ? { history: data.baseline.history } : {}),
+    },
   };
 }

@@ -2,10 +2,16 @@ import { type Clock, formatDuration, parseDuration } from '@kanary/core';
 import { builtinOf, builtinSource } from '../builtins/queries.ts';
 import type { PrometheusSource, ProviderSpec } from '../gate/metric-spec.ts';
 import type { SeriesValue } from '../stats/counters.ts';
-import { type DataKind, type FunctionData, type MetricData, normaliseFunctionData } from './data.ts';
+import {
+  type CountsHistory,
+  type DataKind,
+  type FunctionData,
+  type MetricData,
+  normaliseFunctionData,
+} from './data.ts';
 import { type HttpOptions, httpCall } from './http.ts';
 import { selectJsonPath } from './json-path.ts';
-import { createPrometheusClient, type PrometheusClient } from './prometheus.ts';
+import { createPrometheusClient, type PrometheusClient, type RangeSeries } from './prometheus.ts';
 import {
   isUnder,
   joinUrl,
@@ -24,6 +30,8 @@ export type MetricFunction = (request: {
   needs: DataKind;
   vars: TemplateVars;
   window: { start: number; end: number };
+  /** Set at a calibrating judge's first look: return `baseline.history` (counts per step before now) if you can. */
+  history?: { windows: number; stepMs: number };
   signal: AbortSignal;
 }) => Promise<FunctionData> | FunctionData;
 
@@ -46,7 +54,37 @@ export interface MeasureRequest {
   /** Analysis start and now: range queries for samples cover this window. */
   window: { start: number; end: number };
   intervalMs: number | undefined;
+  /** At a judge's first look: the baseline's counts per `stepMs` over the `windows` before now. */
+  history?: { windows: number; stepMs: number };
   signal: AbortSignal;
+}
+
+/**
+ * Per-window sums of counter increases over a range query's steps: consecutive points of a series
+ * give its increase (a drop is a restart: the new value is the increase); a step no series spans
+ * is left out.
+ */
+function increases(
+  series: RangeSeries[],
+  start: number,
+  stepMs: number,
+  windows: number,
+): Array<number | undefined> {
+  const sums: Array<number | undefined> = Array.from({ length: windows }, () => undefined);
+  for (const s of series) {
+    const byStep = new Map<number, number>();
+    for (const [t, v] of s.points) {
+      const k = Math.round((t - start) / stepMs);
+      if (Number.isFinite(v) && v >= 0) byStep.set(k, v);
+    }
+    for (let k = 1; k <= windows; k++) {
+      const before = byStep.get(k - 1);
+      const after = byStep.get(k);
+      if (before === undefined || after === undefined) continue;
+      sums[k - 1] = (sums[k - 1] ?? 0) + (after >= before ? after - before : after);
+    }
+  }
+  return sums;
 }
 
 /** A provider was asked something it cannot answer, or answered with nothing usable. */
@@ -134,10 +172,15 @@ export function createSources(options: SourceOptions) {
         const [ct, cb, bt, bb] = await Promise.all(
           [c.total, c.bad, b.total, b.bad].map((q) => vector(client, render(q), signal)),
         );
+        const history = req.history ? await baselineHistory(client, render(b.total), render(b.bad), req) : [];
         return {
           kind: 'counts',
           canary: { total: ct as SeriesValue[], bad: cb as SeriesValue[] },
-          baseline: { total: bt as SeriesValue[], bad: bb as SeriesValue[] },
+          baseline: {
+            total: bt as SeriesValue[],
+            bad: bb as SeriesValue[],
+            ...(history.length ? { history } : {}),
+          },
         };
       }
       case 'histogram': {
@@ -171,6 +214,37 @@ export function createSources(options: SourceOptions) {
         const [cs, bs] = await Promise.all([points(c), points(b)]);
         return { kind: 'samples', canary: cs, baseline: bs };
       }
+    }
+  }
+
+  /**
+   * The baseline's windows before the first look, for judges that calibrate on them. Optional
+   * evidence: a server that refuses the range query (or has no history yet) gives none, and the
+   * judge starts from its prior instead of failing the look.
+   */
+  async function baselineHistory(
+    client: PrometheusClient,
+    total: string,
+    bad: string,
+    req: MeasureRequest,
+  ): Promise<CountsHistory> {
+    const h = req.history;
+    if (!h || h.windows < 2) return [];
+    const end = req.window.end;
+    const start = end - h.windows * h.stepMs;
+    const range = (q: string) => client.range(q, { start, end, stepMs: h.stepMs, signal: req.signal });
+    try {
+      const [t, b] = await Promise.all([range(total), range(bad)]);
+      const totals = increases(t, start, h.stepMs, h.windows);
+      const bads = increases(b, start, h.stepMs, h.windows);
+      const out: CountsHistory = [];
+      totals.forEach((n, i) => {
+        if (n !== undefined && n > 0) out.push({ total: n, bad: Math.min(n, bads[i] ?? 0) });
+      });
+      return out;
+    } catch (error) {
+      if (req.signal.aborted) throw error;
+      return [];
     }
   }
 
@@ -260,7 +334,14 @@ export function createSources(options: SourceOptions) {
       if (!fn)
         throw new MeasureError(`no function "${p.function}" was given to createMetricGate({ functions })`);
       const data = normaliseFunctionData(
-        await fn({ metric: req.metric, needs: req.needs, vars, window: req.window, signal: req.signal }),
+        await fn({
+          metric: req.metric,
+          needs: req.needs,
+          vars,
+          window: req.window,
+          ...(req.history ? { history: req.history } : {}),
+          signal: req.signal,
+        }),
       );
       if (data.kind !== req.needs)
         throw new MeasureError(

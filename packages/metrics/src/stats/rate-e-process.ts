@@ -30,8 +30,16 @@ export function initialRateTest(): RateTestState {
   return RATE_GRID.map(() => 0);
 }
 
-/** Folds one window's counts into the test. Windows with no traffic on a side carry no evidence. */
-export function updateRateTest(state: RateTestState, w: WindowCounts, tolerance: number): RateTestState {
+/**
+ * Folds one window's counts into the test. Windows with no traffic on a side carry no evidence.
+ * `temper` (one η in (0, 1] per grid point, from `temperings`) scales the window's log ratios.
+ */
+export function updateRateTest(
+  state: RateTestState,
+  w: WindowCounts,
+  tolerance: number,
+  temper?: readonly number[],
+): RateTestState {
   const n = w.canaryTotal + w.baselineTotal;
   const bad = w.canaryBad + w.baselineBad;
   if (w.canaryTotal <= 0 || w.baselineTotal <= 0 || bad <= 0 || n <= 0) return state;
@@ -42,7 +50,56 @@ export function updateRateTest(state: RateTestState, w: WindowCounts, tolerance:
   const eb = Math.min(Math.max(w.baselineBad, 0), w.baselineTotal);
   return state.map((logL, k) => {
     const theta = oddsAt((1 + tolerance) * (RATE_GRID[k] as number));
-    return logL + ec * Math.log(theta / rho0) + eb * Math.log((1 - theta) / (1 - rho0));
+    const eta = temper?.[k] ?? 1;
+    return logL + eta * (ec * Math.log(theta / rho0) + eb * Math.log((1 - theta) / (1 - rho0)));
+  });
+}
+
+/**
+ * How much of a window's evidence counts when rates vary beyond Poisson with variance `c` (see
+ * stats/dispersion.ts): per grid point, the largest η ≤ 1 for which the window's likelihood ratio
+ * raised to η has mean at most 1 when the canary sits at the null's boundary and each side's bad
+ * events are gamma-mixed Poisson (negative binomial) with mean λ̂ = requests × `rate` (× (1 + m)
+ * for the canary). With c = 0 every η is 1 and the test is the Poisson one. η depends only on the
+ * window's request counts and earlier windows, never on its bad events, so under Poisson any η ≤ 1
+ * keeps the guarantee (E[LR^η] ≤ E[LR]^η = 1); under extra variation it restores it as far as c
+ * and the rate are estimated well.
+ */
+export function temperings(
+  w: Pick<WindowCounts, 'canaryTotal' | 'baselineTotal'>,
+  tolerance: number,
+  c: number,
+  rate: number | undefined,
+): number[] {
+  const n = w.canaryTotal + w.baselineTotal;
+  if (!(c > 0) || rate === undefined || !(rate > 0) || w.canaryTotal <= 0 || w.baselineTotal <= 0) {
+    return RATE_GRID.map(() => 1);
+  }
+  const rho = w.canaryTotal / n;
+  const oddsAt = (r: number) => (rho * r) / (rho * r + 1 - rho);
+  const rho0 = oddsAt(1 + tolerance);
+  const lambdaC = w.canaryTotal * Math.min(1, rate * (1 + tolerance));
+  const lambdaB = w.baselineTotal * Math.min(1, rate);
+  // Cumulant generating function of a gamma-mixed Poisson count of mean λ at u.
+  const cgf = (lambda: number, u: number) => {
+    const inner = 1 - c * lambda * Math.expm1(u);
+    return inner <= 0 ? Number.POSITIVE_INFINITY : -Math.log(inner) / c;
+  };
+  return RATE_GRID.map((multiple) => {
+    const theta = oddsAt((1 + tolerance) * multiple);
+    const up = Math.log(theta / rho0);
+    const down = Math.log((1 - theta) / (1 - rho0));
+    const excess = (eta: number) => cgf(lambdaC, eta * up) + cgf(lambdaB, eta * down);
+    if (excess(1) <= 0) return 1;
+    // The excess is convex in η, zero at 0 and falling there: one root in (0, 1).
+    let lo = 0;
+    let hi = 1;
+    for (let i = 0; i < 40; i++) {
+      const mid = (lo + hi) / 2;
+      if (excess(mid) <= 0) lo = mid;
+      else hi = mid;
+    }
+    return lo;
   });
 }
 

@@ -1,5 +1,5 @@
 import { type Judge, type MetricData, normalCdf } from '@kanary/metrics';
-import { poissonSampler, seededRandom } from '@kanary/testkit';
+import { gammaSampler, poissonSampler, seededRandom } from '@kanary/testkit';
 
 /**
  * A canary in virtual time, fed to a judge the way a gate would: cumulative Prometheus-style
@@ -29,6 +29,13 @@ export interface Scenario {
   resetsAt?: number[];
   /** Round-trip the judge's state through JSON at every look, as a resumed rollout would. */
   persist?: boolean;
+  /**
+   * Error rates that vary beyond Poisson: each look interval a side's rate is multiplied by a gamma
+   * draw of mean 1 and this CV, one per side or (`shared`) one for both.
+   */
+  variation?: { cv: number; shared: boolean };
+  /** Give the judge the stable side's history per look interval at its first look, as the gate's range query does. */
+  history?: boolean;
 }
 
 const ISTIO_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
@@ -62,12 +69,15 @@ export interface RunResult {
 export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunResult {
   const u = seededRandom(seed);
   const poisson = poissonSampler(u);
+  const gamma = gammaSampler(u);
+  const cv = scenario.variation?.cv ?? 0;
+  const factor = () => (cv > 0 ? gamma(1 / (cv * cv)) * cv * cv : 1);
   const fresh = (): Side => ({ total: 0, bad: 0, buckets: ISTIO_BUCKETS_MS.map(() => 0).concat(0) });
   const canary = fresh();
   const baseline = fresh();
   const served = { requests: 0, bad: 0 };
   /** Serves one window's requests on a side; returns that window's own counts. */
-  const serve = (side: Side, behaviour: SideBehaviour, lambda: number, count: boolean): Side => {
+  const serve = (side: Side, behaviour: SideBehaviour, lambda: number, count: boolean, g = 1): Side => {
     const window = fresh();
     if (judge.needs === 'histogram') {
       bucketProbabilities(behaviour).forEach((p, i) => {
@@ -75,8 +85,9 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
       });
       window.total = window.buckets.reduce((a, b) => a + b, 0);
     } else {
-      window.bad = poisson(lambda * behaviour.errorRate);
-      window.total = window.bad + poisson(lambda * (1 - behaviour.errorRate));
+      const rate = Math.min(1, behaviour.errorRate * g);
+      window.bad = poisson(lambda * rate);
+      window.total = window.bad + poisson(lambda * (1 - rate));
     }
     side.total += window.total;
     side.bad += window.bad;
@@ -88,14 +99,25 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
     return window;
   };
   // Stable's history before the analysis: its counters are not at zero when we first look.
-  serve(baseline, scenario.baseline, scenario.rps * (scenario.historyS ?? 600), false);
+  const history: Array<{ total: number; bad: number }> = [];
+  const historyS = scenario.historyS ?? 600;
+  if (scenario.history) {
+    for (let t = scenario.lookEveryS; t <= historyS; t += scenario.lookEveryS) {
+      const w = serve(baseline, scenario.baseline, scenario.rps * scenario.lookEveryS, false, factor());
+      history.push({ total: w.total, bad: w.bad });
+    }
+  } else serve(baseline, scenario.baseline, scenario.rps * historyS, false);
   const toData = (): MetricData => {
     if (judge.needs === 'counts') {
       const v = (value: number) => [{ labels: {}, value }];
       return {
         kind: 'counts',
         canary: { total: v(canary.total), bad: v(canary.bad) },
-        baseline: { total: v(baseline.total), bad: v(baseline.bad) },
+        baseline: {
+          total: v(baseline.total),
+          bad: v(baseline.bad),
+          ...(first && history.length ? { history } : {}),
+        },
       };
     }
     const series = (s: Side) =>
@@ -106,18 +128,22 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
     return { kind: 'histogram', canary: series(canary), baseline: series(baseline) };
   };
   let state: unknown;
+  let first = true;
   for (let t = 0; t <= scenario.durationS; t += scenario.lookEveryS) {
     if (t > 0) {
       const share = scenario.share(t);
       const lambda = scenario.rps * scenario.lookEveryS;
-      const window = serve(canary, scenario.canary(t), lambda * share, true);
-      serve(baseline, scenario.baseline, lambda * (1 - share), false);
+      const gc = factor();
+      const gb = scenario.variation?.shared ? gc : factor();
+      const window = serve(canary, scenario.canary(t), lambda * share, true, gc);
+      serve(baseline, scenario.baseline, lambda * (1 - share), false, gb);
       if (scenario.resetsAt?.some((r) => r > t - scenario.lookEveryS && r <= t)) {
         // A pod restart: its counters start again, holding only what it served since.
         Object.assign(canary, window);
       }
     }
     const out = judge.look(state, toData(), { at: t * 1000 });
+    first = false;
     state = scenario.persist ? JSON.parse(JSON.stringify(out.state)) : out.state;
     if (out.look.phase === 'failed')
       return { rolledBack: true, atS: t, canaryBad: served.bad, canaryRequests: served.requests };

@@ -49,3 +49,25 @@ export function poissonSampler(u: () => number): (lambda: number) => number {
     }
   };
 }
+
+/**
+ * Gamma(shape, 1) draws by Marsaglia and Tsang's method (shape < 1 by the boost u^(1/shape)): the
+ * extra variation of a rate beyond Poisson, as a gamma-mixed Poisson (negative binomial) has it.
+ */
+export function gammaSampler(u: () => number): (shape: number) => number {
+  // Box–Muller; 1 - u() keeps the log finite.
+  const normal = () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  const draw = (shape: number): number => {
+    if (shape < 1) return draw(shape + 1) * (1 - u()) ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      const x = normal();
+      const v = (1 + c * x) ** 3;
+      if (v <= 0) continue;
+      const w = 1 - u();
+      if (Math.log(w) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  };
+  return draw;
+}
