@@ -1,14 +1,11 @@
 // The gates compared, each seeing the same canary the way its real counterpart would.
-import { createSequentialLatencyJudge, createSequentialRateJudge, type MetricData } from '@kanary/metrics';
 import {
-  BASELINE,
-  BUCKETS_MS,
-  bucketProbabilities,
-  histogramQuantile,
-  TICK_S,
-  type Tick,
-  window,
-} from './traffic.ts';
+  createSequentialLatencyJudge,
+  createSequentialRateJudge,
+  type MetricData,
+  type SequentialRateOptions,
+} from '@kanary/metrics';
+import { BUCKETS_MS, histogramQuantile, TICK_S, type Tick, window } from './traffic.ts';
 
 export type Verdict = 'continue' | 'rollback' | 'promote';
 export type Metric = 'errors' | 'latency';
@@ -19,6 +16,8 @@ export interface Gate {
   share(t: number): number;
   /** Called after every tick with everything so far. */
   step(ticks: Tick[]): Verdict;
+  /** The stable side's ticks over the ten minutes before the canary, for gates that read history. */
+  history?(ticks: Tick[]): void;
 }
 
 /** Argo-style steps: 10% more every 60 s up to 50%, promoted at 360 s, whatever the analysis says meanwhile. */
@@ -27,20 +26,17 @@ export const scheduledShare = (t: number) => Math.min(0.5, 0.1 * (1 + Math.floor
 
 /**
  * Kanary: a sequential judge, one look per scrape (every 10 s), through @kanary/metrics' public
- * API. The first look is at t = 0, as the real gate's, when the canary has served nothing and the
- * stable side has ten minutes of history at the cell's traffic (its expected counts).
+ * API. The first look is at t = 0, as the real gate's, when the canary has served nothing; the
+ * stable side's counters hold its ten minutes of history, and the error judge is given that
+ * history per 10 s window as the gate's range query would give it (`baseline.history`).
  */
-export function kanaryGate(metric: Metric, rps: number): Gate {
-  const judge = metric === 'errors' ? createSequentialRateJudge() : createSequentialLatencyJudge();
+export function kanaryGate(metric: Metric, _rps: number, options: SequentialRateOptions = {}): Gate {
+  const judge = metric === 'errors' ? createSequentialRateJudge(options) : createSequentialLatencyJudge();
   let state: unknown;
-  const history = rps * 600;
+  let before: Tick[] = [];
   const cum = {
     canary: { total: 0, bad: 0, b: BUCKETS_MS.map(() => 0).concat(0) },
-    baseline: {
-      total: history,
-      bad: Math.round(history * BASELINE.errorRate),
-      b: bucketProbabilities(BASELINE).map((p) => Math.round(history * p)),
-    },
+    baseline: { total: 0, bad: 0, b: BUCKETS_MS.map(() => 0).concat(0) },
   };
   const look = (t: number, canaryServed: boolean) => {
     const data: MetricData =
@@ -56,6 +52,9 @@ export function kanaryGate(metric: Metric, rps: number): Gate {
             baseline: {
               total: [{ labels: {}, value: cum.baseline.total }],
               bad: [{ labels: {}, value: cum.baseline.bad }],
+              ...(t === 0 && judge.history
+                ? { history: before.map((k) => ({ total: k.baseline.total, bad: k.baseline.bad })) }
+                : {}),
             },
           }
         : {
@@ -68,22 +67,29 @@ export function kanaryGate(metric: Metric, rps: number): Gate {
     return out.look.phase;
   };
   let looked = false;
+  const add = (k: Tick, sides: readonly ('canary' | 'baseline')[]) => {
+    for (const side of sides) {
+      cum[side].total += k[side].total;
+      cum[side].bad += k[side].bad;
+      k[side].buckets.forEach((n, i) => {
+        cum[side].b[i] = (cum[side].b[i] as number) + n;
+      });
+    }
+  };
   return {
     label: 'Kanary',
     share: scheduledShare,
+    history(ticks) {
+      before = ticks;
+      for (const k of ticks) add(k, ['baseline']);
+    },
     step(ticks) {
       if (!looked) {
         looked = true;
         look(0, false);
       }
       const k = ticks.at(-1) as Tick;
-      for (const side of ['canary', 'baseline'] as const) {
-        cum[side].total += k[side].total;
-        cum[side].bad += k[side].bad;
-        k[side].buckets.forEach((n, i) => {
-          cum[side].b[i] = (cum[side].b[i] as number) + n;
-        });
-      }
+      add(k, ['canary', 'baseline']);
       if (look(k.t, cum.canary.total > 0) === 'failed') return 'rollback';
       return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
     },
@@ -190,6 +196,32 @@ export function sprtGate(p0: number, p1: number, alpha = 0.01): Gate {
     step(ticks) {
       const k = ticks.at(-1) as Tick;
       llr += k.canary.bad * up + (k.canary.total - k.canary.bad) * down;
+      if (llr >= bound) return 'rollback';
+      return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
+    },
+  };
+}
+
+/**
+ * The two-sample oracle: the likelihood ratio of where each look's bad events land (the canary's
+ * share of them, given its share of requests), told the true ratio of the two rates in advance but
+ * not the baseline's rate — the best any canary-against-baseline test looking every 10 s can do at
+ * α = 0.01 against that one alternative.
+ */
+export function twoSampleOracleGate(ratio: number, alpha = 0.01): Gate {
+  const bound = Math.log(1 / alpha);
+  let llr = 0;
+  return {
+    label: 'two-sample oracle',
+    share: scheduledShare,
+    step(ticks) {
+      const k = ticks.at(-1) as Tick;
+      const n = k.canary.total + k.baseline.total;
+      if (n > 0 && k.canary.total > 0) {
+        const rho = k.canary.total / n;
+        const theta = (rho * ratio) / (rho * ratio + 1 - rho);
+        llr += k.canary.bad * Math.log(theta / rho) + k.baseline.bad * Math.log((1 - theta) / (1 - rho));
+      }
       if (llr >= bound) return 'rollback';
       return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
     },

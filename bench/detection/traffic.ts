@@ -1,7 +1,7 @@
 // Canary traffic in virtual time, 10 s at a time: Poisson requests per side, split exactly into
 // errors and Istio latency buckets (Poisson thinning), as Prometheus counters would record them.
 import { normalCdf } from '@kanary/metrics';
-import { poissonSampler, seededRandom } from '@kanary/testkit';
+import { gammaSampler, poissonSampler, seededRandom } from '@kanary/testkit';
 
 export const TICK_S = 10;
 /** Istio's standard `istio_request_duration_milliseconds` bounds (ms); a last bucket for +Inf. */
@@ -47,27 +47,6 @@ const SLOW_FROM = BUCKETS_MS.indexOf(SLOW_MS) + 1;
 export interface Overdispersion {
   cv: number;
   shared: boolean;
-}
-
-/** Gamma(shape, 1) by Marsaglia and Tsang's method (shape < 1 by the boost u^(1/shape)). */
-export function gammaSampler(u: () => number): (shape: number) => number {
-  const normal = () => {
-    // Box–Muller; 1 - u() keeps the log finite.
-    return Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  };
-  const draw = (shape: number): number => {
-    if (shape < 1) return draw(shape + 1) * (1 - u()) ** (1 / shape);
-    const d = shape - 1 / 3;
-    const c = 1 / Math.sqrt(9 * d);
-    for (;;) {
-      const x = normal();
-      const v = (1 + c * x) ** 3;
-      if (v <= 0) continue;
-      const w = 1 - u();
-      if (Math.log(w) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
-    }
-  };
-  return draw;
 }
 
 /** Draws one tick of traffic for both sides. */
