@@ -71,6 +71,7 @@ export type { RateTestState, WindowCounts } from './stats/rate-e-process.ts';
 export {
   initialRateTest,
   RATE_GRID,
+  RATE_WEIGHTS,
   rateLogEValue,
   temperings,
   updateRateTest,

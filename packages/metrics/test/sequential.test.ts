@@ -49,11 +49,15 @@ describe('sequentialRate', () => {
     expect(falseRollbacks(make, scenario)).toBeLessThanOrEqual(ALPHA);
   });
 
-  it('with the default tolerance (+10%) a canary 10% worse is not a regression either', () => {
+  it('with a tolerance of +10% a canary 10% worse is not a regression either', () => {
     const slightlyWorse = base({ canary: () => ({ ...good, errorRate: good.errorRate * 1.1 }) });
     expect(
-      falseRollbacks(() => createSequentialRateJudge({ alpha: ALPHA }), slightlyWorse),
+      falseRollbacks(() => createSequentialRateJudge({ alpha: ALPHA, tolerance: 0.1 }), slightlyWorse),
     ).toBeLessThanOrEqual(ALPHA);
+  });
+
+  it('with the defaults a good canary is rolled back at most alpha of the time', () => {
+    expect(falseRollbacks(() => createSequentialRateJudge(), base({}))).toBeLessThanOrEqual(ALPHA);
   });
 
   it('detects a doubled error rate, and a ×10 one sooner and after fewer bad requests', () => {

@@ -67,7 +67,10 @@ export const JudgeSchema = z.union(
       sequentialRate: z.strictObject({
         /** Chance of rolling back a canary that is no worse than the baseline (default 0.01). */
         alpha: Probability.optional(),
-        /** Relative increase still counted as good: 0.1 tolerates +10% (default 0.1). */
+        /**
+         * Relative increase still counted as good: 0.1 tolerates +10% (default 0: a canary worse
+         * than the baseline is a regression, chosen with the detection benchmark).
+         */
         tolerance: z.number().min(0).optional(),
         /**
          * Error rates that vary between looks beyond Poisson (bursts on one side) are allowed for by

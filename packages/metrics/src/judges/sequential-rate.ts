@@ -52,7 +52,7 @@ const sum = (series: readonly { value: number }[]) =>
  */
 export function createSequentialRateJudge(options: SequentialRateOptions = {}): Judge {
   const alpha = options.alpha ?? 0.01;
-  const tolerance = options.tolerance ?? 0.1;
+  const tolerance = options.tolerance ?? 0;
   const threshold = Math.log(1 / alpha);
   const prior = options.dispersion ?? DISPERSION_PRIOR;
   return {
