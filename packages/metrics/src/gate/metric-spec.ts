@@ -85,11 +85,11 @@ export const JudgeSchema = z.union(
       sequentialLatency: z.strictObject({
         alpha: Probability.optional(),
         tolerance: z.number().min(0).optional(),
-        /** Baseline quantiles that fix the thresholds before the canary starts (default .5, .95, .99). */
+        /** Baseline quantiles that fix the thresholds before the canary starts (default .5, .9, .95, .99, .999). */
         quantiles: z.array(Probability).min(1).optional(),
         /** Or fixed thresholds (bucket bounds in the histogram's unit), e.g. an SLO of 0.3 s. */
         thresholds: z.array(z.number().positive()).min(1).optional(),
-        /** Weights of the thresholds' e-values (default ½, ¼, ¼ for the default quantiles, else equal). */
+        /** Weights of the thresholds' e-values (default equal; thresholds that snap to one bucket bound add up). */
         weights: z.array(z.number().positive()).min(1).optional(),
       }),
     }),

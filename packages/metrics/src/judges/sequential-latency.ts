@@ -74,10 +74,10 @@ function snapToBucket(cumulative: Map<number, number>, q: number): number | unde
  */
 export function createSequentialLatencyJudge(options: SequentialLatencyOptions = {}): Judge {
   const alpha = options.alpha ?? 0.01;
-  const tolerance = options.tolerance ?? 0.1;
-  const quantiles = options.quantiles ?? [0.5, 0.95, 0.99];
-  const defaultWeights =
-    options.quantiles === undefined && options.thresholds === undefined ? [0.5, 0.25, 0.25] : undefined;
+  // Defaults chosen with the detection benchmark (docs/decisions.md, "Defaults from the benchmark"):
+  // any slower counts, and the tail has as many thresholds as the median.
+  const tolerance = options.tolerance ?? 0;
+  const quantiles = options.quantiles ?? [0.5, 0.9, 0.95, 0.99, 0.999];
   const bound = Math.log(1 / alpha);
   return {
     kind: 'sequentialLatency',
@@ -103,7 +103,7 @@ export function createSequentialLatencyJudge(options: SequentialLatencyOptions =
         // now on the first look, or this window's baseline when there was no history.
         const source = prev.memory ? b.deltas : b.cumulative;
         const picked = options.thresholds ?? quantiles.map((q) => snapToBucket(source, q));
-        const weights = options.weights ?? defaultWeights ?? picked.map(() => 1);
+        const weights = options.weights ?? picked.map(() => 1);
         const merged = new Map<number, number>();
         picked.forEach((t, i) => {
           if (t !== undefined) merged.set(t, (merged.get(t) ?? 0) + (weights[i] ?? 1));
