@@ -3,6 +3,7 @@ import {
   createSequentialLatencyJudge,
   createSequentialRateJudge,
   type MetricData,
+  type SequentialLatencyOptions,
   type SequentialRateOptions,
 } from '@kanary/metrics';
 import { BUCKETS_MS, histogramQuantile, TICK_S, type Tick, window } from './traffic.ts';
@@ -30,8 +31,13 @@ export const scheduledShare = (t: number) => Math.min(0.5, 0.1 * (1 + Math.floor
  * stable side's counters hold its ten minutes of history, and the error judge is given that
  * history per 10 s window as the gate's range query would give it (`baseline.history`).
  */
-export function kanaryGate(metric: Metric, _rps: number, options: SequentialRateOptions = {}): Gate {
-  const judge = metric === 'errors' ? createSequentialRateJudge(options) : createSequentialLatencyJudge();
+export function kanaryGate(
+  metric: Metric,
+  _rps: number,
+  options: SequentialRateOptions & SequentialLatencyOptions = {},
+): Gate {
+  const judge =
+    metric === 'errors' ? createSequentialRateJudge(options) : createSequentialLatencyJudge(options);
   let state: unknown;
   let before: Tick[] = [];
   const cum = {
@@ -221,6 +227,38 @@ export function twoSampleOracleGate(ratio: number, alpha = 0.01): Gate {
         const rho = k.canary.total / n;
         const theta = (rho * ratio) / (rho * ratio + 1 - rho);
         llr += k.canary.bad * Math.log(theta / rho) + k.baseline.bad * Math.log((1 - theta) / (1 - rho));
+      }
+      if (llr >= bound) return 'rollback';
+      return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
+    },
+  };
+}
+
+/**
+ * The histogram oracle for latency: the two-sample oracle over every bucket, told both versions'
+ * true bucket probabilities — where each look's requests of each bucket land between canary and
+ * baseline. Every boundary of the histogram is evidence, so no latency judge reading these
+ * buckets can need fewer bad requests at α = 0.01 against that alternative.
+ */
+export function histogramOracleGate(baseline: number[], canary: number[], alpha = 0.01): Gate {
+  const bound = Math.log(1 / alpha);
+  let llr = 0;
+  return {
+    label: 'histogram oracle',
+    share: scheduledShare,
+    step(ticks) {
+      const k = ticks.at(-1) as Tick;
+      const n = k.canary.total + k.baseline.total;
+      if (n > 0 && k.canary.total > 0) {
+        const rho = k.canary.total / n;
+        baseline.forEach((q0, j) => {
+          const q1 = canary[j] as number;
+          if (q0 <= 0 || q1 <= 0) return;
+          const theta = (rho * q1) / (rho * q1 + (1 - rho) * q0);
+          llr +=
+            (k.canary.buckets[j] ?? 0) * Math.log(theta / rho) +
+            (k.baseline.buckets[j] ?? 0) * Math.log((1 - theta) / (1 - rho));
+        });
       }
       if (llr >= bound) return 'rollback';
       return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';

@@ -74,7 +74,7 @@ export const JudgeSchema = z.union(
         tolerance: z.number().min(0).optional(),
         /**
          * Error rates that vary between looks beyond Poisson (bursts on one side) are allowed for by
-         * an upper bound on that variation at this confidence (default 0.95), estimated from the
+         * an upper bound on that variation at this confidence (default 0.99), estimated from the
          * baseline's last hour and the looks; `false` assumes Poisson counts (more power, and false
          * rollbacks on bursty traffic).
          */

@@ -50,7 +50,7 @@ export interface DispersionPrior {
 }
 
 /** Chosen with the detection benchmark's tuning seeds (docs/decisions.md, "Judges that keep α"). */
-export const DISPERSION_PRIOR: DispersionPrior = { confidence: 0.95 };
+export const DISPERSION_PRIOR: DispersionPrior = { confidence: 0.99 };
 /** Windows kept for the estimate (an hour of 10 s looks); the pooled rates use them all. */
 const KEEP = 360;
 /** The grids the posterior is kept on. */
