@@ -108,4 +108,72 @@ describe("the emulator's Prometheus query API", () => {
       await cluster.close();
     }
   });
+
+  it('answers range queries step by step over its hour of history, and refuses more than 11,000 points', async () => {
+    const cluster = await startCluster({ seed: 4, podReadyAfterMs: 10 });
+    try {
+      cluster.apply(
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: 'web', namespace: 'default' },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { app: 'web' } },
+            template: {
+              metadata: { labels: { app: 'web' } },
+              spec: { containers: [{ name: 'web', image: 'web:1' }] },
+            },
+          },
+        },
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'web', namespace: 'default' },
+          spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
+        },
+      );
+      await cluster.virtualClock?.advance(1_000);
+      const entry = { kind: 'service' as const, namespace: 'default', service: 'web' };
+      // 100 requests at the start of each of three 10 s steps.
+      const start = cluster.clock.now();
+      for (let i = 0; i < 3; i++) {
+        cluster.traffic.sample(entry, 100);
+        await cluster.virtualClock?.advance(10_000);
+      }
+      const range = async (params: Record<string, string>) => {
+        const res = await fetch(`${cluster.prometheusUrl}/api/v1/query_range?${new URLSearchParams(params)}`);
+        return {
+          status: res.status,
+          body: (await res.json()) as {
+            data: { resultType: string; result: Array<{ values: Array<[number, string]> }> };
+            error?: string;
+          },
+        };
+      };
+      const r = await range({
+        query: 'sum(istio_requests_total{destination_workload="web"})',
+        start: String(start / 1000),
+        end: String(cluster.clock.now() / 1000),
+        step: '10s',
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.data.resultType).toBe('matrix');
+      const values = r.body.data.result[0]?.values ?? [];
+      // The series did not exist before the first requests were scraped: no point at the start, as
+      // Prometheus; then what was scraped by each step, not the value now.
+      expect(values.map(([t]) => t)).toEqual([1, 2, 3].map((k) => start / 1000 + 10 * k));
+      expect(values.map(([, v]) => Number(v))).toEqual([100, 200, 300]);
+      const tooMany = await range({
+        query: 'up',
+        start: '0',
+        end: String(cluster.clock.now() / 1000),
+        step: '0.001',
+      });
+      expect(tooMany.status).toBe(400);
+      expect(tooMany.body.error).toMatch(/exceeded maximum resolution of 11,000 points/);
+    } finally {
+      await cluster.close();
+    }
+  });
 });

@@ -117,14 +117,21 @@ const OVER_TIME: Record<string, (values: number[]) => number> = {
   last_over_time: (v) => v.at(-1) as number,
 };
 
-export function evaluate(expr: Expr, registry: MetricsRegistry, at: number): QueryValue {
+/** How far back an instant selector looks for a sample, as Prometheus' default lookback delta. */
+const LOOKBACK_MS = 300_000;
+
+/**
+ * Evaluates at `at`. `past`: `at` is before the present, so instant selectors read the scraped
+ * history (the last sample within the lookback) instead of the live value.
+ */
+export function evaluate(expr: Expr, registry: MetricsRegistry, at: number, past = false): QueryValue {
   const vectorOf = (e: Expr, what: string): Sample[] => {
-    const v = evaluate(e, registry, at);
+    const v = evaluate(e, registry, at, past);
     if (v.kind !== 'vector') throw new PromqlError(`${what} needs an instant vector, got a ${v.kind}`);
     return v.samples;
   };
   const scalarOf = (e: Expr, what: string): number => {
-    const v = evaluate(e, registry, at);
+    const v = evaluate(e, registry, at, past);
     if (v.kind !== 'scalar') throw new PromqlError(`${what} needs a scalar, got a ${v.kind}`);
     return v.value;
   };
@@ -148,16 +155,18 @@ export function evaluate(expr: Expr, registry: MetricsRegistry, at: number): Que
     case 'selector':
       return {
         kind: 'vector',
-        samples: registry
-          .series(expr.name, expr.matchers)
-          .map((s) => ({ labels: s.labels, value: s.current })),
+        samples: registry.series(expr.name, expr.matchers).flatMap((s) => {
+          if (!past) return [{ labels: s.labels, value: s.current }];
+          const last = s.samples(at - LOOKBACK_MS, at).at(-1);
+          return last ? [{ labels: s.labels, value: last[1] }] : [];
+        }),
       };
     case 'matrix': {
       const m = matrixOf(expr, 'a range query');
       return { kind: 'matrix', series: m.series };
     }
     case 'negate': {
-      const v = evaluate(expr.expr, registry, at);
+      const v = evaluate(expr.expr, registry, at, past);
       if (v.kind === 'scalar') return { kind: 'scalar', value: -v.value };
       if (v.kind !== 'vector') throw new PromqlError('unary minus needs a scalar or an instant vector');
       return {
@@ -349,8 +358,8 @@ export function evaluate(expr: Expr, registry: MetricsRegistry, at: number): Que
   }
 
   function binary(e: Extract<Expr, { type: 'binary' }>): QueryValue {
-    const lhs = evaluate(e.lhs, registry, at);
-    const rhs = evaluate(e.rhs, registry, at);
+    const lhs = evaluate(e.lhs, registry, at, past);
+    const rhs = evaluate(e.rhs, registry, at, past);
     const arithmetic = ARITHMETIC[e.op];
     const comparison = COMPARISON[e.op];
     if (e.op === 'and' || e.op === 'or' || e.op === 'unless') {
@@ -460,8 +469,9 @@ export function instantQuery(
   query: string,
   registry: MetricsRegistry,
   at: number,
+  now = at,
 ): { resultType: string; result: unknown } {
-  const value = evaluate(parsePromql(query), registry, at);
+  const value = evaluate(parsePromql(query), registry, at, at < now);
   const t = at / 1000;
   switch (value.kind) {
     case 'scalar':
@@ -482,4 +492,54 @@ export function instantQuery(
         })),
       };
   }
+}
+
+/** Prometheus refuses range queries of more points per series than this. */
+export const MAX_RANGE_POINTS = 11_000;
+
+/**
+ * A range query as Prometheus' HTTP API answers it (`data` of /api/v1/query_range): the query
+ * evaluated at every step from `start` to `end` (ms), one series per label set.
+ */
+export function rangeQuery(
+  query: string,
+  registry: MetricsRegistry,
+  range: { start: number; end: number; stepMs: number },
+  now = range.end,
+): {
+  resultType: 'matrix';
+  result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }>;
+} {
+  const { start, end, stepMs } = range;
+  if (!(stepMs > 0)) throw new PromqlError('zero or negative query resolution step widths are not accepted');
+  if (end < start) throw new PromqlError('end timestamp must not be before start time');
+  if ((end - start) / stepMs > MAX_RANGE_POINTS)
+    throw new PromqlError(
+      `exceeded maximum resolution of ${MAX_RANGE_POINTS.toLocaleString('en')} points per timeseries. Try decreasing the query resolution (?step=XX)`,
+    );
+  const expr = parsePromql(query);
+  const series = new Map<string, { metric: Record<string, string>; values: Array<[number, string]> }>();
+  for (let at = start; at <= end; at += stepMs) {
+    const value = evaluate(expr, registry, at, at < now);
+    const samples =
+      value.kind === 'scalar'
+        ? [{ labels: {}, value: value.value }]
+        : value.kind === 'vector'
+          ? value.samples
+          : [];
+    if (value.kind === 'string' || value.kind === 'matrix')
+      throw new PromqlError(
+        `invalid expression type "${value.kind === 'string' ? 'string' : 'range vector'}" for range query, must be Scalar or instant Vector`,
+      );
+    for (const s of samples) {
+      const key = JSON.stringify(Object.entries(s.labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+      let entry = series.get(key);
+      if (!entry) {
+        entry = { metric: s.labels, values: [] };
+        series.set(key, entry);
+      }
+      entry.values.push([at / 1000, formatValue(s.value)]);
+    }
+  }
+  return { resultType: 'matrix', result: [...series.values()] };
 }
