@@ -94,5 +94,8 @@ export async function startShop(seed = 2026): Promise<Cluster> {
     rps: RPS,
     entry: { kind: 'istio', host: HOST, namespace: NAMESPACE },
   });
+  // The shop has been serving for ten minutes when the first release begins: its metrics have a
+  // history, as a real service's do, and the error judge calibrates on it.
+  await cluster.virtualClock?.advance(10 * 60_000);
   return cluster;
 }

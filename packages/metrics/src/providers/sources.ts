@@ -60,9 +60,10 @@ export interface MeasureRequest {
 }
 
 /**
- * Per-window sums of counter increases over a range query's steps: consecutive points of a series
- * give its increase (a drop is a restart: the new value is the increase); a step no series spans
- * is left out.
+ * Per-window sums of counter increases over a range query's steps, as the judges' counter deltas
+ * read them: a drop is a restart (the new value is the increase); a series that first appears
+ * after the range's start began from zero (an error counter is created by its first error); the step
+ * after a gap in a series is left out for it, as are steps no series spans.
  */
 function increases(
   series: RangeSeries[],
@@ -77,11 +78,16 @@ function increases(
       const k = Math.round((t - start) / stepMs);
       if (Number.isFinite(v) && v >= 0) byStep.set(k, v);
     }
-    for (let k = 1; k <= windows; k++) {
+    let seen = false;
+    for (let k = 0; k <= windows; k++) {
+      const value = byStep.get(k);
+      if (value === undefined) continue;
       const before = byStep.get(k - 1);
-      const after = byStep.get(k);
-      if (before === undefined || after === undefined) continue;
-      sums[k - 1] = (sums[k - 1] ?? 0) + (after >= before ? after - before : after);
+      if (k > 0 && (before !== undefined || !seen)) {
+        const increase = before === undefined ? value : value >= before ? value - before : value;
+        sums[k - 1] = (sums[k - 1] ?? 0) + increase;
+      }
+      seen = true;
     }
   }
   return sums;
