@@ -208,26 +208,23 @@ export function sprtGate(p0: number, p1: number, alpha = 0.01): Gate {
   };
 }
 
-/**
- * The two-sample oracle: the likelihood ratio of where each look's bad events land (the canary's
- * share of them, given its share of requests), told the true ratio of the two rates in advance but
- * not the baseline's rate — the best any canary-against-baseline test looking every 10 s can do at
- * α = 0.01 against that one alternative.
- */
-export function twoSampleOracleGate(ratio: number, alpha = 0.01): Gate {
+/** The canary's share of a look's events when its rate is `ratio` times the baseline's and it serves ρ of requests. */
+const shareAt = (rho: number, ratio: number) => (rho * ratio) / (rho * ratio + 1 - rho);
+/** log likelihood ratio of c canary and b baseline events landing where they did: share θ against ρ. */
+const landed = (c: number, b: number, theta: number, rho: number) =>
+  c * Math.log(theta / rho) + b * Math.log((1 - theta) / (1 - rho));
+
+/** An oracle adding each look's log likelihood ratio of where its requests land, rolling back at 1/α. */
+function splitOracle(label: string, logRatio: (k: Tick, rho: number) => number, alpha: number): Gate {
   const bound = Math.log(1 / alpha);
   let llr = 0;
   return {
-    label: 'two-sample oracle',
+    label,
     share: scheduledShare,
     step(ticks) {
       const k = ticks.at(-1) as Tick;
       const n = k.canary.total + k.baseline.total;
-      if (n > 0 && k.canary.total > 0) {
-        const rho = k.canary.total / n;
-        const theta = (rho * ratio) / (rho * ratio + 1 - rho);
-        llr += k.canary.bad * Math.log(theta / rho) + k.baseline.bad * Math.log((1 - theta) / (1 - rho));
-      }
+      if (n > 0 && k.canary.total > 0) llr += logRatio(k, k.canary.total / n);
       if (llr >= bound) return 'rollback';
       return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
     },
@@ -235,33 +232,32 @@ export function twoSampleOracleGate(ratio: number, alpha = 0.01): Gate {
 }
 
 /**
+ * The two-sample oracle: the likelihood ratio of where each look's bad events land (the canary's
+ * share of them, given its share of requests), told the true ratio of the two rates in advance but
+ * not the baseline's rate — the best any canary-against-baseline test looking every 10 s can do at
+ * α = 0.01 against that one alternative.
+ */
+export const twoSampleOracleGate = (ratio: number, alpha = 0.01): Gate =>
+  splitOracle(
+    'two-sample oracle',
+    (k, rho) => landed(k.canary.bad, k.baseline.bad, shareAt(rho, ratio), rho),
+    alpha,
+  );
+
+/**
  * The histogram oracle for latency: the two-sample oracle over every bucket, told both versions'
  * true bucket probabilities — where each look's requests of each bucket land between canary and
  * baseline. Every boundary of the histogram is evidence, so no latency judge reading these
  * buckets can need fewer bad requests at α = 0.01 against that alternative.
  */
-export function histogramOracleGate(baseline: number[], canary: number[], alpha = 0.01): Gate {
-  const bound = Math.log(1 / alpha);
-  let llr = 0;
-  return {
-    label: 'histogram oracle',
-    share: scheduledShare,
-    step(ticks) {
-      const k = ticks.at(-1) as Tick;
-      const n = k.canary.total + k.baseline.total;
-      if (n > 0 && k.canary.total > 0) {
-        const rho = k.canary.total / n;
-        baseline.forEach((q0, j) => {
-          const q1 = canary[j] as number;
-          if (q0 <= 0 || q1 <= 0) return;
-          const theta = (rho * q1) / (rho * q1 + (1 - rho) * q0);
-          llr +=
-            (k.canary.buckets[j] ?? 0) * Math.log(theta / rho) +
-            (k.baseline.buckets[j] ?? 0) * Math.log((1 - theta) / (1 - rho));
-        });
-      }
-      if (llr >= bound) return 'rollback';
-      return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
-    },
-  };
-}
+export const histogramOracleGate = (baseline: number[], canary: number[], alpha = 0.01): Gate =>
+  splitOracle(
+    'histogram oracle',
+    (k, rho) =>
+      baseline.reduce((sum, q0, j) => {
+        const q1 = canary[j] as number;
+        if (q0 <= 0 || q1 <= 0) return sum;
+        return sum + landed(k.canary.buckets[j] ?? 0, k.baseline.buckets[j] ?? 0, shareAt(rho, q1 / q0), rho);
+      }, 0),
+    alpha,
+  );
