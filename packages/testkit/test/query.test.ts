@@ -1,4 +1,4 @@
-import { startCluster } from '@kanary/testkit';
+import { type Cluster, startCluster } from '@kanary/testkit';
 import { describe, expect, it } from 'vitest';
 
 const query = async (base: string, q: string, method: 'GET' | 'POST' = 'POST') => {
@@ -23,33 +23,38 @@ interface Sample {
   metric: Record<string, string>;
   value: [number, string];
 }
+/** A Deployment `web` (image web:1) behind a Service of the same name. */
+function applyWeb(cluster: Cluster, replicas: number) {
+  cluster.apply(
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image: 'web:1' }] },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
+    },
+  );
+}
+
 const sum = (rs: Sample[]) => rs.reduce((s, r) => s + Number(r.value[1]), 0);
 
 describe("the emulator's Prometheus query API", () => {
   it('answers counters and histogram series from the simulated traffic, at the cluster clock', async () => {
     const cluster = await startCluster({ seed: 3, podReadyAfterMs: 10 });
     try {
-      cluster.apply(
-        {
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: 'web', namespace: 'default' },
-          spec: {
-            replicas: 2,
-            selector: { matchLabels: { app: 'web' } },
-            template: {
-              metadata: { labels: { app: 'web' } },
-              spec: { containers: [{ name: 'web', image: 'web:1' }] },
-            },
-          },
-        },
-        {
-          apiVersion: 'v1',
-          kind: 'Service',
-          metadata: { name: 'web', namespace: 'default' },
-          spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
-        },
-      );
+      applyWeb(cluster, 2);
       cluster.traffic.setBehavior({ image: 'web:1', behavior: { errorRate: 0.2 } });
       await cluster.virtualClock?.advance(1_000);
       const entry = { kind: 'service' as const, namespace: 'default', service: 'web' };
@@ -112,27 +117,7 @@ describe("the emulator's Prometheus query API", () => {
   it('answers range queries step by step over its hour of history, and refuses more than 11,000 points', async () => {
     const cluster = await startCluster({ seed: 4, podReadyAfterMs: 10 });
     try {
-      cluster.apply(
-        {
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: 'web', namespace: 'default' },
-          spec: {
-            replicas: 1,
-            selector: { matchLabels: { app: 'web' } },
-            template: {
-              metadata: { labels: { app: 'web' } },
-              spec: { containers: [{ name: 'web', image: 'web:1' }] },
-            },
-          },
-        },
-        {
-          apiVersion: 'v1',
-          kind: 'Service',
-          metadata: { name: 'web', namespace: 'default' },
-          spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
-        },
-      );
+      applyWeb(cluster, 1);
       await cluster.virtualClock?.advance(1_000);
       const entry = { kind: 'service' as const, namespace: 'default', service: 'web' };
       // 100 requests at the start of each of three 10 s steps.
