@@ -67,18 +67,18 @@ interface State {
 
 const BUILTIN_VARS = ['namespace', 'canary', 'stable', 'service', 'ingress', 'route', 'interval'];
 
-/**
- * The gate behind `analysis` steps, background analysis and blue-green pre/post-promotion checks.
- * Argo's counting (count, interval, initialDelay, failureLimit, inconclusiveLimit,
- * consecutiveErrorLimit, consecutiveSuccessLimit, dryRun) around pluggable judges, with all that
- * a run remembers in the returned state, so a resumed rollout continues the same tests.
- */
 /** The last hour in look intervals, 2 to 360 of them (Prometheus answers up to 11,000 points). */
 const historyOf = (intervalMs: number) => ({
   stepMs: intervalMs,
   windows: Math.max(2, Math.min(360, Math.floor(3_600_000 / intervalMs))),
 });
 
+/**
+ * The gate behind `analysis` steps, background analysis and blue-green pre/post-promotion checks.
+ * Argo's counting (count, interval, initialDelay, failureLimit, inconclusiveLimit,
+ * consecutiveErrorLimit, consecutiveSuccessLimit, dryRun) around pluggable judges, with all that
+ * a run remembers in the returned state, so a resumed rollout continues the same tests.
+ */
 export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
   const clock = options.clock ?? systemClock;
   checkGateOptions(options);

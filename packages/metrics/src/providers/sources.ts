@@ -1,7 +1,7 @@
 import { type Clock, formatDuration, parseDuration } from '@kanary/core';
 import { builtinOf, builtinSource } from '../builtins/queries.ts';
 import type { PrometheusSource, ProviderSpec } from '../gate/metric-spec.ts';
-import type { SeriesValue } from '../stats/counters.ts';
+import { counterDelta, type SeriesValue } from '../stats/counters.ts';
 import {
   type CountsHistory,
   type DataKind,
@@ -60,10 +60,9 @@ export interface MeasureRequest {
 }
 
 /**
- * Per-window sums of counter increases over a range query's steps, as the judges' counter deltas
- * read them: a drop is a restart (the new value is the increase); a series that first appears
- * after the range's start began from zero (an error counter is created by its first error); the step
- * after a gap in a series is left out for it, as are steps no series spans.
+ * Per-window sums of counter increases over a range query's steps, read exactly as the judges read
+ * counters between looks (`counterDelta`: restarts, series born later, gaps); a step at which no
+ * series has a point is left out.
  */
 function increases(
   series: RangeSeries[],
@@ -71,26 +70,17 @@ function increases(
   stepMs: number,
   windows: number,
 ): Array<number | undefined> {
-  const sums: Array<number | undefined> = Array.from({ length: windows }, () => undefined);
-  for (const s of series) {
-    const byStep = new Map<number, number>();
-    for (const [t, v] of s.points) {
-      const k = Math.round((t - start) / stepMs);
-      if (Number.isFinite(v) && v >= 0) byStep.set(k, v);
-    }
-    let seen = false;
-    for (let k = 0; k <= windows; k++) {
-      const value = byStep.get(k);
-      if (value === undefined) continue;
-      const before = byStep.get(k - 1);
-      if (k > 0 && (before !== undefined || !seen)) {
-        const increase = before === undefined ? value : value >= before ? value - before : value;
-        sums[k - 1] = (sums[k - 1] ?? 0) + increase;
-      }
-      seen = true;
-    }
-  }
-  return sums;
+  const atStep = Array.from({ length: windows + 1 }, (): SeriesValue[] => []);
+  for (const s of series)
+    for (const [t, value] of s.points)
+      atStep[Math.round((t - start) / stepMs)]?.push({ labels: s.labels, value });
+  let memory = counterDelta(undefined, atStep[0] ?? []).memory;
+  return atStep.slice(1).map((values) => {
+    if (values.length === 0) return undefined;
+    const d = counterDelta(memory, values);
+    memory = d.memory;
+    return d.delta;
+  });
 }
 
 /** A provider was asked something it cannot answer, or answered with nothing usable. */
