@@ -1,4 +1,4 @@
-import type { RolloutSpecInput } from '@kanary/core';
+import type { Rollout, RolloutSpecInput } from '@kanary/core';
 
 /** The weighted rollout every benchmark drives: app `name` in namespace `bench`, image `<name>:2`. */
 export const benchSpec = (
@@ -31,3 +31,17 @@ export const THREE_PAUSES = [
   { pause: { duration: '1m' } },
   { setWeight: 100 },
 ];
+
+/** Wall time from each setWeight step's start to its weight being read back from the cluster. */
+export function timeSteps(rollout: Rollout, into: number[]) {
+  let started = 0;
+  rollout.on('step', ({ step }) => {
+    if (step.title.startsWith('set weight')) started = performance.now();
+  });
+  rollout.on('weight', ({ verified }) => {
+    if (verified && started) {
+      into.push(performance.now() - started);
+      started = 0;
+    }
+  });
+}

@@ -1,0 +1,51 @@
+// The emulator in a child process (`emulator-process.ts`), driven over IPC, for the benchmarks that
+// measure Kanary's process alone.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+
+/** Starts the emulator in a child process with `n` apps; resolves to its kubeconfig and controls. */
+export async function emulatorProcess(n: number, options: { tls?: boolean } = {}) {
+  const child = fork(
+    fileURLToPath(new URL('./emulator-process.ts', import.meta.url)),
+    options.tls ? ['--tls'] : [],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: process.env.EMULATOR_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/eprof'] : [],
+    },
+  );
+  const next = <T>(type: string) =>
+    new Promise<T>((resolve) => {
+      const on = (m: { type: string }) => {
+        if (m.type !== type) return;
+        child.off('message', on);
+        resolve(m as T);
+      };
+      child.on('message', on);
+    });
+  await next('started');
+  child.send({ type: 'apps', n });
+  const { kubeconfig } = await next<{ kubeconfig: string }>('ready');
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(kubeconfig);
+  return {
+    kubeConfig,
+    requests: async () => {
+      child.send({ type: 'requests' });
+      return (await next<{ count: number }>('requests')).count;
+    },
+    connections: async () => {
+      child.send({ type: 'requests' });
+      return (await next<{ connections: number }>('requests')).connections;
+    },
+    /** The emulator process's CPU time so far (ms). */
+    cpuMs: async () => {
+      child.send({ type: 'requests' });
+      return (await next<{ cpuMs: number }>('requests')).cpuMs;
+    },
+    close: async () => {
+      child.send({ type: 'close' });
+      await new Promise((r) => child.on('exit', r));
+    },
+  };
+}
