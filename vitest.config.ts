@@ -7,7 +7,11 @@ const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
 
 export default defineConfig({
   resolve: {
-    alias: [{ find: /^@kanary\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/index.ts` }],
+    alias: [
+      { find: /^@kanary\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
+      // Subpath entries (`@kanary/testkit/vitest`): src/<entry>.ts.
+      { find: /^@kanary\/([a-z-]+)\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/$2.ts` },
+    ],
   },
   test: {
     include: [

@@ -69,9 +69,18 @@ function declarations(file: string): Declaration[] {
   return out;
 }
 
-/** What `src/index.ts` exports, by the module it comes from. */
-function exportsOf(pkg: string): Array<{ names: string[]; from: string }> {
-  const index = readFileSync(join(root, 'packages', pkg, 'dist', 'index.d.ts'), 'utf8');
+/** The package's entry points (package.json `exports` with types): `.`, `./vitest`, … */
+function entriesOf(manifest: { exports: Record<string, unknown> }): Array<{ subpath: string; dts: string }> {
+  return Object.entries(manifest.exports).flatMap(([subpath, target]) =>
+    typeof target === 'object' && target !== null && 'types' in target
+      ? [{ subpath, dts: (target as { types: string }).types }]
+      : [],
+  );
+}
+
+/** What one entry's declarations export, by the module it comes from. */
+function exportsOf(pkg: string, dts: string): Array<{ names: string[]; from: string }> {
+  const index = readFileSync(join(root, 'packages', pkg, dts), 'utf8');
   const out: Array<{ names: string[]; from: string }> = [];
   for (const m of index.matchAll(/export (?:type )?\{([^}]*)\} from '([^']+)'/g)) {
     const names = (m[1] as string)
@@ -88,9 +97,21 @@ export function renderPackage(pkg: string): string {
   const manifest = JSON.parse(readFileSync(join(root, 'packages', pkg, 'package.json'), 'utf8')) as {
     name: string;
     description: string;
+    exports: Record<string, unknown>;
   };
+  const entries = entriesOf(manifest);
   const sections: string[] = [];
-  for (const { names, from } of exportsOf(pkg)) {
+  for (const { subpath, dts } of entries) {
+    // One heading per entry point when there are several (`@kanary/testkit/vitest`).
+    if (entries.length > 1) sections.push(`## \`${join(manifest.name, subpath)}\`\n`);
+    sections.push(...entrySections(pkg, dts));
+  }
+  return `# ${manifest.name} — API reference\n\n${manifest.description}. Generated from the code by \`pnpm api-docs\`; see the [package README](../../packages/${pkg}/README.md) for a guide.\n\n${sections.join('\n')}`;
+}
+
+function entrySections(pkg: string, dts: string): string[] {
+  const sections: string[] = [];
+  for (const { names, from } of exportsOf(pkg, dts)) {
     const file = join(root, 'packages', pkg, 'dist', from.replace(/\.ts$/, '.d.ts'));
     const found = new Map<string, Declaration[]>();
     for (const d of declarations(file)) found.set(d.name, [...(found.get(d.name) ?? []), d]);
@@ -106,7 +127,7 @@ export function renderPackage(pkg: string): string {
       );
     }
   }
-  return `# ${manifest.name} — API reference\n\n${manifest.description}. Generated from the code by \`pnpm api-docs\`; see the [package README](../../packages/${pkg}/README.md) for a guide.\n\n${sections.join('\n')}`;
+  return sections;
 }
 
 export const apiDocPath = (pkg: string) => join(root, 'docs', 'api', `${pkg}.md`);

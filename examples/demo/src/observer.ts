@@ -1,6 +1,7 @@
 // Samples what the sidecars report (the simulator's istio_* series) at a fixed virtual-time
 // interval, so the live view and the report show each side's traffic, errors and latency.
-import type { Measurement, RolloutState } from '@kanary/core';
+import type { RolloutState } from '@kanary/core';
+import type { Measurement } from '@kanary/core/adapter';
 import type { Cluster } from '@kanary/testkit';
 
 export interface SideFrame {

@@ -3,10 +3,10 @@
 import {
   createKubeClient,
   createKubernetesRollout,
-  type Measurement,
   type RolloutSpecInput,
   type RolloutState,
 } from '@kanary/core';
+import type { Measurement } from '@kanary/core/adapter';
 import { createIstioRouter } from '@kanary/istio';
 import { createMetricGate } from '@kanary/metrics';
 import type { Cluster } from '@kanary/testkit';

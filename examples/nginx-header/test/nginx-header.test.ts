@@ -1,4 +1,4 @@
-import { expectShare } from '@kanary/testkit';
+import { expectShare } from '@kanary/testkit/vitest';
 import { expect, it } from 'vitest';
 import { main } from '../src/main.ts';
 

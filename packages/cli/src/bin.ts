@@ -1,5 +1,13 @@
 #!/usr/bin/env node
-import { main } from './main.ts';
+import { unsupportedNode } from './node-version.ts';
+
+// Checked before the CLI loads: on an older Node its HTTP stack fails while loading.
+const tooOld = unsupportedNode();
+if (tooOld) {
+  process.stderr.write(tooOld);
+  process.exit(1);
+}
+const { main } = await import('./main.ts');
 
 const controller = new AbortController();
 let interrupts = 0;

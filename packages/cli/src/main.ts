@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import {
   type Clock,
@@ -6,6 +7,7 @@ import {
   createKubeClient,
   formatIssues,
   formatPlan,
+  type IssueRemedy,
   isKanaryError,
   type Rollout,
   type RolloutState,
@@ -21,7 +23,7 @@ import { groupCommand, planGroup } from './group.ts';
 import { outcomeLine, type Printer, paint, printProgress } from './output/progress.ts';
 import { formatRoles } from './output/rbac.ts';
 import { formatStatus } from './output/status.ts';
-import { loadKubeConfig, wireRollout } from './wiring.ts';
+import { KubeConfigError, loadKubeConfig, wireRollout } from './wiring.ts';
 
 export const USAGE = `kanary — progressive delivery on Kubernetes, from a YAML or JSON file
 
@@ -39,6 +41,7 @@ Usage:
   kanary pause | resume -f FILE          hold / release a driven rollout
   kanary undo    -f FILE [--full]        after a release succeeded: release the previous revision again,
                                          through the same steps (--full: straight to promotion)
+  kanary version                         this CLI's version (also --version)
   kanary agent   [-n NS]                 the safety net: drive every rollout whose driver is gone
                  (all namespaces it may list unless -n; --interval D between looks, default 10s;
                   --prometheus URL --prometheus-token FILE: a token for adopted analyses, sent to that
@@ -97,22 +100,94 @@ type Command = (typeof COMMANDS)[number];
 
 class UsageError extends Error {}
 
-function reportError(error: unknown, p: Printer): ExitCode {
+/** `kanary version`: this CLI's version and the core it drives with, and the Node running them. */
+function versionText(): string {
+  const version = (path: string | URL) =>
+    (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+  const cli = version(new URL('../package.json', import.meta.url));
+  const core = version(createRequire(import.meta.url).resolve('@kanary/core/package.json'));
+  return `kanary ${cli} (@kanary/core ${core}, Node.js ${process.versions.node})\n`;
+}
+
+function reportError(error: unknown, p: Printer, kubeConfig?: KubeConfig): ExitCode {
+  if (error instanceof KubeConfigError) {
+    p.err(`kanary: ${error.message}\n`);
+    return EXIT.invalid;
+  }
+  const unreachable = kubeConfig && unreachableServer(error, kubeConfig);
+  if (unreachable) {
+    p.err(`kanary: ${unreachable}\n`);
+    return EXIT.cluster;
+  }
   if (error instanceof UsageError) {
     p.err(`kanary: ${error.message}\nRun \`kanary --help\` for usage.\n`);
     return EXIT.invalid;
   }
   if (isKanaryError(error)) {
-    p.err(`kanary: ${error.message}\n`);
+    // Fixes in the CLI's terms (file keys, commands) where the SDK's hint names its options.
+    const issues = error.issues.map((i) => (i.remedy ? { ...i, hint: CLI_REMEDIES[i.remedy] } : i));
+    const listed = formatIssues(issues);
+    const sdkListed = formatIssues(error.issues);
     // Some messages list their issues already (preflight's): never twice.
-    const listed = formatIssues(error.issues);
-    if (error.issues.length > 0 && !error.message.includes(listed)) p.err(`${listed}\n`);
+    const inMessage = error.issues.length > 0 && error.message.includes(sdkListed);
+    p.err(`kanary: ${inMessage ? error.message.replace(sdkListed, listed) : error.message}\n`);
+    if (error.issues.length > 0 && !inMessage) p.err(`${listed}\n`);
     if (error.code === 'INVALID_SPEC' || error.code === 'UNSUPPORTED_CAPABILITY')
       p.err('Nothing was written to the cluster.\n');
     return exitCodeFor(error);
   }
   p.err(`kanary: ${(error as Error)?.message ?? String(error)}\n`);
   return EXIT.cluster;
+}
+
+/** What each remedy asks, said for someone writing a kanary file and typing commands. */
+const CLI_REMEDIES: Record<IssueRemedy, string> = {
+  router:
+    'add a router to the file: router: { istio: { virtualService: NAME } }, { nginx: { stableIngress: NAME } } or { gatewayApi: { httpRoute: NAME } }',
+  metricGate:
+    'add prometheus: { address: URL } to the file (or web: for web metrics) so the analysis has a server to ask',
+  webhookHost:
+    'point the hook at another host: link-local and cloud metadata addresses are refused, and the CLI has no switch to allow them',
+  sameSpec:
+    'run the file the release started with; or end the release first with `kanary abort -f FILE` (a failed one: `kanary retry -f FILE`, then abort) — a new spec starts once it has ended',
+  metricFunction:
+    'function providers exist only in programs that embed Kanary; in a file use prometheus, web, or a built-in (istio, nginx, gatewayApi)',
+};
+
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'timed out',
+  ECONNRESET: 'connection reset',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  UND_ERR_SOCKET: 'connection closed',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server’s certificate is self-signed and not trusted',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the server’s certificate chain is not trusted',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server’s certificate is not trusted',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the server’s certificate is for another name',
+  CERT_HAS_EXPIRED: 'the server’s certificate has expired',
+};
+
+/**
+ * One sentence for an API server that could not be reached, naming it and the context, or
+ * undefined when the error is something else. The cause chain carries the socket's code.
+ */
+function unreachableServer(error: unknown, kubeConfig: KubeConfig): string | undefined {
+  let reason: string | undefined;
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 8; depth++) {
+    if (typeof e.code === 'string' && e.code in NETWORK_CODES) {
+      reason = NETWORK_CODES[e.code];
+      break;
+    }
+    e = e.cause as typeof e;
+  }
+  if (!reason) return undefined;
+  const server = kubeConfig.getCurrentCluster()?.server ?? 'the kubeconfig’s server';
+  const context = kubeConfig.getCurrentContext();
+  return `cannot reach the Kubernetes API server at ${server} (${reason}); check that the cluster is up and that context "${context}" is the one you meant (--context, --kubeconfig)`;
 }
 
 /** Runs one `kanary` command line; returns the exit code (never calls process.exit). */
@@ -151,15 +226,21 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     return reportError(new UsageError((error as Error).message), p);
   }
   const { values, positionals } = args;
+  if (values.version || (positionals.length === 1 && positionals[0] === 'version')) {
+    p.out(versionText());
+    return EXIT.ok;
+  }
   if (values.help || positionals.length === 0) {
     p.out(USAGE);
     return positionals.length === 0 && !values.help ? EXIT.invalid : EXIT.ok;
   }
-  if (values.version) {
-    p.out('kanary 0.1.0\n');
-    return EXIT.ok;
-  }
   const [command, ...rest] = positionals;
+  // The kubeconfig, loaded once when a command first needs it; kept to name the server in errors.
+  const cluster: { kubeConfig?: KubeConfig } = {};
+  const kube = () => {
+    cluster.kubeConfig ??= io.kubeConfig ?? loadKubeConfig(values, env);
+    return cluster.kubeConfig;
+  };
   try {
     if (!COMMANDS.includes(command as Command))
       throw new UsageError(`unknown command "${command}"; use one of ${COMMANDS.join(', ')}`);
@@ -169,10 +250,10 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     if (cmd === 'status' && !values.file) {
       const name = rest[0];
       if (!name) throw new UsageError('status needs -f FILE or a rollout NAME');
-      return await statusByName(name, values.namespace, values, io, p);
+      return await statusByName(name, values.namespace, values, kube, io, p);
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-    if (cmd === 'agent') return await runAgent(values, io, p);
+    if (cmd === 'agent') return await runAgent(values, kube, io, p);
     if (!values.file) throw new UsageError(`${cmd} needs -f FILE`);
     const found = loadKanaryFileOrGroup(values.file);
     if (isGroup(found)) {
@@ -190,7 +271,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
         cmd,
         found,
         {
-          kubeConfig: io.kubeConfig ?? loadKubeConfig(values),
+          kubeConfig: kube(),
           clock: io.clock ?? systemClock,
           ...(values['lease-duration'] ? { leaseDuration: values['lease-duration'] } : {}),
           ...(values.output ? { output: values.output } : {}),
@@ -205,7 +286,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     if (cmd === 'plan') return plan(loaded, values.output, io, p);
     if (cmd === 'rbac') return rbac([loaded], values.output, io, p);
     const clock = io.clock ?? systemClock;
-    const kubeConfig = io.kubeConfig ?? loadKubeConfig(values);
+    const kubeConfig = kube();
     const rollout = wireRollout(loaded, {
       kubeConfig,
       clock,
@@ -235,7 +316,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
         return await control(cmd, rollout, values, io, clock, p);
     }
   } catch (error) {
-    return reportError(error, p);
+    return reportError(error, p, cluster.kubeConfig);
   }
 }
 
@@ -407,15 +488,16 @@ async function runAgent(
     prometheus?: string | undefined;
     'prometheus-token'?: string | undefined;
   },
+  kube: () => KubeConfig,
   io: CliIo,
   p: Printer,
 ): Promise<ExitCode> {
-  const kubeConfig = io.kubeConfig ?? loadKubeConfig(values);
-  const clock = io.clock ?? systemClock;
   // A token is bound to the server it is for: a saved rollout names its own address, and anyone
   // who can write its state ConfigMap could otherwise point the agent's token elsewhere.
   if (values['prometheus-token'] && !values.prometheus)
     throw new UsageError('--prometheus-token needs --prometheus URL: the token is sent to that server only');
+  const kubeConfig = kube();
+  const clock = io.clock ?? systemClock;
   const token = values['prometheus-token']
     ? readFileSync(values['prometheus-token'], 'utf8').trim()
     : undefined;
@@ -457,11 +539,12 @@ async function runAgent(
 async function statusByName(
   name: string,
   namespace: string | undefined,
-  values: { kubeconfig?: string | undefined; context?: string | undefined; output?: string | undefined },
+  values: { output?: string | undefined },
+  kube: () => KubeConfig,
   io: CliIo,
   p: Printer,
 ): Promise<ExitCode> {
-  const kubeConfig = io.kubeConfig ?? loadKubeConfig(values);
+  const kubeConfig = kube();
   const ns = namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
   const store = createConfigMapStateStore({ client: createKubeClient({ kubeConfig }) });
   const stored = await store.load({ namespace: ns, name });

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import {
   type Clock,
   createKubeClient,
@@ -23,12 +25,47 @@ export interface ClusterOptions {
   context?: string;
 }
 
-/** The standard kubeconfig resolution, as kubectl does it. */
-export function loadKubeConfig(options: ClusterOptions): KubeConfig {
+/** A kubeconfig problem the CLI can name before any request: exit 2, nothing written. */
+export class KubeConfigError extends Error {}
+
+/**
+ * The standard kubeconfig resolution, as kubectl does it — but a missing file, no kubeconfig at all
+ * and an unknown context are said in one sentence with the fix, before client-node turns them into
+ * an ENOENT or a request to http://localhost:8080 ("HTTP protocol is not allowed…").
+ */
+export function loadKubeConfig(options: ClusterOptions, env: NodeJS.ProcessEnv = process.env): KubeConfig {
   const kc = new KubeConfig();
-  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-  else kc.loadFromDefault();
-  if (options.context) kc.setCurrentContext(options.context);
+  const listed = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
+  const home = join(homedir(), '.kube', 'config');
+  const inCluster =
+    Boolean(env.KUBERNETES_SERVICE_HOST) && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
+  if (options.kubeconfig) {
+    if (!existsSync(options.kubeconfig))
+      throw new KubeConfigError(
+        `no kubeconfig at ${options.kubeconfig} (--kubeconfig): give the path of an existing file`,
+      );
+    kc.loadFromFile(options.kubeconfig);
+  } else if (listed.length > 0 && !listed.some((f) => existsSync(f))) {
+    throw new KubeConfigError(
+      `KUBECONFIG names ${listed.join(', ')}, and no such file exists: point KUBECONFIG or --kubeconfig at your cluster's kubeconfig`,
+    );
+  } else if (listed.length === 0 && !existsSync(home) && !inCluster) {
+    throw new KubeConfigError(
+      `no kubeconfig: KUBECONFIG is not set, ${home} does not exist, and this is not a pod in a cluster; give --kubeconfig FILE (kubectl's config works)`,
+    );
+  } else kc.loadFromDefault();
+  if (options.context) {
+    if (!kc.getContexts().some((c) => c.name === options.context))
+      throw new KubeConfigError(
+        `no context "${options.context}" in the kubeconfig; it has ${
+          kc
+            .getContexts()
+            .map((c) => `"${c.name}"`)
+            .join(', ') || 'none'
+        } (--context)`,
+      );
+    kc.setCurrentContext(options.context);
+  }
   return kc;
 }
 

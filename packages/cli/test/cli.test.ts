@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '@kanary/cli';
@@ -202,6 +203,46 @@ describe('kanary plan', () => {
       expect(r.err).toMatch(/Nothing was written to the cluster/);
     }
     expect(writes(c)).toEqual([]);
+  });
+
+  it('did you mean: a misspelt field of the file, of the spec and of a metric gets the field it was probably meant to be', async () => {
+    const bad = file([{ setWieght: 10 }, { pause: { duraton: '1m' } }], {
+      analysis: {
+        metrics: [
+          {
+            name: 'e',
+            interval: '1m',
+            provider: { istio: { metric: 'errors' } },
+            sucessCondition: 'result < 1',
+          },
+        ],
+      },
+    }) as Record<string, unknown>;
+    bad.routr = bad.router;
+    delete bad.router;
+    bad.prometheus = { address: 'http://127.0.0.1:9' };
+    const r = await kanary(['plan', '-f', write('typos.yaml', stringify(bad))]);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toMatch(/unknown field "routr" \(fix: did you mean "router"\?\)/);
+    expect(r.err).toMatch(
+      /rollout\.steps\[0\]: unknown field "setWieght" \(fix: did you mean "setWeight"\?\)/,
+    );
+    // Not also the field of whichever step shape the misspelt one was checked against:
+    expect(r.err).not.toMatch(/steps\[0\]: "pause" is required/);
+    expect(r.err).toMatch(
+      /rollout\.steps\[1\]\.pause: unknown field "duraton" \(fix: did you mean "duration"\?\)/,
+    );
+    const fixed = {
+      ...bad,
+      router: bad.routr,
+      rollout: { ...(bad.rollout as object), steps: [{ setWeight: 10 }] },
+    };
+    delete (fixed as Record<string, unknown>).routr;
+    const metric = await kanary(['plan', '-f', write('metric-typo.yaml', stringify(fixed))]);
+    expect(metric.code).toBe(EXIT.invalid);
+    expect(metric.err).toMatch(
+      /analysis\.metrics\[0\]: unknown field "sucessCondition" \(fix: did you mean "successCondition"\?\)/,
+    );
   });
 
   it('reports problems of shape and of meaning together, each field once: nothing is uncovered only after a fix', async () => {
@@ -704,3 +745,89 @@ describe('kanary run, status and controls against a cluster', () => {
     }, 30_000);
   });
 });
+
+describe('errors in the CLI’s own terms', () => {
+  it('a weighted file without a router: the fix names the file key, not an SDK option', async () => {
+    const noRouter = file([{ setWeight: 10 }]) as Record<string, unknown>;
+    delete noRouter.router;
+    const r = await kanary(['plan', '-f', write('no-router.yaml', stringify(noRouter))]);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toMatch(
+      /router: no router was given \(fix: add a router to the file: router: \{ istio: \{ virtualService: NAME \} \}/,
+    );
+    expect(r.err).not.toMatch(/create[A-Z]\w*Router|\(\.\.\.\)/);
+    expect(r.err.match(/no router was given/g)).toHaveLength(1);
+  });
+
+  it('kubeconfig problems in one sentence with the fix, exit 2, before any request', async () => {
+    const path = write('k.yaml', stringify(file([{ setWeight: 10 }])));
+    const missing = await kanary(['status', '-f', path, '--kubeconfig', join(dir, 'nope')]);
+    expect(missing).toMatchObject({ code: EXIT.invalid, out: '' });
+    expect(missing.err).toBe(
+      `kanary: no kubeconfig at ${join(dir, 'nope')} (--kubeconfig): give the path of an existing file\n`,
+    );
+
+    const fromEnv = await run(['status', '-f', path], { KUBECONFIG: join(dir, 'gone') });
+    expect(fromEnv.code).toBe(EXIT.invalid);
+    expect(fromEnv.err).toMatch(
+      /^kanary: KUBECONFIG names .*gone, and no such file exists: point KUBECONFIG or --kubeconfig/,
+    );
+
+    const kubeconfig = write('one-context.kubeconfig', unreachableKubeconfig);
+    const context = await kanary(['status', '-f', path, '--kubeconfig', kubeconfig, '--context', 'prod']);
+    expect(context.code).toBe(EXIT.invalid);
+    expect(context.err).toBe('kanary: no context "prod" in the kubeconfig; it has "lab" (--context)\n');
+  });
+
+  it('no kubeconfig anywhere (the real bin, an empty HOME): says so instead of an HTTP error', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'kanary-home-'));
+    const path = write('k2.yaml', stringify(file([{ setWeight: 10 }])));
+    const { KUBECONFIG: _, KUBERNETES_SERVICE_HOST: __, ...env } = process.env;
+    const proc = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '../dist/bin.js'), 'status', '-f', path],
+      {
+        env: { ...env, HOME: home },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let err = '';
+    proc.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((resolve) => proc.on('exit', resolve));
+    expect(code).toBe(EXIT.invalid);
+    expect(err).toMatch(
+      /^kanary: no kubeconfig: KUBECONFIG is not set, .*\.kube\/config does not exist, and this is not a pod in a cluster; give --kubeconfig FILE/,
+    );
+    expect(err).not.toMatch(/HTTP protocol/);
+  });
+
+  it('an API server that does not answer: named, with the context, exit 3', async () => {
+    // A port nothing listens on (taken, then let go).
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    const kubeconfig = write('unreachable.kubeconfig', unreachableKubeconfig.replace(':1"', `:${port}"`));
+    const r = await kanary(['status', 'web', '-n', 'shop', '--kubeconfig', kubeconfig]);
+    expect(r.code).toBe(EXIT.cluster);
+    expect(r.err).toBe(
+      `kanary: cannot reach the Kubernetes API server at https://127.0.0.1:${port} (connection refused); check that the cluster is up and that context "lab" is the one you meant (--context, --kubeconfig)\n`,
+    );
+  });
+});
+
+/** A kubeconfig whose one context points at a port nothing listens on. */
+const unreachableKubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{ name: lab, cluster: { server: "https://127.0.0.1:1", insecure-skip-tls-verify: true } }]
+contexts: [{ name: lab, context: { cluster: lab, user: lab } }]
+current-context: lab
+users: [{ name: lab, user: { token: t } }]
+`;
+
+async function run(argv: string[], env: Record<string, string>): Promise<Run> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), env });
+  return { code, out, err };
+}

@@ -1,14 +1,12 @@
 import {
   awaitingDecision,
   type ControlType,
-  createMemoryStateStore,
-  createMemoryWorkload,
-  initialState,
   isKanaryError,
   KanaryError,
   type Phase,
   type RolloutState,
 } from '@kanary/core';
+import { createMemoryStateStore, createMemoryWorkload, initialState } from '@kanary/core/testing';
 import { describe, expect, it } from 'vitest';
 import { harness, SPECS } from './harness.ts';
 

@@ -1,13 +1,11 @@
+import { isKanaryError, KanaryError, type RolloutState } from '@kanary/core';
+import type { LeaseBackend } from '@kanary/core/adapter';
 import {
   createMemoryLeaseBackend,
   createMemoryLock,
   createMemoryStateStore,
   createVirtualClock,
-  isKanaryError,
-  KanaryError,
-  type LeaseBackend,
-  type RolloutState,
-} from '@kanary/core';
+} from '@kanary/core/testing';
 import { describe, expect, it } from 'vitest';
 import { harness, SPECS } from './harness.ts';
 

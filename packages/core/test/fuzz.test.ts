@@ -1,12 +1,10 @@
+import { createRollout, isKanaryError, parseRolloutSpec } from '@kanary/core';
 import {
   createMemoryRouter,
   createMemoryWorkload,
-  createRollout,
   createScriptedGate,
   createVirtualClock,
-  isKanaryError,
-  parseRolloutSpec,
-} from '@kanary/core';
+} from '@kanary/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SPECS } from './harness.ts';

@@ -1,23 +1,25 @@
 import {
   awaitingDecision,
   type CreateRolloutOptions,
+  createRollout,
+  type HookHandlers,
+  type Rollout,
+  type RolloutState,
+  type StateStore,
+} from '@kanary/core';
+import {
   createMemoryRouter,
   createMemoryStateStore,
   createMemoryWorkload,
-  createRollout,
   createScriptedGate,
   createVirtualClock,
-  type HookHandlers,
   type Journal,
   type MemoryRouter,
   type MemoryStateStore,
   type MemoryWorkload,
-  type Rollout,
-  type RolloutState,
   type ScriptedGateOptions,
-  type StateStore,
   type VirtualClock,
-} from '@kanary/core';
+} from '@kanary/core/testing';
 
 export const analysis = (name: string) => ({
   name,

@@ -1,10 +1,5 @@
-import {
-  createMemoryRouter,
-  createMemoryWorkload,
-  createRollout,
-  createScriptedGate,
-  formatPlan,
-} from '@kanary/core';
+import { createRollout, formatPlan } from '@kanary/core';
+import { createMemoryRouter, createMemoryWorkload, createScriptedGate } from '@kanary/core/testing';
 import { describe, expect, it } from 'vitest';
 import { harness, SPECS } from './harness.ts';
 

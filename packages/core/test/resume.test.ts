@@ -1,11 +1,10 @@
+import type { RolloutState, StateStore } from '@kanary/core';
 import {
   createMemoryLock,
   createMemoryStateStore,
   type JournalEntry,
   type MemoryStateStore,
-  type RolloutState,
-  type StateStore,
-} from '@kanary/core';
+} from '@kanary/core/testing';
 import { describe, expect, it } from 'vitest';
 import { harness, SPECS } from './harness.ts';
 

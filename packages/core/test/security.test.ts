@@ -1,14 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  backtrackingProblem,
-  type KanaryError,
-  parseRolloutSpec,
-  REDACTED,
-  redact,
-  redactValue,
-  systemClock,
-} from '@kanary/core';
+import { type KanaryError, parseRolloutSpec, redact, systemClock } from '@kanary/core';
+import { backtrackingProblem, REDACTED, redactValue } from '@kanary/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { harness, SPECS } from './harness.ts';
 
@@ -302,7 +295,7 @@ describe("validation matches the cluster's and the data plane's limits", () => {
 
   it("a Kubernetes Status message is redacted before it becomes Kanary's error", async () => {
     const { ApiException } = await import('@kubernetes/client-node');
-    const { fromKubeError } = await import('@kanary/core');
+    const { fromKubeError } = await import('@kanary/core/adapter');
     const body = JSON.stringify({
       kind: 'Status',
       status: 'Failure',

@@ -4,9 +4,9 @@ import {
   parseDuration,
   parseRolloutSpec,
   rolloutSpecJsonSchema,
-  tryParseDuration,
   validateRolloutSpec,
 } from '@kanary/core';
+import { tryParseDuration } from '@kanary/core/adapter';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { SPECS } from './harness.ts';
@@ -451,6 +451,41 @@ describe('analysis templates (Argo’s AnalysisTemplate; article 002’s templat
         hint: 'use one of: frontend-health-check, latency',
       },
       expect.objectContaining({ path: 'steps[2].setWeight' }),
+    ]);
+  });
+});
+
+describe('did you mean: an unknown field nearly spelt like a known one', () => {
+  const hints = (spec: unknown) => {
+    const r = validateRolloutSpec(spec);
+    return r.ok ? [] : r.issues.map((i) => `${i.path}: ${i.message} — ${i.hint}`);
+  };
+
+  it.each([
+    [{ ...base, stesp: [] }, ': unknown field "stesp" — did you mean "steps"?'],
+    [
+      { ...base, target: { name: 'shop', servce: 'shop' } },
+      'target: unknown field "servce" — did you mean "service"?',
+    ],
+    [
+      withSteps([{ pause: { duraton: '1m' } }]),
+      'steps[0].pause: unknown field "duraton" — did you mean "duration"?',
+    ],
+    [
+      withSteps([{ setWieght: 10 }]),
+      'steps[0]: has key(s) "setWieght", not one step — did you mean "setWeight"?',
+    ],
+    [
+      withSteps([], { type: 'blueGreen', activeService: 'shop', previewServise: 'p' }),
+      'strategy: unknown field "previewServise" — did you mean "previewService"?',
+    ],
+  ])('%j', (spec, expected) => {
+    expect(hints(spec)).toContain(expected);
+  });
+
+  it('suggests nothing for a word far from every field, and says how to check instead', () => {
+    expect(hints({ ...base, zzzzzz: 1 })).toEqual([
+      ': unknown field "zzzzzz" — remove it or check its spelling against the JSON Schema (rolloutSpecJsonSchema)',
     ]);
   });
 });

@@ -20,7 +20,7 @@ import {
   serviceSidesPermissions,
   type TrafficRouter,
   withOwnedAnnotation,
-} from '@kanary/core';
+} from '@kanary/core/adapter';
 
 type Obj = Record<string, unknown>;
 interface BackendRef {

@@ -5,15 +5,8 @@ import {
   type RolloutState,
 } from '@kanary/core';
 import { createGatewayApiRouter } from '@kanary/gateway-api';
-import {
-  type Cluster,
-  describeRouterConformance,
-  expectShare,
-  gateway,
-  type KubeObject,
-  type PersonEdit,
-  startCluster,
-} from '@kanary/testkit';
+import { type Cluster, gateway, type KubeObject, startCluster } from '@kanary/testkit';
+import { describeRouterConformance, expectShare, type PersonEdit } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 

@@ -1,4 +1,4 @@
-import { cookieHeaderRegex, KanaryError, type MatchRule } from '@kanary/core';
+import { cookieHeaderRegex, KanaryError, type MatchRule } from '@kanary/core/adapter';
 
 /** An Istio StringMatch. */
 export type StringMatch = { exact: string } | { prefix: string } | { regex: string };

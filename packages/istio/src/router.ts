@@ -19,7 +19,7 @@ import {
   serviceSidesPermissions,
   type TrafficRouter,
   withOwnedAnnotation,
-} from '@kanary/core';
+} from '@kanary/core/adapter';
 import { cookieRegex, toIstioMatch } from './match.ts';
 
 type Obj = Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { createKubeClient } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
-import { describeRouterConformance, type KubeObject, type ObjectId, type PersonEdit } from '@kanary/testkit';
+import type { KubeObject } from '@kanary/testkit';
+import { describeRouterConformance, type ObjectId, type PersonEdit } from '@kanary/testkit/vitest';
 import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 const virtualService = (http: unknown[]): KubeObject => ({

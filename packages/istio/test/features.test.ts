@@ -1,13 +1,9 @@
-import {
-  createDeploymentDriver,
-  createKubeClient,
-  digest,
-  initialState,
-  type PortContext,
-  parseRolloutSpec,
-} from '@kanary/core';
+import { createDeploymentDriver, createKubeClient, parseRolloutSpec } from '@kanary/core';
+import { digest, type PortContext } from '@kanary/core/adapter';
+import { initialState } from '@kanary/core/testing';
 import { cookieRegex, createIstioRouter } from '@kanary/istio';
-import { type Cluster, expectShare, startCluster } from '@kanary/testkit';
+import { type Cluster, startCluster } from '@kanary/testkit';
+import { expectShare } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 

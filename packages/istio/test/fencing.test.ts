@@ -2,11 +2,10 @@ import {
   type Clock,
   createKubeClient,
   createKubernetesRollout,
-  EPOCH_ANNOTATION_PREFIX,
-  epochOn,
   type Rollout,
   type RolloutSpecInput,
 } from '@kanary/core';
+import { EPOCH_ANNOTATION_PREFIX, epochOn } from '@kanary/core/adapter';
 import { createIstioRouter } from '@kanary/istio';
 import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -2,11 +2,12 @@ import {
   createKubeClient,
   createKubernetesRollout,
   createRolloutGroup,
-  createScriptedGate,
   type RolloutState,
 } from '@kanary/core';
+import { createScriptedGate } from '@kanary/core/testing';
 import { createIstioRouter } from '@kanary/istio';
-import { type Cluster, expectShare, type KubeObject, startCluster } from '@kanary/testkit';
+import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import { expectShare } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 

@@ -5,14 +5,13 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   type AnalysisSpec,
-  createMemoryRouter,
-  createMemoryWorkload,
   createRollout,
   isKanaryError,
-  type PortContext,
   parseRolloutSpec,
   type RolloutState,
 } from '@kanary/core';
+import type { PortContext } from '@kanary/core/adapter';
+import { createMemoryRouter, createMemoryWorkload } from '@kanary/core/testing';
 import { createMetricGate, type MetricGateOptions } from '@kanary/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 

@@ -1,16 +1,12 @@
 import {
   type AnalysisSpec,
-  createMemoryRouter,
-  createMemoryWorkload,
   createRollout,
-  createVirtualClock,
-  type GateResult,
-  type Measurement,
   type MetricGate,
-  type PortContext,
   parseRolloutSpec,
   type RolloutState,
 } from '@kanary/core';
+import type { GateResult, Measurement, PortContext } from '@kanary/core/adapter';
+import { createMemoryRouter, createMemoryWorkload, createVirtualClock } from '@kanary/core/testing';
 import { createMetricGate, type FunctionData, type MetricFunction } from '@kanary/metrics';
 import { poissonSampler, seededRandom } from '@kanary/testkit';
 import { describe, expect, it } from 'vitest';
@@ -315,6 +311,26 @@ describe("the metric gate: Argo's counting around the judges", () => {
         /^analysis\.metrics\[1\]\.provider\.prometheus: has a query Kanary cannot fill safely: the query does not parse as PromQL at position \d+/,
       ),
     ]);
+  });
+
+  it('refuses a metric field neither core nor the gate reads, with the one it was probably meant to be', () => {
+    const gate = createMetricGate({ prometheus: { address: 'http://prometheus' } });
+    const issues = gate.validate?.(
+      analysisOf([
+        { name: 'typo', provider: { prometheus: { query: 'up' } }, sucessCondition: 'result > 0' },
+        { name: 'odd', provider: { prometheus: { query: 'up' } }, successCondition: 'result > 0', zzz: 1 },
+      ]),
+      'analysis',
+    );
+    const lines = (issues ?? []).map((i) => `${i.path}: ${i.message} — ${i.hint}`);
+    expect(lines).toContain(
+      'analysis.metrics[0]: unknown field "sucessCondition" — did you mean "successCondition"?',
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^analysis\.metrics\[1\]: unknown field "zzz" — remove it; a metric's fields are name, interval/,
+      ),
+    );
   });
 
   it('validates provider and judge settings, naming the field and the fix, before anything runs', () => {

@@ -1,4 +1,5 @@
-import { createKubeClient, createKubernetesRollout, type Measurement, type RolloutState } from '@kanary/core';
+import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
+import type { Measurement } from '@kanary/core/adapter';
 import { createIstioRouter } from '@kanary/istio';
 import { createMetricGate } from '@kanary/metrics';
 import {

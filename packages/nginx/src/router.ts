@@ -16,7 +16,7 @@ import {
   type RouterStatus,
   serviceSidesPermissions,
   type TrafficRouter,
-} from '@kanary/core';
+} from '@kanary/core/adapter';
 
 type Obj = Record<string, unknown>;
 type Ingress = KubeObject & {

@@ -1,13 +1,7 @@
 import { createKubeClient, createKubernetesRollout, isKanaryError, type RolloutState } from '@kanary/core';
 import { createNginxRouter, nginxRouteProblems } from '@kanary/nginx';
-import {
-  type Cluster,
-  describeRouterConformance,
-  expectShare,
-  type KubeObject,
-  type PersonEdit,
-  startCluster,
-} from '@kanary/testkit';
+import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import { describeRouterConformance, expectShare, type PersonEdit } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 

@@ -1,5 +1,7 @@
 // @kanary/testkit — a local Kubernetes API emulator with controllers and a traffic simulator,
 // so routers and strategies are proven through the real @kubernetes/client-node over HTTP.
+// Helpers that need vitest (the router conformance suite, expectShare) are in '@kanary/testkit/vitest',
+// so this entry loads without it.
 
 export type { FaultInjector, FaultRule, Stall, StallMatch } from './apiserver/faults.ts';
 export { seededRandom } from './apiserver/faults.ts';
@@ -28,13 +30,6 @@ export type { ShrinkResult } from './chaos/shrink.ts';
 export { shrinkChaos } from './chaos/shrink.ts';
 export type { Cluster, ClusterOptions } from './cluster/start.ts';
 export { LivelockError, startCluster } from './cluster/start.ts';
-export type {
-  ConformanceSetup,
-  ObjectId,
-  PersonEdit,
-  RouterConformanceOptions,
-} from './conformance/router.ts';
-export { describeRouterConformance } from './conformance/router.ts';
 export {
   newRSNewReplicas,
   proportionalScale,
@@ -51,7 +46,6 @@ export { deployment, gateway, istioApp, readinessProbe, service } from './fixtur
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
 export { gammaSampler, poissonSampler } from './testing/poisson.ts';
-export { expectShare } from './testing/tolerance.ts';
 export type { Backend, RouteOutcome } from './traffic/routing.ts';
 export type {
   BehaviorRule,

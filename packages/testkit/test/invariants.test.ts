@@ -1,9 +1,5 @@
-import {
-  type KubeObject as ClientObject,
-  createKubeClient,
-  initialState,
-  type RolloutState,
-} from '@kanary/core';
+import { type KubeObject as ClientObject, createKubeClient, type RolloutState } from '@kanary/core';
+import { initialState } from '@kanary/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Cluster,

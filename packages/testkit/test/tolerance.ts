@@ -1,1 +1,1 @@
-export { expectShare } from '@kanary/testkit';
+export { expectShare } from '@kanary/testkit/vitest';

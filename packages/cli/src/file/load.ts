@@ -7,8 +7,10 @@ import {
   type RolloutSpec,
   validateRolloutSpec,
 } from '@kanary/core';
+import { closest, fieldsAt, toKanaryIssues } from '@kanary/core/adapter';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
+import { z } from 'zod';
 import { type KanaryFile, KanaryFileSchema } from './schema.ts';
 
 export interface LoadedFile {
@@ -31,14 +33,18 @@ export interface LoadedGroup {
 export const isGroup = (f: LoadedFile | LoadedGroup): f is LoadedGroup => 'members' in f;
 
 let compiled: ReturnType<Ajv2020['compile']> | undefined;
+let specSchema: Record<string, unknown> | undefined;
 /** Core's exported JSON Schema: the same one editors use on these files. */
 function schemaValidator() {
   if (!compiled) {
     const url = import.meta.resolve('@kanary/core/rollout-spec.schema.json');
     const schema = JSON.parse(readFileSync(fileURLToPath(url), 'utf8')) as Record<string, unknown>;
+    specSchema = schema;
     compiled = new Ajv2020({
       strict: false,
       allErrors: true,
+      // Each error with the schema it failed in: an unknown field's siblings, for "did you mean".
+      verbose: true,
       formats: { uri: (v: string) => URL.canParse(v) },
     }).compile(schema);
   }
@@ -97,6 +103,23 @@ function pickBranches(errors: ErrorObject[]): ErrorObject[] {
   return rest;
 }
 
+/**
+ * "did you mean" a field allowed where the unknown one is — by any branch of a union there (a step
+ * is one of six shapes, and ajv reports the unknown field against one of them only).
+ */
+function didYouMean(field: string, parentSchema: unknown, instancePath: string): string | undefined {
+  const segments = instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+  const known = [
+    ...Object.keys((parentSchema as { properties?: object } | undefined)?.properties ?? {}),
+    ...(specSchema ? fieldsAt(specSchema, segments) : []),
+  ];
+  const near = closest(field, known);
+  return near ? `did you mean "${near}"?` : undefined;
+}
+
 /** Turns JSON Schema errors into issues with a fix, dropping the noise `anyOf` branches make. */
 function schemaIssues(errors: ErrorObject[], prefix: string): KanaryIssue[] {
   const issues = new Map<string, KanaryIssue>();
@@ -109,7 +132,9 @@ function schemaIssues(errors: ErrorObject[], prefix: string): KanaryIssue[] {
     switch (e.keyword) {
       case 'additionalProperties':
         message = `unknown field "${p.additionalProperty}"`;
-        hint = `remove "${p.additionalProperty}" or check its spelling`;
+        hint =
+          didYouMean(String(p.additionalProperty), e.parentSchema, e.instancePath) ??
+          `remove "${p.additionalProperty}" or check its spelling`;
         break;
       case 'required':
         message = `"${p.missingProperty}" is required`;
@@ -134,7 +159,12 @@ function schemaIssues(errors: ErrorObject[], prefix: string): KanaryIssue[] {
     const key = `${path}|${message}`;
     if (!issues.has(key)) issues.set(key, { path, message, ...(hint ? { hint } : {}) });
   }
-  return [...issues.values()];
+  // A misspelt field explains the required one missing beside it: "setWieght" is not also "pause
+  // is required" (the branch ajv happened to report against).
+  const misspelt = new Set(
+    [...issues.values()].filter((i) => i.hint?.startsWith('did you mean')).map((i) => i.path),
+  );
+  return [...issues.values()].filter((i) => !(misspelt.has(i.path) && i.message.endsWith('is required')));
 }
 
 const invalid = (path: string, issues: KanaryIssue[]) =>
@@ -164,6 +194,16 @@ export function parseKanaryFile(text: string, path: string): LoadedFile {
   return checkFile(raw as Record<string, unknown>, path, '');
 }
 
+let fileSchema: Record<string, unknown> | undefined;
+/** The file format's JSON Schema, for "did you mean" on its own fields (made on the first typo). */
+const fileJsonSchema = () => {
+  fileSchema ??= z.toJSONSchema(KanaryFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return fileSchema;
+};
+
 function checkFile(raw: Record<string, unknown>, path: string, at: string): LoadedFile {
   const where = (p: string) => [at, p].filter(Boolean).join('.');
   const wrapped = 'rollout' in raw ? raw : { rollout: raw };
@@ -173,10 +213,10 @@ function checkFile(raw: Record<string, unknown>, path: string, at: string): Load
   const file = KanaryFileSchema.safeParse(wrapped, { reportInput: true });
   if (!file.success)
     issues.push(
-      ...file.error.issues.map((i) => ({
-        path: where(i.path.map(String).join('.')),
+      ...toKanaryIssues(file.error, fileJsonSchema).map((i) => ({
+        path: where(i.path),
         message: i.message,
-        hint: 'see `kanary --help` for the file format',
+        hint: i.hint?.startsWith('did you mean') ? i.hint : 'see `kanary --help` for the file format',
       })),
     );
   const prefix = where('rollout' in raw ? 'rollout' : '');

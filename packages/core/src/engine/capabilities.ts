@@ -18,6 +18,7 @@ export function checkCapabilities(
       path: 'router',
       message: `the ${plan.strategy} strategy routes traffic, and no router was given`,
       hint: 'pass a router to createRollout, e.g. createIstioRouter(...) or createServiceSelectorRouter(...)',
+      remedy: 'router',
     });
   }
   if (!req && router) {

@@ -256,6 +256,7 @@ function validateAnalyses(plan: Plan, gate: MetricGate | undefined): KanaryIssue
             path,
             message: 'needs a metric gate, and none was given',
             hint: 'pass gate: createMetricGate(...)',
+            remedy: 'metricGate' as const,
           },
         ],
   );
@@ -290,6 +291,7 @@ function createDriver(options: DriverOptions): RolloutDriver {
             path: `hooks[${i}].url`,
             message: `${redactUrl(hook.url)} ${problem}`,
             hint: 'point the hook at an allowed host, or have the program allow it (createRollout({ webhooks }))',
+            remedy: 'webhookHost' as const,
           },
         ]
       : [];
@@ -453,6 +455,7 @@ class RolloutDriver implements Rollout {
                 path: '',
                 message: `the spec changed while a rollout was ${stored.state.phase}`,
                 hint: 'resume with the original spec, or abort() the rollout (or retry() then abort() a failed one); a new spec starts once it has ended',
+                remedy: 'sameSpec',
               },
             ],
           },

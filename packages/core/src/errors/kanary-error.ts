@@ -31,11 +31,20 @@ export type KanaryErrorCode =
   | 'INTERNAL';
 
 /** One problem found in user input: where it is, what is wrong, and how to fix it. */
+/**
+ * What an issue asks of whoever set the rollout up, named so a front end can say it in its own
+ * terms (the CLI speaks of file keys where the hint speaks of options): a router, a metric gate, a
+ * webhook host the program allows, the spec the release started with, a metric function.
+ */
+export type IssueRemedy = 'router' | 'metricGate' | 'webhookHost' | 'sameSpec' | 'metricFunction';
+
 export interface KanaryIssue {
   /** Dotted path into the input, e.g. `steps[2].setWeight`. Empty for the root. */
   path: string;
   message: string;
+  /** The fix, in the SDK's terms. */
   hint?: string;
+  remedy?: IssueRemedy;
   /** Preflight findings may be warnings; everything else is an error. */
   severity?: 'error' | 'warning';
 }

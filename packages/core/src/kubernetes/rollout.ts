@@ -56,6 +56,7 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
           path: 'router',
           message: 'no router was given',
           hint: 'pass router: createIstioRouter(...), createNginxRouter(...) or createGatewayApiRouter(...)',
+          remedy: 'router',
         },
       ],
     });

@@ -6,50 +6,56 @@ import { Duration, hinted } from './primitives.ts';
  * AnalysisTemplates port directly. Provider and judge settings pass through untouched: the
  * MetricGate in use validates them (see `MetricGate.validate`).
  */
-export const AnalysisMetricSchema = z
-  .looseObject({
-    name: z.string().min(1).max(63),
-    interval: Duration.optional(),
-    initialDelay: Duration.optional(),
-    count: z.number().int().nonnegative().optional(),
-    failureLimit: z.number().int().min(-1).default(0),
-    inconclusiveLimit: z.number().int().nonnegative().default(0),
-    consecutiveErrorLimit: z.number().int().nonnegative().default(4),
-    consecutiveSuccessLimit: z.number().int().nonnegative().default(0),
-    dryRun: z.boolean().default(false),
-  })
-  .superRefine((m, ctx) => {
-    if ((m.count ?? 0) > 1 && m.interval === undefined) {
+const countingFields = {
+  name: z.string().min(1).max(63),
+  interval: Duration.optional(),
+  initialDelay: Duration.optional(),
+  count: z.number().int().nonnegative().optional(),
+  failureLimit: z.number().int().min(-1).default(0),
+  inconclusiveLimit: z.number().int().nonnegative().default(0),
+  consecutiveErrorLimit: z.number().int().nonnegative().default(4),
+  consecutiveSuccessLimit: z.number().int().nonnegative().default(0),
+  dryRun: z.boolean().default(false),
+};
+
+/**
+ * The fields of a metric core owns (its counting). A MetricGate owns the rest and refuses what
+ * neither knows, or a misspelt field (`sucessCondition`) would pass through unread.
+ */
+export const ANALYSIS_METRIC_FIELDS: readonly string[] = Object.keys(countingFields);
+
+export const AnalysisMetricSchema = z.looseObject(countingFields).superRefine((m, ctx) => {
+  if ((m.count ?? 0) > 1 && m.interval === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['interval'],
+      ...hinted('is required when count is more than 1', 'set interval, e.g. "30s"'),
+    });
+  }
+  if (m.failureLimit === -1 && m.consecutiveSuccessLimit === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['consecutiveSuccessLimit'],
+      ...hinted(
+        'must be set when failureLimit is -1, or the metric can never finish',
+        'set consecutiveSuccessLimit to 1 or more, or failureLimit to 0 or more',
+      ),
+    });
+  }
+  if (m.count !== undefined && m.count > 0) {
+    const need = Math.max(m.failureLimit, 0) + m.consecutiveSuccessLimit;
+    if (m.count < need) {
       ctx.addIssue({
         code: 'custom',
-        path: ['interval'],
-        ...hinted('is required when count is more than 1', 'set interval, e.g. "30s"'),
-      });
-    }
-    if (m.failureLimit === -1 && m.consecutiveSuccessLimit === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['consecutiveSuccessLimit'],
+        path: ['count'],
         ...hinted(
-          'must be set when failureLimit is -1, or the metric can never finish',
-          'set consecutiveSuccessLimit to 1 or more, or failureLimit to 0 or more',
+          `is smaller than failureLimit + consecutiveSuccessLimit (${need})`,
+          `raise count to at least ${need}`,
         ),
       });
     }
-    if (m.count !== undefined && m.count > 0) {
-      const need = Math.max(m.failureLimit, 0) + m.consecutiveSuccessLimit;
-      if (m.count < need) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['count'],
-          ...hinted(
-            `is smaller than failureLimit + consecutiveSuccessLimit (${need})`,
-            `raise count to at least ${need}`,
-          ),
-        });
-      }
-    }
-  });
+  }
+});
 
 function uniqueMetricNames(a: { metrics: Array<{ name: string }> }, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();

@@ -3,6 +3,7 @@ import { formatIssues, KanaryError, type KanaryIssue } from '../errors/kanary-er
 import { CHECK_HINTS, jsonProblem } from './primitives.ts';
 import { type RolloutSpec, RolloutSpecInputSchema, RolloutSpecSchema } from './rollout-spec.ts';
 import { STRATEGY_TYPES } from './strategy.ts';
+import { closest, fieldsAt } from './suggest.ts';
 import { allowTemplateRefs, resolveAnalysisTemplates } from './templates.ts';
 
 /** Renders a zod path the way users write it: `steps[2].setWeight`. */
@@ -58,13 +59,36 @@ function messageFor(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-/** Turns zod issues into Kanary issues, each with a path and, where we know one, a fix. */
-export function toKanaryIssues(error: z.ZodError): KanaryIssue[] {
+/**
+ * Turns zod issues into Kanary issues, each with a path and, where we know one, a fix. Given the
+ * JSON Schema of what was parsed, an unknown field nearly spelt like a known one gets "did you mean".
+ */
+export function toKanaryIssues(error: z.ZodError, jsonSchema?: () => Record<string, unknown>): KanaryIssue[] {
   return error.issues.map((issue) => {
-    const hint = hintFor(issue);
+    const hint = (jsonSchema && didYouMean(issue, jsonSchema())) ?? hintFor(issue);
     return { path: formatPath(issue.path), message: messageFor(issue), ...(hint ? { hint } : {}) };
   });
 }
+
+function didYouMean(issue: z.core.$ZodIssue, jsonSchema: Record<string, unknown>): string | undefined {
+  if (issue.code !== 'unrecognized_keys') return undefined;
+  const known = fieldsAt(jsonSchema, issue.path);
+  const near = issue.keys.flatMap((k) => {
+    const c = closest(k, known);
+    return c ? [`"${c}" for "${k}"`] : [];
+  });
+  if (near.length === 0) return undefined;
+  const one = issue.keys.length === 1 && near.length === 1;
+  return one
+    ? `did you mean "${closest(issue.keys[0] as string, known)}"?`
+    : `did you mean ${near.join(', ')}?`;
+}
+
+let specJsonSchema: Record<string, unknown> | undefined;
+const rolloutSpecSchemaOnce = () => {
+  specJsonSchema ??= rolloutSpecJsonSchema();
+  return specJsonSchema;
+};
 
 /**
  * Validates a rollout spec and returns it typed, with defaults filled in and durations in ms.
@@ -108,7 +132,7 @@ export function validateRolloutSpec(
   const unresolved = resolved.issues.map((i) => i.path.replace(/\.(templateName|templates|args).*$/, ''));
   const rest = result.success
     ? []
-    : toKanaryIssues(result.error).filter(
+    : toKanaryIssues(result.error, rolloutSpecSchemaOnce).filter(
         (i) => !unresolved.some((p) => i.path === p || i.path.startsWith(`${p}.`)),
       );
   return { ok: false, issues: [...resolved.issues, ...rest] };

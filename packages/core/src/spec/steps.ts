@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AnalysisSchema } from './analysis.ts';
 import { HeaderRouteSchema, MirrorSchema } from './match.ts';
 import { Duration, hinted, Percent, Replicas } from './primitives.ts';
+import { closest } from './suggest.ts';
 
 /** Each step is an object with exactly one key, as in Argo Rollouts' `steps`. */
 export const SetWeightStep = z.strictObject({ setWeight: Percent });
@@ -53,6 +54,12 @@ const stepUnion = z.union([
  * A step. The union is chosen by the step's key before zod runs, so an error points into the one
  * step kind the user meant instead of listing six failed alternatives.
  */
+/** "did you mean setWeight?" for one misspelt step key, else the list of step kinds. */
+function stepHint(keys: string[]): string {
+  const near = keys.length === 1 ? closest(keys[0] as string, STEP_KEYS) : undefined;
+  return near ? `did you mean "${near}"?` : `write an object with exactly one of: ${STEP_KEYS.join(', ')}`;
+}
+
 export const StepSchema: z.ZodType<z.output<typeof stepUnion>, z.input<typeof stepUnion>> = z
   .unknown()
   .transform((raw, ctx) => {
@@ -65,7 +72,9 @@ export const StepSchema: z.ZodType<z.output<typeof stepUnion>, z.input<typeof st
           keys.length === 0
             ? 'is not a step'
             : `has key(s) ${keys.map((k) => `"${k}"`).join(', ')}, not one step`,
-        params: { hint: `write an object with exactly one of: ${STEP_KEYS.join(', ')}` },
+        params: {
+          hint: stepHint(keys),
+        },
       });
       return z.NEVER;
     }

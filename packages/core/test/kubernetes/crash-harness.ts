@@ -1,15 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual as equal } from 'node:util';
-import {
-  parseRolloutSpec,
-  type RolloutSpecInput,
-  type RolloutState,
-  replicaSplit,
-  strategies,
-} from '@kanary/core';
+import { parseRolloutSpec, type RolloutSpecInput, type RolloutState, replicaSplit } from '@kanary/core';
 import { type Cluster, type KubeObject, seededRandom, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { strategies } from '../../src/strategies/index.ts';
 import { deployment, imagesBehind, service } from './fixtures.ts';
 
 const KILLS = 20;

@@ -1,10 +1,10 @@
 import {
   createKubernetesRollout,
-  createScriptedGate,
   type HookContext,
   type RolloutSpecInput,
   type RolloutState,
 } from '@kanary/core';
+import { createScriptedGate } from '@kanary/core/testing';
 import { type Cluster, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, service } from './fixtures.ts';

@@ -1,5 +1,6 @@
 import { createKubeClient, createReplicaRatioRouter, createServiceSelectorRouter } from '@kanary/core';
-import { describeRouterConformance, type KubeObject, type PersonEdit } from '@kanary/testkit';
+import type { KubeObject } from '@kanary/testkit';
+import { describeRouterConformance, type PersonEdit } from '@kanary/testkit/vitest';
 import { deployment, service } from './fixtures.ts';
 
 const SERVICE = { kind: 'Service', namespace: 'default', name: 'app' };

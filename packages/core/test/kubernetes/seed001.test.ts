@@ -1,5 +1,6 @@
 import { createKubernetesRollout, type RolloutState, replicaSplit } from '@kanary/core';
-import { type Cluster, expectShare, REALISTIC_LATENCY, startCluster } from '@kanary/testkit';
+import { type Cluster, REALISTIC_LATENCY, startCluster } from '@kanary/testkit';
+import { expectShare } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, imagesBehind, service } from './fixtures.ts';
 

@@ -1,4 +1,5 @@
-import { createKubeClient, ensureHashService, pinService } from '@kanary/core';
+import { createKubeClient } from '@kanary/core';
+import { ensureHashService, pinService } from '@kanary/core/adapter';
 import { type Cluster, REALISTIC_LATENCY, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deployment, imagesBehind, service } from './fixtures.ts';

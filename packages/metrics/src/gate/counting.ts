@@ -1,4 +1,4 @@
-import type { AnalysisMetric } from '@kanary/core';
+import type { AnalysisMetric } from '@kanary/core/adapter';
 import type { Look } from '../judges/judge.ts';
 
 export type MetricPhase = 'running' | 'successful' | 'failed' | 'inconclusive' | 'error';

@@ -1,7 +1,9 @@
 import {
+  ANALYSIS_METRIC_FIELDS,
   type AnalysisMetric,
   type AnalysisSpec,
   type Clock,
+  closest,
   type GateInput,
   type GateResult,
   KanaryError,
@@ -11,7 +13,7 @@ import {
   partWiring,
   systemClock,
   toKanaryIssues,
-} from '@kanary/core';
+} from '@kanary/core/adapter';
 import { builtinOf } from '../builtins/queries.ts';
 import { compileCondition, ExpressionError } from '../judges/expression.ts';
 import { judgeFor, type Look } from '../judges/judge.ts';
@@ -28,6 +30,24 @@ import { createSources, type MetricFunction } from '../providers/sources.ts';
 import { placeholders, promQLTemplateProblem, type TemplateVars } from '../providers/template.ts';
 import { addLook, assess, emptyTally, type MetricPhase, type Tally, worst } from './counting.ts';
 import { type MetricSource, MetricSourceSchema } from './metric-spec.ts';
+
+const METRIC_FIELDS = [...ANALYSIS_METRIC_FIELDS, ...Object.keys(MetricSourceSchema.shape)];
+
+/** A metric's fields that neither core's counting nor this gate reads: a typo would pass unread. */
+function unknownFields(metric: object, at: string): KanaryIssue[] {
+  return Object.keys(metric)
+    .filter((k) => !METRIC_FIELDS.includes(k))
+    .map((k) => {
+      const near = closest(k, METRIC_FIELDS);
+      return {
+        path: at,
+        message: `unknown field "${k}"`,
+        hint: near
+          ? `did you mean "${near}"?`
+          : `remove it; a metric's fields are ${METRIC_FIELDS.join(', ')}`,
+      };
+    });
+}
 
 export interface MetricGateOptions {
   /**
@@ -116,6 +136,7 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
       ]);
       analysis.metrics.forEach((metric, i) => {
         const at = `${path}.metrics[${i}]`;
+        issues.push(...unknownFields(metric, at));
         const parsed = MetricSourceSchema.safeParse(metric);
         if (!parsed.success) {
           issues.push(
@@ -170,6 +191,7 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
             path: `${at}.provider.function`,
             message: `names "${p.function}", which was not given to the gate`,
             hint: `pass createMetricGate({ functions: { ${JSON.stringify(p.function)}: async (req) => ... } })`,
+            remedy: 'metricFunction',
           });
         }
         const builtin = builtinOf(p);

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { bodyExcerpt, type Clock, createRetryPolicy } from '@kanary/core';
+import { bodyExcerpt, type Clock, createRetryPolicy } from '@kanary/core/adapter';
 
 /** Authentication, TLS and timing shared by the HTTP-based providers. */
 export interface HttpOptions {

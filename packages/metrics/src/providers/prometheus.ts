@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '@kanary/core';
+import { type Clock, systemClock } from '@kanary/core/adapter';
 import type { SeriesValue } from '../stats/counters.ts';
 import { HttpError, type HttpOptions, httpCall } from './http.ts';
 

@@ -1,4 +1,4 @@
-import { type Clock, formatDuration, parseDuration } from '@kanary/core';
+import { type Clock, formatDuration, parseDuration } from '@kanary/core/adapter';
 import { builtinOf, builtinSource } from '../builtins/queries.ts';
 import type { PrometheusSource, ProviderSpec } from '../gate/metric-spec.ts';
 import { counterDelta, type SeriesValue } from '../stats/counters.ts';

@@ -1,5 +1,6 @@
 import type { Plan, PlanAction, RolloutState } from '@kanary/core';
-import { canonicalJson, currentAction, stateProblems } from '@kanary/core';
+import { canonicalJson, stateProblems } from '@kanary/core/adapter';
+import { currentAction } from '@kanary/core/testing';
 import type { KubeObject } from '../apiserver/object.ts';
 import type { Cluster } from '../cluster/start.ts';
 import type { Entry } from '../traffic/simulator.ts';

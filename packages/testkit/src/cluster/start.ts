@@ -1,4 +1,5 @@
-import { type Clock, createVirtualClock, flushAsync, systemClock, type VirtualClock } from '@kanary/core';
+import { type Clock, systemClock } from '@kanary/core';
+import { createVirtualClock, flushAsync, type VirtualClock } from '@kanary/core/testing';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createFaultInjector, type FaultInjector, type FaultRule } from '../apiserver/faults.ts';
 import { KINDS, type KindInfo, kindByName } from '../apiserver/kinds.ts';

@@ -1,17 +1,15 @@
 import {
   type KubeObject as CoreObject,
-  canonicalJson,
   createDeploymentDriver,
   createKubeClient,
   createRollout,
-  digest,
-  initialState,
   isKanaryError,
-  type PortContext,
   parseRolloutSpec,
   type RolloutSpecInput,
   type TrafficRouter,
 } from '@kanary/core';
+import { canonicalJson, digest, type PortContext } from '@kanary/core/adapter';
+import { initialState } from '@kanary/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../apiserver/object.ts';
 import { type Cluster, type ClusterOptions, startCluster } from '../cluster/start.ts';

@@ -1,4 +1,4 @@
-import { canonicalJson } from '@kanary/core';
+import { canonicalJson } from '@kanary/core/adapter';
 
 const ALPHANUMS = 'bcdfghjklmnpqrstvwxz2456789';
 
