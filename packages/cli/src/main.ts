@@ -5,10 +5,15 @@ import {
   type Clock,
   createConfigMapStateStore,
   createKubeClient,
+  formatDuration,
   formatIssues,
   formatPlan,
   type IssueRemedy,
   isKanaryError,
+  isStopped,
+  type KubeObject,
+  OWNED_SELECTOR,
+  parseDuration,
   type Rollout,
   type RolloutState,
   redact,
@@ -31,7 +36,9 @@ Usage:
   kanary plan    -f FILE                 validate the file and print every action, touching nothing
   kanary rbac    -f FILE                 print the least-privilege Role(s) the release needs (-o json)
   kanary run     -f FILE                 drive the rollout to its end (resumes a saved one)
-  kanary status  -f FILE | NAME -n NS    where a rollout is (--output json for the saved state)
+  kanary status  -f FILE | NAME -n NS    where a rollout is (--output json for the saved state);
+                 [--timeout D]           with --timeout: wait for its outcome and exit by it (for CI)
+  kanary list    [-n NS | -A]            every rollout Kanary has state for (-A: all namespaces)
   kanary promote -f FILE [--full]        go on past a pause or an inconclusive analysis (--full: skip the rest)
   kanary abort   -f FILE [--reason TEXT] roll back to stable now; returns once traffic is on stable
                  [--force]               without trusting the saved state: from the routing objects' snapshots
@@ -62,7 +69,9 @@ Options:
       --context NAME     kubeconfig context
   -o, --output FORMAT    text (default) or json
       --no-color         plain output (also when NO_COLOR is set or not a terminal)
-      --timeout DURATION abort/retry: give up waiting after this long (exit 6; the control stays recorded)
+      --timeout DURATION abort/retry: give up waiting after this long (exit 6; the control stays recorded);
+                         status: wait this long for the outcome (0 promoted, 1 rolled back or failed, 6 still going)
+  -A, --all-namespaces   list: every namespace
       --lease-duration D how long a silent driver holds the rollout before another may take over
                          (default 30s; every process driving one rollout must use the same)
 
@@ -95,6 +104,7 @@ const COMMANDS = [
   'resume',
   'undo',
   'agent',
+  'list',
 ] as const;
 type Command = (typeof COMMANDS)[number];
 
@@ -215,6 +225,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
         prometheus: { type: 'string' },
         'prometheus-token': { type: 'string' },
         'lease-duration': { type: 'string' },
+        'all-namespaces': { type: 'boolean', short: 'A' },
         'no-color': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -254,6 +265,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if (cmd === 'agent') return await runAgent(values, kube, io, p);
+    if (cmd === 'list') return await listRollouts(values, kube, io, p);
     if (!values.file) throw new UsageError(`${cmd} needs -f FILE`);
     const found = loadKanaryFileOrGroup(values.file);
     if (isGroup(found)) {
@@ -298,19 +310,25 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
       case 'undo':
         return await run(rollout, clock, io, p, () => rollout.undo({ full: values.full === true }));
       case 'status': {
-        const state = await rollout.load();
+        let state = await rollout.load();
         if (state.seq === 0) {
           p.err(
             `kanary: ${state.key.namespace}/${state.key.name} has not started; \`kanary run -f ${values.file}\` starts it\n`,
           );
           return EXIT.notFound;
         }
+        let waited: ExitCode = EXIT.ok;
+        if (values.timeout) {
+          const done = await untilOutcome(() => rollout.load(), values.timeout, clock, io.signal, p);
+          state = done.state ?? state;
+          waited = done.code;
+        }
         p.out(
           values.output === 'json'
             ? `${JSON.stringify(state, null, 2)}\n`
             : formatStatus(state, rollout.plan(), clock.now()),
         );
-        return EXIT.ok;
+        return waited;
       }
       default:
         return await control(cmd, rollout, values, io, clock, p);
@@ -539,7 +557,7 @@ async function runAgent(
 async function statusByName(
   name: string,
   namespace: string | undefined,
-  values: { output?: string | undefined },
+  values: { output?: string | undefined; timeout?: string | undefined },
   kube: () => KubeConfig,
   io: CliIo,
   p: Printer,
@@ -552,10 +570,158 @@ async function statusByName(
     p.err(`kanary: no rollout ${ns}/${name} (no ConfigMap kanary-${name} in ${ns})\n`);
     return EXIT.notFound;
   }
+  const clock = io.clock ?? systemClock;
+  let state = stored.state;
+  let waited: ExitCode = EXIT.ok;
+  if (values.timeout) {
+    const load = async () => (await store.load({ namespace: ns, name }))?.state;
+    const done = await untilOutcome(load, values.timeout, clock, io.signal, p);
+    state = done.state ?? state;
+    waited = done.code;
+  }
   p.out(
     values.output === 'json'
-      ? `${JSON.stringify(stored.state, null, 2)}\n`
-      : formatStatus(stored.state, undefined, (io.clock ?? systemClock).now()),
+      ? `${JSON.stringify(state, null, 2)}\n`
+      : formatStatus(state, undefined, clock.now()),
   );
-  return EXIT.ok;
+  return waited;
+}
+
+/** `kanary list [-A]`: every rollout Kanary has saved state for, one line each. */
+async function listRollouts(
+  values: {
+    namespace?: string | undefined;
+    'all-namespaces'?: boolean | undefined;
+    output?: string | undefined;
+  },
+  kube: () => KubeConfig,
+  io: CliIo,
+  p: Printer,
+): Promise<ExitCode> {
+  const kubeConfig = kube();
+  const ns = values['all-namespaces']
+    ? undefined
+    : (values.namespace ??
+      kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ??
+      'default');
+  const client = createKubeClient({ kubeConfig, watch: false });
+  try {
+    const now = (io.clock ?? systemClock).now();
+    const maps = await client.list<KubeObject & { data?: Record<string, string> }>(
+      'v1',
+      'ConfigMap',
+      ns,
+      OWNED_SELECTOR,
+    );
+    const rows = maps
+      .map((cm) => listRow(cm, now))
+      .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    if (values.output === 'json') {
+      p.out(`${JSON.stringify(rows, null, 2)}\n`);
+      return EXIT.ok;
+    }
+    if (rows.length === 0) {
+      p.out(ns ? `no rollouts in namespace ${ns} (-A: all namespaces)\n` : 'no rollouts in any namespace\n');
+      return EXIT.ok;
+    }
+    const table = [
+      ['NAMESPACE', 'NAME', 'STRATEGY', 'STEP', 'PHASE', 'WEIGHT', 'UPDATED'],
+      ...rows.map((r) => [
+        r.namespace,
+        r.name,
+        r.strategy,
+        r.step,
+        r.phase,
+        r.weight,
+        `${formatDuration(r.ageMs)} ago`,
+      ]),
+    ];
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+    p.out(
+      `${table
+        .map((row) =>
+          row
+            .map((cell, i) => cell.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd(),
+        )
+        .join('\n')}\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    await client.close();
+  }
+}
+
+/** One rollout's line in `kanary list`, from its state ConfigMap (unreadable state said as such). */
+function listRow(cm: KubeObject & { data?: Record<string, string> }, now: number) {
+  const namespace = cm.metadata.namespace ?? '';
+  const fallback = cm.metadata.name.replace(/^kanary-/, '');
+  let state: RolloutState;
+  try {
+    state = JSON.parse(cm.data?.['state.json'] ?? '') as RolloutState;
+  } catch {
+    return {
+      namespace,
+      name: fallback,
+      strategy: '?',
+      step: '?',
+      phase: 'unreadable',
+      weight: '?',
+      ageMs: 0,
+    };
+  }
+  const spec = state.wiring?.spec as { strategy?: { type?: string }; steps?: unknown[] } | undefined;
+  const steps = spec?.steps?.length;
+  const { section, step } = state.cursor;
+  return {
+    namespace,
+    name: state.key?.name ?? fallback,
+    strategy: spec?.strategy?.type ?? '?',
+    step: section === 'steps' ? `${step + 1}${steps ? `/${steps}` : ''}` : section,
+    phase: state.phase,
+    weight: spec?.strategy?.type === 'rolling' ? '–' : `${state.weights.canary}%`,
+    ageMs: Math.max(0, now - state.updatedAt),
+  };
+}
+
+/**
+ * `status --timeout D`: waits for the release's outcome, for CI pipelines — exit 0 promoted, 1
+ * rolled back, aborted or failed, 6 still going after D (a pause waiting for a person included),
+ * 130 interrupted. Reads the saved state every 2 s; says each phase change on stderr.
+ */
+async function untilOutcome(
+  load: () => Promise<RolloutState | undefined>,
+  timeout: string,
+  clock: Clock,
+  signal: AbortSignal | undefined,
+  p: Printer,
+): Promise<{ code: ExitCode; state: RolloutState | undefined }> {
+  const limit = parseTimeout(timeout);
+  const until = clock.now() + limit;
+  let last: string | undefined;
+  for (;;) {
+    const state = await load();
+    if (state && state.phase !== last) {
+      if (last !== undefined) p.err(`kanary: ${state.key.namespace}/${state.key.name} is ${state.phase}\n`);
+      last = state.phase;
+    }
+    // Ended or failed (a release still retiring its old version is decided too).
+    if (state && isStopped(state))
+      return { code: state.phase === 'succeeded' ? EXIT.ok : EXIT.rolledBack, state };
+    if (signal?.aborted) return { code: EXIT.interrupted, state };
+    if (clock.now() >= until) {
+      p.err(`kanary: still ${state?.phase ?? 'not started'} after ${timeout} (--timeout)\n`);
+      return { code: EXIT.timeout, state };
+    }
+    await clock.sleep(Math.min(2_000, Math.max(1, until - clock.now())), signal);
+  }
+}
+
+function parseTimeout(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new UsageError(`--timeout must be a duration such as 10m or 90s, not "${text}"`);
+  }
 }

@@ -427,6 +427,73 @@ describe('kanary run, status and controls against a cluster', () => {
     expect(again.err).toMatch(/abort\(\) refused/);
   }, 30_000);
 
+  it('list shows every saved rollout; status --timeout waits for the outcome and exits by it (CI)', async () => {
+    const { kubeconfig } = await start();
+    const path = write('listed.yaml', stringify(file([{ setWeight: 20 }, { pause: {} }])));
+    const k = ['-f', path, '--kubeconfig', kubeconfig];
+    const running = kanary(['run', ...k]);
+    await statusOnce(k, 'paused at step 2/2');
+
+    const listed = await kanary(['list', '-n', 'shop', '--kubeconfig', kubeconfig]);
+    expect(listed.code).toBe(EXIT.ok);
+    const [head, row, ...more] = listed.out.trimEnd().split('\n');
+    expect(head?.split(/\s+/)).toEqual([
+      'NAMESPACE',
+      'NAME',
+      'STRATEGY',
+      'STEP',
+      'PHASE',
+      'WEIGHT',
+      'UPDATED',
+    ]);
+    expect(row?.split(/\s+/).slice(0, 6)).toEqual(['shop', 'web', 'weighted', '2/2', 'paused', '20%']);
+    expect(more).toEqual([]);
+    const all = await kanary(['list', '-A', '-o', 'json', '--kubeconfig', kubeconfig]);
+    expect(JSON.parse(all.out)).toEqual([
+      expect.objectContaining({
+        namespace: 'shop',
+        name: 'web',
+        phase: 'paused',
+        step: '2/2',
+        weight: '20%',
+      }),
+    ]);
+    expect((await kanary(['list', '-n', 'elsewhere', '--kubeconfig', kubeconfig])).out).toBe(
+      'no rollouts in namespace elsewhere (-A: all namespaces)\n',
+    );
+
+    // Paused for a person: still going when the timeout is up, exit 6.
+    const waiting = await kanary(['status', ...k, '--timeout', '1s']);
+    expect(waiting.code).toBe(EXIT.timeout);
+    expect(waiting.err).toBe('kanary: still paused after 1s (--timeout)\n');
+    expect(waiting.out).toMatch(/phase\s+paused at step 2\/2/);
+    // Promoted while a pipeline waits on it by name: exit 0, the phase changes said on the way.
+    const pipeline = kanary(['status', 'web', '-n', 'shop', '--kubeconfig', kubeconfig, '--timeout', '30s']);
+    expect((await kanary(['promote', ...k])).code).toBe(EXIT.ok);
+    const done = await pipeline;
+    expect(done.code).toBe(EXIT.ok);
+    expect(done.out).toMatch(/phase\s+succeeded/);
+    expect(done.err).toMatch(/shop\/web is (progressing|succeeded)/);
+    expect((await running).code).toBe(EXIT.ok);
+    expect((await kanary(['status', ...k, '--timeout', 'soon'])).err).toMatch(
+      /--timeout must be a duration such as 10m or 90s, not "soon"/,
+    );
+  }, 60_000);
+
+  it('status --timeout exits 1 when the release is rolled back', async () => {
+    const { kubeconfig } = await start();
+    const path = write('rolled.yaml', stringify(file([{ setWeight: 20 }, { pause: {} }])));
+    const k = ['-f', path, '--kubeconfig', kubeconfig];
+    const running = kanary(['run', ...k]);
+    await statusOnce(k, 'paused at step 2/2');
+    const pipeline = kanary(['status', ...k, '--timeout', '30s']);
+    expect((await kanary(['abort', ...k])).code).toBe(EXIT.ok);
+    const done = await pipeline;
+    expect(done.code).toBe(EXIT.rolledBack);
+    expect(done.out).toMatch(/phase\s+aborted/);
+    expect((await running).code).toBe(EXIT.rolledBack);
+  }, 60_000);
+
   it('a weight by user from YAML (hashOn): status says whose key decides, each user stays on one side, and an abort takes them all back', async () => {
     const { cluster: c, kubeconfig } = await start();
     const path = write(
