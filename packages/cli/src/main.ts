@@ -28,6 +28,7 @@ import { groupCommand, planGroup } from './group.ts';
 import { outcomeLine, type Printer, paint, printProgress } from './output/progress.ts';
 import { formatRoles } from './output/rbac.ts';
 import { formatStatus } from './output/status.ts';
+import { inCliTerms } from './output/words.ts';
 import { KubeConfigError, loadKubeConfig, wireRollout } from './wiring.ts';
 
 export const USAGE = `kanary — progressive delivery on Kubernetes, from a YAML or JSON file
@@ -205,7 +206,13 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
   const env = io.env ?? process.env;
   const color = Boolean(io.isTTY) && !env.NO_COLOR && !argv.includes('--no-color');
   // Everything printed is redacted: specs and servers' answers may carry credentials.
-  const p: Printer = { out: (t) => io.stdout(redact(t)), err: (t) => io.stderr(redact(t)), color };
+  // Errors and notes on stderr in the CLI's terms (`kanary abort`, not `abort()`); stdout may be
+  // JSON, where the saved state's own words stay as they are.
+  const p: Printer = {
+    out: (t) => io.stdout(redact(t)),
+    err: (t) => io.stderr(redact(inCliTerms(t))),
+    color,
+  };
   let args: ReturnType<typeof parse>;
   const parse = () =>
     parseArgs({

@@ -424,7 +424,9 @@ describe('kanary run, status and controls against a cluster', () => {
     // A finished rollout refuses further controls: exit 4 with the reason.
     const again = await kanary(['abort', ...k]);
     expect(again.code).toBe(EXIT.refused);
-    expect(again.err).toMatch(/abort\(\) refused/);
+    // In the CLI's words: the command, not the SDK method.
+    expect(again.err).toMatch(/`kanary abort` refused/);
+    expect(again.err).not.toMatch(/\w\(\)/);
   }, 30_000);
 
   it('list shows every saved rollout; status --timeout waits for the outcome and exits by it (CI)', async () => {
@@ -478,6 +480,38 @@ describe('kanary run, status and controls against a cluster', () => {
     expect((await kanary(['status', ...k, '--timeout', 'soon'])).err).toMatch(
       /--timeout must be a duration such as 10m or 90s, not "soon"/,
     );
+  }, 60_000);
+
+  it('status shows who is routed by header or cookie, with the match, not only the weight', async () => {
+    const { kubeconfig } = await start();
+    const path = write(
+      'cookie.yaml',
+      stringify(
+        file([
+          { setWeight: 0 },
+          {
+            setHeaderRoute: {
+              name: 'company',
+              match: [
+                { cookie: { name: 'email', regex: '[^;]*@example\\.com' } },
+                { headers: [{ name: 'x-canary', exact: 'always' }] },
+              ],
+              weight: 50,
+            },
+          },
+          { pause: {} },
+        ]),
+      ),
+    );
+    const k = ['-f', path, '--kubeconfig', kubeconfig];
+    const running = kanary(['run', ...k]);
+    const status = await statusOnce(k, 'paused at step 3/3');
+    expect(status.out).toMatch(/weight\s+canary 0%/);
+    expect(status.out).toMatch(
+      /route\s+company: cookie email matches \/\[\^;\]\*@example\\\.com\/ or header x-canary = "always" → 50% to the canary/,
+    );
+    expect((await kanary(['abort', ...k])).code).toBe(EXIT.ok);
+    expect((await running).code).toBe(EXIT.rolledBack);
   }, 60_000);
 
   it('status --timeout exits 1 when the release is rolled back', async () => {

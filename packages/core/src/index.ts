@@ -41,7 +41,8 @@ export { createEventRecorder, describeTransition } from './kubernetes/events.ts'
 export type { KubernetesRolloutOptions } from './kubernetes/rollout.ts';
 export { createKubernetesRollout } from './kubernetes/rollout.ts';
 export type { ActionType, Plan, PlanAction, PlanStep, RouterRequirements, Section } from './plan/actions.ts';
-export { describeAction, formatPlan } from './plan/describe.ts';
+export type { ActionContext } from './plan/describe.ts';
+export { describeAction, describeMatch, formatPlan } from './plan/describe.ts';
 export { planWarnings } from './plan/warnings.ts';
 export type { Clock } from './ports/clock.ts';
 export { systemClock } from './ports/clock.ts';

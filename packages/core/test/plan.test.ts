@@ -242,6 +242,60 @@ describe('plan()', () => {
     expect(text).toContain(
       "on abort:\n  - restore the stable workload's original template\n  - route all traffic to stable and remove Kanary's routes",
     );
+    // An action that comes twice says why each time; the abort's last step is not a promotion's.
+    expect(text).toContain(
+      '  - prepare the routing objects before the canary exists (no traffic can reach it)',
+    );
+    expect(text).toContain(
+      '  - prepare the routing objects for the ready canary (its routes at 0%: still no traffic)',
+    );
+    expect(text).toContain(
+      '  - route all traffic to stable again, now that it is ready (the routing follows its pods)',
+    );
+    expect(text.split('on abort:')[1]).toMatch(
+      /hand the routing objects back as they were before the release/,
+    );
+    expect(text.split('on abort:')[1]).not.toMatch(/now the new version/);
+    expect(text).not.toMatch(/\w\(\)/);
+  });
+
+  it('a header route and a mirror say whom they match', () => {
+    const plan = createRollout({
+      spec: {
+        ...SPECS.weighted,
+        steps: [
+          {
+            setHeaderRoute: {
+              name: 'company',
+              match: [
+                { cookie: { name: 'email', regex: '[^;]*@example\\.com' } },
+                {
+                  headers: [
+                    { name: 'x-team', exact: 'qa' },
+                    { name: 'x-env', prefix: 'stag' },
+                  ],
+                },
+              ],
+              weight: 50,
+            },
+          },
+          {
+            setMirror: {
+              name: 'shadow',
+              percentage: 20,
+              match: [{ headers: [{ name: 'x-mirror', exact: 'yes' }] }],
+            },
+          },
+        ],
+      },
+      workload: createMemoryWorkload(),
+      router: createMemoryRouter(),
+    }).plan();
+    const text = formatPlan(plan);
+    expect(text).toContain(
+      '  - route 50% of requests where cookie email matches /[^;]*@example\\.com/ or header x-team = "qa" and header x-env starts with "stag" to canary (company)',
+    );
+    expect(text).toContain('  - mirror 20% of requests where header x-mirror = "yes" to canary (shadow)');
   });
 
   it('refuses a router that lacks a capability before anything runs', () => {

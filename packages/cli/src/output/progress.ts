@@ -1,4 +1,5 @@
 import { awaitingDecision, formatDuration, type Rollout, type RolloutState } from '@kanary/core';
+import { inCliTerms } from './words.ts';
 
 export interface Printer {
   out(text: string): void;
@@ -14,7 +15,7 @@ export function printProgress(rollout: Rollout, p: Printer, now: () => number): 
   let t0: number | undefined;
   const line = (text: string) => {
     t0 ??= now();
-    p.out(`${paint(p, 90, `[+${formatDuration(now() - t0).padStart(6)}]`)} ${text}\n`);
+    p.out(`${paint(p, 90, `[+${formatDuration(now() - t0).padStart(6)}]`)} ${inCliTerms(text)}\n`);
   };
   const plan = rollout.plan();
   const steps = plan.steps.length;

@@ -1,4 +1,5 @@
-import { formatDuration, type Plan, type RolloutState } from '@kanary/core';
+import { describeMatch, formatDuration, type Plan, type RolloutState } from '@kanary/core';
+import { inCliTerms } from './words.ts';
 
 /** A human summary of a rollout's saved state (with step titles when the plan is known). */
 export function formatStatus(s: RolloutState, plan: Plan | undefined, now: number): string {
@@ -36,6 +37,14 @@ export function formatStatus(s: RolloutState, plan: Plan | undefined, now: numbe
       'weight',
       `canary ${s.weights.canary}%${byUser(plan)}${s.weights.verified ? '' : ' (not read back)'}${s.weights.effective !== undefined && s.weights.effective !== s.weights.canary ? `, effective ${s.weights.effective}%` : ''}`,
     ]);
+  // What the routing carries beside the weight: users matched by header or cookie, and mirrors.
+  for (const r of Object.values(s.headerRoutes ?? {}))
+    rows.push(['route', `${r.name}: ${describeMatch(r.match)} → ${r.weight}% to the canary`]);
+  for (const m of Object.values(s.mirrors ?? {}))
+    rows.push([
+      'mirror',
+      `${m.name}: ${m.percentage}% of ${m.match ? describeMatch(m.match) : 'all requests'} copied to the canary`,
+    ]);
   const t = s.targets;
   if (t.stable || t.canary)
     rows.push(['targets', `stable ${t.stable?.name ?? '–'} · canary ${t.canary?.name ?? '–'}`]);
@@ -52,7 +61,9 @@ export function formatStatus(s: RolloutState, plan: Plan | undefined, now: numbe
   if (s.startedAt) rows.push(['started', new Date(s.startedAt).toISOString()]);
   rows.push(['updated', new Date(s.updatedAt).toISOString()]);
   const width = Math.max(...rows.map(([k]) => k.length));
-  return `${s.key.namespace}/${s.key.name}\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`;
+  return inCliTerms(
+    `${s.key.namespace}/${s.key.name}\n${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`,
+  );
 }
 
 /** A rolling update's share of pods on the new version: the last roll the cursor has passed. */

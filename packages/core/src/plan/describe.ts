@@ -1,8 +1,43 @@
 import { formatDuration } from '../spec/duration.ts';
+import type { MatchRule } from '../spec/match.ts';
 import type { Plan, PlanAction } from './actions.ts';
 
-/** One line per action, for logs, chat messages and `kanary plan`. */
-export function describeAction(action: PlanAction): string {
+/** Where an action sits, when it says more than the action alone (`formatPlan` passes it). */
+export interface ActionContext {
+  section?: 'prelude' | 'steps' | 'promotion' | 'abort';
+  /** How many actions of the same type came before it in its section. */
+  repeat?: number;
+}
+
+/** A route's match as a person reads it: rules joined by "or", conditions within one by "and". */
+export function describeMatch(match: MatchRule[] | undefined): string {
+  if (!match || match.length === 0) return 'users chosen by the strategy';
+  const rule = (r: MatchRule) =>
+    [
+      ...(r.headers ?? []).map((h) =>
+        h.exact !== undefined
+          ? `header ${h.name} = "${h.exact}"`
+          : h.prefix !== undefined
+            ? `header ${h.name} starts with "${h.prefix}"`
+            : `header ${h.name} matches /${h.regex}/`,
+      ),
+      ...(r.cookie
+        ? [
+            r.cookie.exact !== undefined
+              ? `cookie ${r.cookie.name} = "${r.cookie.exact}"`
+              : `cookie ${r.cookie.name} matches /${r.cookie.regex}/`,
+          ]
+        : []),
+    ].join(' and ');
+  return match.map(rule).join(' or ');
+}
+
+/**
+ * One line per action, for logs, chat messages and `kanary plan` — in words for whoever runs the
+ * release, not in one front end's terms.
+ */
+export function describeAction(action: PlanAction, context: ActionContext = {}): string {
+  const again = (context.repeat ?? 0) > 0;
   switch (action.type) {
     case 'hook':
       return `call ${action.hook} hooks`;
@@ -35,27 +70,33 @@ export function describeAction(action: PlanAction): string {
     case 'workload.unisolate':
       return 'restore the stable Service selector and remove the canary Service';
     case 'router.prepare':
-      return 'prepare routing objects (no traffic yet)';
+      return again
+        ? 'prepare the routing objects for the ready canary (its routes at 0%: still no traffic)'
+        : 'prepare the routing objects before the canary exists (no traffic can reach it)';
     case 'router.setWeight':
       return `route ${action.weight}% of traffic to canary`;
     case 'router.setHeaderRoute':
-      return `route matched requests (${action.route.name}) ${action.route.weight}% to canary`;
+      return `route ${action.route.weight}% of requests where ${describeMatch(action.route.match)} to canary (${action.route.name})`;
     case 'router.removeHeaderRoute':
       return `remove header route ${action.name}`;
     case 'router.setMirror':
-      return `mirror ${action.mirror.percentage}% of ${action.mirror.match ? 'matched ' : ''}traffic to canary (${action.mirror.name})`;
+      return `mirror ${action.mirror.percentage}% of ${action.mirror.match ? `requests where ${describeMatch(action.mirror.match)}` : 'traffic'} to canary (${action.mirror.name})`;
     case 'router.removeMirror':
       return `stop mirror ${action.name}`;
     case 'router.reset':
-      return "route all traffic to stable and remove Kanary's routes";
+      return again
+        ? 'route all traffic to stable again, now that it is ready (the routing follows its pods)'
+        : "route all traffic to stable and remove Kanary's routes";
     case 'router.finalize':
-      return "route all traffic to stable (now the new version), leaving the user's routes as they were";
+      return context.section === 'abort'
+        ? 'hand the routing objects back as they were before the release, now that the canary is gone'
+        : "route all traffic to stable (now the new version), leaving the user's routes as they were";
     case 'pause':
       return action.duration !== undefined
         ? `pause for ${formatDuration(action.duration)}`
         : action.reason === 'awaitPromotion'
-          ? 'wait for promote()'
-          : 'pause until promote()';
+          ? 'wait until promoted'
+          : 'pause until promoted';
     case 'delay':
       return `wait ${formatDuration(action.duration)} before scaling down`;
     case 'analysis':
@@ -68,16 +109,19 @@ export function formatPlan(plan: Plan): string {
   const lines: string[] = [`strategy: ${plan.strategy}`];
   for (const w of plan.warnings ?? [])
     lines.push(`warning: ${w.path}: ${w.message}${w.hint ? ` (consider: ${w.hint})` : ''}`);
-  const section = (title: string, actions: PlanAction[]) => {
-    lines.push(`${title}:`);
-    for (const a of actions) lines.push(`  - ${describeAction(a)}`);
+  const described = (actions: PlanAction[], section: ActionContext['section']) => {
+    const seen = new Map<string, number>();
+    return actions.map((a) => {
+      const repeat = seen.get(a.type) ?? 0;
+      seen.set(a.type, repeat + 1);
+      return `  - ${describeAction(a, { section, repeat })}`;
+    });
   };
-  section('before steps', plan.prelude);
+  lines.push('before steps:', ...described(plan.prelude, 'prelude'));
   for (const step of plan.steps) {
-    lines.push(`step ${step.index + 1}: ${step.title}`);
-    for (const a of step.actions) lines.push(`  - ${describeAction(a)}`);
+    lines.push(`step ${step.index + 1}: ${step.title}`, ...described(step.actions, 'steps'));
   }
-  section('promotion', plan.promotion);
-  section('on abort', plan.abort);
+  lines.push('promotion:', ...described(plan.promotion, 'promotion'));
+  lines.push('on abort:', ...described(plan.abort, 'abort'));
   return lines.join('\n');
 }
