@@ -74,11 +74,15 @@ export interface ReleaseResult {
   verdicts: Measurement[];
 }
 
-/** An e-value against its rejection threshold (1/alpha). */
-export const evidence = (d: { eValue?: number; threshold?: number } | undefined) =>
-  d?.eValue === undefined
-    ? ''
-    : `(e ${d.eValue < 0.001 ? '<0.001' : d.eValue.toPrecision(3)} of ${d.threshold ?? '–'})`;
+/**
+ * An e-value in words: how far the evidence of a regression has come towards the rollback bound
+ * (1/alpha), in percent. The e-value itself stays in the measurement's detail and the report.
+ */
+export const evidence = (d: { eValue?: number; threshold?: number } | undefined) => {
+  if (d?.eValue === undefined || !d.threshold) return '';
+  const share = (100 * d.eValue) / d.threshold;
+  return `(evidence ${share < 0.1 ? 'under 0.1' : share >= 100 ? '100' : share.toPrecision(2)}% of the way to rollback)`;
+};
 
 /** Runs one release to its end on the shop cluster, reporting to `view`. */
 export async function runRelease(
@@ -125,7 +129,7 @@ export async function runRelease(
       if (m.phase === 'failed') return `${m.metric} FAILED: ${m.message ?? ''}`;
       if (m.phase === 'nodata') return `${m.metric} waiting for data`;
       const d = m.detail as { eValue?: number; threshold?: number } | undefined;
-      return `${m.metric} ${m.phase === 'successful' ? 'ok' : m.phase} ${evidence(d)}`;
+      return `${m.metric} ${m.phase === 'successful' ? 'no sign of regression' : m.phase} ${evidence(d)}`;
     });
     view.event(
       measurements[0]?.at ?? cluster.clock.now(),

@@ -17,8 +17,10 @@ const pct = (x: number | undefined, digits = 2) =>
 const ms = (x: number | undefined) => (x === undefined ? '  – ' : `${Math.round(x)} ms`);
 const eval_ = (e: Frame['evidence'][string] | undefined) =>
   e?.eValue === undefined
-    ? (e?.phase ?? 'waiting')
-    : `${e.phase === 'failed' ? 'FAILED' : 'ok'} ${evidence(e)}`;
+    ? e?.phase === undefined || e.phase === 'nodata'
+      ? 'waiting for data'
+      : e.phase
+    : `${e.phase === 'failed' ? 'FAILED' : 'no sign of regression'} ${evidence(e)}`;
 
 export function createTerminalView(options: ViewOptions): ReleaseView {
   const write = options.write ?? ((t: string) => process.stdout.write(t));

@@ -627,6 +627,9 @@ describe('kanary run, status and controls against a cluster', () => {
       const r = await kanary(['run', '-f', path, '--kubeconfig', kubeconfig]);
       expect(r.code).toBe(EXIT.rolledBack);
       expect(r.out).toMatch(/error-ratio failed[^\n]*0\.2375/);
+      const status = await kanary(['status', '-f', path, '--kubeconfig', kubeconfig]);
+      expect(status.out).toMatch(/analysed\s+steps\[1\][^\n]* failed/);
+      expect(status.out).not.toMatch(/nodata|successful\)/);
     } finally {
       server.close();
     }

@@ -187,6 +187,25 @@ describe('a canary that has served nothing at the first look', () => {
     );
     expect(second.look.phase).toBe('failed');
     expect((second.look.detail as { canary: { total: number } }).canary.total).toBe(1_000);
+    // Said in words and rates; the e-value stays in the detail.
+    expect(second.look.message).toBe(
+      'error rate regression: canary 10.00% errors over 1,000 requests, baseline 0.50% over 9,000',
+    );
+    // A canary as good as the baseline: no sign, and how far the evidence has come.
+    const good = judge.look(
+      first.state,
+      {
+        kind: 'counts',
+        canary: { total: series(1_000, { pod: 'web-2' }), bad: series(5, { pod: 'web-2' }) },
+        baseline: { total: series(59_000), bad: series(295) },
+      },
+      { at: 10_000 },
+    );
+    expect(good.look.phase).toBe('successful');
+    expect(good.look.message).toMatch(
+      /^no sign of regression: canary 0\.50% errors over 1,000 requests, baseline 0\.50% over 9,000 \(evidence (under 0\.1|\d+(\.\d+)?)% of the way to rollback\)$/,
+    );
+    expect(good.look.message).not.toMatch(/e-value/);
   });
 
   it('sequentialLatency does the same with its buckets', () => {

@@ -1,6 +1,15 @@
 import { describeMatch, formatDuration, type Plan, type RolloutState } from '@kanary/core';
 import { inCliTerms } from './words.ts';
 
+/** A measurement's phase as a person reads it (the JSON output keeps the phase itself). */
+const VERDICT: Record<string, string> = {
+  successful: 'no sign of regression',
+  nodata: 'waiting for data',
+  failed: 'failed',
+  inconclusive: 'inconclusive',
+  error: 'could not be measured',
+};
+
 /** A human summary of a rollout's saved state (with step titles when the plan is known). */
 export function formatStatus(s: RolloutState, plan: Plan | undefined, now: number): string {
   const rows: Array<[string, string]> = [];
@@ -51,7 +60,7 @@ export function formatStatus(s: RolloutState, plan: Plan | undefined, now: numbe
   for (const run of [s.analysis, s.background]) {
     if (!run) continue;
     const last = new Map(run.measurements.map((m) => [m.metric, m]));
-    const detail = [...last.values()].map((m) => `${m.metric} ${m.phase}`).join(', ');
+    const detail = [...last.values()].map((m) => `${m.metric} ${VERDICT[m.phase] ?? m.phase}`).join(', ');
     rows.push(['analysis', `${run.key} ${run.phase}${detail ? ` (${detail})` : ''}`]);
   }
   for (const [key, a] of Object.entries(s.analyses))

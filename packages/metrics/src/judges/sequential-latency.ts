@@ -8,6 +8,7 @@ import {
   updateRateTest,
 } from '../stats/rate-e-process.ts';
 import type { Judge } from './judge.ts';
+import { count, towardsRollback } from './words.ts';
 
 export interface SequentialLatencyOptions {
   alpha?: number;
@@ -178,14 +179,17 @@ export function createSequentialLatencyJudge(options: SequentialLatencyOptions =
       if (cTotal + bTotal === 0)
         return { state, look: { phase: 'nodata', detail, message: 'no requests since the last look' } };
       const pct = (v: number[]) => v.map((x) => `${(x * 100).toFixed(1)}%`).join('/');
-      const summary = `slower than ${thresholds.join('/')}: canary ${pct(detail.canary.slowShare)}, baseline ${pct(detail.baseline.slowShare)}, e-value ${detail.eValue.toPrecision(3)}`;
+      const shares = `slower than ${thresholds.join('/')}: canary ${pct(detail.canary.slowShare)} of ${count(detail.canary.total)} requests, baseline ${pct(detail.baseline.slowShare)} of ${count(detail.baseline.total)}`;
       return {
         state,
         look: {
           phase: logE >= bound ? 'failed' : 'successful',
           value: detail.canary.slowShare,
           detail,
-          message: logE >= bound ? `latency regression: ${summary} ≥ ${1 / alpha}` : summary,
+          message:
+            logE >= bound
+              ? `latency regression: ${shares}`
+              : `no sign of regression: ${shares} (${towardsRollback(detail.eValue, alpha)})`,
         },
       };
     },

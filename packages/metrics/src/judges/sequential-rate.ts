@@ -18,6 +18,7 @@ import {
   updateRateTest,
 } from '../stats/rate-e-process.ts';
 import type { Judge } from './judge.ts';
+import { count, percent, towardsRollback } from './words.ts';
 
 export interface SequentialRateOptions {
   alpha?: number;
@@ -156,14 +157,17 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       if (w.canaryTotal + w.baselineTotal === 0) {
         return { state, look: { phase: 'nodata', detail, message: 'no requests since the last look' } };
       }
-      const summary = `canary ${(canaryRate * 100).toFixed(3)}% of ${state.canary.total}, baseline ${(baselineRate * 100).toFixed(3)}% of ${state.baseline.total}, e-value ${detail.eValue.toPrecision(3)}`;
+      const rates = `canary ${percent(canaryRate)} errors over ${count(state.canary.total)} requests, baseline ${percent(baselineRate)} over ${count(state.baseline.total)}`;
       return {
         state,
         look: {
           phase: logE >= threshold ? 'failed' : 'successful',
           value: canaryRate,
           detail,
-          message: logE >= threshold ? `error rate regression: ${summary} ≥ ${1 / alpha}` : summary,
+          message:
+            logE >= threshold
+              ? `error rate regression: ${rates}`
+              : `no sign of regression: ${rates} (${towardsRollback(detail.eValue, alpha)})`,
         },
       };
     },
