@@ -125,6 +125,16 @@ function reportError(error: unknown, p: Printer, kubeConfig?: KubeConfig): ExitC
     p.err(`kanary: ${error.message}\n`);
     return EXIT.invalid;
   }
+  // A namespace that does not exist surfaces at the first write in it (the Lease), in the API
+  // server's words; said as what it is. No preflight read: a namespaced Role may not read Namespaces.
+  const namespace = /namespaces "([^"]+)" not found/.exec(isKanaryError(error) ? error.message : '')?.[1];
+  if (namespace) {
+    const context = kubeConfig ? ` in context "${kubeConfig.getCurrentContext()}"` : '';
+    p.err(
+      `kanary: namespace "${namespace}" does not exist${context}: correct the rollout's namespace in the file, or create it (kubectl create namespace ${namespace}). Nothing was written.\n`,
+    );
+    return EXIT.invalid;
+  }
   const unreachable = kubeConfig && unreachableServer(error, kubeConfig);
   if (unreachable) {
     p.err(`kanary: ${unreachable}\n`);

@@ -514,6 +514,29 @@ describe('kanary run, status and controls against a cluster', () => {
     expect((await running).code).toBe(EXIT.rolledBack);
   }, 60_000);
 
+  it('a namespace that does not exist is said as such, not as a Lease error, and nothing is written', async () => {
+    const { cluster: c, kubeconfig } = await start();
+    const before = writes(c).length;
+    const path = write(
+      'elsewhere.yaml',
+      stringify({
+        ...file([{ setWeight: 10 }]),
+        rollout: { ...file([]).rollout, steps: [{ setWeight: 10 }], namespace: 'shopp' },
+      }),
+    );
+    const r = await kanary(['run', '-f', path, '--kubeconfig', kubeconfig]);
+    expect(r.code).toBe(EXIT.invalid);
+    expect(r.err).toBe(
+      `kanary: namespace "shopp" does not exist in context "${c.kubeConfig.getCurrentContext()}": correct the rollout's namespace in the file, or create it (kubectl create namespace shopp). Nothing was written.\n`,
+    );
+    expect(
+      writes(c)
+        .slice(before)
+        // The refused create of the Lease (404) is the one attempt; nothing was stored.
+        .filter((w) => w.verb !== 'discovery' && w.code < 400),
+    ).toEqual([]);
+  });
+
   it('status --timeout exits 1 when the release is rolled back', async () => {
     const { kubeconfig } = await start();
     const path = write('rolled.yaml', stringify(file([{ setWeight: 20 }, { pause: {} }])));
