@@ -131,7 +131,7 @@ function reportError(error: unknown, p: Printer, kubeConfig?: KubeConfig): ExitC
   if (namespace) {
     const context = kubeConfig ? ` in context "${kubeConfig.getCurrentContext()}"` : '';
     p.err(
-      `kanary: namespace "${namespace}" does not exist${context}: correct the rollout's namespace in the file, or create it (kubectl create namespace ${namespace}). Nothing was written.\n`,
+      `kanary: namespace "${namespace}" does not exist${context}: correct the rollout's namespace in the file, or create it (kubectl create namespace ${namespace})\n`,
     );
     return EXIT.invalid;
   }

@@ -527,7 +527,7 @@ describe('kanary run, status and controls against a cluster', () => {
     const r = await kanary(['run', '-f', path, '--kubeconfig', kubeconfig]);
     expect(r.code).toBe(EXIT.invalid);
     expect(r.err).toBe(
-      `kanary: namespace "shopp" does not exist in context "${c.kubeConfig.getCurrentContext()}": correct the rollout's namespace in the file, or create it (kubectl create namespace shopp). Nothing was written.\n`,
+      `kanary: namespace "shopp" does not exist in context "${c.kubeConfig.getCurrentContext()}": correct the rollout's namespace in the file, or create it (kubectl create namespace shopp)\n`,
     );
     expect(
       writes(c)
