@@ -23,6 +23,7 @@ const code = await main(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   isTTY: Boolean(process.stdout.isTTY),
+  ...(process.stdin.isTTY ? { keys: process.stdin } : {}),
   signal: controller.signal,
 });
 process.exit(code);

@@ -22,8 +22,10 @@ import {
 } from '@kanary/core';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createAgent } from './agent/agent.ts';
+import { rebuildRollout } from './agent/rebuild.ts';
 import { EXIT, type ExitCode, exitCodeFor } from './exit-codes.ts';
 import { isGroup, type LoadedFile, loadKanaryFileOrGroup } from './file/load.ts';
+import { getCommand, type Keys } from './get/command.ts';
 import { groupCommand, planGroup } from './group.ts';
 import { outcomeLine, type Printer, paint, printProgress } from './output/progress.ts';
 import { formatRoles } from './output/rbac.ts';
@@ -40,6 +42,9 @@ Usage:
   kanary status  -f FILE | NAME -n NS    where a rollout is (--output json for the saved state);
                  [--timeout D]           with --timeout: wait for its outcome and exit by it (for CI)
   kanary list    [-n NS | -A]            every rollout Kanary has state for (-A: all namespaces)
+  kanary get     -f FILE | NAME -n NS    one look at a rollout and the world around it: step, pods and
+                 [-w]                    images per side, the routing in the objects, verdicts, who
+                                         drives, what to type next (-w: follow it until it ends)
   kanary promote -f FILE [--full]        go on past a pause or an inconclusive analysis (--full: skip the rest)
   kanary abort   -f FILE [--reason TEXT] roll back to stable now; returns once traffic is on stable
                  [--force]               without trusting the saved state: from the routing objects' snapshots
@@ -47,6 +52,8 @@ Usage:
                  (abort and retry hand the control to the live driver, or carry it out here when
                   none is alive; --timeout DURATION bounds the wait)
   kanary pause | resume -f FILE          hold / release a driven rollout
+                 (promote, abort, pause and resume also take NAME -n NS instead of -f FILE: the
+                  rollout as its driver saved it)
   kanary undo    -f FILE [--full]        after a release succeeded: release the previous revision again,
                                          through the same steps (--full: straight to promotion)
   kanary version                         this CLI's version (also --version)
@@ -73,6 +80,8 @@ Options:
       --timeout DURATION abort/retry: give up waiting after this long (exit 6; the control stays recorded);
                          status: wait this long for the outcome (0 promoted, 1 rolled back or failed, 6 still going)
   -A, --all-namespaces   list: every namespace
+  -w, --watch            get: follow the rollout until it ends (on a terminal, redrawn in place)
+      --interval D       get -w: between looks (default 2s); agent: between looks (default 10s)
       --lease-duration D how long a silent driver holds the rollout before another may take over
                          (default 30s; every process driving one rollout must use the same)
 
@@ -89,6 +98,8 @@ export interface CliIo {
   /** For tests: a KubeConfig instead of the standard resolution, and the clock. */
   kubeConfig?: KubeConfig;
   clock?: Clock;
+  /** Key presses, for `get -w` on a terminal (d: the judges' numbers, q: quit). */
+  keys?: Keys;
   /** Aborted on Ctrl-C: `run` stops waiting and exits 130 (the state stays saved). */
   signal?: AbortSignal;
 }
@@ -106,6 +117,7 @@ const COMMANDS = [
   'undo',
   'agent',
   'list',
+  'get',
 ] as const;
 type Command = (typeof COMMANDS)[number];
 
@@ -243,6 +255,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
         'prometheus-token': { type: 'string' },
         'lease-duration': { type: 'string' },
         'all-namespaces': { type: 'boolean', short: 'A' },
+        watch: { type: 'boolean', short: 'w' },
         'no-color': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -275,11 +288,14 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
     if (values.output !== 'text' && values.output !== 'json')
       throw new UsageError(`--output must be text or json, not "${values.output}"`);
     const cmd = command as Command;
+    if (cmd === 'get') return await get(rest, values, kube, io, p);
     if (cmd === 'status' && !values.file) {
       const name = rest[0];
       if (!name) throw new UsageError('status needs -f FILE or a rollout NAME');
       return await statusByName(name, values.namespace, values, kube, io, p);
     }
+    if (BY_NAME.has(cmd) && !values.file && rest.length === 1 && rest[0])
+      return await controlByName(cmd as ByName, rest[0], values, kube, io, p);
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
     if (cmd === 'agent') return await runAgent(values, kube, io, p);
     if (cmd === 'list') return await listRollouts(values, kube, io, p);
@@ -604,6 +620,103 @@ async function statusByName(
   return waited;
 }
 
+/** The controls that work by name: they only record, or roll back (which needs no credentials). */
+type ByName = 'promote' | 'pause' | 'resume' | 'abort';
+const BY_NAME: ReadonlySet<string> = new Set<ByName>(['promote', 'pause', 'resume', 'abort']);
+
+/**
+ * `kanary promote|pause|resume|abort NAME -n NS`: the rollout rebuilt from the wiring its driver
+ * saved (as the agent does), so a chat bot or a person needs no file. `retry` and `undo` drive the
+ * release here, analyses included, and so need the file's credentials: they stay `-f FILE`.
+ */
+async function controlByName(
+  cmd: ByName,
+  name: string,
+  values: Parameters<typeof control>[2] & {
+    namespace?: string | undefined;
+    'lease-duration'?: string | undefined;
+  },
+  kube: () => KubeConfig,
+  io: CliIo,
+  p: Printer,
+): Promise<ExitCode> {
+  const kubeConfig = kube();
+  const clock = io.clock ?? systemClock;
+  const namespace =
+    values.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
+  const client = createKubeClient({ kubeConfig, fieldManager: 'kanary-cli', clock });
+  const stored = await createConfigMapStateStore({ client }).load({ namespace, name });
+  if (!stored) {
+    p.err(`kanary: no rollout ${namespace}/${name} (no ConfigMap kanary-${name} in ${namespace})\n`);
+    return EXIT.notFound;
+  }
+  if (!stored.state.wiring) {
+    p.err(
+      `kanary: ${namespace}/${name} was started by a program that saved no wiring; ${cmd} it with -f FILE or from that program\n`,
+    );
+    return EXIT.invalid;
+  }
+  const rollout = rebuildRollout(stored.state.wiring, {
+    client,
+    clock,
+    ...(values['lease-duration'] ? { lockTtl: values['lease-duration'] } : {}),
+  });
+  return control(cmd, rollout, values, io, clock, p);
+}
+
+/** `kanary get NAME [-n NS] | -f FILE [-w]`. */
+async function get(
+  rest: string[],
+  values: {
+    file?: string | undefined;
+    namespace?: string | undefined;
+    watch?: boolean | undefined;
+    interval?: string | undefined;
+    timeout?: string | undefined;
+    output?: string | undefined;
+  },
+  kube: () => KubeConfig,
+  io: CliIo,
+  p: Printer,
+): Promise<ExitCode> {
+  if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
+  if (values.file && rest[0]) throw new UsageError('get takes -f FILE or a rollout NAME, not both');
+  const kubeConfig = kube();
+  let key: { namespace: string; name: string };
+  if (values.file) {
+    const found = loadKanaryFileOrGroup(values.file);
+    if (isGroup(found)) throw new UsageError('get shows one rollout: give a member’s NAME and -n NS');
+    key = { namespace: found.spec.namespace, name: found.spec.name };
+  } else {
+    const name = rest[0];
+    if (!name) throw new UsageError('get needs -f FILE or a rollout NAME');
+    key = {
+      name,
+      namespace:
+        values.namespace ??
+        kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ??
+        'default',
+    };
+  }
+  const interval = values.interval ? parseTimeout(values.interval, '--interval') : 2_000;
+  return getCommand(
+    {
+      key,
+      target: values.file ? { file: values.file } : key,
+      kubeConfig,
+      clock: io.clock ?? systemClock,
+      watch: Boolean(values.watch),
+      output: values.output ?? 'text',
+      intervalMs: Math.max(100, interval),
+      ...(values.timeout ? { timeoutMs: parseTimeout(values.timeout) } : {}),
+      tty: Boolean(io.isTTY),
+      ...(io.keys ? { keys: io.keys } : {}),
+      ...(io.signal ? { signal: io.signal } : {}),
+    },
+    p,
+  );
+}
+
 /** `kanary list [-A]`: every rollout Kanary has saved state for, one line each. */
 async function listRollouts(
   values: {
@@ -735,10 +848,10 @@ async function untilOutcome(
   }
 }
 
-function parseTimeout(text: string): number {
+function parseTimeout(text: string, option = '--timeout'): number {
   try {
     return parseDuration(text);
   } catch {
-    throw new UsageError(`--timeout must be a duration such as 10m or 90s, not "${text}"`);
+    throw new UsageError(`${option} must be a duration such as 10m or 90s, not "${text}"`);
   }
 }

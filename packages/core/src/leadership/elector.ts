@@ -113,6 +113,12 @@ function processFor(backend: LeaseBackend, clock: Clock): HolderProcess {
 }
 
 /** What a waiter can tell of a lease's holder. */
+/** A lease's last write time for display: the storage's own clock where it records one. */
+const heard = (lease: VersionedLease): { heardAt?: number } => {
+  const at = lease.writtenAt?.at ?? lease.record.renewTime;
+  return at === undefined ? {} : { heardAt: at };
+};
+
 interface Judgement {
   /** Released, or its holder's heartbeat is gone: take it at once. */
   free: boolean;
@@ -120,6 +126,8 @@ interface Judgement {
   silentFor: number;
   /** How long that sign of life must stay unchanged before the lease may be taken. */
   durationMs: number;
+  /** When that sign of life was last written, for people: the storage's time, or the writer's. */
+  heardAt?: number;
 }
 
 /**
@@ -163,10 +171,15 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
         return { free: true, silentFor: 0, durationMs: record.durationMs };
       }
       const seen = observe(beatKey, beat);
-      return { free: false, silentFor: mono() - seen.at, durationMs: beat.record.durationMs };
+      return {
+        free: false,
+        silentFor: mono() - seen.at,
+        durationMs: beat.record.durationMs,
+        ...heard(beat),
+      };
     }
     const seen = observe(key, current);
-    return { free: false, silentFor: mono() - seen.at, durationMs: record.durationMs };
+    return { free: false, silentFor: mono() - seen.at, durationMs: record.durationMs, ...heard(current) };
   };
 
   /** This process's heartbeat in `namespace`, made when none is running; the caller must `unlean` it. */
@@ -255,6 +268,7 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
         record: { ...current.record, durationMs: view.durationMs },
         free: view.free,
         silentForMs: view.silentFor,
+        ...(view.heardAt !== undefined ? { heardAt: view.heardAt } : {}),
       };
     },
 

@@ -107,6 +107,12 @@ export interface LeaseView {
   free: boolean;
   /** How long this process has seen the record unchanged (its own monotonic clock). */
   silentForMs: number;
+  /**
+   * When the holder was last heard from (its heartbeat or the lease renewed), for people: the
+   * API server's time of that write where it records one (to the second), else the holder's own
+   * clock. Never used to judge expiry, which `silentForMs` does on this process's clock.
+   */
+  heardAt?: number;
 }
 
 /** One driver per rollout at a time. */
