@@ -7,15 +7,49 @@ import { Duration, hinted } from './primitives.ts';
  * MetricGate in use validates them (see `MetricGate.validate`).
  */
 const countingFields = {
-  name: z.string().min(1).max(63),
-  interval: Duration.optional(),
-  initialDelay: Duration.optional(),
-  count: z.number().int().nonnegative().optional(),
-  failureLimit: z.number().int().min(-1).default(0),
-  inconclusiveLimit: z.number().int().nonnegative().default(0),
-  consecutiveErrorLimit: z.number().int().nonnegative().default(4),
-  consecutiveSuccessLimit: z.number().int().nonnegative().default(0),
-  dryRun: z.boolean().default(false),
+  name: z.string().min(1).max(63).describe("The metric's name, unique in its analysis."),
+  interval: Duration.optional().describe(
+    'Time between looks, e.g. "1m" (required when count is more than 1).',
+  ),
+  initialDelay: Duration.optional().describe(
+    'Wait this long after the analysis starts before the first look.',
+  ),
+  count: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe(
+      "How many looks; 0 or unset with an interval: until the analysis ends (background, a step's pause).",
+    ),
+  failureLimit: z
+    .number()
+    .int()
+    .min(-1)
+    .default(0)
+    .describe('Failed looks tolerated; one more fails the metric (-1: never, with consecutiveSuccessLimit).'),
+  inconclusiveLimit: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe('Inconclusive looks tolerated before the analysis is inconclusive and waits for a person.'),
+  consecutiveErrorLimit: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(4)
+    .describe('Looks in a row that could not be measured (the provider failed) before the metric errors.'),
+  consecutiveSuccessLimit: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe('Successful looks in a row that end the metric as successful (0: not used).'),
+  dryRun: z
+    .boolean()
+    .default(false)
+    .describe('Measure and report, but never fail the rollout on this metric.'),
 };
 
 /**
@@ -71,13 +105,21 @@ function uniqueMetricNames(a: { metrics: Array<{ name: string }> }, ctx: z.Refin
   });
 }
 
-export const AnalysisSchema = z
-  .strictObject({
-    name: z.string().min(1).max(63).optional(),
-    metrics: z.array(AnalysisMetricSchema).min(1, { message: 'needs at least one metric' }),
-    args: z.record(z.string(), z.string()).optional(),
-  })
-  .superRefine(uniqueMetricNames);
+const analysisFields = {
+  name: z.string().min(1).max(63).optional().describe('A name for the analysis in status and events.'),
+  metrics: z
+    .array(AnalysisMetricSchema)
+    .min(1, { message: 'needs at least one metric' })
+    .describe(
+      'What is measured, each with its provider (prometheus, istio, nginx, gatewayApi, web, …) and how it is judged (successCondition, or a judge); see @kanary/metrics.',
+    ),
+  args: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("Values of `{{args.NAME}}` in the metrics' queries."),
+};
+
+export const AnalysisSchema = z.strictObject(analysisFields).superRefine(uniqueMetricNames);
 
 /**
  * Analysis that runs alongside the steps (Argo's background analysis): measured from
@@ -86,20 +128,25 @@ export const AnalysisSchema = z
  */
 export const BackgroundAnalysisSchema = z
   .strictObject({
-    name: z.string().min(1).max(63).optional(),
-    metrics: z.array(AnalysisMetricSchema).min(1, { message: 'needs at least one metric' }),
-    args: z.record(z.string(), z.string()).optional(),
-    /** Index of the step where measuring begins (default 0: from the first step). */
-    startingStep: z.number().int().nonnegative().default(0),
-    /**
-     * When the steps end and not one look had data (a canary with no traffic, a query that returns
-     * nothing): `inconclusive` (default) pauses for a human, `fail` rolls back, `pass` promotes.
-     * No evidence is not a pass unless the spec says so.
-     */
-    noData: z.enum(['inconclusive', 'fail', 'pass']).optional(),
+    ...analysisFields,
+    startingStep: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe('Index of the step where measuring begins (0: from the first step).'),
+    noData: z
+      .enum(['inconclusive', 'fail', 'pass'])
+      .optional()
+      .describe(
+        'When the steps end and not one look had data (no traffic, an empty query): `inconclusive` (default) waits for a person, `fail` rolls back, `pass` promotes. No evidence is not a pass unless you say so.',
+      ),
   })
   .superRefine(uniqueMetricNames);
 
+/** The spec's `analysis` (background), parsed; every field in docs/spec-reference.md ("analysis: inline"). */
 export type BackgroundAnalysisSpec = z.output<typeof BackgroundAnalysisSchema>;
+/** One metric of an analysis, parsed: its counting fields (docs/spec-reference.md, "analysis.metrics[]"); provider and judge fields pass through to the metric gate. */
 export type AnalysisMetric = z.output<typeof AnalysisMetricSchema>;
+/** An analysis (a step's, blue-green's pre/post-promotion), parsed; fields in docs/spec-reference.md. */
 export type AnalysisSpec = z.output<typeof AnalysisSchema>;

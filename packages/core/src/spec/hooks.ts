@@ -19,8 +19,12 @@ export type HookName = (typeof HOOK_NAMES)[number];
 /** A hook declared in the spec: an HTTP endpoint that answers 2xx to let the rollout go on. */
 export const WebhookSchema = z
   .strictObject({
-    on: z.enum(HOOK_NAMES),
-    name: z.string().min(1).max(63).optional(),
+    on: z
+      .enum(HOOK_NAMES)
+      .describe(
+        "When it is called (Flagger's webhook types): confirm-rollout, pre-rollout, step (before each step), confirm-traffic-increase, confirm-promotion gate the release; post-rollout and rollback only report.",
+      ),
+    name: z.string().min(1).max(63).optional().describe('A name for the hook in status and events.'),
     url: z
       .url({
         protocol: /^https?$/,
@@ -32,10 +36,19 @@ export const WebhookSchema = z
         params: {
           hint: 'have the hook accept the call without them, or put it behind a host the program allows',
         },
-      }),
-    timeout: Duration.prefault('10s'),
-    retries: z.number().int().min(0).max(10).default(0),
-    metadata: z.record(z.string(), z.string()).optional(),
+      })
+      .describe('The http(s) endpoint called with a POST; 2xx lets the release go on.'),
+    timeout: Duration.prefault('10s').describe(
+      'How long one call may take (at most 24h for a gating hook, 1h for the others).',
+    ),
+    retries: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(0)
+      .describe('Calls repeated after a failure before it counts.'),
+    metadata: z.record(z.string(), z.string()).optional().describe('Sent with every call, as Flagger does.'),
   })
   .superRefine((hook, ctx) => {
     // A gating hook may wait for a person (up to a day); the others only report.
@@ -61,4 +74,5 @@ export const GATING_HOOKS: ReadonlySet<HookName> = new Set<HookName>([
   'confirm-promotion',
 ]);
 
+/** One of the spec's `hooks`, parsed (timeout in ms); fields in docs/spec-reference.md ("hooks[]"). */
 export type WebhookSpec = z.output<typeof WebhookSchema>;

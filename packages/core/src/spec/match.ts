@@ -4,10 +4,10 @@ import { CookieName, HeaderName, HeaderValue, Percent, Regex, withHint } from '.
 /** Matches one request header: exactly one of exact, prefix or regex. */
 export const HeaderMatchSchema = z
   .strictObject({
-    name: HeaderName,
-    exact: HeaderValue.optional(),
-    prefix: HeaderValue.pipe(z.string().min(1)).optional(),
-    regex: Regex.optional(),
+    name: HeaderName.describe("The header's name, e.g. x-canary."),
+    exact: HeaderValue.optional().describe('Its value is exactly this.'),
+    prefix: HeaderValue.pipe(z.string().min(1)).optional().describe('Its value starts with this.'),
+    regex: Regex.optional().describe('Its value matches this regular expression (RE2).'),
   })
   .superRefine((m, ctx) => {
     const set = [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length;
@@ -23,9 +23,9 @@ export const HeaderMatchSchema = z
 /** Matches one cookie by name: its exact value, or a regex over its value. */
 export const CookieMatchSchema = z
   .strictObject({
-    name: CookieName,
-    exact: z.string().optional(),
-    regex: Regex.optional(),
+    name: CookieName.describe("The cookie's name."),
+    exact: z.string().optional().describe('Its value is exactly this.'),
+    regex: Regex.optional().describe('Its value matches this regular expression (RE2).'),
   })
   .superRefine((m, ctx) => {
     const set = [m.exact, m.regex].filter((v) => v !== undefined).length;
@@ -52,8 +52,13 @@ export const CookieMatchSchema = z
  */
 export const MatchRuleSchema = z
   .strictObject({
-    headers: z.array(HeaderMatchSchema).optional(),
-    cookie: CookieMatchSchema.optional(),
+    headers: z
+      .array(HeaderMatchSchema)
+      .optional()
+      .describe('Headers that must all match (exactly one of exact, prefix or regex each).'),
+    cookie: CookieMatchSchema.optional().describe(
+      'A cookie that must match (exactly one of exact or regex).',
+    ),
   })
   .superRefine((r, ctx) => {
     if ((r.headers?.length ?? 0) === 0 && r.cookie === undefined) {
@@ -77,23 +82,34 @@ export const HeaderRouteSchema = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: ROUTE_NAME })
-    .max(40),
-  match: MatchListSchema.optional(),
-  weight: Percent.default(100),
+    .max(40)
+    .describe(
+      'Names the route (lowercase, digits, "-"); a later step with the same name changes or removes it.',
+    ),
+  match: MatchListSchema.optional().describe(
+    'Who is routed: any rule matching; within a rule every condition must hold. Unset: the route is removed.',
+  ),
+  weight: Percent.default(100).describe('Share of matched requests sent to the canary (100: all of them).'),
 });
 
 export const MirrorSchema = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { message: ROUTE_NAME })
-    .max(40),
-  percentage: Percent.default(100),
-  match: MatchListSchema.optional(),
-  remove: z.boolean().optional(),
+    .max(40)
+    .describe('Names the mirror; a later step with the same name changes or removes it.'),
+  percentage: Percent.default(100).describe('Share of the requests copied.'),
+  match: MatchListSchema.optional().describe('Copy only requests matching these rules; unset: all requests.'),
+  remove: z.boolean().optional().describe('true: remove the mirror of this name.'),
 });
 
+/** Matches one request header: exactly one of `exact`, `prefix`, `regex`. */
 export type HeaderMatch = z.output<typeof HeaderMatchSchema>;
+/** Matches one cookie: exactly one of `exact`, `regex`. */
 export type CookieMatch = z.output<typeof CookieMatchSchema>;
+/** One match rule: all its headers and its cookie must match; a list of rules matches when any does. */
 export type MatchRule = z.output<typeof MatchRuleSchema>;
+/** A `setHeaderRoute` step, parsed: matched requests get `weight`% canary; no `match` removes it. */
 export type HeaderRoute = z.output<typeof HeaderRouteSchema>;
+/** A `setMirror` step, parsed: `percentage`% of (matched) requests copied to the canary. */
 export type MirrorRoute = z.output<typeof MirrorSchema>;

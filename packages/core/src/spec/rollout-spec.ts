@@ -42,23 +42,38 @@ const WHY_NOT: Record<StrategyType, string> = {
 };
 
 const Target = z.strictObject({
-  kind: z.literal('Deployment').default('Deployment'),
-  /** The stable workload. */
-  name: ObjectName,
-  /** The stable Service in front of it. */
-  service: LabelName.optional(),
+  kind: z.literal('Deployment').default('Deployment').describe('The workload kind; only Deployment.'),
+  name: ObjectName.describe('The Deployment that runs the stable version and is released.'),
+  service: LabelName.optional().describe(
+    'The Service in front of it, which users reach (needed by the weighted and headerMatch strategies).',
+  ),
 });
 
 /** What changes in the new version: an image, or a partial pod template merged over the stable one. */
 const Update = z
   .strictObject({
-    image: z.string().min(1).optional(),
-    /** Which container gets `image`; defaults to the first container. */
-    container: z.string().min(1).optional(),
-    /** A partial pod template (`metadata`, `spec`), merged over the stable template. */
-    template: z.record(z.string(), z.unknown()).optional(),
-    /** `replace`: `template` is the whole pod template, not merged (what `undo()` writes). Default `merge`. */
-    templateMode: z.enum(['merge', 'replace']).optional(),
+    image: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The new version\'s image, e.g. "shop/frontend:2.4.1", set on `container`.'),
+    container: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Which container gets `image`; default the first container of the pod template.'),
+    template: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        'A partial pod template (`metadata`, `spec`) merged over the stable one: new env, resources, labels.',
+      ),
+    templateMode: z
+      .enum(['merge', 'replace'])
+      .optional()
+      .describe(
+        '`merge` (default): `template` is merged over the stable template; `replace`: it is the whole template.',
+      ),
   })
   .superRefine((u, ctx) => {
     if (u.image === undefined && u.template === undefined) {
@@ -116,56 +131,89 @@ const Update = z
 
 function buildSpecSchema<S extends z.ZodType>(step: S) {
   return z.strictObject({
-    apiVersion: z.literal('kanary.dev/v1alpha1').optional(),
-    kind: z.literal('Rollout').optional(),
-    /** Identifies the rollout: its state, lock and owned objects are named after it. */
-    name: LabelName,
-    namespace: LabelName.default('default'),
-    target: Target,
-    update: Update.optional(),
-    strategy: StrategySchema,
-    steps: z.array(step).max(100, { message: 'has more than 100 steps' }).default([]),
-    hooks: z.array(WebhookSchema).default([]),
-    /** Background analysis across the steps; blue-green uses pre/post-promotion analysis instead. */
-    analysis: BackgroundAnalysisSchema.optional(),
-    /**
-     * Analyses written once and referenced by name (`analysis: { templateName, args }`, or Argo's
-     * `templates: [{ templateName }]` with a list of args) from steps, background and blue-green
-     * analyses; `{{args.<name>}}` in their queries takes the reference's args over the defaults here.
-     */
-    analysisTemplates: z.record(z.string().min(1), AnalysisTemplateSchema).optional(),
-    /** Abort (or fail) if a wait for readiness takes longer than this. */
-    /** How long a step may wait for its pods before the rollout is stuck: more than zero. */
-    progressDeadline: Duration.prefault('10m').refine(
-      (v) => v > 0,
-      hinted(
-        'must be longer than zero (a zero deadline aborts at the first wait for pods)',
-        'write e.g. "10m"',
-      ),
+    apiVersion: z
+      .literal('kanary.dev/v1alpha1')
+      .optional()
+      .describe('Optional, for files that carry it: kanary.dev/v1alpha1.'),
+    kind: z.literal('Rollout').optional().describe('Optional, for files that carry it: Rollout.'),
+    name: LabelName.describe(
+      'Names the rollout: its state ConfigMap (kanary-NAME), its Lease and the objects it owns are named after it.',
     ),
-    progressDeadlineAbort: z.boolean().default(true),
-    /** Keep the old side up this long after promotion, so in-flight traffic drains (Argo #587). */
-    scaleDownDelay: Duration.prefault('30s'),
-    /** Keep the canary up this long after an abort, for debugging; 0 scales it down at once. */
-    abortScaleDownDelay: Duration.prefault('30s'),
-    /**
-     * What an agent that adopts this rollout (its driver died) does when parts of it exist only as
-     * the host's code — hook functions, function providers, a custom router: `abort` (default)
-     * rolls back to stable, `hold` leaves it as it is and says so, `continue` drives on without them.
-     */
-    orphanPolicy: z.enum(['abort', 'hold', 'continue']).optional(),
-    /**
-     * When someone else changes the target's pod template while the steps run (`kubectl set image`):
-     * traffic goes back to the target as it now is, which becomes the baseline, and `restart`
-     * (default) begins the release again from its first step, while `hold` waits for `resume()`.
-     */
-    onTargetChange: z.enum(['restart', 'hold']).default('restart'),
-    /**
-     * When a person changed the routing Kanary wrote (an emergency 0%, its header route deleted):
-     * `hold` (default) keeps their change and waits for `resume()` or `abort()`; `adopt` takes their
-     * routing as the rollout's and goes on with the steps (the next step writes its own weight).
-     */
-    onDrift: z.enum(['hold', 'adopt']).default('hold'),
+    namespace: LabelName.default('default').describe(
+      'The namespace of the target and of everything the rollout writes.',
+    ),
+    target: Target.describe(
+      'What is released: the Deployment that runs the stable version, and its Service.',
+    ),
+    update: Update.optional().describe(
+      'What the new version changes: an image, a partial pod template, or both. Required unless the canary is adopted.',
+    ),
+    strategy: StrategySchema.describe(
+      'How the new version is exposed: weighted, headerMatch, rolling, blueGreen or replicaRatio (by `type`).',
+    ),
+    steps: z
+      .array(step)
+      .max(100, { message: 'has more than 100 steps' })
+      .default([])
+      .describe(
+        'What happens in order before promotion; each step is an object with one key: setWeight, pause, analysis, setCanaryScale, setHeaderRoute or setMirror.',
+      ),
+    hooks: z
+      .array(WebhookSchema)
+      .default([])
+      .describe(
+        'HTTP endpoints called at points of the release; a gating hook that does not answer 2xx stops it.',
+      ),
+    analysis: BackgroundAnalysisSchema.optional().describe(
+      'Background analysis, measured across the steps from `startingStep`: a failure rolls back at once, whatever step the rollout is in. Blue-green uses pre/post-promotion analysis instead.',
+    ),
+    analysisTemplates: z
+      .record(z.string().min(1), AnalysisTemplateSchema)
+      .optional()
+      .describe(
+        "Analyses written once and referenced by name wherever an analysis goes (`templateName` and `args`, or Argo's `templates`); `{{args.NAME}}` in their queries takes the reference's args over the defaults here.",
+      ),
+    progressDeadline: Duration.prefault('10m')
+      .refine(
+        (v) => v > 0,
+        hinted(
+          'must be longer than zero (a zero deadline aborts at the first wait for pods)',
+          'write e.g. "10m"',
+        ),
+      )
+      .describe(
+        'How long a step may wait for its pods to be ready before the rollout is stuck (more than zero).',
+      ),
+    progressDeadlineAbort: z
+      .boolean()
+      .default(true)
+      .describe(
+        'A stuck rollout rolls back (true, default) or stops as failed, waiting for `retry` or `abort` (false).',
+      ),
+    scaleDownDelay: Duration.prefault('30s').describe(
+      'After promotion, how long the old version stays up so requests in flight drain (0: at once).',
+    ),
+    abortScaleDownDelay: Duration.prefault('30s').describe(
+      'After an abort, how long the canary stays up for debugging (0: removed at once).',
+    ),
+    orphanPolicy: z
+      .enum(['abort', 'hold', 'continue'])
+      .optional()
+      .describe(
+        "What an agent that adopts this rollout (its driver died) does when parts exist only as the host's code (hook functions, function providers, a custom router): `abort` (default) rolls back, `hold` leaves it and says so, `continue` drives on without them.",
+      ),
+    onTargetChange: z
+      .enum(['restart', 'hold'])
+      .default('restart')
+      .describe(
+        "When someone else changes the target's pod template during the steps (`kubectl set image`): traffic goes back to the target as it now is, and `restart` (default) begins again from the first step while `hold` waits for `resume`.",
+      ),
+    onDrift: z
+      .enum(['hold', 'adopt'])
+      .default('hold')
+      .describe(
+        "When a person changes the routing Kanary wrote: `hold` (default) keeps their change and waits for `resume` or `abort`; `adopt` takes it as the rollout's and goes on.",
+      ),
   });
 }
 
@@ -357,7 +405,7 @@ function checkCoherenceBeside(spec: BaseOutput, ctx: z.RefinementCtx): void {
   }
 }
 
-/** A validated rollout spec: durations in milliseconds, defaults filled in. */
+/** A validated rollout spec: durations in milliseconds, defaults filled in. Every field: docs/spec-reference.md. */
 export type RolloutSpec = z.output<typeof BaseSpec> & { steps: Step[]; strategy: StrategySpec };
-/** What users write (YAML/JSON/object literal): durations as text, defaults optional. */
+/** What users write (YAML/JSON/object literal): durations as text, defaults optional. Every field: docs/spec-reference.md. */
 export type RolloutSpecInput = z.input<typeof RolloutSpecInputSchema>;

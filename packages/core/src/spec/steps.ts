@@ -5,16 +5,36 @@ import { Duration, hinted, Percent, Replicas } from './primitives.ts';
 import { closest } from './suggest.ts';
 
 /** Each step is an object with exactly one key, as in Argo Rollouts' `steps`. */
-export const SetWeightStep = z.strictObject({ setWeight: Percent });
-export const PauseStep = z.strictObject({ pause: z.strictObject({ duration: Duration.optional() }) });
-export const AnalysisStep = z.strictObject({ analysis: AnalysisSchema });
+export const SetWeightStep = z.strictObject({
+  setWeight: Percent.describe(
+    "The canary's share, 0–100: of requests (weighted), of matched requests (headerMatch), of pods (rolling, replicaRatio).",
+  ),
+});
+export const PauseStep = z.strictObject({
+  pause: z
+    .strictObject({
+      duration: Duration.optional().describe('How long, e.g. "10m"; unset: until `kanary promote`.'),
+    })
+    .describe('Wait: for a duration, or until a person promotes. Background analysis goes on meanwhile.'),
+});
+export const AnalysisStep = z.strictObject({
+  analysis: AnalysisSchema.describe(
+    'Measure now and wait for the verdict: a failure rolls back, inconclusive waits for a person.',
+  ),
+});
 export const SetCanaryScaleStep = z.strictObject({
   setCanaryScale: z
     .strictObject({
-      replicas: Replicas(0).optional(),
-      weight: Percent.optional(),
-      matchTrafficWeight: z.literal(true).optional(),
+      replicas: Replicas(0).optional().describe('This many canary pods.'),
+      weight: Percent.optional().describe('This percentage of the stable replica count.'),
+      matchTrafficWeight: z
+        .literal(true)
+        .optional()
+        .describe('Back to following the traffic weight (the default behaviour).'),
     })
+    .describe(
+      'Size the canary apart from its traffic weight (exactly one field), e.g. full size at 0% to warm it up.',
+    )
     .superRefine((s, ctx) => {
       const set = [s.replicas, s.weight, s.matchTrafficWeight].filter((v) => v !== undefined).length;
       if (set !== 1) {
@@ -28,8 +48,16 @@ export const SetCanaryScaleStep = z.strictObject({
       }
     }),
 });
-export const SetHeaderRouteStep = z.strictObject({ setHeaderRoute: HeaderRouteSchema });
-export const SetMirrorStep = z.strictObject({ setMirror: MirrorSchema });
+export const SetHeaderRouteStep = z.strictObject({
+  setHeaderRoute: HeaderRouteSchema.describe(
+    'Route requests that match a header or cookie to the canary, whatever the weight; without match it removes the route.',
+  ),
+});
+export const SetMirrorStep = z.strictObject({
+  setMirror: MirrorSchema.describe(
+    "Copy a share of requests to the canary; its answers are discarded, users get stable's.",
+  ),
+});
 
 const STEP_KEYS = [
   'setWeight',
@@ -99,7 +127,9 @@ export const StepSchema: z.ZodType<z.output<typeof stepUnion>, z.input<typeof st
 /** For the JSON Schema: the plain union, which editors understand. */
 export const StepUnionSchema: typeof stepUnion = stepUnion;
 
+/** One step, parsed: an object with one key (docs/spec-reference.md, "steps[]"). */
 export type Step = z.output<typeof stepUnion>;
+/** One step as written (durations as text). */
 export type StepInput = z.input<typeof stepUnion>;
 
 export function stepKind(step: Step): StepKind {

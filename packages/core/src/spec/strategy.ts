@@ -17,19 +17,26 @@ import {
 /** Where the new version runs when a strategy needs a second workload. */
 const CanaryWorkload = z
   .strictObject({
-    /** Name of the canary Deployment; defaults to `<target>-canary`. */
-    name: ObjectName.optional(),
-    /** Use a Deployment the user already made instead of creating one. */
-    adopt: z.boolean().default(false),
-    /** Replicas of the canary; defaults to the stable replica count. */
-    replicas: Replicas(1).optional(),
+    name: ObjectName.optional().describe("The second Deployment's name; default TARGET-canary."),
+    adopt: z
+      .boolean()
+      .default(false)
+      .describe('Use a Deployment you already made under that name instead of creating one.'),
+    replicas: Replicas(1).optional().describe("Its replicas; default the stable Deployment's."),
   })
-  .default({ adopt: false });
+  .default({ adopt: false })
+  .describe('The second Deployment, where the new version runs until promotion.');
 
-const StickySession = z.strictObject({
-  cookieName: CookieName,
-  maxAge: Duration.prefault('24h'),
-});
+const StickySession = z
+  .strictObject({
+    cookieName: CookieName.describe(
+      'The cookie the data plane sets to keep a user on the side first chosen.',
+    ),
+    maxAge: Duration.prefault('24h').describe('How long the cookie keeps the user there.'),
+  })
+  .describe(
+    'Keep each user on the side a weighted split first sent them to, by a cookie (routers that support it).',
+  );
 
 /**
  * Weight by user (article 004's "a share of users"): a step's weight is the share of user keys
@@ -38,17 +45,16 @@ const StickySession = z.strictObject({
  */
 export const HashOnSchema = z
   .strictObject({
-    /** The request header holding the user key (e.g. `x-user-id`). */
-    header: HeaderName.optional(),
-    /** Or the cookie holding it. */
-    cookie: CookieName.optional(),
-    /** How keys end: `decimal` (numeric ids; 1% steps) or `hex` (UUIDs, hashes; 1/256 steps). */
-    keys: z.enum(['decimal', 'hex'], {
-      error: withHint(
-        'must say how user keys end',
-        'use "decimal" for numeric user ids or "hex" for UUIDs and hashes',
-      ),
-    }),
+    header: HeaderName.optional().describe('The request header holding the user key, e.g. x-user-id.'),
+    cookie: CookieName.optional().describe('Or the cookie holding it.'),
+    keys: z
+      .enum(['decimal', 'hex'], {
+        error: withHint(
+          'must say how user keys end',
+          'use "decimal" for numeric user ids or "hex" for UUIDs and hashes',
+        ),
+      })
+      .describe('How keys end: `decimal` (numeric ids; 1% steps) or `hex` (UUIDs, hashes; 1/256 steps).'),
   })
   .superRefine((h, ctx) => {
     if ((h.header === undefined) === (h.cookie === undefined))
@@ -63,12 +69,19 @@ export const HashOnSchema = z
 
 export const WeightedStrategy = z
   .strictObject({
-    type: z.literal('weighted'),
+    type: z
+      .literal('weighted')
+      .describe(
+        'A share of requests (or of users, with hashOn) to the canary, set by setWeight steps through a router.',
+      ),
     canary: CanaryWorkload,
-    /** The largest weight a step may set before promotion (Flagger's maxWeight). */
-    maxWeight: Percent.default(100),
+    maxWeight: Percent.default(100).describe(
+      "The largest weight a step may set before promotion (Flagger's maxWeight); more is refused.",
+    ),
     stickySession: StickySession.optional(),
-    hashOn: HashOnSchema.optional(),
+    hashOn: HashOnSchema.optional().describe(
+      "Weight by user: a step's weight is the share of user keys (a header or cookie) on the canary, so a user stays on one side and the users of a lower weight stay as it grows. Requests without a key stay stable.",
+    ),
   })
   .superRefine((s, ctx) => {
     if (s.hashOn && s.stickySession)
@@ -83,36 +96,56 @@ export const WeightedStrategy = z
   });
 
 export const HeaderMatchStrategy = z.strictObject({
-  type: z.literal('headerMatch'),
+  type: z
+    .literal('headerMatch')
+    .describe(
+      'Only requests matching a header or cookie go to the canary (at `weight`); everyone else stays stable.',
+    ),
   canary: CanaryWorkload,
-  /** Who is routed: any rule matching sends the request to the matched split (seed 003). */
-  match: MatchListSchema,
-  /** Share of matched users sent to the canary: 100 = all of them, 50 = seed 003's 50/50. */
-  weight: Percent.default(100),
-  maxWeight: Percent.default(100),
+  match: MatchListSchema.describe(
+    'Who is routed: a request matching any rule goes to the matched split; within a rule every condition must hold.',
+  ),
+  weight: Percent.default(100).describe(
+    'Share of matched requests sent to the canary: 100 all of them, 50 half.',
+  ),
+  maxWeight: Percent.default(100).describe('The largest weight a step may set before promotion.'),
   stickySession: StickySession.optional(),
 });
 
 export const RollingStrategy = z
   .strictObject({
-    type: z.literal('rolling'),
-    /**
-     * Most new pods added in one batch while a step rolls (int or percentage of replicas).
-     * Steps add pods without removing old ones (maxUnavailable 0), so capacity never drops;
-     * the Deployment's own rolling parameters apply again at promotion.
-     */
-    maxSurge: IntOrPercent.default('25%'),
-    /** While paused, expose only the new pods through their own Service (seed 000's isolation). */
+    type: z
+      .literal('rolling')
+      .describe(
+        'The Deployment itself is updated in stages: setWeight is the share of pods on the new version; no router, no second Deployment.',
+      ),
+    maxSurge: IntOrPercent.default('25%').describe(
+      'Most new pods added in one batch while a step rolls (a number or a percentage of replicas). Old pods are not removed before new ones are ready, so capacity never drops.',
+    ),
     canaryService: z
       .strictObject({
-        name: LabelName,
-        /** Also pin the stable Service to the old pods' pod-template-hash while the rollout is paused. */
-        isolateStable: z.boolean().default(true),
-        /** Its type (seed 000 reaches the new pods on a NodePort of their own); default ClusterIP. */
-        type: z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']).optional(),
-        /** With type NodePort or LoadBalancer: the node port to open (seed 000's 31244); default one the cluster picks. */
-        nodePort: z.number().int().min(1).max(65535).optional(),
+        name: LabelName.describe('The Service made for the new pods only.'),
+        isolateStable: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Also pin the stable Service to the old pods while paused, so its users reach only the old version.',
+          ),
+        type: z
+          .enum(['ClusterIP', 'NodePort', 'LoadBalancer'])
+          .optional()
+          .describe('Its type; default ClusterIP (NodePort reaches the new pods from outside the cluster).'),
+        nodePort: z
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .optional()
+          .describe(
+            'With type NodePort or LoadBalancer: the node port to open; default one the cluster picks.',
+          ),
       })
+      .describe('While paused, expose only the new pods through a Service of their own, for testing them.')
       .superRefine((c, ctx) => {
         if (c.nodePort !== undefined && (c.type ?? 'ClusterIP') === 'ClusterIP')
           ctx.addIssue({
@@ -138,20 +171,41 @@ export const RollingStrategy = z
 
 export const BlueGreenStrategy = z
   .strictObject({
-    type: z.literal('blueGreen'),
-    /** The Service users reach; its selector switch is the cut-over. */
-    activeService: LabelName,
-    /** A Service selecting only the new (green) pods before the switch, for smoke tests. */
-    previewService: LabelName.optional(),
+    type: z
+      .literal('blueGreen')
+      .describe(
+        'A full second version (green) beside the old (blue); one Service selector switch moves everyone. No steps.',
+      ),
+    activeService: LabelName.describe('The Service users reach; switching its selector is the cut-over.'),
+    previewService: LabelName.optional().describe(
+      'A Service that selects only the green pods before the switch, for smoke tests.',
+    ),
     green: CanaryWorkload,
-    autoPromotionEnabled: z.boolean().default(true),
-    /** Promote automatically this long after green is ready (and pre-promotion checks pass). */
-    autoPromotionSeconds: z.number().int().nonnegative().optional(),
-    /** Keep blue up this long after the switch, so a rollback is one selector write. */
-    scaleDownDelaySeconds: z.number().int().nonnegative().default(30),
-    previewReplicaCount: Replicas(1).optional(),
-    prePromotionAnalysis: AnalysisSchema.optional(),
-    postPromotionAnalysis: AnalysisSchema.optional(),
+    autoPromotionEnabled: z
+      .boolean()
+      .default(true)
+      .describe('Switch without waiting for `promote` once green is ready and pre-promotion checks pass.'),
+    autoPromotionSeconds: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('Switch automatically this many seconds after green is ready; unset: at once.'),
+    scaleDownDelaySeconds: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(30)
+      .describe('Keep blue up this long after the switch, so a rollback is one selector write.'),
+    previewReplicaCount: Replicas(1)
+      .optional()
+      .describe("Green's replicas before the switch (scaled to full at promotion); default full."),
+    prePromotionAnalysis: AnalysisSchema.optional().describe(
+      'Measured against the preview before the switch; a failure rolls back without users ever reaching green.',
+    ),
+    postPromotionAnalysis: AnalysisSchema.optional().describe(
+      'Measured after the switch while blue is still up; a failure switches back.',
+    ),
   })
   .superRefine((s, ctx) => {
     if (s.previewService !== undefined && s.previewService === s.activeService) {
@@ -171,14 +225,23 @@ export const BlueGreenStrategy = z
   });
 
 export const ReplicaRatioStrategy = z.strictObject({
-  type: z.literal('replicaRatio'),
+  type: z
+    .literal('replicaRatio')
+    .describe(
+      'Gray release without a mesh: both Deployments behind one Service, the split following their pod counts (approximate).',
+    ),
   canary: CanaryWorkload,
-  /** Pods across both Deployments; defaults to the stable Deployment's replicas when the rollout starts. */
-  totalReplicas: Replicas(1).optional(),
-  /** Extra pods allowed above the total while shifting (int or percentage of the total). */
-  maxSurge: IntOrPercent.default(0),
-  /** Never run fewer pods than this on a side that has any weight (an HA floor, Argo #1738). */
-  minPodsPerSide: Replicas(0).default(1),
+  totalReplicas: Replicas(1)
+    .optional()
+    .describe(
+      "Pods across both Deployments; default the stable Deployment's replicas when the rollout starts.",
+    ),
+  maxSurge: IntOrPercent.default(0).describe(
+    'Extra pods allowed above the total while shifting (a number or a percentage of the total).',
+  ),
+  minPodsPerSide: Replicas(0)
+    .default(1)
+    .describe('Never fewer pods than this on a side that has any weight (a high-availability floor).'),
 });
 
 export const StrategySchema = z.discriminatedUnion('type', [
@@ -189,7 +252,9 @@ export const StrategySchema = z.discriminatedUnion('type', [
   ReplicaRatioStrategy,
 ]);
 
+/** The spec's `strategy`, parsed, by `type`; every strategy's fields in docs/spec-reference.md. */
 export type StrategySpec = z.output<typeof StrategySchema>;
+/** The weighted strategy's `hashOn` (weight by user), parsed. */
 export type HashOn = z.output<typeof HashOnSchema>;
 export type StrategyType = StrategySpec['type'];
 export const STRATEGY_TYPES: readonly StrategyType[] = [

@@ -9,27 +9,51 @@ import { AnalysisMetricSchema } from './analysis.ts';
  * so everything after parsing sees ordinary analyses.
  */
 export const AnalysisTemplateSchema = z.strictObject({
-  metrics: z.array(AnalysisMetricSchema).min(1, { message: 'needs at least one metric' }),
-  /** Default values of `{{args.<name>}}`; a reference's args override them. */
-  args: z.record(z.string(), z.string()).optional(),
+  metrics: z
+    .array(AnalysisMetricSchema)
+    .min(1, { message: 'needs at least one metric' })
+    .describe('The metrics every reference to this template measures.'),
+  args: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("Default values of `{{args.NAME}}` in its queries; a reference's args override them."),
 });
 
 /** A reference as Kanary writes it (`templateName`) or as Argo does (`templates` and a list of args). */
 export const AnalysisTemplateRefSchema = z.strictObject({
-  templateName: z.string().min(1).optional(),
+  templateName: z.string().min(1).optional().describe('The analysisTemplates entry this analysis is.'),
   templates: z
-    .array(z.strictObject({ templateName: z.string().min(1) }))
+    .array(
+      z.strictObject({
+        templateName: z.string().min(1).describe('An analysisTemplates entry.'),
+      }),
+    )
     .min(1)
-    .optional(),
-  name: z.string().min(1).max(63).optional(),
+    .optional()
+    .describe("Argo's form: the templates whose metrics together make this analysis."),
+  name: z.string().min(1).max(63).optional().describe('A name for the analysis in status and events.'),
   args: z
     .union([
       z.record(z.string(), z.string()),
-      z.array(z.strictObject({ name: z.string().min(1), value: z.string() })),
+      z.array(
+        z.strictObject({
+          name: z.string().min(1).describe("The arg's name, as in {{args.NAME}}."),
+          value: z.string().describe('Its value.'),
+        }),
+      ),
     ])
-    .optional(),
-  startingStep: z.number().int().nonnegative().optional(),
-  noData: z.enum(['inconclusive', 'fail', 'pass']).optional(),
+    .optional()
+    .describe("Values of `{{args.NAME}}` for this use: a map, or Argo's list of { name, value }."),
+  startingStep: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('Background analysis only: the step where measuring begins.'),
+  noData: z
+    .enum(['inconclusive', 'fail', 'pass'])
+    .optional()
+    .describe('Background analysis only: the verdict when no look had data.'),
 });
 
 type Obj = Record<string, unknown>;
@@ -118,7 +142,10 @@ export function allowTemplateRefs(schema: Record<string, unknown>): Record<strin
           Object.entries(v).map(([name, prop]) => [
             name,
             slots.has(name) && isObj(prop) && isObj(prop.properties) && 'metrics' in prop.properties
-              ? { anyOf: [walk(prop), ref] }
+              ? {
+                  ...(typeof prop.description === 'string' ? { description: prop.description } : {}),
+                  anyOf: [walk(prop), ref],
+                }
               : walk(prop),
           ]),
         );
