@@ -1,5 +1,6 @@
 // Samples what the sidecars report (the simulator's istio_* series) at a fixed virtual-time
 // interval, so the live view and the report show each side's traffic, errors and latency.
+import type { Mark } from '@kanary/cli/report';
 import type { RolloutState } from '@kanary/core';
 import type { Measurement } from '@kanary/core/adapter';
 import type { Cluster } from '@kanary/testkit';
@@ -22,11 +23,7 @@ export interface Frame {
   evidence: Record<string, { phase: string; eValue?: number; threshold?: number }>;
 }
 
-export interface Mark {
-  at: number;
-  kind: 'step' | 'verdict' | 'promoted' | 'rolled-back';
-  label: string;
-}
+export type { Mark };
 
 interface Totals {
   requests: number;

@@ -56,7 +56,8 @@ export function releaseSpec(image: string): RolloutSpecInput {
 }
 
 export interface ReleaseView {
-  start(title: string, image: string, steps: number): void;
+  /** `startedAt`: the release's start on the cluster's clock; every time shown is counted from it. */
+  start(title: string, image: string, steps: number, startedAt: number): void;
   event(at: number, text: string, tone?: 'good' | 'bad' | 'info'): void;
   frame(frame: Frame): void;
   end(): void;
@@ -110,7 +111,7 @@ export async function runRelease(
   const observer = createObserver({ cluster, namespace: NAMESPACE, stable: APP, canary: CANARY });
   const startedAt = cluster.clock.now();
   const steps = rollout.plan().steps.length;
-  view.start(title, image, steps);
+  view.start(title, image, steps, startedAt);
 
   rollout.on('state', (s) => observer.setState(s));
   rollout.on('step', ({ index, step }) => {

@@ -47,22 +47,21 @@ export function createTerminalView(options: ViewOptions): ReleaseView {
   };
 
   return {
-    start(name, image, steps) {
+    start(name, image, steps, startedAt) {
       title = name;
-      t0 = Number.NaN;
+      // The report counts from the same moment: one clock for the console and the page.
+      t0 = startedAt;
       block = [];
       lastSummary = -Infinity;
       write(`\n${paint(1, name)}  ${paint(90, `${image} · ${steps} steps · Istio · sequential judges`)}\n`);
     },
     event(at, text, tone = 'info') {
-      if (Number.isNaN(t0)) t0 = at;
       const colored = tone === 'good' ? paint(32, text) : tone === 'bad' ? paint(31, text) : text;
       erase();
       write(`${clock(at)} ${colored}\n`);
       draw();
     },
     frame(f) {
-      if (Number.isNaN(t0)) t0 = f.at;
       const split = `requested ${String(f.requested).padStart(3)}%  observed ${pct(f.observed, 1).padStart(6)}`;
       if (options.live) {
         erase();

@@ -76,6 +76,11 @@ describe('pnpm demo', () => {
     const html = readFileSync(reportPath, 'utf8');
     expect(html.match(/<svg /g)).toHaveLength(6);
     expect(html).toContain('Promoted after');
+    // One clock: the console and the page give the same times for the same moments.
+    const consoleAt = (what: string) => new RegExp(`\\[\\+\\s*([^\\]]+)\\] ${what}`).exec(text)?.[1];
+    expect(consoleAt('PROMOTED')).toBeDefined();
+    expect(html).toContain(`Promoted after ${consoleAt('PROMOTED')}:`);
+    expect(html).toContain(`Rolled back after ${consoleAt('ROLLBACK')}:`);
     expect(html).toContain('Rolled back after');
     // Decision points drawn on the charts: the failed verdict and the rollback.
     expect(html).toMatch(/<title>errors failed at \+/);
@@ -99,7 +104,7 @@ describe('the terminal view', () => {
   it('on a terminal, redraws one status block in place under the event log', () => {
     let text = '';
     const view = createTerminalView({ live: true, color: false, write: (t) => (text += t) });
-    view.start('Release', 'img:2', 8);
+    view.start('Release', 'img:2', 8, 0);
     view.frame(frame(0, 10));
     view.event(1_000, 'step 3/8: set weight 25%');
     view.frame(frame(10_000, 25));
@@ -114,7 +119,7 @@ describe('the terminal view', () => {
   it('in a log, prints one summary line per minute of rollout time, plus every event', () => {
     let text = '';
     const view = createTerminalView({ live: false, color: false, write: (t) => (text += t) });
-    view.start('Release', 'img:2', 8);
+    view.start('Release', 'img:2', 8, 0);
     for (let t = 0; t <= 180_000; t += 10_000) view.frame(frame(t, 10));
     view.event(50_000, 'judges: errors ok');
     const lines = text.trim().split('\n');

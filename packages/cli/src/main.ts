@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import {
@@ -13,6 +13,7 @@ import {
   isStopped,
   type KubeObject,
   OWNED_SELECTOR,
+  type Plan,
   parseDuration,
   type Rollout,
   type RolloutState,
@@ -20,6 +21,7 @@ import {
   rolesFor,
   systemClock,
 } from '@kanary/core';
+import { createPrometheusClient, type PrometheusClientOptions } from '@kanary/metrics';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createAgent } from './agent/agent.ts';
 import { rebuildRollout } from './agent/rebuild.ts';
@@ -31,7 +33,9 @@ import { outcomeLine, type Printer, paint, printProgress } from './output/progre
 import { formatRoles } from './output/rbac.ts';
 import { formatStatus } from './output/status.ts';
 import { inCliTerms } from './output/words.ts';
-import { KubeConfigError, loadKubeConfig, wireRollout } from './wiring.ts';
+import { renderRolloutReport, type SideSeries } from './report/html.ts';
+import { sideSeries } from './report/series.ts';
+import { filePrometheus, KubeConfigError, loadKubeConfig, wireRollout } from './wiring.ts';
 
 export const USAGE = `kanary — progressive delivery on Kubernetes, from a YAML or JSON file
 
@@ -45,6 +49,10 @@ Usage:
   kanary get     -f FILE | NAME -n NS    one look at a rollout and the world around it: step, pods and
                  [-w]                    images per side, the routing in the objects, verdicts, who
                                          drives, what to type next (-w: follow it until it ends)
+  kanary report  -f FILE | NAME -n NS    write the rollout's HTML report (--html PATH; default
+                 [--prometheus URL]      kanary-report-NAME.html): weight over time, decision points,
+                                         timeline, verdicts; each side's errors and latency from
+                                         Prometheus (the file's, the saved address, or --prometheus)
   kanary promote -f FILE [--full]        go on past a pause or an inconclusive analysis (--full: skip the rest)
   kanary abort   -f FILE [--reason TEXT] roll back to stable now; returns once traffic is on stable
                  [--force]               without trusting the saved state: from the routing objects' snapshots
@@ -118,6 +126,7 @@ const COMMANDS = [
   'agent',
   'list',
   'get',
+  'report',
 ] as const;
 type Command = (typeof COMMANDS)[number];
 
@@ -256,6 +265,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
         'lease-duration': { type: 'string' },
         'all-namespaces': { type: 'boolean', short: 'A' },
         watch: { type: 'boolean', short: 'w' },
+        html: { type: 'string' },
         'no-color': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
@@ -289,6 +299,7 @@ export async function main(argv: string[], io: CliIo): Promise<ExitCode> {
       throw new UsageError(`--output must be text or json, not "${values.output}"`);
     const cmd = command as Command;
     if (cmd === 'get') return await get(rest, values, kube, io, p);
+    if (cmd === 'report') return await report(rest, values, kube, io, p);
     if (cmd === 'status' && !values.file) {
       const name = rest[0];
       if (!name) throw new UsageError('status needs -f FILE or a rollout NAME');
@@ -664,6 +675,108 @@ async function controlByName(
   return control(cmd, rollout, values, io, clock, p);
 }
 
+/** The one rollout a command names: by `-f FILE` (then its file too) or by NAME and namespace. */
+function rolloutOf(
+  cmd: string,
+  rest: string[],
+  values: { file?: string | undefined; namespace?: string | undefined },
+  kubeConfig: KubeConfig,
+): { key: { namespace: string; name: string }; loaded?: LoadedFile } {
+  if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
+  if (values.file && rest[0]) throw new UsageError(`${cmd} takes -f FILE or a rollout NAME, not both`);
+  if (values.file) {
+    const found = loadKanaryFileOrGroup(values.file);
+    if (isGroup(found)) throw new UsageError(`${cmd} is for one rollout: give a member’s NAME and -n NS`);
+    return { key: { namespace: found.spec.namespace, name: found.spec.name }, loaded: found };
+  }
+  const name = rest[0];
+  if (!name) throw new UsageError(`${cmd} needs -f FILE or a rollout NAME`);
+  const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
+  return { key: { name, namespace: values.namespace ?? context?.namespace ?? 'default' } };
+}
+
+/** `kanary report NAME [-n NS] | -f FILE [--prometheus URL] [--html PATH]`. */
+async function report(
+  rest: string[],
+  values: {
+    file?: string | undefined;
+    namespace?: string | undefined;
+    prometheus?: string | undefined;
+    'prometheus-token'?: string | undefined;
+    html?: string | undefined;
+  },
+  kube: () => KubeConfig,
+  io: CliIo,
+  p: Printer,
+): Promise<ExitCode> {
+  if (values['prometheus-token'] && !values.prometheus)
+    throw new UsageError('--prometheus-token needs --prometheus URL: the token is sent to that server only');
+  const kubeConfig = kube();
+  const { key, loaded } = rolloutOf('report', rest, values, kubeConfig);
+  const clock = io.clock ?? systemClock;
+  const client = createKubeClient({ kubeConfig, watch: false, clock });
+  try {
+    const stored = await createConfigMapStateStore({ client }).load(key);
+    if (!stored) {
+      p.err(
+        `kanary: no rollout ${key.namespace}/${key.name} (no ConfigMap kanary-${key.name} in ${key.namespace})\n`,
+      );
+      return EXIT.notFound;
+    }
+    const state = stored.state;
+    const wiring = state.wiring;
+    let plan: Plan | undefined;
+    try {
+      plan = wiring ? rebuildRollout(wiring, { client, clock }).plan() : undefined;
+    } catch {
+      plan = undefined;
+    }
+    // The server: --prometheus (with its token), the file's (with its credentials), or the saved address.
+    const saved = (wiring?.gate?.options as { prometheus?: { address?: string } } | undefined)?.prometheus
+      ?.address;
+    const token = values['prometheus-token'];
+    const server: PrometheusClientOptions | undefined = values.prometheus
+      ? {
+          address: values.prometheus,
+          ...(token ? { bearerToken: readFileSync(token, 'utf8').trim() } : {}),
+        }
+      : ((loaded && filePrometheus(loaded.file)) ?? (saved ? { address: saved } : undefined));
+    let series: SideSeries | undefined;
+    const { stable, canary } = state.targets;
+    if (server && wiring?.router && stable && canary && state.startedAt !== undefined) {
+      try {
+        const routerOptions = wiring.router.options as { stableIngress?: string } | undefined;
+        series = await sideSeries({
+          client: createPrometheusClient({ ...server, clock }),
+          router: wiring.router.kind,
+          namespace: key.namespace,
+          canary: canary.name,
+          stable: stable.name,
+          ...(routerOptions?.stableIngress ? { ingress: routerOptions.stableIngress } : {}),
+          start: state.startedAt,
+          end: state.finishedAt ?? clock.now(),
+        });
+      } catch (error) {
+        p.err(
+          `kanary: could not read Prometheus at ${server.address}: ${(error as Error).message}; the report shows what the state holds\n`,
+        );
+      }
+    }
+    const path = values.html ?? `kanary-report-${key.name}.html`;
+    const html = renderRolloutReport({
+      state,
+      ...(plan ? { plan } : {}),
+      ...(series ? { series } : {}),
+      now: clock.now(),
+    });
+    writeFileSync(path, html);
+    p.out(`wrote ${path}\n`);
+    return EXIT.ok;
+  } finally {
+    await client.close();
+  }
+}
+
 /** `kanary get NAME [-n NS] | -f FILE [-w]`. */
 async function get(
   rest: string[],
@@ -679,25 +792,8 @@ async function get(
   io: CliIo,
   p: Printer,
 ): Promise<ExitCode> {
-  if (rest.length > 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
-  if (values.file && rest[0]) throw new UsageError('get takes -f FILE or a rollout NAME, not both');
   const kubeConfig = kube();
-  let key: { namespace: string; name: string };
-  if (values.file) {
-    const found = loadKanaryFileOrGroup(values.file);
-    if (isGroup(found)) throw new UsageError('get shows one rollout: give a member’s NAME and -n NS');
-    key = { namespace: found.spec.namespace, name: found.spec.name };
-  } else {
-    const name = rest[0];
-    if (!name) throw new UsageError('get needs -f FILE or a rollout NAME');
-    key = {
-      name,
-      namespace:
-        values.namespace ??
-        kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ??
-        'default',
-    };
-  }
+  const { key } = rolloutOf('get', rest, values, kubeConfig);
   const interval = values.interval ? parseTimeout(values.interval, '--interval') : 2_000;
   return getCommand(
     {

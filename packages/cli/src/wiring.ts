@@ -5,7 +5,10 @@ import {
   type Clock,
   createKubeClient,
   createKubernetesRollout,
+  formatIssues,
   type HookHandlers,
+  isKanaryError,
+  KanaryError,
   type KubeClient,
   type MetricGate,
   type Rollout,
@@ -13,11 +16,11 @@ import {
 } from '@kanary/core';
 import { createGatewayApiRouter } from '@kanary/gateway-api';
 import { createIstioRouter } from '@kanary/istio';
-import { createMetricGate } from '@kanary/metrics';
+import { createMetricGate, type PrometheusClientOptions } from '@kanary/metrics';
 import { createNginxRouter } from '@kanary/nginx';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { LoadedFile } from './file/load.ts';
-import type { HttpConfig, RouterConfig } from './file/schema.ts';
+import type { HttpConfig, KanaryFile, RouterConfig } from './file/schema.ts';
 
 export interface ClusterOptions {
   /** A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, or in-cluster. */
@@ -98,6 +101,14 @@ function http(config: HttpConfig | undefined) {
   };
 }
 
+/** The file's Prometheus server (its default one when it names several), with its credentials. */
+export function filePrometheus(file: KanaryFile): PrometheusClientOptions | undefined {
+  const p = file.prometheus;
+  if (!p) return undefined;
+  const s = 'servers' in p ? (p.default ? p.servers[p.default] : Object.values(p.servers)[0]) : p;
+  return s ? { ...http(s), address: s.address } : undefined;
+}
+
 export interface WireOptions {
   kubeConfig: KubeConfig;
   clock?: Clock;
@@ -151,6 +162,29 @@ export function wireRollout(loaded: LoadedFile, options: WireOptions): Rollout {
     ...(file.vars ? { vars: file.vars } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  try {
+    return wired(loaded, client, gate, options);
+  } catch (error) {
+    throw atSpecPath(error, loaded.specPath);
+  }
+}
+
+/**
+ * The problems core and the gate find in a spec, at their place in the file (`rollout.steps[1]…`
+ * rather than `steps[1]…`), as the file's own checks report them.
+ */
+function atSpecPath(error: unknown, specPath: string): unknown {
+  if (!specPath || !isKanaryError(error) || error.issues.length === 0) return error;
+  const issues = error.issues.map((i) => ({ ...i, path: [specPath, i.path].filter(Boolean).join('.') }));
+  const listed = formatIssues(error.issues);
+  const message = error.message.includes(listed)
+    ? error.message.replace(listed, formatIssues(issues))
+    : error.message;
+  return new KanaryError(error.code, message, { issues, details: error.details, cause: error });
+}
+
+function wired(loaded: LoadedFile, client: KubeClient, gate: MetricGate, options: WireOptions): Rollout {
+  const { file } = loaded;
   return createKubernetesRollout({
     spec: file.rollout,
     client,

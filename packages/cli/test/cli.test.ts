@@ -241,7 +241,7 @@ describe('kanary plan', () => {
     const metric = await kanary(['plan', '-f', write('metric-typo.yaml', stringify(fixed))]);
     expect(metric.code).toBe(EXIT.invalid);
     expect(metric.err).toMatch(
-      /analysis\.metrics\[0\]: unknown field "sucessCondition" \(fix: did you mean "successCondition"\?\)/,
+      /^ {2}- rollout\.analysis\.metrics\[0\]: unknown field "sucessCondition" \(fix: did you mean "successCondition"\?\)$/m,
     );
   });
 

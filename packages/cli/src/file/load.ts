@@ -17,6 +17,8 @@ export interface LoadedFile {
   path: string;
   file: KanaryFile;
   spec: RolloutSpec;
+  /** Where the spec is in the file (`rollout`, `group.members.web.rollout`; '' for a bare spec). */
+  specPath: string;
 }
 
 /**
@@ -241,7 +243,7 @@ function checkFile(raw: Record<string, unknown>, path: string, at: string): Load
     }
   }
   if (issues.length > 0 || !file.success) throw invalid(path, issues);
-  return { path, file: file.data, spec: parseRolloutSpec(rollout) };
+  return { path, file: file.data, spec: parseRolloutSpec(rollout), specPath: prefix };
 }
 
 const GROUP_KEYS = new Set(['group', 'prometheus', 'web', 'vars']);
