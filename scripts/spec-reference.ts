@@ -1,10 +1,11 @@
-// Writes docs/spec-reference.md from the RolloutSpec's JSON Schema (itself generated from the zod
-// schemas and their descriptions): every field with its type, default and meaning, and an example
-// per strategy and step kind. Run after `pnpm build`: `pnpm spec-reference`. A test checks the
+// Writes docs/spec-reference.md from the RolloutSpec's JSON Schema and the kanary file's (both
+// generated from the zod schemas and their descriptions): every field with its type, default and
+// meaning, and an example per strategy and step kind. Run after `pnpm build`: `pnpm spec-reference`. A test checks the
 // committed file is current and that every example is a valid spec.
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kanaryFileJsonSchema } from '@kanary/cli';
 import { rolloutSpecJsonSchema } from '@kanary/core';
 import { stringify } from 'yaml';
 
@@ -141,7 +142,10 @@ function branchName(object: Node): string {
   if (type && 'const' in type) return String(type.const);
   const keys = Object.keys(props);
   if (keys.length === 1) return keys[0] as string;
-  return 'templateName' in props ? 'by template' : 'inline';
+  if ('templateName' in props) return 'by template';
+  if ('metrics' in props) return 'inline';
+  const required = (object.required as string[] | undefined) ?? [];
+  return required.length === 1 ? `with ${required[0]}` : 'inline';
 }
 
 /** What a branch is: its discriminator's or its single key's description, else its own. */
@@ -178,43 +182,55 @@ export function renderSpecReference(): string {
       .replace(/[^a-z0-9 \-[\]]/g, '')
       .replace(/[[\]]/g, '')
       .replace(/ /g, '-');
-  while (queue.length > 0) {
-    const { title, path, node } = queue.shift() as { title: string; path: string; node: Node };
-    const key = JSON.stringify(node.properties);
-    if (written.has(key)) continue;
-    written.set(key, title);
-    out.push(`## ${title}`, '');
-    if (typeof node.description === 'string' && title !== 'rollout') out.push(node.description, '');
-    out.push('| Field | Type | Default | Meaning |', '| --- | --- | --- | --- |');
-    const required = new Set((node.required as string[] | undefined) ?? []);
-    for (const [name, raw] of Object.entries(node.properties as Record<string, Node>)) {
-      const objects = objectsIn(raw);
-      const links: string[] = [];
-      for (const object of objects) {
-        const branch = objects.length > 1 ? branchName(object) : undefined;
-        const suffix = isNode(raw.items) ? '[]' : isNode(raw.additionalProperties) ? '.NAME' : '';
-        const at = `${path ? `${path}.` : ''}${name}${suffix}`;
-        const sub = branch ? `${at}: ${branch}` : at;
-        const seen = written.get(JSON.stringify(object.properties));
-        const target =
-          seen ??
-          queue.find((q) => JSON.stringify(q.node.properties) === JSON.stringify(object.properties))?.title;
-        if (!target)
-          queue.push({
-            title: sub,
-            path: at,
-            node: { ...object, description: branchDescription(object, branch) ?? raw.description },
-          });
-        const to = target ?? sub;
-        links.push(`[${branch ?? 'fields'}](#${anchor(to)})`);
+  const walk = () => {
+    while (queue.length > 0) {
+      const { title, path, node } = queue.shift() as { title: string; path: string; node: Node };
+      const key = JSON.stringify(node.properties);
+      if (written.has(key)) continue;
+      written.set(key, title);
+      out.push(`## ${title}`, '');
+      if (title === 'kanary file')
+        out.push(
+          'What `kanary` reads (`-f FILE`, YAML or JSON): the spec under `rollout:` and, beside it, how to reach the data plane and the metrics. [`@kanary/cli/kanary-file.schema.json`](../packages/cli/kanary-file.schema.json) is its JSON Schema.',
+          '',
+        );
+      else if (typeof node.description === 'string' && title !== 'rollout') out.push(node.description, '');
+      out.push('| Field | Type | Default | Meaning |', '| --- | --- | --- | --- |');
+      const required = new Set((node.required as string[] | undefined) ?? []);
+      for (const [name, raw] of Object.entries(node.properties as Record<string, Node>)) {
+        const objects = objectsIn(raw);
+        const links: string[] = [];
+        for (const object of objects) {
+          const branch = objects.length > 1 ? branchName(object) : undefined;
+          const suffix = isNode(raw.items) ? '[]' : isNode(raw.additionalProperties) ? '.NAME' : '';
+          const at = `${path ? `${path}.` : ''}${name}${suffix}`;
+          const sub = branch ? `${at}: ${branch}` : at;
+          const seen = written.get(JSON.stringify(object.properties));
+          const target =
+            seen ??
+            queue.find((q) => JSON.stringify(q.node.properties) === JSON.stringify(object.properties))?.title;
+          if (!target)
+            queue.push({
+              title: sub,
+              path: at,
+              node: { ...object, description: branchDescription(object, branch) ?? raw.description },
+            });
+          const to = target ?? sub;
+          links.push(`[${branch ?? 'fields'}](#${anchor(to)})`);
+        }
+        const def =
+          'default' in raw ? `\`${JSON.stringify(raw.default)}\`` : required.has(name) ? 'required' : '';
+        const meaning = `${raw.description ?? ''}${links.length ? ` See ${links.join(', ')}.` : ''}`;
+        out.push(`| \`${name}\` | ${cell(typeOf(raw))} | ${cell(def)} | ${cell(meaning)} |`);
       }
-      const def =
-        'default' in raw ? `\`${JSON.stringify(raw.default)}\`` : required.has(name) ? 'required' : '';
-      const meaning = `${raw.description ?? ''}${links.length ? ` See ${links.join(', ')}.` : ''}`;
-      out.push(`| \`${name}\` | ${cell(typeOf(raw))} | ${cell(def)} | ${cell(meaning)} |`);
+      out.push('');
     }
-    out.push('');
-  }
+  };
+  walk();
+  // The CLI's file around the spec: its router, Prometheus and web servers (the same descriptions
+  // are in @kanary/cli/kanary-file.schema.json).
+  queue.push({ title: 'kanary file', path: '', node: kanaryFileJsonSchema() });
+  walk();
   out.push('## Examples', '', '### One per strategy', '');
   for (const [type, spec] of Object.entries(STRATEGY_EXAMPLES))
     out.push(`#### ${type}`, '', '```yaml', stringify(spec).trimEnd(), '```', '');

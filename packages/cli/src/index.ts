@@ -9,7 +9,7 @@ export { EXIT, exitCodeFor } from './exit-codes.ts';
 export type { LoadedFile } from './file/load.ts';
 export { loadKanaryFile, parseKanaryFile } from './file/load.ts';
 export type { HttpConfig, KanaryFile, RouterConfig } from './file/schema.ts';
-export { KanaryFileSchema, RouterSchema } from './file/schema.ts';
+export { KanaryFileSchema, kanaryFileJsonSchema, RouterSchema } from './file/schema.ts';
 export type { CliIo } from './main.ts';
 export { main, USAGE } from './main.ts';
 export { formatStatus } from './output/status.ts';
