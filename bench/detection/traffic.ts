@@ -77,14 +77,14 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
     }
     return { total, bad: slow, buckets };
   };
-  return (t: number, rps: number, share: number, canary: Behaviour): Tick => {
+  return (t: number, rps: number, share: number, canary: Behaviour, baseline = BASELINE): Tick => {
     const gc = factor();
     const gb = noise?.shared ? gc : factor();
     return {
       t,
       share,
       canary: draw(canary, rps * TICK_S * share, gc),
-      baseline: draw(BASELINE, rps * TICK_S * (1 - share), gb),
+      baseline: draw(baseline, rps * TICK_S * (1 - share), gb),
     };
   };
 }
