@@ -35,6 +35,8 @@ export function kanaryGate(
   metric: Metric,
   _rps: number,
   options: SequentialRateOptions & SequentialLatencyOptions = {},
+  /** The metric's `initialDelay` (s): the first look, which only records the counters, comes then. */
+  initialDelayS = 0,
 ): Gate {
   const judge =
     metric === 'errors' ? createSequentialRateJudge(options) : createSequentialLatencyJudge(options);
@@ -44,7 +46,7 @@ export function kanaryGate(
     canary: { total: 0, bad: 0, b: BUCKETS_MS.map(() => 0).concat(0) },
     baseline: { total: 0, bad: 0, b: BUCKETS_MS.map(() => 0).concat(0) },
   };
-  const look = (t: number, canaryServed: boolean) => {
+  const look = (t: number, canaryServed: boolean, first = false) => {
     const data: MetricData =
       metric === 'errors'
         ? {
@@ -58,7 +60,7 @@ export function kanaryGate(
             baseline: {
               total: [{ labels: {}, value: cum.baseline.total }],
               bad: [{ labels: {}, value: cum.baseline.bad }],
-              ...(t === 0 && judge.history
+              ...(first && judge.history
                 ? { history: before.map((k) => ({ total: k.baseline.total, bad: k.baseline.bad })) }
                 : {}),
             },
@@ -90,13 +92,14 @@ export function kanaryGate(
       for (const k of ticks) add(k, ['baseline']);
     },
     step(ticks) {
-      if (!looked) {
-        looked = true;
-        look(0, false);
-      }
       const k = ticks.at(-1) as Tick;
+      // The first look at the start of the tick once the delay is over (t = 0 without one).
+      if (!looked && k.t - TICK_S >= initialDelayS) {
+        looked = true;
+        look(k.t - TICK_S, cum.canary.total > 0, true);
+      }
       add(k, ['canary', 'baseline']);
-      if (look(k.t, cum.canary.total > 0) === 'failed') return 'rollback';
+      if (looked && look(k.t, cum.canary.total > 0) === 'failed') return 'rollback';
       return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
     },
   };
