@@ -119,6 +119,19 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
     expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('an outage on both sides (errors added to both, not multiplied) neither rolls back a good canary nor hides a doubled error rate', () => {
+    // +5% errors for 30 s every 5 minutes, one of them as the canary starts.
+    const outage = { everyS: 300, lengthS: 30, extra: 0.05 };
+    const good_ = busy({ outage });
+    const bad = busy({ outage, canary: rate(2) });
+    expect(falseRollbacks(() => createSequentialRateJudge(), good_)).toBeLessThanOrEqual(ALPHA);
+    const runs = Array.from({ length: 300 }, (_, i) =>
+      runCanary(createSequentialRateJudge(), bad, 50_000 + i),
+    );
+    // Before the allowance for bursts was fitted on the windows without an outage: ~0%.
+    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('without the baseline history, one window is not evidence enough: it may be a burst', () => {
     const look = (judge: Judge) => {
       const v = (value: number) => [{ labels: {}, value }];

@@ -78,6 +78,10 @@ export function observeDispersion(
   const baseline = { total: d.baseline.total + w.baselineTotal, bad: d.baseline.bad + w.baselineBad };
   const pb = baseline.bad > 0 ? baseline.bad / baseline.total : 0;
   const pc = canary.bad > 0 ? canary.bad / canary.total : pb;
+  // The ratio of the two rates, which places the canary's expected share of a window's bad events,
+  // from the windows without an outage: one that adds errors to both sides pulls the pooled ratio
+  // towards 1, and every ordinary window then reads as variation of the canary's own.
+  const ratio = ordinaryRatio(recent) ?? (pb > 0 ? pc / pb : 1);
   const moved = (a: number, b: number, events: number) =>
     Math.abs(a - b) > refitAfter(events) * Math.max(a, b);
   const { fit } = d;
@@ -90,14 +94,38 @@ export function observeDispersion(
     moved(fit.baselineRate, pb, baseline.bad)
   ) {
     const logLikelihood = OWN_GRID.map(() => SHARED_GRID.map(() => 0));
-    for (const win of recent) addLikelihood(logLikelihood, win, pc, pb);
+    for (const win of recent) addLikelihood(logLikelihood, win, pb * ratio, pb);
     next = { canaryRate: pc, baselineRate: pb, logLikelihood };
   } else {
     const logLikelihood = fit.logLikelihood.map((row) => [...row]);
-    addLikelihood(logLikelihood, window, fit.canaryRate, fit.baselineRate);
+    addLikelihood(logLikelihood, window, fit.baselineRate * ratio, fit.baselineRate);
     next = { ...fit, logLikelihood };
   }
   return { ...d, recent, canary, baseline, ...(next ? { fit: next } : {}) };
+}
+
+/**
+ * The canary's rate over the baseline's, pooled over the windows whose bad events per request are
+ * at most 3× the median window's (an outage on both sides is many times that); undefined while
+ * there are fewer than 6 windows with bad events.
+ */
+function ordinaryRatio(
+  windows: ReadonlyArray<readonly [number, number, number, number]>,
+): number | undefined {
+  const per = windows.map(([nc, xc, nb, xb]) => (xc + xb) / (nc + nb));
+  const sorted = per.filter((r) => r > 0).sort((a, b) => a - b);
+  if (sorted.length < 6) return undefined;
+  const cut = 3 * (sorted[Math.floor(sorted.length / 2)] as number);
+  let c = [0, 0];
+  let b = [0, 0];
+  windows.forEach(([nc, xc, nb, xb], i) => {
+    if ((per[i] as number) > cut) return;
+    c = [(c[0] as number) + nc, (c[1] as number) + xc];
+    b = [(b[0] as number) + nb, (b[1] as number) + xb];
+  });
+  const [cn, cx] = c as [number, number];
+  const [bn, bx] = b as [number, number];
+  return cx > 0 && bx > 0 ? cx / cn / (bx / bn) : undefined;
 }
 
 /** log Γ(x) for x > 0: Stirling's series after shifting x up to 10 or more. */

@@ -36,6 +36,11 @@ export interface Scenario {
   variation?: { cv: number; shared: boolean };
   /** Give the judge the stable side's history per look interval at its first look, as the gate's range query does. */
   history?: boolean;
+  /**
+   * Outages on both sides: `extra` error rate added to stable and canary alike for `lengthS` every
+   * `everyS`, counted from the start of the history (a downstream dependency failing).
+   */
+  outage?: { everyS: number; lengthS: number; extra: number };
 }
 
 const ISTIO_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
@@ -101,9 +106,21 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
   // Stable's history before the analysis: its counters are not at zero when we first look.
   const history: Array<{ total: number; bad: number }> = [];
   const historyS = scenario.historyS ?? 600;
+  const o = scenario.outage;
+  /** A side's behaviour in the interval ending at t (t from the history's start), an outage added. */
+  const at = (b: SideBehaviour, t: number): SideBehaviour =>
+    o && (t - scenario.lookEveryS) % o.everyS < o.lengthS
+      ? { ...b, errorRate: Math.min(1, b.errorRate + o.extra) }
+      : b;
   if (scenario.history) {
     for (let t = scenario.lookEveryS; t <= historyS; t += scenario.lookEveryS) {
-      const w = serve(baseline, scenario.baseline, scenario.rps * scenario.lookEveryS, false, factor());
+      const w = serve(
+        baseline,
+        at(scenario.baseline, t),
+        scenario.rps * scenario.lookEveryS,
+        false,
+        factor(),
+      );
       history.push({ total: w.total, bad: w.bad });
     }
   } else serve(baseline, scenario.baseline, scenario.rps * historyS, false);
@@ -135,8 +152,8 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
       const lambda = scenario.rps * scenario.lookEveryS;
       const gc = factor();
       const gb = scenario.variation?.shared ? gc : factor();
-      const window = serve(canary, scenario.canary(t), lambda * share, true, gc);
-      serve(baseline, scenario.baseline, lambda * (1 - share), false, gb);
+      const window = serve(canary, at(scenario.canary(t), historyS + t), lambda * share, true, gc);
+      serve(baseline, at(scenario.baseline, historyS + t), lambda * (1 - share), false, gb);
       if (scenario.resetsAt?.some((r) => r > t - scenario.lookEveryS && r <= t)) {
         // A pod restart: its counters start again, holding only what it served since.
         Object.assign(canary, window);
