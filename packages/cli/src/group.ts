@@ -7,7 +7,7 @@ import { formatStatus } from './output/status.ts';
 import { wireRollout } from './wiring.ts';
 
 /**
- * A group file (article 002: front-end and back-end released as one) driven by one `kanary run`:
+ * A group file (a front-end and its back-end released as one) driven by one `kanary run`:
  * the members advance step by step together, an abort of one rolls back all, and promotion is all
  * or nothing (see `createRolloutGroup`). Other commands act on every member.
  */

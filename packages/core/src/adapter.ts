@@ -18,6 +18,13 @@ export type {
 export { createKubeClient, refOf } from './kubernetes/client.ts';
 export type { KubeStatus } from './kubernetes/errors.ts';
 export { fromKubeError } from './kubernetes/errors.ts';
+export {
+  LABEL_REVISION,
+  LABEL_ROLE,
+  LABEL_ROLLOUT,
+  OWNED_SELECTOR,
+  ownedLabels,
+} from './kubernetes/labels.ts';
 export { readOwnedAnnotation, withOwnedAnnotation } from './kubernetes/owned-annotation.ts';
 export {
   ANNOTATION_ORIGINAL_SELECTOR,
@@ -84,6 +91,5 @@ export type { CookieMatch, HeaderMatch, HeaderRoute, MatchRule, MirrorRoute } fr
 export { formatPath, toKanaryIssues } from './spec/parse.ts';
 export { regexProblem } from './spec/primitives.ts';
 export { closest, fieldsAt } from './spec/suggest.ts';
-export { OWNED_SELECTOR, ownedLabels } from './state/labels.ts';
-export { canaryNameOf, LABEL_REVISION, LABEL_ROLE, LABEL_ROLLOUT } from './workloads/deployment-driver.ts';
+export { canaryNameOf } from './workloads/deployment-driver.ts';
 export { mergeTemplate, templatesEqual } from './workloads/template.ts';

@@ -38,6 +38,7 @@ export type { KubeClient, KubeClientOptions, KubeObject, ObjectRef } from './kub
 export { createKubeClient } from './kubernetes/client.ts';
 export type { EventRecorderOptions, ReleaseEvent } from './kubernetes/events.ts';
 export { createEventRecorder, describeTransition } from './kubernetes/events.ts';
+export { OWNED_SELECTOR } from './kubernetes/labels.ts';
 export type { KubernetesRolloutOptions } from './kubernetes/rollout.ts';
 export { createKubernetesRollout } from './kubernetes/rollout.ts';
 export type { ActionType, Plan, PlanAction, PlanStep, RouterRequirements, Section } from './plan/actions.ts';
@@ -75,7 +76,6 @@ export type { HashOn, StrategySpec, StrategyType } from './spec/strategy.ts';
 export { STRATEGY_TYPES } from './spec/strategy.ts';
 export type { ConfigMapStateStoreOptions } from './state/configmap-store.ts';
 export { createConfigMapStateStore } from './state/configmap-store.ts';
-export { OWNED_SELECTOR } from './state/labels.ts';
 export type { LeaseLockOptions } from './state/lease-lock.ts';
 export { createLeaseLock } from './state/lease-lock.ts';
 export type { DeploymentDriverOptions, PreflightSeverity } from './workloads/deployment-driver.ts';

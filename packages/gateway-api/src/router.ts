@@ -177,12 +177,6 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     );
   const sendsToStable = (ctx: PortContext) => (r: HttpRouteRule) =>
     (r.backendRefs ?? []).some((b) => b.name === stableName(ctx));
-  const _hashOf = (ctx: PortContext, side: 'stable' | 'canary') => {
-    const h = ctx.targets[side]?.podTemplateHash;
-    if (!h) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
-    return h;
-  };
-
   const snapshotOf = (
     ctx: PortContext,
     route: HTTPRoute,

@@ -2,18 +2,16 @@
 
 export type { BuiltinRouter } from './builtins/queries.ts';
 export { builtinSource } from './builtins/queries.ts';
+export type { Condition } from './conditions/expression.ts';
+export { compileCondition, ExpressionError } from './conditions/expression.ts';
 export type { MetricPhase, Tally } from './gate/counting.ts';
 export { assess, effectiveCount } from './gate/counting.ts';
 export type { MetricGateOptions } from './gate/metric-gate.ts';
 export { createMetricGate } from './gate/metric-gate.ts';
 export type { JudgeSpec, MetricSource, PrometheusSource, ProviderSpec } from './gate/metric-spec.ts';
 export { JudgeSchema, MetricSourceSchema, ProviderSchema } from './gate/metric-spec.ts';
-export type { Condition } from './judges/expression.ts';
-export { compileCondition, ExpressionError } from './judges/expression.ts';
 export type { Judge, Look } from './judges/judge.ts';
 export { judgeFor } from './judges/judge.ts';
-export type { MannWhitneyJudgeOptions } from './judges/kayenta.ts';
-export { createMannWhitneyJudge } from './judges/kayenta.ts';
 export type {
   CanaryScore,
   Classification,
@@ -21,8 +19,10 @@ export type {
   MannWhitneyOptions,
   MetricClassification,
   ScoredMetric,
-} from './judges/mann-whitney.ts';
-export { classifyMetric, scoreCanary } from './judges/mann-whitney.ts';
+} from './judges/kayenta.ts';
+export { classifyMetric, scoreCanary } from './judges/kayenta.ts';
+export type { MannWhitneyJudgeOptions } from './judges/mann-whitney.ts';
+export { createMannWhitneyJudge } from './judges/mann-whitney.ts';
 export type { SequentialLatencyOptions } from './judges/sequential-latency.ts';
 export { createSequentialLatencyJudge } from './judges/sequential-latency.ts';
 export type { SequentialRateOptions } from './judges/sequential-rate.ts';

@@ -8,6 +8,7 @@ import {
   type KubeClient,
   type KubeClientOptions,
   type KubeObject,
+  LABEL_ROLLOUT,
   type MatchRule,
   type ObjectRef,
   type PortContext,
@@ -124,7 +125,7 @@ const CAPABILITIES = (weightTotal: number): RouterCapabilities => ({
   stickySessions: false,
 });
 
-/** ingress-nginx canary Ingress router (seed 002). */
+/** ingress-nginx canary Ingress router: a canary Ingress beside the user's, by annotations. */
 export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
   const client =
     options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
@@ -148,12 +149,6 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
   ].map((k) => `${prefix}${k}`);
 
   const stableService = (ctx: PortContext) => ctx.spec.target.service as string;
-  const _hashOf = (ctx: PortContext, side: 'stable' | 'canary') => {
-    const h = ctx.targets[side]?.podTemplateHash;
-    if (!h) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
-    return h;
-  };
-
   const pinStable = (ctx: PortContext) => sides.pinStable(ctx, stableService(ctx));
 
   /** The canary Service and the canary Ingress (at weight 0): what ingress-nginx merges into the primary location. */
@@ -187,7 +182,7 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
       metadata: {
         name: canaryIngressName,
         namespace: ctx.spec.namespace,
-        labels: { 'kanary.dev/rollout': ctx.spec.name },
+        labels: { [LABEL_ROLLOUT]: ctx.spec.name },
         annotations: {
           ...(classAnnotation ? { 'kubernetes.io/ingress.class': classAnnotation } : {}),
           [`${prefix}canary`]: 'true',

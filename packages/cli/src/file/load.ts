@@ -22,7 +22,7 @@ export interface LoadedFile {
 }
 
 /**
- * Several rollouts released as one (article 002: front-end and back-end): `{ group: { name,
+ * Several rollouts released as one (a front-end and its back-end): `{ group: { name,
  * members: { <name>: { rollout, router? } } }, prometheus?, web?, vars? }`. Each member is checked
  * as a file of its own, with the shared settings.
  */

@@ -35,7 +35,7 @@ export interface RolloutGroup {
 }
 
 /**
- * Several services released as one (seed 002: front-end and back-end). Members advance step by
+ * Several services released as one (a front-end and its back-end). Members advance step by
  * step together — none starts step n+1 (or promotion) before all finished step n — a failed
  * check or an abort in one member aborts all, and promotion is all or nothing: no member
  * promotes until every member is ready to.

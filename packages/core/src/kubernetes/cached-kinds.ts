@@ -1,3 +1,5 @@
+import { OWNED_SELECTOR } from './labels.ts';
+
 /**
  * The kinds a rollout reads over and over, served from watches, and the label selector each watch
  * carries: `''` watches every object of the kind in the namespace; Kanary's state ConfigMaps are
@@ -9,8 +11,8 @@ const SCOPES: Record<string, string> = {
   '|Pod': '',
   '|Endpoints': '',
   '|Service': '',
-  '|ConfigMap': 'app.kubernetes.io/managed-by=kanary',
-  'coordination.k8s.io|Lease': 'app.kubernetes.io/managed-by=kanary',
+  '|ConfigMap': OWNED_SELECTOR,
+  'coordination.k8s.io|Lease': OWNED_SELECTOR,
   'networking.istio.io|VirtualService': '',
   'networking.istio.io|DestinationRule': '',
   'gateway.networking.k8s.io|HTTPRoute': '',

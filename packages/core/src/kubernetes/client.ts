@@ -7,7 +7,7 @@ import {
   PatchStrategy,
 } from '@kubernetes/client-node';
 import pRetry, { AbortError } from 'p-retry';
-import { KanaryError } from '../errors/kanary-error.ts';
+import { isKanaryError, type KanaryError } from '../errors/kanary-error.ts';
 import {
   checkEpoch,
   currentFence,
@@ -260,7 +260,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         },
       },
     ).catch((e: unknown) => {
-      throw e instanceof KanaryError ? e : fromKubeError(e, what);
+      throw isKanaryError(e) ? e : fromKubeError(e, what);
     });
 
   const read = <T extends KubeObject>(ref: ObjectRef) => api.read(asSpec(ref) as never) as Promise<T>;
@@ -341,7 +341,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       try {
         return (await call(describeRef('get', ref), () => read<T>(ref))) as T;
       } catch (e) {
-        if (e instanceof KanaryError && e.code === 'NOT_FOUND') return undefined;
+        if (isKanaryError(e, 'NOT_FOUND')) return undefined;
         throw e;
       }
     },
@@ -506,7 +506,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
           });
         });
       } catch (e) {
-        if (!(e instanceof KanaryError && e.code === 'NOT_FOUND')) throw e;
+        if (!isKanaryError(e, 'NOT_FOUND')) throw e;
       }
     },
     async unfence(ref: ObjectRef, rollout: string) {

@@ -1,5 +1,5 @@
 import { ApiException } from '@kubernetes/client-node';
-import { KanaryError } from '../errors/kanary-error.ts';
+import { isKanaryError, KanaryError } from '../errors/kanary-error.ts';
 import { redact, redactValue } from '../security/redact.ts';
 
 /** The parts of a Kubernetes `Status` body worth keeping. */
@@ -35,7 +35,7 @@ function parseStatus(body: unknown): KubeStatus | undefined {
  * and `retryable` set for what may succeed if tried again.
  */
 export function fromKubeError(error: unknown, what: string): KanaryError {
-  if (error instanceof KanaryError) return error;
+  if (isKanaryError(error)) return error;
   if (error instanceof ApiException) {
     const status = parseStatus(error.body);
     const code = error.code;

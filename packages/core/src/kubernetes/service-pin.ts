@@ -1,5 +1,6 @@
 import { KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from './client.ts';
+import { LABEL_ROLLOUT } from './labels.ts';
 import { readOwnedAnnotation, withOwnedAnnotation } from './owned-annotation.ts';
 import { labelSelector, type Pod, servesTraffic } from './pods.ts';
 
@@ -28,7 +29,7 @@ export function originalSelector(svc: {
 
 /**
  * The user's selector aimed at pods labelled `labels`: each key those pods carry takes their value
- * (article 001's `color: blue` becomes `color: green` for green's pods), a key they lack is left
+ * (`color: blue` becomes `color: green` for green's pods), a key they lack is left
  * out. Without labels, the selector as it is.
  */
 export function selectorFor(
@@ -205,5 +206,5 @@ export async function ensureHashService(
 /** Deletes a Service only if this rollout made it. */
 export async function deleteOwnedService(client: KubeClient, ref: ObjectRef, rollout: string): Promise<void> {
   const svc = await client.get(ref);
-  if (svc?.metadata.labels?.['kanary.dev/rollout'] === rollout) await client.delete(ref);
+  if (svc?.metadata.labels?.[LABEL_ROLLOUT] === rollout) await client.delete(ref);
 }

@@ -20,7 +20,7 @@ export interface RouterCapabilities {
   weightResolution: number;
   headerMatch: { exact: boolean; prefix: boolean; regex: boolean };
   cookieMatch: { exact: boolean; regex: boolean };
-  /** A split inside the matched route (seed 003's 50/50 for matched users). */
+  /** A split inside the matched route (e.g. 50/50 for matched users). */
   matchedWeight: boolean;
   /** More than one header route at once. */
   maxHeaderRoutes: number;

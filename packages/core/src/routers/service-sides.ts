@@ -1,5 +1,6 @@
 import { KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, ObjectRef } from '../kubernetes/client.ts';
+import { LABEL_ROLLOUT } from '../kubernetes/labels.ts';
 import {
   deleteOwnedService,
   ensureHashService,
@@ -48,7 +49,7 @@ export function createServiceSides(client: KubeClient): ServiceSides {
       if (!stable)
         throw new KanaryError('NOT_FOUND', `Service ${ctx.spec.namespace}/${stableService} does not exist`);
       await ensureHashService(client, ref(ctx, canaryService), stable, hash, {
-        'kanary.dev/rollout': ctx.spec.name,
+        [LABEL_ROLLOUT]: ctx.spec.name,
       });
     },
     async release(ctx, stableService, canaryService) {

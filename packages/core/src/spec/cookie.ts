@@ -5,8 +5,8 @@ export function escapeRegex(text: string): string {
 
 /**
  * A cookie as a regex on the `Cookie` header, for data planes without a cookie matcher (Istio,
- * Gateway API). Browsers send `a=1; b=2` — a space after each `;` — so unlike seed 003's
- * pattern, which matches only the first cookie, this one allows white space before the name.
+ * Gateway API). Browsers send `a=1; b=2` — a space after each `;` — so unlike the usual
+ * `^name=` pattern, which matches only the first cookie, this one allows white space before the name.
  */
 export function cookieHeaderRegex(name: string, value: { exact: string } | { regex: string }): string {
   const v = 'exact' in value ? escapeRegex(value.exact) : value.regex.replace(/^\^/, '').replace(/\$$/, '');

@@ -39,7 +39,7 @@ const StickySession = z
   );
 
 /**
- * Weight by user (article 004's "a share of users"): a step's weight is the share of user keys
+ * Weight by user ("a share of users" rather than of requests): a step's weight is the share of user keys
  * routed to the canary, chosen by the key's last two characters, so a user stays on one side and
  * the users of a lower weight stay on the canary as it grows. Requests without a key stay stable.
  */

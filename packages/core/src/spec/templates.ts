@@ -3,7 +3,7 @@ import type { KanaryIssue } from '../errors/kanary-error.ts';
 import { AnalysisMetricSchema } from './analysis.ts';
 
 /**
- * Analysis templates (Argo's AnalysisTemplate, article 002's `templateName: frontend-health-check`):
+ * Analysis templates (Argo's AnalysisTemplate, referenced as `templateName: frontend-health-check`):
  * metrics written once under `analysisTemplates`, referenced by name wherever an analysis goes,
  * with args. A reference is replaced by the analysis it stands for before the spec is validated,
  * so everything after parsing sees ordinary analyses.

@@ -1,10 +1,10 @@
 import type { RolloutState } from '../engine/state.ts';
 import { corruptState } from '../engine/state-check.ts';
-import { KanaryError } from '../errors/kanary-error.ts';
+import { isKanaryError, KanaryError } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
+import { ownedLabels } from '../kubernetes/labels.ts';
 import type { RolloutKey } from '../ports/refs.ts';
 import type { StateStore, StoredState } from '../ports/store.ts';
-import { ownedLabels } from './labels.ts';
 
 export interface ConfigMapStateStoreOptions {
   client: KubeClient;
@@ -62,7 +62,7 @@ export function createConfigMapStateStore(options: ConfigMapStateStoreOptions): 
         return saved.metadata.resourceVersion as string;
       } catch (error) {
         // Stale revision (Conflict) or someone created it first (AlreadyExists): both are lost races.
-        if (error instanceof KanaryError && error.code === 'CONFLICT') {
+        if (isKanaryError(error, 'CONFLICT')) {
           throw new KanaryError(
             'CONFLICT',
             `state of ${key.namespace}/${key.name} was changed by another process`,

@@ -1,5 +1,6 @@
 import { KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
+import { LABEL_REVISION, LABEL_ROLE, LABEL_ROLLOUT } from '../kubernetes/labels.ts';
 import { readOwnedAnnotation, withOwnedAnnotation } from '../kubernetes/owned-annotation.ts';
 import { labelSelector, type Pod, reachablePods, servesTraffic } from '../kubernetes/pods.ts';
 import {
@@ -25,7 +26,7 @@ const BURST_CHECK_MS = 10;
 
 export interface DeploymentDriverOptions {
   client: KubeClient;
-  /** What to check before a rollout starts (seed 001/002 practice), each an error, a warning or off. */
+  /** What to check before a rollout starts (what production releases check first), each an error, a warning or off. */
   preflight?: {
     readinessProbe?: PreflightSeverity;
     gracefulShutdown?: PreflightSeverity;
@@ -61,10 +62,6 @@ function imagesOf(template: DeploymentSpec['template']): string {
   return images.length > 0 ? ` (now running ${images.join(', ')})` : '';
 }
 
-export const LABEL_ROLLOUT = 'kanary.dev/rollout';
-export const LABEL_ROLE = 'kanary.dev/role';
-/** Marks pods of a version Kanary made, so its template (and pod-template-hash) differs from stable's. */
-export const LABEL_REVISION = 'kanary.dev/revision';
 /** The Deployment's own rolling parameters, while Kanary sizes each step's batch. */
 export const ANNOTATION_ORIGINAL_STRATEGY = 'kanary.dev/original-strategy';
 /** The Deployment's own minReadySeconds, while a rolling burst holds new pods unavailable. */
@@ -541,8 +538,8 @@ export function createDeploymentDriver(options: DeploymentDriverOptions): Worklo
           },
           spec: {
             ...stable.spec,
-            // A version told apart by a label in the stable's selector (article 003's `version: v2`
-            // in update.template): the canary selects its own pods by it.
+            // A version told apart by a label in the stable's selector (`version: v2` in
+            // update.template): the canary selects its own pods by it.
             selector: {
               ...stable.spec.selector,
               matchLabels: {

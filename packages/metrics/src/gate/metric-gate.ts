@@ -15,7 +15,7 @@ import {
   toKanaryIssues,
 } from '@kanary/core/adapter';
 import { builtinOf } from '../builtins/queries.ts';
-import { compileCondition, ExpressionError } from '../judges/expression.ts';
+import { compileCondition, ExpressionError } from '../conditions/expression.ts';
 import { judgeFor, type Look } from '../judges/judge.ts';
 import {
   normaliseBase,

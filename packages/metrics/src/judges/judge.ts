@@ -1,6 +1,6 @@
 import type { JudgeSpec, MetricSource } from '../gate/metric-spec.ts';
 import type { DataKind, MetricData } from '../providers/data.ts';
-import { createMannWhitneyJudge } from './kayenta.ts';
+import { createMannWhitneyJudge } from './mann-whitney.ts';
 import { createSequentialLatencyJudge } from './sequential-latency.ts';
 import { createSequentialRateJudge } from './sequential-rate.ts';
 import { createThresholdJudge } from './threshold.ts';

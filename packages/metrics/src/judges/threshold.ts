@@ -1,5 +1,5 @@
+import { compileCondition } from '../conditions/expression.ts';
 import type { MetricData } from '../providers/data.ts';
-import { compileCondition } from './expression.ts';
 import type { Judge, Look } from './judge.ts';
 
 export interface ThresholdOptions {

@@ -27,7 +27,7 @@ export interface BehaviorRule {
   behavior: VersionBehavior | ((now: number) => VersionBehavior);
 }
 
-/** Where requests enter. A list of hops is a call chain carrying the same headers (seed 002). */
+/** Where requests enter. A list of hops is a call chain carrying the same headers (a front-end calling its back-end). */
 export type Entry =
   | { kind: 'service'; namespace: string; service: string }
   | { kind: 'istio'; host: string; namespace?: string }
