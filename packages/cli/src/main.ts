@@ -554,15 +554,9 @@ async function runAgent(
   io: CliIo,
   p: Printer,
 ): Promise<ExitCode> {
-  // A token is bound to the server it is for: a saved rollout names its own address, and anyone
-  // who can write its state ConfigMap could otherwise point the agent's token elsewhere.
-  if (values['prometheus-token'] && !values.prometheus)
-    throw new UsageError('--prometheus-token needs --prometheus URL: the token is sent to that server only');
+  const token = prometheusToken(values);
   const kubeConfig = kube();
   const clock = io.clock ?? systemClock;
-  const token = values['prometheus-token']
-    ? readFileSync(values['prometheus-token'], 'utf8').trim()
-    : undefined;
   const agent = createAgent({
     client: createKubeClient({ kubeConfig, fieldManager: 'kanary-agent', clock }),
     clock,
@@ -675,6 +669,22 @@ async function controlByName(
   return control(cmd, rollout, values, io, clock, p);
 }
 
+/**
+ * `--prometheus-token FILE`, read. A token is bound to the server it is for (`--prometheus URL`):
+ * a saved rollout names its own address, and anyone who can write its state ConfigMap could
+ * otherwise point the token elsewhere.
+ */
+function prometheusToken(values: {
+  prometheus?: string | undefined;
+  'prometheus-token'?: string | undefined;
+}): string | undefined {
+  const file = values['prometheus-token'];
+  if (!file) return undefined;
+  if (!values.prometheus)
+    throw new UsageError('--prometheus-token needs --prometheus URL: the token is sent to that server only');
+  return readFileSync(file, 'utf8').trim();
+}
+
 /** The one rollout a command names: by `-f FILE` (then its file too) or by NAME and namespace. */
 function rolloutOf(
   cmd: string,
@@ -709,8 +719,7 @@ async function report(
   io: CliIo,
   p: Printer,
 ): Promise<ExitCode> {
-  if (values['prometheus-token'] && !values.prometheus)
-    throw new UsageError('--prometheus-token needs --prometheus URL: the token is sent to that server only');
+  const token = prometheusToken(values);
   const kubeConfig = kube();
   const { key, loaded } = rolloutOf('report', rest, values, kubeConfig);
   const clock = io.clock ?? systemClock;
@@ -734,12 +743,8 @@ async function report(
     // The server: --prometheus (with its token), the file's (with its credentials), or the saved address.
     const saved = (wiring?.gate?.options as { prometheus?: { address?: string } } | undefined)?.prometheus
       ?.address;
-    const token = values['prometheus-token'];
     const server: PrometheusClientOptions | undefined = values.prometheus
-      ? {
-          address: values.prometheus,
-          ...(token ? { bearerToken: readFileSync(token, 'utf8').trim() } : {}),
-        }
+      ? { address: values.prometheus, ...(token ? { bearerToken: token } : {}) }
       : ((loaded && filePrometheus(loaded.file)) ?? (saved ? { address: saved } : undefined));
     let series: SideSeries | undefined;
     const { stable, canary } = state.targets;

@@ -1,11 +1,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '@kanary/cli';
-import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
+import type { Cluster } from '@kanary/testkit';
 import { afterEach, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { istioRelease, istioShop } from './support/istio-shop.ts';
 
 /**
  * `kanary get` and `get -w` against the emulator while another process (the built bin) drives
@@ -22,47 +20,19 @@ afterEach(async () => {
 const bin = join(import.meta.dirname, '../dist/bin.js');
 
 async function setup() {
-  cluster = await startCluster({ time: 'real', podReadyAfterMs: 50, namespaces: ['shop'] });
+  const shop = await istioShop({ 'web:1': 0.01, 'web:2': 0.01 });
+  cluster = shop.cluster;
   const c = cluster;
-  c.apply(...istioApp('web', 'shop', 'web:1', 4));
-  c.traffic.setBehavior({ image: 'web:1', behavior: { errorRate: 0.01 } });
-  c.traffic.setBehavior({ image: 'web:2', behavior: { errorRate: 0.01 } });
-  c.traffic.addLoad({ name: 'users', rps: 200, entry: { kind: 'istio', host: 'web', namespace: 'shop' } });
-  const dir = mkdtempSync(join(tmpdir(), 'kanary-get-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, c.kubeConfig.exportConfig());
-  const file = join(dir, 'web.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      rollout: {
-        name: 'web',
-        namespace: 'shop',
-        target: { name: 'web', service: 'web' },
-        update: { image: 'web:2' },
-        strategy: { type: 'weighted' },
-        steps: [
-          { setWeight: 30 },
-          { setHeaderRoute: { name: 'testers', match: [{ headers: [{ name: 'x-tester', exact: 'yes' }] }] } },
-          { pause: {} },
-        ],
-        analysis: {
-          metrics: [
-            {
-              name: 'errors',
-              interval: '1s',
-              provider: { istio: { metric: 'errors' } },
-              judge: { sequentialRate: { alpha: 0.01 } },
-            },
-          ],
-        },
-        scaleDownDelay: '0s',
-        abortScaleDownDelay: '0s',
-      },
-      router: { istio: { virtualService: 'web', destinationRule: { name: 'web' } } },
-      prometheus: { address: c.prometheusUrl },
-    }),
-  );
+  const { kubeconfig } = shop;
+  const file = istioRelease(shop.dir, {
+    image: 'web:2',
+    prometheusUrl: c.prometheusUrl,
+    steps: [
+      { setWeight: 30 },
+      { setHeaderRoute: { name: 'testers', match: [{ headers: [{ name: 'x-tester', exact: 'yes' }] }] } },
+      { pause: {} },
+    ],
+  });
   const driver = spawn(process.execPath, [
     bin,
     'run',

@@ -1,12 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, main } from '@kanary/cli';
 import { parseDuration } from '@kanary/core';
-import { type Cluster, istioApp, startCluster } from '@kanary/testkit';
+import type { Cluster } from '@kanary/testkit';
 import { type DefaultTreeAdapterMap, parse } from 'parse5';
 import { afterEach, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { istioRelease, istioShop } from './support/istio-shop.ts';
 
 /**
  * `kanary report` on finished rollouts against the emulator and its Prometheus query API: the HTML
@@ -41,54 +40,24 @@ const text = (node: { childNodes?: ChildNode[] }): string =>
     .join('');
 const attr = (e: Element, name: string) => e.attrs.find((a) => a.name === name)?.value;
 
-function release(dir: string, image: string, prometheusUrl: string) {
-  const file = join(dir, `${image.replace(':', '-')}.yaml`);
-  writeFileSync(
-    file,
-    stringify({
-      rollout: {
-        name: 'web',
-        namespace: 'shop',
-        target: { name: 'web', service: 'web' },
-        update: { image },
-        strategy: { type: 'weighted' },
-        steps: [
-          { setWeight: 20 },
-          { pause: { duration: '8s' } },
-          { setWeight: 50 },
-          { pause: { duration: '8s' } },
-        ],
-        analysis: {
-          metrics: [
-            {
-              name: 'errors',
-              interval: '1s',
-              provider: { istio: { metric: 'errors' } },
-              judge: { sequentialRate: { alpha: 0.01 } },
-            },
-          ],
-        },
-        scaleDownDelay: '0s',
-        abortScaleDownDelay: '0s',
-      },
-      router: { istio: { virtualService: 'web', destinationRule: { name: 'web' } } },
-      prometheus: { address: prometheusUrl },
-    }),
-  );
-  return file;
-}
+const release = (dir: string, image: string, prometheusUrl: string) =>
+  istioRelease(dir, {
+    image,
+    prometheusUrl,
+    // Long enough for the emulator's Prometheus, which scrapes every 5 s, to see both sides.
+    steps: [
+      { setWeight: 20 },
+      { pause: { duration: '8s' } },
+      { setWeight: 50 },
+      { pause: { duration: '8s' } },
+    ],
+  });
 
 it('writes the report of a promoted and of a rolled-back release: charts, decision points, timeline, one clock', async () => {
-  cluster = await startCluster({ time: 'real', podReadyAfterMs: 50, namespaces: ['shop'] });
+  const shop = await istioShop({ 'web:1': 0.01, 'web:2': 0.01, 'web:3': 0.5 });
+  cluster = shop.cluster;
   const c = cluster;
-  c.apply(...istioApp('web', 'shop', 'web:1', 4));
-  c.traffic.setBehavior({ image: 'web:1', behavior: { errorRate: 0.01 } });
-  c.traffic.setBehavior({ image: 'web:2', behavior: { errorRate: 0.01 } });
-  c.traffic.setBehavior({ image: 'web:3', behavior: { errorRate: 0.5 } });
-  c.traffic.addLoad({ name: 'users', rps: 200, entry: { kind: 'istio', host: 'web', namespace: 'shop' } });
-  const dir = mkdtempSync(join(tmpdir(), 'kanary-report-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, c.kubeConfig.exportConfig());
+  const { dir, kubeconfig } = shop;
   const k = ['--kubeconfig', kubeconfig];
 
   expect((await kanary(['run', '-f', release(dir, 'web:2', c.prometheusUrl), ...k])).code).toBe(EXIT.ok);
