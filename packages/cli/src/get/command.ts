@@ -48,7 +48,7 @@ const CLEAR = '\u001b[H\u001b[2J';
 export async function getCommand(options: GetOptions, p: Printer): Promise<ExitCode> {
   const { key, clock } = options;
   const client: KubeClient = createKubeClient({ kubeConfig: options.kubeConfig, watch: false, clock });
-  const looker = createLooker(key, client, () => clock.now());
+  const looker = createLooker(key, client, clock);
   let details = false;
   let quit = false;
   const wake = new AbortController();

@@ -1,4 +1,5 @@
 import {
+  type Clock,
   createConfigMapStateStore,
   type KubeClient,
   type KubeObject,
@@ -49,7 +50,7 @@ interface Deployment extends KubeObject {
   status?: { readyReplicas?: number; updatedReplicas?: number };
 }
 
-export function createLooker(key: RolloutKey, client: KubeClient, now: () => number): Looker {
+export function createLooker(key: RolloutKey, client: KubeClient, clock: Clock): Looker {
   const store = createConfigMapStateStore({ client });
   // Built once from the saved wiring, so the lease's silence is measured across looks.
   let parts: { rollout: Rollout; router?: TrafficRouter; digest: string } | undefined;
@@ -85,7 +86,8 @@ export function createLooker(key: RolloutKey, client: KubeClient, now: () => num
       const state = stored.state;
       const notes: string[] = [];
       if (state.wiring && parts?.digest !== state.specDigest) {
-        const rollout = rebuildRollout(state.wiring, { client });
+        // On the view's clock: the lease's silence is measured on it, across looks.
+        const rollout = rebuildRollout(state.wiring, { client, clock });
         const router = state.wiring.router ? routerFromWiring(state.wiring.router, client) : undefined;
         parts = { rollout, ...(router ? { router } : {}), digest: state.specDigest };
       }
@@ -111,7 +113,7 @@ export function createLooker(key: RolloutKey, client: KubeClient, now: () => num
         ...(routing ? { routing } : {}),
         ...(lease ? { lease } : {}),
         notes,
-        at: now(),
+        at: clock.now(),
       };
     },
   };

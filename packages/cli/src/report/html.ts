@@ -101,29 +101,26 @@ export function renderRolloutReport({ state: s, plan, series, now }: ReportInput
     ),
   ];
   if (series) {
-    charts.push(
+    // Each side's series on one chart: the canary solid, stable dashed.
+    const sides = (
+      title: string,
+      of: { canary: Array<[number, number]>; stable: Array<[number, number]> },
+      format: (v: number) => string,
+    ) =>
       chart(
-        'Error rate (5xx share)',
+        title,
         t0,
         t1,
         [
-          { name: 'canary', color: '#d93025', points: series.errorRate.canary },
-          { name: 'stable', color: '#188038', points: series.errorRate.stable, dashed: true },
+          { name: 'canary', color: '#d93025', points: of.canary },
+          { name: 'stable', color: '#188038', points: of.stable, dashed: true },
         ] satisfies Series[],
         marks,
-        (v) => `${Number((v * 100).toFixed(2))}%`,
-      ),
-      chart(
-        'Mean latency (ms)',
-        t0,
-        t1,
-        [
-          { name: 'canary', color: '#d93025', points: series.latencyMs.canary },
-          { name: 'stable', color: '#188038', points: series.latencyMs.stable, dashed: true },
-        ],
-        marks,
-        (v) => `${Math.round(v)} ms`,
-      ),
+        format,
+      );
+    charts.push(
+      sides('Error rate (5xx share)', series.errorRate, (v) => `${Number((v * 100).toFixed(2))}%`),
+      sides('Mean latency (ms)', series.latencyMs, (v) => `${Math.round(v)} ms`),
     );
   }
   const runs = [s.analysis, s.background].filter((r) => r !== undefined);
