@@ -63,13 +63,25 @@ async function overhead(lines: string[]) {
     const purpose = key === 'discovery' ? key : `${key} ${r.verb}`;
     byPurpose.set(purpose, (byPurpose.get(purpose) ?? 0) + 1);
   }
+  // What a process pays once however many releases it drives (discovery, a LIST+WATCH per kind and
+  // namespace, its heartbeat Lease), and what this release costs on top.
+  // (A create names no object in the record: of the two Lease creates, one is the heartbeat's.)
+  const shared = requests.filter(
+    (r) =>
+      r.verb === 'discovery' ||
+      r.verb === 'list' ||
+      r.verb === 'watch' ||
+      (r.resource === 'leases' && r.name?.startsWith('kanary-process.')),
+  );
+  const perProcess = { length: shared.length + 1 };
+  const heartbeat = shared.filter((r) => r.resource === 'leases' && r.verb === 'update').length;
   const list = (m: Map<string, number>) =>
     [...m]
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
   lines.push(
-    `- One Istio rollout (10 → 25 → 50 → 100%, three 1-minute pauses, over TLS, ${final.phase}): **${requests.length} API requests** over **${connections} connection${connections === 1 ? '' : 's'}** — by verb: ${list(byVerb)}; by resource: ${list(byResource)}; by resource and verb: ${list(byPurpose)}. ` +
+    `- One Istio rollout (10 → 25 → 50 → 100%, three 1-minute pauses, over TLS, ${final.phase}): **${requests.length} API requests** over **${connections} connection${connections === 1 ? '' : 's'}**: ${perProcess.length} a process pays once for all its releases (discovery, a LIST+WATCH per watched kind, the heartbeat Lease's create, delete and ${heartbeat} renewals), **${requests.length - perProcess.length} this release's own** — by verb: ${list(byVerb)}; by resource: ${list(byResource)}; by resource and verb: ${list(byPurpose)}. ` +
       `${(wall / 1000).toFixed(2)} s of wall time for ~${(((final.finishedAt ?? 0) - (final.startedAt ?? 0)) / 60_000).toFixed(1)} min of rollout; each setWeight step took ${steps.map((s) => s.toFixed(1)).join(', ')} ms from start to weight read back.`,
   );
 

@@ -2045,15 +2045,16 @@ class RolloutDriver implements Rollout {
 
   /**
    * Whether a change can stay in memory: a wait's later polls (pods coming up one by one) say only
-   * how far the wait has come. The first wait of an action is saved, and then its news at most
-   * every WAIT_SAVE_MS, so another process's `status` stays at most that far behind; deadlines run
-   * from the action's start, which is saved, so a resumed driver keeps them.
+   * how far the wait has come. A wait is saved once it has lasted WAIT_SAVE_MS, and then its news
+   * at most that often, so another process's `status` stays at most that far behind (a readiness
+   * wait of a few seconds costs no save); deadlines run from the action's start, which is saved, so
+   * a resumed driver keeps them.
    */
   #unsaved(prev: RolloutState, event: EngineEvent): boolean {
     if (event.type !== 'actionWaiting' || !prev.action) return false;
     const key = `${JSON.stringify(prev.cursor)}@${prev.action.startedAt}`;
-    const last = this.#waitSaved;
-    if (prev.action.attempts > 0 && last?.key === key && event.at - last.at < WAIT_SAVE_MS) return true;
+    const since = this.#waitSaved?.key === key ? this.#waitSaved.at : prev.action.startedAt;
+    if (event.at - since < WAIT_SAVE_MS) return true;
     this.#waitSaved = { key, at: event.at };
     return false;
   }

@@ -71,8 +71,52 @@ export interface KubeClientOptions {
   clock?: Clock;
 }
 
+/**
+ * The resources of the built-in kinds Kanary touches: their names and scope are fixed by the
+ * Kubernetes API, so finding them costs no discovery request (client-node asks the server once per
+ * API version, and once per concurrent first caller). Other kinds (CRDs such as Istio's) are
+ * discovered, one request per API version however many callers ask at once.
+ */
+const BUILT_IN: Record<string, Record<string, string>> = {
+  v1: {
+    ConfigMap: 'configmaps',
+    Endpoints: 'endpoints',
+    Event: 'events',
+    Pod: 'pods',
+    Secret: 'secrets',
+    Service: 'services',
+    ServiceAccount: 'serviceaccounts',
+  },
+  'apps/v1': { Deployment: 'deployments', ReplicaSet: 'replicasets' },
+  'coordination.k8s.io/v1': { Lease: 'leases' },
+  'discovery.k8s.io/v1': { EndpointSlice: 'endpointslices' },
+  'events.k8s.io/v1': { Event: 'events' },
+};
+
+type ApiResource = Awaited<ReturnType<KubernetesObjectApi['resource']>>;
+
 /** JSON patch on any kind: the generic client only sends object bodies. */
 class KanaryObjectApi extends KubernetesObjectApi {
+  readonly #discovering = new Map<string, Promise<unknown>>();
+
+  override async resource(apiVersion: string, kind: string, options?: never): Promise<ApiResource> {
+    const name = BUILT_IN[apiVersion]?.[kind];
+    if (name) return { kind, name, namespaced: true, singularName: '', verbs: [] };
+    // One discovery request per API version at a time: the first caller's answer fills
+    // client-node's cache for the others.
+    const pending = this.#discovering.get(apiVersion);
+    if (pending) await pending.catch(() => undefined);
+    const asked = super.resource(apiVersion, kind, options);
+    if (!pending) {
+      this.#discovering.set(apiVersion, asked);
+      void asked.then(
+        () => this.#discovering.delete(apiVersion),
+        () => this.#discovering.delete(apiVersion),
+      );
+    }
+    return asked;
+  }
+
   /** The collection's path (`/apis/apps/v1/namespaces/x/deployments`), by discovery. */
   collectionPath(apiVersion: string, kind: string, namespace: string): Promise<string> {
     return this.specUriPath({ apiVersion, kind, metadata: { namespace } }, 'list');
@@ -304,6 +348,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
    */
   const readForWrite = async <T extends KubeObject>(ref: ObjectRef, attempt: number) => {
     if (attempt === 0) {
+      await cache.settle(ref.apiVersion, ref.kind, ref.namespace);
       const hit = cache.lookup(ref);
       if (hit && hit !== 'miss') return hit as T;
     }
@@ -311,11 +356,12 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   };
   const rvOf = (obj: KubeObject | undefined) => obj?.metadata.resourceVersion as string;
   /** The watch cache's shared objects for an equality selector, when its watch can answer. */
-  const cachedView = (apiVersion: string, kind: string, namespace?: string, labelSelector?: string) => {
+  const cachedView = async (apiVersion: string, kind: string, namespace?: string, labelSelector?: string) => {
     const informer = cache.informerOf(apiVersion, kind, namespace);
     const labels = equalityLabels(labelSelector ?? '');
     if (!informer || !labels) return undefined;
     informer.start();
+    await informer.settled();
     const hit = informer.view(labels);
     return hit === 'miss' ? undefined : hit;
   };
@@ -336,6 +382,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     kubeConfig,
     fieldManager,
     async get<T extends KubeObject>(ref: ObjectRef, options?: { fresh?: boolean }) {
+      if (!options?.fresh) await cache.settle(ref.apiVersion, ref.kind, ref.namespace);
       const hit = options?.fresh ? 'miss' : cache.lookup(ref);
       if (hit !== 'miss') return hit as T | undefined;
       try {
@@ -346,6 +393,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       }
     },
     async getView<T extends KubeObject>(ref: ObjectRef) {
+      await cache.settle(ref.apiVersion, ref.kind, ref.namespace);
       const hit = cache.lookup(ref, true);
       if (hit !== 'miss') return hit as T | undefined;
       const served = await client.get<T>(ref);
@@ -357,7 +405,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       namespace?: string,
       labelSelector?: string,
     ) {
-      const hit = cachedView(apiVersion, kind, namespace, labelSelector);
+      const hit = await cachedView(apiVersion, kind, namespace, labelSelector);
       if (hit) return hit.map((o) => structuredClone(o)) as T[];
       return listFromServer<T>(apiVersion, kind, namespace, labelSelector);
     },
@@ -367,7 +415,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       namespace?: string,
       labelSelector?: string,
     ) {
-      const hit = cachedView(apiVersion, kind, namespace, labelSelector);
+      const hit = await cachedView(apiVersion, kind, namespace, labelSelector);
       if (hit) return hit as ReadonlyArray<T>;
       return deepFreeze(await listFromServer<T>(apiVersion, kind, namespace, labelSelector));
     },
@@ -380,6 +428,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     ) {
       const informer = cache.informerOf(apiVersion, kind, namespace);
       informer?.start();
+      await informer?.settled();
       const hits = informer
         ? keys.map((k) => informer.byIndex(index.name, index.keysOf, k))
         : ['miss' as const];
@@ -511,26 +560,42 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     },
     async unfence(ref: ObjectRef, rollout: string) {
       const key = epochAnnotation(rollout);
+      const pointer = `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      // Removes our stamp only if it is still the one seen: a newer driver's stamp (a test that
+      // fails) is left alone, and whatever else changed since is not touched.
+      const unstamp = (current: KubeObject | undefined) => {
+        const value = current?.metadata.annotations?.[key];
+        if (value === undefined) return Promise.resolve(undefined);
+        const only = Object.keys(current?.metadata.annotations ?? {}).length === 1;
+        return api.jsonPatch(
+          asSpec(ref),
+          only
+            ? [
+                { op: 'test', path: '/metadata/annotations', value: { [key]: value } },
+                { op: 'remove', path: '/metadata/annotations' },
+              ]
+            : [
+                { op: 'test', path: pointer, value },
+                { op: 'remove', path: pointer },
+              ],
+          fieldManager,
+        );
+      };
+      // First from the watch cache (every object we stamped went through it); a stale copy (its
+      // test fails, or the object has other annotations by now) falls back to the server's.
+      await cache.settle(ref.apiVersion, ref.kind, ref.namespace);
+      const hit = cache.lookup(ref, true);
+      if (hit !== 'miss') {
+        try {
+          await call(describeRef('patch', ref), () => unstamp(hit));
+          return;
+        } catch (e) {
+          if (isKanaryError(e, 'NOT_FOUND')) return;
+        }
+      }
       await call(
         describeRef('patch', ref),
-        async () => {
-          const current = await readOrUndefined<KubeObject>(ref);
-          if (current?.metadata.annotations?.[key] === undefined) return;
-          const rest = Object.keys(current.metadata.annotations).filter((k) => k !== key);
-          await api.jsonPatch(
-            asSpec(ref),
-            [
-              { op: 'test', path: '/metadata/resourceVersion', value: rvOf(current) },
-              rest.length === 0
-                ? { op: 'remove', path: '/metadata/annotations' }
-                : {
-                    op: 'remove',
-                    path: `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`,
-                  },
-            ],
-            fieldManager,
-          );
-        },
+        async () => unstamp(await readOrUndefined<KubeObject>(ref)),
         true,
       );
     },

@@ -34,6 +34,9 @@ const BY_ENTRY: Record<string, [ReleaseEvent['type'], string]> = {
   note: ['Normal', 'Note'],
 };
 
+/** A step whose effect is a weight (its WeightChanged Event says it). */
+const isWeightStep = (step: object | undefined) => step !== undefined && 'setWeight' in step;
+
 /** A person's controls: the message says which. */
 const CONTROLS = new Set(['promote', 'promoteFull', 'pause', 'resume', 'retry', 'skipStep']);
 
@@ -56,18 +59,24 @@ function newEntries(prev: RolloutState | undefined, next: RolloutState): History
 export function describeTransition(t: Transition): ReleaseEvent[] {
   const { prev, next, plan } = t;
   const out: ReleaseEvent[] = [];
-  const stepTitle = () => {
-    const step = plan.steps[next.cursor.step];
+  const titleOf = (index: number) => {
+    const step = plan.steps[index];
     return step ? `step ${step.index + 1} of ${plan.steps.length}: ${step.title}` : undefined;
   };
+  const stepTitle = () => titleOf(next.cursor.step);
   // The weight first: it is the effect of the action that completed, before the next step begins.
   const w = next.weights;
   const promotedAway = next.phase === 'succeeded' && w.canary === 0; // the canary became the stable
   if (prev && !promotedAway && (prev.weights.canary !== w.canary || (!prev.weights.verified && w.verified))) {
+    // A weight step's own change names the step (its start has no Event of its own).
+    const byStep =
+      prev.cursor.section === 'steps' && isWeightStep(plan.steps[prev.cursor.step]?.step)
+        ? `${titleOf(prev.cursor.step)}: `
+        : '';
     out.push({
       type: 'Normal',
       reason: 'WeightChanged',
-      message: `canary ${w.canary}%, stable ${100 - w.canary}%${w.verified ? '' : ' (not yet verified)'}${
+      message: `${byStep}canary ${w.canary}%, stable ${100 - w.canary}%${w.verified ? '' : ' (not yet verified)'}${
         w.effective !== undefined && w.effective !== w.canary ? `, effective ${w.effective}%` : ''
       }`,
     });
@@ -83,6 +92,9 @@ export function describeTransition(t: Transition): ReleaseEvent[] {
     }
     if (h.event === 'advance') {
       const section = next.cursor.section;
+      // A pause's start says itself as Paused, a weight step's as WeightChanged: one Event each.
+      const step = section === 'steps' ? plan.steps[next.cursor.step]?.step : undefined;
+      if (isWeightStep(step) || (step && 'pause' in step)) continue;
       const message =
         section === 'steps'
           ? stepTitle()

@@ -65,6 +65,9 @@ export class Informer {
   #current: { abort(): void } | undefined;
   readonly #listeners = new Set<(object?: KubeObject) => void>();
   readonly #wake = new AbortController();
+  // Settles once the first list and watch have been tried (live, or failed): readers that arrive
+  // while it is pending wait for it instead of asking the server what the LIST is already fetching.
+  readonly #firstTry = Promise.withResolvers<void>();
 
   constructor(options: InformerOptions) {
     this.#options = options;
@@ -77,6 +80,14 @@ export class Informer {
 
   get stopped(): boolean {
     return this.#stopped;
+  }
+
+  /**
+   * Resolves once the informer has been live, or its first list or watch failed, or it stopped:
+   * after that, a read either hits the cache or should go to the server. Start it first.
+   */
+  settled(): Promise<void> {
+    return this.#firstTry.promise;
   }
 
   /** Starts listing and watching, once. */
@@ -206,6 +217,7 @@ export class Informer {
     this.#live = false;
     this.#current?.abort();
     this.#wake.abort();
+    this.#firstTry.resolve();
   }
 
   async #run(): Promise<void> {
@@ -226,6 +238,7 @@ export class Informer {
         failed = true;
       }
       this.#live = false;
+      this.#firstTry.resolve();
       if (this.#stopped) return;
       failures = failed ? failures + 1 : 0;
       if (failures > 0) await clock.sleep(backoff.delay(failures - 1), this.#wake.signal);
@@ -295,7 +308,10 @@ export class Informer {
           this.#current = handle;
           if (this.#stopped) handle.abort();
           // The response's headers have arrived: events from the version listed are on their way.
-          else this.#live = true;
+          else {
+            this.#live = true;
+            this.#firstTry.resolve();
+          }
         },
         (error: unknown) => done(error ?? new Error('watch failed')),
       );

@@ -24,6 +24,12 @@ export interface WatchCache {
    * own frozen one), undefined (absent), or `'miss'`.
    */
   lookup(ref: ObjectRef, shared?: boolean): KubeObject | undefined | 'miss';
+  /**
+   * Starts the kind's informer and waits for its first list and watch to be tried, so a first
+   * read is answered by the LIST already on its way instead of a GET of its own (client-go's
+   * WaitForCacheSync). At once for kinds not watched and informers that have been tried.
+   */
+  settle(apiVersion: string, kind: string, namespace: string | undefined): Promise<void>;
   /** An object the server answered goes into the cache at once, so a writer reads its own write. */
   observe<T>(result: T): T;
   readonly watched: ReadonlyArray<{ apiGroup: string; resource: string }>;
@@ -76,6 +82,12 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
       if (!informer) return 'miss';
       informer.start();
       return shared ? informer.peek(ref.name) : informer.get(ref.name);
+    },
+    async settle(apiVersion, kind, namespace) {
+      const informer = informerOf(apiVersion, kind, namespace);
+      if (!informer) return;
+      informer.start();
+      await informer.settled();
     },
     observe(result) {
       const o = result as unknown as KubeObject | undefined;

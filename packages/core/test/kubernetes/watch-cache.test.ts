@@ -258,6 +258,70 @@ describe('reads served from watches', () => {
     expect(changes).toBe(told);
   });
 
+  it("first reads wait for the kind's LIST instead of asking on their own; discovery only for CRDs, once", async () => {
+    cluster = await startCluster({ time: 'real' });
+    cluster.apply(deployment('shop', 'default', 'shop:1', 2), deployment('cart', 'default', 'cart:1', 1), {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name: 'shop', namespace: 'default' },
+      spec: { hosts: ['shop'], http: [{ route: [{ destination: { host: 'shop' } }] }] },
+    });
+    client = createKubeClient({ kubeConfig: cluster.kubeConfig });
+    const c = client;
+    const vs = {
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      namespace: 'default',
+      name: 'shop',
+    };
+    // Many callers at once, as a process starting a hundred rollouts does.
+    const [shop, cart, listed, views] = await Promise.all([
+      Promise.all(Array.from({ length: 10 }, () => c.get(ref('shop')))),
+      c.getView(ref('cart')),
+      c.list('apps/v1', 'Deployment', 'default', 'app=cart'),
+      Promise.all(Array.from({ length: 10 }, () => c.getView(vs))),
+    ]);
+    expect(shop.every((d) => d?.metadata.name === 'shop')).toBe(true);
+    expect(cart?.metadata.name).toBe('cart');
+    expect(listed.map((d) => d.metadata.name)).toEqual(['cart']);
+    expect(views.every((v) => v?.metadata.name === 'shop')).toBe(true);
+    const made = (resource: string, verb: string) =>
+      cluster.requests.filter((r) => r.resource === resource && r.verb === verb).length;
+    expect(made('deployments', 'list')).toBe(1);
+    expect(made('deployments', 'get')).toBe(0);
+    expect(made('virtualservices', 'list')).toBe(1);
+    expect(made('virtualservices', 'get')).toBe(0);
+    // Built-in kinds' resources are known; Istio's API version is discovered once for all callers.
+    expect(cluster.requests.filter((r) => r.verb === 'discovery')).toHaveLength(1);
+  });
+
+  it("unfence removes the stamp from the cached object, and leaves a person's later annotation", async () => {
+    const c = await watching();
+    const stamp = 'kanary.dev/epoch.shop';
+    await c.mergePatch(ref('shop'), { metadata: { annotations: { [stamp]: '3' } } });
+    await eventually(
+      async () => (await c.get(ref('shop')))?.metadata.annotations?.[stamp] === '3',
+      'stamped',
+    );
+    const before = requestsOf('deployments');
+    await c.unfence(ref('shop'), 'shop');
+    // One patch, no read: the cache had the object.
+    expect(requestsOf('deployments') - before).toBe(1);
+    expect(cluster.get('Deployment', 'default', 'shop')?.metadata.annotations?.[stamp]).toBeUndefined();
+
+    // A stale cache: a person's annotation lands on the server first; the stamp goes, theirs stays.
+    await c.mergePatch(ref('cart'), { metadata: { annotations: { [stamp]: '4' } } });
+    await eventually(
+      async () => (await c.get(ref('cart')))?.metadata.annotations?.[stamp] === '4',
+      'stamped',
+    );
+    const person = createKubeClient({ kubeConfig: cluster.kubeConfig, watch: false });
+    await person.mergePatch(ref('cart'), { metadata: { annotations: { owner: 'team-a' } } });
+    await c.unfence(ref('cart'), 'shop');
+    expect(cluster.get('Deployment', 'default', 'cart')?.metadata.annotations).toEqual({ owner: 'team-a' });
+    await person.close();
+  });
+
   it('with watch: false, every read is a request', async () => {
     const c = await watching({ watch: false });
     const before = requestsOf('deployments');
