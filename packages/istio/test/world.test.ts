@@ -213,6 +213,30 @@ describe('never route users to nothing', () => {
     expect(users.failed(deletedAt + POLL + 1_000)).toBe(0);
   });
 
+  it('resume() while the deleted stable is still gone: users stay on the canary and the rollout holds again, until the stable is back and resumed', async () => {
+    const rollout = await setup();
+    const running = rollout.run();
+    await cluster.run(when(rollout, atPause(1)));
+    const users = watchUsers();
+    const deletedAt = cluster.clock.now();
+    await person().delete(deploymentRef('web'));
+    await cluster.run(when(rollout, (s) => s.held !== undefined));
+    // Beginning again routes everyone to the stable: not while there is none. It holds again, saying so.
+    const heldAgain = when(rollout, (s) => s.cursor.section === 'prelude' && s.held !== undefined);
+    await cluster.run(rollout.resume());
+    expect((await cluster.run(heldAgain)).held?.reason).toMatch(/stable Deployment web does not exist/);
+    await cluster.virtualClock!.advance(60_000);
+    expect(cluster.traffic.shareServed(entry, 'web-canary')).toBe(1);
+    expect(users.failed(deletedAt + POLL + 1_000)).toBe(0);
+    cluster.apply(deployment('web', 'default', 'web:1', 4));
+    await cluster.virtualClock!.advance(10_000);
+    await cluster.run(rollout.resume());
+    const final = await cluster.run(running);
+    await users.stop();
+    expect(final.phase).toBe('succeeded');
+    expect(users.failed(deletedAt + POLL + 1_000)).toBe(0);
+  });
+
   it('kubectl set image on the target mid-rollout: traffic goes back to the target as it now is and the release starts again on it', async () => {
     const rollout = await setup();
     const running = rollout.run();

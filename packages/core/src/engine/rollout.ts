@@ -1843,7 +1843,7 @@ class RolloutDriver implements Rollout {
     }
     if (!workload.endpoints) return;
     const promoted = ctx.spec.strategy.type === 'blueGreen' && section === 'promotion' ? 'canary' : 'stable';
-    for (const side of receivers(action, router.capabilities.weights, promoted)) {
+    for (const side of receivers(action, router.capabilities.weights, promoted, ctx.state.weights.canary)) {
       const found = await workload.endpoints(ctx, side);
       if (found.ready > 0) continue;
       if (side === 'stable' && found.changed && (section === 'promotion' || section === 'abort')) {

@@ -7,14 +7,24 @@ import type { EngineEvent } from './reducer.ts';
 import type { RolloutState } from './state.ts';
 
 /**
- * The sides a routing action gives a share of users to. `finalize` leaves users on the stable,
+ * The sides a routing action gives a share of users to (`canaryWeight`: the canary's share now).
+ * `finalize` leaves users on the stable,
  * except after a blue-green promotion, where green (the canary) stays the serving colour. A replica-ratio router makes each side's
  * pods itself as it moves the weight (and refuses shares without a pod), so it is not looked at
  * before its writes; its pods are watched like any other's.
  */
-export function receivers(action: PlanAction, mode: WeightMode, promotedSide: Side = 'stable'): Side[] {
+export function receivers(
+  action: PlanAction,
+  mode: WeightMode,
+  promotedSide: Side = 'stable',
+  canaryWeight = 0,
+): Side[] {
   if (mode === 'replicas') return [];
   switch (action.type) {
+    // Preparing routes everyone to the stable: a move only when users are elsewhere (a release
+    // begun again from the prelude after a hold sent them all to the canary).
+    case 'router.prepare':
+      return canaryWeight > 0 ? ['stable'] : [];
     case 'router.setWeight':
       return [
         ...(action.weight > 0 ? (['canary'] as const) : []),
