@@ -1,3 +1,9 @@
 // @kanary/gateway-api — a TrafficRouter for Gateway API HTTPRoutes.
-export type { GatewayApiRouterOptions, HttpRouteRule } from './router.ts';
+export {
+  type GatewayApiRouterConfig,
+  type GatewayApiRouterOptions,
+  gatewayApiRouterOptionsSchema,
+  ROUTER_ID,
+} from './options.ts';
+export type { HttpRouteRule } from './router.ts';
 export { createGatewayApiRouter } from './router.ts';

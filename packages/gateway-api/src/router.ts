@@ -6,13 +6,12 @@ import {
   type HeaderRoute,
   KanaryError,
   type KanaryIssue,
-  type KubeClient,
-  type KubeClientOptions,
   type KubeObject,
   type MatchRule,
   type MirrorRoute,
   type ObjectRef,
   type PortContext,
+  parseRouterOptions,
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
@@ -21,6 +20,7 @@ import {
   type TrafficRouter,
   withOwnedAnnotation,
 } from '@kanary/core/adapter';
+import { type GatewayApiRouterOptions, gatewayApiRouterOptionsSchema, ROUTER_ID } from './options.ts';
 
 type Obj = Record<string, unknown>;
 interface BackendRef {
@@ -74,20 +74,6 @@ export function attachmentProblem(route: HTTPRoute): string | undefined {
     }
   }
   return undefined;
-}
-
-export interface GatewayApiRouterOptions {
-  client?: KubeClient;
-  kubeConfig?: KubeClientOptions['kubeConfig'];
-  /** The HTTPRoute (gateway.networking.k8s.io/v1) users reach the stable Service through. */
-  httpRoute: string;
-  /** The canary Service Kanary creates (default `<target.service>-canary`). */
-  canaryService?: string;
-  /**
-   * How long a weight change waits for the Gateway implementation to report the route accepted at
-   * its new generation (`status.parents`) before it is recorded unverified (default 10 s).
-   */
-  statusTimeoutMs?: number;
 }
 
 const CAPABILITIES: RouterCapabilities = {
@@ -156,6 +142,7 @@ function headerMatches(rule: MatchRule): Obj[] {
  * the route back exactly as it was.
  */
 export function createGatewayApiRouter(options: GatewayApiRouterOptions): TrafficRouter {
+  parseRouterOptions(ROUTER_ID, gatewayApiRouterOptionsSchema, options);
   const client =
     options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
   const sides = createServiceSides(client);
@@ -295,7 +282,7 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
 
   const router: TrafficRouter = {
     name: 'gateway-api',
-    wiring: partWiring('gatewayApi', options),
+    wiring: partWiring(ROUTER_ID, options),
     permissions: (spec) => [
       {
         apiGroup: 'gateway.networking.k8s.io',

@@ -6,12 +6,11 @@ import {
   type HeaderRoute,
   KanaryError,
   type KanaryIssue,
-  type KubeClient,
-  type KubeClientOptions,
   type KubeObject,
   type MirrorRoute,
   type ObjectRef,
   type PortContext,
+  parseRouterOptions,
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
@@ -21,6 +20,7 @@ import {
   withOwnedAnnotation,
 } from '@kanary/core/adapter';
 import { cookieRegex, toIstioMatch } from './match.ts';
+import { type IstioRouterOptions, istioRouterOptionsSchema, ROUTER_ID } from './options.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -50,22 +50,6 @@ type DestinationRule = KubeObject & {
     subsets?: Array<{ name: string; labels?: Record<string, string>; [k: string]: unknown }>;
   };
 };
-
-export interface IstioRouterOptions {
-  /** A KubeClient from @kanary/core, or a KubeConfig to make one. */
-  client?: KubeClient;
-  kubeConfig?: KubeClientOptions['kubeConfig'];
-  /** The VirtualService (in the rollout's namespace unless given). */
-  virtualService: string | { name: string; namespace?: string };
-  /** The `http` routes (by name) whose weights Kanary shifts; default: the one route without a match. */
-  routes?: string[];
-  /** Subset-level split: a DestinationRule with a stable and a canary subset. */
-  destinationRule?: { name: string; namespace?: string; stableSubset?: string; canarySubset?: string };
-  /** Host-level split (no destinationRule): the canary Service; default `<target.service>-canary`, created if missing. */
-  canaryService?: string;
-  /** Default: networking.istio.io/v1, falling back to v1beta1 on older Istio. */
-  apiVersion?: 'networking.istio.io/v1' | 'networking.istio.io/v1beta1';
-}
 
 const CAPABILITIES: RouterCapabilities = {
   weights: 'exact',
@@ -102,6 +86,7 @@ const shortHost = (host: string) => host.split('.')[0] as string;
  * Kanary-owned rules right before them, mirroring with a percentage, and sticky sessions by cookie.
  */
 export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
+  parseRouterOptions(ROUTER_ID, istioRouterOptionsSchema, options);
   const client =
     options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
   const sides = createServiceSides(client);
@@ -416,7 +401,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
 
   const router: TrafficRouter = {
     name: 'istio',
-    wiring: partWiring('istio', options),
+    wiring: partWiring(ROUTER_ID, options),
     permissions(spec) {
       const vsNamespace =
         (typeof options.virtualService === 'object' && options.virtualService.namespace) || spec.namespace;

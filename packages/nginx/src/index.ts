@@ -1,3 +1,8 @@
 // @kanary/nginx — a TrafficRouter for ingress-nginx canary Ingresses.
-export type { NginxRouterOptions } from './router.ts';
+export {
+  type NginxRouterConfig,
+  type NginxRouterOptions,
+  nginxRouterOptionsSchema,
+  ROUTER_ID,
+} from './options.ts';
 export { createNginxRouter, nginxRouteProblems } from './router.ts';

@@ -5,19 +5,19 @@ import {
   type HeaderRoute,
   KanaryError,
   type KanaryIssue,
-  type KubeClient,
-  type KubeClientOptions,
   type KubeObject,
   LABEL_ROLLOUT,
   type MatchRule,
   type ObjectRef,
   type PortContext,
+  parseRouterOptions,
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
   serviceSidesPermissions,
   type TrafficRouter,
 } from '@kanary/core/adapter';
+import { type NginxRouterOptions, nginxRouterOptionsSchema, ROUTER_ID } from './options.ts';
 
 type Obj = Record<string, unknown>;
 type Ingress = KubeObject & {
@@ -31,21 +31,6 @@ type Ingress = KubeObject & {
     }>;
   };
 };
-
-export interface NginxRouterOptions {
-  client?: KubeClient;
-  kubeConfig?: KubeClientOptions['kubeConfig'];
-  /** The Ingress users reach today (the primary). */
-  stableIngress: string;
-  /** Name of the canary Ingress Kanary creates and owns (default `<stableIngress>-canary`). */
-  canaryIngress?: string;
-  /** The canary Service Kanary creates (default `<target.service>-canary`). */
-  canaryService?: string;
-  /** `canary-weight-total` for weights finer than 1% (e.g. 1000 for 0.1%); default 100. */
-  weightTotal?: number;
-  /** Annotation prefix of the controller (default `nginx.ingress.kubernetes.io`). */
-  annotationPrefix?: string;
-}
 
 /** What ingress-nginx accepts in canary-by-header, -value and -cookie (internal/ingress/annotations/canary). */
 const CANARY_VALUE = /^[/\-._~a-zA-Z0-9/:]*$/;
@@ -127,6 +112,7 @@ const CAPABILITIES = (weightTotal: number): RouterCapabilities => ({
 
 /** ingress-nginx canary Ingress router: a canary Ingress beside the user's, by annotations. */
 export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
+  parseRouterOptions(ROUTER_ID, nginxRouterOptionsSchema, options);
   const client =
     options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
   const sides = createServiceSides(client);
@@ -228,7 +214,7 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
 
   const router: TrafficRouter = {
     name: 'ingress-nginx',
-    wiring: partWiring('nginx', options),
+    wiring: partWiring(ROUTER_ID, options),
     permissions: (spec) => [
       {
         apiGroup: 'networking.k8s.io',

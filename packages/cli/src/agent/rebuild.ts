@@ -11,8 +11,12 @@ import {
   type RolloutWiring,
   type TrafficRouter,
 } from '@kanary/core';
-import { createGatewayApiRouter, type GatewayApiRouterOptions } from '@kanary/gateway-api';
-import { createIstioRouter, type IstioRouterOptions } from '@kanary/istio';
+import {
+  createGatewayApiRouter,
+  ROUTER_ID as GATEWAY_API,
+  type GatewayApiRouterOptions,
+} from '@kanary/gateway-api';
+import { createIstioRouter, ROUTER_ID as ISTIO, type IstioRouterOptions } from '@kanary/istio';
 import {
   createMetricGate,
   type PrometheusClientOptions,
@@ -20,7 +24,7 @@ import {
   type WebOptions,
   type WebServer,
 } from '@kanary/metrics';
-import { createNginxRouter, type NginxRouterOptions } from '@kanary/nginx';
+import { createNginxRouter, ROUTER_ID as NGINX, type NginxRouterOptions } from '@kanary/nginx';
 
 /**
  * What the process that rebuilds a rollout brings of its own: credentials are never saved with a
@@ -39,11 +43,11 @@ const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\
 export function routerFromWiring(wiring: PartWiring, client: KubeClient): TrafficRouter {
   const options = wiring.options ?? {};
   switch (wiring.kind) {
-    case 'istio':
+    case ISTIO:
       return createIstioRouter({ ...(options as unknown as IstioRouterOptions), client });
-    case 'nginx':
+    case NGINX:
       return createNginxRouter({ ...(options as unknown as NginxRouterOptions), client });
-    case 'gatewayApi':
+    case GATEWAY_API:
       return createGatewayApiRouter({ ...(options as unknown as GatewayApiRouterOptions), client });
     case 'serviceSelector':
       return createServiceSelectorRouter({ ...options, client });

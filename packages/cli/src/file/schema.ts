@@ -1,4 +1,7 @@
 import { rolloutSpecJsonSchema } from '@kanary/core';
+import { ROUTER_ID as GATEWAY_API, gatewayApiRouterOptionsSchema } from '@kanary/gateway-api';
+import { ROUTER_ID as ISTIO, istioRouterOptionsSchema } from '@kanary/istio';
+import { ROUTER_ID as NGINX, nginxRouterOptionsSchema } from '@kanary/nginx';
 import { z } from 'zod';
 
 /**
@@ -6,66 +9,12 @@ import { z } from 'zod';
  * the metrics are. The rollout itself is checked against core's exported JSON Schema.
  */
 
-const Name = z.string().min(1);
-
 export const RouterSchema = z.union(
   [
-    z.strictObject({
-      istio: z
-        .strictObject({
-          virtualService: Name.describe(
-            "The VirtualService (in the rollout's namespace) whose routes are split.",
-          ),
-          routes: z
-            .array(Name)
-            .optional()
-            .describe(
-              'The http routes (by name) whose weights are shifted; default the one route without a match.',
-            ),
-          destinationRule: z
-            .strictObject({
-              name: Name.describe('The DestinationRule whose subsets tell the sides apart.'),
-              stableSubset: Name.optional().describe("Its stable subset's name; default stable."),
-              canarySubset: Name.optional().describe("Its canary subset's name; default canary."),
-            })
-            .optional()
-            .describe('Split by subsets of one host (else by two Services: stable and canary).'),
-          canaryService: Name.optional().describe(
-            'The canary Service; default SERVICE-canary, made if missing.',
-          ),
-        })
-        .describe('Istio: weights, header/cookie routes and mirrors in a VirtualService.'),
-    }),
-    z.strictObject({
-      nginx: z
-        .strictObject({
-          stableIngress: Name.describe('The Ingress users reach; a canary Ingress is made beside it.'),
-          canaryIngress: Name.optional().describe("The canary Ingress's name; default INGRESS-canary."),
-          canaryService: Name.optional().describe(
-            'The canary Service; default SERVICE-canary, made if missing.',
-          ),
-          weightTotal: z
-            .number()
-            .int()
-            .min(100)
-            .optional()
-            .describe('canary-weight-total, for weights finer than 1% (e.g. 1000 for 0.1%); default 100.'),
-          annotationPrefix: Name.optional().describe(
-            "The controller's annotation prefix, if not nginx.ingress.kubernetes.io.",
-          ),
-        })
-        .describe('ingress-nginx: a canary Ingress with weight, header and cookie annotations.'),
-    }),
-    z.strictObject({
-      gatewayApi: z
-        .strictObject({
-          httpRoute: Name.describe('The HTTPRoute whose backendRefs are weighted.'),
-          canaryService: Name.optional().describe(
-            'The canary Service; default SERVICE-canary, made if missing.',
-          ),
-        })
-        .describe('Gateway API: backendRef weights, header/cookie rules and mirrors in an HTTPRoute.'),
-    }),
+    // Each data plane's options are its router package's own schema: what createXRouter checks.
+    z.strictObject({ [ISTIO]: istioRouterOptionsSchema }),
+    z.strictObject({ [NGINX]: nginxRouterOptionsSchema }),
+    z.strictObject({ [GATEWAY_API]: gatewayApiRouterOptionsSchema }),
   ],
   { message: 'must have exactly one of istio, nginx or gatewayApi' },
 );
