@@ -21,9 +21,39 @@ export interface Gate {
   history?(ticks: Tick[]): void;
 }
 
+/** A release's steps on the clock: the canary's share in the tick ending at t, and when it is promoted. */
+export interface Schedule {
+  label: string;
+  share(t: number): number;
+  endS: number;
+}
+
+/** Steps of `[share, seconds]`, each held for its seconds, promoted after the last. */
+export function stepsOf(label: string, steps: ReadonlyArray<readonly [number, number]>): Schedule {
+  const ends: number[] = [];
+  let at = 0;
+  for (const [, seconds] of steps) {
+    at += seconds;
+    ends.push(at);
+  }
+  return {
+    label,
+    endS: at,
+    share: (t) => {
+      const i = ends.findIndex((end) => t - TICK_S < end);
+      return (steps[i === -1 ? steps.length - 1 : i] as readonly [number, number])[0];
+    },
+  };
+}
+
 /** Argo-style steps: 10% more every 60 s up to 50%, promoted at 360 s, whatever the analysis says meanwhile. */
-export const SCHEDULE_END_S = 360;
-export const scheduledShare = (t: number) => Math.min(0.5, 0.1 * (1 + Math.floor((t - TICK_S) / 60)));
+export const ARGO_STEPS = stepsOf('10% more a minute to 50%, promoted at 6 min', [
+  [0.1, 60],
+  [0.2, 60],
+  [0.3, 60],
+  [0.4, 60],
+  [0.5, 120],
+]);
 
 /**
  * Kanary: a sequential judge, one look per scrape (every 10 s), through @kanary/metrics' public
@@ -37,6 +67,7 @@ export function kanaryGate(
   options: SequentialRateOptions & SequentialLatencyOptions = {},
   /** The metric's `initialDelay` (s): the first look, which only records the counters, comes then. */
   initialDelayS = 0,
+  schedule: Schedule = ARGO_STEPS,
 ): Gate {
   const judge =
     metric === 'errors' ? createSequentialRateJudge(options) : createSequentialLatencyJudge(options);
@@ -86,7 +117,7 @@ export function kanaryGate(
   };
   return {
     label: 'Kanary',
-    share: scheduledShare,
+    share: schedule.share,
     history(ticks) {
       before = ticks;
       for (const k of ticks) add(k, ['baseline']);
@@ -100,7 +131,7 @@ export function kanaryGate(
       }
       add(k, ['canary', 'baseline']);
       if (looked && look(k.t, cum.canary.total > 0) === 'failed') return 'rollback';
-      return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
+      return k.t >= schedule.endS ? 'promote' : 'continue';
     },
   };
 }
@@ -164,12 +195,13 @@ export function argoGate(
   limit: number,
   failureLimit = 2,
   cadence: { intervalS: number; windowS: number } = { intervalS: 30, windowS: 30 },
+  schedule: Schedule = ARGO_STEPS,
 ): Gate {
   let failed = 0;
   let errors = 0;
   return {
     label: `Argo ${metric === 'errors' ? `≥${(limit * 100).toFixed(1)}%` : `P99≤${limit}ms`}`,
-    share: scheduledShare,
+    share: schedule.share,
     step(ticks) {
       const t = (ticks.at(-1) as Tick).t;
       if (t % cadence.intervalS === 0) {
@@ -181,7 +213,7 @@ export function argoGate(
         }
         if (failed > failureLimit || errors > 4) return 'rollback';
       }
-      return t >= SCHEDULE_END_S ? 'promote' : 'continue';
+      return t >= schedule.endS ? 'promote' : 'continue';
     },
   };
 }
@@ -194,19 +226,19 @@ export const argoDocumentedGate = () => argoGate('errors', 0.95, 3, { intervalS:
  * canary's bad-request probability p0 (the baseline's) against p1 (the regression's), rejecting
  * at log(1/α). It bounds how few bad requests any test at this α can get away with.
  */
-export function sprtGate(p0: number, p1: number, alpha = 0.01): Gate {
+export function sprtGate(p0: number, p1: number, alpha = 0.01, schedule: Schedule = ARGO_STEPS): Gate {
   const up = Math.log(p1 / p0);
   const down = Math.log((1 - p1) / (1 - p0));
   const bound = Math.log(1 / alpha);
   let llr = 0;
   return {
     label: 'SPRT (oracle)',
-    share: scheduledShare,
+    share: schedule.share,
     step(ticks) {
       const k = ticks.at(-1) as Tick;
       llr += k.canary.bad * up + (k.canary.total - k.canary.bad) * down;
       if (llr >= bound) return 'rollback';
-      return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
+      return k.t >= schedule.endS ? 'promote' : 'continue';
     },
   };
 }
@@ -218,18 +250,23 @@ const landed = (c: number, b: number, theta: number, rho: number) =>
   c * Math.log(theta / rho) + b * Math.log((1 - theta) / (1 - rho));
 
 /** An oracle adding each look's log likelihood ratio of where its requests land, rolling back at 1/α. */
-function splitOracle(label: string, logRatio: (k: Tick, rho: number) => number, alpha: number): Gate {
+function splitOracle(
+  label: string,
+  logRatio: (k: Tick, rho: number) => number,
+  alpha: number,
+  schedule: Schedule,
+): Gate {
   const bound = Math.log(1 / alpha);
   let llr = 0;
   return {
     label,
-    share: scheduledShare,
+    share: schedule.share,
     step(ticks) {
       const k = ticks.at(-1) as Tick;
       const n = k.canary.total + k.baseline.total;
       if (n > 0 && k.canary.total > 0) llr += logRatio(k, k.canary.total / n);
       if (llr >= bound) return 'rollback';
-      return k.t >= SCHEDULE_END_S ? 'promote' : 'continue';
+      return k.t >= schedule.endS ? 'promote' : 'continue';
     },
   };
 }
@@ -240,11 +277,12 @@ function splitOracle(label: string, logRatio: (k: Tick, rho: number) => number, 
  * not the baseline's rate — the best any canary-against-baseline test looking every 10 s can do at
  * α = 0.01 against that one alternative.
  */
-export const twoSampleOracleGate = (ratio: number, alpha = 0.01): Gate =>
+export const twoSampleOracleGate = (ratio: number, alpha = 0.01, schedule: Schedule = ARGO_STEPS): Gate =>
   splitOracle(
     'two-sample oracle',
     (k, rho) => landed(k.canary.bad, k.baseline.bad, shareAt(rho, ratio), rho),
     alpha,
+    schedule,
   );
 
 /**
@@ -253,7 +291,12 @@ export const twoSampleOracleGate = (ratio: number, alpha = 0.01): Gate =>
  * baseline. Every boundary of the histogram is evidence, so no latency judge reading these
  * buckets can need fewer bad requests at α = 0.01 against that alternative.
  */
-export const histogramOracleGate = (baseline: number[], canary: number[], alpha = 0.01): Gate =>
+export const histogramOracleGate = (
+  baseline: number[],
+  canary: number[],
+  alpha = 0.01,
+  schedule: Schedule = ARGO_STEPS,
+): Gate =>
   splitOracle(
     'histogram oracle',
     (k, rho) =>
@@ -263,4 +306,5 @@ export const histogramOracleGate = (baseline: number[], canary: number[], alpha 
         return sum + landed(k.canary.buckets[j] ?? 0, k.baseline.buckets[j] ?? 0, shareAt(rho, q1 / q0), rho);
       }, 0),
     alpha,
+    schedule,
   );
