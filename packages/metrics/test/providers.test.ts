@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isKanaryError, toKanaryError } from '@kanary/core/adapter';
 import { createPrometheusClient, HttpError, selectJsonPath } from '@kanary/metrics';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -90,6 +91,14 @@ describe('Prometheus client', () => {
     expect(err).toBeInstanceOf(HttpError);
     expect(err.message).toMatch(/bad_data: parse error at char 5/);
     expect(s.seen).toHaveLength(1);
+    // One error type for every package: a KanaryError of code ANALYSIS, its retryability kept
+    // through toKanaryError (a bad query is not worth retrying).
+    expect(isKanaryError(err, 'ANALYSIS')).toBe(true);
+    expect(toKanaryError(err)).toMatchObject({
+      code: 'ANALYSIS',
+      retryable: false,
+      details: { httpStatus: 400 },
+    });
   });
 
   it('times out a server that never answers, per attempt', async () => {

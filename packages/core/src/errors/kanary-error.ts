@@ -61,7 +61,7 @@ export interface KanaryErrorOptions {
 const BRAND = Symbol.for('kanary.error');
 
 export class KanaryError extends Error {
-  override readonly name = 'KanaryError';
+  override readonly name: string = 'KanaryError';
   readonly code: KanaryErrorCode;
   readonly issues: readonly KanaryIssue[];
   readonly details: Readonly<Record<string, unknown>>;

@@ -5,6 +5,8 @@
  * spec can never run code.
  */
 
+import { KanaryError } from '@kanary/core/adapter';
+
 type Node =
   | { t: 'num'; v: number }
   | { t: 'str'; v: string }
@@ -17,8 +19,12 @@ type Node =
   | { t: 'unary'; op: '-' | '!'; arg: Node }
   | { t: 'binary'; op: string; left: Node; right: Node };
 
-export class ExpressionError extends Error {
-  override name = 'ExpressionError';
+/** A condition that does not parse or cannot be evaluated: a KanaryError of code ANALYSIS. */
+export class ExpressionError extends KanaryError {
+  override readonly name: string = 'ExpressionError';
+  constructor(message: string) {
+    super('ANALYSIS', message);
+  }
 }
 
 const TOKEN =

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { bodyExcerpt, type Clock, createRetryPolicy } from '@kanary/core/adapter';
+import { bodyExcerpt, type Clock, createRetryPolicy, KanaryError } from '@kanary/core/adapter';
 
 /** Authentication, TLS and timing shared by the HTTP-based providers. */
 export interface HttpOptions {
@@ -15,15 +15,17 @@ export interface HttpOptions {
   retries?: number;
 }
 
-export class HttpError extends Error {
-  override name = 'HttpError';
+/** A metrics server that failed or could not be reached: code ANALYSIS, `retryable` kept. */
+export class HttpError extends KanaryError {
+  override readonly name: string = 'HttpError';
   readonly status: number | undefined;
-  readonly retryable: boolean;
   readonly body: string | undefined;
   constructor(message: string, status: number | undefined, retryable: boolean, body?: string) {
-    super(message);
+    super('ANALYSIS', message, {
+      retryable,
+      ...(status !== undefined ? { details: { httpStatus: status } } : {}),
+    });
     this.status = status;
-    this.retryable = retryable;
     this.body = body;
   }
 }

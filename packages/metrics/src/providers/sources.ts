@@ -1,4 +1,4 @@
-import { type Clock, formatDuration, parseDuration } from '@kanary/core/adapter';
+import { type Clock, formatDuration, KanaryError, parseDuration } from '@kanary/core/adapter';
 import { builtinOf, builtinSource } from '../builtins/queries.ts';
 import type { PrometheusSource, ProviderSpec } from '../gate/metric-spec.ts';
 import { counterDelta, type SeriesValue } from '../stats/counters.ts';
@@ -84,8 +84,12 @@ function increases(
 }
 
 /** A provider was asked something it cannot answer, or answered with nothing usable. */
-export class MeasureError extends Error {
-  override name = 'MeasureError';
+/** A measurement that cannot be made as configured (no Prometheus, an address refused): code ANALYSIS. */
+export class MeasureError extends KanaryError {
+  override readonly name: string = 'MeasureError';
+  constructor(message: string) {
+    super('ANALYSIS', message);
+  }
 }
 
 const isClient = (p: PrometheusServer): p is PrometheusClient =>

@@ -8,11 +8,16 @@
  * number or duration (or inside its comment): correct by construction, not by escaping alone. In
  * URLs each value is percent-encoded as one path segment or query value.
  */
+import { KanaryError } from '@kanary/core/adapter';
 import type { SyntaxNode } from '@lezer/common';
 import { parser } from '@prometheus-io/lezer-promql';
 
-export class TemplateError extends Error {
-  override name = 'TemplateError';
+/** A value that cannot be placed in a query safely, or a query that does not parse: code ANALYSIS. */
+export class TemplateError extends KanaryError {
+  override readonly name: string = 'TemplateError';
+  constructor(message: string) {
+    super('ANALYSIS', message);
+  }
 }
 
 export type TemplateVars = Record<string, string | number | undefined>;
