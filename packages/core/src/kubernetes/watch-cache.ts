@@ -27,7 +27,8 @@ export interface WatchCache {
   /**
    * Starts the kind's informer and waits for its first list and watch to be tried, so a first
    * read is answered by the LIST already on its way instead of a GET of its own (client-go's
-   * WaitForCacheSync). At once for kinds not watched and informers that have been tried.
+   * WaitForCacheSync). At once for kinds not watched, informers that have been tried, and kinds
+   * listed before in this client (a restart's relist is not waited for).
    */
   settle(apiVersion: string, kind: string, namespace: string | undefined): Promise<void>;
   /** An object the server answered goes into the cache at once, so a writer reads its own write. */
@@ -43,6 +44,8 @@ const WATCH_SECONDS = 300;
 export function createWatchCache(options: WatchCacheOptions): WatchCache {
   const { clock } = options;
   const informers = new Map<string, Informer>();
+  // Kinds whose informer has been live once in this client (see settle).
+  const listedOnce = new Set<string>();
   const watcher = new Watch(options.kubeConfig);
   // (private in the typings, a plain field in 2.0.1; without it a quiet watch is only recreated more often)
   (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (WATCH_SECONDS + 60) * 1000;
@@ -87,7 +90,14 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
       const informer = informerOf(apiVersion, kind, namespace);
       if (!informer) return;
       informer.start();
+      // Only a kind's first LIST is waited for. An informer restarted after idling relists a kind
+      // that may have grown large (a thousand VirtualServices): a reader then asks the server for
+      // its one object rather than wait for all of them (measured: setWeight p99 141 → 688 ms at
+      // 1,000 rollouts when every reader waited).
+      const key = `${apiVersion}|${kind}|${namespace}`;
+      if (listedOnce.has(key)) return;
       await informer.settled();
+      if (informer.live) listedOnce.add(key);
     },
     observe(result) {
       const o = result as unknown as KubeObject | undefined;
