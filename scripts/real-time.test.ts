@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { librarySourceLines } from './sources.ts';
 
 /**
  * Library code waits only through the injected Clock: a real-time wait makes virtual-time tests
@@ -13,32 +12,12 @@ const ALLOWED: Record<string, string> = {
 const ALLOWED_DIRS = ['packages/testkit/src/'];
 const REAL_TIME = /\bsetTimeout\s*\(|\bsetInterval\s*\(|AbortSignal\.timeout\s*\(|\.setTimeout\s*\(/;
 
-const root = join(import.meta.dirname, '..');
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return name === 'node_modules' || name === 'dist' ? [] : sources(path);
-    return path.endsWith('.ts') ? [path] : [];
-  });
-}
-
 describe('no waits on real time in library code', () => {
   it('packages/*/src use the injected Clock for every wait and timeout', () => {
-    const offenders: string[] = [];
-    for (const pkg of readdirSync(join(root, 'packages'))) {
-      const src = join(root, 'packages', pkg, 'src');
-      if (!statSync(src, { throwIfNoEntry: false })?.isDirectory()) continue;
-      for (const file of sources(src)) {
-        const rel = relative(root, file);
-        if (ALLOWED[rel] || ALLOWED_DIRS.some((d) => rel.startsWith(d))) continue;
-        readFileSync(file, 'utf8')
-          .split('\n')
-          .forEach((line, i) => {
-            if (REAL_TIME.test(line) && !line.trim().startsWith('//'))
-              offenders.push(`${rel}:${i + 1}: ${line.trim()}`);
-          });
-      }
-    }
+    const offenders = librarySourceLines()
+      .filter(({ file }) => !ALLOWED[file] && !ALLOWED_DIRS.some((d) => file.startsWith(d)))
+      .filter(({ line }) => REAL_TIME.test(line) && !line.trim().startsWith('//'))
+      .map(({ at, line }) => `${at}: ${line.trim()}`);
     expect(offenders).toEqual([]);
   });
 });

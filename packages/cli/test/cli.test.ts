@@ -4,10 +4,9 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, main } from '@kanary/cli';
-import { type Cluster, startCluster } from '@kanary/testkit';
+import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 /**
  * `kanary` against the emulator over HTTP on the wall clock, with the kubeconfig as a file, the

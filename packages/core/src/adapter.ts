@@ -77,7 +77,7 @@ export type { RetryPolicy, RetryPolicyOptions } from './retry/policy.ts';
 export { createRetryPolicy } from './retry/policy.ts';
 export type { UserPartition } from './routers/by-user.ts';
 export { userPartition } from './routers/by-user.ts';
-export { parseRouterOptions } from './routers/options.ts';
+export { parseRouterOptions, type RouterClientOptions } from './routers/options.ts';
 export type { ServiceSides } from './routers/service-sides.ts';
 export { createServiceSides, serviceSidesPermissions } from './routers/service-sides.ts';
 export type { WebhookPolicy } from './security/addresses.ts';

@@ -1,4 +1,4 @@
-import type { KubeClient, KubeClientOptions } from '@kanary/core';
+import type { RouterClientOptions } from '@kanary/core/adapter';
 import { z } from 'zod';
 
 /** The id this router's options are saved and written under (a kanary file's `router.gatewayApi`). */
@@ -26,8 +26,5 @@ export const gatewayApiRouterOptionsSchema = z
 
 export type GatewayApiRouterConfig = z.input<typeof gatewayApiRouterOptionsSchema>;
 
-export interface GatewayApiRouterOptions extends GatewayApiRouterConfig {
-  /** A KubeClient from @kanary/core, or a KubeConfig to make one. */
-  client?: KubeClient;
-  kubeConfig?: KubeClientOptions['kubeConfig'];
-}
+/** The options of `createGatewayApiRouter`: its configuration and how it reaches the cluster. */
+export type GatewayApiRouterOptions = GatewayApiRouterConfig & RouterClientOptions;

@@ -5,10 +5,9 @@ import {
   type RolloutState,
 } from '@kanary/core';
 import { createGatewayApiRouter } from '@kanary/gateway-api';
-import { type Cluster, gateway, type KubeObject, startCluster } from '@kanary/testkit';
+import { type Cluster, deployment, gateway, type KubeObject, service, startCluster } from '@kanary/testkit';
 import { describeRouterConformance, expectShare, type PersonEdit } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 const httpRoute = (): KubeObject => ({
   apiVersion: 'gateway.networking.k8s.io/v1',

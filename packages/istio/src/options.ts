@@ -1,4 +1,4 @@
-import type { KubeClient, KubeClientOptions } from '@kanary/core';
+import type { RouterClientOptions } from '@kanary/core/adapter';
 import { z } from 'zod';
 
 /** The id this router's options are saved and written under (a kanary file's `router.istio`). */
@@ -47,8 +47,5 @@ export const istioRouterOptionsSchema = z
 
 export type IstioRouterConfig = z.input<typeof istioRouterOptionsSchema>;
 
-export interface IstioRouterOptions extends IstioRouterConfig {
-  /** A KubeClient from @kanary/core, or a KubeConfig to make one. */
-  client?: KubeClient;
-  kubeConfig?: KubeClientOptions['kubeConfig'];
-}
+/** The options of `createIstioRouter`: its configuration and how it reaches the cluster. */
+export type IstioRouterOptions = IstioRouterConfig & RouterClientOptions;

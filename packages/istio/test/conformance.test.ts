@@ -1,8 +1,8 @@
 import { createKubeClient } from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
 import type { KubeObject } from '@kanary/testkit';
+import { deployment, service } from '@kanary/testkit';
 import { describeRouterConformance, type ObjectId, type PersonEdit } from '@kanary/testkit/vitest';
-import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 const virtualService = (http: unknown[]): KubeObject => ({
   apiVersion: 'networking.istio.io/v1',

@@ -2,10 +2,9 @@ import { createDeploymentDriver, createKubeClient, parseRolloutSpec } from '@kan
 import { digest, type PortContext } from '@kanary/core/adapter';
 import { initialState } from '@kanary/core/testing';
 import { cookieRegex, createIstioRouter } from '@kanary/istio';
-import { type Cluster, startCluster } from '@kanary/testkit';
+import { type Cluster, deployment, service, startCluster } from '@kanary/testkit';
 import { expectShare } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.close());

@@ -6,10 +6,9 @@ import {
 } from '@kanary/core';
 import { createScriptedGate } from '@kanary/core/testing';
 import { createIstioRouter } from '@kanary/istio';
-import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import { type Cluster, deployment, type KubeObject, service, startCluster } from '@kanary/testkit';
 import { expectShare } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 let cluster: Cluster;
 afterEach(() => cluster?.close());

@@ -4,13 +4,14 @@ import { createIstioRouter } from '@kanary/istio';
 import { createMetricGate } from '@kanary/metrics';
 import {
   type Cluster,
+  deployment,
   type PrometheusServer,
   prometheusAvailable,
+  service,
   startCluster,
   startPrometheus,
 } from '@kanary/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 /**
  * A real Prometheus (Debian's `prometheus`, on loopback) scrapes the emulator's traffic simulator;

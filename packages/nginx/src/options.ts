@@ -1,4 +1,4 @@
-import type { KubeClient, KubeClientOptions } from '@kanary/core';
+import type { RouterClientOptions } from '@kanary/core/adapter';
 import { z } from 'zod';
 
 /** The id this router's options are saved and written under (a kanary file's `router.nginx`). */
@@ -26,8 +26,5 @@ export const nginxRouterOptionsSchema = z
 
 export type NginxRouterConfig = z.input<typeof nginxRouterOptionsSchema>;
 
-export interface NginxRouterOptions extends NginxRouterConfig {
-  /** A KubeClient from @kanary/core, or a KubeConfig to make one. */
-  client?: KubeClient;
-  kubeConfig?: KubeClientOptions['kubeConfig'];
-}
+/** The options of `createNginxRouter`: its configuration and how it reaches the cluster. */
+export type NginxRouterOptions = NginxRouterConfig & RouterClientOptions;

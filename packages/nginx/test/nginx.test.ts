@@ -1,9 +1,8 @@
 import { createKubeClient, createKubernetesRollout, isKanaryError, type RolloutState } from '@kanary/core';
 import { createNginxRouter, nginxRouteProblems } from '@kanary/nginx';
-import { type Cluster, type KubeObject, startCluster } from '@kanary/testkit';
+import { type Cluster, deployment, type KubeObject, service, startCluster } from '@kanary/testkit';
 import { describeRouterConformance, expectShare, type PersonEdit } from '@kanary/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deployment, service } from '../../core/test/kubernetes/fixtures.ts';
 
 const A = 'nginx.ingress.kubernetes.io/';
 const ingress = (name: string, svc: string, annotations: Record<string, string> = {}): KubeObject => ({

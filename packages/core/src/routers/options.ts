@@ -1,5 +1,12 @@
 import type { z } from 'zod';
 import { formatIssues, KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
+import type { KubeClient, KubeClientOptions } from '../kubernetes/client.ts';
+
+/** How a router reaches the cluster: a client to share (a KubeClient from @kanary/core), or a KubeConfig to make one. */
+export interface RouterClientOptions {
+  client?: KubeClient;
+  kubeConfig?: KubeClientOptions['kubeConfig'];
+}
 
 /**
  * A router's options checked against the schema its package exports (the client and kubeConfig
