@@ -5,15 +5,12 @@ import { initialState } from '@kanary/core/testing';
 import { describe, expect, it } from 'vitest';
 import { decide } from '../src/engine/decide.ts';
 import { type EngineEvent, reduce } from '../src/engine/reducer.ts';
-import { harness } from './harness.ts';
+import { harness, SPECS } from './harness.ts';
 
 const T0 = 1_767_225_600_000;
+// The harness's weighted release with steps of its own: two weights, a timed and an untimed pause.
 const spec = parseRolloutSpec({
-  name: 'shop',
-  namespace: 'shop',
-  target: { name: 'shop', service: 'shop' },
-  update: { image: 'shop:2' },
-  strategy: { type: 'weighted' },
+  ...SPECS.weighted,
   steps: [
     { setWeight: 10 },
     { pause: { duration: '5m' } },
