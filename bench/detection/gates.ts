@@ -19,6 +19,11 @@ export interface Gate {
   step(ticks: Tick[]): Verdict;
   /** The stable side's ticks over the ten minutes before the canary, for gates that read history. */
   history?(ticks: Tick[]): void;
+  /**
+   * After a rollback: the fraction of the last tick served before the gate decided (a gate that
+   * looks after every request stops inside the tick); absent, the whole tick counts.
+   */
+  within?(): number;
 }
 
 /** A release's steps on the clock: the canary's share in the tick ending at t, and when it is promoted. */
@@ -284,6 +289,48 @@ export const twoSampleOracleGate = (ratio: number, alpha = 0.01, schedule: Sched
     alpha,
     schedule,
   );
+
+/**
+ * The two-sample oracle looking after every bad event instead of every 10 s: the same likelihood
+ * ratio, with each tick's bad events taken in their expected order (each side's spread evenly over
+ * the tick, merged by time), so it rolls back at the event that crosses the bound and is charged
+ * only for the part of the tick before it (the k-th of n events of a Poisson tick comes, on
+ * average, k/(n+1) of the way through). The bound for a test that may stop at any request.
+ */
+export function perRequestOracleGate(ratio: number, alpha = 0.01, schedule: Schedule = ARGO_STEPS): Gate {
+  const bound = Math.log(1 / alpha);
+  let llr = 0;
+  let within = 1;
+  return {
+    label: 'two-sample oracle, per request',
+    share: schedule.share,
+    within: () => within,
+    step(ticks) {
+      const k = ticks.at(-1) as Tick;
+      const n = k.canary.total + k.baseline.total;
+      if (n > 0 && k.canary.total > 0) {
+        const rho = k.canary.total / n;
+        const theta = shareAt(rho, ratio);
+        const up = Math.log(theta / rho);
+        const down = Math.log((1 - theta) / (1 - rho));
+        const c = k.canary.bad;
+        const b = k.baseline.bad;
+        const events = [
+          ...Array.from({ length: c }, (_, i) => ({ at: (i + 0.5) / c, d: up })),
+          ...Array.from({ length: b }, (_, i) => ({ at: (i + 0.5) / b, d: down })),
+        ].sort((x, y) => x.at - y.at);
+        for (let i = 0; i < events.length; i++) {
+          llr += (events[i] as { d: number }).d;
+          if (llr >= bound) {
+            within = (i + 1) / (events.length + 1);
+            return 'rollback';
+          }
+        }
+      }
+      return k.t >= schedule.endS ? 'promote' : 'continue';
+    },
+  };
+}
 
 /**
  * The histogram oracle for latency: the two-sample oracle over every bucket, told both versions'
