@@ -138,6 +138,21 @@ const when = (rollout: Rollout, ok: (s: RolloutState) => boolean) =>
 const atPause = (step: number) => (s: RolloutState) =>
   s.cursor.section === 'steps' && s.cursor.step === step && s.action?.until !== undefined;
 
+/**
+ * A weighted release paused at 30% whose stable Deployment a person deletes: returned once Kanary
+ * holds, with users watched from just before the deletion.
+ */
+async function stableDeletedAtPause() {
+  const rollout = await setup();
+  const running = rollout.run();
+  await cluster.run(when(rollout, atPause(1)));
+  const users = watchUsers();
+  const deletedAt = cluster.clock.now();
+  await person().delete(deploymentRef('web'));
+  const held = await cluster.run(when(rollout, (s) => s.held !== undefined));
+  return { rollout, running, users, deletedAt, held };
+}
+
 describe('never route users to nothing', () => {
   it('the canary Deployment deleted at 30%: users are back on stable within a poll, the rollout holds, abort() rolls back cleanly', async () => {
     const rollout = await setup();
@@ -189,13 +204,7 @@ describe('never route users to nothing', () => {
   });
 
   it('the stable Deployment deleted at 30%: users move to the canary (the side that can serve); abort() keeps them there until the stable is back', async () => {
-    const rollout = await setup();
-    const running = rollout.run();
-    await cluster.run(when(rollout, atPause(1)));
-    const users = watchUsers();
-    const deletedAt = cluster.clock.now();
-    await person().delete(deploymentRef('web'));
-    const held = await cluster.run(when(rollout, (s) => s.held !== undefined));
+    const { rollout, running, users, deletedAt, held } = await stableDeletedAtPause();
     expect(held.held).toMatchObject({ kind: 'unready', side: 'stable' });
     expect(held.weights.canary).toBe(100);
 
@@ -214,13 +223,7 @@ describe('never route users to nothing', () => {
   });
 
   it('resume() while the deleted stable is still gone: users stay on the canary and the rollout holds again, until the stable is back and resumed', async () => {
-    const rollout = await setup();
-    const running = rollout.run();
-    await cluster.run(when(rollout, atPause(1)));
-    const users = watchUsers();
-    const deletedAt = cluster.clock.now();
-    await person().delete(deploymentRef('web'));
-    await cluster.run(when(rollout, (s) => s.held !== undefined));
+    const { rollout, running, users, deletedAt } = await stableDeletedAtPause();
     // Beginning again routes everyone to the stable: not while there is none. It holds again, saying so.
     const heldAgain = when(rollout, (s) => s.cursor.section === 'prelude' && s.held !== undefined);
     await cluster.run(rollout.resume());
