@@ -360,8 +360,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     const informer = cache.informerOf(apiVersion, kind, namespace);
     const labels = equalityLabels(labelSelector ?? '');
     if (!informer || !labels) return undefined;
-    informer.start();
-    await informer.settled();
+    await cache.settle(apiVersion, kind, namespace);
     const hit = informer.view(labels);
     return hit === 'miss' ? undefined : hit;
   };
@@ -427,8 +426,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       keys: readonly string[],
     ) {
       const informer = cache.informerOf(apiVersion, kind, namespace);
-      informer?.start();
-      await informer?.settled();
+      await cache.settle(apiVersion, kind, namespace);
       const hits = informer
         ? keys.map((k) => informer.byIndex(index.name, index.keysOf, k))
         : ['miss' as const];
@@ -502,7 +500,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         const epochOps: JsonPatchOp[] = current.metadata.annotations
           ? Object.entries(stamped).map(([k, v]) => ({
               op: 'add' as const,
-              path: `/metadata/annotations/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+              path: annotationPointer(k),
               value: v,
             }))
           : [{ op: 'add', path: '/metadata/annotations', value: stamped }];
@@ -560,7 +558,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     },
     async unfence(ref: ObjectRef, rollout: string) {
       const key = epochAnnotation(rollout);
-      const pointer = `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      const pointer = annotationPointer(key);
       // Removes our stamp only if it is still the one seen: a newer driver's stamp (a test that
       // fails) is left alone, and whatever else changed since is not touched.
       const unstamp = (current: KubeObject | undefined) => {
@@ -648,6 +646,10 @@ export function refOf(obj: KubernetesObject): ObjectRef {
     ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}),
   };
 }
+
+/** The JSON pointer to an annotation (RFC 6901: `~` and `/` in the key escaped). */
+const annotationPointer = (key: string) =>
+  `/metadata/annotations/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 
 /** An applied config must not carry server-managed fields. */
 function stripServerFields<T extends KubernetesObject>(obj: T): T {
