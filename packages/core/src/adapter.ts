@@ -25,7 +25,14 @@ export {
   OWNED_SELECTOR,
   ownedLabels,
 } from './kubernetes/labels.ts';
-export { readOwnedAnnotation, withOwnedAnnotation } from './kubernetes/owned-annotation.ts';
+export {
+  type OwnedSnapshot,
+  originalAnnotation,
+  ownedSnapshot,
+  readOwnedAnnotation,
+  type Snapshot,
+  withOwnedAnnotation,
+} from './kubernetes/owned-annotation.ts';
 export {
   ANNOTATION_ORIGINAL_SELECTOR,
   deleteOwnedService,
@@ -77,9 +84,16 @@ export type { RetryPolicy, RetryPolicyOptions } from './retry/policy.ts';
 export { createRetryPolicy } from './retry/policy.ts';
 export type { UserPartition } from './routers/by-user.ts';
 export { userPartition } from './routers/by-user.ts';
-export { parseRouterOptions, type RouterClientOptions } from './routers/options.ts';
-export type { ServiceSides } from './routers/service-sides.ts';
-export { createServiceSides, serviceSidesPermissions } from './routers/service-sides.ts';
+export { parseRouterOptions, type RouterClientOptions, routerClient } from './routers/options.ts';
+export type { ServiceSides, SideNames } from './routers/service-sides.ts';
+export {
+  createServiceSides,
+  serviceRef,
+  serviceSidesPermissions,
+  sideHash,
+  sideNames,
+} from './routers/service-sides.ts';
+export { sameContent, updateIfChanged } from './routers/update.ts';
 export type { WebhookPolicy } from './security/addresses.ts';
 export { webhookAddressProblem } from './security/addresses.ts';
 export { backtrackingProblem } from './security/backtracking.ts';

@@ -1,7 +1,6 @@
 import {
   canonicalJson,
   cookieHeaderRegex,
-  createKubeClient,
   createServiceSides,
   type HeaderRoute,
   KanaryError,
@@ -10,15 +9,17 @@ import {
   type MatchRule,
   type MirrorRoute,
   type ObjectRef,
+  originalAnnotation,
+  ownedSnapshot,
   type PortContext,
   parseRouterOptions,
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
-  readOwnedAnnotation,
+  routerClient,
   serviceSidesPermissions,
   type TrafficRouter,
-  withOwnedAnnotation,
+  updateIfChanged,
 } from '@kanary/core/adapter';
 import { type GatewayApiRouterOptions, gatewayApiRouterOptionsSchema, ROUTER_ID } from './options.ts';
 
@@ -108,7 +109,6 @@ function ruleKeys(rules: HttpRouteRule[]): string[] {
 const mirrorsTo = (f: Obj, service: string) =>
   f.type === 'RequestMirror' &&
   ((f.requestMirror as Obj | undefined)?.backendRef as Obj | undefined)?.name === service;
-const SNAPSHOT = 'kanary.dev/original';
 
 function headerMatches(rule: MatchRule): Obj[] {
   const out: Obj[] = [];
@@ -143,18 +143,21 @@ function headerMatches(rule: MatchRule): Obj[] {
  */
 export function createGatewayApiRouter(options: GatewayApiRouterOptions): TrafficRouter {
   parseRouterOptions(ROUTER_ID, gatewayApiRouterOptionsSchema, options);
-  const client =
-    options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
-  const sides = createServiceSides(client);
+  const client = routerClient(options);
+  const sides = createServiceSides(client, options);
   const routeRef = (ctx: PortContext): ObjectRef => ({
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
     namespace: ctx.spec.namespace,
     name: options.httpRoute,
   });
-  const stableName = (ctx: PortContext) => ctx.spec.target.service as string;
-  const canaryName = (ctx: PortContext) => options.canaryService ?? `${stableName(ctx)}-canary`;
-  const key = (ctx: PortContext) => `${SNAPSHOT}.${ctx.spec.name}`;
+  const stableName = (ctx: PortContext) => sides.names(ctx).stable;
+  const canaryName = (ctx: PortContext) => sides.names(ctx).canary;
+  /** The route's rules as they were before this rollout first changed them. */
+  const snapshot = (ctx: PortContext) =>
+    ownedSnapshot(originalAnnotation(ctx.spec.name), (route: HTTPRoute) => ({
+      rules: route.spec.rules ?? [],
+    }));
   const mark = (ctx: PortContext, name: string) => `${ctx.spec.name}.${name}`;
   const isOwned = (ctx: PortContext) => (r: HttpRouteRule) =>
     (r.filters ?? []).some((f) =>
@@ -164,37 +167,22 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     );
   const sendsToStable = (ctx: PortContext) => (r: HttpRouteRule) =>
     (r.backendRefs ?? []).some((b) => b.name === stableName(ctx));
-  const snapshotOf = (
-    ctx: PortContext,
-    route: HTTPRoute,
-  ): { rules: HttpRouteRule[]; hadAnnotations: boolean } => {
-    return (
-      readOwnedAnnotation<{ rules: HttpRouteRule[]; hadAnnotations: boolean }>(route, key(ctx)) ?? {
-        rules: route.spec.rules ?? [],
-        hadAnnotations: route.metadata.annotations !== undefined,
-      }
-    );
-  };
+  /** Changes the route's rules, the snapshot kept (or dropped when `keepSnapshot` is false). */
   const write = (
     ctx: PortContext,
     mutate: (rules: HttpRouteRule[], route: HTTPRoute) => HttpRouteRule[] | undefined,
     keepSnapshot = true,
   ) =>
-    client.update<HTTPRoute>(routeRef(ctx), (route) => {
-      const snap = snapshotOf(ctx, route);
+    updateIfChanged<HTTPRoute>(client, routeRef(ctx), (route) => {
+      const snap = snapshot(ctx).of(route);
       const rules = mutate(structuredClone(route.spec.rules ?? []), route);
       if (!rules) return undefined;
-      const next = withOwnedAnnotation(
-        { ...route, spec: { ...route.spec, rules } },
-        key(ctx),
-        keepSnapshot ? snap : undefined,
-        snap.hadAnnotations,
-      );
-      return JSON.stringify(next) === JSON.stringify(route) ? undefined : next;
+      const next = { ...route, spec: { ...route.spec, rules } };
+      return keepSnapshot ? snapshot(ctx).keep(next, snap) : snapshot(ctx).drop(next, snap);
     });
 
-  const pinStable = (ctx: PortContext) => sides.pinStable(ctx, stableName(ctx));
-  const ensureCanaryService = (ctx: PortContext) => sides.ensureCanary(ctx, stableName(ctx), canaryName(ctx));
+  const pinStable = (ctx: PortContext) => sides.pinStable(ctx);
+  const ensureCanaryService = (ctx: PortContext) => sides.ensureCanary(ctx);
 
   /** The stable and canary backendRefs for a rule, keeping the user's port and fields. */
   const split = (ctx: PortContext, rule: HttpRouteRule, weight: number): BackendRef[] => {
@@ -246,7 +234,7 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     write(
       ctx,
       (rules, route) => {
-        const snap = snapshotOf(ctx, route);
+        const snap = snapshot(ctx).of(route);
         const saved = new Map(ruleKeys(snap.rules).map((k, i) => [k, snap.rules[i] as HttpRouteRule]));
         const fallback = snap.rules.find(sendsToStable(ctx));
         const stableRef = (r: HttpRouteRule | undefined) =>
@@ -456,7 +444,7 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     async finalize(ctx) {
       if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
       if (await client.get(routeRef(ctx))) await restoreRules(ctx, false);
-      await sides.release(ctx, stableName(ctx), canaryName(ctx));
+      await sides.release(ctx);
       return status(ctx);
     },
     status,

@@ -1,7 +1,6 @@
 import {
   type ApiVerb,
   canonicalJson,
-  createKubeClient,
   createServiceSides,
   type HeaderRoute,
   KanaryError,
@@ -9,15 +8,20 @@ import {
   type KubeObject,
   type MirrorRoute,
   type ObjectRef,
+  originalAnnotation,
+  ownedSnapshot,
   type PortContext,
   parseRouterOptions,
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
-  readOwnedAnnotation,
+  routerClient,
+  type Snapshot,
+  sameContent,
   serviceSidesPermissions,
+  sideHash,
   type TrafficRouter,
-  withOwnedAnnotation,
+  updateIfChanged,
 } from '@kanary/core/adapter';
 import { cookieRegex, toIstioMatch } from './match.ts';
 import { type IstioRouterOptions, istioRouterOptionsSchema, ROUTER_ID } from './options.ts';
@@ -63,18 +67,13 @@ const CAPABILITIES: RouterCapabilities = {
   stickySessions: true,
 };
 
-const ANNOTATION = 'kanary.dev/original';
 const HASH = 'pod-template-hash';
 
-/** What a router needs to put things back exactly: the managed routes' traffic fields, and the subsets. */
-interface Snapshot {
+/** What the router needs to put things back exactly: the managed routes' traffic fields, and the subsets. */
+interface RoutesSnapshot {
   routes: Record<string, Pick<HttpRoute, 'route' | 'mirror' | 'mirrorPercentage' | 'mirrors'>>;
-  hadAnnotations: boolean;
 }
-interface DrSnapshot {
-  subsets: DestinationRule['spec']['subsets'] | null;
-  hadAnnotations: boolean;
-}
+type VsSnapshot = Snapshot<RoutesSnapshot>;
 
 const isOwned = (rollout: string) => (r: HttpRoute) =>
   typeof r.name === 'string' && r.name.startsWith(`kanary-${rollout}-`);
@@ -87,9 +86,8 @@ const shortHost = (host: string) => host.split('.')[0] as string;
  */
 export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
   parseRouterOptions(ROUTER_ID, istioRouterOptionsSchema, options);
-  const client =
-    options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
-  const sides = createServiceSides(client);
+  const client = routerClient(options);
+  const sides = createServiceSides(client, options);
   let apiVersion = options.apiVersion;
   const vsName =
     typeof options.virtualService === 'string' ? options.virtualService : options.virtualService.name;
@@ -97,7 +95,6 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
     (typeof options.virtualService === 'object' && options.virtualService.namespace) || ctx.spec.namespace;
   const stableSubset = options.destinationRule?.stableSubset ?? 'stable';
   const canarySubset = options.destinationRule?.canarySubset ?? 'canary';
-  const annotationKey = (ctx: PortContext) => `${ANNOTATION}.${ctx.spec.name}`;
 
   /** networking.istio.io/v1 where served (Istio ≥ 1.22), else v1beta1. */
   const version = async (ctx: PortContext): Promise<string> => {
@@ -125,8 +122,8 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
           name: options.destinationRule.name,
         }
       : undefined;
-  const stableServiceName = (ctx: PortContext) => ctx.spec.target.service as string;
-  const canaryServiceName = (ctx: PortContext) => options.canaryService ?? `${stableServiceName(ctx)}-canary`;
+  const stableServiceName = (ctx: PortContext) => sides.names(ctx).stable;
+  const canaryServiceName = (ctx: PortContext) => sides.names(ctx).canary;
 
   const managedNames = (vs: VirtualService): string[] => {
     if (options.routes) return options.routes;
@@ -160,7 +157,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
     });
   };
   /** The saved fields of a route: by identity, or by position in snapshots written before identities. */
-  const savedRoute = (snap: Snapshot | undefined, key: string, position: number) =>
+  const savedRoute = (snap: VsSnapshot | undefined, key: string, position: number) =>
     snap?.routes[key] ?? (key.startsWith('match:') ? snap?.routes[`#${position}`] : undefined);
   const isStableDest = (ctx: PortContext, d: IstioDestination, drHost?: string) =>
     options.destinationRule
@@ -234,19 +231,15 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
 
   /** Read-modify-write of the VirtualService with resourceVersion; returns it as written. */
   const writeVs = async (ctx: PortContext, mutate: (vs: VirtualService) => VirtualService | undefined) =>
-    client.update<VirtualService>(await vsRef(ctx), mutate);
+    updateIfChanged<VirtualService>(client, await vsRef(ctx), mutate);
 
   /** Subsets (or Services) first, so no weight ever points at a subset that is not there. */
   const ensureSides = async (ctx: PortContext, withCanary: boolean) => {
-    const stableHash = ctx.targets.stable?.podTemplateHash;
-    const canaryHash = ctx.targets.canary?.podTemplateHash;
-    if (!stableHash)
-      throw new KanaryError('ROUTER', 'the stable ReplicaSet is not known yet', { retryable: true });
-    if (withCanary && !canaryHash)
-      throw new KanaryError('ROUTER', 'the canary ReplicaSet is not known yet', { retryable: true });
+    const stableHash = sideHash(ctx, 'stable');
+    const canaryHash = withCanary ? sideHash(ctx, 'canary') : undefined;
     const ref = await drRef(ctx);
     if (ref) {
-      const key = annotationKey(ctx);
+      const snapshot = drSnapshot(ctx);
       const dr = await client.get<DestinationRule>(ref);
       if (!dr)
         throw new KanaryError('NOT_FOUND', `DestinationRule ${ref.namespace}/${ref.name} does not exist`);
@@ -259,52 +252,45 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
           else list.push(subset);
         };
         put(stableSubset, stableHash);
-        if (withCanary && canaryHash) put(canarySubset, canaryHash);
+        if (canaryHash) put(canarySubset, canaryHash);
         return list;
       };
       const current = dr.spec.subsets ?? [];
-      if (dr.metadata.annotations?.[key] && JSON.stringify(wanted(current)) === JSON.stringify(current))
-        return;
-      await client.update<DestinationRule>(ref, (d) => {
-        const snapshot: DrSnapshot = readOwnedAnnotation<DrSnapshot>(d, key) ?? {
-          subsets: d.spec.subsets ?? null,
-          hadAnnotations: d.metadata.annotations !== undefined,
-        };
-        return withOwnedAnnotation(
-          { ...d, spec: { ...d.spec, subsets: wanted(d.spec.subsets) } },
-          key,
-          snapshot,
-        );
-      });
+      // From the cache: a DestinationRule already as wanted costs no request.
+      if (snapshot.saved(dr) && sameContent(wanted(current), current)) return;
+      await updateIfChanged<DestinationRule>(client, ref, (d) =>
+        snapshot.keep({ ...d, spec: { ...d.spec, subsets: wanted(d.spec.subsets) } }, snapshot.of(d)),
+      );
       return;
     }
     // Host-level: the stable Service pinned to stable pods, and a canary Service for canary pods.
-    await sides.pinStable(ctx, stableServiceName(ctx));
-    if (withCanary && canaryHash)
-      await sides.ensureCanary(ctx, stableServiceName(ctx), canaryServiceName(ctx));
+    await sides.pinStable(ctx);
+    if (canaryHash) await sides.ensureCanary(ctx);
   };
 
-  /** Saves the managed routes' traffic fields once, the first time the router touches the VirtualService. */
-  const snapshotOf = (ctx: PortContext, vs: VirtualService): Snapshot => {
-    const saved = readOwnedAnnotation<Snapshot>(vs, annotationKey(ctx));
-    if (saved) return saved;
-    const routes: Snapshot['routes'] = {};
-    const keys = routeKeys(vs.spec.http ?? []);
-    (vs.spec.http ?? []).forEach((r, i) => {
-      if (isManaged(vs, r, i))
-        routes[keys[i] as string] = {
-          route: r.route,
-          mirror: r.mirror,
-          mirrorPercentage: r.mirrorPercentage,
-          mirrors: r.mirrors,
-        };
+  /** The managed routes' traffic fields, saved the first time the router touches the VirtualService. */
+  const vsSnapshot = (ctx: PortContext) =>
+    ownedSnapshot(originalAnnotation(ctx.spec.name), (vs: VirtualService): RoutesSnapshot => {
+      const routes: RoutesSnapshot['routes'] = {};
+      const keys = routeKeys(vs.spec.http ?? []);
+      (vs.spec.http ?? []).forEach((r, i) => {
+        if (isManaged(vs, r, i))
+          routes[keys[i] as string] = {
+            route: r.route,
+            mirror: r.mirror,
+            mirrorPercentage: r.mirrorPercentage,
+            mirrors: r.mirrors,
+          };
+      });
+      return { routes };
     });
-    return { routes, hadAnnotations: vs.metadata.annotations !== undefined };
-  };
-  const markSnapshot = (ctx: PortContext, vs: VirtualService): VirtualService => {
-    const snap = snapshotOf(ctx, vs);
-    return withOwnedAnnotation(vs, annotationKey(ctx), snap);
-  };
+  /** The subsets as they were (null: the rule had none), under the same annotation on the DestinationRule. */
+  const drSnapshot = (ctx: PortContext) =>
+    ownedSnapshot(originalAnnotation(ctx.spec.name), (d: DestinationRule) => ({
+      subsets: d.spec.subsets ?? null,
+    }));
+  const markSnapshot = (ctx: PortContext, vs: VirtualService): VirtualService =>
+    vsSnapshot(ctx).keep(vs, vsSnapshot(ctx).of(vs));
 
   /** Inserts or replaces an owned rule, right before the first managed route. */
   const putOwned = (vs: VirtualService, rule: HttpRoute): HttpRoute[] => {
@@ -342,12 +328,12 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
 
   /** All traffic to stable, Kanary's rules gone, the managed routes as the user had them. */
   const restoreRoutes = async (ctx: PortContext): Promise<void> => {
-    const key = annotationKey(ctx);
+    const snapshot = vsSnapshot(ctx);
     await writeVs(ctx, (vs) => {
-      const saved = readOwnedAnnotation<Snapshot>(vs, key);
+      const saved = snapshot.saved(vs);
       const owned = isOwned(ctx.spec.name);
       if (!saved && !(vs.spec.http ?? []).some(owned)) return undefined;
-      const snap = saved ?? { routes: {}, hadAnnotations: true };
+      const snap: VsSnapshot = saved ?? { routes: {}, hadAnnotations: true };
       const all = vs.spec.http ?? [];
       const keys = routeKeys(all);
       const http = all
@@ -367,36 +353,25 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
             ...(original.mirrors !== undefined ? { mirrors: original.mirrors } : {}),
           };
         });
-      return withOwnedAnnotation({ ...vs, spec: { ...vs.spec, http } }, key, undefined, snap.hadAnnotations);
+      return snapshot.drop({ ...vs, spec: { ...vs.spec, http } }, saved);
     });
   };
 
   /** The user's subsets or Service selectors back, the canary Service gone: only when no canary pod is left to leak to. */
   const unpin = async (ctx: PortContext): Promise<void> => {
-    const key = annotationKey(ctx);
     const ref = await drRef(ctx);
     if (ref) {
-      const dr = await client.get<DestinationRule>(ref);
-      if (dr?.metadata.annotations?.[key]) {
-        await client.update<DestinationRule>(ref, (d) => {
-          const snap = readOwnedAnnotation<DrSnapshot>(d, key);
+      const snapshot = drSnapshot(ctx);
+      if (snapshot.saved(await client.get<DestinationRule>(ref))) {
+        await updateIfChanged<DestinationRule>(client, ref, (d) => {
+          const snap = snapshot.saved(d);
           if (!snap) return undefined;
           const { subsets: _s, ...spec } = d.spec;
-          return withOwnedAnnotation(
-            {
-              ...d,
-              spec: {
-                ...spec,
-                ...(snap.subsets !== null ? { subsets: snap.subsets } : {}),
-              } as DestinationRule['spec'],
-            },
-            key,
-            undefined,
-            snap.hadAnnotations,
-          );
+          const restored = snap.subsets !== null ? { ...spec, subsets: snap.subsets } : spec;
+          return snapshot.drop({ ...d, spec: restored as DestinationRule['spec'] }, snap);
         });
       }
-    } else await sides.release(ctx, stableServiceName(ctx), canaryServiceName(ctx));
+    } else await sides.release(ctx);
   };
 
   const router: TrafficRouter = {
@@ -511,8 +486,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
       const withCanary = ctx.targets.canary?.podTemplateHash !== undefined;
       await ensureSides(ctx, withCanary);
       const vs = await client.get<VirtualService>(await vsRef(ctx));
-      if (vs && !vs.metadata.annotations?.[annotationKey(ctx)])
-        await writeVs(ctx, (v) => markSnapshot(ctx, v));
+      if (vs && !vsSnapshot(ctx).saved(vs)) await writeVs(ctx, (v) => markSnapshot(ctx, v));
     },
 
     async setWeight(ctx, weight) {
@@ -553,8 +527,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
             );
           }
         }
-        const next = { ...vs, spec: { ...vs.spec, http } };
-        return JSON.stringify(next) === JSON.stringify(vs0) ? undefined : next;
+        return { ...vs, spec: { ...vs.spec, http } };
       });
       const read = await status(ctx);
       return { ...read, verified: read.canaryWeight === weight };
@@ -574,8 +547,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
           match: toIstioMatch(route.match as NonNullable<HeaderRoute['match']>),
           route: route.weight >= 100 ? [{ destination: d.canary, weight: 100 }] : split(ctx, d, route.weight),
         };
-        const next = { ...vs, spec: { ...vs.spec, http: putOwned(vs, rule) } };
-        return JSON.stringify(next) === JSON.stringify(vs0) ? undefined : next;
+        return { ...vs, spec: { ...vs.spec, http: putOwned(vs, rule) } };
       });
     },
 
@@ -615,15 +587,13 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
             return { ...r, mirror: d.canary, mirrorPercentage: { value: mirror.percentage } };
           });
         }
-        const result = { ...vs, spec: { ...vs.spec, http: next } };
-        return JSON.stringify(result) === JSON.stringify(vs0) ? undefined : result;
+        return { ...vs, spec: { ...vs.spec, http: next } };
       });
     },
 
     async removeMirror(ctx, name) {
       await writeVs(ctx, (vs) => {
-        const key = annotationKey(ctx);
-        const snap = readOwnedAnnotation<Snapshot>(vs, key);
+        const snap = vsSnapshot(ctx).saved(vs);
         const keys = routeKeys(vs.spec.http ?? []);
         const http = (vs.spec.http ?? [])
           .map((r, i) => ({ r, key: keys[i] as string }))
@@ -638,8 +608,7 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
               ...(original?.mirrorPercentage ? { mirrorPercentage: original.mirrorPercentage } : {}),
             };
           });
-        const next = { ...vs, spec: { ...vs.spec, http } };
-        return JSON.stringify(next) === JSON.stringify(vs) ? undefined : next;
+        return { ...vs, spec: { ...vs.spec, http } };
       });
     },
 

@@ -1,6 +1,5 @@
 import {
   backtrackingProblem,
-  createKubeClient,
   createServiceSides,
   type HeaderRoute,
   KanaryError,
@@ -14,8 +13,10 @@ import {
   partWiring,
   type RouterCapabilities,
   type RouterStatus,
+  routerClient,
   serviceSidesPermissions,
   type TrafficRouter,
+  updateIfChanged,
 } from '@kanary/core/adapter';
 import { type NginxRouterOptions, nginxRouterOptionsSchema, ROUTER_ID } from './options.ts';
 
@@ -113,14 +114,12 @@ const CAPABILITIES = (weightTotal: number): RouterCapabilities => ({
 /** ingress-nginx canary Ingress router: a canary Ingress beside the user's, by annotations. */
 export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
   parseRouterOptions(ROUTER_ID, nginxRouterOptionsSchema, options);
-  const client =
-    options.client ?? createKubeClient({ ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}) });
-  const sides = createServiceSides(client);
+  const client = routerClient(options);
+  const sides = createServiceSides(client, options);
   const prefix = `${options.annotationPrefix ?? 'nginx.ingress.kubernetes.io'}/`;
   const total = options.weightTotal ?? 100;
   const canaryIngressName = options.canaryIngress ?? `${options.stableIngress}-canary`;
-  const canaryServiceName = (ctx: PortContext) =>
-    options.canaryService ?? `${ctx.spec.target.service}-canary`;
+  const canaryServiceName = (ctx: PortContext) => sides.names(ctx).canary;
   const ingressRef = (ctx: PortContext, name: string): ObjectRef => ({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
@@ -134,12 +133,12 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
     'canary-by-cookie',
   ].map((k) => `${prefix}${k}`);
 
-  const stableService = (ctx: PortContext) => ctx.spec.target.service as string;
-  const pinStable = (ctx: PortContext) => sides.pinStable(ctx, stableService(ctx));
+  const stableService = (ctx: PortContext) => sides.names(ctx).stable;
+  const pinStable = (ctx: PortContext) => sides.pinStable(ctx);
 
   /** The canary Service and the canary Ingress (at weight 0): what ingress-nginx merges into the primary location. */
   const ensureCanary = async (ctx: PortContext): Promise<Ingress> => {
-    await sides.ensureCanary(ctx, stableService(ctx), canaryServiceName(ctx));
+    await sides.ensureCanary(ctx);
     const name = canaryServiceName(ctx);
     const current = await client.get<Ingress>(ingressRef(ctx, canaryIngressName));
     if (current) return current;
@@ -187,13 +186,10 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
     ctx: PortContext,
     change: (a: Record<string, string>) => Record<string, string>,
   ) => {
-    await client.update<Ingress>(ingressRef(ctx, canaryIngressName), (ing) => {
-      const before = ing.metadata.annotations ?? {};
-      const after = change({ ...before });
-      return JSON.stringify(after) === JSON.stringify(before)
-        ? undefined
-        : { ...ing, metadata: { ...ing.metadata, annotations: after } };
-    });
+    await updateIfChanged<Ingress>(client, ingressRef(ctx, canaryIngressName), (ing) => ({
+      ...ing,
+      metadata: { ...ing.metadata, annotations: change({ ...(ing.metadata.annotations ?? {}) }) },
+    }));
   };
 
   const status = async (ctx: PortContext): Promise<RouterStatus> => {
@@ -374,7 +370,7 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
     async finalize(ctx) {
       if (ctx.targets.stable?.podTemplateHash) await pinStable(ctx);
       await client.delete(ingressRef(ctx, canaryIngressName));
-      await sides.release(ctx, stableService(ctx), canaryServiceName(ctx));
+      await sides.release(ctx);
       return status(ctx);
     },
     status,

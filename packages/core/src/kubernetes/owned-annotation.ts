@@ -31,3 +31,47 @@ export function withOwnedAnnotation<T extends Annotated>(
     delete (metadata as { annotations?: unknown }).annotations;
   return { ...obj, metadata };
 }
+
+/** A snapshot as kept on the object: the router's record plus whether the object had annotations. */
+export type Snapshot<S> = S & { hadAnnotations: boolean };
+
+/**
+ * What an object was before Kanary first changed it, kept under one owned annotation so that
+ * finishing can put it back. Taken at the first write and never again: later writes carry the
+ * saved one, so a restore always returns to the person's object, not to an intermediate state.
+ */
+export interface OwnedSnapshot<S, O extends Annotated> {
+  readonly key: string;
+  /** The snapshot saved on `obj`; undefined before Kanary's first write. */
+  saved(obj: O | undefined): Snapshot<S> | undefined;
+  /** The saved snapshot, or `obj` as it is now (what the first write saves). */
+  of(obj: O): Snapshot<S>;
+  /** `next` carrying `snapshot`. */
+  keep<T extends Annotated>(next: T, snapshot: Snapshot<S>): T;
+  /**
+   * `next` without the snapshot, and without the annotation map when Kanary brought it; an
+   * unknown snapshot keeps the map (the safe side: an empty map is harmless, a lost one is not).
+   */
+  drop<T extends Annotated>(next: T, snapshot: Snapshot<S> | undefined): T;
+}
+
+/**
+ * Where a router keeps one rollout's snapshot of an object it shares with people and other
+ * rollouts (a VirtualService, an HTTPRoute): one annotation per rollout.
+ */
+export const originalAnnotation = (rollout: string): string => `kanary.dev/original.${rollout}`;
+
+/** An owned snapshot under `key`, `capture` saying what of the object to keep. */
+export function ownedSnapshot<S extends object, O extends Annotated>(
+  key: string,
+  capture: (obj: O) => S,
+): OwnedSnapshot<S, O> {
+  const saved = (obj: O | undefined) => readOwnedAnnotation<Snapshot<S>>(obj, key);
+  return {
+    key,
+    saved,
+    of: (obj) => saved(obj) ?? { ...capture(obj), hadAnnotations: obj.metadata.annotations !== undefined },
+    keep: (next, snapshot) => withOwnedAnnotation(next, key, snapshot),
+    drop: (next, snapshot) => withOwnedAnnotation(next, key, undefined, snapshot?.hadAnnotations ?? true),
+  };
+}

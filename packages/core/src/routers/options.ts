@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { formatIssues, KanaryError, type KanaryIssue } from '../errors/kanary-error.ts';
-import type { KubeClient, KubeClientOptions } from '../kubernetes/client.ts';
+import { createKubeClient, type KubeClient, type KubeClientOptions } from '../kubernetes/client.ts';
 
 /** How a router reaches the cluster: a client to share (a KubeClient from @kanary/core), or a KubeConfig to make one. */
 export interface RouterClientOptions {
@@ -29,4 +29,9 @@ export function parseRouterOptions<S extends z.ZodType>(
   throw new KanaryError('INVALID_SPEC', `${router} router options are not valid:\n${formatIssues(issues)}`, {
     issues,
   });
+}
+
+/** The client a router was given, or one made from its kubeConfig (or the default kubeconfig). */
+export function routerClient(options: RouterClientOptions): KubeClient {
+  return options.client ?? createKubeClient(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {});
 }

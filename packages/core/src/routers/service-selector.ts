@@ -1,9 +1,10 @@
 import { KanaryError } from '../errors/kanary-error.ts';
-import type { KubeClient, ObjectRef } from '../kubernetes/client.ts';
+import type { KubeClient } from '../kubernetes/client.ts';
 import { pinService, type Service, unpinService } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
 import { NO_CAPABILITIES, type RouterStatus, type TrafficRouter } from '../ports/router.ts';
 import { partWiring } from '../ports/wiring.ts';
+import { serviceRef, sideHash } from './service-sides.ts';
 
 export interface ServiceSelectorRouterOptions {
   client: KubeClient;
@@ -27,20 +28,10 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
       preview: options.previewService ?? (s.type === 'blueGreen' ? s.previewService : undefined),
     };
   };
-  const ref = (ctx: PortContext, name: string): ObjectRef => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    namespace: ctx.spec.namespace,
-    name,
-  });
-  const hashOf = (ctx: PortContext, side: 'stable' | 'canary'): string => {
-    const h = ctx.targets[side]?.podTemplateHash;
-    if (!h) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
-    return h;
-  };
+  const ref = serviceRef;
   /** Points a Service at one side, keeping the user's selector in an annotation. Verified by reading back. */
   const point = async (ctx: PortContext, name: string, side: 'stable' | 'canary'): Promise<void> => {
-    await pinService(client, ref(ctx, name), hashOf(ctx, side), ctx.targets[side]?.podLabels);
+    await pinService(client, ref(ctx, name), sideHash(ctx, side), ctx.targets[side]?.podLabels);
   };
 
   const status = async (ctx: PortContext): Promise<RouterStatus> => {

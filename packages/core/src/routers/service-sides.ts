@@ -10,6 +10,34 @@ import {
 } from '../kubernetes/service-pin.ts';
 import type { PortContext } from '../ports/context.ts';
 import type { Permission } from '../ports/permissions.ts';
+import type { Side } from '../ports/refs.ts';
+
+/** The two Services a split routes between: the user's stable one and the canary one Kanary owns. */
+export interface SideNames {
+  stable: string;
+  canary: string;
+}
+
+/**
+ * The stable Service (`target.service`) and the canary one: the router's `canaryService`
+ * option, else the stable name with `-canary`. Validation has made sure `target.service` is set.
+ */
+export function sideNames(ctx: PortContext, canaryService?: string): SideNames {
+  const stable = ctx.spec.target.service as string;
+  return { stable, canary: canaryService ?? `${stable}-canary` };
+}
+
+/** A Service of the rollout's namespace. */
+export function serviceRef(ctx: PortContext, name: string): ObjectRef {
+  return { apiVersion: 'v1', kind: 'Service', namespace: ctx.spec.namespace, name };
+}
+
+/** The pod-template-hash of one side's ReplicaSet; a retryable error while it is not known yet. */
+export function sideHash(ctx: PortContext, side: Side): string {
+  const hash = ctx.targets[side]?.podTemplateHash;
+  if (!hash) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
+  return hash;
+}
 
 /**
  * Services that select one side each, for routers that split between two Services (Istio
@@ -19,42 +47,40 @@ import type { Permission } from '../ports/permissions.ts';
  * canary's hash.
  */
 export interface ServiceSides {
+  /** The Services' names for this rollout. */
+  names(ctx: PortContext): SideNames;
   /** Pins the stable Service to the stable ReplicaSet; idempotent. */
-  pinStable(ctx: PortContext, stableService: string): Promise<void>;
+  pinStable(ctx: PortContext): Promise<void>;
   /** Creates (or re-points) the canary Service: the user's selector plus the canary's hash. */
-  ensureCanary(ctx: PortContext, stableService: string, canaryService: string): Promise<void>;
+  ensureCanary(ctx: PortContext): Promise<void>;
   /** Deletes the canary Service this rollout made and gives the stable Service its own selector back. */
-  release(ctx: PortContext, stableService: string, canaryService: string): Promise<void>;
+  release(ctx: PortContext): Promise<void>;
 }
 
-export function createServiceSides(client: KubeClient): ServiceSides {
-  const ref = (ctx: PortContext, name: string): ObjectRef => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    namespace: ctx.spec.namespace,
-    name,
-  });
-  const hashOf = (ctx: PortContext, side: 'stable' | 'canary') => {
-    const h = ctx.targets[side]?.podTemplateHash;
-    if (!h) throw new KanaryError('ROUTER', `the ${side} ReplicaSet is not known yet`, { retryable: true });
-    return h;
-  };
+/** The stable/canary Service pair of a router whose option `canaryService` names the canary (default `<stable>-canary`). */
+export function createServiceSides(
+  client: KubeClient,
+  options: { canaryService?: string } = {},
+): ServiceSides {
+  const ref = serviceRef;
+  const names = (ctx: PortContext) => sideNames(ctx, options.canaryService);
   return {
-    async pinStable(ctx, stableService) {
-      await pinService(client, ref(ctx, stableService), hashOf(ctx, 'stable'));
+    names,
+    async pinStable(ctx) {
+      await pinService(client, ref(ctx, names(ctx).stable), sideHash(ctx, 'stable'));
     },
-    async ensureCanary(ctx, stableService, canaryService) {
-      const hash = hashOf(ctx, 'canary');
-      const stable = await client.get<Service>(ref(ctx, stableService));
+    async ensureCanary(ctx) {
+      const hash = sideHash(ctx, 'canary');
+      const { stable: stableName, canary } = names(ctx);
+      const stable = await client.get<Service>(ref(ctx, stableName));
       if (!stable)
-        throw new KanaryError('NOT_FOUND', `Service ${ctx.spec.namespace}/${stableService} does not exist`);
-      await ensureHashService(client, ref(ctx, canaryService), stable, hash, {
-        [LABEL_ROLLOUT]: ctx.spec.name,
-      });
+        throw new KanaryError('NOT_FOUND', `Service ${ctx.spec.namespace}/${stableName} does not exist`);
+      await ensureHashService(client, ref(ctx, canary), stable, hash, { [LABEL_ROLLOUT]: ctx.spec.name });
     },
-    async release(ctx, stableService, canaryService) {
-      await deleteOwnedService(client, ref(ctx, canaryService), ctx.spec.name);
-      await unpinService(client, ref(ctx, stableService));
+    async release(ctx) {
+      const { stable, canary } = names(ctx);
+      await deleteOwnedService(client, ref(ctx, canary), ctx.spec.name);
+      await unpinService(client, ref(ctx, stable));
     },
   };
 }
