@@ -84,6 +84,7 @@ export type { RetryPolicy, RetryPolicyOptions } from './retry/policy.ts';
 export { createRetryPolicy } from './retry/policy.ts';
 export type { UserPartition } from './routers/by-user.ts';
 export { userPartition } from './routers/by-user.ts';
+export { missingObjectIssue, stableServiceIssue } from './routers/issues.ts';
 export { parseRouterOptions, type RouterClientOptions, routerClient } from './routers/options.ts';
 export type { ServiceSides, SideNames } from './routers/service-sides.ts';
 export {

@@ -8,6 +8,7 @@ import {
   type KubeObject,
   type MatchRule,
   type MirrorRoute,
+  missingObjectIssue,
   type ObjectRef,
   originalAnnotation,
   ownedSnapshot,
@@ -18,6 +19,7 @@ import {
   type RouterStatus,
   routerClient,
   serviceSidesPermissions,
+  stableServiceIssue,
   type TrafficRouter,
   updateIfChanged,
 } from '@kanary/core/adapter';
@@ -282,23 +284,10 @@ export function createGatewayApiRouter(options: GatewayApiRouterOptions): Traffi
     ],
     capabilities: CAPABILITIES,
     async validate(ctx) {
-      const issues: KanaryIssue[] = [];
       const route = await client.get<HTTPRoute>(routeRef(ctx));
       if (!route)
-        return [
-          {
-            path: 'router.httpRoute',
-            message: `HTTPRoute ${ctx.spec.namespace}/${options.httpRoute} does not exist`,
-            hint: 'create it, or fix the name',
-            severity: 'error',
-          },
-        ];
-      if (!ctx.spec.target.service)
-        issues.push({
-          path: 'target.service',
-          message: 'the Gateway API router needs the stable Service',
-          severity: 'error',
-        });
+        return [missingObjectIssue('router.httpRoute', 'HTTPRoute', ctx.spec.namespace, options.httpRoute)];
+      const issues: KanaryIssue[] = stableServiceIssue(ctx, 'Gateway API');
       const attached = attachmentProblem(route);
       if (attached)
         issues.push({

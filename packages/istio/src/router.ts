@@ -7,6 +7,7 @@ import {
   type KanaryIssue,
   type KubeObject,
   type MirrorRoute,
+  missingObjectIssue,
   type ObjectRef,
   originalAnnotation,
   ownedSnapshot,
@@ -20,6 +21,7 @@ import {
   sameContent,
   serviceSidesPermissions,
   sideHash,
+  stableServiceIssue,
   type TrafficRouter,
   updateIfChanged,
 } from '@kanary/core/adapter';
@@ -406,24 +408,10 @@ export function createIstioRouter(options: IstioRouterOptions): TrafficRouter {
     capabilities: CAPABILITIES,
 
     async validate(ctx) {
-      const issues: KanaryIssue[] = [];
-      if (!ctx.spec.target.service)
-        issues.push({
-          path: 'target.service',
-          message: 'the Istio router needs the stable Service',
-          hint: 'set target.service',
-          severity: 'error',
-        });
+      const issues: KanaryIssue[] = stableServiceIssue(ctx, 'Istio');
       const vs = await client.get<VirtualService>(await vsRef(ctx)).catch(() => undefined);
-      if (!vs) {
-        issues.push({
-          path: 'router.virtualService',
-          message: `VirtualService ${vsNs(ctx)}/${vsName} does not exist`,
-          hint: 'create it, or fix the name',
-          severity: 'error',
-        });
-        return issues;
-      }
+      if (!vs)
+        return [...issues, missingObjectIssue('router.virtualService', 'VirtualService', vsNs(ctx), vsName)];
       const names = managedNames(vs);
       if (names.length === 0) {
         issues.push({

@@ -7,6 +7,7 @@ import {
   type KubeObject,
   LABEL_ROLLOUT,
   type MatchRule,
+  missingObjectIssue,
   type ObjectRef,
   type PortContext,
   parseRouterOptions,
@@ -15,6 +16,7 @@ import {
   type RouterStatus,
   routerClient,
   serviceSidesPermissions,
+  stableServiceIssue,
   type TrafficRouter,
   updateIfChanged,
 } from '@kanary/core/adapter';
@@ -223,23 +225,12 @@ export function createNginxRouter(options: NginxRouterOptions): TrafficRouter {
     capabilities: CAPABILITIES(total),
 
     async validate(ctx) {
-      const issues: KanaryIssue[] = [];
       const primary = await client.get<Ingress>(ingressRef(ctx, options.stableIngress));
       if (!primary)
         return [
-          {
-            path: 'router.stableIngress',
-            message: `Ingress ${ctx.spec.namespace}/${options.stableIngress} does not exist`,
-            hint: 'create it, or fix the name',
-            severity: 'error',
-          },
+          missingObjectIssue('router.stableIngress', 'Ingress', ctx.spec.namespace, options.stableIngress),
         ];
-      if (!ctx.spec.target.service)
-        issues.push({
-          path: 'target.service',
-          message: 'the ingress-nginx router needs the stable Service',
-          severity: 'error',
-        });
+      const issues: KanaryIssue[] = stableServiceIssue(ctx, 'ingress-nginx');
       if (primary.metadata.annotations?.[`${prefix}canary`] === 'true') {
         issues.push({
           path: 'router.stableIngress',

@@ -1,6 +1,6 @@
 import type { Plan, PlanAction, PlanStep } from '../plan/actions.ts';
 import type { RolloutSpec } from '../spec/rollout-spec.ts';
-import { emptyRequirements, hook } from './common.ts';
+import { abortTail, emptyRequirements, hook } from './common.ts';
 import type { PlanOptions, Strategy } from './strategy.ts';
 
 /**
@@ -71,12 +71,8 @@ function planBlueGreen(spec: RolloutSpec, options: PlanOptions): Plan {
       { type: 'workload.restoreStable' },
       { type: 'workload.waitReady', side: 'stable' },
       { type: 'router.reset' },
-      ...hook(options, 'rollback'),
-      ...hook(options, 'post-rollout'),
-      { type: 'delay', duration: spec.abortScaleDownDelay, reason: 'abortScaleDown' },
-      { type: 'workload.cleanup' },
-      // Green is gone (or at 0): the Services as the user had them.
-      { type: 'router.finalize' },
+      // Then green goes (or to 0) and the Services are as the user had them.
+      ...abortTail(spec, options),
     ],
     requires: { router: req, workload: [] },
   };

@@ -10,6 +10,21 @@ export function hook(options: PlanOptions, name: HookName): PlanAction[] {
   return options.hooks.has(name) ? [{ type: 'hook', hook: name }] : [];
 }
 
+/**
+ * How every routed abort ends once users are back on the stable: the rollback hooks, the delay
+ * before the canary goes, the canary removed, and only then the user's Services and routes as
+ * they were (before, they would still select the canary's pods).
+ */
+export function abortTail(spec: RolloutSpec, options: PlanOptions): PlanAction[] {
+  return [
+    ...hook(options, 'rollback'),
+    ...hook(options, 'post-rollout'),
+    { type: 'delay', duration: spec.abortScaleDownDelay, reason: 'abortScaleDown' },
+    { type: 'workload.cleanup' },
+    { type: 'router.finalize' },
+  ];
+}
+
 export function emptyRequirements(): RouterRequirements {
   return {
     weights: [],

@@ -1,6 +1,13 @@
 import type { Plan, PlanStep } from '../plan/actions.ts';
 import type { RolloutSpec } from '../spec/rollout-spec.ts';
-import { compileRouterSteps, emptyRequirements, hook, requireMatch, requireWeight } from './common.ts';
+import {
+  abortTail,
+  compileRouterSteps,
+  emptyRequirements,
+  hook,
+  requireMatch,
+  requireWeight,
+} from './common.ts';
 import type { PlanOptions, Strategy } from './strategy.ts';
 
 /**
@@ -96,12 +103,8 @@ export function planCanary(spec: RolloutSpec, options: PlanOptions): Plan {
       { type: 'workload.waitReady', side: 'stable' },
       // Again, now that stable is as it was: the router follows its current pods.
       { type: 'router.reset' },
-      ...hook(options, 'rollback'),
-      ...hook(options, 'post-rollout'),
-      { type: 'delay', duration: spec.abortScaleDownDelay, reason: 'abortScaleDown' },
-      { type: 'workload.cleanup' },
       // Only once the canary's pods are gone may the user's selectors and subsets be restored.
-      { type: 'router.finalize' },
+      ...abortTail(spec, options),
     ],
     requires: { router: req, workload: [] },
   };

@@ -1,6 +1,7 @@
 import { createKubeClient, type KubeObject } from '@kanary/core';
 import {
   isKanaryError,
+  missingObjectIssue,
   originalAnnotation,
   ownedSnapshot,
   type PortContext,
@@ -8,6 +9,7 @@ import {
   sameContent,
   sideHash,
   sideNames,
+  stableServiceIssue,
   updateIfChanged,
 } from '@kanary/core/adapter';
 import { type Cluster, startCluster } from '@kanary/testkit';
@@ -106,6 +108,18 @@ describe('service sides and the client', () => {
   it('names the canary Service after the stable one unless the router says otherwise', () => {
     expect(sideNames(ctx('shop'))).toEqual({ stable: 'shop', canary: 'shop-canary' });
     expect(sideNames(ctx('shop'), 'shop-preview')).toEqual({ stable: 'shop', canary: 'shop-preview' });
+  });
+
+  it('validation findings name the field and the fix', () => {
+    expect(stableServiceIssue(ctx('shop'), 'Istio')).toEqual([]);
+    expect(stableServiceIssue(ctx(undefined), 'Istio')).toEqual([
+      expect.objectContaining({ path: 'target.service', hint: 'set target.service', severity: 'error' }),
+    ]);
+    expect(missingObjectIssue('router.httpRoute', 'HTTPRoute', 'shop', 'web')).toMatchObject({
+      path: 'router.httpRoute',
+      message: 'HTTPRoute shop/web does not exist',
+      severity: 'error',
+    });
   });
 
   it('a side whose ReplicaSet is not known yet is a retryable error', () => {
