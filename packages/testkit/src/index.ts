@@ -46,7 +46,11 @@ export { deployment, gateway, istioApp, readinessProbe, service } from './fixtur
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
 export { gammaSampler, poissonSampler } from './testing/poisson.ts';
-export type { Backend, RouteOutcome } from './traffic/routing.ts';
+export type { GatewayEntry } from './traffic/dataplanes/gateway-api.ts';
+export type { IstioEntry } from './traffic/dataplanes/istio.ts';
+export type { IngressEntry } from './traffic/dataplanes/nginx.ts';
+export type { Backend, RouteOutcome } from './traffic/dataplanes/plane.ts';
+export type { ServiceEntry } from './traffic/dataplanes/service.ts';
 export type {
   BehaviorRule,
   Entry,

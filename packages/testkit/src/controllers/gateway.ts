@@ -7,7 +7,7 @@ import type { ObjectStore } from '../apiserver/store.ts';
 // owns the GatewayClasses naming its controllerName, accepts their Gateways, and writes each
 // HTTPRoute's `status.parents` for the Gateways it owns — Accepted (the route attached to a
 // listener) and ResolvedRefs (every backendRef a Service it may reach, on a port it has). The data
-// plane (traffic/routing.ts) routes only through routes accepted here.
+// plane (traffic/dataplanes/gateway-api.ts) routes only through routes accepted here.
 
 /** The controllerName of the emulator's Gateway implementation. */
 export const GATEWAY_CONTROLLER = 'testkit.kanary.dev/gateway-controller';

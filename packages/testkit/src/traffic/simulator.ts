@@ -1,18 +1,20 @@
 import type { Clock } from '@kanary/core';
 import type { KubeObject } from '../apiserver/object.ts';
 import type { ObjectStore } from '../apiserver/store.ts';
-import { MetricsRegistry, type SeriesHandle } from './metrics.ts';
-import { createRandom, type Random } from './random.ts';
+import { type GatewayEntry, gatewayApiPlane } from './dataplanes/gateway-api.ts';
+import { type IstioEntry, istioPlane } from './dataplanes/istio.ts';
+import { type IngressEntry, nginxPlane } from './dataplanes/nginx.ts';
 import {
   type Backend,
   ClusterView,
+  type DataPlane,
   type RouteOutcome,
-  routeGateway,
-  routeIstio,
-  routeNginx,
-  routeService,
+  type SeriesWriter,
   type SimRequest,
-} from './routing.ts';
+} from './dataplanes/plane.ts';
+import { type ServiceEntry, servicePlane } from './dataplanes/service.ts';
+import { MetricsRegistry, type SeriesHandle } from './metrics.ts';
+import { createRandom, type Random } from './random.ts';
 
 /** How a version answers: error probability and a log-normal latency. */
 export interface VersionBehavior {
@@ -28,15 +30,18 @@ export interface BehaviorRule {
 }
 
 /** Where requests enter. A list of hops is a call chain carrying the same headers (a front-end calling its back-end). */
-export type Entry =
-  | { kind: 'service'; namespace: string; service: string }
-  | { kind: 'istio'; host: string; namespace?: string }
-  | { kind: 'ingress'; host: string; path?: string; ingressClass?: string }
-  /**
-   * Through a Gateway (`gateway`, default: any Gateway of the emulator's implementation): only
-   * HTTPRoutes its controller accepted for it (`status.parents`) route requests.
-   */
-  | { kind: 'gateway'; host: string; path?: string; gateway?: { namespace: string; name: string } };
+export type Entry = ServiceEntry | IstioEntry | IngressEntry | GatewayEntry;
+
+/** Each entry kind's data plane: how it routes, and the series it writes. */
+const PLANES: { [K in Entry['kind']]: DataPlane<Extract<Entry, { kind: K }>> } = {
+  service: servicePlane,
+  istio: istioPlane,
+  ingress: nginxPlane,
+  gateway: gatewayApiPlane,
+};
+/** The generic series' buckets (seconds), as a typical HTTP middleware exports them. */
+const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const planeOf = <E extends Entry>(entry: E) => PLANES[entry.kind] as DataPlane<E>;
 
 export interface UserClass {
   share: number;
@@ -79,12 +84,6 @@ export interface Session {
   cookies(): Record<string, string>;
 }
 
-const ISTIO_BUCKETS = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
-  3600000,
-];
-const NGINX_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
 /**
  * Sends simulated requests through the cluster's routing objects and records what the real
  * data planes would export. Requests are generated every tick of the cluster clock.
@@ -105,6 +104,8 @@ export class TrafficSimulator {
   readonly served = new Map<string, { requests: number; errors: number }>();
   /** Series handles by a short key of the labels that vary (see `#series`). */
   readonly #handles = new Map<string, SeriesHandle[]>();
+  /** What the data planes write through. */
+  readonly #writer: SeriesWriter;
 
   constructor(store: ObjectStore, clock: Clock, options: TrafficOptions = {}) {
     this.#clock = clock;
@@ -114,23 +115,8 @@ export class TrafficSimulator {
     this.#tickMs = options.tickMs ?? 1000;
     this.#default = options.defaultBehavior ?? { errorRate: 0, latency: { medianMs: 50, sigma: 0.5 } };
     this.#unsubscribe = store.subscribe(() => this.#view.invalidate());
-    this.metrics.counter('istio_requests_total', 'Requests reported by the destination sidecar (simulated).');
-    this.metrics.histogram(
-      'istio_request_duration_milliseconds',
-      'Request duration in ms (simulated).',
-      ISTIO_BUCKETS,
-    );
-    this.metrics.counter('nginx_ingress_controller_requests', 'Requests through ingress-nginx (simulated).');
-    this.metrics.histogram(
-      'nginx_ingress_controller_response_duration_seconds',
-      'Upstream response time (simulated).',
-      NGINX_BUCKETS,
-    );
-    this.metrics.histogram(
-      'nginx_ingress_controller_request_duration_seconds',
-      'Request processing time (simulated).',
-      NGINX_BUCKETS,
-    );
+    this.#writer = { metrics: this.metrics, series: (key, make) => this.#series(key, make) };
+    for (const plane of Object.values(PLANES)) plane.declare(this.metrics);
     this.metrics.counter(
       'http_requests_total',
       'Requests by serving workload, for every entry kind incl. Gateway API routes (simulated).',
@@ -138,7 +124,7 @@ export class TrafficSimulator {
     this.metrics.histogram(
       'http_request_duration_seconds',
       'Request duration by serving workload (simulated).',
-      NGINX_BUCKETS,
+      HTTP_BUCKETS,
     );
   }
 
@@ -226,16 +212,7 @@ export class TrafficSimulator {
   }
 
   #route(entry: Entry, req: SimRequest): RouteOutcome {
-    switch (entry.kind) {
-      case 'service':
-        return routeService(this.#view, this.#random, entry.namespace, entry.service);
-      case 'istio':
-        return routeIstio(this.#view, this.#random, req, entry.namespace ?? 'default');
-      case 'ingress':
-        return routeNginx(this.#view, this.#random, req, entry.ingressClass);
-      case 'gateway':
-        return routeGateway(this.#view, this.#random, req, entry.gateway);
-    }
+    return planeOf(entry).route(this.#view, this.#random, req, entry);
   }
 
   #serve(backend: Backend): { status: number; latencyMs: number } {
@@ -389,40 +366,6 @@ export class TrafficSimulator {
         if (status >= 500) s.errors += 1;
         this.served.set(key, s);
       }
-      const labels = backend.pod.metadata.labels ?? {};
-      if (entry.kind === 'istio' || entry.kind === 'service') {
-        const version = labels.version;
-        const canonical = labels['service.istio.io/canonical-name'] ?? labels.app ?? backend.workload;
-        const revision = labels['service.istio.io/canonical-revision'] ?? version ?? 'latest';
-        const h = this.#series(
-          `istio\u0000${source.workload}\u0000${source.namespace}\u0000${backend.workload}\u0000${backend.namespace}\u0000${backend.service}\u0000${version ?? '\u0002'}\u0000${canonical}\u0000${revision}\u0000${code}`,
-          () => {
-            const destination = {
-              reporter: 'destination',
-              source_workload: source.workload,
-              source_workload_namespace: source.namespace,
-              destination_workload: backend.workload,
-              destination_workload_namespace: backend.namespace,
-              destination_service: `${backend.service}.${backend.namespace}.svc.cluster.local`,
-              destination_service_name: backend.service,
-              destination_service_namespace: backend.namespace,
-              destination_version: version ?? 'unknown',
-              destination_canonical_service: canonical,
-              destination_canonical_revision: revision,
-              request_protocol: 'http',
-              response_code: code,
-              response_flags: '-',
-              connection_security_policy: 'mutual_tls',
-            };
-            return [
-              this.metrics.handle('istio_requests_total', destination),
-              this.metrics.handle('istio_request_duration_milliseconds', destination),
-            ];
-          },
-        );
-        h[0]?.inc();
-        h[1]?.observe(latencyMs);
-      }
       if (!mirrored) {
         const route = outcome.meta.route ?? outcome.meta.ingress ?? outcome.meta.virtualService ?? '';
         const h = this.#series(
@@ -446,39 +389,7 @@ export class TrafficSimulator {
         h[1]?.observe(latencyMs / 1000);
       }
     }
-    if (entry.kind === 'ingress' && !mirrored && outcome.meta.ingress) {
-      const ns = backend?.namespace ?? '';
-      const { ingress } = outcome.meta;
-      const service = outcome.meta.primaryService ?? '';
-      const canary = outcome.meta.canary ?? '';
-      const h = this.#series(
-        `nginx\u0000${req.host}\u0000${ingress}\u0000${req.method}\u0000${ns}\u0000${req.path}\u0000${service}\u0000${canary}\u0000${code}`,
-        () => {
-          const labels = {
-            controller_class: 'k8s.io/ingress-nginx',
-            controller_namespace: 'ingress-nginx',
-            controller_pod: 'ingress-nginx-controller-0',
-            host: req.host,
-            ingress,
-            method: req.method,
-            namespace: ns,
-            path: req.path,
-            service,
-            canary,
-            status: code,
-          };
-          const { status: _s, method: _m, ...durationLabels } = labels;
-          return [
-            this.metrics.handle('nginx_ingress_controller_requests', labels),
-            this.metrics.handle('nginx_ingress_controller_response_duration_seconds', durationLabels),
-            this.metrics.handle('nginx_ingress_controller_request_duration_seconds', durationLabels),
-          ];
-        },
-      );
-      h[0]?.inc();
-      h[1]?.observe(latencyMs / 1000);
-      h[2]?.observe(latencyMs / 1000 + 0.001);
-    }
+    planeOf(entry).record(this.#writer, { req, outcome, backend, code, latencyMs, source, mirrored });
   }
 
   /** The series one request writes, found once per distinct label set (made by `make`). */
