@@ -1,9 +1,11 @@
 import { seededRandom } from '../apiserver/faults.ts';
+import { poissonSampler } from '../testing/poisson.ts';
 
 export interface Random {
   next(): number;
   /** Integer in [1, n], like Lua's math.random(n). */
   int1(n: number): number;
+  /** An exact Poisson draw (the one sampler the detection benchmark and the gate tests use too). */
   poisson(lambda: number): number;
   /** Log-normal with the given median and shape. */
   lognormal(median: number, sigma: number): number;
@@ -19,18 +21,8 @@ export function createRandom(seed: number): Random {
   return {
     next,
     int1: (n) => 1 + Math.floor(next() * n),
-    poisson(lambda) {
-      if (lambda <= 0) return 0;
-      if (lambda > 60) return Math.max(0, Math.round(lambda + Math.sqrt(lambda) * normal()));
-      const l = Math.exp(-lambda);
-      let k = 0;
-      let p = 1;
-      do {
-        k++;
-        p *= next();
-      } while (p > l);
-      return k - 1;
-    },
+    // Exact draws at every rate (a normal approximation above 60 a tick used to thin the tails).
+    poisson: poissonSampler(next),
     lognormal: (median, sigma) => median * Math.exp(sigma * normal()),
   };
 }
