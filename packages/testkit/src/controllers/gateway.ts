@@ -1,6 +1,8 @@
 import { type KindInfo, kindByName } from '../apiserver/kinds.ts';
 import { jsonEqual, type KubeObject } from '../apiserver/object.ts';
-import type { ObjectStore } from '../apiserver/store.ts';
+import type { ObjectStore, StoreEvent } from '../apiserver/store.ts';
+import type { Controller, ControllerContext } from './controller.ts';
+import type { WorkKey } from './queue.ts';
 
 // A Gateway API implementation's controller, as the standard channel specifies one (GEP-1364 route
 // status, GEP-709 ReferenceGrant, listener attachment in the Gateway and HTTPRoute API docs): it
@@ -317,4 +319,75 @@ export function attachedTo(route: KubeObject, gateway?: { namespace: string; nam
       return false;
     return (p.conditions as Condition[]).some((c) => c.type === 'Accepted' && c.status === 'True');
   });
+}
+
+/**
+ * The implementation's controller loop: a route is looked at when it, its Gateways, a Service, a
+ * ReferenceGrant or a namespace changes (what attaches and resolves depends on all of them); a
+ * Gateway when it, its class or a route naming it does.
+ */
+export class GatewayController implements Controller {
+  readonly kinds = ['httproute', 'gateway', 'gatewayclass'] as const;
+  readonly #ctx: ControllerContext;
+  constructor(ctx: ControllerContext) {
+    this.#ctx = ctx;
+  }
+
+  onEvent(e: StoreEvent): void {
+    const o = e.object;
+    const namespace = o.metadata.namespace ?? '';
+    const { queue, store } = this.#ctx;
+    switch (e.info.kind) {
+      case 'HTTPRoute':
+        queue.add({ kind: 'httproute', namespace, name: o.metadata.name as string });
+        for (const ref of ((o.spec as Obj | undefined)?.parentRefs as Obj[] | undefined) ?? [])
+          queue.add({
+            kind: 'gateway',
+            namespace: (ref.namespace as string | undefined) ?? namespace,
+            name: String(ref.name),
+          });
+        break;
+      case 'Gateway':
+        queue.add({ kind: 'gateway', namespace, name: o.metadata.name as string });
+        this.#allRoutes();
+        break;
+      case 'GatewayClass':
+        queue.add({ kind: 'gatewayclass', name: o.metadata.name as string });
+        for (const g of store.select(K.gateway, undefined, () => true))
+          queue.add({
+            kind: 'gateway',
+            namespace: g.metadata.namespace as string,
+            name: g.metadata.name as string,
+          });
+        break;
+      case 'Service':
+      case 'ReferenceGrant':
+      case 'Namespace':
+        this.#allRoutes();
+        break;
+    }
+  }
+
+  #allRoutes(): void {
+    for (const r of this.#ctx.store.select(K.httpRoute, undefined, () => true))
+      this.#ctx.queue.add({
+        kind: 'httproute',
+        namespace: r.metadata.namespace as string,
+        name: r.metadata.name as string,
+      });
+  }
+
+  reconcile(key: WorkKey): void {
+    const { store, clock } = this.#ctx;
+    if (key.kind === 'httproute') {
+      const route = store.get(K.httpRoute, key.namespace, key.name);
+      if (route) syncHttpRoute(store, route, clock.now());
+    } else if (key.kind === 'gateway') {
+      const gateway = store.get(K.gateway, key.namespace, key.name);
+      if (gateway) syncGateway(store, gateway, clock.now());
+    } else if (key.kind === 'gatewayclass') {
+      const cls = store.get(K.gatewayClass, undefined, key.name);
+      if (cls) syncGatewayClass(store, cls, clock.now());
+    }
+  }
 }
