@@ -40,8 +40,9 @@ export {
 } from './controllers/deployment-math.ts';
 export { GATEWAY_CONTROLLER } from './controllers/gateway.ts';
 export { podTemplateHash } from './controllers/hash.ts';
-export type { ControllerLatency, PodBehavior, PodBehaviorRule } from './controllers/manager.ts';
-export { REALISTIC_LATENCY } from './controllers/manager.ts';
+export type { PodBehavior, PodBehaviorRule } from './controllers/kubelet.ts';
+export type { ControllerLatency } from './controllers/queue.ts';
+export { REALISTIC_LATENCY } from './controllers/queue.ts';
 export { deployment, gateway, istioApp, readinessProbe, service } from './fixtures/objects.ts';
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';

@@ -14,7 +14,7 @@ import {
 import type { FaultRule } from '../apiserver/faults.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import { type Cluster, LivelockError, startCluster } from '../cluster/start.ts';
-import type { ControllerLatency } from '../controllers/manager.ts';
+import type { ControllerLatency } from '../controllers/queue.ts';
 import { deployment, gateway, istioApp, service } from '../fixtures/objects.ts';
 import type { Entry } from '../traffic/simulator.ts';
 import { editRoute, routeZero } from './edits.ts';

@@ -9,7 +9,9 @@ import { type RaceHook, type RequestRecord, startApiServer } from '../apiserver/
 import { ApiError } from '../apiserver/status.ts';
 import { ObjectStore } from '../apiserver/store.ts';
 import { TESTKIT_CA } from '../apiserver/tls.ts';
-import { type ControllerLatency, ControllerManager, type PodBehaviorRule } from '../controllers/manager.ts';
+import type { PodBehaviorRule } from '../controllers/kubelet.ts';
+import { ControllerManager } from '../controllers/manager.ts';
+import type { ControllerLatency } from '../controllers/queue.ts';
 import { startMetricsServer } from '../traffic/metrics-server.ts';
 import { type TrafficOptions, TrafficSimulator } from '../traffic/simulator.ts';
 import { settled } from './settled.ts';

@@ -13,7 +13,7 @@ import { initialState } from '@kanary/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../apiserver/object.ts';
 import { type Cluster, type ClusterOptions, startCluster } from '../cluster/start.ts';
-import { REALISTIC_LATENCY } from '../controllers/manager.ts';
+import { REALISTIC_LATENCY } from '../controllers/queue.ts';
 import { expectShare } from '../testing/tolerance.ts';
 import type { Entry } from '../traffic/simulator.ts';
 

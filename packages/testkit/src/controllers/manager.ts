@@ -11,9 +11,6 @@ import { NamespaceController } from './namespace.ts';
 import { type ControllerLatency, REALISTIC_LATENCY, type WorkKey, WorkQueue } from './queue.ts';
 import { ReplicaSetController } from './replicaset.ts';
 
-export type { PodBehavior, PodBehaviorRule } from './kubelet.ts';
-export { type ControllerLatency, REALISTIC_LATENCY } from './queue.ts';
-
 export interface ControllerOptions {
   podReadyAfterMs?: number;
   latency?: ControllerLatency;
