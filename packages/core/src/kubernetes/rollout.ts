@@ -1,5 +1,6 @@
 import { type CreateRolloutOptions, createRollout, type Rollout } from '../engine/rollout.ts';
 import { KanaryError } from '../errors/kanary-error.ts';
+import { createLeaseLock } from '../leadership/lease.ts';
 import type { Lock } from '../ports/lock.ts';
 import type { ApiVerb, Permission } from '../ports/permissions.ts';
 import type { TrafficRouter } from '../ports/router.ts';
@@ -8,8 +9,7 @@ import type { WorkloadDriver } from '../ports/workload.ts';
 import { createReplicaRatioRouter } from '../routers/replica-ratio.ts';
 import { createServiceSelectorRouter } from '../routers/service-selector.ts';
 import { parseRolloutSpec } from '../spec/parse.ts';
-import { createConfigMapStateStore } from '../state/configmap-store.ts';
-import { createLeaseLock } from '../state/lease-lock.ts';
+import { createConfigMapStateStore } from '../store/configmap-store.ts';
 import { createDeploymentDriver, type DeploymentDriverOptions } from '../workloads/deployment-driver.ts';
 import { createKubeClient, type KubeClient, type KubeClientOptions } from './client.ts';
 import { createEventRecorder } from './events.ts';

@@ -1,9 +1,9 @@
 import type { KubeClient, KubeObject, ObjectRef } from '../kubernetes/client.ts';
 import { ownedLabels } from '../kubernetes/labels.ts';
-import { createElectedLock } from '../leadership/elector.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { LeaseBackend, LeaseRecord, Liveness, Lock, VersionedLease } from '../ports/lock.ts';
 import type { RolloutKey } from '../ports/refs.ts';
+import { createElectedLock } from './elector.ts';
 
 export interface LeaseLockOptions {
   client: KubeClient;
