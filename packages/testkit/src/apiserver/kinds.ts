@@ -259,6 +259,31 @@ export function kindByName(kind: string, group?: string): KindInfo | undefined {
   return KINDS.find((k) => k.kind === kind && (group === undefined || k.group === group));
 }
 
+/** A kind the emulator itself works with: defined above by construction. */
+function known(kind: string, group?: string): KindInfo {
+  const info = kindByName(kind, group);
+  if (!info) throw new Error(`the emulator has no kind ${kind}`);
+  return info;
+}
+
+/** The kinds the emulator's controllers and data planes read and write. */
+export const KIND = {
+  deployment: known('Deployment'),
+  replicaSet: known('ReplicaSet'),
+  pod: known('Pod'),
+  service: known('Service'),
+  endpoints: known('Endpoints'),
+  event: known('Event'),
+  namespace: known('Namespace', ''),
+  ingress: known('Ingress'),
+  virtualService: known('VirtualService'),
+  destinationRule: known('DestinationRule'),
+  httpRoute: known('HTTPRoute', 'gateway.networking.k8s.io'),
+  gateway: known('Gateway', 'gateway.networking.k8s.io'),
+  gatewayClass: known('GatewayClass', 'gateway.networking.k8s.io'),
+  referenceGrant: known('ReferenceGrant', 'gateway.networking.k8s.io'),
+};
+
 /** `instancePath` "/spec/replicas" → "spec.replicas"; array indexes as `[0]`. */
 function fieldOf(instancePath: string): string {
   return instancePath

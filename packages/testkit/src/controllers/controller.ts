@@ -1,5 +1,5 @@
 import type { Clock } from '@kanary/core';
-import { type KindInfo, kindByName } from '../apiserver/kinds.ts';
+import { KIND } from '../apiserver/kinds.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import type { ObjectStore, StoreEvent } from '../apiserver/store.ts';
 import type { WorkKey, WorkKind, WorkQueue } from './queue.ts';
@@ -23,24 +23,25 @@ export interface Controller {
   reconcile(key: WorkKey): void;
 }
 
+/** What every controller holds: its context. */
+export abstract class ControllerBase implements Controller {
+  abstract readonly kinds: readonly WorkKind[];
+  protected readonly ctx: ControllerContext;
+  constructor(ctx: ControllerContext) {
+    this.ctx = ctx;
+  }
+  abstract onEvent(e: StoreEvent): void;
+  abstract reconcile(key: WorkKey): void;
+}
+
 /** The name kube-controller-manager's controllers write with. */
 export const MANAGER = 'kube-controller-manager';
 export const REVISION = 'deployment.kubernetes.io/revision';
 
 export type Obj = Record<string, unknown>;
 
-export const K = {
-  deployment: kindByName('Deployment') as KindInfo,
-  replicaSet: kindByName('ReplicaSet') as KindInfo,
-  pod: kindByName('Pod') as KindInfo,
-  service: kindByName('Service') as KindInfo,
-  endpoints: kindByName('Endpoints') as KindInfo,
-  event: kindByName('Event') as KindInfo,
-  namespace: kindByName('Namespace') as KindInfo,
-  httpRoute: kindByName('HTTPRoute', 'gateway.networking.k8s.io') as KindInfo,
-  gateway: kindByName('Gateway', 'gateway.networking.k8s.io') as KindInfo,
-  gatewayClass: kindByName('GatewayClass', 'gateway.networking.k8s.io') as KindInfo,
-};
+/** The kinds the controllers work with. */
+export const K = KIND;
 
 export const specOf = <T>(o: KubeObject) => o.spec as T;
 export const statusOf = <T>(o: KubeObject) => (o.status ?? {}) as T;

@@ -1,8 +1,7 @@
 import { clone, jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
 import {
-  type Controller,
-  type ControllerContext,
+  ControllerBase,
   createdAt,
   K,
   MANAGER,
@@ -52,29 +51,25 @@ interface RsStatus {
  * status with its Progressing and Available conditions and the progress deadline. The arithmetic
  * is in deployment-math.ts.
  */
-export class DeploymentController implements Controller {
+export class DeploymentController extends ControllerBase {
   readonly kinds = ['deployment'] as const;
-  readonly #ctx: ControllerContext;
   /** Events written, for their names' uniqueness within one millisecond. */
   #events = 0;
-  constructor(ctx: ControllerContext) {
-    this.#ctx = ctx;
-  }
   get #store() {
-    return this.#ctx.store;
+    return this.ctx.store;
   }
   get #clock() {
-    return this.#ctx.clock;
+    return this.ctx.clock;
   }
 
   onEvent(e: StoreEvent): void {
     const o = e.object;
     const namespace = o.metadata.namespace ?? '';
     if (e.info.kind === 'Deployment')
-      this.#ctx.queue.add({ kind: 'deployment', namespace, name: o.metadata.name as string });
+      this.ctx.queue.add({ kind: 'deployment', namespace, name: o.metadata.name as string });
     else if (e.info.kind === 'ReplicaSet')
       for (const ref of o.metadata.ownerReferences ?? [])
-        if (ref.kind === 'Deployment') this.#ctx.queue.add({ kind: 'deployment', namespace, name: ref.name });
+        if (ref.kind === 'Deployment') this.ctx.queue.add({ kind: 'deployment', namespace, name: ref.name });
   }
 
   reconcile(key: WorkKey): void {
@@ -467,7 +462,7 @@ export class DeploymentController implements Controller {
     if (!complete && !spec.paused && progressing.reason !== 'ProgressDeadlineExceeded') {
       // requeueStuckDeployment: look again when the deadline would pass.
       const since = Date.parse(String(progressing.lastUpdateTime));
-      this.#ctx.queue.addAt(
+      this.ctx.queue.addAt(
         { kind: 'deployment', namespace: d.metadata.namespace as string, name: d.metadata.name as string },
         since + (spec.progressDeadlineSeconds ?? 600) * 1000 + 1000,
       );

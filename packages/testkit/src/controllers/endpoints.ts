@@ -1,54 +1,42 @@
 import { jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
-import {
-  type Controller,
-  type ControllerContext,
-  isReady,
-  K,
-  type Obj,
-  specOf,
-  statusOf,
-} from './controller.ts';
+import { ControllerBase, isReady, K, type Obj, specOf, statusOf } from './controller.ts';
 import type { WorkKey } from './queue.ts';
 
 /**
  * pkg/controller/endpoint: a Service's Endpoints list the pods its selector matches, ready ones
  * as addresses and the others as notReadyAddresses; a terminating pod leaves at once.
  */
-export class EndpointsController implements Controller {
+export class EndpointsController extends ControllerBase {
   readonly kinds = ['endpoints'] as const;
-  readonly #ctx: ControllerContext;
-  constructor(ctx: ControllerContext) {
-    this.#ctx = ctx;
-  }
 
   onEvent(e: StoreEvent): void {
     const o = e.object;
     const namespace = o.metadata.namespace ?? '';
     if (e.info.kind === 'Pod')
       // Only the Services that select this pod now, or list it in their Endpoints still.
-      for (const name of this.#servicesOf(o)) this.#ctx.queue.add({ kind: 'endpoints', namespace, name });
+      for (const name of this.#servicesOf(o)) this.ctx.queue.add({ kind: 'endpoints', namespace, name });
     else if (e.info.kind === 'Service')
-      this.#ctx.queue.add({ kind: 'endpoints', namespace, name: o.metadata.name as string });
+      this.ctx.queue.add({ kind: 'endpoints', namespace, name: o.metadata.name as string });
   }
 
   #servicesOf(pod: KubeObject): Set<string> {
     const ns = pod.metadata.namespace as string;
     const name = pod.metadata.name as string;
     return new Set([
-      ...this.#ctx.store.servicesSelecting(ns, pod.metadata.labels),
-      ...this.#ctx.store.endpointsListing(ns, name),
+      ...this.ctx.store.servicesSelecting(ns, pod.metadata.labels),
+      ...this.ctx.store.endpointsListing(ns, name),
     ]);
   }
 
   reconcile(key: WorkKey): void {
     if (key.kind !== 'endpoints') return;
-    const svc = this.#ctx.store.get(K.service, key.namespace, key.name);
+    const svc = this.ctx.store.get(K.service, key.namespace, key.name);
     if (svc) this.#sync(svc);
   }
 
   #sync(svc: KubeObject): void {
-    const { store } = this.#ctx;
+    const { store } = this.ctx;
     const ns = svc.metadata.namespace as string;
     const spec = specOf<{ selector?: Record<string, string>; ports?: Obj[] }>(svc);
     if (!spec.selector || Object.keys(spec.selector).length === 0) return;

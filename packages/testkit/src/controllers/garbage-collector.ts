@@ -2,7 +2,7 @@ import { KINDS, type KindInfo } from '../apiserver/kinds.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import { ApiError } from '../apiserver/status.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
-import type { Controller, ControllerContext } from './controller.ts';
+import { ControllerBase } from './controller.ts';
 import type { WorkKey } from './queue.ts';
 
 /**
@@ -10,17 +10,13 @@ import type { WorkKey } from './queue.ts';
  * whenever it or one of its dependents changes; the dependents of an owner that is gone are
  * deleted (background propagation) or lose their reference to it.
  */
-export class GarbageCollector implements Controller {
+export class GarbageCollector extends ControllerBase {
   readonly kinds = ['collect', 'dangling'] as const;
-  readonly #ctx: ControllerContext;
-  constructor(ctx: ControllerContext) {
-    this.#ctx = ctx;
-  }
 
   onEvent(e: StoreEvent): void {
     const o = e.object;
     const namespace = o.metadata.namespace ?? '';
-    const { queue } = this.#ctx;
+    const { queue } = this.ctx;
     const finalizers = o.metadata.finalizers ?? [];
     if (
       (finalizers.includes('foregroundDeletion') || finalizers.includes('orphan')) &&
@@ -47,7 +43,7 @@ export class GarbageCollector implements Controller {
    * dependent, then its `orphan` finalizer goes.
    */
   #collect(ns: string, kind: string, name: string): void {
-    const { store } = this.#ctx;
+    const { store } = this.ctx;
     const info = KINDS.find((k) => k.kind === kind && k.namespaced === (ns !== ''));
     const owner = info && store.get(info, ns || undefined, name);
     if (!info || !owner?.metadata.deletionTimestamp) return;
@@ -74,7 +70,7 @@ export class GarbageCollector implements Controller {
   /** The last step: its finalizer goes (and the owner with it, if it was the last). */
   #dropFinalizer(info: KindInfo, owner: KubeObject, finalizer: string): void {
     const finalizers = (owner.metadata.finalizers ?? []).filter((f) => f !== finalizer);
-    this.#ctx.store.update(
+    this.ctx.store.update(
       info,
       owner.metadata.namespace,
       { ...owner, metadata: { ...owner.metadata, finalizers } },
@@ -89,7 +85,7 @@ export class GarbageCollector implements Controller {
     const metadata = { ...d.metadata, ownerReferences: refs };
     if (refs.length === 0) delete (metadata as { ownerReferences?: unknown }).ownerReferences;
     try {
-      this.#ctx.store.update(
+      this.ctx.store.update(
         depInfo,
         d.metadata.namespace,
         { ...d, metadata },
@@ -105,7 +101,7 @@ export class GarbageCollector implements Controller {
    * deleted; one that still has an owner only loses the reference to the gone one.
    */
   #collectDangling(uid: string): void {
-    const { store } = this.#ctx;
+    const { store } = this.ctx;
     for (const d of store.dependentsOf(uid)) {
       if (d.metadata.deletionTimestamp) continue;
       const alive = (d.metadata.ownerReferences ?? []).some((r) => r.uid !== uid && store.hasUid(r.uid));

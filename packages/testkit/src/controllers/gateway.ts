@@ -1,7 +1,7 @@
-import { type KindInfo, kindByName } from '../apiserver/kinds.ts';
+import { KIND } from '../apiserver/kinds.ts';
 import { jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import type { ObjectStore, StoreEvent } from '../apiserver/store.ts';
-import type { Controller, ControllerContext } from './controller.ts';
+import { ControllerBase } from './controller.ts';
 import type { WorkKey } from './queue.ts';
 
 // A Gateway API implementation's controller, as the standard channel specifies one (GEP-1364 route
@@ -16,14 +16,7 @@ export const GATEWAY_CONTROLLER = 'testkit.kanary.dev/gateway-controller';
 const GROUP = 'gateway.networking.k8s.io';
 
 type Obj = Record<string, unknown>;
-const K = {
-  gateway: kindByName('Gateway', GROUP) as KindInfo,
-  gatewayClass: kindByName('GatewayClass', GROUP) as KindInfo,
-  httpRoute: kindByName('HTTPRoute', GROUP) as KindInfo,
-  referenceGrant: kindByName('ReferenceGrant', GROUP) as KindInfo,
-  service: kindByName('Service') as KindInfo,
-  namespace: kindByName('Namespace') as KindInfo,
-};
+const K = KIND;
 
 interface Condition {
   type: string;
@@ -326,17 +319,13 @@ export function attachedTo(route: KubeObject, gateway?: { namespace: string; nam
  * ReferenceGrant or a namespace changes (what attaches and resolves depends on all of them); a
  * Gateway when it, its class or a route naming it does.
  */
-export class GatewayController implements Controller {
+export class GatewayController extends ControllerBase {
   readonly kinds = ['httproute', 'gateway', 'gatewayclass'] as const;
-  readonly #ctx: ControllerContext;
-  constructor(ctx: ControllerContext) {
-    this.#ctx = ctx;
-  }
 
   onEvent(e: StoreEvent): void {
     const o = e.object;
     const namespace = o.metadata.namespace ?? '';
-    const { queue, store } = this.#ctx;
+    const { queue, store } = this.ctx;
     switch (e.info.kind) {
       case 'HTTPRoute':
         queue.add({ kind: 'httproute', namespace, name: o.metadata.name as string });
@@ -369,8 +358,8 @@ export class GatewayController implements Controller {
   }
 
   #allRoutes(): void {
-    for (const r of this.#ctx.store.select(K.httpRoute, undefined, () => true))
-      this.#ctx.queue.add({
+    for (const r of this.ctx.store.select(K.httpRoute, undefined, () => true))
+      this.ctx.queue.add({
         kind: 'httproute',
         namespace: r.metadata.namespace as string,
         name: r.metadata.name as string,
@@ -378,7 +367,7 @@ export class GatewayController implements Controller {
   }
 
   reconcile(key: WorkKey): void {
-    const { store, clock } = this.#ctx;
+    const { store, clock } = this.ctx;
     if (key.kind === 'httproute') {
       const route = store.get(K.httpRoute, key.namespace, key.name);
       if (route) syncHttpRoute(store, route, clock.now());

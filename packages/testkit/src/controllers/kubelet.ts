@@ -1,7 +1,7 @@
 import type { KubeObject } from '../apiserver/object.ts';
 import { ApiError } from '../apiserver/status.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
-import { type Controller, type ControllerContext, K, type Obj, specOf, statusOf } from './controller.ts';
+import { ControllerBase, type ControllerContext, K, type Obj, specOf, statusOf } from './controller.ts';
 import { preStopMs, terminatingSince } from './termination.ts';
 
 /** How pods of a version behave while starting. Matched by image or by labels. */
@@ -25,9 +25,8 @@ export interface PodBehaviorRule {
  * behaviour's time (or never, or crash-loops); a deleted one runs its preStop hooks, gets SIGTERM
  * and is removed once its containers have exited or its grace period ends.
  */
-export class Kubelet implements Controller {
+export class Kubelet extends ControllerBase {
   readonly kinds = [] as const;
-  readonly #ctx: ControllerContext;
   readonly #readyAfterMs: number;
   readonly #behaviors: PodBehaviorRule[] = [];
   #podIp = 0;
@@ -35,7 +34,7 @@ export class Kubelet implements Controller {
   readonly #stopping = new Set<string>();
 
   constructor(ctx: ControllerContext, readyAfterMs: number) {
-    this.#ctx = ctx;
+    super(ctx);
     this.#readyAfterMs = readyAfterMs;
   }
 
@@ -58,7 +57,7 @@ export class Kubelet implements Controller {
   crashPods(match: Omit<PodBehaviorRule, 'behavior'>): number {
     const rule = { ...match, behavior: { crashLoop: true } };
     this.setPodBehavior(rule);
-    const running = this.#ctx.store
+    const running = this.ctx.store
       .select(K.pod, undefined, () => true)
       .filter((p) => this.behaviorOf(p) === rule.behavior && !p.metadata.deletionTimestamp);
     for (const pod of running) this.#startPod(pod);
@@ -84,7 +83,7 @@ export class Kubelet implements Controller {
   }
 
   #startPod(pod: KubeObject): void {
-    const { store, clock, queue } = this.#ctx;
+    const { store, clock, queue } = this.ctx;
     const ns = pod.metadata.namespace as string;
     const name = pod.metadata.name as string;
     // A restarted container keeps its pod's IP.
@@ -167,7 +166,7 @@ export class Kubelet implements Controller {
    * once the containers have exited (at once, or when the grace period ends) the pod is removed.
    */
   #stopPod(pod: KubeObject): void {
-    const { store, clock, queue } = this.#ctx;
+    const { store, clock, queue } = this.ctx;
     const uid = pod.metadata.uid as string;
     if (this.#stopping.has(uid)) return;
     this.#stopping.add(uid);

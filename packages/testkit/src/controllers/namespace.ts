@@ -1,22 +1,18 @@
 import type { StoreEvent } from '../apiserver/store.ts';
-import { type Controller, type ControllerContext, K } from './controller.ts';
+import { ControllerBase, K } from './controller.ts';
 import type { WorkKey } from './queue.ts';
 
 /**
  * pkg/controller/namespace: a terminating namespace's contents are deleted, then the namespace;
  * it is looked at again whenever something in it changes.
  */
-export class NamespaceController implements Controller {
+export class NamespaceController extends ControllerBase {
   readonly kinds = ['namespace'] as const;
-  readonly #ctx: ControllerContext;
-  constructor(ctx: ControllerContext) {
-    this.#ctx = ctx;
-  }
 
   onEvent(e: StoreEvent): void {
     const o = e.object;
     const ns = o.metadata.namespace ?? '';
-    const { store, queue } = this.#ctx;
+    const { store, queue } = this.ctx;
     if (e.info.kind === 'Namespace' && !e.info.group && o.metadata.deletionTimestamp)
       queue.add({ kind: 'namespace', name: o.metadata.name as string });
     else if (ns && store.get(K.namespace, undefined, ns)?.metadata.deletionTimestamp)
@@ -25,7 +21,7 @@ export class NamespaceController implements Controller {
 
   reconcile(key: WorkKey): void {
     if (key.kind !== 'namespace') return;
-    const { store } = this.#ctx;
+    const { store } = this.ctx;
     const ns = store.get(K.namespace, undefined, key.name);
     if (!ns?.metadata.deletionTimestamp) return;
     for (const { info, object } of store.contentsOf(key.name))

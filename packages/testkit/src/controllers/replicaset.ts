@@ -2,8 +2,7 @@ import { clone, jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import { matchesSelector } from '../apiserver/selectors.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
 import {
-  type Controller,
-  type ControllerContext,
+  ControllerBase,
   createdAt,
   isReady,
   K,
@@ -21,32 +20,28 @@ import type { WorkKey } from './queue.ts';
  * are replaced at once), the least useful deleted first, and the status counting ready and
  * available pods (ready for longer than minReadySeconds).
  */
-export class ReplicaSetController implements Controller {
+export class ReplicaSetController extends ControllerBase {
   readonly kinds = ['replicaset'] as const;
-  readonly #ctx: ControllerContext;
   #podSeq = 0;
-  constructor(ctx: ControllerContext) {
-    this.#ctx = ctx;
-  }
 
   onEvent(e: StoreEvent): void {
     const o = e.object;
     const namespace = o.metadata.namespace ?? '';
     if (e.info.kind === 'ReplicaSet')
-      this.#ctx.queue.add({ kind: 'replicaset', namespace, name: o.metadata.name as string });
+      this.ctx.queue.add({ kind: 'replicaset', namespace, name: o.metadata.name as string });
     else if (e.info.kind === 'Pod')
       for (const ref of o.metadata.ownerReferences ?? [])
-        if (ref.kind === 'ReplicaSet') this.#ctx.queue.add({ kind: 'replicaset', namespace, name: ref.name });
+        if (ref.kind === 'ReplicaSet') this.ctx.queue.add({ kind: 'replicaset', namespace, name: ref.name });
   }
 
   reconcile(key: WorkKey): void {
     if (key.kind !== 'replicaset') return;
-    const rs = this.#ctx.store.get(K.replicaSet, key.namespace, key.name);
+    const rs = this.ctx.store.get(K.replicaSet, key.namespace, key.name);
     if (rs) this.#sync(rs);
   }
 
   #sync(rs: KubeObject): void {
-    const { store, clock, queue } = this.#ctx;
+    const { store, clock, queue } = this.ctx;
     // Being deleted: its pods are the garbage collector's now; none is replaced.
     if (rs.metadata.deletionTimestamp) return;
     const ns = rs.metadata.namespace as string;

@@ -86,7 +86,7 @@ function subsetLabels(
 ): Record<string, string> | undefined | null {
   if (!subset) return undefined;
   const target = resolveHost(host, ns);
-  for (const dr of view.list(K.dr) as DestinationRule[]) {
+  for (const dr of view.list(K.destinationRule) as DestinationRule[]) {
     const drHost = resolveHost(String(dr.spec?.host), dr.metadata.namespace as string);
     if (drHost.ns !== target.ns || drHost.name !== target.name) continue;
     const s = (dr.spec?.subsets ?? []).find((x) => x.name === subset);
@@ -134,7 +134,7 @@ export function routeIstio(
   sourceNs: string,
 ): RouteOutcome {
   const target = kubeService(req.host, sourceNs);
-  const vs = (view.list(K.vs) as VirtualService[])
+  const vs = (view.list(K.virtualService) as VirtualService[])
     .filter((v) =>
       (v.spec?.hosts ?? []).some((h) => {
         if (h === req.host) return true;

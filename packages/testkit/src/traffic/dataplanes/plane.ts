@@ -1,4 +1,4 @@
-import { type KindInfo, kindByName } from '../../apiserver/kinds.ts';
+import { KIND, type KindInfo } from '../../apiserver/kinds.ts';
 import type { KubeObject } from '../../apiserver/object.ts';
 import type { ObjectStore } from '../../apiserver/store.ts';
 import { backendProblem } from '../../controllers/gateway.ts';
@@ -48,16 +48,7 @@ export interface RouteMeta {
 }
 
 export type Obj = Record<string, unknown>;
-export const K = {
-  service: kindByName('Service') as KindInfo,
-  endpoints: kindByName('Endpoints') as KindInfo,
-  pod: kindByName('Pod') as KindInfo,
-  replicaSet: kindByName('ReplicaSet') as KindInfo,
-  vs: kindByName('VirtualService') as KindInfo,
-  dr: kindByName('DestinationRule') as KindInfo,
-  ingress: kindByName('Ingress') as KindInfo,
-  httpRoute: kindByName('HTTPRoute') as KindInfo,
-};
+export const K = KIND;
 
 /** Regexes evaluated as Envoy does (RE2, full match). Invalid ones match nothing. */
 const regexCache = new Map<string, RegExp | null>();
