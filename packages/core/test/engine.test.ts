@@ -3,6 +3,7 @@
 import { parseRolloutSpec, type RolloutState } from '@kanary/core';
 import { initialState } from '@kanary/core/testing';
 import { describe, expect, it } from 'vitest';
+import { checkControl } from '../src/engine/controls.ts';
 import { decide } from '../src/engine/decide.ts';
 import { type EngineEvent, reduce } from '../src/engine/reducer.ts';
 import { harness, SPECS } from './harness.ts';
@@ -217,5 +218,115 @@ describe('reduce and decide, called directly', () => {
     );
     expect(inAbort.phase).toBe('failed');
     expect(decide(plan, inAbort, T0 + 3).kind).toBe('stop');
+  });
+
+  describe('reduce over phase × event', () => {
+    const complete = (state: RolloutState): RolloutState => walk(state, () => undefined).state;
+    const err = { code: 'ROUTER', message: 'boom', retryable: false } as const;
+    // One state in each phase a release passes through, each reached by the reducer itself.
+    const states: Record<string, () => RolloutState> = {
+      pending: () => initialState({ namespace: 'shop', name: 'shop' }, 'digest', T0),
+      progressing: start,
+      paused: () => walkTo((s) => s.phase === 'paused' && s.cursor.step === 3),
+      promoting: () => walkTo((s) => s.phase === 'promoting'),
+      aborting: () =>
+        reduce(start(), { type: 'control', at: T0, control: { type: 'abort', reason: 'x' } }, ctx),
+      succeeded: () =>
+        walk(start(), (_, now) => ({ type: 'control', at: now, control: { type: 'promote' } })).state,
+      aborted: () =>
+        complete(reduce(start(), { type: 'control', at: T0, control: { type: 'abort', reason: 'x' } }, ctx)),
+      failed: () => {
+        const aborting = reduce(
+          start(),
+          { type: 'control', at: T0, control: { type: 'abort', reason: 'x' } },
+          ctx,
+        );
+        return reduce(aborting, { type: 'actionFailed', at: T0 + 1, error: err, cause: 'error' }, ctx);
+      },
+    };
+    const at = T0 + 10 ** 7;
+    const events: Record<string, EngineEvent> = {
+      actionCompleted: { type: 'actionCompleted', at },
+      actionFailed: { type: 'actionFailed', at, error: err, cause: 'error' },
+      abort: { type: 'control', at, control: { type: 'abort', reason: 'y' } },
+      pause: { type: 'control', at, control: { type: 'pause' } },
+      promote: { type: 'control', at, control: { type: 'promote' } },
+      held: {
+        type: 'held',
+        at,
+        cause: { kind: 'unready', side: 'canary', reason: 'no pods', restart: false },
+      },
+      regressed: { type: 'regressed', at, reason: 'green stopped serving' },
+      driver: { type: 'driver', at, holder: 'b', epoch: 7 },
+    };
+    // The phase each event leads to from each phase, where the event can arrive there (controls
+    // only where `checkControl` allows them; the engine never sends the others).
+    const table = Object.entries(states).map(([phase, make]) => {
+      const state = frozen(make());
+      expect(state.phase).toBe(phase);
+      return {
+        phase,
+        row: Object.fromEntries(
+          Object.entries(events).map(([name, event]) => {
+            if (event.type === 'control' && checkControl(plan, state, event.control)) return [name, '–'];
+            if (event.type.startsWith('action')) {
+              // An action's outcome arrives only after `decide` said to run one (once it was started).
+              const d = decide(plan, state, at);
+              const started =
+                d.kind === 'event' && d.event.type === 'actionStarted'
+                  ? frozen(reduce(state, d.event, ctx))
+                  : state;
+              if (decide(plan, started, at).kind !== 'run') return [name, '–'];
+              return [name, reduce(started, event, ctx).phase];
+            }
+            return [name, reduce(state, event, ctx).phase];
+          }),
+        ),
+      };
+    });
+
+    it('matches the written table', () => {
+      // rows: from; columns: actionCompleted, actionFailed, abort, pause, promote, held, regressed, driver
+      // ('–': the event cannot arrive in that phase).
+      const expected: Record<string, string[]> = {
+        pending: ['–', '–', 'aborted', '–', '–', 'pending', 'pending', 'pending'],
+        progressing: [
+          'progressing',
+          'aborting',
+          'aborting',
+          'paused',
+          '–',
+          'paused',
+          'progressing',
+          'progressing',
+        ],
+        paused: ['–', '–', 'aborting', 'paused', 'progressing', 'paused', 'paused', 'paused'],
+        promoting: ['promoting', 'aborting', 'aborting', '–', '–', 'paused', 'promoting', 'promoting'],
+        aborting: ['aborting', 'failed', '–', '–', '–', 'aborting', 'aborting', 'aborting'],
+        succeeded: ['–', '–', '–', '–', '–', 'succeeded', 'succeeded', 'succeeded'],
+        aborted: ['–', '–', '–', '–', '–', 'aborted', 'aborted', 'aborted'],
+        failed: ['–', '–', 'aborting', '–', '–', 'failed', 'failed', 'failed'],
+      };
+      expect(Object.fromEntries(table.map(({ phase, row }) => [phase, Object.values(row)]))).toEqual(
+        expected,
+      );
+    });
+
+    it('a finished release stays finished, whatever arrives, unless a person aborts a failed one', () => {
+      for (const phase of ['succeeded', 'aborted', 'failed']) {
+        const state = frozen((states[phase] as () => RolloutState)());
+        for (const [name, event] of Object.entries(events)) {
+          // Controls are checked before they are reduced: only those allowed here.
+          if (event.type === 'control' && checkControl(plan, state, event.control)) continue;
+          // Delivered even where the engine sends no such event (a stale outcome, a late look).
+          const next = reduce(state, event, ctx);
+          if (phase === 'failed' && name === 'abort') expect(next.phase).toBe('aborting');
+          else if (name === 'driver') expect(next.phase).toBe(phase);
+          else if (event.type.startsWith('action') && state.cursor.section === 'done')
+            expect(next).toBe(state);
+          else expect(next.phase, `${phase} + ${name}`).toBe(phase);
+        }
+      }
+    });
   });
 });

@@ -248,6 +248,11 @@ function describeCursor(c: Cursor): string {
  */
 export function reduce(state: RolloutState, event: EngineEvent, ctx: ReduceContext): RolloutState {
   const { plan, spec } = ctx;
+  // A finished release, or a failed one waiting for a person, runs nothing: an action's outcome
+  // arriving now is stale (the engine cuts actions short on controls, so it sends none), and
+  // taking it would move a rolled-back release on to `succeeded`, or call a failed abort `aborted`.
+  if ((state.cursor.section === 'done' || state.phase === 'failed') && event.type.startsWith('action'))
+    return state;
   let next: RolloutState;
   switch (event.type) {
     case 'start': {

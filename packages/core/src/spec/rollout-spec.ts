@@ -7,24 +7,20 @@ import { type Step, type StepKind, StepSchema, StepUnionSchema, stepKind } from 
 import { STRATEGY_TYPES, StrategySchema, type StrategySpec, type StrategyType } from './strategy.ts';
 import { AnalysisTemplateSchema } from './templates.ts';
 
+/** Every step kind: what a router-driven canary (weighted, headerMatch) can carry out. */
+const ROUTED_STEPS: Partial<Record<StepKind, true>> = {
+  setWeight: true,
+  pause: true,
+  analysis: true,
+  setCanaryScale: true,
+  setHeaderRoute: true,
+  setMirror: true,
+};
+
 /** Which step kinds each strategy can carry out, and why not where it cannot. */
 const ALLOWED_STEPS: Record<StrategyType, Partial<Record<StepKind, true>>> = {
-  weighted: {
-    setWeight: true,
-    pause: true,
-    analysis: true,
-    setCanaryScale: true,
-    setHeaderRoute: true,
-    setMirror: true,
-  },
-  headerMatch: {
-    setWeight: true,
-    pause: true,
-    analysis: true,
-    setCanaryScale: true,
-    setHeaderRoute: true,
-    setMirror: true,
-  },
+  weighted: ROUTED_STEPS,
+  headerMatch: ROUTED_STEPS,
   rolling: { setWeight: true, pause: true, analysis: true },
   replicaRatio: { setWeight: true, pause: true, analysis: true },
   blueGreen: {},
