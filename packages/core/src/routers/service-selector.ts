@@ -28,14 +28,13 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
       preview: options.previewService ?? (s.type === 'blueGreen' ? s.previewService : undefined),
     };
   };
-  const ref = serviceRef;
   /** Points a Service at one side, keeping the user's selector in an annotation. Verified by reading back. */
   const point = async (ctx: PortContext, name: string, side: 'stable' | 'canary'): Promise<void> => {
-    await pinService(client, ref(ctx, name), sideHash(ctx, side), ctx.targets[side]?.podLabels);
+    await pinService(client, serviceRef(ctx, name), sideHash(ctx, side), ctx.targets[side]?.podLabels);
   };
 
   const status = async (ctx: PortContext): Promise<RouterStatus> => {
-    const svc = await client.get<Service>(ref(ctx, names(ctx).active as string));
+    const svc = await client.get<Service>(serviceRef(ctx, names(ctx).active as string));
     const hash = svc?.spec.selector?.['pod-template-hash'];
     const onCanary = hash !== undefined && hash === ctx.targets.canary?.podTemplateHash;
     return { canaryWeight: onCanary ? 100 : 0, verified: true, headerRoutes: [], mirrors: [] };
@@ -98,14 +97,14 @@ export function createServiceSelectorRouter(options: ServiceSelectorRouterOption
       const { active, preview } = names(ctx);
       // The side that serves now (the active Service's pin) keeps its users: a selector by colour
       // is handed back naming that colour.
-      const svc = await client.get<Service>(ref(ctx, active as string));
+      const svc = await client.get<Service>(serviceRef(ctx, active as string));
       const hash = svc?.spec.selector?.['pod-template-hash'];
       const serving = (['canary', 'stable'] as const).find(
         (side) => hash && ctx.targets[side]?.podTemplateHash === hash,
       );
       const labels = serving ? ctx.targets[serving]?.podLabels : undefined;
-      await unpinService(client, ref(ctx, active as string), labels);
-      if (preview) await unpinService(client, ref(ctx, preview), labels);
+      await unpinService(client, serviceRef(ctx, active as string), labels);
+      if (preview) await unpinService(client, serviceRef(ctx, preview), labels);
       return { canaryWeight: 0, verified: true, headerRoutes: [], mirrors: [] };
     },
     status,

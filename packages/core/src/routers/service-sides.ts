@@ -62,25 +62,26 @@ export function createServiceSides(
   client: KubeClient,
   options: { canaryService?: string } = {},
 ): ServiceSides {
-  const ref = serviceRef;
   const names = (ctx: PortContext) => sideNames(ctx, options.canaryService);
   return {
     names,
     async pinStable(ctx) {
-      await pinService(client, ref(ctx, names(ctx).stable), sideHash(ctx, 'stable'));
+      await pinService(client, serviceRef(ctx, names(ctx).stable), sideHash(ctx, 'stable'));
     },
     async ensureCanary(ctx) {
       const hash = sideHash(ctx, 'canary');
       const { stable: stableName, canary } = names(ctx);
-      const stable = await client.get<Service>(ref(ctx, stableName));
+      const stable = await client.get<Service>(serviceRef(ctx, stableName));
       if (!stable)
         throw new KanaryError('NOT_FOUND', `Service ${ctx.spec.namespace}/${stableName} does not exist`);
-      await ensureHashService(client, ref(ctx, canary), stable, hash, { [LABEL_ROLLOUT]: ctx.spec.name });
+      await ensureHashService(client, serviceRef(ctx, canary), stable, hash, {
+        [LABEL_ROLLOUT]: ctx.spec.name,
+      });
     },
     async release(ctx) {
       const { stable, canary } = names(ctx);
-      await deleteOwnedService(client, ref(ctx, canary), ctx.spec.name);
-      await unpinService(client, ref(ctx, stable));
+      await deleteOwnedService(client, serviceRef(ctx, canary), ctx.spec.name);
+      await unpinService(client, serviceRef(ctx, stable));
     },
   };
 }

@@ -1,5 +1,4 @@
 import type { Clock } from '@kanary/core';
-import { KIND } from '../apiserver/kinds.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import type { ObjectStore, StoreEvent } from '../apiserver/store.ts';
 import type { WorkKey, WorkKind, WorkQueue } from './queue.ts';
@@ -39,9 +38,6 @@ export const MANAGER = 'kube-controller-manager';
 export const REVISION = 'deployment.kubernetes.io/revision';
 
 export type Obj = Record<string, unknown>;
-
-/** The kinds the controllers work with. */
-export const K = KIND;
 
 export const specOf = <T>(o: KubeObject) => o.spec as T;
 export const statusOf = <T>(o: KubeObject) => (o.status ?? {}) as T;

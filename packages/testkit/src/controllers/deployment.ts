@@ -1,9 +1,9 @@
+import { KIND } from '../apiserver/kinds.ts';
 import { clone, jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
 import {
   ControllerBase,
   createdAt,
-  K,
   MANAGER,
   type Obj,
   ownedBy,
@@ -74,7 +74,7 @@ export class DeploymentController extends ControllerBase {
 
   reconcile(key: WorkKey): void {
     if (key.kind !== 'deployment') return;
-    const d = this.#store.get(K.deployment, key.namespace, key.name);
+    const d = this.#store.get(KIND.deployment, key.namespace, key.name);
     if (d) this.#sync(d);
   }
 
@@ -84,7 +84,7 @@ export class DeploymentController extends ControllerBase {
     const at = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.#events += 1;
     this.#store.create(
-      K.event,
+      KIND.event,
       involved.metadata.namespace,
       {
         apiVersion: 'v1',
@@ -129,7 +129,7 @@ export class DeploymentController extends ControllerBase {
       'deployment.kubernetes.io/desired-replicas': String(dReplicas),
       'deployment.kubernetes.io/max-replicas': String(dReplicas + surge),
     };
-    this.#store.update(K.replicaSet, rs.metadata.namespace, next, { manager: MANAGER });
+    this.#store.update(KIND.replicaSet, rs.metadata.namespace, next, { manager: MANAGER });
   }
 
   #numbers(rs: KubeObject): RsNumbers {
@@ -155,7 +155,7 @@ export class DeploymentController extends ControllerBase {
     if (d.metadata.deletionTimestamp) return;
     const spec = specOf<DeploymentSpec>(d);
     const ns = d.metadata.namespace as string;
-    const all = this.#store.owned(K.replicaSet, d.metadata.uid).filter((rs) => ownedBy(rs, d));
+    const all = this.#store.owned(KIND.replicaSet, d.metadata.uid).filter((rs) => ownedBy(rs, d));
     const wanted = templateWithoutHash(spec.template);
     let newRs = all.find((rs) => jsonEqual(templateWithoutHash(specOf<DeploymentSpec>(rs).template), wanted));
     const olds = all.filter((rs) => rs !== newRs);
@@ -192,7 +192,7 @@ export class DeploymentController extends ControllerBase {
       // Rolling back to an earlier template: that ReplicaSet becomes the newest revision.
       const next = clone(newRs);
       next.metadata.annotations = { ...next.metadata.annotations, [REVISION]: String(maxRevision + 1) };
-      this.#store.update(K.replicaSet, ns, next, { manager: MANAGER });
+      this.#store.update(KIND.replicaSet, ns, next, { manager: MANAGER });
       return;
     }
     // The new ReplicaSet follows the Deployment's minReadySeconds and takes its annotations
@@ -208,14 +208,14 @@ export class DeploymentController extends ControllerBase {
       const next = clone(newRs);
       (next.spec as { minReadySeconds?: number }).minReadySeconds = minReady;
       next.metadata.annotations = { ...rsAnnotations, ...copied };
-      this.#store.update(K.replicaSet, ns, next, { manager: MANAGER });
+      this.#store.update(KIND.replicaSet, ns, next, { manager: MANAGER });
       return;
     }
     if (d.metadata.annotations?.[REVISION] !== String(newRevision)) {
       const next = clone(d);
       next.metadata.annotations = { ...next.metadata.annotations, [REVISION]: String(newRevision) };
       // Through /status, as upstream (getNewReplicaSet's UpdateStatus): no new generation.
-      this.#store.update(K.deployment, ns, next, { manager: MANAGER, subresource: 'status' });
+      this.#store.update(KIND.deployment, ns, next, { manager: MANAGER, subresource: 'status' });
       return;
     }
 
@@ -270,7 +270,7 @@ export class DeploymentController extends ControllerBase {
     this.#updateDeploymentStatus(
       d,
       newRs,
-      this.#store.owned(K.replicaSet, d.metadata.uid).filter((rs) => ownedBy(rs, d)),
+      this.#store.owned(KIND.replicaSet, d.metadata.uid).filter((rs) => ownedBy(rs, d)),
       unavailable,
     );
   }
@@ -315,7 +315,7 @@ export class DeploymentController extends ControllerBase {
     const spec = specOf<DeploymentSpec>(d);
     let collision = 0;
     let hash = podTemplateHash(spec.template, collision);
-    while (this.#store.get(K.replicaSet, d.metadata.namespace, `${d.metadata.name}-${hash}`))
+    while (this.#store.get(KIND.replicaSet, d.metadata.namespace, `${d.metadata.name}-${hash}`))
       hash = podTemplateHash(spec.template, ++collision);
     const labels = { ...(spec.template.metadata?.labels ?? {}), 'pod-template-hash': hash };
     const nums = all.map((rs) => this.#numbers(rs));
@@ -356,7 +356,7 @@ export class DeploymentController extends ControllerBase {
         template: { ...clone(spec.template), metadata: { ...clone(spec.template.metadata ?? {}), labels } },
       },
     };
-    const created = this.#store.create(K.replicaSet, d.metadata.namespace, rs, { manager: MANAGER });
+    const created = this.#store.create(KIND.replicaSet, d.metadata.namespace, rs, { manager: MANAGER });
     if (replicas > 0)
       this.#event(
         d,
@@ -379,7 +379,7 @@ export class DeploymentController extends ControllerBase {
           Number(a.metadata.annotations?.[REVISION] ?? 0) - Number(b.metadata.annotations?.[REVISION] ?? 0),
       );
     for (const rs of idle.slice(0, Math.max(0, idle.length - limit))) {
-      this.#store.delete(K.replicaSet, rs.metadata.namespace, rs.metadata.name as string);
+      this.#store.delete(KIND.replicaSet, rs.metadata.namespace, rs.metadata.name as string);
     }
   }
 
@@ -487,7 +487,7 @@ export class DeploymentController extends ControllerBase {
     });
     if (jsonEqual(comparable(current), comparable(status))) return;
     this.#store.update(
-      K.deployment,
+      KIND.deployment,
       d.metadata.namespace,
       { ...clone(d), status },
       { manager: MANAGER, subresource: 'status' },

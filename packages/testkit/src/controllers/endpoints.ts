@@ -1,6 +1,7 @@
+import { KIND } from '../apiserver/kinds.ts';
 import { jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
-import { ControllerBase, isReady, K, type Obj, specOf, statusOf } from './controller.ts';
+import { ControllerBase, isReady, type Obj, specOf, statusOf } from './controller.ts';
 import type { WorkKey } from './queue.ts';
 
 /**
@@ -31,7 +32,7 @@ export class EndpointsController extends ControllerBase {
 
   reconcile(key: WorkKey): void {
     if (key.kind !== 'endpoints') return;
-    const svc = this.ctx.store.get(K.service, key.namespace, key.name);
+    const svc = this.ctx.store.get(KIND.service, key.namespace, key.name);
     if (svc) this.#sync(svc);
   }
 
@@ -42,7 +43,7 @@ export class EndpointsController extends ControllerBase {
     if (!spec.selector || Object.keys(spec.selector).length === 0) return;
     // A terminating pod leaves the Endpoints at once (ShouldPodBeInEndpoints).
     const pods = store.selectLabeled(
-      K.pod,
+      KIND.pod,
       ns,
       spec.selector,
       (p) => Boolean(statusOf<Obj>(p).podIP) && !p.metadata.deletionTimestamp,
@@ -75,17 +76,17 @@ export class EndpointsController extends ControllerBase {
           ]
         : [];
     const name = svc.metadata.name as string;
-    const current = store.get(K.endpoints, ns, name);
+    const current = store.get(KIND.endpoints, ns, name);
     const body: KubeObject = {
       apiVersion: 'v1',
       kind: 'Endpoints',
       metadata: { name, namespace: ns, labels: { ...(svc.metadata.labels ?? {}) } },
       ...(subsets.length ? { subsets } : {}),
     };
-    if (!current) store.create(K.endpoints, ns, body, { manager: 'endpoint-controller' });
+    if (!current) store.create(KIND.endpoints, ns, body, { manager: 'endpoint-controller' });
     else if (!jsonEqual(current.subsets, body.subsets)) {
       store.update(
-        K.endpoints,
+        KIND.endpoints,
         ns,
         { ...current, ...(subsets.length ? { subsets } : { subsets: undefined }) },
         { manager: 'endpoint-controller' },

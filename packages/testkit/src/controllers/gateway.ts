@@ -16,7 +16,6 @@ export const GATEWAY_CONTROLLER = 'testkit.kanary.dev/gateway-controller';
 const GROUP = 'gateway.networking.k8s.io';
 
 type Obj = Record<string, unknown>;
-const K = KIND;
 
 interface Condition {
   type: string;
@@ -42,7 +41,7 @@ function condition(
 const ours = (store: ObjectStore, gateway: KubeObject | undefined): boolean => {
   if (!gateway) return false;
   const className = (gateway.spec as Obj | undefined)?.gatewayClassName as string | undefined;
-  const cls = className ? store.get(K.gatewayClass, undefined, className) : undefined;
+  const cls = className ? store.get(KIND.gatewayClass, undefined, className) : undefined;
   return (cls?.spec as Obj | undefined)?.controllerName === GATEWAY_CONTROLLER;
 };
 
@@ -82,7 +81,7 @@ function attach(store: ObjectStore, route: KubeObject, gateway: KubeObject, ref:
     if (from === 'Same') return routeNs === gateway.metadata.namespace;
     const selector = (((l.allowedRoutes as Obj).namespaces as Obj).selector as Obj | undefined)
       ?.matchLabels as Record<string, string> | undefined;
-    const labels = store.get(K.namespace, undefined, routeNs)?.metadata.labels ?? {};
+    const labels = store.get(KIND.namespace, undefined, routeNs)?.metadata.labels ?? {};
     return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
   });
   if (allowed.length === 0)
@@ -122,7 +121,7 @@ export function backendProblem(
   const ns = (ref.namespace as string | undefined) ?? routeNs;
   const name = String(ref.name);
   if (ns !== routeNs) {
-    const permitted = store.select(K.referenceGrant, ns, (g) => {
+    const permitted = store.select(KIND.referenceGrant, ns, (g) => {
       const spec = g.spec as { from?: Obj[]; to?: Obj[] };
       return (
         (spec.from ?? []).some(
@@ -139,7 +138,7 @@ export function backendProblem(
         message: `backendRef ${ns}/${name} is in another namespace and no ReferenceGrant there allows it`,
       };
   }
-  const service = store.get(K.service, ns, name);
+  const service = store.get(KIND.service, ns, name);
   if (!service) return { reason: 'BackendNotFound', message: `Service ${ns}/${name} not found` };
   const ports = ((service.spec as Obj).ports as Obj[] | undefined) ?? [];
   if (ref.port !== undefined && !ports.some((p) => p.port === ref.port))
@@ -169,7 +168,7 @@ export function syncHttpRoute(store: ObjectStore, route: KubeObject, now: number
   for (const ref of refs) {
     if ((ref.group ?? GROUP) !== GROUP || (ref.kind ?? 'Gateway') !== 'Gateway') continue;
     const gateway = store.get(
-      K.gateway,
+      KIND.gateway,
       (ref.namespace as string | undefined) ?? route.metadata.namespace,
       String(ref.name),
     );
@@ -211,7 +210,7 @@ export function syncHttpRoute(store: ObjectStore, route: KubeObject, now: number
   const next = [...others, ...parents];
   if (jsonEqual(next, old)) return;
   store.update(
-    K.httpRoute,
+    KIND.httpRoute,
     route.metadata.namespace,
     { ...route, status: { ...((route.status as Obj | undefined) ?? {}), parents: next } },
     { manager: 'gateway-controller', subresource: 'status' },
@@ -224,7 +223,7 @@ export function syncGateway(store: ObjectStore, gateway: KubeObject, now: number
   const generation = gateway.metadata.generation ?? 1;
   const old = (gateway.status as Obj | undefined) ?? {};
   const before = old.conditions as Condition[] | undefined;
-  const routes = store.select(K.httpRoute, undefined, () => true);
+  const routes = store.select(KIND.httpRoute, undefined, () => true);
   const listeners = (((gateway.spec as Obj).listeners as Obj[] | undefined) ?? []).map((l) => {
     const attached = routes.filter((r) =>
       ((r.status as Obj | undefined)?.parents as Obj[] | undefined)?.some((p) => {
@@ -264,7 +263,7 @@ export function syncGateway(store: ObjectStore, gateway: KubeObject, now: number
   };
   if (jsonEqual(status, old)) return;
   store.update(
-    K.gateway,
+    KIND.gateway,
     gateway.metadata.namespace,
     { ...gateway, status },
     { manager: 'gateway-controller', subresource: 'status' },
@@ -292,7 +291,7 @@ export function syncGatewayClass(store: ObjectStore, cls: KubeObject, now: numbe
   };
   if (jsonEqual(status, old)) return;
   store.update(
-    K.gatewayClass,
+    KIND.gatewayClass,
     undefined,
     { ...cls, status },
     { manager: 'gateway-controller', subresource: 'status' },
@@ -342,7 +341,7 @@ export class GatewayController extends ControllerBase {
         break;
       case 'GatewayClass':
         queue.add({ kind: 'gatewayclass', name: o.metadata.name as string });
-        for (const g of store.select(K.gateway, undefined, () => true))
+        for (const g of store.select(KIND.gateway, undefined, () => true))
           queue.add({
             kind: 'gateway',
             namespace: g.metadata.namespace as string,
@@ -358,7 +357,7 @@ export class GatewayController extends ControllerBase {
   }
 
   #allRoutes(): void {
-    for (const r of this.ctx.store.select(K.httpRoute, undefined, () => true))
+    for (const r of this.ctx.store.select(KIND.httpRoute, undefined, () => true))
       this.ctx.queue.add({
         kind: 'httproute',
         namespace: r.metadata.namespace as string,
@@ -369,13 +368,13 @@ export class GatewayController extends ControllerBase {
   reconcile(key: WorkKey): void {
     const { store, clock } = this.ctx;
     if (key.kind === 'httproute') {
-      const route = store.get(K.httpRoute, key.namespace, key.name);
+      const route = store.get(KIND.httpRoute, key.namespace, key.name);
       if (route) syncHttpRoute(store, route, clock.now());
     } else if (key.kind === 'gateway') {
-      const gateway = store.get(K.gateway, key.namespace, key.name);
+      const gateway = store.get(KIND.gateway, key.namespace, key.name);
       if (gateway) syncGateway(store, gateway, clock.now());
     } else if (key.kind === 'gatewayclass') {
-      const cls = store.get(K.gatewayClass, undefined, key.name);
+      const cls = store.get(KIND.gatewayClass, undefined, key.name);
       if (cls) syncGatewayClass(store, cls, clock.now());
     }
   }

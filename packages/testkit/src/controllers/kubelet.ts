@@ -1,7 +1,8 @@
+import { KIND } from '../apiserver/kinds.ts';
 import type { KubeObject } from '../apiserver/object.ts';
 import { ApiError } from '../apiserver/status.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
-import { ControllerBase, type ControllerContext, K, type Obj, specOf, statusOf } from './controller.ts';
+import { ControllerBase, type ControllerContext, type Obj, specOf, statusOf } from './controller.ts';
 import { preStopMs, terminatingSince } from './termination.ts';
 
 /** How pods of a version behave while starting. Matched by image or by labels. */
@@ -58,7 +59,7 @@ export class Kubelet extends ControllerBase {
     const rule = { ...match, behavior: { crashLoop: true } };
     this.setPodBehavior(rule);
     const running = this.ctx.store
-      .select(K.pod, undefined, () => true)
+      .select(KIND.pod, undefined, () => true)
       .filter((p) => this.behaviorOf(p) === rule.behavior && !p.metadata.deletionTimestamp);
     for (const pod of running) this.#startPod(pod);
     return running.length;
@@ -93,7 +94,7 @@ export class Kubelet extends ControllerBase {
     const behavior = this.behaviorOf(pod);
     const containers = (specOf<Obj>(pod).containers as Obj[]).map((c) => c.name as string);
     const setStatus = (ready: boolean, restarts = 0) => {
-      const current = store.get(K.pod, ns, name);
+      const current = store.get(KIND.pod, ns, name);
       if (!current) return;
       const now = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
       // A condition's lastTransitionTime moves only when its status does (minReadySeconds counts from it).
@@ -134,7 +135,7 @@ export class Kubelet extends ControllerBase {
             : { running: { startedAt: now } },
         })),
       };
-      store.update(K.pod, ns, { ...current, status }, { manager: 'kubelet', subresource: 'status' });
+      store.update(KIND.pod, ns, { ...current, status }, { manager: 'kubelet', subresource: 'status' });
     };
     // creationTimestamp has whole seconds only: the start is taken here, when the pod is created.
     const started = clock.now();
@@ -143,7 +144,7 @@ export class Kubelet extends ControllerBase {
       if (behavior.crashLoop) {
         let restarts = 0;
         const loop = async () => {
-          while (!queue.stopped && store.get(K.pod, ns, name)) {
+          while (!queue.stopped && store.get(KIND.pod, ns, name)) {
             if (await queue.sleep(10_000 * Math.min(2 ** restarts, 30))) setStatus(false, ++restarts);
           }
         };
@@ -180,10 +181,10 @@ export class Kubelet extends ControllerBase {
         due &&
         queue.later(() => {
           this.#stopping.delete(uid);
-          const current = store.get(K.pod, ns, name);
+          const current = store.get(KIND.pod, ns, name);
           if (current?.metadata.uid !== uid) return;
           try {
-            store.delete(K.pod, ns, name, { gracePeriodSeconds: 0 });
+            store.delete(KIND.pod, ns, name, { gracePeriodSeconds: 0 });
           } catch (error) {
             if (!(error instanceof ApiError)) throw error;
           }

@@ -1,5 +1,6 @@
+import { KIND } from '../apiserver/kinds.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
-import { ControllerBase, K } from './controller.ts';
+import { ControllerBase } from './controller.ts';
 import type { WorkKey } from './queue.ts';
 
 /**
@@ -15,14 +16,14 @@ export class NamespaceController extends ControllerBase {
     const { store, queue } = this.ctx;
     if (e.info.kind === 'Namespace' && !e.info.group && o.metadata.deletionTimestamp)
       queue.add({ kind: 'namespace', name: o.metadata.name as string });
-    else if (ns && store.get(K.namespace, undefined, ns)?.metadata.deletionTimestamp)
+    else if (ns && store.get(KIND.namespace, undefined, ns)?.metadata.deletionTimestamp)
       queue.add({ kind: 'namespace', name: ns });
   }
 
   reconcile(key: WorkKey): void {
     if (key.kind !== 'namespace') return;
     const { store } = this.ctx;
-    const ns = store.get(K.namespace, undefined, key.name);
+    const ns = store.get(KIND.namespace, undefined, key.name);
     if (!ns?.metadata.deletionTimestamp) return;
     for (const { info, object } of store.contentsOf(key.name))
       if (!object.metadata.deletionTimestamp) store.delete(info, key.name, object.metadata.name as string);

@@ -1,3 +1,4 @@
+import { KIND } from '../apiserver/kinds.ts';
 import { clone, jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import { matchesSelector } from '../apiserver/selectors.ts';
 import type { StoreEvent } from '../apiserver/store.ts';
@@ -5,7 +6,6 @@ import {
   ControllerBase,
   createdAt,
   isReady,
-  K,
   MANAGER,
   type Obj,
   ownedBy,
@@ -36,7 +36,7 @@ export class ReplicaSetController extends ControllerBase {
 
   reconcile(key: WorkKey): void {
     if (key.kind !== 'replicaset') return;
-    const rs = this.ctx.store.get(K.replicaSet, key.namespace, key.name);
+    const rs = this.ctx.store.get(KIND.replicaSet, key.namespace, key.name);
     if (rs) this.#sync(rs);
   }
 
@@ -53,7 +53,7 @@ export class ReplicaSetController extends ControllerBase {
     }>(rs);
     // Terminating pods are not counted: the ReplicaSet replaces them at once (FilterActivePods).
     const pods = store
-      .owned(K.pod, rs.metadata.uid)
+      .owned(KIND.pod, rs.metadata.uid)
       .filter((p) => ownedBy(p, rs) && !p.metadata.deletionTimestamp);
     const diff = pods.length - spec.replicas;
     if (diff < 0) {
@@ -63,7 +63,7 @@ export class ReplicaSetController extends ControllerBase {
           .padStart(5, '0')
           .replace(/[0-9]/g, (c) => 'bcdfghjklm'[Number(c)] as string);
         store.create(
-          K.pod,
+          KIND.pod,
           ns,
           {
             apiVersion: 'v1',
@@ -95,7 +95,7 @@ export class ReplicaSetController extends ControllerBase {
       const ranked = [...pods].sort(
         (a, b) => Number(isReady(a)) - Number(isReady(b)) || createdAt(b) - createdAt(a),
       );
-      for (const p of ranked.slice(0, diff)) store.delete(K.pod, ns, p.metadata.name as string);
+      for (const p of ranked.slice(0, diff)) store.delete(KIND.pod, ns, p.metadata.name as string);
       return;
     }
     const ready = pods.filter(isReady).length;
@@ -124,6 +124,6 @@ export class ReplicaSetController extends ControllerBase {
     for (const k of ['readyReplicas', 'availableReplicas', 'fullyLabeledReplicas'] as const)
       if (status[k] === 0) delete status[k];
     if (jsonEqual(statusOf<Obj>(rs), status)) return;
-    store.update(K.replicaSet, ns, { ...clone(rs), status }, { manager: MANAGER, subresource: 'status' });
+    store.update(KIND.replicaSet, ns, { ...clone(rs), status }, { manager: MANAGER, subresource: 'status' });
   }
 }

@@ -1,4 +1,5 @@
 import type { IHTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import { KIND } from '../../apiserver/kinds.ts';
 import type { KubeObject } from '../../apiserver/object.ts';
 import { attachedTo } from '../../controllers/gateway.ts';
 import type { Random } from '../random.ts';
@@ -7,7 +8,6 @@ import {
   type ClusterView,
   type DataPlane,
   fullMatch,
-  K,
   pick,
   type RouteMeta,
   type RouteOutcome,
@@ -115,7 +115,7 @@ export function routeGateway(
   gateway?: { namespace: string; name: string },
 ): RouteOutcome {
   const candidates: RouteCandidate[] = [];
-  for (const route of view.list(K.httpRoute) as HTTPRoute[]) {
+  for (const route of view.list(KIND.httpRoute) as HTTPRoute[]) {
     // A route no Gateway accepted is not in any data plane (a wrong parentRef, a listener that does
     // not allow its namespace): as on a cluster, its rules do nothing.
     if (!attachedTo(route, gateway)) continue;

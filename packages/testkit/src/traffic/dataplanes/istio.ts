@@ -1,5 +1,6 @@
 import type { IDestinationRule } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
 import type { IVirtualService } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
+import { KIND } from '../../apiserver/kinds.ts';
 import type { KubeObject } from '../../apiserver/object.ts';
 import type { Random } from '../random.ts';
 import {
@@ -7,7 +8,6 @@ import {
   type ClusterView,
   type DataPlane,
   fullMatch,
-  K,
   pick,
   type RouteMeta,
   type RouteOutcome,
@@ -86,7 +86,7 @@ function subsetLabels(
 ): Record<string, string> | undefined | null {
   if (!subset) return undefined;
   const target = resolveHost(host, ns);
-  for (const dr of view.list(K.destinationRule) as DestinationRule[]) {
+  for (const dr of view.list(KIND.destinationRule) as DestinationRule[]) {
     const drHost = resolveHost(String(dr.spec?.host), dr.metadata.namespace as string);
     if (drHost.ns !== target.ns || drHost.name !== target.name) continue;
     const s = (dr.spec?.subsets ?? []).find((x) => x.name === subset);
@@ -134,7 +134,7 @@ export function routeIstio(
   sourceNs: string,
 ): RouteOutcome {
   const target = kubeService(req.host, sourceNs);
-  const vs = (view.list(K.virtualService) as VirtualService[])
+  const vs = (view.list(KIND.virtualService) as VirtualService[])
     .filter((v) =>
       (v.spec?.hosts ?? []).some((h) => {
         if (h === req.host) return true;

@@ -1,11 +1,11 @@
 import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { KIND } from '../../apiserver/kinds.ts';
 import type { KubeObject } from '../../apiserver/object.ts';
 import type { MetricsRegistry } from '../metrics.ts';
 import type { Random } from '../random.ts';
 import {
   type ClusterView,
   type DataPlane,
-  K,
   pick,
   type RouteMeta,
   type RouteOutcome,
@@ -135,7 +135,7 @@ export function routeNginx(
   req: SimRequest,
   ingressClass?: string,
 ): RouteOutcome {
-  const ingresses = (view.list(K.ingress) as Ingress[])
+  const ingresses = (view.list(KIND.ingress) as Ingress[])
     .filter(
       (i) =>
         !ingressClass ||

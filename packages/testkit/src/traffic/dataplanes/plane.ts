@@ -48,7 +48,6 @@ export interface RouteMeta {
 }
 
 export type Obj = Record<string, unknown>;
-export const K = KIND;
 
 /** Regexes evaluated as Envoy does (RE2, full match). Invalid ones match nothing. */
 const regexCache = new Map<string, RegExp | null>();
@@ -90,12 +89,12 @@ export class ClusterView {
     return this.#memo(`list/${info.plural}/${ns ?? '*'}`, () => this.#store.list(info, ns));
   }
   service(ns: string, name: string): KubeObject | undefined {
-    return this.list(K.service, ns).find((s) => s.metadata.name === name);
+    return this.list(KIND.service, ns).find((s) => s.metadata.name === name);
   }
   /** Ready pods behind a Service, as its Endpoints list them. */
   readyPods(ns: string, service: string): KubeObject[] {
     return this.#memo(`ready/${ns}/${service}`, () => {
-      const ep = this.list(K.endpoints, ns).find((e) => e.metadata.name === service);
+      const ep = this.list(KIND.endpoints, ns).find((e) => e.metadata.name === service);
       const names = new Set(
         ((ep?.subsets as Obj[] | undefined) ?? []).flatMap((s) =>
           ((s.addresses as Obj[] | undefined) ?? []).map(
@@ -103,7 +102,7 @@ export class ClusterView {
           ),
         ),
       );
-      return this.list(K.pod, ns).filter((p) => names.has(p.metadata.name as string));
+      return this.list(KIND.pod, ns).filter((p) => names.has(p.metadata.name as string));
     });
   }
   /** Why a Gateway API backendRef cannot be used (see the gateway controller), memoized per batch. */
@@ -121,7 +120,7 @@ export class ClusterView {
   workloadOf(pod: KubeObject): string {
     const rsRef = pod.metadata.ownerReferences?.find((r) => r.kind === 'ReplicaSet');
     if (!rsRef) return pod.metadata.name as string;
-    const rs = this.list(K.replicaSet, pod.metadata.namespace).find((r) => r.metadata.name === rsRef.name);
+    const rs = this.list(KIND.replicaSet, pod.metadata.namespace).find((r) => r.metadata.name === rsRef.name);
     return rs?.metadata.ownerReferences?.find((r) => r.kind === 'Deployment')?.name ?? rsRef.name;
   }
 }
