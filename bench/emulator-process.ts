@@ -1,6 +1,6 @@
 // The emulator in its own process, so a scale benchmark measures Kanary's process alone (its
 // memory, its event loop) the way a platform talks to a separate API server. Driven over IPC.
-import { deployment, service, startCluster } from '@kanary/testkit';
+import { deployment, service, startCluster, TESTKIT_CA } from '@kanary/testkit';
 
 const cluster = await startCluster({
   time: 'real',
@@ -27,7 +27,12 @@ process.on('message', async (m: { type: 'apps'; n: number } | { type: 'requests'
       );
     while (cluster.list('Pod', 'bench').filter(ready).length < m.n * 2)
       await new Promise((r) => setTimeout(r, 200));
-    process.send?.({ type: 'ready', kubeconfig: cluster.kubeConfig.exportConfig() });
+    process.send?.({
+      type: 'ready',
+      kubeconfig: cluster.kubeConfig.exportConfig(),
+      url: cluster.url,
+      ca: TESTKIT_CA,
+    });
   } else if (m.type === 'requests') {
     const cpu = process.cpuUsage();
     process.send?.({

@@ -2,9 +2,13 @@
 // measure Kanary's process alone.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 
-/** Starts the emulator in a child process with `n` apps; resolves to its kubeconfig and controls. */
+/**
+ * Starts the emulator in a child process with `n` apps; resolves to its address, its CA (with
+ * `tls`), its kubeconfig and controls. client-node is loaded only by `kubeConfig()`, so a driver
+ * that connects otherwise measures a process without it.
+ */
 export async function emulatorProcess(n: number, options: { tls?: boolean } = {}) {
   const child = fork(
     fileURLToPath(new URL('./emulator-process.ts', import.meta.url)),
@@ -25,11 +29,16 @@ export async function emulatorProcess(n: number, options: { tls?: boolean } = {}
     });
   await next('started');
   child.send({ type: 'apps', n });
-  const { kubeconfig } = await next<{ kubeconfig: string }>('ready');
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(kubeconfig);
+  const { kubeconfig, url, ca } = await next<{ kubeconfig: string; url: string; ca: string }>('ready');
   return {
-    kubeConfig,
+    url,
+    ca,
+    async kubeConfig(): Promise<KubeConfig> {
+      const { KubeConfig: Config } = await import('@kubernetes/client-node');
+      const kc = new Config();
+      kc.loadFromString(kubeconfig);
+      return kc;
+    },
     requests: async () => {
       child.send({ type: 'requests' });
       return (await next<{ count: number }>('requests')).count;

@@ -196,10 +196,11 @@ async function tlsCost(lines: string[], reads = 2_000) {
     };
   };
   // Requests, not the watch cache: every read goes to the server.
-  const kanary = createKubeClient({ kubeConfig: emulator.kubeConfig, watch: false });
+  const kubeConfig = await emulator.kubeConfig();
+  const kanary = createKubeClient({ kubeConfig, watch: false });
   const pooled = await measure(() => kanary.get(ref));
   await kanary.close();
-  const raw = emulator.kubeConfig.makeApiClient(KubernetesObjectApi);
+  const raw = kubeConfig.makeApiClient(KubernetesObjectApi);
   const spec = { ...ref, metadata: { name: ref.name, namespace: ref.namespace } };
   const upstream = await measure(() => raw.read(spec));
   await emulator.close();

@@ -2,23 +2,51 @@
 // process: it loads what a host loads (core, a router, client-node) and nothing of the testkit, so
 // its memory is a host's.
 import { fork } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createKubeClient, createKubernetesRollout, type RolloutState } from '@kanary/core';
+import {
+  createKubeClient,
+  createKubernetesRollout,
+  inClusterConnection,
+  type KubeClient,
+  type RolloutState,
+} from '@kanary/core';
 import { createIstioRouter } from '@kanary/istio';
 import { emulatorProcess } from './emulator.ts';
 import { benchSpec, quantile, timeSteps } from './shared.ts';
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 
+/** How the driver reaches the API server: a Pod's service account over TLS, or a kubeconfig (plain http). */
+export type ScaleConnection = 'in-cluster' | 'kubeconfig';
+
+/**
+ * The shared client: `in-cluster` reads a service account directory written here (the emulator's
+ * CA, a token) and never loads client-node; `kubeconfig` loads client-node for its KubeConfig.
+ */
+async function connect(
+  emulator: Awaited<ReturnType<typeof emulatorProcess>>,
+  mode: ScaleConnection,
+): Promise<KubeClient> {
+  if (mode === 'kubeconfig') return createKubeClient({ kubeConfig: await emulator.kubeConfig() });
+  const directory = mkdtempSync(join(tmpdir(), 'kanary-bench-sa-'));
+  writeFileSync(join(directory, 'token'), 'testkit');
+  writeFileSync(join(directory, 'ca.crt'), emulator.ca);
+  writeFileSync(join(directory, 'namespace'), 'bench');
+  return createKubeClient({ connection: inClusterConnection({ directory, server: emulator.url }) });
+}
+
 /**
  * Many rollouts in one process on the wall clock (virtual time would measure the harness), against
  * the emulator in its own process, with one shared client, as a platform would run them.
  */
-async function scale(lines: string[], n: number) {
+async function scale(lines: string[], n: number, mode: ScaleConnection) {
   // The V8 flags this run was given (heap sizing), named in its line.
   const heapFlags = process.execArgv.filter((a) => a !== '--expose-gc' && !a.startsWith('--cpu-prof'));
-  const emulator = await emulatorProcess(n);
-  const client = createKubeClient({ kubeConfig: emulator.kubeConfig });
+  const emulator = await emulatorProcess(n, { tls: mode === 'in-cluster' });
+  const client = await connect(emulator, mode);
   globalThis.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
   let peak = heap0;
@@ -119,7 +147,7 @@ async function scale(lines: string[], n: number) {
     .map(([phase, m]) => `${m.count} ${phase} (first: ${m.why.slice(0, 160)})`)
     .join(', ');
   lines.push(
-    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, poll 2 s: looks when a workload changes and syncs on the state's watch, each else every 30 s; lease TTL 30 s (the default) with one heartbeat Lease for the process, one shared client with its watches; emulator in another process; ${heapFlags.length ? `node ${heapFlags.join(' ')}` : "Node's default heap sizing"}): ${ok}/${n} promoted in ${wall.toFixed(1)} s${notPromoted ? ` — not promoted: ${notPromoted}` : ''}; ` +
+    `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, poll 2 s: looks when a workload changes and syncs on the state's watch, each else every 30 s; lease TTL 30 s (the default) with one heartbeat Lease for the process, one shared client with its watches, ${mode === 'in-cluster' ? 'connected as a Pod is (a service account over TLS, client-node not loaded)' : 'connected by a client-node KubeConfig (plain http)'}; emulator in another process; ${heapFlags.length ? `node ${heapFlags.join(' ')}` : "Node's default heap sizing"}): ${ok}/${n} promoted in ${wall.toFixed(1)} s${notPromoted ? ` — not promoted: ${notPromoted}` : ''}; ` +
       `Kanary's heap with all in flight +${(retained / 2 ** 20).toFixed(0)} MiB after GC (~${(retained / 2 ** 10 / n).toFixed(0)} KiB per rollout), peak +${((peak - heap0) / 2 ** 20).toFixed(0)} MiB; ` +
       `setWeight step (start → weight read back) p50 ${quantile(steps, 0.5).toFixed(0)} ms, p99 ${quantile(steps, 0.99).toFixed(0)} ms; ` +
       `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout), ${Math.round(requests / wall).toLocaleString('en')} requests/s; ` +
@@ -132,8 +160,12 @@ async function scale(lines: string[], n: number) {
  * One scale run in a process of its own, so its RSS and CPU are the rollouts' and not what the
  * overhead runs before it left behind (`node --expose-gc bench/kubernetes.ts --scale 1000`).
  */
-export async function scaleInOwnProcess(n: number, flags: string[] = []): Promise<string> {
-  const child = fork(fileURLToPath(import.meta.url), ['--scale', String(n)], {
+export async function scaleInOwnProcess(
+  n: number,
+  flags: string[] = [],
+  mode: ScaleConnection = 'in-cluster',
+): Promise<string> {
+  const child = fork(fileURLToPath(import.meta.url), ['--scale', String(n), '--connection', mode], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv: [
       '--expose-gc',
@@ -174,9 +206,11 @@ if (import.meta.main) {
     // KANARY_HEAP_PROF=file: every allocation site over the run, garbage included (where the peak
     // heap comes from; node's own --heap-prof keeps only what is still alive at exit).
     const heapProf = process.env.KANARY_HEAP_PROF ? await startAllocationSampling() : undefined;
-    await scale(lines, Number(process.argv[at + 1]));
+    const mode = process.argv.includes('kubeconfig') ? 'kubeconfig' : 'in-cluster';
+    await scale(lines, Number(process.argv[at + 1]), mode);
     await heapProf?.(process.env.KANARY_HEAP_PROF as string);
     if (process.send) process.send({ line: lines.join('\n') });
     else console.log(lines.join('\n'));
-  } else console.error('usage: node --expose-gc bench/scale.ts --scale N');
+  } else
+    console.error('usage: node --expose-gc bench/scale.ts --scale N [--connection in-cluster|kubeconfig]');
 }

@@ -10,6 +10,8 @@ const OWN_ERRORS: Record<string, string> = {
   'packages/cli/src/wiring.ts':
     'KubeConfigError: a bad --kubeconfig/--context, turned into exit code 3 by main',
   'packages/cli/src/main.ts': 'UsageError: a bad command line, turned into the usage text and exit code 2',
+  'packages/core/src/kubernetes/transport.ts':
+    "KubeHttpError: an API server's answer outside 2xx, as client-node's ApiException is; it never leaves the client (fromKubeError turns it into a KanaryError with its code)",
 };
 const HOME = 'packages/core/src/errors/kanary-error.ts';
 /** The emulator answers as an API server does (its own Status errors), not as Kanary. */

@@ -36,6 +36,8 @@ export type {
 export { createRolloutGroup } from './group/rollout-group.ts';
 export type { KubeClient, KubeClientOptions, KubeObject, ObjectRef } from './kubernetes/client.ts';
 export { createKubeClient } from './kubernetes/client.ts';
+export type { ClusterConnection, InClusterOptions, PreparedRequest } from './kubernetes/connection.ts';
+export { inClusterConnection } from './kubernetes/connection.ts';
 export type { EventRecorderOptions, ReleaseEvent } from './kubernetes/events.ts';
 export { createEventRecorder, describeTransition } from './kubernetes/events.ts';
 export { OWNED_SELECTOR } from './kubernetes/labels.ts';

@@ -1,11 +1,4 @@
-import {
-  HttpMethod,
-  KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  KubernetesObjectApi,
-  PatchStrategy,
-} from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import pRetry, { AbortError } from 'p-retry';
 import { isKanaryError, type KanaryError } from '../errors/kanary-error.ts';
 import {
@@ -19,10 +12,12 @@ import {
 import { type Clock, systemClock } from '../ports/clock.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
 import { equalityLabels } from './cached-kinds.ts';
-import { closeConnections, withSharedConnections } from './connections.ts';
+import { type ClusterConnection, defaultConnection, kubeConfigConnection } from './connection.ts';
 import { fromKubeError } from './errors.ts';
 import { deepFreeze } from './frozen.ts';
 import { createLimiter } from './limiter.ts';
+import { createResourcePaths } from './resources.ts';
+import { createTransport } from './transport.ts';
 import { createWatchCache } from './watch-cache.ts';
 
 /** A named way of filing objects under keys, for `KubeClient.listByIndex`; one function per name. */
@@ -52,6 +47,11 @@ export interface KubeObject extends KubernetesObject {
 export interface KubeClientOptions {
   /** The host's KubeConfig; defaults to `loadFromDefault()` (KUBECONFIG, ~/.kube/config, in-cluster). */
   kubeConfig?: KubeConfig;
+  /**
+   * Where requests go instead of a KubeConfig: `inClusterConnection()` for a driver in a Pod, which
+   * then never loads client-node (see `ClusterConnection`).
+   */
+  connection?: ClusterConnection;
   /** The field manager for server-side apply and updates (default `kanary`). */
   fieldManager?: string;
   /** Attempts for transient faults (default 4 retries). */
@@ -71,75 +71,12 @@ export interface KubeClientOptions {
   clock?: Clock;
 }
 
-/**
- * The resources of the built-in kinds Kanary touches: their names and scope are fixed by the
- * Kubernetes API, so finding them costs no discovery request (client-node asks the server once per
- * API version, and once per concurrent first caller). Other kinds (CRDs such as Istio's) are
- * discovered, one request per API version however many callers ask at once.
- */
-const BUILT_IN: Record<string, Record<string, string>> = {
-  v1: {
-    ConfigMap: 'configmaps',
-    Endpoints: 'endpoints',
-    Event: 'events',
-    Pod: 'pods',
-    Secret: 'secrets',
-    Service: 'services',
-    ServiceAccount: 'serviceaccounts',
-  },
-  'apps/v1': { Deployment: 'deployments', ReplicaSet: 'replicasets' },
-  'coordination.k8s.io/v1': { Lease: 'leases' },
-  'discovery.k8s.io/v1': { EndpointSlice: 'endpointslices' },
-  'events.k8s.io/v1': { Event: 'events' },
-};
-
-type ApiResource = Awaited<ReturnType<KubernetesObjectApi['resource']>>;
-
-/** JSON patch on any kind: the generic client only sends object bodies. */
-class KanaryObjectApi extends KubernetesObjectApi {
-  readonly #discovering = new Map<string, Promise<unknown>>();
-
-  override async resource(apiVersion: string, kind: string, options?: never): Promise<ApiResource> {
-    const name = BUILT_IN[apiVersion]?.[kind];
-    if (name) return { kind, name, namespaced: true, singularName: '', verbs: [] };
-    // One discovery request per API version at a time: the first caller's answer fills
-    // client-node's cache for the others.
-    const pending = this.#discovering.get(apiVersion);
-    if (pending) await pending.catch(() => undefined);
-    const asked = super.resource(apiVersion, kind, options);
-    if (!pending) {
-      this.#discovering.set(apiVersion, asked);
-      void asked.then(
-        () => this.#discovering.delete(apiVersion),
-        () => this.#discovering.delete(apiVersion),
-      );
-    }
-    return asked;
-  }
-
-  /** The collection's path (`/apis/apps/v1/namespaces/x/deployments`), by discovery. */
-  collectionPath(apiVersion: string, kind: string, namespace: string): Promise<string> {
-    return this.specUriPath({ apiVersion, kind, metadata: { namespace } }, 'list');
-  }
-
-  async jsonPatch(
-    ref: KubernetesObject,
-    ops: JsonPatchOp[],
-    fieldManager: string,
-  ): Promise<KubernetesObject> {
-    const path = await this.specUriPath(ref, 'patch');
-    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
-    ctx.setHeaderParam('Accept', 'application/json');
-    ctx.setHeaderParam('Content-Type', PatchStrategy.JsonPatch);
-    ctx.setQueryParam('fieldManager', fieldManager);
-    ctx.setBody(JSON.stringify(ops));
-    return this.requestPromise(ctx);
-  }
-}
-
-/** A thin, retrying layer over @kubernetes/client-node with the right content type for every patch. */
+/** A thin, retrying Kubernetes client, with watch caches and the right content type for every patch. */
 export interface KubeClient {
-  readonly kubeConfig: KubeConfig;
+  /** Where its requests go, and as whom. */
+  readonly connection: ClusterConnection;
+  /** The host's KubeConfig, when the client was made from one (or from the default kubeconfig). */
+  readonly kubeConfig: KubeConfig | undefined;
   readonly fieldManager: string;
   /** The clock its retries wait on; also what callers use to wait for the cluster to catch up. */
   readonly clock: Clock;
@@ -236,16 +173,54 @@ const asSpec = (r: ObjectRef): KubernetesObject => ({
   metadata: { name: r.name, ...(r.namespace ? { namespace: r.namespace } : {}) },
 });
 
+const MERGE_PATCH = 'application/merge-patch+json';
+const JSON_PATCH = 'application/json-patch+json';
+// JSON is YAML: the applied configuration goes as JSON under apply's media type.
+const APPLY_PATCH = 'application/apply-patch+yaml';
+
+/** The API's verbs on any kind, as plain JSON over the connection. */
+function objectApi(connection: ClusterConnection) {
+  const transport = createTransport(connection);
+  const paths = createResourcePaths(transport);
+  const at = (o: KubernetesObject) => refOf(o);
+  return {
+    transport,
+    paths,
+    read: async (ref: ObjectRef) => transport.send<KubeObject>('GET', await paths.objectPath(ref)),
+    list: async (apiVersion: string, kind: string, namespace?: string, labelSelector?: string) =>
+      transport.send<KubernetesListObject<KubernetesObject>>(
+        'GET',
+        await paths.collectionPath(apiVersion, kind, namespace),
+        { query: { labelSelector } },
+      ),
+    create: async (body: KubernetesObject, fieldManager: string) =>
+      transport.send<KubeObject>(
+        'POST',
+        await paths.collectionPath(at(body).apiVersion, at(body).kind, at(body).namespace ?? 'default'),
+        { body, query: { fieldManager } },
+      ),
+    replace: async (body: KubernetesObject, fieldManager: string) =>
+      transport.send<KubeObject>('PUT', await paths.objectPath(at(body)), { body, query: { fieldManager } }),
+    patch: async (
+      ref: ObjectRef,
+      body: unknown,
+      contentType: string,
+      query: { fieldManager: string; force?: boolean },
+    ) => transport.send<KubeObject>('PATCH', await paths.objectPath(ref), { body, contentType, query }),
+    delete: async (ref: ObjectRef, resourceVersion?: string) =>
+      transport.send<unknown>('DELETE', await paths.objectPath(ref), {
+        ...(resourceVersion !== undefined
+          ? { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion } } }
+          : {}),
+      }),
+  };
+}
+
 export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
-  const kubeConfig = withSharedConnections(
-    options.kubeConfig ??
-      (() => {
-        const kc = new KubeConfig();
-        kc.loadFromDefault();
-        return kc;
-      })(),
-  );
-  const api = kubeConfig.makeApiClient(KanaryObjectApi);
+  const connection =
+    options.connection ??
+    (options.kubeConfig ? kubeConfigConnection(options.kubeConfig) : defaultConnection());
+  const api = objectApi(connection);
   const fieldManager = options.fieldManager ?? 'kanary';
   const clock = options.clock ?? systemClock;
   const retries = options.retries ?? 4;
@@ -254,26 +229,15 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   const cache = createWatchCache({
     enabled: options.watch ?? true,
     clock,
-    kubeConfig,
+    transport: api.transport,
     list: async (apiVersion, kind, namespace, selector) => {
-      const listed = (await call(`list ${kind}`, () =>
-        api.list(
-          apiVersion,
-          kind,
-          namespace,
-          undefined,
-          undefined,
-          undefined,
-          undefined,
-          selector || undefined,
-        ),
-      )) as KubernetesListObject<KubernetesObject>;
+      const listed = await call(`list ${kind}`, () => api.list(apiVersion, kind, namespace, selector));
       return {
         items: listed.items.map((i) => ({ apiVersion, kind, ...i }) as KubeObject),
         resourceVersion: listed.metadata?.resourceVersion ?? '',
       };
     },
-    collectionPath: (apiVersion, kind, namespace) => api.collectionPath(apiVersion, kind, namespace),
+    collectionPath: (apiVersion, kind, namespace) => api.paths.collectionPath(apiVersion, kind, namespace),
   });
 
   /** Runs a call with retries for transient faults: network, 429 (honouring Retry-After), 5xx. */
@@ -307,7 +271,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       throw isKanaryError(e) ? e : fromKubeError(e, what);
     });
 
-  const read = <T extends KubeObject>(ref: ObjectRef) => api.read(asSpec(ref) as never) as Promise<T>;
+  const read = <T extends KubeObject>(ref: ObjectRef) => api.read(ref) as Promise<T>;
   const readOrUndefined = async <T extends KubeObject>(ref: ObjectRef): Promise<T | undefined> => {
     try {
       return await read<T>(ref);
@@ -370,15 +334,14 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     namespace?: string,
     labelSelector?: string,
   ) => {
-    const result = (await call(`list ${kind}`, () =>
-      api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
-    )) as KubernetesListObject<KubernetesObject>;
+    const result = await call(`list ${kind}`, () => api.list(apiVersion, kind, namespace, labelSelector));
     return result.items.map((i) => ({ apiVersion, kind, ...i }) as T);
   };
 
   const client: KubeClient = {
     clock,
-    kubeConfig,
+    connection,
+    kubeConfig: connection.kubeConfig,
     fieldManager,
     async get<T extends KubeObject>(ref: ObjectRef, options?: { fresh?: boolean }) {
       if (!options?.fresh) await cache.settle(ref.apiVersion, ref.kind, ref.namespace);
@@ -441,40 +404,31 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       const fence = currentFence();
       fence?.assertHeld();
       const body = fence ? stampEpoch(fence, obj) : obj;
-      return call(describeRef('create', refOf(obj)), () =>
-        api.create(body, undefined, undefined, fieldManager),
-      ) as Promise<T>;
+      return call(describeRef('create', refOf(obj)), () => api.create(body, fieldManager)) as Promise<T>;
     },
     replace<T extends KubeObject>(obj: T) {
       const fence = currentFence();
       const what = describeRef('replace', refOf(obj));
-      if (!fence) return call(what, () => api.replace(obj, undefined, undefined, fieldManager)) as Promise<T>;
+      if (!fence) return call(what, () => api.replace(obj, fieldManager)) as Promise<T>;
       if (obj.metadata.resourceVersion) {
         // Conditional already: the body is the version the caller read.
         checkEpoch(fence, obj, what);
-        return call(what, () =>
-          api.replace(stampEpoch(fence, obj), undefined, undefined, fieldManager),
-        ) as Promise<T>;
+        return call(what, () => api.replace(stampEpoch(fence, obj), fieldManager)) as Promise<T>;
       }
       return fenced(what, refOf(obj), fence, async (current) => {
         const body = stampEpoch(fence, {
           ...obj,
           metadata: { ...obj.metadata, ...(current ? { resourceVersion: rvOf(current) } : {}) },
         });
-        return (await api.replace(body, undefined, undefined, fieldManager)) as T;
+        return (await api.replace(body, fieldManager)) as T;
       });
     },
     mergePatch<T extends KubeObject>(ref: ObjectRef, body: Record<string, unknown>) {
       const send = (extra: Record<string, unknown> | undefined) => {
         const metadata = { ...((body.metadata as object) ?? {}), ...(extra ?? {}), ...asSpec(ref).metadata };
-        return api.patch(
-          { ...body, ...asSpec(ref), metadata } as KubernetesObject,
-          undefined,
-          undefined,
+        return api.patch(ref, { ...body, ...asSpec(ref), metadata }, MERGE_PATCH, {
           fieldManager,
-          undefined,
-          PatchStrategy.MergePatch,
-        ) as Promise<T>;
+        }) as Promise<T>;
       };
       const fence = currentFence();
       const what = describeRef('patch', ref);
@@ -492,7 +446,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     jsonPatch<T extends KubeObject>(ref: ObjectRef, ops: JsonPatchOp[]) {
       const fence = currentFence();
       const what = describeRef('patch', ref);
-      if (!fence) return call(what, () => api.jsonPatch(asSpec(ref), ops, fieldManager)) as Promise<T>;
+      if (!fence) return call(what, () => api.patch(ref, ops, JSON_PATCH, { fieldManager })) as Promise<T>;
       return fenced(what, ref, fence, async (current) => {
         if (!current) throw notFound(what);
         const stamped = epochStamp(fence);
@@ -504,23 +458,20 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
               value: v,
             }))
           : [{ op: 'add', path: '/metadata/annotations', value: stamped }];
-        return (await api.jsonPatch(
-          asSpec(ref),
+        return (await api.patch(
+          ref,
           [{ op: 'test', path: '/metadata/resourceVersion', value: rvOf(current) }, ...ops, ...epochOps],
-          fieldManager,
+          JSON_PATCH,
+          { fieldManager },
         )) as T;
       });
     },
     apply<T extends KubeObject>(obj: T, opts: { force?: boolean } = {}) {
       const send = (config: KubernetesObject) =>
-        api.patch(
-          config,
-          undefined,
-          undefined,
+        api.patch(refOf(obj), config, APPLY_PATCH, {
           fieldManager,
-          opts.force ?? false,
-          PatchStrategy.ServerSideApply,
-        ) as Promise<T>;
+          force: opts.force ?? false,
+        }) as Promise<T>;
       const fence = currentFence();
       const what = describeRef('apply', refOf(obj));
       if (!fence) return call(what, () => send(stripServerFields(obj)));
@@ -537,20 +488,12 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
       try {
         if (!fence) {
           const version = options?.resourceVersion;
-          await call(what, () =>
-            version === undefined
-              ? api.delete(asSpec(ref))
-              : api.delete(asSpec(ref), undefined, undefined, undefined, undefined, undefined, {
-                  preconditions: { resourceVersion: version },
-                }),
-          );
+          await call(what, () => api.delete(ref, version));
           return;
         }
         await fenced(what, ref, fence, async (current) => {
           if (!current) return;
-          await api.delete(asSpec(ref), undefined, undefined, undefined, undefined, undefined, {
-            preconditions: { resourceVersion: rvOf(current) },
-          });
+          await api.delete(ref, rvOf(current));
         });
       } catch (e) {
         if (!isKanaryError(e, 'NOT_FOUND')) throw e;
@@ -565,8 +508,8 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         const value = current?.metadata.annotations?.[key];
         if (value === undefined) return Promise.resolve(undefined);
         const only = Object.keys(current?.metadata.annotations ?? {}).length === 1;
-        return api.jsonPatch(
-          asSpec(ref),
+        return api.patch(
+          ref,
           only
             ? [
                 { op: 'test', path: '/metadata/annotations', value: { [key]: value } },
@@ -576,7 +519,8 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
                 { op: 'test', path: pointer, value },
                 { op: 'remove', path: pointer },
               ],
-          fieldManager,
+          JSON_PATCH,
+          { fieldManager },
         );
       };
       // First from the watch cache (every object we stamped went through it); a stale copy (its
@@ -609,7 +553,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     },
     async close() {
       cache.stop();
-      await closeConnections(kubeConfig);
+      await connection.close();
     },
     async update<T extends KubeObject>(ref: ObjectRef, mutate: (current: T) => T | undefined) {
       const fence = currentFence();
@@ -626,8 +570,6 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
           const next = fence ? stampEpoch(fence, mutated) : mutated;
           return (await api.replace(
             { ...next, metadata: { ...next.metadata, resourceVersion: current.metadata.resourceVersion } },
-            undefined,
-            undefined,
             fieldManager,
           )) as T;
         },

@@ -1,4 +1,3 @@
-import { ApiException } from '@kubernetes/client-node';
 import { isKanaryError, KanaryError } from '../errors/kanary-error.ts';
 import { redact, redactValue } from '../security/redact.ts';
 
@@ -29,14 +28,23 @@ function parseStatus(body: unknown): KubeStatus | undefined {
   return typeof body === 'object' && body !== null ? (body as KubeStatus) : undefined;
 }
 
+/** An HTTP answer from the API server: Kanary's transport's `KubeHttpError`, or client-node's `ApiException`. */
+interface HttpAnswer {
+  code: number;
+  body: unknown;
+  headers?: Record<string, unknown>;
+}
+const isHttpAnswer = (e: unknown): e is HttpAnswer =>
+  e instanceof Error && typeof (e as { code?: unknown }).code === 'number' && 'body' in e;
+
 /**
- * The one place that turns what @kubernetes/client-node throws into a KanaryError: the
+ * The one place that turns what a request to the API server throws into a KanaryError: the
  * `Status` body parsed, the HTTP headers left out (client-node's message includes them all),
  * and `retryable` set for what may succeed if tried again.
  */
 export function fromKubeError(error: unknown, what: string): KanaryError {
   if (isKanaryError(error)) return error;
-  if (error instanceof ApiException) {
+  if (isHttpAnswer(error)) {
     const status = parseStatus(error.body);
     const code = error.code;
     const reason = status?.reason ?? '';

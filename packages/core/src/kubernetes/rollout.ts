@@ -18,6 +18,8 @@ export interface KubernetesRolloutOptions
   extends Omit<CreateRolloutOptions, 'workload' | 'router' | 'store' | 'lock'> {
   /** The host's KubeConfig (or `client`); defaults to `loadFromDefault()`. */
   kubeConfig?: KubeClientOptions['kubeConfig'];
+  /** Where requests go instead of a kubeConfig (`inClusterConnection()`), when no `client` is given. */
+  connection?: KubeClientOptions['connection'];
   client?: KubeClient;
   /** Required for weighted and headerMatch; blue-green and replica ratio default to their mesh-free routers. */
   router?: TrafficRouter;
@@ -40,6 +42,7 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
     options.client ??
     createKubeClient({
       ...(options.kubeConfig ? { kubeConfig: options.kubeConfig } : {}),
+      ...(options.connection ? { connection: options.connection } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
   const router =
@@ -61,7 +64,7 @@ export function createKubernetesRollout(options: KubernetesRolloutOptions): Roll
       ],
     });
   }
-  const { kubeConfig: _k, client: _c, preflight, events, ...rest } = options;
+  const { kubeConfig: _k, connection: _n, client: _c, preflight, events, ...rest } = options;
   const record =
     options.record ??
     (events === false

@@ -1,14 +1,14 @@
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Clock } from '../ports/clock.ts';
 import { cacheScope, WATCHED_RESOURCES } from './cached-kinds.ts';
 import type { KubeObject, ObjectRef } from './client.ts';
 import { Informer, type Listed } from './informer.ts';
+import type { Transport } from './transport.ts';
 
 export interface WatchCacheOptions {
   /** Off: every lookup misses and nothing is watched. */
   enabled: boolean;
   clock: Clock;
-  kubeConfig: KubeConfig;
+  transport: Transport;
   /** A LIST through the client (retries, limits), at a resourceVersion. */
   list(apiVersion: string, kind: string, namespace: string, selector: string): Promise<Listed>;
   /** The collection's path (discovery), for the watch. */
@@ -46,9 +46,6 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
   const informers = new Map<string, Informer>();
   // Kinds whose informer has been live once in this client (see settle).
   const listedOnce = new Set<string>();
-  const watcher = new Watch(options.kubeConfig);
-  // (private in the typings, a plain field in 2.0.1; without it a quiet watch is only recreated more often)
-  (watcher as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (WATCH_SECONDS + 60) * 1000;
 
   const informerOf = (apiVersion: string, kind: string, namespace: string | undefined) => {
     if (!options.enabled || !namespace) return undefined;
@@ -62,16 +59,18 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
       selector,
       list: () => options.list(apiVersion, kind, namespace, selector),
       watch: async (resourceVersion, onEvent, done) =>
-        watcher.watch(
+        options.transport.watch(
           await options.collectionPath(apiVersion, kind, namespace),
           {
             resourceVersion,
             allowWatchBookmarks: true,
             timeoutSeconds: WATCH_SECONDS,
-            ...(selector ? { labelSelector: selector } : {}),
+            labelSelector: selector,
           },
-          (type: string, object: KubeObject) => onEvent(type, { apiVersion, kind, ...object }),
+          (type, object) => onEvent(type, { apiVersion, kind, ...object } as KubeObject),
           done,
+          // Longer than the server's own end of the watch, or a quiet kind is cut every time.
+          (WATCH_SECONDS + 60) * 1000,
         ),
     });
     informers.set(key, informer);

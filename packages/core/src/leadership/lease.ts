@@ -104,8 +104,7 @@ export function createLeaseBackend(options: LeaseLockOptions): LeaseBackend {
       leaseTransitions: record.transitions,
     },
   });
-  const cluster = client.kubeConfig.getCurrentCluster()?.server ?? '';
-  const user = client.kubeConfig.getCurrentUser()?.name ?? '';
+  const { server: cluster, user } = client.connection;
   return {
     describe: (key) => `Lease ${key.namespace}/${ref(key).name}`,
     scope: `${cluster}|${user}|${prefix}`,
