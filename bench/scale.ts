@@ -117,10 +117,16 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
     // Just after the last start (its first step done): all of them in their first pause.
     (n * 1000) / rate + 5_000,
   );
-  const finals: RolloutState[] = await Promise.all(
+  // A run that throws (a request failing past its retries) is counted with its reason, not fatal to
+  // the benchmark: what breaks first at a scale is what this reports.
+  const thrown: string[] = [];
+  const finals: Array<RolloutState | undefined> = await Promise.all(
     rollouts.map(async (r, i) => {
       await new Promise((res) => setTimeout(res, (i * 1000) / rate));
-      return r.run();
+      return r.run().catch((e: unknown) => {
+        thrown.push(e instanceof Error ? e.message : String(e));
+        return undefined;
+      });
     }),
   );
   const wall = (performance.now() - t) / 1000;
@@ -132,10 +138,10 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
   const emulatorCpuMs = (await emulator.cpuMs()) - emulatorCpu0;
   await client.close();
   await emulator.close();
-  const ok = finals.filter((f) => f.phase === 'succeeded').length;
+  const ok = finals.filter((f) => f?.phase === 'succeeded').length;
   // What went wrong first, when something did: the phases and the first reason of each.
   const missed = new Map<string, { count: number; why: string }>();
-  for (const f of finals.filter((x) => x.phase !== 'succeeded')) {
+  for (const f of finals.filter((x): x is RolloutState => x !== undefined && x.phase !== 'succeeded')) {
     const known = missed.get(f.phase) ?? {
       count: 0,
       why: f.abort?.reason ?? f.error?.message ?? f.held?.reason ?? '',
@@ -143,9 +149,10 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
     known.count++;
     missed.set(f.phase, known);
   }
-  const notPromoted = [...missed]
-    .map(([phase, m]) => `${m.count} ${phase} (first: ${m.why.slice(0, 160)})`)
-    .join(', ');
+  const notPromoted = [
+    ...[...missed].map(([phase, m]) => `${m.count} ${phase} (first: ${m.why.slice(0, 160)})`),
+    ...(thrown.length ? [`${thrown.length} runs threw (first: ${thrown[0]?.slice(0, 160)})`] : []),
+  ].join(', ');
   lines.push(
     `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, poll 2 s: looks when a workload changes and syncs on the state's watch, each else every 30 s; lease TTL 30 s (the default) with one heartbeat Lease for the process, one shared client with its watches, ${mode === 'in-cluster' ? 'connected as a Pod is (a service account over TLS, client-node not loaded)' : 'connected by a client-node KubeConfig (plain http)'}; emulator in another process; ${heapFlags.length ? `node ${heapFlags.join(' ')}` : "Node's default heap sizing"}): ${ok}/${n} promoted in ${wall.toFixed(1)} s${notPromoted ? ` — not promoted: ${notPromoted}` : ''}; ` +
       `Kanary's heap with all in flight +${(retained / 2 ** 20).toFixed(0)} MiB after GC (~${(retained / 2 ** 10 / n).toFixed(0)} KiB per rollout), peak +${((peak - heap0) / 2 ** 20).toFixed(0)} MiB; ` +

@@ -642,9 +642,19 @@ export async function startApiServer(
   };
   // Over TLS the emulator offers HTTP/2 first and HTTP/1.1 to clients that do not ask for it, as
   // kube-apiserver does: a client that multiplexes needs one connection for every request and watch.
+  // Its limits are kube-apiserver's: 250 concurrent streams a connection (Go's default, which
+  // `--http2-max-streams-per-connection` keeps unless set), and no cap on what a session buffers —
+  // Go's server waits on flow control instead, where Node's default (10 MB) refuses every new stream
+  // with ENHANCE_YOUR_CALM while one large LIST (10,000 pods, ~26 MB) is still being sent.
   const server: Server | Http2SecureServer = options.tls
     ? createSecureServer(
-        { cert: SERVING_CERT, key: SERVING_KEY, allowHTTP1: true },
+        {
+          cert: SERVING_CERT,
+          key: SERVING_KEY,
+          allowHTTP1: true,
+          maxSessionMemory: 4096,
+          settings: { maxConcurrentStreams: 250 },
+        },
         listener as unknown as Parameters<typeof createSecureServer>[1],
       )
     : createServer(listener);
