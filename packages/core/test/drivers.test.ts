@@ -53,6 +53,61 @@ describe('one driver per rollout', () => {
   });
 });
 
+describe('taking the lease through faults', () => {
+  /** A lock whose first `failures` acquisitions throw `error`, then the memory lock's own. */
+  const flaky = (clock: ReturnType<typeof createVirtualClock>, error: () => Error, failures: number) => {
+    const base = createMemoryLock({ clock });
+    let tries = 0;
+    return {
+      tries: () => tries,
+      lock: {
+        acquire: (...args: Parameters<typeof base.acquire>) =>
+          tries++ < failures ? Promise.reject(error()) : base.acquire(...args),
+      },
+    };
+  };
+  const overloaded = () =>
+    new KanaryError('KUBERNETES', 'get Lease shop/kanary-shop: stream refused', { retryable: true });
+
+  it('a transient fault is tried again with backoff, and the release goes on', async () => {
+    const h = harness('weighted');
+    const { lock, tries } = flaky(h.clock, overloaded, 3);
+    const r = h.restart({ lock });
+    const warnings: string[] = [];
+    r.on('warning', (w) => warnings.push(w.message));
+    const t0 = h.clock.now();
+    expect((await h.runToEnd(r)).phase).toBe('succeeded');
+    expect(tries()).toBeGreaterThanOrEqual(4);
+    expect(warnings.filter((m) => m.startsWith('taking the lease failed and will be retried'))).toHaveLength(
+      3,
+    );
+    // Backed off on the clock (2 s, 4 s, 8 s from the 2 s poll), not at once.
+    expect(h.clock.now() - t0).toBeGreaterThanOrEqual(14_000);
+  });
+
+  it('a fault that outlasts the progress deadline ends the run with it', async () => {
+    const h = harness('weighted');
+    const { lock } = flaky(h.clock, overloaded, Number.POSITIVE_INFINITY);
+    const t0 = h.clock.now();
+    const error = await h.clock.run(h.restart({ lock }).run()).catch((e: unknown) => e);
+    expect(isKanaryError(error, 'KUBERNETES')).toBe(true);
+    // The default progress deadline is 10 minutes.
+    expect(h.clock.now() - t0).toBeGreaterThan(600_000);
+    expect(h.clock.now() - t0).toBeLessThan(700_000);
+  });
+
+  it('a fault that cannot pass (forbidden) ends the run at once', async () => {
+    const h = harness('weighted');
+    const forbidden = () => new KanaryError('KUBERNETES', 'leases is forbidden', { retryable: false });
+    const { lock, tries } = flaky(h.clock, forbidden, Number.POSITIVE_INFINITY);
+    const t0 = h.clock.now();
+    const error = await h.clock.run(h.restart({ lock }).run()).catch((e: unknown) => e);
+    expect(isKanaryError(error, 'KUBERNETES')).toBe(true);
+    expect(tries()).toBe(1);
+    expect(h.clock.now()).toBe(t0);
+  });
+});
+
 describe('taking a lease back', () => {
   const key = { namespace: 'shop', name: 'shop' };
   const down = (backend: LeaseBackend, until: () => boolean): LeaseBackend => ({

@@ -900,6 +900,10 @@ class RolloutDriver implements Rollout {
     let wait = this.#options.waitForLock ?? false;
     /** Why the lease was lost to another holder, while this process waits to see whether that one is alive. */
     let probing: { why: string; epoch: number } | undefined;
+    // Taking the lease through a transient fault (the API server overloaded or unreachable after the
+    // client's own retries): tried again with backoff within the progress deadline, as an action is.
+    let faultsSince: number | undefined;
+    let faults = 0;
     for (;;) {
       if (this.#shutdown.signal.aborted) return this.#state ?? (await this.load());
       let lease: LockLease;
@@ -966,11 +970,31 @@ class RolloutDriver implements Rollout {
             },
           );
         }
+        const now = this.#clock.now();
+        faultsSince ??= now;
+        if (
+          isKanaryError(error) &&
+          error.retryable &&
+          error.code !== 'LOCKED' &&
+          now - faultsSince <= this.spec.progressDeadline
+        ) {
+          this.#emitter.emit('warning', {
+            message: `taking the lease failed and will be retried: ${error.message}`,
+            error,
+          });
+          const delay = createRetryPolicy({ baseMs: this.#pollMs, maxMs: 30_000, jitter: 'none' }).delay(
+            faults++,
+          );
+          await this.#clock.sleep(delay, this.#shutdown.signal).catch(() => undefined);
+          continue;
+        }
         throw error;
       } finally {
         driving?.abort();
       }
       probing = undefined;
+      faultsSince = undefined;
+      faults = 0;
       this.#lease = lease;
       let outcome: 'stopped' | 'lost' | { retireInMs: number };
       try {
