@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createKubeClient } from '@kanary/core';
 import { type Cluster, deployment, startCluster } from '@kanary/testkit';
 import { KubernetesObjectApi } from '@kubernetes/client-node';
@@ -55,6 +58,26 @@ describe('one connection pool per API server', () => {
     expect(cluster.watches).toBeGreaterThanOrEqual(4);
     expect(cluster.connections).toBe(1);
     await client.close();
+  });
+
+  it('with no kubeConfig given, reads KUBECONFIG as kubectl does (client-node loaded on demand)', async () => {
+    cluster = await startCluster({ time: 'real', tls: true });
+    cluster.apply(deployment('shop', 'default', 'shop:1', 1));
+    const dir = mkdtempSync(join(tmpdir(), 'kanary-kubeconfig-'));
+    const file = join(dir, 'config');
+    writeFileSync(file, cluster.kubeConfig.exportConfig());
+    const before = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = file;
+    try {
+      const client = createKubeClient({ watch: false });
+      expect(client.connection.server).toBe(cluster.url.replace(/\/$/, ''));
+      expect((await client.get(ref))?.metadata.name).toBe('shop');
+      await client.close();
+    } finally {
+      if (before === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = before;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('leaves the host KubeConfig as it was', async () => {
