@@ -74,6 +74,8 @@ describe('inClusterConnection: a Pod’s service account, without client-node', 
     expect(seen.map((d) => [d.metadata.name, d.metadata.labels?.tier])).toEqual([['cart', 'web']]);
     for (let i = 0; i < 100 && cluster.watches < 1; i++) await new Promise((r) => setTimeout(r, 10));
     expect(client.watching('apps/v1', 'Deployment', 'default')).toBe(true);
+    // HTTP/2, as with a kubeconfig: the requests and the watch share one connection.
+    expect(cluster.connections).toBe(1);
     await client.close();
   });
 
