@@ -15,7 +15,7 @@ export type {
   ObjectIndex,
   ObjectRef,
 } from './kubernetes/client.ts';
-export { createKubeClient, refOf } from './kubernetes/client.ts';
+export { createKubeClient } from './kubernetes/client.ts';
 export type { KubeStatus } from './kubernetes/errors.ts';
 export { fromKubeError } from './kubernetes/errors.ts';
 export {
@@ -25,6 +25,7 @@ export {
   OWNED_SELECTOR,
   ownedLabels,
 } from './kubernetes/labels.ts';
+export { refOf } from './kubernetes/object-api.ts';
 export {
   type OwnedSnapshot,
   originalAnnotation,

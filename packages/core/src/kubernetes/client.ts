@@ -1,4 +1,4 @@
-import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import pRetry, { AbortError } from 'p-retry';
 import { isKanaryError, type KanaryError } from '../errors/kanary-error.ts';
 import {
@@ -16,8 +16,7 @@ import { type ClusterConnection, defaultConnection, kubeConfigConnection } from 
 import { fromKubeError } from './errors.ts';
 import { deepFreeze } from './frozen.ts';
 import { createLimiter } from './limiter.ts';
-import { createResourcePaths } from './resources.ts';
-import { createTransport } from './transport.ts';
+import { APPLY_PATCH, JSON_PATCH, MERGE_PATCH, objectApi, refOf } from './object-api.ts';
 import { createWatchCache } from './watch-cache.ts';
 
 /** A named way of filing objects under keys, for `KubeClient.listByIndex`; one function per name. */
@@ -172,49 +171,6 @@ const asSpec = (r: ObjectRef): KubernetesObject => ({
   kind: r.kind,
   metadata: { name: r.name, ...(r.namespace ? { namespace: r.namespace } : {}) },
 });
-
-const MERGE_PATCH = 'application/merge-patch+json';
-const JSON_PATCH = 'application/json-patch+json';
-// JSON is YAML: the applied configuration goes as JSON under apply's media type.
-const APPLY_PATCH = 'application/apply-patch+yaml';
-
-/** The API's verbs on any kind, as plain JSON over the connection. */
-function objectApi(connection: ClusterConnection) {
-  const transport = createTransport(connection);
-  const paths = createResourcePaths(transport);
-  const at = (o: KubernetesObject) => refOf(o);
-  return {
-    transport,
-    paths,
-    read: async (ref: ObjectRef) => transport.send<KubeObject>('GET', await paths.objectPath(ref)),
-    list: async (apiVersion: string, kind: string, namespace?: string, labelSelector?: string) =>
-      transport.send<KubernetesListObject<KubernetesObject>>(
-        'GET',
-        await paths.collectionPath(apiVersion, kind, namespace),
-        { query: { labelSelector } },
-      ),
-    create: async (body: KubernetesObject, fieldManager: string) =>
-      transport.send<KubeObject>(
-        'POST',
-        await paths.collectionPath(at(body).apiVersion, at(body).kind, at(body).namespace ?? 'default'),
-        { body, query: { fieldManager } },
-      ),
-    replace: async (body: KubernetesObject, fieldManager: string) =>
-      transport.send<KubeObject>('PUT', await paths.objectPath(at(body)), { body, query: { fieldManager } }),
-    patch: async (
-      ref: ObjectRef,
-      body: unknown,
-      contentType: string,
-      query: { fieldManager: string; force?: boolean },
-    ) => transport.send<KubeObject>('PATCH', await paths.objectPath(ref), { body, contentType, query }),
-    delete: async (ref: ObjectRef, resourceVersion?: string) =>
-      transport.send<unknown>('DELETE', await paths.objectPath(ref), {
-        ...(resourceVersion !== undefined
-          ? { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion } } }
-          : {}),
-      }),
-  };
-}
 
 export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   const connection =
@@ -578,15 +534,6 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     },
   };
   return client;
-}
-
-export function refOf(obj: KubernetesObject): ObjectRef {
-  return {
-    apiVersion: obj.apiVersion as string,
-    kind: obj.kind as string,
-    name: obj.metadata?.name as string,
-    ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}),
-  };
 }
 
 /** The JSON pointer to an annotation (RFC 6901: `~` and `/` in the key escaped). */
