@@ -4,7 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Agent, type Dispatcher } from 'undici';
 import { KanaryError } from '../errors/kanary-error.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
-import { closeConnections, withSharedConnections } from './connections.ts';
+import { closeConnections, withSharedConnections } from './kubeconfig-pool.ts';
 
 /** What one request to the API server carries: its credentials and the pool it goes through. */
 export interface PreparedRequest {
@@ -68,9 +68,10 @@ export function kubeConfigConnection(host: KubeConfig): ClusterConnection {
           dispatcher = d;
         },
       } as never);
+      if (dispatcher) return { headers, dispatcher };
       // No TLS option and no proxy (plain http): client-node leaves the dispatcher to fetch's global one.
-      plain ??= dispatcher ? undefined : new Agent();
-      return { headers, dispatcher: dispatcher ?? (plain as Agent) };
+      plain ??= new Agent();
+      return { headers, dispatcher: plain };
     },
     async close() {
       await Promise.all([closeConnections(kubeConfig), plain?.close()]);
