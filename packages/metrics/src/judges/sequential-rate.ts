@@ -127,16 +127,18 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       };
       const dispersion = prev.dispersion ?? initialDispersion();
       const c = prior ? extraVariance(dispersion, prior) : 0;
-      const temper = temperings(
-        w,
-        tolerance,
-        c,
-        Math.max(pooledBaselineRate(dispersion) ?? 0, prev.priorRate ?? 0) || undefined,
-      );
+      // The baseline's rate outside outages; the larger of the pooled and the history's (a wider
+      // allowance), or its counters' lifetime rate when no history was given.
+      const rate =
+        Math.max(
+          pooledBaselineRate(dispersion) ?? 0,
+          dispersion.historyRate ?? (dispersion.historyWindows ? 0 : (prev.priorRate ?? 0)),
+        ) || undefined;
+      const temper = temperings(w, tolerance, c, rate);
       const state: State = {
         ...prev,
         memory,
-        logL: updateRateTest(prev.logL, w, tolerance, temper),
+        logL: updateRateTest(prev.logL, w, tolerance, temper, rate),
         dispersion: observeDispersion(dispersion, w),
         canary: { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad },
         baseline: { total: prev.baseline.total + w.baselineTotal, bad: prev.baseline.bad + w.baselineBad },

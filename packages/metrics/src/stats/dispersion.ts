@@ -28,6 +28,10 @@ export interface DispersionState {
   history?: number[][];
   /** How many windows of history that was. */
   historyWindows?: number;
+  /** The baseline's bad-event rate over its history's ordinary windows (outages left out). */
+  historyRate?: number;
+  /** Bad events per request above which a window reads as an outage, from the history. */
+  historyCut?: number;
   canary: { total: number; bad: number };
   baseline: { total: number; bad: number };
   /**
@@ -74,8 +78,16 @@ export function observeDispersion(
     w.baselineBad,
   ];
   const recent = d.recent.length < KEEP ? [...d.recent, window] : [...d.recent.slice(1), window];
-  const canary = { total: d.canary.total + w.canaryTotal, bad: d.canary.bad + w.canaryBad };
-  const baseline = { total: d.baseline.total + w.baselineTotal, bad: d.baseline.bad + w.baselineBad };
+  // The pooled rates leave outages out: one 30 s outage can double an hour's pooled rate, and
+  // every ordinary window would then look quieter than it is.
+  const cut = outageCut(recent.map(([nc, xc, nb, xb]) => [nc + nb, xc + xb])) ?? d.historyCut;
+  const outage = cut !== undefined && (w.canaryBad + w.baselineBad) / (w.canaryTotal + w.baselineTotal) > cut;
+  const canary = outage
+    ? d.canary
+    : { total: d.canary.total + w.canaryTotal, bad: d.canary.bad + w.canaryBad };
+  const baseline = outage
+    ? d.baseline
+    : { total: d.baseline.total + w.baselineTotal, bad: d.baseline.bad + w.baselineBad };
   const pb = baseline.bad > 0 ? baseline.bad / baseline.total : 0;
   const pc = canary.bad > 0 ? canary.bad / canary.total : pb;
   // The ratio of the two rates, which places the canary's expected share of a window's bad events,
@@ -128,6 +140,27 @@ function ordinaryRatio(
   return cx > 0 && bx > 0 ? cx / cn / (bx / bn) : undefined;
 }
 
+/**
+ * How many times the median window's bad events per request make an outage. An outage that adds
+ * 5% errors to a 0.5% rate is 11×; a gamma burst of CV 1 on one side passes 6× its median in
+ * about 1 window in 100 (at 3×, 1 in 20: those are the windows that show a side's own bursts,
+ * and leaving them out let the false-rollback rate on bursty traffic reach 2.3%).
+ */
+const OUTAGE = 6;
+
+/**
+ * Bad events per request above which a window of [requests, bad events] reads as an outage:
+ * OUTAGE× the median window's among those with bad events; undefined while fewer than 6 have any.
+ */
+function outageCut(windows: ReadonlyArray<readonly [number, number]>): number | undefined {
+  const per = windows
+    .map(([n, x]) => x / n)
+    .filter((r) => r > 0)
+    .sort((a, b) => a - b);
+  if (per.length < 6) return undefined;
+  return OUTAGE * (per[Math.floor(per.length / 2)] as number);
+}
+
 /** log Γ(x) for x > 0: Stirling's series after shifting x up to 10 or more. */
 function logGamma(x: number): number {
   let product = 1;
@@ -173,7 +206,11 @@ export function withHistory(
   d: DispersionState,
   windows: ReadonlyArray<{ total: number; bad: number }>,
 ): DispersionState {
-  const kept = windows.filter((w) => w.total > 0 && w.bad >= 0).slice(-KEEP);
+  const all = windows.filter((w) => w.total > 0 && w.bad >= 0).slice(-KEEP);
+  // Outages (a failing dependency adding errors for a while) say nothing about either side's own
+  // variation, which is all the test is tempered for: left out, as from the pooled rates.
+  const cut = outageCut(all.map((w) => [w.total, w.bad]));
+  const kept = all.filter((w) => cut === undefined || w.bad / w.total <= cut);
   const requests = kept.reduce((s, w) => s + w.total, 0);
   const rate = kept.reduce((s, w) => s + Math.min(w.bad, w.total), 0) / Math.max(1, requests);
   if (kept.length < 2 || rate <= 0) return d;
@@ -186,7 +223,13 @@ export function withHistory(
       ),
     ),
   );
-  return { ...d, history, historyWindows: kept.length };
+  return {
+    ...d,
+    history,
+    historyWindows: kept.length,
+    historyRate: rate,
+    ...(cut !== undefined ? { historyCut: cut } : {}),
+  };
 }
 
 /** Adds one canary window's log likelihood at every grid point, for the given pooled rates. */
@@ -200,7 +243,10 @@ function addLikelihood(
   const lb = nb * pb;
   const mu = lc + lb;
   const bad = xc + xb;
-  const theta = lc / mu;
+  // An outage adds the same errors to both sides: its excess (beyond two Poisson deviations) joins
+  // both rates, so its split is expected nearer the traffic's (as the test reads it, windowShares).
+  const extra = Math.max(0, bad - mu - 2 * Math.sqrt(mu) - 3) / (nc + nb);
+  const theta = (lc + nc * extra) / (mu + (nc + nb) * extra);
   const spread = (lc * lc + lb * lb) / (mu * mu);
   for (let i = 0; i < OWN_GRID.length; i++) {
     const own = OWN_GRID[i] as number;
@@ -230,7 +276,11 @@ export function extraVariance(d: DispersionState, prior: DispersionPrior = DISPE
   return OWN_GRID.at(-1) as number;
 }
 
-/** The baseline's pooled bad-event rate over the windows seen, if any bad event was. */
+/**
+ * The baseline's bad-event rate outside outages: pooled over the windows seen, or over its
+ * history before any window had a bad event; undefined if neither has one.
+ */
 export function baselineRate(d: DispersionState): number | undefined {
-  return d.baseline.bad > 0 ? d.baseline.bad / d.baseline.total : undefined;
+  if (d.baseline.bad > 0) return d.baseline.bad / d.baseline.total;
+  return d.historyRate !== undefined && d.historyRate > 0 ? d.historyRate : undefined;
 }

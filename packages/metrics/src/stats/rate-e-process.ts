@@ -31,27 +31,62 @@ export function initialRateTest(): RateTestState {
 }
 
 /**
+ * Where a window's bad events land under the null (ρ₀) and under each grid point (θ_k). Given
+ * `rate`, the baseline's bad-event rate known before the window, a window whose bad events exceed
+ * what the grid point expects is read as an outage adding the same errors to both sides (a failing
+ * dependency): the excess a (per request, less two Poisson deviations) joins both rates, which
+ * moves θ_k towards ρ₀ — such a window says little about the canary, where a multiplicative test
+ * would read its errors landing by the traffic split as strong evidence against every regression.
+ * a depends only on the window's total of bad events, and given that total the split is all the
+ * test weighs: the guarantee is unchanged. Without `rate`, a is 0.
+ */
+export function windowShares(
+  w: WindowCounts,
+  tolerance: number,
+  rate?: number,
+): { rho0: number; theta: number[] } {
+  const n = w.canaryTotal + w.baselineTotal;
+  const rho = w.canaryTotal / n;
+  const bad = Math.max(0, w.canaryBad) + Math.max(0, w.baselineBad);
+  const share = (r: number) => {
+    let extra = 0;
+    if (rate !== undefined && rate > 0) {
+      const expected = w.canaryTotal * Math.min(1, rate * r) + w.baselineTotal * Math.min(1, rate);
+      extra = Math.max(0, bad - expected - 2 * Math.sqrt(expected) - 3) / n;
+    }
+    const pc = (rate ?? 1) * r + extra;
+    const pb = (rate ?? 1) + extra;
+    return (rho * pc) / (rho * pc + (1 - rho) * pb);
+  };
+  return {
+    rho0: share(1 + tolerance),
+    theta: RATE_GRID.map((multiple) => share((1 + tolerance) * multiple)),
+  };
+}
+
+/**
  * Folds one window's counts into the test. Windows with no traffic on a side carry no evidence.
- * `temper` (one η in (0, 1] per grid point, from `temperings`) scales the window's log ratios.
+ * `temper` (one η in (0, 1] per grid point, from `temperings`) scales the window's log ratios;
+ * `rate` (the baseline's bad-event rate before the window) reads outages on both sides as such
+ * (`windowShares`).
  */
 export function updateRateTest(
   state: RateTestState,
   w: WindowCounts,
   tolerance: number,
   temper?: readonly number[],
+  rate?: number,
 ): RateTestState {
   const n = w.canaryTotal + w.baselineTotal;
   const bad = w.canaryBad + w.baselineBad;
   if (w.canaryTotal <= 0 || w.baselineTotal <= 0 || bad <= 0 || n <= 0) return state;
-  const rho = w.canaryTotal / n;
-  const oddsAt = (r: number) => (rho * r) / (rho * r + 1 - rho);
-  const rho0 = oddsAt(1 + tolerance);
+  const { rho0, theta } = windowShares(w, tolerance, rate);
   const ec = Math.min(Math.max(w.canaryBad, 0), w.canaryTotal);
   const eb = Math.min(Math.max(w.baselineBad, 0), w.baselineTotal);
   return state.map((logL, k) => {
-    const theta = oddsAt((1 + tolerance) * (RATE_GRID[k] as number));
+    const t = theta[k] as number;
     const eta = temper?.[k] ?? 1;
-    return logL + eta * (ec * Math.log(theta / rho0) + eb * Math.log((1 - theta) / (1 - rho0)));
+    return logL + eta * (ec * Math.log(t / rho0) + eb * Math.log((1 - t) / (1 - rho0)));
   });
 }
 
@@ -61,23 +96,27 @@ export function updateRateTest(
  * raised to η has mean at most 1 when the canary sits at the null's boundary and each side's bad
  * events are gamma-mixed Poisson (negative binomial) with mean λ̂ = requests × `rate` (× (1 + m)
  * for the canary). With c = 0 every η is 1 and the test is the Poisson one. η depends only on the
- * window's request counts and earlier windows, never on its bad events, so under Poisson any η ≤ 1
- * keeps the guarantee (E[LR^η] ≤ E[LR]^η = 1); under extra variation it restores it as far as c
- * and the rate are estimated well.
+ * window's request counts, its total of bad events (given as `w`'s bad counts, to read an outage
+ * as `windowShares` does) and earlier windows — never on where the bad events landed — so under
+ * Poisson any η ≤ 1 keeps the guarantee (given the total, E[LR^η] ≤ E[LR]^η = 1); under extra
+ * variation it restores it as far as c and the rate are estimated well.
  */
 export function temperings(
-  w: Pick<WindowCounts, 'canaryTotal' | 'baselineTotal'>,
+  w: Pick<WindowCounts, 'canaryTotal' | 'baselineTotal'> | WindowCounts,
   tolerance: number,
   c: number,
   rate: number | undefined,
 ): number[] {
-  const n = w.canaryTotal + w.baselineTotal;
   if (!(c > 0) || rate === undefined || !(rate > 0) || w.canaryTotal <= 0 || w.baselineTotal <= 0) {
     return RATE_GRID.map(() => 1);
   }
-  const rho = w.canaryTotal / n;
-  const oddsAt = (r: number) => (rho * r) / (rho * r + 1 - rho);
-  const rho0 = oddsAt(1 + tolerance);
+  // Given the window's bad events, the shares the test will weigh (an outage read as such).
+  const counted = 'canaryBad' in w && 'baselineBad' in w;
+  const { rho0, theta } = windowShares(
+    counted ? (w as WindowCounts) : { ...w, canaryBad: 0, baselineBad: 0 },
+    tolerance,
+    counted ? rate : undefined,
+  );
   const lambdaC = w.canaryTotal * Math.min(1, rate * (1 + tolerance));
   const lambdaB = w.baselineTotal * Math.min(1, rate);
   // Cumulant generating function of a gamma-mixed Poisson count of mean λ at u.
@@ -85,10 +124,10 @@ export function temperings(
     const inner = 1 - c * lambda * Math.expm1(u);
     return inner <= 0 ? Number.POSITIVE_INFINITY : -Math.log(inner) / c;
   };
-  return RATE_GRID.map((multiple) => {
-    const theta = oddsAt((1 + tolerance) * multiple);
-    const up = Math.log(theta / rho0);
-    const down = Math.log((1 - theta) / (1 - rho0));
+  return RATE_GRID.map((_, k) => {
+    const t = theta[k] as number;
+    const up = Math.log(t / rho0);
+    const down = Math.log((1 - t) / (1 - rho0));
     const excess = (eta: number) => cgf(lambdaC, eta * up) + cgf(lambdaB, eta * down);
     if (excess(1) <= 0) return 1;
     // The excess is convex in η, zero at 0 and falling there: one root in (0, 1).
