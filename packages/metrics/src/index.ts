@@ -76,3 +76,13 @@ export {
   temperings,
   updateRateTest,
 } from './stats/rate-e-process.ts';
+export { EXACT_UP_TO, logSampleMoment } from './stats/sampling.ts';
+export type { Shape, ShapeTestState } from './stats/shape-e-process.ts';
+export {
+  initialShapeTest,
+  SHAPE_WEIGHTS,
+  SHAPES,
+  shapeLogEValue,
+  shapeScores,
+  updateShapeTest,
+} from './stats/shape-e-process.ts';

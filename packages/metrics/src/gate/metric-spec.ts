@@ -84,6 +84,12 @@ export const JudgeSchema = z.union(
     z.strictObject({
       sequentialLatency: z.strictObject({
         alpha: Probability.optional(),
+        /**
+         * `shape` (default): every bucket is evidence, against slower shapes of the baseline's own
+         * latency. `thresholds`: "slower than τ" at a few bounds, with a tolerance (chosen when any
+         * of tolerance, quantiles, thresholds or weights is set).
+         */
+        method: z.enum(['shape', 'thresholds']).optional(),
         tolerance: z.number().min(0).optional(),
         /** Baseline quantiles that fix the thresholds before the canary starts (default .5, .9, .95, .99, .999). */
         quantiles: z.array(Probability).min(1).optional(),

@@ -7,11 +7,25 @@ import {
   rateLogEValue,
   updateRateTest,
 } from '../stats/rate-e-process.ts';
+import {
+  initialShapeTest,
+  type ShapeTestState,
+  shapeLogEValue,
+  shapeScores,
+  updateShapeTest,
+} from '../stats/shape-e-process.ts';
 import type { Judge } from './judge.ts';
 import { count, towardsRollback } from './words.ts';
 
 export interface SequentialLatencyOptions {
   alpha?: number;
+  /**
+   * `shape` (the default): every bucket is evidence, against slower shapes of the baseline's own
+   * distribution (median shifted, tail stretched). `thresholds`: "slower than τ" counted as a bad
+   * event at a few bounds, with a tolerance. Setting `tolerance`, `quantiles`, `thresholds` or
+   * `weights` chooses `thresholds`.
+   */
+  method?: 'shape' | 'thresholds';
   tolerance?: number;
   quantiles?: number[];
   thresholds?: number[];
@@ -74,6 +88,143 @@ function snapToBucket(cumulative: Map<number, number>, q: number): number | unde
  * alpha covers the median, the tail and everything between.
  */
 export function createSequentialLatencyJudge(options: SequentialLatencyOptions = {}): Judge {
+  const configured = ['tolerance', 'quantiles', 'thresholds', 'weights'].some(
+    (k) => options[k as keyof SequentialLatencyOptions] !== undefined,
+  );
+  const method = options.method ?? (configured ? 'thresholds' : 'shape');
+  return method === 'shape' ? shapeJudge(options.alpha ?? 0.01) : thresholdsJudge(options);
+}
+
+interface ShapeState {
+  memory?: { c: CounterMemory; b: CounterMemory };
+  /** The histogram's finite bounds, fixed at the first look. */
+  bounds?: number[];
+  /** The baseline's requests per bucket so far (its history, then every look): the reference shape. */
+  reference?: number[];
+  logE?: ShapeTestState;
+  canary: number[];
+  baseline: number[];
+}
+
+/** Requests per bucket (bounds ascending, then +Inf) from per-`le` cumulative counts. */
+function perBucket(bounds: readonly number[], cumulative: Map<number, number>): number[] {
+  const at = (le: number, fallback: number) => cumulative.get(le) ?? fallback;
+  const out: number[] = [];
+  let below = 0;
+  for (const le of bounds) {
+    const upTo = Math.max(below, at(le, below));
+    out.push(upTo - below);
+    below = upTo;
+  }
+  out.push(Math.max(0, at(Number.POSITIVE_INFINITY, below) - below));
+  return out;
+}
+
+/** The q-quantile of per-bucket counts, interpolated inside its bucket as Prometheus does. */
+function quantileOf(bounds: readonly number[], counts: readonly number[], q: number): number | undefined {
+  const total = counts.reduce((s, n) => s + n, 0);
+  if (total <= 0) return undefined;
+  let acc = 0;
+  for (let k = 0; k < counts.length; k++) {
+    const n = counts[k] as number;
+    if (acc + n >= q * total && n > 0) {
+      const lo = k === 0 ? 0 : (bounds[k - 1] as number);
+      const hi = bounds[k];
+      if (hi === undefined) return lo;
+      return lo + ((hi - lo) * (q * total - acc)) / n;
+    }
+    acc += n;
+  }
+  return bounds.at(-1);
+}
+
+function shapeJudge(alpha: number): Judge {
+  const bound = Math.log(1 / alpha);
+  return {
+    kind: 'sequentialLatency',
+    needs: 'histogram',
+    look(raw, data: MetricData) {
+      if (data.kind !== 'histogram') throw new TypeError('sequentialLatency needs histogram buckets');
+      const prev = (raw as ShapeState | undefined) ?? { canary: [], baseline: [] };
+      const firstLookBeforeCanary = !prev.memory && data.canary.length === 0 && data.baseline.length > 0;
+      if (!firstLookBeforeCanary && (data.canary.length === 0 || data.baseline.length === 0)) {
+        const side = data.canary.length === 0 ? 'canary' : 'baseline';
+        return { state: prev, look: { phase: 'nodata', message: `no latency buckets for the ${side} yet` } };
+      }
+      const c = bucketDeltas(prev.memory?.c, data.canary);
+      const b = bucketDeltas(prev.memory?.b, data.baseline);
+      const memory = { c: c.memory, b: b.memory };
+      if (!prev.bounds || !prev.reference || !prev.logE) {
+        // The first look: the bounds, and the baseline's history as the reference shape.
+        const bounds = [...b.cumulative.keys()].filter(Number.isFinite).sort((x, y) => x - y);
+        if (bounds.length < 2) {
+          return {
+            state: { ...prev, memory },
+            look: { phase: 'nodata', message: 'the baseline histogram needs at least two finite buckets' },
+          };
+        }
+        const zeros = [...bounds, 0].map(() => 0);
+        return {
+          state: {
+            memory,
+            bounds,
+            reference: perBucket(bounds, b.cumulative),
+            logE: initialShapeTest(),
+            canary: zeros,
+            baseline: zeros,
+          },
+          look: { phase: 'nodata', message: 'baseline latency recorded; counting the canary from now' },
+        };
+      }
+      const { bounds, reference } = prev;
+      const cNow = perBucket(bounds, c.deltas);
+      const bNow = perBucket(bounds, b.deltas);
+      // Scores from the baseline before this look only, so they are fixed before its requests.
+      const logE = updateShapeTest(prev.logE, shapeScores(bounds, reference), cNow, bNow);
+      const add = (x: readonly number[], y: readonly number[]) => x.map((v, k) => v + (y[k] ?? 0));
+      const state: ShapeState = {
+        memory,
+        bounds,
+        reference: add(reference, bNow),
+        logE,
+        canary: add(prev.canary, cNow),
+        baseline: add(prev.baseline, bNow),
+      };
+      const total = (x: readonly number[]) => x.reduce((s, v) => s + v, 0);
+      if (total(cNow) + total(bNow) === 0)
+        return { state, look: { phase: 'nodata', message: 'no requests since the last look' } };
+      const log = shapeLogEValue(logE);
+      const eValue = Math.exp(log);
+      const side = (x: number[]) => ({
+        total: total(x),
+        p50: quantileOf(bounds, x, 0.5),
+        p99: quantileOf(bounds, x, 0.99),
+      });
+      const detail = {
+        eValue,
+        threshold: 1 / alpha,
+        canary: side(state.canary),
+        baseline: side(state.baseline),
+      };
+      const ms = (v: number | undefined) => (v === undefined ? '?' : `${Number(v.toPrecision(3))}`);
+      const words = `canary p50 ${ms(detail.canary.p50)}, p99 ${ms(detail.canary.p99)} over ${count(detail.canary.total)} requests; baseline p50 ${ms(detail.baseline.p50)}, p99 ${ms(detail.baseline.p99)} over ${count(detail.baseline.total)}`;
+      const failed = log >= bound;
+      return {
+        state,
+        look: {
+          phase: failed ? 'failed' : 'successful',
+          value: { p50: detail.canary.p50, p99: detail.canary.p99 },
+          detail,
+          message: failed
+            ? `latency regression: ${words}`
+            : `no sign of regression: ${words} (${towardsRollback(eValue, alpha)})`,
+        },
+      };
+    },
+  };
+}
+
+function thresholdsJudge(options: SequentialLatencyOptions): Judge {
   const alpha = options.alpha ?? 0.01;
   // Defaults chosen with the detection benchmark (docs/decisions.md, "Defaults from the benchmark"):
   // any slower counts, and the tail has as many thresholds as the median.

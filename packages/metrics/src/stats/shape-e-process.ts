@@ -1,0 +1,133 @@
+import { logWeightedSumExp } from './log-sum-exp.ts';
+import { normalCdf, normalQuantile } from './normal.ts';
+import { logSampleMoment } from './sampling.ts';
+
+/**
+ * An anytime-valid test of "the canary's latency has the baseline's distribution", over every
+ * bucket of a histogram, against alternatives that are slower in shape: the baseline's
+ * log-latency shifted by δ and/or stretched by s about its median.
+ *
+ * A permutation test, look by look. If both versions draw their latencies from one distribution
+ * (whatever it is, and however it moves while both see it), then given a window's requests per
+ * bucket, which n_C of them were the canary's is a uniformly random draw. For scores a_k fixed
+ * before the window — here log p_alt(k)/p_base(k), the alternative's bucket probabilities over
+ * the baseline's, both from the baseline's buckets before the window —
+ *   e = exp(Σ_canary a_k) / E_draw[exp(Σ_draw a_k)]
+ * has mean exactly 1 (the denominator is computed exactly or by the saddle point:
+ * sampling.ts). Windows multiply, each with mean 1 given the past; the alternatives are averaged
+ * with fixed weights after multiplying. The result is an e-process: by Ville's inequality it
+ * reaches 1/α with probability at most α however often it is looked at. Nothing about Poisson
+ * traffic or the traffic split is assumed; a wrong estimate of the baseline's shape, or a
+ * regression outside the family, costs power, never the guarantee. A slowdown that hits both
+ * versions alike is no evidence.
+ */
+
+/** One alternative: log-latency = median + shift + spread·(log-latency − median). */
+export interface Shape {
+  shift: number;
+  spread: number;
+}
+
+/**
+ * The alternatives, fixed before the canary starts: the median ~5%, 10%, 22%, 49% and 120% slower;
+ * the tail stretched by 4%, 8%, 17% and 35% with the median kept. Their weights (sum 1) favour the
+ * small effects, which cost the most to find. Chosen with the detection benchmark's tuning seeds
+ * (docs/decisions.md, "sequentialLatency reads every bucket").
+ */
+export const SHAPES: readonly Shape[] = [
+  { shift: 0.05, spread: 1 },
+  { shift: 0.1, spread: 1 },
+  { shift: 0.2, spread: 1 },
+  { shift: 0.4, spread: 1 },
+  { shift: 0.8, spread: 1 },
+  { shift: 0, spread: 1.04 },
+  { shift: 0, spread: 1.08 },
+  { shift: 0, spread: 1.17 },
+  { shift: 0, spread: 1.35 },
+];
+
+export const SHAPE_WEIGHTS: readonly number[] = [3, 3, 2, 1, 1, 3, 6, 3, 1].map((w) => w / 23);
+
+/** One log e-value per shape. Starts at zeros. */
+export type ShapeTestState = number[];
+
+export const initialShapeTest = (): ShapeTestState => SHAPES.map(() => 0);
+
+/** A bucket's log ratio is clipped this far from zero: a sparsely seen bucket cannot decide a window. */
+const CLIP = Math.log(20);
+
+/**
+ * The scores per bucket for each shape, from a reference histogram (the baseline's counts before
+ * the window). `bounds` are the finite upper bounds, ascending; the counts have one more entry
+ * (the +Inf bucket). The reference's CDF is smoothed (half a request per bucket) and interpolated
+ * linearly in probit against log-latency, which is exact for a log-normal.
+ */
+export function shapeScores(bounds: readonly number[], reference: readonly number[]): number[][] {
+  const total = reference.reduce((s, n) => s + n, 0) + 0.5 * reference.length;
+  const logs = bounds.map((b) => Math.log(b));
+  let acc = 0;
+  const z = bounds.map((_, k) => {
+    acc += (reference[k] ?? 0) + 0.5;
+    return normalQuantile(acc / total);
+  });
+  const last = logs.length - 1;
+  // Probit of the reference's CDF at any log-latency, extrapolated along the end segments.
+  const probit = (l: number) => {
+    if (last < 1) return (z[0] as number) + (l - (logs[0] as number));
+    let i = logs.findIndex((x) => x >= l);
+    if (i <= 0) i = i === -1 ? last : 1;
+    const l0 = logs[i - 1] as number;
+    const l1 = logs[i] as number;
+    const z0 = z[i - 1] as number;
+    const z1 = z[i] as number;
+    return z0 + ((z1 - z0) * (l - l0)) / (l1 - l0);
+  };
+  // The median in log-latency: where the probit crosses zero (z rises strictly: every bucket is smoothed).
+  const up = z.findIndex((v) => v >= 0);
+  const seg = up <= 0 ? (up === -1 ? last : 1) : up;
+  const median =
+    last < 1
+      ? (logs[0] as number) - (z[0] as number)
+      : (logs[seg - 1] as number) +
+        (((logs[seg] as number) - (logs[seg - 1] as number)) * -(z[seg - 1] as number)) /
+          ((z[seg] as number) - (z[seg - 1] as number));
+  const probs = (cdfAt: (l: number) => number) => {
+    const cdf = logs.map(cdfAt);
+    return [...cdf.map((c, k) => c - (k === 0 ? 0 : (cdf[k - 1] as number))), 1 - (cdf.at(-1) as number)];
+  };
+  const base = probs((l) => normalCdf(probit(l)));
+  return SHAPES.map(({ shift, spread }) => {
+    const alt = probs((l) => normalCdf(probit(median + (l - median - shift) / spread)));
+    return alt.map((p, k) => {
+      const q = base[k] as number;
+      if (!(p > 0) || !(q > 0)) return p > q ? CLIP : -CLIP;
+      return Math.max(-CLIP, Math.min(CLIP, Math.log(p / q)));
+    });
+  });
+}
+
+/**
+ * Folds one look's requests per bucket into the test. A window without requests on either side
+ * carries no evidence.
+ */
+export function updateShapeTest(
+  state: ShapeTestState,
+  scores: readonly (readonly number[])[],
+  canary: readonly number[],
+  baseline: readonly number[],
+): ShapeTestState {
+  const nC = canary.reduce((s, x) => s + x, 0);
+  const nB = baseline.reduce((s, x) => s + x, 0);
+  if (!(nC > 0) || !(nB > 0)) return state;
+  const pooled = canary.map((c, k) => c + (baseline[k] ?? 0));
+  return state.map((logE, g) => {
+    const a = scores[g] as readonly number[];
+    const observed = canary.reduce((sum, c, k) => sum + c * (a[k] as number), 0);
+    // Normalized by its mean when the canary's requests are a random draw of the window's.
+    return logE + observed - logSampleMoment(pooled, a, nC);
+  });
+}
+
+/** log of the e-value: the weighted average over the shapes. */
+export const shapeLogEValue = (state: ShapeTestState): number =>
+  logWeightedSumExp(state, SHAPE_WEIGHTS as number[]);
