@@ -71,6 +71,29 @@ function bucketDeltas(memory: CounterMemory | undefined, series: readonly Series
   return { deltas, cumulative, memory: (memory === undefined ? first : next) as CounterMemory };
 }
 
+/**
+ * Both sides' per-`le` deltas since the last look, or why there is nothing to judge yet. As
+ * sequentialRate: a canary with no buckets yet at the first look is counted from zero.
+ */
+function readBuckets(
+  memory: { c: CounterMemory; b: CounterMemory } | undefined,
+  data: MetricData,
+):
+  | { nodata: string }
+  | {
+      c: ReturnType<typeof bucketDeltas>;
+      b: ReturnType<typeof bucketDeltas>;
+      memory: { c: CounterMemory; b: CounterMemory };
+    } {
+  if (data.kind !== 'histogram') throw new TypeError('sequentialLatency needs histogram buckets');
+  const firstLookBeforeCanary = !memory && data.canary.length === 0 && data.baseline.length > 0;
+  if (!firstLookBeforeCanary && (data.canary.length === 0 || data.baseline.length === 0))
+    return { nodata: `no latency buckets for the ${data.canary.length === 0 ? 'canary' : 'baseline'} yet` };
+  const c = bucketDeltas(memory?.c, data.canary);
+  const b = bucketDeltas(memory?.b, data.baseline);
+  return { c, b, memory: { c: c.memory, b: b.memory } };
+}
+
 /** The largest bucket bound at or below quantile q (so at least 1 − q of requests exceed it). */
 function snapToBucket(cumulative: Map<number, number>, q: number): number | undefined {
   const total = cumulative.get(Number.POSITIVE_INFINITY) ?? 0;
@@ -144,16 +167,10 @@ function shapeJudge(alpha: number): Judge {
     kind: 'sequentialLatency',
     needs: 'histogram',
     look(raw, data: MetricData) {
-      if (data.kind !== 'histogram') throw new TypeError('sequentialLatency needs histogram buckets');
       const prev = (raw as ShapeState | undefined) ?? { canary: [], baseline: [] };
-      const firstLookBeforeCanary = !prev.memory && data.canary.length === 0 && data.baseline.length > 0;
-      if (!firstLookBeforeCanary && (data.canary.length === 0 || data.baseline.length === 0)) {
-        const side = data.canary.length === 0 ? 'canary' : 'baseline';
-        return { state: prev, look: { phase: 'nodata', message: `no latency buckets for the ${side} yet` } };
-      }
-      const c = bucketDeltas(prev.memory?.c, data.canary);
-      const b = bucketDeltas(prev.memory?.b, data.baseline);
-      const memory = { c: c.memory, b: b.memory };
+      const read = readBuckets(prev.memory, data);
+      if ('nodata' in read) return { state: prev, look: { phase: 'nodata', message: read.nodata } };
+      const { c, b, memory } = read;
       if (!prev.bounds || !prev.reference || !prev.logE) {
         // The first look: the bounds, and the baseline's history as the reference shape.
         const bounds = [...b.cumulative.keys()].filter(Number.isFinite).sort((x, y) => x - y);
@@ -235,21 +252,14 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
     kind: 'sequentialLatency',
     needs: 'histogram',
     look(raw, data: MetricData) {
-      if (data.kind !== 'histogram') throw new TypeError('sequentialLatency needs histogram buckets');
       const prev = (raw as State | undefined) ?? {
         canary: { total: 0, slow: [] },
         baseline: { total: 0, slow: [] },
         windows: 0,
       };
-      // As sequentialRate: a canary with no buckets yet at the first look is counted from zero.
-      const firstLookBeforeCanary = !prev.memory && data.canary.length === 0 && data.baseline.length > 0;
-      if (!firstLookBeforeCanary && (data.canary.length === 0 || data.baseline.length === 0)) {
-        const side = data.canary.length === 0 ? 'canary' : 'baseline';
-        return { state: prev, look: { phase: 'nodata', message: `no latency buckets for the ${side} yet` } };
-      }
-      const c = bucketDeltas(prev.memory?.c, data.canary);
-      const b = bucketDeltas(prev.memory?.b, data.baseline);
-      const memory = { c: c.memory, b: b.memory };
+      const read = readBuckets(prev.memory, data);
+      if ('nodata' in read) return { state: prev, look: { phase: 'nodata', message: read.nodata } };
+      const { c, b, memory } = read;
       if (!prev.thresholds) {
         // Fix the thresholds from baseline data that the test will never use: its history up to
         // now on the first look, or this window's baseline when there was no history.
