@@ -96,6 +96,10 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
   const emulatorCpu0 = await emulator.cpuMs();
   const cpu0 = process.cpuUsage();
   const t = performance.now();
+  // KANARY_CPU_WINDOW=from,seconds,file: a CPU profile of the driver over that window of the run
+  // (the wave of second steps at 5,000 rollouts, say), not of all of it.
+  const cpuWindow = process.env.KANARY_CPU_WINDOW?.split(',');
+  if (cpuWindow) void profileWindow(Number(cpuWindow[0]), Number(cpuWindow[1]), cpuWindow[2] as string);
   // Once all are started and mid-pause: what they hold, garbage collected, and the requests they
   // make over 10 s while every one of them waits in a pause.
   let retained = 0;
@@ -187,6 +191,21 @@ export async function scaleInOwnProcess(
   const code = await new Promise((r) => child.on('exit', r));
   if (line === undefined) throw new Error(`the ${n}-rollout run exited with ${code} and no result`);
   return line;
+}
+
+/** Profiles this process's CPU from `fromS` seconds for `seconds`, written to `file` (.cpuprofile). */
+async function profileWindow(fromS: number, seconds: number, file: string): Promise<void> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  await new Promise((r) => setTimeout(r, fromS * 1000));
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const { profile } = await session.post('Profiler.stop');
+  await writeFile(file, JSON.stringify(profile));
+  session.disconnect();
 }
 
 async function startAllocationSampling(garbageToo = true): Promise<(file: string) => Promise<void>> {
