@@ -62,6 +62,12 @@ interface Heartbeat {
   held: HeldLease;
   /** Rollout leases that lean on it; at 0 it is removed. */
   users: number;
+  /**
+   * What each of them does when the heartbeat is lost. A set told by one abort listener: thousands
+   * of listeners on the heartbeat's own signal cost a scan of all of them on every add and remove
+   * (2% of a 5,000-rollout driver's CPU in a wave of steps).
+   */
+  lost: Set<() => void>;
   /** Its entry in the process's heartbeats. */
   made?: Promise<Heartbeat>;
 }
@@ -230,14 +236,19 @@ export function createElectedLock(backend: LeaseBackend, options: { clock?: Cloc
           ? await backend.update(key, record, current.version)
           : await backend.create(key, record);
         me.offset.add(written, sentWall, clock.now());
-        return {
-          key,
-          held: holdLease(
-            { backend, key, clock, holder: me.id, ttlMs, acquired: written, offset: me.offset },
-            sentAt,
-          ),
-          users: 0,
-        };
+        const held = holdLease(
+          { backend, key, clock, holder: me.id, ttlMs, acquired: written, offset: me.offset },
+          sentAt,
+        );
+        const lost = new Set<() => void>();
+        held.lease.signal.addEventListener(
+          'abort',
+          () => {
+            for (const tell of [...lost]) tell();
+          },
+          { once: true },
+        );
+        return { key, held, users: 0, lost };
       } catch (error) {
         if (!isKanaryError(error, 'CONFLICT')) throw error;
       }
@@ -414,7 +425,7 @@ function holdRollout(taken: Taken, beat: Heartbeat, done: () => Promise<void> | 
     lose(`its heartbeat was lost (${reason?.message ?? 'stopped'})`);
   };
   if (beat.held.lease.signal.aborted) beatLost();
-  else beat.held.lease.signal.addEventListener('abort', beatLost, { once: true });
+  else beat.lost.add(beatLost);
 
   // Taken by hand or by an older Kanary: seen in the watch cache, confirmed at the storage.
   void (async () => {
@@ -446,7 +457,7 @@ function holdRollout(taken: Taken, beat: Heartbeat, done: () => Promise<void> | 
     clockOffsetMs: () => offset.value(),
     async release() {
       const held = !lost.signal.aborted;
-      beat.held.lease.signal.removeEventListener('abort', beatLost);
+      beat.lost.delete(beatLost);
       lose('released');
       try {
         for (let tries = 0; held && tries < 2; tries++) {
