@@ -105,10 +105,12 @@ function snapToBucket(cumulative: Map<number, number>, q: number): number | unde
 }
 
 /**
- * Latency as exceedances: for each threshold τ fixed before the canary starts (bucket bounds at
- * the baseline's quantiles, or given), "slower than τ" is a bad event and the rate test runs on
- * it. The thresholds' e-values are averaged with fixed weights — still an e-process — so one
- * alpha covers the median, the tail and everything between.
+ * Canary against baseline latency from histogram buckets, anytime-valid at `alpha`. By default
+ * every bucket is evidence: a permutation e-process against slower shapes of the baseline's own
+ * distribution (stats/shape-e-process.ts). With `method: 'thresholds'`, latency as exceedances:
+ * for each threshold τ fixed before the canary starts (bucket bounds at the baseline's quantiles,
+ * or given), "slower than τ" is a bad event and the rate test runs on it, the thresholds'
+ * e-values averaged with fixed weights — still an e-process.
  */
 export function createSequentialLatencyJudge(options: SequentialLatencyOptions = {}): Judge {
   const configured = ['tolerance', 'quantiles', 'thresholds', 'weights'].some(
