@@ -15,6 +15,19 @@ function falseRollbacks(make: () => Judge, scenario: Scenario): number {
   return n / RUNS;
 }
 
+/** How often, how soon and after how much a judge rolls back `runs` seeded canaries of a scenario. */
+function detection(make: () => Judge, scenario: Scenario, runs: number, seed0: number) {
+  const all = Array.from({ length: runs }, (_, i) => runCanary(make(), scenario, seed0 + i));
+  const caught = all.filter((r) => r.rolledBack);
+  const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
+  return {
+    power: caught.length / runs,
+    medianTime: median(caught.map((r) => r.atS as number)),
+    medianBad: median(caught.map((r) => r.canaryBad)),
+    medianRequests: median(caught.map((r) => r.canaryRequests)),
+  };
+}
+
 const good = { errorRate: 0.005, medianMs: 100, sigma: 0.6 };
 const base = (over: Partial<Scenario>): Scenario => ({
   rps: 100,
@@ -61,17 +74,8 @@ describe('sequentialRate', () => {
   });
 
   it('detects a doubled error rate, and a ×10 one sooner and after fewer bad requests', () => {
-    const detect = (factor: number) => {
-      const scenario = base({ canary: () => ({ ...good, errorRate: good.errorRate * factor }) });
-      const runs = Array.from({ length: 500 }, (_, i) => runCanary(make(), scenario, 10_000 + i));
-      const caught = runs.filter((r) => r.rolledBack);
-      const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
-      return {
-        power: caught.length / runs.length,
-        medianTime: median(caught.map((r) => r.atS as number)),
-        medianBad: median(caught.map((r) => r.canaryBad)),
-      };
-    };
+    const detect = (factor: number) =>
+      detection(make, base({ canary: () => ({ ...good, errorRate: good.errorRate * factor }) }), 500, 10_000);
     const x2 = detect(2);
     const x10 = detect(10);
     expect(x2.power).toBeGreaterThanOrEqual(0.9);
@@ -183,21 +187,11 @@ describe('sequentialLatency over every bucket (the default)', () => {
   it('catches a regression of the tail alone sooner than the thresholds, after fewer slow requests', () => {
     // Median unchanged, σ 0.6 → 0.65: 0.66% of requests slower than 500 ms instead of 0.37%.
     const tail = base({ canary: () => ({ ...good, sigma: 0.65 }) });
-    const detect = (judge: () => Judge) => {
-      const runs = Array.from({ length: 300 }, (_, i) => runCanary(judge(), tail, 30_000 + i));
-      const caught = runs.filter((r) => r.rolledBack);
-      const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
-      return {
-        power: caught.length / runs.length,
-        medianS: median(caught.map((r) => r.atS as number)),
-        medianRequests: median(caught.map((r) => r.canaryRequests)),
-      };
-    };
-    const every = detect(make);
-    const few = detect(thresholds);
+    const every = detection(make, tail, 300, 30_000);
+    const few = detection(thresholds, tail, 300, 30_000);
     expect(every.power).toBeGreaterThanOrEqual(0.95);
     expect(every.power).toBeGreaterThanOrEqual(few.power);
-    expect(every.medianS).toBeLessThan(few.medianS);
+    expect(every.medianTime).toBeLessThan(few.medianTime);
     expect(every.medianRequests).toBeLessThan(few.medianRequests);
   });
 

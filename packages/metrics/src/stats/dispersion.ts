@@ -1,3 +1,5 @@
+import { outageExcess } from './rate-e-process.ts';
+
 /**
  * Extra variation of the bad-event rates from one window to the next, beyond what Poisson counting
  * explains (bursts, noisy neighbours, retries), estimated from the windows themselves.
@@ -245,7 +247,7 @@ function addLikelihood(
   const bad = xc + xb;
   // An outage adds the same errors to both sides: its excess (beyond two Poisson deviations) joins
   // both rates, so its split is expected nearer the traffic's (as the test reads it, windowShares).
-  const extra = Math.max(0, bad - mu - 2 * Math.sqrt(mu) - 3) / (nc + nb);
+  const extra = outageExcess(bad, mu, nc + nb);
   const theta = (lc + nc * extra) / (mu + (nc + nb) * extra);
   const spread = (lc * lc + lb * lb) / (mu * mu);
   for (let i = 0; i < OWN_GRID.length; i++) {

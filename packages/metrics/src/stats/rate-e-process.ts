@@ -31,6 +31,15 @@ export function initialRateTest(): RateTestState {
 }
 
 /**
+ * Bad events per request beyond what `expected` explains, read as an outage adding the same errors
+ * to both sides: the excess over two Poisson deviations and 3 more, so chance at any count is not
+ * an outage. Used by the test (`windowShares`) and by the dispersion fit alike.
+ */
+export function outageExcess(bad: number, expected: number, requests: number): number {
+  return Math.max(0, bad - expected - 2 * Math.sqrt(expected) - 3) / requests;
+}
+
+/**
  * Where a window's bad events land under the null (ρ₀) and under each grid point (θ_k). Given
  * `rate`, the baseline's bad-event rate known before the window, a window whose bad events exceed
  * what the grid point expects is read as an outage adding the same errors to both sides (a failing
@@ -52,7 +61,7 @@ export function windowShares(
     let extra = 0;
     if (rate !== undefined && rate > 0) {
       const expected = w.canaryTotal * Math.min(1, rate * r) + w.baselineTotal * Math.min(1, rate);
-      extra = Math.max(0, bad - expected - 2 * Math.sqrt(expected) - 3) / n;
+      extra = outageExcess(bad, expected, n);
     }
     const pc = (rate ?? 1) * r + extra;
     const pb = (rate ?? 1) + extra;
