@@ -86,3 +86,10 @@ export {
   shapeScores,
   updateShapeTest,
 } from './stats/shape-e-process.ts';
+export type { SplitTestState } from './stats/split-e-process.ts';
+export {
+  initialSplitTest,
+  SPLIT_NULL_GRID,
+  splitLogEValue,
+  updateSplitTest,
+} from './stats/split-e-process.ts';

@@ -10,6 +10,7 @@ import {
   baselineRate as pooledBaselineRate,
   withHistory,
 } from '../stats/dispersion.ts';
+import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
 import {
   initialRateTest,
   type RateTestState,
@@ -17,6 +18,12 @@ import {
   temperings,
   updateRateTest,
 } from '../stats/rate-e-process.ts';
+import {
+  initialSplitTest,
+  type SplitTestState,
+  splitLogEValue,
+  updateSplitTest,
+} from '../stats/split-e-process.ts';
 import type { Judge } from './judge.ts';
 import { count, percent, towardsRollback } from './words.ts';
 
@@ -39,6 +46,8 @@ interface State {
   baseline: { total: number; bad: number };
   windows: number;
   dispersion?: DispersionState;
+  /** The test against every level of the canary's own bursts (stats/split-e-process.ts). */
+  split?: SplitTestState;
   /** The baseline's bad-request rate over its lifetime at the first look (until windows have some). */
   priorRate?: number;
 }
@@ -139,12 +148,17 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         ...prev,
         memory,
         logL: updateRateTest(prev.logL, w, tolerance, temper, rate),
+        ...(prior ? { split: updateSplitTest(prev.split ?? initialSplitTest(), w, tolerance) } : {}),
         dispersion: observeDispersion(dispersion, w),
         canary: { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad },
         baseline: { total: prev.baseline.total + w.baselineTotal, bad: prev.baseline.bad + w.baselineBad },
         windows: prev.windows + 1,
       };
-      const logE = rateLogEValue(state.logL);
+      // Allowing for bursts, two tests: the tempered one (a canary bursting on its own) and the one
+      // against every own-burst level (bursts both sides share); their average is an e-value.
+      const logE = state.split
+        ? logWeightedSumExp([rateLogEValue(state.logL), splitLogEValue(state.split)], [0.5, 0.5])
+        : rateLogEValue(state.logL);
       const canaryRate = state.canary.total ? state.canary.bad / state.canary.total : 0;
       const baselineRate = state.baseline.total ? state.baseline.bad / state.baseline.total : 0;
       const detail = {

@@ -197,7 +197,7 @@ function totalLogLikelihood(x: number, mu: number, c: number): number {
 }
 
 /** log P(canary's part = x | B) around share θ with intra-window correlation ρ, less log C(B, x). */
-function splitLogLikelihood(x: number, bad: number, theta: number, rho: number): number {
+export function splitLogLikelihood(x: number, bad: number, theta: number, rho: number): number {
   if (rho <= 0) return x * Math.log(theta) + (bad - x) * Math.log1p(-theta);
   const m = 1 / rho - 1;
   return logRising(theta * m, x) + logRising((1 - theta) * m, bad - x) - logRising(m, bad);

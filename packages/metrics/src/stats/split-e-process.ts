@@ -1,0 +1,68 @@
+import { splitLogLikelihood } from './dispersion.ts';
+import { logWeightedSumExp } from './log-sum-exp.ts';
+import { RATE_GRID, RATE_WEIGHTS, type WindowCounts, windowShares } from './rate-e-process.ts';
+
+/**
+ * The rate test against every level of the canary's own variation at once, for bursts the two
+ * sides share.
+ *
+ * The tempered test (rate-e-process.ts) weighs a window's evidence by how much the canary's own
+ * bursts could account for, with a bound on them estimated from the baseline; where the baseline's
+ * history is bursty it cannot tell its own bursts from ones both sides share, and the bound stays
+ * high for minutes. This test needs no bound: given a window's bad events B, the canary's part is,
+ * under the null, beta-binomial around its share ρ₀ with an intra-window correlation set by the
+ * canary's own variation c (2·c·ρ₀(1 − ρ₀), as stats/dispersion.ts models it; c = 0 is binomial,
+ * and a burst both sides share leaves it binomial). The e-value is the grid's binomial likelihood
+ * (no own variation: the regression the test looks for) over the *largest* null likelihood over c,
+ * every window at one c — universal inference (Wasserman, Ramdas and Balakrishnan, "Universal
+ * inference", PNAS 2020): under any null in the family the denominator is at least the true
+ * likelihood, so the ratio is at most a test martingale's and Ville's inequality holds. Shared
+ * bursts keep the splits binomial, which the largest-over-c soon prefers, and the test runs near
+ * the Poisson one; a canary bursting on its own is left to the tempered test (the judge averages
+ * the two e-values).
+ */
+
+/** CVs of the canary's own variation the null ranges over (c = CV²), 0 to 1.6 as the dispersion grid. */
+const OWN_CVS = [
+  0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.15, 1.3, 1.45, 1.6,
+];
+export const SPLIT_NULL_GRID: readonly number[] = OWN_CVS.map((cv) => cv * cv);
+
+export interface SplitTestState {
+  /** Per grid point (RATE_GRID): log likelihood of the splits at θ_k over the binomial null at ρ₀. */
+  alternative: number[];
+  /** Per c (SPLIT_NULL_GRID): log likelihood of the splits under the null at c over the binomial null. */
+  nulls: number[];
+}
+
+export function initialSplitTest(): SplitTestState {
+  return { alternative: RATE_GRID.map(() => 0), nulls: SPLIT_NULL_GRID.map(() => 0) };
+}
+
+/**
+ * Folds one window in. The shares are the multiplicative model's, with no outage read from the
+ * window's total (the tempered test does that): a burst both sides share multiplies both rates,
+ * and reading its excess as errors added to both would pull every θ_k back towards ρ₀.
+ */
+export function updateSplitTest(state: SplitTestState, w: WindowCounts, tolerance: number): SplitTestState {
+  const bad = w.canaryBad + w.baselineBad;
+  if (w.canaryTotal <= 0 || w.baselineTotal <= 0 || bad <= 0) return state;
+  const { rho0, theta } = windowShares(w, tolerance);
+  const ec = Math.min(Math.max(w.canaryBad, 0), w.canaryTotal);
+  const eb = Math.min(Math.max(w.baselineBad, 0), w.baselineTotal);
+  const binomial = splitLogLikelihood(ec, ec + eb, rho0, 0);
+  return {
+    alternative: state.alternative.map(
+      (l, k) => l + splitLogLikelihood(ec, ec + eb, theta[k] as number, 0) - binomial,
+    ),
+    nulls: state.nulls.map((l, i) => {
+      const correlation = Math.min(0.95, 2 * (SPLIT_NULL_GRID[i] as number) * rho0 * (1 - rho0));
+      return l + splitLogLikelihood(ec, ec + eb, rho0, correlation) - binomial;
+    }),
+  };
+}
+
+/** log of the e-value: the grid's weighted average over the likeliest null. */
+export function splitLogEValue(state: SplitTestState): number {
+  return logWeightedSumExp(state.alternative, RATE_WEIGHTS as number[]) - Math.max(...state.nulls);
+}
