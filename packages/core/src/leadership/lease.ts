@@ -113,7 +113,8 @@ export function createLeaseBackend(options: LeaseLockOptions): LeaseBackend {
       return lease ? toVersioned(lease) : undefined;
     },
     async peek(key) {
-      const lease = await client.get<Lease>(ref(key));
+      // Every holder peeks at its lease every few seconds: the cache's frozen object, not a copy.
+      const lease = await client.getView<Lease>(ref(key));
       return lease ? toVersioned(lease) : undefined;
     },
     async delete(key, version) {

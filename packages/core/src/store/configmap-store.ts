@@ -30,7 +30,8 @@ export function createConfigMapStateStore(options: ConfigMapStateStoreOptions): 
   });
   return {
     async load(key): Promise<StoredState | undefined> {
-      const cm = await client.get<ConfigMap>(ref(key));
+      // Only read (the state is parsed from its text): the cache's frozen object, not a copy.
+      const cm = await client.getView<ConfigMap>(ref(key));
       if (!cm) return undefined;
       const where = `ConfigMap ${key.namespace}/${ref(key).name}`;
       const revision = cm.metadata.resourceVersion as string;
