@@ -40,6 +40,14 @@ process.on('message', async (m: { type: 'apps'; n: number } | { type: 'requests'
       count: cluster.requests.length,
       connections: cluster.connections,
       cpuMs: (cpu.user + cpu.system) / 1000,
+      // By resource, verb and status: what a scale's requests were spent on.
+      purposes: Object.entries(
+        cluster.requests.reduce<Record<string, number>>((by, r) => {
+          const key = `${r.resource}${r.subresource ? `/${r.subresource}` : ''} ${r.verb} ${r.code}`;
+          by[key] = (by[key] ?? 0) + 1;
+          return by;
+        }, {}),
+      ),
     });
   } else {
     await cluster.close();

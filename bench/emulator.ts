@@ -47,6 +47,11 @@ export async function emulatorProcess(n: number, options: { tls?: boolean } = {}
       child.send({ type: 'requests' });
       return (await next<{ connections: number }>('requests')).connections;
     },
+    /** Requests so far by resource, verb and status. */
+    purposes: async () => {
+      child.send({ type: 'requests' });
+      return new Map((await next<{ purposes: Array<[string, number]> }>('requests')).purposes);
+    },
     /** The emulator process's CPU time so far (ms). */
     cpuMs: async () => {
       child.send({ type: 'requests' });

@@ -93,6 +93,7 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
     return r;
   });
   const before = await emulator.requests();
+  const purposes0 = await emulator.purposes();
   const emulatorCpu0 = await emulator.cpuMs();
   const cpu0 = process.cpuUsage();
   const t = performance.now();
@@ -124,19 +125,36 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
   // A run that throws (a request failing past its retries) is counted with its reason, not fatal to
   // the benchmark: what breaks first at a scale is what this reports.
   const thrown: string[] = [];
+  // Progress on stderr once a minute: a run cut short by its timeout still says how far it got.
+  let done = 0;
+  const progress = setInterval(() => {
+    const m = process.memoryUsage();
+    const c = process.cpuUsage(cpu0);
+    console.error(
+      `scale ${n}: t=${((performance.now() - t) / 1000).toFixed(0)} s, ${done} finished, ${steps.length} setWeight steps, RSS ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB, CPU ${((c.user + c.system) / 1e6).toFixed(0)} s`,
+    );
+  }, 60_000);
   const finals: Array<RolloutState | undefined> = await Promise.all(
     rollouts.map(async (r, i) => {
       await new Promise((res) => setTimeout(res, (i * 1000) / rate));
-      return r.run().catch((e: unknown) => {
-        thrown.push(e instanceof Error ? e.message : String(e));
-        return undefined;
-      });
+      return r
+        .run()
+        .catch((e: unknown) => {
+          thrown.push(e instanceof Error ? e.message : String(e));
+          return undefined;
+        })
+        .finally(() => done++);
     }),
   );
+  clearInterval(progress);
   const wall = (performance.now() - t) / 1000;
   clearInterval(sampler);
   clearTimeout(midway);
   const requests = (await emulator.requests()) - before;
+  const purposes = [...(await emulator.purposes())]
+    .map(([k, v]) => [k, v - (purposes0.get(k) ?? 0)] as const)
+    .filter(([, v]) => v > 0)
+    .sort((a, b) => b[1] - a[1]);
   const cpu = process.cpuUsage(cpu0);
   const kanaryCpuMs = (cpu.user + cpu.system) / 1000;
   const emulatorCpuMs = (await emulator.cpuMs()) - emulatorCpu0;
@@ -161,7 +179,10 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
     `- ${n.toLocaleString('en')} concurrent Istio rollouts (20 → 50%, ${pause} pauses, started ${rate}/s, poll 2 s: looks when a workload changes and syncs on the state's watch, each else every 30 s; lease TTL 30 s (the default) with one heartbeat Lease for the process, one shared client with its watches, ${mode === 'in-cluster' ? 'connected as a Pod is (a service account over TLS, client-node not loaded)' : 'connected by a client-node KubeConfig (plain http)'}; emulator in another process; ${heapFlags.length ? `node ${heapFlags.join(' ')}` : "Node's default heap sizing"}): ${ok}/${n} promoted in ${wall.toFixed(1)} s${notPromoted ? ` — not promoted: ${notPromoted}` : ''}; ` +
       `Kanary's heap with all in flight +${(retained / 2 ** 20).toFixed(0)} MiB after GC (~${(retained / 2 ** 10 / n).toFixed(0)} KiB per rollout), peak +${((peak - heap0) / 2 ** 20).toFixed(0)} MiB; ` +
       `setWeight step (start → weight read back) p50 ${quantile(steps, 0.5).toFixed(0)} ms, p99 ${quantile(steps, 0.99).toFixed(0)} ms; ` +
-      `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout), ${Math.round(requests / wall).toLocaleString('en')} requests/s; ` +
+      `${requests.toLocaleString('en')} API requests (${Math.round(requests / n)} per rollout; per rollout by resource, verb and status: ${purposes
+        .slice(0, 12)
+        .map(([k, v]) => `${k} ${(v / n).toFixed(1)}`)
+        .join(', ')}), ${Math.round(requests / wall).toLocaleString('en')} requests/s; ` +
       `${Number.isNaN(idle) ? 'idle rate not sampled (pauses too short)' : `${idle.toFixed(2)} requests per rollout-minute while all waited in pauses`}; ` +
       `peak RSS of the process driving them ${mib(rssPeak)} MiB (${mib(rss0)} before the first rollout; at the peak V8's heap ${mib(atPeak.heapUsed)} MiB used of ${mib(atPeak.heapTotal)} reserved, ${mib(atPeak.external)} MiB outside it); CPU: Kanary's process ${(kanaryCpuMs / 1000).toFixed(0)} s, the emulator's ${(emulatorCpuMs / 1000).toFixed(0)} s (${((100 * emulatorCpuMs) / (emulatorCpuMs + kanaryCpuMs)).toFixed(0)}% of the two).`,
   );
