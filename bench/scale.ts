@@ -62,6 +62,12 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
   }, 100);
   const liveSampler = process.env.KANARY_HEAP_LIVE ? await startAllocationSampling(false) : undefined;
   const steps: number[] = [];
+  // Leases lost (when, and the first reason) and warnings (retried faults, lost races), by kind.
+  const leaseLosses: number[] = [];
+  let firstLoss = '';
+  let warnings = 0;
+  const warningKinds = new Map<string, number>();
+  let t = performance.now();
   // Started `rate` a second (50/s, 10/s from 500 on: the emulator must also start every canary's
   // pods; 25/s from 2,000 on, or the run takes most of an hour), with pauses long enough that all
   // are in flight at once.
@@ -90,13 +96,23 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
       // and the process's one heartbeat Lease is renewed for all of them.
     });
     timeSteps(r, steps);
+    r.on('leadership', (e) => {
+      if (e.status !== 'lost') return;
+      leaseLosses.push((performance.now() - t) / 1000);
+      if (!firstLoss) firstLoss = e.message;
+    });
+    r.on('warning', (e) => {
+      warnings++;
+      const kind = e.message.slice(0, 60);
+      warningKinds.set(kind, (warningKinds.get(kind) ?? 0) + 1);
+    });
     return r;
   });
   const before = await emulator.requests();
   const purposes0 = await emulator.purposes();
   const emulatorCpu0 = await emulator.cpuMs();
   const cpu0 = process.cpuUsage();
-  const t = performance.now();
+  t = performance.now();
   // KANARY_CPU_WINDOW=from,seconds,file: a CPU profile of the driver over that window of the run
   // (the wave of second steps at 5,000 rollouts, say), not of all of it.
   const cpuWindow = process.env.KANARY_CPU_WINDOW?.split(',');
@@ -131,7 +147,7 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
     const m = process.memoryUsage();
     const c = process.cpuUsage(cpu0);
     console.error(
-      `scale ${n}: t=${((performance.now() - t) / 1000).toFixed(0)} s, ${done} finished, ${steps.length} setWeight steps, RSS ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB, CPU ${((c.user + c.system) / 1e6).toFixed(0)} s`,
+      `scale ${n}: t=${((performance.now() - t) / 1000).toFixed(0)} s, ${done} finished, ${steps.length} setWeight steps, ${leaseLosses.length} leases lost, ${warnings} warnings, RSS ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB, CPU ${((c.user + c.system) / 1e6).toFixed(0)} s`,
     );
   }, 60_000);
   const finals: Array<RolloutState | undefined> = await Promise.all(
@@ -183,6 +199,15 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
         .slice(0, 12)
         .map(([k, v]) => `${k} ${(v / n).toFixed(1)}`)
         .join(', ')}), ${Math.round(requests / wall).toLocaleString('en')} requests/s; ` +
+      `${leaseLosses.length ? `${leaseLosses.length} rollout leases lost (from t = ${Math.min(...leaseLosses).toFixed(0)} s to ${Math.max(...leaseLosses).toFixed(0)} s; first: ${firstLoss.slice(0, 120)})` : 'no lease lost'}; ${warnings} warnings${
+        warnings
+          ? ` (${[...warningKinds]
+              .sort((a, b) => b[1] - a[1])
+              .slice(0, 3)
+              .map(([k, v]) => `${v}× ${k}`)
+              .join('; ')})`
+          : ''
+      }; ` +
       `${Number.isNaN(idle) ? 'idle rate not sampled (pauses too short)' : `${idle.toFixed(2)} requests per rollout-minute while all waited in pauses`}; ` +
       `peak RSS of the process driving them ${mib(rssPeak)} MiB (${mib(rss0)} before the first rollout; at the peak V8's heap ${mib(atPeak.heapUsed)} MiB used of ${mib(atPeak.heapTotal)} reserved, ${mib(atPeak.external)} MiB outside it); CPU: Kanary's process ${(kanaryCpuMs / 1000).toFixed(0)} s, the emulator's ${(emulatorCpuMs / 1000).toFixed(0)} s (${((100 * emulatorCpuMs) / (emulatorCpuMs + kanaryCpuMs)).toFixed(0)}% of the two).`,
   );
