@@ -27,6 +27,13 @@ export async function emulatorProcess(n: number, options: { tls?: boolean } = {}
       };
       child.on('message', on);
     });
+  /** The emulator's counters; the breakdown by purpose only when asked. */
+  const stats = (purposes = false) => {
+    child.send({ type: 'requests', purposes });
+    return next<{ count: number; connections: number; cpuMs: number; purposes: Array<[string, number]> }>(
+      'requests',
+    );
+  };
   await next('started');
   child.send({ type: 'apps', n });
   const { kubeconfig, url, ca } = await next<{ kubeconfig: string; url: string; ca: string }>('ready');
@@ -39,24 +46,12 @@ export async function emulatorProcess(n: number, options: { tls?: boolean } = {}
       kc.loadFromString(kubeconfig);
       return kc;
     },
-    requests: async () => {
-      child.send({ type: 'requests' });
-      return (await next<{ count: number }>('requests')).count;
-    },
-    connections: async () => {
-      child.send({ type: 'requests' });
-      return (await next<{ connections: number }>('requests')).connections;
-    },
+    requests: async () => (await stats()).count,
+    connections: async () => (await stats()).connections,
     /** Requests so far by resource, verb and status. */
-    purposes: async () => {
-      child.send({ type: 'requests' });
-      return new Map((await next<{ purposes: Array<[string, number]> }>('requests')).purposes);
-    },
+    purposes: async () => new Map((await stats(true)).purposes),
     /** The emulator process's CPU time so far (ms). */
-    cpuMs: async () => {
-      child.send({ type: 'requests' });
-      return (await next<{ cpuMs: number }>('requests')).cpuMs;
-    },
+    cpuMs: async () => (await stats()).cpuMs,
     close: async () => {
       child.send({ type: 'close' });
       await new Promise((r) => child.on('exit', r));

@@ -73,6 +73,14 @@ export function windowShares(
   };
 }
 
+/** A window's bad events per side, within [0, requests] (a counter glitch cannot exceed its requests). */
+export function badEvents(w: WindowCounts): { ec: number; eb: number } {
+  return {
+    ec: Math.min(Math.max(w.canaryBad, 0), w.canaryTotal),
+    eb: Math.min(Math.max(w.baselineBad, 0), w.baselineTotal),
+  };
+}
+
 /**
  * Folds one window's counts into the test. Windows with no traffic on a side carry no evidence.
  * `temper` (one η in (0, 1] per grid point, from `temperings`) scales the window's log ratios;
@@ -90,8 +98,7 @@ export function updateRateTest(
   const bad = w.canaryBad + w.baselineBad;
   if (w.canaryTotal <= 0 || w.baselineTotal <= 0 || bad <= 0 || n <= 0) return state;
   const { rho0, theta } = windowShares(w, tolerance, rate);
-  const ec = Math.min(Math.max(w.canaryBad, 0), w.canaryTotal);
-  const eb = Math.min(Math.max(w.baselineBad, 0), w.baselineTotal);
+  const { ec, eb } = badEvents(w);
   return state.map((logL, k) => {
     const t = theta[k] as number;
     const eta = temper?.[k] ?? 1;

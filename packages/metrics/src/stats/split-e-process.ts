@@ -1,6 +1,6 @@
 import { splitLogLikelihood } from './dispersion.ts';
 import { logWeightedSumExp } from './log-sum-exp.ts';
-import { RATE_GRID, RATE_WEIGHTS, type WindowCounts, windowShares } from './rate-e-process.ts';
+import { badEvents, RATE_GRID, RATE_WEIGHTS, type WindowCounts, windowShares } from './rate-e-process.ts';
 
 /**
  * The rate test against every level of the canary's own variation at once, for bursts the two
@@ -48,8 +48,7 @@ export function updateSplitTest(state: SplitTestState, w: WindowCounts, toleranc
   const bad = w.canaryBad + w.baselineBad;
   if (w.canaryTotal <= 0 || w.baselineTotal <= 0 || bad <= 0) return state;
   const { rho0, theta } = windowShares(w, tolerance);
-  const ec = Math.min(Math.max(w.canaryBad, 0), w.canaryTotal);
-  const eb = Math.min(Math.max(w.baselineBad, 0), w.baselineTotal);
+  const { ec, eb } = badEvents(w);
   const binomial = splitLogLikelihood(ec, ec + eb, rho0, 0);
   return {
     alternative: state.alternative.map(
