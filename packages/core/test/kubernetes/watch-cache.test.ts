@@ -322,6 +322,59 @@ describe('reads served from watches', () => {
     await person.close();
   });
 
+  it('readers of a kind the cache cannot answer share one LIST, and still read their own writes', async () => {
+    const c = await watching({ watch: false });
+    const lists = () =>
+      cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
+    cluster.faults.set([{ verbs: ['list'], resources: ['deployments'], rate: 1, latencyMs: 200 }]);
+    const views = await Promise.all(
+      Array.from({ length: 20 }, () => c.listView<Deployment>('apps/v1', 'Deployment', 'default')),
+    );
+    expect(lists()).toBe(1);
+    expect(views.every((v) => v.length === 2 && Object.isFrozen(v[0]?.spec))).toBe(true);
+    // Copies, one each: a caller's change to its own reaches no other reader.
+    const [mine, theirs] = await Promise.all([
+      c.list<Deployment>('apps/v1', 'Deployment', 'default'),
+      c.list<Deployment>('apps/v1', 'Deployment', 'default'),
+    ]);
+    expect(lists()).toBe(2);
+    (mine[0] as Deployment).spec.replicas = 99;
+    expect(theirs[0]?.spec.replicas).not.toBe(99);
+    // A LIST sent before this client's write ended is not joined after it: the write is read.
+    const early = c.listView<Deployment>('apps/v1', 'Deployment', 'default');
+    await c.update<Deployment>(ref('cart'), (d) => ({ ...d, spec: { ...d.spec, replicas: 5 } }));
+    const after = await c.listView<Deployment>('apps/v1', 'Deployment', 'default');
+    expect(after.find((d) => d.metadata.name === 'cart')?.spec.replicas).toBe(5);
+    await early;
+    expect(lists()).toBe(4);
+  });
+
+  it('while the cache relists after 410 Gone, readers wait on its LIST instead of sending their own', async () => {
+    const c = await watching();
+    const lists = () =>
+      cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
+    const before = lists();
+    cluster.faults.set([{ verbs: ['list'], resources: ['deployments'], rate: 1, latencyMs: 300 }]);
+    cluster.dropWatches();
+    cluster.apply(deployment('shop', 'default', 'shop:1', 3));
+    cluster.compact();
+    await eventually(
+      () =>
+        cluster.requests.some((r) => r.resource === 'deployments' && r.verb === 'watch' && r.code === 410),
+      'the reopened watch is refused',
+    );
+    const views = await Promise.all(
+      Array.from({ length: 20 }, () => c.listView<Deployment>('apps/v1', 'Deployment', 'default')),
+    );
+    expect(views).toHaveLength(20);
+    await eventually(() => c.watching('apps/v1', 'Deployment', 'default'), 'the watch is open again');
+    expect(lists() - before).toBe(1);
+    const shop = (await c.listView<Deployment>('apps/v1', 'Deployment', 'default')).find(
+      (d) => d.metadata.name === 'shop',
+    );
+    expect(shop?.spec.replicas).toBe(3);
+  });
+
   it('with watch: false, every read is a request', async () => {
     const c = await watching({ watch: false });
     const before = requestsOf('deployments');
