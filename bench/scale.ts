@@ -143,12 +143,26 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
   const thrown: string[] = [];
   // Progress on stderr once a minute: a run cut short by its timeout still says how far it got.
   let done = 0;
+  // With each line, the minute's LISTs and WATCHes by resource and status (410: a watch refused as
+  // too old), so a cache relisting over and over shows while it happens.
+  let lastPurposes = purposes0;
   const progress = setInterval(() => {
     const m = process.memoryUsage();
     const c = process.cpuUsage(cpu0);
-    console.error(
-      `scale ${n}: t=${((performance.now() - t) / 1000).toFixed(0)} s, ${done} finished, ${steps.length} setWeight steps, ${leaseLosses.length} leases lost, ${warnings} warnings, RSS ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB, CPU ${((c.user + c.system) / 1e6).toFixed(0)} s`,
-    );
+    void emulator.purposes().then((now) => {
+      const relists = [...now]
+        .filter(([k]) => / (list|watch) /.test(k))
+        .map(([k, v]) => [k, v - (lastPurposes.get(k) ?? 0)] as const)
+        .filter(([, v]) => v > 0)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      lastPurposes = now;
+      console.error(
+        `scale ${n}: t=${((performance.now() - t) / 1000).toFixed(0)} s, ${done} finished, ${steps.length} setWeight steps, ${leaseLosses.length} leases lost, ${warnings} warnings, RSS ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB, CPU ${((c.user + c.system) / 1e6).toFixed(0)} s; last minute's lists and watches: ${relists || 'none'}`,
+      );
+    });
   }, 60_000);
   const finals: Array<RolloutState | undefined> = await Promise.all(
     rollouts.map(async (r, i) => {

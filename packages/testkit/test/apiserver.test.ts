@@ -592,4 +592,36 @@ describe('API server through @kubernetes/client-node', () => {
     await done;
     expect(events).toEqual(['ADDED w1', 'MODIFIED w1', 'ADDED w2', 'DELETED w1']);
   });
+
+  it('sends a bookmark 2 s before the watch ends, when asked for bookmarks, at the newest version', async () => {
+    const list = await core.listNamespacedConfigMap({ namespace: 'shop' });
+    const watchFor = (allowWatchBookmarks: boolean) =>
+      new Promise<Array<{ type: string; rv?: string; kind?: string }>>((resolve) => {
+        const seen: Array<{ type: string; rv?: string; kind?: string }> = [];
+        void new Watch(cluster.kubeConfig).watch(
+          '/api/v1/namespaces/shop/configmaps',
+          {
+            resourceVersion: list.metadata?.resourceVersion,
+            labelSelector: 'quiet=yes',
+            timeoutSeconds: 3,
+            allowWatchBookmarks,
+          },
+          (type, obj: { kind?: string; metadata: { resourceVersion?: string } }) =>
+            seen.push({ type, rv: obj.metadata.resourceVersion, kind: obj.kind }),
+          () => resolve(seen),
+        );
+      });
+    const [withBookmarks, without] = [watchFor(true), watchFor(false)];
+    // A write outside the selector moves the version: the quiet watch sees no event, only the bookmark.
+    await new Promise((r) => setTimeout(r, 100));
+    const written = await core.createNamespacedConfigMap({
+      namespace: 'shop',
+      body: { metadata: { name: 'unwatched' } },
+    });
+    const bookmarks = await withBookmarks;
+    expect(bookmarks).toEqual([
+      { type: 'BOOKMARK', rv: written.metadata?.resourceVersion, kind: 'ConfigMap' },
+    ]);
+    expect(await without).toEqual([]);
+  });
 });

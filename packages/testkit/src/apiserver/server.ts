@@ -509,7 +509,11 @@ export async function startApiServer(
           });
         }
         case 'watch':
-          return startWatch(url, res, target, store, watches, activity, wantsTable(req.headers.accept));
+          // A watch refused as too old is recorded as 410 (its HTTP status is 200, the refusal an
+          // ERROR event in the stream): how often clients relist is what a benchmark looks for.
+          if (!startWatch(url, res, target, store, watches, activity, wantsTable(req.headers.accept)))
+            record.code = 410;
+          return;
         case 'create': {
           if (name) throw errors.methodNotAllowed('POST is not allowed on a named resource');
           const body = await readObject(req);
@@ -788,6 +792,9 @@ async function patch(
   });
 }
 
+/** How often a watch that allows bookmarks gets one (kube-apiserver's cacher: a minute). */
+const BOOKMARK_EVERY_MS = 60_000;
+
 function startWatch(
   url: URL,
   res: ServerResponse,
@@ -796,7 +803,7 @@ function startWatch(
   watches: Set<ServerResponse>,
   activity: { lastAt: number },
   asTable = false,
-): void {
+): boolean {
   const labels = selectorOf(url, 'labelSelector');
   const fields = parseFieldSelector(url.searchParams.get('fieldSelector'), t.info);
   const rvParam = url.searchParams.get('resourceVersion');
@@ -831,7 +838,7 @@ function startWatch(
         toLine('ERROR', errors.gone(`too old resource version: ${rvParam} (${store.oldestWatchable})`).body),
       );
       watches.delete(res);
-      return;
+      return false;
     }
     for (const e of store.eventsSince(rv)) if (matches(e)) res.write(toLine(e.type, withVersion(e.object)));
   } else {
@@ -846,9 +853,30 @@ function startWatch(
   });
   const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
   const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+  // Bookmarks, as kube-apiserver's watch cache sends them to a watch that allows them: about every
+  // minute, and 2 s before the watch's own end, so a client watching a quiet kind reopens from a
+  // version the history still holds instead of one too old (410 Gone, a relist).
+  const bookmarks: NodeJS.Timeout[] = [];
+  if (parseBool(url.searchParams.get('allowWatchBookmarks'))) {
+    const bookmark = () => {
+      if (res.writableEnded) return;
+      const metadata = { resourceVersion: String(store.resourceVersion) };
+      res.write(
+        toLine('BOOKMARK', {
+          kind: t.info.kind,
+          apiVersion: t.info.group ? `${t.info.group}/${t.version}` : t.version,
+          metadata,
+        }),
+      );
+    };
+    bookmarks.push(setInterval(bookmark, BOOKMARK_EVERY_MS));
+    if (timeout > 2) bookmarks.push(setTimeout(bookmark, (timeout - 2) * 1000));
+  }
   res.on('close', () => {
     unsubscribe();
     if (timer) clearTimeout(timer);
+    for (const b of bookmarks) clearTimeout(b);
     watches.delete(res);
   });
+  return true;
 }
