@@ -9,6 +9,7 @@ import {
   stampEpoch,
   type WriteFence,
 } from '../leadership/fence.ts';
+import { isRenewal } from '../leadership/renewal.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
 import { equalityLabels } from './cached-kinds.ts';
@@ -224,6 +225,8 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
     // `what` is "<verb> <Kind> …": a write of the kind ends when this call does, however it ends
     // (a write that timed out may still have landed).
     const [verb, kind = ''] = what.split(' ', 2);
+    // A lease's renewal goes ahead of every request waiting for a slot.
+    const urgent = isRenewal();
     const wrote = () => {
       if (verb !== 'get' && verb !== 'list') lastWrite.set(kind, ++writes);
     };
@@ -232,7 +235,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
         try {
           // One slot per attempt, not per retry loop: a backoff wait holds no slot. What the
           // server answered is the newest version there is: the cache takes it (read-your-writes).
-          return cache.observe(await slot(fn));
+          return cache.observe(await slot(fn, urgent));
         } catch (raw) {
           const error = fromKubeError(raw, what);
           const transient = error.retryable && (error.code !== 'CONFLICT' || retryConflicts);

@@ -12,6 +12,7 @@ import type {
 } from '../ports/lock.ts';
 import type { RolloutKey } from '../ports/refs.ts';
 import { createRetryPolicy } from '../retry/policy.ts';
+import { runAsRenewal } from './renewal.ts';
 
 /** How a holder paces itself, as fractions of the lease duration (client-go: 15 s / 10 s / 2 s). */
 export const LEASE_TIMING = {
@@ -522,7 +523,7 @@ function holdLease(taken: Taken, sentAt: number): HeldLease {
       const wallBefore = clock.now();
       try {
         const next = { ...record, renewTime: wallBefore };
-        const written = await backend.update(key, next, version);
+        const written = await runAsRenewal(() => backend.update(key, next, version));
         if (stop.signal.aborted) return;
         record = written.record;
         version = written.version;
@@ -534,7 +535,7 @@ function holdLease(taken: Taken, sentAt: number): HeldLease {
         failing = true;
         if (!isKanaryError(error, 'CONFLICT')) continue;
         // Changed under us: still ours (someone touched another field), taken, or removed?
-        const current = await backend.get(key).catch(() => 'unreachable' as const);
+        const current = await runAsRenewal(() => backend.get(key)).catch(() => 'unreachable' as const);
         if (current === 'unreachable') continue;
         if (!current) return lose('it was deleted');
         if (current.record.holder !== holder || current.record.transitions !== epoch) {

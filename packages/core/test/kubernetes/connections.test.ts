@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKubeClient } from '@kanary/core';
+import { createKubeClient, createLeaseLock } from '@kanary/core';
 import { type Cluster, deployment, startCluster } from '@kanary/testkit';
 import { KubernetesObjectApi } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,6 +38,29 @@ describe('one connection pool per API server', () => {
     // Bounded, not one per request: a connection goes back to the pool just after its response
     // resolves, so the next request in line may find none free for a moment.
     expect(cluster.connections).toBeLessThanOrEqual(3 + 2);
+  });
+
+  it("a lease's renewals go ahead of the requests queued for a slot, so a busy client keeps its lease", async () => {
+    cluster = await startCluster({ time: 'real' });
+    cluster.apply(deployment('shop', 'default', 'shop:1', 1));
+    const client = createKubeClient({ kubeConfig: cluster.kubeConfig, maxInFlight: 2, watch: false });
+    // TTL 3 s: a renewal every second, given up 2 s after the last one that succeeded.
+    const lease = await createLeaseLock({ client }).acquire(
+      { namespace: 'default', name: 'shop' },
+      { holder: 'busy-process', ttlMs: 3_000 },
+    );
+    // 160 reads of 50 ms each through 2 slots: 4 s of queue, longer than the renew deadline.
+    cluster.faults.set([{ verbs: ['get'], resources: ['deployments'], rate: 1, latencyMs: 50 }]);
+    const renewalsBefore = cluster.requests.filter(
+      (r) => r.resource === 'leases' && r.verb === 'update',
+    ).length;
+    await Promise.all(Array.from({ length: 160 }, () => client.get(ref)));
+    expect(lease.signal.aborted).toBe(false);
+    expect(lease.isHeld()).toBe(true);
+    const renewals = cluster.requests.filter((r) => r.resource === 'leases' && r.verb === 'update').length;
+    expect(renewals - renewalsBefore).toBeGreaterThanOrEqual(2);
+    await lease.release();
+    await client.close();
   });
 
   it('speaks HTTP/2 where the server offers it: every request and watch over one connection', async () => {
