@@ -19,6 +19,13 @@ import { benchSpec, quantile, timeSteps } from './shared.ts';
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 
+/** Request counts by purpose made since `before`, the largest first. */
+const since = (now: Map<string, number>, before: Map<string, number>) =>
+  [...now]
+    .map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const)
+    .filter(([, v]) => v > 0)
+    .sort((a, b) => b[1] - a[1]);
+
 /** How the driver reaches the API server: a Pod's service account over TLS, or a kubeconfig (plain http). */
 export type ScaleConnection = 'in-cluster' | 'kubeconfig';
 
@@ -150,11 +157,8 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
     const m = process.memoryUsage();
     const c = process.cpuUsage(cpu0);
     void emulator.purposes().then((now) => {
-      const relists = [...now]
+      const relists = since(now, lastPurposes)
         .filter(([k]) => / (list|watch) /.test(k))
-        .map(([k, v]) => [k, v - (lastPurposes.get(k) ?? 0)] as const)
-        .filter(([, v]) => v > 0)
-        .sort((a, b) => b[1] - a[1])
         .slice(0, 8)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
@@ -181,10 +185,7 @@ async function scale(lines: string[], n: number, mode: ScaleConnection) {
   clearInterval(sampler);
   clearTimeout(midway);
   const requests = (await emulator.requests()) - before;
-  const purposes = [...(await emulator.purposes())]
-    .map(([k, v]) => [k, v - (purposes0.get(k) ?? 0)] as const)
-    .filter(([, v]) => v > 0)
-    .sort((a, b) => b[1] - a[1]);
+  const purposes = since(await emulator.purposes(), purposes0);
   const cpu = process.cpuUsage(cpu0);
   const kanaryCpuMs = (cpu.user + cpu.system) / 1000;
   const emulatorCpuMs = (await emulator.cpuMs()) - emulatorCpu0;

@@ -817,8 +817,9 @@ function startWatch(
     );
   };
   const toLine = (type: string, object: unknown) => `${JSON.stringify({ type, object })}\n`;
+  const apiVersion = t.info.group ? `${t.info.group}/${t.version}` : t.version;
   const withVersion = (o: KubeObject): unknown => {
-    const versioned = { ...o, apiVersion: t.info.group ? `${t.info.group}/${t.version}` : t.version };
+    const versioned = { ...o, apiVersion };
     // kubectl get -w: each event's object is a one-row Table.
     return asTable ? toTable(t.info, [versioned], o.metadata.resourceVersion ?? '', store.now()) : versioned;
   };
@@ -861,13 +862,7 @@ function startWatch(
     const bookmark = () => {
       if (res.writableEnded) return;
       const metadata = { resourceVersion: String(store.resourceVersion) };
-      res.write(
-        toLine('BOOKMARK', {
-          kind: t.info.kind,
-          apiVersion: t.info.group ? `${t.info.group}/${t.version}` : t.version,
-          metadata,
-        }),
-      );
+      res.write(toLine('BOOKMARK', { kind: t.info.kind, apiVersion, metadata }));
     };
     bookmarks.push(setInterval(bookmark, BOOKMARK_EVERY_MS));
     if (timeout > 2) bookmarks.push(setTimeout(bookmark, (timeout - 2) * 1000));
