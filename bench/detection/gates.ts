@@ -6,6 +6,7 @@ import {
   type SequentialLatencyOptions,
   type SequentialRateOptions,
 } from '@kanary/metrics';
+import { logGamma } from '@kanary/testkit';
 import { BUCKETS_MS, histogramQuantile, TICK_S, type Tick, window } from './traffic.ts';
 
 export type Verdict = 'continue' | 'rollback' | 'promote';
@@ -289,6 +290,75 @@ export const twoSampleOracleGate = (ratio: number, alpha = 0.01, schedule: Sched
     alpha,
     schedule,
   );
+
+/**
+ * log P(x | n) for x = 0..n: where n bad events split between two Poisson counts of means mc and mb
+ * whose rates each vary by their own gamma of CV `cv` (independent negative binomials; binomial at
+ * CV 0). Each NB term follows from the one before, NB(y + 1) / NB(y) = (y + k) / (y + 1) · p.
+ */
+function splitLaw(n: number, mc: number, mb: number, cv: number): number[] {
+  if (cv === 0) {
+    const rho = mc / (mc + mb);
+    return Array.from(
+      { length: n + 1 },
+      (_, x) => logChoose(n, x) + x * Math.log(rho) + (n - x) * Math.log(1 - rho),
+    );
+  }
+  const k = 1 / (cv * cv);
+  const logNb = (m: number) => {
+    const step = Math.log(m / (k + m));
+    const out = [k * Math.log(k / (k + m))];
+    for (let y = 0; y < n; y++) out.push((out[y] as number) + Math.log((y + k) / (y + 1)) + step);
+    return out;
+  };
+  const c = logNb(mc);
+  const b = logNb(mb);
+  const terms = c.map((l, x) => l + (b[n - x] as number));
+  const top = Math.max(...terms);
+  const total = top + Math.log(terms.reduce((a, t) => a + Math.exp(t - top), 0));
+  return terms.map((t) => t - total);
+}
+
+const logChoose = (n: number, k: number) => logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
+
+/**
+ * The two-sample oracle for bursty traffic: the likelihood ratio of where each look's bad events
+ * land, the regression (`ratio`, each side's own bursts of CV `altCv`) against a good canary whose
+ * own bursts have CV `nullCv` — told the baseline's rate and each tick's shared multiplier, so both
+ * laws of the split given the look's bad events are exact (two independent negative binomials).
+ * Under that null it is a test martingale, so it holds α there, and against the regression it is
+ * the log-optimal test for that null. A test that must hold α for every own CV up to 1 is a level-α
+ * test for each of them, so it cannot beat the largest of their costs: their maximum over the CVs
+ * is a floor for such a test, where the plain two-sample oracle assumes the canary never bursts on
+ * its own (and rolls back good canaries that do).
+ */
+export function ownBurstOracleGate(
+  ratio: number,
+  nullCv: number,
+  altCv: number,
+  baseRate: number,
+  alpha = 0.01,
+  schedule: Schedule = ARGO_STEPS,
+): Gate {
+  const bound = Math.log(1 / alpha);
+  let llr = 0;
+  return {
+    label: `two-sample oracle against own CV ${nullCv}`,
+    share: schedule.share,
+    step(ticks) {
+      const k = ticks.at(-1) as Tick;
+      const x = k.canary.bad;
+      const n = x + k.baseline.bad;
+      if (n > 0 && k.canary.total > 0 && k.baseline.total > 0) {
+        const mc = k.canary.total * baseRate * k.multiplier.shared;
+        const mb = k.baseline.total * baseRate * k.multiplier.shared;
+        llr += (splitLaw(n, ratio * mc, mb, altCv)[x] as number) - (splitLaw(n, mc, mb, nullCv)[x] as number);
+      }
+      if (llr >= bound) return 'rollback';
+      return k.t >= schedule.endS ? 'promote' : 'continue';
+    },
+  };
+}
 
 /**
  * The two-sample oracle looking after every bad event instead of every 10 s: the same likelihood

@@ -29,6 +29,8 @@ export interface Tick {
   share: number;
   canary: Counts;
   baseline: Counts;
+  /** Each side's error-rate multiplier this tick (1 without variation); only oracles are told it. */
+  multiplier: { canary: number; baseline: number; shared: number };
 }
 
 export function bucketProbabilities(b: Behaviour): number[] {
@@ -47,6 +49,8 @@ const SLOW_FROM = BUCKETS_MS.indexOf(SLOW_MS) + 1;
 export interface Overdispersion {
   cv: number;
   shared: boolean;
+  /** With `shared`: each side's own variation on top of the shared one, as a CV (default 0). */
+  own?: number;
 }
 
 /** Draws one tick of traffic for both sides. */
@@ -54,8 +58,11 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
   const random = seededRandom(seed);
   const poisson = poissonSampler(random);
   const gamma = gammaSampler(random);
-  const shape = noise ? 1 / (noise.cv * noise.cv) : 0;
-  const factor = () => (noise && noise.cv > 0 ? gamma(shape) / shape : 1);
+  const gammaOf = (cv: number) => {
+    const shape = 1 / (cv * cv);
+    return cv > 0 ? gamma(shape) / shape : 1;
+  };
+  const factor = () => gammaOf(noise?.cv ?? 0);
   const probabilities = new Map<Behaviour, number[]>();
   const draw = (b: Behaviour, lambda: number, g = 1): Counts => {
     if (!latency) {
@@ -78,13 +85,16 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
     return { total, bad: slow, buckets };
   };
   return (t: number, rps: number, share: number, canary: Behaviour, baseline = BASELINE): Tick => {
-    const gc = factor();
-    const gb = noise?.shared ? gc : factor();
+    const g = factor();
+    const own = noise?.shared ? (noise.own ?? 0) : undefined;
+    const gc = own === undefined ? g : g * gammaOf(own);
+    const gb = own === undefined ? factor() : g * gammaOf(own);
     return {
       t,
       share,
       canary: draw(canary, rps * TICK_S * share, gc),
       baseline: draw(baseline, rps * TICK_S * (1 - share), gb),
+      multiplier: { canary: gc, baseline: gb, shared: own === undefined ? 1 : g },
     };
   };
 }

@@ -46,7 +46,7 @@ export { REALISTIC_LATENCY } from './controllers/queue.ts';
 export { deployment, gateway, istioApp, readinessProbe, service } from './fixtures/objects.ts';
 export type { PrometheusOptions, PrometheusServer } from './prometheus/start.ts';
 export { prometheusAvailable, startPrometheus } from './prometheus/start.ts';
-export { gammaSampler, poissonSampler } from './testing/poisson.ts';
+export { gammaSampler, logGamma, poissonSampler } from './testing/poisson.ts';
 export type { GatewayEntry } from './traffic/dataplanes/gateway-api.ts';
 export type { IstioEntry } from './traffic/dataplanes/istio.ts';
 export type { IngressEntry } from './traffic/dataplanes/nginx.ts';

@@ -1,7 +1,7 @@
 // Exact Poisson draws for simulations whose statistics must be right in the tails.
 
-function logGamma(x: number): number {
-  // Lanczos (g = 7, n = 9), ample for the Poisson sampler's acceptance test.
+/** log Γ(x) by Lanczos (g = 7, n = 9): ample for the sampler's acceptance test and for likelihoods. */
+export function logGamma(x: number): number {
   const c = [
     0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406,
     12.507343278686905, -0.13857109526572012, 9.984369578019572e-6, 1.5056327351493116e-7,
