@@ -80,17 +80,7 @@ describe('the split test (stats/split-e-process.ts)', () => {
     },
   );
 
-  it('is never above the Poisson test it is built on: the binomial is one of the nulls it weighs', () => {
-    let split = initialSplitTest();
-    let poisson = initialRateTest();
-    for (const w of windows(7, 200, { lambda: 20, ratio: 1.5, own: 0.7, shared: 0.5 })) {
-      split = updateSplitTest(split, w, 0);
-      poisson = updateRateTest(poisson, w, 0);
-      expect(splitLogEValue(split)).toBeLessThanOrEqual(rateLogEValue(poisson) + 1e-9);
-    }
-  });
-
-  it('catches a doubled rate under shared bursts within twice the windows the Poisson test needs', () => {
+  it('catches a doubled rate under shared bursts within 2.1× the windows the Poisson test needs', () => {
     const needed = (make: 'split' | 'poisson', seed: number) => {
       const ws = windows(seed, 60, { lambda: 50, ratio: 2, own: 0, shared: 1 });
       if (make === 'split') return run(ws) ?? 61;
@@ -106,6 +96,29 @@ describe('the split test (stats/split-e-process.ts)', () => {
       seeds.reduce((s, seed) => s + needed(make, seed), 0) / seeds.length;
     const split = mean('split');
     expect(split).toBeLessThan(60);
-    expect(split).toBeLessThanOrEqual(2 * mean('poisson'));
+    // 1.99× with binomial alternatives only; the quarter of the weight on own bursts costs ~1%
+    // here (2.02×) and saves nearly half where own bursts join shared ones (the test below).
+    expect(split).toBeLessThanOrEqual(2.1 * mean('poisson'));
+  });
+
+  it('catches a doubled rate that also bursts a little on its own (CV 0.3) under shared bursts (CV 1) within 20 windows on average', () => {
+    // The regression's splits are overdispersed here: a binomial alternative alone fits them
+    // badly (a mean of 27 windows, 52 of these 300 canaries not caught in 60).
+    const seeds = Array.from({ length: 300 }, (_, i) => 900 + i);
+    const needed = seeds.map(
+      (seed) => run(windows(seed, 60, { lambda: 50, ratio: 2, own: 0.3, shared: 1 })) ?? 61,
+    );
+    const mean = needed.reduce((a, b) => a + b, 0) / needed.length;
+    expect(mean).toBeLessThan(20);
+  });
+
+  it('resumes a state saved with the binomial alternatives only: each own-burst one starts from its binomial twin', () => {
+    const w = { canaryTotal: 1_000, canaryBad: 9, baselineTotal: 9_000, baselineBad: 41 };
+    const before = updateSplitTest(initialSplitTest(), { ...w, canaryBad: 14 }, 0);
+    const binomial = before.alternative.slice(0, 6);
+    const old = { alternative: binomial, nulls: before.nulls };
+    const twins = { alternative: [...binomial, ...binomial], nulls: before.nulls };
+    expect(updateSplitTest(old, w, 0)).toEqual(updateSplitTest(twins, w, 0));
+    expect(splitLogEValue(old)).toBeCloseTo(splitLogEValue(twins), 12);
   });
 });

@@ -18,9 +18,30 @@ import { badEvents, RATE_GRID, RATE_WEIGHTS, type WindowCounts, windowShares } f
  * inference", PNAS 2020): under any null in the family the denominator is at least the true
  * likelihood, so the ratio is at most a test martingale's and Ville's inequality holds. Shared
  * bursts keep the splits binomial, which the largest-over-c soon prefers, and the test runs near
- * the Poisson one; a canary bursting on its own is left to the tempered test (the judge averages
- * the two e-values).
+ * the Poisson one; a canary bursting on its own is mostly left to the tempered test (the judge
+ * averages the two e-values).
+ *
+ * The regression may burst on its own a little too: a quarter of the alternative's weight is on
+ * splits with own variation of CV 0.3 (OWN_ALTERNATIVES). Where shared bursts and a little own
+ * variation come together the binomial alternative fits the regression's splits badly and the
+ * tempered test is held back by the shared bursts in the baseline's history: at 1,000 requests/s
+ * the judge paid 4.7× the floor there (BENCHMARKS.md), 2.1× with it. Own variation up to CV 0.3
+ * only: the beta-binomial is the true law's approximation, and the closer the numerator fits what
+ * the null family misdescribes, the more the ratio can grow under the null (an alternative up to
+ * CV 1 rolled back 5% of good canaries at 1,000 requests/s).
  */
+
+/** The alternative's own variation (CV) and its share of the weight: mostly none, as regressions are. */
+const OWN_ALTERNATIVES = [
+  { cv: 0, weight: 0.75 },
+  { cv: 0.3, weight: 0.25 },
+];
+const ALTERNATIVES = OWN_ALTERNATIVES.flatMap(({ cv, weight }) =>
+  RATE_GRID.map((_, k) => ({ k, c: cv * cv, weight: weight * (RATE_WEIGHTS[k] as number) })),
+);
+const ALTERNATIVE_WEIGHTS = ALTERNATIVES.map((a) => a.weight);
+/** The beta-binomial's intra-window correlation for own variation c at share θ (stats/dispersion.ts). */
+const correlationOf = (c: number, theta: number) => Math.min(0.95, 2 * c * theta * (1 - theta));
 
 /** CVs of the canary's own variation the null ranges over (c = CV²), 0 to 1.6 as the dispersion grid. */
 const OWN_CVS = [
@@ -29,14 +50,14 @@ const OWN_CVS = [
 export const SPLIT_NULL_GRID: readonly number[] = OWN_CVS.map((cv) => cv * cv);
 
 export interface SplitTestState {
-  /** Per grid point (RATE_GRID): log likelihood of the splits at θ_k over the binomial null at ρ₀. */
+  /** Per alternative (RATE_GRID × OWN_ALTERNATIVES): log likelihood of the splits over the binomial null at ρ₀. */
   alternative: number[];
   /** Per c (SPLIT_NULL_GRID): log likelihood of the splits under the null at c over the binomial null. */
   nulls: number[];
 }
 
 export function initialSplitTest(): SplitTestState {
-  return { alternative: RATE_GRID.map(() => 0), nulls: SPLIT_NULL_GRID.map(() => 0) };
+  return { alternative: ALTERNATIVES.map(() => 0), nulls: SPLIT_NULL_GRID.map(() => 0) };
 }
 
 /**
@@ -51,17 +72,32 @@ export function updateSplitTest(state: SplitTestState, w: WindowCounts, toleranc
   const { ec, eb } = badEvents(w);
   const binomial = splitLogLikelihood(ec, ec + eb, rho0, 0);
   return {
-    alternative: state.alternative.map(
-      (l, k) => l + splitLogLikelihood(ec, ec + eb, theta[k] as number, 0) - binomial,
-    ),
-    nulls: state.nulls.map((l, i) => {
-      const correlation = Math.min(0.95, 2 * (SPLIT_NULL_GRID[i] as number) * rho0 * (1 - rho0));
-      return l + splitLogLikelihood(ec, ec + eb, rho0, correlation) - binomial;
+    alternative: alternativesOf(state).map((l, i) => {
+      const { k, c } = ALTERNATIVES[i] as { k: number; c: number };
+      const t = theta[k] as number;
+      return l + splitLogLikelihood(ec, ec + eb, t, correlationOf(c, t)) - binomial;
     }),
+    nulls: state.nulls.map(
+      (l, i) =>
+        l +
+        splitLogLikelihood(ec, ec + eb, rho0, correlationOf(SPLIT_NULL_GRID[i] as number, rho0)) -
+        binomial,
+    ),
   };
 }
 
-/** log of the e-value: the grid's weighted average over the likeliest null. */
+/**
+ * The alternatives' log likelihoods, from a state saved before the own-variation alternatives
+ * existed too (a release resumed across an upgrade): a missing one takes its binomial twin's value,
+ * i.e. its law is binomial for the windows before and beta-binomial after — still a law fixed
+ * before the data, so the e-value stays one.
+ */
+function alternativesOf(state: SplitTestState): number[] {
+  if (state.alternative.length === ALTERNATIVES.length) return state.alternative;
+  return ALTERNATIVES.map(({ k }, i) => state.alternative[i] ?? state.alternative[k] ?? 0);
+}
+
+/** log of the e-value: the alternatives' weighted average over the likeliest null. */
 export function splitLogEValue(state: SplitTestState): number {
-  return logWeightedSumExp(state.alternative, RATE_WEIGHTS as number[]) - Math.max(...state.nulls);
+  return logWeightedSumExp(alternativesOf(state), ALTERNATIVE_WEIGHTS) - Math.max(...state.nulls);
 }
