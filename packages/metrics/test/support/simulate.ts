@@ -31,9 +31,10 @@ export interface Scenario {
   persist?: boolean;
   /**
    * Error rates that vary beyond Poisson: each look interval a side's rate is multiplied by a gamma
-   * draw of mean 1 and this CV, one per side or (`shared`) one for both.
+   * draw of mean 1 and this CV, one per side or (`shared`) one for both — times, with `own`, one
+   * per side of that CV on top of the shared one.
    */
-  variation?: { cv: number; shared: boolean };
+  variation?: { cv: number; shared: boolean; own?: number };
   /** Give the judge the stable side's history per look interval at its first look, as the gate's range query does. */
   history?: boolean;
   /**
@@ -75,8 +76,9 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
   const u = seededRandom(seed);
   const poisson = poissonSampler(u);
   const gamma = gammaSampler(u);
-  const cv = scenario.variation?.cv ?? 0;
-  const factor = () => (cv > 0 ? gamma(1 / (cv * cv)) * cv * cv : 1);
+  const draw = (cv: number) => (cv > 0 ? gamma(1 / (cv * cv)) * cv * cv : 1);
+  const own = scenario.variation?.shared ? (scenario.variation.own ?? 0) : 0;
+  const factor = () => draw(scenario.variation?.cv ?? 0) * draw(own);
   const fresh = (): Side => ({ total: 0, bad: 0, buckets: ISTIO_BUCKETS_MS.map(() => 0).concat(0) });
   const canary = fresh();
   const baseline = fresh();
@@ -150,8 +152,9 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
     if (t > 0) {
       const share = scenario.share(t);
       const lambda = scenario.rps * scenario.lookEveryS;
-      const gc = factor();
-      const gb = scenario.variation?.shared ? gc : factor();
+      const g = draw(scenario.variation?.cv ?? 0);
+      const gc = g * draw(own);
+      const gb = scenario.variation?.shared ? g * draw(own) : draw(scenario.variation?.cv ?? 0);
       const window = serve(canary, at(scenario.canary(t), historyS + t), lambda * share, true, gc);
       serve(baseline, at(scenario.baseline, historyS + t), lambda * (1 - share), false, gb);
       if (scenario.resetsAt?.some((r) => r > t - scenario.lookEveryS && r <= t)) {
