@@ -350,8 +350,8 @@ export function ownBurstOracleGate(
       const x = k.canary.bad;
       const n = x + k.baseline.bad;
       if (n > 0 && k.canary.total > 0 && k.baseline.total > 0) {
-        const mc = k.canary.total * baseRate * k.multiplier.shared;
-        const mb = k.baseline.total * baseRate * k.multiplier.shared;
+        const mc = k.canary.total * baseRate * k.sharedMultiplier;
+        const mb = k.baseline.total * baseRate * k.sharedMultiplier;
         llr += (splitLaw(n, ratio * mc, mb, altCv)[x] as number) - (splitLaw(n, mc, mb, nullCv)[x] as number);
       }
       if (llr >= bound) return 'rollback';

@@ -29,8 +29,8 @@ export interface Tick {
   share: number;
   canary: Counts;
   baseline: Counts;
-  /** Each side's error-rate multiplier this tick (1 without variation); only oracles are told it. */
-  multiplier: { canary: number; baseline: number; shared: number };
+  /** The error-rate multiplier both sides shared this tick (1 without shared variation); only oracles read it. */
+  sharedMultiplier: number;
 }
 
 export function bucketProbabilities(b: Behaviour): number[] {
@@ -94,7 +94,7 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
       share,
       canary: draw(canary, rps * TICK_S * share, gc),
       baseline: draw(baseline, rps * TICK_S * (1 - share), gb),
-      multiplier: { canary: gc, baseline: gb, shared: own === undefined ? 1 : g },
+      sharedMultiplier: own === undefined ? 1 : g,
     };
   };
 }
