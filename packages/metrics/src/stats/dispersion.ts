@@ -196,6 +196,12 @@ function totalLogLikelihood(x: number, mu: number, c: number): number {
   return logRising(k, x) + x * Math.log((c * mu) / (1 + c * mu)) - k * Math.log1p(c * mu);
 }
 
+/**
+ * The intra-window correlation of a split around share θ when each side's own variation is c
+ * (the delta method on the log odds, capped short of 1).
+ */
+export const splitCorrelation = (c: number, theta: number) => Math.min(0.95, 2 * c * theta * (1 - theta));
+
 /** log P(canary's part = x | B) around share θ with intra-window correlation ρ, less log C(B, x). */
 export function splitLogLikelihood(x: number, bad: number, theta: number, rho: number): number {
   if (rho <= 0) return x * Math.log(theta) + (bad - x) * Math.log1p(-theta);
@@ -252,8 +258,7 @@ function addLikelihood(
   const spread = (lc * lc + lb * lb) / (mu * mu);
   for (let i = 0; i < OWN_GRID.length; i++) {
     const own = OWN_GRID[i] as number;
-    const split =
-      bad > 0 ? splitLogLikelihood(xc, bad, theta, Math.min(0.95, 2 * own * theta * (1 - theta))) : 0;
+    const split = bad > 0 ? splitLogLikelihood(xc, bad, theta, splitCorrelation(own, theta)) : 0;
     const row = into[i] as number[];
     for (let j = 0; j < SHARED_GRID.length; j++) {
       const shared = SHARED_GRID[j] as number;

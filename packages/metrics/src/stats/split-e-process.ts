@@ -1,4 +1,4 @@
-import { splitLogLikelihood } from './dispersion.ts';
+import { splitCorrelation, splitLogLikelihood } from './dispersion.ts';
 import { logWeightedSumExp } from './log-sum-exp.ts';
 import { badEvents, RATE_GRID, RATE_WEIGHTS, type WindowCounts, windowShares } from './rate-e-process.ts';
 
@@ -40,8 +40,6 @@ const ALTERNATIVES = OWN_ALTERNATIVES.flatMap(({ cv, weight }) =>
   RATE_GRID.map((_, k) => ({ k, c: cv * cv, weight: weight * (RATE_WEIGHTS[k] as number) })),
 );
 const ALTERNATIVE_WEIGHTS = ALTERNATIVES.map((a) => a.weight);
-/** The beta-binomial's intra-window correlation for own variation c at share θ (stats/dispersion.ts). */
-const correlationOf = (c: number, theta: number) => Math.min(0.95, 2 * c * theta * (1 - theta));
 
 /** CVs of the canary's own variation the null ranges over (c = CV²), 0 to 1.6 as the dispersion grid. */
 const OWN_CVS = [
@@ -75,12 +73,12 @@ export function updateSplitTest(state: SplitTestState, w: WindowCounts, toleranc
     alternative: alternativesOf(state).map((l, i) => {
       const { k, c } = ALTERNATIVES[i] as { k: number; c: number };
       const t = theta[k] as number;
-      return l + splitLogLikelihood(ec, ec + eb, t, correlationOf(c, t)) - binomial;
+      return l + splitLogLikelihood(ec, ec + eb, t, splitCorrelation(c, t)) - binomial;
     }),
     nulls: state.nulls.map(
       (l, i) =>
         l +
-        splitLogLikelihood(ec, ec + eb, rho0, correlationOf(SPLIT_NULL_GRID[i] as number, rho0)) -
+        splitLogLikelihood(ec, ec + eb, rho0, splitCorrelation(SPLIT_NULL_GRID[i] as number, rho0)) -
         binomial,
     ),
   };
