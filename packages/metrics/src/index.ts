@@ -65,6 +65,8 @@ export {
   withHistory,
 } from './stats/dispersion.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';
+export type { PairedTestState } from './stats/paired-e-process.ts';
+export { initialPairedTest, pairedLogEValue, updatePairedTest } from './stats/paired-e-process.ts';
 export type { RankSumResult } from './stats/rank-sum.ts';
 export { rankSumTest } from './stats/rank-sum.ts';
 export type { RateTestState, WindowCounts } from './stats/rate-e-process.ts';
@@ -91,5 +93,6 @@ export {
   initialSplitTest,
   SPLIT_NULL_GRID,
   splitLogEValue,
+  splitLogEValues,
   updateSplitTest,
 } from './stats/split-e-process.ts';

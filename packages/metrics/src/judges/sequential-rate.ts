@@ -10,7 +10,12 @@ import {
   baselineRate as pooledBaselineRate,
   withHistory,
 } from '../stats/dispersion.ts';
-import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
+import {
+  initialPairedTest,
+  type PairedTestState,
+  pairedLogEValue,
+  updatePairedTest,
+} from '../stats/paired-e-process.ts';
 import {
   initialRateTest,
   type RateTestState,
@@ -18,12 +23,7 @@ import {
   temperings,
   updateRateTest,
 } from '../stats/rate-e-process.ts';
-import {
-  initialSplitTest,
-  type SplitTestState,
-  splitLogEValue,
-  updateSplitTest,
-} from '../stats/split-e-process.ts';
+import { initialSplitTest, type SplitTestState, updateSplitTest } from '../stats/split-e-process.ts';
 import type { Judge } from './judge.ts';
 import { count, percent, towardsRollback } from './words.ts';
 
@@ -48,6 +48,8 @@ interface State {
   dispersion?: DispersionState;
   /** The test against every level of the canary's own bursts (stats/split-e-process.ts). */
   split?: SplitTestState;
+  /** The tempered test once per own-variation level, paired with the split test (stats/paired-e-process.ts). */
+  paired?: PairedTestState;
   /** The baseline's bad-request rate over its lifetime at the first look (until windows have some). */
   priorRate?: number;
 }
@@ -148,17 +150,23 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         ...prev,
         memory,
         logL: updateRateTest(prev.logL, w, tolerance, temper, rate),
-        ...(prior ? { split: updateSplitTest(prev.split ?? initialSplitTest(), w, tolerance) } : {}),
+        ...(prior
+          ? {
+              split: updateSplitTest(prev.split ?? initialSplitTest(), w, tolerance),
+              paired: updatePairedTest(prev.paired ?? initialPairedTest(prev.logL), w, tolerance, c, rate),
+            }
+          : {}),
         dispersion: observeDispersion(dispersion, w),
         canary: { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad },
         baseline: { total: prev.baseline.total + w.baselineTotal, bad: prev.baseline.bad + w.baselineBad },
         windows: prev.windows + 1,
       };
-      // Allowing for bursts, two tests: the tempered one (a canary bursting on its own) and the one
-      // against every own-burst level (bursts both sides share); their average is an e-value.
-      const logE = state.split
-        ? logWeightedSumExp([rateLogEValue(state.logL), splitLogEValue(state.split)], [0.5, 0.5])
-        : rateLogEValue(state.logL);
+      // Allowing for bursts, two tests paired level by level of the canary's own variation: the
+      // tempered one (a canary bursting on its own) and the one against each own-burst level (bursts
+      // both sides share). The single tempered test (logL) is kept up to date for `dispersion: false`
+      // and for a judge of an earlier version resuming this state.
+      const logE =
+        state.split && state.paired ? pairedLogEValue(state.paired, state.split) : rateLogEValue(state.logL);
       const canaryRate = state.canary.total ? state.canary.bad / state.canary.total : 0;
       const baselineRate = state.baseline.total ? state.baseline.bad / state.baseline.total : 0;
       const detail = {

@@ -122,6 +122,11 @@ export function temperings(
   tolerance: number,
   c: number,
   rate: number | undefined,
+  /**
+   * The η per grid point for a smaller c, if known: η only falls as c grows (the gamma mixture's
+   * cumulant generating function grows with c), so the root is searched for below it.
+   */
+  atMost?: readonly number[],
 ): number[] {
   if (!(c > 0) || rate === undefined || !(rate > 0) || w.canaryTotal <= 0 || w.baselineTotal <= 0) {
     return RATE_GRID.map(() => 1);
@@ -135,27 +140,58 @@ export function temperings(
   );
   const lambdaC = w.canaryTotal * Math.min(1, rate * (1 + tolerance));
   const lambdaB = w.baselineTotal * Math.min(1, rate);
-  // Cumulant generating function of a gamma-mixed Poisson count of mean λ at u.
+  // Cumulant generating function of a gamma-mixed Poisson count of mean λ at u, and its slope in u.
   const cgf = (lambda: number, u: number) => {
     const inner = 1 - c * lambda * Math.expm1(u);
     return inner <= 0 ? Number.POSITIVE_INFINITY : -Math.log(inner) / c;
   };
+  const cgfSlope = (lambda: number, u: number) => (lambda * Math.exp(u)) / (1 - c * lambda * Math.expm1(u));
   return RATE_GRID.map((_, k) => {
     const t = theta[k] as number;
     const up = Math.log(t / rho0);
     const down = Math.log((1 - t) / (1 - rho0));
     const excess = (eta: number) => cgf(lambdaC, eta * up) + cgf(lambdaB, eta * down);
-    if (excess(1) <= 0) return 1;
-    // The excess is convex in η, zero at 0 and falling there: one root in (0, 1).
-    let lo = 0;
-    let hi = 1;
-    for (let i = 0; i < 40; i++) {
-      const mid = (lo + hi) / 2;
-      if (excess(mid) <= 0) lo = mid;
-      else hi = mid;
-    }
-    return lo;
+    const top = Math.min(1, atMost?.[k] ?? 1);
+    if (excess(top) <= 0) return top;
+    return largestRoot(
+      excess,
+      (eta) => up * cgfSlope(lambdaC, eta * up) + down * cgfSlope(lambdaB, eta * down),
+      top,
+    );
   });
+}
+
+/**
+ * The largest η in (0, `top`) with f(η) ≤ 0, for f convex, zero at 0, falling there and above 0
+ * at `top` (possibly infinite): Newton's method from above, whose steps stay at or above the root on a
+ * convex function, bisecting while f is infinite; the answer is a point checked to have f ≤ 0,
+ * within 1e-9 of the root. Bisection alone takes 30 evaluations for that; this takes about 6.
+ */
+function largestRoot(f: (eta: number) => number, slope: (eta: number) => number, top: number): number {
+  let lo = 0;
+  let hi = top;
+  let fHi = f(hi);
+  for (let i = 0; i < 100 && hi - lo > 1e-9; i++) {
+    let next = (lo + hi) / 2;
+    let converged = false;
+    if (Number.isFinite(fHi)) {
+      const d = slope(hi);
+      const newton = hi - fHi / d;
+      // Converged from above: try just below the root.
+      converged = d > 0 && hi - newton < 1e-10;
+      if (converged) next = Math.max(lo, hi - 1e-9);
+      else if (d > 0 && newton > lo && newton < hi) next = newton;
+    }
+    const fNext = f(next);
+    if (fNext <= 0) {
+      lo = next;
+      if (converged) break;
+    } else {
+      hi = next;
+      fHi = fNext;
+    }
+  }
+  return lo;
 }
 
 /**

@@ -19,7 +19,7 @@ import { badEvents, RATE_GRID, RATE_WEIGHTS, type WindowCounts, windowShares } f
  * likelihood, so the ratio is at most a test martingale's and Ville's inequality holds. Shared
  * bursts keep the splits binomial, which the largest-over-c soon prefers, and the test runs near
  * the Poisson one; a canary bursting on its own is mostly left to the tempered test (the judge
- * averages the two e-values).
+ * pairs the two level by level of own variation: paired-e-process.ts).
  *
  * The regression may burst on its own a little too: a quarter of the alternative's weight is on
  * splits with own variation of CV 0.3 (OWN_ALTERNATIVES). Where shared bursts and a little own
@@ -95,7 +95,17 @@ function alternativesOf(state: SplitTestState): number[] {
   return ALTERNATIVES.map(({ k }, i) => state.alternative[i] ?? state.alternative[k] ?? 0);
 }
 
+/**
+ * Per level of own variation (SPLIT_NULL_GRID), log of the likelihood ratio against the null at
+ * that level alone: the alternatives' weighted average over that null. Each is a test martingale
+ * when the canary's own variation is that level.
+ */
+export function splitLogEValues(state: SplitTestState): number[] {
+  const alternative = logWeightedSumExp(alternativesOf(state), ALTERNATIVE_WEIGHTS);
+  return state.nulls.map((l) => alternative - l);
+}
+
 /** log of the e-value: the alternatives' weighted average over the likeliest null. */
 export function splitLogEValue(state: SplitTestState): number {
-  return logWeightedSumExp(alternativesOf(state), ALTERNATIVE_WEIGHTS) - Math.max(...state.nulls);
+  return Math.min(...splitLogEValues(state));
 }
