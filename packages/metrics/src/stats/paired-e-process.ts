@@ -31,10 +31,12 @@ import { SPLIT_NULL_GRID, type SplitTestState, splitLogEValues } from './split-e
  * ever reaching 1/α by α. Where ĉ falls below c₀, T_j₀ is tempered at ĉ there, as the single
  * tempered test was; the split half still holds. Bursts both sides share move each window's means,
  * which the tempering takes as known: there the tempered half holds only as far as ĉ has room above
- * c₀, as it did before the pairing (measured alike: test/split-e-process.test.ts). Against the average it replaces, each T_j is tempered no more than the
- * tempered test and each S_j is at least the split test's value; measured, it costs less under
- * shared bursts and the same elsewhere (docs/decisions.md, BENCHMARKS.md). Every level, not bands
- * of them: with ten bands of two levels the gain under shared CV 0.5 at 100 requests/s was gone.
+ * c₀, as it did before the pairing (measured alike: test/split-e-process.test.ts).
+ *
+ * Against the average it replaces, each T_j is tempered no more than the tempered test and each S_j
+ * is at least the split test's value; measured, it costs less under shared bursts and the same
+ * elsewhere (docs/decisions.md, BENCHMARKS.md). Every level, not bands of them: with ten bands of
+ * two levels the gain under shared CV 0.5 at 100 requests/s was gone.
  */
 
 /** One tempered rate test per level of SPLIT_NULL_GRID. */

@@ -162,10 +162,10 @@ export function temperings(
 }
 
 /**
- * The largest η in (0, `top`) with f(η) ≤ 0, for f convex, zero at 0, falling there and above 0
- * at `top` (possibly infinite): Newton's method from above, whose steps stay at or above the root on a
- * convex function, bisecting while f is infinite; the answer is a point checked to have f ≤ 0,
- * within 1e-9 of the root. Bisection alone takes 30 evaluations for that; this takes about 6.
+ * The largest η in (0, `top`) with f(η) ≤ 0, for f convex, zero at 0, falling there and above 0 at
+ * `top` (possibly infinite): Newton's method from above, whose steps stay at or above the root of
+ * a convex function, bisecting while f is infinite; the answer is a point checked to have f ≤ 0,
+ * within 1e-9 of the root. Bisection takes 30 evaluations for that; this about 6.
  */
 function largestRoot(f: (eta: number) => number, slope: (eta: number) => number, top: number): number {
   let lo = 0;
