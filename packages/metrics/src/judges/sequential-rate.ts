@@ -23,7 +23,12 @@ import {
   temperings,
   updateRateTest,
 } from '../stats/rate-e-process.ts';
-import { initialSplitTest, type SplitTestState, updateSplitTest } from '../stats/split-e-process.ts';
+import {
+  initialSplitTest,
+  SPLIT_NULL_GRID,
+  type SplitTestState,
+  updateSplitTest,
+} from '../stats/split-e-process.ts';
 import type { Judge } from './judge.ts';
 import { count, percent, towardsRollback } from './words.ts';
 
@@ -145,17 +150,20 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           pooledBaselineRate(dispersion) ?? 0,
           dispersion.historyRate ?? (dispersion.historyWindows ? 0 : (prev.priorRate ?? 0)),
         ) || undefined;
-      const temper = temperings(w, tolerance, c, rate);
+      // The pairing's top level is tempered at min(its level, c) = c in every window (c is a level of
+      // the dispersion grid, whose top the split grid shares): it is the single tempered test, kept
+      // as logL for `dispersion: false` and for a judge of an earlier version resuming this state.
+      const paired = prior
+        ? updatePairedTest(prev.paired ?? initialPairedTest(prev.logL), w, tolerance, c, rate)
+        : undefined;
       const state: State = {
         ...prev,
         memory,
-        logL: updateRateTest(prev.logL, w, tolerance, temper, rate),
-        ...(prior
-          ? {
-              split: updateSplitTest(prev.split ?? initialSplitTest(), w, tolerance),
-              paired: updatePairedTest(prev.paired ?? initialPairedTest(prev.logL), w, tolerance, c, rate),
-            }
-          : {}),
+        logL:
+          paired && c <= (SPLIT_NULL_GRID.at(-1) as number)
+            ? (paired.at(-1) as RateTestState)
+            : updateRateTest(prev.logL, w, tolerance, temperings(w, tolerance, c, rate), rate),
+        ...(paired ? { split: updateSplitTest(prev.split ?? initialSplitTest(), w, tolerance), paired } : {}),
         dispersion: observeDispersion(dispersion, w),
         canary: { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad },
         baseline: { total: prev.baseline.total + w.baselineTotal, bad: prev.baseline.bad + w.baselineBad },
@@ -163,8 +171,7 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       };
       // Allowing for bursts, two tests paired level by level of the canary's own variation: the
       // tempered one (a canary bursting on its own) and the one against each own-burst level (bursts
-      // both sides share). The single tempered test (logL) is kept up to date for `dispersion: false`
-      // and for a judge of an earlier version resuming this state.
+      // both sides share).
       const logE =
         state.split && state.paired ? pairedLogEValue(state.paired, state.split) : rateLogEValue(state.logL);
       const canaryRate = state.canary.total ? state.canary.bad / state.canary.total : 0;
