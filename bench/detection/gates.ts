@@ -360,6 +360,60 @@ export function ownBurstOracleGate(
   };
 }
 
+/** An alternative of the universal-inference oracle: the rates' ratio, the canary's own bursts, a weight. */
+export interface SplitAlternative {
+  ratio: number;
+  ownCv: number;
+  weight: number;
+}
+
+/**
+ * A split test valid at every own-burst CV of a grid the way Kanary's split test is (universal
+ * inference: the alternatives' weighted likelihood over the likeliest null, each null one CV for
+ * the whole run), but told what a real judge is not: each look's exact split law (the baseline's
+ * rate and the tick's shared multiplier, as the floor is) and, given `[{ ratio, ownCv, weight: 1 }]`,
+ * the regression itself. Where the floor prices not knowing the own CV at its dearest single
+ * value, this prices holding α at all of them at once with one test; with Kanary's grid of
+ * alternatives it prices not knowing the regression's size too — what is left to Kanary is its
+ * own approximations (docs/decisions.md, "The 100/s rows decomposed").
+ */
+export function universalSplitOracleGate(
+  alternatives: readonly SplitAlternative[],
+  nullCvs: readonly number[],
+  baseRate: number,
+  alpha = 0.01,
+  schedule: Schedule = ARGO_STEPS,
+): Gate {
+  const bound = Math.log(1 / alpha);
+  const alt = alternatives.map(() => 0);
+  const logWeights = alternatives.map((a) => Math.log(a.weight));
+  const nulls = nullCvs.map(() => 0);
+  return {
+    label: 'universal-inference split oracle',
+    share: schedule.share,
+    step(ticks) {
+      const k = ticks.at(-1) as Tick;
+      const x = k.canary.bad;
+      const n = x + k.baseline.bad;
+      if (n > 0 && k.canary.total > 0 && k.baseline.total > 0) {
+        const mc = k.canary.total * baseRate * k.sharedMultiplier;
+        const mb = k.baseline.total * baseRate * k.sharedMultiplier;
+        alternatives.forEach((a, i) => {
+          alt[i] = (alt[i] as number) + (splitLaw(n, a.ratio * mc, mb, a.ownCv)[x] as number);
+        });
+        nullCvs.forEach((c, i) => {
+          nulls[i] = (nulls[i] as number) + (splitLaw(n, mc, mb, c)[x] as number);
+        });
+      }
+      const terms = alt.map((l, i) => l + (logWeights[i] as number));
+      const top = Math.max(...terms);
+      const numerator = top + Math.log(terms.reduce((s, t) => s + Math.exp(t - top), 0));
+      if (numerator - Math.max(...nulls) >= bound) return 'rollback';
+      return k.t >= schedule.endS ? 'promote' : 'continue';
+    },
+  };
+}
+
 /**
  * The two-sample oracle looking after every bad event instead of every 10 s: the same likelihood
  * ratio, with each tick's bad events taken in their expected order (each side's spread evenly over
