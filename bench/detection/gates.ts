@@ -375,7 +375,7 @@ export interface SplitAlternative {
  * the regression itself. Where the floor prices not knowing the own CV at its dearest single
  * value, this prices holding α at all of them at once with one test; with Kanary's grid of
  * alternatives it prices not knowing the regression's size too — what is left to Kanary is its
- * own approximations (docs/decisions.md, "The 100/s rows decomposed").
+ * own approximations (docs/decisions.md, "Where the rest of the 100/s gap is").
  */
 export function universalSplitOracleGate(
   alternatives: readonly SplitAlternative[],
