@@ -340,23 +340,10 @@ export function ownBurstOracleGate(
   alpha = 0.01,
   schedule: Schedule = ARGO_STEPS,
 ): Gate {
-  const bound = Math.log(1 / alpha);
-  let llr = 0;
+  // One alternative over one null: the likelihood ratio itself.
   return {
+    ...universalSplitOracleGate([{ ratio, ownCv: altCv, weight: 1 }], [nullCv], baseRate, alpha, schedule),
     label: `two-sample oracle against own CV ${nullCv}`,
-    share: schedule.share,
-    step(ticks) {
-      const k = ticks.at(-1) as Tick;
-      const x = k.canary.bad;
-      const n = x + k.baseline.bad;
-      if (n > 0 && k.canary.total > 0 && k.baseline.total > 0) {
-        const mc = k.canary.total * baseRate * k.sharedMultiplier;
-        const mb = k.baseline.total * baseRate * k.sharedMultiplier;
-        llr += (splitLaw(n, ratio * mc, mb, altCv)[x] as number) - (splitLaw(n, mc, mb, nullCv)[x] as number);
-      }
-      if (llr >= bound) return 'rollback';
-      return k.t >= schedule.endS ? 'promote' : 'continue';
-    },
   };
 }
 
