@@ -1,6 +1,6 @@
 // Detection benchmark: bad requests a bad canary serves before each gate rolls it back, and how
 // often each gate rolls back a good canary, in virtual time over thousands of seeded canaries.
-import { RATE_GRID, RATE_WEIGHTS, SPLIT_NULL_GRID } from '@kanary/metrics';
+import { OWN_ALTERNATIVES, RATE_GRID, RATE_WEIGHTS, SPLIT_NULL_GRID } from '@kanary/metrics';
 import {
   argoDocumentedGate,
   argoGate,
@@ -411,12 +411,9 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
 const FLOOR_CVS = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1];
 /** The own-burst CVs Kanary's split test holds α at. */
 const SPLIT_NULL_CVS = SPLIT_NULL_GRID.map(Math.sqrt);
-/** Kanary's split test's alternatives: its ratio grid and weights, own bursts 0 or 0.3 (¾, ¼; split-e-process.ts). */
-const KANARY_ALTERNATIVES: SplitAlternative[] = [
-  { ownCv: 0, weight: 0.75 },
-  { ownCv: 0.3, weight: 0.25 },
-].flatMap(({ ownCv, weight }) =>
-  RATE_GRID.map((ratio, k) => ({ ratio, ownCv, weight: weight * (RATE_WEIGHTS[k] as number) })),
+/** Kanary's split test's alternatives: its ratio grid and weights times its own-burst alternatives. */
+const KANARY_ALTERNATIVES: SplitAlternative[] = OWN_ALTERNATIVES.flatMap(({ cv, weight }) =>
+  RATE_GRID.map((ratio, k) => ({ ratio, ownCv: cv, weight: weight * (RATE_WEIGHTS[k] as number) })),
 );
 
 /**

@@ -91,6 +91,7 @@ export {
 export type { SplitTestState } from './stats/split-e-process.ts';
 export {
   initialSplitTest,
+  OWN_ALTERNATIVES,
   SPLIT_NULL_GRID,
   splitLogEValue,
   splitLogEValues,

@@ -31,8 +31,11 @@ import { badEvents, RATE_GRID, RATE_WEIGHTS, type WindowCounts, windowShares } f
  * CV 1 rolled back 5% of good canaries at 1,000 requests/s).
  */
 
-/** The alternative's own variation (CV) and its share of the weight: mostly none, as regressions are. */
-const OWN_ALTERNATIVES = [
+/**
+ * The alternative's own variation (CV) and its share of the weight: mostly none, as regressions are.
+ * Exported so the detection benchmark prices exactly these alternatives.
+ */
+export const OWN_ALTERNATIVES: ReadonlyArray<{ readonly cv: number; readonly weight: number }> = [
   { cv: 0, weight: 0.75 },
   { cv: 0.3, weight: 0.25 },
 ];
