@@ -624,4 +624,109 @@ describe('API server through @kubernetes/client-node', () => {
     ]);
     expect(await without).toEqual([]);
   });
+  it('streams a list: the state as ADDED events, a bookmark marking their end at its version, then changes', async () => {
+    for (const name of ['s1', 's2'])
+      await core.createNamespacedConfigMap({
+        namespace: 'shop',
+        body: { metadata: { name, labels: { stream: 'yes' } } },
+      });
+    await core.createNamespacedConfigMap({ namespace: 'shop', body: { metadata: { name: 's-other' } } });
+    const seen: Array<{ type: string; name?: string; rv?: string; end?: string }> = [];
+    let stop: (() => void) | undefined;
+    const third = new Promise<void>((resolve) => {
+      void new Watch(cluster.kubeConfig)
+        .watch(
+          '/api/v1/namespaces/shop/configmaps',
+          {
+            labelSelector: 'stream=yes',
+            sendInitialEvents: true,
+            resourceVersionMatch: 'NotOlderThan',
+            allowWatchBookmarks: true,
+          },
+          (
+            type,
+            obj: {
+              metadata: { name?: string; resourceVersion?: string; annotations?: Record<string, string> };
+            },
+          ) => {
+            seen.push({
+              type,
+              ...(obj.metadata.name ? { name: obj.metadata.name } : {}),
+              rv: obj.metadata.resourceVersion,
+              ...(type === 'BOOKMARK'
+                ? { end: obj.metadata.annotations?.['k8s.io/initial-events-end'] }
+                : {}),
+            });
+            if (seen.length === 4) resolve();
+          },
+          () => resolve(),
+        )
+        .then((req) => {
+          stop = () => req.abort();
+        });
+    });
+    const state = await core.listNamespacedConfigMap({ namespace: 'shop', labelSelector: 'stream=yes' });
+    await new Promise((r) => setTimeout(r, 50));
+    const s3 = await core.createNamespacedConfigMap({
+      namespace: 'shop',
+      body: { metadata: { name: 's3', labels: { stream: 'yes' } } },
+    });
+    await third;
+    stop?.();
+    expect(
+      seen
+        .slice(0, 2)
+        .map((e) => `${e.type} ${e.name}`)
+        .sort(),
+    ).toEqual(['ADDED s1', 'ADDED s2']);
+    expect(seen[2]).toEqual({ type: 'BOOKMARK', rv: state.metadata?.resourceVersion, end: 'true' });
+    expect(seen[3]).toEqual({ type: 'ADDED', name: 's3', rv: s3.metadata?.resourceVersion });
+    // The request is one WATCH, and the emulator records that it streamed a list.
+    const last = cluster.requests.filter((r) => r.verb === 'watch' && r.resource === 'configmaps').at(-1);
+    expect(last?.sendInitialEvents).toBe(true);
+  });
+
+  it('refuses list options kube-apiserver refuses, with 422 naming the field', async () => {
+    const ask = async (query: string) => {
+      const res = await fetch(`${cluster.url}/api/v1/namespaces/shop/configmaps?${query}`);
+      const body = (await res.json()) as {
+        message?: string;
+        details?: { causes?: Array<{ field?: string }> };
+      };
+      return { code: res.status, message: body.message, fields: body.details?.causes?.map((c) => c.field) };
+    };
+    expect(await ask('watch=true&sendInitialEvents=true&allowWatchBookmarks=true')).toEqual({
+      code: 422,
+      message:
+        'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan',
+      fields: ['resourceVersionMatch'],
+    });
+    expect(await ask('watch=true&resourceVersionMatch=NotOlderThan')).toMatchObject({
+      code: 422,
+      fields: ['resourceVersionMatch'],
+    });
+    expect(await ask('sendInitialEvents=true')).toMatchObject({
+      code: 422,
+      message:
+        'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list',
+    });
+    expect(await ask('watch=true&sendInitialEvents=true&resourceVersionMatch=Exact')).toMatchObject({
+      code: 422,
+      fields: ['resourceVersionMatch', 'resourceVersionMatch'],
+    });
+
+    // As 1.33 ships (its WatchList gate off by default): a streaming list is refused.
+    const old = await startCluster({ featureGates: { WatchList: false } });
+    try {
+      const res = await fetch(
+        `${old.url}/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true`,
+      );
+      expect(res.status).toBe(422);
+      expect(((await res.json()) as { message: string }).message).toBe(
+        'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
+      );
+    } finally {
+      await old.close();
+    }
+  });
 });

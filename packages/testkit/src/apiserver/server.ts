@@ -6,6 +6,7 @@ import type { FaultInjector } from './faults.ts';
 import { fieldValuesOf, parseFieldSelector } from './fields.ts';
 import { findKind, KINDS, type KindInfo } from './kinds.ts';
 import { MAX_REQUEST_BODY } from './limits.ts';
+import { checkListOptions, INITIAL_EVENTS_END, parseBool } from './list-options.ts';
 import { clone, type KubeObject } from './object.ts';
 import { openApiDocument, openApiIndex, openApiV2 } from './openapi.ts';
 import { encodeOpenApiV2, OPENAPI_V2_PROTOBUF } from './openapi-v2.ts';
@@ -39,6 +40,8 @@ export interface RequestRecord {
    * written, so tests can check that no write of an older driver lands after a newer one's.
    */
   epochs?: Record<string, number>;
+  /** A watch that streamed the state first (`sendInitialEvents=true`): a list by a watch. */
+  sendInitialEvents?: true;
 }
 
 /** The body each response was sent with, to read the epoch stamps of written objects. */
@@ -240,11 +243,6 @@ function managerOf(url: URL, req: IncomingMessage): string {
   return ua.split('/')[0] || 'unknown';
 }
 
-/** A boolean query parameter as Go's strconv.ParseBool reads it (the Python client sends `watch=True`). */
-function parseBool(value: string | null): boolean {
-  return value !== null && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value);
-}
-
 function selectorOf(url: URL, param: string): Requirement[] {
   const text = url.searchParams.get(param);
   if (!text) return [];
@@ -302,6 +300,12 @@ export interface ServerOptions {
   authorize?: (attributes: RequestAttributes) => boolean;
   /** Serve https with the testkit CA's certificate (`TESTKIT_CA`), as a real API server does. */
   tls?: boolean;
+  /**
+   * kube-apiserver's `--feature-gates`, as far as the emulator has them. `WatchList` (default on,
+   * as in 1.34): watches that stream the initial state (`sendInitialEvents`); off, as 1.33 ships,
+   * such a watch is refused with 422.
+   */
+  featureGates?: { WatchList?: boolean };
 }
 
 /** A write that lands first: runs just before the next write to the object (a concurrent writer). */
@@ -324,6 +328,7 @@ export async function startApiServer(
   const watches = new Set<ServerResponse>();
   const pages = new ListPages();
   const activity = { inflight: 0, lastAt: 0 };
+  const watchListGate = options.featureGates?.WatchList ?? true;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -488,6 +493,7 @@ export async function startApiServer(
           return send(res, 200, subresource === 'scale' ? scaleOf(obj) : obj);
         }
         case 'list': {
+          checkListOptions(url.searchParams, false, watchListGate);
           const labels = selectorOf(url, 'labelSelector');
           const fields = parseFieldSelector(url.searchParams.get('fieldSelector'), info);
           const { items, metadata } = pages.page(
@@ -509,6 +515,8 @@ export async function startApiServer(
           });
         }
         case 'watch':
+          checkListOptions(url.searchParams, true, watchListGate);
+          if (parseBool(url.searchParams.get('sendInitialEvents'))) record.sendInitialEvents = true;
           // A watch refused as too old is recorded as 410 (its HTTP status is 200, the refusal an
           // ERROR event in the stream): how often clients relist is what a benchmark looks for.
           if (!startWatch(url, res, target, store, watches, activity, wantsTable(req.headers.accept)))
@@ -832,20 +840,35 @@ function startWatch(
   // Clients wait for the headers before they consider the watch open.
   res.flushHeaders();
   watches.add(res);
-  if (rvParam && rvParam !== '0') {
-    const rv = Number(rvParam);
-    if (rv < store.oldestWatchable - 1) {
+  const sendInitial = url.searchParams.get('sendInitialEvents');
+  const allowBookmarks = parseBool(url.searchParams.get('allowWatchBookmarks'));
+  const fromVersion = rvParam && rvParam !== '0' ? Number(rvParam) : undefined;
+  if (sendInitial === null ? fromVersion === undefined : parseBool(sendInitial)) {
+    // The state now as ADDED events: a watch from no version (or "0"), or a streaming list
+    // (`sendInitialEvents=true`, checked before: never older than any version asked for).
+    for (const obj of store.list(t.info, t.namespace, labels, t.version, fields, false))
+      res.write(toLine('ADDED', asTable ? withVersion(obj) : obj));
+    // A streaming list's initial events end with a bookmark at the version they are the state of,
+    // sent only to a watch that allows bookmarks.
+    if (sendInitial !== null && allowBookmarks) {
+      const metadata = {
+        resourceVersion: String(store.resourceVersion),
+        annotations: { [INITIAL_EVENTS_END]: 'true' },
+      };
+      res.write(toLine('BOOKMARK', { kind: t.info.kind, apiVersion, metadata }));
+    }
+  } else if (fromVersion !== undefined) {
+    if (fromVersion < store.oldestWatchable - 1) {
       res.end(
         toLine('ERROR', errors.gone(`too old resource version: ${rvParam} (${store.oldestWatchable})`).body),
       );
       watches.delete(res);
       return false;
     }
-    for (const e of store.eventsSince(rv)) if (matches(e)) res.write(toLine(e.type, withVersion(e.object)));
-  } else {
-    for (const obj of store.list(t.info, t.namespace, labels, t.version, fields, false))
-      res.write(toLine('ADDED', asTable ? withVersion(obj) : obj));
+    for (const e of store.eventsSince(fromVersion))
+      if (matches(e)) res.write(toLine(e.type, withVersion(e.object)));
   }
+  // (`sendInitialEvents=false` from no version: only what happens from now.)
   const unsubscribe = store.subscribe((e) => {
     if (!matches(e) || res.writableEnded) return;
     res.write(toLine(e.type, withVersion(e.object)));
@@ -858,7 +881,7 @@ function startWatch(
   // minute, and 2 s before the watch's own end, so a client watching a quiet kind reopens from a
   // version the history still holds instead of one too old (410 Gone, a relist).
   const bookmarks: NodeJS.Timeout[] = [];
-  if (parseBool(url.searchParams.get('allowWatchBookmarks'))) {
+  if (allowBookmarks) {
     const bookmark = () => {
       if (res.writableEnded) return;
       const metadata = { resourceVersion: String(store.resourceVersion) };

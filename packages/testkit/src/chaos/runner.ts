@@ -264,6 +264,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     seed: options.seed,
     ...(options.rbac ? { rbac: { admins: ['person'] } } : {}),
     ...(options.controllerLatency !== undefined ? { controllerLatency: options.controllerLatency } : {}),
+    ...(scenario.noWatchList ? { featureGates: { WatchList: false } } : {}),
   });
   try {
     const { objects, entry, routing } = world(scenario);
@@ -288,6 +289,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       sleep: (ms, signal) => cluster.clock.sleep(ms, signal),
     };
     if (scenario.skewMs !== 0) covered.add('clock skew');
+    if (scenario.noWatchList) covered.add('no streaming lists (1.33)');
     const processFor = (user: string, waitForLock: boolean): Rollout => {
       const clock = user === 'driver-1' ? cluster.clock : skewed;
       const client = createKubeClient({ kubeConfig: cluster.kubeConfigFor(user), clock });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { type ChaosOptions, type ChaosReport, runChaos } from './runner.ts';
-import { type ChaosScenario, chaosScenario } from './scenario.ts';
+import { type ChaosScenario, chaosScenario, scenarioOf } from './scenario.ts';
 
 export interface ShrinkResult {
   /** The smallest scenario found that still breaks an invariant (the seed's own if none is smaller). */
@@ -26,8 +26,11 @@ export async function shrinkChaos(
   let runs = 0;
   let smallest: ChaosReport | undefined;
   const result = await fc.check(
-    fc.asyncProperty(chaosScenario, async (scenario) => {
+    fc.asyncProperty(chaosScenario, async (generated) => {
       runs += 1;
+      // The server the seed runs on stays the same while the release shrinks.
+      const { noWatchList } = scenarioOf(options.seed);
+      const scenario = noWatchList ? { ...generated, noWatchList } : generated;
       const report = await runChaos({ ...options, scenario });
       options.onRun?.(report);
       if (!fails(report)) return true;

@@ -48,6 +48,11 @@ export interface ClusterOptions {
   tls?: boolean;
   /** Serve only these versions of a group, e.g. `{ 'networking.istio.io': ['v1beta1'] }` (an Istio before 1.22). */
   servedVersions?: Record<string, string[]>;
+  /**
+   * kube-apiserver's `--feature-gates` the emulator has: `WatchList` (default on, as in 1.34; off as
+   * 1.33 ships it, refusing watches that stream their initial state with 422).
+   */
+  featureGates?: { WatchList?: boolean };
 }
 
 export interface Cluster {
@@ -178,6 +183,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     {
       ...(options.servedVersions ? { servedVersions: options.servedVersions } : {}),
       ...(options.tls ? { tls: true } : {}),
+      ...(options.featureGates ? { featureGates: options.featureGates } : {}),
       ...(rbac
         ? {
             authorize: (a: RequestAttributes) =>
