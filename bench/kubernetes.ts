@@ -46,9 +46,14 @@ function rolloutOf(cluster: Cluster, name: string, steps: unknown[], options: Ro
 
 const STEPS = THREE_PAUSES;
 
-async function overhead(lines: string[]) {
-  // 1. API requests of one whole rollout, by verb and resource.
-  const cluster = await startCluster({ namespaces: ['bench'], podReadyAfterMs: 2_000, tls: true });
+/** One whole rollout's API requests, over TLS, on a server with or without streaming lists. */
+async function oneRollout(watchList: boolean) {
+  const cluster = await startCluster({
+    namespaces: ['bench'],
+    podReadyAfterMs: 2_000,
+    tls: true,
+    featureGates: { WatchList: watchList },
+  });
   app(cluster, 'shop');
   const before = cluster.requests.length;
   const connectionsBefore = cluster.connections;
@@ -61,37 +66,53 @@ async function overhead(lines: string[]) {
   const requests = cluster.requests.slice(before);
   const connections = cluster.connections - connectionsBefore;
   await cluster.close();
+  return { final, wall, requests, connections, steps };
+}
+
+export async function overhead(lines: string[]) {
+  // 1. API requests of one whole rollout, by verb and resource.
+  const { final, wall, requests, connections, steps } = await oneRollout(true);
   const byVerb = new Map<string, number>();
   const byResource = new Map<string, number>();
   const byPurpose = new Map<string, number>();
   for (const r of requests) {
-    byVerb.set(r.verb, (byVerb.get(r.verb) ?? 0) + 1);
+    // A watch that streams the state first is the kind's list: named apart.
+    const verb = r.verb === 'watch' && r.sendInitialEvents ? 'watch (streaming list)' : r.verb;
+    byVerb.set(verb, (byVerb.get(verb) ?? 0) + 1);
     const key =
       r.verb === 'discovery' ? 'discovery' : `${r.resource}${r.subresource ? `/${r.subresource}` : ''}`;
     byResource.set(key, (byResource.get(key) ?? 0) + 1);
-    const purpose = key === 'discovery' ? key : `${key} ${r.verb}`;
+    const purpose = key === 'discovery' ? key : `${key} ${verb}`;
     byPurpose.set(purpose, (byPurpose.get(purpose) ?? 0) + 1);
   }
-  // What a process pays once however many releases it drives (discovery, a LIST+WATCH per kind and
-  // namespace, its heartbeat Lease), and what this release costs on top.
+  // What a process pays once however many releases it drives (discovery, a streaming watch per
+  // kind and namespace, its heartbeat Lease), and what this release costs on top.
   // (A create names no object in the record: of the two Lease creates, one is the heartbeat's.)
-  const shared = requests.filter(
-    (r) =>
-      r.verb === 'discovery' ||
-      r.verb === 'list' ||
-      r.verb === 'watch' ||
-      (r.resource === 'leases' && r.name?.startsWith('kanary-process.')),
-  );
-  const perProcess = { length: shared.length + 1 };
-  const heartbeat = shared.filter((r) => r.resource === 'leases' && r.verb === 'update').length;
+  const processShare = (rs: typeof requests) =>
+    rs.filter(
+      (r) =>
+        r.verb === 'discovery' ||
+        r.verb === 'list' ||
+        r.verb === 'watch' ||
+        (r.resource === 'leases' && r.name?.startsWith('kanary-process.')),
+    ).length + 1;
+  const perProcess = processShare(requests);
+  const heartbeat = requests.filter(
+    (r) => r.resource === 'leases' && r.verb === 'update' && r.name?.startsWith('kanary-process.'),
+  ).length;
   const list = (m: Map<string, number>) =>
     [...m]
       .sort((a, b) => b[1] - a[1])
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
+  // The same rollout where the server refuses streaming lists (1.33's default).
+  const old = await oneRollout(false);
+  const refused = old.requests.filter((r) => r.verb === 'watch' && r.code === 422).length;
+  const count = (rs: typeof requests, verb: string) => rs.filter((r) => r.verb === verb).length;
   lines.push(
-    `- One Istio rollout (10 → 25 → 50 → 100%, three 1-minute pauses, over TLS, ${final.phase}): **${requests.length} API requests** over **${connections} connection${connections === 1 ? '' : 's'}**: ${perProcess.length} a process pays once for all its releases (discovery, a LIST+WATCH per watched kind, the heartbeat Lease's create, delete and ${heartbeat} renewals), **${requests.length - perProcess.length} this release's own** — by verb: ${list(byVerb)}; by resource: ${list(byResource)}; by resource and verb: ${list(byPurpose)}. ` +
-      `${(wall / 1000).toFixed(2)} s of wall time for ~${(((final.finishedAt ?? 0) - (final.startedAt ?? 0)) / 60_000).toFixed(1)} min of rollout; each setWeight step took ${steps.map((s) => s.toFixed(1)).join(', ')} ms from start to weight read back.`,
+    `- One Istio rollout (10 → 25 → 50 → 100%, three 1-minute pauses, over TLS, ${final.phase}): **${requests.length} API requests** over **${connections} connection${connections === 1 ? '' : 's'}**: ${perProcess} a process pays once for all its releases (discovery, a watch per watched kind that streams the kind's state before its changes, the heartbeat Lease's create, delete and ${heartbeat} renewals), **${requests.length - perProcess} this release's own** — by verb: ${list(byVerb)}; by resource: ${list(byResource)}; by resource and verb: ${list(byPurpose)}. ` +
+      `${(wall / 1000).toFixed(2)} s of wall time for ~${(((final.finishedAt ?? 0) - (final.startedAt ?? 0)) / 60_000).toFixed(1)} min of rollout; each setWeight step took ${steps.map((s) => s.toFixed(1)).join(', ')} ms from start to weight read back. ` +
+      `Where the server refuses streaming lists (its WatchList gate off, as 1.33 ships): ${old.requests.length} requests (${old.final.phase}) — ${refused} refused watch${refused === 1 ? '' : 'es'} (one per API group), then ${count(old.requests, 'list')} LISTs and ${count(old.requests, 'watch') - refused} WATCHes; ${processShare(old.requests)} of them the process's.`,
   );
 
   // 2. abort() → 100% on stable, on the wall clock (real HTTP round trips, no virtual time).

@@ -59,7 +59,9 @@ describe('with one verb less', () => {
       const lines: string[] = [];
       const report = await runChaos({
         seed: 1,
-        scenario: quiet(strategy, router),
+        // A LIST is needed only where the server does not stream lists (the watch cache's listing is
+        // then a LIST): on a 1.34 server the release reads replicasets with `watch` alone.
+        scenario: { ...quiet(strategy, router), ...(verb === 'list' ? { noWatchList: true } : {}) },
         routers,
         rbac: { without: { resource, verb } },
         log: (l) => lines.push(l),

@@ -68,6 +68,13 @@ export interface KubeClientOptions {
    * beside `get`; without them reads go to the server as before.
    */
   watch?: boolean;
+  /**
+   * With `watch`, list each kind by a watch that streams its state first (Kubernetes' WatchList,
+   * `sendInitialEvents`): one request where a LIST and a WATCH were two, and no large LIST response
+   * held whole in memory. A server that refuses it (1.33, whose WatchList gate is off by default;
+   * before 1.27) is asked once per API group and listed the old way from then on. Default true.
+   */
+  watchList?: boolean;
   clock?: Clock;
 }
 
@@ -208,6 +215,7 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   };
   const cache = createWatchCache({
     enabled: options.watch ?? true,
+    watchList: options.watchList ?? true,
     clock,
     transport: api.transport,
     list: async (apiVersion, kind, namespace, selector) => {

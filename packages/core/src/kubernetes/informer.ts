@@ -9,17 +9,33 @@ export interface Listed {
   resourceVersion: string;
 }
 
-/** Opens a watch from `resourceVersion`; `done` is called once when it ends (with the error, if any). */
+/**
+ * Opens a watch from `resourceVersion`, or with `initial` one that streams the kind's state first
+ * (a streaming list: ADDED events, then a bookmark annotated `k8s.io/initial-events-end`); `done`
+ * is called once when it ends (with the error, if any).
+ */
 export type OpenWatch = (
   resourceVersion: string,
   onEvent: (type: string, object: KubeObject) => void,
   done: (error?: unknown) => void,
+  initial?: boolean,
 ) => Promise<{ abort(): void }>;
+
+/** What a streaming list ends with when the server does not stream lists: LIST, then WATCH. */
+export const WATCH_LIST_REFUSED: unique symbol = Symbol('the API server does not stream lists');
+
+/** The annotation on the bookmark that ends a streaming list's initial events. */
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 
 export interface InformerOptions {
   clock: Clock;
   list: () => Promise<Listed>;
   watch: OpenWatch;
+  /**
+   * Whether to list by a streaming watch (one request instead of a LIST and a WATCH) now; asked at
+   * each relist. A refusal (`WATCH_LIST_REFUSED`) falls back to LIST then WATCH at once.
+   */
+  streams?: () => boolean;
   /**
    * A label selector the LIST and WATCH carry (`''`: every object). With one, a name not in the
    * cache may still exist unselected: `get` answers only hits.
@@ -232,8 +248,16 @@ export class Informer {
       }
       let failed = false;
       try {
-        if (!this.#version) await this.#relist();
-        failed = (await this.#watchOnce()) !== undefined;
+        if (!this.#version && this.#options.streams?.()) {
+          const error = await this.#watchOnce(true);
+          // Refused: LIST then WATCH at once, and readers keep waiting for that first list.
+          if (error === WATCH_LIST_REFUSED) continue;
+          // A stream that ended before its state was whole lists nothing: tried again after a wait.
+          failed = error !== undefined || !this.#version;
+        } else {
+          if (!this.#version) await this.#relist();
+          failed = (await this.#watchOnce(false)) !== undefined;
+        }
       } catch {
         failed = true;
       }
@@ -247,10 +271,15 @@ export class Informer {
 
   async #relist(): Promise<void> {
     const listed = await this.#options.list();
-    const at = numeric(listed.resourceVersion);
     const next = new Map<string, KubeObject>();
     for (const o of listed.items) next.set(o.metadata.name, deepFreeze(slim(o)));
-    // A write applied after the LIST's snapshot was taken is newer than what the LIST returned.
+    this.#install(next, listed.resourceVersion);
+  }
+
+  /** The kind's whole state at `resourceVersion` (a LIST's, or a streaming list's) replaces the cache's. */
+  #install(next: Map<string, KubeObject>, resourceVersion: string): void {
+    const at = numeric(resourceVersion);
+    // A write applied after the list's snapshot was taken is newer than what the list returned.
     if (at !== undefined)
       for (const [name, o] of this.#objects) {
         const v = numeric(o.metadata.resourceVersion);
@@ -265,14 +294,19 @@ export class Informer {
       index.views.clear();
       for (const [n, o] of next) file(index, n, o);
     }
-    this.#version = listed.resourceVersion;
+    this.#version = resourceVersion;
     this.#notify();
   }
 
-  /** One watch, until it ends; resolves to its error, if any. */
-  #watchOnce(): Promise<unknown> {
+  /**
+   * One watch, until it ends; resolves to its error, if any. With `initial`, a streaming list: the
+   * state it sends first is gathered aside and installed whole at the bookmark that ends it, and
+   * only then is the cache live.
+   */
+  #watchOnce(initial: boolean): Promise<unknown> {
     return new Promise((resolve) => {
       let ended = false;
+      let gathering = initial ? new Map<string, KubeObject>() : undefined;
       const done = (error?: unknown) => {
         if (ended) return;
         ended = true;
@@ -286,6 +320,21 @@ export class Informer {
         if (type === 'ERROR') {
           // 410 Gone (too old a version): relist, then watch again.
           if ((object as unknown as { code?: number }).code === 410) this.#version = '';
+          return;
+        }
+        if (gathering) {
+          if (type === 'BOOKMARK') {
+            if (object.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true') return;
+            this.#install(gathering, object.metadata.resourceVersion ?? '');
+            gathering = undefined;
+            this.#live = !this.#stopped;
+            this.#firstTry.resolve();
+            return;
+          }
+          const name = object.metadata?.name;
+          if (!name) return;
+          if (type === 'DELETED') gathering.delete(name);
+          else gathering.set(name, deepFreeze(slim(object)));
           return;
         }
         if (type === 'BOOKMARK') {
@@ -302,13 +351,14 @@ export class Informer {
         this.#version = object.metadata.resourceVersion ?? this.#version;
         this.#notify(object);
       };
-      this.#options.watch(this.#version, onEvent, done).then(
+      this.#options.watch(initial ? '' : this.#version, onEvent, done, initial).then(
         (handle) => {
           if (ended) return;
           this.#current = handle;
           if (this.#stopped) handle.abort();
           // The response's headers have arrived: events from the version listed are on their way.
-          else {
+          // (A streaming list is live at the end of its initial events instead.)
+          else if (!initial) {
             this.#live = true;
             this.#firstTry.resolve();
           }

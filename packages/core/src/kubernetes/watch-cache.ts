@@ -1,12 +1,18 @@
 import type { Clock } from '../ports/clock.ts';
 import { cacheScope, WATCHED_RESOURCES } from './cached-kinds.ts';
 import type { KubeObject, ObjectRef } from './client.ts';
-import { Informer, type Listed } from './informer.ts';
-import type { Transport } from './transport.ts';
+import { Informer, type Listed, WATCH_LIST_REFUSED } from './informer.ts';
+import { KubeHttpError, type Transport } from './transport.ts';
 
 export interface WatchCacheOptions {
   /** Off: every lookup misses and nothing is watched. */
   enabled: boolean;
+  /**
+   * List by streaming watches (`sendInitialEvents`, Kubernetes' WatchList): one request per kind
+   * instead of a LIST and a WATCH. An API group whose server refuses it is listed the old way
+   * from then on. Default true.
+   */
+  watchList?: boolean;
   clock: Clock;
   transport: Transport;
   /** A LIST through the client (retries, limits), at a resourceVersion. */
@@ -46,6 +52,9 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
   const informers = new Map<string, Informer>();
   // Kinds whose informer has been live once in this client (see settle).
   const listedOnce = new Set<string>();
+  // API groups whose server refused a streaming list: one server answers for a whole group
+  // (kube-apiserver for built-in kinds and CRDs; an aggregated API server has its own gates).
+  const refusedGroups = new Set<string>();
 
   const informerOf = (apiVersion: string, kind: string, namespace: string | undefined) => {
     if (!options.enabled || !namespace) return undefined;
@@ -54,11 +63,13 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
     const key = `${apiVersion}|${kind}|${namespace}`;
     const known = informers.get(key);
     if (known && !known.stopped) return known;
+    const group = apiVersion.includes('/') ? (apiVersion.split('/')[0] as string) : '';
     const informer = new Informer({
       clock,
       selector,
       list: () => options.list(apiVersion, kind, namespace, selector),
-      watch: async (resourceVersion, onEvent, done) =>
+      streams: () => (options.watchList ?? true) && !refusedGroups.has(group),
+      watch: async (resourceVersion, onEvent, done, initial) =>
         options.transport.watch(
           await options.collectionPath(apiVersion, kind, namespace),
           {
@@ -66,9 +77,15 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
             allowWatchBookmarks: true,
             timeoutSeconds: WATCH_SECONDS,
             labelSelector: selector,
+            ...(initial ? { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' } : {}),
           },
           (type, object) => onEvent(type, { apiVersion, kind, ...object } as KubeObject),
-          done,
+          (error) => {
+            if (initial && refusesStreaming(error)) {
+              refusedGroups.add(group);
+              done(WATCH_LIST_REFUSED);
+            } else done(error);
+          },
           // Longer than the server's own end of the watch, or a quiet kind is cut every time.
           (WATCH_SECONDS + 60) * 1000,
         ),
@@ -110,4 +127,13 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
       informers.clear();
     },
   };
+}
+
+/**
+ * A server without streaming lists answers 422 Invalid naming `sendInitialEvents` (the WatchList
+ * gate off, as 1.33 ships) or `resourceVersionMatch` (servers before 1.27 forbid it on watches).
+ */
+function refusesStreaming(error: unknown): boolean {
+  if (!(error instanceof KubeHttpError) || error.code !== 422) return false;
+  return /sendInitialEvents|resourceVersionMatch/.test(error.body);
 }

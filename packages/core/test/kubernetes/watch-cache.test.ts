@@ -24,7 +24,7 @@ describe('reads served from watches', () => {
   });
 
   /** The client, its first read done and its Deployment watch open. */
-  async function watching(options: { watch?: boolean } = {}) {
+  async function watching(options: { watch?: boolean; watchList?: boolean } = {}) {
     cluster = await startCluster({ time: 'real' });
     cluster.apply(deployment('shop', 'default', 'shop:1', 2), deployment('cart', 'default', 'cart:1', 1));
     client = createKubeClient({ kubeConfig: cluster.kubeConfig, ...options });
@@ -42,6 +42,11 @@ describe('reads served from watches', () => {
   }
   const requestsOf = (kind: string) =>
     cluster.requests.filter((r) => r.resource === kind && r.verb !== 'watch').length;
+  /** A kind's listings: LISTs, and watches that stream the state first (a list by a watch). */
+  const listingsOf = (kind: string) =>
+    cluster.requests.filter(
+      (r) => r.resource === kind && (r.verb === 'list' || (r.verb === 'watch' && r.sendInitialEvents)),
+    ).length;
 
   it('answers gets and lists from one watch per kind and namespace, without requests', async () => {
     const c = await watching();
@@ -217,8 +222,7 @@ describe('reads served from watches', () => {
       'the change is read',
     );
     await eventually(() => cluster.watches === 1, 'the watch is open again');
-    const lists = cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
-    expect(lists).toBeGreaterThanOrEqual(2);
+    expect(listingsOf('deployments')).toBeGreaterThanOrEqual(2);
     cluster.apply(deployment('shop', 'default', 'shop:1', 4));
     await eventually(
       async () => (await c.get<Deployment>(ref('shop')))?.spec.replicas === 4,
@@ -258,7 +262,7 @@ describe('reads served from watches', () => {
     expect(changes).toBe(told);
   });
 
-  it("first reads wait for the kind's LIST instead of asking on their own; discovery only for CRDs, once", async () => {
+  it("first reads wait for the kind's listing instead of asking on their own; discovery only for CRDs, once", async () => {
     cluster = await startCluster({ time: 'real' });
     cluster.apply(deployment('shop', 'default', 'shop:1', 2), deployment('cart', 'default', 'cart:1', 1), {
       apiVersion: 'networking.istio.io/v1',
@@ -287,9 +291,12 @@ describe('reads served from watches', () => {
     expect(views.every((v) => v?.metadata.name === 'shop')).toBe(true);
     const made = (resource: string, verb: string) =>
       cluster.requests.filter((r) => r.resource === resource && r.verb === verb).length;
-    expect(made('deployments', 'list')).toBe(1);
+    // One listing each: a watch that streams the kind's state (no LIST), which every reader waited for.
+    expect(listingsOf('deployments')).toBe(1);
+    expect(made('deployments', 'list')).toBe(0);
     expect(made('deployments', 'get')).toBe(0);
-    expect(made('virtualservices', 'list')).toBe(1);
+    expect(listingsOf('virtualservices')).toBe(1);
+    expect(made('virtualservices', 'list')).toBe(0);
     expect(made('virtualservices', 'get')).toBe(0);
     // Built-in kinds' resources are known; Istio's API version is discovered once for all callers.
     expect(cluster.requests.filter((r) => r.verb === 'discovery')).toHaveLength(1);
@@ -349,8 +356,8 @@ describe('reads served from watches', () => {
     expect(lists()).toBe(4);
   });
 
-  it('while the cache relists after 410 Gone, readers wait on its LIST instead of sending their own', async () => {
-    const c = await watching();
+  it('while the cache relists after 410 Gone by LIST, readers wait on its LIST instead of sending their own', async () => {
+    const c = await watching({ watchList: false });
     const lists = () =>
       cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
     const before = lists();
@@ -373,6 +380,92 @@ describe('reads served from watches', () => {
       (d) => d.metadata.name === 'shop',
     );
     expect(shop?.spec.replicas).toBe(3);
+  });
+
+  it('while the cache relists after 410 Gone by a streaming watch, readers meanwhile share one LIST', async () => {
+    const c = await watching();
+    const lists = () =>
+      cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
+    const [listsBefore, listingsBefore] = [lists(), listingsOf('deployments')];
+    cluster.faults.set([{ verbs: ['watch'], resources: ['deployments'], rate: 1, latencyMs: 300 }]);
+    cluster.dropWatches();
+    cluster.apply(deployment('shop', 'default', 'shop:1', 3));
+    cluster.compact();
+    await eventually(
+      () =>
+        cluster.requests.some((r) => r.resource === 'deployments' && r.verb === 'watch' && r.code === 410),
+      'the reopened watch is refused',
+    );
+    const views = await Promise.all(
+      Array.from({ length: 20 }, () => c.listView<Deployment>('apps/v1', 'Deployment', 'default')),
+    );
+    expect(views.every((v) => v.find((d) => d.metadata.name === 'shop')?.spec.replicas === 3)).toBe(true);
+    await eventually(() => c.watching('apps/v1', 'Deployment', 'default'), 'the watch is open again');
+    // The cache's relist is one streaming watch; the twenty readers that came meanwhile, one LIST.
+    expect(lists() - listsBefore).toBe(1);
+    expect(listingsOf('deployments') - listingsBefore).toBe(2);
+    const shop = (await c.listView<Deployment>('apps/v1', 'Deployment', 'default')).find(
+      (d) => d.metadata.name === 'shop',
+    );
+    expect(shop?.spec.replicas).toBe(3);
+  });
+
+  it('lists each kind by one streaming watch; a server that refuses it is asked once per API group, then LIST and WATCH', async () => {
+    const rs = (name: string) => ({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: { name, namespace: 'default', labels: { rs: name } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { rs: name } },
+        template: {
+          metadata: { labels: { rs: name } },
+          spec: { containers: [{ name: 'app', image: 'shop:1' }] },
+        },
+      },
+    });
+    for (const gate of [true, false]) {
+      cluster = await startCluster({ time: 'real', featureGates: { WatchList: gate } });
+      cluster.apply(deployment('shop', 'default', 'shop:1', 2), rs('extra'));
+      client = createKubeClient({ kubeConfig: cluster.kubeConfig });
+      const c = client;
+      expect((await c.get<Deployment>(ref('shop')))?.spec.replicas).toBe(2);
+      const sets = await c.list('apps/v1', 'ReplicaSet', 'default', 'rs=extra');
+      expect(sets.map((r) => r.metadata.name)).toEqual(['extra']);
+      await eventually(
+        () =>
+          c.watching('apps/v1', 'Deployment', 'default') && c.watching('apps/v1', 'ReplicaSet', 'default'),
+        'both watches open',
+      );
+      const made = (resource: string, verb: string, code = 200) =>
+        cluster.requests.filter((r) => r.resource === resource && r.verb === verb && r.code === code).length;
+      if (gate) {
+        for (const resource of ['deployments', 'replicasets']) {
+          expect(made(resource, 'watch')).toBe(1);
+          expect(listingsOf(resource)).toBe(1);
+          expect(made(resource, 'list')).toBe(0);
+        }
+      } else {
+        // The first kind of the apps group learns the refusal; the second is not asked again.
+        expect(made('deployments', 'watch', 422)).toBe(1);
+        expect(made('replicasets', 'watch', 422)).toBe(0);
+        for (const resource of ['deployments', 'replicasets']) {
+          expect(made(resource, 'list')).toBe(1);
+          expect(made(resource, 'watch')).toBe(1);
+        }
+      }
+      expect(made('deployments', 'get')).toBe(0);
+      // Served from the cache, and kept current by the watch, either way.
+      cluster.apply(deployment('shop', 'default', 'shop:1', 5));
+      await eventually(
+        async () => (await c.get<Deployment>(ref('shop')))?.spec.replicas === 5,
+        'change read',
+      );
+      expect(made('deployments', 'get')).toBe(0);
+      await client.close();
+      client = undefined;
+      await cluster.close();
+    }
   });
 
   it('with watch: false, every read is a request', async () => {
