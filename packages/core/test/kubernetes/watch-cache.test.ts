@@ -356,59 +356,37 @@ describe('reads served from watches', () => {
     expect(lists()).toBe(4);
   });
 
-  it('while the cache relists after 410 Gone by LIST, readers wait on its LIST instead of sending their own', async () => {
-    const c = await watching({ watchList: false });
-    const lists = () =>
-      cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
-    const before = lists();
-    cluster.faults.set([{ verbs: ['list'], resources: ['deployments'], rate: 1, latencyMs: 300 }]);
-    cluster.dropWatches();
-    cluster.apply(deployment('shop', 'default', 'shop:1', 3));
-    cluster.compact();
-    await eventually(
-      () =>
-        cluster.requests.some((r) => r.resource === 'deployments' && r.verb === 'watch' && r.code === 410),
-      'the reopened watch is refused',
-    );
-    const views = await Promise.all(
-      Array.from({ length: 20 }, () => c.listView<Deployment>('apps/v1', 'Deployment', 'default')),
-    );
-    expect(views).toHaveLength(20);
-    await eventually(() => c.watching('apps/v1', 'Deployment', 'default'), 'the watch is open again');
-    expect(lists() - before).toBe(1);
-    const shop = (await c.listView<Deployment>('apps/v1', 'Deployment', 'default')).find(
-      (d) => d.metadata.name === 'shop',
-    );
-    expect(shop?.spec.replicas).toBe(3);
-  });
-
-  it('while the cache relists after 410 Gone by a streaming watch, readers meanwhile share one LIST', async () => {
-    const c = await watching();
-    const lists = () =>
-      cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
-    const [listsBefore, listingsBefore] = [lists(), listingsOf('deployments')];
-    cluster.faults.set([{ verbs: ['watch'], resources: ['deployments'], rate: 1, latencyMs: 300 }]);
-    cluster.dropWatches();
-    cluster.apply(deployment('shop', 'default', 'shop:1', 3));
-    cluster.compact();
-    await eventually(
-      () =>
-        cluster.requests.some((r) => r.resource === 'deployments' && r.verb === 'watch' && r.code === 410),
-      'the reopened watch is refused',
-    );
-    const views = await Promise.all(
-      Array.from({ length: 20 }, () => c.listView<Deployment>('apps/v1', 'Deployment', 'default')),
-    );
-    expect(views.every((v) => v.find((d) => d.metadata.name === 'shop')?.spec.replicas === 3)).toBe(true);
-    await eventually(() => c.watching('apps/v1', 'Deployment', 'default'), 'the watch is open again');
-    // The cache's relist is one streaming watch; the twenty readers that came meanwhile, one LIST.
-    expect(lists() - listsBefore).toBe(1);
-    expect(listingsOf('deployments') - listingsBefore).toBe(2);
-    const shop = (await c.listView<Deployment>('apps/v1', 'Deployment', 'default')).find(
-      (d) => d.metadata.name === 'shop',
-    );
-    expect(shop?.spec.replicas).toBe(3);
-  });
+  for (const watchList of [false, true])
+    it(`while the cache relists after 410 Gone by ${watchList ? 'a streaming watch' : 'LIST'}, twenty readers meanwhile send one LIST in all`, async () => {
+      const c = await watching({ watchList });
+      const lists = () =>
+        cluster.requests.filter((r) => r.resource === 'deployments' && r.verb === 'list').length;
+      const [listsBefore, listingsBefore] = [lists(), listingsOf('deployments')];
+      // The cache's relist is slowed, so the readers come while it is on its way.
+      const verb = watchList ? 'watch' : 'list';
+      cluster.faults.set([{ verbs: [verb], resources: ['deployments'], rate: 1, latencyMs: 300 }]);
+      cluster.dropWatches();
+      cluster.apply(deployment('shop', 'default', 'shop:1', 3));
+      cluster.compact();
+      await eventually(
+        () =>
+          cluster.requests.some((r) => r.resource === 'deployments' && r.verb === 'watch' && r.code === 410),
+        'the reopened watch is refused',
+      );
+      const views = await Promise.all(
+        Array.from({ length: 20 }, () => c.listView<Deployment>('apps/v1', 'Deployment', 'default')),
+      );
+      expect(views.every((v) => v.find((d) => d.metadata.name === 'shop')?.spec.replicas === 3)).toBe(true);
+      await eventually(() => c.watching('apps/v1', 'Deployment', 'default'), 'the watch is open again');
+      // By LIST, the readers join the cache's own (one listing in all); by a streaming watch, the
+      // relist is that watch and the readers share one LIST beside it.
+      expect(lists() - listsBefore).toBe(1);
+      expect(listingsOf('deployments') - listingsBefore).toBe(watchList ? 2 : 1);
+      const shop = (await c.listView<Deployment>('apps/v1', 'Deployment', 'default')).find(
+        (d) => d.metadata.name === 'shop',
+      );
+      expect(shop?.spec.replicas).toBe(3);
+    });
 
   it('lists each kind by one streaming watch; a server that refuses it is asked once per API group, then LIST and WATCH', async () => {
     const rs = (name: string) => ({
