@@ -19,7 +19,9 @@ const SCOPES: Record<string, string> = {
   'networking.k8s.io|Ingress': '',
 };
 
-const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0] : '');
+/** The API group of an apiVersion (`''` for the core group). */
+export const groupOf = (apiVersion: string): string =>
+  apiVersion.includes('/') ? (apiVersion.split('/')[0] as string) : '';
 
 /** The selector a watch of this kind carries, or undefined when the kind is not watched. */
 export function cacheScope(apiVersion: string, kind: string): string | undefined {

@@ -203,7 +203,7 @@ export class Informer {
   }
 
   #put(object: KubeObject): void {
-    this.#set(object.metadata.name, deepFreeze(slim(object)));
+    this.#set(object.metadata.name, kept(object));
   }
 
   /** Every change of an object goes through here: the indexes follow it. */
@@ -272,7 +272,7 @@ export class Informer {
   async #relist(): Promise<void> {
     const listed = await this.#options.list();
     const next = new Map<string, KubeObject>();
-    for (const o of listed.items) next.set(o.metadata.name, deepFreeze(slim(o)));
+    for (const o of listed.items) next.set(o.metadata.name, kept(o));
     this.#install(next, listed.resourceVersion);
   }
 
@@ -334,7 +334,7 @@ export class Informer {
           const name = object.metadata?.name;
           if (!name) return;
           if (type === 'DELETED') gathering.delete(name);
-          else gathering.set(name, deepFreeze(slim(object)));
+          else gathering.set(name, kept(object));
           return;
         }
         if (type === 'BOOKMARK') {
@@ -384,6 +384,9 @@ function slim(object: KubeObject): KubeObject {
   const { managedFields: _dropped, ...metadata } = object.metadata;
   return { ...object, metadata };
 }
+
+/** What the cache holds of an object: slimmed, and frozen for every reader to share. */
+const kept = (object: KubeObject): KubeObject => deepFreeze(slim(object));
 
 interface Index {
   keysOf(object: KubeObject): readonly string[];

@@ -1,5 +1,5 @@
 import type { Clock } from '../ports/clock.ts';
-import { cacheScope, WATCHED_RESOURCES } from './cached-kinds.ts';
+import { cacheScope, groupOf, WATCHED_RESOURCES } from './cached-kinds.ts';
 import type { KubeObject, ObjectRef } from './client.ts';
 import { Informer, type Listed, WATCH_LIST_REFUSED } from './informer.ts';
 import { KubeHttpError, type Transport } from './transport.ts';
@@ -63,7 +63,7 @@ export function createWatchCache(options: WatchCacheOptions): WatchCache {
     const key = `${apiVersion}|${kind}|${namespace}`;
     const known = informers.get(key);
     if (known && !known.stopped) return known;
-    const group = apiVersion.includes('/') ? (apiVersion.split('/')[0] as string) : '';
+    const group = groupOf(apiVersion);
     const informer = new Informer({
       clock,
       selector,
