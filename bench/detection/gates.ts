@@ -466,3 +466,38 @@ export const histogramOracleGate = (
     alpha,
     schedule,
   );
+
+/**
+ * The oracle for a canary that warms up: the two-sample oracle (errors) or the histogram oracle
+ * (latency) whose null is the good canary as it really is — worse for its first `warmS` — so it
+ * holds α on warming canaries, and whose alternative is the bad canary warming up the same way.
+ * Per bucket (errors: the bad events), the canary's probability over the baseline's, for the good
+ * and the bad canary, warm and settled. The bound for a judge that must let a warming good canary
+ * through: in the warm-up it can still tell a bad canary from a good one, by how much worse it is.
+ */
+export function warmUpOracleGate(
+  metric: Metric,
+  warmS: number,
+  ratios: { warm: { good: number[]; bad: number[] }; settled: { good: number[]; bad: number[] } },
+  alpha = 0.01,
+  schedule: Schedule = ARGO_STEPS,
+): Gate {
+  return splitOracle(
+    'warm-up oracle',
+    (k, rho) => {
+      const { good, bad } = k.t <= warmS ? ratios.warm : ratios.settled;
+      const counts = (side: Tick['canary']) => (metric === 'errors' ? [side.bad] : side.buckets);
+      const c = counts(k.canary);
+      const b = counts(k.baseline);
+      return good.reduce((sum, r0, j) => {
+        const r1 = bad[j] as number;
+        if (!(r0 > 0) || !(r1 > 0) || !Number.isFinite(r0) || !Number.isFinite(r1)) return sum;
+        const t0 = shareAt(rho, r0);
+        const t1 = shareAt(rho, r1);
+        return sum + (c[j] ?? 0) * Math.log(t1 / t0) + (b[j] ?? 0) * Math.log((1 - t1) / (1 - t0));
+      }, 0);
+    },
+    alpha,
+    schedule,
+  );
+}

@@ -1,3 +1,4 @@
+import { tryParseDuration } from '@kanary/core/adapter';
 import { z } from 'zod';
 
 /**
@@ -79,6 +80,20 @@ export const JudgeSchema = z.union(
          * rollbacks on bursty traffic).
          */
         dispersion: z.union([z.literal(false), z.strictObject({ confidence: Probability })]).optional(),
+        /**
+         * A canary allowed to be worse while it warms up: for its first `duration` of traffic,
+         * `tolerance` stands in for the one above (2: up to 3× the baseline's error rate), and a
+         * canary worse than that is still caught from its first look. Unlike `initialDelay`, which
+         * looks at nothing until then.
+         */
+        warmUp: z
+          .strictObject({
+            duration: z.union([z.string(), z.number()]).refine((d) => (tryParseDuration(d) ?? 0) > 0, {
+              message: 'a duration above zero, such as "1m" or "90s"',
+            }),
+            tolerance: z.number().min(0),
+          })
+          .optional(),
       }),
     }),
     z.strictObject({

@@ -1,3 +1,4 @@
+import { parseDuration } from '@kanary/core/adapter';
 import type { MetricData } from '../providers/data.ts';
 import { type CounterMemory, counterDelta } from '../stats/counters.ts';
 import {
@@ -42,6 +43,14 @@ export interface SequentialRateOptions {
    * rates burst independently of the baseline's.
    */
   dispersion?: DispersionPrior | false;
+  /**
+   * A canary allowed to be worse while it warms up (caches filling, connections opening): for its
+   * first `duration` of traffic, counted from the first look that finds it serving, `tolerance`
+   * stands in for the metric's (2 lets a cold canary fail up to 3× as often as the baseline). A
+   * warm-up within it is no regression, and a canary far worse than it is still caught from its
+   * first look — where `initialDelay` looks at nothing until then. The allowance ends on time.
+   */
+  warmUp?: { duration: string | number; tolerance: number };
 }
 
 interface State {
@@ -57,6 +66,10 @@ interface State {
   paired?: PairedTestState;
   /** The baseline's bad-request rate over its lifetime at the first look (until windows have some). */
   priorRate?: number;
+  /** When the last look that moved the counters was (ms): where the next window starts. */
+  lastAt?: number;
+  /** With `warmUp`: when the canary's allowance ends, set by the first window it served in. */
+  warmUntil?: number;
 }
 
 const sum = (series: readonly { value: number }[]) =>
@@ -72,11 +85,15 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
   const tolerance = options.tolerance ?? 0;
   const threshold = Math.log(1 / alpha);
   const prior = options.dispersion ?? DISPERSION_PRIOR;
+  const warmUp = options.warmUp && {
+    ms: parseDuration(options.warmUp.duration, 'warmUp.duration'),
+    tolerance: Math.max(tolerance, options.warmUp.tolerance),
+  };
   return {
     kind: 'sequentialRate',
     needs: 'counts',
     history: prior !== false,
-    look(raw, data: MetricData) {
+    look(raw, data: MetricData, ctx) {
       if (data.kind !== 'counts') throw new TypeError('sequentialRate needs counts');
       const prev = (raw as State | undefined) ?? {
         logL: initialRateTest(),
@@ -115,6 +132,7 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           state: {
             ...prev,
             memory,
+            lastAt: ctx.at,
             ...(priorRate !== undefined ? { priorRate } : {}),
             ...(dispersion ? { dispersion } : {}),
           },
@@ -141,6 +159,12 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         baselineTotal: bt.delta,
         baselineBad: bb.delta,
       };
+      // A warming canary's windows test against the warm-up's allowance, and are kept out of the
+      // estimate of bursts (a cold start is not variation the rest of the release will have).
+      const from = prev.lastAt ?? ctx.at;
+      const warmUntil = prev.warmUntil ?? (warmUp && w.canaryTotal > 0 ? from + warmUp.ms : undefined);
+      const warming = warmUp !== undefined && warmUntil !== undefined && from < warmUntil;
+      const tol = warming ? warmUp.tolerance : tolerance;
       const dispersion = prev.dispersion ?? initialDispersion();
       const c = prior ? extraVariance(dispersion, prior) : 0;
       // The baseline's rate outside outages; the larger of the pooled and the history's (a wider
@@ -154,17 +178,19 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       // the dispersion grid, whose top the split grid shares): it is the single tempered test, kept
       // as logL for `dispersion: false` and for a judge of an earlier version resuming this state.
       const paired = prior
-        ? updatePairedTest(prev.paired ?? initialPairedTest(prev.logL), w, tolerance, c, rate)
+        ? updatePairedTest(prev.paired ?? initialPairedTest(prev.logL), w, tol, c, rate)
         : undefined;
       const state: State = {
         ...prev,
         memory,
+        lastAt: ctx.at,
+        ...(warmUntil !== undefined ? { warmUntil } : {}),
         logL:
           paired && c <= (SPLIT_NULL_GRID.at(-1) as number)
             ? (paired.at(-1) as RateTestState)
-            : updateRateTest(prev.logL, w, tolerance, temperings(w, tolerance, c, rate), rate),
-        ...(paired ? { split: updateSplitTest(prev.split ?? initialSplitTest(), w, tolerance), paired } : {}),
-        dispersion: observeDispersion(dispersion, w),
+            : updateRateTest(prev.logL, w, tol, temperings(w, tol, c, rate), rate),
+        ...(paired ? { split: updateSplitTest(prev.split ?? initialSplitTest(), w, tol), paired } : {}),
+        dispersion: warming ? dispersion : observeDispersion(dispersion, w),
         canary: { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad },
         baseline: { total: prev.baseline.total + w.baselineTotal, bad: prev.baseline.bad + w.baselineBad },
         windows: prev.windows + 1,
@@ -184,11 +210,14 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         window: w,
         resets: ct.resets + cb.resets + bt.resets + bb.resets,
         extraVariation: Math.sqrt(c),
+        ...(warming ? { warmingUp: { allowed: 1 + tol, until: warmUntil } } : {}),
       };
       if (w.canaryTotal + w.baselineTotal === 0) {
         return { state, look: { phase: 'nodata', detail, message: 'no requests since the last look' } };
       }
-      const rates = `canary ${percent(canaryRate)} errors over ${count(state.canary.total)} requests, baseline ${percent(baselineRate)} over ${count(state.baseline.total)}`;
+      const rates = `canary ${percent(canaryRate)} errors over ${count(state.canary.total)} requests, baseline ${percent(baselineRate)} over ${count(state.baseline.total)}${
+        warming ? `; warming up, up to ${1 + tol}× the baseline's rate allowed` : ''
+      }`;
       return {
         state,
         look: {

@@ -1,0 +1,98 @@
+import { type AnalysisSpec, parseRolloutSpec } from '@kanary/core';
+import { createMetricGate, createSequentialRateJudge, type Judge } from '@kanary/metrics';
+import { describe, expect, it } from 'vitest';
+import { runCanary, type Scenario, stepShare } from './support/simulate.ts';
+
+/**
+ * `sequentialRate`'s warm-up allowance, in virtual time: a cold canary worse only in its first
+ * minute, one far worse than the allowance, and one that stays as bad as the allowance after it.
+ * Seeded, so every count is reproducible.
+ */
+const good = { errorRate: 0.005, medianMs: 100, sigma: 0.6 };
+const times = (k: number) => ({ ...good, errorRate: good.errorRate * k });
+const scenario = (canary: Scenario['canary'], over: Partial<Scenario> = {}): Scenario => ({
+  rps: 1_000,
+  share: stepShare,
+  baseline: good,
+  canary,
+  durationS: 360,
+  lookEveryS: 10,
+  history: true,
+  ...over,
+});
+const warmUp = { duration: '1m', tolerance: 2 };
+
+function run(make: () => Judge, s: Scenario, runs: number, seed0: number) {
+  const all = Array.from({ length: runs }, (_, i) => runCanary(make(), s, seed0 + i));
+  const caught = all.filter((r) => r.rolledBack);
+  return { rate: caught.length / runs, times: caught.map((r) => r.atS as number) };
+}
+
+describe('sequentialRate warmUp', () => {
+  // A canary failing 3× as often as the baseline for its first minute, then as the baseline.
+  const warming = scenario((t) => (t <= 60 ? times(3) : good), { persist: true });
+
+  it('does not roll back a canary that is only worse while warming up, within its allowance', () => {
+    const without = run(() => createSequentialRateJudge(), warming, 200, 1);
+    const allowed = run(() => createSequentialRateJudge({ warmUp }), warming, 600, 1);
+    // Without the allowance the warm-up reads as a regression (here nearly always).
+    expect(without.rate).toBeGreaterThan(0.9);
+    // At the allowance's edge the test holds α = 1%: on 600 canaries at most 12 (2%), room for chance.
+    expect(allowed.rate).toBeLessThanOrEqual(0.02);
+  }, 120_000);
+
+  it('still catches a canary far worse than the allowance during its warm-up', () => {
+    const broken = run(
+      () => createSequentialRateJudge({ warmUp }),
+      scenario(() => times(10)),
+      200,
+      10_001,
+    );
+    expect(broken.rate).toBe(1);
+    // Caught inside the first minute, which initialDelay would have spent looking at nothing.
+    expect(broken.times.filter((t) => t <= 60).length / broken.times.length).toBeGreaterThan(0.9);
+  }, 60_000);
+
+  it('ends on time: a canary as bad as the allowance after it is rolled back, also when resumed', () => {
+    // The state goes through JSON at every look, as a resumed rollout's: the end is kept.
+    const stays = run(
+      () => createSequentialRateJudge({ warmUp }),
+      scenario(() => times(3), { persist: true }),
+      200,
+      20_001,
+    );
+    expect(stays.rate).toBeGreaterThan(0.95);
+    expect(Math.min(...stays.times)).toBeGreaterThan(60);
+  }, 60_000);
+
+  it('is refused with the field named when its duration is not one', () => {
+    const gate = createMetricGate({ functions: { f: async () => ({ kind: 'scalar', result: 0 }) } });
+    const spec = parseRolloutSpec({
+      name: 'shop',
+      namespace: 'shop',
+      target: { name: 'shop', service: 'shop' },
+      update: { image: 'shop:2' },
+      strategy: { type: 'weighted' },
+      steps: [
+        {
+          analysis: {
+            metrics: [
+              {
+                name: 'errors',
+                interval: '10s',
+                provider: { function: 'f' },
+                judge: { sequentialRate: { warmUp: { duration: 'soon', tolerance: 2 } } },
+              },
+            ],
+          },
+        },
+      ],
+    });
+    const { analysis } = spec.steps[0] as unknown as { analysis: AnalysisSpec };
+    const issues = gate.validate?.(analysis, 'analysis');
+    const lines = (issues ?? []).map((i) => `${i.path}: ${i.message}`);
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^analysis\.metrics\[0\]\.judge\.sequentialRate\.warmUp\.duration: .*"1m"/),
+    );
+  });
+});
