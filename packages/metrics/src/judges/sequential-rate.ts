@@ -46,9 +46,10 @@ export interface SequentialRateOptions {
   /**
    * A canary allowed to be worse while it warms up (caches filling, connections opening): for its
    * first `duration` of traffic, counted from the first look that finds it serving, `tolerance`
-   * stands in for the metric's (2 lets a cold canary fail up to 3× as often as the baseline). A
-   * warm-up within it is no regression, and a canary far worse than it is still caught from its
-   * first look — where `initialDelay` looks at nothing until then. The allowance ends on time.
+   * stands in for the metric's where larger (2 lets a cold canary fail up to 3× as often as the
+   * baseline). A warm-up within it is no regression, and a canary far worse than it is still caught
+   * from its first look — where `initialDelay` looks at nothing until then. The allowance ends on
+   * time.
    */
   warmUp?: { duration: string | number; tolerance: number };
 }
