@@ -1,24 +1,11 @@
-import {
-  type AnalysisSpec,
-  createRollout,
-  type MetricGate,
-  parseRolloutSpec,
-  type RolloutState,
-} from '@kanary/core';
+import { type AnalysisSpec, createRollout, type MetricGate, type RolloutState } from '@kanary/core';
 import type { GateResult, Measurement, PortContext } from '@kanary/core/adapter';
 import { createMemoryRouter, createMemoryWorkload, createVirtualClock } from '@kanary/core/testing';
 import { createMetricGate, type FunctionData, type MetricFunction } from '@kanary/metrics';
 import { poissonSampler, seededRandom } from '@kanary/testkit';
 import { describe, expect, it } from 'vitest';
+import { analysisOf, spec } from './support/specs.ts';
 
-const spec = parseRolloutSpec({
-  name: 'shop',
-  namespace: 'shop',
-  target: { name: 'shop', service: 'shop' },
-  update: { image: 'shop:2' },
-  strategy: { type: 'weighted' },
-  steps: [{ setWeight: 10 }],
-});
 const ctx = (): PortContext =>
   ({
     key: { namespace: 'shop', name: 'shop' },
@@ -37,13 +24,6 @@ function scripted(values: Array<number | number[] | Error>): MetricFunction {
     return { kind: 'scalar', result: v };
   };
 }
-
-const analysisOf = (metrics: Array<Record<string, unknown>>): AnalysisSpec =>
-  (
-    parseRolloutSpec({ ...spec, steps: [{ analysis: { metrics } }] }).steps[0] as unknown as {
-      analysis: AnalysisSpec;
-    }
-  ).analysis;
 
 /** Drives a gate alone, look after look, until it decides; returns the phase and every measurement. */
 async function drive(

@@ -1,7 +1,7 @@
-import { type AnalysisSpec, parseRolloutSpec } from '@kanary/core';
 import { createMetricGate, createSequentialRateJudge, type Judge } from '@kanary/metrics';
 import { describe, expect, it } from 'vitest';
 import { runCanary, type Scenario, stepShare } from './support/simulate.ts';
+import { analysisOf } from './support/specs.ts';
 
 /**
  * `sequentialRate`'s warm-up allowance, in virtual time: a cold canary worse only in its first
@@ -67,28 +67,14 @@ describe('sequentialRate warmUp', () => {
 
   it('is refused with the field named when its duration is not one', () => {
     const gate = createMetricGate({ functions: { f: async () => ({ kind: 'scalar', result: 0 }) } });
-    const spec = parseRolloutSpec({
-      name: 'shop',
-      namespace: 'shop',
-      target: { name: 'shop', service: 'shop' },
-      update: { image: 'shop:2' },
-      strategy: { type: 'weighted' },
-      steps: [
-        {
-          analysis: {
-            metrics: [
-              {
-                name: 'errors',
-                interval: '10s',
-                provider: { function: 'f' },
-                judge: { sequentialRate: { warmUp: { duration: 'soon', tolerance: 2 } } },
-              },
-            ],
-          },
-        },
-      ],
-    });
-    const { analysis } = spec.steps[0] as unknown as { analysis: AnalysisSpec };
+    const analysis = analysisOf([
+      {
+        name: 'errors',
+        interval: '10s',
+        provider: { function: 'f' },
+        judge: { sequentialRate: { warmUp: { duration: 'soon', tolerance: 2 } } },
+      },
+    ]);
     const issues = gate.validate?.(analysis, 'analysis');
     const lines = (issues ?? []).map((i) => `${i.path}: ${i.message}`);
     expect(lines).toContainEqual(
