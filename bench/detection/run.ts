@@ -687,10 +687,11 @@ export function realTraffic(runs: number, log: (line: string) => void): string[]
  * baseline's — the good and the bad canary, in their warm-up (worse by `factor`) and after it.
  */
 function warmRatios(metric: Metric, factor: number, bad: number) {
+  const base = bucketProbabilities(BASELINE);
   const over = (b: Behaviour) =>
     metric === 'errors'
       ? [b.errorRate / BASELINE.errorRate]
-      : bucketProbabilities(b).map((q, j) => q / (bucketProbabilities(BASELINE)[j] as number));
+      : bucketProbabilities(b).map((q, j) => q / (base[j] as number));
   const warm = (b: Behaviour): Behaviour =>
     metric === 'errors' ? { ...b, errorRate: b.errorRate * factor } : { ...b, medianMs: b.medianMs * factor };
   const good = canaryOf({ metric, factor: 1, rps: 0 });
