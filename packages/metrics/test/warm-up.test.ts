@@ -1,12 +1,17 @@
-import { createMetricGate, createSequentialRateJudge, type Judge } from '@kanary/metrics';
+import {
+  createMetricGate,
+  createSequentialLatencyJudge,
+  createSequentialRateJudge,
+  type Judge,
+} from '@kanary/metrics';
 import { describe, expect, it } from 'vitest';
 import { runCanary, type Scenario, stepShare } from './support/simulate.ts';
 import { analysisOf } from './support/specs.ts';
 
 /**
- * `sequentialRate`'s warm-up allowance, in virtual time: a cold canary worse only in its first
- * minute, one far worse than the allowance, and one that stays as bad as the allowance after it.
- * Seeded, so every count is reproducible.
+ * The judges' warm-up allowance, in virtual time: a cold canary worse only in its first minute,
+ * one far worse than the allowance, and one that stays as bad as the allowance after it. Seeded,
+ * so every count is reproducible.
  */
 const good = { errorRate: 0.005, medianMs: 100, sigma: 0.6 };
 const times = (k: number) => ({ ...good, errorRate: good.errorRate * k });
@@ -79,6 +84,98 @@ describe('sequentialRate warmUp', () => {
     const lines = (issues ?? []).map((i) => `${i.path}: ${i.message}`);
     expect(lines).toContainEqual(
       expect.stringMatching(/^analysis\.metrics\[0\]\.judge\.sequentialRate\.warmUp\.duration: .*"1m"/),
+    );
+  });
+});
+
+describe('sequentialLatency warmUp', () => {
+  const slower = (k: number) => ({ ...good, medianMs: good.medianMs * k });
+  const latencyWarmUp = { duration: '1m', tolerance: 1 };
+  const shape = () => createSequentialLatencyJudge({ warmUp: latencyWarmUp });
+  const thresholds = () => createSequentialLatencyJudge({ method: 'thresholds', warmUp: latencyWarmUp });
+  // Twice as slow for its first minute, then as fast as the baseline.
+  const warming = scenario((t) => (t <= 60 ? slower(2) : good), { persist: true });
+
+  it('does not roll back a canary only slower while warming up, within its allowance', () => {
+    const without = run(() => createSequentialLatencyJudge(), warming, 200, 30_001);
+    expect(without.rate).toBeGreaterThan(0.9);
+    expect(run(shape, warming, 600, 30_001).rate).toBeLessThanOrEqual(0.02);
+    const thresholdsWithout = run(
+      () => createSequentialLatencyJudge({ method: 'thresholds' }),
+      warming,
+      200,
+      30_001,
+    );
+    expect(thresholdsWithout.rate).toBeGreaterThan(0.9);
+    expect(run(thresholds, warming, 600, 30_001).rate).toBeLessThanOrEqual(0.02);
+  }, 120_000);
+
+  it('holds alpha for a canary at the edge of its allowance for the whole release', () => {
+    // Twice as slow throughout, allowed throughout: Istio's bounds mostly double, so requests move
+    // one bucket down exactly and nothing is given away — the hardest case for the guarantee.
+    const edge = scenario(() => slower(2));
+    const allowance = { duration: '10m', tolerance: 1 };
+    const rate = (make: () => Judge) => run(make, edge, 600, 40_001).rate;
+    expect(rate(() => createSequentialLatencyJudge({ warmUp: allowance }))).toBeLessThanOrEqual(0.02);
+    expect(
+      rate(() => createSequentialLatencyJudge({ method: 'thresholds', warmUp: allowance })),
+    ).toBeLessThanOrEqual(0.02);
+  }, 120_000);
+
+  it('does not read a canary faster than its allowance as a regression', () => {
+    // A canary as fast as the baseline, allowed 2× for the whole release: its requests move a
+    // bucket down, into the baseline's faster tail, which a shape with a fatter tail on both sides
+    // would read as a regression unless slower never scores less.
+    const fast = scenario(() => good);
+    const allowance = { duration: '10m', tolerance: 1 };
+    expect(
+      run(() => createSequentialLatencyJudge({ warmUp: allowance }), fast, 600, 45_001).rate,
+    ).toBeLessThanOrEqual(0.02);
+  }, 60_000);
+
+  it('still catches a canary far slower than the allowance during its warm-up', () => {
+    const broken = run(
+      shape,
+      scenario(() => slower(5)),
+      200,
+      50_001,
+    );
+    expect(broken.rate).toBe(1);
+    expect(broken.times.filter((t) => t <= 60).length / broken.times.length).toBeGreaterThan(0.9);
+    const byThresholds = run(
+      thresholds,
+      scenario(() => slower(5)),
+      200,
+      50_001,
+    );
+    expect(byThresholds.rate).toBe(1);
+    expect(byThresholds.times.filter((t) => t <= 60).length / byThresholds.times.length).toBeGreaterThan(0.9);
+  }, 60_000);
+
+  it('ends on time: a canary as slow as the allowance after it is rolled back, also when resumed', () => {
+    const stays = run(
+      shape,
+      scenario(() => slower(2), { persist: true }),
+      200,
+      60_001,
+    );
+    expect(stays.rate).toBeGreaterThan(0.95);
+    expect(Math.min(...stays.times)).toBeGreaterThan(60);
+  }, 60_000);
+
+  it('is refused with the field named when its tolerance is negative', () => {
+    const gate = createMetricGate({ functions: { f: async () => ({ kind: 'scalar', result: 0 }) } });
+    const analysis = analysisOf([
+      {
+        name: 'latency',
+        interval: '10s',
+        provider: { function: 'f' },
+        judge: { sequentialLatency: { warmUp: { duration: '1m', tolerance: -1 } } },
+      },
+    ]);
+    const lines = (gate.validate?.(analysis, 'analysis') ?? []).map((i) => `${i.path}: ${i.message}`);
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^analysis\.metrics\[0\]\.judge\.sequentialLatency\.warmUp\.tolerance: /),
     );
   });
 });

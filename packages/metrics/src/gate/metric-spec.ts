@@ -62,6 +62,14 @@ export const ProviderSchema = z.union(
 
 const Probability = z.number().gt(0).lt(1);
 
+/** A judge's warm-up allowance: how long from the canary's first traffic, and how much worse meanwhile. */
+const WarmUp = z.strictObject({
+  duration: z.union([z.string(), z.number()]).refine((d) => (tryParseDuration(d) ?? 0) > 0, {
+    message: 'a duration above zero, such as "1m" or "90s"',
+  }),
+  tolerance: z.number().min(0),
+});
+
 export const JudgeSchema = z.union(
   [
     z.strictObject({
@@ -86,14 +94,7 @@ export const JudgeSchema = z.union(
          * canary worse than that is still caught from its first look. Unlike `initialDelay`, which
          * looks at nothing until then.
          */
-        warmUp: z
-          .strictObject({
-            duration: z.union([z.string(), z.number()]).refine((d) => (tryParseDuration(d) ?? 0) > 0, {
-              message: 'a duration above zero, such as "1m" or "90s"',
-            }),
-            tolerance: z.number().min(0),
-          })
-          .optional(),
+        warmUp: WarmUp.optional(),
       }),
     }),
     z.strictObject({
@@ -112,6 +113,13 @@ export const JudgeSchema = z.union(
         thresholds: z.array(z.number().positive()).min(1).optional(),
         /** Weights of the thresholds' e-values (default equal; thresholds that snap to one bucket bound add up). */
         weights: z.array(z.number().positive()).min(1).optional(),
+        /**
+         * A canary allowed to be slower while it warms up: for its first `duration` of traffic,
+         * latency up to (1 + `tolerance`)× the baseline's is no regression (1: twice as slow), and a
+         * canary slower than that is still caught from its first look. Unlike `initialDelay`, which
+         * looks at nothing until then.
+         */
+        warmUp: WarmUp.optional(),
       }),
     }),
     z.strictObject({

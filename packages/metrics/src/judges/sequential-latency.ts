@@ -14,7 +14,9 @@ import {
   shapeScores,
   updateShapeTest,
 } from '../stats/shape-e-process.ts';
+import { boundAtOrBelow, fasterBuckets, moveCounts, nonDecreasing } from '../stats/slower-by.ts';
 import type { Judge } from './judge.ts';
+import { type WarmUpClock, type WarmUpOption, warmUpMs, warmUpWindow } from './warm-up.ts';
 import { count, towardsRollback } from './words.ts';
 
 export interface SequentialLatencyOptions {
@@ -30,9 +32,18 @@ export interface SequentialLatencyOptions {
   quantiles?: number[];
   thresholds?: number[];
   weights?: number[];
+  /**
+   * A canary allowed to be slower while it warms up (caches filling, connections opening): for its
+   * first `duration` of traffic, counted from the first look that finds it serving, latency up to
+   * (1 + `tolerance`)× the baseline's is no regression (1: up to twice as slow). Each canary
+   * request is then weighed as if that much faster, rounded towards faster at the bucket bounds
+   * (stats/slower-by.ts), so a canary far slower than the allowance is still caught from its first
+   * look — where `initialDelay` looks at nothing until then. The allowance ends on time.
+   */
+  warmUp?: WarmUpOption;
 }
 
-interface State {
+interface State extends WarmUpClock {
   memory?: { c: CounterMemory; b: CounterMemory };
   /** Bucket bounds fixed from the baseline before any canary data is used. */
   thresholds?: number[];
@@ -117,10 +128,10 @@ export function createSequentialLatencyJudge(options: SequentialLatencyOptions =
     (k) => options[k as keyof SequentialLatencyOptions] !== undefined,
   );
   const method = options.method ?? (configured ? 'thresholds' : 'shape');
-  return method === 'shape' ? shapeJudge(options.alpha ?? 0.01) : thresholdsJudge(options);
+  return method === 'shape' ? shapeJudge(options.alpha ?? 0.01, options.warmUp) : thresholdsJudge(options);
 }
 
-interface ShapeState {
+interface ShapeState extends WarmUpClock {
   memory?: { c: CounterMemory; b: CounterMemory };
   /** The histogram's finite bounds, fixed at the first look. */
   bounds?: number[];
@@ -163,12 +174,14 @@ function quantileOf(bounds: readonly number[], counts: readonly number[], q: num
   return bounds.at(-1);
 }
 
-function shapeJudge(alpha: number): Judge {
+function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined): Judge {
   const bound = Math.log(1 / alpha);
+  const warmMs = warmUpMs(warmUp);
+  const slower = 1 + (warmUp?.tolerance ?? 0);
   return {
     kind: 'sequentialLatency',
     needs: 'histogram',
-    look(raw, data: MetricData) {
+    look(raw, data: MetricData, ctx) {
       const prev = (raw as ShapeState | undefined) ?? { canary: [], baseline: [] };
       const read = readBuckets(prev.memory, data);
       if ('nodata' in read) return { state: prev, look: { phase: 'nodata', message: read.nodata } };
@@ -186,6 +199,7 @@ function shapeJudge(alpha: number): Judge {
         return {
           state: {
             memory,
+            lastAt: ctx.at,
             bounds,
             reference: perBucket(bounds, b.cumulative),
             logE: initialShapeTest(),
@@ -198,18 +212,31 @@ function shapeJudge(alpha: number): Judge {
       const { bounds, reference } = prev;
       const cNow = perBucket(bounds, c.deltas);
       const bNow = perBucket(bounds, b.deltas);
-      // Scores from the baseline before this look only, so they are fixed before its requests.
-      const logE = updateShapeTest(prev.logE, shapeScores(bounds, reference), cNow, bNow);
+      const total = (x: readonly number[]) => x.reduce((s, v) => s + v, 0);
+      const warm = warmUpWindow(prev, ctx.at, total(cNow) > 0, warmMs);
+      // Scores from the baseline before this look only, so they are fixed before its requests. A
+      // warming canary's requests are weighed as if (1 + tolerance)× faster, rounded towards
+      // faster, against scores that never fall towards slower buckets (stats/slower-by.ts).
+      const to = fasterBuckets(bounds, slower);
+      const logE = warm.warming
+        ? updateShapeTest(
+            prev.logE,
+            shapeScores(bounds, reference).map((a) => nonDecreasing(a, reference)),
+            moveCounts(cNow, to),
+            bNow,
+          )
+        : updateShapeTest(prev.logE, shapeScores(bounds, reference), cNow, bNow);
       const add = (x: readonly number[], y: readonly number[]) => x.map((v, k) => v + (y[k] ?? 0));
       const state: ShapeState = {
         memory,
+        lastAt: ctx.at,
+        ...(warm.warmUntil !== undefined ? { warmUntil: warm.warmUntil } : {}),
         bounds,
         reference: add(reference, bNow),
         logE,
         canary: add(prev.canary, cNow),
         baseline: add(prev.baseline, bNow),
       };
-      const total = (x: readonly number[]) => x.reduce((s, v) => s + v, 0);
       if (total(cNow) + total(bNow) === 0)
         return { state, look: { phase: 'nodata', message: 'no requests since the last look' } };
       const log = shapeLogEValue(logE);
@@ -224,9 +251,12 @@ function shapeJudge(alpha: number): Judge {
         threshold: 1 / alpha,
         canary: side(state.canary),
         baseline: side(state.baseline),
+        ...(warm.warming ? { warmingUp: { allowed: slower, until: warm.warmUntil } } : {}),
       };
       const ms = (v: number | undefined) => (v === undefined ? '?' : `${Number(v.toPrecision(3))}`);
-      const words = `canary p50 ${ms(detail.canary.p50)}, p99 ${ms(detail.canary.p99)} over ${count(detail.canary.total)} requests; baseline p50 ${ms(detail.baseline.p50)}, p99 ${ms(detail.baseline.p99)} over ${count(detail.baseline.total)}`;
+      const words = `canary p50 ${ms(detail.canary.p50)}, p99 ${ms(detail.canary.p99)} over ${count(detail.canary.total)} requests; baseline p50 ${ms(detail.baseline.p50)}, p99 ${ms(detail.baseline.p99)} over ${count(detail.baseline.total)}${
+        warm.warming ? `; warming up, up to ${slower}× the baseline's latency allowed` : ''
+      }`;
       const failed = log >= bound;
       return {
         state,
@@ -250,10 +280,12 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
   const tolerance = options.tolerance ?? 0;
   const quantiles = options.quantiles ?? [0.5, 0.9, 0.95, 0.99, 0.999];
   const bound = Math.log(1 / alpha);
+  const warmMs = warmUpMs(options.warmUp);
+  const slower = 1 + (options.warmUp?.tolerance ?? 0);
   return {
     kind: 'sequentialLatency',
     needs: 'histogram',
-    look(raw, data: MetricData) {
+    look(raw, data: MetricData, ctx) {
       const prev = (raw as State | undefined) ?? {
         canary: { total: 0, slow: [] },
         baseline: { total: 0, slow: [] },
@@ -284,6 +316,7 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
           state: {
             ...prev,
             memory,
+            lastAt: ctx.at,
             thresholds,
             weights: thresholds.map((t) => (merged.get(t) as number) / sum),
             logL: thresholds.map(() => initialRateTest()),
@@ -302,6 +335,15 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
       const bTotal = b.deltas.get(inf) ?? 0;
       const slow = (deltas: Map<number, number>, total: number, t: number) =>
         Math.max(0, total - (deltas.get(t) ?? total));
+      const warm = warmUpWindow(prev, ctx.at, cTotal > 0, warmMs);
+      // A warming canary slower than τ is held against the baseline slower than the largest bound
+      // at or below τ / (1 + tolerance): no more likely under the allowance (stats/slower-by.ts).
+      const finite = [...b.deltas.keys()].filter(Number.isFinite);
+      const baselineSlow = (t: number) => {
+        if (!warm.warming) return slow(b.deltas, bTotal, t);
+        const below = boundAtOrBelow(finite, t, slower);
+        return below === undefined ? bTotal : slow(b.deltas, bTotal, below);
+      };
       const logL = (prev.logL as RateTestState[]).map((s, j) => {
         const t = (prev.thresholds as number[])[j] as number;
         return updateRateTest(
@@ -310,7 +352,7 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
             canaryTotal: cTotal,
             canaryBad: slow(c.deltas, cTotal, t),
             baselineTotal: bTotal,
-            baselineBad: slow(b.deltas, bTotal, t),
+            baselineBad: baselineSlow(t),
           },
           tolerance,
         );
@@ -319,6 +361,8 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
       const state: State = {
         ...prev,
         memory,
+        lastAt: ctx.at,
+        ...(warm.warmUntil !== undefined ? { warmUntil: warm.warmUntil } : {}),
         logL,
         canary: {
           total: prev.canary.total + cTotal,
@@ -338,11 +382,14 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
         thresholds,
         canary: { total: state.canary.total, slowShare: share(state.canary) },
         baseline: { total: state.baseline.total, slowShare: share(state.baseline) },
+        ...(warm.warming ? { warmingUp: { allowed: slower, until: warm.warmUntil } } : {}),
       };
       if (cTotal + bTotal === 0)
         return { state, look: { phase: 'nodata', detail, message: 'no requests since the last look' } };
       const pct = (v: number[]) => v.map((x) => `${(x * 100).toFixed(1)}%`).join('/');
-      const shares = `slower than ${thresholds.join('/')}: canary ${pct(detail.canary.slowShare)} of ${count(detail.canary.total)} requests, baseline ${pct(detail.baseline.slowShare)} of ${count(detail.baseline.total)}`;
+      const shares = `slower than ${thresholds.join('/')}: canary ${pct(detail.canary.slowShare)} of ${count(detail.canary.total)} requests, baseline ${pct(detail.baseline.slowShare)} of ${count(detail.baseline.total)}${
+        warm.warming ? `; warming up, up to ${slower}× the baseline's latency allowed` : ''
+      }`;
       return {
         state,
         look: {

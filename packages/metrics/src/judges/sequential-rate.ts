@@ -1,4 +1,3 @@
-import { parseDuration } from '@kanary/core/adapter';
 import type { MetricData } from '../providers/data.ts';
 import { type CounterMemory, counterDelta } from '../stats/counters.ts';
 import {
@@ -31,6 +30,7 @@ import {
   updateSplitTest,
 } from '../stats/split-e-process.ts';
 import type { Judge } from './judge.ts';
+import { type WarmUpClock, type WarmUpOption, warmUpMs, warmUpWindow } from './warm-up.ts';
 import { count, percent, towardsRollback } from './words.ts';
 
 export interface SequentialRateOptions {
@@ -51,10 +51,10 @@ export interface SequentialRateOptions {
    * from its first look — where `initialDelay` looks at nothing until then. The allowance ends on
    * time.
    */
-  warmUp?: { duration: string | number; tolerance: number };
+  warmUp?: WarmUpOption;
 }
 
-interface State {
+interface State extends WarmUpClock {
   memory?: { ct: CounterMemory; cb: CounterMemory; bt: CounterMemory; bb: CounterMemory };
   logL: RateTestState;
   canary: { total: number; bad: number };
@@ -67,10 +67,6 @@ interface State {
   paired?: PairedTestState;
   /** The baseline's bad-request rate over its lifetime at the first look (until windows have some). */
   priorRate?: number;
-  /** When the last look that moved the counters was (ms): where the next window starts. */
-  lastAt?: number;
-  /** With `warmUp`: when the canary's allowance ends, set by the first window it served in. */
-  warmUntil?: number;
 }
 
 const sum = (series: readonly { value: number }[]) =>
@@ -87,7 +83,7 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
   const threshold = Math.log(1 / alpha);
   const prior = options.dispersion ?? DISPERSION_PRIOR;
   const warmUp = options.warmUp && {
-    ms: parseDuration(options.warmUp.duration, 'warmUp.duration'),
+    ms: warmUpMs(options.warmUp) as number,
     tolerance: Math.max(tolerance, options.warmUp.tolerance),
   };
   return {
@@ -162,10 +158,8 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       };
       // A warming canary's windows test against the warm-up's allowance, and are kept out of the
       // estimate of bursts (a cold start is not variation the rest of the release will have).
-      const from = prev.lastAt ?? ctx.at;
-      const warmUntil = prev.warmUntil ?? (warmUp && w.canaryTotal > 0 ? from + warmUp.ms : undefined);
-      const warming = warmUp !== undefined && warmUntil !== undefined && from < warmUntil;
-      const tol = warming ? warmUp.tolerance : tolerance;
+      const { warming, warmUntil } = warmUpWindow(prev, ctx.at, w.canaryTotal > 0, warmUp?.ms);
+      const tol = warming && warmUp ? warmUp.tolerance : tolerance;
       const dispersion = prev.dispersion ?? initialDispersion();
       const c = prior ? extraVariance(dispersion, prior) : 0;
       // The baseline's rate outside outages; the larger of the pooled and the history's (a wider
