@@ -70,6 +70,24 @@ describe('sequentialRate warmUp', () => {
     expect(Math.min(...stays.times)).toBeGreaterThan(60);
   }, 60_000);
 
+  it('an allowance looser than the warm-up holds back a regression after it little', () => {
+    // ×2 throughout, allowed 5× for the first minute: the minute's windows are evidence for the
+    // null, which the test over every window must climb back from; the one started after the
+    // allowance need not.
+    const regressed = scenario(() => times(2));
+    const loose = run(
+      () => createSequentialRateJudge({ warmUp: { duration: '1m', tolerance: 4 } }),
+      regressed,
+      200,
+      70_001,
+    );
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+    expect(loose.rate).toBe(1);
+    // Caught within a minute of the allowance's end as a rule (the test over every window alone:
+    // a median of 180 s, none by 90 s).
+    expect(median(loose.times)).toBeLessThanOrEqual(120);
+  }, 60_000);
+
   it('is refused with the field named when its duration is not one', () => {
     const gate = createMetricGate({ functions: { f: async () => ({ kind: 'scalar', result: 0 }) } });
     const analysis = analysisOf([

@@ -16,7 +16,7 @@ import {
 } from '../stats/shape-e-process.ts';
 import { boundAtOrBelow, fasterBuckets, moveCounts, nonDecreasing } from '../stats/slower-by.ts';
 import type { Judge } from './judge.ts';
-import { type WarmUpClock, type WarmUpOption, warmUpMs, warmUpWindow } from './warm-up.ts';
+import { type WarmUpClock, type WarmUpOption, warmUpMs, warmUpWindow, withSettled } from './warm-up.ts';
 import { count, towardsRollback } from './words.ts';
 
 export interface SequentialLatencyOptions {
@@ -49,6 +49,8 @@ interface State extends WarmUpClock {
   thresholds?: number[];
   weights?: number[];
   logL?: RateTestState[];
+  /** With `warmUp`: the same tests over the windows after the allowance only. */
+  settledL?: RateTestState[];
   canary: { total: number; slow: number[] };
   baseline: { total: number; slow: number[] };
   windows: number;
@@ -138,6 +140,8 @@ interface ShapeState extends WarmUpClock {
   /** The baseline's requests per bucket so far (its history, then every look): the reference shape. */
   reference?: number[];
   logE?: ShapeTestState;
+  /** With `warmUp`: the same test over the windows after the allowance only. */
+  settled?: ShapeTestState;
   canary: number[];
   baseline: number[];
 }
@@ -226,6 +230,12 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined): Judge {
             bNow,
           )
         : updateShapeTest(prev.logE, shapeScores(bounds, reference), cNow, bNow);
+      const settled =
+        warmMs === undefined
+          ? undefined
+          : warm.warming
+            ? (prev.settled ?? initialShapeTest())
+            : updateShapeTest(prev.settled ?? initialShapeTest(), shapeScores(bounds, reference), cNow, bNow);
       const add = (x: readonly number[], y: readonly number[]) => x.map((v, k) => v + (y[k] ?? 0));
       const state: ShapeState = {
         memory,
@@ -234,12 +244,13 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined): Judge {
         bounds,
         reference: add(reference, bNow),
         logE,
+        ...(settled ? { settled } : {}),
         canary: add(prev.canary, cNow),
         baseline: add(prev.baseline, bNow),
       };
       if (total(cNow) + total(bNow) === 0)
         return { state, look: { phase: 'nodata', message: 'no requests since the last look' } };
-      const log = shapeLogEValue(logE);
+      const log = settled ? withSettled(shapeLogEValue(logE), shapeLogEValue(settled)) : shapeLogEValue(logE);
       const eValue = Math.exp(log);
       const side = (x: number[]) => ({
         total: total(x),
@@ -344,19 +355,28 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
         const below = boundAtOrBelow(finite, t, slower);
         return below === undefined ? bTotal : slow(b.deltas, bTotal, below);
       };
-      const logL = (prev.logL as RateTestState[]).map((s, j) => {
-        const t = (prev.thresholds as number[])[j] as number;
-        return updateRateTest(
-          s,
-          {
-            canaryTotal: cTotal,
-            canaryBad: slow(c.deltas, cTotal, t),
-            baselineTotal: bTotal,
-            baselineBad: baselineSlow(t),
-          },
-          tolerance,
-        );
-      });
+      const fold = (tests: RateTestState[], baselineBad: (t: number) => number) =>
+        tests.map((s, j) => {
+          const t = (prev.thresholds as number[])[j] as number;
+          return updateRateTest(
+            s,
+            {
+              canaryTotal: cTotal,
+              canaryBad: slow(c.deltas, cTotal, t),
+              baselineTotal: bTotal,
+              baselineBad: baselineBad(t),
+            },
+            tolerance,
+          );
+        });
+      const logL = fold(prev.logL as RateTestState[], baselineSlow);
+      const fresh = () => (prev.thresholds as number[]).map(() => initialRateTest());
+      const settledL =
+        warmMs === undefined
+          ? undefined
+          : warm.warming
+            ? (prev.settledL ?? fresh())
+            : fold(prev.settledL ?? fresh(), (t) => slow(b.deltas, bTotal, t));
       const thresholds = prev.thresholds;
       const state: State = {
         ...prev,
@@ -364,6 +384,7 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
         lastAt: ctx.at,
         ...(warm.warmUntil !== undefined ? { warmUntil: warm.warmUntil } : {}),
         logL,
+        ...(settledL ? { settledL } : {}),
         canary: {
           total: prev.canary.total + cTotal,
           slow: thresholds.map((t, j) => (prev.canary.slow[j] ?? 0) + slow(c.deltas, cTotal, t)),
@@ -374,7 +395,9 @@ function thresholdsJudge(options: SequentialLatencyOptions): Judge {
         },
         windows: prev.windows + 1,
       };
-      const logE = logWeightedSumExp(logL.map(rateLogEValue), state.weights as number[]);
+      const average = (tests: RateTestState[]) =>
+        logWeightedSumExp(tests.map(rateLogEValue), state.weights as number[]);
+      const logE = settledL ? withSettled(average(logL), average(settledL)) : average(logL);
       const share = (side: State['canary']) => side.slow.map((s) => (side.total ? s / side.total : 0));
       const detail = {
         eValue: Math.exp(logE),

@@ -22,6 +22,7 @@ import {
   rateLogEValue,
   temperings,
   updateRateTest,
+  type WindowCounts,
 } from '../stats/rate-e-process.ts';
 import {
   initialSplitTest,
@@ -30,7 +31,7 @@ import {
   updateSplitTest,
 } from '../stats/split-e-process.ts';
 import type { Judge } from './judge.ts';
-import { type WarmUpClock, type WarmUpOption, warmUpMs, warmUpWindow } from './warm-up.ts';
+import { type WarmUpClock, type WarmUpOption, warmUpMs, warmUpWindow, withSettled } from './warm-up.ts';
 import { count, percent, towardsRollback } from './words.ts';
 
 export interface SequentialRateOptions {
@@ -54,20 +55,58 @@ export interface SequentialRateOptions {
   warmUp?: WarmUpOption;
 }
 
-interface State extends WarmUpClock {
+interface State extends WarmUpClock, Tests {
   memory?: { ct: CounterMemory; cb: CounterMemory; bt: CounterMemory; bb: CounterMemory };
-  logL: RateTestState;
   canary: { total: number; bad: number };
   baseline: { total: number; bad: number };
   windows: number;
   dispersion?: DispersionState;
+  /** With `warmUp`: the same tests over the windows after the allowance only. */
+  settled?: Tests;
+  /** The baseline's bad-request rate over its lifetime at the first look (until windows have some). */
+  priorRate?: number;
+}
+
+/** The rate tests a judge folds windows into: the tempered one, and with bursts allowed for, the pairing. */
+interface Tests {
+  logL: RateTestState;
   /** The test against every level of the canary's own bursts (stats/split-e-process.ts). */
   split?: SplitTestState;
   /** The tempered test once per own-variation level, paired with the split test (stats/paired-e-process.ts). */
   paired?: PairedTestState;
-  /** The baseline's bad-request rate over its lifetime at the first look (until windows have some). */
-  priorRate?: number;
 }
+
+/** Folds one window into the tests, tempered at c for own bursts (0: Poisson) against the baseline's `rate`. */
+function foldTests(
+  t: Tests,
+  w: WindowCounts,
+  tol: number,
+  c: number,
+  rate: number | undefined,
+  bursts: boolean,
+): Tests {
+  // The pairing's top level is tempered at min(its level, c) = c in every window (c is a level of
+  // the dispersion grid, whose top the split grid shares): it is the single tempered test, kept
+  // as logL for `dispersion: false` and for a judge of an earlier version resuming this state.
+  const paired = bursts
+    ? updatePairedTest(t.paired ?? initialPairedTest(t.logL), w, tol, c, rate)
+    : undefined;
+  return {
+    logL:
+      paired && c <= (SPLIT_NULL_GRID.at(-1) as number)
+        ? (paired.at(-1) as RateTestState)
+        : updateRateTest(t.logL, w, tol, temperings(w, tol, c, rate), rate),
+    ...(paired ? { split: updateSplitTest(t.split ?? initialSplitTest(), w, tol), paired } : {}),
+  };
+}
+
+/**
+ * Allowing for bursts, two tests paired level by level of the canary's own variation: the
+ * tempered one (a canary bursting on its own) and the one against each own-burst level (bursts
+ * both sides share).
+ */
+const testsLogE = (t: Tests) =>
+  t.split && t.paired ? pairedLogEValue(t.paired, t.split) : rateLogEValue(t.logL);
 
 const sum = (series: readonly { value: number }[]) =>
   series.reduce((s, x) => s + (Number.isFinite(x.value) && x.value > 0 ? x.value : 0), 0);
@@ -169,32 +208,29 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           pooledBaselineRate(dispersion) ?? 0,
           dispersion.historyRate ?? (dispersion.historyWindows ? 0 : (prev.priorRate ?? 0)),
         ) || undefined;
-      // The pairing's top level is tempered at min(its level, c) = c in every window (c is a level of
-      // the dispersion grid, whose top the split grid shares): it is the single tempered test, kept
-      // as logL for `dispersion: false` and for a judge of an earlier version resuming this state.
-      const paired = prior
-        ? updatePairedTest(prev.paired ?? initialPairedTest(prev.logL), w, tol, c, rate)
-        : undefined;
+      const tests = foldTests(prev, w, tol, c, rate, prior !== false);
+      // With an allowance, the same tests over the windows after it too, so an allowance looser
+      // than the warm-up was (its windows pulling the first tests down) costs little more than
+      // initialDelay would have (judges/warm-up.ts).
+      const settled =
+        warmUp === undefined
+          ? undefined
+          : warming
+            ? (prev.settled ?? { logL: initialRateTest() })
+            : foldTests(prev.settled ?? { logL: initialRateTest() }, w, tolerance, c, rate, prior !== false);
       const state: State = {
         ...prev,
         memory,
         lastAt: ctx.at,
         ...(warmUntil !== undefined ? { warmUntil } : {}),
-        logL:
-          paired && c <= (SPLIT_NULL_GRID.at(-1) as number)
-            ? (paired.at(-1) as RateTestState)
-            : updateRateTest(prev.logL, w, tol, temperings(w, tol, c, rate), rate),
-        ...(paired ? { split: updateSplitTest(prev.split ?? initialSplitTest(), w, tol), paired } : {}),
+        ...tests,
+        ...(settled ? { settled } : {}),
         dispersion: warming ? dispersion : observeDispersion(dispersion, w),
         canary: { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad },
         baseline: { total: prev.baseline.total + w.baselineTotal, bad: prev.baseline.bad + w.baselineBad },
         windows: prev.windows + 1,
       };
-      // Allowing for bursts, two tests paired level by level of the canary's own variation: the
-      // tempered one (a canary bursting on its own) and the one against each own-burst level (bursts
-      // both sides share).
-      const logE =
-        state.split && state.paired ? pairedLogEValue(state.paired, state.split) : rateLogEValue(state.logL);
+      const logE = settled ? withSettled(testsLogE(tests), testsLogE(settled)) : testsLogE(tests);
       const canaryRate = state.canary.total ? state.canary.bad / state.canary.total : 0;
       const baselineRate = state.baseline.total ? state.baseline.bad / state.baseline.total : 0;
       const detail = {

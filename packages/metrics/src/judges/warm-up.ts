@@ -1,4 +1,5 @@
 import { parseDuration } from '@kanary/core/adapter';
+import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
 
 /** A judge's warm-up allowance: how long, and how much worse the canary may be meanwhile. */
 export interface WarmUpOption {
@@ -35,3 +36,19 @@ export function warmUpWindow(
     ...(warmUntil !== undefined ? { warmUntil } : {}),
   };
 }
+
+/**
+ * The weight of the test over the windows after the allowance, beside the one over every window.
+ * A canary within the allowance pulls the first test down while it warms up (its windows are
+ * evidence for the null); where the allowance was looser than the warm-up, a regression that shows
+ * after it would have to climb back first, and cost more than `initialDelay`, which starts afresh.
+ * The second test does start afresh; the average of the two is an e-process too (fixed weights).
+ * Chosen with the detection benchmark's tuning seeds (docs/decisions.md, session 53): at 0.2 a
+ * matched allowance costs 4% more than without the second test, one looser than the warm-up 9%
+ * more than `initialDelay` (31% without it).
+ */
+export const SETTLED_WEIGHT = 0.2;
+
+/** log of the weighted average of the test over every window and the one over the settled windows. */
+export const withSettled = (all: number, settled: number) =>
+  logWeightedSumExp([all, settled], [1 - SETTLED_WEIGHT, SETTLED_WEIGHT]);
