@@ -221,21 +221,21 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined): Judge {
       // Scores from the baseline before this look only, so they are fixed before its requests. A
       // warming canary's requests are weighed as if (1 + tolerance)× faster, rounded towards
       // faster, against scores that never fall towards slower buckets (stats/slower-by.ts).
-      const to = fasterBuckets(bounds, slower);
+      const scores = shapeScores(bounds, reference);
       const logE = warm.warming
         ? updateShapeTest(
             prev.logE,
-            shapeScores(bounds, reference).map((a) => nonDecreasing(a, reference)),
-            moveCounts(cNow, to),
+            scores.map((a) => nonDecreasing(a, reference)),
+            moveCounts(cNow, fasterBuckets(bounds, slower)),
             bNow,
           )
-        : updateShapeTest(prev.logE, shapeScores(bounds, reference), cNow, bNow);
+        : updateShapeTest(prev.logE, scores, cNow, bNow);
       const settled =
         warmMs === undefined
           ? undefined
           : warm.warming
             ? (prev.settled ?? initialShapeTest())
-            : updateShapeTest(prev.settled ?? initialShapeTest(), shapeScores(bounds, reference), cNow, bNow);
+            : updateShapeTest(prev.settled ?? initialShapeTest(), scores, cNow, bNow);
       const add = (x: readonly number[], y: readonly number[]) => x.map((v, k) => v + (y[k] ?? 0));
       const state: ShapeState = {
         memory,
