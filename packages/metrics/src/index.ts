@@ -88,6 +88,7 @@ export {
   shapeScores,
   updateShapeTest,
 } from './stats/shape-e-process.ts';
+export { boundAtOrBelow, fasterBuckets, moveCounts, nonDecreasing } from './stats/slower-by.ts';
 export type { SplitTestState } from './stats/split-e-process.ts';
 export {
   initialSplitTest,
