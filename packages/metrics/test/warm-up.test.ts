@@ -33,6 +33,16 @@ function run(make: () => Judge, s: Scenario, runs: number, seed0: number) {
   return { rate: caught.length / runs, times: caught.map((r) => r.atS as number) };
 }
 
+/** Of the canaries rolled back, the share rolled back in the first minute (initialDelay's blind one). */
+const inFirstMinute = (r: { times: number[] }) => r.times.filter((t) => t <= 60).length / r.times.length;
+
+/** The gate's refusals, as `path: message`, of one metric judged as given. */
+function refusals(judge: Record<string, unknown>): string[] {
+  const gate = createMetricGate({ functions: { f: async () => ({ kind: 'scalar', result: 0 }) } });
+  const analysis = analysisOf([{ name: 'm', interval: '10s', provider: { function: 'f' }, judge }]);
+  return (gate.validate?.(analysis, 'analysis') ?? []).map((i) => `${i.path}: ${i.message}`);
+}
+
 describe('sequentialRate warmUp', () => {
   // A canary failing 3× as often as the baseline for its first minute, then as the baseline.
   const warming = scenario((t) => (t <= 60 ? times(3) : good), { persist: true });
@@ -55,7 +65,7 @@ describe('sequentialRate warmUp', () => {
     );
     expect(broken.rate).toBe(1);
     // Caught inside the first minute, which initialDelay would have spent looking at nothing.
-    expect(broken.times.filter((t) => t <= 60).length / broken.times.length).toBeGreaterThan(0.9);
+    expect(inFirstMinute(broken)).toBeGreaterThan(0.9);
   }, 60_000);
 
   it('ends on time: a canary as bad as the allowance after it is rolled back, also when resumed', () => {
@@ -89,18 +99,7 @@ describe('sequentialRate warmUp', () => {
   }, 60_000);
 
   it('is refused with the field named when its duration is not one', () => {
-    const gate = createMetricGate({ functions: { f: async () => ({ kind: 'scalar', result: 0 }) } });
-    const analysis = analysisOf([
-      {
-        name: 'errors',
-        interval: '10s',
-        provider: { function: 'f' },
-        judge: { sequentialRate: { warmUp: { duration: 'soon', tolerance: 2 } } },
-      },
-    ]);
-    const issues = gate.validate?.(analysis, 'analysis');
-    const lines = (issues ?? []).map((i) => `${i.path}: ${i.message}`);
-    expect(lines).toContainEqual(
+    expect(refusals({ sequentialRate: { warmUp: { duration: 'soon', tolerance: 2 } } })).toContainEqual(
       expect.stringMatching(/^analysis\.metrics\[0\]\.judge\.sequentialRate\.warmUp\.duration: .*"1m"/),
     );
   });
@@ -152,22 +151,16 @@ describe('sequentialLatency warmUp', () => {
   }, 60_000);
 
   it('still catches a canary far slower than the allowance during its warm-up', () => {
-    const broken = run(
-      shape,
-      scenario(() => slower(5)),
-      200,
-      50_001,
-    );
-    expect(broken.rate).toBe(1);
-    expect(broken.times.filter((t) => t <= 60).length / broken.times.length).toBeGreaterThan(0.9);
-    const byThresholds = run(
-      thresholds,
-      scenario(() => slower(5)),
-      200,
-      50_001,
-    );
-    expect(byThresholds.rate).toBe(1);
-    expect(byThresholds.times.filter((t) => t <= 60).length / byThresholds.times.length).toBeGreaterThan(0.9);
+    for (const make of [shape, thresholds]) {
+      const broken = run(
+        make,
+        scenario(() => slower(5)),
+        200,
+        50_001,
+      );
+      expect(broken.rate).toBe(1);
+      expect(inFirstMinute(broken)).toBeGreaterThan(0.9);
+    }
   }, 60_000);
 
   it('ends on time: a canary as slow as the allowance after it is rolled back, also when resumed', () => {
@@ -182,17 +175,7 @@ describe('sequentialLatency warmUp', () => {
   }, 60_000);
 
   it('is refused with the field named when its tolerance is negative', () => {
-    const gate = createMetricGate({ functions: { f: async () => ({ kind: 'scalar', result: 0 }) } });
-    const analysis = analysisOf([
-      {
-        name: 'latency',
-        interval: '10s',
-        provider: { function: 'f' },
-        judge: { sequentialLatency: { warmUp: { duration: '1m', tolerance: -1 } } },
-      },
-    ]);
-    const lines = (gate.validate?.(analysis, 'analysis') ?? []).map((i) => `${i.path}: ${i.message}`);
-    expect(lines).toContainEqual(
+    expect(refusals({ sequentialLatency: { warmUp: { duration: '1m', tolerance: -1 } } })).toContainEqual(
       expect.stringMatching(/^analysis\.metrics\[0\]\.judge\.sequentialLatency\.warmUp\.tolerance: /),
     );
   });
