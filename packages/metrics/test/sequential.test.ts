@@ -184,7 +184,50 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
     );
     // Read as the canary's own bursts (an outage's errors landing by the traffic split, where a
     // doubled rate would put twice the canary's share), outages hid it: 8.5% caught in the bench.
-    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.6);
+    // 81.7% while the outage at the canary's start fed the burst estimate (next test); 86% now.
+    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.84);
+  });
+
+  it("an outage in the canary's first windows does not widen the allowance for bursts", () => {
+    // Ten minutes of history at 100 requests/s, 0.5% errors, with two 30 s outages of +5%; then
+    // the canary (10% of requests) starts in a third: three outage windows, then ordinary ones.
+    // Counted from the canary's own few windows, the outage cut lets them through (half of them
+    // are outages), and their totals, far beyond Poisson, read as bursts: the allowance went
+    // from CV 0.1 to 0.45 here and tempered the test for minutes.
+    const v = (value: number) => [{ labels: {}, value }];
+    const outage = (i: number) => i % 30 < 3;
+    const history = Array.from({ length: 60 }, (_, i) => ({ total: 1_000, bad: outage(i) ? 55 : 5 }));
+    const judge = createSequentialRateJudge();
+    const cum = { ct: 0, cb: 0, bt: history.length * 1_000, bb: history.reduce((s, w) => s + w.bad, 0) };
+    let state = judge.look(
+      undefined,
+      {
+        kind: 'counts',
+        canary: { total: [], bad: [] },
+        baseline: { total: v(cum.bt), bad: v(cum.bb), history },
+      },
+      { at: 0 },
+    ).state;
+    const allowances: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const hit = outage(i);
+      cum.ct += 100;
+      cum.cb += hit ? 6 : 1;
+      cum.bt += 900;
+      cum.bb += hit ? 50 : 4 + (i % 2);
+      const out = judge.look(
+        state,
+        {
+          kind: 'counts',
+          canary: { total: v(cum.ct), bad: v(cum.cb) },
+          baseline: { total: v(cum.bt), bad: v(cum.bb) },
+        },
+        { at: (i + 1) * 10_000 },
+      );
+      state = out.state;
+      allowances.push((out.look.detail as { extraVariation: number }).extraVariation);
+    }
+    expect(Math.max(...allowances)).toBeLessThanOrEqual(allowances[0] as number);
   });
 
   it('without the baseline history, one window is not evidence enough: it may be a burst', () => {

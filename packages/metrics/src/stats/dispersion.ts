@@ -82,8 +82,10 @@ export function observeDispersion(
   const recent = d.recent.length < KEEP ? [...d.recent, window] : [...d.recent.slice(1), window];
   // The pooled rates leave outages out: one 30 s outage can double an hour's pooled rate, and
   // every ordinary window would then look quieter than it is.
-  const cut = outageCut(recent.map(([nc, xc, nb, xb]) => [nc + nb, xc + xb])) ?? d.historyCut;
-  const outage = cut !== undefined && (w.canaryBad + w.baselineBad) / (w.canaryTotal + w.baselineTotal) > cut;
+  const cut = windowCut(recent, d);
+  const isOutage = ([nc, xc, nb, xb]: readonly [number, number, number, number]) =>
+    cut !== undefined && (xc + xb) / (nc + nb) > cut;
+  const outage = isOutage(window);
   const canary = outage
     ? d.canary
     : { total: d.canary.total + w.canaryTotal, bad: d.canary.bad + w.canaryBad };
@@ -95,7 +97,7 @@ export function observeDispersion(
   // The ratio of the two rates, which places the canary's expected share of a window's bad events,
   // from the windows without an outage: one that adds errors to both sides pulls the pooled ratio
   // towards 1, and every ordinary window then reads as variation of the canary's own.
-  const ratio = ordinaryRatio(recent) ?? (pb > 0 ? pc / pb : 1);
+  const ratio = ordinaryRatio(recent.filter((win) => !isOutage(win))) ?? (pb > 0 ? pc / pb : 1);
   const moved = (a: number, b: number, events: number) =>
     Math.abs(a - b) > refitAfter(events) * Math.max(a, b);
   const { fit } = d;
@@ -108,11 +110,11 @@ export function observeDispersion(
     moved(fit.baselineRate, pb, baseline.bad)
   ) {
     const logLikelihood = OWN_GRID.map(() => SHARED_GRID.map(() => 0));
-    for (const win of recent) addLikelihood(logLikelihood, win, pb * ratio, pb);
+    for (const win of recent) addLikelihood(logLikelihood, win, pb * ratio, pb, isOutage(win));
     next = { canaryRate: pc, baselineRate: pb, logLikelihood };
   } else {
     const logLikelihood = fit.logLikelihood.map((row) => [...row]);
-    addLikelihood(logLikelihood, window, fit.baselineRate * ratio, fit.baselineRate);
+    addLikelihood(logLikelihood, window, fit.baselineRate * ratio, fit.baselineRate, outage);
     next = { ...fit, logLikelihood };
   }
   return { ...d, recent, canary, baseline, ...(next ? { fit: next } : {}) };
@@ -140,6 +142,20 @@ function ordinaryRatio(
   const [cn, cx] = c as [number, number];
   const [bn, bx] = b as [number, number];
   return cx > 0 && bx > 0 ? cx / cn / (bx / bn) : undefined;
+}
+
+/**
+ * The outage cut for the canary's windows: the history's while the canary has had fewer windows
+ * than the history (outages at the canary's start would otherwise be half of the few windows the
+ * median is taken over, and none would read as one), then the canary's own windows'.
+ */
+function windowCut(
+  recent: ReadonlyArray<readonly [number, number, number, number]>,
+  d: DispersionState,
+): number | undefined {
+  const own = () => outageCut(recent.map(([nc, xc, nb, xb]) => [nc + nb, xc + xb]));
+  if (d.historyCut !== undefined && recent.length < (d.historyWindows ?? 0)) return d.historyCut;
+  return own() ?? d.historyCut;
 }
 
 /**
@@ -246,6 +262,7 @@ function addLikelihood(
   [nc, xc, nb, xb]: readonly [number, number, number, number],
   pc: number,
   pb: number,
+  outage = false,
 ): void {
   const lc = nc * pc;
   const lb = nb * pb;
@@ -262,7 +279,10 @@ function addLikelihood(
     const row = into[i] as number[];
     for (let j = 0; j < SHARED_GRID.length; j++) {
       const shared = SHARED_GRID[j] as number;
-      row[j] = (row[j] as number) + split + totalLogLikelihood(bad, mu, shared + own * (1 + shared) * spread);
+      row[j] =
+        (row[j] as number) +
+        split +
+        (outage ? 0 : totalLogLikelihood(bad, mu, shared + own * (1 + shared) * spread));
     }
   }
 }
