@@ -292,6 +292,24 @@ export const twoSampleOracleGate = (ratio: number, alpha = 0.01, schedule: Sched
   );
 
 /**
+ * The two-sample oracle told each look's true ratio of the two rates (`ratioAt` of the tick's end):
+ * for outages on both sides, which add the same errors to each and so pull the ratio towards 1
+ * while they last. A good canary's ratio is 1 throughout, so it holds α there; told when the
+ * outages are and what they add, it is the bound for a judge that must find them from the counts.
+ */
+export const informedOracleGate = (
+  ratioAt: (t: number) => number,
+  alpha = 0.01,
+  schedule: Schedule = ARGO_STEPS,
+): Gate =>
+  splitOracle(
+    'informed oracle',
+    (k, rho) => landed(k.canary.bad, k.baseline.bad, shareAt(rho, ratioAt(k.t)), rho),
+    alpha,
+    schedule,
+  );
+
+/**
  * log P(x | n) for x = 0..n: where n bad events split between two Poisson counts of means mc and mb
  * whose rates each vary by their own gamma of CV `cv` (independent negative binomials; binomial at
  * CV 0). Each NB term follows from the one before, NB(y + 1) / NB(y) = (y + k) / (y + 1) · p.
