@@ -184,8 +184,9 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
     );
     // Read as the canary's own bursts (an outage's errors landing by the traffic split, where a
     // doubled rate would put twice the canary's share), outages hid it: 8.5% caught in the bench.
-    // 81.7% while the outage at the canary's start fed the burst estimate (next test); 86% now.
-    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.84);
+    // 81.7% while the outage at the canary's start fed the burst estimate (next test); 86% once it
+    // did not; 90.7% with the split test reading outages as errors added to both sides too.
+    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.89);
   });
 
   it("an outage in the canary's first windows does not widen the allowance for bursts", () => {

@@ -1,15 +1,18 @@
 import {
+  initialDispersion,
   initialPairedTest,
   initialRateTest,
   initialSplitTest,
   pairedLogEValue,
   rateLogEValue,
   splitLogEValue,
+  splitLogEValues,
   temperings,
   updatePairedTest,
   updateRateTest,
   updateSplitTest,
   type WindowCounts,
+  withHistory,
 } from '@kanary/metrics';
 import { gammaSampler, poissonSampler, seededRandom } from '@kanary/testkit';
 import { describe, expect, it } from 'vitest';
@@ -196,5 +199,86 @@ describe('the tempered and split tests paired level by level (stats/paired-e-pro
       logAverage(rateLogEValue(tempered), splitLogEValue(split)),
       10,
     );
+  });
+
+  describe('outages read as errors added to both sides', () => {
+    const RATE = 0.005;
+    /** A 10% canary's window at 100 requests/s: 1,000 requests, `extra` errors per request added to both. */
+    const window = (random: () => number, ratio: number, extra: number): WindowCounts => {
+      const poisson = poissonSampler(random);
+      return {
+        canaryTotal: 100,
+        canaryBad: poisson(100 * (RATE * ratio + extra)),
+        baselineTotal: 900,
+        baselineBad: poisson(900 * (RATE + extra)),
+      };
+    };
+    /** Three outage windows (+5%) then `ordinary` quiet ones, read both ways or as shared bursts only. */
+    const release = (seed: number, ratio: number, ordinary: number, bothWays: boolean) => {
+      const random = seededRandom(seed);
+      let state = initialSplitTest();
+      for (let i = 0; i < 3 + ordinary; i++) {
+        const outage = i < 3;
+        state = updateSplitTest(
+          state,
+          window(random, ratio, outage ? 0.05 : 0),
+          0,
+          outage && bothWays ? RATE : undefined,
+        );
+      }
+      return state;
+    };
+
+    it('on a good canary the e-value against the binomial null keeps a mean of 1, read both ways', () => {
+      // Each reading is a likelihood ratio of laws fixed by the window's total, so their average is too.
+      const runs = 20_000;
+      let sum = 0;
+      for (let seed = 0; seed < runs; seed++)
+        sum += Math.exp(splitLogEValues(release(seed, 1, 6, true))[0] as number);
+      expect(sum / runs).toBeGreaterThan(0.8);
+      expect(sum / runs).toBeLessThan(1.1);
+    });
+
+    it('keeps the evidence of a doubled rate that outage windows, read as shared bursts, take away', () => {
+      // Read as a shared burst, an outage's ~55 errors landing by the traffic split are strong
+      // evidence against every regression; read as added errors they weigh little either way.
+      let both = 0;
+      let shared = 0;
+      for (let seed = 0; seed < 200; seed++) {
+        if (splitLogEValue(release(seed, 2, 30, true)) >= THRESHOLD) both++;
+        if (splitLogEValue(release(seed, 2, 30, false)) >= THRESHOLD) shared++;
+      }
+      expect(both).toBeGreaterThan(shared + 20);
+    });
+
+    it('the history tells outages over quiet traffic from bursts both sides share', () => {
+      const random = seededRandom(5);
+      const poisson = poissonSampler(random);
+      const gamma = gammaSampler(random);
+      const history = (bursts: (i: number) => number, extra: (i: number) => number) =>
+        Array.from({ length: 60 }, (_, i) => ({
+          total: 1_000,
+          bad: poisson(1_000 * (RATE * bursts(i) + extra(i))),
+        }));
+      const outages = history(
+        () => 1,
+        (i) => (i % 30 < 3 ? 0.05 : 0),
+      );
+      const sharedBursts = history(
+        () => gamma(4) / 4,
+        () => 0,
+      );
+      expect(withHistory(initialDispersion(), outages).historyOutages).toBe(true);
+      expect(withHistory(initialDispersion(), sharedBursts).historyOutages).toBeUndefined();
+      expect(
+        withHistory(
+          initialDispersion(),
+          history(
+            () => 1,
+            () => 0,
+          ),
+        ).historyOutages,
+      ).toBeUndefined();
+    });
   });
 });

@@ -6,6 +6,7 @@ import {
   type DispersionState,
   extraVariance,
   initialDispersion,
+  isOutageWindow,
   observeDispersion,
   baselineRate as pooledBaselineRate,
   withHistory,
@@ -84,6 +85,7 @@ function foldTests(
   c: number,
   rate: number | undefined,
   bursts: boolean,
+  outage = false,
 ): Tests {
   // The pairing's top level is tempered at min(its level, c) = c in every window (c is a level of
   // the dispersion grid, whose top the split grid shares): it is the single tempered test, kept
@@ -96,7 +98,9 @@ function foldTests(
       paired && c <= (SPLIT_NULL_GRID.at(-1) as number)
         ? (paired.at(-1) as RateTestState)
         : updateRateTest(t.logL, w, tol, temperings(w, tol, c, rate), rate),
-    ...(paired ? { split: updateSplitTest(t.split ?? initialSplitTest(), w, tol), paired } : {}),
+    ...(paired
+      ? { split: updateSplitTest(t.split ?? initialSplitTest(), w, tol, outage ? rate : undefined), paired }
+      : {}),
   };
 }
 
@@ -208,7 +212,10 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           pooledBaselineRate(dispersion) ?? 0,
           dispersion.historyRate ?? (dispersion.historyWindows ? 0 : (prev.priorRate ?? 0)),
         ) || undefined;
-      const tests = foldTests(prev, w, tol, c, rate, prior !== false);
+      // Where the history showed outages over quiet traffic, a window over the outage cut may be
+      // one: the split test weighs that reading too (stats/split-e-process.ts).
+      const outage = prior !== false && dispersion.historyOutages === true && isOutageWindow(dispersion, w);
+      const tests = foldTests(prev, w, tol, c, rate, prior !== false, outage);
       // With an allowance, the same tests over the windows after it too, so an allowance looser
       // than the warm-up was (its windows pulling the first tests down) costs little more than
       // initialDelay would have (judges/warm-up.ts).
@@ -217,7 +224,15 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           ? undefined
           : warming
             ? (prev.settled ?? { logL: initialRateTest() })
-            : foldTests(prev.settled ?? { logL: initialRateTest() }, w, tolerance, c, rate, prior !== false);
+            : foldTests(
+                prev.settled ?? { logL: initialRateTest() },
+                w,
+                tolerance,
+                c,
+                rate,
+                prior !== false,
+                outage,
+              );
       const state: State = {
         ...prev,
         memory,

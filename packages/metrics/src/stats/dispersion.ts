@@ -34,6 +34,12 @@ export interface DispersionState {
   historyRate?: number;
   /** Bad events per request above which a window reads as an outage, from the history. */
   historyCut?: number;
+  /**
+   * The history had windows over the cut, and its other windows varied little (total CV under
+   * 0.32, more likely than not): outages over quiet traffic, so the split test may read a canary
+   * window over the cut as errors added to both sides.
+   */
+  historyOutages?: boolean;
   canary: { total: number; bad: number };
   baseline: { total: number; bad: number };
   /**
@@ -145,6 +151,20 @@ function ordinaryRatio(
 }
 
 /**
+ * Whether a canary window reads as an outage on both sides: its bad events per request above the
+ * cut `observeDispersion` uses with it.
+ */
+export function isOutageWindow(
+  d: DispersionState,
+  w: { canaryTotal: number; canaryBad: number; baselineTotal: number; baselineBad: number },
+): boolean {
+  const n = w.canaryTotal + w.baselineTotal;
+  if (!(n > 0)) return false;
+  const cut = windowCut([...d.recent, [w.canaryTotal, w.canaryBad, w.baselineTotal, w.baselineBad]], d);
+  return cut !== undefined && (w.canaryBad + w.baselineBad) / n > cut;
+}
+
+/**
  * The outage cut for the canary's windows: the history's while the canary has had fewer windows
  * than the history (outages at the canary's start would otherwise be half of the few windows the
  * median is taken over, and none would read as one), then the canary's own windows'.
@@ -253,7 +273,31 @@ export function withHistory(
     historyWindows: kept.length,
     historyRate: rate,
     ...(cut !== undefined ? { historyCut: cut } : {}),
+    ...(kept.length < all.length && quietOutages(history) ? { historyOutages: true } : {}),
   };
+}
+
+/** Total variation (CV²) of ordinary windows below which the windows over the cut read as outages. */
+const QUIET = 0.1;
+
+/**
+ * Whether the history's windows over the cut were outages rather than the top of bursts both sides
+ * share: the ordinary windows' total variation (shared + own, all a baseline's windows can show) is
+ * more likely than not under QUIET (CV 0.32). Gamma bursts that pass 6× their median come with a
+ * spread of lesser ones (CV 0.5 shared: 0.25); an outage over Poisson traffic does not.
+ */
+function quietOutages(history: number[][]): boolean {
+  const top = Math.max(...history.flat());
+  let quiet = 0;
+  let all = 0;
+  OWN_GRID.forEach((own, i) => {
+    SHARED_GRID.forEach((shared, j) => {
+      const p = Math.exp((history[i]?.[j] ?? -Infinity) - top);
+      all += p;
+      if (shared + own + shared * own <= QUIET) quiet += p;
+    });
+  });
+  return quiet / all > 0.5;
 }
 
 /** Adds one canary window's log likelihood at every grid point, for the given pooled rates. */

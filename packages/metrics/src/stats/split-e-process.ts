@@ -53,6 +53,11 @@ export const SPLIT_NULL_GRID: readonly number[] = OWN_CVS.map((cv) => cv * cv);
 export interface SplitTestState {
   /** Per alternative (RATE_GRID × OWN_ALTERNATIVES): log likelihood of the splits over the binomial null at ρ₀. */
   alternative: number[];
+  /**
+   * The same alternatives with each outage window (`updateSplitTest`'s `outageRate`) read as errors
+   * added to both sides; absent until the first such window (until then equal to `alternative`).
+   */
+  outage?: number[];
   /** Per c (SPLIT_NULL_GRID): log likelihood of the splits under the null at c over the binomial null. */
   nulls: number[];
 }
@@ -62,22 +67,43 @@ export function initialSplitTest(): SplitTestState {
 }
 
 /**
- * Folds one window in. The shares are the multiplicative model's, with no outage read from the
- * window's total (the tempered test does that): a burst both sides share multiplies both rates,
- * and reading its excess as errors added to both would pull every θ_k back towards ρ₀.
+ * Folds one window in. The shares are the multiplicative model's: a burst both sides share
+ * multiplies both rates, and reading its excess as errors added to both would pull every θ_k back
+ * towards ρ₀. Where the baseline's history shows outages over quiet traffic, the caller passes
+ * `outageRate` (the baseline's rate) for a window over the outage cut, and the window is read both
+ * ways, each reading kept over the whole run: as errors added to both sides (`windowShares`, which
+ * puts the canary's share of them nearer its share of requests) and as a shared burst. The two are
+ * averaged at the end with OUTAGE_READING on the first, so a wrong reading costs a bounded factor
+ * once instead of evidence window after window. The outage reading's shares are never below ρ₀, so
+ * each reading's likelihood ratio grows with the canary's part and the null's boundary stays the
+ * worst case; both depend only on the window's total of bad events, so the null is unchanged.
  */
-export function updateSplitTest(state: SplitTestState, w: WindowCounts, tolerance: number): SplitTestState {
+export function updateSplitTest(
+  state: SplitTestState,
+  w: WindowCounts,
+  tolerance: number,
+  outageRate?: number,
+): SplitTestState {
   const bad = w.canaryBad + w.baselineBad;
   if (w.canaryTotal <= 0 || w.baselineTotal <= 0 || bad <= 0) return state;
   const { rho0, theta } = windowShares(w, tolerance);
   const { ec, eb } = badEvents(w);
   const binomial = splitLogLikelihood(ec, ec + eb, rho0, 0);
-  return {
-    alternative: alternativesOf(state).map((l, i) => {
+  const fold = (shares: readonly number[], prior: readonly number[]) =>
+    prior.map((l, i) => {
       const { k, c } = ALTERNATIVES[i] as { k: number; c: number };
-      const t = theta[k] as number;
+      const t = shares[k] as number;
       return l + splitLogLikelihood(ec, ec + eb, t, splitCorrelation(c, t)) - binomial;
-    }),
+    });
+  const before = alternativesOf(state);
+  const added =
+    outageRate === undefined
+      ? undefined
+      : windowShares(w, tolerance, outageRate).theta.map((t) => Math.max(t, rho0));
+  const outage = added || state.outage ? fold(added ?? theta, state.outage ?? before) : undefined;
+  return {
+    alternative: fold(theta, before),
+    ...(outage ? { outage } : {}),
     nulls: state.nulls.map(
       (l, i) =>
         l +
@@ -86,6 +112,9 @@ export function updateSplitTest(state: SplitTestState, w: WindowCounts, toleranc
     ),
   };
 }
+
+/** The weight of the outage reading, once a window has been read both ways. */
+const OUTAGE_READING = 0.9;
 
 /**
  * The alternatives' log likelihoods, from a state saved before the own-variation alternatives
@@ -104,7 +133,13 @@ function alternativesOf(state: SplitTestState): number[] {
  * when the canary's own variation is that level.
  */
 export function splitLogEValues(state: SplitTestState): number[] {
-  const alternative = logWeightedSumExp(alternativesOf(state), ALTERNATIVE_WEIGHTS);
+  const multiplied = logWeightedSumExp(alternativesOf(state), ALTERNATIVE_WEIGHTS);
+  const alternative = state.outage
+    ? logWeightedSumExp(
+        [multiplied, logWeightedSumExp(state.outage, ALTERNATIVE_WEIGHTS)],
+        [1 - OUTAGE_READING, OUTAGE_READING],
+      )
+    : multiplied;
   return state.nulls.map((l) => alternative - l);
 }
 
