@@ -67,6 +67,7 @@ export {
 export { normalCdf, normalQuantile } from './stats/normal.ts';
 export type { PairedTestState } from './stats/paired-e-process.ts';
 export { initialPairedTest, pairedLogEValue, updatePairedTest } from './stats/paired-e-process.ts';
+export { blockFactor } from './stats/persistence.ts';
 export type { RankSumResult } from './stats/rank-sum.ts';
 export { rankSumTest } from './stats/rank-sum.ts';
 export type { RateTestState, WindowCounts } from './stats/rate-e-process.ts';

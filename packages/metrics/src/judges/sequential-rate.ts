@@ -66,6 +66,15 @@ interface State extends WarmUpClock, Tests {
   settled?: Tests;
   /** The baseline's bad-request rate over its lifetime at the first look (until windows have some). */
   priorRate?: number;
+  /** Windows of the fold under way, where bursts outlast a window (`dispersion.block`). */
+  pending?: Fold;
+}
+
+/** Windows summed until a fold is complete. */
+interface Fold {
+  counts: WindowCounts;
+  windows: number;
+  warming: boolean;
 }
 
 /** The rate tests a judge folds windows into: the tempered one, and with bursts allowed for, the pairing. */
@@ -111,6 +120,26 @@ function foldTests(
  */
 const testsLogE = (t: Tests) =>
   t.split && t.paired ? pairedLogEValue(t.paired, t.split) : rateLogEValue(t.logL);
+
+/** The judge's e-value as its tests stand: with an allowance, averaged with the settled tests. */
+const stateLogE = (state: State, allowance: boolean) =>
+  allowance
+    ? withSettled(testsLogE(state), testsLogE(state.settled ?? { logL: initialRateTest() }))
+    : testsLogE(state);
+
+/** Adds a look's window to the fold under way (none after a complete fold: the state drops it). */
+function addToFold(from: Fold | undefined, w: WindowCounts, warming: boolean): Fold {
+  return {
+    counts: {
+      canaryTotal: (from?.counts.canaryTotal ?? 0) + w.canaryTotal,
+      canaryBad: (from?.counts.canaryBad ?? 0) + w.canaryBad,
+      baselineTotal: (from?.counts.baselineTotal ?? 0) + w.baselineTotal,
+      baselineBad: (from?.counts.baselineBad ?? 0) + w.baselineBad,
+    },
+    windows: (from?.windows ?? 0) + 1,
+    warming: (from?.warming ?? false) || warming,
+  };
+}
 
 const sum = (series: readonly { value: number }[]) =>
   series.reduce((s, x) => s + (Number.isFinite(x.value) && x.value > 0 ? x.value : 0), 0);
@@ -202,7 +231,20 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       // A warming canary's windows test against the warm-up's allowance, and are kept out of the
       // estimate of bursts (a cold start is not variation the rest of the release will have).
       const { warming, warmUntil } = warmUpWindow(prev, ctx.at, w.canaryTotal > 0, warmUp?.ms);
-      const tol = warming && warmUp ? warmUp.tolerance : tolerance;
+      const canary = { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad };
+      const baseline = {
+        total: prev.baseline.total + w.baselineTotal,
+        bad: prev.baseline.bad + w.baselineBad,
+      };
+      // Where the history's bursts outlast a window, the tests fold `block` windows as one
+      // (stats/persistence.ts) and move when a fold is complete; a fold is warming if any of its
+      // windows is (the null it is tested against is then the wider one).
+      const block = prev.dispersion?.block ?? 1;
+      const pending = block > 1 ? addToFold(prev.pending, w, warming) : undefined;
+      const complete = !pending || pending.windows >= block;
+      const f: WindowCounts = pending ? pending.counts : w;
+      const foldWarming = pending ? pending.warming : warming;
+      const tol = foldWarming && warmUp ? warmUp.tolerance : tolerance;
       const dispersion = prev.dispersion ?? initialDispersion();
       const c = prior ? extraVariance(dispersion, prior) : 0;
       // The baseline's rate outside outages; the larger of the pooled and the history's (a wider
@@ -212,58 +254,69 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           pooledBaselineRate(dispersion) ?? 0,
           dispersion.historyRate ?? (dispersion.historyWindows ? 0 : (prev.priorRate ?? 0)),
         ) || undefined;
-      // Where the history showed outages over quiet traffic, a window over the outage cut may be
-      // one: the split test weighs that reading too (stats/split-e-process.ts).
-      const outage = prior !== false && dispersion.historyOutages === true && isOutageWindow(dispersion, w);
-      const tests = foldTests(prev, w, tol, c, rate, prior !== false, outage);
-      // With an allowance, the same tests over the windows after it too, so an allowance looser
-      // than the warm-up was (its windows pulling the first tests down) costs little more than
-      // initialDelay would have (judges/warm-up.ts).
-      const settled =
-        warmUp === undefined
-          ? undefined
-          : warming
-            ? (prev.settled ?? { logL: initialRateTest() })
-            : foldTests(
-                prev.settled ?? { logL: initialRateTest() },
-                w,
-                tolerance,
-                c,
-                rate,
-                prior !== false,
-                outage,
-              );
+      const foldTestsOf = (): State => {
+        // Where the history showed outages over quiet traffic, a window over the outage cut may be
+        // one: the split test weighs that reading too (stats/split-e-process.ts).
+        const outage = prior !== false && dispersion.historyOutages === true && isOutageWindow(dispersion, f);
+        const tests = foldTests(prev, f, tol, c, rate, prior !== false, outage);
+        // With an allowance, the same tests over the windows after it too, so an allowance looser
+        // than the warm-up was (its windows pulling the first tests down) costs little more than
+        // initialDelay would have (judges/warm-up.ts).
+        const settled =
+          warmUp === undefined
+            ? undefined
+            : foldWarming
+              ? (prev.settled ?? { logL: initialRateTest() })
+              : foldTests(
+                  prev.settled ?? { logL: initialRateTest() },
+                  f,
+                  tolerance,
+                  c,
+                  rate,
+                  prior !== false,
+                  outage,
+                );
+        const { pending: _folded, ...rest } = prev;
+        return {
+          ...rest,
+          ...tests,
+          ...(settled ? { settled } : {}),
+          dispersion: foldWarming ? dispersion : observeDispersion(dispersion, f),
+          windows: prev.windows + 1,
+        };
+      };
       const state: State = {
-        ...prev,
+        ...(complete ? foldTestsOf() : { ...prev, pending }),
         memory,
         lastAt: ctx.at,
         ...(warmUntil !== undefined ? { warmUntil } : {}),
-        ...tests,
-        ...(settled ? { settled } : {}),
-        dispersion: warming ? dispersion : observeDispersion(dispersion, w),
-        canary: { total: prev.canary.total + w.canaryTotal, bad: prev.canary.bad + w.canaryBad },
-        baseline: { total: prev.baseline.total + w.baselineTotal, bad: prev.baseline.bad + w.baselineBad },
-        windows: prev.windows + 1,
+        canary,
+        baseline,
       };
-      const logE = settled ? withSettled(testsLogE(tests), testsLogE(settled)) : testsLogE(tests);
-      const canaryRate = state.canary.total ? state.canary.bad / state.canary.total : 0;
-      const baselineRate = state.baseline.total ? state.baseline.bad / state.baseline.total : 0;
+      const logE = stateLogE(state, warmUp !== undefined);
+      const canaryRate = canary.total ? canary.bad / canary.total : 0;
+      const baselineRate = baseline.total ? baseline.bad / baseline.total : 0;
       const detail = {
         eValue: Math.exp(logE),
         threshold: 1 / alpha,
-        canary: { ...state.canary, rate: canaryRate },
-        baseline: { ...state.baseline, rate: baselineRate },
+        canary: { ...canary, rate: canaryRate },
+        baseline: { ...baseline, rate: baselineRate },
         window: w,
         resets: ct.resets + cb.resets + bt.resets + bb.resets,
         extraVariation: Math.sqrt(c),
-        ...(warming ? { warmingUp: { allowed: 1 + tol, until: warmUntil } } : {}),
+        ...(block > 1 ? { fold: { windows: block, done: complete ? block : (pending?.windows ?? 0) } } : {}),
+        ...(warming
+          ? { warmingUp: { allowed: 1 + (warmUp?.tolerance ?? tolerance), until: warmUntil } }
+          : {}),
       };
       if (w.canaryTotal + w.baselineTotal === 0) {
         return { state, look: { phase: 'nodata', detail, message: 'no requests since the last look' } };
       }
-      const rates = `canary ${percent(canaryRate)} errors over ${count(state.canary.total)} requests, baseline ${percent(baselineRate)} over ${count(state.baseline.total)}${
-        warming ? `; warming up, up to ${1 + tol}× the baseline's rate allowed` : ''
-      }`;
+      const rates = `canary ${percent(canaryRate)} errors over ${count(canary.total)} requests, baseline ${percent(baselineRate)} over ${count(baseline.total)}${
+        warming
+          ? `; warming up, up to ${1 + (warmUp?.tolerance ?? tolerance)}× the baseline's rate allowed`
+          : ''
+      }${complete ? '' : `; bursts here last longer than a look, so the test moves every ${block} looks (${pending?.windows} of ${block})`}`;
       return {
         state,
         look: {

@@ -1,3 +1,4 @@
+import { blockFactor, sumBlocks } from './persistence.ts';
 import { outageExcess } from './rate-e-process.ts';
 
 /**
@@ -30,6 +31,11 @@ export interface DispersionState {
   history?: number[][];
   /** How many windows of history that was. */
   historyWindows?: number;
+  /**
+   * Look windows the tests fold as one, from how long the history's bursts last
+   * (stats/persistence.ts); absent, 1. Every window this state holds is a fold of that many.
+   */
+  block?: number;
   /** The baseline's bad-event rate over its history's ordinary windows (outages left out). */
   historyRate?: number;
   /** Bad events per request above which a window reads as an outage, from the history. */
@@ -174,7 +180,9 @@ function windowCut(
   d: DispersionState,
 ): number | undefined {
   const own = () => outageCut(recent.map(([nc, xc, nb, xb]) => [nc + nb, xc + xb]));
-  if (d.historyCut !== undefined && recent.length < (d.historyWindows ?? 0)) return d.historyCut;
+  // recent holds folds of `block` windows; the history's cut scaled alike is the same rate.
+  if (d.historyCut !== undefined && recent.length < (d.historyWindows ?? 0) / (d.block ?? 1))
+    return d.historyCut;
   return own() ?? d.historyCut;
 }
 
@@ -258,9 +266,12 @@ export function withHistory(
   const requests = kept.reduce((s, w) => s + w.total, 0);
   const rate = kept.reduce((s, w) => s + Math.min(w.bad, w.total), 0) / Math.max(1, requests);
   if (kept.length < 2 || rate <= 0) return d;
+  // Bursts that outlast a window: the fit, like the tests, reads folds of `block` windows.
+  const block = blockFactor(kept.map((w) => ({ total: w.total, bad: Math.min(w.bad, w.total) })));
+  const folds = sumBlocks(kept, block);
   const history = OWN_GRID.map((own) =>
     SHARED_GRID.map((shared) =>
-      kept.reduce(
+      folds.reduce(
         (s, w) =>
           s + totalLogLikelihood(Math.min(w.bad, w.total), w.total * rate, shared + own + shared * own),
         0,
@@ -271,6 +282,7 @@ export function withHistory(
     ...d,
     history,
     historyWindows: kept.length,
+    ...(block > 1 ? { block } : {}),
     historyRate: rate,
     ...(cut !== undefined ? { historyCut: cut } : {}),
     ...(kept.length < all.length && quietOutages(history) ? { historyOutages: true } : {}),

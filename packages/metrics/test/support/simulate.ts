@@ -32,9 +32,10 @@ export interface Scenario {
   /**
    * Error rates that vary beyond Poisson: each look interval a side's rate is multiplied by a gamma
    * draw of mean 1 and this CV, one per side or (`shared`) one for both — times, with `own`, one
-   * per side of that CV on top of the shared one.
+   * per side of that CV on top of the shared one. With `holdLooks`, each draw is held for that
+   * many look intervals (a burst that outlasts a look), from a random phase.
    */
-  variation?: { cv: number; shared: boolean; own?: number };
+  variation?: { cv: number; shared: boolean; own?: number; holdLooks?: number };
   /** Give the judge the stable side's history per look interval at its first look, as the gate's range query does. */
   history?: boolean;
   /**
@@ -78,7 +79,19 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
   const gamma = gammaSampler(u);
   const draw = (cv: number) => (cv > 0 ? gamma(1 / (cv * cv)) * cv * cv : 1);
   const own = scenario.variation?.shared ? (scenario.variation.own ?? 0) : 0;
-  const factor = () => draw(scenario.variation?.cv ?? 0) * draw(own);
+  const hold = scenario.variation?.holdLooks ?? 1;
+  const phase = hold > 1 ? Math.floor(u() * hold) : 0;
+  /** A stream of draws, each kept for `hold` calls (a fresh one every call without `holdLooks`). */
+  const held = <T>(make: () => T): (() => T) => {
+    let value: T | undefined;
+    let calls = phase;
+    return () => {
+      if (value === undefined || calls % hold === 0) value = make();
+      calls++;
+      return value;
+    };
+  };
+  const factor = held(() => draw(scenario.variation?.cv ?? 0) * draw(own));
   const fresh = (): Side => ({ total: 0, bad: 0, buckets: ISTIO_BUCKETS_MS.map(() => 0).concat(0) });
   const canary = fresh();
   const baseline = fresh();
@@ -146,15 +159,20 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
       }));
     return { kind: 'histogram', canary: series(canary), baseline: series(baseline) };
   };
+  const sides = held(() => {
+    const g = draw(scenario.variation?.cv ?? 0);
+    return {
+      gc: g * draw(own),
+      gb: scenario.variation?.shared ? g * draw(own) : draw(scenario.variation?.cv ?? 0),
+    };
+  });
   let state: unknown;
   let first = true;
   for (let t = 0; t <= scenario.durationS; t += scenario.lookEveryS) {
     if (t > 0) {
       const share = scenario.share(t);
       const lambda = scenario.rps * scenario.lookEveryS;
-      const g = draw(scenario.variation?.cv ?? 0);
-      const gc = g * draw(own);
-      const gb = scenario.variation?.shared ? g * draw(own) : draw(scenario.variation?.cv ?? 0);
+      const { gc, gb } = sides();
       const window = serve(canary, at(scenario.canary(t), historyS + t), lambda * share, true, gc);
       serve(baseline, at(scenario.baseline, historyS + t), lambda * (1 - share), false, gb);
       if (scenario.resetsAt?.some((r) => r > t - scenario.lookEveryS && r <= t)) {
