@@ -62,10 +62,11 @@ export const ARGO_STEPS = stepsOf('10% more a minute to 50%, promoted at 6 min',
 ]);
 
 /**
- * Kanary: a sequential judge, one look per scrape (every 10 s), through @kanary/metrics' public
- * API. The first look is at t = 0, as the real gate's, when the canary has served nothing; the
- * stable side's counters hold its ten minutes of history, and the error judge is given that
- * history per 10 s window as the gate's range query would give it (`baseline.history`).
+ * Kanary: a sequential judge, one look per scrape (every 10 s) or per `lookEveryS` (the metric's
+ * `interval`, a multiple of 10 s), through @kanary/metrics' public API. The first look is at t = 0,
+ * as the real gate's, when the canary has served nothing; the stable side's counters hold its ten
+ * minutes of history, and the error judge is given that history per look interval as the gate's
+ * range query would give it (`baseline.history`, its step the interval).
  */
 export function kanaryGate(
   metric: Metric,
@@ -74,6 +75,7 @@ export function kanaryGate(
   /** The metric's `initialDelay` (s): the first look, which only records the counters, comes then. */
   initialDelayS = 0,
   schedule: Schedule = ARGO_STEPS,
+  lookEveryS = TICK_S,
 ): Gate {
   const judge =
     metric === 'errors' ? createSequentialRateJudge(options) : createSequentialLatencyJudge(options);
@@ -97,9 +99,7 @@ export function kanaryGate(
             baseline: {
               total: [{ labels: {}, value: cum.baseline.total }],
               bad: [{ labels: {}, value: cum.baseline.bad }],
-              ...(first && judge.history
-                ? { history: before.map((k) => ({ total: k.baseline.total, bad: k.baseline.bad })) }
-                : {}),
+              ...(first && judge.history ? { history: historyWindows(before, lookEveryS) } : {}),
             },
           }
         : {
@@ -136,10 +136,24 @@ export function kanaryGate(
         look(k.t - TICK_S, cum.canary.total > 0, true);
       }
       add(k, ['canary', 'baseline']);
-      if (looked && look(k.t, cum.canary.total > 0) === 'failed') return 'rollback';
+      if (looked && k.t % lookEveryS === 0 && look(k.t, cum.canary.total > 0) === 'failed') return 'rollback';
       return k.t >= schedule.endS ? 'promote' : 'continue';
     },
   };
+}
+
+/** The stable side's ticks summed per look interval, the last window ending at the canary's start. */
+function historyWindows(ticks: Tick[], everyS: number): Array<{ total: number; bad: number }> {
+  const per = everyS / TICK_S;
+  const out: Array<{ total: number; bad: number }> = [];
+  for (let end = ticks.length; end - per >= 0; end -= per) {
+    const group = ticks.slice(end - per, end);
+    out.unshift({
+      total: group.reduce((s, k) => s + k.baseline.total, 0),
+      bad: group.reduce((s, k) => s + k.baseline.bad, 0),
+    });
+  }
+  return out;
 }
 
 const LES = [...BUCKETS_MS.map(String), '+Inf'];
@@ -255,12 +269,17 @@ const shareAt = (rho: number, ratio: number) => (rho * ratio) / (rho * ratio + 1
 const landed = (c: number, b: number, theta: number, rho: number) =>
   c * Math.log(theta / rho) + b * Math.log((1 - theta) / (1 - rho));
 
-/** An oracle adding each look's log likelihood ratio of where its requests land, rolling back at 1/α. */
+/**
+ * An oracle adding each tick's log likelihood ratio of where its requests land, rolling back at
+ * 1/α at a look: every tick, or every `lookEveryS` (a tick's ratio is linear in its counts, so
+ * summing ticks is the ratio of the interval's counts while the share holds).
+ */
 function splitOracle(
   label: string,
   logRatio: (k: Tick, rho: number) => number,
   alpha: number,
   schedule: Schedule,
+  lookEveryS = TICK_S,
 ): Gate {
   const bound = Math.log(1 / alpha);
   let llr = 0;
@@ -271,7 +290,7 @@ function splitOracle(
       const k = ticks.at(-1) as Tick;
       const n = k.canary.total + k.baseline.total;
       if (n > 0 && k.canary.total > 0) llr += logRatio(k, k.canary.total / n);
-      if (llr >= bound) return 'rollback';
+      if (llr >= bound && k.t % lookEveryS === 0) return 'rollback';
       return k.t >= schedule.endS ? 'promote' : 'continue';
     },
   };
@@ -283,12 +302,18 @@ function splitOracle(
  * not the baseline's rate — the best any canary-against-baseline test looking every 10 s can do at
  * α = 0.01 against that one alternative.
  */
-export const twoSampleOracleGate = (ratio: number, alpha = 0.01, schedule: Schedule = ARGO_STEPS): Gate =>
+export const twoSampleOracleGate = (
+  ratio: number,
+  alpha = 0.01,
+  schedule: Schedule = ARGO_STEPS,
+  lookEveryS = TICK_S,
+): Gate =>
   splitOracle(
     'two-sample oracle',
     (k, rho) => landed(k.canary.bad, k.baseline.bad, shareAt(rho, ratio), rho),
     alpha,
     schedule,
+    lookEveryS,
   );
 
 /**
@@ -472,6 +497,7 @@ export const histogramOracleGate = (
   canary: number[],
   alpha = 0.01,
   schedule: Schedule = ARGO_STEPS,
+  lookEveryS = TICK_S,
 ): Gate =>
   splitOracle(
     'histogram oracle',
@@ -483,6 +509,7 @@ export const histogramOracleGate = (
       }, 0),
     alpha,
     schedule,
+    lookEveryS,
   );
 
 /**

@@ -51,6 +51,11 @@ export interface Overdispersion {
   shared: boolean;
   /** With `shared`: each side's own variation on top of the shared one, as a CV (default 0). */
   own?: number;
+  /**
+   * How long a burst lasts (s): the multipliers are drawn at the start of every `holdS` and held
+   * (default: one tick, each 10 s independent of the last).
+   */
+  holdS?: number;
 }
 
 /** Draws one tick of traffic for both sides. */
@@ -84,11 +89,28 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
     }
     return { total, bad: slow, buckets };
   };
-  return (t: number, rps: number, share: number, canary: Behaviour, baseline = BASELINE): Tick => {
+  const own = noise?.shared ? (noise.own ?? 0) : undefined;
+  const multipliers = () => {
     const g = factor();
-    const own = noise?.shared ? (noise.own ?? 0) : undefined;
     const gc = own === undefined ? g : g * gammaOf(own);
     const gb = own === undefined ? factor() : g * gammaOf(own);
+    return { g, gc, gb };
+  };
+  let held: { g: number; gc: number; gb: number; until: number } | undefined;
+  // Bursts start at a random phase, not on the look grid.
+  const phase = noise?.holdS === undefined ? 0 : random() * noise.holdS;
+  return (t: number, rps: number, share: number, canary: Behaviour, baseline = BASELINE): Tick => {
+    let m: { g: number; gc: number; gb: number };
+    if (noise?.holdS === undefined) m = multipliers();
+    else {
+      // The tick ending at t starts at t - TICK_S; a new burst at every multiple of holdS.
+      if (!held || t - TICK_S >= held.until) {
+        const from = Math.floor((t - TICK_S - phase) / noise.holdS) * noise.holdS + phase;
+        held = { ...multipliers(), until: from + noise.holdS };
+      }
+      m = held;
+    }
+    const { g, gc, gb } = m;
     return {
       t,
       share,
