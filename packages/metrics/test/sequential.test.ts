@@ -28,6 +28,49 @@ function detection(make: () => Judge, scenario: Scenario, runs: number, seed0: n
   };
 }
 
+/**
+ * A rate judge fed by hand: the baseline's history at a first look (the canary not serving yet),
+ * then one 10 s window of counts per call, its state round-tripped through JSON as a resume would.
+ */
+function handFed(history: Array<{ total: number; bad: number }>) {
+  const v = (value: number) => [{ labels: {}, value }];
+  const judge = createSequentialRateJudge();
+  const cum = {
+    ct: 0,
+    cb: 0,
+    bt: history.reduce((s, w) => s + w.total, 0),
+    bb: history.reduce((s, w) => s + w.bad, 0),
+  };
+  let state = judge.look(
+    undefined,
+    {
+      kind: 'counts',
+      canary: { total: [], bad: [] },
+      baseline: { total: v(cum.bt), bad: v(cum.bb), history },
+    },
+    { at: 0 },
+  ).state;
+  let at = 0;
+  return (w: { canaryTotal: number; canaryBad: number; baselineTotal: number; baselineBad: number }) => {
+    cum.ct += w.canaryTotal;
+    cum.cb += w.canaryBad;
+    cum.bt += w.baselineTotal;
+    cum.bb += w.baselineBad;
+    at += 10_000;
+    const out = judge.look(
+      state,
+      {
+        kind: 'counts',
+        canary: { total: v(cum.ct), bad: v(cum.cb) },
+        baseline: { total: v(cum.bt), bad: v(cum.bb) },
+      },
+      { at },
+    );
+    state = JSON.parse(JSON.stringify(out.state));
+    return out.look;
+  };
+}
+
 const good = { errorRate: 0.005, medianMs: 100, sigma: 0.6 };
 const base = (over: Partial<Scenario>): Scenario => ({
   rps: 100,
@@ -195,38 +238,18 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
     // Counted from the canary's own few windows, the outage cut lets them through (half of them
     // are outages), and their totals, far beyond Poisson, read as bursts: the allowance went
     // from CV 0.1 to 0.45 here and tempered the test for minutes.
-    const v = (value: number) => [{ labels: {}, value }];
     const outage = (i: number) => i % 30 < 3;
-    const history = Array.from({ length: 60 }, (_, i) => ({ total: 1_000, bad: outage(i) ? 55 : 5 }));
-    const judge = createSequentialRateJudge();
-    const cum = { ct: 0, cb: 0, bt: history.length * 1_000, bb: history.reduce((s, w) => s + w.bad, 0) };
-    let state = judge.look(
-      undefined,
-      {
-        kind: 'counts',
-        canary: { total: [], bad: [] },
-        baseline: { total: v(cum.bt), bad: v(cum.bb), history },
-      },
-      { at: 0 },
-    ).state;
+    const look = handFed(Array.from({ length: 60 }, (_, i) => ({ total: 1_000, bad: outage(i) ? 55 : 5 })));
     const allowances: number[] = [];
     for (let i = 0; i < 12; i++) {
       const hit = outage(i);
-      cum.ct += 100;
-      cum.cb += hit ? 6 : 1;
-      cum.bt += 900;
-      cum.bb += hit ? 50 : 4 + (i % 2);
-      const out = judge.look(
-        state,
-        {
-          kind: 'counts',
-          canary: { total: v(cum.ct), bad: v(cum.cb) },
-          baseline: { total: v(cum.bt), bad: v(cum.bb) },
-        },
-        { at: (i + 1) * 10_000 },
-      );
-      state = out.state;
-      allowances.push((out.look.detail as { extraVariation: number }).extraVariation);
+      const out = look({
+        canaryTotal: 100,
+        canaryBad: hit ? 6 : 1,
+        baselineTotal: 900,
+        baselineBad: hit ? 50 : 4 + (i % 2),
+      });
+      allowances.push((out.detail as { extraVariation: number }).extraVariation);
     }
     expect(Math.max(...allowances)).toBeLessThanOrEqual(allowances[0] as number);
   });
@@ -241,42 +264,19 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
 
   it('folds windows where bursts outlast them: the test moves once a fold is complete, also across a resume', () => {
     // History: the baseline's errors move between levels that each hold for six 10 s windows.
-    const v = (value: number) => [{ labels: {}, value }];
     const levels = [20, 80, 35, 60, 15, 90, 45, 25, 70, 30];
-    const history = Array.from({ length: 360 }, (_, i) => ({
-      total: 10_000,
-      bad: levels[Math.floor(i / 6) % levels.length] as number,
-    }));
-    const judge = createSequentialRateJudge();
-    const cum = { ct: 0, cb: 0, bt: 3_600_000, bb: history.reduce((s, w) => s + w.bad, 0) };
-    let state = judge.look(
-      undefined,
-      {
-        kind: 'counts',
-        canary: { total: [], bad: [] },
-        baseline: { total: v(cum.bt), bad: v(cum.bb), history },
-      },
-      { at: 0 },
-    ).state;
+    const look = handFed(
+      Array.from({ length: 360 }, (_, i) => ({
+        total: 10_000,
+        bad: levels[Math.floor(i / 6) % levels.length] as number,
+      })),
+    );
     const looks: Array<{ eValue: number; fold?: { windows: number; done: number }; message: string }> = [];
     for (let i = 0; i < 12; i++) {
       // A canary erring 4× its baseline (10% of the requests).
-      cum.ct += 1_000;
-      cum.cb += 20;
-      cum.bt += 9_000;
-      cum.bb += 45;
-      const out = judge.look(
-        state,
-        {
-          kind: 'counts',
-          canary: { total: v(cum.ct), bad: v(cum.cb) },
-          baseline: { total: v(cum.bt), bad: v(cum.bb) },
-        },
-        { at: (i + 1) * 10_000 },
-      );
-      state = JSON.parse(JSON.stringify(out.state));
-      const detail = out.look.detail as { eValue: number; fold?: { windows: number; done: number } };
-      looks.push({ ...detail, message: out.look.message ?? '' });
+      const out = look({ canaryTotal: 1_000, canaryBad: 20, baselineTotal: 9_000, baselineBad: 45 });
+      const detail = out.detail as { eValue: number; fold?: { windows: number; done: number } };
+      looks.push({ ...detail, message: out.message ?? '' });
     }
     const fold = looks[0]?.fold?.windows as number;
     expect(fold).toBeGreaterThanOrEqual(6);
