@@ -65,20 +65,11 @@ export function blockFactor(history: ReadonlyArray<{ total: number; bad: number 
 }
 
 /** The newest `f`-window batches' bad events, each standardised against its requests at `rate`. */
-function batches(history: ReadonlyArray<{ total: number; bad: number }>, f: number, rate: number): number[] {
-  const n = Math.floor(history.length / f);
-  const from = history.length - n * f;
-  return Array.from({ length: n }, (_, b) => {
-    let bad = 0;
-    let requests = 0;
-    for (const w of history.slice(from + b * f, from + (b + 1) * f)) {
-      bad += w.bad;
-      requests += w.total;
-    }
-    const expected = requests * rate;
+const batches = (history: ReadonlyArray<{ total: number; bad: number }>, f: number, rate: number) =>
+  sumBlocks(history, f).map(({ total, bad }) => {
+    const expected = total * rate;
     return expected > 0 ? (bad - expected) / Math.sqrt(expected) : 0;
   });
-}
 
 function lagOneCorrelation(xs: readonly number[]): number {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
