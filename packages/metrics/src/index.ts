@@ -61,6 +61,7 @@ export {
   DISPERSION_PRIOR,
   extraVariance,
   initialDispersion,
+  observeBaseline,
   observeDispersion,
   withHistory,
 } from './stats/dispersion.ts';

@@ -7,6 +7,7 @@ import {
   extraVariance,
   initialDispersion,
   isOutageWindow,
+  observeBaseline,
   observeDispersion,
   baselineRate as pooledBaselineRate,
   withHistory,
@@ -281,7 +282,12 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           ...rest,
           ...tests,
           ...(settled ? { settled } : {}),
-          dispersion: foldWarming ? dispersion : observeDispersion(dispersion, f),
+          // The baseline's window also tells how long its bursts last: where the windows read so
+          // far showed none that outlast a window, they may now (from the next look on).
+          dispersion: observeBaseline(foldWarming ? dispersion : observeDispersion(dispersion, f), {
+            total: w.baselineTotal,
+            bad: w.baselineBad,
+          }),
           windows: prev.windows + 1,
         };
       };
