@@ -390,6 +390,52 @@ export function ownBurstOracleGate(
   };
 }
 
+/**
+ * Wald's test told the bursts: the likelihood ratio of the canary's bad events alone, told the
+ * traffic, the baseline's rate, which ticks each held burst spans (`Tick.burst`) and the bursts' CV — within a
+ * burst the canary's bad events so far are negative binomial (Poisson at the burst's gamma draw),
+ * the ratio multiplying its mean. The ratio of those laws over the ticks seen is a test martingale
+ * for a good canary, so it holds α at every tick; knowing the baseline's rate, it is a one-sample
+ * bound (as the SPRT is for Poisson traffic) that no canary-against-baseline test can reach, and
+ * so a floor under what any judge can catch when bursts outlast a look.
+ */
+export function burstSprtGate(
+  ratio: number,
+  cv: number,
+  rps: number,
+  baseRate: number,
+  alpha = 0.01,
+  schedule: Schedule = ARGO_STEPS,
+): Gate {
+  const bound = Math.log(1 / alpha);
+  const shape = 1 / (cv * cv);
+  let done = 0;
+  let current: { burst: number; expected: number; bad: number } | undefined;
+  /** log NB(x; ratio·m) − log NB(x; m) for the bursts' gamma shape. */
+  const burstLogRatio = (x: number, m: number) =>
+    shape * Math.log((shape + m) / (shape + ratio * m)) +
+    x * Math.log((ratio * (shape + m)) / (shape + ratio * m));
+  return {
+    label: 'SPRT told the bursts (oracle)',
+    share: schedule.share,
+    step(ticks) {
+      const k = ticks.at(-1) as Tick;
+      const burst = k.burst ?? k.t;
+      if (current && current.burst !== burst) {
+        done += burstLogRatio(current.bad, current.expected);
+        current = undefined;
+      }
+      current = {
+        burst,
+        expected: (current?.expected ?? 0) + rps * TICK_S * k.share * baseRate,
+        bad: (current?.bad ?? 0) + k.canary.bad,
+      };
+      if (done + burstLogRatio(current.bad, current.expected) >= bound) return 'rollback';
+      return k.t >= schedule.endS ? 'promote' : 'continue';
+    },
+  };
+}
+
 /** An alternative of the universal-inference oracle: the rates' ratio, the canary's own bursts, a weight. */
 export interface SplitAlternative {
   ratio: number;

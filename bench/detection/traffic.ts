@@ -31,6 +31,8 @@ export interface Tick {
   baseline: Counts;
   /** The error-rate multiplier both sides shared this tick (1 without shared variation); only oracles read it. */
   sharedMultiplier: number;
+  /** With held bursts: which draw this tick's multipliers are (ticks of one burst share it); only oracles read it. */
+  burst?: number;
 }
 
 export function bucketProbabilities(b: Behaviour): number[] {
@@ -96,7 +98,7 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
     const gb = own === undefined ? factor() : g * gammaOf(own);
     return { g, gc, gb };
   };
-  let held: { g: number; gc: number; gb: number; until: number } | undefined;
+  let held: { g: number; gc: number; gb: number; until: number; burst: number } | undefined;
   // Bursts start at a random phase, not on the look grid.
   const phase = noise?.holdS === undefined ? 0 : random() * noise.holdS;
   return (t: number, rps: number, share: number, canary: Behaviour, baseline = BASELINE): Tick => {
@@ -106,7 +108,7 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
       // The tick ending at t starts at t - TICK_S; a new burst at every multiple of holdS.
       if (!held || t - TICK_S >= held.until) {
         const from = Math.floor((t - TICK_S - phase) / noise.holdS) * noise.holdS + phase;
-        held = { ...multipliers(), until: from + noise.holdS };
+        held = { ...multipliers(), until: from + noise.holdS, burst: (held?.burst ?? -1) + 1 };
       }
       m = held;
     }
@@ -117,6 +119,7 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
       canary: draw(canary, rps * TICK_S * share, gc),
       baseline: draw(baseline, rps * TICK_S * (1 - share), gb),
       sharedMultiplier: own === undefined ? 1 : g,
+      ...(held ? { burst: held.burst } : {}),
     };
   };
 }
