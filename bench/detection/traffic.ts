@@ -47,6 +47,7 @@ const SLOW_FROM = BUCKETS_MS.indexOf(SLOW_MS) + 1;
  * Extra variation of the error rate beyond Poisson (bursts, noisy neighbours, retries): each tick
  * the rate is multiplied by a gamma draw of mean 1 and coefficient of variation `cv`, one per side
  * (`independent`) or one for both (`shared`, a downstream blip that hits stable and canary alike).
+ * In latency cells the draw multiplies the side's median latency instead (a pod slower for a while).
  */
 export interface Overdispersion {
   cv: number;
@@ -77,7 +78,7 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
       const bad = poisson(lambda * rate);
       return { total: bad + poisson(lambda * (1 - rate)), bad, buckets: [] };
     }
-    let p = probabilities.get(b);
+    let p = g === 1 ? probabilities.get(b) : bucketProbabilities({ ...b, medianMs: b.medianMs * g });
     if (!p) {
       p = bucketProbabilities(b);
       probabilities.set(b, p);
