@@ -392,9 +392,9 @@ export function ownBurstOracleGate(
 
 /**
  * Wald's test told the bursts: the likelihood ratio of the canary's bad events alone, told the
- * traffic, the baseline's rate, which ticks each held burst spans (`Tick.burst`) and the bursts' CV — within a
- * burst the canary's bad events so far are negative binomial (Poisson at the burst's gamma draw),
- * the ratio multiplying its mean. The ratio of those laws over the ticks seen is a test martingale
+ * traffic, the baseline's rate, which ticks each held burst spans (`Tick.burst`) and the bursts'
+ * CV — within a burst the canary's bad events so far are negative binomial (Poisson at the burst's
+ * gamma draw), the ratio multiplying its mean. The ratio of those laws over the ticks seen is a test martingale
  * for a good canary, so it holds α at every tick; knowing the baseline's rate, it is a one-sample
  * bound (as the SPRT is for Poisson traffic) that no canary-against-baseline test can reach, and
  * so a floor under what any judge can catch when bursts outlast a look.

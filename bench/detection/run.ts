@@ -1011,6 +1011,12 @@ export function lookIntervals(runs: number, log: (line: string) => void): string
   return out;
 }
 
+/** The line under a table of good canaries: the cells whose false rollbacks exceed α, if any. */
+const overAlpha = (over: readonly string[]) =>
+  over.length
+    ? `Kanary's false rollbacks over α = 1%: ${over.join('; ')}.`
+    : "Kanary's false rollbacks: at or under α = 1% in every cell.";
+
 /**
  * Bursts that outlast a look: each side's own multiplier held for 30 s or 60 s from a random phase
  * (the overdispersed table draws one per 10 s), Kanary looking every 10 s with ten minutes or an
@@ -1073,13 +1079,7 @@ export function lastingBursts(runs: number, log: (line: string) => void): string
       }
     }
   }
-  out.push(
-    '',
-    over.length
-      ? `Kanary's false rollbacks over α = 1%: ${over.join('; ')}.`
-      : "Kanary's false rollbacks: at or under α = 1% in every cell.",
-    '',
-  );
+  out.push('', overAlpha(over), '');
   return out;
 }
 
@@ -1127,13 +1127,7 @@ export function latencyVariation(runs: number, log: (line: string) => void): str
       );
     }
   }
-  out.push(
-    '',
-    over.length
-      ? `Kanary's false rollbacks over α = 1%: ${over.join('; ')}.`
-      : "Kanary's false rollbacks: at or under α = 1% in every cell.",
-    '',
-  );
+  out.push('', overAlpha(over), '');
   return out;
 }
 
