@@ -1,4 +1,9 @@
-import { createSequentialLatencyJudge, createSequentialRateJudge, type Judge } from '@kanary/metrics';
+import {
+  createSequentialLatencyJudge,
+  createSequentialRateJudge,
+  type Judge,
+  type SequentialRateOptions,
+} from '@kanary/metrics';
 import { describe, expect, it } from 'vitest';
 import { runCanary, type Scenario, stepShare } from './support/simulate.ts';
 
@@ -32,9 +37,9 @@ function detection(make: () => Judge, scenario: Scenario, runs: number, seed0: n
  * A rate judge fed by hand: the baseline's history at a first look (the canary not serving yet),
  * then one 10 s window of counts per call, its state round-tripped through JSON as a resume would.
  */
-function handFed(history: Array<{ total: number; bad: number }>) {
+function handFed(history: Array<{ total: number; bad: number }>, options: SequentialRateOptions = {}) {
   const v = (value: number) => [{ labels: {}, value }];
-  const judge = createSequentialRateJudge();
+  const judge = createSequentialRateJudge(options);
   const cum = {
     ct: 0,
     cb: 0,
@@ -295,6 +300,29 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
       expect(looks[i]?.message).toContain(`the test moves every ${fold} looks (${i + 1} of ${fold})`);
     }
     expect(looks[fold - 1]?.eValue).toBeGreaterThan(1);
+  });
+
+  it("folds from the release's baseline windows where the history showed no bursts; never with dispersion: false", () => {
+    // Ten minutes of steady history, then a baseline whose errors move between levels held six looks.
+    const steady = Array.from({ length: 60 }, () => ({ total: 10_000, bad: 50 }));
+    const levels = [20, 80, 35, 60, 15, 90, 45, 25, 70, 30];
+    const folds = (options: SequentialRateOptions) => {
+      const look = handFed(steady, options);
+      return Array.from({ length: 60 }, (_, i) => {
+        const bad = levels[Math.floor(i / 6) % levels.length] as number;
+        const out = look({
+          canaryTotal: 1_000,
+          canaryBad: Math.round(bad / 9),
+          baselineTotal: 9_000,
+          baselineBad: bad,
+        });
+        return (out.detail as { fold?: { windows: number } }).fold?.windows ?? 1;
+      });
+    };
+    const bursty = folds({});
+    expect(bursty[0]).toBe(1);
+    expect(Math.max(...bursty)).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...folds({ dispersion: false }))).toBe(1);
   });
 
   it('without the baseline history, one window is not evidence enough: it may be a burst', () => {

@@ -255,6 +255,11 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           pooledBaselineRate(dispersion) ?? 0,
           dispersion.historyRate ?? (dispersion.historyWindows ? 0 : (prev.priorRate ?? 0)),
         ) || undefined;
+      // The baseline's window also tells how long its bursts last: where the windows read so far
+      // showed none that outlast a window, they may now (folded from the next look on). Not with
+      // `dispersion: false`, which assumes Poisson counts and so never folds.
+      const observeBaselineWhereBursty = (d: DispersionState) =>
+        prior === false ? d : observeBaseline(d, { total: w.baselineTotal, bad: w.baselineBad });
       const foldTestsOf = (): State => {
         // Where the history showed outages over quiet traffic, a window over the outage cut may be
         // one: the split test weighs that reading too (stats/split-e-process.ts).
@@ -282,12 +287,7 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           ...rest,
           ...tests,
           ...(settled ? { settled } : {}),
-          // The baseline's window also tells how long its bursts last: where the windows read so
-          // far showed none that outlast a window, they may now (from the next look on).
-          dispersion: observeBaseline(foldWarming ? dispersion : observeDispersion(dispersion, f), {
-            total: w.baselineTotal,
-            bad: w.baselineBad,
-          }),
+          dispersion: observeBaselineWhereBursty(foldWarming ? dispersion : observeDispersion(dispersion, f)),
           windows: prev.windows + 1,
         };
       };
