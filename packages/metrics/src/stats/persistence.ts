@@ -44,7 +44,7 @@ const MIN_UNTESTED = 4;
 const Z = 2.33;
 /**
  * Untested steps only where bursts outlast a window beyond doubt: the first step's statistic over
- * twice its bar, which ordinary traffic passes in fewer than 1 history in 100,000. A history that
+ * twice its bar (a normal tail of 2·10⁻⁶; in 2,000 ten-minute Poisson histories, never). A history that
  * barely passed may be chance (slow wander of 60 windows reads as persistence at every factor),
  * and a fold of a fifth of the history, left from chance, costs most of the test's power: 1,000/s
  * canaries erring ×1.5 were promoted in 2 of 1,000 runs folding two minutes from ten of history.
