@@ -252,6 +252,13 @@ export interface DetectionOptions {
   log?: (line: string) => void;
 }
 
+/** Seconds since `started` (performance.now()), for the progress log. */
+const secondsSince = (started: number) => ((performance.now() - started) / 1000).toFixed(1);
+/** A markdown table's header row and the separator under it, one `---` per column. */
+const headed = (header: string): [string, string] => [
+  header,
+  `|${' --- |'.repeat(header.split('|').length - 2)}`,
+];
 const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 2 : 1)}%`;
 const count = (x: number) => (Math.abs(x) < 10 ? x.toFixed(1) : String(Math.round(x)));
 /** Wilson's 95% interval's half width, in points, next to the rate; the mean's next to the mean. */
@@ -354,8 +361,9 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
       out.push(
         `**${rps.toLocaleString('en')} request${rps === 1 ? '' : 's'}/s** (matched bounds: Flagger ${fmtLimit(limits[flaggerI] as number)}, Argo ${fmtLimit(limits[argoI] as number)})`,
         '',
-        `| canary | Kanary | Flagger default | Flagger matched | Argo typical | Argo matched | Argo documented | ${metric === 'errors' ? 'two-sample oracle' : 'histogram oracle'} | SPRT (oracle) |`,
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+        ...headed(
+          `| canary | Kanary | Flagger default | Flagger matched | Argo typical | Argo matched | Argo documented | ${metric === 'errors' ? 'two-sample oracle' : 'histogram oracle'} | SPRT (oracle) |`,
+        ),
       );
       for (const [row, r] of results) {
         const documented = r.fixed[3 + limits.length];
@@ -395,9 +403,7 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
             : `met in all ${checked} regression rows.`),
         '',
       );
-      log(
-        `bench: detection ${metric} @ ${rps} rps in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-      );
+      log(`bench: detection ${metric} @ ${rps} rps in ${secondsSince(started)} s`);
     }
   }
   out.push(...overdispersed(runs, log));
@@ -450,8 +456,9 @@ export function overdispersed(runs: number, log: (line: string) => void): string
       'The **two-sample oracle** assumes Poisson splits: its ×1 column is its own false-rollback rate (testing ×2), far above α wherever a side bursts on its own, so there it is no bound. ' +
       `The **floor** is the bound that holds here: for each own-burst CV c in ${FLOOR_CVS.join(', ')}, the two-sample oracle whose null is a good canary bursting on its own by c (and whose alternative has the cell's true own bursts), told the baseline's rate and each tick's shared multiplier, so both laws of the split are exact; each holds α at its c, and a test that must hold α at every c cannot cost less than the dearest of them, which the column shows with its c.`,
     '',
-    '| traffic | variation | ×1 Kanary | ×1 Kanary assuming Poisson | ×1 Flagger default | ×1 Argo typical | ×1 Argo documented | ×1 two-sample oracle | ×2 Kanary | ×2 Kanary assuming Poisson | ×2 Flagger default | ×2 Argo typical | ×2 Argo documented | ×2 two-sample oracle | ×2 floor | ×2 Kanary ÷ floor |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...headed(
+      '| traffic | variation | ×1 Kanary | ×1 Kanary assuming Poisson | ×1 Flagger default | ×1 Argo typical | ×1 Argo documented | ×1 two-sample oracle | ×2 Kanary | ×2 Kanary assuming Poisson | ×2 Flagger default | ×2 Argo typical | ×2 Argo documented | ×2 two-sample oracle | ×2 floor | ×2 Kanary ÷ floor |',
+    ),
   ];
   const noises: Overdispersion[] = [
     { cv: 0.25, shared: false },
@@ -536,9 +543,7 @@ export function overdispersed(runs: number, log: (line: string) => void): string
         else why.push(`costs ${fifths(kb.meanCost)}/5 of ${gate}`);
       }
       if (why.length) misses.push(`${rps.toLocaleString('en')}/s ${name} ${why.join(', ')}`);
-      log(
-        `bench: detection overdispersed ${rps} rps ${name} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-      );
+      log(`bench: detection overdispersed ${rps} rps ${name} in ${secondsSince(started)} s`);
     }
   }
   const rows = 2 * noises.length;
@@ -556,8 +561,9 @@ export function overdispersed(runs: number, log: (line: string) => void): string
     '',
     "What each thing a real judge does not know costs, on the same canaries (P(rollback) · mean cost · median time to rollback). **Floor**: as above, told the own-burst CV (its dearest). **Every own CV, told the size**: one split test valid at every own CV of Kanary's split grid (0 to 1.6) by universal inference — the regression's likelihood over the likeliest null, each null one CV for the whole run — told the regression (×2 and the cell's own bursts) and each look's exact split law, as the floor is. **… not told the size**: the same with Kanary's alternatives instead (its ratio grid, own bursts 0 or 0.3, its weights). **Kanary** also does not know the law (it models the split as beta-binomial) and pairs the split test with the tempered one, which reads the baseline's history — where bursts are independent that history is worth more than the law.",
     '',
-    '| traffic | variation | floor (told the own CV) | every own CV, told the size | every own CV, not told the size | Kanary |',
-    '| --- | --- | --- | --- | --- | --- |',
+    ...headed(
+      '| traffic | variation | floor (told the own CV) | every own CV, told the size | every own CV, not told the size | Kanary |',
+    ),
     ...decomposed,
     '',
   );
@@ -610,8 +616,9 @@ export function realTraffic(runs: number, log: (line: string) => void): string[]
     '',
     "The same schedule and cells as above (P(rollback) · mean cost · median time to rollback). **Warm-up**: the canary, good or bad, is worse for its first minute of traffic — its error rate ×3, or its median latency ×2 — then settles (the good column is a canary a team would want promoted). **Outage on both sides**: every 5 minutes, 30 s in which 5% more requests fail on stable and canary alike, history included. The cost counts what stable would have served in the same moments, so an outage costs nothing by itself; a warm-up's extra bad requests are real and count. **warmUp 1m** is the judge told the allowance: `warmUp: { duration: '1m', tolerance: 2 }` for errors (up to 3× the baseline's error rate in the canary's first minute), `tolerance: 1` for latency (up to twice as slow). The **bad oracle** tests from a steady good canary, as in the first table, so it would roll back the warming good ones too; the **warm-up oracle** is the same oracle whose null is the good canary warming up as it does (and whose alternative the bad one warming up alike): it holds α on them, so it is a bound for a gate that must let them through. The **floor** is the dearest bound that holds for the scenario: for errors the warm-up oracle (its null, a canary exactly 3× for that minute, is the dearest the allowance admits); for latency the dearer of the warm-up oracle and the same oracle whose null is the dearest canary \"up to twice as slow\" that buckets admit (a baseline whose requests sit at the tops of their buckets, and a canary twice that, falls a whole bucket up; no judge reading only buckets can tell it from this one); under outages the two-sample oracle told when they are and what they add. **Kanary ÷ floor** scores the judge told the allowance in the warm-up rows, with its defaults under outages.",
     '',
-    '| scenario | traffic | ×1 Kanary | ×1 Kanary, initialDelay 1m | ×1 Kanary, warmUp 1m | ×1 Flagger default | ×1 Argo typical | bad Kanary | bad Kanary, initialDelay 1m | bad Kanary, warmUp 1m | bad Flagger default | bad Argo typical | bad oracle | bad warm-up oracle | bad floor | bad Kanary ÷ floor |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...headed(
+      '| scenario | traffic | ×1 Kanary | ×1 Kanary, initialDelay 1m | ×1 Kanary, warmUp 1m | ×1 Flagger default | ×1 Argo typical | bad Kanary | bad Kanary, initialDelay 1m | bad Kanary, warmUp 1m | bad Flagger default | bad Argo typical | bad oracle | bad warm-up oracle | bad floor | bad Kanary ÷ floor |',
+    ),
   ];
   let checked = 0;
   const misses: string[] = [];
@@ -700,9 +707,7 @@ export function realTraffic(runs: number, log: (line: string) => void): string[]
       checked += 1;
       if (why.length) misses.push(`${name} ${why.join(', ')}`);
       out.push(`| ${sc.label} (bad: ×${sc.bad}) | ${rps.toLocaleString('en')}/s | ${row.join(' | ')} |`);
-      log(
-        `bench: detection ${sc.label} ${rps} rps in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-      );
+      log(`bench: detection ${sc.label} ${rps} rps in ${secondsSince(started)} s`);
     }
   }
   out.push(
@@ -834,8 +839,9 @@ export function otherSchedules(runs: number, log: (line: string) => void): strin
     '',
     "Each row a release shape (promoted after its last step unless rolled back), error cells as in the first table: P(rollback) · mean cost · median time to rollback. Kanary with its defaults; Argo typical as above; the two-sample oracle told the cell's ratio. The last column is Kanary's cost over the oracle's at ×2.",
     '',
-    '| schedule | traffic | ×1 Kanary | ×1 Argo typical | ×1.5 Kanary | ×1.5 Argo typical | ×1.5 oracle | ×2 Kanary | ×2 Argo typical | ×2 oracle | ×2 Kanary ÷ oracle |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...headed(
+      '| schedule | traffic | ×1 Kanary | ×1 Argo typical | ×1.5 Kanary | ×1.5 Argo typical | ×1.5 oracle | ×2 Kanary | ×2 Argo typical | ×2 oracle | ×2 Kanary ÷ oracle |',
+    ),
   ];
   for (const schedule of SCHEDULES) {
     for (const rps of [100, 1_000]) {
@@ -870,9 +876,7 @@ export function otherSchedules(runs: number, log: (line: string) => void): strin
         ratio,
       ];
       out.push(`| ${schedule.label} | ${rps.toLocaleString('en')}/s | ${row.join(' | ')} |`);
-      log(
-        `bench: detection schedule ${schedule.label} ${rps} rps in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-      );
+      log(`bench: detection schedule ${schedule.label} ${rps} rps in ${secondsSince(started)} s`);
     }
   }
   out.push('');
@@ -889,8 +893,9 @@ export function perRequest(runs: number, log: (line: string) => void): string[] 
     '',
     "The error cells of the first table (same seeds): the two-sample oracle looking every 10 s (as in that table) and looking after every bad event (stopping inside a tick, charged for the part of it before its decision), with Kanary beside them. P(rollback) · mean cost · median time to rollback; on good canaries both oracles test against ×2. The last column is Kanary's cost over the per-request oracle's.",
     '',
-    '| traffic | canary | oracle per 10 s | oracle per request | Kanary | Kanary ÷ per-request oracle |',
-    '| --- | --- | --- | --- | --- | --- |',
+    ...headed(
+      '| traffic | canary | oracle per 10 s | oracle per request | Kanary | Kanary ÷ per-request oracle |',
+    ),
   ];
   for (const rps of [1, 10, 100, 1_000]) {
     const started = performance.now();
@@ -909,7 +914,7 @@ export function perRequest(runs: number, log: (line: string) => void): string[] 
         `| ${rps.toLocaleString('en')}/s | ×${factor}${factor === 1 ? ' (good)' : ''} | ${cellText(look)} | ${cellText(request)} | ${cellText(kanary)} | ${over} |`,
       );
     }
-    log(`bench: detection per-request ${rps} rps in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log(`bench: detection per-request ${rps} rps in ${secondsSince(started)} s`);
   }
   out.push('');
   return out;
@@ -996,9 +1001,7 @@ export function lookIntervals(runs: number, log: (line: string) => void): string
             `${rps.toLocaleString('en')}/s ${metric} ${variation} every ${every[i]} s: ${pct(g.rollbackRate)}`,
           );
       });
-      log(
-        `bench: detection look intervals ${metric} ${variation} ${rps} rps in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-      );
+      log(`bench: detection look intervals ${metric} ${variation} ${rps} rps in ${secondsSince(started)} s`);
     }
   }
   out.push(
@@ -1030,8 +1033,9 @@ export function lastingBursts(runs: number, log: (line: string) => void): string
       "Kanary looks every 10 s, given ten minutes or an hour (what the gate's range query asks for) of the baseline's history. P(rollback) · mean cost · median time to rollback; the ×1 columns are false rollbacks, Kanary's with its 95% upper bound. " +
       "**SPRT told the bursts** is Wald's test of the canary's bad events alone, told the traffic, the baseline's rate, which ticks each burst spans and the bursts' CV (within a burst its bad events so far are negative binomial): it holds α at every tick, and knowing the baseline's rate it is a one-sample bound, as the SPRT of the first tables is — no judge that compares the canary with its baseline catches more at that cost.",
     '',
-    '| traffic | variation | history | ×1 Kanary | ×1 Flagger default | ×2 Kanary | ×2 Flagger default | ×2 SPRT told the bursts |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...headed(
+      '| traffic | variation | history | ×1 Kanary | ×1 Flagger default | ×2 Kanary | ×2 Flagger default | ×2 SPRT told the bursts |',
+    ),
   ];
   const over: string[] = [];
   const bounds = new Map<string, Summary>();
@@ -1073,7 +1077,7 @@ export function lastingBursts(runs: number, log: (line: string) => void): string
               `${rps.toLocaleString('en')}/s ${variation}, ${history} of history: ${pct(good.kanary.rollbackRate)}`,
             );
           log(
-            `bench: detection lasting bursts ${rps} rps CV ${cv} held ${holdS} s, ${history} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+            `bench: detection lasting bursts ${rps} rps CV ${cv} held ${holdS} s, ${history} in ${secondsSince(started)} s`,
           );
         }
       }
@@ -1095,8 +1099,7 @@ export function latencyVariation(runs: number, log: (line: string) => void): str
     '',
     "Good canaries only (P(rollback) · mean cost · median time to rollback): each side's median latency is multiplied by its own gamma draw of mean 1 every 10 s, or held a minute from a random phase — a pod slower for a while, as real pods are — or, as a control, by one draw both sides share. The latency tables above draw every request from one fixed log-normal; the latency judge (a permutation test per window) allows for no such variation. Kanary's column shows its 95% upper bound.",
     '',
-    '| traffic | variation | Kanary | Flagger default | Argo typical |',
-    '| --- | --- | --- | --- | --- |',
+    ...headed('| traffic | variation | Kanary | Flagger default | Argo typical |'),
   ];
   const over: string[] = [];
   const variations: Array<{ label: string; noise: Overdispersion }> = [
@@ -1122,9 +1125,7 @@ export function latencyVariation(runs: number, log: (line: string) => void): str
       );
       if (kanary.rollbackRate > 0.01)
         over.push(`${rps.toLocaleString('en')}/s ${label}: ${pct(kanary.rollbackRate)}`);
-      log(
-        `bench: detection latency variation ${rps} rps ${label} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-      );
+      log(`bench: detection latency variation ${rps} rps ${label} in ${secondsSince(started)} s`);
     }
   }
   out.push('', overAlpha(over), '');
@@ -1182,14 +1183,13 @@ export function closerLooks(log: (line: string) => void, runs = 5_000): string[]
     '',
     `The good cells above whose false-rollback rate over 1,000 canaries left a 95% upper bound above α = 1%, run again on ${runs.toLocaleString('en')} canaries of fresh seeds.`,
     '',
-    '| cell | false rollbacks | 95% upper bound |',
-    '| --- | --- | --- |',
+    ...headed('| cell | false rollbacks | 95% upper bound |'),
   ];
   for (const { label, cell, gate, seed } of cells) {
     const started = performance.now();
     const [k] = runCell(cell, () => [gate()], runs, seed) as [Summary];
     out.push(`| ${label} | ${pct(k.rollbackRate)} | ${pct(wilsonUpper(k.rollbackRate, runs))} |`);
-    log(`bench: detection closer look ${label} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    log(`bench: detection closer look ${label} in ${secondsSince(started)} s`);
   }
   out.push('');
   return out;
