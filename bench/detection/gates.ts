@@ -65,8 +65,8 @@ export const ARGO_STEPS = stepsOf('10% more a minute to 50%, promoted at 6 min',
  * Kanary: a sequential judge, one look per scrape (every 10 s) or per `lookEveryS` (the metric's
  * `interval`, a multiple of 10 s), through @kanary/metrics' public API. The first look is at t = 0,
  * as the real gate's, when the canary has served nothing; the stable side's counters hold its ten
- * minutes of history, and the error judge is given that history per look interval as the gate's
- * range query would give it (`baseline.history`, its step the interval).
+ * minutes of history, and the judges are given that history per look interval as the gate's range
+ * queries would give it (`baseline.history`, `baselineHistory`; their step the interval).
  */
 export function kanaryGate(
   metric: Metric,
@@ -106,6 +106,7 @@ export function kanaryGate(
             kind: 'histogram',
             canary: canaryServed ? series(cum.canary.b) : [],
             baseline: series(cum.baseline.b),
+            ...(first && judge.history ? { baselineHistory: bucketWindows(before, lookEveryS) } : {}),
           };
     const out = judge.look(state, data, { at: t * 1000 });
     state = out.state;
@@ -152,6 +153,21 @@ function historyWindows(ticks: Tick[], everyS: number): Array<{ total: number; b
       total: group.reduce((s, k) => s + k.baseline.total, 0),
       bad: group.reduce((s, k) => s + k.baseline.bad, 0),
     });
+  }
+  return out;
+}
+
+/** The stable side's buckets per look interval, as the gate's range query per `le` gives them. */
+function bucketWindows(ticks: Tick[], everyS: number): Array<Record<string, number>> {
+  const per = everyS / TICK_S;
+  const out: Array<Record<string, number>> = [];
+  for (let end = ticks.length; end - per >= 0; end -= per) {
+    const sum = BUCKETS_MS.map(() => 0).concat(0);
+    for (const k of ticks.slice(end - per, end))
+      k.baseline.buckets.forEach((n, i) => {
+        sum[i] = (sum[i] as number) + n;
+      });
+    out.unshift(Object.fromEntries(series(sum).map((s) => [s.labels.le, s.value])));
   }
   return out;
 }

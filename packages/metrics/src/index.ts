@@ -35,6 +35,7 @@ export type {
   DataKind,
   FunctionData,
   HistogramData,
+  HistogramHistory,
   MetricData,
   SamplesData,
   ScalarData,
@@ -66,6 +67,14 @@ export {
   withHistory,
 } from './stats/dispersion.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';
+export type { OwnShiftState } from './stats/own-shift.ts';
+export {
+  initialOwnShift,
+  observeShiftWindow,
+  shiftAllowance,
+  shiftBlockFactor,
+  shiftRatios,
+} from './stats/own-shift.ts';
 export type { PairedTestState } from './stats/paired-e-process.ts';
 export { initialPairedTest, pairedLogEValue, updatePairedTest } from './stats/paired-e-process.ts';
 export { blockFactor } from './stats/persistence.ts';

@@ -332,6 +332,8 @@ describe("the metric gate: Argo's counting around the judges", () => {
           judge: { sequentialRate: {} },
         },
         { name: 'w', provider: { carrier: {} } },
+        metric({ name: 'v', judge: { sequentialLatency: { ownShifts: 'no' } } }),
+        metric({ name: 'u', judge: { sequentialLatency: { ownShifts: false } } }),
       ]),
       'steps[0].analysis',
     );
@@ -348,8 +350,12 @@ describe("the metric gate: Argo's counting around the judges", () => {
         expect.stringMatching(/^steps\[0\]\.analysis\.metrics\[2\]\.provider\.function: names "nope"/),
         expect.stringMatching(/^steps\[0\]\.analysis\.metrics\[3\]\.provider\.web: gives one value/),
         expect.stringMatching(/^steps\[0\]\.analysis\.metrics\[4\]\.provider/),
+        expect.stringMatching(
+          /^steps\[0\]\.analysis\.metrics\[5\]\.judge\.sequentialLatency\.ownShifts: must be a boolean/,
+        ),
       ]),
     );
+    expect(paths.some((p) => p.includes('metrics[6]'))).toBe(false);
     expect((issues ?? []).every((i) => i.hint)).toBe(true);
   });
 
@@ -623,5 +629,75 @@ describe("the error-rate judge calibrates on the baseline's last hour", () => {
     ]);
     expect(ranges[0]).toMatchObject({ start: now - 360 * step, end: now, stepMs: step });
     expect(r.measurements[0]?.detail?.historyWindows).toBe(360);
+  });
+});
+
+describe("the latency judge calibrates on the baseline's buckets over the last hour", () => {
+  const step = 10_000;
+  const now = 1_000_000 + 3_600_000;
+  // Per `le`, requests a window at or under it; two pods share them.
+  const perWindow: Record<string, number> = { '50': 300, '100': 600, '250': 900, '+Inf': 1_000 };
+  const analysis = analysisOf([
+    {
+      name: 'latency',
+      interval: '10s',
+      provider: {
+        prometheus: {
+          canary: 'latency_bucket{side="canary"}',
+          baseline: 'latency_bucket{side="stable"}',
+        },
+      },
+      judge: { sequentialLatency: {} },
+    },
+  ]);
+  const evaluate = (range: (query: string, o: { start: number; stepMs: number }) => Promise<unknown>) => {
+    const client = {
+      address: 'http://prometheus.test',
+      instant: async (query: string) => ({
+        type: 'vector' as const,
+        series: query.includes('canary')
+          ? []
+          : Object.entries(perWindow).flatMap(([le, n]) =>
+              ['a', 'b'].map((pod) => ({ labels: { le, pod }, value: 180 * n })),
+            ),
+      }),
+      range,
+    };
+    const gate = createMetricGate({ prometheus: client as never });
+    return gate.evaluate({ key: 'steps[0]', analysis, state: undefined, startedAt: now, now, ctx: ctx() });
+  };
+
+  it('reads it with one range query of the baseline selector, summed per `le` over pods', async () => {
+    const queries: Array<{ query: string; start: number; stepMs: number }> = [];
+    const r = await evaluate(async (query, o) => {
+      queries.push({ query, start: o.start, stepMs: o.stepMs });
+      // Pod b restarts halfway through the hour: its counters count from zero again.
+      return Object.entries(perWindow).flatMap(([le, n]) =>
+        ['a', 'b'].map((pod) => ({
+          labels: { le, pod },
+          points: Array.from({ length: 361 }, (_, k) => {
+            const v = pod === 'b' && k >= 180 ? (k - 180 + 0.5) * (n / 2) : k * (n / 2);
+            return [o.start + k * o.stepMs, v] as [number, number];
+          }),
+        })),
+      );
+    });
+    expect(queries).toEqual([
+      { query: 'latency_bucket{side="stable"}', start: now - 360 * step, stepMs: step },
+    ]);
+    expect(r.measurements[0]?.detail?.historyWindows).toBe(360);
+    expect(r.measurements[0]?.message).toMatch(
+      /own shifts calibrated on 360 windows of the baseline's history$/,
+    );
+  });
+
+  it('starts from its prior when the range query fails, without failing the look', async () => {
+    const r = await evaluate(async () => {
+      throw new Error('range queries are disabled');
+    });
+    expect(r.measurements[0]?.phase).toBe('nodata');
+    expect(r.measurements[0]?.message).toMatch(
+      /no baseline history, so the first looks allow for own shifts$/,
+    );
   });
 });

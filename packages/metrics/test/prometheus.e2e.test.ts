@@ -122,7 +122,7 @@ const sequential = {
 describe.skipIf(!prometheusAvailable())('gates against a real Prometheus', () => {
   it('promotes a good canary: every look compared canary with baseline and found no regression', async () => {
     const { cluster: c, prometheus: p } = await start(good);
-    // Some stable history first: the error judge reads it per look interval with a range query.
+    // Some stable history first: the judges read it per look interval with range queries.
     await p.waitForScrapes(8);
     const { r, measurements } = rollout(c, p, sequential);
     const final = await r.run();
@@ -130,6 +130,10 @@ describe.skipIf(!prometheusAvailable())('gates against a real Prometheus', () =>
     const firstErrors = measurements.find((m) => m.metric === 'errors');
     expect(firstErrors?.detail?.historyWindows).toBeGreaterThanOrEqual(2);
     expect(firstErrors?.message).toMatch(/calibrated on \d+ windows of the baseline's history/);
+    // The latency judge reads the baseline's buckets per look interval too (a range query per `le`).
+    const firstLatency = measurements.find((m) => m.metric === 'latency');
+    expect(firstLatency?.detail?.historyWindows).toBeGreaterThanOrEqual(2);
+    expect(firstLatency?.message).toMatch(/own shifts calibrated on \d+ windows of the baseline's history/);
     const looks = measurements.filter((m) => m.phase === 'successful');
     expect(looks.filter((m) => m.metric === 'errors').length).toBeGreaterThanOrEqual(4);
     expect(looks.filter((m) => m.metric === 'latency').length).toBeGreaterThanOrEqual(4);

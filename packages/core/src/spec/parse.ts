@@ -60,11 +60,26 @@ function messageFor(issue: z.core.$ZodIssue): string {
 }
 
 /**
+ * A union of one-key shapes (`{ sequentialRate: … } | { sequentialLatency: … }`) fails as a whole,
+ * which names no field. Where exactly one shape failed only inside its fields — the one the input
+ * chose by its key — its own issues are the ones to report, under the union's path.
+ */
+function intoChosenBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || ('discriminator' in issue && issue.discriminator)) return [issue];
+  const chosen = issue.errors.filter(
+    (branch) => branch.length > 0 && branch.every((e) => e.path.length >= 2),
+  );
+  const only = chosen[0];
+  if (chosen.length !== 1 || !only) return [issue];
+  return only.flatMap((e) => intoChosenBranch({ ...e, path: [...issue.path, ...e.path] }));
+}
+
+/**
  * Turns zod issues into Kanary issues, each with a path and, where we know one, a fix. Given the
  * JSON Schema of what was parsed, an unknown field nearly spelt like a known one gets "did you mean".
  */
 export function toKanaryIssues(error: z.ZodError, jsonSchema?: () => Record<string, unknown>): KanaryIssue[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap(intoChosenBranch).map((issue) => {
     const hint = (jsonSchema && didYouMean(issue, jsonSchema())) ?? hintFor(issue);
     return { path: formatPath(issue.path), message: messageFor(issue), ...(hint ? { hint } : {}) };
   });

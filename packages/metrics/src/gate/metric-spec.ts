@@ -106,6 +106,13 @@ export const JudgeSchema = z.union(
          * of tolerance, quantiles, thresholds or weights is set).
          */
         method: z.enum(['shape', 'thresholds']).optional(),
+        /**
+         * `shape` only: a side whose latency moves on its own between looks (a pod slower for a
+         * while) is allowed for, by a 99% upper bound on that movement estimated from the
+         * baseline's last hour and the looks (default); `false` assumes both sides' requests are
+         * drawn alike in every look (more power, and false rollbacks where they are not).
+         */
+        ownShifts: z.boolean().optional(),
         tolerance: z.number().min(0).optional(),
         /** Baseline quantiles that fix the thresholds before the canary starts (default .5, .9, .95, .99, .999). */
         quantiles: z.array(Probability).min(1).optional(),

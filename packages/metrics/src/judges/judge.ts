@@ -21,8 +21,9 @@ export interface Judge {
   readonly kind: string;
   readonly needs: DataKind;
   /**
-   * Asks, at its first look, for the baseline's counts per look interval over the last hour
-   * (`CountsData.baseline.history`), to calibrate on before the canary serves.
+   * Asks, at its first look, for the baseline's windows per look interval over the last hour
+   * (`CountsData.baseline.history`, `HistogramData.baselineHistory`), to calibrate on before the
+   * canary serves.
    */
   readonly history?: boolean;
   look(state: unknown, data: MetricData, ctx: { at: number }): { state: unknown; look: Look };

@@ -2,6 +2,14 @@ import type { MetricData } from '../providers/data.ts';
 import { type CounterMemory, counterDelta, type SeriesValue } from '../stats/counters.ts';
 import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
 import {
+  initialOwnShift,
+  type OwnShiftState,
+  observeShiftWindow,
+  shiftBlockFactor,
+  shiftRatios,
+  sumBucketBlocks,
+} from '../stats/own-shift.ts';
+import {
   initialRateTest,
   type RateTestState,
   rateLogEValue,
@@ -9,6 +17,7 @@ import {
 } from '../stats/rate-e-process.ts';
 import {
   initialShapeTest,
+  SHAPES,
   type ShapeTestState,
   shapeLogEValue,
   shapeScores,
@@ -28,6 +37,14 @@ export interface SequentialLatencyOptions {
    * `weights` chooses `thresholds`.
    */
   method?: 'shape' | 'thresholds';
+  /**
+   * `shape` only. How the test allows for a side's latency moving on its own from window to window
+   * (a pod slower for a while): estimated from the baseline's windows — its history, then every
+   * look — and allowed for in both sides (the default), or `false` to assume both sides' requests
+   * are draws of one distribution in every window: exact then, but it rolls back good canaries
+   * whose latency wobbles independently of the baseline's (stats/own-shift.ts).
+   */
+  ownShifts?: boolean;
   tolerance?: number;
   quantiles?: number[];
   thresholds?: number[];
@@ -55,6 +72,9 @@ interface State extends WarmUpClock {
   baseline: { total: number; slow: number[] };
   windows: number;
 }
+
+/** The shape whose window means show how long own shifts last: the median 10% slower. */
+const LOCATION = SHAPES.findIndex((s) => s.shift === 0.1 && s.spread === 1);
 
 const leOf = (s: SeriesValue) => (s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le));
 
@@ -130,7 +150,9 @@ export function createSequentialLatencyJudge(options: SequentialLatencyOptions =
     (k) => options[k as keyof SequentialLatencyOptions] !== undefined,
   );
   const method = options.method ?? (configured ? 'thresholds' : 'shape');
-  return method === 'shape' ? shapeJudge(options.alpha ?? 0.01, options.warmUp) : thresholdsJudge(options);
+  return method === 'shape'
+    ? shapeJudge(options.alpha ?? 0.01, options.warmUp, options.ownShifts !== false)
+    : thresholdsJudge(options);
 }
 
 interface ShapeState extends WarmUpClock {
@@ -142,8 +164,32 @@ interface ShapeState extends WarmUpClock {
   logE?: ShapeTestState;
   /** With `warmUp`: the same test over the windows after the allowance only. */
   settled?: ShapeTestState;
+  /** How far the baseline's latency moves on its own between windows (unless `ownShifts: false`). */
+  ownShift?: OwnShiftState;
+  /** Windows tested as one, where the history's own shifts outlast a window (1 if absent). */
+  block?: number;
+  /** The fold under way. */
+  pending?: Fold;
   canary: number[];
   baseline: number[];
+}
+
+/** A history window's per-`le` counts (the `le` label's text as key) as perBucket reads them. */
+function historyWindow(w: Readonly<Record<string, number>>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [le, n] of Object.entries(w)) {
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    if (!Number.isNaN(bound) && Number.isFinite(n)) out.set(bound, Math.max(0, n));
+  }
+  return out;
+}
+
+/** Windows summed until a fold is complete; warming if any of them was. */
+interface Fold {
+  canary: number[];
+  baseline: number[];
+  windows: number;
+  warming: boolean;
 }
 
 /** Requests per bucket (bounds ascending, then +Inf) from per-`le` cumulative counts. */
@@ -178,13 +224,47 @@ function quantileOf(bounds: readonly number[], counts: readonly number[], q: num
   return bounds.at(-1);
 }
 
-function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined): Judge {
+function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: boolean): Judge {
   const bound = Math.log(1 / alpha);
   const warmMs = warmUpMs(warmUp);
   const slower = 1 + (warmUp?.tolerance ?? 0);
+  /** A complete fold into the tests, the reference and the allowance's moments. */
+  const testFold = (prev: ShapeState, f: Fold): Partial<ShapeState> => {
+    const bounds = prev.bounds as number[];
+    const reference = prev.reference as number[];
+    // Scores from the baseline before this fold only, so they are fixed before its requests. A
+    // warming canary's requests are weighed as if (1 + tolerance)× faster, rounded towards
+    // faster, against scores that never fall towards slower buckets (stats/slower-by.ts).
+    const scores = shapeScores(bounds, reference);
+    // The allowance for own shifts, from the baseline's windows before this fold.
+    const ratios = prev.ownShift ? shiftRatios(prev.ownShift) : undefined;
+    const logE = f.warming
+      ? updateShapeTest(
+          prev.logE as ShapeTestState,
+          scores.map((a) => nonDecreasing(a, reference)),
+          moveCounts(f.canary, fasterBuckets(bounds, slower)),
+          f.baseline,
+          ratios,
+        )
+      : updateShapeTest(prev.logE as ShapeTestState, scores, f.canary, f.baseline, ratios);
+    const settled =
+      warmMs === undefined
+        ? undefined
+        : f.warming
+          ? (prev.settled ?? initialShapeTest())
+          : updateShapeTest(prev.settled ?? initialShapeTest(), scores, f.canary, f.baseline, ratios);
+    const ownShift = prev.ownShift && observeShiftWindow(prev.ownShift, f.baseline);
+    return {
+      reference: reference.map((v, k) => v + (f.baseline[k] ?? 0)),
+      logE,
+      ...(settled ? { settled } : {}),
+      ...(ownShift ? { ownShift } : {}),
+    };
+  };
   return {
     kind: 'sequentialLatency',
     needs: 'histogram',
+    history: ownShifts,
     look(raw, data: MetricData, ctx) {
       const prev = (raw as ShapeState | undefined) ?? { canary: [], baseline: [] };
       const read = readBuckets(prev.memory, data);
@@ -200,20 +280,44 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined): Judge {
           };
         }
         const zeros = [...bounds, 0].map(() => 0);
+        const reference = perBucket(bounds, b.cumulative);
+        // The baseline's windows before the canary, read with the first look's scores.
+        const history = (ownShifts && data.kind === 'histogram' ? (data.baselineHistory ?? []) : []).map(
+          (w) => perBucket(bounds, historyWindow(w)),
+        );
+        const scores = shapeScores(bounds, reference);
+        const block = ownShifts ? shiftBlockFactor(history, scores[LOCATION] as number[]) : 1;
+        const ownShift = ownShifts
+          ? sumBucketBlocks(history, block).reduce(observeShiftWindow, initialOwnShift(scores))
+          : undefined;
         return {
           state: {
             memory,
             lastAt: ctx.at,
             bounds,
-            reference: perBucket(bounds, b.cumulative),
+            reference,
             logE: initialShapeTest(),
+            ...(ownShift ? { ownShift } : {}),
+            ...(block > 1 ? { block } : {}),
             canary: zeros,
             baseline: zeros,
           },
-          look: { phase: 'nodata', message: 'baseline latency recorded; counting the canary from now' },
+          look: {
+            phase: 'nodata',
+            detail: { historyWindows: history.length, ...(block > 1 ? { foldedWindows: block } : {}) },
+            message: `baseline latency recorded; counting the canary from now${
+              !ownShift
+                ? ''
+                : history.length
+                  ? `; own shifts calibrated on ${history.length} windows of the baseline's history${
+                      block > 1 ? `, which last ${block} windows (tested as one)` : ''
+                    }`
+                  : '; no baseline history, so the first looks allow for own shifts'
+            }`,
+          },
         };
       }
-      const { bounds, reference } = prev;
+      const { bounds } = prev;
       const cNow = perBucket(bounds, c.deltas);
       const bNow = perBucket(bounds, b.deltas);
       const total = (x: readonly number[]) => x.reduce((s, v) => s + v, 0);
@@ -221,33 +325,30 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined): Judge {
       // Scores from the baseline before this look only, so they are fixed before its requests. A
       // warming canary's requests are weighed as if (1 + tolerance)× faster, rounded towards
       // faster, against scores that never fall towards slower buckets (stats/slower-by.ts).
-      const scores = shapeScores(bounds, reference);
-      const logE = warm.warming
-        ? updateShapeTest(
-            prev.logE,
-            scores.map((a) => nonDecreasing(a, reference)),
-            moveCounts(cNow, fasterBuckets(bounds, slower)),
-            bNow,
-          )
-        : updateShapeTest(prev.logE, scores, cNow, bNow);
-      const settled =
-        warmMs === undefined
-          ? undefined
-          : warm.warming
-            ? (prev.settled ?? initialShapeTest())
-            : updateShapeTest(prev.settled ?? initialShapeTest(), scores, cNow, bNow);
       const add = (x: readonly number[], y: readonly number[]) => x.map((v, k) => v + (y[k] ?? 0));
+      // Where the baseline's own shifts outlast a window, `block` windows are tested as one, and
+      // the reference moves only when a fold is complete (its scores fixed before its requests).
+      const block = prev.block ?? 1;
+      const fold: Fold = {
+        canary: add(prev.pending?.canary ?? cNow.map(() => 0), cNow),
+        baseline: add(prev.pending?.baseline ?? bNow.map(() => 0), bNow),
+        windows: (prev.pending?.windows ?? 0) + 1,
+        warming: (prev.pending?.warming ?? false) || warm.warming,
+      };
+      const tested = fold.windows >= block ? testFold(prev, fold) : undefined;
       const state: ShapeState = {
+        ...prev,
+        ...tested,
         memory,
         lastAt: ctx.at,
         ...(warm.warmUntil !== undefined ? { warmUntil: warm.warmUntil } : {}),
-        bounds,
-        reference: add(reference, bNow),
-        logE,
-        ...(settled ? { settled } : {}),
+        ...(tested ? {} : { pending: fold }),
         canary: add(prev.canary, cNow),
         baseline: add(prev.baseline, bNow),
       };
+      if (tested) delete state.pending;
+      const logE = state.logE as ShapeTestState;
+      const settled = state.settled;
       if (total(cNow) + total(bNow) === 0)
         return { state, look: { phase: 'nodata', message: 'no requests since the last look' } };
       const log = settled ? withSettled(shapeLogEValue(logE), shapeLogEValue(settled)) : shapeLogEValue(logE);

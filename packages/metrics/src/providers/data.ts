@@ -25,11 +25,19 @@ export interface CountsData {
   baseline: { total: SeriesValue[]; bad: SeriesValue[]; history?: CountsHistory };
 }
 
+/**
+ * The baseline's requests in each look interval before the first look, oldest first: per `le`
+ * label (its text, `+Inf` included), the requests at or under that bound in the interval.
+ */
+export type HistogramHistory = Array<Record<string, number>>;
+
 /** Cumulative `_bucket` series per side, each with its `le` label. */
 export interface HistogramData {
   kind: 'histogram';
   canary: SeriesValue[];
   baseline: SeriesValue[];
+  /** Asked for at a calibrating judge's first look (`Judge.history`). */
+  baselineHistory?: HistogramHistory;
 }
 
 /** Time-series points per side over the analysis window (Kayenta's input). */

@@ -6,6 +6,7 @@ import {
   type CountsHistory,
   type DataKind,
   type FunctionData,
+  type HistogramHistory,
   type MetricData,
   normaliseFunctionData,
 } from './data.ts';
@@ -192,11 +193,17 @@ export function createSources(options: SourceOptions) {
           typeof source.baseline === 'string' ? source.baseline : undefined,
           'baseline: a _bucket selector',
         );
-        const [cs, bs] = await Promise.all([
+        const [cs, bs, history] = await Promise.all([
           vector(client, render(c), signal),
           vector(client, render(b), signal),
+          req.history ? bucketHistory(client, render(b), req) : [],
         ]);
-        return { kind: 'histogram', canary: cs, baseline: bs };
+        return {
+          kind: 'histogram',
+          canary: cs,
+          baseline: bs,
+          ...(history.length ? { baselineHistory: history } : {}),
+        };
       }
       case 'samples': {
         const c = need(typeof source.canary === 'string' ? source.canary : undefined, 'canary: a query');
@@ -241,6 +248,46 @@ export function createSources(options: SourceOptions) {
       totals.forEach((n, i) => {
         if (n !== undefined && n > 0) out.push({ total: n, bad: Math.min(n, bads[i] ?? 0) });
       });
+      return out;
+    } catch (error) {
+      if (req.signal.aborted) throw error;
+      return [];
+    }
+  }
+
+  /**
+   * The baseline's buckets per window before the first look, for the latency judge's allowance for
+   * own shifts: each `le` group's increases read as `baselineHistory` reads them. Optional as
+   * the counts' history is; a window missing its `+Inf` bucket is left out.
+   */
+  async function bucketHistory(
+    client: PrometheusClient,
+    selector: string,
+    req: MeasureRequest,
+  ): Promise<HistogramHistory> {
+    const h = req.history;
+    if (!h || h.windows < 2) return [];
+    const end = req.window.end;
+    const start = end - h.windows * h.stepMs;
+    try {
+      const series = await client.range(selector, { start, end, stepMs: h.stepMs, signal: req.signal });
+      const byLe = new Map<string, RangeSeries[]>();
+      for (const s of series) {
+        const le = s.labels.le;
+        if (le !== undefined) byLe.set(le, [...(byLe.get(le) ?? []), s]);
+      }
+      const perLe = [...byLe].map(
+        ([le, group]) => [le, increases(group, start, h.stepMs, h.windows)] as const,
+      );
+      const out: HistogramHistory = [];
+      for (let i = 0; i < h.windows; i++) {
+        const w: Record<string, number> = {};
+        for (const [le, inc] of perLe) {
+          const n = inc[i];
+          if (n !== undefined) w[le] = n;
+        }
+        if ((w['+Inf'] ?? 0) > 0) out.push(w);
+      }
       return out;
     } catch (error) {
       if (req.signal.aborted) throw error;

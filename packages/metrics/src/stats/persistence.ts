@@ -28,7 +28,9 @@
  * minute): folded a minute or more from an hour of history in all 300, at 100 and 1,000 requests/s;
  * from ten minutes in 295 at 1,000 requests/s (two minutes in 276) and 187 at 100 (folded at all:
  * 240). The release's baseline windows are read the same way until they show such bursts or an
- * hour of windows has not (stats/dispersion.ts, `observeBaseline`).
+ * hour of windows has not (stats/dispersion.ts, `observeBaseline`). The latency judge applies the
+ * same rule (`foldFactor`) to its windows' mean scores, for own shifts that outlast a window
+ * (stats/own-shift.ts).
  */
 
 /** Windows per fold tried, in order: each a multiple of the one before. */
@@ -62,12 +64,21 @@ const STILL_CORRELATED = 0.1;
 export function blockFactor(history: ReadonlyArray<{ total: number; bad: number }>): number {
   const requests = history.reduce((s, w) => s + w.total, 0);
   const rate = history.reduce((s, w) => s + w.bad, 0) / Math.max(1, requests);
-  if (!(rate > 0) || history.length < MIN_BATCHES) return 1;
-  const z = varianceRatio(standardised(history, rate));
+  if (!(rate > 0)) return 1;
+  return foldFactor(history.length, (f) => standardised(sumBlocks(history, f), rate));
+}
+
+/**
+ * The rule itself, for any series of windows: `batches(f)` gives the batches of `f` windows each,
+ * standardised (mean about 0, variance about 1 for independent windows), oldest first.
+ */
+export function foldFactor(windows: number, batches: (f: number) => number[]): number {
+  if (windows < MIN_BATCHES) return 1;
+  const z = varianceRatio(batches(1));
   if (!(z > Z)) return 1;
   // Bursts outlast a window: grow the fold while neighbouring folds still correlate.
   const sure = z > SURE;
-  const batchesOf = (f: number) => Math.floor(history.length / f);
+  const batchesOf = (f: number) => Math.floor(windows / f);
   let factor = 1;
   for (const [i, f] of BLOCK_FACTORS.entries()) {
     if (f === 1) continue;
@@ -79,7 +90,7 @@ export function blockFactor(history: ReadonlyArray<{ total: number; bad: number 
     }
     factor = f;
     const bar = Math.max(STILL_CORRELATED, 1 / Math.sqrt(n));
-    if (!(lagOneCorrelation(standardised(sumBlocks(history, f), rate)) > bar)) {
+    if (!(lagOneCorrelation(batches(f)) > bar)) {
       // Too few batches to see a correlation of STILL_CORRELATED: one step further, untested,
       // rather than folds that may still lean on each other.
       const next = BLOCK_FACTORS[i + 1];

@@ -1,5 +1,6 @@
 import { logWeightedSumExp } from './log-sum-exp.ts';
 import { normalCdf, normalQuantile } from './normal.ts';
+import { shiftAllowance } from './own-shift.ts';
 import { logSampleMoment } from './sampling.ts';
 
 /**
@@ -108,13 +109,16 @@ export function shapeScores(bounds: readonly number[], reference: readonly numbe
 
 /**
  * Folds one look's requests per bucket into the test. A window without requests on either side
- * carries no evidence.
+ * carries no evidence. With `ratios` (per shape, own-shift.ts), each shape bets λ ≤ 1 on the
+ * window and pays for the sides' own shifts: exact for requests exchangeable within the window
+ * when every ratio is 0, as without them.
  */
 export function updateShapeTest(
   state: ShapeTestState,
   scores: readonly (readonly number[])[],
   canary: readonly number[],
   baseline: readonly number[],
+  ratios?: readonly number[],
 ): ShapeTestState {
   const nC = canary.reduce((s, x) => s + x, 0);
   const nB = baseline.reduce((s, x) => s + x, 0);
@@ -122,10 +126,20 @@ export function updateShapeTest(
   const pooled = canary.map((c, k) => c + (baseline[k] ?? 0));
   return state.map((logE, g) => {
     const a = scores[g] as readonly number[];
-    const observed = canary.reduce((sum, c, k) => sum + c * (a[k] as number), 0);
+    const { lambda, logPenalty } = shiftAllowance(ratios?.[g] ?? 0, variance(pooled, a), nC, nB);
+    const bet = lambda === 1 ? a : a.map((x) => lambda * x);
+    const observed = canary.reduce((sum, c, k) => sum + c * (bet[k] as number), 0);
     // Normalized by its mean when the canary's requests are a random draw of the window's.
-    return logE + observed - logSampleMoment(pooled, a, nC);
+    return logE + observed - logSampleMoment(pooled, bet, nC) - logPenalty;
   });
+}
+
+/** A request's score variance over the window's pooled requests. */
+function variance(counts: readonly number[], a: readonly number[]): number {
+  const n = counts.reduce((s, c) => s + c, 0);
+  if (!(n > 0)) return 0;
+  const mean = counts.reduce((s, c, k) => s + c * (a[k] as number), 0) / n;
+  return counts.reduce((s, c, k) => s + c * ((a[k] as number) - mean) ** 2, 0) / n;
 }
 
 /** log of the e-value: the weighted average over the shapes. */

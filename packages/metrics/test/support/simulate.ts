@@ -30,8 +30,8 @@ export interface Scenario {
   /** Round-trip the judge's state through JSON at every look, as a resumed rollout would. */
   persist?: boolean;
   /**
-   * Error rates that vary beyond Poisson: each look interval a side's rate is multiplied by a gamma
-   * draw of mean 1 and this CV, one per side or (`shared`) one for both — times, with `own`, one
+   * Error rates (for a latency judge, median latencies) that vary beyond Poisson: each look
+   * interval a side's rate is multiplied by a gamma draw of mean 1 and this CV, one per side or (`shared`) one for both — times, with `own`, one
    * per side of that CV on top of the shared one. With `holdLooks`, each draw is held for that
    * many look intervals (a burst that outlasts a look), from a random phase.
    */
@@ -63,6 +63,13 @@ interface Side {
   bad: number;
   buckets: number[];
 }
+
+/** A side's buckets as Prometheus's cumulative `le` series. */
+const cumulative = (s: Side) =>
+  [...ISTIO_BUCKETS_MS.map(String), '+Inf'].map((le, i) => ({
+    labels: { le },
+    value: s.buckets.slice(0, i + 1).reduce((a, b) => a + b, 0),
+  }));
 
 export interface RunResult {
   rolledBack: boolean;
@@ -100,7 +107,7 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
   const serve = (side: Side, behaviour: SideBehaviour, lambda: number, count: boolean, g = 1): Side => {
     const window = fresh();
     if (judge.needs === 'histogram') {
-      bucketProbabilities(behaviour).forEach((p, i) => {
+      bucketProbabilities({ ...behaviour, medianMs: (behaviour.medianMs ?? 100) * g }).forEach((p, i) => {
         window.buckets[i] = poisson(lambda * p);
       });
       window.total = window.buckets.reduce((a, b) => a + b, 0);
@@ -120,6 +127,7 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
   };
   // Stable's history before the analysis: its counters are not at zero when we first look.
   const history: Array<{ total: number; bad: number }> = [];
+  const bucketHistory: Array<Record<string, number>> = [];
   const historyS = scenario.historyS ?? 600;
   const o = scenario.outage;
   /** A side's behaviour in the interval ending at t (t from the history's start), an outage added. */
@@ -137,6 +145,7 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
         factor(),
       );
       history.push({ total: w.total, bad: w.bad });
+      bucketHistory.push(Object.fromEntries(cumulative(w).map((s) => [s.labels.le, s.value])));
     }
   } else serve(baseline, scenario.baseline, scenario.rps * historyS, false);
   const toData = (): MetricData => {
@@ -152,12 +161,12 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
         },
       };
     }
-    const series = (s: Side) =>
-      [...ISTIO_BUCKETS_MS.map(String), '+Inf'].map((le, i) => ({
-        labels: { le },
-        value: s.buckets.slice(0, i + 1).reduce((a, b) => a + b, 0),
-      }));
-    return { kind: 'histogram', canary: series(canary), baseline: series(baseline) };
+    return {
+      kind: 'histogram',
+      canary: cumulative(canary),
+      baseline: cumulative(baseline),
+      ...(first && bucketHistory.length ? { baselineHistory: bucketHistory } : {}),
+    };
   };
   const sides = held(() => {
     const g = draw(scenario.variation?.cv ?? 0);

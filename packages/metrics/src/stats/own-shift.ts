@@ -1,0 +1,178 @@
+import { normalQuantile } from './normal.ts';
+import { foldFactor } from './persistence.ts';
+
+/**
+ * How far a side's latency moves on its own from window to window, beyond what sampling its
+ * requests explains — and the allowance the shape test makes for it.
+ *
+ * The shape test (shape-e-process.ts) is a permutation test per window: exact when, within a
+ * window, the canary's requests and the baseline's are draws from one distribution. Real pods are
+ * not: a pod on a busy node, a GC cycle, a cache refill makes one side 5–10% slower for a while.
+ * Each window then leans one way by chance, and a test that weighs every request as its own
+ * evidence adds those leans up like a regression's (good canaries rolled back 10–87% of the time
+ * at 100 and 1,000 requests/s, a side's median moving by a CV of 5–10%; docs/decisions.md).
+ *
+ * The model: in window w, side s's mean score (for one shape's scores a) is the baseline's plus an
+ * own shift u_{s,w}, independent between windows and sides, mean 0, variance τ². Given the pooled
+ * requests, the canary's score sum then exceeds its permutation mean by n_eff·(u_C − u_B) on top of
+ * the permutation noise, n_eff = n_C·n_B/(n_C + n_B). For u Gaussian,
+ *   e = exp(λ·Σ_canary a) / (E_perm[exp(λ·Σ_draw a)] · exp(λ²·n_eff²·τ²))
+ * has mean 1 under the null. λ = 1 is the likelihood ratio, the right bet without own shifts; with
+ * them the window's evidence is worth less the more requests it holds, and the bet that grows
+ * fastest under the alternative is λ = 1 / (1 + 2·n_eff·r), r = τ²/σ² (σ² a request's score
+ * variance): a shift then counts as 1/r requests' worth of evidence, not n_eff.
+ *
+ * τ² is read from the baseline's windows (its history, then every look of the release): the
+ * variance of the windows' mean scores beyond their sampling variance, bounded above at 99%
+ * (a chi-square bound on the windows' variance, as the random-effects literature does; e.g.
+ * Searle, Casella & McCulloch, "Variance Components", 1992, §3.5). The canary's own shifts are
+ * assumed no larger than the baseline's, as the error judge assumes of bursts. Shifts that last
+ * longer than a window (a pod slow for a minute) lean several windows the same way: where the
+ * history shows them, the judge folds that many windows into one (`shiftBlockFactor`, the error
+ * judge's rule, stats/persistence.ts) and reads the moments over folds.
+ */
+
+/** Moments of the baseline windows' mean scores, per shape. Plain numbers: the judge's JSON state. */
+export interface OwnShiftState {
+  /** The scores the windows are read with, fixed at the first look. */
+  scores: number[][];
+  /** Windows read. */
+  windows: number;
+  /** Per shape: Σ window mean, Σ window mean², Σ sampling variance of the mean. */
+  sum: number[];
+  sumSq: number[];
+  sampling: number[];
+  /** Per shape: Σ within-window squared deviations, and their degrees of freedom (pooled σ²). */
+  within: number[];
+  dof: number;
+}
+
+/**
+ * Fewest windows before the estimate alone is used; before, the smaller of it and PRIOR_RATIO
+ * (from MIN_READ windows; PRIOR_RATIO before that).
+ */
+export const MIN_WINDOWS = 10;
+const MIN_READ = 3;
+/**
+ * The largest r assumed before MIN_WINDOWS windows can say more: a shift worth 20 requests, about
+ * what a median moving by a CV of 13% costs the location shapes at σ = 0.6.
+ */
+export const PRIOR_RATIO = 0.05;
+/** Windows with fewer requests say too little about their mean to be read. */
+const MIN_REQUESTS = 2;
+
+export function initialOwnShift(scores: readonly (readonly number[])[]): OwnShiftState {
+  const zeros = scores.map(() => 0);
+  return {
+    scores: scores.map((a) => [...a]),
+    windows: 0,
+    sum: zeros,
+    sumSq: [...zeros],
+    sampling: [...zeros],
+    within: [...zeros],
+    dof: 0,
+  };
+}
+
+/** Folds one baseline window's requests per bucket into the moments. */
+export function observeShiftWindow(state: OwnShiftState, counts: readonly number[]): OwnShiftState {
+  const n = counts.reduce((s, c) => s + c, 0);
+  if (n < MIN_REQUESTS) return state;
+  const next: OwnShiftState = {
+    ...state,
+    windows: state.windows + 1,
+    sum: [...state.sum],
+    sumSq: [...state.sumSq],
+    sampling: [...state.sampling],
+    within: [...state.within],
+    dof: state.dof + n - 1,
+  };
+  state.scores.forEach((a, g) => {
+    const mean = counts.reduce((s, c, k) => s + c * (a[k] as number), 0) / n;
+    const ss = counts.reduce((s, c, k) => s + c * ((a[k] as number) - mean) ** 2, 0);
+    next.sum[g] = (next.sum[g] as number) + mean;
+    next.sumSq[g] = (next.sumSq[g] as number) + mean * mean;
+    next.sampling[g] = (next.sampling[g] as number) + ss / (n - 1) / n;
+    next.within[g] = (next.within[g] as number) + ss;
+  });
+  return next;
+}
+
+/** The lower 1% point of chi-square with k degrees of freedom (Wilson–Hilferty). */
+function chiSquareLower(k: number): number {
+  const z = normalQuantile(0.01);
+  const c = 2 / (9 * k);
+  return k * Math.max(0, 1 - c + z * Math.sqrt(c)) ** 3;
+}
+
+/**
+ * Per shape, r = τ²/σ²: a side's own shift variance (99% upper bound) over a request's score
+ * variance. Until MIN_WINDOWS windows are read, no more than PRIOR_RATIO: the first windows'
+ * bound is too loose to be worth more than the prior (with 5 windows, 13× the variance they show).
+ */
+export function shiftRatios(state: OwnShiftState): number[] {
+  const w = state.windows;
+  return state.scores.map((_, g) => {
+    if (w < MIN_READ || state.dof <= 0) return PRIOR_RATIO;
+    const r = upperRatio(state, g);
+    return w < MIN_WINDOWS ? Math.min(PRIOR_RATIO, r) : r;
+  });
+}
+
+/** The windows' mean-score variance beyond sampling, its 99% upper bound, over σ². */
+function upperRatio(state: OwnShiftState, g: number): number {
+  const w = state.windows;
+  const mean = (state.sum[g] as number) / w;
+  const variance = Math.max(0, ((state.sumSq[g] as number) - w * mean * mean) / (w - 1));
+  const sampling = (state.sampling[g] as number) / w;
+  const sigma2 = (state.within[g] as number) / state.dof;
+  if (!(sigma2 > 0)) return 0;
+  const upper = (variance * (w - 1)) / chiSquareLower(w - 1) - sampling;
+  return Math.max(0, upper) / sigma2;
+}
+
+/** The bet and the allowance for one window: λ and the log of exp(λ²·n_eff²·τ²). */
+export function shiftAllowance(
+  ratio: number,
+  sigma2: number,
+  nC: number,
+  nB: number,
+): { lambda: number; logPenalty: number } {
+  const nEff = (nC * nB) / (nC + nB);
+  if (!(ratio > 0) || !(nEff > 0)) return { lambda: 1, logPenalty: 0 };
+  const lambda = 1 / (1 + 2 * nEff * ratio);
+  return { lambda, logPenalty: lambda * lambda * nEff * nEff * ratio * sigma2 };
+}
+
+/** Per-bucket counts summed `f` windows at a time, the newest batch complete (older leftovers dropped). */
+export function sumBucketBlocks(windows: readonly (readonly number[])[], f: number): number[][] {
+  const n = Math.floor(windows.length / Math.max(1, f));
+  const from = windows.length - n * f;
+  return Array.from({ length: n }, (_, b) =>
+    windows
+      .slice(from + b * f, from + (b + 1) * f)
+      .reduce<number[]>((sum, w) => w.map((c, k) => c + (sum[k] ?? 0)), []),
+  );
+}
+
+/**
+ * How many windows the test folds as one, read from the baseline's windows: the error judge's rule
+ * (stats/persistence.ts) on each window's mean score for `scores` (a location shape's), standardised
+ * by its sampling error.
+ */
+export function shiftBlockFactor(windows: readonly (readonly number[])[], scores: readonly number[]): number {
+  const read = windows.filter((w) => w.reduce((s, c) => s + c, 0) >= MIN_REQUESTS);
+  const pooled = read.reduce<number[]>((sum, w) => w.map((c, k) => c + (sum[k] ?? 0)), []);
+  const total = pooled.reduce((s, c) => s + c, 0);
+  if (!(total > 0)) return 1;
+  const mean = pooled.reduce((s, c, k) => s + c * (scores[k] as number), 0) / total;
+  const sigma2 = pooled.reduce((s, c, k) => s + c * ((scores[k] as number) - mean) ** 2, 0) / total;
+  if (!(sigma2 > 0)) return 1;
+  return foldFactor(read.length, (f) =>
+    sumBucketBlocks(read, f).map((b) => {
+      const n = b.reduce((s, c) => s + c, 0);
+      const m = b.reduce((s, c, k) => s + c * (scores[k] as number), 0) / n;
+      return (m - mean) / Math.sqrt(sigma2 / n);
+    }),
+  );
+}

@@ -1,0 +1,101 @@
+import {
+  initialOwnShift,
+  initialShapeTest,
+  normalCdf,
+  observeShiftWindow,
+  shapeScores,
+  shiftAllowance,
+  shiftBlockFactor,
+  shiftRatios,
+  updateShapeTest,
+} from '@kanary/metrics';
+import { poissonSampler, seededRandom } from '@kanary/testkit';
+import { describe, expect, it } from 'vitest';
+
+const BOUNDS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+const probabilities = (medianMs: number, sigma = 0.6) => {
+  const cdf = BOUNDS.map((le) => normalCdf(Math.log(le / medianMs) / sigma));
+  return [...cdf.map((c, i) => c - (i === 0 ? 0 : (cdf[i - 1] as number))), 1 - (cdf.at(-1) as number)];
+};
+/** The baseline's shape, known well: the scores every test here reads windows with. */
+const SCORES = shapeScores(
+  BOUNDS,
+  probabilities(100).map((p) => Math.round(p * 1e6)),
+);
+
+/**
+ * Windows of `requests` each, a side's median multiplied by its own draw each window: log-normal
+ * with this spread in log (0: none), held for `hold` windows from a random phase.
+ */
+function windows(seed: number, n: number, requests: number, spread: number, hold = 1) {
+  const u = seededRandom(seed);
+  const poisson = poissonSampler(u);
+  const normal = () => Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
+  const phase = Math.floor(u() * hold);
+  let median = 100;
+  return Array.from({ length: n }, (_, i) => {
+    if (i === 0 || (i + phase) % hold === 0) median = 100 * Math.exp(spread * normal());
+    return probabilities(median).map((p) => poisson(requests * p));
+  });
+}
+
+const ratiosOf = (ws: number[][]) => shiftRatios(ws.reduce(observeShiftWindow, initialOwnShift(SCORES)));
+
+describe('own shifts: how far a side moves on its own between windows', () => {
+  it('bounds the variation beyond sampling near zero where there is none, and above it where there is', () => {
+    // 60 windows of 1,000 requests (ten minutes at 100 requests/s). Without own shifts the 99% bound
+    // is about 0.6 of one window's sampling variance (1/1,000 here), never many times it.
+    const none = Array.from({ length: 200 }, (_, s) => ratiosOf(windows(s + 1, 60, 1_000, 0))[1] as number);
+    const mean = none.reduce((a, b) => a + b, 0) / none.length;
+    expect(mean).toBeGreaterThan(0.2 / 1_000);
+    expect(mean).toBeLessThan(1.2 / 1_000);
+    // Medians moving by 5% per window: the bound is far above that.
+    const shifted = ratiosOf(windows(7, 60, 1_000, 0.05))[1] as number;
+    expect(shifted).toBeGreaterThan(5 * mean);
+  });
+
+  it('assumes no more than its prior until ten windows are read, and the prior alone before three', () => {
+    const read = (ws: number[][]) => shiftRatios(ws.reduce(observeShiftWindow, initialOwnShift(SCORES)));
+    expect(read(windows(3, 2, 1_000, 0)).every((r) => r === 0.05)).toBe(true);
+    // Nine quiet windows: their bound is under the prior. Nine moving by 20%: the prior caps it.
+    expect(read(windows(3, 9, 1_000, 0)).every((r) => r < 0.02)).toBe(true);
+    expect(read(windows(3, 9, 1_000, 0.2)).every((r) => r <= 0.05)).toBe(true);
+    // From ten windows on, the data alone: moving by 20%, far over the prior.
+    expect(read(windows(3, 10, 1_000, 0.2))[1]).toBeGreaterThan(0.05);
+  });
+
+  it('bets all of a window without own shifts, and less of it the more requests a shift moves', () => {
+    expect(shiftAllowance(0, 1, 500, 500)).toEqual({ lambda: 1, logPenalty: 0 });
+    const small = shiftAllowance(0.001, 1, 50, 50);
+    const large = shiftAllowance(0.001, 1, 5_000, 5_000);
+    expect(small.lambda).toBeGreaterThan(large.lambda);
+    expect(large.lambda).toBeCloseTo(1 / (1 + 2 * 2_500 * 0.001), 10);
+  });
+
+  it("keeps a good canary's window e-value at mean 1 under own shifts, which the permutation test alone does not", () => {
+    // 1,000 requests a side a window, each side's median moved by its own 5% draw: the window
+    // leans one way by chance. The allowance is read from 2,000 of the baseline's windows.
+    const spread = 0.05;
+    const ratios = ratiosOf(windows(11, 2_000, 1_000, spread));
+    const canary = windows(12, 4_000, 1_000, spread);
+    const baseline = windows(13, 4_000, 1_000, spread);
+    const meanE = (r?: number[]) =>
+      canary.reduce((sum, c, i) => {
+        const logE = updateShapeTest(initialShapeTest(), SCORES, c, baseline[i] as number[], r);
+        return sum + logE.reduce((s, l) => s + Math.exp(l), 0) / logE.length;
+      }, 0) / canary.length;
+    expect(meanE(ratios)).toBeLessThanOrEqual(1.1);
+    expect(meanE()).toBeGreaterThan(3);
+  });
+
+  it('folds windows where shifts outlast them, and almost never where they do not', () => {
+    const fold = (seed: number, hold: number, spread: number) =>
+      shiftBlockFactor(windows(seed, 60, 1_000, spread, hold), SCORES[1] as number[]);
+    const held = Array.from({ length: 100 }, (_, s) => fold(100 + s, 6, 0.1));
+    expect(held.filter((f) => f >= 6).length).toBeGreaterThanOrEqual(85);
+    const fresh = Array.from({ length: 200 }, (_, s) => fold(300 + s, 1, 0.1));
+    expect(fresh.filter((f) => f > 1).length).toBeLessThanOrEqual(8);
+    const none = Array.from({ length: 200 }, (_, s) => fold(600 + s, 1, 0));
+    expect(none.filter((f) => f > 1).length).toBeLessThanOrEqual(8);
+  });
+});
