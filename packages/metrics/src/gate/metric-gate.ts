@@ -137,7 +137,7 @@ export function createMetricGate(options: MetricGateOptions = {}): MetricGate {
       analysis.metrics.forEach((metric, i) => {
         const at = `${path}.metrics[${i}]`;
         issues.push(...unknownFields(metric, at));
-        const parsed = MetricSourceSchema.safeParse(metric);
+        const parsed = MetricSourceSchema.safeParse(metric, { reportInput: true });
         if (!parsed.success) {
           issues.push(
             ...toKanaryIssues(parsed.error).map((x) => ({ ...x, path: x.path ? `${at}.${x.path}` : at })),
