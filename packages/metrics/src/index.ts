@@ -67,13 +67,15 @@ export {
   withHistory,
 } from './stats/dispersion.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';
-export type { OwnShiftState } from './stats/own-shift.ts';
+export type { OwnShiftState, ShiftWindow } from './stats/own-shift.ts';
 export {
   initialOwnShift,
   observeShiftWindow,
   shiftAllowance,
   shiftBlockFactor,
   shiftRatios,
+  shiftWindow,
+  withinVariance,
 } from './stats/own-shift.ts';
 export type { PairedTestState } from './stats/paired-e-process.ts';
 export { initialPairedTest, pairedLogEValue, updatePairedTest } from './stats/paired-e-process.ts';

@@ -5,9 +5,12 @@ import {
   initialOwnShift,
   type OwnShiftState,
   observeShiftWindow,
+  type ShiftWindow,
   shiftBlockFactor,
   shiftRatios,
+  shiftWindow,
   sumBucketBlocks,
+  withinVariance,
 } from '../stats/own-shift.ts';
 import {
   initialRateTest,
@@ -170,6 +173,8 @@ interface ShapeState extends WarmUpClock {
   block?: number;
   /** The fold under way. */
   pending?: Fold;
+  /** Until a fold is found (or SERIES_CAP windows show none): the baseline's windows, read for one. */
+  series?: ShiftWindow[];
   canary: number[];
   baseline: number[];
 }
@@ -182,6 +187,32 @@ function historyWindow(w: Readonly<Record<string, number>>): Map<number, number>
     if (!Number.isNaN(bound) && Number.isFinite(n)) out.set(bound, Math.max(0, n));
   }
   return out;
+}
+
+/** Baseline windows read for shifts that outlast one, at most (an hour of 10 s looks). */
+const SERIES_CAP = 360;
+
+const seriesOf = (windows: readonly number[][], scores: readonly number[][]): ShiftWindow[] =>
+  windows.flatMap((w) => {
+    const read = shiftWindow(w, scores[LOCATION] as number[]);
+    return read ? [read] : [];
+  });
+
+/**
+ * Where no fold was found yet, this look's baseline window joins the series; once the series shows
+ * shifts that outlast a window, the tests fold from the next look. The allowance keeps its moments:
+ * each window of a held shift carries the shift's whole variance, so they still estimate it (with
+ * less confidence than their count claims); starting them again at the prior cost the chance folds
+ * of ordinary releases most of their power (docs/decisions.md). Mutates the look's new state.
+ */
+function readForFolds(state: ShapeState, before: ShiftWindow[], baseline: readonly number[]): void {
+  const shifts = state.ownShift as OwnShiftState;
+  const series = [...before, ...seriesOf([baseline as number[]], shifts.scores)];
+  const block = shiftBlockFactor(series, withinVariance(shifts, LOCATION));
+  delete state.series;
+  if (block > 1) {
+    state.block = block;
+  } else if (series.length < SERIES_CAP) state.series = series;
 }
 
 /** Windows summed until a fold is complete; warming if any of them was. */
@@ -286,10 +317,14 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
           (w) => perBucket(bounds, historyWindow(w)),
         );
         const scores = shapeScores(bounds, reference);
-        const block = ownShifts ? shiftBlockFactor(history, scores[LOCATION] as number[]) : 1;
-        const ownShift = ownShifts
-          ? sumBucketBlocks(history, block).reduce(observeShiftWindow, initialOwnShift(scores))
-          : undefined;
+        const single = history.reduce(observeShiftWindow, initialOwnShift(scores));
+        const series = seriesOf(history, scores);
+        const block = ownShifts ? shiftBlockFactor(series, withinVariance(single, LOCATION)) : 1;
+        const ownShift = !ownShifts
+          ? undefined
+          : block > 1
+            ? sumBucketBlocks(history, block).reduce(observeShiftWindow, initialOwnShift(scores))
+            : single;
         return {
           state: {
             memory,
@@ -299,6 +334,8 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
             logE: initialShapeTest(),
             ...(ownShift ? { ownShift } : {}),
             ...(block > 1 ? { block } : {}),
+            // No fold yet: the release's baseline windows are read for one at every look.
+            ...(ownShifts && block === 1 ? { series } : {}),
             canary: zeros,
             baseline: zeros,
           },
@@ -347,6 +384,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         baseline: add(prev.baseline, bNow),
       };
       if (tested) delete state.pending;
+      if (prev.series && state.ownShift) readForFolds(state, prev.series, bNow);
       const logE = state.logE as ShapeTestState;
       const settled = state.settled;
       if (total(cNow) + total(bNow) === 0)
@@ -363,12 +401,13 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         threshold: 1 / alpha,
         canary: side(state.canary),
         baseline: side(state.baseline),
+        ...(block > 1 ? { fold: { windows: block, done: tested ? block : fold.windows } } : {}),
         ...(warm.warming ? { warmingUp: { allowed: slower, until: warm.warmUntil } } : {}),
       };
       const ms = (v: number | undefined) => (v === undefined ? '?' : `${Number(v.toPrecision(3))}`);
       const words = `canary p50 ${ms(detail.canary.p50)}, p99 ${ms(detail.canary.p99)} over ${count(detail.canary.total)} requests; baseline p50 ${ms(detail.baseline.p50)}, p99 ${ms(detail.baseline.p99)} over ${count(detail.baseline.total)}${
         warm.warming ? `; warming up, up to ${slower}× the baseline's latency allowed` : ''
-      }`;
+      }${tested ? '' : `; latency here shifts for longer than a look, so the test moves every ${block} looks (${fold.windows} of ${block})`}`;
       const failed = log >= bound;
       return {
         state,

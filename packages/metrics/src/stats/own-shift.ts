@@ -48,14 +48,15 @@ export interface OwnShiftState {
 }
 
 /**
- * Fewest windows before the estimate alone is used; before, the smaller of it and PRIOR_RATIO
- * (from MIN_READ windows; PRIOR_RATIO before that).
+ * Fewest windows whose bound is used; before, PRIOR_RATIO. A few windows of a shift held longer
+ * than a window look alike and so bound it far too low: taking the smaller of the prior and their
+ * bound from three windows on rolled back more good canaries without history under shifts held a
+ * minute (docs/decisions.md).
  */
 export const MIN_WINDOWS = 10;
-const MIN_READ = 3;
 /**
- * The largest r assumed before MIN_WINDOWS windows can say more: a shift worth 20 requests, about
- * what a median moving by a CV of 13% costs the location shapes at σ = 0.6.
+ * r assumed before MIN_WINDOWS windows: a shift worth 20 requests, about what a median moving by a
+ * CV of 13% costs the location shapes at σ = 0.6.
  */
 export const PRIOR_RATIO = 0.05;
 /** Windows with fewer requests say too little about their mean to be read. */
@@ -107,16 +108,12 @@ function chiSquareLower(k: number): number {
 
 /**
  * Per shape, r = τ²/σ²: a side's own shift variance (99% upper bound) over a request's score
- * variance. Until MIN_WINDOWS windows are read, no more than PRIOR_RATIO: the first windows'
- * bound is too loose to be worth more than the prior (with 5 windows, 13× the variance they show).
+ * variance; PRIOR_RATIO until MIN_WINDOWS windows are read.
  */
 export function shiftRatios(state: OwnShiftState): number[] {
-  const w = state.windows;
-  return state.scores.map((_, g) => {
-    if (w < MIN_READ || state.dof <= 0) return PRIOR_RATIO;
-    const r = upperRatio(state, g);
-    return w < MIN_WINDOWS ? Math.min(PRIOR_RATIO, r) : r;
-  });
+  return state.scores.map((_, g) =>
+    state.windows < MIN_WINDOWS || state.dof <= 0 ? PRIOR_RATIO : upperRatio(state, g),
+  );
 }
 
 /** The windows' mean-score variance beyond sampling, its 99% upper bound, over σ². */
@@ -155,24 +152,37 @@ export function sumBucketBlocks(windows: readonly (readonly number[])[], f: numb
   );
 }
 
+/** One baseline window as the fold rule reads it: its requests and their mean score. */
+export type ShiftWindow = [requests: number, mean: number];
+
+/** A window's requests and mean score for `scores`, or undefined if too few to read. */
+export function shiftWindow(counts: readonly number[], scores: readonly number[]): ShiftWindow | undefined {
+  const n = counts.reduce((s, c) => s + c, 0);
+  if (n < MIN_REQUESTS) return undefined;
+  return [n, counts.reduce((s, c, k) => s + c * (scores[k] as number), 0) / n];
+}
+
 /**
  * How many windows the test folds as one, read from the baseline's windows: the error judge's rule
- * (stats/persistence.ts) on each window's mean score for `scores` (a location shape's), standardised
- * by its sampling error.
+ * (stats/persistence.ts) on each window's mean score for a location shape, standardised by its
+ * sampling error (`sigma2`, a request's score variance within a window).
  */
-export function shiftBlockFactor(windows: readonly (readonly number[])[], scores: readonly number[]): number {
-  const read = windows.filter((w) => w.reduce((s, c) => s + c, 0) >= MIN_REQUESTS);
-  const pooled = read.reduce<number[]>((sum, w) => w.map((c, k) => c + (sum[k] ?? 0)), []);
-  const total = pooled.reduce((s, c) => s + c, 0);
-  if (!(total > 0)) return 1;
-  const mean = pooled.reduce((s, c, k) => s + c * (scores[k] as number), 0) / total;
-  const sigma2 = pooled.reduce((s, c, k) => s + c * ((scores[k] as number) - mean) ** 2, 0) / total;
-  if (!(sigma2 > 0)) return 1;
-  return foldFactor(read.length, (f) =>
-    sumBucketBlocks(read, f).map((b) => {
-      const n = b.reduce((s, c) => s + c, 0);
-      const m = b.reduce((s, c, k) => s + c * (scores[k] as number), 0) / n;
+export function shiftBlockFactor(series: readonly ShiftWindow[], sigma2: number): number {
+  const requests = series.reduce((s, [n]) => s + n, 0);
+  if (!(requests > 0) || !(sigma2 > 0)) return 1;
+  const mean = series.reduce((s, [n, m]) => s + n * m, 0) / requests;
+  return foldFactor(series.length, (f) => {
+    const count = Math.floor(series.length / f);
+    const from = series.length - count * f;
+    return Array.from({ length: count }, (_, b) => {
+      const batch = series.slice(from + b * f, from + (b + 1) * f);
+      const n = batch.reduce((s, [k]) => s + k, 0);
+      const m = batch.reduce((s, [k, x]) => s + k * x, 0) / n;
       return (m - mean) / Math.sqrt(sigma2 / n);
-    }),
-  );
+    });
+  });
 }
+
+/** A request's score variance within the windows read so far, for shape `g`. */
+export const withinVariance = (state: OwnShiftState, g: number): number =>
+  state.dof > 0 ? (state.within[g] as number) / state.dof : 0;

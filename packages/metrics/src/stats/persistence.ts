@@ -74,7 +74,10 @@ export function blockFactor(history: ReadonlyArray<{ total: number; bad: number 
  */
 export function foldFactor(windows: number, batches: (f: number) => number[]): number {
   if (windows < MIN_BATCHES) return 1;
-  const z = varianceRatio(batches(1));
+  const first = batches(1);
+  // Windows that do not vary (a constant series, to rounding) show nothing about persistence.
+  if (!(spread(first) > 1e-9)) return 1;
+  const z = varianceRatio(first);
   if (!(z > Z)) return 1;
   // Bursts outlast a window: grow the fold while neighbouring folds still correlate.
   const sure = z > SURE;
@@ -116,6 +119,12 @@ const standardised = (windows: ReadonlyArray<{ total: number; bad: number }>, ra
 function varianceRatio(xs: readonly number[]): number {
   const [r1, r2] = autocorrelations(xs, 2) as [number, number];
   return ((2 / 3) * r1 + (1 / 3) * r2) / Math.sqrt(5 / 9 / xs.length);
+}
+
+/** The mean squared deviation from the mean. */
+function spread(xs: readonly number[]): number {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return xs.reduce((s, x) => s + (x - mean) ** 2, 0) / xs.length;
 }
 
 const lagOneCorrelation = (xs: readonly number[]) => autocorrelations(xs, 1)[0] as number;
