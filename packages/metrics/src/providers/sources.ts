@@ -225,75 +225,67 @@ export function createSources(options: SourceOptions) {
   }
 
   /**
-   * The baseline's windows before the first look, for judges that calibrate on them. Optional
+   * The baseline's windows before the first look, for judges that calibrate on them: `read` gets
+   * a range query over the history's windows and each series' increases per window. Optional
    * evidence: a server that refuses the range query (or has no history yet) gives none, and the
    * judge starts from its prior instead of failing the look.
    */
-  async function baselineHistory(
+  async function historyOf<T>(
     client: PrometheusClient,
-    total: string,
-    bad: string,
     req: MeasureRequest,
-  ): Promise<CountsHistory> {
+    read: (
+      range: (query: string) => Promise<RangeSeries[]>,
+      perWindow: (series: RangeSeries[]) => Array<number | undefined>,
+    ) => Promise<T[]>,
+  ): Promise<T[]> {
     const h = req.history;
     if (!h || h.windows < 2) return [];
     const end = req.window.end;
     const start = end - h.windows * h.stepMs;
-    const range = (q: string) => client.range(q, { start, end, stepMs: h.stepMs, signal: req.signal });
     try {
-      const [t, b] = await Promise.all([range(total), range(bad)]);
-      const totals = increases(t, start, h.stepMs, h.windows);
-      const bads = increases(b, start, h.stepMs, h.windows);
-      const out: CountsHistory = [];
-      totals.forEach((n, i) => {
-        if (n !== undefined && n > 0) out.push({ total: n, bad: Math.min(n, bads[i] ?? 0) });
-      });
-      return out;
+      return await read(
+        (q) => client.range(q, { start, end, stepMs: h.stepMs, signal: req.signal }),
+        (series) => increases(series, start, h.stepMs, h.windows),
+      );
     } catch (error) {
       if (req.signal.aborted) throw error;
       return [];
     }
   }
 
+  /** The baseline's requests and bad ones per window before the first look. */
+  const baselineHistory = (client: PrometheusClient, total: string, bad: string, req: MeasureRequest) =>
+    historyOf<CountsHistory[number]>(client, req, async (range, perWindow) => {
+      const [t, b] = await Promise.all([range(total), range(bad)]);
+      const bads = perWindow(b);
+      return perWindow(t).flatMap((n, i) =>
+        n !== undefined && n > 0 ? [{ total: n, bad: Math.min(n, bads[i] ?? 0) }] : [],
+      );
+    });
+
   /**
    * The baseline's buckets per window before the first look, for the latency judge's allowance for
-   * own shifts: each `le` group's increases read as `baselineHistory` reads them. Optional as
-   * the counts' history is; a window missing its `+Inf` bucket is left out.
+   * own shifts: per `le`, the increases of its series summed. A window missing its `+Inf` bucket is
+   * left out.
    */
-  async function bucketHistory(
-    client: PrometheusClient,
-    selector: string,
-    req: MeasureRequest,
-  ): Promise<HistogramHistory> {
-    const h = req.history;
-    if (!h || h.windows < 2) return [];
-    const end = req.window.end;
-    const start = end - h.windows * h.stepMs;
-    try {
-      const series = await client.range(selector, { start, end, stepMs: h.stepMs, signal: req.signal });
+  const bucketHistory = (client: PrometheusClient, selector: string, req: MeasureRequest) =>
+    historyOf<HistogramHistory[number]>(client, req, async (range, perWindow) => {
       const byLe = new Map<string, RangeSeries[]>();
-      for (const s of series) {
+      for (const s of await range(selector)) {
         const le = s.labels.le;
         if (le !== undefined) byLe.set(le, [...(byLe.get(le) ?? []), s]);
       }
-      const perLe = [...byLe].map(
-        ([le, group]) => [le, increases(group, start, h.stepMs, h.windows)] as const,
-      );
-      const out: HistogramHistory = [];
-      for (let i = 0; i < h.windows; i++) {
+      const perLe = [...byLe].map(([le, group]) => [le, perWindow(group)] as const);
+      const windows = perLe[0]?.[1].length ?? 0;
+      return Array.from({ length: windows }, (_, i) => {
         const w: Record<string, number> = {};
         for (const [le, inc] of perLe) {
           const n = inc[i];
           if (n !== undefined) w[le] = n;
         }
-        if ((w['+Inf'] ?? 0) > 0) out.push(w);
-      }
-      return out;
-    } catch (error) {
-      if (req.signal.aborted) throw error;
-      return [];
-    }
-  }
+        return w;
+      }).filter((w) => (w['+Inf'] ?? 0) > 0);
+    });
 
   return {
     async measure(req: MeasureRequest): Promise<MetricData> {
