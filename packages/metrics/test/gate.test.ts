@@ -1,7 +1,13 @@
 import { type AnalysisSpec, createRollout, type MetricGate, type RolloutState } from '@kanary/core';
 import type { GateResult, Measurement, PortContext } from '@kanary/core/adapter';
 import { createMemoryRouter, createMemoryWorkload, createVirtualClock } from '@kanary/core/testing';
-import { createMetricGate, type FunctionData, type MetricFunction } from '@kanary/metrics';
+import {
+  createMetricGate,
+  type FunctionData,
+  type MetricFunction,
+  type PrometheusClient,
+  type SeriesValue,
+} from '@kanary/metrics';
 import { poissonSampler, seededRandom } from '@kanary/testkit';
 import { describe, expect, it } from 'vitest';
 import { analysisOf, spec } from './support/specs.ts';
@@ -543,6 +549,19 @@ describe('gates in the engine', () => {
   });
 });
 
+/** A Prometheus whose canary has served nothing yet: `stable` answers every other instant query. */
+const stableOnlyPrometheus = (
+  stable: (query: string) => SeriesValue[],
+  range: PrometheusClient['range'],
+): PrometheusClient => ({
+  address: 'http://prometheus.test',
+  instant: async (query: string) => ({
+    type: 'vector' as const,
+    series: query.includes('canary') ? [] : stable(query),
+  }),
+  range,
+});
+
 describe("the error-rate judge calibrates on the baseline's last hour", () => {
   const counts = (history?: Array<{ total: number; bad: number }>): FunctionData => ({
     kind: 'counts',
@@ -582,16 +601,10 @@ describe("the error-rate judge calibrates on the baseline's last hour", () => {
     // by the next step), which is that window's increase, not a negative one.
     const cumulative = (perWindow: number) =>
       Array.from({ length: 361 }, (_, k) => (k < 180 ? k * perWindow : (k - 180 + 0.5) * perWindow));
-    const client = {
-      address: 'http://prometheus.test',
-      instant: async (query: string) => ({
-        type: 'vector' as const,
-        series: query.includes('canary')
-          ? []
-          : [{ labels: { pod: 'a' }, value: query.includes('5..') ? 900 : 180_000 }],
-      }),
-      range: async (query: string, o: { start: number; end: number; stepMs: number }) => {
-        ranges.push({ query, ...o });
+    const client = stableOnlyPrometheus(
+      (query) => [{ labels: { pod: 'a' }, value: query.includes('5..') ? 900 : 180_000 }],
+      async (query, o) => {
+        ranges.push({ query, start: o.start, end: o.end, stepMs: o.stepMs });
         const values = cumulative(query.includes('5..') ? 5 : 1_000);
         return [
           {
@@ -600,7 +613,7 @@ describe("the error-rate judge calibrates on the baseline's last hour", () => {
           },
         ];
       },
-    };
+    );
     const gate = createMetricGate({ prometheus: client });
     const analysis = analysisOf([
       {
@@ -650,20 +663,15 @@ describe("the latency judge calibrates on the baseline's buckets over the last h
       judge: { sequentialLatency: {} },
     },
   ]);
-  const evaluate = (range: (query: string, o: { start: number; stepMs: number }) => Promise<unknown>) => {
-    const client = {
-      address: 'http://prometheus.test',
-      instant: async (query: string) => ({
-        type: 'vector' as const,
-        series: query.includes('canary')
-          ? []
-          : Object.entries(perWindow).flatMap(([le, n]) =>
-              ['a', 'b'].map((pod) => ({ labels: { le, pod }, value: 180 * n })),
-            ),
-      }),
+  const evaluate = (range: PrometheusClient['range']) => {
+    const client = stableOnlyPrometheus(
+      () =>
+        Object.entries(perWindow).flatMap(([le, n]) =>
+          ['a', 'b'].map((pod) => ({ labels: { le, pod }, value: 180 * n })),
+        ),
       range,
-    };
-    const gate = createMetricGate({ prometheus: client as never });
+    );
+    const gate = createMetricGate({ prometheus: client });
     return gate.evaluate({ key: 'steps[0]', analysis, state: undefined, startedAt: now, now, ctx: ctx() });
   };
 
