@@ -71,6 +71,9 @@ export type { OwnShiftState, ShiftWindow } from './stats/own-shift.ts';
 export {
   initialOwnShift,
   observeShiftWindow,
+  pairRatios,
+  SCREEN_REQUESTS,
+  SCREEN_WINDOWS,
   shiftAllowance,
   shiftBlockFactor,
   shiftRatios,

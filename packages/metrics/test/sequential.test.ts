@@ -443,6 +443,41 @@ describe('sequentialLatency over every bucket (the default)', () => {
       expect(folded()).toBeLessThanOrEqual(5);
     });
 
+    it('allows for a canary that moves more on its own than the baseline, once its windows show it', () => {
+      // The canary on fewer pods: its median moves by a CV of 20% a look where the baseline's moves
+      // by 10% (100 rps). Assuming the canary moves no more than the baseline, the judge rolled back
+      // 111 of these 200 good canaries; its windows now show the canary's own shifts (a chi-square
+      // screen of its location scores), the evidence built before is given up, and each look then
+      // allows for the canary's own 99% bound: 26 of 200 — fewer, still not α (the spread shapes read
+      // a canary that moves more as a wider distribution, which over the release it is; and the
+      // windows before the screen finds it are weighed as before; docs/decisions.md).
+      const scenario = moving({ rps: 100, variation: { cv: 0.1, shared: false, canaryCv: 0.2 } });
+      let said = 0;
+      let resetOk = 0;
+      let rolled = 0;
+      for (let seed = 1; seed <= 200; seed++) {
+        let saying = false;
+        let after: number | undefined;
+        const inner = make();
+        const spy: Judge = {
+          ...inner,
+          look: (st, data, ctx) => {
+            const out = inner.look(st, data, ctx);
+            const s = out.state as { canaryOwn?: boolean };
+            if (s.canaryOwn && after === undefined) after = out.look.detail?.eValue as number;
+            if (/moves more on its own than the baseline's/.test(out.look.message ?? '')) saying = true;
+            return out;
+          },
+        };
+        if (runCanary(spy, scenario, seed).rolledBack) rolled++;
+        if (saying) said++;
+        if (after !== undefined && after <= 1.5) resetOk++;
+      }
+      expect(said).toBeGreaterThanOrEqual(170);
+      expect(resetOk).toBeGreaterThanOrEqual(140);
+      expect(rolled).toBeLessThanOrEqual(40);
+    });
+
     it("reads the baseline's history at its first look, and says how long its shifts last", () => {
       const judge = make();
       expect(judge.history).toBe(true);

@@ -5,9 +5,10 @@ import {
   initialOwnShift,
   type OwnShiftState,
   observeShiftWindow,
+  pairRatios,
+  SCREEN_REQUESTS,
   type ShiftWindow,
   shiftBlockFactor,
-  shiftRatios,
   shiftWindow,
   sumBucketBlocks,
   withinVariance,
@@ -43,7 +44,8 @@ export interface SequentialLatencyOptions {
   /**
    * `shape` only. How the test allows for a side's latency moving on its own from window to window
    * (a pod slower for a while): estimated from the baseline's windows — its history, then every
-   * look — and allowed for in both sides (the default), or `false` to assume both sides' requests
+   * look — and allowed for in both sides (the default; the canary's own, read from its windows,
+   * where they move more than the baseline's bound allows), or `false` to assume both sides' requests
    * are draws of one distribution in every window: exact then, but it rolls back good canaries
    * whose latency wobbles independently of the baseline's (stats/own-shift.ts).
    */
@@ -169,6 +171,10 @@ interface ShapeState extends WarmUpClock {
   settled?: ShapeTestState;
   /** How far the baseline's latency moves on its own between windows (unless `ownShifts: false`). */
   ownShift?: OwnShiftState;
+  /** The same over the canary's windows of the release (warming ones left out). */
+  canaryShift?: OwnShiftState;
+  /** Once the canary's windows showed it moves more on its own than the baseline's bound allows. */
+  canaryOwn?: boolean;
   /** Windows tested as one, where the history's own shifts outlast a window (1 if absent). */
   block?: number;
   /** The fold under way. */
@@ -267,29 +273,49 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
     // warming canary's requests are weighed as if (1 + tolerance)× faster, rounded towards
     // faster, against scores that never fall towards slower buckets (stats/slower-by.ts).
     const scores = shapeScores(bounds, reference);
-    // The allowance for own shifts, from the baseline's windows before this fold.
-    const ratios = prev.ownShift ? shiftRatios(prev.ownShift) : undefined;
+    // The allowance for own shifts, from both sides' windows before this fold.
+    const pair = prev.ownShift
+      ? pairRatios(prev.ownShift, prev.canaryShift, LOCATION, prev.canaryOwn)
+      : undefined;
+    const ratios = pair?.ratios;
+    // The evidence so far was weighed assuming the canary moves no more than the baseline; once its
+    // windows show otherwise, what it built is given up (lowering an e-process keeps it one).
+    const doubted = (pair?.canaryOwn ?? false) && !prev.canaryOwn;
+    const distrust = (t: ShapeTestState | undefined) => (doubted && t ? t.map((v) => Math.min(v, 0)) : t);
     const logE = f.warming
       ? updateShapeTest(
-          prev.logE as ShapeTestState,
+          distrust(prev.logE) as ShapeTestState,
           scores.map((a) => nonDecreasing(a, reference)),
           moveCounts(f.canary, fasterBuckets(bounds, slower)),
           f.baseline,
           ratios,
         )
-      : updateShapeTest(prev.logE as ShapeTestState, scores, f.canary, f.baseline, ratios);
+      : updateShapeTest(distrust(prev.logE) as ShapeTestState, scores, f.canary, f.baseline, ratios);
     const settled =
       warmMs === undefined
         ? undefined
         : f.warming
-          ? (prev.settled ?? initialShapeTest())
-          : updateShapeTest(prev.settled ?? initialShapeTest(), scores, f.canary, f.baseline, ratios);
+          ? (distrust(prev.settled) ?? initialShapeTest())
+          : updateShapeTest(
+              distrust(prev.settled) ?? initialShapeTest(),
+              scores,
+              f.canary,
+              f.baseline,
+              ratios,
+            );
     const ownShift = prev.ownShift && observeShiftWindow(prev.ownShift, f.baseline);
+    // A warming canary is slower by design, not by its own shifts; a window of few requests says
+    // little about them (SCREEN_REQUESTS).
+    const screenable = !f.warming && f.canary.reduce((s, n) => s + n, 0) >= SCREEN_REQUESTS;
+    const canaryShift =
+      prev.canaryShift && (screenable ? observeShiftWindow(prev.canaryShift, f.canary) : prev.canaryShift);
     return {
       reference: reference.map((v, k) => v + (f.baseline[k] ?? 0)),
       logE,
       ...(settled ? { settled } : {}),
       ...(ownShift ? { ownShift } : {}),
+      ...(canaryShift ? { canaryShift } : {}),
+      ...(pair?.canaryOwn ? { canaryOwn: true } : {}),
     };
   };
   return {
@@ -332,7 +358,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
             bounds,
             reference,
             logE: initialShapeTest(),
-            ...(ownShift ? { ownShift } : {}),
+            ...(ownShift ? { ownShift, canaryShift: initialOwnShift(scores) } : {}),
             ...(block > 1 ? { block } : {}),
             // No fold yet: the release's baseline windows are read for one at every look.
             ...(ownShifts && block === 1 ? { series } : {}),
@@ -402,12 +428,16 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         canary: side(state.canary),
         baseline: side(state.baseline),
         ...(block > 1 ? { fold: { windows: block, done: tested ? block : fold.windows } } : {}),
+        ...(state.canaryShift ? { canaryWindows: state.canaryShift.windows } : {}),
         ...(warm.warming ? { warmingUp: { allowed: slower, until: warm.warmUntil } } : {}),
       };
+      const canaryOwn = state.ownShift
+        ? pairRatios(state.ownShift, state.canaryShift, LOCATION, state.canaryOwn).canaryOwn
+        : false;
       const ms = (v: number | undefined) => (v === undefined ? '?' : `${Number(v.toPrecision(3))}`);
       const words = `canary p50 ${ms(detail.canary.p50)}, p99 ${ms(detail.canary.p99)} over ${count(detail.canary.total)} requests; baseline p50 ${ms(detail.baseline.p50)}, p99 ${ms(detail.baseline.p99)} over ${count(detail.baseline.total)}${
         warm.warming ? `; warming up, up to ${slower}× the baseline's latency allowed` : ''
-      }${tested ? '' : `; latency here shifts for longer than a look, so the test moves every ${block} looks (${fold.windows} of ${block})`}`;
+      }${canaryOwn ? "; the canary's latency moves more on its own than the baseline's, and is allowed for" : ''}${tested ? '' : `; latency here shifts for longer than a look, so the test moves every ${block} looks (${fold.windows} of ${block})`}`;
       const failed = log >= bound;
       return {
         state,

@@ -26,7 +26,10 @@ import { foldFactor } from './persistence.ts';
  * variance of the windows' mean scores beyond their sampling variance, bounded above at 99%
  * (a chi-square bound on the windows' variance, as the random-effects literature does; e.g.
  * Searle, Casella & McCulloch, "Variance Components", 1992, §3.5). The canary's own shifts are
- * assumed no larger than the baseline's, as the error judge assumes of bursts. Shifts that last
+ * assumed no larger than the baseline's until its own windows (the release's) show otherwise: a
+ * canary on fewer pods averages fewer pods' wobbles, and one whose windows vary more than the
+ * baseline's bound allows (a chi-square test at 1%, `pairRatios`) is allowed its own 99% bound.
+ * The allowance is then for u_C − u_B of variance τ_B² + τ_C², so r is the mean of the sides'. Shifts that last
  * longer than a window (a pod slow for a minute) lean several windows the same way: where the
  * history shows them, the judge folds that many windows into one (`shiftBlockFactor`, the error
  * judge's rule, stats/persistence.ts) and reads the moments over folds.
@@ -99,12 +102,16 @@ export function observeShiftWindow(state: OwnShiftState, counts: readonly number
   return next;
 }
 
-/** The lower 1% point of chi-square with k degrees of freedom (Wilson–Hilferty). */
-function chiSquareLower(k: number): number {
-  const z = normalQuantile(0.01);
+/**
+ * The p point of chi-square with k degrees of freedom (Wilson–Hilferty; below ~5 degrees of
+ * freedom its lower points are too low, so bounds built on them err wide).
+ */
+function chiSquareQuantile(k: number, p: number): number {
+  const z = normalQuantile(p);
   const c = 2 / (9 * k);
   return k * Math.max(0, 1 - c + z * Math.sqrt(c)) ** 3;
 }
+const chiSquareLower = (k: number) => chiSquareQuantile(k, 0.01);
 
 /**
  * Per shape, r = τ²/σ²: a side's own shift variance (99% upper bound) over a request's score
@@ -116,16 +123,77 @@ export function shiftRatios(state: OwnShiftState): number[] {
   );
 }
 
+/** The windows' mean-score variance, their mean sampling variance and σ², for shape g. */
+function windowMoments(state: OwnShiftState, g: number) {
+  const w = state.windows;
+  const mean = (state.sum[g] as number) / w;
+  return {
+    variance: Math.max(0, ((state.sumSq[g] as number) - w * mean * mean) / (w - 1)),
+    sampling: (state.sampling[g] as number) / w,
+    sigma2: state.dof > 0 ? (state.within[g] as number) / state.dof : 0,
+  };
+}
+
 /** The windows' mean-score variance beyond sampling, its 99% upper bound, over σ². */
 function upperRatio(state: OwnShiftState, g: number): number {
   const w = state.windows;
-  const mean = (state.sum[g] as number) / w;
-  const variance = Math.max(0, ((state.sumSq[g] as number) - w * mean * mean) / (w - 1));
-  const sampling = (state.sampling[g] as number) / w;
-  const sigma2 = (state.within[g] as number) / state.dof;
+  const { variance, sampling, sigma2 } = windowMoments(state, g);
   if (!(sigma2 > 0)) return 0;
   const upper = (variance * (w - 1)) / chiSquareLower(w - 1) - sampling;
   return Math.max(0, upper) / sigma2;
+}
+
+/**
+ * Fewest canary windows the screen reads: with fewer, their spread says nothing a chi-square test
+ * can use. Three is enough where the canary's own shifts dwarf its sampling (the dangerous case:
+ * one such window can look like a regression).
+ */
+export const SCREEN_WINDOWS = 3;
+/**
+ * Fewest canary requests in a window the screen reads. A mean of a few requests is far from
+ * normal, so its windows scatter beyond what chi-square allows: reading every window, the screen
+ * fired under regressions at 10 requests/s and gave up their evidence (×1.25 caught 97.5% at 3.5
+ * slow requests instead of 100% at 1.2). Where a window holds few requests its sampling dwarfs any
+ * shift a pod's wobble makes anyway; the screen matters where requests are many.
+ */
+export const SCREEN_REQUESTS = 50;
+
+/**
+ * Whether the canary's windows vary more than its sampling plus the baseline's bound (`ratio`, per
+ * σ²) allows, at 1%: then the baseline's own shifts are no bound for the canary's.
+ */
+function canaryExceeds(canary: OwnShiftState, g: number, ratio: number): boolean {
+  const k = canary.windows;
+  if (k < SCREEN_WINDOWS) return false;
+  const { variance, sampling, sigma2 } = windowMoments(canary, g);
+  const expected = sampling + ratio * sigma2;
+  if (!(expected > 0)) return variance > 0;
+  return ((k - 1) * variance) / expected > chiSquareQuantile(k - 1, 0.99);
+}
+
+/**
+ * Per shape, r for the pair of sides, (r_B + r_C)/2: the baseline's bound (`shiftRatios`) for
+ * both, unless the canary's windows exceed it for the shape `screened` (`canaryExceeds`); then each
+ * shape's r_C is the canary's own 99% upper bound (at least r_B), from then on (`screenedBefore`:
+ * the release's earlier looks found it). Only one shape is screened: a location shape's scores are
+ * light-tailed, while the spread shapes' weigh the few requests in the tails heavily, so their
+ * windows scatter beyond what chi-square allows and a canary whose tail grew (a regression)
+ * screened as wobbling: screening them cost 12% and 23% more slow requests before σ 0.7 and σ 0.65
+ * regressions were caught at 10 and 100 requests/s.
+ */
+export function pairRatios(
+  baseline: OwnShiftState,
+  canary: OwnShiftState | undefined,
+  screened: number,
+  screenedBefore = false,
+): { ratios: number[]; canaryOwn: boolean } {
+  const rBs = shiftRatios(baseline);
+  const canaryOwn =
+    canary !== undefined && (screenedBefore || canaryExceeds(canary, screened, rBs[screened] as number));
+  const ratios = rBs.map((rB, g) =>
+    canaryOwn ? (rB + Math.max(rB, upperRatio(canary as OwnShiftState, g))) / 2 : rB,
+  );
+  return { ratios, canaryOwn };
 }
 
 /** The bet and the allowance for one window: λ and the log of exp(λ²·n_eff²·τ²). */

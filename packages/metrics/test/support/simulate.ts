@@ -33,9 +33,10 @@ export interface Scenario {
    * Error rates (for a latency judge, median latencies) that vary beyond Poisson: each look
    * interval a side's rate is multiplied by a gamma draw of mean 1 and this CV, one per side or (`shared`) one for both — times, with `own`, one
    * per side of that CV on top of the shared one. With `holdLooks`, each draw is held for that
-   * many look intervals (a burst that outlasts a look), from a random phase.
+   * many look intervals (a burst that outlasts a look), from a random phase. With `canaryCv`
+   * (not shared), the canary's own draws have that CV instead (a canary on fewer pods).
    */
-  variation?: { cv: number; shared: boolean; own?: number; holdLooks?: number };
+  variation?: { cv: number; shared: boolean; own?: number; holdLooks?: number; canaryCv?: number };
   /** Give the judge the stable side's history per look interval at its first look, as the gate's range query does. */
   history?: boolean;
   /**
@@ -170,8 +171,9 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
   };
   const sides = held(() => {
     const g = draw(scenario.variation?.cv ?? 0);
+    const canaryCv = scenario.variation?.shared ? undefined : scenario.variation?.canaryCv;
     return {
-      gc: g * draw(own),
+      gc: canaryCv === undefined ? g * draw(own) : draw(canaryCv),
       gb: scenario.variation?.shared ? g * draw(own) : draw(scenario.variation?.cv ?? 0),
     };
   });
