@@ -59,6 +59,11 @@ export interface Overdispersion {
    * (default: one tick, each 10 s independent of the last).
    */
   holdS?: number;
+  /**
+   * Without `shared`: the canary's own CV where it differs from the baseline's `cv` (a canary on
+   * fewer pods averages fewer pods' wobbles). Default `cv`.
+   */
+  canaryCv?: number;
 }
 
 /** Draws one tick of traffic for both sides. */
@@ -95,7 +100,8 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
   const own = noise?.shared ? (noise.own ?? 0) : undefined;
   const multipliers = () => {
     const g = factor();
-    const gc = own === undefined ? g : g * gammaOf(own);
+    const gc =
+      own === undefined ? (noise?.canaryCv === undefined ? g : gammaOf(noise.canaryCv)) : g * gammaOf(own);
     const gb = own === undefined ? factor() : g * gammaOf(own);
     return { g, gc, gb };
   };
