@@ -29,10 +29,11 @@ import { foldFactor } from './persistence.ts';
  * assumed no larger than the baseline's until its own windows (the release's) show otherwise: a
  * canary on fewer pods averages fewer pods' wobbles, and one whose windows vary more than the
  * baseline's bound allows (a chi-square test at 1%, `pairRatios`) is allowed its own 99% bound.
- * The allowance is then for u_C − u_B of variance τ_B² + τ_C², so r is the mean of the sides'. Shifts that last
- * longer than a window (a pod slow for a minute) lean several windows the same way: where the
- * history shows them, the judge folds that many windows into one (`shiftBlockFactor`, the error
- * judge's rule, stats/persistence.ts) and reads the moments over folds.
+ * The allowance is then for u_C − u_B of variance τ_B² + τ_C², so r is the mean of the sides'.
+ * Shifts that last longer than a window (a pod slow for a minute) lean several windows the same
+ * way: where the history shows them, the judge folds that many windows into one
+ * (`shiftBlockFactor`, the error judge's rule, stats/persistence.ts) and reads the moments over
+ * folds.
  */
 
 /** Moments of the baseline windows' mean scores, per shape. Plain numbers: the judge's JSON state. */
