@@ -413,6 +413,7 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
   out.push(...lookIntervals(runs, log));
   out.push(...lastingBursts(runs, log));
   out.push(...latencyVariation(runs, log));
+  out.push(...canaryBurstsMore(runs, log));
   out.push(...closerLooks(log));
   out.push(
     '### Reading',
@@ -427,6 +428,7 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
     "- Bursts that outlast a look (their table): a pod erring more for a minute leans six 10 s windows the same way, which the per-window allowance did not cover: 25–31% of good canaries were rolled back at 1,000 requests/s with bursts held a minute. The judge now reads from the baseline's history how long its bursts last and folds that many looks into one window of its tests (stats/persistence.ts); where the history showed none, it reads the release's baseline windows at every look until they do. Under bursts that outlast a look it then catches a doubled error rate in 5–56% of runs (with ten minutes of history 6–43%; 9–49% before it read the release's windows, while rolling back up to 2% of good canaries), where Flagger's default catches 24–39% and Wald's test told the bursts and the baseline's rate — a one-sample bound no canary-against-baseline judge reaches — 15–95%: held bursts make a doubled rate hard to tell from a burst, and a test that keeps α pays for it. Where the history shows no such bursts (every other table) about 1 history in 100 folds by chance and, read again at every look, 1–2 releases in 100 more fold during the release; chance folds stay a minute or shorter (the longer, untested steps are taken only where bursts are beyond doubt). That moved those cells by a few bad requests, at most about a tenth (1,000/s: CV 0.5 independent 245 → 266, CV 1 shared + own 0.3 141 → 154, the fast schedule 90 → 100).",
     "- The SPRT column knows the baseline's rate, which no canary-against-baseline test does; the two-sample and histogram oracles are the bounds for this problem. Argo's documented template measures once in a 6-minute schedule and never rolls anything back.",
     "- Latency that varies beyond sampling (its table): where each side's median moves on its own by a CV of 5% or 10% every 10 s, or 10% held a minute, the latency judge rolls back 0–0.5% of good canaries (95% bounds up to 1.2%). Before it allowed for own shifts it rolled back 10% and 48% (CV 5%, 100 and 1,000 requests/s), 46% and 78% (CV 10%), 67% and 87% (held a minute): the permutation test is exact for requests exchangeable within a window, and a side slower for a while is not — for latency what issue 21 found for error rates. It now reads from the baseline's histograms per window (its history, then the release's) how far a side's latency moves beyond sampling, at a 99% upper bound, and pays each window for the sides' own shifts, betting less of the window the more requests a shift moves; where the history's shifts outlast a window it folds that many windows into one, as the error judge does for bursts (docs/decisions.md). Moving both sides together (the control) it stays under α, as it did. Where the canary's own draws vary twice as much as the baseline's (a canary on a quarter of the pods; the last rows) it does not: 1.8% and 4.4% of good canaries rolled back at CV 0.05 against 0.1 (100 and 1,000 requests/s), 13.2% and 52.2% at 0.1 against 0.2 (a probe of 300 before the judge screened the canary's own windows: 1.3%, 12%, 56%, 92%). The judge assumed the canary moves no more than the baseline; it now tests the canary's windows for more (a chi-square screen at 1%) and, once they show it, gives up the evidence built so far and allows for the canary's own bound. What is left: the windows before the screen finds it (at 1,000 requests/s one window of a canary 10% slower carries a 10% regression's evidence, and nothing tells them apart in one window), and a canary that moves more is, over the release, a wider distribution, which the spread shapes read as a regression. Argo's typical gate rolls back up to 10.5% of them; Flagger's default none (and it catches almost none of the 10% slower medians). Flagger's default and Argo's typical gate, bounding a P99 far above the median, roll back none or almost none — and catch almost none (0–4%) of the 10% slower medians at 100 requests/s that Kanary catches in every run.",
+    "- Error rates that burst more on the canary (their table): the error judge assumes, as the latency judge did, that the canary's own bursts are no larger than the baseline's, and reads its allowance from the baseline's history and the split of each window's errors. Where the canary bursts twice as much it stays at or under α at 100 requests/s (0.2–0.3%) and at 1,000/s with CV 0.25 against 0.5 (0.5%), and not at 1,000/s with 0.5 against 1 (1.9%) or a canary bursting by CV 0.5 beside a Poisson baseline (7.7%): there the history rules out own bursts, the first windows are weighed without them, and a canary window that bursts by half looks like a regression until the splits show the canary bursting. Open; Argo's typical gate rolls back 0–10.5% of these canaries, Flagger's default none.",
     "- Simplifications: no scrape lag, multipliers independent between 10 s windows but where held (the bursts that outlast a look, and one row of latency that varies); latency varies beyond sampling only in its own table; Kanary's first look is at t = 0 with the baseline's 10 minutes of history, as the real gate's range query gives it. Warm-up and outages on both sides are in their own table.",
     '',
   );
@@ -1128,6 +1130,52 @@ export function latencyVariation(runs: number, log: (line: string) => void): str
       if (kanary.rollbackRate > 0.01)
         over.push(`${rps.toLocaleString('en')}/s ${label}: ${pct(kanary.rollbackRate)}`);
       log(`bench: detection latency variation ${rps} rps ${label} in ${secondsSince(started)} s`);
+    }
+  }
+  out.push('', overAlpha(over), '');
+  return out;
+}
+
+/**
+ * Good canaries whose error rate bursts more than the baseline's (fewer pods average fewer pods'
+ * bursts): the error judge, like the latency judge, assumes the canary's own bursts no larger.
+ */
+export function canaryBurstsMore(runs: number, log: (line: string) => void): string[] {
+  const out = [
+    '### Error rates that burst more on the canary',
+    '',
+    "Good canaries only (P(rollback) · mean cost · median time to rollback), as in the overdispersed table's independent rows, but the canary's own gamma draw every 10 s has a larger CV than the baseline's (a canary on a quarter of the pods: twice the baseline's; or bursting where the baseline does not). Kanary's column shows its 95% upper bound.",
+    '',
+    ...headed("| traffic | baseline's CV | canary's CV | Kanary | Flagger default | Argo typical |"),
+  ];
+  const over: string[] = [];
+  const pairs: Array<[number, number]> = [
+    [0, 0.5],
+    [0.25, 0.5],
+    [0.5, 1],
+  ];
+  for (const rps of [100, 1_000]) {
+    for (const [i, [cv, canaryCv]] of pairs.entries()) {
+      const started = performance.now();
+      const cell: Cell = { metric: 'errors', factor: 1, rps, noise: { cv, shared: false, canaryCv } };
+      const seed0 = 9_600_001 + rps + i * 100;
+      const [kanary, argo] = runCell(
+        cell,
+        () => [kanaryGate('errors', rps), argoGate('errors', 0.99)],
+        runs,
+        seed0,
+      ) as [Summary, Summary];
+      const [flagger] = runCell(cell, () => [flaggerGate('errors', 0.99)], runs, seed0 + 1) as [Summary];
+      out.push(
+        `| ${rps.toLocaleString('en')}/s | ${cv} | ${canaryCv} | ${cellText(kanary)} (≤ ${pct(wilsonUpper(kanary.rollbackRate, runs))}) | ${cellText(flagger)} | ${cellText(argo)} |`,
+      );
+      if (kanary.rollbackRate > 0.01)
+        over.push(
+          `${rps.toLocaleString('en')}/s, CV ${cv} against the canary's ${canaryCv}: ${pct(kanary.rollbackRate)}`,
+        );
+      log(
+        `bench: detection canary bursts more ${rps} rps CV ${cv} / ${canaryCv} in ${secondsSince(started)} s`,
+      );
     }
   }
   out.push('', overAlpha(over), '');
