@@ -1091,9 +1091,9 @@ export function lastingBursts(runs: number, log: (line: string) => void): string
 
 /**
  * Latency that varies beyond sampling: each side's median multiplied by its own gamma draw every
- * 10 s (or held a minute), good canaries only. Every latency table above draws both sides from one
- * fixed log-normal; the latency judge has no allowance for a side slower for a while, and this
- * table measures what that costs (docs/decisions.md).
+ * 10 s (or held a minute, or the canary's twice as varied), good canaries only. Every latency table
+ * above draws both sides from one fixed log-normal; this one measures the judge's allowance for a
+ * side slower for a while (docs/decisions.md).
  */
 export function latencyVariation(runs: number, log: (line: string) => void): string[] {
   const out = [
