@@ -64,6 +64,8 @@ export {
   initialDispersion,
   observeBaseline,
   observeDispersion,
+  SPLIT_SCREEN_WINDOWS,
+  screenSplits,
   withHistory,
 } from './stats/dispersion.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';

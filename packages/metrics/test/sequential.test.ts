@@ -151,6 +151,49 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
     if (scenario.rps >= 1_000) expect(poissonOnly).toBeGreaterThan(5 * ALPHA);
   });
 
+  it("allows for a canary whose errors burst more than the baseline's, once its splits show it", () => {
+    // A canary on a few pods bursting by CV 0.5 every look beside a Poisson baseline (1,000 rps):
+    // the history pins the own-burst bound near 0, and assuming the canary bursts no more than the
+    // baseline the judge rolled back 26 of these 300 good canaries. The release's splits are now
+    // screened on their own (a likelihood ratio test at 1%); once they show the canary bursting,
+    // the tempered tests' evidence is given up and the splits' own bound tempers: 16 of 300 —
+    // fewer, not α: a window bursting threefold at the first looks reads as a regression, and
+    // nothing inside one window tells them apart (docs/decisions.md).
+    const scenario = busy({ variation: { cv: 0, shared: false, canaryCv: 0.5 } });
+    const screened = (variation: Scenario['variation'], seeds: number) => {
+      let said = 0;
+      let given = 0;
+      let rolled = 0;
+      for (let seed = 1; seed <= seeds; seed++) {
+        let saying = false;
+        let after: number | undefined;
+        const inner = createSequentialRateJudge();
+        const spy: Judge = {
+          ...inner,
+          look: (st, data, ctx) => {
+            const out = inner.look(st, data, ctx);
+            if (out.look.detail?.canaryBurstsMore && after === undefined)
+              after = out.look.detail.eValue as number;
+            if (/errors burst more on their own than the baseline's/.test(out.look.message ?? ''))
+              saying = true;
+            return out;
+          },
+        };
+        if (runCanary(spy, busy({ variation }), seed).rolledBack) rolled++;
+        if (saying) said++;
+        if (after !== undefined && after <= 2) given++;
+      }
+      return { said, given, rolled };
+    };
+    const more = screened(scenario.variation, 300);
+    expect(more.rolled).toBeLessThanOrEqual(21);
+    expect(more.said).toBeGreaterThanOrEqual(240);
+    expect(more.given).toBeGreaterThanOrEqual(240);
+    // A canary bursting as the baseline does, or neither bursting: the screen stays quiet.
+    expect(screened({ cv: 0.5, shared: false }, 300).said).toBeLessThanOrEqual(6);
+    expect(screened(undefined, 300).said).toBeLessThanOrEqual(6);
+  });
+
   it('keeps its power on Poisson traffic when the baseline history shows no bursts', () => {
     const scenario = busy({ canary: rate(2) });
     const seeds = Array.from({ length: 300 }, (_, i) => 30_000 + i);

@@ -115,6 +115,15 @@ function foldTests(
 }
 
 /**
+ * The tests with every tempered log e-value lowered to at most 0; the split test, valid at every
+ * level of own bursts, keeps what it built.
+ */
+function distrusted(t: Tests): Tests {
+  const lower = (state: RateTestState) => state.map((v) => Math.min(v, 0));
+  return { ...t, logL: lower(t.logL), ...(t.paired ? { paired: t.paired.map(lower) } : {}) };
+}
+
+/**
  * Allowing for bursts, two tests paired level by level of the canary's own variation: the
  * tempered one (a canary bursting on its own) and the one against each own-burst level (bursts
  * both sides share).
@@ -282,12 +291,20 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
                   prior !== false,
                   outage,
                 );
+        const observed = observeBaselineWhereBursty(
+          foldWarming ? dispersion : observeDispersion(dispersion, f),
+        );
+        // The tests so far were tempered assuming the canary bursts no more than the baseline; once
+        // its splits show otherwise (this window included), what they built is given up — lowering
+        // an e-process keeps it one — and the bound from the canary's splits tempers from now on.
+        // Not with `dispersion: false`, which assumes Poisson counts throughout.
+        const doubted = prior !== false && observed.canaryOwn === true && !dispersion.canaryOwn;
         const { pending: _folded, ...rest } = prev;
         return {
           ...rest,
-          ...tests,
-          ...(settled ? { settled } : {}),
-          dispersion: observeBaselineWhereBursty(foldWarming ? dispersion : observeDispersion(dispersion, f)),
+          ...(doubted ? distrusted(tests) : tests),
+          ...(settled ? { settled: doubted ? distrusted(settled) : settled } : {}),
+          dispersion: observed,
           windows: prev.windows + 1,
         };
       };
@@ -300,6 +317,7 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         baseline,
       };
       const logE = stateLogE(state, warmUp !== undefined);
+      const burstsMore = prior !== false && state.dispersion?.canaryOwn === true;
       const canaryRate = canary.total ? canary.bad / canary.total : 0;
       const baselineRate = baseline.total ? baseline.bad / baseline.total : 0;
       const detail = {
@@ -310,6 +328,7 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         window: w,
         resets: ct.resets + cb.resets + bt.resets + bb.resets,
         extraVariation: Math.sqrt(c),
+        ...(burstsMore ? { canaryBurstsMore: true } : {}),
         ...(block > 1 ? { fold: { windows: block, done: complete ? block : (pending?.windows ?? 0) } } : {}),
         ...(warming
           ? { warmingUp: { allowed: 1 + (warmUp?.tolerance ?? tolerance), until: warmUntil } }
@@ -321,6 +340,10 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
       const rates = `canary ${percent(canaryRate)} errors over ${count(canary.total)} requests, baseline ${percent(baselineRate)} over ${count(baseline.total)}${
         warming
           ? `; warming up, up to ${1 + (warmUp?.tolerance ?? tolerance)}× the baseline's rate allowed`
+          : ''
+      }${
+        burstsMore
+          ? "; the canary's errors burst more on their own than the baseline's, and are allowed for"
           : ''
       }${complete ? '' : `; bursts here last longer than a look, so the test moves every ${block} looks (${pending?.windows} of ${block})`}`;
       return {

@@ -18,6 +18,10 @@ import { outageExcess } from './rate-e-process.ts';
  * posterior over a grid of (c_own, c_shared), equal prior weights, gives an upper quantile of
  * c_own: busy Poisson traffic pins both near zero within a few windows (the baseline's many
  * events bound the total); a burst on one side shows in the split and keeps c_own high.
+ *
+ * One c_own for both sides assumes the canary bursts no more than the baseline. A canary on a few
+ * pods can burst more, and an hour of the baseline's history then outvotes the release's splits:
+ * those are screened on their own (`screenSplits`), and once they show more, the bound is theirs.
  */
 
 export interface DispersionState {
@@ -59,7 +63,18 @@ export interface DispersionState {
    * window is added with them; once the pooled rates move by more than `refitAfter` the sum is redone
    * over every kept window, so a look costs little once the rates have settled.
    */
-  fit?: { canaryRate: number; baselineRate: number; logLikelihood: number[][] };
+  fit?: {
+    canaryRate: number;
+    baselineRate: number;
+    logLikelihood: number[][];
+    /** The splits' part of it alone, per c_own (`screenSplits`); absent in a state saved before it was kept. */
+    split?: number[];
+  };
+  /**
+   * The release's splits showed own bursts beyond the bound the history and the joint fit allow
+   * (`screenSplits`): from then on the bound is the splits' own (`extraVariance`). Never unset.
+   */
+  canaryOwn?: boolean;
 }
 
 /**
@@ -141,22 +156,58 @@ export function observeDispersion(
     Math.abs(a - b) > refitAfter(events) * Math.max(a, b);
   const { fit } = d;
   let next: DispersionState['fit'];
+  // Refitted where the pooled rates moved or a window left, and where a state saved before the
+  // split-only likelihood was kept has none (it is then summed over every window, like the rest).
   if (pb <= 0) next = undefined;
   else if (
-    !fit ||
+    !fit?.split ||
     recent.length < d.recent.length + 1 ||
     moved(fit.canaryRate, pc, canary.bad) ||
     moved(fit.baselineRate, pb, baseline.bad)
   ) {
     const logLikelihood = OWN_GRID.map(() => SHARED_GRID.map(() => 0));
-    for (const win of recent) addLikelihood(logLikelihood, win, pb * ratio, pb, isOutage(win));
-    next = { canaryRate: pc, baselineRate: pb, logLikelihood };
+    const split = OWN_GRID.map(() => 0);
+    for (const win of recent) addLikelihood(logLikelihood, split, win, pb * ratio, pb, isOutage(win));
+    next = { canaryRate: pc, baselineRate: pb, logLikelihood, split };
   } else {
     const logLikelihood = fit.logLikelihood.map((row) => [...row]);
-    addLikelihood(logLikelihood, window, fit.baselineRate * ratio, fit.baselineRate, outage);
-    next = { ...fit, logLikelihood };
+    const split = [...(fit.split as number[])];
+    addLikelihood(logLikelihood, split, window, fit.baselineRate * ratio, fit.baselineRate, outage);
+    next = { ...fit, logLikelihood, split };
   }
-  return { ...d, recent, canary, baseline, ...(next ? { fit: next } : {}) };
+  const observed: DispersionState = { ...d, recent, canary, baseline, ...(next ? { fit: next } : {}) };
+  return !d.canaryOwn && screenSplits(observed) ? { ...observed, canaryOwn: true } : observed;
+}
+
+/**
+ * Windows with bad events on the canary's side before its splits are screened: a canary's pooled
+ * rate from fewer says too little about where its bad events are expected to land.
+ */
+export const SPLIT_SCREEN_WINDOWS = 3;
+/**
+ * The screen's level: the splits' likelihood ratio test at 1% (its statistic over 5.41, the 98%
+ * point of χ²₁, as the null's bound is a boundary: half χ²₀, half χ²₁), asked at every window. A
+ * screen that fires on a canary bursting no more than the baseline costs power, not validity
+ * (`extraVariance`); at 5% it fired more often on regressions and cost up to 15% more bad requests
+ * (docs/decisions.md).
+ */
+const SPLIT_SCREEN_CRITICAL = 5.41;
+
+/**
+ * Whether the release's splits alone show the canary bursting more than the bound from the history
+ * and the joint fit allows: the model gives both sides one own variation c_own, and the history
+ * (the baseline's windows only) can pin it near 0 while a canary on a few pods bursts by CV 0.5.
+ * Only the splits see the canary's own bursts (a split's intra-window correlation grows with the
+ * sum of both sides' own variation, which is what the tempering needs, to second order), so they
+ * alone are asked: a likelihood ratio test of c_own at most the bound against any level.
+ */
+export function screenSplits(d: DispersionState, prior: DispersionPrior = DISPERSION_PRIOR): boolean {
+  const split = d.fit?.split;
+  if (!split || d.recent.filter(([, xc]) => xc > 0).length < SPLIT_SCREEN_WINDOWS) return false;
+  const bound = jointBound(d, prior);
+  const best = Math.max(...split);
+  const held = Math.max(...split.filter((_, i) => (OWN_GRID[i] as number) <= bound));
+  return 2 * (best - held) > SPLIT_SCREEN_CRITICAL;
 }
 
 /**
@@ -347,6 +398,7 @@ function quietOutages(history: number[][]): boolean {
 /** Adds one canary window's log likelihood at every grid point, for the given pooled rates. */
 function addLikelihood(
   into: number[][],
+  splitInto: number[],
   [nc, xc, nb, xb]: readonly [number, number, number, number],
   pc: number,
   pb: number,
@@ -364,6 +416,7 @@ function addLikelihood(
   for (let i = 0; i < OWN_GRID.length; i++) {
     const own = OWN_GRID[i] as number;
     const split = bad > 0 ? splitLogLikelihood(xc, bad, theta, splitCorrelation(own, theta)) : 0;
+    splitInto[i] = (splitInto[i] as number) + split;
     const row = into[i] as number[];
     for (let j = 0; j < SHARED_GRID.length; j++) {
       const shared = SHARED_GRID[j] as number;
@@ -375,18 +428,38 @@ function addLikelihood(
   }
 }
 
-/** The upper `confidence` quantile of c_own's posterior; the prior's until a window with bad events. */
+/**
+ * The upper `confidence` quantile of c_own's posterior; the prior's until a window with bad events.
+ * Once the release's splits showed the canary bursting beyond it (`canaryOwn`), the larger of it
+ * and the quantile of the splits' own posterior (equal prior weights over the grid).
+ */
 export function extraVariance(d: DispersionState, prior: DispersionPrior = DISPERSION_PRIOR): number {
+  const joint = jointBound(d, prior);
+  if (!d.canaryOwn || !d.fit?.split) return joint;
+  return Math.max(joint, upperQuantile(d.fit.split, prior.confidence));
+}
+
+/** The upper `confidence` quantile of c_own's posterior from the history and the release's windows. */
+function jointBound(d: DispersionState, prior: DispersionPrior): number {
   const logPost = OWN_GRID.map((_, i) =>
     SHARED_GRID.map((_, j) => (d.history?.[i]?.[j] ?? 0) + (d.fit?.logLikelihood[i]?.[j] ?? 0)),
   );
   const top = Math.max(...logPost.flat());
-  const marginal = logPost.map((row) => row.reduce((s, l) => s + Math.exp(l - top), 0));
-  const sum = marginal.reduce((a, b) => a + b, 0);
+  return upperQuantile(
+    logPost.map((row) => Math.log(row.reduce((s, l) => s + Math.exp(l - top), 0))),
+    prior.confidence,
+  );
+}
+
+/** The `confidence` quantile over OWN_GRID of the posterior whose log weights (up to a constant) are given. */
+function upperQuantile(logWeights: readonly number[], confidence: number): number {
+  const top = Math.max(...logWeights);
+  const weights = logWeights.map((l) => Math.exp(l - top));
+  const sum = weights.reduce((a, b) => a + b, 0);
   let cumulative = 0;
-  for (let i = 0; i < marginal.length; i++) {
-    cumulative += (marginal[i] as number) / sum;
-    if (cumulative >= prior.confidence) return OWN_GRID[i] as number;
+  for (let i = 0; i < weights.length; i++) {
+    cumulative += (weights[i] as number) / sum;
+    if (cumulative >= confidence) return OWN_GRID[i] as number;
   }
   return OWN_GRID.at(-1) as number;
 }
