@@ -115,15 +115,6 @@ function foldTests(
 }
 
 /**
- * The tests with every tempered log e-value lowered to at most 0; the split test, valid at every
- * level of own bursts, keeps what it built.
- */
-function distrusted(t: Tests): Tests {
-  const lower = (state: RateTestState) => state.map((v) => Math.min(v, 0));
-  return { ...t, logL: lower(t.logL), ...(t.paired ? { paired: t.paired.map(lower) } : {}) };
-}
-
-/**
  * Allowing for bursts, two tests paired level by level of the canary's own variation: the
  * tempered one (a canary bursting on its own) and the one against each own-burst level (bursts
  * both sides share).
@@ -291,20 +282,16 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
                   prior !== false,
                   outage,
                 );
-        const observed = observeBaselineWhereBursty(
-          foldWarming ? dispersion : observeDispersion(dispersion, f),
-        );
-        // The tests so far were tempered assuming the canary bursts no more than the baseline; once
-        // its splits show otherwise (this window included), what they built is given up — lowering
-        // an e-process keeps it one — and the bound from the canary's splits tempers from now on.
-        // Not with `dispersion: false`, which assumes Poisson counts throughout.
-        const doubted = prior !== false && observed.canaryOwn === true && !dispersion.canaryOwn;
+        // Once the canary's splits show it bursting beyond the joint bound (`screenSplits`), the
+        // bound from its splits tempers the windows after. The evidence built before is kept:
+        // giving it up bought little (most such rollbacks come before the screen can tell) and cost
+        // much where the screen fires by chance (docs/decisions.md).
         const { pending: _folded, ...rest } = prev;
         return {
           ...rest,
-          ...(doubted ? distrusted(tests) : tests),
-          ...(settled ? { settled: doubted ? distrusted(settled) : settled } : {}),
-          dispersion: observed,
+          ...tests,
+          ...(settled ? { settled } : {}),
+          dispersion: observeBaselineWhereBursty(foldWarming ? dispersion : observeDispersion(dispersion, f)),
           windows: prev.windows + 1,
         };
       };

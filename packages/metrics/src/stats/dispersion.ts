@@ -188,7 +188,7 @@ export const SPLIT_SCREEN_WINDOWS = 3;
  * The screen's level: the splits' likelihood ratio test at 1% (its statistic over 5.41, the 98%
  * point of χ²₁, as the null's bound is a boundary: half χ²₀, half χ²₁), asked at every window. A
  * screen that fires on a canary bursting no more than the baseline costs power, not validity
- * (`extraVariance`); at 5% it fired more often on regressions and cost up to 15% more bad requests
+ * (`extraVariance`); at 5% it fired more often and cost up to 15% more bad requests
  * (docs/decisions.md).
  */
 const SPLIT_SCREEN_CRITICAL = 5.41;
