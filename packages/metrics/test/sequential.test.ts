@@ -20,6 +20,18 @@ function falseRollbacks(make: () => Judge, scenario: Scenario): number {
   return n / RUNS;
 }
 
+/** The judge, handing each look's outcome (and the state it was given) to `seen` before returning it. */
+function observed(inner: Judge, seen: (out: ReturnType<Judge['look']>, state: unknown) => void): Judge {
+  return {
+    ...inner,
+    look: (st, data, ctx) => {
+      const out = inner.look(st, data, ctx);
+      seen(out, st);
+      return out;
+    },
+  };
+}
+
 /** How often, how soon and after how much a judge rolls back `runs` seeded canaries of a scenario. */
 function detection(make: () => Judge, scenario: Scenario, runs: number, seed0: number) {
   const all = Array.from({ length: runs }, (_, i) => runCanary(make(), scenario, seed0 + i));
@@ -167,19 +179,13 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
         let saying = false;
         const bounds: number[] = [];
         let firedAt: number | undefined;
-        const inner = createSequentialRateJudge();
-        const spy: Judge = {
-          ...inner,
-          look: (st, data, ctx) => {
-            const out = inner.look(st, data, ctx);
-            const bound = out.look.detail?.extraVariation;
-            if (typeof bound === 'number') bounds.push(bound);
-            if (out.look.detail?.canaryBurstsMore && firedAt === undefined) firedAt = bounds.length - 1;
-            if (/errors burst more on their own than the baseline's/.test(out.look.message ?? ''))
-              saying = true;
-            return out;
-          },
-        };
+        const spy = observed(createSequentialRateJudge(), (out) => {
+          const bound = out.look.detail?.extraVariation;
+          if (typeof bound === 'number') bounds.push(bound);
+          if (out.look.detail?.canaryBurstsMore && firedAt === undefined) firedAt = bounds.length - 1;
+          if (/errors burst more on their own than the baseline's/.test(out.look.message ?? ''))
+            saying = true;
+        });
         if (runCanary(spy, busy({ variation }), seed).rolledBack) rolled++;
         if (saying) said++;
         // The look that finds it was tempered before it; the next one by the splits' own bound.
@@ -472,15 +478,9 @@ describe('sequentialLatency over every bucket (the default)', () => {
         let n = 0;
         for (let seed = 1; seed <= 100; seed++) {
           let seen = false;
-          const inner = make();
-          const spy: Judge = {
-            ...inner,
-            look: (st, data, ctx) => {
-              const out = inner.look(st, data, ctx);
-              if (out.look.detail?.fold) seen = true;
-              return out;
-            },
-          };
+          const spy = observed(make(), (out) => {
+            if (out.look.detail?.fold) seen = true;
+          });
           runCanary(spy, moving({ history: false, ...(variation ? { variation } : {}) }), seed);
           if (seen) n++;
         }
@@ -505,17 +505,11 @@ describe('sequentialLatency over every bucket (the default)', () => {
       for (let seed = 1; seed <= 200; seed++) {
         let saying = false;
         let after: number | undefined;
-        const inner = make();
-        const spy: Judge = {
-          ...inner,
-          look: (st, data, ctx) => {
-            const out = inner.look(st, data, ctx);
-            const s = out.state as { canaryOwn?: boolean };
-            if (s.canaryOwn && after === undefined) after = out.look.detail?.eValue as number;
-            if (/moves more on its own than the baseline's/.test(out.look.message ?? '')) saying = true;
-            return out;
-          },
-        };
+        const spy = observed(make(), (out) => {
+          const s = out.state as { canaryOwn?: boolean };
+          if (s.canaryOwn && after === undefined) after = out.look.detail?.eValue as number;
+          if (/moves more on its own than the baseline's/.test(out.look.message ?? '')) saying = true;
+        });
         if (runCanary(spy, scenario, seed).rolledBack) rolled++;
         if (saying) said++;
         if (after !== undefined && after <= 1.5) resetOk++;
@@ -530,14 +524,10 @@ describe('sequentialLatency over every bucket (the default)', () => {
       expect(judge.history).toBe(true);
       expect(createSequentialLatencyJudge({ ownShifts: false }).history).toBeFalsy();
       const firsts: Array<{ message?: string; detail?: Record<string, unknown> }> = [];
-      const spy = (inner: Judge): Judge => ({
-        ...inner,
-        look: (st, data, ctx) => {
-          const out = inner.look(st, data, ctx);
+      const spy = (inner: Judge) =>
+        observed(inner, (out, st) => {
           if (st === undefined) firsts.push(out.look);
-          return out;
-        },
-      });
+        });
       runCanary(spy(make()), moving({}), 1);
       runCanary(spy(make()), moving({ variation: { cv: 0.1, shared: false, holdLooks: 6 } }), 2);
       runCanary(spy(make()), moving({ history: false }), 3);
