@@ -64,6 +64,12 @@ export interface Overdispersion {
    * fewer pods averages fewer pods' wobbles). Default `cv`.
    */
   canaryCv?: number;
+  /**
+   * Without `shared`: stalls on top of the draws — each tick each side's multiplier is also
+   * multiplied by `factor` with probability `probability`, on its own (a pod's rare long pause: a
+   * heavy right tail the gamma draws do not have).
+   */
+  stall?: { probability: number; factor: number };
 }
 
 /** Draws one tick of traffic for both sides. */
@@ -98,12 +104,14 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
     return { total, bad: slow, buckets };
   };
   const own = noise?.shared ? (noise.own ?? 0) : undefined;
+  const stall = noise?.shared ? undefined : noise?.stall;
+  const stalled = () => (stall && random() < stall.probability ? stall.factor : 1);
   const multipliers = () => {
     const g = factor();
     const gc =
       own === undefined ? (noise?.canaryCv === undefined ? g : gammaOf(noise.canaryCv)) : g * gammaOf(own);
     const gb = own === undefined ? factor() : g * gammaOf(own);
-    return { g, gc, gb };
+    return stall ? { g, gc: gc * stalled(), gb: gb * stalled() } : { g, gc, gb };
   };
   let held: { g: number; gc: number; gb: number; until: number; burst: number } | undefined;
   // Bursts start at a random phase, not on the look grid.
