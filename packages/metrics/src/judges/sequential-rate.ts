@@ -291,7 +291,9 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           ...rest,
           ...tests,
           ...(settled ? { settled } : {}),
-          dispersion: observeBaselineWhereBursty(foldWarming ? dispersion : observeDispersion(dispersion, f)),
+          dispersion: observeBaselineWhereBursty(
+            foldWarming ? dispersion : observeDispersion(dispersion, f, prior || undefined),
+          ),
           windows: prev.windows + 1,
         };
       };

@@ -122,9 +122,14 @@ export function observeBaseline(d: DispersionState, w: { total: number; bad: num
   return series.length >= KEEP ? rest : { ...rest, series };
 }
 
+/**
+ * Adds a canary window to the fit, then screens the release's splits (`screenSplits`) against the
+ * bound `prior` sets.
+ */
 export function observeDispersion(
   d: DispersionState,
   w: { canaryTotal: number; canaryBad: number; baselineTotal: number; baselineBad: number },
+  prior: DispersionPrior = DISPERSION_PRIOR,
 ): DispersionState {
   if (w.canaryTotal <= 0 || w.baselineTotal <= 0) return d;
   const window: [number, number, number, number] = [
@@ -176,7 +181,7 @@ export function observeDispersion(
     next = { ...fit, logLikelihood, split };
   }
   const observed: DispersionState = { ...d, recent, canary, baseline, ...(next ? { fit: next } : {}) };
-  return !d.canaryOwn && screenSplits(observed) ? { ...observed, canaryOwn: true } : observed;
+  return !d.canaryOwn && screenSplits(observed, prior) ? { ...observed, canaryOwn: true } : observed;
 }
 
 /**
