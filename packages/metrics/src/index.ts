@@ -72,14 +72,18 @@ export { normalCdf, normalQuantile } from './stats/normal.ts';
 export type { OwnShiftState, ShiftWindow } from './stats/own-shift.ts';
 export {
   initialOwnShift,
+  MAX_STALL_RATE,
   observeShiftWindow,
   pairRatios,
   SCREEN_REQUESTS,
   SCREEN_WINDOWS,
+  STALL_PRIOR,
+  STALL_Z,
   shiftAllowance,
   shiftBlockFactor,
   shiftRatios,
   shiftWindow,
+  stallRate,
   withinVariance,
 } from './stats/own-shift.ts';
 export type { PairedTestState } from './stats/paired-e-process.ts';
@@ -97,11 +101,12 @@ export {
   updateRateTest,
 } from './stats/rate-e-process.ts';
 export { EXACT_UP_TO, logSampleMoment } from './stats/sampling.ts';
-export type { Shape, ShapeTestState } from './stats/shape-e-process.ts';
+export type { Shape, ShapeTestState, StallAllowance } from './stats/shape-e-process.ts';
 export {
   initialShapeTest,
   SHAPE_WEIGHTS,
   SHAPES,
+  scoreVariance,
   shapeLogEValue,
   shapeScores,
   updateShapeTest,
@@ -116,3 +121,4 @@ export {
   splitLogEValues,
   updateSplitTest,
 } from './stats/split-e-process.ts';
+export { cappedWindow, stallCap } from './stats/stall-cap.ts';

@@ -6,11 +6,13 @@ import {
   pairRatios,
   SCREEN_WINDOWS,
   type ShiftWindow,
+  scoreVariance,
   shapeScores,
   shiftAllowance,
   shiftBlockFactor,
   shiftRatios,
   shiftWindow,
+  stallRate,
   updateShapeTest,
   withinVariance,
 } from '@kanary/metrics';
@@ -23,10 +25,8 @@ const probabilities = (medianMs: number, sigma = 0.6) => {
   return [...cdf.map((c, i) => c - (i === 0 ? 0 : (cdf[i - 1] as number))), 1 - (cdf.at(-1) as number)];
 };
 /** The baseline's shape, known well: the scores every test here reads windows with. */
-const SCORES = shapeScores(
-  BOUNDS,
-  probabilities(100).map((p) => Math.round(p * 1e6)),
-);
+const REFERENCE = probabilities(100).map((p) => Math.round(p * 1e6));
+const SCORES = shapeScores(BOUNDS, REFERENCE);
 
 /**
  * Windows of `requests` each, a side's median multiplied by its own draw each window: log-normal
@@ -42,6 +42,15 @@ function windows(seed: number, n: number, requests: number, spread: number, hold
     if (i === 0 || (i + phase) % hold === 0) median = 100 * Math.exp(spread * normal());
     return probabilities(median).map((p) => poisson(requests * p));
   });
+}
+
+/** Windows of `requests` each, a side `factor` times slower in a window with chance `p` (a stall). */
+function stalling(seed: number, n: number, requests: number, p: number, factor = 2) {
+  const u = seededRandom(seed);
+  const poisson = poissonSampler(u);
+  return Array.from({ length: n }, () =>
+    probabilities(u() < p ? 100 * factor : 100).map((q) => poisson(requests * q)),
+  );
 }
 
 const ratiosOf = (ws: number[][]) => shiftRatios(ws.reduce(observeShiftWindow, initialOwnShift(SCORES)));
@@ -151,5 +160,68 @@ describe('own shifts: how far a side moves on its own between windows', () => {
     // Windows alike to the last request (hand-fed, or a replayed series): rounding is no persistence.
     const same = Array.from({ length: 30 }, (): ShiftWindow => [7, 0.3]);
     expect(shiftBlockFactor(same, 0.5)).toBe(1);
+  });
+  describe('stalls: a side far slower in a window now and then', () => {
+    const LOCATION = 1;
+    const screen = (ws: number[][]) => ws.reduce(observeShiftWindow, initialOwnShift(SCORES, LOCATION));
+
+    it('counts them apart from the moments, so the Gaussian bound stays where the calm windows put it', () => {
+      // Sixty windows of 1,000 requests, four of them twice as slow.
+      const ws = stalling(21, 60, 1_000, 0).map((w, i) =>
+        [10, 25, 40, 55].includes(i) ? (stalling(22 + i, 1, 1_000, 1)[0] as number[]) : w,
+      );
+      const screened = screen(ws);
+      expect(screened.stalls).toBe(4);
+      expect(screened.windows).toBe(56);
+      expect(stallRate(screened)).toBeCloseTo(4.5 / 61, 10);
+      const calm = shiftRatios(screen(stalling(21, 56, 1_000, 0)))[LOCATION] as number;
+      expect(shiftRatios(screened)[LOCATION]).toBeLessThan(3 * calm + 1e-4);
+      // Read into the moments (no screen), the stalls raise the bound many times over.
+      expect(ratiosOf(ws)[LOCATION]).toBeGreaterThan(20 * (shiftRatios(screened)[LOCATION] as number));
+    });
+
+    it('finds none in calm windows or ones moving by a Gaussian 5%, and assumes none until one is seen', () => {
+      let flagged = 0;
+      for (let s = 0; s < 100; s++) {
+        flagged += screen(stalling(300 + s, 60, 1_000, 0)).stalls ?? 0;
+        flagged += screen(windows(500 + s, 60, 1_000, 0.05)).stalls ?? 0;
+      }
+      expect(flagged).toBeLessThanOrEqual(2);
+      const calm = stalling(7, 60, 1_000, 0);
+      expect(stallRate(screen(calm))).toBe(0);
+      // One stall among them: the Jeffreys estimate, (1 + ½)/(60 + 1).
+      const once = calm.map((w, i) => (i === 30 ? (stalling(8, 1, 1_000, 1)[0] as number[]) : w));
+      expect(stallRate(screen(once))).toBeCloseTo(1.5 / 61, 10);
+      // Not screening (the state has no stall shape): no rate, no cap.
+      expect(stallRate(once.reduce(observeShiftWindow, initialOwnShift(SCORES)))).toBe(0);
+    });
+
+    it("keeps a good canary's window e-value at mean 1 where both sides stall, which the Gaussian allowance alone does not", () => {
+      // 100 canary and 900 baseline requests a window (100 requests/s, a 10% canary), each side
+      // twice as slow in 2% of windows; the allowance and the stall rate read from 2,000 of the
+      // baseline's windows.
+      const history = screen(stalling(31, 2_000, 900, 0.02));
+      const ratios = shiftRatios(history);
+      const rate = stallRate(history);
+      expect(rate).toBeGreaterThan(0.01);
+      expect(rate).toBeLessThan(0.03);
+      const canary = stalling(32, 4_000, 100, 0.02);
+      const baseline = stalling(33, 4_000, 900, 0.02);
+      const variances = SCORES.map((a) => scoreVariance(REFERENCE, a));
+      const meanE = (capped: boolean) =>
+        canary.reduce((sum, c, i) => {
+          const logE = updateShapeTest(
+            initialShapeTest(),
+            SCORES,
+            c,
+            baseline[i] as number[],
+            ratios,
+            capped ? { rate, variances } : undefined,
+          );
+          return sum + logE.reduce((t, l) => t + Math.exp(l), 0) / logE.length;
+        }, 0) / canary.length;
+      expect(meanE(true)).toBeLessThanOrEqual(1.1);
+      expect(meanE(false)).toBeGreaterThan(10);
+    });
   });
 });

@@ -10,6 +10,7 @@ import {
   type ShiftWindow,
   shiftBlockFactor,
   shiftWindow,
+  stallRate,
   sumBucketBlocks,
   withinVariance,
 } from '../stats/own-shift.ts';
@@ -23,6 +24,8 @@ import {
   initialShapeTest,
   SHAPES,
   type ShapeTestState,
+  type StallAllowance,
+  scoreVariance,
   shapeLogEValue,
   shapeScores,
   updateShapeTest,
@@ -221,6 +224,17 @@ function readForFolds(state: ShapeState, before: ShiftWindow[], baseline: readon
   } else if (series.length < SERIES_CAP) state.series = series;
 }
 
+/**
+ * The baseline's stalls so far (its windows far slower or faster than its own shifts explain), the
+ * windows they are counted among and the chance of one a window the test allows for; undefined
+ * before any is seen.
+ */
+function stallsSeen(state: ShapeState): { baseline: number; windows: number; rate: number } | undefined {
+  const s = state.ownShift;
+  if (!s?.stalls) return undefined;
+  return { baseline: s.stalls, windows: s.windows + s.stalls, rate: stallRate(s) };
+}
+
 /** Windows summed until a fold is complete; warming if any of them was. */
 interface Fold {
   canary: number[];
@@ -278,6 +292,10 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
       ? pairRatios(prev.ownShift, prev.canaryShift, LOCATION, prev.canaryOwn)
       : undefined;
     const ratios = pair?.ratios;
+    // The baseline's stalls bound what one window may count (stats/stall-cap.ts).
+    const rate = prev.ownShift ? stallRate(prev.ownShift) : 0;
+    const stalls: StallAllowance | undefined =
+      rate > 0 ? { rate, variances: scores.map((a) => scoreVariance(reference, a)) } : undefined;
     // The evidence so far was weighed assuming the canary moves no more than the baseline; once its
     // windows show otherwise, what it built is given up (lowering an e-process keeps it one).
     const doubted = (pair?.canaryOwn ?? false) && !prev.canaryOwn;
@@ -289,8 +307,9 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
           moveCounts(f.canary, fasterBuckets(bounds, slower)),
           f.baseline,
           ratios,
+          stalls,
         )
-      : updateShapeTest(distrust(prev.logE) as ShapeTestState, scores, f.canary, f.baseline, ratios);
+      : updateShapeTest(distrust(prev.logE) as ShapeTestState, scores, f.canary, f.baseline, ratios, stalls);
     const settled =
       warmMs === undefined
         ? undefined
@@ -302,6 +321,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
               f.canary,
               f.baseline,
               ratios,
+              stalls,
             );
     const ownShift = prev.ownShift && observeShiftWindow(prev.ownShift, f.baseline);
     // A warming canary is slower by design, not by its own shifts; a window of few requests says
@@ -343,13 +363,13 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
           (w) => perBucket(bounds, historyWindow(w)),
         );
         const scores = shapeScores(bounds, reference);
-        const single = history.reduce(observeShiftWindow, initialOwnShift(scores));
+        const single = history.reduce(observeShiftWindow, initialOwnShift(scores, LOCATION));
         const series = seriesOf(history, scores);
         const block = ownShifts ? shiftBlockFactor(series, withinVariance(single, LOCATION)) : 1;
         const ownShift = !ownShifts
           ? undefined
           : block > 1
-            ? sumBucketBlocks(history, block).reduce(observeShiftWindow, initialOwnShift(scores))
+            ? sumBucketBlocks(history, block).reduce(observeShiftWindow, initialOwnShift(scores, LOCATION))
             : single;
         return {
           state: {
@@ -358,7 +378,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
             bounds,
             reference,
             logE: initialShapeTest(),
-            ...(ownShift ? { ownShift, canaryShift: initialOwnShift(scores) } : {}),
+            ...(ownShift ? { ownShift, canaryShift: initialOwnShift(scores, LOCATION) } : {}),
             ...(block > 1 ? { block } : {}),
             // No fold yet: the release's baseline windows are read for one at every look.
             ...(ownShifts && block === 1 ? { series } : {}),
@@ -417,6 +437,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         return { state, look: { phase: 'nodata', message: 'no requests since the last look' } };
       const log = settled ? withSettled(shapeLogEValue(logE), shapeLogEValue(settled)) : shapeLogEValue(logE);
       const eValue = Math.exp(log);
+      const stalls = stallsSeen(state);
       const side = (x: number[]) => ({
         total: total(x),
         p50: quantileOf(bounds, x, 0.5),
@@ -429,15 +450,21 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         baseline: side(state.baseline),
         ...(block > 1 ? { fold: { windows: block, done: tested ? block : fold.windows } } : {}),
         ...(state.canaryShift ? { canaryWindows: state.canaryShift.windows } : {}),
+        ...(stalls ? { stalls } : {}),
         ...(warm.warming ? { warmingUp: { allowed: slower, until: warm.warmUntil } } : {}),
       };
       const canaryOwn = state.ownShift
         ? pairRatios(state.ownShift, state.canaryShift, LOCATION, state.canaryOwn).canaryOwn
         : false;
+
       const ms = (v: number | undefined) => (v === undefined ? '?' : `${Number(v.toPrecision(3))}`);
       const words = `canary p50 ${ms(detail.canary.p50)}, p99 ${ms(detail.canary.p99)} over ${count(detail.canary.total)} requests; baseline p50 ${ms(detail.baseline.p50)}, p99 ${ms(detail.baseline.p99)} over ${count(detail.baseline.total)}${
         warm.warming ? `; warming up, up to ${slower}× the baseline's latency allowed` : ''
-      }${canaryOwn ? "; the canary's latency moves more on its own than the baseline's, and is allowed for" : ''}${tested ? '' : `; latency here shifts for longer than a look, so the test moves every ${block} looks (${fold.windows} of ${block})`}`;
+      }${canaryOwn ? "; the canary's latency moves more on its own than the baseline's, and is allowed for" : ''}${
+        stalls
+          ? `; the baseline's latency stalled in ${stalls.baseline} of ${stalls.windows} windows (a stall's chance taken as ${Number((stalls.rate * 100).toPrecision(2))}%), allowed for`
+          : ''
+      }${tested ? '' : `; latency here shifts for longer than a look, so the test moves every ${block} looks (${fold.windows} of ${block})`}`;
       const failed = log >= bound;
       return {
         state,

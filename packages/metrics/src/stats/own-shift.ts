@@ -34,6 +34,12 @@ import { foldFactor } from './persistence.ts';
  * way: where the history shows them, the judge folds that many windows into one
  * (`shiftBlockFactor`, the error judge's rule, stats/persistence.ts) and reads the moments over
  * folds.
+ *
+ * Stalls: a Gaussian is a poor model of a pod's rare long pause (a side twice as slow in one window
+ * of fifty). Its variance spreads the pause thinly over every window, and one stalled canary window
+ * then reads as a regression of its size. Windows whose mean moves more than STALL_Z standard errors
+ * of the Gaussian's (sampling plus its bound) are counted as stalls and kept out of the moments; the
+ * baseline's rate of them bounds how much any one window may count (stats/stall-cap.ts).
  */
 
 /** Moments of the baseline windows' mean scores, per shape. Plain numbers: the judge's JSON state. */
@@ -49,6 +55,10 @@ export interface OwnShiftState {
   /** Per shape: Σ within-window squared deviations, and their degrees of freedom (pooled σ²). */
   within: number[];
   dof: number;
+  /** The shape whose window means are screened for stalls (absent: none are). */
+  stallShape?: number;
+  /** Windows screened out as stalls: counted here, not read into the moments above. */
+  stalls?: number;
 }
 
 /**
@@ -66,7 +76,8 @@ export const PRIOR_RATIO = 0.05;
 /** Windows with fewer requests say too little about their mean to be read. */
 const MIN_REQUESTS = 2;
 
-export function initialOwnShift(scores: readonly (readonly number[])[]): OwnShiftState {
+/** `stallShape`: the shape whose window means are screened for stalls (a location shape's). */
+export function initialOwnShift(scores: readonly (readonly number[])[], stallShape?: number): OwnShiftState {
   const zeros = scores.map(() => 0);
   return {
     scores: scores.map((a) => [...a]),
@@ -76,31 +87,74 @@ export function initialOwnShift(scores: readonly (readonly number[])[]): OwnShif
     sampling: [...zeros],
     within: [...zeros],
     dof: 0,
+    ...(stallShape === undefined ? {} : { stallShape, stalls: 0 }),
   };
 }
 
-/** Folds one baseline window's requests per bucket into the moments. */
+/**
+ * Standard errors (sampling plus the Gaussian's 99% bound) beyond which a window's mean is a
+ * stall. The Gaussian's bound is already wide, so its own tail crosses this about once in 10⁵
+ * windows; a side twice as slow crosses it at 100 requests/s and more.
+ */
+export const STALL_Z = 4;
+/** Windows read before any is screened: the mean they are measured from needs a few. */
+const STALL_WINDOWS = 3;
+
+/** Folds one window's requests per bucket into the moments, or counts it as a stall. */
 export function observeShiftWindow(state: OwnShiftState, counts: readonly number[]): OwnShiftState {
   const n = counts.reduce((s, c) => s + c, 0);
   if (n < MIN_REQUESTS) return state;
-  const next: OwnShiftState = {
+  const reads = state.scores.map((a) => {
+    const mean = counts.reduce((s, c, k) => s + c * (a[k] as number), 0) / n;
+    return { mean, ss: counts.reduce((s, c, k) => s + c * ((a[k] as number) - mean) ** 2, 0) };
+  });
+  const within = state.within.map((w, g) => w + (reads[g]?.ss as number));
+  const dof = state.dof + n - 1;
+  if (stalled(state, reads, n)) return { ...state, within, dof, stalls: (state.stalls ?? 0) + 1 };
+  return {
     ...state,
     windows: state.windows + 1,
-    sum: [...state.sum],
-    sumSq: [...state.sumSq],
-    sampling: [...state.sampling],
-    within: [...state.within],
-    dof: state.dof + n - 1,
+    sum: state.sum.map((v, g) => v + (reads[g]?.mean as number)),
+    sumSq: state.sumSq.map((v, g) => v + (reads[g]?.mean as number) ** 2),
+    sampling: state.sampling.map((v, g) => v + (reads[g]?.ss as number) / (n - 1) / n),
+    within,
+    dof,
   };
-  state.scores.forEach((a, g) => {
-    const mean = counts.reduce((s, c, k) => s + c * (a[k] as number), 0) / n;
-    const ss = counts.reduce((s, c, k) => s + c * ((a[k] as number) - mean) ** 2, 0);
-    next.sum[g] = (next.sum[g] as number) + mean;
-    next.sumSq[g] = (next.sumSq[g] as number) + mean * mean;
-    next.sampling[g] = (next.sampling[g] as number) + ss / (n - 1) / n;
-    next.within[g] = (next.within[g] as number) + ss;
-  });
-  return next;
+}
+
+/** Whether a window's mean for the screened shape is STALL_Z standard errors from the windows'. */
+function stalled(state: OwnShiftState, reads: readonly { mean: number; ss: number }[], n: number): boolean {
+  const g = state.stallShape;
+  if (g === undefined || state.windows < STALL_WINDOWS || !(state.dof > 0)) return false;
+  const read = reads[g] as { mean: number; ss: number };
+  const sigma2 = withinVariance(state, g);
+  const ratio = state.windows < MIN_WINDOWS ? PRIOR_RATIO : upperRatio(state, g);
+  const spread = read.ss / (n - 1) / n + ratio * sigma2;
+  const mean = (state.sum[g] as number) / state.windows;
+  return spread > 0 && Math.abs(read.mean - mean) > STALL_Z * Math.sqrt(spread);
+}
+
+/** Most a stall rate is taken to be: before windows are read it is unknown, and this bounds the cost. */
+export const MAX_STALL_RATE = 0.1;
+
+/**
+ * Half a stall and half a calm window added to those counted: the Jeffreys estimate of a rate,
+ * (k + ½)/(n + 1), once the baseline has stalled at all. Before, no stall is assumed — the
+ * Gaussian allowance alone, as before its first stall — because assuming one costs every window a
+ * share of its evidence, which a regression that starts mid-release pays on every window before
+ * it (docs/decisions.md).
+ */
+export const STALL_PRIOR = 0.5;
+
+/**
+ * The chance a window stalls, from the windows screened, at most MAX_STALL_RATE; 0 until one
+ * stalled, and where none are screened.
+ */
+export function stallRate(state: OwnShiftState): number {
+  if (state.stallShape === undefined) return 0;
+  const k = state.stalls ?? 0;
+  if (k === 0) return 0;
+  return Math.min(MAX_STALL_RATE, (k + STALL_PRIOR) / (state.windows + k + 2 * STALL_PRIOR));
 }
 
 /**

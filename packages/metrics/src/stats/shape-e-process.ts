@@ -2,6 +2,7 @@ import { logWeightedSumExp } from './log-sum-exp.ts';
 import { normalCdf, normalQuantile } from './normal.ts';
 import { shiftAllowance } from './own-shift.ts';
 import { logSampleMoment } from './sampling.ts';
+import { cappedWindow, stallCap } from './stall-cap.ts';
 
 /**
  * An anytime-valid test of "the canary's latency has the baseline's distribution", over every
@@ -108,10 +109,20 @@ export function shapeScores(bounds: readonly number[], reference: readonly numbe
 }
 
 /**
+ * Where sides stall now and then (stats/stall-cap.ts): the chance a window stalls, and per shape a
+ * request's score variance in the reference the scores were made from (fixed before the window).
+ */
+export interface StallAllowance {
+  rate: number;
+  variances: readonly number[];
+}
+
+/**
  * Folds one look's requests per bucket into the test. A window without requests on either side
  * carries no evidence. With `ratios` (per shape, own-shift.ts), each shape bets λ ≤ 1 on the
  * window and pays for the sides' own shifts: exact for requests exchangeable within the window
- * when every ratio is 0, as without them.
+ * when every ratio is 0, as without them. With `stalls`, each shape's window is capped so that a
+ * stall, at the rate given, cannot decide it (stall-cap.ts).
  */
 export function updateShapeTest(
   state: ShapeTestState,
@@ -119,23 +130,28 @@ export function updateShapeTest(
   canary: readonly number[],
   baseline: readonly number[],
   ratios?: readonly number[],
+  stalls?: StallAllowance,
 ): ShapeTestState {
   const nC = canary.reduce((s, x) => s + x, 0);
   const nB = baseline.reduce((s, x) => s + x, 0);
   if (!(nC > 0) || !(nB > 0)) return state;
   const pooled = canary.map((c, k) => c + (baseline[k] ?? 0));
+  const nEff = (nC * nB) / (nC + nB);
   return state.map((logE, g) => {
     const a = scores[g] as readonly number[];
-    const { lambda, logPenalty } = shiftAllowance(ratios?.[g] ?? 0, variance(pooled, a), nC, nB);
+    const { lambda, logPenalty } = shiftAllowance(ratios?.[g] ?? 0, scoreVariance(pooled, a), nC, nB);
     const bet = lambda === 1 ? a : a.map((x) => lambda * x);
     const observed = canary.reduce((sum, c, k) => sum + c * (bet[k] as number), 0);
     // Normalized by its mean when the canary's requests are a random draw of the window's.
-    return logE + observed - logSampleMoment(pooled, bet, nC) - logPenalty;
+    const window = observed - logSampleMoment(pooled, bet, nC) - logPenalty;
+    if (!stalls || !(stalls.rate > 0)) return logE + window;
+    const growth = (lambda * nEff * (stalls.variances[g] ?? 0)) / 2;
+    return logE + cappedWindow(window, stallCap(growth, stalls.rate), stalls.rate);
   });
 }
 
-/** A request's score variance over the window's pooled requests. */
-function variance(counts: readonly number[], a: readonly number[]): number {
+/** A request's score variance over `counts` (per bucket), for scores `a`. */
+export function scoreVariance(counts: readonly number[], a: readonly number[]): number {
   const n = counts.reduce((s, c) => s + c, 0);
   if (!(n > 0)) return 0;
   const mean = counts.reduce((s, c, k) => s + c * (a[k] as number), 0) / n;

@@ -34,9 +34,18 @@ export interface Scenario {
    * interval a side's rate is multiplied by a gamma draw of mean 1 and this CV, one per side or (`shared`) one for both — times, with `own`, one
    * per side of that CV on top of the shared one. With `holdLooks`, each draw is held for that
    * many look intervals (a burst that outlasts a look), from a random phase. With `canaryCv`
-   * (not shared), the canary's own draws have that CV instead (a canary on fewer pods).
+   * (not shared), the canary's own draws have that CV instead (a canary on fewer pods). With
+   * `stall`, each look interval each side is also `factor` times slower (or erring) on its own
+   * with that `probability`, history included (a pod's rare long pause).
    */
-  variation?: { cv: number; shared: boolean; own?: number; holdLooks?: number; canaryCv?: number };
+  variation?: {
+    cv: number;
+    shared: boolean;
+    own?: number;
+    holdLooks?: number;
+    canaryCv?: number;
+    stall?: { probability: number; factor: number };
+  };
   /** Give the judge the stable side's history per look interval at its first look, as the gate's range query does. */
   history?: boolean;
   /**
@@ -99,7 +108,11 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
       return value;
     };
   };
-  const factor = held(() => draw(scenario.variation?.cv ?? 0) * draw(own));
+  const stall = scenario.variation?.stall;
+  /** A side's stall this interval: its factor with the stall's probability, else 1. */
+  const stalled = () => (stall && u() < stall.probability ? stall.factor : 1);
+  const heldFactor = held(() => draw(scenario.variation?.cv ?? 0) * draw(own));
+  const factor = () => heldFactor() * stalled();
   const fresh = (): Side => ({ total: 0, bad: 0, buckets: ISTIO_BUCKETS_MS.map(() => 0).concat(0) });
   const canary = fresh();
   const baseline = fresh();
@@ -183,7 +196,9 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
     if (t > 0) {
       const share = scenario.share(t);
       const lambda = scenario.rps * scenario.lookEveryS;
-      const { gc, gb } = sides();
+      const drawn = sides();
+      const gc = drawn.gc * stalled();
+      const gb = drawn.gb * stalled();
       const window = serve(canary, at(scenario.canary(t), historyS + t), lambda * share, true, gc);
       serve(baseline, at(scenario.baseline, historyS + t), lambda * (1 - share), false, gb);
       if (scenario.resetsAt?.some((r) => r > t - scenario.lookEveryS && r <= t)) {
