@@ -456,7 +456,6 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
       const canaryOwn = state.ownShift
         ? pairRatios(state.ownShift, state.canaryShift, LOCATION, state.canaryOwn).canaryOwn
         : false;
-
       const ms = (v: number | undefined) => (v === undefined ? '?' : `${Number(v.toPrecision(3))}`);
       const words = `canary p50 ${ms(detail.canary.p50)}, p99 ${ms(detail.canary.p99)} over ${count(detail.canary.total)} requests; baseline p50 ${ms(detail.baseline.p50)}, p99 ${ms(detail.baseline.p99)} over ${count(detail.baseline.total)}${
         warm.warming ? `; warming up, up to ${slower}× the baseline's latency allowed` : ''
