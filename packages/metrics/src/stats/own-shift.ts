@@ -93,8 +93,8 @@ export function initialOwnShift(scores: readonly (readonly number[])[], stallSha
 
 /**
  * Standard errors (sampling plus the Gaussian's 99% bound) beyond which a window's mean is a
- * stall. The Gaussian's bound is already wide, so its own tail crosses this about once in 10⁵
- * windows; a side twice as slow crosses it at 100 requests/s and more.
+ * stall. A normal mean crosses it in 6 of 10⁵ windows, fewer under the bound's width; a side twice
+ * as slow crosses it from 100 requests/s up.
  */
 export const STALL_Z = 4;
 /** Windows read before any is screened: the mean they are measured from needs a few. */
@@ -137,15 +137,14 @@ function stalled(state: OwnShiftState, reads: readonly { mean: number; ss: numbe
   return spread > 0 && Math.abs(read.mean - mean) > STALL_Z * Math.sqrt(spread);
 }
 
-/** Most a stall rate is taken to be: before windows are read it is unknown, and this bounds the cost. */
+/** Most a stall rate is taken to be: from a stall among few windows the estimate is wide, and this bounds its cost. */
 export const MAX_STALL_RATE = 0.1;
 
 /**
  * Half a stall and half a calm window added to those counted: the Jeffreys estimate of a rate,
- * (k + ½)/(n + 1), once the baseline has stalled at all. Before, no stall is assumed — the
- * Gaussian allowance alone, as before its first stall — because assuming one costs every window a
- * share of its evidence, which a regression that starts mid-release pays on every window before
- * it (docs/decisions.md).
+ * (k + ½)/(n + 1), once the baseline has stalled at all. Until then none is assumed (the Gaussian
+ * allowance alone): assuming one costs every window a share of its evidence, and no window could
+ * decide alone any more (docs/decisions.md).
  */
 export const STALL_PRIOR = 0.5;
 
