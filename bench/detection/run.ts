@@ -1089,6 +1089,10 @@ export function lastingBursts(runs: number, log: (line: string) => void): string
   return out;
 }
 
+/** Each side alone twice as slow in 2% of ticks; three times in 1%, on CV 0.05 draws (a pod's rare long pause). */
+const STALLS_TWICE: Overdispersion = { cv: 0, shared: false, stall: { probability: 0.02, factor: 2 } };
+const STALLS_THRICE: Overdispersion = { cv: 0.05, shared: false, stall: { probability: 0.01, factor: 3 } };
+
 /**
  * Latency that varies beyond sampling: each side's median multiplied by its own gamma draw every
  * 10 s (or held a minute, or the canary's twice as varied), good canaries only. Every latency table
@@ -1113,20 +1117,20 @@ export function latencyVariation(runs: number, log: (line: string) => void): str
     { label: "CV 0.1 independent, the canary's 0.2", noise: { cv: 0.1, shared: false, canaryCv: 0.2 } },
     {
       label: 'stalls: 2% of ticks ×2, each side alone',
-      noise: { cv: 0, shared: false, stall: { probability: 0.02, factor: 2 } },
+      noise: STALLS_TWICE,
     },
     {
       label: 'CV 0.05 independent and 1% of ticks ×3',
-      noise: { cv: 0.05, shared: false, stall: { probability: 0.01, factor: 3 } },
+      noise: STALLS_THRICE,
     },
     {
       label: 'stalls: 2% of ticks ×2, each side alone, an hour of history',
-      noise: { cv: 0, shared: false, stall: { probability: 0.02, factor: 2 } },
+      noise: STALLS_TWICE,
       historyS: 3_600,
     },
     {
       label: 'CV 0.05 independent and 1% of ticks ×3, an hour of history',
-      noise: { cv: 0.05, shared: false, stall: { probability: 0.01, factor: 3 } },
+      noise: STALLS_THRICE,
       historyS: 3_600,
     },
   ];
@@ -1225,7 +1229,7 @@ export function closerLooks(log: (line: string) => void, runs = 5_000): string[]
         metric: 'latency',
         factor: 1,
         rps: 1_000,
-        noise: { cv: 0.05, shared: false, stall: { probability: 0.01, factor: 3 } },
+        noise: STALLS_THRICE,
         historyS: 3_600,
       },
       gate: () => kanaryGate('latency', 1_000),

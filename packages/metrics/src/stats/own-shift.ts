@@ -131,8 +131,7 @@ function stalled(state: OwnShiftState, reads: readonly { mean: number; ss: numbe
     return false;
   const read = reads[g] as { mean: number; ss: number };
   const sigma2 = withinVariance(state, g);
-  const ratio = state.windows < MIN_WINDOWS ? PRIOR_RATIO : upperRatio(state, g);
-  const spread = read.ss / (n - 1) / n + ratio * sigma2;
+  const spread = read.ss / (n - 1) / n + shiftRatio(state, g) * sigma2;
   const mean = (state.sum[g] as number) / state.windows;
   return spread > 0 && Math.abs(read.mean - mean) > STALL_Z * Math.sqrt(spread);
 }
@@ -175,10 +174,12 @@ const chiSquareLower = (k: number) => chiSquareQuantile(k, 0.01);
  * variance; PRIOR_RATIO until MIN_WINDOWS windows are read.
  */
 export function shiftRatios(state: OwnShiftState): number[] {
-  return state.scores.map((_, g) =>
-    state.windows < MIN_WINDOWS || state.dof <= 0 ? PRIOR_RATIO : upperRatio(state, g),
-  );
+  return state.scores.map((_, g) => shiftRatio(state, g));
 }
+
+/** r for shape g: PRIOR_RATIO until MIN_WINDOWS windows are read, then their 99% bound. */
+const shiftRatio = (state: OwnShiftState, g: number): number =>
+  state.windows < MIN_WINDOWS || state.dof <= 0 ? PRIOR_RATIO : upperRatio(state, g);
 
 /** The windows' mean-score variance, their mean sampling variance and σ², for shape g. */
 function windowMoments(state: OwnShiftState, g: number) {
