@@ -296,6 +296,8 @@ function splitOracle(
   alpha: number,
   schedule: Schedule,
   lookEveryS = TICK_S,
+  /** Told the regression starts at this second: ticks before it carry no evidence either way. */
+  fromS = 0,
 ): Gate {
   const bound = Math.log(1 / alpha);
   let llr = 0;
@@ -305,7 +307,7 @@ function splitOracle(
     step(ticks) {
       const k = ticks.at(-1) as Tick;
       const n = k.canary.total + k.baseline.total;
-      if (n > 0 && k.canary.total > 0) llr += logRatio(k, k.canary.total / n);
+      if (n > 0 && k.canary.total > 0 && k.t > fromS) llr += logRatio(k, k.canary.total / n);
       if (llr >= bound && k.t % lookEveryS === 0) return 'rollback';
       return k.t >= schedule.endS ? 'promote' : 'continue';
     },
@@ -323,6 +325,7 @@ export const twoSampleOracleGate = (
   alpha = 0.01,
   schedule: Schedule = ARGO_STEPS,
   lookEveryS = TICK_S,
+  fromS = 0,
 ): Gate =>
   splitOracle(
     'two-sample oracle',
@@ -330,6 +333,7 @@ export const twoSampleOracleGate = (
     alpha,
     schedule,
     lookEveryS,
+    fromS,
   );
 
 /**
@@ -560,6 +564,7 @@ export const histogramOracleGate = (
   alpha = 0.01,
   schedule: Schedule = ARGO_STEPS,
   lookEveryS = TICK_S,
+  fromS = 0,
 ): Gate =>
   splitOracle(
     'histogram oracle',
@@ -572,6 +577,7 @@ export const histogramOracleGate = (
     alpha,
     schedule,
     lookEveryS,
+    fromS,
   );
 
 /**

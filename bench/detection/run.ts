@@ -59,6 +59,11 @@ export interface Cell {
   bursts?: { everyS: number; lengthS: number; extra: number };
   /** How long stable served alone before the canary (s): the history gates may read. Default 600. */
   historyS?: number;
+  /**
+   * A regression that starts late (s into the canary's traffic): until then the canary behaves as
+   * the baseline does (a step up in weight bringing the load that breaks it).
+   */
+  onsetS?: number;
 }
 
 /** The two sides' behaviours in the tick ending at t: warm-up and bursts applied. */
@@ -67,6 +72,7 @@ function behavioursOf(cell: Cell): (t: number) => { canary: Behaviour; baseline:
   const scale = (b: Behaviour, f: number): Behaviour =>
     cell.metric === 'errors' ? { ...b, errorRate: b.errorRate * f } : { ...b, medianMs: b.medianMs * f };
   const warm = cell.warmup ? scale(canary, cell.warmup.factor) : canary;
+  const good = canaryOf({ metric: cell.metric, factor: 1, rps: cell.rps });
   const burst = (b: Behaviour): Behaviour => ({
     ...b,
     errorRate: Math.min(1, b.errorRate + (cell.bursts?.extra ?? 0)),
@@ -74,13 +80,18 @@ function behavioursOf(cell: Cell): (t: number) => { canary: Behaviour; baseline:
   // Made once: the traffic caches bucket probabilities per behaviour.
   const table = new Map<string, { canary: Behaviour; baseline: Behaviour }>();
   for (const w of [false, true])
-    for (const b of [false, true]) {
-      const c = w ? warm : canary;
-      table.set(`${w}${b}`, { canary: b ? burst(c) : c, baseline: b ? burst(BASELINE) : BASELINE });
-    }
+    for (const b of [false, true])
+      for (const early of [false, true]) {
+        const c = early ? good : w ? warm : canary;
+        table.set(`${w}${b}${early}`, {
+          canary: b ? burst(c) : c,
+          baseline: b ? burst(BASELINE) : BASELINE,
+        });
+      }
   return (t) => {
     const w = cell.warmup !== undefined && t > 0 && t <= cell.warmup.seconds;
-    return table.get(`${w}${inOutage(cell, t)}`) as { canary: Behaviour; baseline: Behaviour };
+    const early = cell.onsetS !== undefined && t <= cell.onsetS;
+    return table.get(`${w}${inOutage(cell, t)}${early}`) as { canary: Behaviour; baseline: Behaviour };
   };
 }
 
@@ -408,6 +419,7 @@ export async function detectionBenchmarks(options: DetectionOptions = {}): Promi
   }
   out.push(...overdispersed(runs, log));
   out.push(...realTraffic(runs, log));
+  out.push(...lateOnsets(runs, log));
   out.push(...otherSchedules(runs, log));
   out.push(...perRequest(runs, log));
   out.push(...lookIntervals(runs, log));
@@ -1086,6 +1098,67 @@ export function lastingBursts(runs: number, log: (line: string) => void): string
     }
   }
   out.push('', overAlpha(over), '');
+  return out;
+}
+
+/** When the late-onset table's regressions start, s into the canary's traffic (0: from its first request). */
+export const ONSETS_S = [0, 120, 240];
+
+/**
+ * Regressions that start mid-release: the canary behaves as the baseline does until the onset (a
+ * step up in weight bringing the load that breaks it), then errs twice as often or is 25% slower.
+ * Every other table's regressions start at the canary's first request; a sequential test's evidence
+ * against a good canary falls meanwhile, and a regression arriving late must climb back from it.
+ * The oracle is told when the regression starts (and its size), so it is the bound.
+ */
+export function lateOnsets(runs: number, log: (line: string) => void): string[] {
+  const out = [
+    '### Regressions that start mid-release',
+    '',
+    "The first tables' schedule and cells (P(rollback) · mean cost · median time to rollback), but the canary serves like the baseline until the onset — 2 or 4 minutes in, at 30% and 50% of the traffic — and regresses from then on (a step up in weight bringing the load that breaks it); onset 0 is the first tables' case, on other seeds. The **oracle** is the two-sample oracle (errors) or the histogram oracle (latency) told the regression's size and when it starts: the bound. Promoted at 360 s, a canary that regresses at 240 s leaves two minutes to catch it.",
+    '',
+    ...headed(
+      '| regression | traffic | onset | Kanary | Flagger default | Argo typical | oracle told the onset | Kanary ÷ oracle |',
+    ),
+  ];
+  const regressions: Array<{ metric: Metric; factor: number; label: string }> = [
+    { metric: 'errors', factor: 2, label: 'errors ×2' },
+    { metric: 'latency', factor: 1.25, label: 'latency ×1.25' },
+  ];
+  for (const { metric, factor, label } of regressions) {
+    for (const rps of [100, 1_000]) {
+      for (const onsetS of ONSETS_S) {
+        const started = performance.now();
+        const cell: Cell = { metric, factor, rps, onsetS };
+        const limit = metric === 'errors' ? 0.99 : 500;
+        const oracle = () =>
+          metric === 'errors'
+            ? twoSampleOracleGate(factor, 0.01, ARGO_STEPS, TICK_S, onsetS)
+            : histogramOracleGate(
+                bucketProbabilities(BASELINE),
+                bucketProbabilities(canaryOf(cell)),
+                0.01,
+                ARGO_STEPS,
+                TICK_S,
+                onsetS,
+              );
+        const seed0 = 17 + factor * 1_000 + rps + onsetS * 31 + (metric === 'latency' ? 500_000 : 0);
+        const [kanary, argo, bound] = runCell(
+          cell,
+          () => [kanaryGate(metric, rps), argoGate(metric, limit), oracle()],
+          runs,
+          seed0,
+        ) as [Summary, Summary, Summary];
+        const [flagger] = runCell(cell, () => [flaggerGate(metric, limit)], runs, seed0 + 1) as [Summary];
+        const ratio = bound.meanCost > 0 ? `${(kanary.meanCost / bound.meanCost).toFixed(1)}×` : '–';
+        out.push(
+          `| ${label} | ${rps.toLocaleString('en')}/s | ${onsetS} s | ${cellText(kanary)} | ${cellText(flagger)} | ${cellText(argo)} | ${cellText(bound)} | ${ratio} |`,
+        );
+        log(`bench: detection late onset ${label} ${rps} rps at ${onsetS} s in ${secondsSince(started)} s`);
+      }
+    }
+  }
+  out.push('');
   return out;
 }
 

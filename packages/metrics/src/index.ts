@@ -66,11 +66,13 @@ export {
   observeDispersion,
   SPLIT_SCREEN_WINDOWS,
   screenSplits,
+  twoLevelSplit,
   withHistory,
 } from './stats/dispersion.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';
 export type { OwnShiftState, ShiftWindow } from './stats/own-shift.ts';
 export {
+  chiSquareQuantile,
   initialOwnShift,
   MAX_STALL_RATE,
   observeShiftWindow,
@@ -84,6 +86,8 @@ export {
   shiftRatios,
   shiftWindow,
   stallRate,
+  twoLevelDof,
+  twoLevelScatter,
   withinVariance,
 } from './stats/own-shift.ts';
 export type { PairedTestState } from './stats/paired-e-process.ts';

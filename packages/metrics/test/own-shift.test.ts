@@ -1,4 +1,5 @@
 import {
+  chiSquareQuantile,
   initialOwnShift,
   initialShapeTest,
   normalCdf,
@@ -13,6 +14,8 @@ import {
   shiftRatios,
   shiftWindow,
   stallRate,
+  twoLevelDof,
+  twoLevelScatter,
   updateShapeTest,
   withinVariance,
 } from '@kanary/metrics';
@@ -32,14 +35,14 @@ const SCORES = shapeScores(BOUNDS, REFERENCE);
  * Windows of `requests` each, a side's median multiplied by its own draw each window: log-normal
  * with this spread in log (0: none), held for `hold` windows from a random phase.
  */
-function windows(seed: number, n: number, requests: number, spread: number, hold = 1) {
+function windows(seed: number, n: number, requests: number, spread: number, hold = 1, level = 100) {
   const u = seededRandom(seed);
   const poisson = poissonSampler(u);
   const normal = () => Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
   const phase = Math.floor(u() * hold);
-  let median = 100;
+  let median = level;
   return Array.from({ length: n }, (_, i) => {
-    if (i === 0 || (i + phase) % hold === 0) median = 100 * Math.exp(spread * normal());
+    if (i === 0 || (i + phase) % hold === 0) median = level * Math.exp(spread * normal());
     return probabilities(median).map((p) => poisson(requests * p));
   });
 }
@@ -118,7 +121,7 @@ describe('own shifts: how far a side moves on its own between windows', () => {
         );
         const canary = windows(2_000 + s, n, 1_000, canarySpread).reduce(
           observeShiftWindow,
-          initialOwnShift(SCORES),
+          initialOwnShift(SCORES, LOCATION, true),
         );
         const pair = pairRatios(baseline, canary, LOCATION);
         if (pair.canaryOwn) {
@@ -140,6 +143,62 @@ describe('own shifts: how far a side moves on its own between windows', () => {
     const baseline = windows(5, 60, 1_000, 0.05).reduce(observeShiftWindow, initialOwnShift(SCORES));
     const calm = windows(6, 30, 1_000, 0.05).reduce(observeShiftWindow, initialOwnShift(SCORES));
     expect(pairRatios(baseline, calm, LOCATION, true).canaryOwn).toBe(true);
+  });
+
+  it('tells a canary whose level changed once (a regression starting mid-release) from one that scatters', () => {
+    // Fifteen windows of 1,000 requests as the baseline moves (5% a window), then fifteen with the
+    // median 25% slower: screened at any look of the thirty in 2 of 200 releases reading the
+    // canary's windows about two levels, in 199 about one (its scatter is mostly the step). A
+    // canary scattering twice as much, 162 and 169; one like the baseline, 2 and 0.
+    const LOCATION = 1;
+    const screenedAt = (spread: number, step: number, keepMeans: boolean) => {
+      let count = 0;
+      for (let s = 0; s < 200; s++) {
+        const baseline = windows(1_000 + s, 60, 1_000, 0.05).reduce(
+          observeShiftWindow,
+          initialOwnShift(SCORES),
+        );
+        const ws = [
+          ...windows(2_000 + s, 15, 1_000, spread),
+          ...windows(3_000 + s, 15, 1_000, spread, 1, 100 * step),
+        ];
+        let canary = initialOwnShift(SCORES, LOCATION, keepMeans);
+        for (const w of ws) {
+          canary = observeShiftWindow(canary, w);
+          if (pairRatios(baseline, canary, LOCATION).canaryOwn) {
+            count++;
+            break;
+          }
+        }
+      }
+      return count;
+    };
+    expect(screenedAt(0.05, 1.25, true)).toBeLessThanOrEqual(6);
+    expect(screenedAt(0.05, 1.25, false)).toBeGreaterThanOrEqual(190);
+    expect(screenedAt(0.1, 1, true)).toBeGreaterThanOrEqual(140);
+    expect(screenedAt(0.05, 1, true)).toBeLessThanOrEqual(6);
+  });
+
+  it("holds the two-level screen's 99% point where the windows are independent normals", () => {
+    // The best split's scatter over k standard normals exceeds χ²'s 99% point at twoLevelDof(k) in
+    // about 1 draw in 100 for every k the screen reads (40–54 of 5,000 each); at the plain k − 2
+    // degrees of freedom the screen would fire about a quarter as often (64 of 25,000 in all).
+    const u = seededRandom(77);
+    const normal = () => Math.sqrt(-2 * Math.log(u() || 1e-12)) * Math.cos(2 * Math.PI * u());
+    let plain = 0;
+    let fitted = 0;
+    for (const k of [3, 5, 10, 30, 120]) {
+      let over = 0;
+      for (let d = 0; d < 5_000; d++) {
+        const scatter = twoLevelScatter(Array.from({ length: k }, normal));
+        if (scatter > chiSquareQuantile(twoLevelDof(k), 0.99)) over++;
+        if (scatter > chiSquareQuantile(Math.max(k - 2, 1), 0.99)) plain++;
+      }
+      expect(over).toBeGreaterThanOrEqual(30);
+      expect(over).toBeLessThanOrEqual(75);
+      fitted += over;
+    }
+    expect(plain).toBeLessThan(fitted / 2);
   });
 
   it('folds windows where shifts outlast them, and almost never where they do not', () => {

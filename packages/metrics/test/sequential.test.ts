@@ -149,6 +149,16 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
   const busy = (over: Partial<Scenario>) =>
     base({ rps: 1_000, lookEveryS: 10, durationS: 360, history: true, ...over });
   const rate = (factor: number) => () => ({ ...good, errorRate: good.errorRate * factor });
+
+  it('catches a doubled rate that starts 4 minutes in, which its screen once read as bursts', () => {
+    // 1,000 rps, ten minutes of history; the canary errs as the baseline does until 240 s (50% of the
+    // traffic), then twice as often. About one pooled ratio the splits read the step as the canary
+    // bursting on its own, the screen fired and the windows after were tempered for it: 76.5% caught
+    // by promotion at 6 minutes (the detection bench, "Regressions that start mid-release"); asked
+    // again about a ratio that changed once, 96%.
+    const late = busy({ canary: (t) => ({ ...good, errorRate: good.errorRate * (t > 240 ? 2 : 1) }) });
+    expect(detection(() => createSequentialRateJudge(), late, 60, 80_000).power).toBeGreaterThanOrEqual(0.9);
+  });
   const bursty: Array<[string, Scenario]> = [
     ['1000 rps, CV 0.5 on each side alone', busy({ variation: { cv: 0.5, shared: false } })],
     ['1000 rps, CV 1 on each side alone', busy({ variation: { cv: 1, shared: false } })],
@@ -469,6 +479,23 @@ describe('sequentialLatency over every bucket (the default)', () => {
       expect(detection(make, scenario, 200, 50_000).power).toBeGreaterThanOrEqual(0.95);
     });
 
+    it('catches a regression that starts mid-release, which the screen once allowed for as own shifts', () => {
+      // 100 rps, ten minutes of history, the median 25% slower from 2 minutes in (a step up in weight
+      // bringing the load that breaks it). Reading the canary's windows about one level, the screen
+      // took the step for own shifts, gave up the evidence and discounted every later window: 79.5%
+      // caught by promotion at 6 minutes (the detection bench, "Regressions that start mid-release").
+      const late = base({
+        rps: 100,
+        lookEveryS: 10,
+        durationS: 360,
+        history: true,
+        canary: (t) => ({ ...good, medianMs: t > 120 ? 125 : 100 }),
+      });
+      const found = detection(make, late, 60, 70_000);
+      expect(found.power).toBe(1);
+      expect(found.medianTime - 120).toBeLessThanOrEqual(60);
+    });
+
     it('without history, finds shifts that outlast a look in the release and folds from then on', () => {
       // No history: the first ten windows assume the prior, and the release's baseline windows are
       // read for persistence at every look. Still not α: 6.1% and 20% of good canaries rolled back
@@ -495,9 +522,11 @@ describe('sequentialLatency over every bucket (the default)', () => {
       // by 10% (100 rps). Assuming the canary moves no more than the baseline, the judge rolled back
       // 111 of these 200 good canaries; its windows now show the canary's own shifts (a chi-square
       // screen of its location scores), the evidence built before is given up, and each look then
-      // allows for the canary's own 99% bound: 26 of 200 — fewer, still not α (the spread shapes read
+      // allows for the canary's own 99% bound: 36 of 200 — fewer, still not α (the spread shapes read
       // a canary that moves more as a wider distribution, which over the release it is; and the
-      // windows before the screen finds it are weighed as before; docs/decisions.md).
+      // windows before the screen finds it are weighed as before; docs/decisions.md). 26 while the
+      // screen read the windows about one level, which took a regression starting mid-release for
+      // own shifts; about two, it finds these in 162 of 200 (it said so in 170 or more before).
       const scenario = moving({ rps: 100, variation: { cv: 0.1, shared: false, canaryCv: 0.2 } });
       let said = 0;
       let resetOk = 0;
@@ -514,9 +543,9 @@ describe('sequentialLatency over every bucket (the default)', () => {
         if (saying) said++;
         if (after !== undefined && after <= 1.5) resetOk++;
       }
-      expect(said).toBeGreaterThanOrEqual(170);
+      expect(said).toBeGreaterThanOrEqual(150);
       expect(resetOk).toBeGreaterThanOrEqual(140);
-      expect(rolled).toBeLessThanOrEqual(40);
+      expect(rolled).toBeLessThanOrEqual(45);
     });
 
     it('holds alpha where each side alone stalls now and then, and says what it saw', () => {

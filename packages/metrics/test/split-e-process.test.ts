@@ -14,6 +14,7 @@ import {
   splitLogEValue,
   splitLogEValues,
   temperings,
+  twoLevelSplit,
   updatePairedTest,
   updateRateTest,
   updateSplitTest,
@@ -302,6 +303,8 @@ describe("the canary's own bursts, screened from its splits alone (stats/dispers
     canaryCv: number,
     baselineCv = 0,
     prior?: DispersionPrior,
+    /** The canary's rate multiplied by `factor` from window `at` on (a regression starting mid-release). */
+    onset?: { at: number; factor: number },
   ) => {
     const random = seededRandom(seed);
     const poisson = poissonSampler(random);
@@ -318,7 +321,7 @@ describe("the canary's own bursts, screened from its splits alone (stats/dispers
         d,
         {
           canaryTotal: 1_000,
-          canaryBad: poisson(1_000 * RATE * draw(canaryCv)),
+          canaryBad: poisson(1_000 * RATE * draw(canaryCv) * (onset && i >= onset.at ? onset.factor : 1)),
           baselineTotal: 9_000,
           baselineBad: poisson(9_000 * RATE * draw(baselineCv)),
         },
@@ -344,8 +347,28 @@ describe("the canary's own bursts, screened from its splits alone (stats/dispers
       const before = states[at - 1] as DispersionState;
       expect(extraVariance(states[at] as DispersionState)).toBeGreaterThanOrEqual(extraVariance(before));
     }
-    // Measured: 76 of 100.
+    // Measured: 73 of 100 (76 before the finding was asked again about a ratio that changed once).
     expect(found).toBeGreaterThanOrEqual(65);
+  });
+
+  it('reads a rate that changed once (a regression starting mid-release) as such, not as bursts', () => {
+    // A Poisson canary whose error rate doubles from window 18 of 36. About one pooled ratio its
+    // splits are likeliest with own bursts in 97 of 100 releases, and the screen asking only that
+    // fired in 46; about two ratios split where they fit best, in 24, and the screen fires in none.
+    let burstsOne = 0;
+    let burstsTwo = 0;
+    let screened = 0;
+    const argmax = (v: readonly number[]) => v.indexOf(Math.max(...v));
+    for (let seed = 0; seed < 100; seed++) {
+      const states = release(500 + seed, 36, 0, 0, undefined, { at: 18, factor: 2 });
+      const last = states.at(-1) as DispersionState;
+      if (argmax(last.fit?.split ?? [0]) > 0) burstsOne++;
+      if (argmax(twoLevelSplit(last)) > 0) burstsTwo++;
+      if (screenedBy(states) >= 0) screened++;
+    }
+    expect(burstsOne).toBeGreaterThanOrEqual(85);
+    expect(burstsTwo).toBeLessThanOrEqual(35);
+    expect(screened).toBeLessThanOrEqual(3);
   });
 
   it('stays quiet where the canary bursts no more than the baseline', () => {
@@ -355,7 +378,7 @@ describe("the canary's own bursts, screened from its splits alone (stats/dispers
       if (screenedBy(release(seed, 36, 0)) >= 0) poisson++;
       if (screenedBy(release(seed, 36, 0.25, 0.25)) >= 0) alike++;
     }
-    // Measured: 1 and 1 of 100 (the screen is asked at every window, each at 1%).
+    // Measured: 1 and 0 of 100 (the screen is asked at every window, each at 1%).
     expect(poisson).toBeLessThanOrEqual(3);
     expect(alike).toBeLessThanOrEqual(3);
     // The bound it screens against is the judge's: a laxer confidence, a lower bound, more found.
@@ -367,7 +390,8 @@ describe("the canary's own bursts, screened from its splits alone (stats/dispers
   });
 
   it('a state saved before the splits were kept apart refits them, and screens as the state kept whole', () => {
-    const states = release(3, 20, 0.5);
+    // A release the screen finds at its fifth window.
+    const states = release(15, 20, 0.5);
     const at = screenedBy(states);
     expect(at).toBeGreaterThan(0);
     const before = states[at - 1] as DispersionState;

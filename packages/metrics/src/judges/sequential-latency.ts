@@ -378,7 +378,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
             bounds,
             reference,
             logE: initialShapeTest(),
-            ...(ownShift ? { ownShift, canaryShift: initialOwnShift(scores, LOCATION) } : {}),
+            ...(ownShift ? { ownShift, canaryShift: initialOwnShift(scores, LOCATION, true) } : {}),
             ...(block > 1 ? { block } : {}),
             // No fold yet: the release's baseline windows are read for one at every look.
             ...(ownShifts && block === 1 ? { series } : {}),

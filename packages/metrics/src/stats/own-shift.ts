@@ -59,6 +59,12 @@ export interface OwnShiftState {
   stallShape?: number;
   /** Windows screened out as stalls: counted here, not read into the moments above. */
   stalls?: number;
+  /**
+   * Per shape, the window means in order (the last MAX_MEANS), where kept: the canary's, so its
+   * screen and its own bound can tell a level that changed once (a regression starting
+   * mid-release) from windows that scatter (`scatterOf`).
+   */
+  means?: number[][];
 }
 
 /**
@@ -76,8 +82,18 @@ export const PRIOR_RATIO = 0.05;
 /** Windows with fewer requests say too little about their mean to be read. */
 const MIN_REQUESTS = 2;
 
-/** `stallShape`: the shape whose window means are screened for stalls (a location shape's). */
-export function initialOwnShift(scores: readonly (readonly number[])[], stallShape?: number): OwnShiftState {
+/** Window means kept per shape, at most (20 minutes of 10 s looks; the moments keep every window). */
+const MAX_MEANS = 120;
+
+/**
+ * `stallShape`: the shape whose window means are screened for stalls (a location shape's); with
+ * `keepMeans`, every shape's window means are kept too (the canary's, for its screen and bound).
+ */
+export function initialOwnShift(
+  scores: readonly (readonly number[])[],
+  stallShape?: number,
+  keepMeans = false,
+): OwnShiftState {
   const zeros = scores.map(() => 0);
   return {
     scores: scores.map((a) => [...a]),
@@ -88,6 +104,7 @@ export function initialOwnShift(scores: readonly (readonly number[])[], stallSha
     within: [...zeros],
     dof: 0,
     ...(stallShape === undefined ? {} : { stallShape, stalls: 0 }),
+    ...(keepMeans ? { means: scores.map(() => []) } : {}),
   };
 }
 
@@ -111,8 +128,10 @@ export function observeShiftWindow(state: OwnShiftState, counts: readonly number
   const within = state.within.map((w, g) => w + (reads[g]?.ss as number));
   const dof = state.dof + n - 1;
   if (stalled(state, reads, n)) return { ...state, within, dof, stalls: (state.stalls ?? 0) + 1 };
+  const means = state.means?.map((m, g) => [...m, reads[g]?.mean as number].slice(-MAX_MEANS));
   return {
     ...state,
+    ...(means ? { means } : {}),
     windows: state.windows + 1,
     sum: state.sum.map((v, g) => v + (reads[g]?.mean as number)),
     sumSq: state.sumSq.map((v, g) => v + (reads[g]?.mean as number) ** 2),
@@ -162,7 +181,7 @@ export function stallRate(state: OwnShiftState): number {
  * The p point of chi-square with k degrees of freedom (Wilson–Hilferty; below ~5 degrees of
  * freedom its lower points are too low, so bounds built on them err wide).
  */
-function chiSquareQuantile(k: number, p: number): number {
+export function chiSquareQuantile(k: number, p: number): number {
   const z = normalQuantile(p);
   const c = 2 / (9 * k);
   return k * Math.max(0, 1 - c + z * Math.sqrt(c)) ** 3;
@@ -192,13 +211,37 @@ function windowMoments(state: OwnShiftState, g: number) {
   };
 }
 
-/** The windows' mean-score variance beyond sampling, its 99% upper bound, over σ². */
+/**
+ * The windows' scatter for shape g and its degrees of freedom: about their mean (k − 1), or, where
+ * the window means are kept, about two levels split where that scatter is least (`twoLevelDof`).
+ * A regression that starts mid-release (a step up in weight bringing the load that breaks it)
+ * moves every later window by the same amount, which about one level reads as scatter: the
+ * canary's screen fired at the onset, gave up the evidence and allowed the regression for own
+ * shifts (a 25% slower median starting 2 minutes in at 100 requests/s cost ~200 slow requests
+ * instead of ~6; docs/decisions.md).
+ */
+function scatterOf(state: OwnShiftState, g: number, levels: 1 | 2): { scatter: number; dof: number } {
+  const means = state.means?.[g];
+  if (means && levels === 2) return { scatter: twoLevelScatter(means), dof: twoLevelDof(means.length) };
+  const { variance } = windowMoments(state, g);
+  return { scatter: (state.windows - 1) * variance, dof: state.windows - 1 };
+}
+
+/**
+ * The windows' mean-score variance beyond sampling, its 99% upper bound, over σ²: where the window
+ * means are kept, the lesser of the bounds about one level and about two. The second needs more
+ * windows to say anything (fitting two levels to three windows leaves a third of a degree of
+ * freedom), the first reads a level that changed once as scatter.
+ */
 function upperRatio(state: OwnShiftState, g: number): number {
-  const w = state.windows;
-  const { variance, sampling, sigma2 } = windowMoments(state, g);
+  const { sampling, sigma2 } = windowMoments(state, g);
   if (!(sigma2 > 0)) return 0;
-  const upper = (variance * (w - 1)) / chiSquareLower(w - 1) - sampling;
-  return Math.max(0, upper) / sigma2;
+  const bound = (levels: 1 | 2) => {
+    const { scatter, dof } = scatterOf(state, g, levels);
+    return dof > 0 ? scatter / chiSquareLower(dof) : Number.POSITIVE_INFINITY;
+  };
+  const upper = Math.min(bound(1), state.means ? bound(2) : Number.POSITIVE_INFINITY) - sampling;
+  return Number.isFinite(upper) ? Math.max(0, upper) / sigma2 : 0;
 }
 
 /**
@@ -218,15 +261,44 @@ export const SCREEN_REQUESTS = 50;
 
 /**
  * Whether the canary's windows vary more than its sampling plus the baseline's bound (`ratio`, per
- * σ²) allows, at 1%: then the baseline's own shifts are no bound for the canary's.
+ * σ²) allows, at 1%: then the baseline's own shifts are no bound for the canary's. Where its window
+ * means are kept, about two levels (`scatterOf`).
  */
 function canaryExceeds(canary: OwnShiftState, g: number, ratio: number): boolean {
-  const k = canary.windows;
-  if (k < SCREEN_WINDOWS) return false;
-  const { variance, sampling, sigma2 } = windowMoments(canary, g);
+  const { scatter, dof } = scatterOf(canary, g, 2);
+  if (canary.windows < SCREEN_WINDOWS || !(dof > 0)) return false;
+  const { sampling, sigma2 } = windowMoments(canary, g);
   const expected = sampling + ratio * sigma2;
-  if (!(expected > 0)) return variance > 0;
-  return ((k - 1) * variance) / expected > chiSquareQuantile(k - 1, 0.99);
+  if (!(expected > 0)) return scatter > 0;
+  return scatter / expected > chiSquareQuantile(dof, 0.99);
+}
+
+/**
+ * Degrees of freedom of the χ² whose 99% point (Wilson–Hilferty, as `chiSquareQuantile`) is that of
+ * `twoLevelScatter` over k independent standard normals: k − 2, less what choosing the best split
+ * buys, which grows as log log k (as change-point statistics do). Fitted to 200,000 draws per k
+ * for k from 3 to 360 (off by at most 0.06 of a degree; docs/decisions.md). The lower bound uses
+ * it too, an approximation there.
+ */
+export const twoLevelDof = (k: number): number => (k < 3 ? 0 : k - 2 - (0.45 + 2.28 * Math.log(Math.log(k))));
+
+/** Σ squared deviations of `x` about the means of its two parts, split where that sum is least. */
+export function twoLevelScatter(x: readonly number[]): number {
+  const k = x.length;
+  const total = x.reduce((s, v) => s + v, 0);
+  const totalSq = x.reduce((s, v) => s + v * v, 0);
+  let best = Number.POSITIVE_INFINITY;
+  let sum = 0;
+  let sumSq = 0;
+  for (let j = 1; j < k; j++) {
+    const v = x[j - 1] as number;
+    sum += v;
+    sumSq += v * v;
+    const left = sumSq - (sum * sum) / j;
+    const right = totalSq - sumSq - (total - sum) ** 2 / (k - j);
+    best = Math.min(best, Math.max(0, left) + Math.max(0, right));
+  }
+  return Number.isFinite(best) ? best : 0;
 }
 
 /**
