@@ -277,8 +277,8 @@ function canaryExceeds(canary: OwnShiftState, g: number, ratio: number): boolean
  * Degrees of freedom of the χ² whose 99% point (Wilson–Hilferty, as `chiSquareQuantile`) is that of
  * `twoLevelScatter` over k independent standard normals: k − 2, less what choosing the best split
  * buys, which grows as log log k (as change-point statistics do). Fitted to 200,000 draws per k
- * for k from 3 to 360 (off by at most 0.06 of a degree; docs/decisions.md). The lower bound uses
- * it too, an approximation there.
+ * for k from 3 to 360 (within about a tenth of a degree, the draws' own noise at the 99% point;
+ * docs/decisions.md). The lower bound uses it too, an approximation there.
  */
 export const twoLevelDof = (k: number): number => (k < 3 ? 0 : k - 2 - (0.45 + 2.28 * Math.log(Math.log(k))));
 
