@@ -142,8 +142,7 @@ export function observeDispersion(
   // The pooled rates leave outages out: one 30 s outage can double an hour's pooled rate, and
   // every ordinary window would then look quieter than it is.
   const cut = windowCut(recent, d);
-  const isOutage = ([nc, xc, nb, xb]: readonly [number, number, number, number]) =>
-    cut !== undefined && (xc + xb) / (nc + nb) > cut;
+  const isOutage = (win: WindowRow) => overCut(win, cut);
   const outage = isOutage(window);
   const canary = outage
     ? d.canary
@@ -241,9 +240,7 @@ const TWO_LEVEL_CRITICAL = 2;
  */
 export function twoLevelSplit(d: DispersionState): number[] {
   const cut = windowCut(d.recent, d);
-  const windows = d.recent.filter(
-    ([nc, xc, nb, xb]) => nc > 0 && nb > 0 && !(cut !== undefined && (xc + xb) / (nc + nb) > cut),
-  );
+  const windows = d.recent.filter((w) => w[0] > 0 && w[2] > 0 && !overCut(w, cut));
   const k = windows.length;
   // Prefix sums of canary requests and bad events, baseline requests and bad events.
   const prefix = [[0, 0, 0, 0]];
@@ -261,8 +258,7 @@ export function twoLevelSplit(d: DispersionState): number[] {
     ((nc as number) * r) / ((nc as number) * r + (nb as number));
   const binomial = (from: number, to: number, r: number) =>
     windows.slice(from, to).reduce((sum, w) => {
-      const t = shareOf(w, r);
-      return sum + w[1] * Math.log(t) + w[3] * Math.log1p(-t);
+      return sum + splitLogLikelihood(w[1], w[1] + w[3], shareOf(w, r), 0);
     }, 0);
   let at = 0;
   let best = binomial(0, k, pooled);
@@ -317,11 +313,17 @@ export function isOutageWindow(
   d: DispersionState,
   w: { canaryTotal: number; canaryBad: number; baselineTotal: number; baselineBad: number },
 ): boolean {
-  const n = w.canaryTotal + w.baselineTotal;
-  if (!(n > 0)) return false;
-  const cut = windowCut([...d.recent, [w.canaryTotal, w.canaryBad, w.baselineTotal, w.baselineBad]], d);
-  return cut !== undefined && (w.canaryBad + w.baselineBad) / n > cut;
+  if (!(w.canaryTotal + w.baselineTotal > 0)) return false;
+  const window: WindowRow = [w.canaryTotal, w.canaryBad, w.baselineTotal, w.baselineBad];
+  return overCut(window, windowCut([...d.recent, window], d));
 }
+
+/** A window as the state keeps it: [canary requests, its bad events, baseline requests, its bad events]. */
+type WindowRow = readonly [number, number, number, number];
+
+/** Whether a window's bad events per request lie over the outage cut (none without a cut). */
+const overCut = ([nc, xc, nb, xb]: WindowRow, cut: number | undefined): boolean =>
+  cut !== undefined && (xc + xb) / (nc + nb) > cut;
 
 /**
  * The outage cut for the canary's windows: the history's while the canary has had fewer windows
