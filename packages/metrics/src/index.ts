@@ -59,6 +59,7 @@ export type { CounterMemory, SeriesValue } from './stats/counters.ts';
 export { counterDelta } from './stats/counters.ts';
 export type { DispersionPrior, DispersionState } from './stats/dispersion.ts';
 export {
+  carefulVariance,
   DISPERSION_PRIOR,
   extraVariance,
   initialDispersion,
@@ -69,10 +70,23 @@ export {
   twoLevelSplit,
   withHistory,
 } from './stats/dispersion.ts';
+export type { FreshStartState } from './stats/fresh-starts.ts';
+export {
+  FRESH_AFTER,
+  FRESH_STARTS,
+  FRESH_WEIGHT,
+  initialFreshStarts,
+  observeFresh,
+  STEP_UP,
+  startsHere,
+  withFreshStarts,
+} from './stats/fresh-starts.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';
 export type { OwnShiftState, ShiftWindow } from './stats/own-shift.ts';
 export {
+  carefulRatios,
   chiSquareQuantile,
+  FRESH_SCREEN_LEVEL,
   initialOwnShift,
   MAX_STALL_RATE,
   observeShiftWindow,

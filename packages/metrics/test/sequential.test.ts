@@ -157,7 +157,12 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
     // by promotion at 6 minutes (the detection bench, "Regressions that start mid-release"); asked
     // again about a ratio that changed once, 96%.
     const late = busy({ canary: (t) => ({ ...good, errorRate: good.errorRate * (t > 240 ? 2 : 1) }) });
-    expect(detection(() => createSequentialRateJudge(), late, 60, 80_000).power).toBeGreaterThanOrEqual(0.9);
+    const found = detection(() => createSequentialRateJudge(), late, 60, 80_000);
+    expect(found.power).toBeGreaterThanOrEqual(0.95);
+    // The product from the first window sank under the good canary for 4 minutes and climbed out
+    // first: 58 of 60 caught, 80 s after the onset (median). A test started afresh where the share
+    // stepped up to 50% (stats/fresh-starts.ts): 60 of 60, 40 s.
+    expect(found.medianTime - 240).toBeLessThanOrEqual(50);
   });
   const bursty: Array<[string, Scenario]> = [
     ['1000 rps, CV 0.5 on each side alone', busy({ variation: { cv: 0.5, shared: false } })],
@@ -494,6 +499,16 @@ describe('sequentialLatency over every bucket (the default)', () => {
       const found = detection(make, late, 60, 70_000);
       expect(found.power).toBe(1);
       expect(found.medianTime - 120).toBeLessThanOrEqual(60);
+    });
+
+    it('starts afresh where the canary share steps up, so a regression from 4 minutes in need not climb out first', () => {
+      // 1,000 rps, the median 25% slower from 4 minutes in: the product from the first window caught
+      // it 30 s after the onset (median), climbing out of what the good windows before had sunk it
+      // to; started afresh where the share stepped up to 50% (stats/fresh-starts.ts), 10 s.
+      const late = moving({ canary: (t) => ({ ...good, medianMs: t > 240 ? 125 : 100 }) });
+      const found = detection(make, late, 60, 71_000);
+      expect(found.power).toBe(1);
+      expect(found.medianTime - 240).toBeLessThanOrEqual(20);
     });
 
     it('without history, finds shifts that outlast a look in the release and folds from then on', () => {

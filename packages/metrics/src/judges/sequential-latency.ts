@@ -1,7 +1,16 @@
 import type { MetricData } from '../providers/data.ts';
 import { type CounterMemory, counterDelta, type SeriesValue } from '../stats/counters.ts';
+import {
+  FRESH_AFTER,
+  type FreshStartState,
+  initialFreshStarts,
+  observeFresh,
+  startsHere,
+  withFreshStarts,
+} from '../stats/fresh-starts.ts';
 import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
 import {
+  carefulRatios,
   initialOwnShift,
   type OwnShiftState,
   observeShiftWindow,
@@ -22,6 +31,7 @@ import {
 } from '../stats/rate-e-process.ts';
 import {
   initialShapeTest,
+  SHAPE_WEIGHTS,
   SHAPES,
   type ShapeTestState,
   type StallAllowance,
@@ -178,6 +188,8 @@ interface ShapeState extends WarmUpClock {
   canaryShift?: OwnShiftState;
   /** Once the canary's windows showed it moves more on its own than the baseline's bound allows. */
   canaryOwn?: boolean;
+  /** The test started afresh where the canary's share steps up (stats/fresh-starts.ts). */
+  fresh?: FreshStartState;
   /** Windows tested as one, where the history's own shifts outlast a window (1 if absent). */
   block?: number;
   /** The fold under way. */
@@ -310,6 +322,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
           stalls,
         )
       : updateShapeTest(distrust(prev.logE) as ShapeTestState, scores, f.canary, f.baseline, ratios, stalls);
+    const fresh = freshWindow(prev, f, scores, stalls);
     const settled =
       warmMs === undefined
         ? undefined
@@ -336,7 +349,47 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
       ...(ownShift ? { ownShift } : {}),
       ...(canaryShift ? { canaryShift } : {}),
       ...(pair?.canaryOwn ? { canaryOwn: true } : {}),
+      ...(fresh ? { fresh } : {}),
     };
+  };
+  /**
+   * The fold into the tests started afresh: a start where the canary's share steps up, its windows
+   * weighed with the careful allowance (the canary's own shifts and stalls wherever its windows
+   * hint at them). Warming folds start none and are weighed as the product's are.
+   */
+  const freshWindow = (
+    prev: ShapeState,
+    f: Fold,
+    scores: number[][],
+    stalls: StallAllowance | undefined,
+  ): FreshStartState | undefined => {
+    if (!prev.ownShift) return undefined;
+    const from = prev.fresh ?? initialFreshStarts();
+    const nC = f.canary.reduce((s, n) => s + n, 0);
+    const n = nC + f.baseline.reduce((s, x) => s + x, 0);
+    const start = !f.warming && (prev.canaryShift?.windows ?? 0) >= FRESH_AFTER && startsHere(from, nC, n);
+    if (!start && !from.logR) return observeFresh(from, [], nC, n, false);
+    const ratios = carefulRatios(prev.ownShift, prev.canaryShift, LOCATION, prev.canaryOwn ?? false);
+    const canaryStalls = prev.canaryShift ? stallRate(prev.canaryShift) : 0;
+    const rate = Math.max(stalls?.rate ?? 0, canaryStalls);
+    const careful: StallAllowance | undefined =
+      rate > 0
+        ? {
+            rate,
+            variances: stalls?.variances ?? scores.map((a) => scoreVariance(prev.reference as number[], a)),
+          }
+        : undefined;
+    const window = f.warming
+      ? updateShapeTest(
+          initialShapeTest(),
+          scores.map((a) => nonDecreasing(a, prev.reference as number[])),
+          moveCounts(f.canary, fasterBuckets(prev.bounds as number[], slower)),
+          f.baseline,
+          ratios,
+          careful,
+        )
+      : updateShapeTest(initialShapeTest(), scores, f.canary, f.baseline, ratios, careful);
+    return observeFresh(from, window, nC, n, start);
   };
   return {
     kind: 'sequentialLatency',
@@ -435,7 +488,8 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
       const settled = state.settled;
       if (total(cNow) + total(bNow) === 0)
         return { state, look: { phase: 'nodata', message: 'no requests since the last look' } };
-      const log = settled ? withSettled(shapeLogEValue(logE), shapeLogEValue(settled)) : shapeLogEValue(logE);
+      const all = withFreshStarts(shapeLogEValue(logE), state.fresh, SHAPE_WEIGHTS);
+      const log = settled ? withSettled(all, shapeLogEValue(settled)) : all;
       const eValue = Math.exp(log);
       const stalls = stallsSeen(state);
       const side = (x: number[]) => ({

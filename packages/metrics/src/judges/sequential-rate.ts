@@ -1,6 +1,7 @@
 import type { MetricData } from '../providers/data.ts';
 import { type CounterMemory, counterDelta } from '../stats/counters.ts';
 import {
+  carefulVariance,
   DISPERSION_PRIOR,
   type DispersionPrior,
   type DispersionState,
@@ -13,6 +14,14 @@ import {
   withHistory,
 } from '../stats/dispersion.ts';
 import {
+  FRESH_AFTER,
+  type FreshStartState,
+  initialFreshStarts,
+  observeFresh,
+  startsHere,
+  withFreshStarts,
+} from '../stats/fresh-starts.ts';
+import {
   initialPairedTest,
   type PairedTestState,
   pairedLogEValue,
@@ -20,6 +29,7 @@ import {
 } from '../stats/paired-e-process.ts';
 import {
   initialRateTest,
+  RATE_WEIGHTS,
   type RateTestState,
   rateLogEValue,
   temperings,
@@ -69,6 +79,8 @@ interface State extends WarmUpClock, Tests {
   priorRate?: number;
   /** Windows of the fold under way, where bursts outlast a window (`dispersion.block`). */
   pending?: Fold;
+  /** The test started afresh where the canary's share steps up (stats/fresh-starts.ts). */
+  fresh?: FreshStartState;
 }
 
 /** Windows summed until a fold is complete. */
@@ -122,11 +134,34 @@ function foldTests(
 const testsLogE = (t: Tests) =>
   t.split && t.paired ? pairedLogEValue(t.paired, t.split) : rateLogEValue(t.logL);
 
-/** The judge's e-value as its tests stand: with an allowance, averaged with the settled tests. */
-const stateLogE = (state: State, allowance: boolean) =>
-  allowance
-    ? withSettled(testsLogE(state), testsLogE(state.settled ?? { logL: initialRateTest() }))
-    : testsLogE(state);
+/**
+ * The judge's e-value as its tests stand, with the tests started afresh; with an allowance,
+ * averaged with the settled tests.
+ */
+function stateLogE(state: State, allowance: boolean): number {
+  const all = withFreshStarts(testsLogE(state), state.fresh, RATE_WEIGHTS);
+  return allowance ? withSettled(all, testsLogE(state.settled ?? { logL: initialRateTest() })) : all;
+}
+
+/**
+ * The fold into the tests started afresh: a start where the canary's share steps up (not while it
+ * warms up, nor before FRESH_AFTER windows), its windows tempered at `c` (`carefulVariance`).
+ */
+function foldFresh(
+  prev: State,
+  f: WindowCounts,
+  tol: number,
+  c: number,
+  rate: number | undefined,
+  warming: boolean,
+): FreshStartState {
+  const from = prev.fresh ?? initialFreshStarts();
+  const n = f.canaryTotal + f.baselineTotal;
+  const start = !warming && prev.windows >= FRESH_AFTER && startsHere(from, f.canaryTotal, n);
+  const window =
+    start || from.logR ? updateRateTest(initialRateTest(), f, tol, temperings(f, tol, c, rate), rate) : [];
+  return observeFresh(from, window, f.canaryTotal, n, start);
+}
 
 /** Adds a look's window to the fold under way (none after a complete fold: the state drops it). */
 function addToFold(from: Fold | undefined, w: WindowCounts, warming: boolean): Fold {
@@ -286,10 +321,19 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
         // bound from its splits tempers the windows after. The evidence built before is kept:
         // giving it up bought little (most such rollbacks come before the screen can tell) and cost
         // much where the screen fires by chance (docs/decisions.md).
+        const fresh = foldFresh(
+          prev,
+          f,
+          tol,
+          prior ? carefulVariance(dispersion, prior) : 0,
+          rate,
+          foldWarming,
+        );
         const { pending: _folded, ...rest } = prev;
         return {
           ...rest,
           ...tests,
+          fresh,
           ...(settled ? { settled } : {}),
           dispersion: observeBaselineWhereBursty(
             foldWarming ? dispersion : observeDispersion(dispersion, f, prior || undefined),

@@ -264,13 +264,13 @@ export const SCREEN_REQUESTS = 50;
  * σ²) allows, at 1%: then the baseline's own shifts are no bound for the canary's. Where its window
  * means are kept, about two levels (`scatterOf`).
  */
-function canaryExceeds(canary: OwnShiftState, g: number, ratio: number): boolean {
+function canaryExceeds(canary: OwnShiftState, g: number, ratio: number, level = 0.99): boolean {
   const { scatter, dof } = scatterOf(canary, g, 2);
   if (canary.windows < SCREEN_WINDOWS || !(dof > 0)) return false;
   const { sampling, sigma2 } = windowMoments(canary, g);
   const expected = sampling + ratio * sigma2;
   if (!(expected > 0)) return scatter > 0;
-  return scatter / expected > chiSquareQuantile(dof, 0.99);
+  return scatter / expected > chiSquareQuantile(dof, level);
 }
 
 /**
@@ -324,6 +324,34 @@ export function pairRatios(
     canaryOwn ? (rB + Math.max(rB, upperRatio(canary as OwnShiftState, g))) / 2 : rB,
   );
   return { ratios, canaryOwn };
+}
+
+/**
+ * The level of the careful screen for windows of a test started afresh mid-release: about the
+ * median of the screen's statistic where the canary moves no more than the baseline's bound. At
+ * 0.8 a regression starting 2 minutes in at 100 requests/s cost 1.9× the oracle's slow requests
+ * instead of 2.4×, and a canary moving twice as much as the baseline was rolled back a few more
+ * times in 300 (docs/decisions.md).
+ */
+export const FRESH_SCREEN_LEVEL = 0.5;
+
+/**
+ * Per shape, r for the windows of a test started afresh mid-release (stats/fresh-starts.ts): as
+ * `pairRatios` once the canary was found moving on its own, and before, wherever its windows
+ * scatter more than the baseline's bound allows at FRESH_SCREEN_LEVEL — a fresh start has no
+ * earlier windows to absorb a run of them, as the product from the first window has.
+ */
+export function carefulRatios(
+  baseline: OwnShiftState,
+  canary: OwnShiftState | undefined,
+  screened: number,
+  canaryOwn: boolean,
+): number[] {
+  const rBs = shiftRatios(baseline);
+  const own =
+    canary !== undefined &&
+    (canaryOwn || canaryExceeds(canary, screened, rBs[screened] as number, FRESH_SCREEN_LEVEL));
+  return rBs.map((rB, g) => (own ? (rB + Math.max(rB, upperRatio(canary as OwnShiftState, g))) / 2 : rB));
 }
 
 /** The bet and the allowance for one window: λ and the log of exp(λ²·n_eff²·τ²). */
