@@ -35,6 +35,20 @@ const VS_REF = {
   name: 'web',
 };
 
+/** Subsets by version label: the stable and the canary Deployment's pods. */
+const SUBSETS = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'DestinationRule',
+  metadata: { name: 'web', namespace: 'default' },
+  spec: {
+    host: 'web',
+    subsets: [
+      { name: 'stable', labels: { app: 'web', version: 'v1' } },
+      { name: 'canary', labels: { app: 'web', version: 'v2' } },
+    ],
+  },
+};
+
 async function setup() {
   cluster = await startCluster({ podReadyAfterMs: 500, seed: 5 });
   const [, s, , vs] = istioApp('web', 'default', 'web:1', 4);
@@ -42,19 +56,7 @@ async function setup() {
     deployment('web', 'default', 'web:1', 4, { app: 'web', version: 'v1' }),
     s,
     deployment('web-canary', 'default', 'web:2', 1, { app: 'web', version: 'v2' }),
-    // Subsets by version label: the stable and the canary Deployment's pods.
-    {
-      apiVersion: 'networking.istio.io/v1',
-      kind: 'DestinationRule',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: {
-        host: 'web',
-        subsets: [
-          { name: 'stable', labels: { app: 'web', version: 'v1' } },
-          { name: 'canary', labels: { app: 'web', version: 'v2' } },
-        ],
-      },
-    },
+    SUBSETS,
     vs,
   );
   await cluster.virtualClock!.advance(2_000);
@@ -181,7 +183,7 @@ describe('release-safety invariants fail when the world is broken', () => {
     await cluster.virtualClock!.advance(10_000);
     expect(kinds(watch)).toEqual([]);
     route(40, 60);
-    await cluster.virtualClock!.advance(10_000);
+    await cluster.virtualClock!.advance(8_000);
     await watch.stop();
     expect(kinds(watch)).toEqual(['bounded-exposure']);
   });
@@ -206,6 +208,47 @@ describe('release-safety invariants fail when the world is broken', () => {
       expect.stringMatching(/canary still served/),
       expect.stringMatching(/VirtualService\/web is not as it was/),
     ]);
+  });
+
+  it('abort-restores: the stable serves once the revision it now runs has ready pods, not its promoted ones', async () => {
+    // An abort during a promotion: the stable Deployment ran the canary's template, and the abort
+    // writes its old one back. Its promoted pods are ready but serve the new version; the restored
+    // ones take 5 s. Users kept on the canary meanwhile are where they should be (chaos seed 15088).
+    cluster = await startCluster({ podReadyAfterMs: 5_000, seed: 5 });
+    const [, s, , vs] = istioApp('web', 'default', 'web:1', 4);
+    const stable = (image: string) => deployment('web', 'default', image, 4, { app: 'web', version: 'v1' });
+    cluster.apply(
+      stable('web:1'),
+      s,
+      deployment('web-canary', 'default', 'web:2', 1, { app: 'web', version: 'v2' }),
+      SUBSETS,
+      vs,
+    );
+    await cluster.virtualClock!.advance(6_000);
+    cluster.apply(stable('web:2'));
+    await cluster.virtualClock!.advance(40_000);
+    route(0, 100);
+    saveState({ weights: { canary: 100, verified: true }, phase: 'promoting' });
+    const watch = watchInvariants(cluster, TARGET);
+    await cluster.virtualClock!.advance(1_000);
+    const at = cluster.clock.now();
+    saveState({
+      weights: { canary: 100, verified: true },
+      phase: 'aborting',
+      abort: { reason: 'test', cause: 'user', at, from: { section: 'promotion', step: 0, action: 0 } },
+    });
+    cluster.apply(stable('web:1'));
+    const stillServed = () => watch.violations.filter((v) => /canary still served/.test(v.detail));
+    // The promoted pods are ready the whole time; the restored ones only 5 s after they start
+    // (counting the promoted pods as the stable, a poll and the grace after the abort was a violation).
+    await cluster.virtualClock!.advance(6_000);
+    expect(stillServed()).toEqual([]);
+    // Ready, and a poll (and the watcher's grace) later users are still on the canary: that is
+    // Kanary's to fix.
+    await cluster.virtualClock!.advance(8_000);
+    await watch.stop();
+    expect(stillServed().length).toBeGreaterThan(0);
+    expect(stillServed()[0]?.at).toBeGreaterThan(at + 5_000 + TARGET.pollMs);
   });
 
   it('single-writer: a write stamped with an older epoch after a newer one', async () => {
@@ -251,7 +294,7 @@ describe('release-safety invariants fail when the world is broken', () => {
     });
     route(0, 100);
     const watch = watchInvariants(cluster, TARGET);
-    await cluster.virtualClock!.advance(10_000);
+    await cluster.virtualClock!.advance(8_000);
     await watch.stop();
     expect(watch.violations.map((v) => v.detail)).toEqual([
       'canary has 1 ready pods taking 100%; stable runs 4',

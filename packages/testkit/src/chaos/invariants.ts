@@ -1,8 +1,9 @@
 import type { Plan, PlanAction, RolloutState } from '@kanary/core';
 import { canonicalJson, stateProblems } from '@kanary/core/adapter';
 import { currentAction } from '@kanary/core/testing';
-import type { KubeObject } from '../apiserver/object.ts';
+import { jsonEqual, type KubeObject } from '../apiserver/object.ts';
 import type { Cluster } from '../cluster/start.ts';
+import { templateWithoutHash } from '../controllers/hash.ts';
 import type { Entry } from '../traffic/simulator.ts';
 
 /**
@@ -171,7 +172,7 @@ export function watchInvariants(
   let maxWeight = 0;
   let maxBound = 0;
   let abortAt: number | undefined;
-  /** Since when the stable has had ready pods: an abort cannot move users to it before. */
+  /** Since when the stable has had ready pods of the revision it now runs: an abort cannot move users to it before. */
   let stableServesSince: number | undefined;
   let shortSince: number | undefined;
   /** The saved state's driver epoch at each tick of the last poll interval. */
@@ -196,6 +197,27 @@ export function watchInvariants(
     const d = cluster.get('Deployment', target.namespace, name);
     if (!d) return 0;
     return ((d.status as Obj | undefined)?.readyReplicas as number | undefined) ?? 0;
+  };
+  /**
+   * Ready pods of the revision a Deployment now runs (the ReplicaSet of its template): what an abort
+   * restores users to. An abort during a promotion writes the stable's old template back while its
+   * pods of the promoted one are still ready; those serve the canary's version, and the routers
+   * reach the stable through the restored revision (chaos seed 15088: users were kept on the canary,
+   * the side that could serve, until the restored pods were ready, and the invariant counted the
+   * promoted pods as the stable serving).
+   */
+  const readyOfCurrentRevision = (name: string) => {
+    const d = cluster.get('Deployment', target.namespace, name);
+    if (!d) return 0;
+    const wanted = templateWithoutHash((d.spec as Obj | undefined)?.template);
+    const rs = cluster
+      .list('ReplicaSet', target.namespace)
+      .find(
+        (r) =>
+          r.metadata.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name) &&
+          jsonEqual(templateWithoutHash((r.spec as Obj | undefined)?.template), wanted),
+      );
+    return ((rs?.status as Obj | undefined)?.readyReplicas as number | undefined) ?? 0;
   };
 
   // no-blackhole, at every write: a tick looks once a virtual second and allows Kanary a poll to react,
@@ -266,7 +288,7 @@ export function watchInvariants(
     // a side with ready pods to send users to, and the routing is Kanary's (the release has not
     // ended) or the stable it restored can serve. A person who deleted every side is not Kanary's doing.
     const stableReady = readyPods(target.stable) > 0;
-    if (!stableReady) stableServesSince = undefined;
+    if (readyOfCurrentRevision(target.stable) === 0) stableServesSince = undefined;
     else stableServesSince ??= at;
     const alternative = stableReady || readyPods(target.canary) > 0;
     // Kanary's until the release has ended and retired its old version.
