@@ -72,6 +72,8 @@ describe('fresh starts where the canary share steps up (stats/fresh-starts.ts)',
     const state = ws.reduce((s, w) => observeFresh(s, [w], 100, REQUESTS, false), initialFreshStarts());
     // Before any start, the starts to come weigh 1 each: a judge that has seen nothing reads 1.
     expect(withFreshStarts(0, initialFreshStarts(), [1])).toBeCloseTo(0, 12);
+    // A judge that keeps no fresh starts (or has tested nothing yet) is its product alone.
+    expect(withFreshStarts(3, undefined, [1])).toBe(3);
     expect(withFreshStarts(6, state, [1])).toBeCloseTo(
       Math.log((1 - FRESH_WEIGHT) * Math.exp(6) + FRESH_WEIGHT),
       12,

@@ -317,10 +317,7 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
                   prior !== false,
                   outage,
                 );
-        // Once the canary's splits show it bursting beyond the joint bound (`screenSplits`), the
-        // bound from its splits tempers the windows after. The evidence built before is kept:
-        // giving it up bought little (most such rollbacks come before the screen can tell) and cost
-        // much where the screen fires by chance (docs/decisions.md).
+        // The tests started afresh where the canary's share steps up, tempered with care.
         const fresh = foldFresh(
           prev,
           f,
@@ -329,6 +326,10 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
           rate,
           foldWarming,
         );
+        // Once the canary's splits show it bursting beyond the joint bound (`screenSplits`), the
+        // bound from its splits tempers the windows after. The evidence built before is kept:
+        // giving it up bought little (most such rollbacks come before the screen can tell) and cost
+        // much where the screen fires by chance (docs/decisions.md).
         const { pending: _folded, ...rest } = prev;
         return {
           ...rest,

@@ -103,17 +103,19 @@ export function observeFresh(
  * log of the judge's e-value: the product from the start (its log e-value `fromStart`, already
  * averaged over alternatives) at 1 − FRESH_WEIGHT, the fresh starts' sum averaged with the
  * alternatives' `weights`, and the weight of the starts not yet made (each a product of no windows
- * yet, 1): so a judge that has seen nothing reads 1.
+ * yet, 1): so a judge that has seen nothing reads 1. Without a `state` (a judge that keeps no fresh
+ * starts, or has tested no window yet) the product alone.
  */
 export function withFreshStarts(
   fromStart: number,
   state: FreshStartState | undefined,
   weights: readonly number[],
 ): number {
+  if (!state) return fromStart;
   const kept = fromStart + Math.log1p(-FRESH_WEIGHT);
-  const left = FRESH_STARTS - (state?.starts ?? 0);
+  const left = FRESH_STARTS - state.starts;
   const waiting = left > 0 ? Math.log((FRESH_WEIGHT * left) / FRESH_STARTS) : Number.NEGATIVE_INFINITY;
-  const started = state?.logR ? logWeightedSumExp(state.logR, weights) : Number.NEGATIVE_INFINITY;
+  const started = state.logR ? logWeightedSumExp(state.logR, weights) : Number.NEGATIVE_INFINITY;
   return logAdd(logAdd(kept, waiting), started);
 }
 
