@@ -70,11 +70,12 @@ export {
   twoLevelSplit,
   withHistory,
 } from './stats/dispersion.ts';
-export type { FreshStartState } from './stats/fresh-starts.ts';
+export type { FreshStartState, FreshWindow } from './stats/fresh-starts.ts';
 export {
   FRESH_AFTER,
   FRESH_STARTS,
   FRESH_WEIGHT,
+  foldFresh,
   initialFreshStarts,
   observeFresh,
   STEP_UP,

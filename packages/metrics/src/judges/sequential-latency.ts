@@ -1,13 +1,6 @@
 import type { MetricData } from '../providers/data.ts';
 import { type CounterMemory, counterDelta, type SeriesValue } from '../stats/counters.ts';
-import {
-  FRESH_AFTER,
-  type FreshStartState,
-  initialFreshStarts,
-  observeFresh,
-  startsHere,
-  withFreshStarts,
-} from '../stats/fresh-starts.ts';
+import { type FreshStartState, foldFresh, withFreshStarts } from '../stats/fresh-starts.ts';
 import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
 import {
   carefulRatios,
@@ -364,32 +357,31 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
     stalls: StallAllowance | undefined,
   ): FreshStartState | undefined => {
     if (!prev.ownShift) return undefined;
-    const from = prev.fresh ?? initialFreshStarts();
-    const nC = f.canary.reduce((s, n) => s + n, 0);
-    const n = nC + f.baseline.reduce((s, x) => s + x, 0);
-    const start = !f.warming && (prev.canaryShift?.windows ?? 0) >= FRESH_AFTER && startsHere(from, nC, n);
-    if (!start && !from.logR) return observeFresh(from, [], nC, n, false);
-    const ratios = carefulRatios(prev.ownShift, prev.canaryShift, LOCATION, prev.canaryOwn ?? false);
-    const canaryStalls = prev.canaryShift ? stallRate(prev.canaryShift) : 0;
-    const rate = Math.max(stalls?.rate ?? 0, canaryStalls);
-    const careful: StallAllowance | undefined =
-      rate > 0
-        ? {
-            rate,
-            variances: stalls?.variances ?? scores.map((a) => scoreVariance(prev.reference as number[], a)),
-          }
-        : undefined;
-    const window = f.warming
-      ? updateShapeTest(
-          initialShapeTest(),
-          scores.map((a) => nonDecreasing(a, prev.reference as number[])),
-          moveCounts(f.canary, fasterBuckets(prev.bounds as number[], slower)),
-          f.baseline,
-          ratios,
-          careful,
-        )
-      : updateShapeTest(initialShapeTest(), scores, f.canary, f.baseline, ratios, careful);
-    return observeFresh(from, window, nC, n, start);
+    const shifts = prev.ownShift;
+    const canary = f.canary.reduce((s, n) => s + n, 0);
+    const total = canary + f.baseline.reduce((s, x) => s + x, 0);
+    const windows = prev.canaryShift?.windows ?? 0;
+    return foldFresh(prev.fresh, { canary, total, windows, warming: f.warming }, () => {
+      const ratios = carefulRatios(shifts, prev.canaryShift, LOCATION, prev.canaryOwn ?? false);
+      const rate = Math.max(stalls?.rate ?? 0, prev.canaryShift ? stallRate(prev.canaryShift) : 0);
+      const careful: StallAllowance | undefined =
+        rate > 0
+          ? {
+              rate,
+              variances: stalls?.variances ?? scores.map((a) => scoreVariance(prev.reference as number[], a)),
+            }
+          : undefined;
+      return f.warming
+        ? updateShapeTest(
+            initialShapeTest(),
+            scores.map((a) => nonDecreasing(a, prev.reference as number[])),
+            moveCounts(f.canary, fasterBuckets(prev.bounds as number[], slower)),
+            f.baseline,
+            ratios,
+            careful,
+          )
+        : updateShapeTest(initialShapeTest(), scores, f.canary, f.baseline, ratios, careful);
+    });
   };
   return {
     kind: 'sequentialLatency',

@@ -13,14 +13,7 @@ import {
   baselineRate as pooledBaselineRate,
   withHistory,
 } from '../stats/dispersion.ts';
-import {
-  FRESH_AFTER,
-  type FreshStartState,
-  initialFreshStarts,
-  observeFresh,
-  startsHere,
-  withFreshStarts,
-} from '../stats/fresh-starts.ts';
+import { type FreshStartState, foldFresh, withFreshStarts } from '../stats/fresh-starts.ts';
 import {
   initialPairedTest,
   type PairedTestState,
@@ -141,26 +134,6 @@ const testsLogE = (t: Tests) =>
 function stateLogE(state: State, allowance: boolean): number {
   const all = withFreshStarts(testsLogE(state), state.fresh, RATE_WEIGHTS);
   return allowance ? withSettled(all, testsLogE(state.settled ?? { logL: initialRateTest() })) : all;
-}
-
-/**
- * The fold into the tests started afresh: a start where the canary's share steps up (not while it
- * warms up, nor before FRESH_AFTER windows), its windows tempered at `c` (`carefulVariance`).
- */
-function foldFresh(
-  prev: State,
-  f: WindowCounts,
-  tol: number,
-  c: number,
-  rate: number | undefined,
-  warming: boolean,
-): FreshStartState {
-  const from = prev.fresh ?? initialFreshStarts();
-  const n = f.canaryTotal + f.baselineTotal;
-  const start = !warming && prev.windows >= FRESH_AFTER && startsHere(from, f.canaryTotal, n);
-  const window =
-    start || from.logR ? updateRateTest(initialRateTest(), f, tol, temperings(f, tol, c, rate), rate) : [];
-  return observeFresh(from, window, f.canaryTotal, n, start);
 }
 
 /** Adds a look's window to the fold under way (none after a complete fold: the state drops it). */
@@ -319,12 +292,17 @@ export function createSequentialRateJudge(options: SequentialRateOptions = {}): 
                 );
         // The tests started afresh where the canary's share steps up, tempered with care.
         const fresh = foldFresh(
-          prev,
-          f,
-          tol,
-          prior ? carefulVariance(dispersion, prior) : 0,
-          rate,
-          foldWarming,
+          prev.fresh,
+          {
+            canary: f.canaryTotal,
+            total: f.canaryTotal + f.baselineTotal,
+            windows: prev.windows,
+            warming: foldWarming,
+          },
+          () => {
+            const careful = prior ? carefulVariance(dispersion, prior) : 0;
+            return updateRateTest(initialRateTest(), f, tol, temperings(f, tol, careful, rate), rate);
+          },
         );
         // Once the canary's splits show it bursting beyond the joint bound (`screenSplits`), the
         // bound from its splits tempers the windows after. The evidence built before is kept:

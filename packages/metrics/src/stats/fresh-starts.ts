@@ -99,6 +99,32 @@ export function observeFresh(
   };
 }
 
+/** What a judge knows of a window before its outcomes, for the fresh starts. */
+export interface FreshWindow {
+  /** The canary's requests and all requests in the window. */
+  canary: number;
+  total: number;
+  /** Windows the judge had read before this one (the careful allowance reads the canary's own). */
+  windows: number;
+  /** A warming canary is allowed to be worse: no start there. */
+  warming: boolean;
+}
+
+/**
+ * One window folded into the fresh starts: whether it starts one (a step up, not while the canary
+ * warms up, not before FRESH_AFTER windows read) and, where a started product weighs it, its log
+ * e-values under the careful allowance (`windowOf`, only called then).
+ */
+export function foldFresh(
+  state: FreshStartState | undefined,
+  w: FreshWindow,
+  windowOf: () => readonly number[],
+): FreshStartState {
+  const from = state ?? initialFreshStarts();
+  const start = !w.warming && w.windows >= FRESH_AFTER && startsHere(from, w.canary, w.total);
+  return observeFresh(from, start || from.logR ? windowOf() : [], w.canary, w.total, start);
+}
+
 /**
  * log of the judge's e-value: the product from the start (its log e-value `fromStart`, already
  * averaged over alternatives) at 1 − FRESH_WEIGHT, the fresh starts' sum averaged with the
