@@ -49,8 +49,8 @@ const SUBSETS = {
   },
 };
 
-async function setup() {
-  cluster = await startCluster({ podReadyAfterMs: 500, seed: 5 });
+async function setup(podReadyAfterMs = 500) {
+  cluster = await startCluster({ podReadyAfterMs, seed: 5 });
   const [, s, , vs] = istioApp('web', 'default', 'web:1', 4);
   cluster.apply(
     deployment('web', 'default', 'web:1', 4, { app: 'web', version: 'v1' }),
@@ -97,6 +97,17 @@ const saveState = (patch: Partial<RolloutState> | string) =>
             }),
     },
   });
+
+/** The state an accepted abort leaves (a person's, from `from`), stamped now; returns when. */
+const saveAbort = (canary: number, from: RolloutState['cursor']) => {
+  const at = cluster.clock.now();
+  saveState({
+    weights: { canary, verified: true },
+    phase: 'aborting',
+    abort: { reason: 'test', cause: 'user', at, from },
+  });
+  return at;
+};
 
 const kinds = (w: ReturnType<typeof watchInvariants>) => [...new Set(w.violations.map((v) => v.invariant))];
 
@@ -194,12 +205,7 @@ describe('release-safety invariants fail when the world is broken', () => {
     const watch = watchInvariants(cluster, TARGET);
     route(70, 30);
     await cluster.virtualClock!.advance(3_000);
-    const at = cluster.clock.now();
-    saveState({
-      weights: { canary: 30, verified: true },
-      phase: 'aborting',
-      abort: { reason: 'test', cause: 'user', at, from: { section: 'steps', step: 1, action: 0 } },
-    });
+    saveAbort(30, { section: 'steps', step: 1, action: 0 });
     await cluster.virtualClock!.advance(10_000);
     const data = cluster.get('ConfigMap', 'default', 'kanary-web')?.data as Record<string, string>;
     const final = JSON.parse(data['state.json'] as string) as RolloutState;
@@ -214,29 +220,16 @@ describe('release-safety invariants fail when the world is broken', () => {
     // An abort during a promotion: the stable Deployment ran the canary's template, and the abort
     // writes its old one back. Its promoted pods are ready but serve the new version; the restored
     // ones take 5 s. Users kept on the canary meanwhile are where they should be (chaos seed 15088).
-    cluster = await startCluster({ podReadyAfterMs: 5_000, seed: 5 });
-    const [, s, , vs] = istioApp('web', 'default', 'web:1', 4);
+    await setup(5_000);
+    await cluster.virtualClock!.advance(4_000);
     const stable = (image: string) => deployment('web', 'default', image, 4, { app: 'web', version: 'v1' });
-    cluster.apply(
-      stable('web:1'),
-      s,
-      deployment('web-canary', 'default', 'web:2', 1, { app: 'web', version: 'v2' }),
-      SUBSETS,
-      vs,
-    );
-    await cluster.virtualClock!.advance(6_000);
     cluster.apply(stable('web:2'));
     await cluster.virtualClock!.advance(40_000);
     route(0, 100);
     saveState({ weights: { canary: 100, verified: true }, phase: 'promoting' });
     const watch = watchInvariants(cluster, TARGET);
     await cluster.virtualClock!.advance(1_000);
-    const at = cluster.clock.now();
-    saveState({
-      weights: { canary: 100, verified: true },
-      phase: 'aborting',
-      abort: { reason: 'test', cause: 'user', at, from: { section: 'promotion', step: 0, action: 0 } },
-    });
+    const at = saveAbort(100, { section: 'promotion', step: 0, action: 0 });
     cluster.apply(stable('web:1'));
     const stillServed = () => watch.violations.filter((v) => /canary still served/.test(v.detail));
     // The promoted pods are ready the whole time; the restored ones only 5 s after they start
