@@ -85,10 +85,12 @@ export {
 export { normalCdf, normalQuantile } from './stats/normal.ts';
 export type { OwnShiftState, ShiftWindow } from './stats/own-shift.ts';
 export {
+  assumedStallRate,
   carefulRatios,
   chiSquareQuantile,
   FRESH_SCREEN_LEVEL,
   initialOwnShift,
+  MAX_ASSUMED_STALL_RATE,
   MAX_STALL_RATE,
   observeShiftWindow,
   pairRatios,

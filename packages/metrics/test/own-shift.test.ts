@@ -1,4 +1,5 @@
 import {
+  assumedStallRate,
   chiSquareQuantile,
   initialOwnShift,
   initialShapeTest,
@@ -8,6 +9,7 @@ import {
   SCREEN_WINDOWS,
   type ShiftWindow,
   scoreVariance,
+  shapeLogEValue,
   shapeScores,
   shiftAllowance,
   shiftBlockFactor,
@@ -281,6 +283,55 @@ describe('own shifts: how far a side moves on its own between windows', () => {
         }, 0) / canary.length;
       expect(meanE(true)).toBeLessThanOrEqual(1.1);
       expect(meanE(false)).toBeGreaterThan(10);
+    });
+
+    it('assumes a stall before one is seen, and divides away only the evidence a stall explains', () => {
+      // Ten minutes of calm history (60 windows): no stall seen, one assumed at ½/61.
+      const history = screen(stalling(41, 60, 1_000, 0));
+      expect(stallRate(history)).toBe(0);
+      const p = assumedStallRate(history);
+      expect(p).toBeCloseTo(0.5 / 61, 10);
+      const ratios = shiftRatios(history);
+      const assumed = { rate: p, assumed: true } as const;
+      const best = (c: number[], b: number[], stalls?: typeof assumed) =>
+        shapeLogEValue(updateShapeTest(initialShapeTest(), SCORES, c, b, ratios, stalls));
+      // One window of a 30% canary at 1,000 requests/s twice as slow: decisive as it was (the
+      // mixture over shapes far past log 100), now under log(1/p) — no window of a stall decides.
+      const baseline = stalling(42, 1, 7_000, 0)[0] as number[];
+      const stalled = stalling(43, 1, 3_000, 1)[0] as number[];
+      expect(best(stalled, baseline)).toBeGreaterThan(50);
+      expect(best(stalled, baseline, assumed)).toBeLessThan(Math.log(1 / p));
+      // A 25% slower window, which no stall 1.5× or slower explains, keeps nearly all of it.
+      const slower = probabilities(125).map((q) => Math.round(3_000 * q));
+      const plain = best(slower, baseline);
+      expect(plain).toBeGreaterThan(2 * Math.log(100));
+      expect(best(slower, baseline, assumed)).toBeGreaterThan(0.9 * plain);
+      // Calm windows lose nothing: the divisor is 1 − p where no stall explains them.
+      const calm = stalling(44, 1, 3_000, 0)[0] as number[];
+      expect(best(calm, baseline, assumed)).toBeGreaterThanOrEqual(best(calm, baseline));
+    });
+
+    it("keeps a good canary's window e-value at mean 1 where its stalls come at the rate assumed", () => {
+      // 300 canary and 700 baseline requests a window, the canary alone twice as slow in 1% of
+      // them, the rate assumed 1%; without the division the stalls' payoff is unbounded.
+      const history = screen(stalling(51, 60, 1_000, 0));
+      const ratios = shiftRatios(history);
+      const canary = stalling(52, 4_000, 300, 0.01);
+      const baseline = stalling(53, 4_000, 700, 0);
+      const meanE = (stalls?: { rate: number; assumed: true }) =>
+        canary.reduce((sum, c, i) => {
+          const logE = updateShapeTest(
+            initialShapeTest(),
+            SCORES,
+            c,
+            baseline[i] as number[],
+            ratios,
+            stalls,
+          );
+          return sum + Math.exp(shapeLogEValue(logE));
+        }, 0) / canary.length;
+      expect(meanE({ rate: 0.01, assumed: true })).toBeLessThanOrEqual(1.1);
+      expect(meanE()).toBeGreaterThan(10);
     });
   });
 });

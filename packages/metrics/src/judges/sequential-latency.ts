@@ -3,6 +3,7 @@ import { type CounterMemory, counterDelta, type SeriesValue } from '../stats/cou
 import { type FreshStartState, foldFresh, withFreshStarts } from '../stats/fresh-starts.ts';
 import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
 import {
+  assumedStallRate,
   carefulRatios,
   initialOwnShift,
   type OwnShiftState,
@@ -240,6 +241,12 @@ function stallsSeen(state: ShapeState): { baseline: number; windows: number; rat
   return { baseline: s.stalls, windows: s.windows + s.stalls, rate: stallRate(s) };
 }
 
+/** Where the baseline has not stalled: the chance a window might, allowed for by division. */
+function assumeStalls(shifts: OwnShiftState | undefined): StallAllowance | undefined {
+  const rate = shifts ? assumedStallRate(shifts) : 0;
+  return rate > 0 ? { rate, assumed: true } : undefined;
+}
+
 /** Windows summed until a fold is complete; warming if any of them was. */
 interface Fold {
   canary: number[];
@@ -300,7 +307,9 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
     // The baseline's stalls bound what one window may count (stats/stall-cap.ts).
     const rate = prev.ownShift ? stallRate(prev.ownShift) : 0;
     const stalls: StallAllowance | undefined =
-      rate > 0 ? { rate, variances: scores.map((a) => scoreVariance(reference, a)) } : undefined;
+      rate > 0
+        ? { rate, variances: scores.map((a) => scoreVariance(reference, a)) }
+        : assumeStalls(prev.ownShift);
     // The evidence so far was weighed assuming the canary moves no more than the baseline; once its
     // windows show otherwise, what it built is given up (lowering an e-process keeps it one).
     const doubted = (pair?.canaryOwn ?? false) && !prev.canaryOwn;
@@ -363,14 +372,15 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
     const windows = prev.canaryShift?.windows ?? 0;
     return foldFresh(prev.fresh, { canary, total, windows, warming: f.warming }, () => {
       const ratios = carefulRatios(shifts, prev.canaryShift, LOCATION, prev.canaryOwn ?? false);
-      const rate = Math.max(stalls?.rate ?? 0, prev.canaryShift ? stallRate(prev.canaryShift) : 0);
+      const seen = stalls && 'variances' in stalls ? stalls : undefined;
+      const rate = Math.max(seen?.rate ?? 0, prev.canaryShift ? stallRate(prev.canaryShift) : 0);
       const careful: StallAllowance | undefined =
         rate > 0
           ? {
               rate,
-              variances: stalls?.variances ?? scores.map((a) => scoreVariance(prev.reference as number[], a)),
+              variances: seen?.variances ?? scores.map((a) => scoreVariance(prev.reference as number[], a)),
             }
-          : undefined;
+          : stalls;
       return f.warming
         ? updateShapeTest(
             initialShapeTest(),

@@ -160,9 +160,10 @@ export const MAX_STALL_RATE = 0.1;
 
 /**
  * Half a stall and half a calm window added to those counted: the Jeffreys estimate of a rate,
- * (k + ½)/(n + 1), once the baseline has stalled at all. Until then none is assumed (the Gaussian
- * allowance alone): assuming one costs every window a share of its evidence, and no window could
- * decide alone any more (docs/decisions.md).
+ * (k + ½)/(n + 1), once the baseline has stalled at all (and the cap of stall-cap.ts allows for
+ * stalls of any form). Until then one is assumed at k = 0 (`assumedStallRate`) and allowed for by
+ * dividing away what a stall explains, which a window no stall explains does not pay; the cap, paid
+ * by every window, cost too much there (docs/decisions.md).
  */
 export const STALL_PRIOR = 0.5;
 
@@ -176,6 +177,28 @@ export function stallRate(state: OwnShiftState): number {
   if (k === 0) return 0;
   return Math.min(MAX_STALL_RATE, (k + STALL_PRIOR) / (state.windows + k + 2 * STALL_PRIOR));
 }
+
+/**
+ * The chance a window stalls where none has been seen among the windows screened: the same
+ * Jeffreys estimate with no stall counted, ½/(n + 1), at most MAX_ASSUMED_STALL_RATE; 0 where none are
+ * screened. Ten minutes of 10 s windows without one still leave a stall in 2% of them likely, and
+ * one stalled canary window read as a regression rolled back 11–16% of such good canaries; this
+ * allows for one while dividing away only the evidence a stall explains (shape-e-process.ts).
+ */
+export function assumedStallRate(state: OwnShiftState): number {
+  if (state.stallShape === undefined) return 0;
+  return Math.min(
+    MAX_ASSUMED_STALL_RATE,
+    STALL_PRIOR / (state.windows + (state.stalls ?? 0) + 2 * STALL_PRIOR),
+  );
+}
+
+/**
+ * Most a stall not yet seen is taken to be: one window in a hundred. From fewer than 49 windows
+ * (no history) the estimate is wider, and at MAX_STALL_RATE a window of any large regression would
+ * count at most log 10 (a regression far past any stall still decides in two looks at 1%).
+ */
+export const MAX_ASSUMED_STALL_RATE = 0.01;
 
 /**
  * The p point of chi-square with k degrees of freedom (Wilson–Hilferty; below ~5 degrees of

@@ -109,20 +109,63 @@ export function shapeScores(bounds: readonly number[], reference: readonly numbe
 }
 
 /**
- * Where sides stall now and then (stats/stall-cap.ts): the chance a window stalls, and per shape a
- * request's score variance in the reference the scores were made from (fixed before the window).
+ * Where sides stall now and then. Seen (the baseline has stalled): the chance a window stalls, and
+ * per shape a request's score variance in the reference the scores were made from (fixed before
+ * the window); each window is capped so that a stall of any form cannot decide it
+ * (stats/stall-cap.ts). Assumed (none seen yet): the chance one might, and each window is divided
+ * by what a stall — the window's latency 1.5× or more — would make of it (`stallDivisor`).
  */
-export interface StallAllowance {
-  rate: number;
-  variances: readonly number[];
+export type StallAllowance = { rate: number; variances: readonly number[] } | { rate: number; assumed: true };
+
+/**
+ * The alternatives a stall is, to the assumed allowance: the median 1.5× slower or more (a pod's
+ * pause), and the smaller shifts it is told from. A stall between or beyond the 1.5× and 2.2×
+ * shapes lies closer to one of them than to any smaller shift, so no shape's plain ratio exceeds
+ * the likelier of these. (The 2.2× one alone allowed for the bench's stalls as well, cost 25%
+ * regressions at 100 requests/s nothing, and rolled back twice as many canaries whose median
+ * varies twice as much as the baseline's; docs/decisions.md.)
+ */
+const STALL_SHAPES = SHAPES.flatMap((s, g) => (s.spread === 1 && s.shift >= 0.4 ? [g] : []));
+const SMALLER_SHAPES = SHAPES.flatMap((s, g) => (s.spread === 1 && s.shift < 0.4 ? [g] : []));
+
+/**
+ * The assumed allowance's divisor, in logs: log(1 − p + p·s), s (in logs, `stall`) what a stall
+ * makes of the window. A window's law is (1 − p)·P₀ + p·P_s where it stalls with chance p; an
+ * e-value divided by 1 − p + p·P_s/P₀ keeps mean 1 under either.
+ */
+function stallDivisor(stall: number, rate: number): number {
+  const x = Math.log(rate) + stall;
+  const y = Math.log1p(-rate);
+  return Math.max(x, y) + Math.log1p(Math.exp(-Math.abs(x - y)));
+}
+
+/**
+ * What a stall makes of shape g's window, in logs, for the assumed allowance. A window is
+ * stall-like where a stall shape's plain likelihood ratio (λ = 1, no allowance) r_max is at least
+ * every smaller shift's: the window is then 1.5× slower or more, as far as its requests tell.
+ * There it is r_max·min(1, e_g/r_g), the stall's ratio weighed as the test weighs g's (never
+ * above its plain value), so g keeps at most (r_g/r_max)/p ≤ 1/p: a window far slower than the
+ * regression g bets on gives up most of its evidence, and a stall shape's own counts at most 1/p.
+ * Elsewhere nothing: a window a smaller shift explains better is not read as a stall, or a 10%
+ * regression whose windows own shifts scatter towards 20% would be divided where they do (an
+ * approximation: a stall among few requests can look smaller, but then it carries little).
+ */
+function stallOf(windows: readonly { window: number; raw: number }[]): (g: number) => number {
+  const rawMax = Math.max(...STALL_SHAPES.map((g) => windows[g]?.raw as number));
+  const smaller = Math.max(...SMALLER_SHAPES.map((g) => windows[g]?.raw as number));
+  if (rawMax < smaller) return () => Number.NEGATIVE_INFINITY;
+  return (g) => {
+    const { window, raw } = windows[g] as { window: number; raw: number };
+    return rawMax + Math.min(0, window - raw);
+  };
 }
 
 /**
  * Folds one look's requests per bucket into the test. A window without requests on either side
  * carries no evidence. With `ratios` (per shape, own-shift.ts), each shape bets λ ≤ 1 on the
  * window and pays for the sides' own shifts: exact for requests exchangeable within the window
- * when every ratio is 0, as without them. With `stalls`, each shape's window is capped so that a
- * stall, at the rate given, cannot decide it (stall-cap.ts).
+ * when every ratio is 0, as without them. With `stalls`, a stall at the rate given cannot decide a
+ * window: seen, each shape's window is capped (stall-cap.ts); assumed, divided (`stallDivisor`).
  */
 export function updateShapeTest(
   state: ShapeTestState,
@@ -137,14 +180,29 @@ export function updateShapeTest(
   if (!(nC > 0) || !(nB > 0)) return state;
   const pooled = canary.map((c, k) => c + (baseline[k] ?? 0));
   const nEff = (nC * nB) / (nC + nB);
-  return state.map((logE, g) => {
-    const a = scores[g] as readonly number[];
+  const assumed = stalls !== undefined && 'assumed' in stalls && stalls.rate > 0;
+  const windows = scores.map((a, g) => {
     const { lambda, logPenalty } = shiftAllowance(ratios?.[g] ?? 0, scoreVariance(pooled, a), nC, nB);
     const bet = lambda === 1 ? a : a.map((x) => lambda * x);
     const observed = canary.reduce((sum, c, k) => sum + c * (bet[k] as number), 0);
     // Normalized by its mean when the canary's requests are a random draw of the window's.
     const window = observed - logSampleMoment(pooled, bet, nC) - logPenalty;
-    if (!stalls || !(stalls.rate > 0)) return logE + window;
+    const raw =
+      !assumed || (lambda === 1 && logPenalty === 0)
+        ? window
+        : canary.reduce((sum, c, k) => sum + c * (a[k] as number), 0) - logSampleMoment(pooled, a, nC);
+    return { lambda, window, raw };
+  });
+  if (!stalls || !(stalls.rate > 0)) return state.map((logE, g) => logE + (windows[g]?.window as number));
+  if ('assumed' in stalls) {
+    const stall = stallOf(windows);
+    return state.map((logE, g) => {
+      const window = windows[g]?.window as number;
+      return logE + Math.max(window - stallDivisor(stall(g), stalls.rate), Math.min(window, 0));
+    });
+  }
+  return state.map((logE, g) => {
+    const { lambda, window } = windows[g] as { lambda: number; window: number };
     const growth = (lambda * nEff * (stalls.variances[g] ?? 0)) / 2;
     return logE + cappedWindow(window, stallCap(growth, stalls.rate), stalls.rate);
   });
