@@ -511,6 +511,17 @@ describe('sequentialLatency over every bucket (the default)', () => {
       expect(found.medianTime - 240).toBeLessThanOrEqual(20);
     });
 
+    it('starts afresh without the allowance for own shifts too, its windows as exact as the product', () => {
+      // The same late regression, the judge told the sides do not move on its own (`ownShifts:
+      // false`): its windows need no allowance, so a fresh start weighs them as the product does.
+      // Without fresh starts this judge caught it 30 s after the onset (median of 60); now 10 s.
+      const late = moving({ canary: (t) => ({ ...good, medianMs: t > 240 ? 125 : 100 }) });
+      const exact = () => createSequentialLatencyJudge({ alpha: ALPHA, ownShifts: false });
+      const found = detection(exact, late, 60, 72_000);
+      expect(found.power).toBe(1);
+      expect(found.medianTime - 240).toBeLessThanOrEqual(20);
+    });
+
     it('without history, finds shifts that outlast a look in the release and folds from then on', () => {
       // No history: the first ten windows assume the prior, and the release's baseline windows are
       // read for persistence at every look. Still not α: 6.1% and 20% of good canaries rolled back

@@ -1,6 +1,6 @@
 import type { MetricData } from '../providers/data.ts';
 import { type CounterMemory, counterDelta, type SeriesValue } from '../stats/counters.ts';
-import { type FreshStartState, foldFresh, withFreshStarts } from '../stats/fresh-starts.ts';
+import { FRESH_AFTER, type FreshStartState, foldFresh, withFreshStarts } from '../stats/fresh-starts.ts';
 import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
 import {
   assumedStallRate,
@@ -324,7 +324,9 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
           stalls,
         )
       : updateShapeTest(distrust(prev.logE) as ShapeTestState, scores, f.canary, f.baseline, ratios, stalls);
-    const fresh = freshWindow(prev, f, scores, stalls);
+    const fresh = freshWindow(prev, f, scores, stalls, () =>
+      (logE as number[]).map((v, g) => v - ((prev.logE as number[])[g] as number)),
+    );
     const settled =
       warmMs === undefined
         ? undefined
@@ -357,18 +359,23 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
   /**
    * The fold into the tests started afresh: a start where the canary's share steps up, its windows
    * weighed with the careful allowance (the canary's own shifts and stalls wherever its windows
-   * hint at them). Warming folds start none and are weighed as the product's are.
+   * hint at them). Warming folds start none and are weighed as the product's are. Without the
+   * allowance for own shifts (`ownShifts: false`) a window's e-value is exact, so a fresh start
+   * weighs it as the product does (`product`, the product's own window) and may start at the first
+   * step up.
    */
   const freshWindow = (
     prev: ShapeState,
     f: Fold,
     scores: number[][],
     stalls: StallAllowance | undefined,
+    product: () => number[],
   ): FreshStartState | undefined => {
-    if (!prev.ownShift) return undefined;
-    const shifts = prev.ownShift;
     const canary = f.canary.reduce((s, n) => s + n, 0);
     const total = canary + f.baseline.reduce((s, x) => s + x, 0);
+    const shifts = prev.ownShift;
+    if (!shifts)
+      return foldFresh(prev.fresh, { canary, total, windows: FRESH_AFTER, warming: f.warming }, product);
     const windows = prev.canaryShift?.windows ?? 0;
     return foldFresh(prev.fresh, { canary, total, windows, warming: f.warming }, () => {
       const ratios = carefulRatios(shifts, prev.canaryShift, LOCATION, prev.canaryOwn ?? false);
