@@ -659,6 +659,7 @@ describe('sequentialLatency over every bucket (the default)', () => {
     expect(last?.phase).toBe('successful');
     expect((last?.detail as { eValue: number } | undefined)?.eValue).toBeLessThanOrEqual(1);
     expect(last?.message).toMatch(/^no sign of regression: canary p50 \d+(\.\d+)?, p99 \d+/);
+    expect(last?.message).not.toMatch(/could be a stall/);
     // The baseline back to its old speed, the canary not: a regression, but not at once. One look
     // alone could be a stall (stats/shape-e-process.ts), and the baseline's return reads as its
     // own stalls from then on, so each look counts at most what its stall rate allows: caught at
@@ -679,6 +680,8 @@ describe('sequentialLatency over every bucket (the default)', () => {
         { kind: 'histogram', canary: buckets(canary, 'c'), baseline: buckets(baseline, 'b') },
         { at: (30 + after) * 10_000 },
       );
+      // The first slow look says why it does not decide yet.
+      if (after === 1) expect(worse.look.message).toMatch(/a look this slow could be a stall/);
     }
     expect(worse?.look.phase).toBe('failed');
     expect(after).toBeGreaterThan(1);
@@ -785,6 +788,9 @@ describe('a canary that has served nothing at the first look', () => {
     });
     const second = judge.look(first.state, slow(1), { at: 10_000 });
     expect(second.look.phase).not.toBe('failed');
+    expect(second.look.message).toMatch(
+      /a look this slow could be a stall \(one window in 100 allowed for\)/,
+    );
     expect(judge.look(second.state, slow(2), { at: 20_000 }).look.phase).toBe('failed');
   });
 });

@@ -32,6 +32,7 @@ import {
   scoreVariance,
   shapeLogEValue,
   shapeScores,
+  stallLike,
   updateShapeTest,
 } from '../stats/shape-e-process.ts';
 import { boundAtOrBelow, fasterBuckets, moveCounts, nonDecreasing } from '../stats/slower-by.ts';
@@ -184,6 +185,8 @@ interface ShapeState extends WarmUpClock {
   canaryOwn?: boolean;
   /** The test started afresh where the canary's share steps up (stats/fresh-starts.ts). */
   fresh?: FreshStartState;
+  /** The last fold read as a stall might (stats/shape-e-process.ts): the chance of one assumed. */
+  stallLike?: number;
   /** Windows tested as one, where the history's own shifts outlast a window (1 if absent). */
   block?: number;
   /** The fold under way. */
@@ -340,6 +343,11 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
               ratios,
               stalls,
             );
+    // For the words: a fold a stall could explain counts no more than one could make of it.
+    const stallish =
+      stalls && 'assumed' in stalls && !f.warming && stallLike(scores, f.canary, f.baseline)
+        ? stalls.rate
+        : 0;
     const ownShift = prev.ownShift && observeShiftWindow(prev.ownShift, f.baseline);
     // A warming canary is slower by design, not by its own shifts; a window of few requests says
     // little about them (SCREEN_REQUESTS).
@@ -354,6 +362,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
       ...(canaryShift ? { canaryShift } : {}),
       ...(pair?.canaryOwn ? { canaryOwn: true } : {}),
       ...(fresh ? { fresh } : {}),
+      stallLike: stallish,
     };
   };
   /**
@@ -525,6 +534,10 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
       }${canaryOwn ? "; the canary's latency moves more on its own than the baseline's, and is allowed for" : ''}${
         stalls
           ? `; the baseline's latency stalled in ${stalls.baseline} of ${stalls.windows} windows (a stall's chance taken as ${Number((stalls.rate * 100).toPrecision(2))}%), allowed for`
+          : ''
+      }${
+        tested && state.stallLike
+          ? `; a look this slow could be a stall (one window in ${Math.round(1 / state.stallLike)} allowed for), so it counts no more than a stall could`
           : ''
       }${tested ? '' : `; latency here shifts for longer than a look, so the test moves every ${block} looks (${fold.windows} of ${block})`}`;
       const failed = log >= bound;

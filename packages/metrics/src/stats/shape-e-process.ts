@@ -151,13 +151,35 @@ function stallDivisor(stall: number, rate: number): number {
  * approximation: a stall among few requests can look smaller, but then it carries little).
  */
 function stallOf(windows: readonly { window: number; raw: number }[]): (g: number) => number {
-  const rawMax = Math.max(...STALL_SHAPES.map((g) => windows[g]?.raw as number));
-  const smaller = Math.max(...SMALLER_SHAPES.map((g) => windows[g]?.raw as number));
-  if (rawMax < smaller) return () => Number.NEGATIVE_INFINITY;
+  const raw = (g: number) => windows[g]?.raw as number;
+  if (!stallLikeOf(raw)) return () => Number.NEGATIVE_INFINITY;
+  const rawMax = Math.max(...STALL_SHAPES.map(raw));
   return (g) => {
     const { window, raw } = windows[g] as { window: number; raw: number };
     return rawMax + Math.min(0, window - raw);
   };
+}
+
+/** Whether a stall shape's plain ratio (`raw`, per shape) is at least every smaller shift's. */
+const stallLikeOf = (raw: (g: number) => number): boolean =>
+  Math.max(...STALL_SHAPES.map(raw)) >= Math.max(...SMALLER_SHAPES.map(raw));
+
+/**
+ * Whether a window reads as a stall to the assumed allowance: 1.5× slower or more, as far as its
+ * requests tell (`stallOf`). For the judge's words; the test decides it again as it folds.
+ */
+export function stallLike(
+  scores: readonly (readonly number[])[],
+  canary: readonly number[],
+  baseline: readonly number[],
+): boolean {
+  const nC = canary.reduce((s, x) => s + x, 0);
+  if (!(nC > 0) || !(baseline.reduce((s, x) => s + x, 0) > 0)) return false;
+  const pooled = canary.map((c, k) => c + (baseline[k] ?? 0));
+  return stallLikeOf((g) => {
+    const a = scores[g] as readonly number[];
+    return canary.reduce((sum, c, k) => sum + c * (a[k] as number), 0) - logSampleMoment(pooled, a, nC);
+  });
 }
 
 /**
