@@ -8,6 +8,7 @@ import {
   pairRatios,
   SCREEN_WINDOWS,
   type ShiftWindow,
+  type StallAllowance,
   scoreVariance,
   shapeLogEValue,
   shapeScores,
@@ -225,6 +226,19 @@ describe('own shifts: how far a side moves on its own between windows', () => {
   describe('stalls: a side far slower in a window now and then', () => {
     const LOCATION = 1;
     const screen = (ws: number[][]) => ws.reduce(observeShiftWindow, initialOwnShift(SCORES, LOCATION));
+    /** The mean over windows of one window's e-value, `of` reading it from the shapes' log e-values. */
+    const meanWindowE = (
+      canary: number[][],
+      baseline: number[][],
+      ratios: number[],
+      stalls: StallAllowance | undefined,
+      of: (logE: number[]) => number,
+    ) =>
+      canary.reduce(
+        (sum, c, i) =>
+          sum + of(updateShapeTest(initialShapeTest(), SCORES, c, baseline[i] as number[], ratios, stalls)),
+        0,
+      ) / canary.length;
 
     it('counts them apart from the moments, so the Gaussian bound stays where the calm windows put it', () => {
       // Sixty windows of 1,000 requests, four of them twice as slow.
@@ -270,17 +284,13 @@ describe('own shifts: how far a side moves on its own between windows', () => {
       const baseline = stalling(33, 4_000, 900, 0.02);
       const variances = SCORES.map((a) => scoreVariance(REFERENCE, a));
       const meanE = (capped: boolean) =>
-        canary.reduce((sum, c, i) => {
-          const logE = updateShapeTest(
-            initialShapeTest(),
-            SCORES,
-            c,
-            baseline[i] as number[],
-            ratios,
-            capped ? { rate, variances } : undefined,
-          );
-          return sum + logE.reduce((t, l) => t + Math.exp(l), 0) / logE.length;
-        }, 0) / canary.length;
+        meanWindowE(
+          canary,
+          baseline,
+          ratios,
+          capped ? { rate, variances } : undefined,
+          (logE) => logE.reduce((t, l) => t + Math.exp(l), 0) / logE.length,
+        );
       expect(meanE(true)).toBeLessThanOrEqual(1.1);
       expect(meanE(false)).toBeGreaterThan(10);
     });
@@ -318,18 +328,8 @@ describe('own shifts: how far a side moves on its own between windows', () => {
       const ratios = shiftRatios(history);
       const canary = stalling(52, 4_000, 300, 0.01);
       const baseline = stalling(53, 4_000, 700, 0);
-      const meanE = (stalls?: { rate: number; assumed: true }) =>
-        canary.reduce((sum, c, i) => {
-          const logE = updateShapeTest(
-            initialShapeTest(),
-            SCORES,
-            c,
-            baseline[i] as number[],
-            ratios,
-            stalls,
-          );
-          return sum + Math.exp(shapeLogEValue(logE));
-        }, 0) / canary.length;
+      const meanE = (stalls?: StallAllowance) =>
+        meanWindowE(canary, baseline, ratios, stalls, (logE) => Math.exp(shapeLogEValue(logE)));
       expect(meanE({ rate: 0.01, assumed: true })).toBeLessThanOrEqual(1.1);
       expect(meanE()).toBeGreaterThan(10);
     });
