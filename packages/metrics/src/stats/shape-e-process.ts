@@ -176,11 +176,12 @@ export function stallLike(
   const nC = canary.reduce((s, x) => s + x, 0);
   if (!(nC > 0) || !(baseline.reduce((s, x) => s + x, 0) > 0)) return false;
   const pooled = canary.map((c, k) => c + (baseline[k] ?? 0));
-  return stallLikeOf((g) => {
-    const a = scores[g] as readonly number[];
-    return canary.reduce((sum, c, k) => sum + c * (a[k] as number), 0) - logSampleMoment(pooled, a, nC);
-  });
+  return stallLikeOf((g) => plainRatio(scores[g] as readonly number[], canary, pooled, nC));
 }
+
+/** A window's plain log likelihood ratio for scores `a` (λ = 1, no allowance): the canary's draw tilted by them. */
+const plainRatio = (a: readonly number[], canary: readonly number[], pooled: readonly number[], nC: number) =>
+  canary.reduce((sum, c, k) => sum + c * (a[k] as number), 0) - logSampleMoment(pooled, a, nC);
 
 /**
  * Folds one look's requests per bucket into the test. A window without requests on either side
@@ -209,15 +210,15 @@ export function updateShapeTest(
     const observed = canary.reduce((sum, c, k) => sum + c * (bet[k] as number), 0);
     // Normalized by its mean when the canary's requests are a random draw of the window's.
     const window = observed - logSampleMoment(pooled, bet, nC) - logPenalty;
-    const raw =
-      !assumed || (lambda === 1 && logPenalty === 0)
-        ? window
-        : canary.reduce((sum, c, k) => sum + c * (a[k] as number), 0) - logSampleMoment(pooled, a, nC);
+    const raw = !assumed || (lambda === 1 && logPenalty === 0) ? window : plainRatio(a, canary, pooled, nC);
     return { lambda, window, raw };
   });
   if (!stalls || !(stalls.rate > 0)) return state.map((logE, g) => logE + (windows[g]?.window as number));
   if ('assumed' in stalls) {
     const stall = stallOf(windows);
+    // Floored at min(e_g, 1): a window that spoke for g is not turned against it by the division
+    // (the stall explaining it better than g took tens of nats from the small shapes, which a
+    // canary slower than a recovered baseline then never climbed back; docs/decisions.md).
     return state.map((logE, g) => {
       const window = windows[g]?.window as number;
       return logE + Math.max(window - stallDivisor(stall(g), stalls.rate), Math.min(window, 0));
