@@ -3,11 +3,14 @@ import {
   chiSquareQuantile,
   initialOwnShift,
   initialShapeTest,
+  logSampleMoment,
   normalCdf,
   observeShiftWindow,
   pairRatios,
   SCREEN_WINDOWS,
+  SHAPES,
   type ShiftWindow,
+  SPREAD_BET_LIMIT,
   type StallAllowance,
   scoreVariance,
   shapeLogEValue,
@@ -16,6 +19,7 @@ import {
   shiftBlockFactor,
   shiftRatios,
   shiftWindow,
+  spreadAllowance,
   stallRate,
   twoLevelDof,
   twoLevelScatter,
@@ -107,6 +111,51 @@ describe('own shifts: how far a side moves on its own between windows', () => {
       }, 0) / canary.length;
     expect(meanE(ratios)).toBeLessThanOrEqual(1.1);
     expect(meanE()).toBeGreaterThan(3);
+  });
+
+  it("keeps a spread shape's window an e-value where medians move, which the Gaussian penalty does not", () => {
+    // A canary held at 20% of 1,000 requests/s: 2,000 and 8,000 requests a window, each side's
+    // median moved by its own 10% draw. A stretch about the median reads a moved median as a wider
+    // window (its scores move with the square of the shift): the Gaussian penalty under-pays it.
+    const spread = 0.1;
+    const ratios = ratiosOf(windows(1, 2_000, 8_000, spread));
+    const canary = windows(2, 4_000, 2_000, spread);
+    const baseline = windows(3, 4_000, 8_000, spread);
+    const stretches = SHAPES.flatMap((s, g) => (s.spread === 1 ? [] : [g]));
+    const kept = SCORES.map(() => 0);
+    const gaussian = SCORES.map(() => 0);
+    canary.forEach((c, i) => {
+      const b = baseline[i] as number[];
+      updateShapeTest(initialShapeTest(), SCORES, c, b, ratios).forEach((l, g) => {
+        kept[g] = (kept[g] as number) + Math.exp(l) / canary.length;
+      });
+      // The same window under the Gaussian penalty every location shape pays.
+      const pooled = c.map((x, k) => x + (b[k] ?? 0));
+      const [nC, nB] = [c, b].map((w) => w.reduce((t, x) => t + x, 0)) as [number, number];
+      SCORES.forEach((a, g) => {
+        const { lambda, logPenalty } = shiftAllowance(ratios[g] as number, scoreVariance(pooled, a), nC, nB);
+        const bet = a.map((x) => lambda * x);
+        const observed = c.reduce((t, x, k) => t + x * (bet[k] as number), 0);
+        const logE = observed - logSampleMoment(pooled, bet, nC) - logPenalty;
+        gaussian[g] = (gaussian[g] as number) + Math.exp(logE) / canary.length;
+      });
+    });
+    // Measured: 0.97 on each stretch; under the Gaussian penalty 1.4, 62, 4.6·10⁴ and 2.3·10⁵.
+    for (const g of stretches) expect(kept[g]).toBeLessThanOrEqual(1.1);
+    expect(Math.max(...stretches.map((g) => gaussian[g] as number))).toBeGreaterThan(1_000);
+    // The location shapes are paid as before.
+    for (const g of SHAPES.keys())
+      if (!stretches.includes(g)) expect(kept[g]).toBeCloseTo(gaussian[g] as number, 10);
+    // The bet is the Gaussian one held to t²·Var(D) ≤ SPREAD_BET_LIMIT, its penalty −½·log(1 − t²·Var(D)).
+    const held = spreadAllowance(0.001, 1, 5_000, 5_000);
+    const varD = 2 * 0.001;
+    expect(held.lambda ** 2 * 2_500 ** 2 * varD).toBeCloseTo(SPREAD_BET_LIMIT, 10);
+    expect(held.logPenalty).toBeCloseTo(-0.5 * Math.log(1 - SPREAD_BET_LIMIT), 10);
+    // Below the limit the bet is the Gaussian one, paying a little more; no own shifts, nothing.
+    const small = spreadAllowance(0.001, 1, 20, 20);
+    expect(small.lambda).toBe(shiftAllowance(0.001, 1, 20, 20).lambda);
+    expect(small.logPenalty).toBeGreaterThan(shiftAllowance(0.001, 1, 20, 20).logPenalty);
+    expect(spreadAllowance(0, 1, 500, 500)).toEqual({ lambda: 1, logPenalty: 0 });
   });
 
   it("takes the canary's own bound where its windows move more than the baseline's bound allows", () => {

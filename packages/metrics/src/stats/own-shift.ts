@@ -390,6 +390,43 @@ export function shiftAllowance(
   return { lambda, logPenalty: lambda * lambda * nEff * nEff * ratio * sigma2 };
 }
 
+/**
+ * How far a spread shape's bet may go: t²·Var(D) ≤ SPREAD_BET_LIMIT (`spreadAllowance`), where the
+ * penalty is at most log √2. Any limit under 1 keeps the window an e-value; 0.5 cost tail-only
+ * regressions nothing measurable at 100 requests/s and a tenth of a slow request at 1,000/s
+ * (300 canaries a cell, docs/decisions.md), where 0.1 cost a third more slow requests there.
+ */
+export const SPREAD_BET_LIMIT = 0.5;
+
+/**
+ * The bet and the allowance for one window of a spread shape (a stretch about the median).
+ *
+ * Its scores move with the square of a side's location shift δ as well as linearly, so the
+ * allowance's part of the window, t·D with t = λ·n_eff and D the sides' difference of mean scores,
+ * is not Gaussian: for D = b·(δ_C − δ_B) + c·(δ_C² − δ_B²), δ ~ N(0, s²) on each side,
+ *   E[exp(t·D)] = (1 − 4t²c²s⁴)^(−½) · exp(t²b²s² / (1 − 4t²c²s⁴)) ≤ (1 − t²·Var(D))^(−½),
+ * finite only for t²·Var(D) < 1, where the Gaussian penalty exp(t²·Var(D)/2) (`shiftAllowance`)
+ * falls short without bound. A side whose median moves 10% a window at 1,000 requests/s gave one
+ * window of a good canary 39 nats on the 1.35 stretch (traced; a test started afresh there, with no
+ * good windows to absorb it, rolled the canary back). So the bet is the Gaussian one held to
+ * t²·Var(D) ≤ SPREAD_BET_LIMIT, and the penalty is −½·log(1 − t²·Var(D)), which bounds the moment
+ * of every such D (the bound above: −log(1 − z) ≥ z) and of a Gaussian D.
+ */
+export function spreadAllowance(
+  ratio: number,
+  sigma2: number,
+  nC: number,
+  nB: number,
+): { lambda: number; logPenalty: number } {
+  const nEff = (nC * nB) / (nC + nB);
+  if (!(ratio > 0) || !(nEff > 0)) return { lambda: 1, logPenalty: 0 };
+  // Var(D) of the sides' own shifts: twice a side's τ² = ratio·σ².
+  const varD = 2 * ratio * sigma2;
+  const lambda = Math.min(1 / (1 + 2 * nEff * ratio), Math.sqrt(SPREAD_BET_LIMIT / (nEff * nEff * varD)));
+  const x = lambda * lambda * nEff * nEff * varD;
+  return { lambda, logPenalty: -0.5 * Math.log1p(-x) };
+}
+
 /** Per-bucket counts summed `f` windows at a time, the newest batch complete (older leftovers dropped). */
 export function sumBucketBlocks(windows: readonly (readonly number[])[], f: number): number[][] {
   const n = Math.floor(windows.length / Math.max(1, f));

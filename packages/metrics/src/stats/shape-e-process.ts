@@ -1,6 +1,6 @@
 import { logWeightedSumExp } from './log-sum-exp.ts';
 import { normalCdf, normalQuantile } from './normal.ts';
-import { shiftAllowance } from './own-shift.ts';
+import { shiftAllowance, spreadAllowance } from './own-shift.ts';
 import { logSampleMoment } from './sampling.ts';
 import { cappedWindow, stallCap } from './stall-cap.ts';
 
@@ -205,7 +205,9 @@ export function updateShapeTest(
   const nEff = (nC * nB) / (nC + nB);
   const assumed = stalls !== undefined && 'assumed' in stalls && stalls.rate > 0;
   const windows = scores.map((a, g) => {
-    const { lambda, logPenalty } = shiftAllowance(ratios?.[g] ?? 0, scoreVariance(pooled, a), nC, nB);
+    // A spread shape's scores move with the square of a side's own shift as well (own-shift.ts).
+    const allowance = SHAPES[g]?.spread === 1 ? shiftAllowance : spreadAllowance;
+    const { lambda, logPenalty } = allowance(ratios?.[g] ?? 0, scoreVariance(pooled, a), nC, nB);
     const bet = lambda === 1 ? a : a.map((x) => lambda * x);
     const observed = canary.reduce((sum, c, k) => sum + c * (bet[k] as number), 0);
     // Normalized by its mean when the canary's requests are a random draw of the window's.
