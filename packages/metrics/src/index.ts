@@ -80,6 +80,8 @@ export {
   observeFresh,
   STEP_UP,
   startsHere,
+  TIMED_WEIGHT,
+  timedWeight,
   withFreshStarts,
 } from './stats/fresh-starts.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';

@@ -1,10 +1,14 @@
 import {
+  FRESH_AFTER,
   FRESH_STARTS,
   FRESH_WEIGHT,
   type FreshStartState,
+  foldFresh,
   initialFreshStarts,
   observeFresh,
   startsHere,
+  TIMED_WEIGHT,
+  timedWeight,
   withFreshStarts,
 } from '@kanary/metrics';
 import { seededRandom } from '@kanary/testkit';
@@ -36,6 +40,23 @@ function crossing(ws: readonly number[], fresh: boolean, alpha = 0.01): number {
     const start = fresh && startsHere(state, canary, REQUESTS);
     logP += ws[i] as number;
     state = observeFresh(state, [ws[i] as number], canary, REQUESTS, start);
+    const logE = fresh ? withFreshStarts(logP, state, [1]) : logP;
+    if (logE >= Math.log(1 / alpha)) return i;
+  }
+  return -1;
+}
+
+/**
+ * The same rule for a canary held at one share (no step up): the products started at every window
+ * after FRESH_AFTER (`foldFresh`), or the product alone.
+ */
+function heldCrossing(ws: readonly number[], fresh: boolean, alpha = 0.01): number {
+  let logP = 0;
+  let state: FreshStartState | undefined;
+  for (let i = 0; i < ws.length; i++) {
+    const w = ws[i] as number;
+    logP += w;
+    state = foldFresh(state, { canary: 200, total: REQUESTS, windows: i, warming: false }, () => [w]);
     const logE = fresh ? withFreshStarts(logP, state, [1]) : logP;
     if (logE >= Math.log(1 / alpha)) return i;
   }
@@ -75,7 +96,7 @@ describe('fresh starts where the canary share steps up (stats/fresh-starts.ts)',
     // A judge that keeps no fresh starts (or has tested nothing yet) is its product alone.
     expect(withFreshStarts(3, undefined, [1])).toBe(3);
     expect(withFreshStarts(6, state, [1])).toBeCloseTo(
-      Math.log((1 - FRESH_WEIGHT) * Math.exp(6) + FRESH_WEIGHT),
+      Math.log((1 - FRESH_WEIGHT - TIMED_WEIGHT) * Math.exp(6) + FRESH_WEIGHT + TIMED_WEIGHT),
       12,
     );
     // A start carries its weight times the windows' product from there.
@@ -95,6 +116,51 @@ describe('fresh starts where the canary share steps up (stats/fresh-starts.ts)',
     // Measured: 23 runs with the fresh starts, 24 without.
     expect(fresh).toBeLessThanOrEqual(40);
     expect(product).toBeLessThanOrEqual(40);
+  });
+
+  it('starts timed products where no step comes, weighing TIMED_WEIGHT together however many', () => {
+    let state: FreshStartState | undefined;
+    for (let i = 0; i < 400; i++)
+      state = foldFresh(state, { canary: 200, total: REQUESTS, windows: i, warming: false }, () => [0]);
+    // One a window from FRESH_AFTER, none at a step.
+    expect(state?.timed).toBe(400 - FRESH_AFTER);
+    expect(state?.starts).toBe(0);
+    // Each started product of no evidence still weighs its start: with the starts to come they sum to
+    // TIMED_WEIGHT, so the judge reads 1 as before any start.
+    expect(withFreshStarts(0, state, [1])).toBeCloseTo(0, 12);
+    expect(timedWeight(1)).toBeCloseTo(TIMED_WEIGHT / 2, 15);
+    // A warming canary starts none.
+    const warming = foldFresh(undefined, { canary: 200, total: REQUESTS, windows: 50, warming: true }, () => [
+      0,
+    ]);
+    expect(warming.timed).toBeUndefined();
+  });
+
+  it('catches a regression arriving late in a held release sooner, and keeps α', () => {
+    // 4,000 good runs of 60 windows (a 10-minute hold), σ 1 and σ 3: Ville's bound is 1%.
+    let good = 0;
+    let large = 0;
+    for (let seed = 1; seed <= 4_000; seed++) {
+      if (heldCrossing(windows(seed, 60, 60, 0), true) >= 0) good++;
+      if (heldCrossing(windows(seed, 60, 60, 0, 3), true) >= 0) large++;
+    }
+    // Measured: 22 and 7.
+    expect(good).toBeLessThanOrEqual(40);
+    expect(large).toBeLessThanOrEqual(40);
+    // Windows that carry much (σ 3: a good one sinks 4.5 nats on average, as a large alternative's
+    // does at 1,000 requests/s), from window 36 each gaining 15 nats: the product has sunk about 160
+    // nats by then.
+    const timed: number[] = [];
+    const product: number[] = [];
+    for (let seed = 1; seed <= 200; seed++) {
+      const ws = windows(seed, 60, 36, 15, 3);
+      timed.push(heldCrossing(ws, true) - 36);
+      product.push(heldCrossing(ws, false) - 36);
+    }
+    const median = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)] as number;
+    // Measured: the window after the onset with timed starts, the 15th without.
+    expect(median(timed)).toBeLessThanOrEqual(2);
+    expect(median(product)).toBeGreaterThanOrEqual(10);
   });
 
   it('catches a regression that starts at a step up sooner than the product that sank before it', () => {

@@ -268,14 +268,16 @@ describe('sequentialRate on bursty traffic: error rates that vary beyond Poisson
     // A few bad events a window cannot tell shared bursts from own ones for minutes, so the tempered
     // test stays tempered for the history's whole variation; paired with the split test level by
     // level (stats/paired-e-process.ts), it is tempered only for the levels the splits have not
-    // ruled out. Averaged whole, as before, these canaries were caught in 80.1% of runs; 83.4% now.
+    // ruled out. Averaged whole, as before, these canaries were caught in 80.1% of runs; 83.4% when
+    // paired, 82.0% since later changes, and 81.9% since timed fresh starts took half a percent of
+    // the product's weight (stats/fresh-starts.ts).
     const variation = { cv: 1, shared: true };
     const scenario = (factor: number) => busy({ rps: 100, canary: rate(factor), variation });
     expect(falseRollbacks(() => createSequentialRateJudge(), scenario(1))).toBeLessThanOrEqual(ALPHA);
     const runs = Array.from({ length: 1_000 }, (_, i) =>
       runCanary(createSequentialRateJudge(), scenario(2), 60_000 + i),
     );
-    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.82);
+    expect(runs.filter((r) => r.rolledBack).length / runs.length).toBeGreaterThanOrEqual(0.81);
   });
 
   it('an outage on both sides (errors added to both, not multiplied) neither rolls back a good canary nor hides a doubled error rate', () => {
@@ -522,6 +524,20 @@ describe('sequentialLatency over every bucket (the default)', () => {
       expect(found.medianTime - 240).toBeLessThanOrEqual(20);
     });
 
+    it('starts afresh at every look of a release without steps, so a regression late in a long hold is caught soon', () => {
+      // 1,000 rps, the canary held at 20% for 10 minutes, its median 25% slower from 6 minutes in: no
+      // step to start afresh at, the product from the first window climbed out of 36 good windows
+      // first (50 s after the onset, median of 60). Timed starts (stats/fresh-starts.ts): 10 s.
+      const held = moving({
+        share: () => 0.2,
+        durationS: 600,
+        canary: (t) => ({ ...good, medianMs: t > 360 ? 125 : 100 }),
+      });
+      const found = detection(make, held, 60, 73_000);
+      expect(found.power).toBe(1);
+      expect(found.medianTime - 360).toBeLessThanOrEqual(20);
+    });
+
     it('without history, finds shifts that outlast a look in the release and folds from then on', () => {
       // No history: the first ten windows assume the prior, and the release's baseline windows are
       // read for persistence at every look. Still not α: 6.1% and 20% of good canaries rolled back
@@ -663,8 +679,9 @@ describe('sequentialLatency over every bucket (the default)', () => {
     // The baseline back to its old speed, the canary not: a regression, but not at once. One look
     // alone could be a stall (stats/shape-e-process.ts), and the baseline's return reads as its
     // own stalls from then on, so each look counts at most what its stall rate allows: caught at
-    // the 28th look after (at the first before stalls were assumed; never, while the division
-    // took from the shapes the stall explains better what they had built).
+    // the 18th look after, by a test started afresh at a look after the slowdown (timed starts,
+    // stats/fresh-starts.ts; the 28th before them, the first before stalls were assumed; never,
+    // while the division took from the shapes the stall explains better what they had built).
     const bad = [300, 1_200, 3_000, 3_000, 2_500];
     const fast = [2_400, 1_800, 1_200, 540, 60];
     let after = 0;
@@ -685,6 +702,7 @@ describe('sequentialLatency over every bucket (the default)', () => {
     }
     expect(worse?.look.phase).toBe('failed');
     expect(after).toBeGreaterThan(1);
+    expect(after).toBeLessThanOrEqual(20);
     expect(worse?.look.message).toMatch(/^latency regression: canary p50/);
   });
 });

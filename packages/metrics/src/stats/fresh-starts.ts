@@ -30,6 +30,18 @@ import { logWeightedSumExp } from './log-sum-exp.ts';
  * (1,000 canaries a row): late regressions at 1,000 requests/s cost 1.1–4.0× an oracle told the
  * onset instead of 2.3–10.7×; good canaries rolled back within a few in 1,000 of before in every
  * row but stalls from ten minutes of history at 100 requests/s (9.8 → 11.5%).
+ *
+ * A release without steps (a canary held at one weight) has no step to start at, and a regression
+ * arriving late in it climbed back from where the good windows left every product (at 1,000
+ * requests/s a 25% slower median from 6 minutes into a 10-minute hold at 20%: 5.5× the slow
+ * requests of an oracle told the onset). So every window after FRESH_AFTER that starts no product
+ * at a step starts a timed one, drawing on a budget of its own, TIMED_WEIGHT: the j-th weighs
+ * TIMED_WEIGHT / (j·(j + 1)), so all of them together never weigh more than TIMED_WEIGHT however
+ * long the release, and a start an hour in costs about 17 nats instead of a step start's 3.7 —
+ * at 1,000 requests/s less than a window (that onset: 1.1× the oracle). Together they are a
+ * Shiryaev–Roberts mixture over onsets whose weights fall with time; tried in session 61 without
+ * the careful allowance it amplified inflated windows, which the careful allowance and the spread
+ * shapes' own-shift bound (own-shift.ts, `spreadAllowance`) now keep out (docs/decisions.md).
  */
 
 /** Fresh starts a release at most; each weighs FRESH_WEIGHT / FRESH_STARTS. */
@@ -42,6 +54,13 @@ export const FRESH_STARTS = 4;
  */
 export const FRESH_WEIGHT = 0.1;
 /**
+ * The weight of all timed starts together (a release without steps); the j-th weighs
+ * TIMED_WEIGHT / (j·(j + 1)). 0.005 against 0.02 cost a 25% slower median arriving late in a held
+ * release at 100 requests/s half a slow request, and leaves the product from the first window
+ * nearly all it had.
+ */
+export const TIMED_WEIGHT = 0.005;
+/**
  * Windows tested before the first fresh start: the careful allowance reads the canary's own windows,
  * and from fewer it can say little.
  */
@@ -52,8 +71,10 @@ export const STEP_UP = 1.15;
 export interface FreshStartState {
   /** Per alternative, log R; absent before the first start. */
   logR?: number[];
-  /** Starts made. */
+  /** Starts made at steps up. */
   starts: number;
+  /** Timed starts made (windows after FRESH_AFTER that started no product at a step). */
+  timed?: number;
   /** The canary's requests and all requests since the last start (or the first window). */
   canary: number;
   total: number;
@@ -76,26 +97,34 @@ export function startsHere(state: FreshStartState, canary: number, total: number
   return canary >= STEP_UP * share * total && canary >= share * total + STEP_Z * sd;
 }
 
+/** The weight of the j-th timed start (j from 1). */
+export const timedWeight = (j: number): number => TIMED_WEIGHT / (j * (j + 1));
+
 /**
  * One window folded in: `window` its log e-value per alternative under the careful allowance,
- * `start` whether it starts a fresh product (`startsHere`, asked before the window is tested).
+ * `start` whether it starts a fresh product at a step up (`startsHere`, asked before the window is
+ * tested) or, `'timed'`, a timed one (weighed `timedWeight`; the share since the last step start
+ * runs on).
  */
 export function observeFresh(
   state: FreshStartState,
   window: readonly number[],
   canary: number,
   total: number,
-  start: boolean,
+  start: boolean | 'timed',
 ): FreshStartState {
-  const v = Math.log(FRESH_WEIGHT / FRESH_STARTS);
+  const step = start === true;
+  const made = (state.timed ?? 0) + (start === 'timed' ? 1 : 0);
+  const v = step ? Math.log(FRESH_WEIGHT / FRESH_STARTS) : Math.log(timedWeight(made));
   const base = start
     ? window.map((_, g) => logAdd(state.logR?.[g] ?? Number.NEGATIVE_INFINITY, v))
     : state.logR;
   return {
     ...(base ? { logR: base.map((r, g) => r + (window[g] as number)) } : {}),
-    starts: state.starts + (start ? 1 : 0),
-    canary: (start ? 0 : state.canary) + canary,
-    total: (start ? 0 : state.total) + total,
+    starts: state.starts + (step ? 1 : 0),
+    ...(made > 0 ? { timed: made } : {}),
+    canary: (step ? 0 : state.canary) + canary,
+    total: (step ? 0 : state.total) + total,
   };
 }
 
@@ -111,9 +140,9 @@ export interface FreshWindow {
 }
 
 /**
- * One window folded into the fresh starts: whether it starts one (a step up, not while the canary
- * warms up, not before FRESH_AFTER windows read) and, where a started product weighs it, its log
- * e-values under the careful allowance (`windowOf`, only called then).
+ * One window folded into the fresh starts: whether it starts one (not while the canary warms up,
+ * not before FRESH_AFTER windows read: at a step up, or else a timed one) and, where a started
+ * product weighs it, its log e-values under the careful allowance (`windowOf`, only called then).
  */
 export function foldFresh(
   state: FreshStartState | undefined,
@@ -121,15 +150,17 @@ export function foldFresh(
   windowOf: () => readonly number[],
 ): FreshStartState {
   const from = state ?? initialFreshStarts();
-  const start = !w.warming && w.windows >= FRESH_AFTER && startsHere(from, w.canary, w.total);
+  const open = !w.warming && w.windows >= FRESH_AFTER;
+  const start = open && (startsHere(from, w.canary, w.total) || 'timed');
   return observeFresh(from, start || from.logR ? windowOf() : [], w.canary, w.total, start);
 }
 
 /**
  * log of the judge's e-value: the product from the start (its log e-value `fromStart`, already
- * averaged over alternatives) at 1 − FRESH_WEIGHT, the fresh starts' sum averaged with the
- * alternatives' `weights`, and the weight of the starts not yet made (each a product of no windows
- * yet, 1): so a judge that has seen nothing reads 1. Without a `state` (a judge that keeps no fresh
+ * averaged over alternatives) at 1 − FRESH_WEIGHT − TIMED_WEIGHT, the fresh starts' sum averaged
+ * with the alternatives' `weights`, and the weight of the starts not yet made (each a product of no
+ * windows yet, 1; the timed ones after the j-th weigh TIMED_WEIGHT / (j + 1) together): so a judge
+ * that has seen nothing reads 1. Without a `state` (a judge that keeps no fresh
  * starts, or has tested no window yet) the product alone.
  */
 export function withFreshStarts(
@@ -138,11 +169,12 @@ export function withFreshStarts(
   weights: readonly number[],
 ): number {
   if (!state) return fromStart;
-  const kept = fromStart + Math.log1p(-FRESH_WEIGHT);
+  const kept = fromStart + Math.log1p(-FRESH_WEIGHT - TIMED_WEIGHT);
   const left = FRESH_STARTS - state.starts;
   const waiting = left > 0 ? Math.log((FRESH_WEIGHT * left) / FRESH_STARTS) : Number.NEGATIVE_INFINITY;
+  const timed = Math.log(TIMED_WEIGHT / ((state.timed ?? 0) + 1));
   const started = state.logR ? logWeightedSumExp(state.logR, weights) : Number.NEGATIVE_INFINITY;
-  return logAdd(logAdd(kept, waiting), started);
+  return logAdd(logAdd(logAdd(kept, waiting), timed), started);
 }
 
 function logAdd(a: number, b: number): number {
