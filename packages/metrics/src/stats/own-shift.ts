@@ -392,9 +392,9 @@ export function shiftAllowance(
 
 /**
  * How far a spread shape's bet may go: t²·Var(D) ≤ SPREAD_BET_LIMIT (`spreadAllowance`), where the
- * penalty is at most log √2. Any limit under 1 keeps the window an e-value; 0.5 cost tail-only
- * regressions nothing measurable at 100 requests/s and a tenth of a slow request at 1,000/s
- * (300 canaries a cell, docs/decisions.md), where 0.1 cost a third more slow requests there.
+ * penalty is at most log √2. Any limit under 1 keeps the window an e-value; at 0.5 a tail-only
+ * regression at 100 requests/s costs half a slow request more (σ 0.65: 6.0 → 6.5 on the detection
+ * bench), where 0.1 cost a third more slow requests at 1,000/s in a probe (docs/decisions.md).
  */
 export const SPREAD_BET_LIMIT = 0.5;
 
@@ -418,11 +418,12 @@ export function spreadAllowance(
   nC: number,
   nB: number,
 ): { lambda: number; logPenalty: number } {
+  const gaussian = shiftAllowance(ratio, sigma2, nC, nB);
+  if (!(gaussian.logPenalty > 0)) return gaussian;
   const nEff = (nC * nB) / (nC + nB);
-  if (!(ratio > 0) || !(nEff > 0)) return { lambda: 1, logPenalty: 0 };
   // Var(D) of the sides' own shifts: twice a side's τ² = ratio·σ².
   const varD = 2 * ratio * sigma2;
-  const lambda = Math.min(1 / (1 + 2 * nEff * ratio), Math.sqrt(SPREAD_BET_LIMIT / (nEff * nEff * varD)));
+  const lambda = Math.min(gaussian.lambda, Math.sqrt(SPREAD_BET_LIMIT / (nEff * nEff * varD)));
   const x = lambda * lambda * nEff * nEff * varD;
   return { lambda, logPenalty: -0.5 * Math.log1p(-x) };
 }
