@@ -714,3 +714,24 @@ regression(
   8416,
   REALISTIC_LATENCY,
 );
+
+regression(
+  "a person scaling a rolling update's Deployment down while the old pods retire scales the retirement with it (the allowance, a number of pods, let every old pod go: a 60% step served every user)",
+  {
+    replicas: 5,
+    weights: [60],
+    pauseMs: 60_000,
+    headerRoute: false,
+    neverReady: false,
+    skewMs: 0,
+    strategy: 'rolling',
+    router: 'deployment',
+    disturbances: [
+      { at: 13, kind: 'control', control: 'resume' },
+      { at: 8_363, kind: 'scaleStable', replicas: 3 },
+      { at: 38_938, kind: 'scaleStable', replicas: 6 },
+    ],
+  },
+  'succeeded',
+  15525,
+);
