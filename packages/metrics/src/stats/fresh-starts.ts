@@ -22,8 +22,9 @@ import { logWeightedSumExp } from './log-sum-exp.ts';
  * Where the window e-values rest on estimated allowances (a side's own shifts or bursts), a product
  * dragged down by the good windows before it absorbs a run of inflated windows that a fresh start
  * would not: a mixture over every window as onset (the Shiryaev–Roberts average) rolled back more
- * good canaries there (docs/decisions.md). So a fresh start is taken only at a step up (a handful a
- * release), and its windows are weighed with a careful allowance: the canary's own variation
+ * good canaries there (docs/decisions.md). So a fresh start of full weight is taken only at a step
+ * up (a handful a release; timed starts, below, weigh little), and its windows are weighed with a
+ * careful allowance: the canary's own variation
  * wherever its windows hint at more than the baseline's (latency: `carefulRatios`, a screen at
  * half its usual level; errors: `carefulVariance`, the 90% bound of its own bursts read from its
  * splits), not only once the judge's 1% screen has confirmed it. Measured on the detection bench
@@ -33,7 +34,7 @@ import { logWeightedSumExp } from './log-sum-exp.ts';
  *
  * A release without steps (a canary held at one weight) has no step to start at, and a regression
  * arriving late in it climbed back from where the good windows left every product (at 1,000
- * requests/s a 25% slower median from 6 minutes into a 10-minute hold at 20%: 5.5× the slow
+ * requests/s a 25% slower median from 6 minutes into a 10-minute hold at 20%: 5.3× the slow
  * requests of an oracle told the onset). So every window after FRESH_AFTER that starts no product
  * at a step starts a timed one, drawing on a budget of its own, TIMED_WEIGHT: the j-th weighs
  * TIMED_WEIGHT / (j·(j + 1)), so all of them together never weigh more than TIMED_WEIGHT however
@@ -56,8 +57,8 @@ export const FRESH_WEIGHT = 0.1;
 /**
  * The weight of all timed starts together (a release without steps); the j-th weighs
  * TIMED_WEIGHT / (j·(j + 1)). 0.005 against 0.02 cost a 25% slower median arriving late in a held
- * release at 100 requests/s half a slow request, and leaves the product from the first window
- * nearly all it had.
+ * release at 100 requests/s under half a slow request (a probe of 200), and leaves the product from
+ * the first window nearly all it had.
  */
 export const TIMED_WEIGHT = 0.005;
 /**
@@ -115,7 +116,7 @@ export function observeFresh(
 ): FreshStartState {
   const step = start === true;
   const made = (state.timed ?? 0) + (start === 'timed' ? 1 : 0);
-  const v = step ? Math.log(FRESH_WEIGHT / FRESH_STARTS) : Math.log(timedWeight(made));
+  const v = start === 'timed' ? Math.log(timedWeight(made)) : Math.log(FRESH_WEIGHT / FRESH_STARTS);
   const base = start
     ? window.map((_, g) => logAdd(state.logR?.[g] ?? Number.NEGATIVE_INFINITY, v))
     : state.logR;
@@ -160,8 +161,8 @@ export function foldFresh(
  * averaged over alternatives) at 1 − FRESH_WEIGHT − TIMED_WEIGHT, the fresh starts' sum averaged
  * with the alternatives' `weights`, and the weight of the starts not yet made (each a product of no
  * windows yet, 1; the timed ones after the j-th weigh TIMED_WEIGHT / (j + 1) together): so a judge
- * that has seen nothing reads 1. Without a `state` (a judge that keeps no fresh
- * starts, or has tested no window yet) the product alone.
+ * that has seen nothing reads 1. Without a `state` (a judge that keeps no fresh starts, or has
+ * tested no window yet) the product alone.
  */
 export function withFreshStarts(
   fromStart: number,
