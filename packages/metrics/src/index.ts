@@ -85,13 +85,16 @@ export {
   withFreshStarts,
 } from './stats/fresh-starts.ts';
 export { normalCdf, normalQuantile } from './stats/normal.ts';
-export type { OwnShiftState, ShiftWindow } from './stats/own-shift.ts';
+export type { Lean, OwnShiftState, ShiftWindow } from './stats/own-shift.ts';
 export {
   assumedStallRate,
+  CANARY_SHIFT_PRIOR,
+  carefulOwn,
   carefulRatios,
   chiSquareQuantile,
   FRESH_SCREEN_LEVEL,
   initialOwnShift,
+  leanAllowance,
   MAX_ASSUMED_STALL_RATE,
   MAX_STALL_RATE,
   observeShiftWindow,
@@ -105,6 +108,7 @@ export {
   shiftBlockFactor,
   shiftRatios,
   shiftWindow,
+  sideRatios,
   spreadAllowance,
   stallRate,
   twoLevelDof,
@@ -129,11 +133,13 @@ export { EXACT_UP_TO, logSampleMoment } from './stats/sampling.ts';
 export type { Shape, ShapeTestState, StallAllowance } from './stats/shape-e-process.ts';
 export {
   initialShapeTest,
+  leansOf,
   SHAPE_WEIGHTS,
   SHAPES,
   scoreVariance,
   shapeLogEValue,
   shapeScores,
+  shiftResponse,
   updateShapeTest,
 } from './stats/shape-e-process.ts';
 export { boundAtOrBelow, fasterBuckets, moveCounts, nonDecreasing } from './stats/slower-by.ts';

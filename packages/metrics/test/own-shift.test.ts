@@ -1,8 +1,10 @@
 import {
   assumedStallRate,
+  CANARY_SHIFT_PRIOR,
   chiSquareQuantile,
   initialOwnShift,
   initialShapeTest,
+  leansOf,
   logSampleMoment,
   normalCdf,
   observeShiftWindow,
@@ -18,7 +20,9 @@ import {
   shiftAllowance,
   shiftBlockFactor,
   shiftRatios,
+  shiftResponse,
   shiftWindow,
+  sideRatios,
   spreadAllowance,
   stallRate,
   twoLevelDof,
@@ -156,6 +160,70 @@ describe('own shifts: how far a side moves on its own between windows', () => {
     expect(small.lambda).toBe(shiftAllowance(0.001, 1, 20, 20).lambda);
     expect(small.logPenalty).toBeGreaterThan(shiftAllowance(0.001, 1, 20, 20).logPenalty);
     expect(spreadAllowance(0, 1, 500, 500)).toEqual({ lambda: 1, logPenalty: 0 });
+  });
+
+  it("reads how each shape's mean score answers a moved median: linearly for a shift, squared for a stretch", () => {
+    // A log-normal of σ 0.6: a shift δ₀'s scores are linear in log-latency, b = δ₀/σ²; a stretch s's
+    // are quadratic, c = (1 − 1/s²)/(2σ²). The buckets and the clip make them approximate.
+    const response = shiftResponse(BOUNDS, REFERENCE, SCORES);
+    SHAPES.forEach(({ shift, spread }, g) => {
+      const { b, c } = response[g] as { b: number; c: number };
+      if (spread === 1) {
+        expect(b).toBeGreaterThan((0.7 * shift) / 0.36);
+        expect(b).toBeLessThan((1.3 * shift) / 0.36);
+        expect(Math.abs(c)).toBeLessThan(0.2 * b);
+      } else {
+        const expected = (1 - 1 / spread ** 2) / (2 * 0.36);
+        expect(c).toBeGreaterThan(0.7 * expected);
+        expect(c).toBeLessThan(1.3 * expected);
+        expect(Math.abs(b)).toBeLessThan(0.2 * c);
+      }
+    });
+  });
+
+  it("keeps a spread shape's window an e-value where the canary's median moves more than the baseline's", () => {
+    // 2,000 and 8,000 requests a window, the baseline's median moving by its own 10% draw. A stretch
+    // reads a window moved either way as wider, so a canary moving more leans it the canary's way in
+    // every window, which the symmetric bound leaves out. Tied: the canary moves by √K·10% (K the
+    // prior, its variance K times the baseline's), its own windows not read. Own: it moves by 20%,
+    // and its bound comes from 60 windows of its own.
+    const LOCATION = 1;
+    const history = windows(21, 2_000, 8_000, 0.1);
+    const baseline = history.reduce(observeShiftWindow, initialOwnShift(SCORES));
+    const ratios = shiftRatios(baseline);
+    const stretches = SHAPES.flatMap((s, g) => (s.spread === 1 ? [] : [g]));
+    const meanE = (canarySpread: number, sides?: ReturnType<typeof sideRatios>) => {
+      const canary = windows(22, 4_000, 2_000, canarySpread);
+      const base = windows(23, 4_000, 8_000, 0.1);
+      const leans = sides && leansOf(BOUNDS, REFERENCE, SCORES, LOCATION, sides);
+      const sum = SCORES.map(() => 0);
+      canary.forEach((c, i) => {
+        updateShapeTest(initialShapeTest(), SCORES, c, base[i] as number[], ratios, undefined, leans).forEach(
+          (l, g) => {
+            sum[g] = (sum[g] as number) + Math.exp(l) / canary.length;
+          },
+        );
+      });
+      return Math.max(...stretches.map((g) => sum[g] as number));
+    };
+    const tiedSpread = 0.1 * Math.sqrt(CANARY_SHIFT_PRIOR);
+    const tied = sideRatios(baseline, undefined, LOCATION, false);
+    expect(tied).toEqual({
+      baseline: ratios[LOCATION],
+      canary: CANARY_SHIFT_PRIOR * (ratios[LOCATION] as number),
+      tied: true,
+    });
+    const own = windows(24, 60, 2_000, 0.2).reduce(
+      observeShiftWindow,
+      initialOwnShift(SCORES, LOCATION, true),
+    );
+    const ownSides = sideRatios(baseline, own, LOCATION, true);
+    expect(ownSides.tied).toBe(false);
+    // Measured: 0.98 tied and 0.77 own; under the symmetric bound alone 6.2 and 622.
+    expect(meanE(tiedSpread, tied)).toBeLessThanOrEqual(1.1);
+    expect(meanE(tiedSpread)).toBeGreaterThan(3);
+    expect(meanE(0.2, ownSides)).toBeLessThanOrEqual(1.1);
+    expect(meanE(0.2)).toBeGreaterThan(100);
   });
 
   it("takes the canary's own bound where its windows move more than the baseline's bound allows", () => {

@@ -4,6 +4,7 @@ import { FRESH_AFTER, type FreshStartState, foldFresh, withFreshStarts } from '.
 import { logWeightedSumExp } from '../stats/log-sum-exp.ts';
 import {
   assumedStallRate,
+  carefulOwn,
   carefulRatios,
   initialOwnShift,
   type OwnShiftState,
@@ -13,6 +14,7 @@ import {
   type ShiftWindow,
   shiftBlockFactor,
   shiftWindow,
+  sideRatios,
   stallRate,
   sumBucketBlocks,
   withinVariance,
@@ -25,6 +27,7 @@ import {
 } from '../stats/rate-e-process.ts';
 import {
   initialShapeTest,
+  leansOf,
   SHAPE_WEIGHTS,
   SHAPES,
   type ShapeTestState,
@@ -317,16 +320,31 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
     // windows show otherwise, what it built is given up (lowering an e-process keeps it one).
     const doubted = (pair?.canaryOwn ?? false) && !prev.canaryOwn;
     const distrust = (t: ShapeTestState | undefined) => (doubted && t ? t.map((v) => Math.min(v, 0)) : t);
-    const logE = f.warming
+    // The spread shapes' allowance for sides whose medians may move by different amounts.
+    const sides = prev.ownShift
+      ? sideRatios(prev.ownShift, prev.canaryShift, LOCATION, pair?.canaryOwn ?? false)
+      : undefined;
+    const leans = (a: number[][]) => sides && leansOf(bounds, reference, a, LOCATION, sides);
+    const warmScores = f.warming ? scores.map((a) => nonDecreasing(a, reference)) : undefined;
+    const logE = warmScores
       ? updateShapeTest(
           distrust(prev.logE) as ShapeTestState,
-          scores.map((a) => nonDecreasing(a, reference)),
+          warmScores,
           moveCounts(f.canary, fasterBuckets(bounds, slower)),
           f.baseline,
           ratios,
           stalls,
+          leans(warmScores),
         )
-      : updateShapeTest(distrust(prev.logE) as ShapeTestState, scores, f.canary, f.baseline, ratios, stalls);
+      : updateShapeTest(
+          distrust(prev.logE) as ShapeTestState,
+          scores,
+          f.canary,
+          f.baseline,
+          ratios,
+          stalls,
+          leans(scores),
+        );
     const fresh = freshWindow(prev, f, scores, stalls, () =>
       (logE as number[]).map((v, g) => v - ((prev.logE as number[])[g] as number)),
     );
@@ -342,6 +360,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
               f.baseline,
               ratios,
               stalls,
+              leans(scores),
             );
     // For the words: a fold a stall could explain counts no more than one could make of it.
     const stallish =
@@ -388,6 +407,10 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
     const windows = prev.canaryShift?.windows ?? 0;
     return foldFresh(prev.fresh, { canary, total, windows, warming: f.warming }, () => {
       const ratios = carefulRatios(shifts, prev.canaryShift, LOCATION, prev.canaryOwn ?? false);
+      const own = carefulOwn(shifts, prev.canaryShift, LOCATION, prev.canaryOwn ?? false);
+      const sides = sideRatios(shifts, prev.canaryShift, LOCATION, own);
+      const reference = prev.reference as number[];
+      const bounds = prev.bounds as number[];
       const seen = stalls && 'variances' in stalls ? stalls : undefined;
       const rate = Math.max(seen?.rate ?? 0, prev.canaryShift ? stallRate(prev.canaryShift) : 0);
       const careful: StallAllowance | undefined =
@@ -397,16 +420,16 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
               variances: seen?.variances ?? scores.map((a) => scoreVariance(prev.reference as number[], a)),
             }
           : stalls;
-      return f.warming
-        ? updateShapeTest(
-            initialShapeTest(),
-            scores.map((a) => nonDecreasing(a, prev.reference as number[])),
-            moveCounts(f.canary, fasterBuckets(prev.bounds as number[], slower)),
-            f.baseline,
-            ratios,
-            careful,
-          )
-        : updateShapeTest(initialShapeTest(), scores, f.canary, f.baseline, ratios, careful);
+      const warmScores = f.warming ? scores.map((a) => nonDecreasing(a, reference)) : scores;
+      return updateShapeTest(
+        initialShapeTest(),
+        warmScores,
+        f.warming ? moveCounts(f.canary, fasterBuckets(bounds, slower)) : f.canary,
+        f.baseline,
+        ratios,
+        careful,
+        leansOf(bounds, reference, warmScores, LOCATION, sides),
+      );
     });
   };
   return {

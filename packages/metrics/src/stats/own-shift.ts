@@ -371,10 +371,19 @@ export function carefulRatios(
   canaryOwn: boolean,
 ): number[] {
   const rBs = shiftRatios(baseline);
-  const own =
-    canary !== undefined &&
-    (canaryOwn || canaryExceeds(canary, screened, rBs[screened] as number, FRESH_SCREEN_LEVEL));
+  const own = carefulOwn(baseline, canary, screened, canaryOwn);
   return rBs.map((rB, g) => (own ? (rB + Math.max(rB, upperRatio(canary as OwnShiftState, g))) / 2 : rB));
+}
+
+/** Whether `carefulRatios` allows for the canary's own bound. */
+export function carefulOwn(
+  baseline: OwnShiftState,
+  canary: OwnShiftState | undefined,
+  screened: number,
+  canaryOwn: boolean,
+): boolean {
+  const rB = shiftRatios(baseline)[screened] as number;
+  return canary !== undefined && (canaryOwn || canaryExceeds(canary, screened, rB, FRESH_SCREEN_LEVEL));
 }
 
 /** The bet and the allowance for one window: λ and the log of exp(λ²·n_eff²·τ²). */
@@ -426,6 +435,91 @@ export function spreadAllowance(
   const lambda = Math.min(gaussian.lambda, Math.sqrt(SPREAD_BET_LIMIT / (nEff * nEff * varD)));
   const x = lambda * lambda * nEff * nEff * varD;
   return { lambda, logPenalty: -0.5 * Math.log1p(-x) };
+}
+
+/**
+ * A side's own shifts of its median as a spread shape's window reads them: the coefficients of the
+ * shape's mean score against a shift δ in log-latency, mean(δ) ≈ mean(0) + b·δ + c·δ²
+ * (shape-e-process.ts, `shiftResponse`), and bounds on each side's variance of δ (log-latency²).
+ * `tied`: the canary's is CANARY_SHIFT_PRIOR times the baseline's, whatever the baseline's is (no
+ * bound of its own yet), so the baseline's moment may be taken at its bound too.
+ */
+export interface Lean {
+  b: number;
+  c: number;
+  canary: number;
+  baseline: number;
+  tied: boolean;
+}
+
+/**
+ * A spread shape's bet and allowance where the sides' own shifts may differ (`Lean`). For
+ * D = b·(δ_C − δ_B) + c·(δ_C² − δ_B²), δ_s ~ N(0, s_s²), D's mean is c·(s_C² − s_B²): a canary
+ * whose median moves more than the baseline's reads wider in every window, whichever way it moves,
+ * which the symmetric bound (`spreadAllowance`) leaves out. Each side's moment is exact,
+ *   E[exp(±t·(b·δ + c·δ²))] = (1 ∓ 2t·c·s²)^(−½) · exp(t²b²s² / (2(1 ∓ 2t·c·s²))).
+ * The side whose squared shift raises D (the canary's for c > 0) is taken at its bound. The other's
+ * falls as its s² grows, so it is taken at its bound only where the canary's is tied to it (the
+ * product then grows with the baseline's s², for CANARY_SHIFT_PRIOR ≥ 1); otherwise at its linear
+ * part alone (−t·c·δ² ≤ 0). The bet is held to 2t·|c|·s² ≤ SPREAD_BET_LIMIT, and the penalty is the
+ * larger of this bound and the symmetric one for the shape's own ratio at that bet: each holds
+ * under its model.
+ */
+export function leanAllowance(
+  lean: Lean,
+  ratio: number,
+  sigma2: number,
+  nC: number,
+  nB: number,
+): { lambda: number; logPenalty: number } {
+  const spread = spreadAllowance(ratio, sigma2, nC, nB);
+  const nEff = (nC * nB) / (nC + nB);
+  const [up, down] = lean.c >= 0 ? [lean.canary, lean.baseline] : [lean.baseline, lean.canary];
+  const q = Math.abs(lean.c) * up;
+  if (!(nEff > 0) || !(q > 0 || lean.b !== 0)) return spread;
+  const lambda = q > 0 ? Math.min(spread.lambda, SPREAD_BET_LIMIT / (2 * nEff * q)) : spread.lambda;
+  const t = lambda * nEff;
+  const x = 2 * t * q;
+  // The falling side's help: only where the canary's bound is tied to the baseline's (c > 0).
+  const y = lean.tied && lean.c > 0 ? 2 * t * lean.c * down : 0;
+  const b2 = lean.b * lean.b;
+  const leaning =
+    -0.5 * Math.log1p(-x) -
+    0.5 * Math.log1p(y) +
+    (t * t * b2 * up) / (2 * (1 - x)) +
+    (t * t * b2 * down) / (2 * (1 + y));
+  const varD = 2 * ratio * sigma2;
+  const symmetric = varD > 0 ? -0.5 * Math.log1p(-(t * t * varD)) : 0;
+  return { lambda, logPenalty: Math.max(leaning, Number.isFinite(symmetric) ? symmetric : 0) };
+}
+
+/**
+ * How many times the baseline's own shift variance a canary's is taken to be until its windows are
+ * found moving more (`pairRatios`' screen), where its own bound takes over. The charge grows with
+ * it on every window of every release, first-order in the bet (t·c·(K − 1)·s_B²); at low traffic
+ * the baseline's bound is mostly sampling, so it falls on regressions there. Measured on the
+ * detection bench's cells (300–1,000 canaries): a canary moving twice as much as the baseline (CV
+ * 0.2 against 0.1, a variance four times) rolled back 29.3% at 1,000 requests/s without it, 0.6% at
+ * 2, 0.1% at 3 and 4; a tail-only regression at 10 requests/s (σ 0.7) cost 11.4 slow requests
+ * without it, 11.7 at 2, 13.2 at 3, 14.5 at 4 (docs/decisions.md).
+ */
+export const CANARY_SHIFT_PRIOR = 2;
+
+/**
+ * The location shape's r per side, for `Lean`: the baseline's bound, and the canary's own bound
+ * (at least the baseline's) once its windows were found moving more (`canaryOwn`); before that
+ * CANARY_SHIFT_PRIOR times the baseline's (`tied`).
+ */
+export function sideRatios(
+  baseline: OwnShiftState,
+  canary: OwnShiftState | undefined,
+  screened: number,
+  canaryOwn: boolean,
+): { baseline: number; canary: number; tied: boolean } {
+  const rB = shiftRatios(baseline)[screened] as number;
+  if (canaryOwn && canary)
+    return { baseline: rB, canary: Math.max(rB, upperRatio(canary, screened)), tied: false };
+  return { baseline: rB, canary: CANARY_SHIFT_PRIOR * rB, tied: true };
 }
 
 /** Per-bucket counts summed `f` windows at a time, the newest batch complete (older leftovers dropped). */

@@ -1,6 +1,6 @@
 import { logWeightedSumExp } from './log-sum-exp.ts';
 import { normalCdf, normalQuantile } from './normal.ts';
-import { shiftAllowance, spreadAllowance } from './own-shift.ts';
+import { type Lean, leanAllowance, shiftAllowance, spreadAllowance } from './own-shift.ts';
 import { logSampleMoment } from './sampling.ts';
 import { cappedWindow, stallCap } from './stall-cap.ts';
 
@@ -65,6 +65,24 @@ const CLIP = Math.log(20);
  * linearly in probit against log-latency, which is exact for a log-normal.
  */
 export function shapeScores(bounds: readonly number[], reference: readonly number[]): number[][] {
+  const { median, probs, probit } = referenceModel(bounds, reference);
+  const base = probs((l) => normalCdf(probit(l)));
+  return SHAPES.map(({ shift, spread }) => {
+    const alt = probs((l) => normalCdf(probit(median + (l - median - shift) / spread)));
+    return alt.map((p, k) => {
+      const q = base[k] as number;
+      if (!(p > 0) || !(q > 0)) return p > q ? CLIP : -CLIP;
+      return Math.max(-CLIP, Math.min(CLIP, Math.log(p / q)));
+    });
+  });
+}
+
+/**
+ * The reference's shape as the scores read it: its CDF smoothed (half a request per bucket) and
+ * interpolated linearly in probit against log-latency, its median, and the bucket probabilities of
+ * any CDF over log-latency.
+ */
+function referenceModel(bounds: readonly number[], reference: readonly number[]) {
   const total = reference.reduce((s, n) => s + n, 0) + 0.5 * reference.length;
   const logs = bounds.map((b) => Math.log(b));
   let acc = 0;
@@ -97,15 +115,60 @@ export function shapeScores(bounds: readonly number[], reference: readonly numbe
     const cdf = logs.map(cdfAt);
     return [...cdf.map((c, k) => c - (k === 0 ? 0 : (cdf[k - 1] as number))), 1 - (cdf.at(-1) as number)];
   };
-  const base = probs((l) => normalCdf(probit(l)));
-  return SHAPES.map(({ shift, spread }) => {
-    const alt = probs((l) => normalCdf(probit(median + (l - median - shift) / spread)));
-    return alt.map((p, k) => {
-      const q = base[k] as number;
-      if (!(p > 0) || !(q > 0)) return p > q ? CLIP : -CLIP;
-      return Math.max(-CLIP, Math.min(CLIP, Math.log(p / q)));
-    });
+  return { median, probs, probit };
+}
+
+/** The shift a window's mean score is read over, in log-latency (±5%). */
+const RESPONSE_STEP = 0.05;
+
+/**
+ * How each shape's mean score answers a side's own shift δ of its median (in log-latency): the
+ * coefficients b and c of mean(δ) ≈ mean(0) + b·δ + c·δ², for the reference's shape shifted whole,
+ * by central differences over ±RESPONSE_STEP. A location shape's scores are about linear in δ
+ * (c ≈ 0); a stretch's about quadratic (b ≈ 0, c > 0): a window shifted either way reads wider.
+ */
+export function shiftResponse(
+  bounds: readonly number[],
+  reference: readonly number[],
+  scores: readonly (readonly number[])[],
+): { b: number; c: number }[] {
+  const { probs, probit } = referenceModel(bounds, reference);
+  const at = [-RESPONSE_STEP, 0, RESPONSE_STEP].map((d) => probs((l) => normalCdf(probit(l - d))));
+  return scores.map((a) => {
+    const [down, mid, up] = at.map((p) => p.reduce((s, q, k) => s + q * (a[k] as number), 0)) as [
+      number,
+      number,
+      number,
+    ];
+    return {
+      b: (up - down) / (2 * RESPONSE_STEP),
+      c: (up + down - 2 * mid) / (2 * RESPONSE_STEP * RESPONSE_STEP),
+    };
   });
+}
+
+/**
+ * Per shape, the sides' own shifts as its scores read them (`Lean`), from the location shape's r per
+ * side (own-shift.ts, `sideRatios`): r is a side's shift variance over a request's, so s² = r·σ²/b²
+ * in the location shape's scores.
+ */
+export function leansOf(
+  bounds: readonly number[],
+  reference: readonly number[],
+  scores: readonly (readonly number[])[],
+  location: number,
+  sides: { baseline: number; canary: number; tied: boolean },
+): Lean[] {
+  const response = shiftResponse(bounds, reference, scores);
+  const { b } = response[location] as { b: number };
+  const perRatio = b !== 0 ? scoreVariance(reference, scores[location] as readonly number[]) / (b * b) : 0;
+  return response.map(({ b, c }) => ({
+    b,
+    c,
+    canary: sides.canary * perRatio,
+    baseline: sides.baseline * perRatio,
+    tied: sides.tied,
+  }));
 }
 
 /**
@@ -187,8 +250,10 @@ const plainRatio = (a: readonly number[], canary: readonly number[], pooled: rea
  * Folds one look's requests per bucket into the test. A window without requests on either side
  * carries no evidence. With `ratios` (per shape, own-shift.ts), each shape bets λ ≤ 1 on the
  * window and pays for the sides' own shifts: exact for requests exchangeable within the window
- * when every ratio is 0, as without them. With `stalls`, a stall at the rate given cannot decide a
- * window: seen, each shape's window is capped (stall-cap.ts); assumed, divided (`stallDivisor`).
+ * when every ratio is 0, as without them. With `leans`, the spread shapes also pay for sides whose
+ * medians move by different amounts (own-shift.ts, `leanAllowance`). With `stalls`, a stall at the
+ * rate given cannot decide a window: seen, each shape's window is capped (stall-cap.ts); assumed,
+ * divided (`stallDivisor`).
  */
 export function updateShapeTest(
   state: ShapeTestState,
@@ -197,6 +262,7 @@ export function updateShapeTest(
   baseline: readonly number[],
   ratios?: readonly number[],
   stalls?: StallAllowance,
+  leans?: readonly Lean[],
 ): ShapeTestState {
   const nC = canary.reduce((s, x) => s + x, 0);
   const nB = baseline.reduce((s, x) => s + x, 0);
@@ -206,7 +272,13 @@ export function updateShapeTest(
   const assumed = stalls !== undefined && 'assumed' in stalls && stalls.rate > 0;
   const windows = scores.map((a, g) => {
     // A spread shape's scores move with the square of a side's own shift as well (own-shift.ts).
-    const allowance = SHAPES[g]?.spread === 1 ? shiftAllowance : spreadAllowance;
+    const lean = leans?.[g];
+    const allowance =
+      SHAPES[g]?.spread === 1
+        ? shiftAllowance
+        : lean
+          ? (r: number, s2: number, c: number, b: number) => leanAllowance(lean, r, s2, c, b)
+          : spreadAllowance;
     const { lambda, logPenalty } = allowance(ratios?.[g] ?? 0, scoreVariance(pooled, a), nC, nB);
     const bet = lambda === 1 ? a : a.map((x) => lambda * x);
     const observed = canary.reduce((sum, c, k) => sum + c * (bet[k] as number), 0);
