@@ -326,6 +326,9 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
       : undefined;
     const leans = (a: number[][]) => sides && leansOf(bounds, reference, a, LOCATION, sides);
     const warmScores = f.warming ? scores.map((a) => nonDecreasing(a, reference)) : undefined;
+    // A fold weighed as its requests were served (not warming): the product's and the settled test's.
+    const foldAsServed = (t: ShapeTestState) =>
+      updateShapeTest(t, scores, f.canary, f.baseline, ratios, stalls, leans(scores));
     const logE = warmScores
       ? updateShapeTest(
           distrust(prev.logE) as ShapeTestState,
@@ -336,15 +339,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
           stalls,
           leans(warmScores),
         )
-      : updateShapeTest(
-          distrust(prev.logE) as ShapeTestState,
-          scores,
-          f.canary,
-          f.baseline,
-          ratios,
-          stalls,
-          leans(scores),
-        );
+      : foldAsServed(distrust(prev.logE) as ShapeTestState);
     const fresh = freshWindow(prev, f, scores, stalls, () =>
       (logE as number[]).map((v, g) => v - ((prev.logE as number[])[g] as number)),
     );
@@ -353,15 +348,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         ? undefined
         : f.warming
           ? (distrust(prev.settled) ?? initialShapeTest())
-          : updateShapeTest(
-              distrust(prev.settled) ?? initialShapeTest(),
-              scores,
-              f.canary,
-              f.baseline,
-              ratios,
-              stalls,
-              leans(scores),
-            );
+          : foldAsServed(distrust(prev.settled) ?? initialShapeTest());
     // For the words: a fold a stall could explain counts no more than one could make of it.
     const stallish =
       stalls && 'assumed' in stalls && !f.warming && stallLike(scores, f.canary, f.baseline)
