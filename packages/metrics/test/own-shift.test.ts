@@ -4,6 +4,7 @@ import {
   chiSquareQuantile,
   initialOwnShift,
   initialShapeTest,
+  leanAllowance,
   leansOf,
   logSampleMoment,
   normalCdf,
@@ -31,6 +32,7 @@ import {
   withinVariance,
 } from '@kanary/metrics';
 import { poissonSampler, seededRandom } from '@kanary/testkit';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 const BOUNDS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
@@ -224,6 +226,44 @@ describe('own shifts: how far a side moves on its own between windows', () => {
     expect(meanE(tiedSpread)).toBeGreaterThan(3);
     expect(meanE(0.2, ownSides)).toBeLessThanOrEqual(1.1);
     expect(meanE(0.2)).toBeGreaterThan(100);
+  });
+
+  it('bounds the moment of every Gaussian shift of the sides its model allows (generated)', () => {
+    // log E[exp(±t·(b·δ + c·δ²))] for δ ~ N(0, s²), exact: the canary's side +, the baseline's −.
+    const side = (t: number, b: number, c: number, s2: number, sign: 1 | -1) => {
+      const x = 1 - 2 * sign * t * c * s2;
+      return x <= 0 ? Number.POSITIVE_INFINITY : -0.5 * Math.log(x) + (t * t * b * b * s2) / (2 * x);
+    };
+    const unit = fc.double({ min: 0, max: 1, noNaN: true });
+    fc.assert(
+      fc.property(
+        fc.record({
+          b: fc.double({ min: -2, max: 2, noNaN: true }),
+          c: fc.double({ min: -2, max: 2, noNaN: true }),
+          baseline: fc.double({ min: 1e-6, max: 0.05, noNaN: true }),
+          canary: fc.double({ min: 1e-6, max: 0.2, noNaN: true }),
+          tied: fc.boolean(),
+          ratio: fc.double({ min: 0, max: 0.1, noNaN: true }),
+          nC: fc.integer({ min: 1, max: 20_000 }),
+          nB: fc.integer({ min: 1, max: 20_000 }),
+          u: unit,
+          v: unit,
+        }),
+        ({ b, c, baseline, canary, tied, ratio, nC, nB, u, v }) => {
+          const lean = tied
+            ? { b, c, baseline, canary: CANARY_SHIFT_PRIOR * baseline, tied }
+            : { b, c, baseline, canary, tied };
+          const { lambda, logPenalty } = leanAllowance(lean, ratio, 1, nC, nB);
+          const t = (lambda * nC * nB) / (nC + nB);
+          // The truth, anywhere the model allows: each side at most its bound; tied, the canary's at
+          // most CANARY_SHIFT_PRIOR times the baseline's true variance.
+          const sB = u * baseline;
+          const sC = tied ? v * CANARY_SHIFT_PRIOR * sB : v * canary;
+          expect(side(t, b, c, sC, 1) + side(t, b, c, sB, -1)).toBeLessThanOrEqual(logPenalty + 1e-9);
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 
   it("takes the canary's own bound where its windows move more than the baseline's bound allows", () => {
