@@ -404,18 +404,18 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         rate > 0
           ? {
               rate,
-              variances: seen?.variances ?? scores.map((a) => scoreVariance(prev.reference as number[], a)),
+              variances: seen?.variances ?? scores.map((a) => scoreVariance(reference, a)),
             }
           : stalls;
-      const warmScores = f.warming ? scores.map((a) => nonDecreasing(a, reference)) : scores;
+      const weighed = f.warming ? scores.map((a) => nonDecreasing(a, reference)) : scores;
       return updateShapeTest(
         initialShapeTest(),
-        warmScores,
+        weighed,
         f.warming ? moveCounts(f.canary, fasterBuckets(bounds, slower)) : f.canary,
         f.baseline,
         ratios,
         careful,
-        leansOf(bounds, reference, warmScores, LOCATION, sides),
+        leansOf(bounds, reference, weighed, LOCATION, sides),
       );
     });
   };
