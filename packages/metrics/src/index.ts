@@ -111,6 +111,7 @@ export {
   sideRatios,
   spreadAllowance,
   stallRate,
+  TAIL_SCREEN_LEVEL,
   twoLevelDof,
   twoLevelScatter,
   withinVariance,

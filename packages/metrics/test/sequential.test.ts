@@ -461,6 +461,18 @@ describe('sequentialLatency over every bucket (the default)', () => {
         '1000 rps, CV 0.1 held six looks, state persisted',
         moving({ persist: true, variation: { cv: 0.1, shared: false, holdLooks: 6 } }),
       ],
+      // The tail alone: each side's log-σ moved by CV 10%, held a minute (a pod whose GC pauses
+      // widen its latency for a while). The location shape's window means do not show it, so the
+      // judge folded nothing and rolled back 6.7% and 10.3% of such canaries on the detection bench
+      // (100 and 1,000 rps) before it read a spread shape's window means for folds too.
+      [
+        '100 rps, the tail alone CV 0.1 held six looks',
+        moving({ rps: 100, variation: { cv: 0.1, shared: false, holdLooks: 6, tail: true } }),
+      ],
+      [
+        '1000 rps, the tail alone CV 0.1 held six looks',
+        moving({ variation: { cv: 0.1, shared: false, holdLooks: 6, tail: true } }),
+      ],
     ];
 
     it.each(cases)(
@@ -590,6 +602,27 @@ describe('sequentialLatency over every bucket (the default)', () => {
       expect(rolled).toBeLessThanOrEqual(4);
     });
 
+    it('rolls back few canaries whose tail moves more on its own than the baseline, and says so once its windows show it', () => {
+      // The tail alone: the canary's log-σ moves by a CV of 20% a look where the baseline's moves by
+      // 10% (100 rps). The screen read the location shape's windows only, which a moving tail leaves
+      // still: it found 40 of these 1,000 canaries, and 16 were rolled back. The spread shape's
+      // windows are now screened too, at TAIL_SCREEN_LEVEL: 530 found, 14 rolled back — not α
+      // (at 0.999, 680 and 11, for a price on tail-only regressions; docs/decisions.md).
+      const scenario = moving({ rps: 100, variation: { cv: 0.1, shared: false, canaryCv: 0.2, tail: true } });
+      let said = 0;
+      let rolled = 0;
+      for (let seed = 1; seed <= 1_000; seed++) {
+        let saying = false;
+        const spy = observed(make(), (out) => {
+          if (/moves more on its own than the baseline's/.test(out.look.message ?? '')) saying = true;
+        });
+        if (runCanary(spy, scenario, seed).rolledBack) rolled++;
+        if (saying) said++;
+      }
+      expect(said).toBeGreaterThanOrEqual(400);
+      expect(rolled).toBeLessThanOrEqual(15);
+    });
+
     it('holds alpha where each side alone stalls now and then, and says what it saw', () => {
       // Each look each side alone is twice as slow with chance 2% (a pod's rare pause), its history
       // too. A Gaussian allowance spreads the history's stalls thinly over every window, and a
@@ -681,7 +714,10 @@ describe('sequentialLatency over every bucket (the default)', () => {
     // own stalls from then on, so each look counts at most what its stall rate allows: caught at
     // the 18th look after, by a test started afresh at a look after the slowdown (timed starts,
     // stats/fresh-starts.ts; the 28th before them, the first before stalls were assumed; never,
-    // while the division took from the shapes the stall explains better what they had built).
+    // while the division took from the shapes the stall explains better what they had built). Since
+    // a spread shape's window means are read for folds too, the baseline's return — a level that
+    // changed, which the fold rule reads as a shift that lasts — folds three looks into one from
+    // the third look after: caught at the 24th (a fold decides every third look; 26 leaves one more).
     const bad = [300, 1_200, 3_000, 3_000, 2_500];
     const fast = [2_400, 1_800, 1_200, 540, 60];
     let after = 0;
@@ -702,7 +738,7 @@ describe('sequentialLatency over every bucket (the default)', () => {
     }
     expect(worse?.look.phase).toBe('failed');
     expect(after).toBeGreaterThan(1);
-    expect(after).toBeLessThanOrEqual(20);
+    expect(after).toBeLessThanOrEqual(26);
     expect(worse?.look.message).toMatch(/^latency regression: canary p50/);
   });
 });

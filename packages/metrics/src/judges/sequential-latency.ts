@@ -91,6 +91,17 @@ interface State extends WarmUpClock {
 
 /** The shape whose window means show how long own shifts last: the median 10% slower. */
 const LOCATION = SHAPES.findIndex((s) => s.shift === 0.1 && s.spread === 1);
+/**
+ * The spread shape read the same way, for own shifts of the tail alone (a pod whose GC pauses
+ * widen its latency for a minute), which a location shape's window means do not show; and
+ * screened for a canary whose tail moves more than the baseline's (own-shift.ts, `pairRatios`).
+ */
+const TAIL = SHAPES.findIndex((s) => s.shift === 0 && s.spread === 1.17);
+/**
+ * The fold rule's first bar for each of the two series: a one-sided 0.5% normal point, so that a
+ * fold found by chance in either stays about as rare (1 history in 100) as with one series at 1%.
+ */
+const FOLD_BAR = 2.576;
 
 const leOf = (s: SeriesValue) => (s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le));
 
@@ -196,6 +207,11 @@ interface ShapeState extends WarmUpClock {
   pending?: Fold;
   /** Until a fold is found (or SERIES_CAP windows show none): the baseline's windows, read for one. */
   series?: ShiftWindow[];
+  /**
+   * The same windows read with the TAIL shape's scores; absent in a state saved before tails were
+   * read for folds, which then goes on with the location shape's alone.
+   */
+  tailSeries?: ShiftWindow[];
   canary: number[];
   baseline: number[];
 }
@@ -213,11 +229,28 @@ function historyWindow(w: Readonly<Record<string, number>>): Map<number, number>
 /** Baseline windows read for shifts that outlast one, at most (an hour of 10 s looks). */
 const SERIES_CAP = 360;
 
-const seriesOf = (windows: readonly number[][], scores: readonly number[][]): ShiftWindow[] =>
+const seriesOf = (windows: readonly number[][], scores: readonly number[][], g = LOCATION): ShiftWindow[] =>
   windows.flatMap((w) => {
-    const read = shiftWindow(w, scores[LOCATION] as number[]);
+    const read = shiftWindow(w, scores[g] as number[]);
     return read ? [read] : [];
   });
+
+/**
+ * Windows per fold: the fold rule on the location shape's window means and on the tail shape's,
+ * the larger (each at FOLD_BAR); the location shape's alone, at the rule's own bar, for a state
+ * that kept no tail series.
+ */
+function foldOf(
+  series: readonly ShiftWindow[],
+  tail: readonly ShiftWindow[] | undefined,
+  shifts: OwnShiftState,
+): number {
+  if (!tail) return shiftBlockFactor(series, withinVariance(shifts, LOCATION));
+  return Math.max(
+    shiftBlockFactor(series, withinVariance(shifts, LOCATION), FOLD_BAR),
+    shiftBlockFactor(tail, withinVariance(shifts, TAIL), FOLD_BAR),
+  );
+}
 
 /**
  * Where no fold was found yet, this look's baseline window joins the series; once the series shows
@@ -226,14 +259,24 @@ const seriesOf = (windows: readonly number[][], scores: readonly number[][]): Sh
  * less confidence than their count claims); starting them again at the prior cost the chance folds
  * of ordinary releases most of their power (docs/decisions.md). Mutates the look's new state.
  */
-function readForFolds(state: ShapeState, before: ShiftWindow[], baseline: readonly number[]): void {
+function readForFolds(
+  state: ShapeState,
+  before: ShiftWindow[],
+  beforeTail: ShiftWindow[] | undefined,
+  baseline: readonly number[],
+): void {
   const shifts = state.ownShift as OwnShiftState;
   const series = [...before, ...seriesOf([baseline as number[]], shifts.scores)];
-  const block = shiftBlockFactor(series, withinVariance(shifts, LOCATION));
+  const tail = beforeTail && [...beforeTail, ...seriesOf([baseline as number[]], shifts.scores, TAIL)];
+  const block = foldOf(series, tail, shifts);
   delete state.series;
+  delete state.tailSeries;
   if (block > 1) {
     state.block = block;
-  } else if (series.length < SERIES_CAP) state.series = series;
+  } else if (series.length < SERIES_CAP) {
+    state.series = series;
+    if (tail) state.tailSeries = tail;
+  }
 }
 
 /**
@@ -307,7 +350,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
     const scores = shapeScores(bounds, reference);
     // The allowance for own shifts, from both sides' windows before this fold.
     const pair = prev.ownShift
-      ? pairRatios(prev.ownShift, prev.canaryShift, LOCATION, prev.canaryOwn)
+      ? pairRatios(prev.ownShift, prev.canaryShift, LOCATION, prev.canaryOwn, TAIL)
       : undefined;
     const ratios = pair?.ratios;
     // The baseline's stalls bound what one window may count (stats/stall-cap.ts).
@@ -446,7 +489,8 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         const scores = shapeScores(bounds, reference);
         const single = history.reduce(observeShiftWindow, initialOwnShift(scores, LOCATION));
         const series = seriesOf(history, scores);
-        const block = ownShifts ? shiftBlockFactor(series, withinVariance(single, LOCATION)) : 1;
+        const tailSeries = seriesOf(history, scores, TAIL);
+        const block = ownShifts ? foldOf(series, tailSeries, single) : 1;
         const ownShift = !ownShifts
           ? undefined
           : block > 1
@@ -462,7 +506,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
             ...(ownShift ? { ownShift, canaryShift: initialOwnShift(scores, LOCATION, true) } : {}),
             ...(block > 1 ? { block } : {}),
             // No fold yet: the release's baseline windows are read for one at every look.
-            ...(ownShifts && block === 1 ? { series } : {}),
+            ...(ownShifts && block === 1 ? { series, tailSeries } : {}),
             canary: zeros,
             baseline: zeros,
           },
@@ -511,7 +555,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         baseline: add(prev.baseline, bNow),
       };
       if (tested) delete state.pending;
-      if (prev.series && state.ownShift) readForFolds(state, prev.series, bNow);
+      if (prev.series && state.ownShift) readForFolds(state, prev.series, prev.tailSeries, bNow);
       const logE = state.logE as ShapeTestState;
       const settled = state.settled;
       if (total(cNow) + total(bNow) === 0)
@@ -536,7 +580,7 @@ function shapeJudge(alpha: number, warmUp: WarmUpOption | undefined, ownShifts: 
         ...(warm.warming ? { warmingUp: { allowed: slower, until: warm.warmUntil } } : {}),
       };
       const canaryOwn = state.ownShift
-        ? pairRatios(state.ownShift, state.canaryShift, LOCATION, state.canaryOwn).canaryOwn
+        ? pairRatios(state.ownShift, state.canaryShift, LOCATION, state.canaryOwn, TAIL).canaryOwn
         : false;
       const ms = (v: number | undefined) => (v === undefined ? '?' : `${Number(v.toPrecision(3))}`);
       const words = `canary p50 ${ms(detail.canary.p50)}, p99 ${ms(detail.canary.p99)} over ${count(detail.canary.total)} requests; baseline p50 ${ms(detail.baseline.p50)}, p99 ${ms(detail.baseline.p99)} over ${count(detail.baseline.total)}${

@@ -30,10 +30,10 @@ import { foldFactor } from './persistence.ts';
  * canary on fewer pods averages fewer pods' wobbles, and one whose windows vary more than the
  * baseline's bound allows (a chi-square test at 1%, `pairRatios`) is allowed its own 99% bound.
  * The allowance is then for u_C − u_B of variance τ_B² + τ_C², so r is the mean of the sides'.
- * Shifts that last longer than a window (a pod slow for a minute) lean several windows the same
- * way: where the history shows them, the judge folds that many windows into one
- * (`shiftBlockFactor`, the error judge's rule, stats/persistence.ts) and reads the moments over
- * folds.
+ * Shifts that last longer than a window (a pod slow for a minute, or its tail wider for one) lean
+ * several windows the same way: where the history shows them in a location shape's window means or
+ * a spread shape's, the judge folds that many windows into one (`shiftBlockFactor`, the error
+ * judge's rule, stats/persistence.ts) and reads the moments over folds.
  *
  * Stalls: a Gaussian is a poor model of a pod's rare long pause (a side twice as slow in one window
  * of fifty). Its variance spreads the pause thinly over every window, and one stalled canary window
@@ -326,28 +326,43 @@ export function twoLevelScatter(x: readonly number[]): number {
 
 /**
  * Per shape, r for the pair of sides, (r_B + r_C)/2: the baseline's bound (`shiftRatios`) for
- * both, unless the canary's windows exceed it for the shape `screened` (`canaryExceeds`); then each
- * shape's r_C is the canary's own 99% upper bound (at least r_B), from then on (`screenedBefore`:
- * the release's earlier looks found it). Only one shape is screened: a location shape's scores are
- * light-tailed, while the spread shapes' weigh the few requests in the tails heavily, so their
- * windows scatter beyond what chi-square allows and a canary whose tail grew (a regression)
- * screened as wobbling: screening them cost 12% and 23% more slow requests before σ 0.7 and σ 0.65
- * regressions were caught at 10 and 100 requests/s.
+ * both, unless the canary's windows exceed it for the shape `screened` (`canaryExceeds`) or, at
+ * TAIL_SCREEN_LEVEL, for the spread shape `tail`; then each shape's r_C is the canary's own 99%
+ * upper bound (at least r_B), from then on (`screenedBefore`: the release's earlier looks found it).
+ * A location shape's scores are light-tailed; a spread shape's weigh the few requests in the tails
+ * heavily, so its windows scatter beyond what chi-square allows and a canary whose tail grew (a
+ * regression) screened as wobbling at 1%: 12% and 23% more slow requests before σ 0.7 and σ 0.65
+ * regressions were caught at 10 and 100 requests/s (twice as many at 100/s in a later probe).
  */
 export function pairRatios(
   baseline: OwnShiftState,
   canary: OwnShiftState | undefined,
   screened: number,
   screenedBefore = false,
+  tail?: number,
 ): { ratios: number[]; canaryOwn: boolean } {
   const rBs = shiftRatios(baseline);
   const canaryOwn =
-    canary !== undefined && (screenedBefore || canaryExceeds(canary, screened, rBs[screened] as number));
+    canary !== undefined &&
+    (screenedBefore ||
+      canaryExceeds(canary, screened, rBs[screened] as number) ||
+      (tail !== undefined && canaryExceeds(canary, tail, rBs[tail] as number, TAIL_SCREEN_LEVEL)));
   const ratios = rBs.map((rB, g) =>
     canaryOwn ? (rB + Math.max(rB, upperRatio(canary as OwnShiftState, g))) / 2 : rB,
   );
   return { ratios, canaryOwn };
 }
+
+/**
+ * The spread shape's screen level (`pairRatios`). A canary whose tail alone wobbles twice as much as
+ * the baseline's (its log-σ moving by a CV of 20% a look where the baseline's moves by 10%; the
+ * detection bench's seeds, 1,000 a row) was rolled back in 3.0% of releases at 1,000 requests/s
+ * and 1.5% at 100/s with the location shape screened alone; 1.6% and 0.8% with this one too. The
+ * price falls on tail-only regressions, whose windows scatter beyond chi-square and now and then
+ * fire it: σ 0.65 at 100 requests/s 7.8 slow requests without it, 8.1 at 0.9999, 9.3 at 0.999
+ * (1.3% and 0.7% rolled back), 14.7 at 0.99 (docs/decisions.md).
+ */
+export const TAIL_SCREEN_LEVEL = 0.9999;
 
 /**
  * The level of the careful screen for windows of a test started afresh mid-release: about the
@@ -545,23 +560,28 @@ export function shiftWindow(counts: readonly number[], scores: readonly number[]
 
 /**
  * How many windows the test folds as one, read from the baseline's windows: the error judge's rule
- * (stats/persistence.ts) on each window's mean score for a location shape, standardised by its
- * sampling error (`sigma2`, a request's score variance within a window).
+ * (stats/persistence.ts) on each window's mean score for one shape, standardised by its sampling
+ * error (`sigma2`, a request's score variance within a window); `bar` the rule's first bar, where
+ * the judge asks more than one shape's series (`foldFactor`).
  */
-export function shiftBlockFactor(series: readonly ShiftWindow[], sigma2: number): number {
+export function shiftBlockFactor(series: readonly ShiftWindow[], sigma2: number, bar?: number): number {
   const requests = series.reduce((s, [n]) => s + n, 0);
   if (!(requests > 0) || !(sigma2 > 0)) return 1;
   const mean = series.reduce((s, [n, m]) => s + n * m, 0) / requests;
-  return foldFactor(series.length, (f) => {
-    const count = Math.floor(series.length / f);
-    const from = series.length - count * f;
-    return Array.from({ length: count }, (_, b) => {
-      const batch = series.slice(from + b * f, from + (b + 1) * f);
-      const n = batch.reduce((s, [k]) => s + k, 0);
-      const m = batch.reduce((s, [k, x]) => s + k * x, 0) / n;
-      return (m - mean) / Math.sqrt(sigma2 / n);
-    });
-  });
+  return foldFactor(
+    series.length,
+    (f) => {
+      const count = Math.floor(series.length / f);
+      const from = series.length - count * f;
+      return Array.from({ length: count }, (_, b) => {
+        const batch = series.slice(from + b * f, from + (b + 1) * f);
+        const n = batch.reduce((s, [k]) => s + k, 0);
+        const m = batch.reduce((s, [k, x]) => s + k * x, 0) / n;
+        return (m - mean) / Math.sqrt(sigma2 / n);
+      });
+    },
+    bar,
+  );
 }
 
 /** A request's score variance within the windows read so far, for shape `g`. */

@@ -70,17 +70,19 @@ export function blockFactor(history: ReadonlyArray<{ total: number; bad: number 
 
 /**
  * The rule itself, for any series of windows: `batches(f)` gives the batches of `f` windows each,
- * standardised (mean about 0, variance about 1 for independent windows), oldest first.
+ * standardised (mean about 0, variance about 1 for independent windows), oldest first. `bar` is the
+ * first step's (Z, unless a caller asks several series and splits the 1% between them); the
+ * untested steps ask for twice it, as SURE does for Z.
  */
-export function foldFactor(windows: number, batches: (f: number) => number[]): number {
+export function foldFactor(windows: number, batches: (f: number) => number[], bar = Z): number {
   if (windows < MIN_BATCHES) return 1;
   const first = batches(1);
   // Windows that do not vary (a constant series, to rounding) show nothing about persistence.
   if (!(spread(first) > 1e-9)) return 1;
   const z = varianceRatio(first);
-  if (!(z > Z)) return 1;
+  if (!(z > bar)) return 1;
   // Bursts outlast a window: grow the fold while neighbouring folds still correlate.
-  const sure = z > SURE;
+  const sure = z > (bar === Z ? SURE : 2 * bar);
   const batchesOf = (f: number) => Math.floor(windows / f);
   let factor = 1;
   for (const [i, f] of BLOCK_FACTORS.entries()) {

@@ -36,7 +36,8 @@ export interface Scenario {
    * many look intervals (a burst that outlasts a look), from a random phase. With `canaryCv`
    * (not shared), the canary's own draws have that CV instead (a canary on fewer pods). With
    * `stall`, each look interval each side is also `factor` times slower (or erring) on its own
-   * with that `probability`, history included (a pod's rare long pause).
+   * with that `probability`, history included (a pod's rare long pause). With `tail`, a latency
+   * judge's draws multiply each side's log-normal σ instead of its median (its tail alone moves).
    */
   variation?: {
     cv: number;
@@ -45,6 +46,7 @@ export interface Scenario {
     holdLooks?: number;
     canaryCv?: number;
     stall?: { probability: number; factor: number };
+    tail?: boolean;
   };
   /** Give the judge the stable side's history per look interval at its first look, as the gate's range query does. */
   history?: boolean;
@@ -121,7 +123,10 @@ export function runCanary(judge: Judge, scenario: Scenario, seed: number): RunRe
   const serve = (side: Side, behaviour: SideBehaviour, lambda: number, count: boolean, g = 1): Side => {
     const window = fresh();
     if (judge.needs === 'histogram') {
-      bucketProbabilities({ ...behaviour, medianMs: (behaviour.medianMs ?? 100) * g }).forEach((p, i) => {
+      const moved = scenario.variation?.tail
+        ? { ...behaviour, sigma: (behaviour.sigma ?? 0.6) * g }
+        : { ...behaviour, medianMs: (behaviour.medianMs ?? 100) * g };
+      bucketProbabilities(moved).forEach((p, i) => {
         window.buckets[i] = poisson(lambda * p);
       });
       window.total = window.buckets.reduce((a, b) => a + b, 0);
