@@ -70,6 +70,8 @@ export interface Overdispersion {
    * heavy right tail the gamma draws do not have).
    */
   stall?: { probability: number; factor: number };
+  /** Latency cells: the draws multiply each side's log-normal σ (its tail alone) instead of its median. */
+  tail?: boolean;
 }
 
 /** Draws one tick of traffic for both sides. */
@@ -89,7 +91,12 @@ export function createTraffic(seed: number, latency: boolean, noise?: Overdisper
       const bad = poisson(lambda * rate);
       return { total: bad + poisson(lambda * (1 - rate)), bad, buckets: [] };
     }
-    let p = g === 1 ? probabilities.get(b) : bucketProbabilities({ ...b, medianMs: b.medianMs * g });
+    let p =
+      g === 1
+        ? probabilities.get(b)
+        : bucketProbabilities(
+            noise?.tail ? { ...b, sigma: b.sigma * g } : { ...b, medianMs: b.medianMs * g },
+          );
     if (!p) {
       p = bucketProbabilities(b);
       probabilities.set(b, p);
