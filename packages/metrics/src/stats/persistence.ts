@@ -46,12 +46,12 @@ const MIN_UNTESTED = 4;
 const Z = 2.33;
 /**
  * Untested steps only where bursts outlast a window beyond doubt: the first step's statistic over
- * twice its bar (a normal tail of 2·10⁻⁶; in 2,000 ten-minute Poisson histories, never). A history that
+ * SURE times its bar (at Z, a normal tail of 2·10⁻⁶; in 2,000 ten-minute Poisson histories, never). A history that
  * barely passed may be chance (slow wander of 60 windows reads as persistence at every factor),
  * and a fold of a fifth of the history, left from chance, costs most of the test's power: 1,000/s
  * canaries erring ×1.5 were promoted in 2 of 1,000 runs folding two minutes from ten of history.
  */
-const SURE = 2 * Z;
+const SURE = 2;
 /**
  * The bar once bursts are known to outlast a window, with one standard error (1/√n) if that is
  * more: a fold as long as the burst still leaves neighbouring folds correlated by about a fifth,
@@ -72,7 +72,7 @@ export function blockFactor(history: ReadonlyArray<{ total: number; bad: number 
  * The rule itself, for any series of windows: `batches(f)` gives the batches of `f` windows each,
  * standardised (mean about 0, variance about 1 for independent windows), oldest first. `bar` is the
  * first step's (Z, unless a caller asks several series and splits the 1% between them); the
- * untested steps ask for twice it, as SURE does for Z.
+ * untested steps ask for SURE times it.
  */
 export function foldFactor(windows: number, batches: (f: number) => number[], bar = Z): number {
   if (windows < MIN_BATCHES) return 1;
@@ -82,7 +82,7 @@ export function foldFactor(windows: number, batches: (f: number) => number[], ba
   const z = varianceRatio(first);
   if (!(z > bar)) return 1;
   // Bursts outlast a window: grow the fold while neighbouring folds still correlate.
-  const sure = z > (bar === Z ? SURE : 2 * bar);
+  const sure = z > SURE * bar;
   const batchesOf = (f: number) => Math.floor(windows / f);
   let factor = 1;
   for (const [i, f] of BLOCK_FACTORS.entries()) {
