@@ -607,7 +607,9 @@ describe('sequentialLatency over every bucket (the default)', () => {
       // 10% (100 rps). The screen read the location shape's windows only, which a moving tail leaves
       // still: it found 40 of these 1,000 canaries, and 16 were rolled back. The spread shape's
       // windows are now screened too, at TAIL_SCREEN_LEVEL: 530 found, 14 rolled back — not α
-      // (at 0.999, 680 and 11, for a price on tail-only regressions; docs/decisions.md).
+      // (at 0.999, 680 and 11, for a price on tail-only regressions; docs/decisions.md). Until the
+      // screen fires, the canary's own shifts are now taken as the baseline's bound plus what its
+      // windows surely show (own-shift.ts, `lowerRatio`): 535 found, 8 rolled back.
       const scenario = moving({ rps: 100, variation: { cv: 0.1, shared: false, canaryCv: 0.2, tail: true } });
       let said = 0;
       let rolled = 0;
@@ -620,7 +622,7 @@ describe('sequentialLatency over every bucket (the default)', () => {
         if (saying) said++;
       }
       expect(said).toBeGreaterThanOrEqual(400);
-      expect(rolled).toBeLessThanOrEqual(15);
+      expect(rolled).toBeLessThanOrEqual(ALPHA * 1_000);
     });
 
     it('holds alpha where each side alone stalls now and then, and says what it saw', () => {

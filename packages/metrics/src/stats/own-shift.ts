@@ -268,6 +268,31 @@ function upperRatio(state: OwnShiftState, g: number): number {
 }
 
 /**
+ * The level of `lowerRatio`'s bound (`pairRatios`' tie). A canary whose tail alone moves twice as
+ * much as the baseline's (log-σ by a CV of 20% a look against 10%; the detection bench's seeds,
+ * 1,000 a row) was rolled back in 1.6% of releases at 1,000 requests/s with r_C at the baseline's
+ * bound until the screen fired; 0.7% tied at this level (0.42% on 5,000 other seeds), 0.5% at the
+ * baseline's point estimate, 0.3% at its upper bound. The tie costs where the baseline's windows
+ * show shifts by chance: a tail-only regression at 10 requests/s (σ 0.7) cost 12.3 slow requests
+ * untied, 12.4 at this level, 12.9 at the point estimate, 15.8 at the upper bound
+ * (docs/decisions.md).
+ */
+export const SURE_SHIFT_LEVEL = 0.9;
+
+/**
+ * The windows' mean-score variance beyond sampling for shape g, its lower bound at
+ * SURE_SHIFT_LEVEL, over σ²: the own shifts the baseline's windows surely show. Zero until
+ * MIN_WINDOWS windows are read, and about one level (a level that changed once reads as more).
+ */
+export function lowerRatio(state: OwnShiftState, g: number): number {
+  if (state.windows < MIN_WINDOWS || state.dof <= 0) return 0;
+  const { variance, sampling, sigma2 } = windowMoments(state, g);
+  if (!(sigma2 > 0)) return 0;
+  const k = state.windows - 1;
+  return Math.max(0, (variance * k) / chiSquareQuantile(k, SURE_SHIFT_LEVEL) - sampling) / sigma2;
+}
+
+/**
  * Fewest canary windows the screen reads: with fewer, their spread says nothing a chi-square test
  * can use. Three is enough where the canary's own shifts dwarf its sampling (the dangerous case:
  * one such window can look like a regression).
@@ -325,8 +350,10 @@ export function twoLevelScatter(x: readonly number[]): number {
 }
 
 /**
- * Per shape, r for the pair of sides, (r_B + r_C)/2: the baseline's bound (`shiftRatios`) for
- * both, unless the canary's windows exceed it for the shape `screened` (`canaryExceeds`) or, at
+ * Per shape, r for the pair of sides, (r_B + r_C)/2: r_B the baseline's bound (`shiftRatios`), r_C
+ * r_B plus what the baseline's windows surely show times CANARY_SHIFT_PRIOR − 1 (`lowerRatio`: a
+ * canary on fewer pods averages fewer pods' wobbles, and its screen is slow to tell), unless the
+ * canary's windows exceed the baseline's bound for the shape `screened` (`canaryExceeds`) or, at
  * TAIL_SCREEN_LEVEL, for the spread shape `tail`; then each shape's r_C is the canary's own 99%
  * upper bound (at least r_B), from then on (`screenedBefore`: the release's earlier looks found it).
  * A location shape's scores are light-tailed; a spread shape's weigh the few requests in the tails
@@ -347,8 +374,12 @@ export function pairRatios(
     (screenedBefore ||
       canaryExceeds(canary, screened, rBs[screened] as number) ||
       (tail !== undefined && canaryExceeds(canary, tail, rBs[tail] as number, TAIL_SCREEN_LEVEL)));
+  // Until the screen finds the canary moving more, its r_C is the baseline's bound plus
+  // (CANARY_SHIFT_PRIOR − 1) times what the baseline's windows surely show (`lowerRatio`).
   const ratios = rBs.map((rB, g) =>
-    canaryOwn ? (rB + Math.max(rB, upperRatio(canary as OwnShiftState, g))) / 2 : rB,
+    canaryOwn
+      ? (rB + Math.max(rB, upperRatio(canary as OwnShiftState, g))) / 2
+      : rB + ((CANARY_SHIFT_PRIOR - 1) * lowerRatio(baseline, g)) / 2,
   );
   return { ratios, canaryOwn };
 }
@@ -510,13 +541,17 @@ export function leanAllowance(
 
 /**
  * How many times the baseline's own shift variance a canary's is taken to be until its windows are
- * found moving more (`pairRatios`' screen), where its own bound takes over. The charge grows with
- * it on every window of every release, first-order in the bet (t·c·(K − 1)·s_B²); at low traffic
- * the baseline's bound is mostly sampling, so it falls on regressions there. Measured on the
- * detection bench's cells (300–1,000 canaries): a canary moving twice as much as the baseline (CV
- * 0.2 against 0.1, a variance four times) rolled back 29.3% at 1,000 requests/s without it, 0.6% at
- * 2, 0.1% at 3 and 4; a tail-only regression at 10 requests/s (σ 0.7) cost 11.4 slow requests
- * without it, 11.7 at 2, 13.2 at 3, 14.5 at 4 (docs/decisions.md).
+ * found moving more (`pairRatios`' screen), where its own bound takes over: by the spread shapes'
+ * lean (`sideRatios`, at the baseline's upper bound) and by every shape's pair ratio (`pairRatios`,
+ * at its lower bound, `lowerRatio`). The lean's charge grows with it on every window of every
+ * release, first-order in the bet (t·c·(K − 1)·s_B²); at low traffic the baseline's bound is
+ * mostly sampling, so it falls on regressions there. Measured on the detection bench's cells
+ * (300–1,000 canaries), the lean alone: a canary moving twice as much as the baseline (CV 0.2
+ * against 0.1, a variance four times) rolled back 29.3% at 1,000 requests/s without it, 0.6% at 2,
+ * 0.1% at 3 and 4; a tail-only regression at 10 requests/s (σ 0.7) cost 11.4 slow requests without
+ * it, 11.7 at 2, 13.2 at 3, 14.5 at 4 (docs/decisions.md). The pair ratio's tie, at 2 and 3: a
+ * canary whose tail alone moves twice as much 0.42% and 0.20% (5,000 canaries, 1,000 requests/s),
+ * that regression 12.4 slow requests either way (SURE_SHIFT_LEVEL).
  */
 export const CANARY_SHIFT_PRIOR = 2;
 
