@@ -209,7 +209,6 @@ export function chiSquareQuantile(k: number, p: number): number {
   const c = 2 / (9 * k);
   return k * Math.max(0, 1 - c + z * Math.sqrt(c)) ** 3;
 }
-const chiSquareLower = (k: number) => chiSquareQuantile(k, 0.01);
 
 /**
  * Per shape, r = τ²/σ²: a side's own shift variance (99% upper bound) over a request's score
@@ -259,12 +258,15 @@ function scatterOf(state: OwnShiftState, g: number, levels: 1 | 2): { scatter: n
 function upperRatio(state: OwnShiftState, g: number): number {
   const { sampling, sigma2 } = windowMoments(state, g);
   if (!(sigma2 > 0)) return 0;
-  const bound = (levels: 1 | 2) => {
-    const { scatter, dof } = scatterOf(state, g, levels);
-    return dof > 0 ? scatter / chiSquareLower(dof) : Number.POSITIVE_INFINITY;
-  };
-  const upper = Math.min(bound(1), state.means ? bound(2) : Number.POSITIVE_INFINITY) - sampling;
+  const both = state.means ? scatterBound(state, g, 2, 0.01) : Number.POSITIVE_INFINITY;
+  const upper = Math.min(scatterBound(state, g, 1, 0.01), both) - sampling;
   return Number.isFinite(upper) ? Math.max(0, upper) / sigma2 : 0;
+}
+
+/** The window means' variance bound from their scatter about `levels` at the χ² point p (0.01: upper). */
+function scatterBound(state: OwnShiftState, g: number, levels: 1 | 2, p: number): number {
+  const { scatter, dof } = scatterOf(state, g, levels);
+  return dof > 0 ? scatter / chiSquareQuantile(dof, p) : Number.POSITIVE_INFINITY;
 }
 
 /**
@@ -285,11 +287,10 @@ export const SURE_SHIFT_LEVEL = 0.9;
  * MIN_WINDOWS windows are read, and about one level (a level that changed once reads as more).
  */
 export function lowerRatio(state: OwnShiftState, g: number): number {
-  if (state.windows < MIN_WINDOWS || state.dof <= 0) return 0;
-  const { variance, sampling, sigma2 } = windowMoments(state, g);
-  if (!(sigma2 > 0)) return 0;
-  const k = state.windows - 1;
-  return Math.max(0, (variance * k) / chiSquareQuantile(k, SURE_SHIFT_LEVEL) - sampling) / sigma2;
+  if (state.windows < MIN_WINDOWS) return 0;
+  const { sampling, sigma2 } = windowMoments(state, g);
+  const lower = scatterBound(state, g, 1, SURE_SHIFT_LEVEL) - sampling;
+  return sigma2 > 0 && Number.isFinite(lower) ? Math.max(0, lower) / sigma2 : 0;
 }
 
 /**
