@@ -609,7 +609,8 @@ describe('sequentialLatency over every bucket (the default)', () => {
       // windows are now screened too, at TAIL_SCREEN_LEVEL: 530 found, 14 rolled back — not α
       // (at 0.999, 680 and 11, for a price on tail-only regressions; docs/decisions.md). Until the
       // screen fires, the canary's own shifts are now taken as the baseline's bound plus what its
-      // windows surely show (own-shift.ts, `lowerRatio`): 535 found, 8 rolled back.
+      // windows surely show (own-shift.ts, `lowerRatio`): 535 found, 8 rolled back (526 and 8 since
+      // the screen reads from the sixth window, SCREEN_WINDOWS).
       const scenario = moving({ rps: 100, variation: { cv: 0.1, shared: false, canaryCv: 0.2, tail: true } });
       let said = 0;
       let rolled = 0;
@@ -623,6 +624,25 @@ describe('sequentialLatency over every bucket (the default)', () => {
       }
       expect(said).toBeGreaterThanOrEqual(400);
       expect(rolled).toBeLessThanOrEqual(ALPHA * 1_000);
+    });
+
+    it('screens few canaries that move no more than the baseline, reading from the sixth window', () => {
+      // Poisson traffic, 100 rps, ten minutes of history. The screen asks at 1% each look, so over a
+      // release it fires now and then by chance, and each firing gives up the evidence built (on a
+      // tail-only regression at 100 rps, four of six promotions in 1,000 on the detection bench).
+      // About two levels, windows three to five leave under 1.5 degrees of freedom and fired it
+      // about as often as every later look together. Here 29 of these 1,000 were screened reading
+      // from the third window, 21 from the sixth (SCREEN_WINDOWS).
+      let screened = 0;
+      for (let seed = 1; seed <= 1_000; seed++) {
+        let own = false;
+        const spy = observed(make(), (out) => {
+          if ((out.state as { canaryOwn?: boolean }).canaryOwn) own = true;
+        });
+        runCanary(spy, moving({ rps: 100 }), seed);
+        if (own) screened++;
+      }
+      expect(screened).toBeLessThanOrEqual(25);
     });
 
     it('holds alpha where each side alone stalls now and then, and says what it saw', () => {

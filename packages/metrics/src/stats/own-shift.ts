@@ -294,11 +294,17 @@ export function lowerRatio(state: OwnShiftState, g: number): number {
 }
 
 /**
- * Fewest canary windows the screen reads: with fewer, their spread says nothing a chi-square test
- * can use. Three is enough where the canary's own shifts dwarf its sampling (the dangerous case:
- * one such window can look like a regression).
+ * Fewest canary windows the screen reads: with fewer, their spread says little a chi-square test
+ * can use. About two levels (`twoLevelDof`) three windows leave a third of a degree of freedom, four
+ * 0.8, five 1.5, where the χ² point is rough, and windows three to five fired the screen by chance
+ * about as often as every later look together: on 1,000 good releases at 100 requests/s, 28 screened
+ * from the third window, 13 from the sixth, 13 from the eighth. A chance firing gives up the evidence
+ * built, and on a tail-only regression at 100 requests/s (σ 0.65) four of six promotions in 1,000
+ * came from one: 8.1 slow requests from the third window, 7.1 from the sixth; a canary whose median
+ * moves twice as much (1,000 requests/s, 5,000 canaries) 0.60% and 0.48% rolled back → 0.74% and
+ * 0.72% (docs/decisions.md).
  */
-export const SCREEN_WINDOWS = 3;
+export const SCREEN_WINDOWS = 6;
 /**
  * Fewest canary requests in a window the screen reads. A mean of a few requests is far from
  * normal, so its windows scatter beyond what chi-square allows: reading every window, the screen
