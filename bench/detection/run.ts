@@ -464,6 +464,19 @@ const KANARY_ALTERNATIVES: SplitAlternative[] = OWN_ALTERNATIVES.flatMap(({ cv, 
   RATE_GRID.map((ratio, k) => ({ ratio, ownCv: cv, weight: weight * (RATE_WEIGHTS[k] as number) })),
 );
 
+/** The canary's own bursts in an overdispersed cell: the shared rows' own part, or the whole CV. */
+const ownCv = (noise: Overdispersion) => (noise.shared ? (noise.own ?? 0) : noise.cv);
+
+/** The floor's oracles for a regression `ratio`, one per own-burst CV of FLOOR_CVS. */
+const floorOracles = (ratio: number, own: number) =>
+  FLOOR_CVS.map((c) => ownBurstOracleGate(ratio, c, own, BASELINE.errorRate));
+
+/** The floor: the dearest of the oracles over FLOOR_CVS, and its own-burst CV. */
+function dearestFloor(floors: readonly Summary[]): { dearest: Summary; atCv: number } {
+  const dearest = floors.reduce((a, b) => (b.meanCost > a.meanCost ? b : a));
+  return { dearest, atCv: FLOOR_CVS[floors.indexOf(dearest)] as number };
+}
+
 /** An overdispersion's words in the tables: "CV 0.5 independent", "CV 1 shared + own 0.3". */
 const noiseName = (noise: Overdispersion) =>
   `CV ${noise.cv} ${noise.shared ? `shared${noise.own ? ` + own ${noise.own}` : ''}` : 'independent'}`;
@@ -522,19 +535,18 @@ export function overdispersed(runs: number, log: (line: string) => void): string
       });
       const [good, bad] = cells.map((c) => c.summaries) as [Summary[], Summary[]];
       // The floor: the same canaries (same seeds, and every oracle moves the weight alike).
-      const own = noise.shared ? (noise.own ?? 0) : noise.cv;
+      const own = ownCv(noise);
       const [told, grid, ...floors] = runCell(
         { metric: 'errors', factor: 2, rps, noise },
         () => [
           universalSplitOracleGate([{ ratio: 2, ownCv: own, weight: 1 }], SPLIT_NULL_CVS, BASELINE.errorRate),
           universalSplitOracleGate(KANARY_ALTERNATIVES, SPLIT_NULL_CVS, BASELINE.errorRate),
-          ...FLOOR_CVS.map((c) => ownBurstOracleGate(2, c, own, BASELINE.errorRate)),
+          ...floorOracles(2, own),
         ],
         runs,
         (cells[1] as { seed0: number }).seed0,
       ) as [Summary, Summary, ...Summary[]];
-      const dearest = floors.reduce((a, b) => (b.meanCost > a.meanCost ? b : a));
-      const atCv = FLOOR_CVS[floors.indexOf(dearest)] as number;
+      const { dearest, atCv } = dearestFloor(floors);
       const k = good[0] as Summary;
       const kb = bad[0] as Summary;
       const row = [
@@ -1250,15 +1262,10 @@ function historyReference(cell: Cell, runs: number, seed: number): { reference: 
     const [reference] = runCell(cell, () => [twoSampleOracleGate(cell.factor)], runs, seed) as [Summary];
     return { reference, name: 'the two-sample oracle' };
   }
-  const own = noise.shared ? (noise.own ?? 0) : noise.cv;
-  const floors = runCell(
-    cell,
-    () => FLOOR_CVS.map((c) => ownBurstOracleGate(cell.factor, c, own, BASELINE.errorRate)),
-    runs,
-    seed,
+  const { dearest, atCv } = dearestFloor(
+    runCell(cell, () => floorOracles(cell.factor, ownCv(noise)), runs, seed),
   );
-  const reference = floors.reduce((a, b) => (b.meanCost > a.meanCost ? b : a));
-  return { reference, name: `the floor (own CV ${FLOOR_CVS[floors.indexOf(reference)]})` };
+  return { reference: dearest, name: `the floor (own CV ${atCv})` };
 }
 
 /** The line under a table of good canaries: the cells whose false rollbacks exceed α, if any. */
